@@ -1,0 +1,124 @@
+"""`otter status`, `rollback`, `logs`, `unlock`: what is on the targets, and changing it."""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import click
+
+from .cli import load_project, main, reporter, split_targets
+from .errors import OtterError
+
+
+def hosts_of(project, name: str, targets: str | None):
+    only = split_targets(targets)
+    pairs = [(d, h) for d in project.select(name) for h in d.hosts
+             if only is None or h.name in only]
+    if not pairs:
+        raise OtterError(f"no host of {name} matches --targets {targets}")
+    return pairs
+
+
+def on_each(pairs, work):
+    """Run `work(deployment, host, executor)` on every host at once; errors are kept."""
+    from .executors import executor_for
+
+    def one(pair):
+        executor = executor_for(pair[1])
+        try:
+            return work(pair[0], pair[1], executor)
+        except OtterError as error:
+            return error
+        finally:
+            executor.close()
+    with ThreadPoolExecutor(max_workers=min(16, len(pairs))) as pool:
+        return list(pool.map(one, pairs))
+
+
+@main.command()
+@click.argument("name")
+@click.option("--targets", help="Only these hosts (comma separated).")
+@click.option("--log", "log_lines", type=int, default=0, metavar="N",
+              help="Also show the last N deploy-log records per target.")
+@click.pass_context
+def status(ctx: click.Context, name: str, targets: str | None, log_lines: int) -> None:
+    """Per target: the live release, the previous ones, and health."""
+    from .status import read_status, render_status
+    project = load_project(ctx)
+    results = on_each(hosts_of(project, name, targets),
+                      lambda d, h, e: read_status(d, e, log_lines))
+    click.echo(render_status(hosts_of(project, name, targets), results, log_lines))
+    if any(isinstance(r, Exception) for r in results):
+        ctx.exit(1)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--to", "to", metavar="RELEASE", help="The release to make live (default: "
+              "the previous healthy one).")
+@click.option("--targets", help="Only these hosts (comma separated).")
+@click.option("--lock-wait", type=float, default=0.0, metavar="SECONDS")
+@click.pass_context
+def rollback(ctx: click.Context, name: str, to: str | None, targets: str | None,
+             lock_wait: float) -> None:
+    """Make the previous (or given) release live again: start, health, switch, retire."""
+    from .cli_run import finish, parallel_of, resolve_env
+    from .engine import Engine
+    from .plan import plan
+    project = load_project(ctx)
+    deployments = project.select(name)
+    graph = plan(project, [name], hosts=split_targets(targets), rollback=True)
+    engine = Engine(project, reporter(ctx), lock_wait=lock_wait,
+                    env=resolve_env(project, deployments), rollback=True, rollback_to=to)
+    finish(ctx, graph, engine, parallel_of(deployments, graph))
+
+
+@main.command()
+@click.argument("name")
+@click.option("-f", "--follow", is_flag=True, help="Keep streaming (Ctrl-C ends).")
+@click.option("-n", "--tail", default=100, show_default=True, help="Lines from the end.")
+@click.option("--targets", help="Only these hosts (comma separated).")
+@click.pass_context
+def logs(ctx: click.Context, name: str, follow: bool, tail: int, targets: str | None) -> None:
+    """The live release's logs from each target, prefixed by target."""
+    from .commands import docker as containers
+    from .commands import state as states
+    project = load_project(ctx)
+    lock = threading.Lock()
+
+    def stream(dep, host, executor):
+        engine = dep.runtime.value.engine
+        read = executor.run(states.read_state(dep.name, engine))
+        live = states.parse_read(read.stdout).state.live_release
+        if live is None:
+            raise OtterError(f"{host.name}: {dep.name} has no live release")
+        def show(_stream, text):
+            with lock:
+                click.echo(f"{host.name} | {text}")
+        return executor.run(containers.logs(engine, live.container, follow=follow, tail=tail),
+                            on_output=show)
+
+    results = on_each(hosts_of(project, name, targets), stream)
+    for result in results:
+        if isinstance(result, Exception):
+            click.echo(f"error: {result}", err=True)
+    if any(isinstance(r, Exception) for r in results):
+        ctx.exit(1)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--targets", help="Only these hosts (comma separated).")
+@click.pass_context
+def unlock(ctx: click.Context, name: str, targets: str | None) -> None:
+    """Release NAME's deploy lock by hand (after a run that died)."""
+    from .lock import DeployLock
+    project = load_project(ctx)
+
+    def release(dep, host, executor):
+        info = DeployLock(executor, dep.name).force_release()
+        return f"released (held by {info.holder} since {info.since_text})" if info \
+            else "was not locked"
+    pairs = hosts_of(project, name, targets)
+    for (dep, host), result in zip(pairs, on_each(pairs, release)):
+        click.echo(f"{host.name}: {dep.name}: {result}")

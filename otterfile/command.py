@@ -1,0 +1,103 @@
+"""Commands as data: frozen argv values that builders return and executors run."""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from .secrets import MASK, Secret
+
+Arg = str | Secret
+
+
+@dataclass(frozen=True)
+class Command:
+    """One process to run on a host: argv, working folder, environment, stdin.
+
+    Secret values may stand in argv only for local commands; builders put secrets
+    for remote hosts into `stdin` so they never reach a command line or `ps`.
+    """
+
+    argv: tuple[Arg, ...]
+    cwd: str | None = None
+    env: tuple[tuple[str, Arg], ...] = ()
+    stdin: bytes | str | Secret | None = field(default=None, repr=False)
+    description: str = ""
+    ok_codes: tuple[int, ...] = (0,)
+    shell: bool = False  # argv is ("sh", "-c", script) built by us; still quoted once
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "argv", tuple(self.argv))
+        env = self.env.items() if isinstance(self.env, dict) else self.env
+        object.__setattr__(self, "env", tuple(env))
+
+    @property
+    def secret(self) -> bool:
+        values = list(self.argv) + [v for _, v in self.env] + [self.stdin]
+        return any(isinstance(v, Secret) for v in values) or _stdin_secret(self.stdin)
+
+    def display(self) -> str:
+        """The command as a person reads it, with every secret masked."""
+        env = " ".join(f"{k}={_show(v)}" for k, v in self.env)
+        text = " ".join(_show(a) for a in self.argv)
+        if self.cwd:
+            text = f"cd {shlex.quote(self.cwd)} && {text}"
+        if env:
+            text = f"env {env} {text}"
+        if self.stdin is not None:
+            text += " <<< " + ("(secret)" if self.secret else f"({_size(self.stdin)} bytes)")
+        return text
+
+    def argv_values(self) -> list[str]:
+        """The real argv, secrets revealed; only executors call this."""
+        return [_reveal(a) for a in self.argv]
+
+    def env_values(self) -> dict[str, str]:
+        return {k: _reveal(v) for k, v in self.env}
+
+    def stdin_bytes(self) -> bytes | None:
+        if self.stdin is None:
+            return None
+        value = _reveal(self.stdin) if isinstance(self.stdin, Secret) else self.stdin
+        return value.encode() if isinstance(value, str) else value
+
+    def shell_line(self) -> str:
+        """One shell line, quoted once: what an SSH executor sends."""
+        line = shlex.join(self.argv_values())
+        env = self.env_values()
+        if env:
+            line = "env " + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items()) + " " + line
+        if self.cwd:
+            line = f"cd {shlex.quote(self.cwd)} && {line}"
+        return line
+
+
+class SecretText(str):
+    """Text that carries secret values (an env file); masked in display."""
+
+
+def _stdin_secret(value: object) -> bool:
+    return isinstance(value, SecretText)
+
+
+def _show(value: Arg) -> str:
+    return MASK if isinstance(value, Secret) else shlex.quote(value)
+
+
+def _reveal(value: Arg) -> str:
+    return value.reveal() if isinstance(value, Secret) else value
+
+
+def _size(value: object) -> int:
+    return len(value.encode() if isinstance(value, str) else value)  # type: ignore[union-attr]
+
+
+def cmd(*argv: Arg, **kwargs) -> Command:
+    """Shorthand builder: cmd("docker", "ps", description="list containers")."""
+    return Command(argv=argv, **kwargs)
+
+
+def script(text: str, description: str = "", **kwargs) -> Command:
+    """A POSIX sh script of ours, run as `sh -c SCRIPT`; user values go in as $1.. args."""
+    args = tuple(kwargs.pop("args", ()))
+    return Command(argv=("sh", "-c", text, "sh", *args), description=description,
+                   shell=True, **kwargs)

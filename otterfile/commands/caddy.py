@@ -1,0 +1,134 @@
+"""Caddy as otter's reverse proxy: one site file per deployment, switched in one script.
+
+otter owns `<caddy_dir>/otter.d/<deployment>.caddy`; the main `<caddy_dir>/Caddyfile`
+gets one `import <caddy_dir>/otter.d/*.caddy` line, added once, the rest left alone.
+"""
+from __future__ import annotations
+
+import re
+
+from ..command import Command, script
+from ..errors import OtterError
+from ..render import render
+from ..state import check_name
+
+CADDY_DIR = "/etc/caddy"
+TLS_MODES = ("auto", "internal", "off")
+EXIT_NO_CADDY, EXIT_INVALID, EXIT_RELOAD = 3, 4, 5
+_DOMAIN = re.compile(r"[A-Za-z0-9*_.-]+(:[0-9]{1,5})?")
+
+_PATHS = r"""
+dir=$1 name=$2
+main="$dir/Caddyfile" sites="$dir/otter.d"
+site="$sites/$name.caddy" bak="$sites/.$name.caddy.bak" tmp="$sites/.$name.caddy.tmp"
+mbak="$sites/.Caddyfile.otter-bak" line="import $sites/*.caddy"
+"""
+
+# $1 caddy dir, $2 deployment; stdin: the new site file.
+SWITCH_SCRIPT = _PATHS + r"""
+if ! command -v caddy >/dev/null 2>&1; then
+  echo "otter: Caddy is not installed on this host (no caddy on PATH)" >&2; exit 3
+fi
+umask 022
+mkdir -p "$sites" || exit 1
+# one switch at a time per host: two deployments must not both add the import line
+exec 9>"$sites/.lock"; command -v flock >/dev/null 2>&1 && flock -w 60 9
+cat > "$tmp" || { rm -f "$tmp"; exit 1; }
+had=0 main_had=0 main_changed=0
+restore() {
+  if [ "$had" = 1 ]; then mv -f "$bak" "$site"; else rm -f "$site"; fi
+  if [ "$main_changed" = 1 ]; then
+    if [ "$main_had" = 1 ]; then mv -f "$mbak" "$main"; else rm -f "$main"; fi
+  fi
+}
+if [ -f "$site" ]; then cp -p "$site" "$bak" || exit 1; had=1; fi
+[ -f "$main" ] && main_had=1
+if ! awk -v l="$line" '{sub(/^[ \t]+/, ""); sub(/[ \t\r]+$/, "")} $0 == l {f = 1}
+                      END {exit !f}' "$main" 2>/dev/null; then
+  if [ "$main_had" = 1 ]; then cp -p "$main" "$mbak" || exit 1; fi
+  main_changed=1
+  { if [ -s "$main" ] && [ -n "$(tail -c 1 "$main")" ]; then echo; fi
+    printf '%s\n' "$line"; } >> "$main" || exit 1
+fi
+mv -f "$tmp" "$site" || { restore; exit 1; }
+# a throwaway data folder: validating `tls internal` makes a CA there, not in root's home
+v=$(mktemp -d 2>/dev/null) || { v=/tmp/otter-caddy-validate.$$; mkdir -m 700 "$v" || exit 1; }
+out=$(HOME=$v XDG_DATA_HOME=$v XDG_CONFIG_HOME=$v \
+      caddy validate --config "$main" --adapter caddyfile 2>&1); valid=$?
+rm -rf "$v"
+if [ "$valid" != 0 ]; then
+  restore
+  echo "otter: Caddy rejected the new config of $name; the previous config is back:" >&2
+  printf '%s\n' "$out" | grep -v '^{' | tail -n 5 >&2
+  exit 4
+fi
+if systemctl is-active --quiet caddy; then verb=reload; else verb=start; fi
+if ! out=$(systemctl "$verb" caddy 2>&1); then
+  restore
+  echo "otter: systemctl $verb caddy failed; the previous config file is back:" >&2
+  printf '%s\n' "$out" >&2
+  journalctl -u caddy -n 5 --no-pager >&2 2>/dev/null
+  exit 5
+fi
+rm -f "$bak" "$mbak"
+echo "switched $name ($verb)"
+"""
+
+# $1 caddy dir, $2 deployment.
+REMOVE_SCRIPT = _PATHS + r"""
+[ -f "$site" ] || { echo "no site file for $name"; exit 0; }
+rm -f "$site" "$bak" || exit 1
+if command -v caddy >/dev/null 2>&1 && systemctl is-active --quiet caddy; then
+  systemctl reload caddy || exit 5
+fi
+echo "removed $name"
+"""
+
+
+def _check(domains: list[str], upstream_port: int, listen_port: int | None, tls: str) -> None:
+    for i, domain in enumerate(domains):
+        if not isinstance(domain, str) or not _DOMAIN.fullmatch(domain):
+            raise OtterError(f"domains/{i}: {domain!r} is not a host name")
+    for what, port in (("upstream port", upstream_port), ("listen port", listen_port)):
+        if port is not None and not (isinstance(port, int) and 0 < port < 65536):
+            raise OtterError(f"{what} must be 1 to 65535, got {port!r}")
+    if not domains and listen_port is None:
+        raise OtterError("with no domains, Caddy needs the runtime port to listen on")
+    if tls not in TLS_MODES:
+        raise OtterError(f"proxy/tls: expected one of {', '.join(TLS_MODES)}, got {tls!r}")
+
+
+def render_site(deployment: str, domains: list[str], upstream_port: int,
+                listen_port: int | None, tls: str) -> str:
+    """The site file: each domain proxied to 127.0.0.1:`upstream_port`; with no domains,
+    `:listen_port` on all interfaces. tls "auto" is Caddy's default (certificates),
+    "internal" Caddy's own CA, "off" plain http. A no-domain site is plain http."""
+    check_name(deployment)
+    _check(domains, upstream_port, listen_port, tls)
+    addresses = [f"http://{d}" if tls == "off" else d for d in domains]
+    return render("caddy_site.j2", deployment=deployment, domains=domains,
+                  addresses=addresses, upstream_port=upstream_port,
+                  listen_port=listen_port, tls=tls)
+
+
+def switch(deployment: str, content: str, caddy_dir: str = CADDY_DIR) -> Command:
+    """One round trip: install `content` as the deployment's site file, make sure the main
+    Caddyfile imports it, `caddy validate`, then reload (or start) Caddy. On failure the
+    previous files are put back. Exit 3: Caddy missing; 4: invalid config; 5: reload failed.
+    """
+    check_name(deployment)
+    return script(SWITCH_SCRIPT, args=[caddy_dir.rstrip("/") or "/", deployment],
+                  stdin=content, description=f"switch caddy to {deployment}'s new site")
+
+
+def remove_site(deployment: str, caddy_dir: str = CADDY_DIR) -> Command:
+    """Remove the deployment's site file and reload Caddy if it runs (exit 5: reload failed)."""
+    check_name(deployment)
+    return script(REMOVE_SCRIPT, args=[caddy_dir.rstrip("/") or "/", deployment],
+                  description=f"remove caddy site of {deployment}")
+
+
+def missing_caddy_message(host: str) -> str:
+    """What to tell a user when `switch` exited 3 on `host`."""
+    return (f"{host}: Caddy is not installed (no `caddy` on PATH); install it there, "
+            "e.g. `apt-get install caddy`, then run again")

@@ -1,0 +1,239 @@
+"""Builders for the docker (or podman) commands of a release; they never run anything.
+
+`engine` is the program to call: "docker" or "podman".
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..command import Command, SecretText, cmd, script
+from ..errors import OtterError
+from ..state import check_name
+
+PORT_RANGE = (20000, 29999)  # where a release's port on the target's 127.0.0.1 is picked
+START_TRIES = 5
+EXIT_NO_PORT = 4
+EXIT_MISSING = 3
+
+# $1 engine, $2 container port, $3 low, $4 high, $5 tries, $6 env file ("" = none), $7 name;
+# the rest: `run` options (no -p) then image and command. Stdin: the env file's text.
+START_SCRIPT = r"""
+e=$1 cport=$2 lo=$3 hi=$4 tries=$5 envf=$6 name=$7 out=""; shift 7
+if [ -n "$envf" ]; then
+  (umask 077; mkdir -p "$(dirname "$envf")" && cat > "$envf.tmp" && mv -f "$envf.tmp" "$envf") \
+    || { echo "otter: cannot write $envf" >&2; exit 1; }
+fi
+listening() {
+  if command -v ss >/dev/null 2>&1; then
+    ss -Hltn | awk '{n=split($4, a, ":"); print a[n]}'
+  else
+    for f in /proc/net/tcp /proc/net/tcp6; do
+      [ -r "$f" ] && awk 'NR > 1 && $4 == "0A" {split($2, a, ":"); print a[2]}' "$f" |
+        while read -r h; do echo $((0x$h)); done
+    done
+  fi
+}
+taken=" $(listening | tr '\n' ' ') "
+port=$lo n=0
+while [ "$port" -le "$hi" ]; do
+  case "$taken" in *" $port "*) port=$((port + 1)); continue ;; esac
+  if out=$("$e" run -d -p "127.0.0.1:$port:$cport" "$@" 2>&1); then
+    echo "port=$port"; echo "container=$(printf '%s\n' "$out" | tail -n 1)"; exit 0
+  fi
+  case "$out" in
+    *"port is already allocated"*|*"address already in use"*) ;;
+    *) printf '%s\n' "$out" >&2; exit 1 ;;
+  esac
+  # a refused bind leaves a created container behind: ours, under our unique name
+  "$e" rm -f "$name" >/dev/null 2>&1
+  n=$((n + 1)); port=$((port + 1))
+  [ "$n" -ge "$tries" ] && break
+done
+printf '%s\n' "$out" >&2
+echo "otter: no free port on 127.0.0.1 in $lo-$hi after $n tries" >&2
+exit 4
+"""
+
+STATUS_SCRIPT = r"""
+e=$1 name=$2 lines=$3
+fmt='{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}} {{.State.OOMKilled}}'
+if ! s=$("$e" container inspect -f "$fmt" "$name" 2>/dev/null); then echo missing; exit 3; fi
+echo "$s"
+"$e" logs --tail "$lines" "$name" 2>&1
+exit 0
+"""
+
+REMOVE_SCRIPT = r"""
+e=$1; shift
+for n; do
+  if "$e" container inspect "$n" >/dev/null 2>&1; then "$e" rm -f "$n" >/dev/null || exit 1; fi
+done
+"""
+
+PRUNE_SCRIPT = r"""
+e=$1; shift
+for i; do
+  "$e" image inspect "$i" >/dev/null 2>&1 || continue
+  if "$e" image rm "$i" >/dev/null 2>&1; then echo "removed $i"; else echo "kept $i (in use)"; fi
+done
+"""
+
+_PS_FORMAT = {
+    "docker": '{{.Names}}\t{{.State}}\t{{.Label "otter.release"}}\t'
+              '{{.Label "otter.digest"}}\t{{.Status}}',
+    "podman": '{{.Names}}\t{{.State}}\t{{index .Labels "otter.release"}}\t'
+              '{{index .Labels "otter.digest"}}\t{{.Status}}',
+}
+
+
+def container_name(deployment: str, release: str) -> str:
+    """The container of a release: otter-<deployment>-<release>."""
+    return f"otter-{check_name(deployment)}-{check_name(release, 'release')}"
+
+
+def run_options(*, deployment: str, release: str, digest: str, env_file: str | None = None,
+                volumes: Sequence[str] = (), options: Sequence[str] = ()) -> list[str]:
+    """The `run` options of a release container, without the port."""
+    argv = ["--name", container_name(deployment, release),
+            "--label", f"otter.deployment={deployment}", "--label", f"otter.release={release}",
+            "--label", f"otter.digest={digest}", "--restart", "unless-stopped"]
+    if env_file:
+        argv += ["--env-file", env_file]
+    for volume in volumes:
+        argv += ["-v", volume]
+    for option in options:  # "--memory 512m" is two arguments, as a user would type it
+        argv += shlex.split(option)
+    return argv
+
+
+def _command_args(command: str | Sequence[str] | None) -> list[str]:
+    if command is None:
+        return []
+    return shlex.split(command) if isinstance(command, str) else list(command)
+
+
+def run_container(engine: str, *, image: str, host_port: int, container_port: int,
+                  command: str | Sequence[str] | None = None, **run: object) -> Command:
+    """`ENGINE run -d` of a release on a known port of 127.0.0.1 (see `run_options`)."""
+    argv = [engine, "run", "-d", "-p", f"127.0.0.1:{host_port}:{container_port}",
+            *run_options(**run), image, *_command_args(command)]  # type: ignore[arg-type]
+    return cmd(*argv, description=f"start {argv[argv.index('--name') + 1]}")
+
+
+def start_release(engine: str, *, deployment: str, release: str, digest: str, image: str,
+                  container_port: int, env: str | SecretText | None = None,
+                  env_file: str | None = None, volumes: Sequence[str] = (),
+                  options: Sequence[str] = (), command: str | Sequence[str] | None = None,
+                  port_range: tuple[int, int] = PORT_RANGE, tries: int = START_TRIES) -> Command:
+    """One round trip: write the env file from stdin (mode 600), pick a free port on the
+    target's 127.0.0.1 and start the container there, retrying the next port on a bind
+    clash. Prints `port=N` and `container=ID` (see `parse_started`); exit 4: no free port.
+    """
+    if env is not None and not env_file:
+        raise OtterError("start_release: env given without an env_file path")
+    name = container_name(deployment, release)
+    opts = run_options(deployment=deployment, release=release, digest=digest,
+                       env_file=env_file if env is not None else None,
+                       volumes=volumes, options=options)
+    args = [engine, str(container_port), str(port_range[0]), str(port_range[1]), str(tries),
+            env_file if env is not None else "", name, *opts, image, *_command_args(command)]
+    return script(START_SCRIPT, args=args, stdin=env, description=f"start {name}")
+
+
+def parse_started(stdout: str) -> tuple[int, str]:
+    """(port, container id) from what `start_release` printed."""
+    values = dict(line.split("=", 1) for line in stdout.splitlines() if "=" in line)
+    try:
+        return int(values["port"]), values["container"].strip()
+    except (KeyError, ValueError):
+        raise OtterError(f"unexpected output of the start script: {stdout!r}") from None
+
+
+@dataclass(frozen=True)
+class ContainerStatus:
+    """What a container is doing, for a health report."""
+
+    state: str  # running, exited, restarting..., or "missing"
+    exit_code: int | None = None
+    restarts: int = 0
+    oom_killed: bool = False
+    logs: str = ""
+
+
+def container_status(engine: str, name: str, log_lines: int = 20) -> Command:
+    """State, exit code, restarts and last log lines of a container, in one round trip.
+
+    Exit 3 and `missing` when there is no such container; see `parse_status`.
+    """
+    return script(STATUS_SCRIPT, args=[engine, name, str(log_lines)], ok_codes=(0, 3),
+                  description=f"inspect {name}")
+
+
+def parse_status(stdout: str) -> ContainerStatus:
+    """A ContainerStatus from what `container_status` printed."""
+    first, _, logs = stdout.partition("\n")
+    fields = first.split()
+    if len(fields) < 4:
+        return ContainerStatus("missing")
+    return ContainerStatus(fields[0], int(fields[1]), int(fields[2]), fields[3] == "true",
+                           logs.rstrip("\n"))
+
+
+def stop_container(engine: str, name: str, *, drain_seconds: float = 0,
+                   timeout: int = 10) -> Command:
+    """Stop a container after letting in-flight requests drain for `drain_seconds`."""
+    if drain_seconds <= 0:
+        return cmd(engine, "stop", "-t", str(timeout), name, description=f"stop {name}")
+    return script('sleep "$1"; "$2" stop -t "$3" "$4"',
+                  args=[f"{drain_seconds:g}", engine, str(timeout), name],
+                  description=f"drain {drain_seconds:g}s, stop {name}")
+
+
+def remove_containers(engine: str, *names: str) -> Command:
+    """Remove containers (running or not); those already gone are no error."""
+    return script(REMOVE_SCRIPT, args=[engine, *names],
+                  description=f"remove {', '.join(names)}")
+
+
+def logs(engine: str, name: str, *, follow: bool = False, tail: int = 100) -> Command:
+    """`ENGINE logs [-f] --tail N NAME`."""
+    return cmd(engine, "logs", *(["-f"] if follow else []), "--tail", str(tail), name,
+               description=f"logs of {name}")
+
+
+def prune_images(engine: str, remove: Sequence[str], keep: Sequence[str] = ()) -> Command:
+    """Remove the images in `remove` except those in `keep`; one still used by a container
+    is kept (no force). Prints `removed ID` / `kept ID (in use)` lines."""
+    ids = [i for i in dict.fromkeys(remove) if i not in set(keep)]
+    return script(PRUNE_SCRIPT, args=[engine, *ids], description=f"prune {len(ids)} images")
+
+
+def list_containers(engine: str, deployment: str) -> Command:
+    """Every otter container of a deployment, running or not (see `parse_containers`)."""
+    fmt = _PS_FORMAT["podman" if engine.endswith("podman") else "docker"]
+    return cmd(engine, "ps", "-a", "--no-trunc", "--filter",
+               f"label=otter.deployment={check_name(deployment)}", "--format", fmt,
+               description=f"list containers of {deployment}")
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """One line of `list_containers`."""
+
+    name: str
+    state: str
+    release: str
+    digest: str
+    status: str
+
+
+def parse_containers(stdout: str) -> list[ContainerInfo]:
+    """ContainerInfo values from what `list_containers` printed."""
+    out = []
+    for line in stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 5:
+            out.append(ContainerInfo(*(p.strip() for p in parts)))
+    return out

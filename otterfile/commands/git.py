@@ -1,0 +1,75 @@
+"""Git commands for acquiring sources: a mirror cache, fetches, ref resolution, exports.
+
+Builders only: each returns a Command and runs nothing.
+"""
+from __future__ import annotations
+
+from ..command import Command, cmd, script
+
+# Export a commit into DEST through a private temporary folder renamed at the end, so a
+# reader (or a later run after a crash) never takes a half-written export for a whole one.
+# The status file carries git's exit status out of the pipe (POSIX sh has no pipefail).
+EXPORT_SCRIPT = """set -eu
+git_dir=$1 commit=$2 dest=$3
+tmp="$dest.otter-tmp.$$"
+rm -rf "$tmp" && mkdir -p "$tmp"
+{ git --git-dir "$git_dir" archive --format=tar "$commit" && s=0 || s=$?
+  echo "$s" > "$tmp.status"; } | tar -x -C "$tmp" || { rm -rf "$tmp" "$tmp.status"; exit 1; }
+status=$(cat "$tmp.status"); rm -f "$tmp.status"
+[ "$status" = 0 ] || { rm -rf "$tmp"; exit "$status"; }
+rm -rf "$dest" && mv "$tmp" "$dest"
+"""
+
+# Print HEAD, with "-dirty" when the tree under the folder differs from it; nothing when
+# the folder is not in a git work tree. otter's own .otter folder does not count.
+WORK_TREE_COMMIT_SCRIPT = """cd "$1" || exit 1
+git rev-parse --is-inside-work-tree >/dev/null 2>&1 || exit 0
+head=$(git rev-parse --verify --quiet HEAD) || exit 0
+changes=$(git status --porcelain -- . ':(exclude).otter') || exit 1
+if [ -n "$changes" ]; then echo "$head-dirty"; else echo "$head"; fi
+"""
+
+
+def clone_mirror(url: str, dest: str) -> Command:
+    """Clone every ref of `url` into the bare mirror `dest` (done once per repository)."""
+    return cmd("git", "clone", "--mirror", "--quiet", "--", url, dest,
+               description=f"clone {url}")
+
+
+def fetch(git_dir: str) -> Command:
+    """Bring the mirror `git_dir` up to date with its origin, incrementally."""
+    return cmd("git", "--git-dir", git_dir, "fetch", "--prune", "--quiet", "origin",
+               description="fetch")
+
+
+def rev_parse(git_dir: str, ref: str) -> Command:
+    """Resolve a branch, tag or full/short commit to a full commit id (exit 1: unknown)."""
+    return cmd("git", "--git-dir", git_dir, "rev-parse", "--verify", "--quiet",
+               "--end-of-options", f"{ref}^{{commit}}", description=f"resolve {ref}")
+
+
+def export(git_dir: str, commit: str, dest: str) -> Command:
+    """Write the tree of `commit` into `dest` (no .git): a clean build folder."""
+    return script(EXPORT_SCRIPT, args=[git_dir, commit, dest],
+                  description=f"export {commit[:12]}")
+
+
+def work_tree_commit(folder: str) -> Command:
+    """Print the commit a local folder is at ("-dirty" when changed), or nothing."""
+    return script(WORK_TREE_COMMIT_SCRIPT, args=[folder],
+                  description=f"git state of {folder}")
+
+
+def is_dir(path: str) -> Command:
+    """Exit 0 when `path` is a folder."""
+    return cmd("test", "-d", path, ok_codes=(0, 1), description=f"is {path} there")
+
+
+def move(source: str, dest: str) -> Command:
+    """Rename `source` to `dest` (same file system: atomic)."""
+    return cmd("mv", "-T", "--", source, dest, description=f"move into {dest}")
+
+
+def remove(path: str) -> Command:
+    """Remove `path` and everything under it, if it is there."""
+    return cmd("rm", "-rf", "--", path, description=f"remove {path}")

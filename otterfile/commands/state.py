@@ -1,0 +1,73 @@
+"""Builders that read and write a deployment's release state and deploy log on a target."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..command import Command, script
+from ..state import DEFAULT_BASE, State, parse_log, parse_state, state_dir
+from .docker import ContainerInfo, list_containers, parse_containers
+from .files import write_file
+
+CONTAINERS_MARK = "--- otter:containers"
+LOG_MARK = "--- otter:log"
+
+# $1 state folder, $2 deploy-log lines, then the argv that lists the containers.
+READ_SCRIPT = r"""
+d=$1 lines=$2; shift 2
+cat "$d/releases.json" 2>/dev/null
+echo "--- otter:containers"
+command -v "$1" >/dev/null 2>&1 && "$@" 2>/dev/null
+echo "--- otter:log"
+if [ "$lines" -gt 0 ] && [ -f "$d/deploy.log" ]; then tail -n "$lines" "$d/deploy.log"; fi
+exit 0
+"""
+
+# $1 state folder, $2 one JSON line.
+APPEND_SCRIPT = r"""
+umask 022; mkdir -p "$1" && printf '%s\n' "$2" >> "$1/deploy.log"
+"""
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """What a target knows of a deployment: releases, its containers, recent deploys."""
+
+    state: State
+    containers: list[ContainerInfo] = field(default_factory=list)
+    log: list[dict] = field(default_factory=list)
+
+
+def read_state(deployment: str, engine: str = "docker", *, log_lines: int = 0,
+               base: str = DEFAULT_BASE) -> Command:
+    """One round trip: releases.json, the deployment's containers and the last
+    `log_lines` deploy-log records (see `parse_read`). A missing file is an empty state."""
+    folder = state_dir(deployment, base)
+    listing = list_containers(engine, deployment).argv
+    return script(READ_SCRIPT, args=[folder, str(log_lines), *listing],
+                  description=f"read state of {deployment}")
+
+
+def parse_read(stdout: str, where: str = "releases.json") -> TargetState:
+    """A TargetState from what `read_state` printed."""
+    text, _, rest = stdout.partition(CONTAINERS_MARK + "\n")
+    containers, _, log = rest.partition(LOG_MARK + "\n")
+    return TargetState(parse_state(text, where), parse_containers(containers), parse_log(log))
+
+
+def write_state(deployment: str, content: str, *, base: str = DEFAULT_BASE) -> Command:
+    """Replace releases.json atomically with `content` (from `format_state`)."""
+    return write_file(f"{state_dir(deployment, base)}/releases.json", content, mode=0o644,
+                      description=f"write state of {deployment}")
+
+
+def append_log(deployment: str, record: str, *, base: str = DEFAULT_BASE) -> Command:
+    """Append one deploy-log record (a JSON line from `log_record`) to deploy.log."""
+    if "\n" in record:
+        raise ValueError("a deploy-log record is one line")
+    return script(APPEND_SCRIPT, args=[state_dir(deployment, base), record],
+                  description=f"append to the deploy log of {deployment}")
+
+
+def env_file_path(deployment: str, release: str, base: str = DEFAULT_BASE) -> str:
+    """Where a release's env file lives on the target (mode 600, root only)."""
+    return f"{state_dir(deployment, base)}/env/{release}.env"

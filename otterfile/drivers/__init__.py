@@ -1,0 +1,1 @@
+"""Drivers perform the stages of a runtime on one target."""

@@ -1,0 +1,61 @@
+"""The decorators of an Otterfile. They only mark functions; the loader collects them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+KINDS = ("artifact", "runtime", "target", "deployment", "step")
+MARK = "__otter__"
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What a decorator recorded on a function."""
+
+    kind: str
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _decorator(kind: str) -> Callable:
+    def decorate(arg: Any = None, /, **options: Any) -> Any:
+        if callable(arg):
+            return _mark(arg, kind, None, options)
+        if arg is not None and not isinstance(arg, str):
+            raise TypeError(f"@{kind}: expected a name string, got {arg!r}")
+        return lambda fn: _mark(fn, kind, arg, options)
+
+    decorate.__name__ = decorate.__qualname__ = kind
+    decorate.__doc__ = f"Mark a function that returns a {kind}; usable as @{kind}, " \
+                       f"@{kind}() or @{kind}(\"name\")."
+    return decorate
+
+
+def _mark(fn: Callable, kind: str, name: str | None, options: dict[str, Any]) -> Callable:
+    if not callable(fn):
+        raise TypeError(f"@{kind} decorates a function, got {fn!r}")
+    setattr(fn, MARK, Mark(kind, name or fn.__name__, dict(options)))
+    return fn
+
+
+def mark_of(obj: Any) -> Mark | None:
+    return getattr(obj, MARK, None) if callable(obj) else None
+
+
+artifact = _decorator("artifact")
+runtime = _decorator("runtime")
+target = _decorator("target")
+deployment = _decorator("deployment")
+
+
+def step(arg: Any = None, /, *, deployment: Any = None, before: Any = None, after: Any = None,
+         on: str = "targets", name: str | None = None) -> Any:
+    """Mark a custom step: `@step(deployment="production", before="switch", on="once")`.
+
+    The function takes `ctx`. `on` is "targets" (each target), "once" (the first target)
+    or "controller" (where otter runs). `before`/`after` name a stage or another step.
+    """
+    options = {"deployment": deployment, "before": before, "after": after, "on": on}
+    if callable(arg):
+        return _mark(arg, "step", name, options)
+    return lambda fn: _mark(fn, "step", arg or name, options)

@@ -1,0 +1,203 @@
+"""Evaluate a loaded Otterfile into a validated Project; every error names file and line."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import checks
+from .dsl import mark_of
+from .errors import OtterfileError
+from .hosts import Host
+from .loader import Loaded, Marked, line_in
+from .model import STAGES, Build, Deployment, Docker, Fetch, Registry, Systemd
+from .project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef, TargetDef)
+from .validate import (check_choice, check_domain, check_int, check_parallel, fail, got,
+                       prefixed)
+
+
+def evaluate(loaded: Loaded) -> Project:
+    """Call every marked function and check what it returned."""
+    return _Evaluator(loaded).project()
+
+
+class _Evaluator:
+    def __init__(self, loaded: Loaded):
+        self.loaded, self.file = loaded, str(loaded.file)
+        self.by_kind: dict[str, dict[str, Marked]] = {}
+        for marked in loaded.functions:
+            names = self.by_kind.setdefault(marked.mark.kind, {})
+            first = names.get(marked.mark.name)
+            if first is not None:
+                raise OtterfileError(f"duplicate {marked.mark.kind} name {marked.mark.name!r} "
+                                     f"(first defined at line {first.line})",
+                                     file=self.file, line=marked.line)
+            names[marked.mark.name] = marked
+
+    def project(self) -> Project:
+        artifacts = {n: self._artifact(m) for n, m in self._kind("artifact").items()}
+        runtimes = {n: self._runtime(m) for n, m in self._kind("runtime").items()}
+        targets = {n: self._target(m) for n, m in self._kind("target").items()}
+        self.defs = {"artifact": artifacts, "runtime": runtimes, "target": targets}
+        steps = {n: self._step(m) for n, m in self._kind("step").items()}
+        deployments: dict[str, DeploymentDef] = {}
+        for marked in self._kind("deployment").values():
+            for dep in self._deployments(marked, steps):
+                if dep.name in deployments:
+                    self._error(marked, f"duplicate deployment name {dep.name!r}")
+                deployments[dep.name] = dep
+        for step in steps.values():
+            if step.deployment and step.deployment not in deployments and \
+                    not any(d.group == step.deployment for d in deployments.values()):
+                self._error(self._kind("step")[step.name], self._unknown(
+                    "deployment", step.deployment, deployments), f"step {step.name}/deployment")
+        return Project(self.loaded.file, artifacts, runtimes, targets, deployments,
+                       tuple(steps.values()))
+
+    def _kind(self, kind: str) -> dict[str, Marked]:
+        return self.by_kind.get(kind, {})
+
+    def _error(self, marked: Marked, message: str, path: str | None = None) -> None:
+        raise OtterfileError(message, file=self.file, line=marked.line, path=path)
+
+    def _call(self, marked: Marked, check: Callable[[Any], Any]) -> Any:
+        where = f"{marked.mark.kind} {marked.mark.name}"
+        try:
+            return check(marked.fn())
+        except OtterfileError as error:
+            line = line_in(error, self.loaded.file) if error.path is None else None
+            located = prefixed(error, where)
+            located.file, located.line = self.file, line or error.line or marked.line
+            raise located from error
+        except Exception as error:
+            raise OtterfileError(f"{where}: {type(error).__name__}: {error}", file=self.file,
+                                 line=line_in(error, self.loaded.file) or marked.line) from error
+
+    def _artifact(self, marked: Marked) -> ArtifactDef:
+        return ArtifactDef(marked.mark.name, self._call(marked, checks.check_source), marked.line)
+
+    def _runtime(self, marked: Marked) -> RuntimeDef:
+        value = self._call(marked, checks.check_runtime)
+        return RuntimeDef(marked.mark.name, value, tuple(value.env.items()), marked.line)
+
+    def _target(self, marked: Marked) -> TargetDef:
+        return TargetDef(marked.mark.name, self._call(marked, checks.check_hosts), marked.line)
+
+    def _step(self, marked: Marked) -> StepDef:
+        options, name = marked.mark.options, marked.mark.name
+        path = f"step {name}"
+        try:
+            dep = options.get("deployment")
+            dep_name = self._name_of(dep, "deployment", "deployment") if dep else None
+            before, after = options.get("before"), options.get("after")
+            if (before is None) == (after is None):
+                fail("before", "give exactly one of before=STAGE or after=STAGE")
+            anchor = self._name_of(before or after, "step", "before" if before else "after")
+            check_choice("on", options.get("on"), ("targets", "once", "controller"))
+        except OtterfileError as error:
+            raise OtterfileError(error.message, file=self.file, line=marked.line,
+                                 path=prefixed(error, path).path) from error
+        return StepDef(name, marked.fn, dep_name, anchor if before else None,
+                       anchor if after else None, options["on"], marked.line)
+
+    def _name_of(self, value: Any, kind: str, path: str) -> str:
+        if isinstance(value, str) and value:
+            return value
+        mark = mark_of(value)
+        if mark is not None and mark.kind == kind:
+            return mark.name
+        fail(path, f"expected a {kind} name or function, {got(value)}")
+        raise AssertionError
+
+    def _deployments(self, marked: Marked, steps: dict[str, StepDef]) -> list[DeploymentDef]:
+        def check(value: Any) -> list[DeploymentDef]:
+            many = isinstance(value, (list, tuple))
+            items = list(value) if many else [value]
+            if not items:
+                fail("", "expected Deployment(...) or a non-empty list of them")
+            out = []
+            for index, item in enumerate(items):
+                name = f"{marked.mark.name}-{index}" if many else marked.mark.name
+                try:
+                    out.append(self._deployment(name, marked, item, steps))
+                except OtterfileError as error:
+                    raise prefixed(error, str(index)) if many else error
+            return out
+        return self._call(marked, check)
+
+    def _deployment(self, name: str, marked: Marked, value: Any,
+                    steps: dict[str, StepDef]) -> DeploymentDef:
+        if not isinstance(value, Deployment):
+            fail("", f"expected Deployment(...), {got(value)}")
+        name = getattr(value, "name", None) or name
+        targets = self._targets(value.targets)
+        attached = [s for s in steps.values() if s.deployment in (name, marked.mark.name)]
+        for index, item in enumerate(value.steps or ()):
+            step = steps.get(self._name_of(item, "step", f"steps/{index}"))
+            if step is None:
+                fail(f"steps/{index}", self._unknown("step", item, steps))
+            if step not in attached:
+                attached.append(step)
+        known = set(STAGES) | {s.name for s in attached}
+        for step in attached:
+            kind, anchor = step.anchor
+            if anchor not in known:
+                raise OtterfileError(f"{kind}={anchor!r} is neither a stage ({', '.join(STAGES)}) "
+                                     f"nor a step of deployment {name}", file=self.file,
+                                     line=step.line, path=f"step {step.name}/{kind}")
+        return DeploymentDef(
+            name=name, group=marked.mark.name,
+            artifact=self._ref("artifact", value.artifact, "artifact", (Build, Fetch, Registry)),
+            runtime=self._ref("runtime", value.runtime, "runtime", (Docker, Systemd)),
+            targets=targets,
+            domains=tuple(self._domains(value.domains)),
+            health_check=_within("health_check", checks.check_health, value.health_check),
+            proxy=_within("proxy", checks.check_proxy, value.proxy),
+            keep_releases=check_int("keep_releases", value.keep_releases, 1),
+            parallel=check_parallel("parallel", value.parallel),
+            on_failure=check_choice("on_failure", value.on_failure, ("stop", "rollback")),
+            steps=tuple(attached), line=marked.line)
+
+    def _domains(self, value: Any) -> list[str]:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            fail("domains", f"expected a list of domain names, {got(value)}")
+        return [check_domain(f"domains/{i}", d) for i, d in enumerate(value)]
+
+    def _targets(self, value: Any) -> tuple[TargetDef, ...]:
+        if value is None:
+            fail("targets", "missing: give a list of target names")
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if not items:
+            fail("targets", "expected at least one target")
+        out = []
+        for index, item in enumerate(items):
+            if isinstance(item, Host):
+                out.append(TargetDef(item.name, (item,)))
+            else:
+                out.append(self._ref("target", item, f"targets/{index}", ()))
+        return tuple(out)
+
+    def _ref(self, kind: str, value: Any, path: str, inline: tuple[type, ...]) -> Any:
+        if value is None:
+            fail(path, f"missing: give a {kind} function or name")
+        if inline and isinstance(value, inline):
+            wrapped = _within(path, checks.check_source if kind == "artifact"
+                              else checks.check_runtime, value)
+            if kind == "artifact":
+                return ArtifactDef(path, wrapped)
+            return RuntimeDef(path, wrapped, tuple(wrapped.env.items()))
+        name = self._name_of(value, kind, path)
+        known = self.defs[kind]
+        if name not in known:
+            fail(path, self._unknown(kind, name, known))
+        return known[name]
+
+    @staticmethod
+    def _unknown(kind: str, name: Any, known: dict) -> str:
+        name = getattr(name, "__name__", name)
+        return f"unknown {kind} {name!r}; known: {', '.join(sorted(known)) or 'none'}"
+
+
+def _within(path: str, check: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return check(value)
+    except OtterfileError as error:
+        raise prefixed(error, path) from error

@@ -1,0 +1,195 @@
+"""Run Commands as local processes with the `sh` library, streaming input and output.
+
+`run_process` is the one place otter starts a process; the SSH executor uses it too.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from typing import BinaryIO, Iterable, Iterator
+
+import sh
+
+from ..command import Command, script
+from ..hosts import Host, LocalHost
+from .base import OnOutput, OnProgress, Result
+
+CHUNK = 64 * 1024
+CAPTURE_LIMIT = 16 * 1024 * 1024  # characters kept per stream in a Result; on_output sees all
+EXIT_TIMEOUT = 124  # what timeout(1) returns
+EXIT_CANNOT_EXEC, EXIT_NOT_FOUND = 126, 127  # what a shell returns
+
+# Written to a private temporary name, then renamed: a reader never sees half a file.
+UPLOAD_SCRIPT = ('umask 077; t="$1.otter-tmp.$$"; '
+                 'if cat > "$t" && chmod "$2" "$t" && mv -f "$t" "$1"; then exit 0; fi; '
+                 'rm -f "$t"; exit 1')
+
+Input = bytes | Iterable[bytes] | None
+
+
+def upload_command(dest: str, mode: int = 0o644) -> Command:
+    """The command that writes its stdin to `dest` with `mode`, atomically."""
+    return script(UPLOAD_SCRIPT, args=[dest, f"{mode:o}"], description=f"upload {dest}")
+
+
+def chunks(stream: BinaryIO, on_progress: OnProgress | None = None) -> Iterator[bytes]:
+    """Read `stream` CHUNK bytes at a time, reporting the running byte count."""
+    sent = 0
+    while chunk := stream.read(CHUNK):
+        yield chunk
+        sent += len(chunk)
+        if on_progress:
+            on_progress(sent)
+
+
+@contextlib.contextmanager
+def open_source(source: str | os.PathLike | BinaryIO) -> Iterator[BinaryIO]:
+    """A binary stream for a path or an already open stream (left open)."""
+    if isinstance(source, (str, os.PathLike)):
+        with open(os.path.expanduser(source), "rb") as stream:
+            yield stream
+    else:
+        yield source
+
+
+class _Capture:
+    """One output stream: passes each line on and keeps up to CAPTURE_LIMIT of it."""
+
+    def __init__(self, name: str, on_output: OnOutput | None):
+        self.name, self.on_output = name, on_output
+        self.parts: list[str] = []
+        self.size = 0
+        self.dropped = 0
+
+    def add(self, line: str) -> None:
+        if self.on_output:
+            self.on_output(self.name, line.rstrip("\n"))
+        if self.size + len(line) > CAPTURE_LIMIT:
+            self.dropped += len(line)
+            return
+        self.parts.append(line)
+        self.size += len(line)
+
+    def text(self) -> str:
+        note = f"\n[otter: {self.dropped} more characters not kept]\n" if self.dropped else ""
+        return "".join(self.parts) + note
+
+
+class Processes:
+    """The processes an executor has running, so that close() can stop them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[int, object] = {}  # by id: sh's RunningCommand is unhashable
+
+    def add(self, process) -> None:
+        with self._lock:
+            self._running[id(process)] = process
+
+    def discard(self, process) -> None:
+        with self._lock:
+            self._running.pop(id(process), None)
+
+    def stop_all(self) -> None:
+        with self._lock:
+            running, self._running = list(self._running.values()), {}
+        for process in running:
+            with contextlib.suppress(Exception):  # it may have ended meanwhile
+                process.terminate()
+
+
+def _program(argv0: str, cwd: str | None, env: dict[str, str]) -> sh.Command:
+    # sh resolves a relative path against our cwd, the process will run in `cwd`
+    if "/" in argv0:
+        return sh.Command(os.path.join(cwd or "", argv0))
+    return sh.Command(argv0, search_paths=env.get("PATH", os.defpath).split(os.pathsep))
+
+
+class _CannotStart(Exception):
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _start(argv: list[str], cwd: str | None, env: dict[str, str], stdin: Input,
+           out: _Capture, err: _Capture, timeout: float | None):
+    if cwd and not os.path.isdir(cwd):
+        raise _CannotStart(EXIT_NOT_FOUND, f"cd: {cwd}: no such directory\n")
+    try:
+        program = _program(argv[0], cwd, env)
+        # _tty_out=False: a pipe, not a pty; _no_pipe: no unbounded queue of stdout;
+        # _in=b"" when there is no input, so a reader sees EOF, never our terminal.
+        return program(*argv[1:], _cwd=cwd, _env=env, _in=b"" if stdin is None else stdin,
+                       _out=out.add, _err=err.add, _tty_out=False, _no_pipe=True,
+                       _bg=True, _bg_exc=False, _timeout=timeout, _decode_errors="replace")
+    except sh.CommandNotFound:
+        raise _CannotStart(EXIT_NOT_FOUND, f"{argv[0]}: command not found\n") from None
+    except sh.ForkException as error:  # exec failed in the child
+        reason = str(error).strip().splitlines()[-1]
+        raise _CannotStart(EXIT_CANNOT_EXEC, f"{argv[0]}: {reason}\n") from None
+
+
+def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] | None = None,
+                stdin: Input = None, on_output: OnOutput | None = None,
+                timeout: float | None = None,
+                processes: Processes | None = None) -> tuple[int, str, str]:
+    """Run argv to its end; returns (exit status, stdout, stderr). Never raises for
+    a failing command: not found is 127, a timeout 124, a signal its negative number."""
+    out, err = _Capture("stdout", on_output), _Capture("stderr", on_output)
+    try:
+        process = _start(argv, cwd, {**os.environ, **(env or {})}, stdin, out, err, timeout)
+    except _CannotStart as error:
+        return error.code, "", error.message
+    processes = processes or Processes()
+    processes.add(process)
+    try:
+        process.wait()
+        code = process.exit_code
+    except sh.TimeoutException:
+        code = EXIT_TIMEOUT
+        err.add(f"otter: timed out after {timeout}s\n")
+    except sh.ErrorReturnCode as error:
+        code = error.exit_code
+    except BaseException:  # Ctrl-C while waiting: the process must not outlive the run
+        with contextlib.suppress(Exception):
+            process.kill()
+        raise
+    finally:
+        processes.discard(process)
+    return code, out.text(), err.text()
+
+
+class LocalExecutor:
+    """Runs Commands on this machine as local processes."""
+
+    def __init__(self, host: Host | None = None):
+        self.host = host or LocalHost()
+        self._processes = Processes()
+
+    def run(self, command: Command, *, stdin: BinaryIO | None = None,
+            on_output: OnOutput | None = None, on_progress: OnProgress | None = None,
+            timeout: float | None = None) -> Result:
+        """Run `command`; a `stdin` stream overrides command.stdin and is streamed."""
+        data: Input = chunks(stdin, on_progress) if stdin is not None else command.stdin_bytes()
+        started = time.monotonic()
+        code, out, err = run_process(command.argv_values(), cwd=command.cwd,
+                                     env=command.env_values(), stdin=data, on_output=on_output,
+                                     timeout=timeout, processes=self._processes)
+        return Result(command, code, out, err, time.monotonic() - started, self.host.name)
+
+    def upload(self, source: str | BinaryIO, dest: str, *, mode: int = 0o644,
+               on_progress: OnProgress | None = None) -> Result:
+        """Copy a local file or stream to `dest` with `mode`, in chunks."""
+        with open_source(source) as stream:
+            return self.run(upload_command(dest, mode), stdin=stream, on_progress=on_progress)
+
+    @contextlib.contextmanager
+    def forward(self, remote_port: int) -> Iterator[int]:
+        """Local ports need no tunnel: yields `remote_port` itself."""
+        yield remote_port
+
+    def close(self) -> None:
+        """Stop any process still running (Ctrl-C)."""
+        self._processes.stop_all()

@@ -1,0 +1,97 @@
+"""An executor that runs nothing: it records what it is asked and answers from a script.
+
+`otter run --dry-run` uses it to print what would run; unit tests use it to compare commands.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from dataclasses import dataclass
+from typing import BinaryIO, Callable, Iterator, Mapping, Union
+
+from ..command import Command
+from ..hosts import Host, LocalHost
+from .base import OnOutput, OnProgress, Result
+from .local import upload_command
+
+# A canned answer: a whole Result, its stdout, or its exit status.
+Response = Union[Result, str, int]
+Matcher = Union[str, Callable[[Command], bool]]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One recorded upload; `data` is kept only for in-memory sources (BytesIO)."""
+
+    source: str
+    dest: str
+    mode: int
+    data: bytes | None = None
+
+
+class RecordingExecutor:
+    """Records every Command, upload and forward; returns canned Results.
+
+    `responses` maps a substring of the displayed command, or a predicate on the
+    Command, to a Response; the first match wins, else exit 0 with no output.
+    """
+
+    def __init__(self, host: Host | None = None,
+                 responses: Mapping[Matcher, Response] | None = None):
+        self.host = host or LocalHost()
+        self.responses = dict(responses or {})
+        self.commands: list[Command] = []
+        self.uploads: list[Upload] = []
+        self.forwards: list[int] = []
+        self.closed = False
+
+    def run(self, command: Command, *, stdin: BinaryIO | None = None,
+            on_output: OnOutput | None = None, on_progress: OnProgress | None = None,
+            timeout: float | None = None) -> Result:
+        """Record `command` and return its canned Result; `stdin` is not read."""
+        self.commands.append(command)
+        result = self._answer(command)
+        if on_output:
+            for name in ("stdout", "stderr"):
+                for line in getattr(result, name).splitlines():
+                    on_output(name, line)
+        return result
+
+    def _answer(self, command: Command) -> Result:
+        shown = command.display()
+        for matcher, response in self.responses.items():
+            hit = matcher in shown if isinstance(matcher, str) else matcher(command)
+            if hit:
+                return _result(response, command, self.host.name)
+        return Result(command, 0, host=self.host.name)
+
+    def upload(self, source: str | BinaryIO, dest: str, *, mode: int = 0o644,
+               on_progress: OnProgress | None = None) -> Result:
+        """Record the upload without reading a file; an in-memory stream's bytes are kept."""
+        data = source.getvalue() if hasattr(source, "getvalue") else None
+        name = source if isinstance(source, str) else getattr(source, "name", "<stream>")
+        self.uploads.append(Upload(str(name), dest, mode, data))
+        return self.run(upload_command(dest, mode))
+
+    @contextlib.contextmanager
+    def forward(self, remote_port: int) -> Iterator[int]:
+        """Record the forward and yield `remote_port` itself."""
+        self.forwards.append(remote_port)
+        yield remote_port
+
+    def close(self) -> None:
+        self.closed = True
+
+    def lines(self) -> list[str]:
+        """The recorded commands as displayed (secrets masked), in order."""
+        return [command.display() for command in self.commands]
+
+
+def _result(response: Response, command: Command, host: str) -> Result:
+    if isinstance(response, Result):
+        return dataclasses.replace(response, command=command, host=host)
+    if isinstance(response, bool) or not isinstance(response, (str, int)):
+        raise TypeError(f"a response is a Result, stdout text or exit status, got {response!r}")
+    if isinstance(response, int):
+        return Result(command, response, host=host)
+    return Result(command, 0, stdout=response, host=host)

@@ -1,0 +1,174 @@
+"""Run Commands on a server through the system OpenSSH client, one multiplexed master per host.
+
+The user's ~/.ssh/config and agent apply (no -F); host keys are always checked.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from typing import BinaryIO, Iterator
+
+from ..command import Command
+from ..errors import ExecutionError
+from ..hosts import SSHHost
+from .base import OnOutput, OnProgress, Result
+from .local import Input, Processes, chunks, open_source, run_process, upload_command
+
+CONNECT_TIMEOUT = 15
+CONTROL_PERSIST = "10m"  # how long an orphaned master (otter killed) outlives its last use
+MAX_SESSIONS = 8  # below sshd's default MaxSessions (10) per connection
+SSH_FAILED = 255
+
+
+class ConnectionFailed(ExecutionError):
+    """ssh could not reach or authenticate to a host; no command ran."""
+
+    def __init__(self, host: SSHHost, stderr: str):
+        self.host, self.stderr = host, stderr.strip()
+        super().__init__(f"cannot connect to {host.name}: {_explain(host, self.stderr)}")
+
+
+def _explain(host: SSHHost, stderr: str) -> str:
+    where = host.known_hosts or "~/.ssh/known_hosts"
+    if "IDENTIFICATION HAS CHANGED" in stderr or "key for" in stderr and "differs" in stderr:
+        return (f"its host key does not match the one in {where}; refusing to connect "
+                f"(if the server was reinstalled, check it and remove the old key with "
+                f"`ssh-keygen -R {host.hostname}`)\n{stderr}")
+    if "host key is known" in stderr:
+        return (f"its host key is unknown (not in {where}); add it, or use "
+                f"host_key_checking=\"accept-new\" to trust it on first use\n{stderr}")
+    return stderr or "ssh exited 255"
+
+
+def ssh_options(host: SSHHost) -> list[str]:
+    """The ssh options otter sets for `host`; everything else comes from ~/.ssh/config."""
+    opts = ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}",
+            "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4",
+            "-o", f"StrictHostKeyChecking={_checking(host.host_key_checking)}"]
+    if host.known_hosts:
+        opts += ["-o", f"UserKnownHostsFile={os.path.expanduser(host.known_hosts)}"]
+    if host.identity_file:
+        opts += ["-i", os.path.expanduser(host.identity_file), "-o", "IdentitiesOnly=yes"]
+    if host.port:
+        opts += ["-p", str(host.port)]
+    if host.user:
+        opts += ["-l", host.user]
+    return opts
+
+
+def _checking(value: str) -> str:
+    if value not in ("yes", "accept-new"):  # never "no": checks are not turned off
+        raise ValueError(f"host_key_checking must be 'yes' or 'accept-new', got {value!r}")
+    return value
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class SSHExecutor:
+    """Runs Commands on an SSH host; all of them share one ControlMaster connection."""
+
+    def __init__(self, host: SSHHost, control_dir: str | None = None):
+        self.host = host
+        self._own_dir = control_dir is None
+        self._dir = control_dir or tempfile.mkdtemp(prefix="otter-ssh-")  # mkdtemp: 0700
+        os.makedirs(self._dir, mode=0o700, exist_ok=True)
+        name = hashlib.sha256(repr(host).encode()).hexdigest()[:16]
+        self.control_path = os.path.join(self._dir, name)  # short: sockets max ~100 bytes
+        self._lock = threading.Lock()
+        self._sessions = threading.BoundedSemaphore(MAX_SESSIONS)
+        self._processes = Processes()
+
+    def _ssh(self, *args: str, master: bool = False) -> list[str]:
+        mux = "yes" if master else "no"
+        return ["ssh", *ssh_options(self.host), "-o", f"ControlMaster={mux}",
+                "-o", f"ControlPath={self.control_path}", *args, "--", self.host.hostname]
+
+    def _ensure_master(self) -> None:
+        # one lock: concurrent first commands must not each start a master
+        with self._lock:
+            if self._master_alive():
+                return
+            with contextlib.suppress(FileNotFoundError):  # left by a killed master
+                os.unlink(self.control_path)
+            os.makedirs(self._dir, mode=0o700, exist_ok=True)  # again after close()
+            argv = self._ssh("-o", f"ControlPersist={CONTROL_PERSIST}", "-f", "-N", master=True)
+            code, _, err = run_process(argv, timeout=CONNECT_TIMEOUT * 2)
+            if code != 0 or not self._wait_for_socket():
+                raise ConnectionFailed(self.host, err)
+
+    def _master_alive(self) -> bool:
+        # a connect, not a file test: a master killed by a signal leaves its socket file
+        with socket.socket(socket.AF_UNIX) as probe:
+            return probe.connect_ex(self.control_path) == 0
+
+    def _wait_for_socket(self) -> bool:
+        # ssh -f returns once authenticated; the socket appears a moment later
+        for _ in range(100):
+            if os.path.exists(self.control_path):
+                return True
+            time.sleep(0.02)
+        return False
+
+    def _control(self, operation: str, *args: str) -> tuple[int, str]:
+        """`ssh -O operation` on the master: check, forward, cancel, exit."""
+        code, out, err = run_process(self._ssh("-O", operation, *args), timeout=CONNECT_TIMEOUT)
+        return code, out + err
+
+    def run(self, command: Command, *, stdin: BinaryIO | None = None,
+            on_output: OnOutput | None = None, on_progress: OnProgress | None = None,
+            timeout: float | None = None) -> Result:
+        """Run `command` on the host; a `stdin` stream is sent in chunks through ssh."""
+        data: Input = chunks(stdin, on_progress) if stdin is not None else command.stdin_bytes()
+        self._ensure_master()
+        started = time.monotonic()
+        with self._sessions:
+            code, out, err = run_process(self._ssh("-T", "-e", "none") + [command.shell_line()],
+                                         stdin=data, on_output=on_output, timeout=timeout,
+                                         processes=self._processes)
+        if code == SSH_FAILED and self._control("check")[0] != 0:
+            raise ConnectionFailed(self.host, err)  # the connection, not the command, failed
+        return Result(command, code, out, err, time.monotonic() - started, self.host.name)
+
+    def upload(self, source: str | BinaryIO, dest: str, *, mode: int = 0o644,
+               on_progress: OnProgress | None = None) -> Result:
+        """Stream a local file or stream to `dest` on the host, written atomically."""
+        with open_source(source) as stream:
+            return self.run(upload_command(dest, mode), stdin=stream, on_progress=on_progress)
+
+    @contextlib.contextmanager
+    def forward(self, remote_port: int) -> Iterator[int]:
+        """A local port tunnelled to 127.0.0.1:`remote_port` on the host, for its lifetime."""
+        self._ensure_master()
+        spec, output = "", ""
+        for _ in range(3):  # the free port may be taken before ssh binds it
+            spec = f"127.0.0.1:{free_port()}:127.0.0.1:{remote_port}"
+            code, output = self._control("forward", "-L", spec)
+            if code == 0:
+                break
+        else:
+            raise ExecutionError(f"{self.host.name}: cannot forward port {remote_port}: "
+                                 f"{output.strip()}")
+        try:
+            yield int(spec.split(":")[1])
+        finally:
+            self._control("cancel", "-L", spec)
+
+    def close(self) -> None:
+        """Stop running commands and end the master connection."""
+        self._processes.stop_all()
+        with self._lock:
+            if self._master_alive():
+                self._control("exit")
+            if self._own_dir:
+                shutil.rmtree(self._dir, ignore_errors=True)

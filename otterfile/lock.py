@@ -1,0 +1,181 @@
+"""The deploy lock of one deployment on one target, held for a whole run.
+
+A background thread refreshes its heartbeat while held; a lock whose heartbeat is
+older than `stale_seconds` (its holder died) is taken over by the next run.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .commands import lock as commands
+from .errors import ExecutionError, OtterError
+from .executors.base import Executor, Result
+from .state import DEFAULT_BASE
+
+
+def controller_identity() -> str:
+    """`user@host` of the machine otter runs on: who holds a lock, who deployed."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+def parse_fields(stdout: str) -> dict[str, str]:
+    """The `key=value` lines a lock script printed."""
+    return dict(line.split("=", 1) for line in stdout.splitlines() if "=" in line)
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """Who holds (or held) a lock; times from the target's clock."""
+
+    holder: str
+    since: int | None = None
+    pid: str = ""
+    run: str = ""
+    age: int | None = None  # seconds since the last heartbeat
+    stale: bool = False
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, str]) -> LockInfo:
+        def number(key: str) -> int | None:
+            return int(fields[key]) if fields.get(key, "").lstrip("-").isdigit() else None
+        return cls(fields.get("holder") or "unknown", number("since"), fields.get("pid", ""),
+                   fields.get("run", ""), number("age"), fields.get("stale") == "1")
+
+    @property
+    def since_text(self) -> str:
+        if self.since is None:
+            return "an unknown time"
+        return datetime.fromtimestamp(self.since, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class LockHeld(OtterError):
+    """Another run holds the deploy lock."""
+
+    def __init__(self, deployment: str, host: str, info: LockInfo, waited: float = 0):
+        self.deployment, self.host, self.info = deployment, host, info
+        waited_text = f" (waited {waited:.0f}s)" if waited else ""
+        stale = (f"; its heartbeat stopped {info.age}s ago" if info.stale else "")
+        super().__init__(
+            f"{host}: deployment {deployment} is locked by {info.holder} since "
+            f"{info.since_text} (pid {info.pid or '?'}, run {info.run or '?'}){stale}"
+            f"{waited_text}. Wait with --lock-wait SECONDS, or if that run is gone: "
+            f"otter unlock {deployment}")
+
+
+class DeployLock:
+    """The deploy lock of `deployment` on the host `executor` reaches."""
+
+    def __init__(self, executor: Executor, deployment: str, *, holder: str | None = None,
+                 run_id: str | None = None, base: str = DEFAULT_BASE, stale_seconds: int = 30,
+                 heartbeat_seconds: float = 5, sleep=time.sleep, clock=time.monotonic):
+        if heartbeat_seconds * 3 > stale_seconds:
+            raise ValueError("heartbeat_seconds must be at most a third of stale_seconds")
+        self.executor, self.deployment, self.base = executor, deployment, base
+        self.holder = holder or controller_identity()
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.stale_seconds, self.heartbeat_seconds = stale_seconds, heartbeat_seconds
+        self._sleep, self._clock = sleep, clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.held = False
+        self.lost = False  # set when a heartbeat found the lock taken from us
+
+    @property
+    def host(self) -> str:
+        return self.executor.host.name
+
+    def _run(self, command) -> Result:
+        result = self.executor.run(command, timeout=60)
+        if not result.ok:
+            what = result.tail(5) or f"exited {result.exited}"
+            raise ExecutionError(f"{self.host}: {command.description}: {what}")
+        return result
+
+    def acquire(self, wait_seconds: float = 0, poll_seconds: float = 2) -> LockInfo | None:
+        """Take the lock, polling up to `wait_seconds` while another run holds it.
+
+        Returns the dead holder's info when a stale lock was taken over, else None.
+        Raises LockHeld naming the holder and since when.
+        """
+        command = commands.acquire(self.deployment, holder=self.holder, pid=os.getpid(),
+                                   run_id=self.run_id, stale_seconds=self.stale_seconds,
+                                   base=self.base)
+        started = self._clock()
+        while True:
+            fields = parse_fields(self._run(command).stdout)
+            if fields.get("status") == "acquired":
+                self._start_heartbeat()
+                if "took_over" not in fields:
+                    return None
+                return LockInfo.from_fields({"holder": fields["took_over"], "stale": "1",
+                                             "since": fields.get("took_over_since", "")})
+            waited = self._clock() - started
+            if waited >= wait_seconds:
+                raise LockHeld(self.deployment, self.host, LockInfo.from_fields(fields), waited)
+            self._sleep(min(poll_seconds, wait_seconds - waited))
+
+    def _start_heartbeat(self) -> None:
+        self.held, self.lost = True, False
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._beat, daemon=True,
+                                        name=f"otter-lock-{self.deployment}-{self.host}")
+        self._thread.start()
+
+    def _beat(self) -> None:
+        command = commands.heartbeat(self.deployment, self.run_id, base=self.base)
+        while not self._stop.wait(self.heartbeat_seconds):
+            try:
+                result = self.executor.run(command, timeout=self.heartbeat_seconds * 2)
+            except Exception:  # a transient connection problem: the next beat retries
+                continue
+            if result.exited == commands.EXIT_HELD:
+                self.lost = True
+                return
+
+    def _stop_heartbeat(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.heartbeat_seconds * 2 + 5)
+            self._thread = None
+
+    def release(self) -> bool:
+        """Remove the lock if this run still holds it; False when it was not ours."""
+        self._stop_heartbeat()
+        if not self.held:
+            return False
+        self.held = False
+        result = self._run(commands.release(self.deployment, self.run_id, base=self.base))
+        return parse_fields(result.stdout).get("status") in ("released", "free")
+
+    def force_release(self) -> LockInfo | None:
+        """Remove the lock whoever holds it (`otter unlock`); returns who held it."""
+        result = self._run(commands.force_release(self.deployment, base=self.base,
+                                                  stale_seconds=self.stale_seconds))
+        fields = parse_fields(result.stdout)
+        return LockInfo.from_fields(fields) if "holder" in fields else None
+
+    def inspect(self) -> LockInfo | None:
+        """Who holds the lock now, or None when it is free."""
+        result = self._run(commands.inspect(self.deployment, base=self.base,
+                                            stale_seconds=self.stale_seconds))
+        fields = parse_fields(result.stdout)
+        return LockInfo.from_fields(fields) if fields.get("status") == "held" else None
+
+    def __enter__(self) -> DeployLock:
+        if not self.held:
+            self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,156 @@
+"""What an Otterfile's functions return: artifact sources, runtimes, deployments.
+
+Constructors only store what they are given; `evaluate` checks every field and
+reports a path such as `deployment production/runtime/port`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+STAGES = ("acquire", "ship", "start", "health", "switch", "retire")
+
+
+@dataclass(frozen=True)
+class Build:
+    """Build from a git repository at a ref, or from a local tree, with a command."""
+
+    repo: str | None = None
+    ref: str | None = None
+    path: str | None = None
+    command: str | None = None
+    image: str | None = None
+    output: str | None = None
+    on: Any = None
+    push: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """A pre-built file downloaded by the controller (or each target, via="target")."""
+
+    url: str
+    sha256: str | None = None
+    via: str = "controller"
+
+
+@dataclass(frozen=True)
+class Registry:
+    """An image the targets pull from a container registry."""
+
+    ref: str
+
+
+@dataclass(frozen=True)
+class Docker:
+    """Run the artifact as a Docker container."""
+
+    image: str | None = None
+    port: Any = None
+    env: Any = field(default_factory=dict)
+    volumes: Any = field(default_factory=list)
+    command: Any = None
+    options: Any = field(default_factory=list)
+    engine = "docker"
+
+
+@dataclass(frozen=True)
+class Podman(Docker):
+    """Run the artifact as a Podman container."""
+
+    engine = "podman"
+
+
+@dataclass(frozen=True)
+class Systemd:
+    """Unpack the artifact into a release folder and run it as a systemd service."""
+
+    command: Any = None
+    port: Any = None
+    env: Any = field(default_factory=dict)
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """When a new release counts as healthy: `path` answers `expect_status`."""
+
+    path: Any = "/"
+    interval_seconds: Any = 30
+    timeout_seconds: Any = 60
+    expect_status: Any = 200
+
+
+@dataclass(frozen=True)
+class Caddy:
+    """Caddy as the reverse proxy; tls is "auto", "internal" or "off"."""
+
+    tls: Any = "auto"
+    kind = "caddy"
+
+
+@dataclass(frozen=True)
+class Nginx:
+    """nginx as the reverse proxy."""
+
+    kind = "nginx"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """An artifact run by a runtime on targets, served for domains."""
+
+    artifact: Any = None
+    runtime: Any = None
+    targets: Any = None
+    domains: Any = field(default_factory=list)
+    health_check: Any = None
+    proxy: Any = field(default_factory=Caddy)
+    keep_releases: Any = 5
+    parallel: Any = None
+    on_failure: Any = "stop"
+    steps: Any = field(default_factory=list)
+    name: Any = None  # names each item when a @deployment returns a list
+
+
+def build(repo=None, ref=None, command=None, *, path=None, image=None, output=None, on=None,
+          push=None) -> Build:
+    """Build an artifact: `build(repo=URL, ref=REF, command=CMD)` or `build(path=DIR, ...)`."""
+    return Build(repo, ref, path, command, image, output, on, push)
+
+
+def fetch(url, sha256=None, via="controller") -> Fetch:
+    """A pre-built file: a tarball, a binary or a `docker save` archive."""
+    return Fetch(url, sha256, via)
+
+
+def registry(ref) -> Registry:
+    """An image reference the targets pull."""
+    return Registry(ref)
+
+
+def docker(image=None, port=None, env=None, volumes=None, command=None, options=None) -> Docker:
+    """A Docker runtime: `docker load` when needed, then `docker run`."""
+    return Docker(image, port, {} if env is None else env, [] if volumes is None else volumes,
+                  command, [] if options is None else options)
+
+
+def podman(image=None, port=None, env=None, volumes=None, command=None, options=None) -> Podman:
+    """The same as docker(), run with podman."""
+    return Podman(image, port, {} if env is None else env, [] if volumes is None else volumes,
+                  command, [] if options is None else options)
+
+
+def systemd(command=None, port=None, env=None, user=None) -> Systemd:
+    """A generated systemd service; `{port}` in command is filled in."""
+    return Systemd(command, port, {} if env is None else env, user)
+
+
+def caddy(tls="auto") -> Caddy:
+    """Caddy as the reverse proxy (the default)."""
+    return Caddy(tls)
+
+
+def nginx() -> Nginx:
+    """nginx as the reverse proxy."""
+    return Nginx()

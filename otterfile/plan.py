@@ -1,0 +1,147 @@
+"""Plan: a validated Project in, a deterministic task graph out. No network, no server."""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from .command import Command
+from .errors import OtterfileError
+from .graph import Graph, Task, find_cycle
+from .model import STAGES
+from .project import DeploymentDef, Project, StepDef
+
+TARGET_STAGES = ("lock",) + STAGES[1:] + ("unlock",)
+
+# (deployment, stage, host name or None) -> the commands `otter plan` shows for a task.
+Describe = Callable[[DeploymentDef, str, str | None], Iterable[Command]]
+
+
+def plan(project: Project, names: Iterable[str], *, hosts: Iterable[str] | None = None,
+         rollback: bool = False) -> Graph:
+    """The task graph of the named deployments, narrowed to `hosts` when given.
+
+    A rollback has no acquire and no ship: the release's image is on the target already.
+    """
+    only = set(hosts) if hosts is not None else None
+    builder = _Builder(rollback)
+    for name in names:
+        for dep in project.select(name):
+            chosen = [h.name for h in dep.hosts if only is None or h.name in only]
+            if not chosen:
+                known = ", ".join(h.name for h in dep.hosts)
+                raise OtterfileError(f"--targets matches no host of {dep.name}; its hosts: {known}")
+            builder.add(dep, chosen)
+    return builder.graph()
+
+
+class _Builder:
+    def __init__(self, rollback: bool = False):
+        self.rollback = rollback
+        self.deps: dict[str, list[str]] = {}
+        self.meta: dict[str, dict] = {}
+
+    def node(self, task_id: str, deps: Iterable[str], **meta) -> str:
+        if task_id not in self.deps:
+            self.deps[task_id] = list(deps)
+            self.meta[task_id] = meta
+        return task_id
+
+    def add(self, dep: DeploymentDef, hosts: list[str]) -> None:
+        acquire = self.node(f"acquire:{dep.artifact.name}", [], stage="acquire",
+                            artifact=dep.artifact.name, deployment=dep.name)
+        stages = [s for s in TARGET_STAGES[:-1] if not (self.rollback and s == "ship")]
+        if self.rollback:
+            del self.deps[acquire], self.meta[acquire]
+            acquire = ""
+        for host in hosts:
+            previous = acquire
+            for stage in stages:
+                previous = self.node(_tid(dep, stage, host), [previous] if previous else [],
+                                     stage=stage, host=host,
+                                     deployment=dep.name)
+        for step in _step_order(dep):
+            self._insert(dep, step, hosts, acquire)
+        for host in hosts:
+            mine = [i for i, m in self.meta.items()
+                    if m.get("deployment") == dep.name and m.get("host") == host]
+            mine = [i for i in mine if not any(i in self.deps[o] for o in mine)]
+            self.node(_tid(dep, "unlock", host), mine, stage="unlock", host=host,
+                      deployment=dep.name, always=True, needs=(_tid(dep, "lock", host),))
+
+    def _insert(self, dep: DeploymentDef, step: StepDef, hosts: list[str], acquire: str) -> None:
+        kind, anchor = step.anchor
+        if self.rollback and anchor in ("acquire", "ship"):
+            return
+        if anchor == "acquire" and step.on != "controller":
+            raise OtterfileError("acquire runs on the controller: use on='controller'",
+                                 line=step.line, path=f"step {step.name}/on")
+        per_host = step.on == "targets"
+        runs_on = hosts if per_host else [hosts[0]]
+        anchors = {h: (acquire if anchor == "acquire" else self._anchor_id(dep, anchor, h))
+                   for h in hosts}
+        node_host = (lambda h: h) if step.on != "controller" else (lambda h: None)
+        ids = {h: self.node(_tid(dep, f"step:{step.name}", h if per_host else None),
+                            [], stage="step", step=step.name, host=node_host(h),
+                            deployment=dep.name) for h in runs_on}
+        for host in hosts:
+            sid, target = ids[host if per_host else hosts[0]], anchors[host]
+            if kind == "before":
+                if host in runs_on:
+                    self.deps[sid].extend(d for d in self.deps[target] if d not in self.deps[sid])
+                    self.deps[target] = [sid]
+                elif sid not in self.deps[target]:
+                    self.deps[target].append(sid)
+            else:
+                for other, deps in self.deps.items():
+                    if other != sid and target in deps and self._same_lane(other, host, dep):
+                        deps[deps.index(target)] = sid
+                if host in runs_on and target not in self.deps[sid]:
+                    self.deps[sid].append(target)
+
+    def _same_lane(self, task_id: str, host: str, dep: DeploymentDef) -> bool:
+        meta = self.meta[task_id]
+        return meta.get("deployment") == dep.name and meta.get("host") in (host, None)
+
+    def _anchor_id(self, dep: DeploymentDef, anchor: str, host: str) -> str:
+        if anchor in STAGES:
+            return _tid(dep, anchor, host)
+        for candidate in (_tid(dep, f"step:{anchor}", host), _tid(dep, f"step:{anchor}", None)):
+            if candidate in self.deps:
+                return candidate
+        raise OtterfileError(f"step anchor {anchor!r} not found")
+
+    def graph(self) -> Graph:
+        tasks = {}
+        for task_id, deps in self.deps.items():
+            tasks[task_id] = Task(task_id, deps=tuple(deps), **self.meta[task_id])
+        return Graph(tasks)
+
+
+def describe_graph(graph: Graph, project: Project, describe: Describe) -> Graph:
+    """The same graph with each task's commands filled in by `describe`."""
+    out = {}
+    for task in graph.order():
+        dep = project.deployments.get(task.deployment or "")
+        commands = tuple(describe(dep, task.stage, task.host)) if dep and not task.step else ()
+        out[task.id] = Task(**{**task.__dict__, "commands": commands})
+    return Graph(out)
+
+
+def _tid(dep: DeploymentDef, stage: str, host: str | None) -> str:
+    return f"{dep.name}/{stage}" + (f"@{host}" if host else "")
+
+
+def _step_order(dep: DeploymentDef) -> list[StepDef]:
+    """Steps ordered so a step's anchor step is placed first; a cycle is an error."""
+    steps = {s.name: s for s in dep.steps}
+    edges = {s.name: [s.anchor[1]] if s.anchor[1] in steps else [] for s in dep.steps}
+    cycle = find_cycle(edges)
+    if cycle:
+        first = steps[cycle[0]]
+        raise OtterfileError("cycle among steps: " + " -> ".join(cycle), line=first.line,
+                             path=f"deployment {dep.name}/steps")
+    ordered: list[StepDef] = []
+    while len(ordered) < len(steps):
+        for step in dep.steps:
+            if step not in ordered and all(steps[a] in ordered for a in edges[step.name]):
+                ordered.append(step)
+    return ordered

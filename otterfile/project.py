@@ -1,0 +1,102 @@
+"""The validated model an Otterfile evaluates to; everything after this is planning."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .hosts import Host
+from .model import Build, Caddy, Docker, Fetch, HealthCheck, Nginx, Registry, Systemd
+from .secrets import Secret
+
+
+@dataclass(frozen=True)
+class ArtifactDef:
+    name: str
+    source: Build | Fetch | Registry
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class RuntimeDef:
+    name: str
+    value: Docker | Systemd
+    env: tuple[tuple[str, str | Secret], ...] = ()
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class TargetDef:
+    name: str
+    hosts: tuple[Host, ...]
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class StepDef:
+    name: str
+    fn: Callable[[Any], Any] = field(compare=False)
+    deployment: str | None
+    before: str | None
+    after: str | None
+    on: str
+    line: int = 0
+
+    @property
+    def anchor(self) -> tuple[str, str]:
+        """("before" | "after", stage or step name)."""
+        return ("before", self.before) if self.before else ("after", self.after or "")
+
+
+@dataclass(frozen=True)
+class DeploymentDef:
+    name: str
+    group: str
+    artifact: ArtifactDef
+    runtime: RuntimeDef
+    targets: tuple[TargetDef, ...]
+    domains: tuple[str, ...] = ()
+    health_check: HealthCheck | None = None
+    proxy: Caddy | Nginx = Caddy()
+    keep_releases: int = 5
+    parallel: int | str | None = None
+    on_failure: str = "stop"
+    steps: tuple[StepDef, ...] = ()
+    line: int = 0
+
+    @property
+    def hosts(self) -> tuple[Host, ...]:
+        seen: dict[str, Host] = {}
+        for target in self.targets:
+            for host in target.hosts:
+                seen.setdefault(host.name, host)
+        return tuple(seen.values())
+
+    def secrets(self) -> tuple[Secret, ...]:
+        return tuple(v for _, v in self.runtime.env if isinstance(v, Secret))
+
+
+@dataclass(frozen=True)
+class Project:
+    file: Path
+    artifacts: dict[str, ArtifactDef]
+    runtimes: dict[str, RuntimeDef]
+    targets: dict[str, TargetDef]
+    deployments: dict[str, DeploymentDef]
+    steps: tuple[StepDef, ...] = ()
+
+    @property
+    def folder(self) -> Path:
+        return self.file.parent
+
+    def select(self, name: str) -> tuple[DeploymentDef, ...]:
+        """Deployments by name, or every deployment of a group (a function that
+        returned a list)."""
+        if name in self.deployments:
+            return (self.deployments[name],)
+        group = tuple(d for d in self.deployments.values() if d.group == name)
+        if not group:
+            from .errors import UsageError
+            known = ", ".join(sorted(self.deployments)) or "none"
+            raise UsageError(f"unknown deployment {name!r}; known: {known}")
+        return group

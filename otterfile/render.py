@@ -1,0 +1,36 @@
+"""Render otter's jinja2 templates strictly; an error names the template and its line."""
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+import jinja2
+
+from .errors import OtterError
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
+    """A jinja2 environment where an undefined name is an error, not an empty string."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)),
+                              undefined=jinja2.StrictUndefined, trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True,
+                              autoescape=False)
+
+
+def render(name: str, folder: Path = TEMPLATES, **values: object) -> str:
+    """The text of template `name` filled with `values`; OtterError("name:line: why")."""
+    try:
+        return environment(folder).get_template(name).render(**values)
+    except jinja2.TemplateSyntaxError as error:
+        raise OtterError(f"template {name}:{error.lineno}: {error.message}") from None
+    except jinja2.TemplateError as error:
+        raise OtterError(f"template {name}:{_line(error, name)}: {error}") from None
+
+
+def _line(error: BaseException, name: str) -> str:
+    # jinja rewrites the traceback so the template's own frames carry its line numbers
+    lines = [f.lineno for f in traceback.extract_tb(error.__traceback__)
+             if Path(f.filename).name == name]
+    return str(lines[-1]) if lines else "?"

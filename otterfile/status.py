@@ -1,0 +1,68 @@
+"""`otter status`: what each target runs, read in one round trip, plus a health probe."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .commands import state as states
+from .report import table
+
+
+@dataclass
+class TargetStatus:
+    releases: list = field(default_factory=list)
+    live: object = None
+    running: set = field(default_factory=set)
+    health: str = ""
+    log: list = field(default_factory=list)
+
+
+def read_status(dep, executor, log_lines: int = 0) -> TargetStatus:
+    """The target's releases and deploy log, and whether the live release answers."""
+    result = executor.run(states.read_state(dep.name, dep.runtime.value.engine,
+                                            log_lines=log_lines))
+    if not result.ok:
+        from .errors import OtterError
+        raise OtterError(f"{executor.host.name}: reading state failed: {result.tail(5)}")
+    target = states.parse_read(result.stdout)
+    out = TargetStatus(list(target.state.releases), target.state.live_release,
+                       {c.name for c in target.containers if c.state == "running"},
+                       log=target.log)
+    if out.live is not None and out.live.port:
+        out.health = _probe(dep, executor, out.live.port)
+    return out
+
+
+def _probe(dep, executor, port: int) -> str:
+    import httpx
+    path = dep.health_check.path if dep.health_check else "/"
+    try:
+        with executor.forward(port) as local:
+            code = httpx.get(f"http://127.0.0.1:{local}{path}", timeout=3).status_code
+        return f"{code} on {path}"
+    except Exception as error:  # a status report shows the problem rather than failing
+        return f"down ({type(error).__name__})"
+
+
+def render_status(pairs, results, log_lines: int = 0) -> str:
+    rows, logs = [], []
+    for (dep, host), status in zip(pairs, results):
+        if isinstance(status, Exception):
+            rows.append([host.name, dep.name, "?", "", "", "", str(status)])
+            continue
+        live = status.live
+        previous = [r.id for r in reversed(status.releases) if r.status == "previous"]
+        rows.append([host.name, dep.name, live.id if live else "none",
+                     (live.commit or "")[:10] if live else "",
+                     ("running" if live and live.container in status.running else "stopped")
+                     if live else "", status.health, ", ".join(previous[:3]) or "-"])
+        for record in status.log[-log_lines:] if log_lines else []:
+            stages = " ".join(f"{k}={v:.1f}s" for k, v in record.get("seconds", {}).items())
+            logs.append([host.name, record.get("when", ""), record.get("who", ""),
+                         (record.get("digest") or "")[7:19], (record.get("commit") or "")[:10],
+                         record.get("result", ""), stages])
+    text = table(["host", "deployment", "live", "commit", "container", "health", "previous"],
+                 rows)
+    if logs:
+        text += "\n\n" + table(["host", "when", "who", "digest", "commit", "result",
+                                "seconds"], logs)
+    return text

@@ -1,0 +1,109 @@
+"""Field checks that name the path of what is wrong."""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from .errors import OtterfileError
+from .secrets import Secret
+
+
+class FieldError(OtterfileError):
+    """A field has a wrong value; `path` is filled in as it travels up."""
+
+
+def fail(path: str, message: str) -> None:
+    raise FieldError(message, path=path)
+
+
+def got(value: Any) -> str:
+    return f"got {value!r}"
+
+
+def check_int(path: str, value: Any, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or \
+            (high is not None and value > high):
+        span = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        fail(path, f"expected an int {span}, {got(value)}")
+    return value
+
+
+def check_number(path: str, value: Any, low: float = 0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= low:
+        fail(path, f"expected a number above {low}, {got(value)}")
+    return float(value)
+
+
+def check_port(path: str, value: Any) -> int:
+    return check_int(path, value, 1, 65535)
+
+
+def check_str(path: str, value: Any, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        fail(path, f"expected a non-empty string, {got(value)}")
+    return value
+
+
+def check_choice(path: str, value: Any, choices: Iterable[str]) -> str:
+    choices = tuple(choices)
+    if value not in choices:
+        fail(path, f"expected one of {', '.join(map(repr, choices))}, {got(value)}")
+    return value
+
+
+def check_str_list(path: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        fail(path, f"expected a list of strings, {got(value)}")
+    for index, item in enumerate(value):
+        check_str(f"{path}/{index}", item)
+    return tuple(value)
+
+
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_DOMAIN = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*\.?$")
+
+
+def check_domain(path: str, value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 253 or not _DOMAIN.match(value.lower()):
+        fail(path, f"invalid domain name {value!r}: expected a host name like 'myapp.com'")
+    return value.lower().rstrip(".")
+
+
+_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_env(path: str, value: Any) -> dict[str, str | Secret]:
+    if not isinstance(value, dict):
+        fail(path, f"expected a dict of NAME: value, {got(value)}")
+    out: dict[str, str | Secret] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not _ENV_KEY.match(key):
+            fail(path, f"invalid environment variable name {key!r}")
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            item = str(item)
+        if not isinstance(item, (str, Secret)):
+            fail(f"{path}/{key}", f"expected a string or secret(...), {got(item)}")
+        if isinstance(item, str) and ("\n" in item or "\0" in item):
+            fail(f"{path}/{key}", "a value may not contain a newline")
+        out[key] = item
+    return out
+
+
+def check_parallel(path: str, value: Any) -> int | str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and re.fullmatch(r"\d{1,3}%", value) and \
+            1 <= int(value[:-1]) <= 100:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    fail(path, f"expected a count of at least 1 or a percentage like '25%', {got(value)}")
+    return None
+
+
+def prefixed(error: OtterfileError, prefix: str) -> OtterfileError:
+    """The same error with `prefix/` put before its path."""
+    path = f"{prefix}/{error.path}" if error.path else prefix
+    return type(error)(error.message, file=error.file, line=error.line, path=path)

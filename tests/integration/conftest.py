@@ -1,0 +1,114 @@
+"""Session fixtures: the real test hosts of tests/docker-compose.yml, started with pytest-docker.
+
+    def test_something(clean_targets):            # every host pristine, booted, answering
+        for t in clean_targets:
+            executor_for(t.host).run(cmd("docker", "ps"))
+
+OTTER_TESTBED_KEEP=1 keeps the hosts running after the session and reuses them in the next
+one (key and known_hosts in tests/testbed/.cache/hosts): a faster edit loop.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import pytest
+
+from tests.testbed.app import build_app_image
+from tests.testbed.hosts import COMPOSE_FILE, PROJECT, Testbed, TestTarget
+from tests.testbed.images import CACHE
+
+KEEP = os.environ.get("OTTER_TESTBED_KEEP") == "1"
+
+
+@pytest.fixture(scope="session")
+def docker_compose_command() -> str:
+    return "docker-compose"  # v1: the only compose on these machines
+
+
+@pytest.fixture(scope="session")
+def docker_compose_file() -> str:
+    return str(COMPOSE_FILE)
+
+
+@pytest.fixture(scope="session")
+def docker_compose_project_name() -> str:
+    return PROJECT
+
+
+@pytest.fixture(scope="session")
+def testbed(tmp_path_factory) -> Iterator[Testbed]:
+    """Images built (if their recipe changed), session key made, compose variables set."""
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        pytest.fail("no Docker engine answers: run scripts/setup.sh first")
+    bed = Testbed(CACHE / "hosts" if KEEP else tmp_path_factory.mktemp("testbed"))
+    bed.make_key()
+    with pytest.MonkeyPatch.context() as patch:  # pytest-docker's compose calls read them
+        for name, value in bed.env.items():
+            patch.setenv(name, value)
+        yield bed
+
+
+@pytest.fixture(scope="session")
+def docker_setup(testbed: Testbed) -> list[str]:
+    # --force-recreate: fresh hosts (and host keys) even if a crashed session left some.
+    return ["up -d --remove-orphans" if KEEP else "up -d --force-recreate --remove-orphans"]
+
+
+@pytest.fixture(scope="session")
+def docker_cleanup(testbed: Testbed) -> list[str]:
+    return [] if KEEP else ["down -v --remove-orphans"]
+
+
+@pytest.fixture(scope="session")
+def targets(testbed: Testbed, docker_services) -> list[TestTarget]:
+    """All test hosts, booted and answering (SSH, systemd, docker, caddy); session-wide."""
+    found = testbed.targets()
+    testbed.wait_ready(found)
+    if KEEP:  # reused hosts carry the last session's deployments
+        testbed.reset(found)
+    return found
+
+
+@pytest.fixture(scope="session")
+def target(targets: list[TestTarget]) -> TestTarget:
+    return targets[0]
+
+
+@pytest.fixture
+def clean_targets(testbed: Testbed, targets: list[TestTarget]) -> list[TestTarget]:
+    """All hosts reset to pristine before the test (faults undone, otter's traces removed)."""
+    testbed.reset(targets)
+    return targets
+
+
+@pytest.fixture
+def clean_target(testbed: Testbed, targets: list[TestTarget]) -> TestTarget:
+    testbed.reset(targets[:1])
+    return targets[0]
+
+
+@dataclass(frozen=True)
+class AppImage:
+    tag: str
+    id: str
+
+
+@pytest.fixture(scope="session")
+def app_image() -> Iterator[Callable[..., AppImage]]:
+    """Build a test app image on the controller: app_image("v1", healthy=False, tag=...)."""
+    built: list[str] = []
+
+    def make(version_text: str, *, tag: str | None = None, **options) -> AppImage:
+        tag = tag or "otter-test-app:" + (re.sub(r"[^a-z0-9_.-]+", "-", version_text.lower())
+                                          .strip("-.")[:100] or "app")
+        image = AppImage(tag, build_app_image(tag, version_text, **options))
+        built.append(tag)
+        return image
+
+    yield make
+    if built:
+        subprocess.run(["docker", "rmi", "--force", *set(built)], capture_output=True)

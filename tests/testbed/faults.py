@@ -1,0 +1,220 @@
+"""Faults for integration tests: stop, kill, pause or cut off a test host; a request loop.
+
+What each fault does to SSH (measured; sshd is reached through Docker's published port
+127.0.0.1:220N, i.e. docker-proxy on the controller, then the container's outer interface):
+- stop(t):  systemd halts (SIGRTMIN+3). Open ssh sessions end (ssh exits 255); new ones get
+  "Connection refused" at once. start(t) boots the same container (same host key).
+- kill(t):  SIGKILL, no shutdown; otherwise like stop.
+- disconnect(t): the container leaves its compose network and Docker drops its published
+  ports with it: new connections are REFUSED at once, open ones break. Not a silent partition.
+  connect(t) rejoins (same alias) and the published ports come back.
+- partition(t): iptables DROP inside the target on its outer interfaces (eth+). TCP still
+  connects to docker-proxy on 127.0.0.1, then nothing answers: ssh fails with "Connection
+  timed out during banner exchange" after its ConnectTimeout, open connections hang until
+  ServerAlive gives up, HTTP times out. The host itself keeps running. heal(t) undoes it.
+- pause(t): freezes every process of the host (cgroup freezer): from outside like partition,
+  and `docker exec` fails too. unpause(t).
+After start/unpause/connect, wait with `testbed.wait_ready([t])`; the `clean_targets` fixture
+undoes every fault itself (`restore`).
+"""
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+CHAIN = "OTTER-FAULT"
+
+
+class HasContainer(Protocol):
+    name: str
+    container: str
+
+
+def _docker(*argv: str, check: bool = True) -> str:
+    result = subprocess.run(["docker", *argv], capture_output=True, text=True, timeout=120)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(argv)}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def stop(t: HasContainer, timeout: int = 10) -> None:
+    _docker("stop", "-t", str(timeout), t.container)
+
+
+def kill(t: HasContainer) -> None:
+    _docker("kill", t.container)
+
+
+def start(t: HasContainer) -> None:
+    _docker("start", t.container)
+
+
+def pause(t: HasContainer) -> None:
+    _docker("pause", t.container)
+
+
+def unpause(t: HasContainer) -> None:
+    _docker("unpause", t.container)
+
+
+def _network(t: HasContainer) -> str:
+    project = _docker("inspect", "-f", '{{index .Config.Labels "com.docker.compose.project"}}',
+                      t.container).strip()
+    return f"{project}_default"
+
+
+def disconnect(t: HasContainer) -> None:
+    _docker("network", "disconnect", _network(t), t.container)
+
+
+def connect(t: HasContainer) -> None:
+    _docker("network", "connect", "--alias", t.name, _network(t), t.container)
+
+
+def partition(t: HasContainer) -> None:
+    _docker("exec", t.container, "sh", "-c",
+            f"iptables -N {CHAIN} 2>/dev/null; iptables -F {CHAIN}; iptables -A {CHAIN} -j DROP;"
+            f" iptables -C INPUT -i eth+ -j {CHAIN} 2>/dev/null || iptables -I INPUT -i eth+ -j {CHAIN};"
+            f" iptables -C OUTPUT -o eth+ -j {CHAIN} 2>/dev/null || iptables -I OUTPUT -o eth+ -j {CHAIN}")
+
+
+def heal(t: HasContainer) -> None:
+    _docker("exec", t.container, "iptables", "-F", CHAIN, check=False)
+
+
+def restore(t: HasContainer, *, heal_rules: bool = True) -> bool:
+    """Undo any fault: unpause, start, reconnect, heal. True if the host must boot or
+    reconnect (then wait until it is ready). The reset script heals too (heal_rules=False)."""
+    status, project, networks = _docker(
+        "inspect", "-f", "{{.State.Status}}|{{index .Config.Labels \"com.docker.compose.project\"}}"
+        "|{{json .NetworkSettings.Networks}}", t.container).strip().split("|", 2)
+    waited = False
+    if status == "paused":
+        unpause(t)
+        waited = True
+    elif status != "running":
+        start(t)
+        waited = True
+    if f'"{project}_default"' not in networks:
+        _docker("network", "connect", "--alias", t.name, f"{project}_default", t.container)
+        waited = True
+    if heal_rules:
+        heal(t)
+    return waited
+
+
+# -- a bounded request loop -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Sample:
+    at: float            # seconds since the loop started
+    status: int | None   # None: no HTTP answer (see error)
+    body: str = ""       # first 200 characters, stripped
+    error: str = ""
+
+
+@dataclass
+class LoopSummary:
+    ok: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    samples: list[Sample] = field(default_factory=list, repr=False)
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.failed
+
+    @property
+    def statuses(self) -> Counter:
+        return Counter(s.status if s.status is not None else s.error for s in self.samples)
+
+    @property
+    def bodies(self) -> Counter:
+        return Counter(s.body for s in self.samples if s.status is not None)
+
+    def __str__(self) -> str:
+        return (f"{self.total} requests in {self.seconds:.1f}s: {self.ok} ok, {self.failed} "
+                f"failed; {dict(self.statuses)}")
+
+
+def _loopback_only(url: str) -> None:
+    host = urlsplit(url).hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"request loops only go to 127.0.0.0/8 or ::1, not {url}")
+
+
+class RequestLoop:
+    """GET `url` over and over in a thread until stop(), max_requests or max_seconds.
+
+        with RequestLoop(t.url("/"), host="myapp.test", max_seconds=60) as loop:
+            ... deploy ...
+        assert loop.summary.failed == 0, loop.summary
+
+    A request counts ok when it answers `expect_status`. Without keepalive each request
+    opens its own connection, so refused connections are seen as they happen.
+    """
+
+    def __init__(self, url: str, *, host: str | None = None, max_requests: int = 5000,
+                 max_seconds: float = 120.0, interval: float = 0.01, timeout: float = 2.0,
+                 expect_status: int = 200, keepalive: bool = False):
+        _loopback_only(url)
+        self.url, self.max_requests, self.max_seconds = url, max_requests, max_seconds
+        self.interval, self.expect_status = interval, expect_status
+        self.headers = {"Host": host} if host else {}
+        limits = httpx.Limits(max_keepalive_connections=1 if keepalive else 0)
+        self._client = httpx.Client(timeout=timeout, limits=limits)
+        self.summary = LoopSummary()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="request-loop", daemon=True)
+
+    def _loop(self) -> None:
+        started = time.monotonic()
+        summary = self.summary
+        while (not self._stop.is_set() and summary.total < self.max_requests
+               and time.monotonic() - started < self.max_seconds):
+            at = time.monotonic() - started
+            try:
+                response = self._client.get(self.url, headers=self.headers)
+                sample = Sample(at, response.status_code, response.text[:200].strip())
+            except httpx.HTTPError as exc:
+                sample = Sample(at, None, error=type(exc).__name__)
+            summary.samples.append(sample)
+            if sample.status == self.expect_status:
+                summary.ok += 1
+            else:
+                summary.failed += 1
+            summary.seconds = time.monotonic() - started
+            self._stop.wait(self.interval)
+
+    def start(self) -> "RequestLoop":
+        self._thread.start()
+        return self
+
+    def stop(self) -> LoopSummary:
+        self._stop.set()
+        self._thread.join(timeout=self._client.timeout.read + 5 if self._client.timeout.read else 30)
+        self._client.close()
+        return self.summary
+
+    def wait(self) -> LoopSummary:
+        """Until the loop reaches its own bound (count or time)."""
+        self._thread.join(timeout=self.max_seconds + 10)
+        return self.stop()
+
+    def __enter__(self) -> "RequestLoop":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,255 @@
+"""The test hosts as a running docker-compose project: key, known_hosts, readiness, reset.
+
+    python -m tests.testbed.hosts up     # build images if needed, start, wait, print how to ssh
+    python -m tests.testbed.hosts down
+
+The pytest fixtures (tests/integration/conftest.py) drive the same `Testbed` object.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, TypeVar
+
+import httpx
+
+from otterfile import ssh
+from otterfile.hosts import SSHHost
+
+from . import faults
+from .images import CACHE, ensure_images, target_tag
+
+COMPOSE_FILE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
+PROJECT = os.environ.get("OTTER_TESTBED_PROJECT", "otter-testbed")
+READY_TIMEOUT = 120.0  # seconds for a container to boot and answer; measured: about 5
+RESET_SCRIPT = "/usr/local/sbin/otter-testbed-reset"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TestTarget:
+    """One test host: `host` is a ready otter SSHHost (root, own key and known_hosts)."""
+
+    __test__ = False  # not a pytest test class
+
+    name: str        # compose service: target1, also its name on the compose network
+    host: SSHHost
+    ssh_port: int    # on 127.0.0.1
+    http_port: int   # on 127.0.0.1, the target's port 80 (Caddy)
+    container: str   # docker container name on the controller
+    https_port: int = 0
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.http_port}{path}"
+
+    def as_user(self, user: str) -> SSHHost:
+        """The same host logged in as `user` (the image has `deploy`: docker group, sudo)."""
+        return dataclasses.replace(self.host, user=user)
+
+
+class NotReady(RuntimeError):
+    """A test host did not boot or answer in time."""
+
+
+def run(argv: list[str], timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def parallel(function: Callable[..., T], items: Iterable) -> list[T]:
+    items = list(items)
+    with ThreadPoolExecutor(max_workers=max(1, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
+class Testbed:
+    """The compose project of test hosts, its session key and its known_hosts file."""
+
+    __test__ = False
+
+    def __init__(self, workdir: Path, image: str | None = None, project: str = PROJECT,
+                 compose_file: Path = COMPOSE_FILE):
+        self.workdir, self.project, self.compose_file = Path(workdir), project, compose_file
+        self.image = image or ensure_images()
+        self.key = self.workdir / "id_ed25519"
+        self.known_hosts = self.workdir / "known_hosts"
+        self.authorized_keys = self.workdir / "authorized_keys"
+        self._host_keys: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What tests/docker-compose.yml reads."""
+        return {"OTTER_TESTBED_IMAGE": self.image,
+                "OTTER_TESTBED_AUTHORIZED_KEYS": str(self.authorized_keys)}
+
+    def make_key(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if not self.key.exists():
+            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "otter-testbed",
+                 "-f", str(self.key)], check=True)
+        self.authorized_keys.write_text(self.key.with_suffix(".pub").read_text())
+        self.authorized_keys.chmod(0o644)
+        self.known_hosts.touch()
+
+    def compose(self, *args: str, timeout: float = 300) -> str:
+        argv = ["docker-compose", "-f", str(self.compose_file), "-p", self.project, *args]
+        result = run(argv, timeout=timeout, env={**os.environ, **self.env})
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} exited {result.returncode}:\n{result.stderr}")
+        return result.stdout
+
+    def services(self) -> list[str]:
+        return sorted(s for s in self.compose("config", "--services").split()
+                      if s.startswith("target"))
+
+    def target(self, service: str) -> TestTarget:
+        container = run(["docker", "ps", "-a", "--format", "{{.Names}}",
+                         "--filter", f"label=com.docker.compose.project={self.project}",
+                         "--filter", f"label=com.docker.compose.service={service}"]).stdout.split()
+        if len(container) != 1:
+            raise NotReady(f"{service}: expected one container, found {container}")
+        ports = {}
+        for line in run(["docker", "port", container[0]]).stdout.splitlines():
+            inner, _, outer = line.partition(" -> ")
+            ports[inner] = int(outer.rsplit(":", 1)[1])
+        host = ssh(f"root@127.0.0.1:{ports['22/tcp']}", identity_file=str(self.key),
+                   known_hosts=str(self.known_hosts), host_key_checking="yes")
+        return TestTarget(service, host, ports["22/tcp"], ports["80/tcp"], container[0],
+                          ports.get("443/tcp", 0))
+
+    def targets(self) -> list[TestTarget]:
+        return [self.target(service) for service in self.services()]
+
+    # -- readiness ------------------------------------------------------------------------
+
+    def wait_ready(self, targets: list[TestTarget], timeout: float = READY_TIMEOUT) -> None:
+        """Bounded wait: systemd booted, host key known, SSH + inner docker + caddy answer."""
+        deadline = time.monotonic() + timeout
+        parallel(lambda t: self._wait_booted(t, deadline), targets)
+        for t in targets:
+            key = run(["docker", "exec", t.container, "cat", "/etc/ssh/ssh_host_ed25519_key.pub"],
+                      check=True).stdout.split()
+            self._host_keys[t.ssh_port] = " ".join(key[:2])
+        self._write_known_hosts()
+        parallel(lambda t: self._wait_answers(t, deadline), targets)
+
+    def _wait_booted(self, t: TestTarget, deadline: float) -> None:
+        state = ""
+        while time.monotonic() < deadline:
+            try:  # before PID 1 is up, systemctl fails at once: retry
+                result = run(["docker", "exec", t.container, "systemctl", "is-system-running",
+                              "--wait"], timeout=max(1.0, deadline - time.monotonic()))
+                state = result.stdout.strip() or result.stderr.strip()
+            except subprocess.TimeoutExpired:
+                break
+            if state == "running":
+                return
+            if state == "degraded":
+                failed = run(["docker", "exec", t.container, "systemctl", "--failed", "--plain",
+                              "--no-legend"]).stdout.strip()
+                warnings.warn(f"{t.name}: systemd is degraded; failed units:\n{failed}")
+                return
+            time.sleep(0.2)
+        raise NotReady(f"{t.name} ({t.container}): systemd not running after the wait: {state}")
+
+    def ssh_argv(self, t: TestTarget, *command: str, user: str = "root",
+                 connect_timeout: int = 5) -> list[str]:
+        """Plain OpenSSH to the target, independent of otter's executor."""
+        return ["ssh", "-F", "/dev/null", "-i", str(self.key), "-o", "IdentitiesOnly=yes",
+                "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "StrictHostKeyChecking=yes",
+                "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}",
+                "-p", str(t.ssh_port), f"{user}@127.0.0.1", "--", *command]
+
+    def _wait_answers(self, t: TestTarget, deadline: float) -> None:
+        probe = "docker info >/dev/null && systemctl is-active -q caddy && curl -fsS -o /dev/null http://127.0.0.1/"
+        error = ""
+        while time.monotonic() < deadline:
+            result = run(self.ssh_argv(t, probe), timeout=30)
+            if result.returncode == 0:
+                break
+            error = result.stderr.strip()
+            time.sleep(0.3)
+        else:
+            raise NotReady(f"{t.name}: ssh, docker or caddy do not answer: {error}")
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(t.url(), headers={"Host": "testbed.test"}, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError as exc:
+                error = repr(exc)
+            time.sleep(0.2)
+        raise NotReady(f"{t.name}: {t.url()} does not answer 200: {error}")
+
+    def _write_known_hosts(self) -> None:
+        with self._lock:
+            lines = [f"[127.0.0.1]:{port} {key}\n" for port, key in sorted(self._host_keys.items())]
+            tmp = self.known_hosts.with_suffix(".tmp")
+            tmp.write_text("".join(lines))
+            tmp.replace(self.known_hosts)  # atomic: executors may read it meanwhile
+
+    # -- keeping hosts clean --------------------------------------------------------------
+
+    def reset(self, targets: list[TestTarget]) -> None:
+        """Each host back to pristine (see recipe/.../otter-testbed-reset), in parallel."""
+        parallel(self._reset_one, targets)
+
+    def _reset_one(self, t: TestTarget) -> None:
+        if faults.restore(t, heal_rules=False):  # a test stopped, paused or disconnected it
+            self.wait_ready([t])
+        result = run(["docker", "exec", t.container, RESET_SCRIPT], timeout=120)
+        if result.returncode != 0:
+            raise NotReady(f"{t.name}: reset failed ({result.stdout.strip()}): {result.stderr}")
+
+    def recreate(self, t: TestTarget) -> TestTarget:
+        """A brand-new container for `t` (new host key, written to known_hosts)."""
+        self.compose("rm", "--stop", "--force", t.name)
+        self.compose("up", "-d", "--no-deps", t.name)
+        fresh = self.target(t.name)
+        self.wait_ready([fresh])
+        return fresh
+
+    def up(self) -> list[TestTarget]:
+        self.make_key()
+        self.compose("up", "-d", "--force-recreate", "--remove-orphans")
+        targets = self.targets()
+        self.wait_ready(targets)
+        return targets
+
+    def down(self) -> None:
+        self.compose("down", "-v", "--remove-orphans")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.testbed.hosts", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["up", "down", "env"])
+    parser.add_argument("--workdir", default=str(CACHE / "hosts"), help="key and known_hosts")
+    args = parser.parse_args(argv)
+    testbed = Testbed(Path(args.workdir), image=None if args.action == "up" else target_tag())
+    if args.action == "env":
+        testbed.make_key()
+        for name, value in testbed.env.items():
+            print(f"export {name}={value}")
+    elif args.action == "down":
+        testbed.make_key()
+        testbed.down()
+    else:
+        started = time.monotonic()
+        for t in testbed.up():
+            print(f"{t.name}: ssh -i {testbed.key} -o UserKnownHostsFile={testbed.known_hosts} "
+                  f"-p {t.ssh_port} root@127.0.0.1   http: {t.url()}")
+        print(f"ready in {time.monotonic() - started:.1f}s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+import json
+
+from click.testing import CliRunner
+
+from otterfile.cli import main
+
+FILE = '''
+from otterfile import *
+
+@artifact
+def web():
+    return build(path="app", command="docker build -t app:1 .")
+
+@runtime
+def box():
+    return docker(port=8080, env={"MODE": "prod", "DB_PASSWORD": secret("DB_PASSWORD")})
+
+@target("server-a")
+def server_a():
+    return ssh("deploy@server-a.example:2222", identity_file="~/.ssh/deploy")
+
+@deployment
+def production():
+    return Deployment(artifact=web, runtime=box, targets=["server-a"], domains=["app.test"])
+'''
+
+
+def invoke(path, *args, env=None):
+    return CliRunner().invoke(main, ["-f", str(path), *args], env=env or {})
+
+
+def test_list_prints_a_table(otterfile):
+    result = invoke(otterfile(FILE), "list")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["kind", "name", "what", "detail"]
+    assert any(line.split()[:3] == ["target", "server-a", "deploy@server-a.example:2222"]
+               for line in lines)
+
+
+def test_plan_shows_commands_per_target_and_no_secret(otterfile):
+    result = invoke(otterfile(FILE), "--debug", "plan", "production",
+                    env={"DB_PASSWORD": "hunter2"})
+    assert result.exit_code == 0, result.output
+    assert "deploy@server-a.example:2222:" in result.output
+    assert "$ sh -c 'docker build -t app:1 .'" in result.output
+    assert "hunter2" not in result.output
+
+
+def test_graph_formats(otterfile):
+    path = otterfile(FILE)
+    assert invoke(path, "graph", "production").output.startswith("acquire:web\n")
+    assert invoke(path, "graph", "production", "--format", "dot").output.startswith("digraph")
+    bad = invoke(path, "graph", "production", "--format", "png")
+    assert bad.exit_code == 2
+
+
+def test_missing_secret_fails_before_anything_runs(otterfile):
+    result = invoke(otterfile(FILE), "run", "production", "--dry-run")
+    assert result.exit_code == 2
+    assert "deployment production/runtime/env/DB_PASSWORD" in result.output
+    assert "would run" not in result.output
+
+
+def test_secret_from_file_with_command(otterfile, tmp_path):
+    path = otterfile(FILE)
+    (tmp_path / ".otter").mkdir()
+    (tmp_path / ".otter" / "secrets").write_text("DB_PASSWORD=$(printf 'from-%s' cmd)\n")
+    result = invoke(path, "--json", "run", "production", "--dry-run")
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.output.splitlines()]
+    assert events[-1]["event"] == "summary" and events[-1]["status"] == "ok"
+    assert any(e.get("stage") == "switch" and e.get("status") == "ok" for e in events)
+    assert "from-cmd" not in result.output
+
+
+def test_dry_run_prints_what_would_run(otterfile):
+    result = invoke(otterfile(FILE), "run", "production", "--dry-run",
+                    env={"DB_PASSWORD": "hunter2"})
+    assert result.exit_code == 0, result.output
+    assert "would build: docker build -t app:1 ." in result.output
+    assert "deploy@server-a.example:2222: would run: lock production" in result.output
+    assert "hunter2" not in result.output
+    assert "done in" in result.output
+
+
+def test_init_writes_the_sample_and_refuses_to_overwrite(tmp_path):
+    path = tmp_path / "Otterfile.py"
+    result = invoke(path, "init")
+    assert result.exit_code == 0 and "def " in path.read_text()
+    assert invoke(path, "list").exit_code == 0  # the sample is a valid Otterfile
+    again = invoke(path, "init")
+    assert again.exit_code == 1 and "exists" in again.output
+
+
+def test_exec_reports_per_host_and_exits_1_when_one_fails(otterfile):
+    text = FILE.replace('ssh("deploy@server-a.example:2222", identity_file="~/.ssh/deploy")',
+                        '[local(), ssh("root@127.0.0.1:1", host_key_checking="accept-new")]')
+    result = invoke(otterfile(text), "exec", "production", "--", "echo", "hello")
+    assert result.exit_code == 1
+    assert "local | hello" in result.output
+    rows = {line.split()[0]: line.split()[1] for line in result.output.splitlines()[-2:]}
+    assert rows == {"local": "0", "root@127.0.0.1:1": "error"}

@@ -1,0 +1,61 @@
+import otterfile
+from otterfile.dsl import mark_of
+from otterfile.loader import load
+
+
+def test_all_is_pinned():
+    assert sorted(otterfile.__all__) == sorted([
+        "Deployment", "HealthCheck", "OtterError", "OtterfileError", "artifact", "build",
+        "caddy", "deployment", "docker", "fetch", "local", "nginx", "podman", "registry",
+        "runtime", "secret", "ssh", "step", "systemd", "target"])
+    for name in otterfile.__all__:
+        assert hasattr(otterfile, name)
+
+
+def test_decorators_with_and_without_parentheses_and_names():
+    @otterfile.artifact
+    def a():
+        return None
+
+    @otterfile.artifact()
+    def b():
+        return None
+
+    @otterfile.target("server-a")
+    def c():
+        return None
+
+    @otterfile.step(deployment="p", before="switch", on="once")
+    def d(ctx):
+        return None
+
+    assert mark_of(a).name == "a" and mark_of(a).kind == "artifact"
+    assert mark_of(b).name == "b"
+    assert mark_of(c).name == "server-a" and mark_of(c).kind == "target"
+    assert mark_of(d).options == {"deployment": "p", "before": "switch", "after": None,
+                                  "on": "once"}
+    assert a() is None  # the function stays callable
+
+
+SAMPLE = '''
+from otterfile import artifact, build
+import helper
+@artifact
+def {name}():
+    return build(path=".", command="docker build -t x .")
+'''
+
+
+def test_two_otterfiles_load_without_seeing_each_other(tmp_path):
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "helper.py").write_text(f"WHO = {name!r}\n")
+        (tmp_path / name / "Otterfile.py").write_text(SAMPLE.format(name=name))
+    import sys
+    before = list(sys.path)
+    first = load(tmp_path / "one" / "Otterfile.py")
+    second = load(tmp_path / "two" / "Otterfile.py")
+    assert [m.mark.name for m in first.functions] == ["one"]
+    assert [m.mark.name for m in second.functions] == ["two"]
+    assert sys.path == before
+    assert "helper" not in sys.modules

@@ -1,0 +1,190 @@
+"""The recording executor, and the local executor against real local processes."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+
+import pytest
+
+from otterfile.command import Command, cmd, script
+from otterfile.executors import executor_for
+from otterfile.executors.base import Result, check, CommandFailed
+from otterfile.executors import local as local_module
+from otterfile.executors.local import LocalExecutor, upload_command
+from otterfile.executors.recording import RecordingExecutor, Upload
+from otterfile.hosts import LocalHost, SSHHost
+from otterfile.secrets import Secret
+
+pytestmark = pytest.mark.unit
+
+SECRET = Secret("TOKEN", "s3cr3t-value")
+
+
+# -- recording -------------------------------------------------------------------------------
+
+def test_recording_records_and_answers_exit_zero_by_default():
+    ex = RecordingExecutor(LocalHost("box"))
+    result = ex.run(cmd("docker", "ps"))
+    assert (result.exited, result.stdout, result.host) == (0, "", "box")
+    assert ex.commands == [cmd("docker", "ps")]
+    assert ex.lines() == ["docker ps"]
+
+
+def test_recording_responses_by_substring_or_predicate_first_match_wins():
+    failed = Result(cmd("x"), 1, stderr="no such image")
+    ex = RecordingExecutor(responses={
+        "docker images": "myapp:latest\n",
+        lambda c: c.argv[:2] == ("docker", "pull"): failed,
+        "docker": 3,
+    })
+    assert ex.run(cmd("docker", "images", "-q")).stdout == "myapp:latest\n"
+    pulled = ex.run(cmd("docker", "pull", "myapp"))
+    assert (pulled.exited, pulled.stderr, pulled.command) == (1, "no such image",
+                                                              cmd("docker", "pull", "myapp"))
+    assert ex.run(cmd("docker", "rm", "old")).exited == 3
+    assert ex.run(cmd("true")).exited == 0
+
+
+def test_recording_feeds_canned_output_to_on_output():
+    seen = []
+    RecordingExecutor(responses={"ls": "a\nb\n"}).run(cmd("ls"),
+                                                      on_output=lambda s, l: seen.append((s, l)))
+    assert seen == [("stdout", "a"), ("stdout", "b")]
+
+
+def test_recording_uploads_forwards_and_close_without_reading_files():
+    ex = RecordingExecutor()
+    ex.upload(io.BytesIO(b"config"), "/etc/app.conf", mode=0o600)
+    ex.upload("/does/not/exist.tar", "/srv/app.tar")
+    with ex.forward(3000) as port:
+        assert port == 3000
+    ex.close()
+    assert ex.uploads == [Upload("<stream>", "/etc/app.conf", 0o600, b"config"),
+                          Upload("/does/not/exist.tar", "/srv/app.tar", 0o644)]
+    assert ex.commands[0] == upload_command("/etc/app.conf", 0o600)
+    assert ex.forwards == [3000] and ex.closed
+
+
+def test_recording_masks_secrets():
+    ex = RecordingExecutor()
+    ex.run(cmd("login", SECRET, env={"TOKEN": SECRET}))
+    assert "s3cr3t" not in " ".join(ex.lines()) and "***" in ex.lines()[0]
+
+
+def test_executor_for_picks_by_host():
+    assert isinstance(executor_for(LocalHost()), LocalExecutor)
+    from otterfile.executors.ssh import SSHExecutor
+    ssh = executor_for(SSHHost("example.com"))
+    assert isinstance(ssh, SSHExecutor)
+    ssh.close()  # never connected: removes its private socket folder only
+
+
+# -- local -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def local():
+    ex = LocalExecutor()
+    yield ex
+    ex.close()
+
+
+def test_exit_codes_stdout_stderr(local):
+    result = local.run(script("echo out; echo err >&2; exit 3"))
+    assert (result.exited, result.stdout, result.stderr, result.ok) == (3, "out\n", "err\n", False)
+    assert result.host == "local" and result.duration > 0
+    with pytest.raises(CommandFailed, match="exited 3"):
+        check(result)
+    assert local.run(cmd("true")).ok
+
+
+def test_ok_codes(local):
+    assert local.run(Command(("sh", "-c", "exit 1"), ok_codes=(0, 1))).ok
+    assert not local.run(Command(("sh", "-c", "exit 2"), ok_codes=(0, 1))).ok
+
+
+def test_missing_program_and_missing_cwd_are_results_not_exceptions(local):
+    assert local.run(cmd("otter-no-such-program")).exited == 127
+    missing = local.run(cmd("true", cwd="/otter/no/such/dir"))
+    assert missing.exited == 127 and "no such directory" in missing.stderr
+
+
+def test_cwd_and_relative_program(local, tmp_path):
+    (tmp_path / "hello.sh").write_text("#!/bin/sh\npwd\n")
+    (tmp_path / "hello.sh").chmod(0o755)
+    assert local.run(cmd("pwd", cwd=str(tmp_path))).stdout == f"{tmp_path}\n"
+    assert local.run(cmd("./hello.sh", cwd=str(tmp_path))).stdout == f"{tmp_path}\n"
+
+
+def test_env_is_merged_with_ours(local, monkeypatch):
+    monkeypatch.setenv("OTTER_OUTER", "outer")
+    result = local.run(script('echo "$OTTER_OUTER $GREETING"', env={"GREETING": "a b"}))
+    assert result.stdout == "outer a b\n"
+
+
+def test_stdin_bytes_and_text(local):
+    assert local.run(cmd("cat", stdin=b"\x00bytes")).stdout == "\x00bytes"
+    assert local.run(cmd("cat", stdin="text")).stdout == "text"
+    assert local.run(cmd("cat")).stdout == ""  # no stdin is EOF, never our terminal
+
+
+def test_streamed_stdin_with_progress(local):
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    seen = []
+    result = local.run(cmd("sha256sum"), stdin=io.BytesIO(data), on_progress=seen.append)
+    assert result.stdout.split()[0] == hashlib.sha256(data).hexdigest()
+    assert seen[-1] == len(data) and len(seen) > 10  # in chunks, not at once
+
+
+def test_on_output_streams_lines(local):
+    seen = []
+    local.run(script("echo one; echo two >&2; echo three"),
+              on_output=lambda stream, line: seen.append((stream, line)))
+    assert [x for x in seen if x[0] == "stdout"] == [("stdout", "one"), ("stdout", "three")]
+    assert ("stderr", "two") in seen
+
+
+def test_huge_output_is_streamed_but_capture_is_bounded(local, monkeypatch):
+    monkeypatch.setattr(local_module, "CAPTURE_LIMIT", 10_000)
+    count = []
+    result = local.run(script('yes 0123456789abcdef | head -n 3000'),
+                       on_output=lambda s, line: count.append(len(line) + 1))
+    assert sum(count) == 3000 * 17  # every line still reaches on_output
+    assert len(result.stdout) < 10_100 and "41004 more characters not kept" in result.stdout
+
+
+def test_timeout(local):
+    result = local.run(cmd("sleep", "10"), timeout=0.3)
+    assert result.exited == 124 and "timed out" in result.stderr and result.duration < 5
+
+
+def test_upload_from_path_and_stream(local, tmp_path):
+    source = tmp_path / "src.bin"
+    source.write_bytes(os.urandom(200_000))
+    seen = []
+    assert local.upload(str(source), str(tmp_path / "a"), mode=0o600, on_progress=seen.append).ok
+    assert (tmp_path / "a").read_bytes() == source.read_bytes() and seen[-1] == 200_000
+    assert stat.S_IMODE((tmp_path / "a").stat().st_mode) == 0o600
+    assert local.upload(io.BytesIO(b"hi"), str(tmp_path / "b"), mode=0o755).ok
+    assert stat.S_IMODE((tmp_path / "b").stat().st_mode) == 0o755
+    assert sorted(os.listdir(tmp_path)) == ["a", "b", "src.bin"]  # no temporary files left
+
+
+def test_upload_into_missing_folder_fails_cleanly(local, tmp_path):
+    result = local.upload(io.BytesIO(b"x"), str(tmp_path / "nope" / "f"))
+    assert not result.ok and result.stderr
+
+
+def test_forward_is_the_same_port(local):
+    with local.forward(8080) as port:
+        assert port == 8080
+
+
+def test_secret_is_used_but_never_shown(local):
+    command = Command(("sh", "-c", 'test "$1" = "$TOKEN" && echo match', "sh", SECRET),
+                      env={"TOKEN": SECRET}, stdin=SECRET)
+    result = local.run(command)
+    assert result.stdout == "match\n"
+    for shown in (repr(result), str(result), command.display(), repr(command)):
+        assert "s3cr3t" not in shown

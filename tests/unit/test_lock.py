@@ -1,0 +1,190 @@
+"""The deploy lock's scripts run for real against a temp base folder with LocalExecutor."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from otterfile.commands import lock as commands
+from otterfile.executors.local import LocalExecutor
+from otterfile.lock import DeployLock, LockHeld, LockInfo, parse_fields
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def make(tmp_path):
+    """Build DeployLocks on this machine under a temp base; releases them afterwards."""
+    made: list[DeployLock] = []
+
+    def build(holder: str = "ann@laptop", **kwargs) -> DeployLock:
+        lock = DeployLock(LocalExecutor(), "production", holder=holder, base=str(tmp_path),
+                          **kwargs)
+        made.append(lock)
+        return lock
+
+    yield build
+    for lock in made:
+        lock._stop_heartbeat()
+
+
+def lock_dir(tmp_path):
+    return tmp_path / "production" / "lock"
+
+
+def info(tmp_path) -> dict[str, str]:
+    return parse_fields((lock_dir(tmp_path) / "info").read_text())
+
+
+def make_stale(tmp_path, seconds_ago: int = 100) -> None:
+    (lock_dir(tmp_path) / "heartbeat").write_text(f"{int(time.time()) - seconds_ago}\n")
+
+
+def test_acquire_writes_holder_and_a_second_run_is_refused(make, tmp_path):
+    first = make(run_id="run1")
+    assert first.acquire() is None and first.held
+    assert info(tmp_path) == {"holder": "ann@laptop", "pid": str(os.getpid()),
+                              "since": info(tmp_path)["since"], "run": "run1"}
+    with pytest.raises(LockHeld) as error:
+        make("bob@ci").acquire()
+    held = error.value.info
+    assert held.holder == "ann@laptop" and held.run == "run1" and not held.stale
+    assert abs(held.since - time.time()) < 5
+    message = str(error.value)
+    assert "locked by ann@laptop since" in message and "UTC" in message
+    assert "otter unlock production" in message and message.startswith("local: ")
+
+
+def test_wait_polls_until_the_holder_releases(make):
+    first = make()
+    first.acquire()
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            first.release()
+
+    second = make("bob@ci", sleep=sleep)
+    assert second.acquire(wait_seconds=60, poll_seconds=1) is None and second.held
+    assert sleeps == [1, 1]
+
+
+def test_wait_is_bounded(make):
+    make().acquire()
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    second = make("bob@ci", sleep=sleep, clock=lambda: now[0])
+    with pytest.raises(LockHeld, match=r"waited 5s"):
+        second.acquire(wait_seconds=5, poll_seconds=2)
+    assert now[0] == 5
+
+
+def test_stale_lock_is_taken_over_and_the_old_holder_cannot_release_it(make, tmp_path):
+    dead = make(run_id="dead")
+    dead.acquire()
+    dead._stop_heartbeat()  # its process "died"
+    make_stale(tmp_path)
+    taker = make("bob@ci", run_id="taker")
+    took = taker.acquire()
+    assert took.holder == "ann@laptop" and took.stale and took.since is not None
+    assert info(tmp_path)["run"] == "taker"
+    assert dead.release() is False
+    assert info(tmp_path)["run"] == "taker"
+    assert [n for n in os.listdir(tmp_path / "production") if n[0] != "."] == ["lock"]
+
+
+def test_old_holder_not_ours_release_is_refused(tmp_path):
+    run = LocalExecutor().run
+    assert run(commands.acquire("production", holder="a", pid=1, run_id="one",
+                                base=str(tmp_path))).exited == 0
+    refused = run(commands.release("production", "two", base=str(tmp_path)))
+    assert refused.exited == commands.EXIT_HELD and "not-ours" in refused.stdout
+    assert lock_dir(tmp_path).is_dir()
+    assert run(commands.release("production", "one", base=str(tmp_path))).exited == 0
+    assert not lock_dir(tmp_path).exists()
+
+
+def test_heartbeat_thread_refreshes_and_notices_a_lost_lock(make, tmp_path):
+    holder = make(heartbeat_seconds=0.1, run_id="mine")
+    holder.acquire()
+    make_stale(tmp_path, 1000)
+    deadline = time.monotonic() + 5
+    while int((lock_dir(tmp_path) / "heartbeat").read_text()) < time.time() - 10:
+        assert time.monotonic() < deadline, "the heartbeat was not refreshed"
+        time.sleep(0.05)
+    holder._stop_heartbeat()
+    make_stale(tmp_path)
+    make("bob@ci").acquire()
+    holder._start_heartbeat()
+    deadline = time.monotonic() + 5
+    while not holder.lost:
+        assert time.monotonic() < deadline, "the lost lock went unnoticed"
+        time.sleep(0.05)
+    assert holder.release() is False and info(tmp_path)["holder"] == "bob@ci"
+
+
+def test_a_lock_without_heartbeat_counts_from_its_folder_time(make, tmp_path):
+    lock_dir(tmp_path).mkdir(parents=True)  # a holder died between mkdir and writing info
+    with pytest.raises(LockHeld) as error:
+        make().acquire()
+    assert error.value.info.holder == "unknown" and not error.value.info.stale
+    old = time.time() - 100
+    os.utime(lock_dir(tmp_path), (old, old))
+    assert make().acquire().holder == "unknown"
+
+
+def test_force_release_and_inspect(make, tmp_path):
+    first = make()
+    assert first.inspect() is None
+    first.acquire()
+    seen = make("bob@laptop").inspect()
+    assert seen.holder == "ann@laptop" and seen.age is not None and seen.age <= 2
+    removed = make("bob@laptop").force_release()
+    assert removed.holder == "ann@laptop" and not lock_dir(tmp_path).exists()
+    assert make("bob@laptop").force_release() is None
+
+
+def test_only_one_of_many_contenders_wins(make, tmp_path):
+    for stale in (False, True):
+        if stale:
+            make_stale(tmp_path)
+        locks = [make(f"user{i}@host", heartbeat_seconds=10) for i in range(8)]
+        outcomes: list[str] = []
+        barrier = threading.Barrier(len(locks))
+
+        def contend(lock: DeployLock) -> None:
+            barrier.wait()
+            try:
+                lock.acquire()
+                outcomes.append("won")
+            except LockHeld:
+                outcomes.append("held")
+
+        threads = [threading.Thread(target=contend, args=(lock,)) for lock in locks]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(outcomes) == ["held"] * 7 + ["won"], f"stale={stale}"
+        winner = next(lock for lock in locks if lock.held)
+        assert info(tmp_path)["run"] == winner.run_id
+        for lock in locks:
+            lock._stop_heartbeat()
+
+
+def test_lock_info_parsing_and_command_shape():
+    parsed = LockInfo.from_fields({"holder": "a@b", "since": "0", "age": "31", "stale": "1"})
+    assert parsed == LockInfo("a@b", 0, "", "", 31, True)
+    assert parsed.since_text == "1970-01-01 00:00:00 UTC"
+    assert LockInfo.from_fields({}).since_text == "an unknown time"
+    command = commands.acquire("production", holder="a b@c", pid=7, run_id="r", base="/x")
+    assert command.argv[3:] == ("sh", "/x/production", "a b@c", "7", "r", "30")
+    assert command.ok_codes == (0, 3)
+    with pytest.raises(ValueError):
+        DeployLock(LocalExecutor(), "production", stale_seconds=10, heartbeat_seconds=5)

@@ -1,0 +1,128 @@
+import pytest
+
+from otterfile.errors import OtterfileError
+from otterfile.evaluate import evaluate
+from otterfile.loader import load
+from otterfile.picture import draw
+from otterfile.plan import plan
+
+FILE = '''
+from otterfile import *
+
+@artifact
+def web():
+    return build(path="app", command="docker build -t app .")
+
+@target
+def pair():
+    return [ssh("root@a:22"), ssh("root@b:22")]
+
+@deployment
+def production():
+    return Deployment(artifact=web, runtime=docker(port=80), targets=[pair])
+'''
+
+
+def graph_of(otterfile, extra="", **kwargs):
+    return plan(evaluate(load(otterfile(FILE + extra))), ["production"], **kwargs)
+
+
+def test_exact_graph_without_steps(otterfile):
+    assert draw(graph_of(otterfile), "text") == """\
+acquire:web
+production/lock@root@a:22  <- acquire:web
+production/lock@root@b:22  <- acquire:web
+production/ship@root@a:22  <- production/lock@root@a:22
+production/ship@root@b:22  <- production/lock@root@b:22
+production/start@root@a:22  <- production/ship@root@a:22
+production/start@root@b:22  <- production/ship@root@b:22
+production/health@root@a:22  <- production/start@root@a:22
+production/health@root@b:22  <- production/start@root@b:22
+production/switch@root@a:22  <- production/health@root@a:22
+production/switch@root@b:22  <- production/health@root@b:22
+production/retire@root@a:22  <- production/switch@root@a:22
+production/retire@root@b:22  <- production/switch@root@b:22
+production/unlock@root@a:22  <- production/retire@root@a:22
+production/unlock@root@b:22  <- production/retire@root@b:22
+"""
+
+
+def test_unlock_is_the_cleanup_path(otterfile):
+    unlock = graph_of(otterfile).tasks["production/unlock@root@a:22"]
+    assert unlock.always and unlock.required == ("production/lock@root@a:22",)
+
+
+STEPS = '''
+@step(deployment="production", before="switch", on="once")
+def migrate(ctx):
+    pass
+
+@step(deployment=production, after="health")
+def warm(ctx):
+    pass
+
+@step(deployment="production", after="acquire", on="controller")
+def notify(ctx):
+    pass
+'''
+
+
+def test_steps_before_and_after_stages(otterfile):
+    tasks = graph_of(otterfile, STEPS).tasks
+    assert tasks["production/step:warm@root@a:22"].deps == ("production/health@root@a:22",)
+    # warm (after health) runs before migrate, which comes before every switch
+    assert tasks["production/step:migrate"].host == "root@a:22"
+    assert tasks["production/step:migrate"].deps == ("production/step:warm@root@a:22",)
+    assert tasks["production/switch@root@a:22"].deps == ("production/step:migrate",)
+    assert set(tasks["production/switch@root@b:22"].deps) == {
+        "production/step:warm@root@b:22", "production/step:migrate"}
+    assert tasks["production/step:notify"].host is None
+    assert tasks["production/lock@root@a:22"].deps == ("production/step:notify",)
+
+
+def test_step_anchored_to_step(otterfile):
+    extra = STEPS + '''
+@step(deployment="production", before="migrate", on="once")
+def backup(ctx):
+    pass
+'''
+    tasks = graph_of(otterfile, extra).tasks
+    assert tasks["production/step:migrate"].deps == ("production/step:backup",)
+
+
+def test_plan_is_deterministic(otterfile):
+    first = draw(graph_of(otterfile, STEPS), "text")
+    assert all(draw(graph_of(otterfile, STEPS), "text") == first for _ in range(3))
+
+
+def test_targets_narrow_the_plan(otterfile):
+    graph = graph_of(otterfile, hosts=["root@b:22"])
+    assert graph.hosts() == ["root@b:22"]
+    with pytest.raises(OtterfileError, match="matches no host"):
+        graph_of(otterfile, hosts=["nope"])
+
+
+def test_rollback_plan_has_no_acquire_or_ship(otterfile):
+    graph = graph_of(otterfile, rollback=True)
+    stages = [t.stage for t in graph.for_host("root@a:22")]
+    assert stages == ["lock", "start", "health", "switch", "retire", "unlock"]
+    assert graph.for_host(None) == []
+
+
+def test_target_step_before_acquire_is_an_error(otterfile):
+    extra = '''
+@step(deployment="production", before="acquire")
+def early(ctx):
+    pass
+'''
+    with pytest.raises(OtterfileError, match="on='controller'"):
+        graph_of(otterfile, extra)
+
+
+def test_dot_and_mermaid(otterfile):
+    graph = graph_of(otterfile)
+    dot = draw(graph, "dot")
+    assert dot.startswith("digraph otter {") and \
+        '"production/lock@root@a:22" -> "production/ship@root@a:22";' in dot
+    mermaid = draw(graph, "mermaid")
+    assert mermaid.startswith("flowchart LR") and 't1["lock @ root@a:22"]' in mermaid
