@@ -181,6 +181,7 @@ def retire(engine, lane, task) -> None:
         lane.state = mark_retired(lane.state, release.id)
     if remove:
         executor.run(containers.prune_images(engine_name, remove, keep=[lane.release.digest]))
+    executor.run(_forget_env_files(dep.name, lane.release.id))
     lane.state = trim_history(lane.state)
     _save(engine, lane, task)
 
@@ -193,10 +194,20 @@ def abort(engine, lane, task) -> None:
     try:
         executor.run(containers.remove_containers(engine_of(lane.deployment),
                                                   lane.release.container))
+        executor.run(files.remove_file(states.env_file_path(lane.deployment.name,
+                                                            lane.release.id)))
         lane.state = mark_failed(lane.state, lane.release.id)
         _save(engine, lane, task)
     except OtterError as error:
         engine.emit(task, "info", f"cleanup failed: {error}")
+
+
+def _forget_env_files(deployment: str, live: str) -> Command:
+    """Env files (secrets) of releases whose containers are gone are removed."""
+    folder = states.env_file_path(deployment, live).rsplit("/", 1)[0]
+    return script('cd "$1" 2>/dev/null || exit 0; for f in *.env; do '
+                  '[ "$f" = "$2.env" ] || rm -f -- "$f"; done; exit 0',
+                  args=[folder, live], description="remove env files of retired releases")
 
 
 def _save(engine, lane, task) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator, Mapping, Union
 
@@ -69,7 +70,8 @@ class RecordingExecutor:
                on_progress: OnProgress | None = None) -> Result:
         """Record the upload without reading a file; an in-memory stream's bytes are kept."""
         data = source.getvalue() if hasattr(source, "getvalue") else None
-        name = source if isinstance(source, str) else getattr(source, "name", "<stream>")
+        named = isinstance(source, (str, os.PathLike))
+        name = source if named else getattr(source, "name", "<stream>")
         self.uploads.append(Upload(str(name), dest, mode, data))
         return self.run(upload_command(dest, mode))
 

@@ -36,10 +36,10 @@ class ConnectionFailed(ExecutionError):
 
 def _explain(host: SSHHost, stderr: str) -> str:
     where = host.known_hosts or "~/.ssh/known_hosts"
-    if "IDENTIFICATION HAS CHANGED" in stderr or "key for" in stderr and "differs" in stderr:
+    if "IDENTIFICATION HAS CHANGED" in stderr or ("key for" in stderr and "differs" in stderr):
         return (f"its host key does not match the one in {where}; refusing to connect "
-                f"(if the server was reinstalled, check it and remove the old key with "
-                f"`ssh-keygen -R {host.hostname}`)\n{stderr}")
+                f"(if the server was reinstalled, verify its new key, then remove the old "
+                f"one as ssh says below)\n{stderr}")
     if "host key is known" in stderr:
         return (f"its host key is unknown (not in {where}); add it, or use "
                 f"host_key_checking=\"accept-new\" to trust it on first use\n{stderr}")
@@ -88,6 +88,7 @@ class SSHExecutor:
         self._lock = threading.Lock()
         self._sessions = threading.BoundedSemaphore(MAX_SESSIONS)
         self._processes = Processes()
+        self._closes = 0  # close() calls so far: a command that close() stopped did not fail
 
     def _ssh(self, *args: str, master: bool = False) -> list[str]:
         mux = "yes" if master else "no"
@@ -131,12 +132,12 @@ class SSHExecutor:
         """Run `command` on the host; a `stdin` stream is sent in chunks through ssh."""
         data: Input = chunks(stdin, on_progress) if stdin is not None else command.stdin_bytes()
         self._ensure_master()
-        started = time.monotonic()
+        started, closes = time.monotonic(), self._closes
         with self._sessions:
             code, out, err = run_process(self._ssh("-T", "-e", "none") + [command.shell_line()],
                                          stdin=data, on_output=on_output, timeout=timeout,
                                          processes=self._processes)
-        if code == SSH_FAILED and self._control("check")[0] != 0:
+        if code == SSH_FAILED and closes == self._closes and self._control("check")[0] != 0:
             raise ConnectionFailed(self.host, err)  # the connection, not the command, failed
         return Result(command, code, out, err, time.monotonic() - started, self.host.name)
 
@@ -166,6 +167,7 @@ class SSHExecutor:
 
     def close(self) -> None:
         """Stop running commands and end the master connection."""
+        self._closes += 1
         self._processes.stop_all()
         with self._lock:
             if self._master_alive():

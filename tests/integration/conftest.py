@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 import pytest
 
 from tests.testbed.app import build_app_image
-from tests.testbed.hosts import COMPOSE_FILE, PROJECT, Testbed, TestTarget
+from tests.testbed.hosts import COMPOSE_FILE, PROJECT, Testbed, TestTarget, exclusive
 from tests.testbed.images import CACHE
 
 KEEP = os.environ.get("OTTER_TESTBED_KEEP") == "1"
@@ -46,7 +46,7 @@ def testbed(tmp_path_factory) -> Iterator[Testbed]:
         pytest.fail("no Docker engine answers: run scripts/setup.sh first")
     bed = Testbed(CACHE / "hosts" if KEEP else tmp_path_factory.mktemp("testbed"))
     bed.make_key()
-    with pytest.MonkeyPatch.context() as patch:  # pytest-docker's compose calls read them
+    with exclusive(), pytest.MonkeyPatch.context() as patch:  # compose calls read the env
         for name, value in bed.env.items():
             patch.setenv(name, value)
         yield bed

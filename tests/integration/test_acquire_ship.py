@@ -159,11 +159,7 @@ def test_ship_into_the_same_engine_is_skipped(built):
     assert result.shipped is False and result.bytes == 0
 
 
-def test_ship_to_an_ssh_target(built, request):
-    try:
-        target = request.getfixturevalue("target")
-    except pytest.FixtureLookupError:
-        pytest.skip("pending: the test hosts' `target` fixture (tests/integration/conftest.py)")
+def test_ship_to_an_ssh_target(built, target):
     remote = executor_for(target.host)
     try:
         remote.run(cmd("true"))  # opens the SSH master outside the timing
@@ -184,6 +180,7 @@ def test_ship_to_an_ssh_target(built, request):
         third = ship_image(built, remote)
         assert not third.shipped and _target_id(remote, built.image) == built.digest
     finally:
+        remote.run(cmd("docker", "rmi", built.image, f"{TAG}-keep", ok_codes=(0, 1)))
         remote.close()
 
 

@@ -1,24 +1,22 @@
 """The test hosts as a running docker-compose project: key, known_hosts, readiness, reset.
 
-    python -m tests.testbed.hosts up     # build images if needed, start, wait, print how to ssh
-    python -m tests.testbed.hosts down
-
-The pytest fixtures (tests/integration/conftest.py) drive the same `Testbed` object.
+The pytest fixtures (tests/integration/conftest.py) and `python -m tests.testbed up|down`
+drive the same `Testbed` object.
 """
 from __future__ import annotations
 
-import argparse
+import contextlib
 import dataclasses
+import fcntl
 import os
 import subprocess
-import sys
 import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import httpx
 
@@ -26,12 +24,13 @@ from otterfile import ssh
 from otterfile.hosts import SSHHost
 
 from . import faults
-from .images import CACHE, ensure_images, target_tag
+from .images import CACHE, ensure_images
 
 COMPOSE_FILE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
 PROJECT = os.environ.get("OTTER_TESTBED_PROJECT", "otter-testbed")
 READY_TIMEOUT = 120.0  # seconds for a container to boot and answer; measured: about 5
 RESET_SCRIPT = "/usr/local/sbin/otter-testbed-reset"
+LOCK_TIMEOUT = 1800.0  # another session may hold the hosts for a whole suite
 T = TypeVar("T")
 
 
@@ -68,6 +67,24 @@ def parallel(function: Callable[..., T], items: Iterable) -> list[T]:
     items = list(items)
     with ThreadPoolExecutor(max_workers=max(1, len(items))) as pool:
         return list(pool.map(function, items))
+
+
+@contextlib.contextmanager
+def exclusive(timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the hosts for one session: the compose project and its ports are machine-wide,
+    so a second session waits (bounded) instead of recreating the first one's hosts."""
+    CACHE.mkdir(exist_ok=True)
+    with open(CACHE / "hosts.lock", "a+") as lock:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise NotReady(f"another test session holds the hosts ({lock.name})")
+                time.sleep(1)
+        yield
 
 
 class Testbed:
@@ -108,8 +125,8 @@ class Testbed:
         return result.stdout
 
     def services(self) -> list[str]:
-        return sorted(s for s in self.compose("config", "--services").split()
-                      if s.startswith("target"))
+        names = [s for s in self.compose("config", "--services").split() if s.startswith("target")]
+        return sorted(names, key=lambda name: (len(name), name))  # target2 before target10
 
     def target(self, service: str) -> TestTarget:
         container = run(["docker", "ps", "-a", "--format", "{{.Names}}",
@@ -228,28 +245,6 @@ class Testbed:
         self.compose("down", "-v", "--remove-orphans")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.testbed.hosts", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["up", "down", "env"])
-    parser.add_argument("--workdir", default=str(CACHE / "hosts"), help="key and known_hosts")
-    args = parser.parse_args(argv)
-    testbed = Testbed(Path(args.workdir), image=None if args.action == "up" else target_tag())
-    if args.action == "env":
-        testbed.make_key()
-        for name, value in testbed.env.items():
-            print(f"export {name}={value}")
-    elif args.action == "down":
-        testbed.make_key()
-        testbed.down()
-    else:
-        started = time.monotonic()
-        for t in testbed.up():
-            print(f"{t.name}: ssh -i {testbed.key} -o UserKnownHostsFile={testbed.known_hosts} "
-                  f"-p {t.ssh_port} root@127.0.0.1   http: {t.url()}")
-        print(f"ready in {time.monotonic() - started:.1f}s", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m tests.testbed.hosts up` works too
+    from .__main__ import main
+    raise SystemExit(main())

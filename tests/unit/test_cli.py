@@ -101,3 +101,17 @@ def test_exec_reports_per_host_and_exits_1_when_one_fails(otterfile):
     assert "local | hello" in result.output
     rows = {line.split()[0]: line.split()[1] for line in result.output.splitlines()[-2:]}
     assert rows == {"local": "0", "root@127.0.0.1:1": "error"}
+
+
+def test_help_and_list_import_nothing_heavy(otterfile):
+    import subprocess
+    import sys
+    path = otterfile(FILE)
+    for args in (["--help"], ["-f", str(path), "list"]):
+        code = ("import sys, runpy; sys.argv = ['otter'] + %r\n"
+                "try:\n    runpy.run_module('otterfile', run_name='__main__')\n"
+                "except SystemExit:\n    pass\n"
+                "print(sorted(m for m in ('docker', 'httpx', 'jinja2', 'sh') "
+                "if m in sys.modules), file=sys.stderr)" % (args,))
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert done.stderr.strip().splitlines()[-1] == "[]", (args, done.stderr)

@@ -5,6 +5,8 @@ import hashlib
 import io
 import os
 import stat
+import threading
+import time
 
 import pytest
 
@@ -174,6 +176,19 @@ def test_upload_from_path_and_stream(local, tmp_path):
 def test_upload_into_missing_folder_fails_cleanly(local, tmp_path):
     result = local.upload(io.BytesIO(b"x"), str(tmp_path / "nope" / "f"))
     assert not result.ok and result.stderr
+
+
+def test_close_stops_running_commands(local):
+    results = []
+    worker = threading.Thread(target=lambda: results.append(local.run(cmd("sleep", "30"))))
+    worker.start()
+    for _ in range(100):  # until the process runs
+        if local._processes._running:
+            break
+        time.sleep(0.02)
+    local.close()
+    worker.join(10)
+    assert results and results[0].exited == -15
 
 
 def test_forward_is_the_same_port(local):

@@ -1,0 +1,91 @@
+"""Helpers for deploy tests: an app source tree, an Otterfile for the test hosts, `otter`."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.testbed.app import BUSYBOX, DOCKERFILE, FAIL, SERVE, _quote
+
+DOMAIN = "app.test"
+OTTERFILE = '''
+from otterfile import *
+
+HOSTS = {hosts!r}
+
+@artifact
+def web():
+    return build({source}, command="docker build -q -t otter-it-app:latest .")
+
+@runtime
+def box():
+    return docker(port=8080, env={{"GREETING": "hello", "APP_TOKEN": secret("APP_TOKEN")}})
+
+@target
+def servers():
+    return [ssh(address, identity_file=key, known_hosts=known) for address, key, known in HOSTS]
+
+@deployment
+def production():
+    return Deployment(artifact=web, runtime=box, targets=[servers], domains=["{domain}"],
+                      proxy=caddy(tls="off"), keep_releases=3,
+                      health_check=HealthCheck(path="/health", timeout_seconds={timeout}))
+'''
+
+
+def write_app(folder: Path, version: str, healthy: bool = True, failure: str = "404") -> Path:
+    """The test app's source tree: a FROM-scratch busybox image serving `version`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(BUSYBOX, folder / "busybox")
+    (folder / "www").mkdir(exist_ok=True)
+    (folder / "www" / "index.html").write_text(version + "\n")
+    health = folder / "www" / "health"
+    if healthy or failure != "404":
+        health.write_text("ok\n")
+    elif health.exists():
+        health.unlink()
+    command = (f'echo "app {version} starting"; ' + SERVE) if healthy or failure == "404" \
+        else FAIL
+    (folder / "Dockerfile").write_text(DOCKERFILE.format(
+        port=8080, start_delay=0, label=_quote(version), command=_quote(command)))
+    return folder
+
+
+def write_otterfile(project: Path, targets, *, source: str = 'path="app"',
+                    timeout: float = 8) -> Path:
+    hosts = [(t.host.name, t.host.identity_file, t.host.known_hosts) for t in targets]
+    path = project / "Otterfile.py"
+    path.write_text(OTTERFILE.format(hosts=hosts, source=source, domain=DOMAIN,
+                                     timeout=timeout))
+    return path
+
+
+def otter(project: Path, *args: str, timeout: float = 240, **kwargs) -> subprocess.CompletedProcess:
+    """Run the real `otter` command line in `project`."""
+    env = {**os.environ, "APP_TOKEN": "s3cret-token-value"}
+    return subprocess.run([sys.executable, "-m", "otterfile", "-f", str(project / "Otterfile.py"),
+                           *args], capture_output=True, text=True, timeout=timeout, env=env,
+                          cwd=project, **kwargs)
+
+
+def start_otter(project: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "APP_TOKEN": "s3cret-token-value"}
+    return subprocess.Popen([sys.executable, "-m", "otterfile", "-f",
+                             str(project / "Otterfile.py"), "--json", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=project)
+
+
+def events(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def served(target) -> str:
+    """What the target's Caddy answers for the app's domain."""
+    response = httpx.get(target.url("/"), headers={"Host": DOMAIN}, timeout=5)
+    return f"{response.status_code} {response.text.strip()}"

@@ -1,0 +1,170 @@
+"""The whole Docker deploy on real test hosts over real SSH, through Caddy."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from otterfile.command import cmd
+from otterfile.executors import executor_for
+from tests.integration.deploy import (events, otter, served, write_app, write_otterfile)
+
+
+@pytest.fixture
+def two(clean_targets):
+    return clean_targets[:2]
+
+
+@pytest.fixture
+def project(tmp_path, two):
+    write_app(tmp_path / "app", "v1")
+    write_otterfile(tmp_path, two)
+    return tmp_path
+
+
+def on(target, *argv):
+    executor = executor_for(target.host)
+    try:
+        return executor.run(cmd(*argv))
+    finally:
+        executor.close()
+
+
+def test_deploy_redeploy_and_noop(project, two):
+    first = otter(project, "run", "production")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert [served(t) for t in two] == ["200 v1", "200 v1"]
+    assert "s3cret-token-value" not in first.stdout + first.stderr
+    write_app(project / "app", "v2")
+    second = otter(project, "run", "production")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert [served(t) for t in two] == ["200 v2", "200 v2"]
+    noop = otter(project, "run", "production")
+    assert noop.returncode == 0 and "nothing to do" in noop.stdout
+    for t in two:  # one container serves; the old one is gone
+        names = on(t, "docker", "ps", "--format", "{{.Names}}").stdout.split()
+        assert len([n for n in names if n.startswith("otter-production-")]) == 1
+
+
+def test_secret_stays_off_command_lines_and_out_of_reach(project, two):
+    assert otter(project, "run", "production").returncode == 0
+    target = two[0]
+    ps = on(target, "ps", "axww", "-o", "args").stdout
+    assert "s3cret-token-value" not in ps
+    files = on(target, "sh", "-c", "stat -c '%a %U' /var/lib/otter/production/env/*.env").stdout
+    assert files.split() == ["600", "root"]
+    env = on(target, "sh", "-c", "docker exec $(docker ps -q --filter "
+             "label=otter.deployment=production) /bin/busybox env").stdout
+    assert "APP_TOKEN=s3cret-token-value" in env
+
+
+def test_unhealthy_release_never_takes_traffic(project, two):
+    assert otter(project, "run", "production").returncode == 0
+    write_app(project / "app", "v2-broken", healthy=False)
+    bad = otter(project, "run", "production")
+    assert bad.returncode == 1
+    assert "answered 404" in bad.stdout
+    assert [served(t) for t in two] == ["200 v1", "200 v1"]
+    write_app(project / "app", "v3-crash", healthy=False, failure="exit")
+    crash = otter(project, "run", "production")
+    assert crash.returncode == 1
+    assert "failing on purpose" in crash.stdout  # the container's last log lines
+    assert [served(t) for t in two] == ["200 v1", "200 v1"]
+    for t in two:
+        names = on(t, "docker", "ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert len([n for n in names if n.startswith("otter-production-")]) == 1
+
+
+def test_status_rollback_and_logs(project, two):
+    assert otter(project, "run", "production").returncode == 0
+    write_app(project / "app", "v2")
+    assert otter(project, "run", "production").returncode == 0
+    status = otter(project, "status", "production", "--log", "5")
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.count("200 on /health") == 2
+    assert "ok" in status.stdout and "health=" in status.stdout  # the deploy log
+    back = otter(project, "rollback", "production")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert [served(t) for t in two] == ["200 v1", "200 v1"]
+    logs = otter(project, "logs", "production", "--tail", "5")
+    assert logs.returncode == 0, logs.stderr
+    for t in two:
+        assert f"{t.host.name} | app v1 starting" in logs.stdout
+
+
+def test_deploy_from_a_git_repository(tmp_path, two):
+    work, bare = tmp_path / "work", tmp_path / "app.git"
+    write_app(work, "from-git-v1")
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run(git + ["init", "-q", "-b", "main", str(work)], check=True)
+    subprocess.run(git + ["-C", str(work), "add", "-A"], check=True)
+    subprocess.run(git + ["-C", str(work), "commit", "-qm", "v1"], check=True)
+    subprocess.run(git + ["-C", str(work), "tag", "v1"], check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    commit = subprocess.run(["git", "-C", str(work), "rev-parse", "HEAD"], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    project = tmp_path / "project"
+    project.mkdir()
+    write_otterfile(project, two, source=f'repo={str(bare)!r}, ref="v1"')
+    result = otter(project, "run", "production")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [served(t) for t in two] == ["200 from-git-v1"] * 2
+    status = otter(project, "status", "production")
+    assert commit[:10] in status.stdout
+
+
+def test_a_failed_build_touches_no_server(project, two):
+    (project / "app" / "Dockerfile").write_text("FROM scratch\nCOPY missing-file /x\n")
+    result = otter(project, "run", "production")
+    assert result.returncode == 1
+    assert "build of" in result.stdout and "failed" in result.stdout
+    for t in two:
+        assert on(t, "test", "-e", "/var/lib/otter/production").exited == 1
+
+
+def test_lock_contention_wait_and_unlock(project, two):
+    from otterfile.lock import DeployLock
+    executor = executor_for(two[0].host)
+    lock = DeployLock(executor, "production", holder="alice@laptop")
+    lock.acquire()
+    try:
+        held = otter(project, "run", "production")
+        assert held.returncode == 1
+        assert "locked by alice@laptop" in held.stdout
+        assert served(two[1]) == "200 v1"  # the other target deployed
+    finally:
+        lock.release()
+        executor.close()
+    executor = executor_for(two[0].host)
+    DeployLock(executor, "production", holder="bob@ci").acquire()
+    executor.close()  # bob's heartbeat stops with him; `otter unlock` frees it by hand
+    freed = otter(project, "unlock", "production")
+    assert "released (held by bob@ci" in freed.stdout
+    assert otter(project, "run", "production").returncode == 0
+    assert served(two[0]) == "200 v1"
+
+
+@pytest.mark.parametrize("stage", ["ship", "start", "health", "switch", "retire"])
+def test_sigkill_at_a_stage_boundary_leaves_the_live_release_serving(project, two, stage):
+    from tests.integration.deploy import start_otter
+    assert otter(project, "run", "production").returncode == 0
+    write_app(project / "app", f"v2-{stage}")
+    process = start_otter(project, "run", "production")
+    killed = False
+    for line in process.stdout:
+        event = events(line)
+        if event and event[0].get("event") == "end" and event[0].get("stage") == stage:
+            process.kill()
+            killed = True
+            break
+    process.wait(timeout=60)
+    assert killed, f"never saw the end of {stage}"
+    for t in two:
+        assert served(t) in ("200 v1", f"200 v2-{stage}")
+    assert otter(project, "unlock", "production").returncode == 0
+    again = otter(project, "run", "production")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert [served(t) for t in two] == [f"200 v2-{stage}"] * 2
+    for t in two:
+        names = on(t, "docker", "ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert len([n for n in names if n.startswith("otter-production-")]) == 1
