@@ -168,3 +168,47 @@ def test_sigkill_at_a_stage_boundary_leaves_the_live_release_serving(project, tw
     for t in two:
         names = on(t, "docker", "ps", "-a", "--format", "{{.Names}}").stdout.split()
         assert len([n for n in names if n.startswith("otter-production-")]) == 1
+
+
+def test_ctrl_c_stops_cleanly_and_releases_the_lock(project, two):
+    import signal
+    import time
+    from tests.integration.deploy import start_otter
+    assert otter(project, "run", "production").returncode == 0
+    write_app(project / "app", "v2-slow")
+    text = (project / "Otterfile.py").read_text()
+    (project / "Otterfile.py").write_text(text.replace(
+        'command="docker build', 'command="sleep 3 && docker build'))
+    process = start_otter(project, "run", "production")
+    time.sleep(1.5)  # inside the build
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1, out + err
+    assert "interrupted" in err
+    assert [served(t) for t in two] == ["200 v1", "200 v1"]
+    again = otter(project, "run", "production")  # no lock left behind, no unlock needed
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_exec_on_local_and_ssh_hosts(tmp_path, two):
+    hosts = [(t.host.name, t.host.identity_file, t.host.known_hosts) for t in two]
+    (tmp_path / "Otterfile.py").write_text(f'''
+from otterfile import *
+
+@target
+def both():
+    return [local()] + [ssh(a, identity_file=k, known_hosts=h) for a, k, h in {hosts!r}]
+
+@deployment
+def production():
+    return Deployment(artifact=build(path=".", command="true", image="x"),
+                      runtime=docker(port=80), targets=[both])
+''')
+    result = otter(tmp_path, "exec", "production", "--", "hostname")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "target1" in result.stdout and "target2" in result.stdout
+    assert result.stdout.count(" 0 ") >= 3
+    failed = otter(tmp_path, "exec", "production", "--", 'test "$(hostname)" = target1')
+    assert failed.returncode == 1
+    rows = {line.split()[0]: line.split()[1] for line in failed.stdout.splitlines()[-3:]}
+    assert rows == {"local": "1", two[0].host.name: "0", two[1].host.name: "1"}
