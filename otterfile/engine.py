@@ -5,7 +5,6 @@ import getpass
 import socket
 import tempfile
 import threading
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +51,8 @@ class Engine:
         self.lanes: dict[tuple[str, str], Lane] = {}
         self._guard = threading.Lock()
         self.who = f"{getpass.getuser()}@{socket.gethostname()}"
-        self.run_id = uuid.uuid4().hex[:12]
+        from .lock import new_run_id
+        self.run_id = new_run_id()
 
     def host(self, name: str | None) -> Host:
         if name is None:

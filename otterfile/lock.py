@@ -29,6 +29,36 @@ def controller_identity() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def boot_tag() -> str:
+    """Eight hex of this machine's boot id: run ids start with it, so a later run on the
+    same machine and boot can tell that a lock's holder process is gone."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as source:
+            return source.read().strip().replace("-", "")[:8]
+    except OSError:
+        return "00000000"
+
+
+def new_run_id() -> str:
+    return f"{boot_tag()}-{uuid.uuid4().hex[:12]}"
+
+
+def holder_is_dead(info: LockInfo) -> bool:
+    """True only when the holder ran on this machine in this boot and its pid is gone."""
+    if not info.run.startswith(boot_tag() + "-") or not info.pid.isdigit():
+        return False
+    pid = int(info.pid)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def parse_fields(stdout: str) -> dict[str, str]:
     """The `key=value` lines a lock script printed."""
     return dict(line.split("=", 1) for line in stdout.splitlines() if "=" in line)
@@ -83,12 +113,13 @@ class DeployLock:
             raise ValueError("heartbeat_seconds must be at most a third of stale_seconds")
         self.executor, self.deployment, self.base = executor, deployment, base
         self.holder = holder or controller_identity()
-        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.run_id = run_id or new_run_id()
         self.stale_seconds, self.heartbeat_seconds = stale_seconds, heartbeat_seconds
         self._sleep, self._clock = sleep, clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.held = False
+        self.took_over: LockInfo | None = None  # a dead holder's lock released for us
         self.lost = False  # set when a heartbeat found the lock taken from us
 
     @property
@@ -116,10 +147,17 @@ class DeployLock:
             fields = parse_fields(self._run(command).stdout)
             if fields.get("status") == "acquired":
                 self._start_heartbeat()
+                if self.took_over is not None:
+                    return self.took_over
                 if "took_over" not in fields:
                     return None
                 return LockInfo.from_fields({"holder": fields["took_over"], "stale": "1",
                                              "since": fields.get("took_over_since", "")})
+            held = LockInfo.from_fields(fields)
+            if holder_is_dead(held):  # killed on this machine: no need to wait 30 s
+                self._run(commands.release(self.deployment, held.run, base=self.base))
+                self.took_over = held
+                continue
             waited = self._clock() - started
             if waited >= wait_seconds:
                 raise LockHeld(self.deployment, self.host, LockInfo.from_fields(fields), waited)

@@ -86,10 +86,15 @@ def test_status_rollback_and_logs(project, two):
     back = otter(project, "rollback", "production")
     assert back.returncode == 0, back.stdout + back.stderr
     assert [served(t) for t in two] == ["200 v1", "200 v1"]
+    releases = _releases(two[0])
+    v2 = [r for r in releases if r["status"] == "previous"][-1]["id"]
+    forward = otter(project, "rollback", "production", "--to", v2)
+    assert forward.returncode == 0, forward.stdout + forward.stderr
+    assert [served(t) for t in two] == ["200 v2", "200 v2"]
     logs = otter(project, "logs", "production", "--tail", "5")
     assert logs.returncode == 0, logs.stderr
     for t in two:
-        assert f"{t.host.name} | app v1 starting" in logs.stdout
+        assert f"{t.host.name} | app v2 starting" in logs.stdout
 
 
 def test_deploy_from_a_git_repository(tmp_path, two):
@@ -161,8 +166,7 @@ def test_sigkill_at_a_stage_boundary_leaves_the_live_release_serving(project, tw
     assert killed, f"never saw the end of {stage}"
     for t in two:
         assert served(t) in ("200 v1", f"200 v2-{stage}")
-    assert otter(project, "unlock", "production").returncode == 0
-    again = otter(project, "run", "production")
+    again = otter(project, "run", "production")  # takes over the dead run's lock itself
     assert again.returncode == 0, again.stdout + again.stderr
     assert [served(t) for t in two] == [f"200 v2-{stage}"] * 2
     for t in two:
@@ -212,3 +216,55 @@ def production():
     assert failed.returncode == 1
     rows = {line.split()[0]: line.split()[1] for line in failed.stdout.splitlines()[-3:]}
     assert rows == {"local": "1", two[0].host.name: "0", two[1].host.name: "1"}
+
+
+def _releases(target) -> list[dict]:
+    import json
+    text = on(target, "cat", "/var/lib/otter/production/releases.json").stdout
+    return sorted(json.loads(text)["releases"], key=lambda r: r["id"])
+
+
+def test_keep_releases_prunes_old_images(project, two):
+    for version in ("v1", "v2", "v3", "v4", "v5"):
+        write_app(project / "app", version)
+        assert otter(project, "run", "production").returncode == 0
+    statuses = [r["status"] for r in _releases(two[0])]
+    assert statuses == ["retired", "retired", "previous", "previous", "live"]  # keep 3
+    kept = {r["digest"] for r in _releases(two[0]) if r["status"] != "retired"}
+    images = set(on(two[0], "docker", "images", "-q", "--no-trunc").stdout.split())
+    assert kept <= images
+    assert not {r["digest"] for r in _releases(two[0]) if r["status"] == "retired"} & images
+
+
+def test_lock_wait_and_stale_takeover(project, two):
+    import threading
+    from otterfile.commands import lock as locks
+    from otterfile.lock import DeployLock
+    executor = executor_for(two[0].host)
+    try:
+        lock = DeployLock(executor, "production", holder="alice@laptop")
+        lock.acquire()
+        threading.Timer(3, lock.release).start()
+        waited = otter(project, "run", "production", "--lock-wait", "30")
+        assert waited.returncode == 0, waited.stdout + waited.stderr
+        # a holder on another machine that died: no heartbeat after taking the lock
+        executor.run(locks.acquire("production", holder="carol@elsewhere", pid=1,
+                                   run_id="ffffffff-dead"))
+        stale = otter(project, "run", "production", "--lock-wait", "60")
+        assert stale.returncode == 0, stale.stdout + stale.stderr
+        assert "took over a stale lock of carol@elsewhere" in stale.stdout
+    finally:
+        executor.close()
+
+
+def test_missing_caddy_is_named_and_nothing_switches(project, two):
+    assert otter(project, "run", "production").returncode == 0
+    on(two[1], "mv", "/usr/bin/caddy", "/usr/bin/caddy.away")
+    try:
+        write_app(project / "app", "v2")
+        result = otter(project, "run", "production")
+        assert result.returncode == 1
+        assert f"{two[1].host.name}: Caddy is not installed" in result.stdout
+        assert served(two[0]) == "200 v2" and served(two[1]) == "200 v1"
+    finally:
+        on(two[1], "mv", "/usr/bin/caddy.away", "/usr/bin/caddy")

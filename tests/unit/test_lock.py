@@ -188,3 +188,16 @@ def test_lock_info_parsing_and_command_shape():
     assert command.ok_codes == (0, 3)
     with pytest.raises(ValueError):
         DeployLock(LocalExecutor(), "production", stale_seconds=10, heartbeat_seconds=5)
+
+
+def test_holder_is_dead_only_for_this_boot_and_a_gone_pid():
+    import os
+    import subprocess
+    from otterfile.lock import LockInfo, boot_tag, holder_is_dead
+    done = subprocess.Popen(["true"])
+    done.wait()
+    mine = f"{boot_tag()}-abc"
+    assert holder_is_dead(LockInfo("me@here", pid=str(done.pid), run=mine))
+    assert not holder_is_dead(LockInfo("me@here", pid=str(os.getpid()), run=mine))
+    assert not holder_is_dead(LockInfo("me@here", pid="1", run=mine))  # alive
+    assert not holder_is_dead(LockInfo("x@elsewhere", pid=str(done.pid), run="ffffffff-abc"))
