@@ -25,6 +25,10 @@ class OtterGroup(click.Group):
             raise
         except (click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:  # `otter plan x | head`: the reader left, nothing to say
+            import os
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
         except Exception:
             if ctx.meta.get("otter.debug"):
                 raise

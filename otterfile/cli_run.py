@@ -56,16 +56,59 @@ def run(ctx: click.Context, name: str, targets: str | None, dry_run: bool,
     """Deploy NAME: acquire, ship, start, health, switch, retire on every target."""
     from .engine import Engine
     from .plan import plan
+    from .stages import check_supported
     project = load_project(ctx)
     deployments = project.select(name)
+    for dep in deployments:
+        located(project, dep, check_supported)
     env = resolve_env(project, deployments)
     graph = plan(project, [name], hosts=split_targets(targets))
     report = reporter(ctx)
     engine = Engine(project, report, dry_run=dry_run, lock_wait=lock_wait, env=env)
-    finish(ctx, graph, engine, parallel_of(deployments, graph))
+    outcome = finish(ctx, graph, engine, parallel_of(deployments, graph), exit_on_failure=False)
+    rolled = roll_back_switched(ctx, project, deployments, graph, outcome, engine)
+    if not outcome.ok or rolled:
+        ctx.exit(1)
 
 
-def finish(ctx: click.Context, graph, engine, parallel: int | None) -> None:
+def located(project, dep, check) -> None:
+    """Run `check(dep)`; its OtterfileError gets the Otterfile and the deployment's line."""
+    try:
+        check(dep)
+    except OtterfileError as error:
+        raise OtterfileError(error.message, file=str(project.file), line=dep.line,
+                             path=error.path) from error
+
+
+def roll_back_switched(ctx, project, deployments, graph, outcome, engine) -> bool:
+    """on_failure="rollback": when a target failed, targets this run switched go back to
+    the release that was live before. Returns whether a rollback ran."""
+    from .engine import Engine
+    from .plan import plan
+    from .runner import OK
+    if outcome.ok or outcome.interrupted:
+        return False
+    for dep in deployments:
+        if dep.on_failure != "rollback":
+            continue
+        switched = [h.name for h in dep.hosts
+                    if outcome.status.get(f"{dep.name}/switch@{h.name}") == OK
+                    and engine.lanes.get((dep.name, h.name)) is not None
+                    and engine.lanes[(dep.name, h.name)].previous is not None
+                    and not engine.lanes[(dep.name, h.name)].values.get("noop")]
+        if not switched:
+            continue
+        click.echo(f"\n{dep.name}: a target failed; rolling back {', '.join(switched)}")
+        back = Engine(project, engine.report, env=engine.env, rollback=True,
+                      lock_wait=engine.lock_wait)
+        finish(ctx, plan(project, [dep.name], hosts=switched, rollback=True), back, None,
+               exit_on_failure=False)
+        return True
+    return False
+
+
+def finish(ctx: click.Context, graph, engine, parallel: int | None, *,
+           exit_on_failure: bool = True):
     """Run the graph, close connections, print the summary, exit 1 on failure."""
     from .report import summary
     from .runner import run_graph
@@ -84,8 +127,9 @@ def finish(ctx: click.Context, graph, engine, parallel: int | None) -> None:
         click.echo(f"\n{'done' if outcome.ok else 'FAILED'} in {time.monotonic() - started:.1f}s")
     if outcome.interrupted:
         raise OtterError("interrupted: locks released, connections closed")
-    if not outcome.ok:
+    if not outcome.ok and exit_on_failure:
         ctx.exit(1)
+    return outcome
 
 
 @main.command("exec", context_settings={"ignore_unknown_options": True})

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import getpass
+import shutil
 import socket
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .errors import OtterError
@@ -113,5 +113,4 @@ class Engine:
                 executor.close()
             except Exception:  # closing must not hide the run's own outcome
                 pass
-        Path(self.control_dir).rmdir() if Path(self.control_dir).exists() and \
-            not any(Path(self.control_dir).iterdir()) else None
+        shutil.rmtree(self.control_dir, ignore_errors=True)

@@ -11,13 +11,31 @@ DRIVER_STAGES = ("ship", "start", "health", "switch", "retire")
 
 
 def driver_for(dep):
-    """The module that performs a runtime's stages (docker and podman for now)."""
-    from .model import Docker
-    if isinstance(dep.runtime.value, Docker):
-        from .drivers import container
-        return container
-    raise OtterError(f"deployment {dep.name}: the {type(dep.runtime.value).__name__.lower()} "
-                     "runtime cannot be deployed yet")
+    """The module that performs a runtime's stages."""
+    from .drivers import container
+    return container
+
+
+def check_supported(dep) -> None:
+    """What this version cannot deploy yet is an Otterfile error before anything runs."""
+    from .errors import OtterfileError
+    from .model import Build, Podman, Systemd
+    problems = []
+    runtime, source = dep.runtime.value, dep.artifact.source
+    if isinstance(runtime, (Podman, Systemd)):
+        problems.append(("runtime", f"the {type(runtime).__name__.lower()} runtime cannot be "
+                         "deployed by this version of otter yet; use docker(...)"))
+    if not isinstance(source, Build):
+        problems.append(("artifact", f"{type(source).__name__.lower()}(...) artifacts cannot "
+                         "be deployed by this version of otter yet; use build(...)"))
+    elif source.output or source.on is not None or source.push:
+        field = "output" if source.output else ("on" if source.on is not None else "push")
+        problems.append((f"artifact/{field}", "not supported by this version of otter yet "
+                         "(a docker runtime deploys the built image from the controller)"))
+    if problems:
+        path, message = problems[0]
+        raise OtterfileError(message, file=None, line=None,
+                             path=f"deployment {dep.name}/{path}")
 
 
 def describe(dep, stage: str, host: str | None) -> Iterable[Command]:

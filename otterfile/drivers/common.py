@@ -5,7 +5,6 @@ from pathlib import Path
 
 from ..command import Command, cmd
 from ..errors import OtterError
-from ..executors.base import check
 
 
 def describe(dep, stage: str) -> list[Command]:
@@ -105,5 +104,3 @@ def checked(executor, command: Command, what: str):
                          f"{result.tail(8) or result.tail(8, 'stdout')}")
     return result
 
-
-__all__ = ["acquire", "check", "checked", "describe", "lock", "run_step", "unlock"]

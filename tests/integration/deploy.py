@@ -33,7 +33,7 @@ def servers():
 @deployment
 def production():
     return Deployment(artifact=web, runtime=box, targets=[servers], domains=["{domain}"],
-                      proxy=caddy(tls="off"), keep_releases=3,
+                      proxy=caddy(tls="off"), keep_releases=3, on_failure="{on_failure}",
                       health_check=HealthCheck(path="/health", timeout_seconds={timeout}))
 '''
 
@@ -57,11 +57,11 @@ def write_app(folder: Path, version: str, healthy: bool = True, failure: str = "
 
 
 def write_otterfile(project: Path, targets, *, source: str = 'path="app"',
-                    timeout: float = 8) -> Path:
+                    timeout: float = 8, on_failure: str = "stop") -> Path:
     hosts = [(t.host.name, t.host.identity_file, t.host.known_hosts) for t in targets]
     path = project / "Otterfile.py"
     path.write_text(OTTERFILE.format(hosts=hosts, source=source, domain=DOMAIN,
-                                     timeout=timeout))
+                                     timeout=timeout, on_failure=on_failure))
     return path
 
 

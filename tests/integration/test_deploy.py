@@ -268,3 +268,17 @@ def test_missing_caddy_is_named_and_nothing_switches(project, two):
         assert served(two[0]) == "200 v2" and served(two[1]) == "200 v1"
     finally:
         on(two[1], "mv", "/usr/bin/caddy.away", "/usr/bin/caddy")
+
+
+def test_on_failure_rollback_returns_switched_targets(project, two):
+    write_otterfile(project, two, on_failure="rollback")
+    assert otter(project, "run", "production").returncode == 0
+    on(two[1], "mv", "/usr/bin/caddy", "/usr/bin/caddy.away")
+    try:
+        write_app(project / "app", "v2")
+        result = otter(project, "run", "production")
+        assert result.returncode == 1
+        assert f"rolling back {two[0].host.name}" in result.stdout
+        assert [served(t) for t in two] == ["200 v1", "200 v1"]
+    finally:
+        on(two[1], "mv", "/usr/bin/caddy.away", "/usr/bin/caddy")

@@ -115,3 +115,13 @@ def test_help_and_list_import_nothing_heavy(otterfile):
                 "if m in sys.modules), file=sys.stderr)" % (args,))
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert done.stderr.strip().splitlines()[-1] == "[]", (args, done.stderr)
+
+
+def test_runtimes_not_deployable_yet_fail_before_anything_runs(otterfile):
+    text = FILE.replace("return docker(port=8080,", "return podman(port=8080,")
+    result = invoke(otterfile(text), "run", "production", "--dry-run",
+                    env={"DB_PASSWORD": "x"})
+    assert result.exit_code == 2
+    assert "deployment production/runtime: the podman runtime cannot be deployed" in \
+        result.output
+    assert "Otterfile.py:16:" in result.output and "would run" not in result.output
