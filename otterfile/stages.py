@@ -19,8 +19,11 @@ def driver_for(dep):
 def check_supported(dep) -> None:
     """What this version cannot deploy yet is an Otterfile error before anything runs."""
     from .errors import OtterfileError
-    from .model import Build, Podman, Systemd
+    from .model import Build, Nginx, Podman, Systemd
     problems = []
+    if isinstance(dep.proxy, Nginx):
+        problems.append(("proxy", "nginx() cannot be deployed by this version of otter yet; "
+                         "use caddy(...)"))
     runtime, source = dep.runtime.value, dep.artifact.source
     if isinstance(runtime, (Podman, Systemd)):
         problems.append(("runtime", f"the {type(runtime).__name__.lower()} runtime cannot be "
