@@ -20,19 +20,26 @@ def hosts_of(project, name: str, targets: str | None):
 
 
 def on_each(pairs, work):
-    """Run `work(deployment, host, executor)` on every host at once; errors are kept."""
+    """Run `work(deployment, host, executor)` on every host at once; errors are kept.
+    Ctrl-C closes the connections, which ends what still runs (`logs -f`)."""
     from .executors import executor_for
+    executors = [executor_for(host) for _, host in pairs]
 
-    def one(pair):
-        executor = executor_for(pair[1])
+    def one(index):
         try:
-            return work(pair[0], pair[1], executor)
+            return work(pairs[index][0], pairs[index][1], executors[index])
         except OtterError as error:
             return error
-        finally:
+
+    pool = ThreadPoolExecutor(max_workers=min(16, len(pairs)))
+    try:
+        return list(pool.map(one, range(len(pairs))))
+    except KeyboardInterrupt:
+        raise OtterError("interrupted") from None
+    finally:
+        for executor in executors:
             executor.close()
-    with ThreadPoolExecutor(max_workers=min(16, len(pairs))) as pool:
-        return list(pool.map(one, pairs))
+        pool.shutdown(wait=True)
 
 
 @main.command()

@@ -95,6 +95,17 @@ def test_status_rollback_and_logs(project, two):
     assert logs.returncode == 0, logs.stderr
     for t in two:
         assert f"{t.host.name} | app v2 starting" in logs.stdout
+    _follow_logs_until_ctrl_c(project, two)
+
+
+def _follow_logs_until_ctrl_c(project, two):
+    import signal
+    from tests.integration.deploy import start_otter
+    process = start_otter(project, "logs", "production", "-f")
+    seen = {process.stdout.readline().split(" | ")[0] for _ in two}
+    assert seen == {t.host.name for t in two}
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=15) == 1
 
 
 def test_deploy_from_a_git_repository(tmp_path, two):
