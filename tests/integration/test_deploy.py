@@ -30,6 +30,13 @@ def on(target, *argv):
         executor.close()
 
 
+def assert_one_container(targets):
+    """Each target has exactly one container of the deployment, running or not."""
+    for t in targets:
+        names = on(t, "docker", "ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert len([n for n in names if n.startswith("otter-production-")]) == 1, names
+
+
 def test_deploy_redeploy_and_noop(project, two):
     first = otter(project, "run", "production")
     assert first.returncode == 0, first.stdout + first.stderr
@@ -41,9 +48,7 @@ def test_deploy_redeploy_and_noop(project, two):
     assert [served(t) for t in two] == ["200 v2", "200 v2"]
     noop = otter(project, "run", "production")
     assert noop.returncode == 0 and "nothing to do" in noop.stdout
-    for t in two:  # one container serves; the old one is gone
-        names = on(t, "docker", "ps", "--format", "{{.Names}}").stdout.split()
-        assert len([n for n in names if n.startswith("otter-production-")]) == 1
+    assert_one_container(two)  # one container serves; the old one is gone
 
 
 def test_secret_stays_off_command_lines_and_out_of_reach(project, two):
@@ -70,9 +75,7 @@ def test_unhealthy_release_never_takes_traffic(project, two):
     assert crash.returncode == 1
     assert "failing on purpose" in crash.stdout  # the container's last log lines
     assert [served(t) for t in two] == ["200 v1", "200 v1"]
-    for t in two:
-        names = on(t, "docker", "ps", "-a", "--format", "{{.Names}}").stdout.split()
-        assert len([n for n in names if n.startswith("otter-production-")]) == 1
+    assert_one_container(two)
 
 
 def test_status_rollback_and_logs(project, two):
@@ -180,9 +183,7 @@ def test_sigkill_at_a_stage_boundary_leaves_the_live_release_serving(project, tw
     again = otter(project, "run", "production")  # takes over the dead run's lock itself
     assert again.returncode == 0, again.stdout + again.stderr
     assert [served(t) for t in two] == [f"200 v2-{stage}"] * 2
-    for t in two:
-        names = on(t, "docker", "ps", "-a", "--format", "{{.Names}}").stdout.split()
-        assert len([n for n in names if n.startswith("otter-production-")]) == 1
+    assert_one_container(two)
 
 
 def test_ctrl_c_stops_cleanly_and_releases_the_lock(project, two):
