@@ -60,42 +60,33 @@ def run(ctx: click.Context, name: str, targets: str | None, dry_run: bool,
     project = load_project(ctx)
     deployments = project.select(name)
     for dep in deployments:
-        located(project, dep, check_supported)
+        check_supported(dep, str(project.file))
     env = resolve_env(project, deployments)
     graph = plan(project, [name], hosts=split_targets(targets))
     report = reporter(ctx)
     engine = Engine(project, report, dry_run=dry_run, lock_wait=lock_wait, env=env)
     outcome = finish(ctx, graph, engine, parallel_of(deployments, graph), exit_on_failure=False)
-    rolled = roll_back_switched(ctx, project, deployments, graph, outcome, engine)
+    rolled = roll_back_switched(ctx, project, deployments, outcome, engine)
     if not outcome.ok or rolled:
         ctx.exit(1)
 
 
-def located(project, dep, check) -> None:
-    """Run `check(dep)`; its OtterfileError gets the Otterfile and the deployment's line."""
-    try:
-        check(dep)
-    except OtterfileError as error:
-        raise OtterfileError(error.message, file=str(project.file), line=dep.line,
-                             path=error.path) from error
-
-
-def roll_back_switched(ctx, project, deployments, graph, outcome, engine) -> bool:
-    """on_failure="rollback": when a target failed, targets this run switched go back to
-    the release that was live before. Returns whether a rollback ran."""
+def roll_back_switched(ctx, project, deployments, outcome, engine) -> bool:
+    """on_failure="rollback": when a target failed, the targets this run switched go back
+    to the release that was live before. Returns whether a rollback ran."""
     from .engine import Engine
     from .plan import plan
     from .runner import OK
     if outcome.ok or outcome.interrupted:
         return False
-    for dep in deployments:
-        if dep.on_failure != "rollback":
-            continue
-        switched = [h.name for h in dep.hosts
-                    if outcome.status.get(f"{dep.name}/switch@{h.name}") == OK
-                    and engine.lanes.get((dep.name, h.name)) is not None
-                    and engine.lanes[(dep.name, h.name)].previous is not None
-                    and not engine.lanes[(dep.name, h.name)].values.get("noop")]
+    rolled = False
+    for dep in (d for d in deployments if d.on_failure == "rollback"):
+        switched = []
+        for host in dep.hosts:
+            lane = engine.lanes.get((dep.name, host.name))
+            if outcome.status.get(f"{dep.name}/switch@{host.name}") == OK and lane and \
+                    lane.previous is not None and not lane.values.get("noop"):
+                switched.append(host.name)
         if not switched:
             continue
         click.echo(f"\n{dep.name}: a target failed; rolling back {', '.join(switched)}")
@@ -103,8 +94,8 @@ def roll_back_switched(ctx, project, deployments, graph, outcome, engine) -> boo
                       lock_wait=engine.lock_wait)
         finish(ctx, plan(project, [dep.name], hosts=switched, rollback=True), back, None,
                exit_on_failure=False)
-        return True
-    return False
+        rolled = True
+    return rolled
 
 
 def finish(ctx: click.Context, graph, engine, parallel: int | None, *,

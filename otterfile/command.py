@@ -101,3 +101,18 @@ def script(text: str, description: str = "", **kwargs) -> Command:
     args = tuple(kwargs.pop("args", ()))
     return Command(argv=("sh", "-c", text, "sh", *args), description=description,
                    shell=True, **kwargs)
+
+
+def sequence(*commands: Command, description: str = "") -> Command:
+    """Several commands in one round trip, stopping at the first that fails. Only the last
+    may read stdin (the others get /dev/null); each line is quoted by `shell_line`."""
+    if any(c.stdin is not None for c in commands[:-1]):
+        raise ValueError("only the last command of a sequence may have stdin")
+    if any(c.ok_codes != (0,) for c in commands[:-1]):
+        raise ValueError("only the last command of a sequence may accept non-zero exits")
+    lines = [f"{c.shell_line()} </dev/null" for c in commands[:-1]]
+    last = commands[-1]
+    text = " && ".join(lines + [last.shell_line()])
+    return script(text, description or "; ".join(c.description or c.display()
+                                                   for c in commands),
+                  stdin=last.stdin, ok_codes=last.ok_codes)

@@ -1,9 +1,7 @@
 """The engine: performs one planned task at a time with the right executor and driver."""
 from __future__ import annotations
 
-import getpass
 import shutil
-import socket
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -50,9 +48,8 @@ class Engine:
         self.artifacts: dict[str, Any] = {}
         self.lanes: dict[tuple[str, str], Lane] = {}
         self._guard = threading.Lock()
-        self.who = f"{getpass.getuser()}@{socket.gethostname()}"
-        from .lock import new_run_id
-        self.run_id = new_run_id()
+        from .lock import controller_identity, new_run_id
+        self.who, self.run_id = controller_identity(), new_run_id()
 
     def host(self, name: str | None) -> Host:
         if name is None:

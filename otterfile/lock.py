@@ -160,7 +160,7 @@ class DeployLock:
                 continue
             waited = self._clock() - started
             if waited >= wait_seconds:
-                raise LockHeld(self.deployment, self.host, LockInfo.from_fields(fields), waited)
+                raise LockHeld(self.deployment, self.host, held, waited)
             self._sleep(min(poll_seconds, wait_seconds - waited))
 
     def _start_heartbeat(self) -> None:

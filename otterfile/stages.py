@@ -4,11 +4,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from .command import Command
-from .errors import OtterError
 from .graph import Task
-
-DRIVER_STAGES = ("ship", "start", "health", "switch", "retire")
-
 
 def driver_for(dep):
     """The module that performs a runtime's stages."""
@@ -16,29 +12,28 @@ def driver_for(dep):
     return container
 
 
-def check_supported(dep) -> None:
+def check_supported(dep, file: str) -> None:
     """What this version cannot deploy yet is an Otterfile error before anything runs."""
     from .errors import OtterfileError
     from .model import Build, Nginx, Podman, Systemd
-    problems = []
-    if isinstance(dep.proxy, Nginx):
-        problems.append(("proxy", "nginx() cannot be deployed by this version of otter yet; "
-                         "use caddy(...)"))
-    runtime, source = dep.runtime.value, dep.artifact.source
-    if isinstance(runtime, (Podman, Systemd)):
-        problems.append(("runtime", f"the {type(runtime).__name__.lower()} runtime cannot be "
-                         "deployed by this version of otter yet; use docker(...)"))
-    if not isinstance(source, Build):
-        problems.append(("artifact", f"{type(source).__name__.lower()}(...) artifacts cannot "
-                         "be deployed by this version of otter yet; use build(...)"))
-    elif source.output or source.on is not None or source.push:
-        field = "output" if source.output else ("on" if source.on is not None else "push")
-        problems.append((f"artifact/{field}", "not supported by this version of otter yet "
-                         "(a docker runtime deploys the built image from the controller)"))
-    if problems:
-        path, message = problems[0]
-        raise OtterfileError(message, file=None, line=None,
+
+    def refuse(path: str, message: str) -> None:
+        raise OtterfileError(message, file=file, line=dep.line,
                              path=f"deployment {dep.name}/{path}")
+
+    runtime, source = dep.runtime.value, dep.artifact.source
+    if isinstance(dep.proxy, Nginx):
+        refuse("proxy", "nginx() cannot be deployed by this version of otter yet; use caddy(...)")
+    if isinstance(runtime, (Podman, Systemd)):
+        refuse("runtime", f"the {type(runtime).__name__.lower()} runtime cannot be deployed "
+               "by this version of otter yet; use docker(...)")
+    if not isinstance(source, Build):
+        refuse("artifact", f"{type(source).__name__.lower()}(...) artifacts cannot be deployed "
+               "by this version of otter yet; use build(...)")
+    for field in ("output", "on", "push"):
+        if getattr(source, field) is not None:
+            refuse(f"artifact/{field}", "not supported by this version of otter yet (a docker "
+                   "runtime deploys the built image from the controller)")
 
 
 def describe(dep, stage: str, host: str | None) -> Iterable[Command]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..command import Command, script
+from ..command import Command, script, sequence
 from ..commands import caddy, docker as containers, files, state as states
 from ..errors import OtterError
 from ..state import (Release, add_release, format_state, images_to_remove, mark_failed,
@@ -171,19 +171,20 @@ def retire(engine, lane, task) -> None:
     if lane.values.get("noop"):
         return
     engine_name, old = engine_of(dep), lane.previous
+    steps = []
     if old and old.container and old.container != lane.release.container:
-        checked(executor, containers.stop_container(engine_name, old.container,
-                                                    drain_seconds=DRAIN_SECONDS), "stopping")
-        checked(executor, containers.remove_containers(engine_name, old.container), "removing")
+        steps += [containers.stop_container(engine_name, old.container,
+                                            drain_seconds=DRAIN_SECONDS),
+                  containers.remove_containers(engine_name, old.container)]
     pruned = prune_candidates(lane.state, dep.keep_releases)
     remove = images_to_remove(lane.state, pruned)
     for release in pruned:
         lane.state = mark_retired(lane.state, release.id)
     if remove:
-        executor.run(containers.prune_images(engine_name, remove, keep=[lane.release.digest]))
-    executor.run(_forget_env_files(dep.name, lane.release.id))
+        steps.append(containers.prune_images(engine_name, remove, keep=[lane.release.digest]))
     lane.state = trim_history(lane.state)
-    _save(engine, lane, task)
+    steps += [_forget_env_files(dep.name, lane.release.id), _state_write(lane)]
+    checked(executor, sequence(*steps, description="retire the old release"), "retiring")
 
 
 def abort(engine, lane, task) -> None:
@@ -192,12 +193,11 @@ def abort(engine, lane, task) -> None:
         return
     executor = engine.executor(task.host)
     try:
-        executor.run(containers.remove_containers(engine_of(lane.deployment),
-                                                  lane.release.container))
-        executor.run(files.remove_file(states.env_file_path(lane.deployment.name,
-                                                            lane.release.id)))
         lane.state = mark_failed(lane.state, lane.release.id)
-        _save(engine, lane, task)
+        checked(executor, sequence(
+            containers.remove_containers(engine_of(lane.deployment), lane.release.container),
+            files.remove_file(states.env_file_path(lane.deployment.name, lane.release.id)),
+            _state_write(lane), description="remove the failed release"), "cleaning up")
     except OtterError as error:
         engine.emit(task, "info", f"cleanup failed: {error}")
 
@@ -210,8 +210,10 @@ def _forget_env_files(deployment: str, live: str) -> Command:
                   args=[folder, live], description="remove env files of retired releases")
 
 
+def _state_write(lane) -> Command:
+    return states.write_state(lane.deployment.name, format_state(lane.state))
+
+
 def _save(engine, lane, task) -> None:
     if not engine.dry_run:
-        checked(engine.executor(task.host),
-                states.write_state(lane.deployment.name, format_state(lane.state)),
-                "writing the release state")
+        checked(engine.executor(task.host), _state_write(lane), "writing the release state")

@@ -34,6 +34,7 @@ def servers():
 def production():
     return Deployment(artifact=web, runtime=box, targets=[servers], domains=["{domain}"],
                       proxy=caddy(tls="off"), keep_releases=3, on_failure="{on_failure}",
+                      parallel={parallel},
                       health_check=HealthCheck(path="/health", timeout_seconds={timeout}))
 '''
 
@@ -57,11 +58,14 @@ def write_app(folder: Path, version: str, healthy: bool = True, failure: str = "
 
 
 def write_otterfile(project: Path, targets, *, source: str = 'path="app"',
-                    timeout: float = 8, on_failure: str = "stop") -> Path:
+                    timeout: float = 8, on_failure: str = "stop", parallel: int | None = None,
+                    extra: str = "") -> Path:
+    """An Otterfile deploying the app to `targets`; `extra` is appended (steps)."""
     hosts = [(t.host.name, t.host.identity_file, t.host.known_hosts) for t in targets]
     path = project / "Otterfile.py"
     path.write_text(OTTERFILE.format(hosts=hosts, source=source, domain=DOMAIN,
-                                     timeout=timeout, on_failure=on_failure))
+                                     timeout=timeout, on_failure=on_failure,
+                                     parallel=parallel) + extra)
     return path
 
 

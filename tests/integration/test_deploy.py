@@ -1,6 +1,7 @@
 """The whole Docker deploy on real test hosts over real SSH, through Caddy."""
 from __future__ import annotations
 
+import contextlib
 import subprocess
 
 import pytest
@@ -43,6 +44,9 @@ def test_deploy_redeploy_and_noop(project, two):
     assert [served(t) for t in two] == ["200 v1", "200 v1"]
     assert "s3cret-token-value" not in first.stdout + first.stderr
     write_app(project / "app", "v2")
+    narrowed = otter(project, "run", "production", "--targets", two[0].host.name)
+    assert narrowed.returncode == 0, narrowed.stdout + narrowed.stderr
+    assert [served(t) for t in two] == ["200 v2", "200 v1"]
     second = otter(project, "run", "production")
     assert second.returncode == 0, second.stdout + second.stderr
     assert [served(t) for t in two] == ["200 v2", "200 v2"]
@@ -232,7 +236,7 @@ def production():
 
 def _releases(target) -> list[dict]:
     import json
-    text = on(target, "cat", "/var/lib/otter/production/releases.json").stdout
+    text = on(target, "cat", f"{STATE}/releases.json").stdout
     return sorted(json.loads(text)["releases"], key=lambda r: r["id"])
 
 
@@ -269,28 +273,60 @@ def test_lock_wait_and_stale_takeover(project, two):
         executor.close()
 
 
+@contextlib.contextmanager
+def caddy_missing(target):
+    """The target's caddy binary moved away for the duration (Caddy keeps serving)."""
+    on(target, "mv", "/usr/bin/caddy", "/usr/bin/caddy.away")
+    try:
+        yield
+    finally:
+        on(target, "mv", "/usr/bin/caddy.away", "/usr/bin/caddy")
+
+
 def test_missing_caddy_is_named_and_nothing_switches(project, two):
     assert otter(project, "run", "production").returncode == 0
-    on(two[1], "mv", "/usr/bin/caddy", "/usr/bin/caddy.away")
-    try:
-        write_app(project / "app", "v2")
+    write_app(project / "app", "v2")
+    with caddy_missing(two[1]):
         result = otter(project, "run", "production")
-        assert result.returncode == 1
-        assert f"{two[1].host.name}: Caddy is not installed" in result.stdout
-        assert served(two[0]) == "200 v2" and served(two[1]) == "200 v1"
-    finally:
-        on(two[1], "mv", "/usr/bin/caddy.away", "/usr/bin/caddy")
+    assert result.returncode == 1
+    assert f"{two[1].host.name}: Caddy is not installed" in result.stdout
+    assert served(two[0]) == "200 v2" and served(two[1]) == "200 v1"
 
 
 def test_on_failure_rollback_returns_switched_targets(project, two):
     write_otterfile(project, two, on_failure="rollback")
     assert otter(project, "run", "production").returncode == 0
-    on(two[1], "mv", "/usr/bin/caddy", "/usr/bin/caddy.away")
-    try:
-        write_app(project / "app", "v2")
+    write_app(project / "app", "v2")
+    with caddy_missing(two[1]):
         result = otter(project, "run", "production")
-        assert result.returncode == 1
-        assert f"rolling back {two[0].host.name}" in result.stdout
-        assert [served(t) for t in two] == ["200 v1", "200 v1"]
-    finally:
-        on(two[1], "mv", "/usr/bin/caddy.away", "/usr/bin/caddy")
+    assert result.returncode == 1
+    assert f"rolling back {two[0].host.name}" in result.stdout
+    assert [served(t) for t in two] == ["200 v1", "200 v1"]
+
+
+STATE = "/var/lib/otter/production"  # removed by clean_targets
+STEPS = """
+@step(deployment="production", before="switch", on="once")
+def migrate(ctx):
+    ctx.run("docker exec {container} /bin/busybox cat /www/index.html > {state}/migrated")
+
+@step(deployment="production", after="retire")
+def record(ctx):
+    ctx.run("echo {release} > {state}/released")
+""".replace("{state}", STATE)
+
+
+def test_rolling_deploy_with_custom_steps(project, two):
+    import json
+    write_otterfile(project, two, parallel=1, extra=STEPS)
+    result = otter(project, "--json", "run", "production")
+    assert result.returncode == 0, result.stdout + result.stderr
+    ends = [(e["host"], e["stage"]) for e in map(json.loads, result.stdout.splitlines())
+            if e["event"] == "end"]
+    first, second = two[0].host.name, two[1].host.name
+    # one target at a time: the second is locked only after the first is unlocked
+    assert ends.index((first, "unlock")) < ends.index((second, "lock"))
+    assert on(two[0], "cat", f"{STATE}/migrated").stdout == "v1\n"  # once: the first only
+    assert on(two[1], "test", "-e", f"{STATE}/migrated").exited == 1
+    for t in two:  # per target, with the release id filled in
+        assert on(t, "cat", f"{STATE}/released").stdout.startswith("20")

@@ -44,3 +44,19 @@ def test_command_display_masks_secrets_and_quotes_once():
     assert command.secret
     assert command.shell_line() == "cd '/srv/my app' && env TOKEN=tok echo 'a b' hunter2"
     assert cmd("ls", "$HOME; rm -rf /").shell_line() == "ls '$HOME; rm -rf /'"
+
+
+def test_sequence_is_one_round_trip_stopping_at_the_first_failure(tmp_path):
+    from otterfile.command import script, sequence
+    from otterfile.executors.local import LocalExecutor
+    out = tmp_path / "out"
+    both = sequence(cmd("touch", str(tmp_path / "a b")),
+                    script('cat > "$1"', args=[str(out)], stdin=b"from stdin"))
+    assert both.argv[:2] == ("sh", "-c") and both.stdin == b"from stdin"
+    result = LocalExecutor().run(both)
+    assert result.ok and out.read_bytes() == b"from stdin" and (tmp_path / "a b").exists()
+    failing = sequence(cmd("false"), cmd("touch", str(tmp_path / "never")))
+    assert LocalExecutor().run(failing).exited == 1
+    assert not (tmp_path / "never").exists()
+    with pytest.raises(ValueError, match="only the last"):
+        sequence(script("cat", stdin=b"x"), cmd("true"))
