@@ -1,62 +1,22 @@
-"""Checks of the values an Otterfile's functions return, field by field."""
+"""Checks of the values an Otterfile's functions return, field by field; each kind's own
+fields are checked by its module (artifacts, runtimes, proxies)."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .hosts import Host
-from .model import (Build, Caddy, Docker, Fetch, HealthCheck, Nginx, Registry, Systemd)
-from .validate import (check_choice, check_env, check_int, check_number, check_port,
-                       check_str, check_str_list, fail, got)
+from .model import HealthCheck
+from .validate import check_int, check_number, fail, got
 
 
-def check_source(value: Any) -> Build | Fetch | Registry:
-    if isinstance(value, Build):
-        return _check_build(value)
-    if isinstance(value, Fetch):
-        check_str("url", value.url)
-        if not re.match(r"^(https?|file)://", value.url):
-            fail("url", f"expected an http(s):// or file:// URL, {got(value.url)}")
-        if value.sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", str(value.sha256)):
-            fail("sha256", f"expected 64 hex digits, {got(value.sha256)}")
-        check_choice("via", value.via, ("controller", "target"))
-        return value
-    if isinstance(value, Registry):
-        check_str("ref", value.ref)
-        return value
-    fail("", f"expected build(...), fetch(...) or registry(...), {got(value)}")
-    raise AssertionError
+def check_source(value: Any) -> Any:
+    from .artifacts import source_for
+    return source_for(value).check(value)
 
 
-def _check_build(value: Build) -> Build:
-    if (value.repo is None) == (value.path is None):
-        fail("repo", "give exactly one of repo=URL or path=DIR")
-    check_str("repo" if value.repo is not None else "path", value.repo or value.path)
-    check_str("ref", value.ref, optional=True)
-    check_str("command", value.command)
-    for field in ("image", "output", "push"):
-        check_str(field, getattr(value, field), optional=True)
-    return value
-
-
-def check_runtime(value: Any) -> Docker | Systemd:
-    if isinstance(value, Docker):
-        check_str("image", value.image, optional=True)
-        check_port("port", value.port)
-        check_env("env", value.env)
-        check_str_list("volumes", value.volumes)
-        check_str_list("options", value.options)
-        if value.command is not None and not isinstance(value.command, str):
-            check_str_list("command", value.command)
-        return value
-    if isinstance(value, Systemd):
-        check_str("command", value.command)
-        check_port("port", value.port)
-        check_env("env", value.env)
-        check_str("user", value.user, optional=True)
-        return value
-    fail("", f"expected docker(...), podman(...) or systemd(...), {got(value)}")
-    raise AssertionError
+def check_runtime(value: Any) -> Any:
+    from .runtimes import runtime_for
+    return runtime_for(value).check(value)
 
 
 def check_hosts(value: Any) -> tuple[Host, ...]:
@@ -89,11 +49,6 @@ def check_health(value: Any) -> HealthCheck | None:
     return value
 
 
-def check_proxy(value: Any) -> Caddy | Nginx:
-    if isinstance(value, Caddy):
-        check_choice("tls", value.tls, ("auto", "internal", "off"))
-        return value
-    if isinstance(value, Nginx):
-        return value
-    fail("", f"expected caddy(...) or nginx(), {got(value)}")
-    raise AssertionError
+def check_proxy(value: Any) -> Any:
+    from .proxies import proxy_for
+    return proxy_for(value).check(value)

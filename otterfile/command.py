@@ -24,6 +24,7 @@ class Command:
     description: str = ""
     ok_codes: tuple[int, ...] = (0,)
     shell: bool = False  # argv is ("sh", "-c", script) built by us; still quoted once
+    file: str | None = None  # the file on the host that stdin becomes (`plan` shows it)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "argv", tuple(self.argv))
@@ -72,7 +73,10 @@ class Command:
 
 
 class SecretText(str):
-    """Text that carries secret values (an env file); masked in display."""
+    """Text that carries secret values (an env file); masked in display. `masked` is the
+    same text with each secret value as ***."""
+
+    masked = MASK
 
 
 def _stdin_secret(value: object) -> bool:

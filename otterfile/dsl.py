@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-KINDS = ("artifact", "runtime", "target", "deployment", "step")
 MARK = "__otter__"
 
 

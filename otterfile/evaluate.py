@@ -1,6 +1,7 @@
 """Evaluate a loaded Otterfile into a validated Project; every error names file and line."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 from . import checks
@@ -8,7 +9,7 @@ from .dsl import mark_of
 from .errors import OtterfileError
 from .hosts import Host
 from .loader import Loaded, Marked, line_in
-from .model import STAGES, Build, Deployment, Docker, Fetch, Registry, Systemd
+from .model import STAGES, Deployment
 from .project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef, TargetDef)
 from .validate import (check_choice, check_domain, check_int, check_parallel, fail, got,
                        prefixed)
@@ -143,10 +144,12 @@ class _Evaluator:
                 raise OtterfileError(f"{kind}={anchor!r} is neither a stage ({', '.join(STAGES)}) "
                                      f"nor a step of deployment {name}", file=self.file,
                                      line=step.line, path=f"step {step.name}/{kind}")
-        return DeploymentDef(
+        from .artifacts import KINDS as SOURCES
+        from .runtimes import KINDS as RUNTIMES
+        dep = DeploymentDef(
             name=name, group=marked.mark.name,
-            artifact=self._ref("artifact", value.artifact, "artifact", (Build, Fetch, Registry)),
-            runtime=self._ref("runtime", value.runtime, "runtime", (Docker, Systemd)),
+            artifact=self._ref("artifact", value.artifact, "artifact", SOURCES),
+            runtime=self._ref("runtime", value.runtime, "runtime", RUNTIMES),
             targets=targets,
             domains=tuple(self._domains(value.domains)),
             health_check=_within("health_check", checks.check_health, value.health_check),
@@ -155,6 +158,22 @@ class _Evaluator:
             parallel=check_parallel("parallel", value.parallel),
             on_failure=check_choice("on_failure", value.on_failure, ("stop", "rollback")),
             steps=tuple(attached), line=marked.line)
+        return replace(dep, unsupported=self._unsupported(dep))
+
+    def _unsupported(self, dep: DeploymentDef) -> OtterfileError | None:
+        """Why this version cannot deploy `dep` (an error `run` raises), or None."""
+        source, runtime = dep.artifact.kind, dep.runtime.kind
+        form = source.form(dep.artifact.source)
+        reasons = [("artifact", source.unsupported(dep.artifact.source)),
+                   ("runtime", runtime.unsupported(dep.runtime.value)),
+                   ("proxy", dep.proxy_kind.unsupported(dep.proxy)),
+                   ("runtime", None if form in runtime.forms else
+                    f"the {runtime.name} runtime cannot run a {form} artifact")]
+        for path, reason in reasons:
+            if reason:
+                return OtterfileError(reason, file=self.file, line=dep.line,
+                                      path=f"deployment {dep.name}/{path}")
+        return None
 
     def _domains(self, value: Any) -> list[str]:
         if isinstance(value, str) or not isinstance(value, (list, tuple)):
@@ -172,13 +191,13 @@ class _Evaluator:
             if isinstance(item, Host):
                 out.append(TargetDef(item.name, (item,)))
             else:
-                out.append(self._ref("target", item, f"targets/{index}", ()))
+                out.append(self._ref("target", item, f"targets/{index}", {}))
         return tuple(out)
 
-    def _ref(self, kind: str, value: Any, path: str, inline: tuple[type, ...]) -> Any:
+    def _ref(self, kind: str, value: Any, path: str, inline: dict[type, Any]) -> Any:
         if value is None:
             fail(path, f"missing: give a {kind} function or name")
-        if inline and isinstance(value, inline):
+        if type(value) in inline:
             wrapped = _within(path, checks.check_source if kind == "artifact"
                               else checks.check_runtime, value)
             if kind == "artifact":

@@ -203,13 +203,6 @@ class DeployLock:
         fields = parse_fields(result.stdout)
         return LockInfo.from_fields(fields) if "holder" in fields else None
 
-    def inspect(self) -> LockInfo | None:
-        """Who holds the lock now, or None when it is free."""
-        result = self._run(commands.inspect(self.deployment, base=self.base,
-                                            stale_seconds=self.stale_seconds))
-        fields = parse_fields(result.stdout)
-        return LockInfo.from_fields(fields) if fields.get("status") == "held" else None
-
     def __enter__(self) -> DeployLock:
         if not self.held:
             self.acquire()

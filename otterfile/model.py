@@ -91,8 +91,9 @@ class Caddy:
 
 @dataclass(frozen=True)
 class Nginx:
-    """nginx as the reverse proxy."""
+    """nginx as the reverse proxy; tls is None or (cert path, key path)."""
 
+    tls: Any = None
     kind = "nginx"
 
 
@@ -151,6 +152,6 @@ def caddy(tls="auto") -> Caddy:
     return Caddy(tls)
 
 
-def nginx() -> Nginx:
-    """nginx as the reverse proxy."""
-    return Nginx()
+def nginx(tls=None) -> Nginx:
+    """nginx as the reverse proxy; `tls=(cert path, key path)` is not deployable yet."""
+    return Nginx(tls)

@@ -1,18 +1,14 @@
 """Plan: a validated Project in, a deterministic task graph out. No network, no server."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
-from .command import Command
 from .errors import OtterfileError
 from .graph import Graph, Task, find_cycle
 from .model import STAGES
 from .project import DeploymentDef, Project, StepDef
 
 TARGET_STAGES = ("lock",) + STAGES[1:] + ("unlock",)
-
-# (deployment, stage, host name or None) -> the commands `otter plan` shows for a task.
-Describe = Callable[[DeploymentDef, str, str | None], Iterable[Command]]
 
 
 def plan(project: Project, names: Iterable[str], *, hosts: Iterable[str] | None = None,
@@ -39,11 +35,11 @@ class _Builder:
         self.deps: dict[str, list[str]] = {}
         self.meta: dict[str, dict] = {}
 
-    def node(self, task_id: str, deps: Iterable[str], **meta) -> str:
-        if task_id not in self.deps:
-            self.deps[task_id] = list(deps)
-            self.meta[task_id] = meta
-        return task_id
+    def node(self, tid: str, deps: Iterable[str], **meta) -> str:
+        if tid not in self.deps:
+            self.deps[tid] = list(deps)
+            self.meta[tid] = meta
+        return tid
 
     def add(self, dep: DeploymentDef, hosts: list[str]) -> None:
         acquire = self.node(f"acquire:{dep.artifact.name}", [], stage="acquire",
@@ -55,7 +51,8 @@ class _Builder:
         for host in hosts:
             previous = acquire
             for stage in stages:
-                previous = self.node(_tid(dep, stage, host), [previous] if previous else [],
+                previous = self.node(task_id(dep.name, stage, host),
+                                     [previous] if previous else [],
                                      stage=stage, host=host,
                                      deployment=dep.name)
         for step in _step_order(dep):
@@ -64,8 +61,9 @@ class _Builder:
             mine = [i for i, m in self.meta.items()
                     if m.get("deployment") == dep.name and m.get("host") == host]
             mine = [i for i in mine if not any(i in self.deps[o] for o in mine)]
-            self.node(_tid(dep, "unlock", host), mine, stage="unlock", host=host,
-                      deployment=dep.name, always=True, needs=(_tid(dep, "lock", host),))
+            self.node(task_id(dep.name, "unlock", host), mine, stage="unlock", host=host,
+                      deployment=dep.name, always=True,
+                      needs=(task_id(dep.name, "lock", host),))
 
     def _insert(self, dep: DeploymentDef, step: StepDef, hosts: list[str], acquire: str) -> None:
         kind, anchor = step.anchor
@@ -79,7 +77,7 @@ class _Builder:
         anchors = {h: (acquire if anchor == "acquire" else self._anchor_id(dep, anchor, h))
                    for h in hosts}
         node_host = (lambda h: h) if step.on != "controller" else (lambda h: None)
-        ids = {h: self.node(_tid(dep, f"step:{step.name}", h if per_host else None),
+        ids = {h: self.node(task_id(dep.name, f"step:{step.name}", h if per_host else None),
                             [], stage="step", step=step.name, host=node_host(h),
                             deployment=dep.name) for h in runs_on}
         for host in hosts:
@@ -97,14 +95,15 @@ class _Builder:
                 if host in runs_on and target not in self.deps[sid]:
                     self.deps[sid].append(target)
 
-    def _same_lane(self, task_id: str, host: str, dep: DeploymentDef) -> bool:
-        meta = self.meta[task_id]
+    def _same_lane(self, tid: str, host: str, dep: DeploymentDef) -> bool:
+        meta = self.meta[tid]
         return meta.get("deployment") == dep.name and meta.get("host") in (host, None)
 
     def _anchor_id(self, dep: DeploymentDef, anchor: str, host: str) -> str:
         if anchor in STAGES:
-            return _tid(dep, anchor, host)
-        for candidate in (_tid(dep, f"step:{anchor}", host), _tid(dep, f"step:{anchor}", None)):
+            return task_id(dep.name, anchor, host)
+        for candidate in (task_id(dep.name, f"step:{anchor}", host),
+                          task_id(dep.name, f"step:{anchor}", None)):
             if candidate in self.deps:
                 return candidate
         raise OtterfileError(f"step anchor {anchor!r} not found")
@@ -116,18 +115,9 @@ class _Builder:
         return Graph(tasks)
 
 
-def describe_graph(graph: Graph, project: Project, describe: Describe) -> Graph:
-    """The same graph with each task's commands filled in by `describe`."""
-    out = {}
-    for task in graph.order():
-        dep = project.deployments.get(task.deployment or "")
-        commands = tuple(describe(dep, task.stage, task.host)) if dep and not task.step else ()
-        out[task.id] = Task(**{**task.__dict__, "commands": commands})
-    return Graph(out)
-
-
-def _tid(dep: DeploymentDef, stage: str, host: str | None) -> str:
-    return f"{dep.name}/{stage}" + (f"@{host}" if host else "")
+def task_id(deployment: str, stage: str, host: str | None) -> str:
+    """The id of a task: `deployment/stage@host` (no host: on the controller)."""
+    return f"{deployment}/{stage}" + (f"@{host}" if host else "")
 
 
 def _step_order(dep: DeploymentDef) -> list[StepDef]:

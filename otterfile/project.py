@@ -5,24 +5,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .errors import OtterfileError
 from .hosts import Host
-from .model import Build, Caddy, Docker, Fetch, HealthCheck, Nginx, Registry, Systemd
+from .model import Caddy, HealthCheck
 from .secrets import Secret
 
 
 @dataclass(frozen=True)
 class ArtifactDef:
     name: str
-    source: Build | Fetch | Registry
+    source: Any  # the Otterfile value: build(...), fetch(...), registry(...)
     line: int = 0
+
+    @property
+    def kind(self):
+        """The source's module (artifacts.KINDS)."""
+        from .artifacts import source_for
+        return source_for(self.source)
 
 
 @dataclass(frozen=True)
 class RuntimeDef:
     name: str
-    value: Docker | Systemd
+    value: Any  # the Otterfile value: docker(...), podman(...), systemd(...)
     env: tuple[tuple[str, str | Secret], ...] = ()
     line: int = 0
+
+    @property
+    def kind(self):
+        """The runtime's module (runtimes.KINDS)."""
+        from .runtimes import runtime_for
+        return runtime_for(self.value)
 
 
 @dataclass(frozen=True)
@@ -57,12 +70,19 @@ class DeploymentDef:
     targets: tuple[TargetDef, ...]
     domains: tuple[str, ...] = ()
     health_check: HealthCheck | None = None
-    proxy: Caddy | Nginx = Caddy()
+    proxy: Any = Caddy()
     keep_releases: int = 5
     parallel: int | str | None = None
     on_failure: str = "stop"
     steps: tuple[StepDef, ...] = ()
     line: int = 0
+    unsupported: OtterfileError | None = None  # why this version cannot deploy it
+
+    @property
+    def proxy_kind(self):
+        """The proxy's module (proxies.KINDS)."""
+        from .proxies import proxy_for
+        return proxy_for(self.proxy)
 
     @property
     def hosts(self) -> tuple[Host, ...]:

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import traceback
 from pathlib import Path
-
-import jinja2
+from typing import Any
 
 from .errors import OtterError
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
+def environment(folder: Path = TEMPLATES) -> Any:
     """A jinja2 environment where an undefined name is an error, not an empty string."""
+    import jinja2  # loaded when a file is rendered, not when otter starts
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)),
                               undefined=jinja2.StrictUndefined, trim_blocks=True,
                               lstrip_blocks=True, keep_trailing_newline=True,
@@ -21,6 +21,7 @@ def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
 
 def render(name: str, folder: Path = TEMPLATES, **values: object) -> str:
     """The text of template `name` filled with `values`; OtterError("name:line: why")."""
+    import jinja2
     try:
         return environment(folder).get_template(name).render(**values)
     except jinja2.TemplateSyntaxError as error:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,10 +88,13 @@ class SecretStore:
         match = re.fullmatch(r"\$\((.*)\)", value.strip(), re.S)
         if not match:
             return value
-        done = subprocess.run(match.group(1), shell=True, capture_output=True, text=True,
-                              cwd=self.file.parent.parent if self.file else None)
-        if done.returncode != 0:
-            raise OtterfileError(f"secret {name}: its command exited {done.returncode}",
+        from .command import Command
+        from .executors.local import LocalExecutor
+        folder = str(self.file.parent.parent) if self.file else None
+        done = LocalExecutor().run(Command(("sh", "-c", match.group(1)), cwd=folder,
+                                           description=f"read secret {name}"))
+        if not done.ok:
+            raise OtterfileError(f"secret {name}: its command exited {done.exited}",
                                  file=str(self.file))
         return done.stdout.rstrip("\n")
 

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from .errors import OtterError
 
 DEFAULT_BASE = "/var/lib/otter"
+PORT_PLACEHOLDER = "<port>"  # the port a release gets at start, as `otter plan` shows it
 STATUSES = ("starting", "live", "previous", "failed", "retired")
 HISTORY_LIMIT = 50  # failed/retired records kept for `otter status`
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
@@ -44,7 +45,7 @@ class Release:
     created: str = ""
     status: str = "starting"
     port: int | None = None
-    container: str | None = None
+    instance: str | None = None  # the container or unit the release runs as
     config: str | None = None  # fingerprint of digest + env + runtime + proxy settings
 
 
@@ -85,12 +86,19 @@ def parse_state(text: str, where: str = "releases.json") -> State:
     try:
         data = json.loads(text)
         names = set(Release.__dataclass_fields__)
-        releases = tuple(Release(**{k: v for k, v in r.items() if k in names})
+        releases = tuple(Release(**{k: v for k, v in _legacy(r).items() if k in names})
                          for r in data.get("releases", []))
         extra = {k: v for k, v in data.items() if k not in ("releases", "live")}
         return State(releases, data.get("live"), extra)
     except (ValueError, TypeError, AttributeError) as error:
         raise OtterError(f"{where}: not a release state file ({error})") from None
+
+
+def _legacy(record: dict) -> dict:
+    """A release record as this version names its fields (0.1 wrote "container")."""
+    if "container" in record and "instance" not in record:
+        record = {**record, "instance": record["container"]}
+    return record
 
 
 def format_state(state: State) -> str:
@@ -114,11 +122,6 @@ def add_release(state: State, release: Release) -> State:
     return replace(state, releases=kept + (replace(release, status="starting"),))
 
 
-def mark_starting(state: State, release_id: str) -> State:
-    """The release's container is (re)starting (used by a rollback)."""
-    return _set(state, release_id, "starting")
-
-
 def mark_live(state: State, release_id: str) -> State:
     """The release serves traffic; the one live before becomes "previous"."""
     old = state.live
@@ -136,11 +139,6 @@ def mark_failed(state: State, release_id: str) -> State:
 def mark_retired(state: State, release_id: str) -> State:
     """The release was pruned: its container and image are gone."""
     return _set(state, release_id, "retired")
-
-
-def unfinished(state: State) -> list[Release]:
-    """Releases left "starting" by a run that died: the next run removes them."""
-    return [r for r in state.releases if r.status == "starting"]
 
 
 def rollback_target(state: State, to: str | None = None) -> Release:

@@ -18,29 +18,29 @@ class TargetStatus:
 
 def read_status(dep, executor, log_lines: int = 0) -> TargetStatus:
     """The target's releases and deploy log, and whether the live release answers."""
-    result = executor.run(states.read_state(dep.name, dep.runtime.value.engine,
+    runtime = dep.runtime.kind
+    result = executor.run(states.read_state(dep.name, runtime.listing(dep.name),
                                             log_lines=log_lines))
     if not result.ok:
         from .errors import OtterError
         raise OtterError(f"{executor.host.name}: reading state failed: {result.tail(5)}")
-    target = states.parse_read(result.stdout)
+    target = states.parse_read(result.stdout, runtime.parse_listing)
     out = TargetStatus(list(target.state.releases), target.state.live_release,
-                       {c.name for c in target.containers if c.state == "running"},
-                       log=target.log)
+                       {i.name for i in target.instances if i.running}, log=target.log)
     if out.live is not None and out.live.port:
         out.health = _probe(dep, executor, out.live.port)
     return out
 
 
 def _probe(dep, executor, port: int) -> str:
-    import httpx
+    from .errors import OtterError
+    from .executors.base import ProbeFailed
     path = dep.health_check.path if dep.health_check else "/"
     try:
-        with executor.forward(port) as local:
-            code = httpx.get(f"http://127.0.0.1:{local}{path}", timeout=3).status_code
-        return f"{code} on {path}"
-    except Exception as error:  # a status report shows the problem rather than failing
-        return f"down ({type(error).__name__})"
+        with executor.http(port) as get:
+            return f"{get(path)} on {path}"
+    except (ProbeFailed, OtterError) as error:  # a report shows the problem, not a failure
+        return f"down ({error})"
 
 
 def render_status(pairs, results, log_lines: int = 0) -> str:
@@ -53,14 +53,14 @@ def render_status(pairs, results, log_lines: int = 0) -> str:
         previous = [r.id for r in reversed(status.releases) if r.status == "previous"]
         rows.append([host.name, dep.name, live.id if live else "none",
                      (live.commit or "")[:10] if live else "",
-                     ("running" if live and live.container in status.running else "stopped")
+                     ("running" if live and live.instance in status.running else "stopped")
                      if live else "", status.health, ", ".join(previous[:3]) or "-"])
         for record in status.log[-log_lines:] if log_lines else []:
             stages = " ".join(f"{k}={v:.1f}s" for k, v in record.get("seconds", {}).items())
             logs.append([host.name, record.get("when", ""), record.get("who", ""),
                          (record.get("digest") or "")[7:19], (record.get("commit") or "")[:10],
                          record.get("result", ""), stages])
-    text = table(["host", "deployment", "live", "commit", "container", "health", "previous"],
+    text = table(["host", "deployment", "live", "commit", "state", "health", "previous"],
                  rows)
     if logs:
         text += "\n\n" + table(["host", "when", "who", "digest", "commit", "result",

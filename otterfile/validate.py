@@ -103,6 +103,15 @@ def check_parallel(path: str, value: Any) -> int | str | None:
     return None
 
 
+def kind_of(table: dict[type, Any], value: Any, accepted: str) -> Any:
+    """The kind module a value's type is registered for in `table`; a FieldError names
+    what is `accepted` ("build(...), fetch(...) or registry(...)") otherwise."""
+    kind = table.get(type(value))
+    if kind is None:
+        fail("", f"expected {accepted}, {got(value)}")
+    return kind
+
+
 def prefixed(error: OtterfileError, prefix: str) -> OtterfileError:
     """The same error with `prefix/` put before its path."""
     path = f"{prefix}/{error.path}" if error.path else prefix

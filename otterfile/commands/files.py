@@ -5,7 +5,7 @@ import re
 
 from ..command import Command, SecretText, cmd, script
 from ..errors import OtterfileError
-from ..secrets import Secret
+from ..secrets import MASK, Secret
 
 # A private temporary name in the same folder, then a rename: readers never see half a file.
 WRITE_SCRIPT = """\
@@ -40,7 +40,7 @@ def render_env_file(env: dict[str, str | Secret | int | float]) -> SecretText | 
     Returns SecretText when a value is a secret, so it is masked wherever it is shown.
     Keys must be identifiers; values must not hold a newline (the format has no quoting).
     """
-    lines, secret = [], False
+    lines, shown, secret = [], [], False
     for key, value in env.items():
         where = f"env/{key}"
         if not isinstance(key, str) or not _KEY.fullmatch(key):
@@ -56,5 +56,9 @@ def render_env_file(env: dict[str, str | Secret | int | float]) -> SecretText | 
             raise OtterfileError(f"{shown} holds a newline, which an env file cannot carry",
                                  path=where)
         lines.append(f"{key}={text}\n")
-    text = "".join(lines)
-    return SecretText(text) if secret else text
+        shown.append(f"{key}={MASK if isinstance(value, Secret) else text}\n")
+    if not secret:
+        return "".join(lines)
+    out = SecretText("".join(lines))
+    out.masked = "".join(shown)
+    return out

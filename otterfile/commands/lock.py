@@ -90,15 +90,6 @@ grave="$d/lock.forced.$$"
 mv "$lock" "$grave" && rm -rf "$grave" && echo "status=released"
 """
 
-# $1 state dir, $2 stale seconds. Reads without taking.
-INSPECT_SCRIPT = r"""
-d=$1; now=$(date +%s)
-""" + _COMMON + r"""
-[ -d "$lock" ] || { echo "status=free"; exit 0; }
-describe; echo "status=held"; report "$2"
-"""
-
-
 def acquire(deployment: str, *, holder: str, pid: int, run_id: str, stale_seconds: int = 30,
             base: str = DEFAULT_BASE) -> Command:
     """Take the lock, or take over one whose heartbeat is older than `stale_seconds`.
@@ -126,9 +117,3 @@ def force_release(deployment: str, *, stale_seconds: int = 30,
     """Remove the lock whoever holds it (`otter unlock`); prints who held it."""
     return script(FORCE_SCRIPT, args=[state_dir(deployment, base), str(int(stale_seconds))],
                   description=f"force unlock {deployment}")
-
-
-def inspect(deployment: str, *, stale_seconds: int = 30, base: str = DEFAULT_BASE) -> Command:
-    """Who holds the lock and since when (`status=free` or `status=held`)."""
-    return script(INSPECT_SCRIPT, args=[state_dir(deployment, base), str(int(stale_seconds))],
-                  description=f"inspect lock of {deployment}")

@@ -2,20 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..command import Command, script
+from ..runtimes.base import Instance
 from ..state import DEFAULT_BASE, State, parse_log, parse_state, state_dir
-from .docker import ContainerInfo, list_containers, parse_containers
 from .files import write_file
 
-CONTAINERS_MARK = "--- otter:containers"
+INSTANCES_MARK = "--- otter:instances"
 LOG_MARK = "--- otter:log"
 
-# $1 state folder, $2 deploy-log lines, then the argv that lists the containers.
+# $1 state folder, $2 deploy-log lines, then the argv that lists the instances.
 READ_SCRIPT = r"""
 d=$1 lines=$2; shift 2
 cat "$d/releases.json" 2>/dev/null
-echo "--- otter:containers"
+echo "--- otter:instances"
 command -v "$1" >/dev/null 2>&1 && "$@" 2>/dev/null
 echo "--- otter:log"
 if [ "$lines" -gt 0 ] && [ -f "$d/deploy.log" ]; then tail -n "$lines" "$d/deploy.log"; fi
@@ -30,28 +31,29 @@ umask 022; mkdir -p "$1" && printf '%s\n' "$2" >> "$1/deploy.log"
 
 @dataclass(frozen=True)
 class TargetState:
-    """What a target knows of a deployment: releases, its containers, recent deploys."""
+    """What a target knows of a deployment: releases, its instances, recent deploys."""
 
     state: State
-    containers: list[ContainerInfo] = field(default_factory=list)
+    instances: list[Instance] = field(default_factory=list)
     log: list[dict] = field(default_factory=list)
 
 
-def read_state(deployment: str, engine: str = "docker", *, log_lines: int = 0,
+def read_state(deployment: str, listing: Command, *, log_lines: int = 0,
                base: str = DEFAULT_BASE) -> Command:
-    """One round trip: releases.json, the deployment's containers and the last
-    `log_lines` deploy-log records (see `parse_read`). A missing file is an empty state."""
+    """One round trip: releases.json, the deployment's instances (the runtime's `listing`)
+    and the last `log_lines` deploy-log records (see `parse_read`). A missing file is an
+    empty state."""
     folder = state_dir(deployment, base)
-    listing = list_containers(engine, deployment).argv
-    return script(READ_SCRIPT, args=[folder, str(log_lines), *listing],
+    return script(READ_SCRIPT, args=[folder, str(log_lines), *listing.argv],
                   description=f"read state of {deployment}")
 
 
-def parse_read(stdout: str, where: str = "releases.json") -> TargetState:
+def parse_read(stdout: str, parse_listing: Callable[[str], list[Instance]],
+               where: str = "releases.json") -> TargetState:
     """A TargetState from what `read_state` printed."""
-    text, _, rest = stdout.partition(CONTAINERS_MARK + "\n")
-    containers, _, log = rest.partition(LOG_MARK + "\n")
-    return TargetState(parse_state(text, where), parse_containers(containers), parse_log(log))
+    text, _, rest = stdout.partition(INSTANCES_MARK + "\n")
+    instances, _, log = rest.partition(LOG_MARK + "\n")
+    return TargetState(parse_state(text, where), parse_listing(instances), parse_log(log))
 
 
 def write_state(deployment: str, content: str, *, base: str = DEFAULT_BASE) -> Command:

@@ -5,15 +5,25 @@ from ..hosts import Host, LocalHost, SSHHost
 from .base import Executor, Result
 
 
+def _local(host: Host, control_dir: str | None) -> Executor:
+    from .local import LocalExecutor
+    return LocalExecutor(host)
+
+
+def _ssh(host: Host, control_dir: str | None) -> Executor:
+    from .ssh import SSHExecutor
+    return SSHExecutor(host, control_dir=control_dir)  # type: ignore[arg-type]
+
+
+CONNECTORS = {LocalHost: _local, SSHHost: _ssh}
+
+
 def executor_for(host: Host, *, control_dir: str | None = None) -> Executor:
     """The executor that reaches `host`."""
-    if isinstance(host, LocalHost):
-        from .local import LocalExecutor
-        return LocalExecutor(host)
-    if isinstance(host, SSHHost):
-        from .ssh import SSHExecutor
-        return SSHExecutor(host, control_dir=control_dir)
-    raise TypeError(f"no executor for {host!r}")
+    connect = CONNECTORS.get(type(host))
+    if connect is None:
+        raise TypeError(f"no executor for {host!r}")
+    return connect(host, control_dir)
 
 
-__all__ = ["Executor", "Result", "executor_for"]
+__all__ = ["CONNECTORS", "Executor", "Result", "executor_for"]

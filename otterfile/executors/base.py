@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterator, Protocol
+from typing import BinaryIO, Callable, Protocol
 
 from ..command import Command
 from ..hosts import Host
@@ -12,6 +12,12 @@ from ..hosts import Host
 OnOutput = Callable[[str, str], None]
 # Called with the count of bytes sent so far.
 OnProgress = Callable[[int], None]
+# GET a path on a host's port: the status code (see Executor.http).
+HttpGet = Callable[[str], int]
+
+
+class ProbeFailed(Exception):
+    """An HTTP probe got no answer; the message says why in a person's words."""
 
 
 @dataclass(frozen=True)
@@ -55,27 +61,11 @@ class Executor(Protocol):
         """A local port that reaches 127.0.0.1:`remote_port` on the host."""
         ...
 
+    def http(self, remote_port: int) -> contextlib.AbstractContextManager[HttpGet]:
+        """`get(path)` -> status code of GET http://127.0.0.1:`remote_port`PATH on the host,
+        for as long as the context lasts; raises ProbeFailed when nothing answers."""
+        ...
+
     def close(self) -> None:
         """Release connections (the SSH master)."""
         ...
-
-
-class CommandFailed(Exception):
-    """Raised by `check` when a command exits outside its ok codes."""
-
-    def __init__(self, result: Result):
-        self.result = result
-        what = result.command.description or result.command.display()
-        tail = result.tail(5)
-        super().__init__(f"{what}: exited {result.exited}" + (f"\n{tail}" if tail else ""))
-
-
-def check(result: Result) -> Result:
-    if not result.ok:
-        raise CommandFailed(result)
-    return result
-
-
-@contextlib.contextmanager
-def no_forward(port: int) -> Iterator[int]:
-    yield port

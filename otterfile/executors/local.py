@@ -14,7 +14,8 @@ import sh
 
 from ..command import Command, script
 from ..hosts import Host, LocalHost
-from .base import OnOutput, OnProgress, Result
+from .base import HttpGet, OnOutput, OnProgress, Result
+from .http import getter
 
 CHUNK = 64 * 1024
 CAPTURE_LIMIT = 16 * 1024 * 1024  # characters kept per stream in a Result; on_output sees all
@@ -189,6 +190,10 @@ class LocalExecutor:
     def forward(self, remote_port: int) -> Iterator[int]:
         """Local ports need no tunnel: yields `remote_port` itself."""
         yield remote_port
+
+    def http(self, remote_port: int) -> contextlib.AbstractContextManager[HttpGet]:
+        """GET on this machine's 127.0.0.1:`remote_port`."""
+        return getter(remote_port)
 
     def close(self) -> None:
         """Stop any process still running (Ctrl-C)."""

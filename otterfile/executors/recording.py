@@ -12,7 +12,7 @@ from typing import BinaryIO, Callable, Iterator, Mapping, Union
 
 from ..command import Command
 from ..hosts import Host, LocalHost
-from .base import OnOutput, OnProgress, Result
+from .base import HttpGet, OnOutput, OnProgress, Result
 from .local import upload_command
 
 # A canned answer: a whole Result, its stdout, or its exit status.
@@ -38,9 +38,10 @@ class RecordingExecutor:
     """
 
     def __init__(self, host: Host | None = None,
-                 responses: Mapping[Matcher, Response] | None = None):
+                 responses: Mapping[Matcher, Response] | None = None, http_status: int = 200):
         self.host = host or LocalHost()
         self.responses = dict(responses or {})
+        self.http_status = http_status
         self.commands: list[Command] = []
         self.uploads: list[Upload] = []
         self.forwards: list[int] = []
@@ -80,6 +81,17 @@ class RecordingExecutor:
         """Record the forward and yield `remote_port` itself."""
         self.forwards.append(remote_port)
         yield remote_port
+
+    @contextlib.contextmanager
+    def http(self, remote_port: int) -> Iterator[HttpGet]:
+        """Record each GET as a command and answer `http_status`."""
+        self.forwards.append(remote_port)
+
+        def get(path: str) -> int:
+            url = f"http://127.0.0.1:{remote_port}{path}"
+            self.run(Command(("GET", url), description=f"GET {url}"))
+            return self.http_status
+        yield get
 
     def close(self) -> None:
         self.closed = True

@@ -17,7 +17,8 @@ from typing import BinaryIO, Iterator
 from ..command import Command
 from ..errors import ExecutionError
 from ..hosts import SSHHost
-from .base import OnOutput, OnProgress, Result
+from .base import HttpGet, OnOutput, OnProgress, Result
+from .http import getter
 from .local import Input, Processes, chunks, open_source, run_process, upload_command
 
 CONNECT_TIMEOUT = 15
@@ -164,6 +165,12 @@ class SSHExecutor:
             yield int(spec.split(":")[1])
         finally:
             self._control("cancel", "-L", spec)
+
+    @contextlib.contextmanager
+    def http(self, remote_port: int) -> Iterator[HttpGet]:
+        """GET on the host's 127.0.0.1:`remote_port` through one forward of the master."""
+        with self.forward(remote_port) as local, getter(local) as get:
+            yield get
 
     def close(self) -> None:
         """Stop running commands and end the master connection."""

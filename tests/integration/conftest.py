@@ -67,9 +67,9 @@ def docker_cleanup(testbed: Testbed) -> list[str]:
 def targets(testbed: Testbed, docker_services) -> list[TestTarget]:
     """All test hosts, booted and answering (SSH, systemd, docker, caddy); session-wide."""
     found = testbed.targets()
-    testbed.wait_ready(found)
-    if KEEP:  # reused hosts carry the last session's deployments
+    if KEEP:  # reused hosts carry the last session's deployments (and maybe Caddy stopped)
         testbed.reset(found)
+    testbed.wait_ready(found)
     return found
 
 

@@ -24,7 +24,7 @@ def web():
 
 @runtime
 def box():
-    return docker(port=8080, env={{"GREETING": "hello", "APP_TOKEN": secret("APP_TOKEN")}})
+    return {runtime}(port=8080, env={{"GREETING": "hello", "APP_TOKEN": secret("APP_TOKEN")}})
 
 @target
 def servers():
@@ -33,7 +33,7 @@ def servers():
 @deployment
 def production():
     return Deployment(artifact=web, runtime=box, targets=[servers], domains=["{domain}"],
-                      proxy=caddy(tls="off"), keep_releases=3, on_failure="{on_failure}",
+                      proxy={proxy}, keep_releases=3, on_failure="{on_failure}",
                       parallel={parallel},
                       health_check=HealthCheck(path="/health", timeout_seconds={timeout}))
 '''
@@ -59,13 +59,14 @@ def write_app(folder: Path, version: str, healthy: bool = True, failure: str = "
 
 def write_otterfile(project: Path, targets, *, source: str = 'path="app"',
                     timeout: float = 8, on_failure: str = "stop", parallel: int | None = None,
-                    extra: str = "") -> Path:
+                    extra: str = "", runtime: str = "docker",
+                    proxy: str = 'caddy(tls="off")') -> Path:
     """An Otterfile deploying the app to `targets`; `extra` is appended (steps)."""
     hosts = [(t.host.name, t.host.identity_file, t.host.known_hosts) for t in targets]
     path = project / "Otterfile.py"
     path.write_text(OTTERFILE.format(hosts=hosts, source=source, domain=DOMAIN,
                                      timeout=timeout, on_failure=on_failure,
-                                     parallel=parallel) + extra)
+                                     parallel=parallel, runtime=runtime, proxy=proxy) + extra)
     return path
 
 
@@ -87,6 +88,17 @@ def start_otter(project: Path, *args: str) -> subprocess.Popen:
 
 def events(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def on(target, *argv):
+    """Run argv on a test host through otter's own SSH executor (a fresh connection)."""
+    from otterfile.command import cmd
+    from otterfile.executors import executor_for
+    executor = executor_for(target.host)
+    try:
+        return executor.run(cmd(*argv))
+    finally:
+        executor.close()
 
 
 def served(target) -> str:

@@ -1,6 +1,6 @@
 """acquire and ship for real: FROM-scratch busybox images built by the local Docker engine,
-from a local folder and from a bare git repository made here (reached by path), then shipped
-to a test host over SSH."""
+from a local folder and from a bare git repository made here (reached by path), identified
+and saved through the Docker SDK, then shipped to a test host's docker and podman over SSH."""
 from __future__ import annotations
 
 import shutil
@@ -11,14 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from otterfile.acquire import Artifact, acquire
+from otterfile.artifacts.base import AcquireContext, Artifact
+from otterfile.artifacts.build import acquire
+from otterfile.artifacts.images import DockerImages
+from otterfile.artifacts.ship import ship
 from otterfile.command import Command, cmd
-from otterfile.commands import git, image as images
+from otterfile.commands import git
+from otterfile.commands.container import bare_id
 from otterfile.errors import OtterError
 from otterfile.executors import executor_for
 from otterfile.executors.local import LocalExecutor
 from otterfile.model import build
-from otterfile.ship import ship_image
+from otterfile.runtimes import docker, podman
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +44,10 @@ def commit(work: Path, text: str) -> str:
     sh("git", "add", "-A", cwd=work)
     sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", text, cwd=work)
     return sh("git", "rev-parse", "HEAD", cwd=work)
+
+
+def context(executor, folder: Path, cache_dir: Path, on_output=lambda line: None):
+    return AcquireContext(executor, DockerImages(), folder, cache_dir, on_output)
 
 
 class Spy(LocalExecutor):
@@ -95,10 +103,10 @@ def test_build_from_local_path(app):
     lines: list[str] = []
     started = time.monotonic()
     artifact = acquire(build(path="work", command=f"docker build -t {TAG}-path ."),
-                       executor=LocalExecutor(), folder=app["root"],
-                       cache_dir=app["root"] / ".otter" / "cache", on_output=lines.append)
+                       context(LocalExecutor(), app["root"], app["root"] / ".otter" / "cache",
+                               lines.append))
     print(f"path build: {time.monotonic() - started:.2f}s")
-    assert artifact.kind == "image" and artifact.image == f"{TAG}-path"
+    assert artifact.form == "image" and artifact.image == f"{TAG}-path"
     assert artifact.digest == sh("docker", "image", "inspect", "--format", "{{.Id}}",
                                  f"{TAG}-path")
     assert artifact.commit == app["v2"] and artifact.source == str(app["work"])
@@ -113,8 +121,7 @@ def test_build_from_repo_at_ref(app, tmp_path, ref, version):
     started = time.monotonic()
     artifact = acquire(build(repo=str(app["bare"]), ref=asked, image=TAG,
                              command=f"docker build --tag={TAG} ."),
-                       executor=LocalExecutor(), folder=tmp_path, cache_dir=tmp_path / "cache",
-                       on_output=lambda line: None)
+                       context(LocalExecutor(), tmp_path, tmp_path / "cache"))
     print(f"repo build at {ref}: {time.monotonic() - started:.2f}s")
     assert artifact.commit == app[version] and artifact.ref == asked
     assert artifact.source == str(app["bare"])
@@ -125,14 +132,13 @@ def test_build_from_repo_at_ref(app, tmp_path, ref, version):
 def test_second_acquire_fetches_and_reuses_the_export(app, tmp_path):
     source = build(repo=str(app["bare"]), ref="v1", command=f"docker build -t {TAG}-again .")
     spy = Spy()
-    run = dict(executor=spy, folder=tmp_path, cache_dir=tmp_path / "cache",
-               on_output=lambda line: None)
-    first = acquire(source, **run)
+    ctx = context(spy, tmp_path, tmp_path / "cache")
+    first = acquire(source, ctx)
     verbs = [argv[:2] + argv[3:4] for argv in spy.argvs]
     assert ["git", "clone", "--quiet"] in verbs
     assert any(argv[:3] == ["sh", "-c", git.EXPORT_SCRIPT] for argv in spy.argvs)
     spy.argvs.clear()
-    second = acquire(source, **run)
+    second = acquire(source, ctx)
     assert second == first
     assert not any(argv[:2] == ["git", "clone"] for argv in spy.argvs)
     assert git.fetch(str(_mirror(tmp_path))).argv_values() in spy.argvs
@@ -150,49 +156,55 @@ def _mirror(cache_parent: Path) -> Path:
 def built(app, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ship")
     return acquire(build(repo=str(app["bare"]), ref="main", command=f"docker build -t {TAG} ."),
-                   executor=LocalExecutor(), folder=tmp, cache_dir=tmp / "cache",
-                   on_output=lambda line: None)
+                   context(LocalExecutor(), tmp, tmp / "cache"))
 
 
 def test_ship_into_the_same_engine_is_skipped(built):
-    result = ship_image(built, LocalExecutor())
+    result = ship(built, docker.RUNTIME, LocalExecutor(), DockerImages())
     assert result.shipped is False and result.bytes == 0
 
 
-def test_ship_to_an_ssh_target(built, target):
-    remote = executor_for(target.host)
+@pytest.mark.parametrize("runtime", [docker.RUNTIME, podman.RUNTIME], ids=lambda r: r.name)
+def test_ship_to_an_ssh_target(built, target, runtime):
+    engine, remote = runtime.name, executor_for(target.host)
     try:
         remote.run(cmd("true"))  # opens the SSH master outside the timing
-        remote.run(_rmi(built.image))
+        remote.run(_rmi(engine, built.image, f"{TAG}-keep"))
         progress: list[tuple[int, int | None]] = []
-        first = ship_image(built, remote, on_progress=lambda sent, total:
-                           progress.append((sent, total)))
-        print(f"ship over ssh: {first.bytes} bytes in {first.seconds:.2f}s")
+        first = ship(built, runtime, remote, DockerImages(),
+                     on_progress=lambda sent, total: progress.append((sent, total)))
+        print(f"ship over ssh into {engine}: {first.bytes} bytes in {first.seconds:.2f}s")
         assert first.shipped and first.bytes > BUSYBOX.stat().st_size
         assert progress[-1][0] == first.bytes and progress[-1][1] is not None
-        assert _target_id(remote, built.image) == built.digest
-        second = ship_image(built, remote)
-        print(f"no-op ship over ssh: {second.seconds:.3f}s")
+        assert _target_id(remote, engine, built.image) == built.digest
+        second = ship(built, runtime, remote, DockerImages())
+        print(f"no-op ship over ssh into {engine}: {second.seconds:.3f}s")
         assert not second.shipped and second.bytes == 0
         # The id is there under another name only: the tag is pointed at it, nothing moves.
-        remote.run(images.tag(built.digest, f"{TAG}-keep"))
-        remote.run(_rmi(built.image))
-        third = ship_image(built, remote)
-        assert not third.shipped and _target_id(remote, built.image) == built.digest
+        assert remote.run(cmd(engine, "tag", bare_id(built.digest), f"{TAG}-keep")).ok
+        assert remote.run(cmd(engine, "rmi", built.image)).ok
+        assert _target_id(remote, engine, built.image) == ""
+        third = ship(built, runtime, remote, DockerImages())
+        assert not third.shipped and _target_id(remote, engine, built.image) == built.digest
     finally:
-        remote.run(cmd("docker", "rmi", built.image, f"{TAG}-keep", ok_codes=(0, 1)))
+        remote.run(_rmi(engine, built.image, f"{TAG}-keep"))
         remote.close()
 
 
-def _rmi(image: str) -> Command:
-    return cmd("docker", "rmi", image, ok_codes=(0, 1))
+def _rmi(engine: str, *images: str) -> Command:
+    return cmd("sh", "-c", 'e=$1; shift; for i; do "$e" rmi "$i"; done; exit 0', "sh", engine,
+               *images)
 
 
-def _target_id(remote, image: str) -> str:
-    return remote.run(images.image_id(image)).stdout.strip()
+def _target_id(remote, engine: str, image: str) -> str:
+    """The image id as docker shows it (sha256:...), or "" when the engine has no `image`."""
+    result = remote.run(cmd(engine, "image", "inspect", "--format", "{{.Id}}", image,
+                            ok_codes=(0, 1, 125)))
+    found = result.stdout.strip() if result.exited == 0 else ""
+    return f"sha256:{found}" if found and not found.startswith("sha256:") else found
 
 
 def test_ship_of_an_image_the_controller_lacks_names_docker_save():
     gone = Artifact("image", "sha256:" + "0" * 64, image=None, source="/nowhere")
     with pytest.raises(OtterError, match="docker save sha256:0+ failed on the controller"):
-        ship_image(gone, LocalExecutor())
+        ship(gone, docker.RUNTIME, LocalExecutor(), DockerImages())

@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from otterfile.command import cmd
 from otterfile.executors import executor_for
-from tests.integration.deploy import (events, otter, served, write_app, write_otterfile)
+from tests.integration.deploy import (events, on, otter, served, write_app,
+                                      write_otterfile)
 
 
 @pytest.fixture
@@ -21,14 +21,6 @@ def project(tmp_path, two):
     write_app(tmp_path / "app", "v1")
     write_otterfile(tmp_path, two)
     return tmp_path
-
-
-def on(target, *argv):
-    executor = executor_for(target.host)
-    try:
-        return executor.run(cmd(*argv))
-    finally:
-        executor.close()
 
 
 def assert_one_container(targets):

@@ -1,6 +1,8 @@
-"""acquire: tag parsing, git builders, cache keys, ref resolution on a local repo, failures.
+"""build(...): tag parsing, git builders, cache keys, ref resolution on a local repo,
+failures, and the source's checks.
 
-git and sh run locally here (a few milliseconds each); docker does not.
+git and sh run locally here (a few milliseconds each); docker does not: a fake image store
+answers for the controller's engine.
 """
 from __future__ import annotations
 
@@ -10,15 +12,36 @@ from pathlib import Path
 
 import pytest
 
-from otterfile.acquire import (Artifact, BuildFailed, acquire, cache_key, checkout, image_tag,
-                               resolve_ref, resolve_url)
-from otterfile.commands import git, image as images
+from otterfile.artifacts import KINDS, source_for
+from otterfile.artifacts.base import AcquireContext, Artifact
+from otterfile.artifacts.build import (SOURCE, BuildFailed, acquire, cache_key, checkout,
+                                       image_tag, resolve_ref, resolve_url)
+from otterfile.commands import git
 from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor
 from otterfile.executors.recording import RecordingExecutor
-from otterfile.model import build
+from otterfile.model import Build, build
+from otterfile.validate import FieldError
 
 pytestmark = pytest.mark.unit
+
+DIGEST = "sha256:" + "d" * 64
+
+
+class FakeImages:
+    """An image store that knows one digest for every tag (or none), and what was asked."""
+
+    def __init__(self, digest: str | None = DIGEST):
+        self.digest, self.asked = digest, []
+
+    def image_id(self, ref: str) -> str | None:
+        self.asked.append(ref)
+        return self.digest
+
+
+def context(executor, folder: Path, cache_dir: Path, on_output=print,
+            images: FakeImages | None = None) -> AcquireContext:
+    return AcquireContext(executor, images or FakeImages(), folder, cache_dir, on_output)
 
 
 class Spy(LocalExecutor):
@@ -94,9 +117,11 @@ def test_image_tag_absent(command):
 
 
 def test_no_tag_and_no_image_is_a_clear_error(tmp_path):
+    recording = RecordingExecutor()
     with pytest.raises(OtterError, match="image=NAME"):
-        acquire(build(path=".", command="docker build ."), executor=RecordingExecutor(),
-                folder=tmp_path, cache_dir=tmp_path / "cache", on_output=print)
+        acquire(build(path=".", command="docker build ."),
+                context(recording, tmp_path, tmp_path / "cache"))
+    assert recording.commands == []  # found out before anything runs
 
 
 # --- builders: exact argv ---
@@ -113,23 +138,13 @@ def test_git_builders_argv():
     assert git.work_tree_commit("/src").argv[-1] == "/src"
 
 
-def test_image_builders_argv():
-    assert images.image_id("app:1").argv == (
-        "docker", "image", "inspect", "--format", "{{.Id}}", "app:1")
-    assert images.save("sha256:ab").argv == ("docker", "save", "sha256:ab")
-    assert images.load().argv == ("docker", "load")
-    assert images.tag("sha256:ab", "app").argv == ("docker", "tag", "sha256:ab", "app")
-    assert images.probe("sha256:ab", "app").argv[-2:] == ("sha256:ab", "app")
-
-
 def test_repo_build_runs_these_commands_in_order(tmp_path):
     commit = "c" * 40
-    recording = RecordingExecutor(responses={
-        "test -d": 1, "rev-parse": commit + "\n", "image inspect": "sha256:" + "d" * 64 + "\n"})
+    recording = RecordingExecutor(responses={"test -d": 1, "rev-parse": commit + "\n"})
+    images = FakeImages()
     artifact = acquire(build(repo="https://example.invalid/team/app.git", ref="main",
                              command="docker build -t app ."),
-                       executor=recording, folder=tmp_path, cache_dir=Path("/c"),
-                       on_output=print)
+                       context(recording, tmp_path, Path("/c"), images=images))
     key = cache_key("https://example.invalid/team/app.git")
     mirror, build_dir = f"/c/repos/{key}.git", f"/c/builds/{key}/{commit}"
     argvs = [c.argv for c in recording.commands]
@@ -142,9 +157,15 @@ def test_repo_build_runs_these_commands_in_order(tmp_path):
     assert argvs[6] == git.export(mirror, commit, build_dir).argv
     assert argvs[7] == ("sh", "-c", "docker build -t app .")
     assert recording.commands[7].cwd == build_dir
-    assert argvs[8] == images.image_id("app").argv
-    assert artifact == Artifact("image", "sha256:" + "d" * 64, image="app", commit=commit,
+    assert len(argvs) == 8 and images.asked == ["app"]  # the id from the image store
+    assert artifact == Artifact("image", DIGEST, image="app", commit=commit,
                                 ref="main", source="https://example.invalid/team/app.git")
+
+
+def test_build_that_makes_no_image_is_a_clear_error(tmp_path):
+    with pytest.raises(OtterError, match="made no image 'app'"):
+        acquire(build(path=".", command="true", image="app"),
+                context(LocalExecutor(), tmp_path, tmp_path / "c", images=FakeImages(None)))
 
 
 # --- cache key and URLs ---
@@ -220,38 +241,34 @@ def test_unknown_ref_is_a_clear_error(repo, tmp_path):
 
 def test_path_build_records_commit_and_dirty(repo, tmp_path):
     work = repo["work"]
-    run = dict(executor=LocalExecutor(), folder=work.parent, cache_dir=work / ".otter" / "c",
-               on_output=lambda line: None)
-    source = build(path="work", command="mkdir -p dist && cp app.txt dist/out",
-                   output="dist/out")
+    ctx = context(LocalExecutor(), work.parent, work / ".otter" / "c", lambda line: None)
     (work / ".otter").mkdir()
-    artifact = acquire(source, **run)
+    source = build(path="work", command="mkdir -p dist && cp app.txt dist/out", image="app")
+    artifact = acquire(source, ctx)
     assert artifact.commit == repo["second"]  # .otter/ does not count; dist/ comes later
+    assert artifact.form == "image" and artifact.digest == DIGEST
+    assert artifact.source == str(work) and artifact.ref is None
     (work / "app.txt").write_text("changed\n")
-    assert acquire(source, **run).commit == repo["second"] + "-dirty"
+    assert acquire(source, ctx).commit == repo["second"] + "-dirty"
     plain = tmp_path / "plain"
     plain.mkdir()
-    assert acquire(build(path=str(plain), command="echo x > f", output="f"),
-                   **run).commit is None
+    assert acquire(build(path=str(plain), command="echo x > f", image="app"),
+                   ctx).commit is None
 
 
-def test_file_output_digest_is_sha256(tmp_path):
-    lines = []
-    artifact = acquire(build(path=".", command="printf 'hello' > out.bin; echo built",
-                             output="out.bin"),
-                       executor=LocalExecutor(), folder=tmp_path, cache_dir=tmp_path / "c",
-                       on_output=lines.append)
-    assert artifact.kind == "file" and artifact.path == tmp_path / "out.bin"
-    assert artifact.digest == hashlib.sha256(b"hello").hexdigest()
-    assert lines == ["built"]
+def test_file_output_is_a_clear_error_for_now(tmp_path):
+    with pytest.raises(OtterError, match=r"build\(output=...\): file artifacts are not "
+                                         "deployable yet"):
+        acquire(build(path=".", command="printf 'hello' > out.bin", output="out.bin"),
+                context(LocalExecutor(), tmp_path, tmp_path / "c"))
 
 
 def test_failing_build_raises_with_the_tail(tmp_path):
     command = "for i in $(seq 1 30); do echo line $i; done; echo boom >&2; exit 3"
     seen = []
     with pytest.raises(BuildFailed) as failure:
-        acquire(build(path=".", command=command, image="app"), executor=LocalExecutor(),
-                folder=tmp_path, cache_dir=tmp_path / "c", on_output=seen.append)
+        acquire(build(path=".", command=command, image="app"),
+                context(LocalExecutor(), tmp_path, tmp_path / "c", seen.append))
     error = failure.value
     assert error.exited == 3 and error.source == str(tmp_path)
     assert error.tail[-1] == "boom" and "line 30" in error.tail and "line 1" not in error.tail
@@ -261,5 +278,45 @@ def test_failing_build_raises_with_the_tail(tmp_path):
 
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(OtterError, match="cannot use folder"):
-        acquire(build(path="nope", command="true", image="x"), executor=LocalExecutor(),
-                folder=tmp_path, cache_dir=tmp_path / "c", on_output=print)
+        acquire(build(path="nope", command="true", image="x"),
+                context(LocalExecutor(), tmp_path, tmp_path / "c"))
+
+
+# --- the source's checks, form and what this version cannot deploy ---
+
+def test_build_is_the_source_of_build_values():
+    assert KINDS[Build] is SOURCE and source_for(build(path=".", command="x")) is SOURCE
+    assert SOURCE.name == "build"
+
+
+@pytest.mark.parametrize("value, path", [
+    (build(command="make"), "repo"),
+    (build(repo="r", path="p", command="make"), "repo"),
+    (build(repo="r"), "command"),
+    (build(path="p", command=["make"]), "command"),
+    (build(repo=1, command="make"), "repo"),
+    (build(path="p", command="make", ref=2), "ref"),
+    (build(path="p", command="make", image=3), "image"),
+])
+def test_check_names_the_field(value, path):
+    with pytest.raises(FieldError) as info:
+        SOURCE.check(value)
+    assert info.value.path == path
+
+
+def test_check_form_and_unsupported():
+    image = build(repo="r", ref="main", command="docker build -t app .")
+    assert SOURCE.check(image) is image
+    assert SOURCE.form(image) == "image" and SOURCE.unsupported(image) is None
+    output = build(path="p", command="make", output="dist/app")
+    assert SOURCE.form(output) == "file"
+    for value in (output, build(path="p", command="make", on="builder"),
+                  build(path="p", command="make", push="reg/app")):
+        assert "not supported by this version" in SOURCE.unsupported(value)
+
+
+def test_acquire_through_the_source(tmp_path):
+    artifact = SOURCE.acquire(build(path=".", command="true", image="app"),
+                              context(LocalExecutor(), tmp_path, tmp_path / "c"))
+    assert artifact == Artifact("image", DIGEST, image="app", commit=None,
+                                source=str(tmp_path))

@@ -8,10 +8,12 @@ from dataclasses import replace
 
 import pytest
 
-from otterfile.commands import caddy
+from otterfile import model
 from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor
+from otterfile.proxies import KINDS, Site, caddy, proxy_for
 from otterfile.render import render
+from otterfile.validate import FieldError
 
 pytestmark = pytest.mark.unit
 
@@ -50,13 +52,35 @@ def test_render_site_each_tls_mode():
         HEADER + ":3000 {\n\treverse_proxy 127.0.0.1:20001\n}\n")
 
 
+def test_render_site_accepts_the_plan_placeholder_port():
+    assert caddy.render_site("production", ["myapp.com"], "<port>", None, "auto") == (
+        HEADER + "myapp.com {\n\treverse_proxy 127.0.0.1:<port>\n}\n")
+
+
 @pytest.mark.parametrize("args", [
     (["my app.com"], 1, None, "auto"), (["a.com {\n}"], 1, None, "auto"),
     (["a.com"], 0, None, "auto"), (["a.com"], 1, None, "on"), ([], 1, None, "auto"),
-    (["a.com"], "80", None, "auto")])
+    (["a.com"], "80", None, "auto"), (["a.com"], "port", None, "auto")])
 def test_render_site_rejects_bad_values(args):
     with pytest.raises(OtterError):
         caddy.render_site("production", *args)
+
+
+def test_the_caddy_proxy_object():
+    assert KINDS[model.Caddy] is caddy.PROXY and proxy_for(model.caddy()) is caddy.PROXY
+    value = model.caddy(tls="off")
+    assert caddy.PROXY.check(value) is value and caddy.PROXY.unsupported(value) is None
+    with pytest.raises(FieldError) as info:
+        caddy.PROXY.check(model.caddy(tls="on"))
+    assert info.value.path == "tls"
+    text = caddy.PROXY.render(value, Site("production", ("myapp.test",), 20001, 3000))
+    assert text == site(20001) and caddy.PROXY.served_port(text) == 20001
+    planned = caddy.PROXY.render(value, Site("production", (), "<port>", 3000))
+    assert caddy.PROXY.served_port(planned) is None
+    assert caddy.PROXY.site_path("production") == "/etc/caddy/otter.d/production.caddy"
+    assert caddy.PROXY.switch("production", "x\n") == caddy.switch("production", "x\n")
+    assert caddy.PROXY.remove("production") == caddy.remove_site("production")
+    assert "server-a" in caddy.PROXY.missing_message("server-a")
 
 
 def test_template_errors_name_template_and_line(tmp_path):

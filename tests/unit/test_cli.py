@@ -43,7 +43,7 @@ def test_plan_shows_commands_per_target_and_no_secret(otterfile):
                     env={"DB_PASSWORD": "hunter2"})
     assert result.exit_code == 0, result.output
     assert "deploy@server-a.example:2222:" in result.output
-    assert "$ sh -c 'docker build -t app:1 .'" in result.output
+    assert "&& sh -c 'docker build -t app:1 .'" in result.output
     assert "hunter2" not in result.output
 
 
@@ -78,7 +78,8 @@ def test_dry_run_prints_what_would_run(otterfile):
     result = invoke(otterfile(FILE), "run", "production", "--dry-run",
                     env={"DB_PASSWORD": "hunter2"})
     assert result.exit_code == 0, result.output
-    assert "would build: docker build -t app:1 ." in result.output
+    assert "controller: would run: cd " in result.output
+    assert "&& sh -c 'docker build -t app:1 .'" in result.output
     assert "deploy@server-a.example:2222: would run: lock production" in result.output
     assert "hunter2" not in result.output
     assert "done in" in result.output
@@ -118,10 +119,10 @@ def test_help_and_list_import_nothing_heavy(otterfile):
 
 
 def test_runtimes_not_deployable_yet_fail_before_anything_runs(otterfile):
-    text = FILE.replace("return docker(port=8080,", "return podman(port=8080,")
+    text = FILE.replace("return docker(port=8080,", "return systemd(command='app', port=8080,")
     result = invoke(otterfile(text), "run", "production", "--dry-run",
                     env={"DB_PASSWORD": "x"})
     assert result.exit_code == 2
-    assert "deployment production/runtime: the podman runtime cannot be deployed" in \
+    assert "deployment production/runtime: the systemd runtime cannot be deployed" in \
         result.output
     assert "Otterfile.py:16:" in result.output and "would run" not in result.output

@@ -1,4 +1,5 @@
-"""Docker command builders: exact argv, and the start script run for real with a fake engine."""
+"""Container engine command builders (docker and podman): exact argv, and the start,
+status and remove scripts run for real with a fake engine."""
 from __future__ import annotations
 
 import os
@@ -10,10 +11,11 @@ from dataclasses import replace
 import pytest
 
 from otterfile.command import SecretText
-from otterfile.commands import docker
+from otterfile.commands import container as docker
 from otterfile.commands.files import remove_file, render_env_file, write_file
 from otterfile.errors import OtterError, OtterfileError
 from otterfile.executors.local import LocalExecutor
+from otterfile.runtimes.base import Instance, InstanceStatus
 from otterfile.secrets import Secret
 
 pytestmark = pytest.mark.unit
@@ -89,17 +91,37 @@ def test_container_name_and_bad_names():
         docker.container_name("-x", "r")
 
 
-def test_run_container_exact_argv():
-    command = docker.run_container("podman", image="myapp", host_port=20001,
-                                   container_port=3000, env_file="/var/lib/otter/p/env/r.env",
+OPTIONS = ("--name", NAME, "--label", "otter.deployment=production",
+           "--label", f"otter.release={RUN['release']}", "--label", "otter.digest=sha256:0a1b",
+           "--restart", "unless-stopped")
+
+
+def test_run_options_and_the_shown_run_line_exact():
+    assert tuple(docker.run_options(env_file="/var/lib/otter/p/env/r.env",
+                                    volumes=["/data:/data:ro"], options=["--memory 512m"],
+                                    **RUN)) == (
+        *OPTIONS, "--env-file", "/var/lib/otter/p/env/r.env", "-v", "/data:/data:ro",
+        "--memory", "512m")
+    command = docker.start_release("podman", image="myapp", container_port=3000,
+                                   env="A=1\n", env_file="/var/lib/otter/p/env/r.env",
                                    volumes=["/data:/data:ro"], options=["--memory 512m"],
                                    command="./serve --port 3000", **RUN)
-    assert command.argv == (
-        "podman", "run", "-d", "-p", "127.0.0.1:20001:3000", "--name", NAME,
-        "--label", "otter.deployment=production", "--label", f"otter.release={RUN['release']}",
-        "--label", "otter.digest=sha256:0a1b", "--restart", "unless-stopped",
-        "--env-file", "/var/lib/otter/p/env/r.env", "-v", "/data:/data:ro",
+    assert command.argv[3:] == (
+        "sh", "podman", "3000", "20000", "29999", "5", "/var/lib/otter/p/env/r.env", NAME,
+        *OPTIONS, "--env-file", "/var/lib/otter/p/env/r.env", "-v", "/data:/data:ro",
         "--memory", "512m", "myapp", "./serve", "--port", "3000")
+    assert command.description == (
+        f"start {NAME}: podman run -d -p '127.0.0.1:<port>:3000' --name {NAME} "
+        f"--label otter.deployment=production --label otter.release={RUN['release']} "
+        "--label otter.digest=sha256:0a1b --restart unless-stopped "
+        "--env-file /var/lib/otter/p/env/r.env -v /data:/data:ro --memory 512m myapp "
+        "./serve --port 3000")
+    assert command.file == "/var/lib/otter/p/env/r.env"
+    without_env = docker.start_release("docker", image="myapp", container_port=3000, **RUN)
+    assert "--env-file" not in without_env.argv and without_env.argv[9] == ""
+    assert without_env.file is None and without_env.stdin is None
+    with pytest.raises(OtterError, match="env_file"):
+        docker.start_release("docker", image="myapp", container_port=3000, env="A=1\n", **RUN)
 
 
 def test_start_release_argv_and_secret_only_in_stdin(tmp_path):
@@ -115,6 +137,7 @@ def test_start_release_argv_and_secret_only_in_stdin(tmp_path):
     assert all(SECRET not in arg for arg in command.argv_values())
     assert SECRET not in command.display() and "(secret)" in command.display()
     assert SECRET not in repr(command) and command.secret
+    assert SECRET not in command.description and "docker run -d" in command.description
     assert command.stdin_bytes() == f"NODE_ENV=production\nDB_PASSWORD={SECRET}\n".encode()
 
 
@@ -126,8 +149,8 @@ def test_start_runs_beside_skipping_a_listening_port(engine, tmp_path):
         env = SecretText(f"A={SECRET}\n")
         result = LocalExecutor().run(start(engine, tmp_path, (low, low + 20), env=env))
     assert result.exited == 0, result.stderr
-    port, container = docker.parse_started(result.stdout)
-    assert low < port <= low + 20 and container == "cid1"
+    port = docker.parse_started(result.stdout)
+    assert low < port <= low + 20 and "container=cid1" in result.stdout.splitlines()
     env_file = tmp_path / "state" / "env" / "r1.env"
     assert env_file.read_text() == f"A={SECRET}\n"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
@@ -142,8 +165,8 @@ def test_start_retries_the_next_port_on_a_bind_clash(engine, tmp_path):
     low = free_port()
     result = LocalExecutor().run(start(engine, tmp_path, (low, low + 50)))
     assert result.exited == 0, result.stderr
-    port, container = docker.parse_started(result.stdout)
-    assert port >= low + 2 and container == "cid3"
+    port = docker.parse_started(result.stdout)
+    assert port >= low + 2 and "container=cid3" in result.stdout.splitlines()
     removed = [c for c in calls(engine) if c.startswith("rm")]
     assert removed == [f"rm -f {NAME}"] * 2
     assert "--env-file" not in calls(engine)[-1]
@@ -176,7 +199,7 @@ def test_start_finds_listeners_in_proc_without_ss(engine, tmp_path):
         command = replace(command, env={"PATH": path})
         result = LocalExecutor().run(command)
     assert result.exited == 0, result.stderr
-    assert docker.parse_started(result.stdout)[0] != low
+    assert docker.parse_started(result.stdout) != low
 
 
 def test_container_status_reports_state_and_logs(engine):
@@ -185,14 +208,16 @@ def test_container_status_reports_state_and_logs(engine):
     result = LocalExecutor().run(command)
     assert result.ok
     status = docker.parse_status(result.stdout)
-    assert status == docker.ContainerStatus("exited", 137, 2, True, "line one\nboom")
+    assert status == InstanceStatus("exited", 137, 2, True, "line one\nboom")
+    assert not status.alive
     assert f"logs --tail 7 {NAME}" in calls(engine)
 
 
 def test_container_status_missing(engine):
     result = LocalExecutor().run(docker.container_status(str(engine), NAME))
     assert result.exited == docker.EXIT_MISSING and result.ok
-    assert docker.parse_status(result.stdout).state == "missing"
+    assert docker.parse_status(result.stdout) == InstanceStatus("missing")
+    assert docker.parse_status("running 0 0 false\n").alive
 
 
 def test_stop_logs_prune_list_argv():
@@ -202,8 +227,9 @@ def test_stop_logs_prune_list_argv():
     assert docker.logs("docker", NAME, follow=True, tail=50).argv == (
         "docker", "logs", "-f", "--tail", "50", NAME)
     assert docker.logs("podman", NAME).argv == ("podman", "logs", "--tail", "100", NAME)
-    prune = docker.prune_images("docker", ["sha256:a", "sha256:b", "sha256:a"], ["sha256:b"])
-    assert prune.argv[3:] == ("sh", "docker", "sha256:a")
+    prune = docker.prune_images("docker", ["sha256:a", "sha256:b", "a", "sha256:c"],
+                                ["b", "sha256:c"])
+    assert prune.argv[3:] == ("sh", "docker", "a")  # bare ids: what podman takes too
     listing = docker.list_containers("docker", "production")
     assert listing.argv[:6] == ("docker", "ps", "-a", "--no-trunc", "--filter",
                                 "label=otter.deployment=production")
@@ -220,12 +246,27 @@ def test_remove_containers_skips_missing(engine):
 
 
 def test_parse_containers_and_started():
-    text = f"{NAME}\trunning\t{RUN['release']}\tsha256:0a1b\tUp 3 minutes\nnoise\n"
+    text = (f"{NAME}\trunning\t{RUN['release']}\tsha256:0a1b\tUp 3 minutes\nnoise\n"
+            "otter-production-r0\texited\tr0\tsha256:0a0a\tExited (0) 1 hour ago\n")
     assert docker.parse_containers(text) == [
-        docker.ContainerInfo(NAME, "running", RUN["release"], "sha256:0a1b", "Up 3 minutes")]
-    assert docker.parse_started("port=20001\ncontainer=abc\n") == (20001, "abc")
+        Instance(NAME, True, RUN["release"], "sha256:0a1b", "Up 3 minutes"),
+        Instance("otter-production-r0", False, "r0", "sha256:0a0a", "Exited (0) 1 hour ago")]
+    assert docker.parse_started("port=20001\ncontainer=abc\n") == 20001
+    assert docker.parse_started("port=<port>\n") == "<port>"  # as a plan shows it
     with pytest.raises(OtterError):
         docker.parse_started("oops")
+    with pytest.raises(OtterError):
+        docker.parse_started("port=abc\n")
+
+
+def test_probe_and_load_argv():
+    probe = docker.probe("podman", "sha256:ab", "app:1")
+    assert probe.argv[:3] == ("sh", "-c", docker.PROBE_SCRIPT)
+    assert probe.argv[3:] == ("sh", "podman", "ab", "app:1")  # bare id: podman prints hex
+    assert docker.probe("docker", "sha256:ab", None).argv[3:] == ("sh", "docker", "ab", "")
+    assert docker.load("docker").argv == ("docker", "load")
+    assert docker.load("podman").argv == ("podman", "load")
+    assert docker.bare_id("sha256:ab") == "ab" and docker.bare_id("ab") == "ab"
 
 
 def test_render_env_file_validates_and_marks_secrets():

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import io
 import os
+import socket
 import stat
 import threading
 import time
@@ -12,7 +14,7 @@ import pytest
 
 from otterfile.command import Command, cmd, script
 from otterfile.executors import executor_for
-from otterfile.executors.base import Result, check, CommandFailed
+from otterfile.executors.base import ProbeFailed, Result
 from otterfile.executors import local as local_module
 from otterfile.executors.local import LocalExecutor, upload_command
 from otterfile.executors.recording import RecordingExecutor, Upload
@@ -69,6 +71,18 @@ def test_recording_uploads_forwards_and_close_without_reading_files():
     assert ex.forwards == [3000] and ex.closed
 
 
+def test_recording_http_records_each_get_and_answers_its_status():
+    ex = RecordingExecutor(http_status=503)
+    with ex.http(20001) as get:
+        assert get("/health") == 503
+        assert get("/") == 503
+    assert [c.argv for c in ex.commands] == [("GET", "http://127.0.0.1:20001/health"),
+                                             ("GET", "http://127.0.0.1:20001/")]
+    assert ex.lines()[0] == "GET http://127.0.0.1:20001/health" and ex.forwards == [20001]
+    with RecordingExecutor().http(80) as get:
+        assert get("/") == 200  # the default: healthy
+
+
 def test_recording_masks_secrets():
     ex = RecordingExecutor()
     ex.run(cmd("login", SECRET, env={"TOKEN": SECRET}))
@@ -96,8 +110,6 @@ def test_exit_codes_stdout_stderr(local):
     result = local.run(script("echo out; echo err >&2; exit 3"))
     assert (result.exited, result.stdout, result.stderr, result.ok) == (3, "out\n", "err\n", False)
     assert result.host == "local" and result.duration > 0
-    with pytest.raises(CommandFailed, match="exited 3"):
-        check(result)
     assert local.run(cmd("true")).ok
 
 
@@ -194,6 +206,51 @@ def test_close_stops_running_commands(local):
 def test_forward_is_the_same_port(local):
     with local.forward(8080) as port:
         assert port == 8080
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """/ answers 200, /broken 503, anything else 404; every path asked is kept."""
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.server.paths.append(self.path)
+        code = {"/": 200, "/broken": 503}.get(self.path, 404)
+        self.send_response(code)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass  # quiet
+
+
+@pytest.fixture
+def web():
+    """A tiny HTTP server on 127.0.0.1, on a free port, for as long as the test."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.paths = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_http_gets_status_codes_from_a_local_port(local, web):
+    port = web.server_address[1]
+    with local.http(port) as get:
+        assert get("/") == 200
+        assert get("/broken") == 503
+        assert get("/nope?x=1") == 404
+    assert web.paths == ["/", "/broken", "/nope?x=1"]
+
+
+def test_http_to_a_closed_port_raises_probe_failed(local):
+    with socket.socket() as sock:  # a port that was free a moment ago, and is closed now
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with local.http(port) as get:
+        with pytest.raises(ProbeFailed, match="connection refused"):
+            get("/health")
 
 
 def test_secret_is_used_but_never_shown(local):

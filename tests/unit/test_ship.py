@@ -1,59 +1,162 @@
-"""ship_image decisions against a recording target: skip, tag, clear errors. No docker."""
+"""ship decisions against a recording target and a fake image store: skip, tag, stream,
+clear errors; and the probe script run against a fake engine. No docker."""
 from __future__ import annotations
 
+import io
 import subprocess
 
 import pytest
 
-from otterfile.acquire import Artifact
-from otterfile.commands import image as images
+from otterfile.artifacts.base import Artifact
+from otterfile.artifacts.ship import ShipResult, ship
+from otterfile.commands import container
 from otterfile.errors import OtterError
 from otterfile.executors.recording import RecordingExecutor
-from otterfile.ship import ShipResult, ship_image
+from otterfile.runtimes import docker, podman, systemd
 
 pytestmark = pytest.mark.unit
 
 DIGEST = "sha256:" + "a" * 64
 ARTIFACT = Artifact("image", DIGEST, image="app:1", commit="c" * 40, ref="main", source="/r")
+ARCHIVE = b"layer" * 50_000  # what the fake store's `docker save` streams
+
+
+class FakeImages:
+    """The controller's image store: `save` streams ARCHIVE and records what was saved."""
+
+    def __init__(self, size: int | None = len(ARCHIVE)):
+        self._size, self.saved = size, []
+
+    def size(self, image_id: str) -> int | None:
+        return self._size
+
+    def save(self, image_id: str) -> io.BytesIO:
+        self.saved.append(image_id)
+        return io.BytesIO(ARCHIVE)
+
+
+class Target(RecordingExecutor):
+    """A recording target that reads the stream it is given (in chunks, reporting
+    progress) and answers the probe `before` until an archive arrived, `after` then."""
+
+    def __init__(self, before: str = "missing\n", after: str = "present\n", load: int = 0):
+        super().__init__()
+        self.before, self.after, self.load = before, after, load
+        self.received = b""
+
+    def run(self, command, *, stdin=None, on_progress=None, **kwargs):
+        if stdin is not None:
+            while chunk := stdin.read(64 * 1024):
+                self.received += chunk
+                if on_progress:
+                    on_progress(len(self.received))
+        self.responses = {lambda c: c.description.startswith("look for"):
+                          self.after if self.received else self.before,
+                          lambda c: c.description.endswith(" load"): self.load}
+        return super().run(command, **kwargs)
 
 
 @pytest.mark.parametrize("answer", ["present\n", "tagged\n"])
 def test_target_with_the_image_id_is_skipped_in_one_round_trip(answer):
-    target = RecordingExecutor(responses={"docker": answer})
-    result = ship_image(ARTIFACT, target)
+    target, images = Target(before=answer), FakeImages()
+    result = ship(ARTIFACT, docker.RUNTIME, target, images)
     assert result.shipped is False and result.bytes == 0 and isinstance(result, ShipResult)
-    assert [c.argv for c in target.commands] == [images.probe(DIGEST, "app:1").argv]
+    assert [c.argv for c in target.commands] == [container.probe("docker", DIGEST,
+                                                                 "app:1").argv]
+    assert images.saved == []  # nothing read from the controller's engine
 
 
-def test_probe_script_checks_id_and_tags_it(tmp_path):
-    """Run the probe script against a fake `docker` to see each branch."""
-    fake = tmp_path / "docker"
-    fake.write_text('#!/bin/sh\necho "$*" >> "$LOG"\n'
-                    'case "$*" in *"inspect --format {{.Id}} app:1") echo "$TAG_ID";;\n'
-                    '*"inspect --format {{.Id}} sha256:"*) [ -n "$HAVE_ID" ] || exit 1;;\n'
-                    'esac\n')
+@pytest.mark.parametrize("runtime", [docker.RUNTIME, podman.RUNTIME], ids=lambda r: r.name)
+def test_a_missing_image_is_streamed_into_the_engine_then_probed_again(runtime):
+    target, images, progress = Target(), FakeImages(), []
+    result = ship(ARTIFACT, runtime, target, images,
+                  on_progress=lambda sent, total: progress.append((sent, total)))
+    assert result.shipped and result.bytes == len(ARCHIVE) and target.received == ARCHIVE
+    assert images.saved == [DIGEST]  # saved by id: exactly what acquire identified
+    probe = container.probe(runtime.name, DIGEST, "app:1")
+    assert [c.argv for c in target.commands] == [probe.argv, (runtime.name, "load"),
+                                                 probe.argv]
+    assert progress[-1] == (len(ARCHIVE), len(ARCHIVE)) and len(progress) > 1
+
+
+def test_progress_without_a_known_size():
+    progress = []
+    ship(ARTIFACT, docker.RUNTIME, Target(), FakeImages(size=None),
+         on_progress=lambda sent, total: progress.append((sent, total)))
+    assert progress[-1] == (len(ARCHIVE), None)
+
+
+def test_a_failed_load_is_a_clear_error():
+    with pytest.raises(OtterError, match=r"docker load on local failed \(exit 1\)"):
+        ship(ARTIFACT, docker.RUNTIME, Target(load=1), FakeImages())
+
+
+def test_still_missing_after_the_load_is_a_clear_error():
+    with pytest.raises(OtterError, match="has no image sha256:a+ .*differs from the build"):
+        ship(ARTIFACT, docker.RUNTIME, Target(after="missing\n"), FakeImages())
+
+
+# An engine that logs its argv; `image inspect` of the tag prints $TAG_ID, of the bare id
+# prints $HAVE_ID (docker prints "sha256:...", podman bare hex); empty: no such image.
+FAKE_ENGINE = r"""#!/bin/sh
+echo "$*" >> "$LOG"
+case "$*" in
+  "image inspect --format {{.Id}} app:1") [ -n "$TAG_ID" ] || exit 1; echo "$TAG_ID" ;;
+  "image inspect --format {{.Id}} $WANT") [ -n "$HAVE_ID" ] || exit 1; echo "$HAVE_ID" ;;
+  "image inspect "*) exit 1 ;;
+esac
+"""
+
+
+@pytest.mark.parametrize("engine, shown", [("docker", DIGEST),
+                                           ("podman", container.bare_id(DIGEST))])
+def test_probe_script_checks_id_and_tags_it(tmp_path, engine, shown):
+    """Run the probe script against a fake engine to see each branch."""
+    fake = tmp_path / engine
+    fake.write_text(FAKE_ENGINE)
     fake.chmod(0o755)
+    bare = container.bare_id(DIGEST)
 
     def probe(tag_id: str, have_id: str) -> tuple[str, str]:
         log = tmp_path / f"log{tag_id}{have_id}"
         env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "LOG": str(log), "TAG_ID": tag_id,
-               "HAVE_ID": have_id}
-        out = subprocess.run(images.probe(DIGEST, "app:1").argv_values(), env=env,
+               "HAVE_ID": have_id, "WANT": bare}
+        out = subprocess.run(container.probe(engine, DIGEST, "app:1").argv_values(), env=env,
                              capture_output=True, text=True, check=True).stdout.strip()
         return out, log.read_text()
 
-    assert probe(DIGEST, "")[0] == "present"
-    out, log = probe("sha256:other", "yes")
-    assert out == "tagged" and f"tag {DIGEST} app:1" in log
+    out, log = probe(shown, "")
+    assert out == "present" and "tag " not in log
+    out, log = probe("sha256:other", shown)
+    assert out == "tagged" and f"tag {bare} app:1" in log.splitlines()
     assert probe("", "")[0] == "missing"
+    assert probe("sha256:other", "")[0] == "missing"  # the tag names another image
+
+
+def test_probe_of_an_untagged_image_looks_for_the_id_only(tmp_path):
+    fake = tmp_path / "docker"
+    fake.write_text(FAKE_ENGINE)
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "LOG": str(tmp_path / "log"), "TAG_ID": "",
+           "HAVE_ID": DIGEST, "WANT": container.bare_id(DIGEST)}
+    out = subprocess.run(container.probe("docker", DIGEST, None).argv_values(), env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "present" and "tag " not in (tmp_path / "log").read_text()
 
 
 def test_target_without_docker_is_a_clear_error():
     target = RecordingExecutor(responses={"docker": 127})
     with pytest.raises(OtterError, match="cannot look for image app:1 on local"):
-        ship_image(ARTIFACT, target)
+        ship(ARTIFACT, docker.RUNTIME, target, FakeImages())
 
 
-def test_a_file_artifact_is_not_an_image():
-    with pytest.raises(OtterError, match="not an image"):
-        ship_image(Artifact("file", "ab", source="/r"), RecordingExecutor())
+def test_a_file_artifact_cannot_run_in_a_container():
+    target = RecordingExecutor()
+    with pytest.raises(OtterError, match="the docker runtime cannot run a file artifact"):
+        ship(Artifact("file", "ab", source="/r"), docker.RUNTIME, target, FakeImages())
+    assert target.commands == []
+
+
+def test_an_image_cannot_run_under_systemd():
+    with pytest.raises(OtterError, match="the systemd runtime cannot run an? image artifact"):
+        ship(ARTIFACT, systemd.RUNTIME, RecordingExecutor(), FakeImages())

@@ -10,10 +10,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from otterfile import state as st
+from otterfile.commands import container
 from otterfile.commands import state as cs
-from otterfile.commands.docker import ContainerInfo
 from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor
+from otterfile.runtimes import podman
+from otterfile.runtimes.base import Instance
 
 pytestmark = pytest.mark.unit
 
@@ -53,11 +55,26 @@ def test_format_and_parse_round_trip_keep_unknown_keys():
     data = json.loads(text)
     assert set(data) == {"releases", "live", "future"} and text.endswith("}\n")
     assert set(data["releases"][0]) == {"id", "digest", "image", "commit", "ref", "created",
-                                        "status", "port", "container", "config"}
+                                        "status", "port", "instance", "config"}
     assert st.parse_state(text) == state and st.parse_state(text).extra == {"future": 1}
     assert st.parse_state("") == st.State()
     with pytest.raises(OtterError, match="server-a:.*releases.json"):
         st.parse_state("{not json", "server-a:/var/lib/otter/p/releases.json")
+
+
+def test_a_legacy_container_key_is_read_as_the_instance():
+    """otter 0.1 wrote each release's container as "container"; it is the instance now."""
+    old = release(1)
+    record = json.loads(st.format_state(st.State((old,), old.id)))
+    record["releases"][0]["container"] = record["releases"][0].pop("instance")
+    state = st.parse_state(json.dumps(record))
+    assert state.get(old.id).instance == f"otter-production-{old.id}"
+    assert state == st.State((old,), old.id)
+    written = json.loads(st.format_state(state))["releases"][0]
+    assert "container" not in written and written["instance"] == old.instance  # new name
+    both = json.loads(st.format_state(state))
+    both["releases"][0]["container"] = "stale"
+    assert st.parse_state(json.dumps(both)).get(old.id).instance == old.instance
 
 
 def test_transitions():
@@ -71,15 +88,9 @@ def test_transitions():
     state = st.mark_failed(st.add_release(state, release(3)), release(3).id)
     assert state.get(release(3).id).status == "failed" and state.live == b.id
     assert st.mark_retired(state, a.id).get(a.id).status == "retired"
-    assert st.mark_starting(state, a.id).get(a.id).status == "starting"
     assert st.mark_failed(state, b.id).live is None
     with pytest.raises(OtterError, match="no release"):
         st.mark_live(state, "nope")
-
-
-def test_unfinished_runs_are_found():
-    state = st.add_release(deployed(2), release(5))
-    assert st.unfinished(state) == [replace(release(5), status="starting")]
 
 
 def test_rollback_target_is_newest_previous_healthy():
@@ -139,8 +150,10 @@ def test_log_record_is_one_json_line():
 
 
 def test_builders_argv():
-    read = cs.read_state("production", "podman", log_lines=5, base="/b")
-    assert read.argv[3:8] == ("sh", "/b/production", "5", "podman", "ps")
+    listing = podman.RUNTIME.listing("production")
+    read = cs.read_state("production", listing, log_lines=5, base="/b")
+    assert read.argv[3:] == ("sh", "/b/production", "5", *listing.argv)
+    assert listing.argv[:2] == ("podman", "ps")
     write = cs.write_state("production", "{}\n")
     assert write.argv[3:] == ("sh", "/var/lib/otter/production/releases.json", "644")
     assert write.stdin == "{}\n"
@@ -148,13 +161,15 @@ def test_builders_argv():
     with pytest.raises(ValueError):
         cs.append_log("production", "a\nb")
     with pytest.raises(OtterError):
-        cs.read_state("../etc")
+        cs.read_state("../etc", listing)
 
 
 def test_write_append_read_for_real(tmp_path):
     base, run = str(tmp_path), LocalExecutor().run
-    empty = run(cs.read_state("production", "no-such-engine", log_lines=3, base=base))
-    assert empty.ok and cs.parse_read(empty.stdout) == cs.TargetState(st.State())
+    parse = container.parse_containers
+    nothing = container.list_containers("no-such-engine", "production")
+    empty = run(cs.read_state("production", nothing, log_lines=3, base=base))
+    assert empty.ok and cs.parse_read(empty.stdout, parse) == cs.TargetState(st.State())
     state = deployed(2)
     assert run(cs.write_state("production", st.format_state(state), base=base)).ok
     records = [st.log_record(who="ann@laptop", deployment="production", digest=f"d{n}",
@@ -162,12 +177,22 @@ def test_write_append_read_for_real(tmp_path):
     for record in records:
         assert run(cs.append_log("production", record, base=base)).ok
     engine = tmp_path / "docker"
-    engine.write_text("#!/bin/sh\nprintf 'n1\\trunning\\tr1\\td1\\tUp\\n'\n")
+    engine.write_text("#!/bin/sh\n[ \"$1 $2\" = 'ps -a' ] || exit 1\n"
+                      "printf 'n1\\trunning\\tr1\\td1\\tUp\\nn0\\texited\\tr0\\td0\\tExited\\n'\n")
     engine.chmod(0o755)
-    got = run(cs.read_state("production", str(engine), log_lines=3, base=base))
+    listing = container.list_containers(str(engine), "production")
+    got = run(cs.read_state("production", listing, log_lines=3, base=base))
     assert got.ok
-    parsed = cs.parse_read(got.stdout)
+    parsed = cs.parse_read(got.stdout, parse)
     assert parsed.state == state
-    assert parsed.containers == [ContainerInfo("n1", "running", "r1", "d1", "Up")]
+    assert parsed.instances == [Instance("n1", True, "r1", "d1", "Up"),
+                                Instance("n0", False, "r0", "d0", "Exited")]
     assert [r["digest"] for r in parsed.log] == ["d1", "d2", "d3"]
     assert sorted(os.listdir(tmp_path / "production")) == ["deploy.log", "releases.json"]
+
+
+def test_parse_read_names_where_a_bad_file_was():
+    text = f"{{not json\n{cs.INSTANCES_MARK}\n{cs.LOG_MARK}\n"
+    with pytest.raises(OtterError, match="server-a:/var/lib/otter/p/releases.json"):
+        cs.parse_read(text, container.parse_containers,
+                      where="server-a:/var/lib/otter/p/releases.json")

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import re
 
+from typing import Any
+
 from ..command import Command, script
 from ..errors import OtterError
 from ..render import render
-from ..state import check_name
+from ..state import PORT_PLACEHOLDER, check_name
+from ..validate import check_choice
+from .base import Site
 
 CADDY_DIR = "/etc/caddy"
 TLS_MODES = ("auto", "internal", "off")
@@ -85,11 +89,14 @@ echo "removed $name"
 """
 
 
-def _check(domains: list[str], upstream_port: int, listen_port: int | None, tls: str) -> None:
+def _check(domains: list[str], upstream_port: int | str, listen_port: int | None,
+           tls: str) -> None:
     for i, domain in enumerate(domains):
         if not isinstance(domain, str) or not _DOMAIN.fullmatch(domain):
             raise OtterError(f"domains/{i}: {domain!r} is not a host name")
     for what, port in (("upstream port", upstream_port), ("listen port", listen_port)):
+        if port == PORT_PLACEHOLDER:
+            continue
         if port is not None and not (isinstance(port, int) and 0 < port < 65536):
             raise OtterError(f"{what} must be 1 to 65535, got {port!r}")
     if not domains and listen_port is None:
@@ -98,7 +105,7 @@ def _check(domains: list[str], upstream_port: int, listen_port: int | None, tls:
         raise OtterError(f"proxy/tls: expected one of {', '.join(TLS_MODES)}, got {tls!r}")
 
 
-def render_site(deployment: str, domains: list[str], upstream_port: int,
+def render_site(deployment: str, domains: list[str], upstream_port: int | str,
                 listen_port: int | None, tls: str) -> str:
     """The site file: each domain proxied to 127.0.0.1:`upstream_port`; with no domains,
     `:listen_port` on all interfaces. tls "auto" is Caddy's default (certificates),
@@ -117,8 +124,10 @@ def switch(deployment: str, content: str, caddy_dir: str = CADDY_DIR) -> Command
     previous files are put back. Exit 3: Caddy missing; 4: invalid config; 5: reload failed.
     """
     check_name(deployment)
-    return script(SWITCH_SCRIPT, args=[caddy_dir.rstrip("/") or "/", deployment],
-                  stdin=content, description=f"switch caddy to {deployment}'s new site")
+    folder = caddy_dir.rstrip("/") or "/"
+    return script(SWITCH_SCRIPT, args=[folder, deployment], stdin=content,
+                  file=f"{folder}/otter.d/{deployment}.caddy",
+                  description=f"switch caddy to {deployment}'s new site")
 
 
 def remove_site(deployment: str, caddy_dir: str = CADDY_DIR) -> Command:
@@ -132,3 +141,42 @@ def missing_caddy_message(host: str) -> str:
     """What to tell a user when `switch` exited 3 on `host`."""
     return (f"{host}: Caddy is not installed (no `caddy` on PATH); install it there, "
             "e.g. `apt-get install caddy`, then run again")
+
+
+class Caddy:
+    """Caddy behind `caddy(tls=...)`: one site file per deployment under otter.d/."""
+
+    name = "caddy"
+
+    def check(self, value: Any) -> Any:
+        check_choice("tls", value.tls, TLS_MODES)
+        return value
+
+    def unsupported(self, value: Any) -> str | None:
+        return None
+
+    def site_path(self, deployment: str) -> str:
+        return f"{CADDY_DIR}/otter.d/{check_name(deployment)}.caddy"
+
+    def render(self, value: Any, site: Site) -> str:
+        return render_site(site.deployment, list(site.domains), site.upstream_port,
+                           site.listen_port, value.tls)
+
+    def switch(self, deployment: str, content: str) -> Command:
+        return switch(deployment, content)
+
+    def served_port(self, site_text: str) -> int | None:
+        for word in site_text.split():
+            host, _, port = word.partition(":")
+            if host == "127.0.0.1" and port.isdigit():
+                return int(port)
+        return None
+
+    def remove(self, deployment: str) -> Command:
+        return remove_site(deployment)
+
+    def missing_message(self, host: str) -> str:
+        return missing_caddy_message(host)
+
+
+PROXY = Caddy()

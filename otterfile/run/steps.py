@@ -1,11 +1,17 @@
-"""`ctx`, what a custom step function receives."""
+"""Custom steps: `ctx`, what a step function receives, and running a step task."""
 from __future__ import annotations
 
+import re
+import shlex
 from typing import Any
 
-from .command import Command
-from .errors import OtterError
-from .executors.base import Result
+from ..command import Command
+from ..errors import OtterError
+from ..executors.base import Result
+
+PLACEHOLDERS = ("container", "instance", "release", "port", "image", "digest", "commit",
+                "host", "deployment")
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 
 
 class StepFailed(OtterError):
@@ -14,27 +20,29 @@ class StepFailed(OtterError):
 
 class StepContext:
     """Run commands where the step runs; `{container}`, `{release}`, `{port}`, `{image}`,
-    `{digest}`, `{host}` and `{deployment}` in a command are filled in."""
+    `{digest}`, `{commit}`, `{host}` and `{deployment}` in a command are filled in, quoted;
+    other braces are left alone (awk, docker --format)."""
 
     def __init__(self, engine, task, lane=None):
         self._engine, self._task, self._lane = engine, task, lane
         self.deployment = task.deployment
         self.host = task.host or "controller"
         release = getattr(lane, "release", None)
-        artifact = engine.artifacts.get(getattr(lane, "deployment", None) and
-                                        lane.deployment.artifact.name)
+        artifact = engine.artifact_of(lane) if lane is not None and \
+            (lane.artifact or lane.deployment.artifact.name in engine.artifacts) else None
         self.release = getattr(release, "id", None)
-        self.container = getattr(release, "container", None)
+        self.instance = self.container = getattr(release, "instance", None)
         self.port = getattr(release, "port", None)
         self.digest = getattr(artifact, "digest", None)
         self.image = getattr(artifact, "image", None)
         self.commit = getattr(artifact, "commit", None)
-        self.dry_run = engine.dry_run
 
-    @property
-    def values(self) -> dict[str, Any]:
-        return {k: ("" if v is None else v) for k, v in vars(self).items()
-                if not k.startswith("_")}
+    def fill(self, command: str) -> str:
+        """`command` with the known placeholders replaced by their quoted values."""
+        def value(match: re.Match) -> str:
+            found = getattr(self, match.group(1))
+            return shlex.quote("" if found is None else str(found))
+        return _PLACEHOLDER.sub(value, command)
 
     def run(self, command: str, *, check: bool = True) -> Result:
         """Run a shell command on this step's host (the controller for on="controller")."""
@@ -48,10 +56,19 @@ class StepContext:
         self._engine.emit(self._task, "info", message)
 
     def _run(self, host: str | None, command: str, check: bool) -> Result:
-        line = command.format_map(self.values)
+        line = self.fill(command)
         job = Command(("sh", "-c", line), description=line)
         result = self._engine.executor(host).run(
             job, on_output=lambda _s, text: self._engine.emit(self._task, "output", text))
         if check and not result.ok:
             raise StepFailed(f"{line!r} exited {result.exited}: {result.tail(5)}")
         return result
+
+
+def run_step(engine, task) -> Any:
+    """Call a custom step's function with its ctx (the lane of its host, or the first's)."""
+    dep = engine.project.deployments[task.deployment]
+    step = next(s for s in dep.steps if s.name == task.step)
+    host = task.host or (dep.hosts[0].name if dep.hosts else None)
+    lane = engine.lanes.get((dep.name, host or ""))
+    return step.fn(StepContext(engine, task, lane))

@@ -1,13 +1,14 @@
-"""`otter status`, `rollback`, `logs`, `unlock`: what is on the targets, and changing it."""
+"""`otter exec`, `status`, `logs`, `unlock`: per-host commands on a deployment's targets."""
 from __future__ import annotations
 
 import threading
+from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 
 import click
 
-from .cli import load_project, main, reporter, split_targets
-from .errors import OtterError
+from ..errors import OtterError
+from .common import load_project, split_targets
 
 
 def hosts_of(project, name: str, targets: str | None):
@@ -22,7 +23,7 @@ def hosts_of(project, name: str, targets: str | None):
 def on_each(pairs, work):
     """Run `work(deployment, host, executor)` on every host at once; errors are kept.
     Ctrl-C closes the connections, which ends what still runs (`logs -f`)."""
-    from .executors import executor_for
+    from ..executors import executor_for
     executors = [executor_for(host) for _, host in pairs]
 
     def one(index):
@@ -42,7 +43,7 @@ def on_each(pairs, work):
         pool.shutdown(wait=True)
 
 
-@main.command()
+@click.command()
 @click.argument("name")
 @click.option("--targets", help="Only these hosts (comma separated).")
 @click.option("--log", "log_lines", type=int, default=0, metavar="N",
@@ -50,7 +51,7 @@ def on_each(pairs, work):
 @click.pass_context
 def status(ctx: click.Context, name: str, targets: str | None, log_lines: int) -> None:
     """Per target: the live release, the previous ones, and health."""
-    from .status import read_status, render_status
+    from ..status import read_status, render_status
     project = load_project(ctx)
     results = on_each(hosts_of(project, name, targets),
                       lambda d, h, e: read_status(d, e, log_lines))
@@ -59,28 +60,7 @@ def status(ctx: click.Context, name: str, targets: str | None, log_lines: int) -
         ctx.exit(1)
 
 
-@main.command()
-@click.argument("name")
-@click.option("--to", "to", metavar="RELEASE", help="The release to make live (default: "
-              "the previous healthy one).")
-@click.option("--targets", help="Only these hosts (comma separated).")
-@click.option("--lock-wait", type=float, default=0.0, metavar="SECONDS")
-@click.pass_context
-def rollback(ctx: click.Context, name: str, to: str | None, targets: str | None,
-             lock_wait: float) -> None:
-    """Make the previous (or given) release live again: start, health, switch, retire."""
-    from .cli_run import finish, parallel_of, resolve_env
-    from .engine import Engine
-    from .plan import plan
-    project = load_project(ctx)
-    deployments = project.select(name)
-    graph = plan(project, [name], hosts=split_targets(targets), rollback=True)
-    engine = Engine(project, reporter(ctx), lock_wait=lock_wait,
-                    env=resolve_env(project, deployments), rollback=True, rollback_to=to)
-    finish(ctx, graph, engine, parallel_of(deployments, graph))
-
-
-@main.command()
+@click.command()
 @click.argument("name")
 @click.option("-f", "--follow", is_flag=True, help="Keep streaming (Ctrl-C ends).")
 @click.option("-n", "--tail", default=100, show_default=True, help="Lines from the end.")
@@ -88,21 +68,21 @@ def rollback(ctx: click.Context, name: str, to: str | None, targets: str | None,
 @click.pass_context
 def logs(ctx: click.Context, name: str, follow: bool, tail: int, targets: str | None) -> None:
     """The live release's logs from each target, prefixed by target."""
-    from .commands import docker as containers
-    from .commands import state as states
+    from ..commands import state as states
     project = load_project(ctx)
     lock = threading.Lock()
 
     def stream(dep, host, executor):
-        engine = dep.runtime.value.engine
-        read = executor.run(states.read_state(dep.name, engine))
-        live = states.parse_read(read.stdout).state.live_release
+        runtime = dep.runtime.kind
+        read = executor.run(states.read_state(dep.name, runtime.listing(dep.name)))
+        live = states.parse_read(read.stdout, runtime.parse_listing).state.live_release
         if live is None:
             raise OtterError(f"{host.name}: {dep.name} has no live release")
+
         def show(_stream, text):
             with lock:
                 click.echo(f"{host.name} | {text}")
-        return executor.run(containers.logs(engine, live.container, follow=follow, tail=tail),
+        return executor.run(runtime.logs(live.instance, follow=follow, tail=tail),
                             on_output=show)
 
     results = on_each(hosts_of(project, name, targets), stream)
@@ -113,13 +93,13 @@ def logs(ctx: click.Context, name: str, follow: bool, tail: int, targets: str | 
         ctx.exit(1)
 
 
-@main.command()
+@click.command()
 @click.argument("name")
 @click.option("--targets", help="Only these hosts (comma separated).")
 @click.pass_context
 def unlock(ctx: click.Context, name: str, targets: str | None) -> None:
     """Release NAME's deploy lock by hand (after a run that died)."""
-    from .lock import DeployLock
+    from ..lock import DeployLock
     project = load_project(ctx)
 
     def release(dep, host, executor):
@@ -129,3 +109,33 @@ def unlock(ctx: click.Context, name: str, targets: str | None) -> None:
     pairs = hosts_of(project, name, targets)
     for (dep, host), result in zip(pairs, on_each(pairs, release)):
         click.echo(f"{host.name}: {dep.name}: {result}")
+
+
+@click.command("exec", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option("--targets", help="Only these hosts (comma separated).")
+@click.pass_context
+def exec_(ctx: click.Context, name: str, command: tuple[str, ...], targets: str | None) -> None:
+    """Run a command on NAME's targets: otter exec production -- uptime."""
+    from ..command import Command
+    from ..report import table
+    project = load_project(ctx)
+    pairs = list({h.name: (d, h) for d, h in hosts_of(project, name, targets)}.values())
+    line = command[0] if len(command) == 1 else " ".join(command)
+    job = Command(("sh", "-c", line), description=line)
+    lock = threading.Lock()
+
+    def one(_dep: Any, host: Any, executor: Any):
+        def show(stream: str, text: str) -> None:
+            with lock:
+                click.echo(f"{host.name} | {text}", err=stream == "stderr")
+        return executor.run(job, on_output=show)
+
+    results = on_each(pairs, one)
+    rows = [[h.name, "error" if isinstance(r, Exception) else str(r.exited),
+             str(r) if isinstance(r, Exception) else f"{r.duration:.1f}s"]
+            for (_d, h), r in zip(pairs, results)]
+    click.echo("\n" + table(["host", "exit", "time"], rows))
+    if any(isinstance(r, Exception) or not r.ok for r in results):
+        ctx.exit(1)

@@ -1,16 +1,17 @@
-"""Builders for the docker (or podman) commands of a release; they never run anything.
+"""Builders for the container engine commands of a release; they never run anything.
 
-`engine` is the program to call: "docker" or "podman".
+`engine` is the program to call on the target: "docker" or "podman". Image ids are given
+without "sha256:" where both engines must read them (podman prints and takes bare hex).
 """
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
 from typing import Sequence
 
 from ..command import Command, SecretText, cmd, script
 from ..errors import OtterError
-from ..state import check_name
+from ..runtimes.base import Instance, InstanceStatus
+from ..state import PORT_PLACEHOLDER, check_name
 
 PORT_RANGE = (20000, 29999)  # where a release's port on the target's 127.0.0.1 is picked
 START_TRIES = 5
@@ -56,6 +57,21 @@ echo "otter: no free port on 127.0.0.1 in $lo-$hi after $n tries" >&2
 exit 4
 """
 
+# One round trip: "present" when IMAGE is already that id; when only the id is there,
+# point the tag at it and say "tagged"; else "missing". Exit 127: no engine at all.
+PROBE_SCRIPT = r"""
+e=$1 want=$2 image=$3
+command -v "$e" >/dev/null 2>&1 || { echo "$e: not found" >&2; exit 127; }
+id_of() { "$e" image inspect --format '{{.Id}}' "$1" 2>/dev/null | sed 's/^sha256://'; }
+if [ -n "$image" ] && [ "$(id_of "$image")" = "$want" ]; then echo present; exit 0; fi
+if [ "$(id_of "$want")" = "$want" ]; then
+  if [ -z "$image" ]; then echo present; exit 0; fi
+  "$e" tag "$want" "$image" && { echo tagged; exit 0; }
+  exit 1
+fi
+echo missing
+"""
+
 STATUS_SCRIPT = r"""
 e=$1 name=$2 lines=$3
 fmt='{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}} {{.State.OOMKilled}}'
@@ -88,6 +104,22 @@ _PS_FORMAT = {
 }
 
 
+def bare_id(digest: str) -> str:
+    """An image id without its "sha256:" prefix (what both engines accept)."""
+    return digest.split(":", 1)[1] if digest.startswith("sha256:") else digest
+
+
+def probe(engine: str, image_id: str, image: str | None) -> Command:
+    """Ask a target whether it has the image; tag the id when only the tag is missing."""
+    return script(PROBE_SCRIPT, args=[engine, bare_id(image_id), image or ""],
+                  description=f"look for {image or image_id}")
+
+
+def load(engine: str) -> Command:
+    """Read a `docker save` archive from stdin into the engine."""
+    return cmd(engine, "load", description=f"{engine} load")
+
+
 def container_name(deployment: str, release: str) -> str:
     """The container of a release: otter-<deployment>-<release>."""
     return f"otter-{check_name(deployment)}-{check_name(release, 'release')}"
@@ -114,14 +146,6 @@ def _command_args(command: str | Sequence[str] | None) -> list[str]:
     return shlex.split(command) if isinstance(command, str) else list(command)
 
 
-def run_container(engine: str, *, image: str, host_port: int, container_port: int,
-                  command: str | Sequence[str] | None = None, **run: object) -> Command:
-    """`ENGINE run -d` of a release on a known port of 127.0.0.1 (see `run_options`)."""
-    argv = [engine, "run", "-d", "-p", f"127.0.0.1:{host_port}:{container_port}",
-            *run_options(**run), image, *_command_args(command)]  # type: ignore[arg-type]
-    return cmd(*argv, description=f"start {argv[argv.index('--name') + 1]}")
-
-
 def start_release(engine: str, *, deployment: str, release: str, digest: str, image: str,
                   container_port: int, env: str | SecretText | None = None,
                   env_file: str | None = None, volumes: Sequence[str] = (),
@@ -139,27 +163,21 @@ def start_release(engine: str, *, deployment: str, release: str, digest: str, im
                        volumes=volumes, options=options)
     args = [engine, str(container_port), str(port_range[0]), str(port_range[1]), str(tries),
             env_file if env is not None else "", name, *opts, image, *_command_args(command)]
-    return script(START_SCRIPT, args=args, stdin=env, description=f"start {name}")
+    shown = shlex.join([engine, "run", "-d", "-p", f"127.0.0.1:{PORT_PLACEHOLDER}:"
+                        f"{container_port}", *opts, image, *_command_args(command)])
+    return script(START_SCRIPT, args=args, stdin=env, file=env_file if env is not None else None,
+                  description=f"start {name}: {shown}")
 
 
-def parse_started(stdout: str) -> tuple[int, str]:
-    """(port, container id) from what `start_release` printed."""
+def parse_started(stdout: str) -> int | str:
+    """The port `start_release` printed (`PORT_PLACEHOLDER` in a plan)."""
     values = dict(line.split("=", 1) for line in stdout.splitlines() if "=" in line)
-    try:
-        return int(values["port"]), values["container"].strip()
-    except (KeyError, ValueError):
-        raise OtterError(f"unexpected output of the start script: {stdout!r}") from None
-
-
-@dataclass(frozen=True)
-class ContainerStatus:
-    """What a container is doing, for a health report."""
-
-    state: str  # running, exited, restarting..., or "missing"
-    exit_code: int | None = None
-    restarts: int = 0
-    oom_killed: bool = False
-    logs: str = ""
+    port = values.get("port", "").strip()
+    if port == PORT_PLACEHOLDER:
+        return port
+    if not port.isdigit():
+        raise OtterError(f"unexpected output of the start script: {stdout!r}")
+    return int(port)
 
 
 def container_status(engine: str, name: str, log_lines: int = 20) -> Command:
@@ -171,14 +189,14 @@ def container_status(engine: str, name: str, log_lines: int = 20) -> Command:
                   description=f"inspect {name}")
 
 
-def parse_status(stdout: str) -> ContainerStatus:
-    """A ContainerStatus from what `container_status` printed."""
+def parse_status(stdout: str) -> InstanceStatus:
+    """An InstanceStatus from what `container_status` printed."""
     first, _, logs = stdout.partition("\n")
     fields = first.split()
-    if len(fields) < 4:
-        return ContainerStatus("missing")
-    return ContainerStatus(fields[0], int(fields[1]), int(fields[2]), fields[3] == "true",
-                           logs.rstrip("\n"))
+    if len(fields) < 4 or not all(f.lstrip("-").isdigit() for f in fields[1:3]):
+        return InstanceStatus("missing")
+    return InstanceStatus(fields[0], int(fields[1]), int(fields[2]), fields[3] == "true",
+                          logs.rstrip("\n"))
 
 
 def stop_container(engine: str, name: str, *, drain_seconds: float = 0,
@@ -206,7 +224,8 @@ def logs(engine: str, name: str, *, follow: bool = False, tail: int = 100) -> Co
 def prune_images(engine: str, remove: Sequence[str], keep: Sequence[str] = ()) -> Command:
     """Remove the images in `remove` except those in `keep`; one still used by a container
     is kept (no force). Prints `removed ID` / `kept ID (in use)` lines."""
-    ids = [i for i in dict.fromkeys(remove) if i not in set(keep)]
+    kept = {bare_id(i) for i in keep}
+    ids = [i for i in dict.fromkeys(map(bare_id, remove)) if i not in kept]
     return script(PRUNE_SCRIPT, args=[engine, *ids], description=f"prune {len(ids)} images")
 
 
@@ -218,22 +237,12 @@ def list_containers(engine: str, deployment: str) -> Command:
                description=f"list containers of {deployment}")
 
 
-@dataclass(frozen=True)
-class ContainerInfo:
-    """One line of `list_containers`."""
-
-    name: str
-    state: str
-    release: str
-    digest: str
-    status: str
-
-
-def parse_containers(stdout: str) -> list[ContainerInfo]:
-    """ContainerInfo values from what `list_containers` printed."""
+def parse_containers(stdout: str) -> list[Instance]:
+    """Instances from what `list_containers` printed."""
     out = []
     for line in stdout.splitlines():
-        parts = line.split("\t")
+        parts = [p.strip() for p in line.split("\t")]
         if len(parts) == 5:
-            out.append(ContainerInfo(*(p.strip() for p in parts)))
+            name, state, release, digest, status = parts
+            out.append(Instance(name, state == "running", release, digest, status))
     return out

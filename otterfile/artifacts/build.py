@@ -1,9 +1,9 @@
-"""The acquire stage for `build(...)`: get the source, run the build once, identify the result.
+"""The `build(...)` source: get the source, run the build once, identify the result.
 
 A repository is cloned once into the cache (a mirror keyed by a hash of its URL) and
 fetched afterwards; the ref resolves to a commit whose tree is exported into a clean build
 folder keyed by commit. Every command goes through the executor, so a build host could be
-any host.
+any host; the controller's image store (the Docker SDK) identifies the image made.
 """
 from __future__ import annotations
 
@@ -11,32 +11,17 @@ import collections
 import hashlib
 import re
 import shlex
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from .command import cmd
-from .commands import git, image as images
-from .errors import OtterError
-from .executors.base import Executor, Result
-from .hosts import LocalHost
-from .model import Build
+from ..command import cmd
+from ..commands import git
+from ..errors import OtterError
+from ..executors.base import Executor, Result
+from ..validate import check_str, fail
+from .base import AcquireContext, Artifact, ImageStore
 
 TAIL_LINES = 20
-_CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """What acquire produced: an image (digest = image id) or a file (digest = sha256)."""
-
-    kind: str  # "image" | "file"
-    digest: str
-    image: str | None = None
-    path: Path | None = None
-    commit: str | None = None
-    ref: str | None = None
-    source: str = ""
 
 
 class BuildFailed(OtterError):
@@ -49,34 +34,56 @@ class BuildFailed(OtterError):
                          + (f"; last lines:\n{shown}" if shown else ""))
 
 
-def acquire(source: Build, *, executor: Executor, folder: Path, cache_dir: Path,
-            on_output: Callable[[str], None]) -> Artifact:
-    """Build `source` once and return the identified artifact.
+class Build:
+    """build(repo=..., ref=..., command=...) or build(path=..., command=...)."""
 
-    `folder` is the Otterfile's folder (relative paths resolve from it); `cache_dir`
-    holds repository mirrors and exports; each build output line goes to `on_output`.
-    """
-    if not source.command:
-        raise OtterError("build: a command is needed, e.g. command=\"docker build -t app .\"")
-    tag = None if source.output else (source.image or image_tag(source.command))
-    if not source.output and not tag:
+    name = "build"
+
+    def check(self, value: Any) -> Any:
+        if (value.repo is None) == (value.path is None):
+            fail("repo", "give exactly one of repo=URL or path=DIR")
+        check_str("repo" if value.repo is not None else "path", value.repo or value.path)
+        check_str("ref", value.ref, optional=True)
+        check_str("command", value.command)
+        for field in ("image", "output", "push"):
+            check_str(field, getattr(value, field), optional=True)
+        return value
+
+    def unsupported(self, value: Any) -> str | None:
+        for field in ("output", "on", "push"):
+            if getattr(value, field) is not None:
+                return (f"build({field}=...) is not supported by this version of otter yet "
+                        "(a built image is shipped from the controller)")
+        return None
+
+    def form(self, value: Any) -> str:
+        return "file" if value.output else "image"
+
+    def acquire(self, value: Any, ctx: AcquireContext) -> Artifact:
+        return acquire(value, ctx)
+
+
+SOURCE = Build()
+
+
+def acquire(source: Any, ctx: AcquireContext) -> Artifact:
+    """Build `source` once and return the identified artifact."""
+    executor, folder = ctx.executor, ctx.folder
+    if source.output:
+        raise OtterError("build(output=...): file artifacts are not deployable yet")
+    tag = source.image or image_tag(source.command)
+    if not tag:
         raise OtterError(f"build: cannot tell which image {source.command!r} makes: give "
                          "image=NAME, or a `docker build -t NAME` command")
     if source.repo:
         url = resolve_url(source.repo, folder)
-        build_dir, commit = checkout(executor, url, source.ref, cache_dir)
+        build_dir, commit = checkout(executor, url, source.ref, ctx.cache_dir)
         origin = f"{url}@{source.ref or 'HEAD'}"
-    elif source.path:
+    else:
         url = str((folder / source.path).resolve())
         build_dir, commit, origin = Path(url), _work_tree_commit(executor, url), url
-    else:
-        raise OtterError("build: give repo=URL (with ref=) or path=DIR")
-    run_build(executor, source.command, build_dir, origin, on_output)
-    if source.output:
-        output = build_dir / source.output
-        return Artifact("file", _file_digest(executor, output), path=output, commit=commit,
-                        ref=source.ref, source=url)
-    digest = _image_id(executor, tag, origin)
+    run_build(executor, source.command, build_dir, origin, ctx.on_output)
+    digest = _image_id(ctx.images, tag, origin)
     return Artifact("image", digest, image=tag, commit=commit, ref=source.ref, source=url)
 
 
@@ -204,25 +211,9 @@ def _work_tree_commit(executor: Executor, folder: str) -> str | None:
     return result.stdout.strip() or None
 
 
-def _image_id(executor: Executor, tag: str, origin: str) -> str:
-    result = executor.run(images.image_id(tag))
-    digest = result.stdout.strip()
-    if not result.ok or not digest.startswith("sha256:"):
+def _image_id(images: ImageStore, tag: str, origin: str) -> str:
+    digest = images.image_id(tag)
+    if not digest:
         raise OtterError(f"the build of {origin} succeeded but made no image {tag!r}: "
                          "does the command tag it so?")
     return digest
-
-
-def _file_digest(executor: Executor, path: Path) -> str:
-    if isinstance(executor.host, LocalHost):
-        if not path.is_file():
-            raise OtterError(f"the build made no file {path}")
-        digest = hashlib.sha256()
-        with open(path, "rb") as stream:
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
-        return digest.hexdigest()
-    result = executor.run(images.file_sha256(str(path)))
-    if not result.ok:
-        raise OtterError(f"the build made no file {path} on {executor.host.name}")
-    return result.stdout.split()[0]

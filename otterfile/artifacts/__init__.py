@@ -1,0 +1,20 @@
+"""Artifact sources, one module each behind `base.ArtifactSource`; `KINDS` is the table."""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import model
+from ..validate import kind_of
+from . import build, fetch, registry
+from .base import AcquireContext, Artifact, ArtifactSource
+
+KINDS: dict[type, ArtifactSource] = {model.Build: build.SOURCE, model.Fetch: fetch.SOURCE,
+                                     model.Registry: registry.SOURCE}
+
+
+def source_for(value: Any) -> ArtifactSource:
+    """The source kind of an Otterfile value; a FieldError names what is accepted."""
+    return kind_of(KINDS, value, "build(...), fetch(...) or registry(...)")
+
+
+__all__ = ["AcquireContext", "Artifact", "ArtifactSource", "KINDS", "source_for"]

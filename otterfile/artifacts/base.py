@@ -1,0 +1,70 @@
+"""The ArtifactSource interface and the Artifact value every source produces.
+
+A source kind (build, fetch, registry) is one module with one object implementing
+`ArtifactSource`; `artifacts.KINDS` maps the Otterfile value's type to it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Protocol
+
+from ..executors.base import Executor
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """What acquire produced: an image (digest = image id) or a file (digest = sha256)."""
+
+    form: str  # "image" | "file"
+    digest: str
+    image: str | None = None
+    path: Path | None = None
+    commit: str | None = None
+    ref: str | None = None
+    source: str = ""
+
+
+class ImageStore(Protocol):
+    """The controller's own container engine (the Docker SDK; a fake for plans)."""
+
+    def image_id(self, ref: str) -> str | None:
+        """The image id (sha256:...) of a tag or id, or None when there is none."""
+
+    def size(self, image_id: str) -> int | None:
+        """About how many bytes `save` streams."""
+
+    def layers(self, image_id: str) -> list[str]:
+        """The image's layer digests (diff ids), bottom first."""
+
+    def save(self, image_id: str) -> BinaryIO:
+        """A `docker save` archive of the image, read as a stream."""
+
+
+@dataclass(frozen=True)
+class AcquireContext:
+    """Where and with what a source is acquired."""
+
+    executor: Executor  # the controller's (or a build host's) executor
+    images: ImageStore
+    folder: Path  # the Otterfile's folder: relative paths resolve from it
+    cache_dir: Path
+    on_output: Callable[[str], None]
+
+
+class ArtifactSource(Protocol):
+    """An artifact source kind."""
+
+    name: str
+
+    def check(self, value: Any) -> Any:
+        """The Otterfile value, checked field by field (FieldError with a path)."""
+
+    def unsupported(self, value: Any) -> str | None:
+        """Why this version cannot deploy `value` yet, or None."""
+
+    def form(self, value: Any) -> str:
+        """What acquiring it makes: "image" or "file"."""
+
+    def acquire(self, value: Any, ctx: AcquireContext) -> Artifact:
+        """Build, fetch or resolve the artifact once; every process through ctx.executor."""

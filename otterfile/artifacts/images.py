@@ -1,0 +1,114 @@
+"""The controller's container engine through the Docker SDK for Python: image id, size,
+layers, and `docker save` as a stream. Lower-level errors become OtterError here."""
+from __future__ import annotations
+
+from typing import Any, BinaryIO, Iterator
+
+from ..errors import OtterError
+
+CHUNK = 1024 * 1024
+
+
+class DockerImages:
+    """The engine that DOCKER_HOST (or the default socket) names; connected on first use."""
+
+    def __init__(self) -> None:
+        self._client: Any = None
+
+    def _api(self) -> Any:
+        if self._client is None:
+            import docker  # the SDK loads only when an image is needed
+            try:
+                self._client = _client(docker)
+            except docker.errors.DockerException as error:
+                raise OtterError(f"cannot reach the controller's Docker engine: {error}") \
+                    from None
+        return self._client.api
+
+    def _inspect(self, ref: str) -> dict | None:
+        import docker
+        try:
+            return self._api().inspect_image(ref)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.DockerException as error:
+            raise OtterError(f"docker image inspect {ref}: {error}") from None
+
+    def image_id(self, ref: str) -> str | None:
+        found = self._inspect(ref)
+        return found["Id"] if found else None
+
+    def size(self, image_id: str) -> int | None:
+        found = self._inspect(image_id)
+        return int(found["Size"]) if found and found.get("Size") else None
+
+    def layers(self, image_id: str) -> list[str]:
+        found = self._inspect(image_id)
+        return list((found or {}).get("RootFS", {}).get("Layers", []))
+
+    def save(self, image_id: str) -> BinaryIO:
+        import docker
+        if self._inspect(image_id) is None:
+            raise OtterError(f"docker save {image_id} failed on the controller: no such image")
+        try:
+            chunks = self._api().get_image(image_id, chunk_size=CHUNK)
+        except docker.errors.DockerException as error:
+            raise OtterError(f"docker save {image_id} failed on the controller: {error}") \
+                from None
+        return ChunkReader(chunks)  # type: ignore[return-value]
+
+
+def _client(docker: Any) -> Any:
+    """The engine the `docker` CLI would use: DOCKER_HOST, else the current `docker
+    context` (colima, rootless, Desktop), else the default socket; builds run through the
+    CLI, so the image they make is looked up in the same engine."""
+    import os
+    if not os.environ.get("DOCKER_HOST"):
+        from docker.context import ContextAPI
+        context = ContextAPI.get_current_context()
+        if context is not None and context.name != "default" and context.Host:
+            return docker.DockerClient(base_url=context.Host, tls=context.TLSConfig)
+    return docker.from_env()
+
+
+class ChunkReader:
+    """A file-like `read(size)` over an iterator of byte chunks (backpressure kept)."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks, self._buffer = iter(chunks), b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        if size < 0:
+            out, self._buffer = self._buffer, b""
+        else:
+            out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close:
+            close()
+
+
+class PlannedImages:
+    """An image store for plans and dry runs: every image exists, with a placeholder id."""
+
+    DIGEST = "sha256:<digest>"
+
+    def image_id(self, ref: str) -> str | None:
+        return self.DIGEST
+
+    def size(self, image_id: str) -> int | None:
+        return None
+
+    def layers(self, image_id: str) -> list[str]:
+        return []
+
+    def save(self, image_id: str) -> BinaryIO:
+        import io
+        return io.BytesIO(b"")

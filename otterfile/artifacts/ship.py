@@ -1,0 +1,92 @@
+"""The ship stage: put an artifact onto a target unless it has it already.
+
+One round trip asks the runtime on the target (`probe`); when it lacks the artifact, the
+controller's image store streams it (`docker save` through the Docker SDK) into the
+runtime's `receive` command through the executor (over SSH: the connection's master),
+never held whole on disk or in memory. `FORMS` maps an artifact form to how it ships.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import BinaryIO, Callable
+
+from ..errors import OtterError
+from ..executors.base import Executor
+from .base import Artifact, ImageStore
+
+OnShipProgress = Callable[[int, "int | None"], None]
+
+
+@dataclass(frozen=True)
+class ShipResult:
+    """Whether the artifact moved, how many bytes were sent, how long the stage took."""
+
+    shipped: bool
+    bytes: int
+    seconds: float
+
+
+def ship(artifact: Artifact, runtime, remote: Executor, images: ImageStore, *,
+         on_progress: OnShipProgress | None = None) -> ShipResult:
+    """Put `artifact` on the target behind `remote` for `runtime`, unless it is there."""
+    ship_form = FORMS.get(artifact.form)
+    if ship_form is None or artifact.form not in runtime.forms:
+        raise OtterError(f"the {runtime.name} runtime cannot run {_a(artifact.form)} artifact")
+    return ship_form(artifact, runtime, remote, images, on_progress)
+
+
+def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
+               on_progress: OnShipProgress | None) -> ShipResult:
+    """Stream the image into the target's engine when its probe says it lacks the id."""
+    started = time.monotonic()
+    if _probe(remote, runtime, artifact):
+        return ShipResult(False, 0, time.monotonic() - started)
+    total = images.size(artifact.digest)
+    stream = _Counter(images.save(artifact.digest))
+    progress = (lambda sent: on_progress(sent, total)) if on_progress else None
+    try:
+        result = remote.run(runtime.receive(artifact), stdin=stream, on_progress=progress)
+    finally:
+        stream.close()
+    if not result.ok:
+        raise OtterError(f"{runtime.name} load on {remote.host.name} failed (exit "
+                         f"{result.exited}): {result.tail(5)}")
+    if not _probe(remote, runtime, artifact):
+        raise OtterError(f"after {runtime.name} load, {remote.host.name} has no image "
+                         f"{artifact.digest} (what was shipped differs from the build)")
+    return ShipResult(True, stream.count, time.monotonic() - started)
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
+def _probe(remote: Executor, runtime, artifact: Artifact) -> bool:
+    """One round trip: is the image there (and its tag pointed at it)?"""
+    result = remote.run(runtime.probe(artifact))
+    state = result.stdout.strip().splitlines()[-1:] or [""]
+    if not result.ok or state[0] not in ("present", "tagged", "missing"):
+        raise OtterError(f"cannot look for image {artifact.image or artifact.digest} on "
+                         f"{remote.host.name} (exit {result.exited}): {result.tail(3)}")
+    return state[0] != "missing"
+
+
+class _Counter:
+    """Counts the bytes read through it."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream, self.count = stream, 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.stream.read(size)
+        self.count += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        close = getattr(self.stream, "close", None)
+        if close:
+            close()
+
+
+FORMS = {"image": ship_image}

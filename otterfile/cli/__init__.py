@@ -1,0 +1,32 @@
+"""The `otter` command line: one module per group of verbs, registered here explicitly.
+Imports stay light: heavy libraries load when a command needs them."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .common import OtterGroup
+from .deploy import rollback, run
+from .hosts import exec_, logs, status, unlock
+from .project import graph, init, list_, plan
+
+
+@click.group(cls=OtterGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-f", "--file", "file", default="Otterfile.py", show_default=True,
+              help="The Otterfile to read.")
+@click.option("--debug", is_flag=True, help="Show tracebacks and every command.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON event per line (for CI).")
+@click.version_option(package_name="otterfile", prog_name="otter")
+@click.pass_context
+def main(ctx: click.Context, file: str, debug: bool, as_json: bool) -> None:
+    """otter deploys artifacts to your own servers from a Python Otterfile."""
+    ctx.meta["otter.debug"] = debug
+    ctx.obj = {"file": file, "debug": debug, "json": as_json}
+
+
+for command in (list_, plan, graph, init, run, rollback, exec_, status, logs, unlock):
+    main.add_command(command)
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""What every `otter` command shares: errors to exit codes, loading, reporters."""
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from ..errors import OtterError
+
+
+class OtterGroup(click.Group):
+    """Turns OtterError into a clean message and its exit code (traceback with --debug)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OtterError as error:
+            if ctx.meta.get("otter.debug"):
+                traceback.print_exc()
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(error.exit_code)
+        except click.exceptions.Exit:
+            raise
+        except (click.ClickException, click.Abort):
+            raise
+        except BrokenPipeError:  # `otter plan x | head`: the reader left, nothing to say
+            import os
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
+        except Exception:
+            if ctx.meta.get("otter.debug"):
+                raise
+            click.echo(f"error: {traceback.format_exc(limit=0).strip()} "
+                       "(run with --debug for the traceback)", err=True)
+            ctx.exit(1)
+
+
+def load_project(ctx: click.Context):
+    """Load and evaluate the Otterfile named by -f."""
+    from ..evaluate import evaluate
+    from ..loader import load
+    return evaluate(load(ctx.obj["file"]))
+
+
+def reporter(ctx: click.Context):
+    from ..report import ConsoleReporter, JsonReporter
+    if ctx.obj["json"]:
+        return JsonReporter()
+    return ConsoleReporter(verbose=ctx.obj["debug"])
+
+
+def split_targets(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None

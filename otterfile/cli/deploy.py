@@ -1,0 +1,76 @@
+"""`otter run` and `otter rollback`: the commands that change what targets serve."""
+from __future__ import annotations
+
+import click
+
+from ..errors import OtterError
+from .common import load_project, reporter, split_targets
+
+
+def _engines(ctx: click.Context, project, report, dry_run: bool, lock_wait: float):
+    """A factory of engines for this command: real ones, or recording ones (--dry-run)."""
+    from ..run.engine import planned_engine, real_engine
+    if not dry_run:
+        return lambda **options: real_engine(project, report, lock_wait=lock_wait, **options)
+    from ..runner import Event
+
+    def show(host, command) -> None:
+        shown = command.description if command.shell and command.description \
+            else command.display()
+        report(Event("info", None, message=f"{host.name}: would run: {shown}"))
+    return lambda **options: planned_engine(project, report, show, lock_wait=lock_wait,
+                                            **options)
+
+
+def _printer(ctx: click.Context):
+    """Prints each finished graph run: a summary table, or a JSON summary event."""
+    from ..report import summary
+    from ..runner import Event
+
+    def done(finished) -> None:
+        outcome = finished.outcome
+        if ctx.obj["json"]:
+            reporter(ctx)(Event("summary", None, "ok" if outcome.ok else "failed",
+                                seconds=finished.seconds, data={"tasks": outcome.status}))
+        else:
+            click.echo("\n" + summary(finished.graph, outcome))
+            click.echo(f"\n{'done' if outcome.ok else 'FAILED'} in {finished.seconds:.1f}s")
+        if outcome.interrupted:
+            raise OtterError("interrupted: locks released, connections closed")
+    return done
+
+
+@click.command()
+@click.argument("name")
+@click.option("--targets", help="Only these hosts (comma separated).")
+@click.option("--dry-run", is_flag=True, help="Print what would run; run nothing.")
+@click.option("--lock-wait", type=float, default=0.0, metavar="SECONDS",
+              help="Wait this long for another run's deploy lock.")
+@click.pass_context
+def run(ctx: click.Context, name: str, targets: str | None, dry_run: bool,
+        lock_wait: float) -> None:
+    """Deploy NAME: acquire, ship, start, health, switch, retire on every target."""
+    from ..run.deploy import deploy
+    project = load_project(ctx)
+    engines = _engines(ctx, project, reporter(ctx), dry_run, lock_wait)
+    if not deploy(project, name, engines, hosts=split_targets(targets),
+                  on_finished=_printer(ctx)):
+        ctx.exit(1)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--to", "to", metavar="RELEASE", help="The release to make live (default: "
+              "the previous healthy one).")
+@click.option("--targets", help="Only these hosts (comma separated).")
+@click.option("--lock-wait", type=float, default=0.0, metavar="SECONDS")
+@click.pass_context
+def rollback(ctx: click.Context, name: str, to: str | None, targets: str | None,
+             lock_wait: float) -> None:
+    """Make the previous (or given) release live again: start, health, switch, retire."""
+    from ..run.deploy import rollback as roll_back
+    project = load_project(ctx)
+    engines = _engines(ctx, project, reporter(ctx), False, lock_wait)
+    if not roll_back(project, name, engines, hosts=split_targets(targets), to=to,
+                     on_finished=_printer(ctx)):
+        ctx.exit(1)

@@ -1,1 +1,0 @@
-"""Drivers perform the stages of a runtime on one target."""

@@ -1,0 +1,40 @@
+"""Executors for `otter plan` and `--dry-run`: record every command, run none, and answer
+as a fresh target would (no releases, lock free, artifact missing, release healthy)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..command import Command
+from ..hosts import Host
+from ..state import PORT_PLACEHOLDER
+from .base import Result
+from .recording import RecordingExecutor
+
+# description prefix -> stdout of a fresh target's answer (everything else: exit 0, silent)
+ANSWERS = (
+    ("lock ", "status=acquired\n"),
+    ("unlock ", "status=released\n"),
+    ("look for ", "missing\n"),
+    ("start otter-", f"port={PORT_PLACEHOLDER}\n"),
+    ("inspect otter-", "running 0 0 false\n"),
+    ("resolve ", "0" * 40 + "\n"),
+)
+
+
+def _answer(prefix: str) -> Callable[[Command], bool]:
+    return lambda command: command.description.startswith(prefix)
+
+
+class PlannedExecutor(RecordingExecutor):
+    """A recording executor with a fresh target's answers; `on_command` sees each command."""
+
+    def __init__(self, host: Host, on_command: Callable[[Host, Command], None] | None = None):
+        super().__init__(host, {_answer(p): out for p, out in ANSWERS})
+        self.on_command = on_command
+
+    def run(self, command: Command, **kwargs) -> Result:
+        if self.on_command:
+            self.on_command(self.host, command)
+        if command.description.endswith(" load"):  # from now on the target has the image
+            self.responses = {_answer("look for "): "present\n", **self.responses}
+        return super().run(command, **kwargs)

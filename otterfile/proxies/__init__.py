@@ -1,0 +1,19 @@
+"""Reverse proxies, one module each behind `base.Proxy`; `KINDS` is the one table."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..model import Caddy, Nginx
+from ..validate import kind_of
+from . import caddy, nginx
+from .base import Proxy, Site
+
+KINDS: dict[type, Proxy] = {Caddy: caddy.PROXY, Nginx: nginx.PROXY}
+
+
+def proxy_for(value: Any) -> Proxy:
+    """The proxy kind of an Otterfile value; a FieldError names what is accepted."""
+    return kind_of(KINDS, value, "caddy(...) or nginx(...)")
+
+
+__all__ = ["KINDS", "Proxy", "Site", "proxy_for"]

@@ -1,0 +1,141 @@
+"""The engine: what one run holds (executors, artifacts, lanes) while it performs tasks."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from ..artifacts.base import Artifact, ImageStore
+from ..errors import OtterError
+from ..executors.base import Executor
+from ..graph import Task
+from ..hosts import Host, LocalHost
+from ..lock import DeployLock, controller_identity, new_run_id
+from ..project import DeploymentDef, Project
+from ..runner import Event, Reporter
+from ..state import Release, State, new_release_id
+
+Connect = Callable[[Host, str], Executor]  # (host, control folder) -> executor
+ReleaseId = Callable[[str], str]  # digest -> a new release id
+
+
+def timed_release_id(digest: str) -> str:
+    return new_release_id(digest, datetime.now(timezone.utc))
+
+
+@dataclass
+class Lane:
+    """What one run knows about one deployment on one host, shared by its tasks."""
+
+    deployment: DeploymentDef
+    host: Host
+    artifact: Artifact | None = None  # what this lane deploys (a rollback: the release's)
+    state: State = field(default_factory=State)  # read at lock time, kept current
+    previous: Release | None = None  # the release that was live before this run
+    release: Release | None = None  # the release this run starts (or the live one: no-op)
+    running: frozenset[str] = frozenset()  # instances running when the lock was taken
+    noop: bool = False  # the live release already is this artifact and config
+    lock: DeployLock | None = None
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    failed: str | None = None  # the first stage that failed
+
+    @property
+    def runtime(self):
+        return self.deployment.runtime.kind
+
+    @property
+    def proxy(self):
+        return self.deployment.proxy_kind
+
+
+class Engine:
+    """Holds executors (one per host, one SSH master each), artifacts and lanes."""
+
+    def __init__(self, project: Project, report: Reporter, *, connect: Connect,
+                 images: ImageStore, env: dict[str, dict] | None = None,
+                 lock_wait: float = 0.0, cancel: threading.Event | None = None,
+                 rollback: bool = False, rollback_to: str | None = None,
+                 release_id: ReleaseId = timed_release_id):
+        self.project, self.report, self.images = project, report, images
+        self._connect, self.release_id = connect, release_id
+        self.lock_wait, self.rollback, self.rollback_to = lock_wait, rollback, rollback_to
+        self.env = env or {}  # deployment name -> env with secrets resolved
+        self.cancel = cancel or threading.Event()
+        self.control_dir = tempfile.mkdtemp(prefix="otter-ssh-")
+        self.executors: dict[str, Executor] = {}
+        self.artifacts: dict[str, Artifact] = {}
+        self.lanes: dict[tuple[str, str], Lane] = {}
+        self._guard = threading.Lock()
+        self.who, self.run_id = controller_identity(), new_run_id()
+
+    def host(self, name: str | None) -> Host:
+        if name is None:
+            return LocalHost("controller")
+        for dep in self.project.deployments.values():
+            for host in dep.hosts:
+                if host.name == name:
+                    return host
+        raise OtterError(f"unknown host {name}")
+
+    def executor(self, name: str | None) -> Executor:
+        key = name or "controller"
+        with self._guard:
+            if key not in self.executors:
+                self.executors[key] = self._connect(self.host(name), self.control_dir)
+            return self.executors[key]
+
+    def lane(self, deployment: str, host: str) -> Lane:
+        dep = self.project.deployments[deployment]
+        with self._guard:
+            if (dep.name, host) not in self.lanes:
+                self.lanes[(dep.name, host)] = Lane(dep, self.host(host))
+            return self.lanes[(dep.name, host)]
+
+    def artifact_of(self, lane: Lane) -> Artifact:
+        """The artifact a lane deploys: its own (a rollback) or the run's."""
+        return lane.artifact or self.artifacts[lane.deployment.artifact.name]
+
+    def perform(self, task: Task) -> None:
+        """Run one task; raise to fail it."""
+        from .stages import perform
+        if self.cancel.is_set() and not task.always:
+            raise OtterError("interrupted")
+        perform(self, task)
+
+    def emit(self, task: Task | None, kind: str, message: str = "", **data: Any) -> None:
+        self.report(Event(kind, task, message=message, data=data))
+
+    def close(self) -> None:
+        """Close every connection (SSH masters), whatever happened."""
+        for executor in list(self.executors.values()):
+            try:
+                executor.close()
+            except Exception:  # closing must not hide the run's own outcome
+                pass
+        shutil.rmtree(self.control_dir, ignore_errors=True)
+
+
+RELEASE_PLACEHOLDER = "RELEASE"  # the release id `otter plan` and --dry-run show
+
+
+def real_engine(project: Project, report: Reporter, **options: Any) -> Engine:
+    """An engine that reaches the hosts (SSH, local processes) and the Docker engine."""
+    from ..artifacts.images import DockerImages
+    from ..executors import executor_for
+    return Engine(project, report, images=DockerImages(),
+                  connect=lambda host, folder: executor_for(host, control_dir=folder),
+                  **options)
+
+
+def planned_engine(project: Project, report: Reporter,
+                   on_command: Callable | None = None, **options: Any) -> Engine:
+    """An engine that runs nothing: every executor records and answers as a fresh target,
+    images are placeholders. `otter plan` and `--dry-run` use it."""
+    from ..artifacts.images import PlannedImages
+    from ..executors.planned import PlannedExecutor
+    return Engine(project, report, images=PlannedImages(),
+                  connect=lambda host, _folder: PlannedExecutor(host, on_command),
+                  release_id=lambda _digest: RELEASE_PLACEHOLDER, **options)

@@ -1,0 +1,178 @@
+"""The deploy flow, written once over `Runtime` and `Proxy`: recover, ship, start, health,
+switch, retire, abort. Each stage is one or two round trips to its target."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+from ..artifacts.ship import ship as ship_artifact
+from ..command import Command, script, sequence
+from ..commands import files, state as states
+from ..errors import OtterError
+from ..proxies.base import EXIT_MISSING, Site
+from ..runtimes.base import StartSpec
+from ..state import (Release, add_release, format_state, images_to_remove, mark_failed,
+                     mark_live, mark_retired, prune_candidates, trim_history)
+from .health import wait_healthy
+
+DRAIN_SECONDS = 2
+SITE_MARK = "--- otter:site"
+
+
+def checked(executor, command: Command, what: str):
+    """Run `command`; a failure raises an OtterError naming the host and `what`."""
+    result = executor.run(command)
+    if not result.ok:
+        raise OtterError(f"{executor.host.name}: {what} failed (exit {result.exited}): "
+                         f"{result.tail(8) or result.tail(8, 'stdout')}")
+    return result
+
+
+def recover(engine, lane, task) -> None:
+    """Read state, instances and the served site in one round trip; instances of runs that
+    died are removed, except the one the proxy serves."""
+    executor, dep, rt, px = engine.executor(task.host), lane.deployment, lane.runtime, \
+        lane.proxy
+    read = states.read_state(dep.name, rt.listing(dep.name))
+    both = script(f'site=$1; shift; "$@"; echo "{SITE_MARK}"; cat "$site" 2>/dev/null; exit 0',
+                  args=[px.site_path(dep.name), *read.argv],
+                  description=f"read state of {dep.name}")
+    stdout = checked(executor, both, "reading the release state").stdout
+    text, _, served = stdout.partition(SITE_MARK + "\n")
+    target = states.parse_read(text, rt.parse_listing)
+    state, live = target.state, target.state.live_release
+    served_port = px.served_port(served)
+    for release in state.releases:  # a run killed between reload and state write
+        if release.status == "starting" and served_port and release.port == served_port:
+            state, live = mark_live(state, release.id), release
+    stale = [i.name for i in target.instances if not live or i.name != live.instance]
+    for release in state.releases:
+        if release.status == "starting":
+            state = mark_failed(state, release.id)
+    if stale:
+        checked(executor, rt.remove(*stale), "removing instances left by an earlier run")
+        engine.emit(task, "info", f"removed {len(stale)} instance(s) left by an earlier run")
+    if state != target.state:
+        checked(executor, _state_write(dep.name, state), "writing state")
+    lane.state, lane.previous = state, live
+    lane.running = frozenset(i.name for i in target.instances if i.running)
+
+
+def ship(engine, lane, task) -> None:
+    artifact = engine.artifact_of(lane)
+    done = ship_artifact(artifact, lane.runtime, engine.executor(task.host), engine.images,
+                         on_progress=lambda sent, total:
+                         engine.emit(task, "progress", done=sent, total=total))
+    engine.emit(task, "info", f"sent {done.bytes} bytes" if done.shipped else
+                "artifact already there")
+
+
+def start(engine, lane, task) -> None:
+    """Start the new release beside the live one, on a free port of 127.0.0.1."""
+    dep, rt, executor = lane.deployment, lane.runtime, engine.executor(task.host)
+    artifact = engine.artifact_of(lane)
+    env = engine.env.get(dep.name, dict(dep.runtime.env))
+    config = fingerprint(dep, artifact.digest, env)
+    live = lane.previous
+    if live and live.config == config and live.instance in lane.running and \
+            not engine.rollback:
+        lane.noop, lane.release = True, live
+        engine.emit(task, "info", f"{live.id} is live with this artifact and config: "
+                    "nothing to do")
+        return
+    release_id = engine.release_id(artifact.digest)
+    env_file = states.env_file_path(dep.name, release_id) if env else None
+    spec = StartSpec(dep.name, release_id, artifact,
+                     files.render_env_file(env) if env else None, env_file)
+    started = checked(executor, rt.start(dep.runtime.value, spec), "starting the release")
+    port = rt.parse_started(started.stdout)
+    lane.release = Release(release_id, artifact.digest, artifact.image or "", artifact.commit,
+                           artifact.ref, datetime.now(timezone.utc).isoformat(
+                               timespec="seconds"), "starting", port,
+                           rt.instance_name(dep.name, release_id), config)
+    lane.state = add_release(lane.state, lane.release)
+    checked(executor, _state_write(dep.name, lane.state), "writing the release state")
+    engine.emit(task, "info", f"{lane.release.instance} on 127.0.0.1:{port}")
+
+
+def fingerprint(dep, digest: str, env: dict) -> str:
+    """What makes two releases the same: artifact, env (secrets included), runtime, proxy."""
+    values = [digest, sorted((k, v.reveal() if hasattr(v, "reveal") else v)
+                             for k, v in env.items()),
+              dep.runtime.kind.settings(dep.runtime.value), list(dep.domains), repr(dep.proxy)]
+    return hashlib.sha256(repr(values).encode()).hexdigest()[:16]
+
+
+def health(engine, lane, task) -> None:
+    if not lane.noop:
+        wait_healthy(engine, lane, task)
+
+
+def site_of(lane, port) -> str:
+    dep = lane.deployment
+    listen = None if dep.domains else lane.runtime.port(dep.runtime.value)
+    return lane.proxy.render(dep.proxy, Site(dep.name, dep.domains, port, listen))
+
+
+def switch(engine, lane, task) -> None:
+    """Point the proxy at the new release (validated, graceful reload, restored on failure)."""
+    if lane.noop:
+        return
+    dep, px, executor = lane.deployment, lane.proxy, engine.executor(task.host)
+    result = executor.run(px.switch(dep.name, site_of(lane, lane.release.port)))
+    if result.exited == EXIT_MISSING:
+        raise OtterError(px.missing_message(executor.host.name))
+    if not result.ok:
+        raise OtterError(f"{executor.host.name}: {px.name} rejected the new config (exit "
+                         f"{result.exited}); the previous config is back: "
+                         f"{result.tail(8) or result.tail(8, 'stdout')}")
+    lane.state = mark_live(lane.state, lane.release.id)
+    checked(executor, _state_write(dep.name, lane.state), "writing the release state")
+
+
+def retire(engine, lane, task) -> None:
+    """Stop the old release after a drain, prune artifacts past keep_releases; one trip."""
+    if lane.noop:
+        return
+    dep, rt, old = lane.deployment, lane.runtime, lane.previous
+    steps = []
+    if old and old.instance and old.instance != lane.release.instance:
+        steps += [rt.stop(old.instance, drain_seconds=DRAIN_SECONDS), rt.remove(old.instance)]
+    pruned = prune_candidates(lane.state, dep.keep_releases)
+    remove = images_to_remove(lane.state, pruned)
+    for release in pruned:
+        lane.state = mark_retired(lane.state, release.id)
+    if remove:
+        steps.append(rt.prune(remove, [lane.release.digest]))
+    lane.state = trim_history(lane.state)
+    steps += [_forget_env_files(dep.name, lane.release.id), _state_write(dep.name, lane.state)]
+    checked(engine.executor(task.host), sequence(*steps, description="retire the old release"),
+            "retiring")
+
+
+def abort(engine, lane, task) -> None:
+    """After a failed start, health or switch: remove the new release; the old keeps serving."""
+    if lane.release is None or lane.noop or lane.state.live == lane.release.id:
+        return
+    dep, executor = lane.deployment, engine.executor(task.host)
+    try:
+        lane.state = mark_failed(lane.state, lane.release.id)
+        checked(executor, sequence(
+            lane.runtime.remove(lane.release.instance),
+            files.remove_file(states.env_file_path(dep.name, lane.release.id)),
+            _state_write(dep.name, lane.state), description="remove the failed release"),
+            "cleaning up")
+    except OtterError as error:
+        engine.emit(task, "info", f"cleanup failed: {error}")
+
+
+def _forget_env_files(deployment: str, live: str) -> Command:
+    """Env files (secrets) of releases whose instances are gone are removed."""
+    folder = states.env_file_path(deployment, live).rsplit("/", 1)[0]
+    return script('cd "$1" 2>/dev/null || exit 0; for f in *.env; do '
+                  '[ "$f" = "$2.env" ] || rm -f -- "$f"; done; exit 0',
+                  args=[folder, live], description="remove env files of retired releases")
+
+
+def _state_write(deployment: str, state) -> Command:
+    return states.write_state(deployment, format_state(state))

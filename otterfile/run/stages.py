@@ -1,0 +1,93 @@
+"""Dispatch a planned task to its stage: acquire, lock, the flow's stages, unlock, steps."""
+from __future__ import annotations
+
+import time
+
+from ..artifacts.base import AcquireContext
+from ..errors import OtterError
+from ..graph import Task
+from ..lock import DeployLock
+from ..state import log_record, rollback_target
+from . import flow
+from .steps import run_step
+
+ABORTS = ("start", "health", "switch")  # a failure here removes the new release
+
+
+def acquire(engine, task: Task) -> None:
+    """Build or fetch the artifact once, where the controller runs."""
+    art = next(d.artifact for d in engine.project.deployments.values()
+               if d.artifact.name == task.artifact)
+    folder = engine.project.folder
+    ctx = AcquireContext(engine.executor(None), engine.images, folder,
+                         folder / ".otter" / "cache",
+                         lambda line: engine.emit(task, "output", line))
+    artifact = engine.artifacts[art.name] = art.kind.acquire(art.source, ctx)
+    engine.emit(task, "info", f"{artifact.image or artifact.path} {artifact.digest[:19]}"
+                + (f" commit {artifact.commit[:12]}" if artifact.commit else ""))
+
+
+def lock(engine, lane, task: Task) -> None:
+    """Take the deploy lock, read the target's state, clean up what a killed run left."""
+    lane.lock = DeployLock(engine.executor(task.host), lane.deployment.name,
+                           run_id=engine.run_id)
+    took_over = lane.lock.acquire(wait_seconds=engine.lock_wait)
+    if took_over:
+        engine.emit(task, "info", f"took over a stale lock of {took_over.holder}")
+    flow.recover(engine, lane, task)
+    if engine.rollback:
+        _choose_rollback(engine, lane, task)
+
+
+def _choose_rollback(engine, lane, task: Task) -> None:
+    """For `otter rollback`: the release to make live again becomes this lane's artifact."""
+    from ..artifacts.base import Artifact
+    release = rollback_target(lane.state, engine.rollback_to)
+    if lane.previous is not None and release.id == lane.previous.id:
+        raise OtterError(f"{task.host}: release {release.id} is live already")
+    form = lane.runtime.forms[0]
+    lane.artifact = Artifact(form, release.digest, release.image or None,
+                             commit=release.commit, ref=release.ref)
+    engine.emit(task, "info", f"rolling back to {release.id}")
+
+
+def unlock(engine, lane, task: Task) -> None:
+    """Write the deploy log record and release the lock (runs after failures too)."""
+    from ..commands import state as states
+    try:
+        artifact = lane.artifact or engine.artifacts.get(lane.deployment.artifact.name)
+        if artifact is not None:
+            record = log_record(
+                who=engine.who, deployment=lane.deployment.name, digest=artifact.digest,
+                result=f"failed at {lane.failed}" if lane.failed else "ok",
+                stages=lane.stage_seconds, release=getattr(lane.release, "id", None),
+                commit=artifact.commit)
+            engine.executor(task.host).run(states.append_log(lane.deployment.name, record))
+    finally:
+        if lane.lock is not None:
+            lane.lock.release()
+
+
+LANE_STAGES = {"lock": lock, "ship": flow.ship, "start": flow.start, "health": flow.health,
+               "switch": flow.switch, "retire": flow.retire}
+
+
+def perform(engine, task: Task) -> None:
+    """Perform one task; an exception fails it (and skips what depends on it)."""
+    if task.stage == "acquire":
+        return acquire(engine, task)
+    if task.stage == "step":
+        return run_step(engine, task)
+    lane = engine.lane(task.deployment or "", task.host or "")
+    if task.stage == "unlock":
+        return unlock(engine, lane, task)
+    started = time.monotonic()
+    try:
+        LANE_STAGES[task.stage](engine, lane, task)
+    except BaseException:
+        lane.failed = lane.failed or task.stage
+        if task.stage in ABORTS:
+            flow.abort(engine, lane, task)
+        raise
+    finally:
+        lane.stage_seconds[task.stage] = round(time.monotonic() - started, 3)

@@ -1,0 +1,114 @@
+"""The Runtime interface: how a release is started, watched and stopped on a target.
+
+A release is one artifact started on one target as an *instance* (a container, or a
+systemd unit with its release folder) listening on its own port of 127.0.0.1 beside the
+live one. A runtime kind is one module with one object implementing `Runtime`;
+`runtimes.KINDS` maps the Otterfile value's type to it. Methods build Commands and parse
+their output; nothing here runs a process.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+from ..artifacts.base import Artifact
+from ..command import Command, SecretText
+
+EXIT_NO_PORT = 4  # start: no free port on 127.0.0.1
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One instance of a deployment that a target runs (or has stopped)."""
+
+    name: str
+    running: bool
+    release: str = ""
+    digest: str = ""
+    status: str = ""  # the runtime's own words ("Up 3 minutes")
+
+
+@dataclass(frozen=True)
+class InstanceStatus:
+    """How an instance is doing, for the health gate's report."""
+
+    state: str  # "running", "exited", "restarting", ..., "missing"
+    exit_code: int | None = None
+    restarts: int = 0
+    oom_killed: bool = False
+    logs: str = ""
+
+    @property
+    def alive(self) -> bool:
+        return self.state in ("running", "created", "activating") and self.restarts == 0
+
+
+@dataclass(frozen=True)
+class StartSpec:
+    """A new release to start: its names, its artifact, its environment file."""
+
+    deployment: str
+    release: str
+    artifact: Artifact
+    env: str | SecretText | None = None  # the env file's text, or None without env
+    env_file: str | None = None
+
+
+class Runtime(Protocol):
+    """A runtime kind (docker, podman, systemd)."""
+
+    name: str
+    forms: tuple[str, ...]  # the artifact forms it runs: "image", "file"
+
+    def check(self, value: Any) -> Any:
+        """The Otterfile value, checked field by field (FieldError with a path)."""
+
+    def unsupported(self, value: Any) -> str | None:
+        """Why this version cannot deploy `value` yet, or None."""
+
+    def port(self, value: Any) -> int:
+        """The port the service listens on inside its instance."""
+
+    def env(self, value: Any) -> dict:
+        """The environment the user gave (values may be secrets)."""
+
+    def settings(self, value: Any) -> list:
+        """What besides artifact and env makes two releases the same (for no-op detection)."""
+
+    def instance_name(self, deployment: str, release: str) -> str:
+        """The instance of a release: a container or unit name derived from both."""
+
+    def probe(self, artifact: Artifact) -> Command:
+        """Does the target have the artifact? Prints `present`, `tagged` or `missing`."""
+
+    def receive(self, artifact: Artifact) -> Command:
+        """Reads the artifact (as its form's stream) on stdin into the target."""
+
+    def start(self, value: Any, spec: StartSpec) -> Command:
+        """One round trip: write the env file, pick a free port on 127.0.0.1, start the
+        instance there. Prints `port=N` (see `parse_started`); exit EXIT_NO_PORT: none."""
+
+    def parse_started(self, stdout: str) -> int | str:
+        """The port `start` printed."""
+
+    def inspect(self, instance: str) -> Command:
+        """State, exit code, restarts and last log lines of an instance (`parse_inspect`)."""
+
+    def parse_inspect(self, stdout: str) -> InstanceStatus: ...
+
+    def listing(self, deployment: str) -> Command:
+        """Every instance of the deployment, running or not (`parse_listing`)."""
+
+    def parse_listing(self, stdout: str) -> list[Instance]: ...
+
+    def stop(self, instance: str, *, drain_seconds: float) -> Command:
+        """Stop after `drain_seconds` of serving in-flight requests."""
+
+    def remove(self, *instances: str) -> Command:
+        """Remove instances (running or not); those already gone are no error."""
+
+    def prune(self, digests: Sequence[str], keep: Sequence[str]) -> Command:
+        """Remove the artifacts of releases past keep_releases (never those in use)."""
+
+    def logs(self, instance: str, *, follow: bool, tail: int) -> Command:
+        """The instance's log lines."""

@@ -1,0 +1,98 @@
+"""Containers as releases: docker(...) and podman(...) share this, differing by engine.
+
+An instance is a container `otter-<deployment>-<release>` labelled with the deployment,
+release and digest, published on a free port of the target's 127.0.0.1.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..artifacts.base import Artifact
+from ..command import Command
+from ..commands import container as c
+from ..validate import check_env, check_port, check_str, check_str_list
+from .base import Instance, InstanceStatus, StartSpec
+
+STOP_TIMEOUT = 10  # seconds a container gets to stop before it is killed
+
+
+class ContainerRuntime:
+    """A container engine on the target, reached through its CLI over SSH."""
+
+    forms = ("image",)
+
+    def __init__(self, engine: str):
+        self.name = self.engine = engine
+
+    def check(self, value: Any) -> Any:
+        check_str("image", value.image, optional=True)
+        check_port("port", value.port)
+        check_env("env", value.env)
+        check_str_list("volumes", value.volumes)
+        check_str_list("options", value.options)
+        if value.command is not None and not isinstance(value.command, str):
+            check_str_list("command", value.command)
+        return value
+
+    def unsupported(self, value: Any) -> str | None:
+        return None
+
+    def port(self, value: Any) -> int:
+        return value.port
+
+    def env(self, value: Any) -> dict:
+        return dict(value.env)
+
+    def settings(self, value: Any) -> list:
+        return [self.engine, value.image, value.port, list(value.volumes),
+                list(value.options), value.command]
+
+    def instance_name(self, deployment: str, release: str) -> str:
+        return c.container_name(deployment, release)
+
+    def image_ref(self, artifact: Artifact) -> str:
+        """How the engine names the image to run: its id (podman: bare hex)."""
+        if not artifact.digest.startswith("sha256:"):
+            return artifact.image or artifact.digest
+        return c.bare_id(artifact.digest) if self.engine == "podman" else artifact.digest
+
+    def probe(self, artifact: Artifact) -> Command:
+        return c.probe(self.engine, artifact.digest, artifact.image)
+
+    def receive(self, artifact: Artifact) -> Command:
+        return c.load(self.engine)
+
+    def start(self, value: Any, spec: StartSpec) -> Command:
+        return c.start_release(
+            self.engine, deployment=spec.deployment, release=spec.release,
+            digest=spec.artifact.digest, image=self.image_ref(spec.artifact),
+            container_port=value.port, env=spec.env, env_file=spec.env_file,
+            volumes=value.volumes, options=value.options, command=value.command)
+
+    def parse_started(self, stdout: str) -> int | str:
+        return c.parse_started(stdout)
+
+    def inspect(self, instance: str) -> Command:
+        return c.container_status(self.engine, instance)
+
+    def parse_inspect(self, stdout: str) -> InstanceStatus:
+        return c.parse_status(stdout)
+
+    def listing(self, deployment: str) -> Command:
+        return c.list_containers(self.engine, deployment)
+
+    def parse_listing(self, stdout: str) -> list[Instance]:
+        return c.parse_containers(stdout)
+
+    def stop(self, instance: str, *, drain_seconds: float) -> Command:
+        return c.stop_container(self.engine, instance, drain_seconds=drain_seconds,
+                                timeout=STOP_TIMEOUT)
+
+    def remove(self, *instances: str) -> Command:
+        return c.remove_containers(self.engine, *instances)
+
+    def prune(self, digests: Sequence[str], keep: Sequence[str]) -> Command:
+        return c.prune_images(self.engine, digests, keep)
+
+    def logs(self, instance: str, *, follow: bool, tail: int) -> Command:
+        return c.logs(self.engine, instance, follow=follow, tail=tail)

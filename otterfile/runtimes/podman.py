@@ -1,0 +1,4 @@
+"""podman(...): each release a rootful Podman container; no Docker needed on the target."""
+from .container import ContainerRuntime
+
+RUNTIME = ContainerRuntime("podman")

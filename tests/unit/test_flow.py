@@ -1,0 +1,215 @@
+"""The deploy flow, written once over Runtime and Proxy, against recording targets: the
+exact round trips of a first deploy, a redeploy, a no-op, a failed health check and a
+rollback, for each runtime and proxy kind. Nothing runs."""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from otterfile.evaluate import evaluate
+from otterfile.executors.recording import RecordingExecutor
+from otterfile.loader import load
+from otterfile.plan import plan
+from otterfile.run.deploy import execute
+from otterfile.run.engine import Engine
+from otterfile.runner import FAILED, OK, SKIPPED
+
+pytestmark = pytest.mark.unit
+
+DIGEST = "sha256:" + "ab" * 32
+OLD = "sha256:" + "cd" * 32
+OTTERFILE = '''
+from otterfile import *
+
+@deployment
+def production():
+    return Deployment(artifact=build(path=".", command="docker build -t app:1 ."),
+                      runtime={runtime}(port=8080, env={{"A": "1"}}),
+                      targets=[ssh("root@web1")], domains=["app.test"], proxy={proxy}(),
+                      health_check=HealthCheck(path="/health", timeout_seconds=2),
+                      keep_releases=2)
+'''
+KINDS = [("docker", "caddy"), ("podman", "caddy"), ("docker", "nginx"), ("podman", "nginx")]
+
+
+class Images:
+    """The controller's engine: the build made DIGEST; save streams a few bytes."""
+
+    def image_id(self, ref):
+        return DIGEST
+
+    def size(self, image_id):
+        return 5
+
+    def layers(self, image_id):
+        return []
+
+    def save(self, image_id):
+        return io.BytesIO(b"image")
+
+
+def project(tmp_path, runtime, proxy):
+    (tmp_path / "Otterfile.py").write_text(OTTERFILE.format(runtime=runtime, proxy=proxy))
+    return evaluate(load(tmp_path / "Otterfile.py"))
+
+
+def live_state(runtime: str, proxy_site: str, config: str | None = None,
+               running: bool = True) -> str:
+    """What `read state` prints on a target where release OLD1 (port 20000) is live."""
+    release = {"id": "20240101T000000-cdcdcdcd", "digest": OLD, "image": "app:1",
+               "status": "live", "port": 20000, "instance": "otter-production-20240101T"
+               "000000-cdcdcdcd", "config": config}
+    state = json.dumps({"releases": [release], "live": release["id"]})
+    listing = "\t".join([release["instance"], "running" if running else "exited",
+                         release["id"], OLD, "Up"])
+    return (f"{state}\n--- otter:instances\n{listing}\n--- otter:log\n"
+            f"--- otter:site\n{proxy_site}")
+
+
+def answers(state: str = "", probe: str = "missing", health: int = 200,
+            inspect: str = "running 0 0 false"):
+    """A target's scripted answers, by the description of what otter asks."""
+    probes = iter([probe, "present"])
+    table = [("lock ", "status=acquired\n"), ("unlock ", "status=released\n"),
+             ("read state", state), ("start ", "port=20001\n"), ("inspect ", inspect)]
+
+    def target(host):
+        responses = {(lambda c, p=p: c.description.startswith(p)): out for p, out in table}
+        responses[lambda c: c.description.startswith("look for")] = \
+            lambda: next(probes) + "\n"
+        executor = Scripted(host, responses, http_status=health)
+        return executor
+    return target
+
+
+class Scripted(RecordingExecutor):
+    """A recording executor whose answers may be callables (asked each time)."""
+
+    def _answer(self, command):
+        for matcher, response in self.responses.items():
+            if matcher(command):
+                from otterfile.executors.recording import _result
+                value = response() if callable(response) else response
+                return _result(value, command, self.host.name)
+        return super()._answer(command)
+
+
+def deploy(tmp_path, runtime, proxy, target, rollback=False):
+    proj = project(tmp_path, runtime, proxy)
+    made = {}
+
+    def connect(host, _folder):
+        made.setdefault(host.name, target(host) if host.name != "controller"
+                        else RecordingExecutor(host))
+        return made[host.name]
+    engine = Engine(proj, lambda event: None, connect=connect, images=Images(),
+                    release_id=lambda digest: "R1", rollback=rollback)
+    done = execute(plan(proj, ["production"], rollback=rollback), engine, None)
+    return done.outcome, made["root@web1"], engine
+
+
+def verbs(executor) -> list[str]:
+    """What the target was asked, each round trip by its description's first words."""
+    out = []
+    for command in executor.commands:
+        text = command.description or command.display()
+        out.append(text.split(": ")[0].replace("production's new site", "site")
+                   .replace(" otter-production-R1", "").replace("'", ""))
+    return out
+
+
+FIRST = ["lock production", "read state of production", "look for app:1", "{rt} load",
+         "look for app:1", "start", "write state of production",
+         "GET http://127.0.0.1:20001/health", "switch {px} to site", "write state of production",
+         "retire the old release", "append to the deploy log of production",
+         "unlock production"]
+
+
+@pytest.mark.parametrize("runtime,proxy", KINDS)
+def test_first_deploy_round_trips(tmp_path, runtime, proxy):
+    outcome, target, _ = deploy(tmp_path, runtime, proxy, answers())
+    assert outcome.ok, outcome.errors
+    assert verbs(target) == [v.format(rt=runtime, px=proxy) for v in FIRST]
+    start = next(c for c in target.commands if c.description.startswith("start "))
+    assert start.argv_values()[4] == runtime  # the engine the start script calls
+    assert f"{runtime} run -d -p '127.0.0.1:<port>:8080'" in start.description
+    image = DIGEST if runtime == "docker" else DIGEST[len("sha256:"):]  # podman: bare hex
+    assert start.description.endswith(f" {image}")
+    switch = next(c for c in target.commands if c.description.startswith("switch"))
+    assert "127.0.0.1:20001" in switch.stdin and "app.test" in switch.stdin
+
+
+@pytest.mark.parametrize("runtime,proxy", KINDS)
+def test_redeploy_starts_beside_then_retires_the_old(tmp_path, runtime, proxy):
+    site = "reverse_proxy 127.0.0.1:20000" if proxy == "caddy" else \
+        "server 127.0.0.1:20000 max_fails=0;"
+    outcome, target, _ = deploy(tmp_path, runtime, proxy, answers(live_state(runtime, site)))
+    assert outcome.ok, outcome.errors
+    retire = next(c for c in target.commands if c.description == "retire the old release")
+    script = retire.argv[2]
+    # drain 2 s, then `ENGINE stop -t 10` the old container
+    assert f"sh 2 {runtime} 10 otter-production-20240101T000000-cdcdcdcd" in script
+    state = json.loads(target.commands[-3].stdin)
+    assert state["live"] == "R1"
+    assert {r["id"]: r["status"] for r in state["releases"]} == {
+        "20240101T000000-cdcdcdcd": "previous", "R1": "live"}
+
+
+def test_noop_when_the_live_release_has_this_artifact_and_config(tmp_path):
+    from otterfile.run.flow import fingerprint
+    proj = project(tmp_path, "docker", "caddy")
+    config = fingerprint(proj.deployments["production"], DIGEST, {"A": "1"})
+    state = live_state("docker", "").replace(OLD, DIGEST)
+    outcome, target, _ = deploy(tmp_path, "docker", "caddy",
+                                answers(state.replace('"config": null',
+                                                      f'"config": "{config}"'), "present"))
+    assert outcome.ok
+    assert verbs(target) == ["lock production", "read state of production", "look for app:1",
+                             "append to the deploy log of production", "unlock production"]
+
+
+@pytest.mark.parametrize("runtime,proxy", KINDS)
+def test_a_failed_health_check_removes_the_new_release_only(tmp_path, runtime, proxy):
+    outcome, target, _ = deploy(tmp_path, runtime, proxy,
+                                answers(live_state(runtime, ""), health=503))
+    assert outcome.status["production/health@root@web1"] == FAILED
+    assert outcome.status["production/switch@root@web1"] == SKIPPED
+    assert "answered 503, expected 200" in str(outcome.errors["production/health@root@web1"])
+    abort = next(c for c in target.commands if c.description == "remove the failed release")
+    assert "otter-production-R1" in abort.argv[2]
+    assert "20240101T000000-cdcdcdcd" not in abort.argv[2]  # the live one is left alone
+    assert not any(c.description.startswith("switch") for c in target.commands)
+    assert verbs(target)[-2:] == ["append to the deploy log of production", "unlock production"]
+
+
+def test_an_exited_instance_fails_health_with_its_logs(tmp_path):
+    outcome, target, _ = deploy(tmp_path, "podman", "caddy",
+                                answers(health=503, inspect="exited 3 0 false\nboom"))
+    error = str(outcome.errors["production/health@root@web1"])
+    assert "exited (exit 3, 0 restarts)" in error and "boom" in error
+
+
+@pytest.mark.parametrize("runtime,proxy", KINDS)
+def test_rollback_starts_the_previous_release_without_ship(tmp_path, runtime, proxy):
+    state = live_state(runtime, "").replace('"status": "live"', '"status": "previous"') \
+        .replace('"live": "20240101T000000-cdcdcdcd"', '"live": null')
+    outcome, target, _ = deploy(tmp_path, runtime, proxy, answers(state), rollback=True)
+    assert outcome.ok, outcome.errors
+    names = verbs(target)
+    assert "look for app:1" not in names and "start" in names
+    start = next(c for c in target.commands if c.description.startswith("start "))
+    assert "cdcdcdcd" in start.description  # the previous release's image
+
+
+def test_a_missing_proxy_is_named_and_the_new_release_removed(tmp_path):
+    def target(host):
+        made = answers()(host)
+        made.responses[lambda c: c.description.startswith("switch")] = 3
+        return made
+    outcome, executor, _ = deploy(tmp_path, "docker", "caddy", target)
+    assert outcome.status["production/switch@root@web1"] == FAILED
+    assert "Caddy is not installed" in str(outcome.errors["production/switch@root@web1"])
+    assert any(c.description == "remove the failed release" for c in executor.commands)
+    assert outcome.status["production/unlock@root@web1"] == OK

@@ -1,0 +1,112 @@
+"""Every entry of each kind table keeps its interface, and every declared kind plans.
+
+A new artifact source, runtime or proxy is one module and one table row; these tests run
+over the tables, so a new row is checked without a new test."""
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from click.testing import CliRunner
+
+from otterfile import artifacts, model, proxies, runtimes
+from otterfile.artifacts.base import ArtifactSource
+from otterfile.cli import main
+from otterfile.proxies.base import Proxy
+from otterfile.runtimes.base import Runtime
+
+pytestmark = pytest.mark.unit
+
+TABLES = [(artifacts.KINDS, ArtifactSource), (runtimes.KINDS, Runtime),
+          (proxies.KINDS, Proxy)]
+# One Otterfile value of each kind the contract declares, as a user writes it.
+SOURCES = {model.Build: 'build(path=".", command="docker build -t app .")',
+           model.Fetch: 'fetch("https://example.test/app.tar.gz", sha256="' + "a" * 64 + '")',
+           model.Registry: 'registry("registry.example.test/app:1")'}
+RUNTIMES = {model.Docker: "docker(port=8080)", model.Podman: "podman(port=8080)",
+            model.Systemd: 'systemd(command="./app --port {port}", port=8080)'}
+PROXIES = {model.Caddy: "caddy()", model.Nginx: "nginx()"}
+DECLARED = [(SOURCES, artifacts.KINDS), (RUNTIMES, runtimes.KINDS), (PROXIES, proxies.KINDS)]
+
+
+def protocol_methods(protocol) -> set[str]:
+    return {name for name, value in vars(protocol).items()
+            if callable(value) and not name.startswith("_")}
+
+
+@pytest.mark.parametrize("table,protocol", TABLES)
+def test_each_kind_implements_its_interface(table, protocol):
+    for value_type, kind in table.items():
+        if kind.unsupported(_sample(value_type)) is not None:
+            continue  # declared, checked and planned; its stages come with its issue
+        missing = protocol_methods(protocol) - {n for n in dir(kind) if not n.startswith("_")}
+        assert not missing, f"{type(kind).__name__} lacks {sorted(missing)}"
+        for name in protocol_methods(protocol):
+            wanted = list(inspect.signature(getattr(protocol, name)).parameters)[1:]
+            got = list(inspect.signature(getattr(kind, name)).parameters)
+            assert got == wanted, f"{type(kind).__name__}.{name}{got} != {wanted}"
+
+
+@pytest.mark.parametrize("table,protocol", TABLES)
+def test_each_kind_checks_and_names_itself(table, protocol):
+    for value_type, kind in table.items():
+        value = _sample(value_type)
+        assert kind.check(value) == value
+        assert isinstance(kind.name, str) and kind.name
+        reason = kind.unsupported(value)
+        assert reason is None or isinstance(reason, str)
+
+
+def test_every_declared_kind_has_one_table_row():
+    for declared, table in DECLARED:
+        assert set(declared) == set(table)
+
+
+def _sample(value_type):
+    from otterfile import build, caddy, docker, fetch, nginx, podman, registry, systemd
+    namespace = {"build": build, "fetch": fetch, "registry": registry, "docker": docker,
+                 "podman": podman, "systemd": systemd, "caddy": caddy, "nginx": nginx}
+    for declared, _ in DECLARED:
+        if value_type in declared:
+            return eval(declared[value_type], namespace)
+    raise KeyError(value_type)
+
+
+OTTERFILE = '''from otterfile import *
+
+@deployment
+def production():
+    return Deployment(artifact={source}, runtime={runtime}, targets=[ssh("root@web1")],
+                      domains=["app.test"], proxy={proxy})
+'''
+COMBINATIONS = [(s, r, p) for s in SOURCES.values() for r in RUNTIMES.values()
+                for p in PROXIES.values()]
+
+
+@pytest.mark.parametrize("source,runtime,proxy", COMBINATIONS)
+def test_plan_graph_and_list_work_for_every_declared_kind(tmp_path, source, runtime, proxy):
+    file = tmp_path / "Otterfile.py"
+    file.write_text(OTTERFILE.format(source=source, runtime=runtime, proxy=proxy))
+    runner = CliRunner()
+    for args in (["plan", "production"], ["graph", "production"], ["list"]):
+        result = runner.invoke(main, ["-f", str(file), *args])
+        assert result.exit_code == 0, (args, result.output, result.exception)
+    planned = runner.invoke(main, ["-f", str(file), "plan", "production"]).output
+    assert "root@web1:" in planned and "retire" in planned
+
+
+@pytest.mark.parametrize("source,runtime,proxy", COMBINATIONS)
+def test_run_refuses_what_cannot_be_deployed_yet_before_anything_runs(tmp_path, source,
+                                                                      runtime, proxy):
+    file = tmp_path / "Otterfile.py"
+    file.write_text(OTTERFILE.format(source=source, runtime=runtime, proxy=proxy))
+    from otterfile.evaluate import evaluate
+    from otterfile.loader import load
+    dep = evaluate(load(file)).deployments["production"]
+    result = CliRunner().invoke(main, ["-f", str(file), "run", "production"])
+    if dep.unsupported is None:
+        return  # deployable: the flow tests and the integration tests cover it
+    assert result.exit_code == 2, result.output
+    assert f"{file}:3: deployment production/" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / ".otter").exists()  # nothing built, no cache made

@@ -1,0 +1,360 @@
+"""nginx site rendering and checks; the switch and remove scripts run for real against a
+temp conf folder with a fake nginx and systemctl (the machine's /etc/nginx untouched), and,
+when this machine has nginx, the rendered sites checked by the real `nginx -t`."""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import replace
+
+import pytest
+
+from otterfile.errors import OtterError
+from otterfile.executors.local import LocalExecutor
+from otterfile.model import nginx as nginx_value
+from otterfile.proxies import base, nginx
+from otterfile.proxies.base import Site
+from otterfile.state import PORT_PLACEHOLDER
+from otterfile.validate import FieldError
+
+pytestmark = pytest.mark.unit
+
+HEADER = ('# Managed by otter for deployment "production": otter owns this file and rewrites\n'
+          "# it on every switch, so edits here are lost. nginx.conf includes it from conf.d/.\n")
+UPSTREAM = ("upstream otter_production {\n\tserver 127.0.0.1:20001;\n\tkeepalive 16;\n}\n\n"
+            "# WebSocket upgrades pass through; other requests send no Connection header, "
+            "so the\n# keepalive connections above are reused (\"close\" would end each one).\n"
+            "map $http_upgrade $otter_upgrade_production {\n\tdefault upgrade;\n\t'' '';\n}\n\n")
+LOCATION = ("\tlocation / {\n"
+            "\t\tproxy_pass http://otter_production;\n"
+            "\t\tproxy_http_version 1.1;\n"
+            "\t\tproxy_set_header Host $host;\n"
+            "\t\tproxy_set_header X-Real-IP $remote_addr;\n"
+            "\t\tproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+            "\t\tproxy_set_header X-Forwarded-Proto $scheme;\n"
+            "\t\tproxy_set_header Upgrade $http_upgrade;\n"
+            "\t\tproxy_set_header Connection $otter_upgrade_production;\n"
+            "\t}\n}\n")
+TOOLS = ["sh", "cat", "cp", "mv", "rm", "mkdir", "tail", "grep", "flock", "dirname"]
+REAL_NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+
+# Records its argv; `-t` fails when a site says "broken"; `-T` names every site file as
+# nginx.conf with `include conf.d/*.conf` would, unless $d/not-included exists.
+FAKE_NGINX = r"""
+d=$(dirname "$0")
+echo "$*" >> "$d/nginx.calls"
+case "$1" in
+  -t) for f in "$conf"/*.conf; do
+        if grep -q broken "$f" 2>/dev/null; then
+          echo "nginx: [emerg] unknown directive \"broken\" in $f:3" >&2
+          echo "nginx: configuration file /etc/nginx/nginx.conf test failed" >&2; exit 1
+        fi
+      done
+      echo "nginx: configuration file /etc/nginx/nginx.conf test is successful" >&2 ;;
+  -T) [ -f "$d/not-included" ] && exit 0
+      for f in "$conf"/*.conf; do
+        [ -f "$f" ] && { echo "# configuration file $f:"; cat "$f"; }
+      done ;;
+esac
+"""
+
+# Records its argv; `is-active` answers from $d/active, `reload`/`start` fail if $d/fail.
+FAKE_SYSTEMCTL = r"""#!/bin/sh
+d=$(dirname "$0")
+echo "$*" >> "$d/systemctl.calls"
+case "$1" in
+  is-active) [ -f "$d/active" ] ;;
+  reload|start) if [ -f "$d/fail" ]; then echo "Job for nginx.service failed." >&2; exit 1; fi ;;
+esac
+"""
+
+needs_nginx = pytest.mark.skipif(REAL_NGINX is None, reason="no nginx binary")
+
+
+def site(port=20001, domains=("myapp.test",)) -> str:
+    return nginx.render_site("production", list(domains), port, 3000)
+
+
+def test_render_site_with_domains():
+    assert nginx.render_site("production", ["myapp.com", "www.myapp.com"], 20001, None) == (
+        HEADER + UPSTREAM + "server {\n\tlisten 80;\n\tserver_name myapp.com www.myapp.com;\n\n"
+        + LOCATION)
+
+
+def test_render_site_without_domains_listens_on_the_runtime_port():
+    assert nginx.render_site("production", [], 20001, 3000) == (
+        HEADER + UPSTREAM + "server {\n\tlisten 3000;\n\tserver_name _;\n\n" + LOCATION)
+
+
+def test_identifiers_are_distinct_nginx_names():
+    names = ["my-app", "my.app", "my_app", "My_app", "my_2dapp"]
+    idents = [nginx.identifier(n) for n in names]
+    assert idents[0] == "my_2dapp" and nginx.identifier("production") == "production"
+    # nginx compares upstream and variable names without case
+    assert len({i.lower() for i in idents}) == len(names)
+    assert all(i.replace("_", "").isalnum() and i.islower() for i in idents)
+
+
+@pytest.mark.parametrize("args", [
+    (["my app.com"], 1, None), (["a.com;\n}"], 1, None), (["a.com:8080"], 1, None),
+    (["~^regex$"], 1, None), ([None], 1, None), (["a.com"], 0, None), (["a.com"], 65536, None),
+    (["a.com"], "80", None), (["a.com"], True, None), ([], 1, None), ([], 1, 0)])
+def test_render_site_rejects_bad_values(args):
+    with pytest.raises(OtterError):
+        nginx.render_site("production", *args)
+
+
+def test_render_site_rejects_a_bad_deployment_name():
+    with pytest.raises(OtterError, match="deployment name"):
+        nginx.render_site("my app", ["a.com"], 1, None)
+
+
+def test_plan_placeholder_port_renders():
+    text = nginx.render_site("production", ["*.myapp.com"], PORT_PLACEHOLDER, None)
+    assert "\tserver 127.0.0.1:<port>;\n" in text and "server_name *.myapp.com;" in text
+    assert nginx.PROXY.served_port(text) is None
+
+
+def test_served_port_round_trip():
+    value, proxy = nginx_value(), nginx.PROXY
+    for port in (1, 20001, 65535):
+        text = proxy.render(value, Site("production", ("a.com",), port, None))
+        assert proxy.served_port(text) == port
+    assert proxy.served_port("") is None
+    assert proxy.served_port(":3000 {\n\treverse_proxy 127.0.0.1:20001\n}\n") is None
+
+
+@pytest.mark.parametrize("tls", [None, ("/etc/ssl/a.pem", "/etc/ssl/a.key"), ["c", "k"]])
+def test_check_accepts_tls(tls):
+    value = nginx_value(tls=tls)
+    assert nginx.PROXY.check(value) is value
+
+
+@pytest.mark.parametrize("tls", ["/etc/ssl/a.pem", ("a",), ("a", "b", "c"), ("a", ""),
+                                 ("a", " "), ("a", 1), True, {"cert": "a", "key": "b"}])
+def test_check_rejects_bad_tls(tls):
+    with pytest.raises(FieldError) as error:
+        nginx.PROXY.check(nginx_value(tls=tls))
+    assert error.value.path == "tls" and "(cert path, key path)" in error.value.message
+
+
+def test_tls_is_not_deployable_yet():
+    proxy = nginx.PROXY
+    assert proxy.unsupported(nginx_value()) is None
+    value = nginx_value(tls=("a.pem", "a.key"))
+    assert "TLS with nginx" in proxy.unsupported(value)
+    with pytest.raises(OtterError, match="TLS with nginx"):
+        proxy.render(value, Site("production", ("a.com",), 20001, None))
+
+
+def test_proxy_implements_every_method_of_the_interface():
+    wanted = {n for n in vars(base.Proxy) if not n.startswith("_")} | {"name"}
+    assert all(hasattr(nginx.PROXY, n) for n in wanted) and nginx.PROXY.name == "nginx"
+    assert nginx.PROXY.site_path("production") == "/etc/nginx/conf.d/otter-production.conf"
+    assert "server-a" in nginx.PROXY.missing_message("server-a")
+    assert "apt-get install nginx-light" in nginx.PROXY.missing_message("server-a")
+
+
+def test_switch_command_shape():
+    command = nginx.PROXY.switch("production", "content\n")
+    assert command.argv[3:] == ("sh", "/etc/nginx", "production")
+    assert command.stdin == "content\n"
+    assert nginx.PROXY.remove("production").argv[3:] == ("sh", "/etc/nginx", "production")
+    with pytest.raises(OtterError):
+        nginx.switch("../etc", "content\n")
+
+
+def _tool(folder, name, text):
+    (folder / name).write_text(text)
+    (folder / name).chmod(0o755)
+
+
+@pytest.fixture
+def host(tmp_path):
+    """A temp nginx folder with conf.d, and a PATH with fake nginx and systemctl."""
+    folder = tmp_path / "etc-nginx"
+    (folder / "conf.d").mkdir(parents=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in TOOLS:
+        if shutil.which(tool):
+            os.symlink(shutil.which(tool), bin_dir / tool)
+    conf = shlex.quote(str(folder / "conf.d"))
+    _tool(bin_dir, "nginx", f"#!/bin/sh\nconf={conf}\n{FAKE_NGINX}")
+    _tool(bin_dir, "systemctl", FAKE_SYSTEMCTL)
+    return folder, bin_dir
+
+
+def run(host, command):
+    folder, bin_dir = host
+    return LocalExecutor().run(replace(command, env={"PATH": str(bin_dir),
+                                                     "HOME": str(folder.parent)}))
+
+
+def calls(host, tool="systemctl") -> list[str]:
+    file = host[1] / f"{tool}.calls"
+    return file.read_text().splitlines() if file.exists() else []
+
+
+def leftovers(folder) -> list[str]:
+    return sorted(n for n in os.listdir(folder / "conf.d") if n != ".otter.lock")
+
+
+def served(folder) -> str:
+    return (folder / "conf.d" / "otter-production.conf").read_text()
+
+
+def test_first_switch_installs_the_site_and_starts_nginx(host):
+    folder, _ = host
+    result = run(host, nginx.switch("production", site(), str(folder)))
+    assert result.exited == 0, result.stderr
+    assert result.stdout == "switched production (start)\n"
+    assert served(folder) == site() and leftovers(folder) == ["otter-production.conf"]
+    assert calls(host, "nginx") == ["-t", "-T"]
+    assert calls(host) == ["is-active --quiet nginx", "start nginx"]
+
+
+def test_second_switch_reloads(host):
+    folder, bin_dir = host
+    (bin_dir / "active").touch()
+    assert run(host, nginx.switch("production", site(20001), str(folder))).ok
+    result = run(host, nginx.switch("production", site(20002), str(folder)))
+    assert result.stdout == "switched production (reload)\n", result.stderr
+    assert served(folder) == site(20002) and leftovers(folder) == ["otter-production.conf"]
+    assert calls(host) == ["is-active --quiet nginx", "reload nginx"] * 2
+
+
+def test_invalid_config_restores_the_previous_site(host):
+    folder, bin_dir = host
+    (bin_dir / "active").touch()
+    assert run(host, nginx.switch("production", site(20001), str(folder))).ok
+    result = run(host, nginx.switch("production", "broken;\n", str(folder)))
+    assert result.exited == base.EXIT_INVALID
+    assert "rejected" in result.stderr and 'unknown directive "broken"' in result.stderr
+    assert served(folder) == site(20001) and leftovers(folder) == ["otter-production.conf"]
+    assert calls(host) == ["is-active --quiet nginx", "reload nginx"]
+
+
+def test_invalid_first_config_leaves_no_trace(host):
+    folder, _ = host
+    result = run(host, nginx.switch("production", "broken;\n", str(folder)))
+    assert result.exited == base.EXIT_INVALID
+    assert leftovers(folder) == [] and calls(host) == []
+
+
+def test_failed_reload_restores_the_previous_site(host):
+    folder, bin_dir = host
+    (bin_dir / "active").touch()
+    assert run(host, nginx.switch("production", site(20001), str(folder))).ok
+    (bin_dir / "fail").touch()
+    result = run(host, nginx.switch("production", site(20002), str(folder)))
+    assert result.exited == base.EXIT_RELOAD and "reload nginx failed" in result.stderr
+    assert "Job for nginx.service failed." in result.stderr
+    assert served(folder) == site(20001) and leftovers(folder) == ["otter-production.conf"]
+
+
+def test_failed_first_start_leaves_no_trace(host):
+    folder, bin_dir = host
+    (bin_dir / "fail").touch()
+    result = run(host, nginx.switch("production", site(), str(folder)))
+    assert result.exited == base.EXIT_RELOAD and "start nginx failed" in result.stderr
+    assert leftovers(folder) == []
+
+
+def test_missing_nginx_exits_3_and_writes_nothing(host):
+    folder, bin_dir = host
+    (bin_dir / "nginx").unlink()
+    result = run(host, nginx.switch("production", site(), str(folder)))
+    assert result.exited == base.EXIT_MISSING and "nginx is not installed" in result.stderr
+    assert os.listdir(folder / "conf.d") == [] and calls(host) == []
+
+
+def test_config_that_does_not_include_conf_d_is_restored(host):
+    folder, bin_dir = host
+    (bin_dir / "not-included").touch()
+    result = run(host, nginx.switch("production", site(), str(folder)))
+    assert result.exited == base.EXIT_INVALID
+    assert "does not include" in result.stderr and f"{folder}/conf.d/*.conf" in result.stderr
+    assert leftovers(folder) == [] and calls(host) == []
+
+
+def test_switch_creates_a_missing_conf_d(host):
+    folder, _ = host
+    os.rmdir(folder / "conf.d")
+    assert run(host, nginx.switch("production", site(), str(folder))).ok
+    assert served(folder) == site()
+
+
+def test_remove_site_reloads_when_active(host):
+    folder, bin_dir = host
+    (bin_dir / "active").touch()
+    assert run(host, nginx.switch("production", site(), str(folder))).ok
+    result = run(host, nginx.remove_site("production", str(folder)))
+    assert result.stdout == "removed production\n" and leftovers(folder) == []
+    assert calls(host)[-1] == "reload nginx" and calls(host, "nginx")[-1] == "-t"
+    again = run(host, nginx.remove_site("production", str(folder)))
+    assert again.ok and again.stdout == "no site file for production\n"
+
+
+def test_remove_site_of_a_stopped_nginx_does_not_start_it(host):
+    folder, _ = host
+    assert run(host, nginx.switch("production", site(), str(folder))).ok
+    assert run(host, nginx.remove_site("production", str(folder))).ok
+    assert leftovers(folder) == [] and "reload nginx" not in calls(host)
+
+
+def test_remove_site_fails_when_reload_fails(host):
+    folder, bin_dir = host
+    (bin_dir / "active").touch()
+    assert run(host, nginx.switch("production", site(), str(folder))).ok
+    (bin_dir / "fail").touch()
+    result = run(host, nginx.remove_site("production", str(folder)))
+    assert result.exited == base.EXIT_RELOAD and leftovers(folder) == []
+
+
+def _real_conf(root, includes: str) -> None:
+    """An nginx.conf whose every path is under `root`, so `nginx -t` touches nothing else."""
+    temp = " ".join(f"{kind}_temp_path {root}/{kind};" for kind in
+                    ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    (root / "nginx.conf").write_text(
+        f"pid {root}/nginx.pid;\nerror_log {root}/error.log;\nevents {{}}\n"
+        f"http {{\n\taccess_log off;\n\t{temp}\n\t{includes}\n}}\n")
+
+
+def _real_nginx(root, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([REAL_NGINX, "-p", f"{root}/", "-e", f"{root}/error.log",
+                           "-c", f"{root}/nginx.conf", *args],
+                          capture_output=True, text=True, check=False)
+
+
+@needs_nginx
+def test_real_nginx_accepts_rendered_sites_of_several_deployments(tmp_path):
+    # names that differ only in '-', '.', '_' or case must not clash inside one http block
+    for i, name in enumerate(["my-app", "my.app", "my_app", "My_app"]):
+        domains = [f"{i}.myapp.test", f"*.{i}.myapp.test"] if i % 2 else []
+        text = nginx.render_site(name, domains, 20001 + i, 18000 + i)
+        (tmp_path / f"otter-{name}.conf").write_text(text)
+    _real_conf(tmp_path, f"include {tmp_path}/otter-*.conf;")
+    result = _real_nginx(tmp_path, "-t")
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+@needs_nginx
+def test_switch_with_real_nginx_checks_and_finds_the_include(tmp_path, host):
+    folder, bin_dir = host
+    root = tmp_path / "nginx-root"
+    root.mkdir()
+    _tool(bin_dir, "nginx", f"#!/bin/sh\nexec {shlex.quote(REAL_NGINX)} -p {root}/ "
+                            f"-e {root}/error.log -c {root}/nginx.conf \"$@\"\n")
+    _real_conf(root, f"include {folder}/conf.d/*.conf;")
+    result = run(host, nginx.switch("production", site(), str(folder)))
+    assert result.exited == 0, result.stderr
+    bad = run(host, nginx.switch("production", site() + "bogus;\n", str(folder)))
+    assert bad.exited == base.EXIT_INVALID and 'unknown directive "bogus"' in bad.stderr
+    _real_conf(root, "")
+    excluded = run(host, nginx.switch("production", site(20002), str(folder)))
+    assert excluded.exited == base.EXIT_INVALID and "does not include" in excluded.stderr
+    assert served(folder) == site() and leftovers(folder) == ["otter-production.conf"]
