@@ -41,8 +41,10 @@ def check_health(value: Any) -> HealthCheck | None:
         value = HealthCheck(**value)
     if not isinstance(value, HealthCheck):
         fail("", f"expected HealthCheck(...) or a dict, {got(value)}")
-    if not isinstance(value.path, str) or not value.path.startswith("/"):
-        fail("path", f"expected a path starting with '/', {got(value.path)}")
+    if not isinstance(value.path, str) or not value.path.startswith("/") or \
+            any(ord(c) < 33 or ord(c) == 127 for c in value.path):
+        fail("path", f"expected a URL path starting with '/' without spaces or control "
+             f"characters, {got(value.path)}")
     check_number("interval_seconds", value.interval_seconds)
     check_number("timeout_seconds", value.timeout_seconds)
     check_int("expect_status", value.expect_status, 100, 599)

@@ -17,7 +17,9 @@ def describe(project: Project, graph: Graph) -> tuple[Graph, dict[str, str]]:
     from .run.engine import planned_engine
     recorded: list[Command] = []
     engine = planned_engine(project, _quiet, on_command=lambda _h, c: recorded.append(c),
-                            env={d.name: masked_env(d) for d in project.deployments.values()})
+                            env={d.name: masked_env(d) for d in project.deployments.values()},
+                            sources={a.name: masked_source(a.source)
+                                     for a in _artifacts(project)})
     tasks, notes = {}, {}
     try:
         for task in graph.order():
@@ -48,6 +50,18 @@ def masked_env(dep) -> dict:
     """The deployment's env with each secret standing as *** (plans never read secrets)."""
     from .secrets import MASK, Secret
     return {k: Secret(v.name, MASK) if isinstance(v, Secret) else v for k, v in dep.runtime.env}
+
+
+def masked_source(source):
+    """The source with a secret token standing as ***."""
+    from .secrets import MASK, Secret
+    token = getattr(source, "token", None)
+    return replace(source, token=Secret(token.name, MASK)) if isinstance(token, Secret) \
+        else source
+
+
+def _artifacts(project: Project):
+    return {d.artifact.name: d.artifact for d in project.deployments.values()}.values()
 
 
 def _quiet(_event: Event) -> None:

@@ -11,8 +11,8 @@ from .hosts import Host
 from .loader import Loaded, Marked, line_in
 from .model import STAGES, Deployment
 from .project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef, TargetDef)
-from .validate import (check_choice, check_domain, check_int, check_parallel, fail, got,
-                       prefixed)
+from .validate import (check_choice, check_domain, check_int, check_name, check_parallel,
+                       fail, got, prefixed)
 
 
 def evaluate(loaded: Loaded) -> Project:
@@ -25,6 +25,10 @@ class _Evaluator:
         self.loaded, self.file = loaded, str(loaded.file)
         self.by_kind: dict[str, dict[str, Marked]] = {}
         for marked in loaded.functions:
+            try:  # names become task ids, file names and lines of output
+                check_name("", marked.mark.name, f"{marked.mark.kind} name")
+            except OtterfileError as error:
+                raise OtterfileError(error.message, file=self.file, line=marked.line) from None
             names = self.by_kind.setdefault(marked.mark.kind, {})
             first = names.get(marked.mark.name)
             if first is not None:
@@ -45,6 +49,7 @@ class _Evaluator:
                 if dep.name in deployments:
                     self._error(marked, f"duplicate deployment name {dep.name!r}")
                 deployments[dep.name] = dep
+        self._check_shared_hosts(list(deployments.values()))
         for step in steps.values():
             if step.deployment and step.deployment not in deployments and \
                     not any(d.group == step.deployment for d in deployments.values()):
@@ -52,6 +57,22 @@ class _Evaluator:
                     "deployment", step.deployment, deployments), f"step {step.name}/deployment")
         return Project(self.loaded.file, artifacts, runtimes, targets, deployments,
                        tuple(steps.values()))
+
+    def _check_shared_hosts(self, deployments: list[DeploymentDef]) -> None:
+        """Two deployments on one host may not claim the same domain, nor (without domains)
+        the same port: found here, before anything runs, naming both."""
+        claimed: dict[tuple[str, str], DeploymentDef] = {}
+        for dep in deployments:
+            claims = [f"domain {d}" for d in dep.domains] or \
+                [f"port {dep.runtime.kind.port(dep.runtime.value)} (no domains)"]
+            for host in dep.hosts:
+                for claim in claims:
+                    other = claimed.setdefault((host.name, claim), dep)
+                    if other is not dep:
+                        raise OtterfileError(
+                            f"{claim} on {host.name} is claimed by deployment {other.name} "
+                            f"(line {other.line}) and by {dep.name}", file=self.file,
+                            line=dep.line, path=f"deployment {dep.name}/domains")
 
     def _kind(self, kind: str) -> dict[str, Marked]:
         return self.by_kind.get(kind, {})
@@ -128,7 +149,7 @@ class _Evaluator:
                     steps: dict[str, StepDef]) -> DeploymentDef:
         if not isinstance(value, Deployment):
             fail("", f"expected Deployment(...), {got(value)}")
-        name = getattr(value, "name", None) or name
+        name = check_name("name", getattr(value, "name", None) or name, "deployment name")
         targets = self._targets(value.targets)
         attached = [s for s in steps.values() if s.deployment in (name, marked.mark.name)]
         for index, item in enumerate(value.steps or ()):
@@ -178,7 +199,13 @@ class _Evaluator:
     def _domains(self, value: Any) -> list[str]:
         if isinstance(value, str) or not isinstance(value, (list, tuple)):
             fail("domains", f"expected a list of domain names, {got(value)}")
-        return [check_domain(f"domains/{i}", d) for i, d in enumerate(value)]
+        seen: dict[str, int] = {}
+        for index, item in enumerate(value):
+            domain = check_domain(f"domains/{index}", item)
+            if domain in seen:
+                fail(f"domains/{index}", f"{item!r} is domains/{seen[domain]} again")
+            seen[domain] = index
+        return list(seen)
 
     def _targets(self, value: Any) -> tuple[TargetDef, ...]:
         if value is None:

@@ -45,12 +45,17 @@ class SSHHost(Host):
 
 def local(name: str = "local") -> LocalHost:
     """This machine: commands run as local processes."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", name):
+        raise OtterfileError(f"expected a name of letters, digits, '_', '.', '-', got {name!r}",
+                             path="name")
     return LocalHost(name)
 
 
-_ADDRESS = re.compile(r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?"
-                      r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)"
+# user and host never start with "-" (ssh would read them as options)
+_ADDRESS = re.compile(r"^(?:(?P<user>[A-Za-z0-9_][A-Za-z0-9._-]*)@)?"
+                      r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9._-]*)"
                       r"(?::(?P<port>[^:]*))?$")
+DEFAULT_PORT = 22
 
 
 def ssh(address: str, identity_file: str | None = None, known_hosts: str | None = None,
@@ -72,7 +77,21 @@ def ssh(address: str, identity_file: str | None = None, known_hosts: str | None 
                              f"{host_key_checking!r} (checks are never turned off)",
                              path="host_key_checking")
     for field, value in (("identity_file", identity_file), ("known_hosts", known_hosts)):
-        if value is not None and not isinstance(value, str):
-            raise OtterfileError(f"expected a path, got {value!r}", path=field)
-    return SSHHost(match.group("host").strip("[]"), match.group("user"),
-                   int(port) if port else None, identity_file, known_hosts, host_key_checking)
+        if value is not None and (not isinstance(value, str) or not value.strip()
+                                  or any(c in value for c in '"\n\r\0')):
+            raise OtterfileError(f"expected a path (no quote or newline), got {value!r}",
+                                 path=field)
+    # one server spelled `H`, `h` or `h:22` is one host: lower-case name, no default port
+    number = int(port) if port else None
+    return SSHHost(match.group("host").strip("[]").lower(), match.group("user"),
+                   None if number == DEFAULT_PORT else number, identity_file, known_hosts,
+                   host_key_checking)
+
+
+def spelled(name: str) -> str:
+    """A host as a user typed it on the command line, named as otter names it
+    (`root@H:22` is `root@h`); a target name or anything else is left as it is."""
+    try:
+        return ssh(name).name
+    except OtterfileError:
+        return name

@@ -1,7 +1,10 @@
 """Load an Otterfile: run it in a fresh namespace and collect its marked functions."""
 from __future__ import annotations
 
+import functools
+import io
 import sys
+import tokenize
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +19,7 @@ class Marked:
     """One decorated function found in an Otterfile."""
 
     mark: Mark
-    fn: Callable
+    fn: Callable  # guarded: a sys.exit in it raises OtterfileError
     line: int
 
 
@@ -33,25 +36,30 @@ class Loaded:
 
 
 def load(path: str | Path) -> Loaded:
-    """Execute the Otterfile with its folder importable (restored afterwards)."""
+    """Execute the Otterfile with its folder importable (restored afterwards).
+
+    The file is read as bytes: UTF-8 (a BOM allowed) or what its PEP 263 coding line says.
+    `sys.exit` in it, at load or when a marked function is called, is an OtterfileError.
+    """
     file = Path(path).resolve()
     if not file.is_file():
         raise OtterfileError("no such Otterfile (use -f FILE or `otter init`)", file=str(path))
-    source = file.read_text()
     try:
-        code = compile(source, str(file), "exec")
-    except SyntaxError as error:
-        raise OtterfileError(f"syntax error: {error.msg}", file=str(file),
-                             line=error.lineno) from error
+        code = compile(_read(file), str(file), "exec")
+    except (SyntaxError, ValueError) as error:  # older Pythons: ValueError for NUL bytes
+        raise OtterfileError(f"syntax error: {getattr(error, 'msg', error)}", file=str(file),
+                             line=getattr(error, "lineno", None)) from error
     namespace = {"__name__": "otterfile_" + file.stem.replace("-", "_"),
                  "__file__": str(file)}
     saved_path, saved_modules = list(sys.path), set(sys.modules)
     sys.path.insert(0, str(file.parent))
-    recorder = _Recorder(namespace)
+    recorder = _Recorder(namespace, file)
     try:
         exec(code, namespace, recorder)
     except OtterfileError as error:
         raise _located(error, file) from error
+    except SystemExit as error:
+        raise _exited(error, file) from error
     except Exception as error:
         raise OtterfileError(f"{type(error).__name__}: {error}", file=str(file),
                              line=line_in(error, file)) from error
@@ -61,13 +69,46 @@ def load(path: str | Path) -> Loaded:
     return Loaded(file, tuple(recorder.found))
 
 
+def _read(file: Path) -> bytes:
+    """The file's bytes, once checked to decode as its coding line (or UTF-8) says."""
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise OtterfileError(f"cannot read it: {error.strerror}", file=str(file)) from error
+    try:
+        data.decode(tokenize.detect_encoding(io.BytesIO(data).readline)[0])
+    except (SyntaxError, UnicodeDecodeError) as error:
+        line = data.count(b"\n", 0, getattr(error, "start", 0)) + 1
+        raise OtterfileError(f"not readable as text ({error}): save it as UTF-8 or declare "
+                             "its encoding in line 1 or 2 (# -*- coding: latin-1 -*-)",
+                             file=str(file), line=line) from error
+    return data
+
+
+def _exited(error: SystemExit, file: Path) -> OtterfileError:
+    code = "" if error.code is None else repr(error.code)
+    return OtterfileError(f"the Otterfile called sys.exit({code})", file=str(file),
+                          line=line_in(error, file))
+
+
+def _guarded(fn: Callable, file: Path) -> Callable:
+    """`fn`, turning a `sys.exit` in it into an OtterfileError: an Otterfile cannot end otter."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SystemExit as error:
+            raise _exited(error, file) from error
+    return call
+
+
 class _Recorder(dict):
     """The module's locals: records every marked function as it is bound, so a second
     `def a` does not silently replace the first; writes through to the globals."""
 
-    def __init__(self, namespace: dict):
+    def __init__(self, namespace: dict, file: Path):
         super().__init__()
-        self.namespace, self.found, self._seen = namespace, [], set()
+        self.namespace, self.file, self.found, self._seen = namespace, file, [], set()
 
     def __setitem__(self, key, value) -> None:
         super().__setitem__(key, value)
@@ -75,8 +116,8 @@ class _Recorder(dict):
         mark = mark_of(value)
         if mark is not None and id(value) not in self._seen:
             self._seen.add(id(value))
-            self.found.append(Marked(mark, value, getattr(getattr(value, "__code__", None),
-                                                          "co_firstlineno", 0)))
+            line = getattr(getattr(value, "__code__", None), "co_firstlineno", 0)
+            self.found.append(Marked(mark, _guarded(value, self.file), line))
 
     def __delitem__(self, key) -> None:
         super().__delitem__(key)

@@ -154,6 +154,8 @@ class DeployLock:
                 return LockInfo.from_fields({"holder": fields["took_over"], "stale": "1",
                                              "since": fields.get("took_over_since", "")})
             held = LockInfo.from_fields(fields)
+            if held.run == self.run_id:  # this very run holds it: never a conflict
+                return None
             if holder_is_dead(held):  # killed on this machine: no need to wait 30 s
                 self._run(commands.release(self.deployment, held.run, base=self.base))
                 self.took_over = held

@@ -23,6 +23,7 @@ class Build:
     output: str | None = None
     on: Any = None
     push: str | None = None
+    token: Any = None  # secret(...): the password git sends for an https repo
 
 
 @dataclass(frozen=True)
@@ -115,9 +116,12 @@ class Deployment:
 
 
 def build(repo=None, ref=None, command=None, *, path=None, image=None, output=None, on=None,
-          push=None) -> Build:
-    """Build an artifact: `build(repo=URL, ref=REF, command=CMD)` or `build(path=DIR, ...)`."""
-    return Build(repo, ref, path, command, image, output, on, push)
+          push=None, token=None) -> Build:
+    """Build an artifact: `build(repo=URL, ref=REF, command=CMD)` or `build(path=DIR, ...)`.
+
+    `token=secret("GIT_TOKEN")` authenticates to an https repository without putting the
+    token in the URL, on a command line or in git's config."""
+    return Build(repo, ref, path, command, image, output, on, push, token)
 
 
 def fetch(url, sha256=None, via="controller") -> Fetch:

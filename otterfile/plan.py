@@ -5,6 +5,7 @@ from typing import Iterable
 
 from .errors import OtterfileError
 from .graph import Graph, Task, find_cycle
+from .hosts import spelled
 from .model import STAGES
 from .project import DeploymentDef, Project, StepDef
 
@@ -16,9 +17,10 @@ def plan(project: Project, names: Iterable[str], *, hosts: Iterable[str] | None 
     """The task graph of the named deployments, narrowed to `hosts` when given.
 
     A rollback has no acquire and no ship: the release's image is on the target already.
+    A misplaced step (a cycle, a target step before acquire) names the Otterfile and its line.
     """
-    only = set(hosts) if hosts is not None else None
-    builder = _Builder(rollback)
+    only = {spelled(h) for h in hosts} | set(hosts) if hosts is not None else None
+    builder = _Builder(rollback, str(project.file) if project.file else None)
     for name in names:
         for dep in project.select(name):
             chosen = [h.name for h in dep.hosts if only is None or h.name in only]
@@ -30,8 +32,8 @@ def plan(project: Project, names: Iterable[str], *, hosts: Iterable[str] | None 
 
 
 class _Builder:
-    def __init__(self, rollback: bool = False):
-        self.rollback = rollback
+    def __init__(self, rollback: bool = False, file: str | None = None):
+        self.rollback, self.file = rollback, file  # the Otterfile, named by errors
         self.deps: dict[str, list[str]] = {}
         self.meta: dict[str, dict] = {}
 
@@ -55,7 +57,7 @@ class _Builder:
                                      [previous] if previous else [],
                                      stage=stage, host=host,
                                      deployment=dep.name)
-        for step in _step_order(dep):
+        for step in _step_order(dep, self.file):
             self._insert(dep, step, hosts, acquire)
         for host in hosts:
             mine = [i for i, m in self.meta.items()
@@ -71,7 +73,7 @@ class _Builder:
             return
         if anchor == "acquire" and step.on != "controller":
             raise OtterfileError("acquire runs on the controller: use on='controller'",
-                                 line=step.line, path=f"step {step.name}/on")
+                                 file=self.file, line=step.line, path=f"step {step.name}/on")
         per_host = step.on == "targets"
         runs_on = hosts if per_host else [hosts[0]]
         anchors = {h: (acquire if anchor == "acquire" else self._anchor_id(dep, anchor, h))
@@ -120,15 +122,16 @@ def task_id(deployment: str, stage: str, host: str | None) -> str:
     return f"{deployment}/{stage}" + (f"@{host}" if host else "")
 
 
-def _step_order(dep: DeploymentDef) -> list[StepDef]:
-    """Steps ordered so a step's anchor step is placed first; a cycle is an error."""
+def _step_order(dep: DeploymentDef, file: str | None = None) -> list[StepDef]:
+    """Steps ordered so a step's anchor step is placed first; a cycle is an error naming
+    `file` (the Otterfile) and the line of the cycle's first step."""
     steps = {s.name: s for s in dep.steps}
     edges = {s.name: [s.anchor[1]] if s.anchor[1] in steps else [] for s in dep.steps}
     cycle = find_cycle(edges)
     if cycle:
         first = steps[cycle[0]]
-        raise OtterfileError("cycle among steps: " + " -> ".join(cycle), line=first.line,
-                             path=f"deployment {dep.name}/steps")
+        raise OtterfileError("cycle among steps: " + " -> ".join(cycle), file=file,
+                             line=first.line, path=f"deployment {dep.name}/steps")
     ordered: list[StepDef] = []
     while len(ordered) < len(steps):
         for step in dep.steps:

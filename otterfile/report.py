@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -11,6 +12,18 @@ from .graph import Graph
 from .runner import FAILED, OK, SKIPPED, Event, Outcome
 
 MARKS = {OK: "ok", FAILED: "FAILED", SKIPPED: "skipped"}
+# Terminal escape sequences: CSI (colors, cursor moves, 7- or 8-bit) and OSC (titles, links).
+_SEQUENCE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+_CONTROL = r"\x00-\x1f\x7f-\x9f"  # C0, DEL and C1
+
+
+def printable(text: str, keep: str = "\n\t") -> str:
+    """`text` (from a target, so untrusted) safe for a terminal: escape sequences dropped,
+    other control characters but those in `keep` shown as `\\xNN`."""
+    kept = "".join(re.escape(c) for c in keep)
+    control = f"[{_CONTROL}]" if not kept else f"(?![{kept}])[{_CONTROL}]"
+    return re.sub(control, lambda m: f"\\x{ord(m.group()):02x}",
+                  _SEQUENCE.sub("", str(text)))
 
 
 class ConsoleReporter:
@@ -24,7 +37,8 @@ class ConsoleReporter:
 
     def __call__(self, event: Event) -> None:
         line = self.format(event)
-        if line is not None:
+        if line is not None:  # messages and output lines carry target text
+            line = printable(line)
             with self._lock:
                 print(line, file=self.stream, flush=True)
 
@@ -95,11 +109,17 @@ def summary(graph: Graph, outcome: Outcome) -> str:
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
-    """A plain text table a person reads in a terminal or a CI log."""
-    widths = [max(len(str(r[i])) for r in [headers] + rows) for i in range(len(headers))]
+    """A plain text table a person reads in a terminal or a CI log; each cell is one line,
+    its control characters escaped (`printable`)."""
+    headers, rows = _cells(headers), [_cells(r) for r in rows]
+    widths = [max(len(r[i]) for r in [headers] + rows) for i in range(len(headers))]
     def line(cells):
         return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def _cells(row: list) -> list[str]:
+    return [printable(str(c).replace("\n", " ").replace("\t", " "), keep="") for c in row]
 
 
 def _indent(text: str) -> str:

@@ -7,9 +7,11 @@ removed), "retired" (pruned past keep_releases: container and image gone).
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
+from typing import Callable
 
 from .errors import OtterError
 
@@ -79,19 +81,100 @@ def new_release_id(digest: str, now: datetime) -> str:
     return f"{when:%Y%m%dT%H%M%S}-{hexes[:8].lower()}"
 
 
-def parse_state(text: str, where: str = "releases.json") -> State:
-    """A State from the file's text; empty text is an empty state."""
+def parse_state(text: str, where: str = "releases.json",
+                instance_name: Callable[[str], str] | None = None) -> State:
+    """A State from the file's text; empty text is an empty state.
+
+    The file lives on a target, so nothing in it is trusted: ids, digests, ports,
+    statuses, `live` and field types are checked, and with `instance_name` (release id ->
+    the instance otter names for it) each release's instance must be that name. Any
+    violation is an OtterError naming `where` and the field. Unknown keys are tolerated.
+    """
     if not text.strip():
         return State()
     try:
         data = json.loads(text)
-        names = set(Release.__dataclass_fields__)
-        releases = tuple(Release(**{k: v for k, v in _legacy(r).items() if k in names})
-                         for r in data.get("releases", []))
-        extra = {k: v for k, v in data.items() if k not in ("releases", "live")}
-        return State(releases, data.get("live"), extra)
-    except (ValueError, TypeError, AttributeError) as error:
+    except (ValueError, RecursionError) as error:
         raise OtterError(f"{where}: not a release state file ({error})") from None
+    try:
+        return _checked_state(data, instance_name)
+    except _Invalid as error:
+        raise OtterError(f"{where}: not a valid release state file: {error}") from None
+
+
+class _Invalid(Exception):
+    """One field of releases.json is wrong; the message starts with its path."""
+
+
+_ID = re.compile(r"[0-9]{8}T[0-9]{6}-[0-9a-f]{8}")  # what new_release_id makes
+_DIGEST = re.compile(r"(sha256:)?[0-9a-f]{64}")  # an image id, or a file's sha256
+
+
+def _optional_str(value) -> bool:
+    return value is None or isinstance(value, str)
+
+
+# field: (check, what it should be); "id" and "digest" are required.
+_FIELDS = {
+    "id": (lambda v: isinstance(v, str) and bool(_ID.fullmatch(v)),
+           "a release id like 20240102T030405-0a1b2c3d"),
+    "digest": (lambda v: isinstance(v, str) and bool(_DIGEST.fullmatch(v)),
+               "sha256:<64 hex> or 64 hex"),
+    "image": (lambda v: isinstance(v, str), "a string"),
+    "commit": (_optional_str, "a string or null"),
+    "ref": (_optional_str, "a string or null"),
+    "created": (lambda v: isinstance(v, str), "a string"),
+    "status": (lambda v: isinstance(v, str) and v in STATUSES, f"one of {', '.join(STATUSES)}"),
+    "port": (lambda v: v is None or (type(v) is int and 1 <= v <= 65535),
+             "a port 1..65535 or null"),
+    "instance": (_optional_str, "a string or null"),
+    "config": (_optional_str, "a string or null"),
+}
+
+
+def _checked_state(data, instance_name: Callable[[str], str] | None) -> State:
+    if not isinstance(data, dict):
+        raise _Invalid(f"expected an object, got {_shown(data)}")
+    records = data.get("releases", [])
+    if not isinstance(records, list):
+        raise _Invalid(f"releases: expected a list, got {_shown(records)}")
+    releases = tuple(_checked_release(f"releases/{n}", record, instance_name)
+                     for n, record in enumerate(records))
+    ids = [r.id for r in releases]
+    for n, release_id in enumerate(ids):
+        if release_id in ids[:n]:
+            raise _Invalid(f"releases/{n}/id: {release_id} is listed twice")
+    live = data.get("live")
+    if live is not None and live not in ids:
+        raise _Invalid(f"live: {_shown(live)} is not a release in the file")
+    extra = {k: v for k, v in data.items() if k not in ("releases", "live")}
+    return State(releases, live, extra)
+
+
+def _checked_release(path: str, record, instance_name: Callable[[str], str] | None) -> Release:
+    if not isinstance(record, dict):
+        raise _Invalid(f"{path}: expected an object, got {_shown(record)}")
+    record = _legacy(record)
+    for key in ("id", "digest"):
+        if key not in record:
+            raise _Invalid(f"{path}/{key}: missing")
+    values = {k: v for k, v in record.items() if k in _FIELDS}
+    for key, value in values.items():
+        check, expected = _FIELDS[key]
+        if not check(value):
+            raise _Invalid(f"{path}/{key}: expected {expected}, got {_shown(value)}")
+    release = Release(**values)
+    expected = instance_name(release.id) if instance_name else release.instance
+    if release.instance != expected:  # else otter would stop or remove what it names
+        raise _Invalid(f"{path}/instance: {_shown(release.instance)} is not the instance "
+                       f"otter names for release {release.id} ({expected!r})")
+    return release
+
+
+def _shown(value, limit: int = 60) -> str:
+    """A value from the file as a message shows it: repr (no raw control characters), cut."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _legacy(record: dict) -> dict:
@@ -191,13 +274,32 @@ def log_record(*, who: str, deployment: str, digest: str, result: str,
 
 
 def parse_log(text: str) -> list[dict]:
-    """Deploy-log records from JSON lines; a torn or foreign line is skipped."""
+    """Deploy-log records from JSON lines; a torn or foreign line, or a record whose known
+    fields have the wrong types, is skipped."""
     records = []
     for line in text.splitlines():
         try:
             value = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
-        if isinstance(value, dict):
+        if isinstance(value, dict) and _log_record_ok(value):
             records.append(value)
     return records
+
+
+_LOG_TEXT = ("when", "who", "deployment", "release", "digest", "commit", "result")
+
+
+def _log_record_ok(record: dict) -> bool:
+    seconds = record.get("seconds", {})
+    return (all(_optional_str(record.get(k)) for k in _LOG_TEXT)
+            and isinstance(seconds, dict) and all(map(_finite, seconds.values())))
+
+
+def _finite(value) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too big for a float
+        return False

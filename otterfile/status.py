@@ -24,7 +24,9 @@ def read_status(dep, executor, log_lines: int = 0) -> TargetStatus:
     if not result.ok:
         from .errors import OtterError
         raise OtterError(f"{executor.host.name}: reading state failed: {result.tail(5)}")
-    target = states.parse_read(result.stdout, runtime.parse_listing)
+    target = states.parse_read(result.stdout, runtime.parse_listing,
+                               f"{executor.host.name}:{states.state_path(dep.name)}",
+                               lambda release_id: runtime.instance_name(dep.name, release_id))
     out = TargetStatus(list(target.state.releases), target.state.live_release,
                        {i.name for i in target.instances if i.running}, log=target.log)
     if out.live is not None and out.live.port:
@@ -44,10 +46,12 @@ def _probe(dep, executor, port: int) -> str:
 
 
 def render_status(pairs, results, log_lines: int = 0) -> str:
+    """One row per target (an error in its row), then the last deploy-log records; what
+    came from a target is shown through `table`, which escapes control characters."""
     rows, logs = [], []
     for (dep, host), status in zip(pairs, results):
         if isinstance(status, Exception):
-            rows.append([host.name, dep.name, "?", "", "", "", str(status)])
+            rows.append([host.name, dep.name, "?", "", "", "", " ".join(str(status).split())])
             continue
         live = status.live
         previous = [r.id for r in reversed(status.releases) if r.status == "previous"]
@@ -55,11 +59,11 @@ def render_status(pairs, results, log_lines: int = 0) -> str:
                      (live.commit or "")[:10] if live else "",
                      ("running" if live and live.instance in status.running else "stopped")
                      if live else "", status.health, ", ".join(previous[:3]) or "-"])
-        for record in status.log[-log_lines:] if log_lines else []:
+        for record in status.log[-log_lines:] if log_lines else []:  # typed by parse_log
             stages = " ".join(f"{k}={v:.1f}s" for k, v in record.get("seconds", {}).items())
-            logs.append([host.name, record.get("when", ""), record.get("who", ""),
+            logs.append([host.name, record.get("when") or "", record.get("who") or "",
                          (record.get("digest") or "")[7:19], (record.get("commit") or "")[:10],
-                         record.get("result", ""), stages])
+                         record.get("result") or "", stages])
     text = table(["host", "deployment", "live", "commit", "state", "health", "previous"],
                  rows)
     if logs:

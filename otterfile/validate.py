@@ -46,6 +46,27 @@ def check_str(path: str, value: Any, *, optional: bool = False) -> str | None:
     return value
 
 
+def check_words(path: str, value: Any) -> list[str]:
+    """A shell-like string split into words as a user typed them; an error if it cannot be."""
+    import shlex
+    try:
+        return shlex.split(value)
+    except ValueError as error:
+        fail(path, f"cannot split {value!r} into words: {error}")
+        raise
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+def check_name(path: str, value: Any, what: str = "name") -> str:
+    """A name safe in paths, container and unit names and config files."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        fail(path, f"{what} {value!r}: use letters, digits, '_', '.', '-' (starting with a "
+             "letter or digit, at most 63)")
+    return value
+
+
 def check_choice(path: str, value: Any, choices: Iterable[str]) -> str:
     choices = tuple(choices)
     if value not in choices:
@@ -85,8 +106,8 @@ def check_env(path: str, value: Any) -> dict[str, str | Secret]:
             item = str(item)
         if not isinstance(item, (str, Secret)):
             fail(f"{path}/{key}", f"expected a string or secret(...), {got(item)}")
-        if isinstance(item, str) and ("\n" in item or "\0" in item):
-            fail(f"{path}/{key}", "a value may not contain a newline")
+        if isinstance(item, str) and any(c in item for c in "\n\r\0"):
+            fail(f"{path}/{key}", "a value may not contain a newline, carriage return or NUL")
         out[key] = item
     return out
 

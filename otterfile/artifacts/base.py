@@ -5,9 +5,10 @@ A source kind (build, fetch, registry) is one module with one object implementin
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Protocol
+from typing import Any, BinaryIO, Callable, ContextManager, Protocol
 
 from ..executors.base import Executor
 
@@ -50,6 +51,8 @@ class AcquireContext:
     folder: Path  # the Otterfile's folder: relative paths resolve from it
     cache_dir: Path
     on_output: Callable[[str], None]
+    # held while the cache is used: two otters in one folder take turns
+    lock: Callable[[], ContextManager[None]] = contextlib.nullcontext
 
 
 class ArtifactSource(Protocol):

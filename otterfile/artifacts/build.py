@@ -8,20 +8,29 @@ any host; the controller's image store (the Docker SDK) identifies the image mad
 from __future__ import annotations
 
 import collections
+import contextlib
+import fcntl
 import hashlib
 import re
 import shlex
+import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from ..command import cmd
+from ..command import cmd, script
 from ..commands import git
+from ..commands.files import write_file
 from ..errors import OtterError
 from ..executors.base import Executor, Result
+from ..secrets import Secret
 from ..validate import check_str, fail
 from .base import AcquireContext, Artifact, ImageStore
 
 TAIL_LINES = 20
+KEEP_EXPORTS = 3  # exported trees kept per repository; older ones are removed
+LOCK_WAIT = 600  # seconds a build waits for another otter building in the same folder
+TOKEN_USER = "x-access-token"  # the user GitHub and Gitea accept beside a token
 
 
 class BuildFailed(OtterError):
@@ -47,6 +56,13 @@ class Build:
         check_str("command", value.command)
         for field in ("image", "output", "push"):
             check_str(field, getattr(value, field), optional=True)
+        if value.token is not None and not isinstance(value.token, Secret):
+            fail("token", "expected secret(\"NAME\"): a token is never written in the file")
+        if value.token is not None and value.repo is None:
+            fail("token", "a token authenticates to repo=URL; this build has a path")
+        if not value.output and not value.image and not image_tag(value.command):
+            fail("command", f"cannot tell which image {value.command!r} makes: give "
+                 "image=NAME, or a `docker build -t NAME` command")
         return value
 
     def unsupported(self, value: Any) -> str | None:
@@ -67,7 +83,36 @@ SOURCE = Build()
 
 
 def acquire(source: Any, ctx: AcquireContext) -> Artifact:
-    """Build `source` once and return the identified artifact."""
+    """Build `source` once and return the identified artifact; one otter at a time builds
+    from a cache (two runs in one folder would race on mirrors and exports)."""
+    with ctx.lock() if source.repo else contextlib.nullcontext():
+        return _acquire(source, ctx)
+
+
+@contextlib.contextmanager
+def cache_lock(cache_dir: Path, on_output: Callable[[str], None],
+               wait: float = LOCK_WAIT) -> Iterator[None]:
+    """Hold `cache_dir/.lock` (flock, released when this process ends, however it ends)."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache_dir.parent.chmod(0o700)
+    with open(cache_dir / ".lock", "a") as lock:
+        deadline, told = time.monotonic() + wait, False
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise OtterError(f"another otter has been building in {cache_dir} for "
+                                     f"{wait:.0f}s; try again when it is done") from None
+                if not told:
+                    on_output(f"waiting for another otter building in {cache_dir}")
+                    told = True
+                time.sleep(0.5)
+        yield
+
+
+def _acquire(source: Any, ctx: AcquireContext) -> Artifact:
     executor, folder = ctx.executor, ctx.folder
     if source.output:
         raise OtterError("build(output=...): file artifacts are not deployable yet")
@@ -76,8 +121,12 @@ def acquire(source: Any, ctx: AcquireContext) -> Artifact:
         raise OtterError(f"build: cannot tell which image {source.command!r} makes: give "
                          "image=NAME, or a `docker build -t NAME` command")
     if source.repo:
-        url = resolve_url(source.repo, folder)
-        build_dir, commit = checkout(executor, url, source.ref, ctx.cache_dir)
+        url, user, password = split_credentials(resolve_url(source.repo, folder))
+        if source.token is not None:
+            user, password = user or TOKEN_USER, source.token
+        _private_cache(executor, ctx.cache_dir)
+        auth = _auth(executor, ctx.cache_dir, user, password) if password else ()
+        build_dir, commit = checkout(executor, url, source.ref, ctx.cache_dir, auth)
         origin = f"{url}@{source.ref or 'HEAD'}"
     else:
         url = str((folder / source.path).resolve())
@@ -87,20 +136,57 @@ def acquire(source: Any, ctx: AcquireContext) -> Artifact:
     return Artifact("image", digest, image=tag, commit=commit, ref=source.ref, source=url)
 
 
-def checkout(executor: Executor, url: str, ref: str | None, cache_dir: Path) -> tuple[Path, str]:
+def split_credentials(url: str) -> tuple[str, str, Secret | None]:
+    """(the URL without user:password, the user, the password as a Secret) of an http(s)
+    URL; other URLs come back as they are. Messages and git's config see only the first."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or "@" not in parts.netloc:
+        return url, "", None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    clean = urlunsplit(parts._replace(netloc=host))
+    return clean, unquote(user), Secret("repository password", unquote(password)) \
+        if password else None
+
+
+def redact(text: str) -> str:
+    """`text` with the password of every http(s) URL in it shown as ***."""
+    return re.sub(r"(https?://[^/\s:@]*:)[^/\s@]*@", r"\1***@", text)
+
+
+def _private_cache(executor: Executor, cache_dir: Path) -> None:
+    """`.otter/` (0700) and the cache in it: mirrors, exports and the askpass helper."""
+    made = executor.run(script('mkdir -p "$1" && chmod 700 "$1" && mkdir -p "$2"',
+                               args=[str(cache_dir.parent), str(cache_dir)],
+                               description=f"make {cache_dir}"))
+    if not made.ok:
+        raise OtterError(f"cannot make {cache_dir}: {made.tail(3)}")
+
+
+def _auth(executor: Executor, cache_dir: Path, user: str, password) -> git.Env:
+    helper = str(cache_dir / "git-askpass")
+    written = executor.run(write_file(helper, git.ASKPASS_SCRIPT, mode=0o700))
+    if not written.ok:
+        raise OtterError(f"cannot write {helper}: {written.tail(3)}")
+    return git.auth_env(helper, user, password)
+
+
+def checkout(executor: Executor, url: str, ref: str | None, cache_dir: Path,
+             auth: git.Env = ()) -> tuple[Path, str]:
     """Mirror `url` into the cache (or fetch it), resolve `ref`, export that commit.
 
     Returns (build folder, full commit). An existing export of the commit is re-used.
     """
     key = cache_key(url)
     mirror = cache_dir / "repos" / f"{key}.git"
-    _sync_mirror(executor, url, str(mirror))
+    _sync_mirror(executor, url, str(mirror), auth)
     commit = resolve_ref(executor, str(mirror), ref or "HEAD", url)
     build_dir = cache_dir / "builds" / key / commit
     if executor.run(git.is_dir(str(build_dir))).exited != 0:
         result = executor.run(git.export(str(mirror), commit, str(build_dir)))
         if not result.ok:
             raise OtterError(f"cannot export {commit} of {url}: {result.tail(5)}")
+    executor.run(git.prune_exports(str(build_dir.parent), KEEP_EXPORTS, commit))
     return build_dir, commit
 
 
@@ -188,18 +274,19 @@ def resolve_url(repo: str, folder: Path) -> str:
     return str((folder / repo).resolve())
 
 
-def _sync_mirror(executor: Executor, url: str, mirror: str) -> None:
+def _sync_mirror(executor: Executor, url: str, mirror: str, auth: git.Env) -> None:
     if executor.run(git.is_dir(mirror)).exited == 0:
-        result = executor.run(git.fetch(mirror))
+        executor.run(git.set_origin(mirror, url))
+        result = executor.run(git.fetch(mirror, auth))
         if not result.ok:
-            raise OtterError(f"cannot fetch {url}: {result.tail(5)}")
+            raise OtterError(f"cannot fetch {url}: {redact(result.tail(5))}")
         return
     partial = f"{mirror}.partial"
     executor.run(git.remove(partial))
-    result = executor.run(git.clone_mirror(url, partial))
+    result = executor.run(git.clone_mirror(url, partial, auth))
     if not result.ok:
         executor.run(git.remove(partial))
-        raise OtterError(f"cannot clone {url}: {result.tail(5)}")
+        raise OtterError(f"cannot clone {url}: {redact(result.tail(5))}")
     if not executor.run(git.move(partial, mirror)).ok:
         raise OtterError(f"cannot move the clone of {url} into {mirror}")
 

@@ -18,7 +18,8 @@ class OtterGroup(click.Group):
         except OtterError as error:
             if ctx.meta.get("otter.debug"):
                 traceback.print_exc()
-            click.echo(f"error: {error}", err=True)
+            from ..report import printable  # a target's words may hold escape sequences
+            click.echo(printable(f"error: {error}"), err=True)
             ctx.exit(error.exit_code)
         except click.exceptions.Exit:
             raise
@@ -51,4 +52,7 @@ def reporter(ctx: click.Context):
 
 
 def split_targets(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+    """--targets a,b as host names, each also as otter names it (`root@H:22` is `root@h`)."""
+    from ..hosts import spelled
+    given = [v.strip() for v in value.split(",") if v.strip()] if value else None
+    return None if given is None else list(dict.fromkeys(given + [spelled(g) for g in given]))

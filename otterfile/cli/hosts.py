@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import click
 
 from ..errors import OtterError
+from ..report import printable
 from .common import load_project, split_targets
 
 
@@ -75,20 +76,22 @@ def logs(ctx: click.Context, name: str, follow: bool, tail: int, targets: str | 
     def stream(dep, host, executor):
         runtime = dep.runtime.kind
         read = executor.run(states.read_state(dep.name, runtime.listing(dep.name)))
-        live = states.parse_read(read.stdout, runtime.parse_listing).state.live_release
+        live = states.parse_read(
+            read.stdout, runtime.parse_listing, f"{host.name}:{states.state_path(dep.name)}",
+            lambda release: runtime.instance_name(dep.name, release)).state.live_release
         if live is None:
             raise OtterError(f"{host.name}: {dep.name} has no live release")
 
         def show(_stream, text):
             with lock:
-                click.echo(f"{host.name} | {text}")
+                click.echo(printable(f"{host.name} | {text}"))
         return executor.run(runtime.logs(live.instance, follow=follow, tail=tail),
                             on_output=show)
 
     results = on_each(hosts_of(project, name, targets), stream)
     for result in results:
         if isinstance(result, Exception):
-            click.echo(f"error: {result}", err=True)
+            click.echo(printable(f"error: {result}"), err=True)
     if any(isinstance(r, Exception) for r in results):
         ctx.exit(1)
 
@@ -108,7 +111,7 @@ def unlock(ctx: click.Context, name: str, targets: str | None) -> None:
             else "was not locked"
     pairs = hosts_of(project, name, targets)
     for (dep, host), result in zip(pairs, on_each(pairs, release)):
-        click.echo(f"{host.name}: {dep.name}: {result}")
+        click.echo(printable(f"{host.name}: {dep.name}: {result}"))
 
 
 @click.command("exec", context_settings={"ignore_unknown_options": True})
@@ -129,7 +132,7 @@ def exec_(ctx: click.Context, name: str, command: tuple[str, ...], targets: str 
     def one(_dep: Any, host: Any, executor: Any):
         def show(stream: str, text: str) -> None:
             with lock:
-                click.echo(f"{host.name} | {text}", err=stream == "stderr")
+                click.echo(printable(f"{host.name} | {text}"), err=stream == "stderr")
         return executor.run(job, on_output=show)
 
     results = on_each(pairs, one)

@@ -237,12 +237,22 @@ def list_containers(engine: str, deployment: str) -> Command:
                description=f"list containers of {deployment}")
 
 
-def parse_containers(stdout: str) -> list[Instance]:
-    """Instances from what `list_containers` printed."""
+def parse_containers(stdout: str, deployment: str | None = None) -> list[Instance]:
+    """Instances from what `list_containers` printed. With `deployment`, only containers
+    otter made for it: named `otter-<deployment>-<release>` after their release label (a
+    container someone labelled by hand under another name is left out, never acted on)."""
     out = []
     for line in stdout.splitlines():
         parts = [p.strip() for p in line.split("\t")]
         if len(parts) == 5:
             name, state, release, digest, status = parts
-            out.append(Instance(name, state == "running", release, digest, status))
+            if deployment is None or _named_by_otter(name, deployment, release):
+                out.append(Instance(name, state == "running", release, digest, status))
     return out
+
+
+def _named_by_otter(name: str, deployment: str, release: str) -> bool:
+    try:
+        return name == container_name(deployment, release)
+    except OtterError:  # a release label otter never writes
+        return False

@@ -5,6 +5,7 @@ Builders only: each returns a Command and runs nothing.
 from __future__ import annotations
 
 from ..command import Command, cmd, script
+from ..secrets import Secret
 
 # Export a commit into DEST through a private temporary folder renamed at the end, so a
 # reader (or a later run after a crash) never takes a half-written export for a whole one.
@@ -30,15 +31,38 @@ if [ -n "$changes" ]; then echo "$head-dirty"; else echo "$head"; fi
 """
 
 
-def clone_mirror(url: str, dest: str) -> Command:
+# Git asks this program for a username and a password (GIT_ASKPASS); it answers from the
+# environment, so a token is never in argv, a URL or git's config.
+ASKPASS_SCRIPT = """#!/bin/sh
+case "$1" in
+  Username*) printf '%s\\n' "$OTTER_GIT_USER" ;;
+  *) printf '%s\\n' "$OTTER_GIT_PASSWORD" ;;
+esac
+"""
+Env = tuple[tuple[str, "str | Secret"], ...]
+
+
+def auth_env(askpass: str, user: str, password: str | Secret) -> Env:
+    """The environment that makes git take its credentials from `askpass`."""
+    return (("GIT_ASKPASS", askpass), ("GIT_TERMINAL_PROMPT", "0"),
+            ("OTTER_GIT_USER", user), ("OTTER_GIT_PASSWORD", password))
+
+
+def clone_mirror(url: str, dest: str, env: Env = ()) -> Command:
     """Clone every ref of `url` into the bare mirror `dest` (done once per repository)."""
-    return cmd("git", "clone", "--mirror", "--quiet", "--", url, dest,
+    return cmd("git", "clone", "--mirror", "--quiet", "--", url, dest, env=env,
                description=f"clone {url}")
 
 
-def fetch(git_dir: str) -> Command:
+def set_origin(git_dir: str, url: str) -> Command:
+    """Point the mirror at `url` (a URL without credentials: older caches kept them)."""
+    return cmd("git", "--git-dir", git_dir, "remote", "set-url", "origin", url,
+               description="set origin")
+
+
+def fetch(git_dir: str, env: Env = ()) -> Command:
     """Bring the mirror `git_dir` up to date with its origin, incrementally."""
-    return cmd("git", "--git-dir", git_dir, "fetch", "--prune", "--quiet", "origin",
+    return cmd("git", "--git-dir", git_dir, "fetch", "--prune", "--quiet", "origin", env=env,
                description="fetch")
 
 
@@ -73,3 +97,19 @@ def move(source: str, dest: str) -> Command:
 def remove(path: str) -> Command:
     """Remove `path` and everything under it, if it is there."""
     return cmd("rm", "-rf", "--", path, description=f"remove {path}")
+
+
+# $1 a repository's exports folder, $2 how many to keep, $3 the export in use (kept).
+PRUNE_SCRIPT = r"""
+cd "$1" 2>/dev/null || exit 0
+ls -1t | tail -n +"$(( $2 + 1 ))" | while read -r old; do
+  [ "$old" = "$3" ] || rm -rf -- "$old"
+done
+exit 0
+"""
+
+
+def prune_exports(folder: str, keep: int, current: str) -> Command:
+    """Remove all but the `keep` newest exported trees in `folder` (never `current`)."""
+    return script(PRUNE_SCRIPT, args=[folder, str(keep), current],
+                  description=f"keep the newest {keep} exports")

@@ -49,16 +49,24 @@ def read_state(deployment: str, listing: Command, *, log_lines: int = 0,
 
 
 def parse_read(stdout: str, parse_listing: Callable[[str], list[Instance]],
-               where: str = "releases.json") -> TargetState:
-    """A TargetState from what `read_state` printed."""
+               where: str = "releases.json",
+               instance_name: Callable[[str], str] | None = None) -> TargetState:
+    """A TargetState from what `read_state` printed; the state is checked as
+    `parse_state` does (with `instance_name`: release id -> its expected instance)."""
     text, _, rest = stdout.partition(INSTANCES_MARK + "\n")
     instances, _, log = rest.partition(LOG_MARK + "\n")
-    return TargetState(parse_state(text, where), parse_listing(instances), parse_log(log))
+    return TargetState(parse_state(text, where, instance_name), parse_listing(instances),
+                       parse_log(log))
+
+
+def state_path(deployment: str, base: str = DEFAULT_BASE) -> str:
+    """Where a deployment's releases.json lives on a target."""
+    return f"{state_dir(deployment, base)}/releases.json"
 
 
 def write_state(deployment: str, content: str, *, base: str = DEFAULT_BASE) -> Command:
     """Replace releases.json atomically with `content` (from `format_state`)."""
-    return write_file(f"{state_dir(deployment, base)}/releases.json", content, mode=0o644,
+    return write_file(state_path(deployment, base), content, mode=0o644,
                       description=f"write state of {deployment}")
 
 
@@ -73,3 +81,27 @@ def append_log(deployment: str, record: str, *, base: str = DEFAULT_BASE) -> Com
 def env_file_path(deployment: str, release: str, base: str = DEFAULT_BASE) -> str:
     """Where a release's env file lives on the target (mode 600, root only)."""
     return f"{state_dir(deployment, base)}/env/{release}.env"
+
+
+# $1 the key file. Made once per deployment and target (root only), then printed.
+KEY_SCRIPT = r"""
+k=$1
+if [ ! -s "$k" ]; then
+  (umask 077; mkdir -p "$(dirname "$k")" &&
+   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$k.tmp.$$" && mv -f "$k.tmp.$$" "$k") \
+    || exit 1
+fi
+cat "$k"
+"""
+
+
+def key_path(deployment: str, base: str = DEFAULT_BASE) -> str:
+    """The key that makes release fingerprints unguessable (mode 600): a fingerprint covers
+    secret values, so without the key nobody can test guesses against it."""
+    return f"{state_dir(deployment, base)}/fingerprint.key"
+
+
+def fingerprint_key(deployment: str, *, base: str = DEFAULT_BASE) -> Command:
+    """Print the deployment's fingerprint key on the target, making it the first time."""
+    return script(KEY_SCRIPT, args=[key_path(deployment, base)],
+                  description=f"fingerprint key of {deployment}")

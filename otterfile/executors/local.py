@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import threading
 import time
 from typing import BinaryIO, Iterable, Iterator
@@ -27,7 +28,53 @@ UPLOAD_SCRIPT = ('umask 077; t="$1.otter-tmp.$$"; '
                  'if cat > "$t" && chmod "$2" "$t" && mv -f "$t" "$1"; then exit 0; fi; '
                  'rm -f "$t"; exit 1')
 
-Input = bytes | Iterable[bytes] | None
+HOLD_POLL = 0.05  # without pidfd: how often a held-open input looks for its process's end
+
+
+class HeldOpen:
+    """An input that sends nothing and stays open until its process ends (then EOF): what
+    an SSH command without input gets, so the far side sees otter go away (see ssh.py)."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.started = threading.Event()
+
+    def attach(self, pid: int | None) -> None:
+        self.pid = pid
+        self.started.set()
+
+    def stream(self) -> Iterator[bytes]:
+        """A generator (what sh feeds from) that ends when the process has exited."""
+        self.started.wait()
+        if self.pid is not None:
+            _wait_exit(self.pid)
+        return
+        yield b""  # a generator without output
+
+
+def _wait_exit(pid: int) -> None:
+    """Block until `pid` exits (a pidfd wakes at once; else poll), without reaping it."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux 5.3+, or already gone
+        while os.path.exists(f"/proc/{pid}") and _state(pid) != "Z":
+            time.sleep(HOLD_POLL)
+        return
+    try:
+        select.select([fd], [], [])
+    finally:
+        os.close(fd)
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
+
+
+Input = bytes | Iterable[bytes] | HeldOpen | None
 
 
 def upload_command(dest: str, mode: int = 0o644) -> Command:
@@ -139,10 +186,16 @@ def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] 
     """Run argv to its end; returns (exit status, stdout, stderr). Never raises for
     a failing command: not found is 127, a timeout 124, a signal its negative number."""
     out, err = _Capture("stdout", on_output), _Capture("stderr", on_output)
+    held = stdin if isinstance(stdin, HeldOpen) else None
     try:
-        process = _start(argv, cwd, {**os.environ, **(env or {})}, stdin, out, err, timeout)
+        process = _start(argv, cwd, {**os.environ, **(env or {})},
+                         held.stream() if held else stdin, out, err, timeout)
     except _CannotStart as error:
+        if held:
+            held.attach(None)
         return error.code, "", error.message
+    if held:
+        held.attach(process.pid)
     processes = processes or Processes()
     processes.add(process)
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shlex
 import shutil
 import socket
 import tempfile
@@ -19,12 +20,34 @@ from ..errors import ExecutionError
 from ..hosts import SSHHost
 from .base import HttpGet, OnOutput, OnProgress, Result
 from .http import getter
-from .local import Input, Processes, chunks, open_source, run_process, upload_command
+from .local import (HeldOpen, Input, Processes, chunks, open_source, run_process,
+                    upload_command)
 
 CONNECT_TIMEOUT = 15
 CONTROL_PERSIST = "10m"  # how long an orphaned master (otter killed) outlives its last use
 MAX_SESSIONS = 8  # below sshd's default MaxSessions (10) per connection
 SSH_FAILED = 255
+
+# Runs "$@" (a command without input) so that it ends when otter does: our stdin stays open
+# for as long as otter waits, and its end (otter stopped, killed, timed out, connection
+# lost) makes the watcher stop the command's whole process group, then kill it.
+WATCH_SCRIPT = r"""exec 3<&0
+if command -v setsid >/dev/null 2>&1; then setsid "$@" </dev/null 3<&- &
+else "$@" </dev/null 3<&- & fi
+c=$!
+{ while read -r _; do :; done <&3
+  kill -TERM -"$c" "$c"; sleep 5; kill -KILL -"$c" "$c"; } >/dev/null 2>&1 &
+w=$!
+exec 3<&-
+wait "$c"; s=$?
+kill "$w" 2>/dev/null
+exit "$s"
+"""
+
+
+def watched(line: str) -> str:
+    """`line` run under WATCH_SCRIPT: ended on the host when otter's end closes stdin."""
+    return shlex.join(["sh", "-c", WATCH_SCRIPT, "sh", "sh", "-c", line])
 
 
 class ConnectionFailed(ExecutionError):
@@ -53,7 +76,8 @@ def ssh_options(host: SSHHost) -> list[str]:
             "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4",
             "-o", f"StrictHostKeyChecking={_checking(host.host_key_checking)}"]
     if host.known_hosts:
-        opts += ["-o", f"UserKnownHostsFile={os.path.expanduser(host.known_hosts)}"]
+        # quoted: ssh splits an unquoted value at spaces into several files
+        opts += ["-o", f'UserKnownHostsFile="{os.path.expanduser(host.known_hosts)}"']
     if host.identity_file:
         opts += ["-i", os.path.expanduser(host.identity_file), "-o", "IdentitiesOnly=yes"]
     if host.port:
@@ -132,10 +156,13 @@ class SSHExecutor:
             timeout: float | None = None) -> Result:
         """Run `command` on the host; a `stdin` stream is sent in chunks through ssh."""
         data: Input = chunks(stdin, on_progress) if stdin is not None else command.stdin_bytes()
+        line = command.shell_line()
+        if data is None:  # nothing to send: hold stdin open so the host sees otter go away
+            data, line = HeldOpen(), watched(line)
         self._ensure_master()
         started, closes = time.monotonic(), self._closes
         with self._sessions:
-            code, out, err = run_process(self._ssh("-T", "-e", "none") + [command.shell_line()],
+            code, out, err = run_process(self._ssh("-T", "-e", "none") + [line],
                                          stdin=data, on_output=on_output, timeout=timeout,
                                          processes=self._processes)
         if code == SSH_FAILED and closes == self._closes and self._control("check")[0] != 0:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 from ..errors import OtterfileError
@@ -49,12 +49,35 @@ def resolve_env(project: Project, deployments: Sequence[DeploymentDef]) -> dict[
                 try:
                     value = store.resolve(value)
                 except OtterfileError as error:
-                    raise OtterfileError(error.message, file=error.file or str(project.file),
-                                         line=dep.runtime.line or dep.line,
-                                         path=f"deployment {dep.name}/runtime/env/{key}")
+                    raise _located(error, project, dep.runtime.line or dep.line,
+                                   f"deployment {dep.name}/runtime/env/{key}")
             env[key] = value
         out[dep.name] = env
     return out
+
+
+def resolve_sources(project: Project, deployments: Sequence[DeploymentDef]) -> dict:
+    """Artifact sources whose secret fields (a repository token) are read; by name."""
+    store = SecretStore(project.folder)
+    out = {}
+    for dep in deployments:
+        source = dep.artifact.source
+        token = getattr(source, "token", None)
+        if isinstance(token, Secret):
+            try:
+                out[dep.artifact.name] = replace(source, token=store.resolve(token))
+            except OtterfileError as error:
+                raise _located(error, project, dep.artifact.line or dep.line,
+                               f"deployment {dep.name}/artifact/token")
+    return out
+
+
+def _located(error: OtterfileError, project: Project, line: int, path: str) -> OtterfileError:
+    """A secret's error at the Otterfile line that asks for it, unless it came from the
+    secrets file (then that file's own line)."""
+    if error.file:
+        return OtterfileError(error.message, file=error.file, line=error.line)
+    return OtterfileError(error.message, file=str(project.file), line=line, path=path)
 
 
 def parallel_of(deployments: Sequence[DeploymentDef]) -> int | None:
@@ -86,7 +109,7 @@ def deploy(project: Project, name: str, engine_for: Callable[..., Engine], *,
     deployments = project.select(name)
     check_deployable(deployments)
     env = resolve_env(project, deployments)
-    engine = engine_for(env=env)
+    engine = engine_for(env=env, sources=resolve_sources(project, deployments))
     done = execute(plan(project, [name], hosts=hosts), engine, parallel_of(deployments))
     on_finished(done)
     rolled = _roll_back_switched(project, deployments, done.outcome, engine, engine_for,

@@ -1,6 +1,7 @@
 """The engine: what one run holds (executors, artifacts, lanes) while it performs tasks."""
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import threading
@@ -38,6 +39,7 @@ class Lane:
     release: Release | None = None  # the release this run starts (or the live one: no-op)
     running: frozenset[str] = frozenset()  # instances running when the lock was taken
     noop: bool = False  # the live release already is this artifact and config
+    key: str = ""  # the target's fingerprint key (read at lock time)
     lock: DeployLock | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
     failed: str | None = None  # the first stage that failed
@@ -56,13 +58,17 @@ class Engine:
 
     def __init__(self, project: Project, report: Reporter, *, connect: Connect,
                  images: ImageStore, env: dict[str, dict] | None = None,
+                 sources: dict[str, Any] | None = None,
                  lock_wait: float = 0.0, cancel: threading.Event | None = None,
                  rollback: bool = False, rollback_to: str | None = None,
-                 release_id: ReleaseId = timed_release_id):
+                 release_id: ReleaseId = timed_release_id,
+                 cache_lock: Callable[..., Any] | None = None):
         self.project, self.report, self.images = project, report, images
         self._connect, self.release_id = connect, release_id
+        self.cache_lock = cache_lock or (lambda *_: contextlib.nullcontext())
         self.lock_wait, self.rollback, self.rollback_to = lock_wait, rollback, rollback_to
         self.env = env or {}  # deployment name -> env with secrets resolved
+        self.sources = sources or {}  # artifact name -> source with secrets resolved
         self.cancel = cancel or threading.Event()
         self.control_dir = tempfile.mkdtemp(prefix="otter-ssh-")
         self.executors: dict[str, Executor] = {}
@@ -123,9 +129,10 @@ RELEASE_PLACEHOLDER = "RELEASE"  # the release id `otter plan` and --dry-run sho
 
 def real_engine(project: Project, report: Reporter, **options: Any) -> Engine:
     """An engine that reaches the hosts (SSH, local processes) and the Docker engine."""
+    from ..artifacts.build import cache_lock
     from ..artifacts.images import DockerImages
     from ..executors import executor_for
-    return Engine(project, report, images=DockerImages(),
+    return Engine(project, report, images=DockerImages(), cache_lock=cache_lock,
                   connect=lambda host, folder: executor_for(host, control_dir=folder),
                   **options)
 

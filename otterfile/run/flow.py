@@ -2,7 +2,8 @@
 switch, retire, abort. Each stage is one or two round trips to its target."""
 from __future__ import annotations
 
-import hashlib
+import hmac
+import shlex
 from datetime import datetime, timezone
 
 from ..artifacts.ship import ship as ship_artifact
@@ -17,6 +18,7 @@ from .health import wait_healthy
 
 DRAIN_SECONDS = 2
 SITE_MARK = "--- otter:site"
+KEY_MARK = "--- otter:key"
 
 
 def checked(executor, command: Command, what: str):
@@ -34,18 +36,24 @@ def recover(engine, lane, task) -> None:
     executor, dep, rt, px = engine.executor(task.host), lane.deployment, lane.runtime, \
         lane.proxy
     read = states.read_state(dep.name, rt.listing(dep.name))
-    both = script(f'site=$1; shift; "$@"; echo "{SITE_MARK}"; cat "$site" 2>/dev/null; exit 0',
+    key = states.fingerprint_key(dep.name)
+    both = script(f'site=$1; shift; {shlex.join(key.argv)} || exit 1; echo "{KEY_MARK}"; '
+                  f'"$@"; echo "{SITE_MARK}"; cat "$site" 2>/dev/null; exit 0',
                   args=[px.site_path(dep.name), *read.argv],
                   description=f"read state of {dep.name}")
     stdout = checked(executor, both, "reading the release state").stdout
+    lane.key, _, stdout = stdout.partition(KEY_MARK + "\n")
     text, _, served = stdout.partition(SITE_MARK + "\n")
-    target = states.parse_read(text, rt.parse_listing)
+    target = states.parse_read(text, rt.parse_listing,  # an invalid file: nothing is touched
+                               f"{executor.host.name}:{states.state_path(dep.name)}",
+                               lambda release_id: rt.instance_name(dep.name, release_id))
+    instances = _named_by_otter(rt, dep.name, target.instances)
     state, live = target.state, target.state.live_release
     served_port = px.served_port(served)
     for release in state.releases:  # a run killed between reload and state write
         if release.status == "starting" and served_port and release.port == served_port:
             state, live = mark_live(state, release.id), release
-    stale = [i.name for i in target.instances if not live or i.name != live.instance]
+    stale = [i.name for i in instances if not live or i.name != live.instance]
     for release in state.releases:
         if release.status == "starting":
             state = mark_failed(state, release.id)
@@ -55,7 +63,19 @@ def recover(engine, lane, task) -> None:
     if state != target.state:
         checked(executor, _state_write(dep.name, state), "writing state")
     lane.state, lane.previous = state, live
-    lane.running = frozenset(i.name for i in target.instances if i.running)
+    lane.running = frozenset(i.name for i in instances if i.running)
+
+
+def _named_by_otter(rt, deployment: str, instances: list) -> list:
+    """The instances whose name is the one otter derives from their release label; one
+    labelled by hand under another name is never removed."""
+    def ours(instance) -> bool:
+        try:
+            return bool(instance.release) and \
+                instance.name == rt.instance_name(deployment, instance.release)
+        except OtterError:  # a release label otter never writes
+            return False
+    return [i for i in instances if ours(i)]
 
 
 def ship(engine, lane, task) -> None:
@@ -72,7 +92,7 @@ def start(engine, lane, task) -> None:
     dep, rt, executor = lane.deployment, lane.runtime, engine.executor(task.host)
     artifact = engine.artifact_of(lane)
     env = engine.env.get(dep.name, dict(dep.runtime.env))
-    config = fingerprint(dep, artifact.digest, env)
+    config = fingerprint(dep, artifact.digest, env, lane.key)
     live = lane.previous
     if live and live.config == config and live.instance in lane.running and \
             not engine.rollback:
@@ -95,12 +115,13 @@ def start(engine, lane, task) -> None:
     engine.emit(task, "info", f"{lane.release.instance} on 127.0.0.1:{port}")
 
 
-def fingerprint(dep, digest: str, env: dict) -> str:
-    """What makes two releases the same: artifact, env (secrets included), runtime, proxy."""
+def fingerprint(dep, digest: str, env: dict, key: str) -> str:
+    """What makes two releases the same: artifact, env (secrets included), runtime, proxy;
+    keyed with the target's root-only key, so the stored value reveals no secret."""
     values = [digest, sorted((k, v.reveal() if hasattr(v, "reveal") else v)
                              for k, v in env.items()),
               dep.runtime.kind.settings(dep.runtime.value), list(dep.domains), repr(dep.proxy)]
-    return hashlib.sha256(repr(values).encode()).hexdigest()[:16]
+    return hmac.new(key.strip().encode(), repr(values).encode(), "sha256").hexdigest()[:16]
 
 
 def health(engine, lane, task) -> None:

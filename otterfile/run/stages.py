@@ -18,11 +18,12 @@ def acquire(engine, task: Task) -> None:
     """Build or fetch the artifact once, where the controller runs."""
     art = next(d.artifact for d in engine.project.deployments.values()
                if d.artifact.name == task.artifact)
-    folder = engine.project.folder
-    ctx = AcquireContext(engine.executor(None), engine.images, folder,
-                         folder / ".otter" / "cache",
-                         lambda line: engine.emit(task, "output", line))
-    artifact = engine.artifacts[art.name] = art.kind.acquire(art.source, ctx)
+    folder, cache = engine.project.folder, engine.project.folder / ".otter" / "cache"
+    say = lambda line: engine.emit(task, "output", line)  # noqa: E731
+    ctx = AcquireContext(engine.executor(None), engine.images, folder, cache, say,
+                         lambda: engine.cache_lock(cache, say))
+    source = engine.sources.get(art.name, art.source)
+    artifact = engine.artifacts[art.name] = art.kind.acquire(source, ctx)
     engine.emit(task, "info", f"{artifact.image or artifact.path} {artifact.digest[:19]}"
                 + (f" commit {artifact.commit[:12]}" if artifact.commit else ""))
 
@@ -34,9 +35,13 @@ def lock(engine, lane, task: Task) -> None:
     took_over = lane.lock.acquire(wait_seconds=engine.lock_wait)
     if took_over:
         engine.emit(task, "info", f"took over a stale lock of {took_over.holder}")
-    flow.recover(engine, lane, task)
-    if engine.rollback:
-        _choose_rollback(engine, lane, task)
+    try:
+        flow.recover(engine, lane, task)
+        if engine.rollback:
+            _choose_rollback(engine, lane, task)
+    except BaseException:  # unlock runs only after a lock that succeeded: release it here
+        lane.lock.release()
+        raise
 
 
 def _choose_rollback(engine, lane, task: Task) -> None:
@@ -45,8 +50,8 @@ def _choose_rollback(engine, lane, task: Task) -> None:
     release = rollback_target(lane.state, engine.rollback_to)
     if lane.previous is not None and release.id == lane.previous.id:
         raise OtterError(f"{task.host}: release {release.id} is live already")
-    form = lane.runtime.forms[0]
-    lane.artifact = Artifact(form, release.digest, release.image or None,
+    # by digest alone: the state file's image name is not trusted to re-point a tag
+    lane.artifact = Artifact(lane.runtime.forms[0], release.digest, None,
                              commit=release.commit, ref=release.ref)
     engine.emit(task, "info", f"rolling back to {release.id}")
 

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 from ..artifacts.base import Artifact
 from ..command import Command
 from ..commands import container as c
-from ..validate import check_env, check_port, check_str, check_str_list
+from ..validate import check_env, check_port, check_str, check_str_list, check_words
 from .base import Instance, InstanceStatus, StartSpec
 
 STOP_TIMEOUT = 10  # seconds a container gets to stop before it is killed
@@ -29,8 +29,11 @@ class ContainerRuntime:
         check_port("port", value.port)
         check_env("env", value.env)
         check_str_list("volumes", value.volumes)
-        check_str_list("options", value.options)
-        if value.command is not None and not isinstance(value.command, str):
+        for index, option in enumerate(check_str_list("options", value.options)):
+            check_words(f"options/{index}", option)
+        if isinstance(value.command, str):
+            check_words("command", value.command)
+        elif value.command is not None:
             check_str_list("command", value.command)
         return value
 

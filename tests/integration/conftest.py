@@ -112,3 +112,18 @@ def app_image() -> Iterator[Callable[..., AppImage]]:
     yield make
     if built:
         subprocess.run(["docker", "rmi", "--force", *set(built)], capture_output=True)
+
+
+@pytest.fixture
+def two(clean_targets: list[TestTarget]) -> list[TestTarget]:
+    """Two pristine hosts: what most deploy tests deploy to."""
+    return clean_targets[:2]
+
+
+@pytest.fixture
+def project(tmp_path, two):
+    """A folder with the test app at v1 and an Otterfile deploying it to `two`."""
+    from tests.integration.deploy import write_app, write_otterfile
+    write_app(tmp_path / "app", "v1")
+    write_otterfile(tmp_path, two)
+    return tmp_path

@@ -11,22 +11,10 @@ from tests.integration.deploy import (events, on, otter, served, write_app,
                                       write_otterfile)
 
 
-@pytest.fixture
-def two(clean_targets):
-    return clean_targets[:2]
-
-
-@pytest.fixture
-def project(tmp_path, two):
-    write_app(tmp_path / "app", "v1")
-    write_otterfile(tmp_path, two)
-    return tmp_path
-
-
-def assert_one_container(targets):
+def assert_one_container(targets, engine: str = "docker"):
     """Each target has exactly one container of the deployment, running or not."""
     for t in targets:
-        names = on(t, "docker", "ps", "-a", "--format", "{{.Names}}").stdout.split()
+        names = on(t, engine, "ps", "-a", "--format", "{{.Names}}").stdout.split()
         assert len([n for n in names if n.startswith("otter-production-")]) == 1, names
 
 
@@ -54,6 +42,9 @@ def test_secret_stays_off_command_lines_and_out_of_reach(project, two):
     assert "s3cret-token-value" not in ps
     files = on(target, "sh", "-c", "stat -c '%a %U' /var/lib/otter/production/env/*.env").stdout
     assert files.split() == ["600", "root"]
+    # the release fingerprint covers the secret: keyed, the key readable by root alone
+    key = on(target, "stat", "-c", "%a %U", "/var/lib/otter/production/fingerprint.key")
+    assert key.stdout.split() == ["600", "root"]
     env = on(target, "sh", "-c", "docker exec $(docker ps -q --filter "
              "label=otter.deployment=production) /bin/busybox env").stdout
     assert "APP_TOKEN=s3cret-token-value" in env
@@ -159,9 +150,12 @@ def test_lock_contention_wait_and_unlock(project, two):
     assert served(two[0]) == "200 v1"
 
 
+@pytest.mark.parametrize("runtime", ["docker", "podman"])
 @pytest.mark.parametrize("stage", ["ship", "start", "health", "switch", "retire"])
-def test_sigkill_at_a_stage_boundary_leaves_the_live_release_serving(project, two, stage):
+def test_sigkill_at_a_stage_boundary_leaves_the_live_release_serving(project, two, stage,
+                                                                     runtime):
     from tests.integration.deploy import start_otter
+    write_otterfile(project, two, runtime=runtime)
     assert otter(project, "run", "production").returncode == 0
     write_app(project / "app", f"v2-{stage}")
     process = start_otter(project, "run", "production")
@@ -179,7 +173,7 @@ def test_sigkill_at_a_stage_boundary_leaves_the_live_release_serving(project, tw
     again = otter(project, "run", "production")  # takes over the dead run's lock itself
     assert again.returncode == 0, again.stdout + again.stderr
     assert [served(t) for t in two] == [f"200 v2-{stage}"] * 2
-    assert_one_container(two)
+    assert_one_container(two, runtime)
 
 
 def test_ctrl_c_stops_cleanly_and_releases_the_lock(project, two):

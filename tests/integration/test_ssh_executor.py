@@ -326,3 +326,57 @@ def test_forward_reaches_a_server_on_the_far_side(executor, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def _remote_pids(marker: str) -> list[int]:
+    """Processes on the (local) sshd's side whose command line holds `marker`."""
+    found = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
+    return [int(p) for p in found.split()]
+
+
+def _gone_within(marker: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _remote_pids(marker):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_timed_out_command_ends_on_the_host_too(executor):
+    marker = f"otter-timeout-{os.getpid()}-{time.monotonic_ns()}"
+    result = executor.run(script(f'sleep 300; : {marker}', description="long"), timeout=1)
+    assert result.exited == 124
+    assert _gone_within(marker, 10), "the remote command outlived the timeout"
+
+
+def test_a_sigkilled_otter_leaves_no_remote_command_running(sshd):
+    marker = f"otter-killed-{os.getpid()}-{time.monotonic_ns()}"
+    host = _host(sshd)
+    code = textwrap.dedent(f"""
+        from otterfile.command import script
+        from otterfile.executors.ssh import SSHExecutor
+        from otterfile.hosts import SSHHost
+        SSHExecutor(SSHHost(**{dict(hostname=host.hostname, port=host.port,
+                                    identity_file=host.identity_file,
+                                    known_hosts=host.known_hosts)!r})).run(
+            script('sleep 300; : {marker}', description="long"))
+        """)
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 20
+        while not _remote_pids(f"sleep 300; : {marker}") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _remote_pids(f"sleep 300; : {marker}"), "the command never started"
+    finally:
+        process.kill()  # SIGKILL: otter gets no chance to clean up
+        process.wait(10)
+    assert _gone_within(f"sleep 300; : {marker}", 15), "the remote command outlived otter"
+    for pid in _processes_mentioning(str(sshd["dir"] / "client_key")):  # its orphaned master
+        os.kill(pid, signal.SIGTERM)
+
+
+def test_a_command_with_input_still_gets_all_of_it_and_ends(executor):
+    data = os.urandom(3 * 1024 * 1024)
+    result = executor.run(cmd("sha256sum"), stdin=io.BytesIO(data))
+    assert result.ok and result.stdout.split()[0] == hashlib.sha256(data).hexdigest()

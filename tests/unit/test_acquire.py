@@ -7,6 +7,7 @@ answers for the controller's engine.
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from pathlib import Path
 
@@ -148,6 +149,8 @@ def test_repo_build_runs_these_commands_in_order(tmp_path):
     key = cache_key("https://example.invalid/team/app.git")
     mirror, build_dir = f"/c/repos/{key}.git", f"/c/builds/{key}/{commit}"
     argvs = [c.argv for c in recording.commands]
+    assert argvs[0][:2] == ("sh", "-c") and argvs[0][-2:] == ("/", "/c")  # .otter 0700
+    argvs = argvs[1:]
     assert argvs[0] == ("test", "-d", mirror)
     assert argvs[2] == git.clone_mirror("https://example.invalid/team/app.git",
                                         mirror + ".partial").argv
@@ -155,9 +158,10 @@ def test_repo_build_runs_these_commands_in_order(tmp_path):
     assert argvs[4] == git.rev_parse(mirror, "main").argv
     assert argvs[5] == ("test", "-d", build_dir)
     assert argvs[6] == git.export(mirror, commit, build_dir).argv
-    assert argvs[7] == ("sh", "-c", "docker build -t app .")
-    assert recording.commands[7].cwd == build_dir
-    assert len(argvs) == 8 and images.asked == ["app"]  # the id from the image store
+    assert argvs[7] == git.prune_exports(f"/c/builds/{key}", 3, commit).argv
+    assert argvs[8] == ("sh", "-c", "docker build -t app .")
+    assert recording.commands[9].cwd == build_dir
+    assert len(argvs) == 9 and images.asked == ["app"]  # the id from the image store
     assert artifact == Artifact("image", DIGEST, image="app", commit=commit,
                                 ref="main", source="https://example.invalid/team/app.git")
 
@@ -213,7 +217,7 @@ def test_clone_once_then_fetch_and_reuse_export(repo, tmp_path):
     assert spy.git_verbs() == ["clone", "rev-parse"] and len(exports()) == 1
     spy.argvs.clear()
     again, _ = checkout(spy, repo["url"], "v1", cache)
-    assert again == folder and spy.git_verbs() == ["fetch", "rev-parse"] and not exports()
+    assert again == folder and spy.git_verbs() == ["remote", "fetch", "rev-parse"] and not exports()
     new = commit_file(repo["work"], "app.txt", "three\n", "three")
     sh("git", "push", "-q", repo["url"], "main", cwd=repo["work"])
     folder3, commit3 = checkout(spy, repo["url"], "main", cache)
@@ -320,3 +324,38 @@ def test_acquire_through_the_source(tmp_path):
                               context(LocalExecutor(), tmp_path, tmp_path / "c"))
     assert artifact == Artifact("image", DIGEST, image="app", commit=None,
                                 source=str(tmp_path))
+
+
+def test_old_exports_are_pruned_but_the_one_in_use_stays(tmp_path):
+    folder = tmp_path / "builds" / "app-x"
+    for index, name in enumerate(["a", "b", "c", "d", "e"]):
+        (folder / name).mkdir(parents=True)
+        os.utime(folder / name, (1000 + index, 1000 + index))  # a oldest, e newest
+    assert LocalExecutor().run(git.prune_exports(str(folder), 2, "a")).ok
+    assert sorted(p.name for p in folder.iterdir()) == ["a", "d", "e"]
+
+
+def test_two_otters_in_one_folder_take_turns_on_the_cache(tmp_path):
+    import threading
+    from otterfile.artifacts.build import cache_lock
+    said, order = [], []
+    with cache_lock(tmp_path / ".otter" / "cache", said.append):
+        worker = threading.Thread(target=lambda: _hold(tmp_path, order))
+        worker.start()
+        worker.join(1.0)
+        assert worker.is_alive() and order == []  # waiting for us
+        order.append("first")
+    worker.join(10)
+    assert order == ["first", "second"]
+    assert oct((tmp_path / ".otter").stat().st_mode & 0o777) == "0o700"
+    with pytest.raises(OtterError, match="another otter has been building"):
+        with cache_lock(tmp_path / ".otter" / "cache", said.append):
+            with cache_lock(tmp_path / ".otter" / "cache", said.append, wait=0.6):
+                pass
+    assert any("waiting for another otter" in line for line in said)
+
+
+def _hold(tmp_path, order):
+    from otterfile.artifacts.build import cache_lock
+    with cache_lock(tmp_path / ".otter" / "cache", lambda line: None):
+        order.append("second")

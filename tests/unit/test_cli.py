@@ -66,6 +66,7 @@ def test_secret_from_file_with_command(otterfile, tmp_path):
     path = otterfile(FILE)
     (tmp_path / ".otter").mkdir()
     (tmp_path / ".otter" / "secrets").write_text("DB_PASSWORD=$(printf 'from-%s' cmd)\n")
+    (tmp_path / ".otter" / "secrets").chmod(0o600)  # else a warning about its mode
     result = invoke(path, "--json", "run", "production", "--dry-run")
     assert result.exit_code == 0, result.output
     events = [json.loads(line) for line in result.output.splitlines()]

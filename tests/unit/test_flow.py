@@ -31,6 +31,7 @@ def production():
                       health_check=HealthCheck(path="/health", timeout_seconds=2),
                       keep_releases=2)
 '''
+KEY = "f00dkey\n--- otter:key\n"  # what `read state` prints first: the fingerprint key
 KINDS = [("docker", "caddy"), ("podman", "caddy"), ("docker", "nginx"), ("podman", "nginx")]
 
 
@@ -73,7 +74,7 @@ def answers(state: str = "", probe: str = "missing", health: int = 200,
     """A target's scripted answers, by the description of what otter asks."""
     probes = iter([probe, "present"])
     table = [("lock ", "status=acquired\n"), ("unlock ", "status=released\n"),
-             ("read state", state), ("start ", "port=20001\n"), ("inspect ", inspect)]
+             ("read state", KEY + state), ("start ", "port=20001\n"), ("inspect ", inspect)]
 
     def target(host):
         responses = {(lambda c, p=p: c.description.startswith(p)): out for p, out in table}
@@ -160,7 +161,7 @@ def test_redeploy_starts_beside_then_retires_the_old(tmp_path, runtime, proxy):
 def test_noop_when_the_live_release_has_this_artifact_and_config(tmp_path):
     from otterfile.run.flow import fingerprint
     proj = project(tmp_path, "docker", "caddy")
-    config = fingerprint(proj.deployments["production"], DIGEST, {"A": "1"})
+    config = fingerprint(proj.deployments["production"], DIGEST, {"A": "1"}, "f00dkey")
     state = live_state("docker", "").replace(OLD, DIGEST)
     outcome, target, _ = deploy(tmp_path, "docker", "caddy",
                                 answers(state.replace('"config": null',
@@ -213,3 +214,21 @@ def test_a_missing_proxy_is_named_and_the_new_release_removed(tmp_path):
     assert "Caddy is not installed" in str(outcome.errors["production/switch@root@web1"])
     assert any(c.description == "remove the failed release" for c in executor.commands)
     assert outcome.status["production/unlock@root@web1"] == OK
+
+
+def test_the_fingerprint_is_keyed_by_the_target(tmp_path):
+    from otterfile.run.flow import fingerprint
+    dep = project(tmp_path, "docker", "caddy").deployments["production"]
+    one, two = (fingerprint(dep, DIGEST, {"A": "1"}, key) for key in ("k1", "k2"))
+    assert one != two and len(one) == 16
+    assert fingerprint(dep, DIGEST, {"A": "1"}, "k1") == one  # stable for one key
+
+
+def test_a_new_key_on_the_target_makes_a_new_release(tmp_path):
+    from otterfile.run.flow import fingerprint
+    proj = project(tmp_path, "docker", "caddy")
+    config = fingerprint(proj.deployments["production"], DIGEST, {"A": "1"}, "old-key")
+    state = live_state("docker", "").replace(OLD, DIGEST).replace('"config": null',
+                                                                  f'"config": "{config}"')
+    outcome, target, _ = deploy(tmp_path, "docker", "caddy", answers(state, "present"))
+    assert outcome.ok and "start" in verbs(target)

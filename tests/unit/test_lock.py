@@ -198,3 +198,13 @@ def test_holder_is_dead_only_for_this_boot_and_a_gone_pid():
     assert not holder_is_dead(LockInfo("me@here", pid=str(os.getpid()), run=mine))
     assert not holder_is_dead(LockInfo("me@here", pid="1", run=mine))  # alive
     assert not holder_is_dead(LockInfo("x@elsewhere", pid=str(done.pid), run="ffffffff-abc"))
+
+
+def test_a_lock_this_very_run_holds_is_no_conflict(make, tmp_path):
+    first = make(run_id="00000000-samerun")
+    first.acquire()
+    second = make(run_id="00000000-samerun")  # the same run reaching the host again
+    assert second.acquire() is None and not second.held  # only the first releases it
+    with pytest.raises(LockHeld):
+        make(run_id="00000000-otherrun").acquire()
+    assert first.release()

@@ -60,3 +60,79 @@ def test_sequence_is_one_round_trip_stopping_at_the_first_failure(tmp_path):
     assert not (tmp_path / "never").exists()
     with pytest.raises(ValueError, match="only the last"):
         sequence(script("cat", stdin=b"x"), cmd("true"))
+
+
+def secrets_file(folder, text: str | bytes, mode: int = 0o600):
+    (folder / ".otter").mkdir(exist_ok=True)
+    path = folder / ".otter" / "secrets"
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize("char", ["\n", "\r", "\0"])
+def test_value_with_a_line_break_or_nul_is_refused_from_the_environment(char):
+    store = SecretStore(None, environ={"DB": f"hunter{char}2"})
+    with pytest.raises(OtterfileError, match="secret DB holds") as caught:
+        store.resolve(secret("DB"))
+    assert "hunter" not in str(caught.value)
+
+
+def test_value_with_a_line_break_is_refused_from_the_file_and_its_command(tmp_path):
+    path = secrets_file(tmp_path, "A=ok\nB=hunter\r2\nC=$(printf 'hun\\nter')\n")
+    store = SecretStore(tmp_path, environ={})
+    assert store.lookup("A") == "ok"
+    with pytest.raises(OtterfileError, match="secret B holds a carriage return") as caught:
+        store.lookup("B")
+    assert (caught.value.file, caught.value.line) == (str(path), 2)
+    with pytest.raises(OtterfileError, match="secret C holds a newline") as caught:
+        store.lookup("C")
+    assert (caught.value.file, caught.value.line) == (str(path), 3)
+    assert "hun" not in str(caught.value)
+
+
+def test_secrets_file_errors_name_the_file_and_its_line(tmp_path):
+    path = secrets_file(tmp_path, "# comment\nX=$(exit 3)\n")
+    with pytest.raises(OtterfileError, match="exited 3") as caught:
+        SecretStore(tmp_path, environ={}).lookup("X")
+    assert (caught.value.file, caught.value.line) == (str(path), 2)
+    secrets_file(tmp_path, "A=1\n\nnot a line\n")
+    with pytest.raises(OtterfileError, match="NAME=VALUE") as caught:
+        SecretStore(tmp_path, environ={}).lookup("A")
+    assert (caught.value.file, caught.value.line) == (str(path), 3)
+    secrets_file(tmp_path, b"A=1\nB=caf\xe9\n")
+    with pytest.raises(OtterfileError, match="not UTF-8") as caught:
+        SecretStore(tmp_path, environ={}).lookup("A")
+    assert (caught.value.file, caught.value.line) == (str(path), 2)
+
+
+def test_crlf_secrets_file_reads_as_lines(tmp_path):
+    secrets_file(tmp_path, "A=1\r\nB='two words'\r\n")
+    store = SecretStore(tmp_path, environ={})
+    assert (store.lookup("A"), store.lookup("B")) == ("1", "two words")
+
+
+def test_secrets_file_others_may_read_is_warned_about_once(tmp_path, capsys):
+    path = secrets_file(tmp_path, "A=1\nB=2\n", mode=0o640)
+    store = SecretStore(tmp_path, environ={})
+    assert (store.lookup("A"), store.lookup("B")) == ("1", "2")
+    SecretStore(tmp_path, environ={}).lookup("A")  # a second store (run: env, then tokens)
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and str(path) in err and "chmod 600" in err
+    path.chmod(0o600)
+    SecretStore(tmp_path, environ={}).lookup("A")
+    assert capsys.readouterr().err == ""
+
+
+def test_secret_command_runs_through_the_local_executor(tmp_path, monkeypatch):
+    from otterfile.executors import local
+    from otterfile.executors.base import Result
+    seen = []
+
+    def run(self, command, **kwargs):
+        seen.append(command)
+        return Result(command, 0, stdout="from-executor\n")
+    monkeypatch.setattr(local.LocalExecutor, "run", run)
+    secrets_file(tmp_path, "T=$(vault read token)\n")
+    assert SecretStore(tmp_path, environ={}).lookup("T") == "from-executor"
+    assert seen[0].argv == ("sh", "-c", "vault read token") and seen[0].cwd == str(tmp_path)

@@ -196,3 +196,13 @@ def test_parse_read_names_where_a_bad_file_was():
     with pytest.raises(OtterError, match="server-a:/var/lib/otter/p/releases.json"):
         cs.parse_read(text, container.parse_containers,
                       where="server-a:/var/lib/otter/p/releases.json")
+
+
+def test_the_fingerprint_key_is_made_once_and_root_only(tmp_path):
+    import stat
+    base = str(tmp_path / "otter")
+    first = LocalExecutor().run(cs.fingerprint_key("production", base=base))
+    again = LocalExecutor().run(cs.fingerprint_key("production", base=base))
+    assert first.ok and len(first.stdout.strip()) == 64 and again.stdout == first.stdout
+    key = tmp_path / "otter" / "production" / "fingerprint.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600

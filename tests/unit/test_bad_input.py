@@ -1,0 +1,144 @@
+"""Bad input, run through the real command line: each case exits 2 with the Otterfile
+named (and its line or the field path), shows no traceback, and runs nothing: no build,
+no SSH, no cache folder."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from otterfile.cli import main
+
+pytestmark = pytest.mark.unit
+
+BASE = '''from otterfile import *
+
+@artifact
+def web():
+    return build(path=".", command="touch {marker} && docker build -t app .")
+
+@runtime
+def box():
+    return docker(port=8080, env={{"A": "1"}})
+
+@target
+def servers():
+    return [ssh("root@127.0.0.1:1", host_key_checking="accept-new")]
+
+@deployment("production")
+def production():
+    return Deployment(artifact=web, runtime=box, targets=[servers], domains=["app.test"])
+'''
+DEPLOY = 'Deployment(artifact=web, runtime=box, targets=[servers], domains=["app.test"])'
+BOX = 'docker(port=8080, env={"A": "1"})'
+HOST = 'ssh("root@127.0.0.1:1", host_key_checking="accept-new")'
+SECOND = '''
+@deployment("{name}")
+def second():
+    return {value}
+'''
+
+# (case, what to replace -> with what, a regex the error must match)
+CASES = [
+    ("name with a slash", ('@deployment("production")', '@deployment("a/b")'),
+     r":\d+: .*deployment name 'a/b'"),
+    ("name ..", ('@deployment("production")', '@deployment("..")'), r"deployment name '\.\.'"),
+    ("name with a space", ('@deployment("production")', '@deployment("my app")'),
+     r"deployment name 'my app'"),
+    ("name with a newline", ('@deployment("production")', '@deployment("a\\nb")'),
+     r"deployment name 'a\\nb'"),
+    ("Deployment(name=) bad", (DEPLOY, DEPLOY[:-1] + ', name="x/y")'), r"'x/y'"),
+    ("carriage return in env", (BOX, 'docker(port=8080, env={"A": "1\\r"})'),
+     r"runtime box/env/A: .*carriage return"),
+    ("options not splittable", (BOX, 'docker(port=8080, options=["--label \'x"])'),
+     r"runtime box/options/0: cannot split"),
+    ("command not splittable", (BOX, 'docker(port=8080, command="echo \'x")'),
+     r"runtime box/command: cannot split"),
+    ("control character in health path",
+     (DEPLOY, DEPLOY[:-1] + ', health_check=HealthCheck(path="/he\\x01alth"))'),
+     r"health_check/path: expected a URL path"),
+    ("space in health path", (DEPLOY, DEPLOY[:-1] + ', health_check={"path": "/a b"})'),
+     r"health_check/path"),
+    ("build without a tag", ('docker build -t app .', 'docker build .'),
+     r"artifact web/command: cannot tell which image"),
+    ("one domain twice", ('domains=["app.test"]', 'domains=["a.test", "A.test."]'),
+     r"domains/1: 'A.test.' is domains/0 again"),
+    ("one domain in two deployments on a host", ("", SECOND.format(name="other", value=DEPLOY)),
+     r"domain app\.test on root@127\.0\.0\.1:1 is claimed by deployment production"),
+    ("two no-domain sites on one port",
+     ('domains=["app.test"]', "domains=[]"),
+     r"port 8080 \(no domains\) on root@127\.0\.0\.1:1 is claimed",
+     SECOND.format(name="other", value=DEPLOY.replace('domains=["app.test"]', "domains=[]"))),
+    ("a host starting with -", (HOST, 'ssh("-oProxyCommand=x")'), r"malformed ssh address"),
+    ("local(None)", (HOST, "local(None)"), r"target servers/name: expected a name"),
+    ("known_hosts with a quote", (HOST, 'ssh("h", known_hosts=\'a"b\')'), r"known_hosts"),
+    ("a token written in the file",
+     ('build(path=".", ', 'build(repo="https://git.example/a.git", token="ghp_x", '),
+     r"artifact web/token: expected secret"),
+    ("bad tls", ('domains=["app.test"])', 'domains=["app.test"], proxy=caddy(tls="on"))'),
+     r"proxy/tls: expected one of"),
+    ("keep_releases 0", ('domains=["app.test"])', 'domains=["app.test"], keep_releases=0)'),
+     r"keep_releases: expected an int"),
+    ("parallel 0%", ('domains=["app.test"])', 'domains=["app.test"], parallel="0%")'),
+     r"parallel: expected a count"),
+    ("a port that is not a number", (BOX, 'docker(port="abc")'), r"runtime box/port"),
+    ("a runtime that is not one", (BOX, '"docker"'), r"runtime box: expected docker"),
+    ("a bad secret name", (BOX, 'docker(port=8080, env={"A": secret("1x")})'),
+     r"secret name must be an identifier"),
+    ("steps before and after", ("", '''
+@step(deployment="production", before="switch", after="start")
+def both(ctx):
+    pass
+'''), r"give exactly one of before=STAGE or after=STAGE"),
+    ("a step name with a newline", ("", '''
+@step("evil\\nname [x]", deployment="production", before="switch")
+def evil(ctx):
+    pass
+'''), r":\d+: step name 'evil\\nname \[x\]'"),
+    ("a step anchored nowhere", ("", '''
+@step(deployment="production", before="nowhere")
+def lost(ctx):
+    pass
+'''), r"before='nowhere' is neither a stage"),
+    ("systemd cannot deploy yet", (BOX, 'systemd(command="app", port=8080)'),
+     r"deployment production/runtime: the systemd runtime cannot be deployed"),
+    ("nginx tls cannot deploy yet",
+     ('domains=["app.test"])', 'domains=["app.test"], proxy=nginx(tls=("c.pem", "k.pem")))'),
+     r"deployment production/proxy:"),
+    ("a syntax error", ("@runtime", "@runtime(\n"), r":\d+: syntax error"),
+    ("an exception at top level", ("", "\nraise ValueError('no')\n"), r":\d+: ValueError: no"),
+    ("a missing secret", (BOX, 'docker(port=8080, env={"A": secret("NOT_SET_ANYWHERE")})'),
+     r"deployment production/runtime/env/A: secret NOT_SET_ANYWHERE is not set"),
+]
+
+
+def write(tmp_path, case) -> tuple:
+    marker = tmp_path / "built"
+    text = BASE.format(marker=marker)
+    old, new = case[1]
+    if old:
+        assert old in text, case[0]
+        text = text.replace(old, new, 1)
+    else:
+        text += new
+    if len(case) > 3:
+        text += case[3]
+    file = tmp_path / "Otterfile.py"
+    file.write_text(text)
+    return file, marker
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_exits_2_names_the_place_and_runs_nothing(tmp_path, case):
+    file, marker = write(tmp_path, case)
+    result = CliRunner().invoke(main, ["-f", str(file), "run", "production"], env={})
+    assert result.exit_code == 2, result.output
+    assert re.search(case[2], result.output), result.output
+    assert result.output.startswith(f"error: {file}:"), result.output
+    assert "Traceback" not in result.output
+    assert not marker.exists() and not (tmp_path / ".otter").exists()
+
+
+def test_the_table_holds_enough_cases():
+    assert len(CASES) >= 30
