@@ -143,8 +143,8 @@ def test_second_acquire_fetches_and_reuses_the_export(app, tmp_path):
     assert not any(argv[:2] == ["git", "clone"] for argv in spy.argvs)
     assert git.fetch(str(_mirror(tmp_path))).argv_values() in spy.argvs
     assert not any(argv[:3] == ["sh", "-c", git.EXPORT_SCRIPT] for argv in spy.argvs)
-    assert [argv for argv in spy.argvs if argv[:2] == ["sh", "-c"]] == [
-        ["sh", "-c", source.command]]  # the build itself runs every time, once
+    builds = [argv for argv in spy.argvs if argv[:3] == ["sh", "-c", source.command]]
+    assert len(builds) == 1  # the build itself runs every time, once
 
 
 def _mirror(cache_parent: Path) -> Path:
