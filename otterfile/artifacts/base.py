@@ -71,3 +71,6 @@ class ArtifactSource(Protocol):
 
     def acquire(self, value: Any, ctx: AcquireContext) -> Artifact:
         """Build, fetch or resolve the artifact once; every process through ctx.executor."""
+
+    def warnings(self, value: Any) -> list[str]:
+        """What `otter plan` should warn about (an unpinned download), if anything."""

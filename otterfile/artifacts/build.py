@@ -25,6 +25,7 @@ from ..errors import OtterError
 from ..executors.base import Executor, Result
 from ..secrets import Secret
 from ..validate import check_str, fail
+from . import archive
 from .base import AcquireContext, Artifact, ImageStore
 
 TAIL_LINES = 20
@@ -66,7 +67,7 @@ class Build:
         return value
 
     def unsupported(self, value: Any) -> str | None:
-        for field in ("output", "on", "push"):
+        for field in ("on", "push"):
             if getattr(value, field) is not None:
                 return (f"build({field}=...) is not supported by this version of otter yet "
                         "(a built image is shipped from the controller)")
@@ -77,6 +78,9 @@ class Build:
 
     def acquire(self, value: Any, ctx: AcquireContext) -> Artifact:
         return acquire(value, ctx)
+
+    def warnings(self, value: Any) -> list[str]:
+        return []
 
 
 SOURCE = Build()
@@ -114,10 +118,8 @@ def cache_lock(cache_dir: Path, on_output: Callable[[str], None],
 
 def _acquire(source: Any, ctx: AcquireContext) -> Artifact:
     executor, folder = ctx.executor, ctx.folder
-    if source.output:
-        raise OtterError("build(output=...): file artifacts are not deployable yet")
     tag = source.image or image_tag(source.command)
-    if not tag:
+    if not tag and not source.output:
         raise OtterError(f"build: cannot tell which image {source.command!r} makes: give "
                          "image=NAME, or a `docker build -t NAME` command")
     if source.repo:
@@ -132,8 +134,27 @@ def _acquire(source: Any, ctx: AcquireContext) -> Artifact:
         url = str((folder / source.path).resolve())
         build_dir, commit, origin = Path(url), _work_tree_commit(executor, url), url
     run_build(executor, source.command, build_dir, origin, ctx.on_output)
+    if source.output:
+        return _file(executor, build_dir / source.output, ctx.cache_dir,
+                     commit=commit, ref=source.ref, source=url)
     digest = _image_id(ctx.images, tag, origin)
     return Artifact("image", digest, image=tag, commit=commit, ref=source.ref, source=url)
+
+
+def _file(executor: Executor, output: Path, cache_dir: Path, **about: Any) -> Artifact:
+    """The built file, kept in the cache under its digest: a `docker save` archive ships
+    as the image it holds, anything else as a file."""
+    cache = cache_dir / "artifacts" / "sha256"
+    kept = executor.run(archive.keep(output, cache))
+    hexes = kept.stdout.strip()
+    if not kept.ok or not re.fullmatch(r"[0-9a-f]{64}", hexes):
+        raise OtterError(f"cannot keep the built file {output}: "
+                         f"{kept.tail(3) or 'no digest printed'}")
+    path = cache / hexes
+    image = archive.image_id_of(path)
+    if image:
+        return Artifact("image", image, path=path, **about)
+    return Artifact("file", f"sha256:{hexes}", path=path, **about)
 
 
 def split_credentials(url: str) -> tuple[str, str, Secret | None]:

@@ -24,5 +24,8 @@ class Registry:
     def acquire(self, value: Any, ctx: AcquireContext) -> Artifact:
         raise OtterError(self.unsupported(value) or "")
 
+    def warnings(self, value: Any) -> list[str]:
+        return []
+
 
 SOURCE = Registry()

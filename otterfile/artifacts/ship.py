@@ -42,8 +42,10 @@ def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore
     started = time.monotonic()
     if _probe(remote, runtime, artifact):
         return ShipResult(False, 0, time.monotonic() - started)
-    total = images.size(artifact.digest)
-    stream = _Counter(images.save(artifact.digest))
+    if artifact.path is not None:  # a `docker save` archive built or fetched as a file
+        total, stream = artifact.path.stat().st_size, _Counter(open(artifact.path, "rb"))
+    else:
+        total, stream = images.size(artifact.digest), _Counter(images.save(artifact.digest))
     progress = (lambda sent: on_progress(sent, total)) if on_progress else None
     try:
         result = remote.run(runtime.receive(artifact), stdin=stream, on_progress=progress)
@@ -67,7 +69,7 @@ def _probe(remote: Executor, runtime, artifact: Artifact) -> bool:
     result = remote.run(runtime.probe(artifact))
     state = result.stdout.strip().splitlines()[-1:] or [""]
     if not result.ok or state[0] not in ("present", "tagged", "missing"):
-        raise OtterError(f"cannot look for image {artifact.image or artifact.digest} on "
+        raise OtterError(f"cannot look for {artifact.image or artifact.digest} on "
                          f"{remote.host.name} (exit {result.exited}): {result.tail(3)}")
     return state[0] != "missing"
 
@@ -89,4 +91,24 @@ class _Counter:
             close()
 
 
-FORMS = {"image": ship_image}
+def ship_file(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
+              on_progress: OnShipProgress | None) -> ShipResult:
+    """Stream a file from the controller's cache into the target's store, unless it is
+    there; the target checks the digest before the file counts as stored."""
+    started = time.monotonic()
+    if _probe(remote, runtime, artifact):
+        return ShipResult(False, 0, time.monotonic() - started)
+    if artifact.path is None:
+        raise OtterError(f"{artifact.source}: no local copy to ship")
+    total = artifact.path.stat().st_size
+    progress = (lambda sent: on_progress(sent, total)) if on_progress else None
+    with open(artifact.path, "rb") as source:
+        stream = _Counter(source)
+        result = remote.run(runtime.receive(artifact), stdin=stream, on_progress=progress)
+    if not result.ok:
+        raise OtterError(f"storing {artifact.digest[:19]} on {remote.host.name} failed (exit "
+                         f"{result.exited}): {result.tail(5)}")
+    return ShipResult(True, stream.count, time.monotonic() - started)
+
+
+FORMS = {"image": ship_image, "file": ship_file}

@@ -42,6 +42,9 @@ def plan(ctx: click.Context, name: str, targets: str | None) -> None:
     from ..plan import plan as make_plan
     project = load_project(ctx)
     graph, notes = describe(project, make_plan(project, [name], hosts=split_targets(targets)))
+    for dep in project.select(name):
+        for warning in dep.artifact.kind.warnings(dep.artifact.source):
+            click.echo(f"warning: artifact {dep.artifact.name}: {warning}", err=True)
     debug = ctx.obj["debug"]
     for where in dict.fromkeys(t.where for t in graph.order()):
         click.echo(f"{where}:")

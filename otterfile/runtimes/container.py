@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 from ..artifacts.base import Artifact
 from ..command import Command
+from ..errors import OtterError
 from ..commands import container as c
 from ..validate import check_env, check_port, check_str, check_str_list, check_words
 from .base import Instance, InstanceStatus, StartSpec
@@ -19,7 +20,7 @@ STOP_TIMEOUT = 10  # seconds a container gets to stop before it is killed
 class ContainerRuntime:
     """A container engine on the target, reached through its CLI over SSH."""
 
-    forms = ("image",)
+    forms = ("image", "file")  # a file: a `docker save` archive (it ships as its image)
 
     def __init__(self, engine: str):
         self.name = self.engine = engine
@@ -60,6 +61,9 @@ class ContainerRuntime:
         return c.bare_id(artifact.digest) if self.engine == "podman" else artifact.digest
 
     def probe(self, artifact: Artifact) -> Command:
+        if artifact.form != "image":  # a file that was not a `docker save` archive
+            raise OtterError(f"{artifact.source or artifact.digest}: the {self.engine} runtime "
+                             "runs images; this file is not a `docker save` archive")
         return c.probe(self.engine, artifact.digest, artifact.image)
 
     def receive(self, artifact: Artifact) -> Command:

@@ -20,7 +20,7 @@ HOSTS = {hosts!r}
 
 @artifact
 def web():
-    return build({source}, command="docker build -q -t otter-it-app:latest .")
+    return build({source}, command={command!r})
 
 @runtime
 def box():
@@ -60,13 +60,15 @@ def write_app(folder: Path, version: str, healthy: bool = True, failure: str = "
 def write_otterfile(project: Path, targets, *, source: str = 'path="app"',
                     timeout: float = 8, on_failure: str = "stop", parallel: int | None = None,
                     extra: str = "", runtime: str = "docker",
-                    proxy: str = 'caddy(tls="off")') -> Path:
+                    proxy: str = 'caddy(tls="off")',
+                    command: str = "docker build -q -t otter-it-app:latest .") -> Path:
     """An Otterfile deploying the app to `targets`; `extra` is appended (steps)."""
     hosts = [(t.host.name, t.host.identity_file, t.host.known_hosts) for t in targets]
     path = project / "Otterfile.py"
     path.write_text(OTTERFILE.format(hosts=hosts, source=source, domain=DOMAIN,
                                      timeout=timeout, on_failure=on_failure,
-                                     parallel=parallel, runtime=runtime, proxy=proxy) + extra)
+                                     parallel=parallel, runtime=runtime, proxy=proxy,
+                                     command=command) + extra)
     return path
 
 

@@ -260,11 +260,36 @@ def test_path_build_records_commit_and_dirty(repo, tmp_path):
                    ctx).commit is None
 
 
-def test_file_output_is_a_clear_error_for_now(tmp_path):
-    with pytest.raises(OtterError, match=r"build\(output=...\): file artifacts are not "
-                                         "deployable yet"):
-        acquire(build(path=".", command="printf 'hello' > out.bin", output="out.bin"),
+def test_file_output_is_kept_in_the_cache_under_its_digest(tmp_path):
+    artifact = acquire(build(path=".", command="printf 'hello' > out.bin", output="out.bin"),
+                       context(LocalExecutor(), tmp_path, tmp_path / "c"))
+    hexes = hashlib.sha256(b"hello").hexdigest()
+    assert artifact.form == "file" and artifact.digest == f"sha256:{hexes}"
+    assert artifact.path == tmp_path / "c" / "artifacts" / "sha256" / hexes
+    assert artifact.path.read_bytes() == b"hello"
+
+
+def test_a_missing_output_file_is_a_clear_error(tmp_path):
+    with pytest.raises(OtterError, match="the build made no file"):
+        acquire(build(path=".", command="true", output="nope.tar.gz"),
                 context(LocalExecutor(), tmp_path, tmp_path / "c"))
+
+
+def test_a_docker_save_archive_output_ships_as_its_image(tmp_path):
+    import io
+    import json
+    import tarfile
+    config = "ab" * 32
+    with tarfile.open(tmp_path / "app.tar", "w") as archive:
+        data = json.dumps([{"Config": f"blobs/sha256/{config}", "RepoTags": ["app:1"],
+                            "Layers": []}]).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    artifact = acquire(build(path=".", command="true", output="app.tar"),
+                       context(LocalExecutor(), tmp_path, tmp_path / "c"))
+    assert artifact.form == "image" and artifact.digest == f"sha256:{config}"
+    assert artifact.path is not None and artifact.path.is_file()
 
 
 def test_failing_build_raises_with_the_tail(tmp_path):
@@ -313,8 +338,8 @@ def test_check_form_and_unsupported():
     assert SOURCE.check(image) is image
     assert SOURCE.form(image) == "image" and SOURCE.unsupported(image) is None
     output = build(path="p", command="make", output="dist/app")
-    assert SOURCE.form(output) == "file"
-    for value in (output, build(path="p", command="make", on="builder"),
+    assert SOURCE.form(output) == "file" and SOURCE.unsupported(output) is None
+    for value in (build(path="p", command="make", on="builder"),
                   build(path="p", command="make", push="reg/app")):
         assert "not supported by this version" in SOURCE.unsupported(value)
 

@@ -146,13 +146,13 @@ def test_probe_of_an_untagged_image_looks_for_the_id_only(tmp_path):
 
 def test_target_without_docker_is_a_clear_error():
     target = RecordingExecutor(responses={"docker": 127})
-    with pytest.raises(OtterError, match="cannot look for image app:1 on local"):
+    with pytest.raises(OtterError, match="cannot look for app:1 on local"):
         ship(ARTIFACT, docker.RUNTIME, target, FakeImages())
 
 
 def test_a_file_artifact_cannot_run_in_a_container():
     target = RecordingExecutor()
-    with pytest.raises(OtterError, match="the docker runtime cannot run a file artifact"):
+    with pytest.raises(OtterError, match="the docker runtime runs images; this file is not a `docker save` archive"):
         ship(Artifact("file", "ab", source="/r"), docker.RUNTIME, target, FakeImages())
     assert target.commands == []
 

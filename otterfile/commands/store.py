@@ -1,0 +1,72 @@
+"""The content-addressed artifact store on a target: `/var/lib/otter/artifacts/sha256/<hex>`.
+
+A file is written under a private temporary name, its sha256 checked, then renamed: a
+partial or corrupt upload never looks complete. Builders only; nothing here runs.
+"""
+from __future__ import annotations
+
+import re
+
+from ..command import Command, script
+from ..errors import OtterError
+
+STORE = "/var/lib/otter/artifacts/sha256"
+EXIT_MISMATCH = 3  # receive: what arrived is not the digest asked for
+
+_HEX = re.compile(r"[0-9a-f]{64}")
+
+# $1 store folder, $2 hex. Prints present or missing.
+PROBE_SCRIPT = r"""
+if [ -f "$1/$2" ]; then echo present; else echo missing; fi
+"""
+
+# $1 store folder, $2 hex; stdin: the file.
+RECEIVE_SCRIPT = r"""
+d=$1 want=$2
+umask 022; mkdir -p "$d" || exit 1
+t="$d/.$want.otter-tmp.$$"
+trap 'rm -f "$t"' EXIT
+cat > "$t" || exit 1
+got=$(sha256sum "$t" | cut -d' ' -f1)
+if [ "$got" != "$want" ]; then
+  echo "otter: received sha256 $got, expected $want" >&2; exit 3
+fi
+chmod 644 "$t" && mv -f "$t" "$d/$want"
+"""
+
+# $1 store folder, then the hex digests to remove.
+PRUNE_SCRIPT = r"""
+d=$1; shift
+for h; do rm -f -- "$d/$h"; done
+"""
+
+
+def hex_of(digest: str) -> str:
+    """The 64 hex of a file digest ("sha256:HEX" or "HEX"); else OtterError."""
+    value = digest.split(":", 1)[1] if digest.startswith("sha256:") else digest
+    if not _HEX.fullmatch(value):
+        raise OtterError(f"not a sha256 digest: {digest!r}")
+    return value
+
+
+def path(digest: str, store: str = STORE) -> str:
+    """Where a file artifact lives on a target."""
+    return f"{store}/{hex_of(digest)}"
+
+
+def probe(digest: str, store: str = STORE) -> Command:
+    """Does the target's store hold the file? Prints `present` or `missing`."""
+    return script(PROBE_SCRIPT, args=[store, hex_of(digest)],
+                  description=f"look for {hex_of(digest)[:12]} in the store")
+
+
+def receive(digest: str, store: str = STORE) -> Command:
+    """Write stdin into the store under its digest, verified (exit 3: another digest)."""
+    return script(RECEIVE_SCRIPT, args=[store, hex_of(digest)], ok_codes=(0,),
+                  description=f"store {hex_of(digest)[:12]}")
+
+
+def prune(digests: list[str], store: str = STORE) -> Command:
+    """Remove these files from the store (those missing are no error)."""
+    return script(PRUNE_SCRIPT, args=[store, *map(hex_of, digests)],
+                  description=f"prune {len(digests)} stored artifacts")
