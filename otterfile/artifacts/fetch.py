@@ -30,5 +30,9 @@ class Fetch:
     def acquire(self, value: Any, ctx: AcquireContext) -> Artifact:
         raise OtterError(self.unsupported(value) or "")
 
+    def warnings(self, value: Any) -> list[str]:
+        return [] if value.sha256 else ["unpinned: give sha256= so every run deploys the same "
+                                        "bytes"]
+
 
 SOURCE = Fetch()
