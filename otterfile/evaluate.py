@@ -11,8 +11,8 @@ from .hosts import Host
 from .loader import Loaded, Marked, line_in
 from .model import STAGES, Deployment
 from .project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef, TargetDef)
-from .validate import (check_choice, check_domain, check_int, check_name, check_parallel,
-                       fail, got, prefixed)
+from .validate import (check_choice, check_domain, check_int, check_name, check_number,
+                       check_parallel, fail, got, prefixed)
 
 
 def evaluate(loaded: Loaded) -> Project:
@@ -178,6 +178,8 @@ class _Evaluator:
             keep_releases=check_int("keep_releases", value.keep_releases, 1),
             parallel=check_parallel("parallel", value.parallel),
             on_failure=check_choice("on_failure", value.on_failure, ("stop", "rollback")),
+            drain_seconds=check_number("drain_seconds", value.drain_seconds, inclusive=True),
+            stop_seconds=check_number("stop_seconds", value.stop_seconds),
             steps=tuple(attached), line=marked.line)
         return replace(dep, unsupported=self._unsupported(dep))
 

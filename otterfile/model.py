@@ -52,14 +52,12 @@ class Docker:
     volumes: Any = field(default_factory=list)
     command: Any = None
     options: Any = field(default_factory=list)
-    engine = "docker"
+    init: Any = True  # an init as PID 1 (--init): SIGTERM reaches the app
 
 
 @dataclass(frozen=True)
 class Podman(Docker):
     """Run the artifact as a Podman container."""
-
-    engine = "podman"
 
 
 @dataclass(frozen=True)
@@ -113,6 +111,8 @@ class Deployment:
     on_failure: Any = "stop"
     steps: Any = field(default_factory=list)
     name: Any = None  # names each item when a @deployment returns a list
+    drain_seconds: Any = 2  # the old release serves in-flight requests this long after a switch
+    stop_seconds: Any = 10  # then it gets this long to stop before it is killed
 
 
 def build(repo=None, ref=None, command=None, *, path=None, image=None, output=None, on=None,
@@ -134,16 +134,19 @@ def registry(ref) -> Registry:
     return Registry(ref)
 
 
-def docker(image=None, port=None, env=None, volumes=None, command=None, options=None) -> Docker:
-    """A Docker runtime: `docker load` when needed, then `docker run`."""
+def docker(image=None, port=None, env=None, volumes=None, command=None, options=None,
+           init=True) -> Docker:
+    """A Docker runtime: `docker load` when needed, then `docker run`; `init=False` runs
+    the image's entrypoint as PID 1 itself."""
     return Docker(image, port, {} if env is None else env, [] if volumes is None else volumes,
-                  command, [] if options is None else options)
+                  command, [] if options is None else options, init)
 
 
-def podman(image=None, port=None, env=None, volumes=None, command=None, options=None) -> Podman:
+def podman(image=None, port=None, env=None, volumes=None, command=None, options=None,
+           init=True) -> Podman:
     """The same as docker(), run with podman."""
     return Podman(image, port, {} if env is None else env, [] if volumes is None else volumes,
-                  command, [] if options is None else options)
+                  command, [] if options is None else options, init)
 
 
 def systemd(command=None, port=None, env=None, user=None) -> Systemd:

@@ -76,6 +76,8 @@ class DeploymentDef:
     on_failure: str = "stop"
     steps: tuple[StepDef, ...] = ()
     line: int = 0
+    drain_seconds: float = 2
+    stop_seconds: float = 10
     unsupported: OtterfileError | None = None  # why this version cannot deploy it
 
     @property

@@ -28,9 +28,13 @@ def check_int(path: str, value: Any, low: int, high: int | None = None) -> int:
     return value
 
 
-def check_number(path: str, value: Any, low: float = 0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= low:
-        fail(path, f"expected a number above {low}, {got(value)}")
+def check_number(path: str, value: Any, low: float = 0, *, inclusive: bool = False) -> float:
+    """A number above `low` (or at least `low`, inclusive), not a bool, NaN or infinity."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        value == value and value not in (float("inf"), float("-inf"))
+    if not number or (value < low if inclusive else value <= low):
+        fail(path, f"expected a number {'of at least' if inclusive else 'above'} {low:g}, "
+             f"{got(value)}")
     return float(value)
 
 

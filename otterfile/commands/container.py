@@ -5,6 +5,7 @@ without "sha256:" where both engines must read them (podman prints and takes bar
 """
 from __future__ import annotations
 
+import math
 import shlex
 from typing import Sequence
 
@@ -21,7 +22,17 @@ EXIT_MISSING = 3
 # $1 engine, $2 container port, $3 low, $4 high, $5 tries, $6 env file ("" = none), $7 name;
 # the rest: `run` options (no -p) then image and command. Stdin: the env file's text.
 START_SCRIPT = r"""
-e=$1 cport=$2 lo=$3 hi=$4 tries=$5 envf=$6 name=$7 out=""; shift 7
+e=$1 cport=$2 lo=$3 hi=$4 tries=$5 envf=$6 name=$7 init=$8 out=""; shift 8
+if [ "$init" = 1 ] && [ "${e##*/}" = podman ]; then
+  # podman's --init wants catatonit; a static tini (Debian's docker-init) serves as well
+  p=/usr/libexec/podman/catatonit
+  [ -x "$p" ] || p=$(command -v catatonit || command -v tini-static || command -v docker-init)
+  [ -n "$p" ] || { echo "otter: podman --init needs catatonit or tini-static on this host" \
+    "(install one, or podman(init=False))" >&2; exit 1; }
+  set -- --init --init-path "$p" "$@"
+elif [ "$init" = 1 ]; then
+  set -- --init "$@"
+fi
 if [ -n "$envf" ]; then
   (umask 077; mkdir -p "$(dirname "$envf")" && cat > "$envf.tmp" && mv -f "$envf.tmp" "$envf") \
     || { echo "otter: cannot write $envf" >&2; exit 1; }
@@ -150,10 +161,12 @@ def start_release(engine: str, *, deployment: str, release: str, digest: str, im
                   container_port: int, env: str | SecretText | None = None,
                   env_file: str | None = None, volumes: Sequence[str] = (),
                   options: Sequence[str] = (), command: str | Sequence[str] | None = None,
-                  port_range: tuple[int, int] = PORT_RANGE, tries: int = START_TRIES) -> Command:
+                  init: bool = True, port_range: tuple[int, int] = PORT_RANGE,
+                  tries: int = START_TRIES) -> Command:
     """One round trip: write the env file from stdin (mode 600), pick a free port on the
     target's 127.0.0.1 and start the container there, retrying the next port on a bind
     clash. Prints `port=N` and `container=ID` (see `parse_started`); exit 4: no free port.
+    `init`: an init as PID 1 passes SIGTERM on, so a stop takes no full timeout.
     """
     if env is not None and not env_file:
         raise OtterError("start_release: env given without an env_file path")
@@ -162,9 +175,11 @@ def start_release(engine: str, *, deployment: str, release: str, digest: str, im
                        env_file=env_file if env is not None else None,
                        volumes=volumes, options=options)
     args = [engine, str(container_port), str(port_range[0]), str(port_range[1]), str(tries),
-            env_file if env is not None else "", name, *opts, image, *_command_args(command)]
+            env_file if env is not None else "", name, "1" if init else "0", *opts, image,
+            *_command_args(command)]
     shown = shlex.join([engine, "run", "-d", "-p", f"127.0.0.1:{PORT_PLACEHOLDER}:"
-                        f"{container_port}", *opts, image, *_command_args(command)])
+                        f"{container_port}", *(["--init"] if init else []), *opts, image,
+                        *_command_args(command)])
     return script(START_SCRIPT, args=args, stdin=env, file=env_file if env is not None else None,
                   description=f"start {name}: {shown}")
 
@@ -200,12 +215,14 @@ def parse_status(stdout: str) -> InstanceStatus:
 
 
 def stop_container(engine: str, name: str, *, drain_seconds: float = 0,
-                   timeout: int = 10) -> Command:
-    """Stop a container after letting in-flight requests drain for `drain_seconds`."""
+                   timeout: float = 10) -> Command:
+    """Stop a container after letting in-flight requests drain for `drain_seconds`; it gets
+    `timeout` seconds (whole, at least 1 as the engines count) after SIGTERM."""
+    seconds = str(max(1, math.ceil(timeout)))
     if drain_seconds <= 0:
-        return cmd(engine, "stop", "-t", str(timeout), name, description=f"stop {name}")
+        return cmd(engine, "stop", "-t", seconds, name, description=f"stop {name}")
     return script('sleep "$1"; "$2" stop -t "$3" "$4"',
-                  args=[f"{drain_seconds:g}", engine, str(timeout), name],
+                  args=[f"{drain_seconds:g}", engine, seconds, name],
                   description=f"drain {drain_seconds:g}s, stop {name}")
 
 

@@ -16,7 +16,6 @@ from ..state import (Release, add_release, format_state, images_to_remove, mark_
                      mark_live, mark_retired, prune_candidates, trim_history)
 from .health import wait_healthy
 
-DRAIN_SECONDS = 2
 SITE_MARK = "--- otter:site"
 KEY_MARK = "--- otter:key"
 
@@ -158,7 +157,8 @@ def retire(engine, lane, task) -> None:
     dep, rt, old = lane.deployment, lane.runtime, lane.previous
     steps = []
     if old and old.instance and old.instance != lane.release.instance:
-        steps += [rt.stop(old.instance, drain_seconds=DRAIN_SECONDS), rt.remove(old.instance)]
+        steps += [rt.stop(old.instance, drain_seconds=dep.drain_seconds,
+                          stop_seconds=dep.stop_seconds), rt.remove(old.instance)]
     pruned = prune_candidates(lane.state, dep.keep_releases)
     remove = images_to_remove(lane.state, pruned)
     for release in pruned:

@@ -101,8 +101,9 @@ class Runtime(Protocol):
 
     def parse_listing(self, stdout: str) -> list[Instance]: ...
 
-    def stop(self, instance: str, *, drain_seconds: float) -> Command:
-        """Stop after `drain_seconds` of serving in-flight requests."""
+    def stop(self, instance: str, *, drain_seconds: float, stop_seconds: float) -> Command:
+        """Stop after `drain_seconds` of serving in-flight requests; kill it when it has not
+        stopped `stop_seconds` after being asked to."""
 
     def remove(self, *instances: str) -> Command:
         """Remove instances (running or not); those already gone are no error."""

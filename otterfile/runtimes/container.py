@@ -11,10 +11,9 @@ from ..artifacts.base import Artifact
 from ..command import Command
 from ..errors import OtterError
 from ..commands import container as c
-from ..validate import check_env, check_port, check_str, check_str_list, check_words
+from ..validate import (check_env, check_port, check_str, check_str_list, check_words, fail,
+                        got)
 from .base import Instance, InstanceStatus, StartSpec
-
-STOP_TIMEOUT = 10  # seconds a container gets to stop before it is killed
 
 
 class ContainerRuntime:
@@ -32,6 +31,8 @@ class ContainerRuntime:
         check_str_list("volumes", value.volumes)
         for index, option in enumerate(check_str_list("options", value.options)):
             check_words(f"options/{index}", option)
+        if not isinstance(value.init, bool):
+            fail("init", f"expected True or False, {got(value.init)}")
         if isinstance(value.command, str):
             check_words("command", value.command)
         elif value.command is not None:
@@ -49,7 +50,7 @@ class ContainerRuntime:
 
     def settings(self, value: Any) -> list:
         return [self.engine, value.image, value.port, list(value.volumes),
-                list(value.options), value.command]
+                list(value.options), value.command, value.init]
 
     def instance_name(self, deployment: str, release: str) -> str:
         return c.container_name(deployment, release)
@@ -74,7 +75,8 @@ class ContainerRuntime:
             self.engine, deployment=spec.deployment, release=spec.release,
             digest=spec.artifact.digest, image=self.image_ref(spec.artifact),
             container_port=value.port, env=spec.env, env_file=spec.env_file,
-            volumes=value.volumes, options=value.options, command=value.command)
+            volumes=value.volumes, options=value.options, command=value.command,
+            init=value.init)
 
     def parse_started(self, stdout: str) -> int | str:
         return c.parse_started(stdout)
@@ -91,9 +93,9 @@ class ContainerRuntime:
     def parse_listing(self, stdout: str) -> list[Instance]:
         return c.parse_containers(stdout)
 
-    def stop(self, instance: str, *, drain_seconds: float) -> Command:
+    def stop(self, instance: str, *, drain_seconds: float, stop_seconds: float) -> Command:
         return c.stop_container(self.engine, instance, drain_seconds=drain_seconds,
-                                timeout=STOP_TIMEOUT)
+                                timeout=stop_seconds)
 
     def remove(self, *instances: str) -> Command:
         return c.remove_containers(self.engine, *instances)

@@ -82,6 +82,9 @@ CASES = [
      r"keep_releases: expected an int"),
     ("parallel 0%", ('domains=["app.test"])', 'domains=["app.test"], parallel="0%")'),
      r"parallel: expected a count"),
+    ("a negative drain", ('domains=["app.test"])', 'domains=["app.test"], drain_seconds=-1)'),
+     r"drain_seconds: expected a number of at least 0"),
+    ("init that is not a bool", (BOX, 'docker(port=8080, init="yes")'), r"runtime box/init"),
     ("a port that is not a number", (BOX, 'docker(port="abc")'), r"runtime box/port"),
     ("a runtime that is not one", (BOX, '"docker"'), r"runtime box: expected docker"),
     ("a bad secret name", (BOX, 'docker(port=8080, env={"A": secret("1x")})'),
@@ -101,8 +104,10 @@ def evil(ctx):
 def lost(ctx):
     pass
 '''), r"before='nowhere' is neither a stage"),
-    ("systemd cannot deploy yet", (BOX, 'systemd(command="app", port=8080)'),
-     r"deployment production/runtime: the systemd runtime cannot be deployed"),
+    ("registry cannot deploy yet",
+     ('return build(path=".", command=', 'return registry("registry.test/app:1") or build('
+      'path=".", command='),
+     r"deployment production/artifact: registry\(...\) artifacts cannot be deployed"),
     ("nginx tls cannot deploy yet",
      ('domains=["app.test"])', 'domains=["app.test"], proxy=nginx(tls=("c.pem", "k.pem")))'),
      r"deployment production/proxy:"),

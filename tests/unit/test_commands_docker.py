@@ -108,10 +108,10 @@ def test_run_options_and_the_shown_run_line_exact():
                                    command="./serve --port 3000", **RUN)
     assert command.argv[3:] == (
         "sh", "podman", "3000", "20000", "29999", "5", "/var/lib/otter/p/env/r.env", NAME,
-        *OPTIONS, "--env-file", "/var/lib/otter/p/env/r.env", "-v", "/data:/data:ro",
+        "1", *OPTIONS, "--env-file", "/var/lib/otter/p/env/r.env", "-v", "/data:/data:ro",
         "--memory", "512m", "myapp", "./serve", "--port", "3000")
     assert command.description == (
-        f"start {NAME}: podman run -d -p '127.0.0.1:<port>:3000' --name {NAME} "
+        f"start {NAME}: podman run -d -p '127.0.0.1:<port>:3000' --init --name {NAME} "
         f"--label otter.deployment=production --label otter.release={RUN['release']} "
         "--label otter.digest=sha256:0a1b --restart unless-stopped "
         "--env-file /var/lib/otter/p/env/r.env -v /data:/data:ro --memory 512m myapp "
@@ -119,6 +119,9 @@ def test_run_options_and_the_shown_run_line_exact():
     assert command.file == "/var/lib/otter/p/env/r.env"
     without_env = docker.start_release("docker", image="myapp", container_port=3000, **RUN)
     assert "--env-file" not in without_env.argv and without_env.argv[9] == ""
+    no_init = docker.start_release("docker", image="myapp", container_port=3000, init=False,
+                                   **RUN)
+    assert no_init.argv[11] == "0" and "--init" not in no_init.description
     assert without_env.file is None and without_env.stdin is None
     with pytest.raises(OtterError, match="env_file"):
         docker.start_release("docker", image="myapp", container_port=3000, env="A=1\n", **RUN)
@@ -130,7 +133,7 @@ def test_start_release_argv_and_secret_only_in_stdin(tmp_path):
                                    env=env, env_file="/s/env/r.env", command=["a b"], **RUN)
     assert command.argv[:2] == ("sh", "-c")
     assert command.argv[3:] == (
-        "sh", "docker", "3000", "20000", "29999", "5", "/s/env/r.env", NAME, "--name", NAME,
+        "sh", "docker", "3000", "20000", "29999", "5", "/s/env/r.env", NAME, "1", "--name", NAME,
         "--label", "otter.deployment=production", "--label", f"otter.release={RUN['release']}",
         "--label", "otter.digest=sha256:0a1b", "--restart", "unless-stopped",
         "--env-file", "/s/env/r.env", "sha256:0a1b", "a b")
@@ -154,7 +157,7 @@ def test_start_runs_beside_skipping_a_listening_port(engine, tmp_path):
     env_file = tmp_path / "state" / "env" / "r1.env"
     assert env_file.read_text() == f"A={SECRET}\n"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
-    assert calls(engine) == [f"run -d -p 127.0.0.1:{port}:3000 --name {NAME} "
+    assert calls(engine) == [f"run -d -p 127.0.0.1:{port}:3000 --init --name {NAME} "
                              f"--label otter.deployment=production --label otter.release="
                              f"{RUN['release']} --label otter.digest=sha256:0a1b --restart "
                              f"unless-stopped --env-file {env_file} sha256:0a1b"]

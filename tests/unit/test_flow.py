@@ -135,7 +135,7 @@ def test_first_deploy_round_trips(tmp_path, runtime, proxy):
     assert verbs(target) == [v.format(rt=runtime, px=proxy) for v in FIRST]
     start = next(c for c in target.commands if c.description.startswith("start "))
     assert start.argv_values()[4] == runtime  # the engine the start script calls
-    assert f"{runtime} run -d -p '127.0.0.1:<port>:8080'" in start.description
+    assert f"{runtime} run -d -p '127.0.0.1:<port>:8080' --init" in start.description
     image = DIGEST if runtime == "docker" else DIGEST[len("sha256:"):]  # podman: bare hex
     assert start.description.endswith(f" {image}")
     switch = next(c for c in target.commands if c.description.startswith("switch"))
@@ -232,3 +232,20 @@ def test_a_new_key_on_the_target_makes_a_new_release(tmp_path):
                                                                   f'"config": "{config}"')
     outcome, target, _ = deploy(tmp_path, "docker", "caddy", answers(state, "present"))
     assert outcome.ok and "start" in verbs(target)
+
+
+def test_drain_and_stop_seconds_reach_the_retire(tmp_path):
+    text = OTTERFILE.format(runtime="docker", proxy="caddy").replace(
+        "keep_releases=2)", "keep_releases=2, drain_seconds=0.5, stop_seconds=3)")
+    (tmp_path / "Otterfile.py").write_text(text)
+    proj = evaluate(load(tmp_path / "Otterfile.py"))
+    dep = proj.deployments["production"]
+    assert (dep.drain_seconds, dep.stop_seconds) == (0.5, 3.0)
+    target = answers(live_state("docker", "reverse_proxy 127.0.0.1:20000"))(
+        __import__("otterfile").ssh("root@web1"))
+    engine = Engine(proj, lambda event: None, images=Images(), release_id=lambda d: "R1",
+                    connect=lambda host, _f: target if host.name != "controller"
+                    else RecordingExecutor(host))
+    assert execute(plan(proj, ["production"]), engine, None).outcome.ok
+    retire = next(c for c in target.commands if c.description == "retire the old release")
+    assert "sh 0.5 docker 3 otter-production-20240101T000000-cdcdcdcd" in retire.argv[2]
