@@ -12,12 +12,14 @@ from ..report import printable
 from .common import load_project, split_targets
 
 
-def hosts_of(project, name: str, targets: str | None):
+def hosts_of(project, name: str | None, targets: str | None):
+    """(deployment, host) pairs of NAME (every deployment when None), narrowed by --targets."""
     only = split_targets(targets)
-    pairs = [(d, h) for d in project.select(name) for h in d.hosts
-             if only is None or h.name in only]
+    deployments = project.select(name) if name else tuple(project.deployments.values())
+    pairs = [(d, h) for d in deployments for h in d.hosts if only is None or h.name in only]
     if not pairs:
-        raise OtterError(f"no host of {name} matches --targets {targets}")
+        raise OtterError(f"no host of {name or 'any deployment'} matches --targets {targets}"
+                         if targets else "the Otterfile declares no deployment")
     return pairs
 
 
@@ -25,7 +27,11 @@ def on_each(pairs, work):
     """Run `work(deployment, host, executor)` on every host at once; errors are kept.
     Ctrl-C closes the connections, which ends what still runs (`logs -f`)."""
     from ..executors import executor_for
-    executors = [executor_for(host) for _, host in pairs]
+    by_host: dict = {}  # one connection per host, however many deployments it runs
+    for _, host in pairs:
+        if host.name not in by_host:
+            by_host[host.name] = executor_for(host)
+    executors = [by_host[host.name] for _, host in pairs]
 
     def one(index):
         try:
@@ -39,19 +45,20 @@ def on_each(pairs, work):
     except KeyboardInterrupt:
         raise OtterError("interrupted") from None
     finally:
-        for executor in executors:
+        for executor in by_host.values():
             executor.close()
         pool.shutdown(wait=True)
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option("--targets", help="Only these hosts (comma separated).")
 @click.option("--log", "log_lines", type=int, default=0, metavar="N",
               help="Also show the last N deploy-log records per target.")
 @click.pass_context
-def status(ctx: click.Context, name: str, targets: str | None, log_lines: int) -> None:
-    """Per target: the live release, the previous ones, and health."""
+def status(ctx: click.Context, name: str | None, targets: str | None, log_lines: int) -> None:
+    """Per target: the live release, the previous ones, and health (NAME, or every
+    deployment)."""
     from ..status import read_status, render_status
     project = load_project(ctx)
     results = on_each(hosts_of(project, name, targets),

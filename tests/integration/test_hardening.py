@@ -90,3 +90,20 @@ def test_remote_work_ends_when_otter_is_killed(project, two):
         left = [t for t in left if on(t, "pgrep", "-f", f"[s]leep 300; : {marker}").ok]
         time.sleep(0.5)
     assert not left, f"still running on {[t.name for t in left]}"
+
+
+def test_status_without_a_name_shows_every_deployment(project, two):
+    text = (project / "Otterfile.py").read_text()
+    (project / "Otterfile.py").write_text(text + '''
+@deployment
+def staging():
+    return Deployment(artifact=web, runtime=box, targets=[servers], domains=["staging.test"],
+                      proxy=caddy(tls="off"))
+''')
+    assert otter(project, "run", "production").returncode == 0
+    result = otter(project, "status")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [ln.split() for ln in result.stdout.splitlines()[2:] if ln.strip()]
+    assert sorted((r[0], r[1]) for r in rows) == sorted(
+        (t.host.name, d) for t in two for d in ("production", "staging"))
+    assert {r[2] for r in rows if r[1] == "staging"} == {"none"}  # never deployed
