@@ -6,7 +6,7 @@ A source kind (build, fetch, registry) is one module with one object implementin
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, ContextManager, Protocol
 
@@ -24,6 +24,8 @@ class Artifact:
     commit: str | None = None
     ref: str | None = None
     source: str = ""
+    # fetch(via="target"): each target downloads it from here (it may hold a password)
+    url: str | None = field(default=None, repr=False)
 
 
 class ImageStore(Protocol):

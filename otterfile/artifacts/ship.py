@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
+from ..commands import download
 from ..errors import OtterError
 from ..executors.base import Executor
 from .base import Artifact, ImageStore
@@ -98,6 +99,8 @@ def ship_file(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
     started = time.monotonic()
     if _probe(remote, runtime, artifact):
         return ShipResult(False, 0, time.monotonic() - started)
+    if artifact.path is None and artifact.url:  # fetch(via="target")
+        return _download(artifact, remote, started)
     if artifact.path is None:
         raise OtterError(f"{artifact.source}: no local copy to ship")
     total = artifact.path.stat().st_size
@@ -109,6 +112,15 @@ def ship_file(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
         raise OtterError(f"storing {artifact.digest[:19]} on {remote.host.name} failed (exit "
                          f"{result.exited}): {result.tail(5)}")
     return ShipResult(True, stream.count, time.monotonic() - started)
+
+
+def _download(artifact: Artifact, remote: Executor, started: float) -> ShipResult:
+    """The target downloads the file itself into its store, verified there."""
+    result = remote.run(download.fetch_into_store(artifact.url, artifact.digest,
+                                                  artifact.source))
+    if not result.ok:
+        raise OtterError(download.failure(result, remote.host.name, artifact.source))
+    return ShipResult(True, 0, time.monotonic() - started)
 
 
 FORMS = {"image": ship_image, "file": ship_file}

@@ -18,6 +18,7 @@ ANSWERS = (
     ("start otter-", f"port={PORT_PLACEHOLDER}\n"),
     ("inspect otter-", "running 0 0 false\n"),
     ("resolve ", "0" * 40 + "\n"),
+    ("download ", "sha256 " + "0" * 64 + "\n"),  # an unpinned fetch: its digest
 )
 
 

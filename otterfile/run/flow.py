@@ -82,8 +82,9 @@ def ship(engine, lane, task) -> None:
     done = ship_artifact(artifact, lane.runtime, engine.executor(task.host), engine.images,
                          on_progress=lambda sent, total:
                          engine.emit(task, "progress", done=sent, total=total))
-    engine.emit(task, "info", f"sent {done.bytes} bytes" if done.shipped else
-                "artifact already there")
+    said = "artifact already there" if not done.shipped else \
+        f"sent {done.bytes} bytes" if done.bytes else "downloaded by the target itself"
+    engine.emit(task, "info", said)
 
 
 def start(engine, lane, task) -> None:

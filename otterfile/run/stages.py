@@ -24,7 +24,8 @@ def acquire(engine, task: Task) -> None:
                          lambda: engine.cache_lock(cache, say))
     source = engine.sources.get(art.name, art.source)
     artifact = engine.artifacts[art.name] = art.kind.acquire(source, ctx)
-    engine.emit(task, "info", f"{artifact.image or artifact.path} {artifact.digest[:19]}"
+    engine.emit(task, "info", f"{artifact.image or artifact.path or artifact.source} "
+                f"{artifact.digest[:19]}"
                 + (f" commit {artifact.commit[:12]}" if artifact.commit else ""))
 
 
