@@ -191,7 +191,8 @@ class _Evaluator:
                    ("runtime", runtime.unsupported(dep.runtime.value)),
                    ("proxy", dep.proxy_kind.unsupported(dep.proxy)),
                    ("runtime", None if form in runtime.forms else
-                    f"the {runtime.name} runtime cannot run a {form} artifact")]
+                    f"the {runtime.name} runtime cannot run {'an' if form[0] in 'aeiou' else 'a'}"
+                    f" {form} artifact")]
         for path, reason in reasons:
             if reason:
                 return OtterfileError(reason, file=self.file, line=dep.line,

@@ -43,6 +43,9 @@ class ImageStore(Protocol):
     def save(self, image_id: str) -> BinaryIO:
         """A `docker save` archive of the image, read as a stream."""
 
+    def open_file(self, path: Path) -> tuple[BinaryIO, int | None]:
+        """A file artifact kept on the controller, as a stream, and its size."""
+
 
 @dataclass(frozen=True)
 class AcquireContext:

@@ -57,6 +57,9 @@ class DockerImages:
                 from None
         return ChunkReader(chunks)  # type: ignore[return-value]
 
+    def open_file(self, path) -> tuple[BinaryIO, int | None]:
+        return open_file(path)
+
 
 def _client(docker: Any) -> Any:
     """The engine the `docker` CLI would use: DOCKER_HOST, else the current `docker
@@ -69,6 +72,14 @@ def _client(docker: Any) -> Any:
         if context is not None and context.name != "default" and context.Host:
             return docker.DockerClient(base_url=context.Host, tls=context.TLSConfig)
     return docker.from_env()
+
+
+def open_file(path) -> tuple[BinaryIO, int | None]:
+    """A kept file artifact as a stream, and its size."""
+    try:
+        return open(path, "rb"), path.stat().st_size
+    except OSError as error:
+        raise OtterError(f"cannot read {path} on the controller: {error.strerror}") from None
 
 
 class ChunkReader:
@@ -112,3 +123,7 @@ class PlannedImages:
     def save(self, image_id: str) -> BinaryIO:
         import io
         return io.BytesIO(b"")
+
+    def open_file(self, path) -> tuple[BinaryIO, int | None]:
+        import io
+        return io.BytesIO(b""), None

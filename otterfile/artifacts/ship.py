@@ -44,7 +44,8 @@ def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore
     if _probe(remote, runtime, artifact):
         return ShipResult(False, 0, time.monotonic() - started)
     if artifact.path is not None:  # a `docker save` archive built or fetched as a file
-        total, stream = artifact.path.stat().st_size, _Counter(open(artifact.path, "rb"))
+        source, total = images.open_file(artifact.path)
+        stream = _Counter(source)
     else:
         total, stream = images.size(artifact.digest), _Counter(images.save(artifact.digest))
     progress = (lambda sent: on_progress(sent, total)) if on_progress else None
@@ -103,9 +104,9 @@ def ship_file(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
         return _download(artifact, remote, started)
     if artifact.path is None:
         raise OtterError(f"{artifact.source}: no local copy to ship")
-    total = artifact.path.stat().st_size
+    source, total = images.open_file(artifact.path)
     progress = (lambda sent: on_progress(sent, total)) if on_progress else None
-    with open(artifact.path, "rb") as source:
+    with source:
         stream = _Counter(source)
         result = remote.run(runtime.receive(artifact), stdin=stream, on_progress=progress)
     if not result.ok:

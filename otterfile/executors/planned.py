@@ -19,6 +19,7 @@ ANSWERS = (
     ("inspect otter-", "running 0 0 false\n"),
     ("resolve ", "0" * 40 + "\n"),
     ("download ", "sha256 " + "0" * 64 + "\n"),  # an unpinned fetch: its digest
+    ("keep ", "0" * 64 + "\n"),  # a built file kept under its digest
 )
 
 

@@ -103,7 +103,7 @@ def start(engine, lane, task) -> None:
     release_id = engine.release_id(artifact.digest)
     env_file = states.env_file_path(dep.name, release_id) if env else None
     spec = StartSpec(dep.name, release_id, artifact,
-                     files.render_env_file(env) if env else None, env_file)
+                     files.render_env_file(env) if env else None, env_file, dep.stop_seconds)
     started = checked(executor, rt.start(dep.runtime.value, spec), "starting the release")
     port = rt.parse_started(started.stdout)
     lane.release = Release(release_id, artifact.digest, artifact.image or "", artifact.commit,

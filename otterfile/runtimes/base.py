@@ -52,6 +52,7 @@ class StartSpec:
     artifact: Artifact
     env: str | SecretText | None = None  # the env file's text, or None without env
     env_file: str | None = None
+    stop_seconds: float = 10  # how long a stop waits before it kills
 
 
 class Runtime(Protocol):

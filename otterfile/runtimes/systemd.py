@@ -1,12 +1,27 @@
 """systemd(...): the artifact unpacked into a release folder, run as a generated unit.
 
-This version checks and plans it; deploying it comes with file artifacts.
+Each release is a unit `otter-<deployment>@<release>.service` rendered from
+templates/systemd_unit.j2, running as `otter-<deployment>` (or `user=`) on a free port of
+127.0.0.1 beside the live one (see commands/systemd.py).
 """
 from __future__ import annotations
 
-from typing import Any
+import re
+import shlex
+from typing import Any, Sequence
 
-from ..validate import check_env, check_port, check_str
+from ..artifacts.base import Artifact
+from ..command import Command
+from ..commands import store, systemd as s
+from ..errors import OtterError
+from ..render import render
+from ..state import PORT_PLACEHOLDER
+from ..validate import check_env, check_port, check_str, check_words, fail
+from .base import Instance, InstanceStatus, StartSpec
+
+_PROGRAM = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_.+@/-]*")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
 
 class SystemdRuntime:
@@ -15,13 +30,33 @@ class SystemdRuntime:
 
     def check(self, value: Any) -> Any:
         check_str("command", value.command)
+        if any(ord(c) < 32 or c == "\x7f" for c in value.command):
+            fail("command", "a control character (a newline?) cannot be in a command")
+        words = check_words("command", value.command)
+        if not words:
+            fail("command", "expected a program to run, got an empty command")
+        program = words[0]
+        if not _PROGRAM.fullmatch(program) or ".." in program.split("/") or \
+                program.endswith("/") or "{" in program:
+            fail("command", f"the program {program!r} should be a path or a name of letters, "
+                 "digits and ._+@/- (no '..')")
+        for word in words:
+            for placeholder in _PLACEHOLDER.findall(word):
+                if placeholder != "port":
+                    fail("command", f"unknown placeholder {{{placeholder}}}: only {{port}} "
+                         "is filled in")
         check_port("port", value.port)
-        check_env("env", value.env)
-        check_str("user", value.user, optional=True)
+        env = check_env("env", value.env)
+        if "PORT" in env:
+            fail("env/PORT", "otter sets PORT to the port it picks for each release")
+        if check_str("user", value.user, optional=True) is not None and \
+                not _USER.fullmatch(value.user):
+            fail("user", f"{value.user!r} is not a valid user name (lower case letters, "
+                 "digits, '_', '-', at most 32)")
         return value
 
     def unsupported(self, value: Any) -> str | None:
-        return "the systemd runtime cannot be deployed by this version of otter yet"
+        return None
 
     def port(self, value: Any) -> int:
         return value.port
@@ -33,7 +68,70 @@ class SystemdRuntime:
         return ["systemd", value.command, value.port, value.user]
 
     def instance_name(self, deployment: str, release: str) -> str:
-        return f"otter-{deployment}@{release}.service"
+        return s.unit_name(deployment, release)
+
+    def probe(self, artifact: Artifact) -> Command:
+        if artifact.form != "file":
+            raise OtterError(f"the systemd runtime runs files; {artifact.digest} is an image")
+        return store.probe(artifact.digest)
+
+    def receive(self, artifact: Artifact) -> Command:
+        return store.receive(artifact.digest)
+
+    def unit_text(self, value: Any, spec: StartSpec) -> str:
+        """The unit of a release as the controller renders it; the start script fills in
+        the port and, for a bare program name, where the target has it."""
+        dep, release = spec.deployment, spec.release
+        # systemd's own SIGKILL deadline (at shutdown, in `remove`); `stop` keeps its own
+        stop_seconds = spec.stop_seconds
+        return render("systemd_unit.j2", deployment=dep, release=release,
+                      digest=spec.artifact.digest, user=self.user(value, dep),
+                      release_dir=s.release_dir(dep, release), data_dir=s.data_dir(dep),
+                      port=PORT_PLACEHOLDER,
+                      env_file=spec.env_file if spec.env is not None else None,
+                      exec_start=s.exec_start(shlex.split(value.command), dep, release),
+                      stop_seconds=f"{stop_seconds:g}s")
+
+    @staticmethod
+    def user(value: Any, deployment: str) -> str:
+        """The user a release runs as: `user=`, else the deployment's own system user."""
+        return value.user or s.default_user(deployment)
+
+    def start(self, value: Any, spec: StartSpec) -> Command:
+        words = shlex.split(value.command)
+        return s.start_unit(
+            deployment=spec.deployment, release=spec.release, digest=spec.artifact.digest,
+            unit_text=self.unit_text(value, spec), program=words[0],
+            single=s.single_name(words),
+            user=self.user(value, spec.deployment), make_user=value.user is None,
+            env=spec.env, env_file=spec.env_file)
+
+    def parse_started(self, stdout: str) -> int | str:
+        return s.parse_started(stdout)
+
+    def inspect(self, instance: str) -> Command:
+        return s.unit_status(instance)
+
+    def parse_inspect(self, stdout: str) -> InstanceStatus:
+        return s.parse_status(stdout)
+
+    def listing(self, deployment: str) -> Command:
+        return s.list_units(deployment)
+
+    def parse_listing(self, stdout: str) -> list[Instance]:
+        return s.parse_units(stdout)
+
+    def stop(self, instance: str, *, drain_seconds: float, stop_seconds: float) -> Command:
+        return s.stop_unit(instance, drain_seconds=drain_seconds, stop_seconds=stop_seconds)
+
+    def remove(self, *instances: str) -> Command:
+        return s.remove_units(*instances)
+
+    def prune(self, digests: Sequence[str], keep: Sequence[str]) -> Command:
+        return s.prune(digests, keep)
+
+    def logs(self, instance: str, *, follow: bool, tail: int) -> Command:
+        return s.logs(instance, follow=follow, tail=tail)
 
 
 RUNTIME = SystemdRuntime()

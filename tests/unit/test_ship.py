@@ -34,6 +34,10 @@ class FakeImages:
         self.saved.append(image_id)
         return io.BytesIO(ARCHIVE)
 
+    def open_file(self, path):
+        from otterfile.artifacts.images import open_file
+        return open_file(path)
+
 
 class Target(RecordingExecutor):
     """A recording target that reads the stream it is given (in chunks, reporting
@@ -160,3 +164,22 @@ def test_a_file_artifact_cannot_run_in_a_container():
 def test_an_image_cannot_run_under_systemd():
     with pytest.raises(OtterError, match="the systemd runtime cannot run an? image artifact"):
         ship(ARTIFACT, systemd.RUNTIME, RecordingExecutor(), FakeImages())
+
+
+def test_a_file_streams_from_the_controller_cache_into_the_store(tmp_path):
+    from otterfile.commands import store
+    from otterfile.runtimes import systemd
+    data = b"tarball" * 10_000
+    kept = tmp_path / "kept"
+    kept.write_bytes(data)
+    digest = "sha256:" + __import__("hashlib").sha256(data).hexdigest()
+    artifact = Artifact("file", digest, path=kept, source="/r")
+    target, progress = Target(), []
+    result = ship(artifact, systemd.RUNTIME, target, FakeImages(),
+                  on_progress=lambda sent, total: progress.append((sent, total)))
+    assert result.shipped and result.bytes == len(data) and target.received == data
+    assert [c.argv for c in target.commands] == [store.probe(digest).argv,
+                                                 store.receive(digest).argv]
+    assert progress[-1] == (len(data), len(data))
+    again = ship(artifact, systemd.RUNTIME, Target(before="present\n"), FakeImages())
+    assert not again.shipped and again.bytes == 0

@@ -1,0 +1,198 @@
+"""The systemd runtime on real test hosts: a Python http.server app packed as a tarball by
+build(output=...), run as a generated unit behind Caddy on two hosts: deployed, redeployed
+without moving a byte, upgraded, a crashing release and bad artifacts refused while the old
+release answers, rolled back; status and logs; every unit verified, hardened, run as the
+deployment's own user with an env file only that user can read."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.integration.deploy import events, on, otter, served
+
+GREETING = 'he said "hi" $HOME \\ 100%'
+UNIT_GLOB = "otter-production@*"
+RELEASES = "/var/lib/otter/production/releases"
+DATA = "/var/lib/otter/production/data"
+
+SERVER = r'''
+import os, sys, pathlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+here = pathlib.Path(__file__).parent
+version = (here / "VERSION").read_text().strip()
+port = int(sys.argv[sys.argv.index("--port") + 1])
+if (here / "CRASH").exists():
+    print("app crashing on purpose", flush=True)
+    sys.exit(3)
+with open(pathlib.Path(os.environ["HOME"]) / "starts", "a") as starts:  # the data folder
+    starts.write(version + "\n")
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        text = "ok" if self.path == "/health" else \
+            f"{version} {os.environ['GREETING']} port={os.environ['PORT']}"
+        body = (text + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+print(f"app {version} starting on {port}", flush=True)
+ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+'''
+
+# A tarball with a member that climbs out of the release folder (tar itself strips `../`).
+EVIL = r'''
+import io, tarfile
+with tarfile.open("app.tar.gz", "w:gz") as archive:
+    for name in ("server.py", "VERSION"):
+        archive.add(name)
+    data = b"pwned\n"
+    info = tarfile.TarInfo("../evil")
+    info.size = len(data)
+    archive.addfile(info, io.BytesIO(data))
+'''
+
+OTTERFILE = '''
+from otterfile import *
+
+HOSTS = {hosts!r}
+
+@artifact
+def web():
+    return build(path="app", command={build!r}, output="app.tar.gz")
+
+@runtime
+def service():
+    return systemd(command={command!r}, port=8080,
+                   env={{"GREETING": {greeting!r}, "APP_TOKEN": secret("APP_TOKEN")}})
+
+@target
+def servers():
+    return [ssh(address, identity_file=key, known_hosts=known) for address, key, known in HOSTS]
+
+@deployment
+def production():
+    return Deployment(artifact=web, runtime=service, targets=[servers], domains=["app.test"],
+                      proxy=caddy(tls="off"), keep_releases=3,
+                      health_check=HealthCheck(path="/health", timeout_seconds=10))
+'''
+
+
+def write_project(project: Path, targets, version: str, *, crash: bool = False,
+                  build: str = "tar czf app.tar.gz server.py VERSION",
+                  command: str = "python3 server.py --port {port}") -> None:
+    app = project / "app"
+    app.mkdir(parents=True, exist_ok=True)
+    (app / "server.py").write_text(SERVER)
+    (app / "evil.py").write_text(EVIL)
+    (app / "VERSION").write_text(version + "\n")
+    if crash:
+        build = build.replace("VERSION", "VERSION CRASH")
+        (app / "CRASH").write_text("")
+    hosts = [(t.host.name, t.host.identity_file, t.host.known_hosts) for t in targets]
+    (project / "Otterfile.py").write_text(OTTERFILE.format(
+        hosts=hosts, build=build, command=command, greeting=GREETING))
+
+
+def answer(target) -> str:
+    text = served(target)
+    return re.sub(r"port=\d+$", "port=N", text) if text.startswith("200 ") else text
+
+
+def units(target) -> list[str]:
+    listed = on(target, "systemctl", "list-units", "--all", "--plain", "--no-legend", UNIT_GLOB)
+    return [line.split()[0] for line in listed.stdout.splitlines() if line.strip()]
+
+
+def releases(target) -> list[str]:
+    return on(target, "ls", RELEASES).stdout.split()
+
+
+def ship_messages(result) -> list[str]:
+    return [str(e.get("message", "")) for e in events(result.stdout) if e.get("stage") == "ship"]
+
+
+def run(project: Path, *args: str):
+    return otter(project, "--json", *args)
+
+
+def check_unit(target) -> float:
+    """The live unit passes verify, runs as otter-production with an env file that only
+    it can read; returns its `systemd-analyze security` exposure."""
+    (unit,) = units(target)
+    verify = on(target, "systemd-analyze", "verify", f"/etc/systemd/system/{unit}")
+    assert verify.ok and not (verify.stdout + verify.stderr).strip(), verify.stderr
+    pid = on(target, "systemctl", "show", "--property=MainPID", "--value", unit).stdout.strip()
+    assert on(target, "ps", "-o", "user=", "-p", pid).stdout.strip() == "otter-production"
+    release = unit.split("@", 1)[1].removesuffix(".service")
+    env = f"/var/lib/otter/production/env/{release}.env"
+    assert on(target, "stat", "-c", "%U %a", env).stdout.strip() == "otter-production 400"
+    mine = on(target, "runuser", "-u", "otter-production", "--", "cat", env)
+    assert mine.ok and "APP_TOKEN=" in mine.stdout
+    assert not on(target, "runuser", "-u", "nobody", "--", "cat", env).ok
+    security = on(target, "systemd-analyze", "security", "--no-pager", unit).stdout
+    return float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", security).group(1))
+
+
+def test_systemd_deploy_redeploy_refuse_and_roll_back(tmp_path, two):
+    write_project(tmp_path, two, "v1")
+    first = run(tmp_path, "run", "production")
+    assert first.returncode == 0, first.stdout + first.stderr
+    v1 = f"200 v1 {GREETING} port=N"
+    assert [answer(t) for t in two] == [v1] * 2
+    size = (tmp_path / "app" / "app.tar.gz").stat().st_size
+    assert ship_messages(first).count(f"sent {size} bytes") == 2
+    scores = [check_unit(t) for t in two]
+    assert all(score <= 2.0 for score in scores), scores
+    print(f"systemd-analyze security exposure: {scores}")
+
+    again = run(tmp_path, "run", "production")  # the same artifact and settings
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert ship_messages(again).count("artifact already there") == 2
+    assert not [m for m in ship_messages(again) if m.startswith("sent ")]
+    assert "nothing to do" in again.stdout
+
+    write_project(tmp_path, two, "v2")
+    second = run(tmp_path, "run", "production")
+    assert second.returncode == 0, second.stdout + second.stderr
+    v2 = f"200 v2 {GREETING} port=N"
+    assert [answer(t) for t in two] == [v2] * 2
+    for t in two:  # the old unit and its folder retired; the data folder kept
+        assert len(units(t)) == 1 and len(releases(t)) == 1
+        assert on(t, "cat", f"{DATA}/starts").stdout == "v1\nv2\n"
+        check_unit(t)
+
+    write_project(tmp_path, two, "v3", crash=True)
+    bad = run(tmp_path, "run", "production")
+    assert bad.returncode == 1
+    assert "restarting" in bad.stdout and "app crashing on purpose" in bad.stdout, bad.stdout
+    assert [answer(t) for t in two] == [v2] * 2
+    assert all(len(units(t)) == 1 and len(releases(t)) == 1 for t in two)
+
+    for build, command, why in (
+            ("python3 evil.py", "python3 server.py --port {port}",
+             "member ../evil escapes the release folder (..)"),
+            ("tar czf app.tar.gz server.py VERSION", "./nope --port {port}",
+             "command ./nope: the artifact has no file nope")):
+        write_project(tmp_path, two, "v4", build=build, command=command)
+        refused = run(tmp_path, "run", "production")
+        assert refused.returncode == 1 and why in refused.stdout, refused.stdout
+        assert [answer(t) for t in two] == [v2] * 2
+        for t in two:
+            assert len(units(t)) == 1 and len(releases(t)) == 1
+            assert not on(t, "test", "-e", "/var/lib/otter/production/evil").ok
+
+    write_project(tmp_path, two, "v2")
+    back = otter(tmp_path, "rollback", "production")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert [answer(t) for t in two] == [v1] * 2
+    assert all(len(units(t)) == 1 for t in two)
+    status = otter(tmp_path, "status", "production")
+    assert status.returncode == 0 and status.stdout.count("200 on /health") == 2, status.stdout
+    assert status.stdout.count("running") >= 2
+    logs = otter(tmp_path, "logs", "production", "--tail", "5")
+    assert logs.returncode == 0 and logs.stdout.count("app v1 starting on ") == 2, logs.stdout
