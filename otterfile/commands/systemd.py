@@ -15,8 +15,10 @@ from typing import Sequence
 from ..command import Command, SecretText, cmd, script
 from ..errors import OtterError
 from ..runtimes.base import Instance, InstanceStatus
-from ..state import DEFAULT_BASE, PORT_PLACEHOLDER, check_name, state_dir
-from . import store
+from ..state import DEFAULT_BASE, check_name, state_dir
+from . import container, store
+
+parse_started = container.parse_started  # the start script prints port= as containers do
 
 UNIT_DIR = "/etc/systemd/system"
 PORT_RANGE = (20000, 29999)  # where a release's port on the target's 127.0.0.1 is picked
@@ -429,17 +431,6 @@ def start_unit(*, deployment: str, release: str, digest: str, unit_text: str, pr
     return script(START_SCRIPT, args=args, stdin=None if env is None else env_text(env),
                   file=env_file if env is not None else None,
                   description=f"start {unit} as {user}: {shown}")
-
-
-def parse_started(stdout: str) -> int | str:
-    """The port `start_unit` printed (`PORT_PLACEHOLDER` in a plan)."""
-    values = dict(line.split("=", 1) for line in stdout.splitlines() if "=" in line)
-    port = values.get("port", "").strip()
-    if port == PORT_PLACEHOLDER:
-        return port
-    if not port.isdigit():
-        raise OtterError(f"unexpected output of the start script: {stdout!r}")
-    return int(port)
 
 
 def unit_status(unit: str, log_lines: int = 20) -> Command:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.integration.deploy import events, on, otter, served
 
 GREETING = 'he said "hi" $HOME \\ 100%'
@@ -196,3 +198,27 @@ def test_systemd_deploy_redeploy_refuse_and_roll_back(tmp_path, two):
     assert status.stdout.count("running") >= 2
     logs = otter(tmp_path, "logs", "production", "--tail", "5")
     assert logs.returncode == 0 and logs.stdout.count("app v1 starting on ") == 2, logs.stdout
+
+
+@pytest.mark.parametrize("stage", ["ship", "start", "health", "switch", "retire"])
+def test_sigkill_at_a_stage_boundary_leaves_the_live_unit_serving(tmp_path, two, stage):
+    from tests.integration.deploy import start_otter
+    write_project(tmp_path, two, "v1")
+    assert run(tmp_path, "run", "production").returncode == 0
+    write_project(tmp_path, two, f"v2-{stage}")
+    process = start_otter(tmp_path, "run", "production")
+    killed = False
+    for line in process.stdout:
+        event = events(line)
+        if event and event[0].get("event") == "end" and event[0].get("stage") == stage:
+            process.kill()
+            killed = True
+            break
+    process.wait(timeout=60)
+    assert killed, f"never saw the end of {stage}"
+    for t in two:
+        assert answer(t) in (f"200 v1 {GREETING} port=N", f"200 v2-{stage} {GREETING} port=N")
+    again = run(tmp_path, "run", "production")  # takes over the dead run's lock itself
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert [answer(t) for t in two] == [f"200 v2-{stage} {GREETING} port=N"] * 2
+    assert all(len(units(t)) == 1 and len(releases(t)) == 1 for t in two)
