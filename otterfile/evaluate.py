@@ -181,6 +181,8 @@ class _Evaluator:
             drain_seconds=check_number("drain_seconds", value.drain_seconds, inclusive=True),
             stop_seconds=check_number("stop_seconds", value.stop_seconds),
             steps=tuple(attached), line=marked.line)
+        _within("proxy", lambda domains: dep.proxy_kind.check_domains(dep.proxy, domains),
+                dep.domains)
         return replace(dep, unsupported=self._unsupported(dep))
 
     def _unsupported(self, dep: DeploymentDef) -> OtterfileError | None:

@@ -91,9 +91,18 @@ _DOMAIN = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*\.?$")
 
 
 def check_domain(path: str, value: Any) -> str:
-    if not isinstance(value, str) or len(value) > 253 or not _DOMAIN.match(value.lower()):
+    """A host name, lower-cased, without a final dot; an internationalised name becomes its
+    punycode form (what DNS, certificates and proxies use): 'bücher.de' -> 'xn--bcher-kva.de'."""
+    name = value
+    if isinstance(value, str) and not value.isascii():
+        try:
+            name = ".".join(label if label == "*" else label.encode("idna").decode("ascii")
+                            for label in value.rstrip(".").split("."))
+        except UnicodeError:
+            name = None
+    if not isinstance(name, str) or len(name) > 253 or not _DOMAIN.match(name.lower()):
         fail(path, f"invalid domain name {value!r}: expected a host name like 'myapp.com'")
-    return value.lower().rstrip(".")
+    return name.lower().rstrip(".")
 
 
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -18,7 +18,10 @@ from ..runtimes.base import Instance, InstanceStatus
 from ..state import DEFAULT_BASE, check_name, state_dir
 from . import container, store
 
-parse_started = container.parse_started  # the start script prints port= as containers do
+
+def parse_started(stdout: str) -> int | str:
+    """The port `start_unit` printed: the same `port=N` line as a container's start."""
+    return container.parse_started(stdout)
 
 UNIT_DIR = "/etc/systemd/system"
 PORT_RANGE = (20000, 29999)  # where a release's port on the target's 127.0.0.1 is picked

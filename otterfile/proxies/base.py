@@ -36,6 +36,10 @@ class Proxy(Protocol):
     def unsupported(self, value: Any) -> str | None:
         """Why this version cannot deploy `value` yet, or None."""
 
+    def check_domains(self, value: Any, domains: tuple[str, ...]) -> None:
+        """FieldError (path "domains/N") for a domain this proxy, so configured, cannot
+        serve (a wildcard without a way to get its certificate)."""
+
     def site_path(self, deployment: str) -> str:
         """The file on the target that otter owns for `deployment`."""
 

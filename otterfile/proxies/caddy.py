@@ -13,7 +13,7 @@ from ..command import Command, script
 from ..errors import OtterError
 from ..render import render
 from ..state import PORT_PLACEHOLDER, check_name
-from ..validate import check_choice
+from ..validate import check_choice, fail
 from .base import Site
 
 CADDY_DIR = "/etc/caddy"
@@ -154,6 +154,13 @@ class Caddy:
 
     def unsupported(self, value: Any) -> str | None:
         return None
+
+    def check_domains(self, value: Any, domains: tuple[str, ...]) -> None:
+        for index, domain in enumerate(domains):
+            if domain.startswith("*.") and value.tls == "auto":
+                fail(f"domains/{index}", f"{domain!r}: a wildcard certificate needs the ACME "
+                     "DNS challenge, which otter does not set up; use caddy(tls=\"internal\") "
+                     "or tls=\"off\", or list the names")
 
     def site_path(self, deployment: str) -> str:
         return f"{CADDY_DIR}/otter.d/{check_name(deployment)}.caddy"

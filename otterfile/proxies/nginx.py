@@ -170,6 +170,9 @@ class Nginx:
         return ("TLS with nginx (nginx(tls=...)) is not deployable by this version of otter "
                 "yet; use nginx() for plain http, or caddy(...) for certificates")
 
+    def check_domains(self, value: Any, domains: tuple[str, ...]) -> None:
+        return None  # server_name takes `*.example.com`; TLS comes with its own files
+
     def site_path(self, deployment: str) -> str:
         return f"{NGINX_DIR}/conf.d/otter-{check_name(deployment)}.conf"
 

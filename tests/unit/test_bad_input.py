@@ -147,3 +147,25 @@ def test_bad_input_exits_2_names_the_place_and_runs_nothing(tmp_path, case):
 
 def test_the_table_holds_enough_cases():
     assert len(CASES) >= 30
+
+
+def test_internationalised_domains_become_punycode(tmp_path):
+    from otterfile.evaluate import evaluate
+    from otterfile.loader import load
+    file, _ = write(tmp_path, ("x", ('domains=["app.test"]', 'domains=["Bücher.Example."]'),
+                               ""))
+    dep = evaluate(load(file)).deployments["production"]
+    assert dep.domains == ("xn--bcher-kva.example",)
+
+
+@pytest.mark.parametrize("proxy,ok", [("caddy()", False), ('caddy(tls="internal")', True),
+                                      ('caddy(tls="off")', True), ("nginx()", True)])
+def test_a_wildcard_is_refused_where_its_certificate_cannot_be_had(tmp_path, proxy, ok):
+    file, _ = write(tmp_path, ("x", ('domains=["app.test"])',
+                                     f'domains=["*.apps.test"], proxy={proxy})'), ""))
+    result = CliRunner().invoke(main, ["-f", str(file), "plan", "production"], env={})
+    if ok:
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.exit_code == 2
+        assert "proxy/domains/0: '*.apps.test': a wildcard certificate needs" in result.output

@@ -110,3 +110,15 @@ def test_run_refuses_what_cannot_be_deployed_yet_before_anything_runs(tmp_path, 
     assert f"{file}:3: deployment production/" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / ".otter").exists()  # nothing built, no cache made
+
+
+@pytest.mark.parametrize("module", ["otterfile.commands.container", "otterfile.commands.systemd",
+                                    "otterfile.commands.state", "otterfile.runtimes",
+                                    "otterfile.proxies", "otterfile.artifacts",
+                                    "otterfile.run.flow", "otterfile.cli"])
+def test_every_module_imports_first_without_a_circle(module):
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
