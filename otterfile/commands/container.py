@@ -13,6 +13,7 @@ from ..command import Command, SecretText, cmd, script
 from ..errors import OtterError
 from ..runtimes.base import Instance, InstanceStatus
 from ..state import PORT_PLACEHOLDER, check_name
+from .ports import LISTENING
 
 PORT_RANGE = (20000, 29999)  # where a release's port on the target's 127.0.0.1 is picked
 START_TRIES = 5
@@ -37,17 +38,7 @@ if [ -n "$envf" ]; then
   (umask 077; mkdir -p "$(dirname "$envf")" && cat > "$envf.tmp" && mv -f "$envf.tmp" "$envf") \
     || { echo "otter: cannot write $envf" >&2; exit 1; }
 fi
-listening() {
-  if command -v ss >/dev/null 2>&1; then
-    ss -Hltn | awk '{n=split($4, a, ":"); print a[n]}'
-  else
-    for f in /proc/net/tcp /proc/net/tcp6; do
-      [ -r "$f" ] && awk 'NR > 1 && $4 == "0A" {split($2, a, ":"); print a[2]}' "$f" |
-        while read -r h; do echo $((0x$h)); done
-    done
-  fi
-}
-taken=" $(listening | tr '\n' ' ') "
+""" + LISTENING + r"""taken=" $(listening | tr '\n' ' ') "
 port=$lo n=0
 while [ "$port" -le "$hi" ]; do
   case "$taken" in *" $port "*) port=$((port + 1)); continue ;; esac

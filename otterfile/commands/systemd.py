@@ -17,6 +17,7 @@ from ..errors import OtterError
 from ..runtimes.base import Instance, InstanceStatus
 from ..state import DEFAULT_BASE, check_name, state_dir
 from . import container, store
+from .ports import LISTENING
 
 
 def parse_started(stdout: str) -> int | str:
@@ -283,18 +284,12 @@ mv "$stage" "$dir" || exit 1
 if command -v flock >/dev/null 2>&1; then  # two starts on this host pick ports in turn
   exec 9> "$2/.ports.lock" && flock -w 60 9 || fail "cannot lock $2/.ports.lock"
 fi
-listening() {
-  if command -v ss >/dev/null 2>&1; then
-    ss -Hltn | awk '{n=split($4, a, ":"); print a[n]}'
-  else
-    for f in /proc/net/tcp /proc/net/tcp6; do
-      [ -r "$f" ] && awk 'NR > 1 && $4 == "0A" {split($2, a, ":"); print a[2]}' "$f" |
-        while read -r h; do echo $((0x$h)); done
-    done
-  fi
+@LISTENING@
+claimed() {  # listening now, or promised to another otter unit not started yet
+  listening
   cat "$units"/otter-*.service 2>/dev/null | sed -n 's/^Environment=PORT=//p'
 }
-taken=" $(listening | tr '\n' ' ') "
+taken=" $(claimed | tr '\n' ' ') "
 port=$lo
 while [ "$port" -le "$hi" ]; do
   case "$taken" in *" $port "*) port=$((port + 1)) ;; *) break ;; esac
@@ -323,7 +318,7 @@ fi
 ok=1
 echo "port=$port"
 echo "unit=$unit"
-""".replace("@CHECK_AWK@", CHECK_AWK)
+""".replace("@CHECK_AWK@", CHECK_AWK).replace("@LISTENING@", LISTENING.strip("\n"))
 assert "'" not in CHECK_AWK  # it is put into the script in single quotes
 
 

@@ -15,7 +15,8 @@ from ..graph import Graph
 from ..plan import plan, task_id
 from ..project import DeploymentDef, Project
 from ..runner import OK, Event, Outcome, run_graph
-from ..secrets import Secret, SecretStore
+from ..secret_store import SecretStore
+from ..secrets import Secret
 from .engine import Engine
 
 

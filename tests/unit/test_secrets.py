@@ -2,7 +2,8 @@ import pytest
 
 from otterfile.command import Command, cmd
 from otterfile.errors import OtterfileError
-from otterfile.secrets import Secret, SecretStore, parse_dotenv, secret
+from otterfile.secret_store import SecretStore, parse_dotenv
+from otterfile.secrets import Secret, secret
 
 
 def test_secret_never_prints():
