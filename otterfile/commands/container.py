@@ -245,22 +245,13 @@ def list_containers(engine: str, deployment: str) -> Command:
                description=f"list containers of {deployment}")
 
 
-def parse_containers(stdout: str, deployment: str | None = None) -> list[Instance]:
-    """Instances from what `list_containers` printed. With `deployment`, only containers
-    otter made for it: named `otter-<deployment>-<release>` after their release label (a
-    container someone labelled by hand under another name is left out, never acted on)."""
+def parse_containers(stdout: str) -> list[Instance]:
+    """Instances from what `list_containers` printed, as listed; the deploy flow acts only on
+    those named as otter names a release (`flow._named_by_otter`, for every runtime)."""
     out = []
     for line in stdout.splitlines():
         parts = [p.strip() for p in line.split("\t")]
         if len(parts) == 5:
             name, state, release, digest, status = parts
-            if deployment is None or _named_by_otter(name, deployment, release):
-                out.append(Instance(name, state == "running", release, digest, status))
+            out.append(Instance(name, state == "running", release, digest, status))
     return out
-
-
-def _named_by_otter(name: str, deployment: str, release: str) -> bool:
-    try:
-        return name == container_name(deployment, release)
-    except OtterError:  # a release label otter never writes
-        return False

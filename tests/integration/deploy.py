@@ -107,3 +107,16 @@ def served(target) -> str:
     """What the target's Caddy answers for the app's domain."""
     response = httpx.get(target.url("/"), headers={"Host": DOMAIN}, timeout=5)
     return f"{response.status_code} {response.text.strip()}"
+
+
+def kill_after(project: Path, stage: str) -> None:
+    """`otter run production`, SIGKILLed as soon as `stage` ends on some target."""
+    process = start_otter(project, "run", "production")
+    killed = False
+    for line in process.stdout:
+        if any(e.get("event") == "end" and e.get("stage") == stage for e in events(line)):
+            process.kill()
+            killed = True
+            break
+    process.wait(timeout=60)
+    assert killed, f"never saw the end of {stage}"

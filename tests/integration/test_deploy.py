@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from otterfile.executors import executor_for
-from tests.integration.deploy import (events, on, otter, served, write_app,
+from tests.integration.deploy import (kill_after, on, otter, served, start_otter, write_app,
                                       write_otterfile)
 
 
@@ -90,7 +90,6 @@ def test_status_rollback_and_logs(project, two):
 
 def _follow_logs_until_ctrl_c(project, two):
     import signal
-    from tests.integration.deploy import start_otter
     process = start_otter(project, "logs", "production", "-f")
     seen = {process.stdout.readline().split(" | ")[0] for _ in two}
     assert seen == {t.host.name for t in two}
@@ -154,20 +153,10 @@ def test_lock_contention_wait_and_unlock(project, two):
 @pytest.mark.parametrize("stage", ["ship", "start", "health", "switch", "retire"])
 def test_sigkill_at_a_stage_boundary_leaves_the_live_release_serving(project, two, stage,
                                                                      runtime):
-    from tests.integration.deploy import start_otter
     write_otterfile(project, two, runtime=runtime)
     assert otter(project, "run", "production").returncode == 0
     write_app(project / "app", f"v2-{stage}")
-    process = start_otter(project, "run", "production")
-    killed = False
-    for line in process.stdout:
-        event = events(line)
-        if event and event[0].get("event") == "end" and event[0].get("stage") == stage:
-            process.kill()
-            killed = True
-            break
-    process.wait(timeout=60)
-    assert killed, f"never saw the end of {stage}"
+    kill_after(project, stage)
     for t in two:
         assert served(t) in ("200 v1", f"200 v2-{stage}")
     again = otter(project, "run", "production")  # takes over the dead run's lock itself
@@ -179,7 +168,6 @@ def test_sigkill_at_a_stage_boundary_leaves_the_live_release_serving(project, tw
 def test_ctrl_c_stops_cleanly_and_releases_the_lock(project, two):
     import signal
     import time
-    from tests.integration.deploy import start_otter
     assert otter(project, "run", "production").returncode == 0
     write_app(project / "app", "v2-slow")
     text = (project / "Otterfile.py").read_text()

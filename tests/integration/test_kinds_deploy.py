@@ -38,6 +38,8 @@ def test_deploy_redeploy_refuse_and_roll_back(tmp_path, clean_targets, kind):
     other = "docker" if runtime == "podman" else "podman"
     for t in two:  # the chosen engine runs it, nothing of it in the other engine
         assert len(names(t, runtime)) == 1 and names(t, other) == []
+        init = on(t, runtime, "inspect", "-f", "{{.HostConfig.Init}}", names(t, runtime)[0])
+        assert init.stdout.strip() == "true", init.stdout + init.stderr  # an init as PID 1
 
     write_app(tmp_path / "app", "v2")
     second = otter(tmp_path, "run", "production")

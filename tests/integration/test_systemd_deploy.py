@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.deploy import events, on, otter, served
+from tests.integration.deploy import events, kill_after, on, otter, served
 
 GREETING = 'he said "hi" $HOME \\ 100%'
 UNIT_GLOB = "otter-production@*"
@@ -202,20 +202,10 @@ def test_systemd_deploy_redeploy_refuse_and_roll_back(tmp_path, two):
 
 @pytest.mark.parametrize("stage", ["ship", "start", "health", "switch", "retire"])
 def test_sigkill_at_a_stage_boundary_leaves_the_live_unit_serving(tmp_path, two, stage):
-    from tests.integration.deploy import start_otter
     write_project(tmp_path, two, "v1")
     assert run(tmp_path, "run", "production").returncode == 0
     write_project(tmp_path, two, f"v2-{stage}")
-    process = start_otter(tmp_path, "run", "production")
-    killed = False
-    for line in process.stdout:
-        event = events(line)
-        if event and event[0].get("event") == "end" and event[0].get("stage") == stage:
-            process.kill()
-            killed = True
-            break
-    process.wait(timeout=60)
-    assert killed, f"never saw the end of {stage}"
+    kill_after(tmp_path, stage)
     for t in two:
         assert answer(t) in (f"200 v1 {GREETING} port=N", f"200 v2-{stage} {GREETING} port=N")
     again = run(tmp_path, "run", "production")  # takes over the dead run's lock itself

@@ -218,12 +218,12 @@ def test_only_instances_otter_named_are_removed():
     assert lane.state.get(NEW).status == "failed" and lane.previous.id == LIVE
 
 
-def test_parse_containers_keeps_only_otter_names_of_the_deployment():
+def test_only_instances_named_after_their_release_count_as_otters():
+    from otterfile.runtimes import docker
     out = listing((names(LIVE), LIVE), ("victim", LIVE), (f"otter-staging-{LIVE}", LIVE),
                   (names(LIVE), NEW), ("otter-production-", ""))
-    assert [(i.name, i.release) for i in container.parse_containers(out, "production")] == \
-        [(names(LIVE), LIVE)]
-    assert len(container.parse_containers(out)) == 5  # without a deployment: as listed
+    ours = flow._named_by_otter(docker.RUNTIME, "production", container.parse_containers(out))
+    assert [(i.name, i.release) for i in ours] == [(names(LIVE), LIVE)]
 
 
 # --- status and the deploy log -------------------------------------------------------------
