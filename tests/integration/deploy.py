@@ -13,6 +13,14 @@ import httpx
 from tests.testbed.app import BUSYBOX, DOCKERFILE, FAIL, SERVE, _quote
 
 DOMAIN = "app.test"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def otter_env(**extra: str) -> dict[str, str]:
+    """The environment `otter` runs in: this checkout's package first (not whichever one pip
+    installed last), and the secret the test Otterfiles read."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, "APP_TOKEN": "s3cret-token-value", **extra}
 OTTERFILE = '''
 from otterfile import *
 
@@ -74,14 +82,14 @@ def write_otterfile(project: Path, targets, *, source: str = 'path="app"',
 
 def otter(project: Path, *args: str, timeout: float = 240, **kwargs) -> subprocess.CompletedProcess:
     """Run the real `otter` command line in `project`."""
-    env = {**os.environ, "APP_TOKEN": "s3cret-token-value"}
+    env = otter_env()
     return subprocess.run([sys.executable, "-m", "otterfile", "-f", str(project / "Otterfile.py"),
                            *args], capture_output=True, text=True, timeout=timeout, env=env,
                           cwd=project, **kwargs)
 
 
 def start_otter(project: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "APP_TOKEN": "s3cret-token-value"}
+    env = otter_env()
     return subprocess.Popen([sys.executable, "-m", "otterfile", "-f",
                              str(project / "Otterfile.py"), "--json", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,

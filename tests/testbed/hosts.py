@@ -24,13 +24,16 @@ from otterfile import ssh
 from otterfile.hosts import SSHHost
 
 from . import faults
-from .images import CACHE, ensure_images
+from .images import ensure_images
 
 COMPOSE_FILE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
 PROJECT = os.environ.get("OTTER_TESTBED_PROJECT", "otter-testbed")
 READY_TIMEOUT = 120.0  # seconds for a container to boot and answer; measured: about 5
 RESET_SCRIPT = "/usr/local/sbin/otter-testbed-reset"
 LOCK_TIMEOUT = 1800.0  # another session may hold the hosts for a whole suite
+# The compose project and its ports are machine-wide, so the lock is too (not per checkout):
+# sessions from two clones or worktrees wait for each other instead of colliding.
+LOCK_FILE = Path(os.environ.get("OTTER_TESTBED_LOCK", "/run/lock/otter-testbed.lock"))
 T = TypeVar("T")
 
 
@@ -73,8 +76,8 @@ def parallel(function: Callable[..., T], items: Iterable) -> list[T]:
 def exclusive(timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """Hold the hosts for one session: the compose project and its ports are machine-wide,
     so a second session waits (bounded) instead of recreating the first one's hosts."""
-    CACHE.mkdir(exist_ok=True)
-    with open(CACHE / "hosts.lock", "a+") as lock:
+    LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK_FILE, "a+") as lock:
         deadline = time.monotonic() + timeout
         while True:
             try:
