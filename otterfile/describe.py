@@ -53,11 +53,12 @@ def masked_env(dep) -> dict:
 
 
 def masked_source(source):
-    """The source with a secret token standing as ***."""
+    """The source with each secret (a token, a password) standing as ***."""
+    from dataclasses import fields
     from .secrets import MASK, Secret
-    token = getattr(source, "token", None)
-    return replace(source, token=Secret(token.name, MASK)) if isinstance(token, Secret) \
-        else source
+    masked = {f.name: Secret(v.name, MASK) for f in fields(source)
+              if isinstance(v := getattr(source, f.name), Secret)}
+    return replace(source, **masked) if masked else source
 
 
 def _artifacts(project: Project):

@@ -24,6 +24,9 @@ class Build:
     on: Any = None
     push: str | None = None
     token: Any = None  # secret(...): the password git sends for an https repo
+    pull_from: str | None = None  # the repository as the targets reach it (default: push)
+    username: str | None = None  # the registry login for push and pull
+    password: Any = None  # secret(...)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class Registry:
     """An image the targets pull from a container registry."""
 
     ref: str
+    username: str | None = None
+    password: Any = None  # secret(...): sent to `docker login` on stdin, never shown
 
 
 @dataclass(frozen=True)
@@ -116,12 +121,16 @@ class Deployment:
 
 
 def build(repo=None, ref=None, command=None, *, path=None, image=None, output=None, on=None,
-          push=None, token=None) -> Build:
+          push=None, token=None, pull_from=None, username=None, password=None) -> Build:
     """Build an artifact: `build(repo=URL, ref=REF, command=CMD)` or `build(path=DIR, ...)`.
 
     `token=secret("GIT_TOKEN")` authenticates to an https repository without putting the
-    token in the URL, on a command line or in git's config."""
-    return Build(repo, ref, path, command, image, output, on, push, token)
+    token in the URL, on a command line or in git's config. `push="host:port/app"` pushes
+    the built image there and the targets pull it by digest (from `pull_from=` when they
+    reach the registry under another name), logged in with `username=` and
+    `password=secret(...)` when given."""
+    return Build(repo, ref, path, command, image, output, on, push, token, pull_from,
+                 username, password)
 
 
 def fetch(url, sha256=None, via="controller") -> Fetch:
@@ -129,9 +138,11 @@ def fetch(url, sha256=None, via="controller") -> Fetch:
     return Fetch(url, sha256, via)
 
 
-def registry(ref) -> Registry:
-    """An image reference the targets pull."""
-    return Registry(ref)
+def registry(ref, username=None, password=None) -> Registry:
+    """An image each target pulls: `registry("host:port/app:tag")`, pinned at deploy by
+    the digest the first target resolved; `username=` and `password=secret("NAME")` log in
+    (the password on stdin, never on a command line)."""
+    return Registry(ref, username, password)
 
 
 def docker(image=None, port=None, env=None, volumes=None, command=None, options=None,

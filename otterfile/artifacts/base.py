@@ -26,6 +26,8 @@ class Artifact:
     source: str = ""
     # fetch(via="target"): each target downloads it from here (it may hold a password)
     url: str | None = field(default=None, repr=False)
+    # registry(...), build(push=...): each target pulls it (artifacts.registry.Pull)
+    pull: Any = field(default=None, repr=False, compare=False)
 
 
 class ImageStore(Protocol):

@@ -55,7 +55,7 @@ class Build:
         check_str("repo" if value.repo is not None else "path", value.repo or value.path)
         check_str("ref", value.ref, optional=True)
         check_str("command", value.command)
-        for field in ("image", "output", "push"):
+        for field in ("image", "output", "push", "pull_from"):
             check_str(field, getattr(value, field), optional=True)
         if value.token is not None and not isinstance(value.token, Secret):
             fail("token", "expected secret(\"NAME\"): a token is never written in the file")
@@ -64,13 +64,13 @@ class Build:
         if not value.output and not value.image and not image_tag(value.command):
             fail("command", f"cannot tell which image {value.command!r} makes: give "
                  "image=NAME, or a `docker build -t NAME` command")
+        _check_push(value)
         return value
 
     def unsupported(self, value: Any) -> str | None:
-        for field in ("on", "push"):
-            if getattr(value, field) is not None:
-                return (f"build({field}=...) is not supported by this version of otter yet "
-                        "(a built image is shipped from the controller)")
+        if value.on is not None:
+            return ("build(on=...) is not supported by this version of otter yet "
+                    "(a built image is shipped from the controller)")
         return None
 
     def form(self, value: Any) -> str:
@@ -84,6 +84,30 @@ class Build:
 
 
 SOURCE = Build()
+
+
+def _check_push(value: Any) -> None:
+    """push=NAME[:TAG], pull_from=NAME (the same repository as the targets reach it), and
+    the registry login; only for an image."""
+    from .registry import check_login, checked_ref
+    if value.push is None:
+        if value.pull_from is not None:
+            fail("pull_from", "pull_from= names where the targets pull what push= pushed; "
+                 "give push= too")
+        check_login(value, needs="push")
+        return
+    if value.output:
+        fail("push", "push= pushes an image; this build makes a file (output=)")
+    pushed = checked_ref("push", value.push, "a repository to push to")
+    if pushed.digest:
+        fail("push", f"{value.push!r}: a push names a repository and maybe a tag; the "
+             "registry gives the digest")
+    if value.pull_from is not None:
+        pulled = checked_ref("pull_from", value.pull_from, "a repository")
+        if pulled.tag or pulled.digest:
+            fail("pull_from", f"{value.pull_from!r}: a repository without tag or digest (the "
+                 "targets pull what was pushed, by its digest)")
+    check_login(value, needs="push")
 
 
 def acquire(source: Any, ctx: AcquireContext) -> Artifact:
@@ -138,7 +162,42 @@ def _acquire(source: Any, ctx: AcquireContext) -> Artifact:
         return _file(executor, build_dir / source.output, ctx.cache_dir,
                      commit=commit, ref=source.ref, source=url)
     digest = _image_id(ctx.images, tag, origin)
+    if source.push:
+        return _push(ctx, source, digest, tag, commit=commit, ref=source.ref, source=url)
     return Artifact("image", digest, image=tag, commit=commit, ref=source.ref, source=url)
+
+
+def _push(ctx: AcquireContext, value: Any, image_id: str, tag: str,
+          **about: Any) -> Artifact:
+    """Push the built image (tagged NAME:TAG, the build's own tag when push= has none) and
+    pin it by the digest the registry stored: the targets pull exactly that."""
+    from ..commands import container
+    from .registry import Pin, Pull, parse_ref
+    pushed = parse_ref(value.push)
+    to = f"{pushed.name}:{pushed.tag or _tag_of(tag)}"
+    login = Pull(pushed, value.username, value.password).login
+    result = ctx.executor.run(container.push("docker", image_id, to, **login),
+                              on_output=lambda _stream, line: ctx.on_output(line))
+    if not result.ok:
+        reason = result.tail(4) or f"exit {result.exited}"
+        doing = f"log in to {pushed.server} as {value.username}" \
+            if result.exited == container.EXIT_LOGIN else f"push {to}"
+        raise OtterError(f"controller: cannot {doing}: {reason}")
+    digest = container.parse_pushed(result.stdout)
+    if digest is None:
+        raise OtterError(f"pushed {to} but the push printed no digest: {result.tail(3)}")
+    pull = Pull(parse_ref(value.pull_from or pushed.name), value.username,
+                value.password, Pin(digest))
+    return Artifact("image", digest, image=pull.ref.pinned(digest), pull=pull, **about)
+
+
+def _tag_of(image: str) -> str:
+    """The tag of a built image's name (`latest` when it has none)."""
+    from .registry import BadRef, parse_ref
+    try:
+        return parse_ref(image).tag or "latest"
+    except BadRef:
+        return "latest"
 
 
 def _file(executor: Executor, output: Path, cache_dir: Path, **about: Any) -> Artifact:

@@ -1,31 +1,266 @@
-"""The `registry(IMAGE_REF)` source: an image the targets pull (not deployable yet)."""
+"""The `registry(IMAGE_REF)` source: an image each target pulls from a container registry.
+
+Nothing runs on the controller at acquire. At ship, the first target pulls the reference by
+its tag and reads the digest the registry served (the repo digest: the sha256 of the
+manifest); every other target then pulls `NAME@sha256:...`, so all of them run the same
+bytes, and that digest is what the release records. A reference written with `@sha256:...`
+is pinned from the start; `build(push=...)` pins it with the digest its push printed.
+
+Credentials (`username=`, `password=secret(...)`) go to `docker login`/`podman login` on
+stdin (`--password-stdin`), into a temporary config on the target that is removed after the
+pull: never on a command line, never in a plan, never left behind on the target.
+"""
 from __future__ import annotations
 
+import re
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import OtterError
-from ..validate import check_str
+from ..secrets import Secret
+from ..validate import check_str, fail, got
 from .base import AcquireContext, Artifact
+
+DOCKER_HUB = "docker.io"
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = re.compile(rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9a-fA-F:]+\])"
+                     r"(?::[0-9]{1,5})?")
+_PATH_PART = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_TAG = re.compile(r"[\w][\w.-]{0,127}")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_USER = re.compile(r"[^\s\x00-\x1f\x7f]+")
+FORM = "HOST[:PORT]/NAME[:TAG][@sha256:HEX]"
+
+
+class BadRef(ValueError):
+    """Not an image reference; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An image reference: registry host (None: Docker Hub), repository path, tag, digest."""
+
+    domain: str | None
+    path: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The repository as written: `target1:5000/app`."""
+        return f"{self.domain}/{self.path}" if self.domain else self.path
+
+    @property
+    def server(self) -> str:
+        """Where `login` goes: the registry host, Docker Hub when none is written."""
+        return self.domain or DOCKER_HUB
+
+    @property
+    def by_tag(self) -> str:
+        """What the first target pulls: NAME:TAG (`latest` when no tag is written)."""
+        return f"{self.name}:{self.tag or 'latest'}"
+
+    def pinned(self, digest: str) -> str:
+        """NAME@sha256:HEX: what every target pulls and runs once the digest is known."""
+        return f"{self.name}@{digest}"
+
+    def __str__(self) -> str:
+        return self.name + (f":{self.tag}" if self.tag else "") + \
+            (f"@{self.digest}" if self.digest else "")
+
+
+def parse_ref(text: Any, *, what: str = "an image reference") -> Ref:
+    """`HOST[:PORT]/NAME[:TAG][@sha256:HEX]` as the engines read it; BadRef says why not."""
+    if not isinstance(text, str) or not text:
+        raise BadRef(f"expected {what} {FORM}, {got(text)}")
+    if "://" in text:
+        raise BadRef(f"{text!r}: an image reference has no URL scheme: write it as "
+                     f"{FORM} (the engine's own settings say whether a registry speaks HTTP)")
+    if re.search(r"[\s\x00-\x1f\x7f\"'\\]", text) or text.startswith("-"):
+        raise BadRef(f"{text!r}: spaces, quotes, control characters or a leading '-' cannot "
+                     f"be in {what}")
+    rest, at, digest = text.partition("@")
+    if at and not _DIGEST.fullmatch(digest):
+        raise BadRef(f"{text!r}: after '@' expected sha256: and 64 lower-case hex digits")
+    slash = rest.rfind("/")
+    colon = rest.rfind(":")
+    tag = None
+    if colon > slash:
+        rest, tag = rest[:colon], rest[colon + 1:]
+        if not _TAG.fullmatch(tag):
+            raise BadRef(f"{text!r}: the tag {tag!r} is not valid (letters, digits, '_', '.', "
+                         "'-'; at most 128; not starting with '.' or '-')")
+    first, sep, path = rest.partition("/")
+    domain = None
+    if sep and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
+        domain = first
+        if not _DOMAIN.fullmatch(domain):
+            raise BadRef(f"{text!r}: {domain!r} is not a registry host[:port]")
+    else:
+        path = rest
+    parts = path.split("/")
+    for part in parts:
+        if not _PATH_PART.fullmatch(part):
+            raise BadRef(f"{text!r}: the repository name {path!r} is not valid (lower-case "
+                         "letters and digits, separated by '.', '_', '__' or '-', and '/')")
+    if len((f"{domain}/" if domain else "") + path) > 255:
+        raise BadRef(f"{text!r}: a repository name is at most 255 characters")
+    return Ref(domain, path, tag, digest or None)
+
+
+def familiar(name: str) -> str:
+    """A repository name as both engines would print it in full (`nginx` and
+    `docker.io/library/nginx` are the same repository)."""
+    first, sep, rest = name.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        domain, path = first, rest
+    else:
+        domain, path = DOCKER_HUB, name
+    if domain in ("index.docker.io", "registry-1.docker.io"):
+        domain = DOCKER_HUB
+    if domain == DOCKER_HUB and "/" not in path:
+        path = f"library/{path}"
+    return f"{domain}/{path}"
+
+
+def pinned_name(image: Any, digest: str) -> str | None:
+    """`image` when it is a valid `NAME@digest` for this very digest (a registry release's
+    record), else None: a name read from a target's state file is used only so."""
+    if not isinstance(image, str) or not image.endswith(f"@{digest}"):
+        return None
+    try:
+        ref = parse_ref(image)
+    except BadRef:
+        return None
+    return image if ref.digest == digest and ref.tag is None else None
+
+
+class Pin:
+    """The digest a run deploys, shared by the targets of the run: the first target to
+    ship resolves the tag while the others wait, then they pull by that digest."""
+
+    def __init__(self, digest: str | None = None):
+        self.digest, self.lock = digest, threading.Lock()
+
+
+@dataclass(frozen=True)
+class Pull:
+    """How the targets get a registry image: the reference as they name it, the login,
+    and the pin of this run."""
+
+    ref: Ref
+    username: str | None = None
+    password: Secret | None = field(default=None, repr=False)
+    pin: Pin = field(default_factory=Pin, compare=False, repr=False)
+
+    @property
+    def login(self) -> dict[str, Any]:
+        """The login arguments of the runtime's `pull` command (empty: anonymous)."""
+        if self.password is None:
+            return {}
+        return {"server": self.ref.server, "username": self.username or "",
+                "password": self.password}
+
+    def choose(self, pulled: Any, host: str) -> str:
+        """The digest the registry served for the tag, from what `pull` printed."""
+        if pulled.digests:  # docker: the `Digest:` line of the pull
+            return pulled.digests[-1]
+        mine = familiar(self.ref.name)
+        found = [d for name, d in pulled.repo_digests if familiar(name) == mine]
+        found = list(dict.fromkeys(found))
+        if len(found) > 1 and pulled.own in found:  # podman, a list: the list's digest
+            found.remove(pulled.own)
+        if not found:
+            raise OtterError(f"{host}: pulled {self.ref.by_tag} from {self.ref.server} but "
+                             "cannot tell its digest (the engine lists no repo digest)")
+        return found[0]
+
+    def had(self, pulled: Any, digest: str) -> bool:
+        """Whether the target had this repository at `digest` before the pull (then the
+        pull moved nothing but a manifest)."""
+        mine = familiar(self.ref.name)
+        return any(d == digest and familiar(name) == mine for name, d in pulled.before)
+
+    def failure(self, host: str, what: str, reason: str, *, login: bool = False) -> str:
+        """A failed pull (or login) as one message naming the reference and the registry."""
+        if login:
+            return (f"{host}: the registry {self.ref.server} refused the login as "
+                    f"{self.username} (pulling {what}): {reason}")
+        return f"{host}: cannot pull {what} from the registry {self.ref.server}: {reason}"
+
+
+def check_login(value: Any, needs: str | None = None) -> None:
+    """`username=` (text) and `password=secret(...)`: both or neither; `needs`: the field
+    without which they mean nothing (build's push)."""
+    if value.username is not None:
+        check_str("username", value.username)
+        if not _USER.fullmatch(value.username):
+            fail("username", f"spaces and control characters cannot be in a user name, "
+                 f"{got(value.username)}")
+    if value.password is not None and not isinstance(value.password, Secret):
+        fail("password", 'expected secret("NAME"): a password is never written in the file')
+    if (value.username is None) != (value.password is None):
+        fail("password" if value.password is None else "username",
+             "give both username= and password=secret(...), or neither")
+    if needs and value.password is not None and getattr(value, needs) is None:
+        fail("password", f"a registry login is for {needs}=...; this build has none")
+
+
+def checked_ref(path: str, text: Any, what: str = "an image reference") -> Ref:
+    """parse_ref as an Otterfile check: a FieldError at `path`."""
+    try:
+        return parse_ref(text, what=what)
+    except BadRef as error:
+        message = str(error)
+    fail(path, message)
+    raise AssertionError(message)  # fail raised
 
 
 class Registry:
+    """registry(ref, username=None, password=None)."""
+
     name = "registry"
 
     def check(self, value: Any) -> Any:
-        check_str("ref", value.ref)
+        checked_ref("ref", value.ref)
+        check_login(value)
         return value
 
     def unsupported(self, value: Any) -> str | None:
-        return "registry(...) artifacts cannot be deployed by this version of otter yet"
+        return None
 
     def form(self, value: Any) -> str:
         return "image"
 
     def acquire(self, value: Any, ctx: AcquireContext) -> Artifact:
-        raise OtterError(self.unsupported(value) or "")
+        """Nothing to fetch on the controller: the targets pull at ship. The digest is
+        known here only when the reference is pinned with @sha256:."""
+        ref = parse_ref(value.ref)
+        pull = Pull(ref, value.username, value.password, Pin(ref.digest))
+        if ref.digest:
+            ctx.on_output(f"{ref}: pinned by its digest")
+            return Artifact("image", ref.digest, image=ref.pinned(ref.digest), source=str(ref),
+                            pull=pull)
+        ctx.on_output(f"{ref.by_tag}: the first target to pull it pins its digest")
+        return Artifact("image", "", image=ref.by_tag, source=str(ref), pull=pull)
 
     def warnings(self, value: Any) -> list[str]:
-        return []
+        try:
+            ref = parse_ref(value.ref)
+        except BadRef:
+            return []
+        if ref.tag or ref.digest:
+            return []
+        return [f"registry({value.ref!r}) names no tag: each deploy runs whatever "
+                f"{ref.by_tag} is then; give a tag (or @sha256:...)"]
 
 
 SOURCE = Registry()
+
+
+def pulled_artifact(artifact: Artifact, digest: str) -> Artifact:
+    """`artifact` pinned: the digest the registry served, the name every target runs."""
+    from dataclasses import replace
+    return replace(artifact, digest=digest, image=artifact.pull.ref.pinned(digest))
+

@@ -4,6 +4,8 @@ One round trip asks the runtime on the target (`probe`); when it lacks the artif
 controller's image store streams it (`docker save` through the Docker SDK) into the
 runtime's `receive` command through the executor (over SSH: the connection's master),
 never held whole on disk or in memory. `FORMS` maps an artifact form to how it ships.
+Two forms reach a target without the controller's bytes: a file each target downloads
+(fetch via="target") and an image each target pulls from a registry (`ship_pull`).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
-from ..commands import download
+from ..commands import container, download
 from ..errors import OtterError
 from ..executors.base import Executor
 from .base import Artifact, ImageStore
@@ -26,6 +28,8 @@ class ShipResult:
     shipped: bool
     bytes: int
     seconds: float
+    # what the target now has, when shipping pinned it (a registry tag resolved to a digest)
+    artifact: Artifact | None = None
 
 
 def ship(artifact: Artifact, runtime, remote: Executor, images: ImageStore, *,
@@ -40,6 +44,8 @@ def ship(artifact: Artifact, runtime, remote: Executor, images: ImageStore, *,
 def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
                on_progress: OnShipProgress | None) -> ShipResult:
     """Stream the image into the target's engine when its probe says it lacks the id."""
+    if artifact.pull is not None:
+        return ship_pull(artifact, runtime, remote, images, on_progress)
     started = time.monotonic()
     if _probe(remote, runtime, artifact):
         return ShipResult(False, 0, time.monotonic() - started)
@@ -122,6 +128,42 @@ def _download(artifact: Artifact, remote: Executor, started: float) -> ShipResul
     if not result.ok:
         raise OtterError(download.failure(result, remote.host.name, artifact.source))
     return ShipResult(True, 0, time.monotonic() - started)
+
+
+def ship_pull(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
+              on_progress: OnShipProgress | None) -> ShipResult:
+    """The target pulls the image from its registry. The first target of the run pulls the
+    tag and pins the digest the registry served while the others wait; they then pull
+    NAME@sha256:... (nothing, when they have it). The result carries the pinned artifact:
+    the digest the release records and the name the runtime runs."""
+    from .registry import pulled_artifact
+    started, pull = time.monotonic(), artifact.pull
+    with pull.pin.lock:
+        first = pull.pin.digest is None
+        if first:
+            digest, moved = _pull(runtime, remote, pull, None)
+            pull.pin.digest = digest
+    if not first:
+        digest, moved = _pull(runtime, remote, pull, pull.pin.digest)
+    return ShipResult(moved, 0, time.monotonic() - started, pulled_artifact(artifact, digest))
+
+
+def _pull(runtime, remote: Executor, pull, digest: str | None) -> tuple[str, bool]:
+    """Pull by digest (or by tag when `digest` is None): (the digest, whether it moved)."""
+    pinned = pull.ref.pinned(digest) if digest else None
+    what = pinned or pull.ref.by_tag
+    result = remote.run(runtime.pull(pull.ref.by_tag, pinned=pinned, **pull.login))
+    if not result.ok:
+        reason = result.tail(4) or result.tail(4, "stdout") or f"exit {result.exited}"
+        raise OtterError(pull.failure(remote.host.name, what, reason,
+                                      login=result.exited == container.EXIT_LOGIN))
+    pulled = container.parse_pulled(result.stdout)
+    if pulled.present:
+        return digest or "", False
+    if digest:
+        return digest, True
+    digest = pull.choose(pulled, remote.host.name)
+    return digest, not pull.had(pulled, digest)
 
 
 FORMS = {"image": ship_image, "file": ship_file}

@@ -6,10 +6,13 @@ without "sha256:" where both engines must read them (podman prints and takes bar
 from __future__ import annotations
 
 import math
+import re
 import shlex
+from dataclasses import dataclass
 from typing import Sequence
 
 from ..command import Command, SecretText, cmd, script
+from ..secrets import MASK, Secret
 from ..errors import OtterError
 from ..runtimes.base import Instance, InstanceStatus
 from ..state import PORT_PLACEHOLDER, check_name
@@ -90,11 +93,20 @@ for n; do
 done
 """
 
+# An id that is no image id may be a registry digest (the sha256 of a manifest): then the
+# NAME@sha256:... references pulled under it are what is removed.
 PRUNE_SCRIPT = r"""
 e=$1; shift
 for i; do
-  "$e" image inspect "$i" >/dev/null 2>&1 || continue
-  if "$e" image rm "$i" >/dev/null 2>&1; then echo "removed $i"; else echo "kept $i (in use)"; fi
+  refs=$i
+  if ! "$e" image inspect "$i" >/dev/null 2>&1; then
+    refs=$("$e" images --digests --format '{{.Repository}}@{{.Digest}}' 2>/dev/null \
+      | grep -x "[^@ ]*@sha256:$i" | sort -u)
+    [ -n "$refs" ] || continue
+  fi
+  for r in $refs; do
+    if "$e" image rm "$r" >/dev/null 2>&1; then echo "removed $r"; else echo "kept $r (in use)"; fi
+  done
 done
 """
 
@@ -253,5 +265,141 @@ def parse_containers(stdout: str) -> list[Instance]:
         parts = [p.strip() for p in line.split("\t")]
         if len(parts) == 5:
             name, state, release, digest, status = parts
-            out.append(Instance(name, state == "running", release, digest, status))
+            # podman's {{.State}} reads like a status ("Up 4 seconds ago"), docker's "running"
+            running = state == "running" or state.startswith("Up ")
+            out.append(Instance(name, running, release, digest, status))
     return out
+
+
+# Registry logins: into a private temporary config (DOCKER_CONFIG for docker,
+# REGISTRY_AUTH_FILE for podman) removed when the script ends, the password read from
+# stdin (--password-stdin). Exit EXIT_LOGIN: refused. $server and $user set by the caller.
+EXIT_LOGIN = 5
+EXIT_PULL = 6
+LOGIN = r"""
+if [ -n "$user" ]; then
+  auth=$(mktemp -d) || exit 1
+  trap 'rm -rf "$auth"' EXIT
+  trap 'exit 143' HUP INT TERM
+  export DOCKER_CONFIG="$auth" REGISTRY_AUTH_FILE="$auth/auth.json"
+  if ! out=$("$e" login --username "$user" --password-stdin "$server" 2>&1); then
+    printf '%s\n' "$out" >&2; exit 5
+  fi
+fi
+"""
+
+# $1 engine, $2 the tag reference, $3 NAME@sha256:... once pinned (else ""), $4 registry,
+# $5 user ("" = no login; the password on stdin). Prints `present` (pinned and there:
+# nothing pulled), or `before NAME@D` lines (every repo digest the engine had before),
+# `pulled`, then `digest D` (docker's "Digest:" line), `repo NAME@D` lines (the pulled
+# image's) and `own D` (podman: the digest of the image's own manifest).
+PULL_SCRIPT = r"""
+e=$1 ref=$2 pinned=$3 server=$4 user=$5
+command -v "$e" >/dev/null 2>&1 || { echo "$e: not found on this host" >&2; exit 127; }
+repos() { "$e" image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$1" \
+  2>/dev/null | sed '/^$/d'; }
+if [ -n "$pinned" ] && "$e" image inspect "$pinned" >/dev/null 2>&1; then echo present; exit 0; fi
+[ -n "$pinned" ] || "$e" images --digests --format '{{.Repository}}@{{.Digest}}' 2>/dev/null \
+  | sed -n 's/^\([^@ ]*@sha256:[0-9a-f]*\)$/before \1/p'
+""" + LOGIN + r"""
+from=${pinned:-$ref}
+if ! out=$("$e" pull "$from" 2>&1 </dev/null); then printf '%s\n' "$out" >&2; exit 6; fi
+echo pulled
+printf '%s\n' "$out" | sed -n 's/^Digest: \(sha256:[0-9a-f]*\)$/digest \1/p'
+repos "$from" | sed 's/^/repo /'
+"$e" image inspect --format 'own {{.Digest}}' "$from" 2>/dev/null | grep '^own sha256:' || true
+"""
+
+# On the controller: $1 docker, $2 image id, $3 NAME:TAG to push, $4 registry, $5 user.
+# A temporary config keeps the engine the current docker context names (DOCKER_HOST).
+# Prints the push's lines, then `pushed D` (the digest the registry stored).
+PUSH_SCRIPT = r"""
+e=$1 id=$2 to=$3 server=$4 user=$5
+if [ -n "$user" ] && [ -z "${DOCKER_HOST:-}" ]; then
+  h=$("$e" context inspect --format '{{.Endpoints.docker.Host}}' 2>/dev/null) && \
+    [ -n "$h" ] && export DOCKER_HOST="$h"
+fi
+""" + LOGIN + r"""
+"$e" tag "$id" "$to" || exit 1
+if ! out=$("$e" push "$to" 2>&1 </dev/null); then printf '%s\n' "$out" >&2; exit 6; fi
+printf '%s\n' "$out"
+printf '%s\n' "$out" | sed -n 's/.*digest: \(sha256:[0-9a-f]\{64\}\).*/pushed \1/p'
+"""
+
+
+def _login_args(server: str | None, username: str | None,
+                password: Secret | None) -> tuple[list[str], Secret | None, str]:
+    """(script args, stdin, how the login reads in a plan) of an optional login."""
+    if password is None:
+        return ["", ""], None, ""
+    if not server or not username:
+        raise OtterError("a registry login needs a server and a user name")
+    shown = f"login {shlex.quote(server)} --username {shlex.quote(username)} " \
+            f"--password-stdin <<< {MASK}; "
+    return [server, username], password, shown
+
+
+def pull(engine: str, ref: str, *, pinned: str | None = None, server: str | None = None,
+         username: str | None = None, password: Secret | None = None) -> Command:
+    """The target pulls `pinned` (NAME@sha256:..., nothing when it has it) or, before the
+    run's digest is known, `ref` by its tag; logged in first when a password is given (on
+    stdin, into a config removed afterwards). See `parse_pulled`."""
+    args, stdin, login = _login_args(server, username, password)
+    what = pinned or ref
+    return script(PULL_SCRIPT, args=[engine, ref, pinned or "", *args], stdin=stdin,
+                  description=f"pull {what}: {_engine_login(engine, login)}{engine} pull "
+                  f"{shlex.quote(what)}")
+
+
+def _engine_login(engine: str, login: str) -> str:
+    return f"{engine} {login}" if login else ""
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """What `pull` printed."""
+
+    present: bool  # pinned and there already: nothing pulled
+    before: tuple[tuple[str, str], ...] = ()  # (name, digest) the engine had before
+    digests: tuple[str, ...] = ()  # docker's `Digest:` lines
+    repo_digests: tuple[tuple[str, str], ...] = ()  # (name, digest) after the pull
+    own: str | None = None  # podman: the digest of the image's own manifest
+
+
+_SHA = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def parse_pulled(stdout: str) -> Pulled:
+    """A Pulled from the lines `pull` printed; lines that are not its own are ignored."""
+    lines = stdout.splitlines()
+    if "present" in lines:
+        return Pulled(True)
+    before, digests, repos, own = [], [], [], None
+    for line in lines:
+        word, _, rest = line.partition(" ")
+        name, at, digest = rest.rpartition("@")
+        if word == "before" and at and _SHA.fullmatch(digest):
+            before.append((name, digest))
+        elif word == "digest" and _SHA.fullmatch(rest):
+            digests.append(rest)
+        elif word == "repo" and at and _SHA.fullmatch(digest):
+            repos.append((name, digest))
+        elif word == "own" and _SHA.fullmatch(rest):
+            own = rest
+    return Pulled(False, tuple(before), tuple(digests), tuple(repos), own)
+
+
+def push(engine: str, image_id: str, to: str, *, server: str | None = None,
+         username: str | None = None, password: Secret | None = None) -> Command:
+    """On the controller: tag the built image as `to` (NAME:TAG) and push it, logged in
+    first when a password is given (on stdin). Prints `pushed DIGEST` (`parse_pushed`)."""
+    args, stdin, login = _login_args(server, username, password)
+    return script(PUSH_SCRIPT, args=[engine, image_id, to, *args], stdin=stdin,
+                  description=f"push {to}: {_engine_login(engine, login)}{engine} tag "
+                  f"{shlex.quote(image_id)} {shlex.quote(to)}; {engine} push {shlex.quote(to)}")
+
+
+def parse_pushed(stdout: str) -> str | None:
+    """The digest the registry stored for the push, or None."""
+    found = re.findall(r"^pushed (sha256:[0-9a-f]{64})$", stdout, re.M)
+    return found[-1] if found else None

@@ -20,6 +20,8 @@ ANSWERS = (
     ("resolve ", "0" * 40 + "\n"),
     ("download ", "sha256 " + "0" * 64 + "\n"),  # an unpinned fetch: its digest
     ("keep ", "0" * 64 + "\n"),  # a built file kept under its digest
+    ("pull ", "pulled\ndigest sha256:" + "0" * 64 + "\n"),  # a registry tag's digest
+    ("push ", "pushed sha256:" + "0" * 64 + "\n"),  # build(push=...)
 )
 
 

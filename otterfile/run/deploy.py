@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Callable, Sequence
 
 from ..errors import OtterfileError
@@ -58,18 +58,22 @@ def resolve_env(project: Project, deployments: Sequence[DeploymentDef]) -> dict[
 
 
 def resolve_sources(project: Project, deployments: Sequence[DeploymentDef]) -> dict:
-    """Artifact sources whose secret fields (a repository token) are read; by name."""
+    """Artifact sources whose secret fields (a repository token, a registry password)
+    are read; by name."""
     store = SecretStore(project.folder)
     out = {}
     for dep in deployments:
-        source = dep.artifact.source
-        token = getattr(source, "token", None)
-        if isinstance(token, Secret):
-            try:
-                out[dep.artifact.name] = replace(source, token=store.resolve(token))
-            except OtterfileError as error:
-                raise _located(error, project, dep.artifact.line or dep.line,
-                               f"deployment {dep.name}/artifact/token")
+        source, read = dep.artifact.source, {}
+        for field in fields(source):
+            value = getattr(source, field.name)
+            if isinstance(value, Secret):
+                try:
+                    read[field.name] = store.resolve(value)
+                except OtterfileError as error:
+                    raise _located(error, project, dep.artifact.line or dep.line,
+                                   f"deployment {dep.name}/artifact/{field.name}")
+        if read:
+            out[dep.artifact.name] = replace(source, **read)
     return out
 
 

@@ -82,6 +82,8 @@ def ship(engine, lane, task) -> None:
     done = ship_artifact(artifact, lane.runtime, engine.executor(task.host), engine.images,
                          on_progress=lambda sent, total:
                          engine.emit(task, "progress", done=sent, total=total))
+    if done.artifact is not None:  # pinned on the way (a registry tag's digest)
+        lane.artifact = done.artifact
     said = "artifact already there" if not done.shipped else \
         f"sent {done.bytes} bytes" if done.bytes else "downloaded by the target itself"
     engine.emit(task, "info", said)

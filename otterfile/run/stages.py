@@ -51,8 +51,11 @@ def _choose_rollback(engine, lane, task: Task) -> None:
     release = rollback_target(lane.state, engine.rollback_to)
     if lane.previous is not None and release.id == lane.previous.id:
         raise OtterError(f"{task.host}: release {release.id} is live already")
-    # by digest alone: the state file's image name is not trusted to re-point a tag
-    lane.artifact = Artifact(lane.runtime.forms[0], release.digest, None,
+    # by digest alone: the state file's image name is not trusted to re-point a tag; a
+    # registry image's NAME@digest names that digest and nothing else
+    from ..artifacts.registry import pinned_name
+    lane.artifact = Artifact(lane.runtime.forms[0], release.digest,
+                             pinned_name(release.image, release.digest),
                              commit=release.commit, ref=release.ref)
     engine.emit(task, "info", f"rolling back to {release.id}")
 

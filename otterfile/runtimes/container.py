@@ -56,7 +56,10 @@ class ContainerRuntime:
         return c.container_name(deployment, release)
 
     def image_ref(self, artifact: Artifact) -> str:
-        """How the engine names the image to run: its id (podman: bare hex)."""
+        """How the engine names the image to run: its id (podman: bare hex); a registry
+        image by NAME@sha256:... (its digest is the manifest's, not an image id)."""
+        if artifact.image and artifact.digest and artifact.image.endswith("@" + artifact.digest):
+            return artifact.image
         if not artifact.digest.startswith("sha256:"):
             return artifact.image or artifact.digest
         return c.bare_id(artifact.digest) if self.engine == "podman" else artifact.digest
@@ -69,6 +72,10 @@ class ContainerRuntime:
 
     def receive(self, artifact: Artifact) -> Command:
         return c.load(self.engine)
+
+    def pull(self, ref: str, **options: Any) -> Command:
+        """The target pulls a registry image itself (see commands/container.pull)."""
+        return c.pull(self.engine, ref, **options)
 
     def start(self, value: Any, spec: StartSpec) -> Command:
         return c.start_release(

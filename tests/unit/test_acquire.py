@@ -339,9 +339,10 @@ def test_check_form_and_unsupported():
     assert SOURCE.form(image) == "image" and SOURCE.unsupported(image) is None
     output = build(path="p", command="make", output="dist/app")
     assert SOURCE.form(output) == "file" and SOURCE.unsupported(output) is None
-    for value in (build(path="p", command="make", on="builder"),
-                  build(path="p", command="make", push="reg/app")):
-        assert "not supported by this version" in SOURCE.unsupported(value)
+    assert "not supported by this version" in \
+        SOURCE.unsupported(build(path="p", command="make", on="builder"))
+    assert SOURCE.unsupported(build(path="p", command="make -t", image="a",
+                                    push="reg.test/app")) is None
 
 
 def test_acquire_through_the_source(tmp_path):

@@ -104,10 +104,14 @@ def evil(ctx):
 def lost(ctx):
     pass
 '''), r"before='nowhere' is neither a stage"),
-    ("registry cannot deploy yet",
-     ('return build(path=".", command=', 'return registry("registry.test/app:1") or build('
-      'path=".", command='),
-     r"deployment production/artifact: registry\(...\) artifacts cannot be deployed"),
+    ("a registry reference with a URL scheme",
+     ('return build(path=".", command=', 'return registry("http://registry.test/app:1") or '
+      'build(path=".", command='),
+     r"artifact web/ref: 'http://registry.test/app:1': an image reference has no URL scheme"),
+    ("a registry password written in the file",
+     ('return build(path=".", command=', 'return registry("registry.test/app:1", '
+      'username="u", password="hunter2") or build(path=".", command='),
+     r"artifact web/password: expected secret\(\"NAME\"\)"),
     ("nginx tls cannot deploy yet",
      ('domains=["app.test"])', 'domains=["app.test"], proxy=nginx(tls=("c.pem", "k.pem")))'),
      r"deployment production/proxy:"),

@@ -121,10 +121,11 @@ def test_help_and_list_import_nothing_heavy(otterfile):
 
 def test_runtimes_not_deployable_yet_fail_before_anything_runs(otterfile):
     text = FILE.replace('return build(path="app", command="docker build -t app:1 .")',
-                        'return registry("registry.test/app:1")')
+                        'return registry("registry.test/app:1")').replace(
+        'return docker(port=8080,', 'return systemd(command="app", port=8080,')
     result = invoke(otterfile(text), "run", "production", "--dry-run",
                     env={"DB_PASSWORD": "x"})
     assert result.exit_code == 2
-    assert "deployment production/artifact: registry(...) artifacts cannot be deployed" in \
-        result.output
+    assert "deployment production/runtime: the systemd runtime cannot run an image " \
+        "artifact" in result.output
     assert "Otterfile.py:16:" in result.output and "would run" not in result.output
