@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from ..errors import OtterError
-from .common import load_project, split_targets
+from .common import emit, load_project, split_targets
 
 SAMPLE = Path(__file__).resolve().parent.parent / "templates" / "Otterfile.py.sample"
 
@@ -35,38 +35,62 @@ def list_(ctx: click.Context) -> None:
 @click.option("--targets", help="Only these hosts (comma separated).")
 @click.pass_context
 def plan(ctx: click.Context, name: str, targets: str | None) -> None:
-    """The task graph and the commands and files per target; nothing runs.
+    """Per target: the runtime's settings, the files otter writes (proxy site, unit, env
+    file), what happens to the live release, and each stage's commands; nothing runs.
 
     RELEASE and <port> stand for the release id and the port picked at start."""
-    from ..describe import describe
+    from ..describe import describe, shown, targets as described
     from ..plan import plan as make_plan
     project = load_project(ctx)
     graph, notes = describe(project, make_plan(project, [name], hosts=split_targets(targets)))
     for dep in project.select(name):
         for warning in dep.artifact.kind.warnings(dep.artifact.source):
             click.echo(f"warning: artifact {dep.artifact.name}: {warning}", err=True)
-    debug = ctx.obj["debug"]
-    for where in dict.fromkeys(t.where for t in graph.order()):
-        click.echo(f"{where}:")
-        for task in (t for t in graph.order() if t.where == where):
-            after = f"  (after {', '.join(task.deps)})" if debug and task.deps else ""
-            click.echo(f"  {task.label}{after}")
-            if task.id in notes:
-                click.echo(f"    # {notes[task.id]}")
-            for command in task.commands:
-                _show(command, debug)
-
-
-def _show(command, debug: bool) -> None:
-    shown = command.description if command.shell and command.description else command.display()
-    click.echo(f"    $ {shown}")
-    if debug and command.shell:
-        click.echo(f"      {command.display()}")
-    if command.file is None:
+    controller = [{"stage": t.label, "note": notes.get(t.id),
+                   "commands": [shown(c) for c in t.commands]}
+                  for t in graph.order() if t.host is None]
+    plans = described(project, graph, notes)
+    if ctx.obj["json"]:
+        if controller:
+            emit(ctx, {"event": "plan", "host": "controller", "address": "local",
+                       "stages": controller})
+        for one in plans:
+            emit(ctx, {"event": "plan", **one})
         return
-    click.echo(f"      writes {command.file}:")
-    text = getattr(command.stdin, "masked", command.stdin)  # secrets as ***
-    click.echo("\n".join(f"      | {line}" for line in str(text).rstrip("\n").splitlines()))
+    if controller:
+        click.echo("controller:")
+        _stages(controller)
+    for one in plans:
+        _target(one, ctx.obj["debug"])
+
+
+def _target(one: dict, debug: bool) -> None:
+    """One target's plan as text."""
+    click.echo(f"{one['host']} ({one['deployment']}):")
+    runtime = dict(one["runtime"])
+    env = runtime.pop("env", {})
+    click.echo(f"  {runtime.pop('kind')}: " + ", ".join(f"{k}={v}" for k, v in runtime.items()))
+    if env:
+        click.echo("  env: " + " ".join(f"{k}={v}" for k, v in env.items()))
+    click.echo(f"  live release: {one['live']}")
+    click.echo("  files otter writes:")
+    for file in one["files"]:
+        click.echo(f"    {file['path']}" + ("" if file["text"] is not None else
+                                             "  (release state, written as it changes)"))
+        if file["text"] is not None:
+            click.echo("\n".join(f"      | {line}" for line in
+                                  file["text"].rstrip("\n").splitlines()))
+    click.echo("  stages:")
+    _stages(one["stages"], indent="    ")
+
+
+def _stages(stages: list[dict], indent: str = "  ") -> None:
+    for stage in stages:
+        click.echo(f"{indent}{stage['stage']}")
+        if stage["note"]:
+            click.echo(f"{indent}  # {stage['note']}")
+        for command in stage["commands"]:
+            click.echo(f"{indent}  $ {command}")
 
 
 @click.command()
