@@ -24,7 +24,10 @@ class OtterGroup(click.Group):
             ctx.exit(error.exit_code)
         except click.exceptions.Exit:
             raise
-        except (click.ClickException, click.Abort):
+        except click.ClickException as error:
+            json_error(ctx, error.format_message(), error.exit_code)
+            raise
+        except click.Abort:
             raise
         except BrokenPipeError:  # `otter plan x | head`: the reader left, nothing to say
             import os

@@ -27,6 +27,11 @@ def list_(ctx: click.Context) -> None:
              for d in project.deployments.values()]
     rows += [["step", s.name, f"{s.anchor[0]} {s.anchor[1]} on {s.on}", s.deployment or ""]
              for s in project.steps]
+    if ctx.obj["json"]:
+        for kind, name, what, detail in rows:
+            emit(ctx, {"event": "declared", "kind": kind, "name": name, "what": what,
+                       "detail": detail or None})
+        return
     click.echo(table(["kind", "name", "what", "detail"], rows))
 
 
@@ -104,7 +109,14 @@ def graph(ctx: click.Context, name: str, fmt: str, targets: str | None) -> None:
     from ..picture import draw
     from ..plan import plan as make_plan
     project = load_project(ctx)
-    click.echo(draw(make_plan(project, [name], hosts=split_targets(targets)), fmt), nl=False)
+    tasks = make_plan(project, [name], hosts=split_targets(targets))
+    if ctx.obj["json"]:
+        for task in tasks.order():
+            emit(ctx, {"event": "task", "task": task.id, "stage": task.label,
+                       "host": task.where, "deployment": task.deployment,
+                       "deps": list(task.deps)})
+        return
+    click.echo(draw(tasks, fmt), nl=False)
 
 
 @click.command()
@@ -116,4 +128,6 @@ def init(ctx: click.Context, force: bool) -> None:
     if target.exists() and not force:
         raise OtterError(f"{target} exists (use --force to overwrite)")
     target.write_text(SAMPLE.read_text())
+    if ctx.obj["json"]:
+        return emit(ctx, {"event": "wrote", "path": str(target)})
     click.echo(f"wrote {target}: edit it, then `otter plan NAME` and `otter run NAME`")
