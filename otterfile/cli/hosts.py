@@ -131,7 +131,7 @@ def unlock(ctx: click.Context, name: str, targets: str | None) -> None:
         info = DeployLock(executor, dep.name).force_release()
         return f"released (held by {info.holder} since {info.since_text})" if info \
             else "was not locked"
-    pairs = hosts_of(project, name, targets)
+    pairs, failed_any = hosts_of(project, name, targets), False
     for (dep, host), result in zip(pairs, on_each(pairs, release)):
         if ctx.obj["json"]:
             failed = isinstance(result, Exception)
@@ -140,6 +140,9 @@ def unlock(ctx: click.Context, name: str, targets: str | None) -> None:
                        "message": str(result)})
         else:
             click.echo(printable(f"{host_label(host)}: {dep.name}: {result}"))
+        failed_any = failed_any or isinstance(result, Exception)
+    if failed_any:
+        ctx.exit(1)
 
 
 @click.command("exec", context_settings={"ignore_unknown_options": True})
