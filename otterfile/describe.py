@@ -68,7 +68,8 @@ def _quiet(_event: Event) -> None:
     """Plans print their own table, not the engine's events."""
 
 
-def targets(project: Project, graph: Graph, notes: dict[str, str]) -> list[dict]:
+def targets(project: Project, graph: Graph, notes: dict[str, str],
+            debug: bool = False) -> list[dict]:
     """What `otter plan` shows per deployment and host, as data: the runtime's settings
     (secret values masked), the files otter writes (with their text), the proxy site, what
     happens to the live release, and each stage's commands."""
@@ -89,9 +90,18 @@ def targets(project: Project, graph: Graph, notes: dict[str, str]) -> list[dict]
                         "site": {"proxy": dep.proxy_kind.name, "path": site,
                                  "text": files.get(site)},
                         "live": live_release(dep),
-                        "stages": [{"stage": t.label, "note": notes.get(t.id),
-                                    "commands": [shown(c) for c in t.commands]}
-                                   for t in tasks]})
+                        "stages": [stage(t, notes, debug) for t in tasks]})
+    return out
+
+
+def stage(task, notes: dict[str, str], debug: bool = False) -> dict:
+    """One task of a plan as data; with `debug`, what it waits for and each script whole."""
+    out = {"stage": task.label, "commands": [shown(c) for c in task.commands]}
+    if task.id in notes:
+        out["note"] = notes[task.id]
+    if debug:
+        out.update(after=list(task.deps),
+                   scripts=[c.display() if c.shell else None for c in task.commands])
     return out
 
 

@@ -44,17 +44,16 @@ def plan(ctx: click.Context, name: str, targets: str | None) -> None:
     file), what happens to the live release, and each stage's commands; nothing runs.
 
     RELEASE and <port> stand for the release id and the port picked at start."""
-    from ..describe import describe, shown, targets as described
+    from ..describe import describe, stage, targets as described
     from ..plan import plan as make_plan
     project = load_project(ctx)
     graph, notes = describe(project, make_plan(project, [name], hosts=split_targets(targets)))
     for dep in project.select(name):
         for warning in dep.artifact.kind.warnings(dep.artifact.source):
             click.echo(f"warning: artifact {dep.artifact.name}: {warning}", err=True)
-    controller = [{"stage": t.label, "note": notes.get(t.id),
-                   "commands": [shown(c) for c in t.commands]}
-                  for t in graph.order() if t.host is None]
-    plans = described(project, graph, notes)
+    debug = ctx.obj["debug"]
+    controller = [stage(t, notes, debug) for t in graph.order() if t.host is None]
+    plans = described(project, graph, notes, debug)
     if ctx.obj["json"]:
         if controller:
             emit(ctx, {"event": "plan", "host": "controller", "address": "local",
@@ -66,10 +65,10 @@ def plan(ctx: click.Context, name: str, targets: str | None) -> None:
         click.echo("controller:")
         _stages(controller)
     for one in plans:
-        _target(one, ctx.obj["debug"])
+        _target(one)
 
 
-def _target(one: dict, debug: bool) -> None:
+def _target(one: dict) -> None:
     """One target's plan as text."""
     click.echo(f"{one['host']} ({one['deployment']}):")
     runtime = dict(one["runtime"])
@@ -90,12 +89,15 @@ def _target(one: dict, debug: bool) -> None:
 
 
 def _stages(stages: list[dict], indent: str = "  ") -> None:
-    for stage in stages:
-        click.echo(f"{indent}{stage['stage']}")
-        if stage["note"]:
-            click.echo(f"{indent}  # {stage['note']}")
-        for command in stage["commands"]:
+    for one in stages:
+        after = f"  (after {', '.join(one['after'])})" if one.get("after") else ""
+        click.echo(f"{indent}{one['stage']}{after}")
+        if one.get("note"):
+            click.echo(f"{indent}  # {one['note']}")
+        for command, script in zip(one["commands"], one.get("scripts") or [None] * 99):
             click.echo(f"{indent}  $ {command}")
+            if script:
+                click.echo(f"{indent}    {script}")
 
 
 @click.command()
