@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 SAMPLE = Path(__file__).resolve().parents[1] / "otterfile" / "templates" / "Otterfile.py.sample"
-HEAVY = ("docker", "httpx", "jinja2", "sh")
+HEAVY = ("docker", "httpx", "jinja2", "sh", "rich")
 PROBE = ("import sys, runpy; sys.argv = {argv!r}\n"
          "try:\n    runpy.run_module('otterfile', run_name='__main__')\n"
          "except SystemExit:\n    pass\n"

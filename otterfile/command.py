@@ -25,6 +25,8 @@ class Command:
     ok_codes: tuple[int, ...] = (0,)
     shell: bool = False  # argv is ("sh", "-c", script) built by us; still quoted once
     file: str | None = None  # the file on the host that stdin becomes (`plan` shows it)
+    # other files the command writes, (path, text or None), for `plan` to show
+    writes: tuple[tuple[str, str | None], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "argv", tuple(self.argv))
@@ -119,4 +121,5 @@ def sequence(*commands: Command, description: str = "") -> Command:
     text = " && ".join(lines + [last.shell_line()])
     return script(text, description or "; ".join(c.description or c.display()
                                                    for c in commands),
-                  stdin=last.stdin, ok_codes=last.ok_codes)
+                  stdin=last.stdin, ok_codes=last.ok_codes,
+                  writes=tuple(w for c in commands for w in c.writes))

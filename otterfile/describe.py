@@ -67,3 +67,78 @@ def _artifacts(project: Project):
 
 def _quiet(_event: Event) -> None:
     """Plans print their own table, not the engine's events."""
+
+
+def targets(project: Project, graph: Graph, notes: dict[str, str],
+            debug: bool = False) -> list[dict]:
+    """What `otter plan` shows per deployment and host, as data: the runtime's settings
+    (secret values masked), the files otter writes (with their text), the proxy site, what
+    happens to the live release, and each stage's commands."""
+    from .report import addresses
+    where = addresses(project)
+    out = []
+    for dep in project.deployments.values():
+        for host in dep.hosts:
+            tasks = [t for t in graph.order() if t.deployment == dep.name and t.host == host.name]
+            if not tasks:
+                continue
+            files = {path: text for t in tasks for c in t.commands for path, text in _files(c)}
+            site = dep.proxy_kind.site_path(dep.name)
+            out.append({"deployment": dep.name, "host": host.name,
+                        "address": where.get(host.name, host.name),
+                        "runtime": settings(dep), "files": [
+                            {"path": path, "text": text} for path, text in files.items()],
+                        "site": {"proxy": dep.proxy_kind.name, "path": site,
+                                 "text": files.get(site)},
+                        "live": live_release(dep),
+                        "stages": [stage(t, notes, debug) for t in tasks]})
+    return out
+
+
+def stage(task, notes: dict[str, str], debug: bool = False) -> dict:
+    """One task of a plan as data; with `debug`, what it waits for and each script whole."""
+    out = {"stage": task.label, "commands": [shown(c) for c in task.commands]}
+    if task.id in notes:
+        out["note"] = notes[task.id]
+    if debug:
+        out.update(after=list(task.deps),
+                   scripts=[c.display() if c.shell else None for c in task.commands])
+    return out
+
+
+def settings(dep) -> dict:
+    """The runtime's settings from the Otterfile: image, port, volumes, options, command;
+    env by name, each secret value as ***."""
+    from dataclasses import fields, is_dataclass
+    value = dep.runtime.value
+    out = {"kind": dep.runtime.kind.name}
+    if is_dataclass(value):
+        out.update({f.name: getattr(value, f.name) for f in fields(value) if f.name != "env"})
+    out["image"] = out.get("image") or getattr(dep.artifact.source, "image", None)
+    out["env"] = {k: str(v) for k, v in masked_env(dep).items()}
+    return {k: v for k, v in out.items() if v not in (None, [], (), {})}
+
+
+def live_release(dep) -> str:
+    """What a run does to the release that is live (a fresh target has none)."""
+    health = f"{dep.health_check.path} answers" if dep.health_check else "it answers on /"
+    return (f"the live release (if any) keeps serving until RELEASE starts beside it on "
+            f"127.0.0.1:<port> and {health}; then {dep.proxy_kind.name} switches to RELEASE, "
+            f"the old release drains {dep.drain_seconds:g}s and is stopped (killed after "
+            f"{dep.stop_seconds:g}s); the last {dep.keep_releases} releases are kept for "
+            f"rollback. If RELEASE fails, it is removed and the live release stays"
+            + ("; other targets switched by this run roll back." if dep.on_failure == "rollback"
+               else "."))
+
+
+def shown(command: Command) -> str:
+    """A command as a plan prints it: our scripts by their description."""
+    return command.description if command.shell and command.description \
+        else command.display()
+
+
+def _files(command: Command) -> list[tuple[str, str | None]]:
+    out = list(command.writes)
+    if command.file is not None:
+        out.insert(0, (command.file, str(getattr(command.stdin, "masked", command.stdin))))
+    return out

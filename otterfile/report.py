@@ -8,7 +8,7 @@ import threading
 import time
 from typing import IO
 
-from .graph import Graph
+from .graph import CONTROLLER, Graph
 from .runner import FAILED, OK, SKIPPED, Event, Outcome
 
 MARKS = {OK: "ok", FAILED: "FAILED", SKIPPED: "skipped"}
@@ -26,21 +26,85 @@ def printable(text: str, keep: str = "\n\t") -> str:
                   _SEQUENCE.sub("", str(text)))
 
 
-class ConsoleReporter:
-    """Live lines per target and stage; byte progress at most every half second."""
+PROGRESS_EVERY = 3.0  # seconds between progress lines in plain output (CI logs stay short)
+SCHEMA = 1  # the "v" of every JSON object otter prints (docs/json.md)
 
-    def __init__(self, stream: IO[str] | None = None, *, verbose: bool = False):
+
+def host_label(host) -> str:
+    """How output names a host: the name the run knows it by (unique in a run)."""
+    return host.name
+
+
+def host_address(host) -> str:
+    """Where a host is reached: `user@host:port` for SSH, the host's name for this machine."""
+    address = getattr(host, "address", None)
+    if isinstance(address, str) and address:
+        return address
+    hostname = getattr(host, "hostname", None)
+    if hostname is None:
+        return host_label(host)
+    port = getattr(host, "port", None)
+    user = getattr(host, "user", None)
+    return f"{user + '@' if user else ''}{hostname}{f':{port}' if port else ''}"
+
+
+def addresses(project) -> dict[str, str]:
+    """Each host's address by the name tasks carry, for JSON events."""
+    return {host_label(h): host_address(h) for d in project.deployments.values()
+            for h in d.hosts}
+
+
+def is_terminal(stream: IO[str], environ: dict | None = None) -> bool:
+    """Whether `stream` is a terminal that takes cursor movement: not a pipe or file, not
+    TERM=dumb, and NO_COLOR unset (then output stays plain text)."""
+    import os
+    environ = os.environ if environ is None else environ
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and environ.get("TERM", "") not in ("", "dumb") \
+        and "NO_COLOR" not in environ
+
+
+def bounded(done: int, total: int | None) -> tuple[int, int | None]:
+    """A byte count and its total for display: past an estimated total, the total is
+    unknown (None) rather than smaller than the count."""
+    return done, (total if total and done <= total else None)
+
+
+def console_reporter(stream: IO[str] | None = None, *, verbose: bool = False):
+    """A live view on a terminal, plain lines elsewhere."""
+    stream = stream or sys.stdout
+    if is_terminal(stream):
+        from .live import LiveReporter  # rich loads only when a deploy runs on a terminal
+        return LiveReporter(stream, verbose=verbose)
+    return ConsoleReporter(stream, verbose=verbose)
+
+
+class ConsoleReporter:
+    """Plain lines for CI logs and pipes: one per finished stage (with what the stage said),
+    build and step output, and at most one progress line every PROGRESS_EVERY seconds."""
+
+    def __init__(self, stream: IO[str] | None = None, *, verbose: bool = False,
+                 every: float = PROGRESS_EVERY, clock=time.monotonic):
         self.stream = stream or sys.stdout
-        self.verbose = verbose
+        self.verbose, self.every, self.clock = verbose, every, clock
         self._lock = threading.Lock()
-        self._last_progress: dict[str, float] = {}
+        self._said: dict[str, str] = {}  # task id -> its last info message
+        self._moving: dict[str, tuple[str, int, int | None]] = {}  # transfers in flight
+        self._last_progress = clock()
 
     def __call__(self, event: Event) -> None:
-        line = self.format(event)
-        if line is not None:  # messages and output lines carry target text
-            line = printable(line)
-            with self._lock:
-                print(line, file=self.stream, flush=True)
+        with self._lock:
+            line = self.format(event)
+            if line is not None:  # messages and output lines carry target text
+                print(printable(line), file=self.stream, flush=True)
+
+    def finish(self, text: str) -> None:
+        """Print `text` (the summary) after the run's lines."""
+        with self._lock:
+            print(text, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        """Nothing to end: plain lines are already out."""
 
     def format(self, event: Event) -> str | None:
         task = event.task
@@ -48,46 +112,78 @@ class ConsoleReporter:
         if event.kind == "start":
             return f"  {where} ..." if self.verbose else None
         if event.kind == "end":
-            mark = MARKS.get(event.status, event.status)
-            detail = f"  {event.message}" if event.status == FAILED and event.message else ""
+            self._moving.pop(task.id if task else "", None)
+            said = self._said.pop(task.id, "") if task else ""
             if event.status == SKIPPED and not self.verbose:
                 return None
+            mark = MARKS.get(event.status, event.status)
+            detail = f"  {event.message}" if event.status == FAILED and event.message \
+                else (f"  {said}" if said else "")
             return f"  {where} {mark:<7} {event.seconds:6.1f}s{_indent(detail)}"
         if event.kind == "output":
             return f"  {task.where if task else ''} | {event.message}"
         if event.kind == "progress":
-            return self._progress(event, where)
+            return self._progress(event)
+        if event.kind == "info" and task is not None and not self.verbose:
+            said = self._said.get(task.id)  # shown on the stage's end line
+            self._said[task.id] = f"{said}; {event.message}" if said else event.message
+            return None
         return f"  {where} {event.message}".rstrip()
 
-    def _progress(self, event: Event, where: str) -> str | None:
-        key = event.task.id if event.task else ""
-        now = time.monotonic()
-        done, total = event.data.get("done", 0), event.data.get("total")
-        final = total is not None and done >= total
-        if not final and now - self._last_progress.get(key, 0) < 0.5:
+    def _progress(self, event: Event) -> str | None:
+        if event.task is None:
             return None
-        self._last_progress[key] = now
-        of = f" of {_size(total)}" if total else ""
-        return f"  {where} {_size(done)}{of}"
+        done, total = bounded(event.data.get("done", 0), event.data.get("total"))
+        self._moving[event.task.id] = (f"{event.task.where} {event.task.label}", done, total)
+        now = self.clock()
+        if now - self._last_progress < self.every:
+            return None
+        self._last_progress = now
+        return "  " + ", ".join(f"{what} {amount(done, total)}"
+                                for what, done, total in self._moving.values())
+
+
+def amount(done: int, total: int | None) -> str:
+    """`1.2 MB of 1.9 MB`, or `1.2 MB` when the total is unknown or passed."""
+    done, total = bounded(done, total)
+    return f"{_size(done)} of {_size(total)}" if total else _size(done)
 
 
 class JsonReporter:
-    """One JSON object per line: for CI logs and tools."""
+    """One JSON object per line (docs/json.md): for CI logs and tools."""
 
-    def __init__(self, stream: IO[str] | None = None):
+    def __init__(self, stream: IO[str] | None = None, hosts: dict[str, str] | None = None):
         self.stream = stream or sys.stdout
+        self.hosts = hosts or {}  # host name -> address
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
         record = {"event": event.kind, "status": event.status or None,
                   "message": event.message or None, "seconds": round(event.seconds, 3)}
         if event.task:
-            record.update(task=event.task.id, host=event.task.where, stage=event.task.label,
-                          deployment=event.task.deployment)
+            task = event.task
+            record.update(task=task.id, host=task.where, stage=task.label,
+                          deployment=task.deployment,
+                          address=self.hosts.get(task.host, task.where) if task.host else "local")
         record.update({k: v for k, v in event.data.items() if _jsonable(v)})
+        self.emit(record)
+
+    def emit(self, record: dict) -> None:
+        """Print one object with the schema version first; None values are left out."""
+        line = json_line(record)
         with self._lock:
-            print(json.dumps({k: v for k, v in record.items() if v is not None}),
-                  file=self.stream, flush=True)
+            print(line, file=self.stream, flush=True)
+
+    def finish(self, text: str) -> None:
+        """JSON output has no table: the summary is an event."""
+
+    def close(self) -> None:
+        """Nothing to end."""
+
+
+def json_line(record: dict) -> str:
+    """`record` as one line of JSON, `"v"` first, None values left out."""
+    return json.dumps({"v": SCHEMA, **{k: v for k, v in record.items() if v is not None}})
 
 
 def summary(graph: Graph, outcome: Outcome) -> str:
@@ -106,6 +202,21 @@ def summary(graph: Graph, outcome: Outcome) -> str:
                                           else "incomplete")
         rows.append([where] + [cells.get(c, "") for c in columns] + [f"{total:.1f}s", result])
     return table(["host"] + columns + ["time", "result"], rows)
+
+
+def summary_hosts(graph: Graph, outcome: Outcome, hosts: dict[str, str]) -> list[dict]:
+    """The summary as data: per host its address, result, seconds and stage statuses."""
+    out = []
+    for where in dict.fromkeys(t.where for t in graph.order()):
+        tasks = [t for t in graph.order() if t.where == where]
+        states = [outcome.status[t.id] for t in tasks]
+        out.append({"host": where, "address": hosts.get(where, where) if where != CONTROLLER
+                    else "local",
+                    "result": "failed" if FAILED in states else
+                    ("ok" if all(s == OK for s in states) else "incomplete"),
+                    "seconds": round(sum(outcome.seconds.get(t.id, 0.0) for t in tasks), 3),
+                    "stages": {t.label: outcome.status[t.id] for t in tasks}})
+    return out
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:

@@ -45,6 +45,20 @@ def _probe(dep, executor, port: int) -> str:
         return f"down ({error})"
 
 
+def status_record(status, log_lines: int = 0) -> dict:
+    """One target's status as data (`otter status --json`), or its error."""
+    if isinstance(status, Exception):
+        return {"error": str(status)}
+    live = status.live
+    return {"live": None if live is None else {
+                "release": live.id, "digest": live.digest, "commit": live.commit,
+                "port": live.port, "instance": live.instance,
+                "running": live.instance in status.running},
+            "health": status.health or None,
+            "previous": [r.id for r in reversed(status.releases) if r.status == "previous"],
+            "log": status.log[-log_lines:] if log_lines else []}
+
+
 def render_status(pairs, results, log_lines: int = 0) -> str:
     """One row per target (an error in its row), then the last deploy-log records; what
     came from a target is shown through `table`, which escapes control characters."""

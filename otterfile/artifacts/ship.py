@@ -53,8 +53,11 @@ def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore
         source, total = images.open_file(artifact.path)
         stream = _Counter(source)
     else:
+        # the engine's image size is of the unpacked layers; the saved archive (tar headers)
+        # runs a little past it, so it is an estimate: past it, the total is unknown
         total, stream = images.size(artifact.digest), _Counter(images.save(artifact.digest))
-    progress = (lambda sent: on_progress(sent, total)) if on_progress else None
+    progress = (lambda sent: on_progress(sent, total if total and sent <= total else None)) \
+        if on_progress else None
     try:
         result = remote.run(runtime.receive(artifact), stdin=stream, on_progress=progress)
     finally:

@@ -19,11 +19,15 @@ class OtterGroup(click.Group):
             if ctx.meta.get("otter.debug"):
                 traceback.print_exc()
             from ..report import printable  # a target's words may hold escape sequences
+            json_error(ctx, str(error), error.exit_code)
             click.echo(printable(f"error: {error}"), err=True)
             ctx.exit(error.exit_code)
         except click.exceptions.Exit:
             raise
-        except (click.ClickException, click.Abort):
+        except click.ClickException as error:
+            json_error(ctx, error.format_message(), error.exit_code)
+            raise
+        except click.Abort:
             raise
         except BrokenPipeError:  # `otter plan x | head`: the reader left, nothing to say
             import os
@@ -32,6 +36,7 @@ class OtterGroup(click.Group):
         except Exception:
             if ctx.meta.get("otter.debug"):
                 raise
+            json_error(ctx, traceback.format_exc(limit=0).strip(), 1)
             click.echo(f"error: {traceback.format_exc(limit=0).strip()} "
                        "(run with --debug for the traceback)", err=True)
             ctx.exit(1)
@@ -44,11 +49,25 @@ def load_project(ctx: click.Context):
     return evaluate(load(ctx.obj["file"]))
 
 
-def reporter(ctx: click.Context):
-    from ..report import ConsoleReporter, JsonReporter
+def json_error(ctx: click.Context, message: str, code: int) -> None:
+    """Under --json, an error is also an object on stdout (the exit code follows it)."""
+    if (ctx.obj or {}).get("json"):
+        from ..report import json_line
+        click.echo(json_line({"event": "error", "message": message, "exit": code}))
+
+
+def reporter(ctx: click.Context, project=None):
+    """Where a run's events go: JSON lines, a live view on a terminal, or plain lines."""
+    from ..report import JsonReporter, addresses, console_reporter
     if ctx.obj["json"]:
-        return JsonReporter()
-    return ConsoleReporter(verbose=ctx.obj["debug"])
+        return JsonReporter(hosts=addresses(project) if project is not None else None)
+    return console_reporter(verbose=ctx.obj["debug"])
+
+
+def emit(ctx: click.Context, record: dict) -> None:
+    """Print one JSON object (docs/json.md) for a command's --json output."""
+    from ..report import json_line
+    click.echo(json_line(record))
 
 
 def split_targets(value: str | None) -> list[str] | None:

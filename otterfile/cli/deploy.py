@@ -22,19 +22,23 @@ def _engines(ctx: click.Context, project, report, dry_run: bool, lock_wait: floa
                                             **options)
 
 
-def _printer(ctx: click.Context):
+def _printer(ctx: click.Context, report):
     """Prints each finished graph run: a summary table, or a JSON summary event."""
-    from ..report import summary
+    from ..report import summary, summary_hosts
     from ..runner import Event
 
     def done(finished) -> None:
         outcome = finished.outcome
         if ctx.obj["json"]:
-            reporter(ctx)(Event("summary", None, "ok" if outcome.ok else "failed",
-                                seconds=finished.seconds, data={"tasks": outcome.status}))
+            report(Event("summary", None, "ok" if outcome.ok else "failed",
+                         seconds=finished.seconds,
+                         data={"tasks": outcome.status,
+                               "hosts": summary_hosts(finished.graph, outcome,
+                                                      report.hosts)}))
         else:
-            click.echo("\n" + summary(finished.graph, outcome))
-            click.echo(f"\n{'done' if outcome.ok else 'FAILED'} in {finished.seconds:.1f}s")
+            report.finish("\n" + summary(finished.graph, outcome) +
+                          f"\n\n{'done' if outcome.ok else 'FAILED'} in "
+                          f"{finished.seconds:.1f}s")
         if outcome.interrupted:
             raise OtterError("interrupted: locks released, connections closed")
     return done
@@ -52,9 +56,14 @@ def run(ctx: click.Context, name: str, targets: str | None, dry_run: bool,
     """Deploy NAME: acquire, ship, start, health, switch, retire on every target."""
     from ..run.deploy import deploy
     project = load_project(ctx)
-    engines = _engines(ctx, project, reporter(ctx), dry_run, lock_wait)
-    if not deploy(project, name, engines, hosts=split_targets(targets),
-                  on_finished=_printer(ctx)):
+    report = reporter(ctx, project)
+    engines = _engines(ctx, project, report, dry_run, lock_wait)
+    try:
+        ok = deploy(project, name, engines, hosts=split_targets(targets),
+                    on_finished=_printer(ctx, report))
+    finally:
+        report.close()
+    if not ok:
         ctx.exit(1)
 
 
@@ -70,7 +79,12 @@ def rollback(ctx: click.Context, name: str, to: str | None, targets: str | None,
     """Make the previous (or given) release live again: start, health, switch, retire."""
     from ..run.deploy import rollback as roll_back
     project = load_project(ctx)
-    engines = _engines(ctx, project, reporter(ctx), False, lock_wait)
-    if not roll_back(project, name, engines, hosts=split_targets(targets), to=to,
-                     on_finished=_printer(ctx)):
+    report = reporter(ctx, project)
+    engines = _engines(ctx, project, report, False, lock_wait)
+    try:
+        ok = roll_back(project, name, engines, hosts=split_targets(targets), to=to,
+                       on_finished=_printer(ctx, report))
+    finally:
+        report.close()
+    if not ok:
         ctx.exit(1)

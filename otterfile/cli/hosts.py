@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import click
 
 from ..errors import OtterError
-from ..report import printable
-from .common import load_project, split_targets
+from ..report import host_address, host_label, printable
+from .common import emit, load_project, split_targets
 
 
 def hosts_of(project, name: str | None, targets: str | None):
@@ -61,9 +61,15 @@ def status(ctx: click.Context, name: str | None, targets: str | None, log_lines:
     deployment)."""
     from ..status import read_status, render_status
     project = load_project(ctx)
-    results = on_each(hosts_of(project, name, targets),
-                      lambda d, h, e: read_status(d, e, log_lines))
-    click.echo(render_status(hosts_of(project, name, targets), results, log_lines))
+    pairs = hosts_of(project, name, targets)
+    results = on_each(pairs, lambda d, h, e: read_status(d, e, log_lines))
+    if ctx.obj["json"]:
+        from ..status import status_record
+        for (dep, host), result in zip(pairs, results):
+            emit(ctx, {"event": "status", "deployment": dep.name, "host": host_label(host),
+                       "address": host_address(host), **status_record(result, log_lines)})
+    else:
+        click.echo(render_status(pairs, results, log_lines))
     if any(isinstance(r, Exception) for r in results):
         ctx.exit(1)
 
@@ -91,13 +97,22 @@ def logs(ctx: click.Context, name: str, follow: bool, tail: int, targets: str | 
 
         def show(_stream, text):
             with lock:
-                click.echo(printable(f"{host.name} | {text}"))
+                if ctx.obj["json"]:
+                    emit(ctx, {"event": "output", "deployment": dep.name,
+                               "host": host_label(host), "address": host_address(host),
+                               "stream": _stream, "line": text})
+                else:
+                    click.echo(printable(f"{host_label(host)} | {text}"))
         return executor.run(runtime.logs(live.instance, follow=follow, tail=tail),
                             on_output=show)
 
-    results = on_each(hosts_of(project, name, targets), stream)
-    for result in results:
+    pairs = hosts_of(project, name, targets)
+    results = on_each(pairs, stream)
+    for (dep, host), result in zip(pairs, results):
         if isinstance(result, Exception):
+            if ctx.obj["json"]:
+                emit(ctx, {"event": "error", "deployment": dep.name, "host": host_label(host),
+                           "address": host_address(host), "message": str(result)})
             click.echo(printable(f"error: {result}"), err=True)
     if any(isinstance(r, Exception) for r in results):
         ctx.exit(1)
@@ -116,9 +131,18 @@ def unlock(ctx: click.Context, name: str, targets: str | None) -> None:
         info = DeployLock(executor, dep.name).force_release()
         return f"released (held by {info.holder} since {info.since_text})" if info \
             else "was not locked"
-    pairs = hosts_of(project, name, targets)
+    pairs, failed_any = hosts_of(project, name, targets), False
     for (dep, host), result in zip(pairs, on_each(pairs, release)):
-        click.echo(printable(f"{host.name}: {dep.name}: {result}"))
+        if ctx.obj["json"]:
+            failed = isinstance(result, Exception)
+            emit(ctx, {"event": "error" if failed else "unlock", "deployment": dep.name,
+                       "host": host_label(host), "address": host_address(host),
+                       "message": str(result)})
+        else:
+            click.echo(printable(f"{host_label(host)}: {dep.name}: {result}"))
+        failed_any = failed_any or isinstance(result, Exception)
+    if failed_any:
+        ctx.exit(1)
 
 
 @click.command("exec", context_settings={"ignore_unknown_options": True})
@@ -139,10 +163,26 @@ def exec_(ctx: click.Context, name: str, command: tuple[str, ...], targets: str 
     def one(_dep: Any, host: Any, executor: Any):
         def show(stream: str, text: str) -> None:
             with lock:
-                click.echo(printable(f"{host.name} | {text}"), err=stream == "stderr")
+                if ctx.obj["json"]:
+                    emit(ctx, {"event": "output", "host": host_label(host),
+                               "address": host_address(host), "stream": stream,
+                               "line": text})
+                else:
+                    click.echo(printable(f"{host_label(host)} | {text}"),
+                               err=stream == "stderr")
         return executor.run(job, on_output=show)
 
     results = on_each(pairs, one)
+    if ctx.obj["json"]:
+        for (_d, host), result in zip(pairs, results):
+            where = {"host": host_label(host), "address": host_address(host)}
+            emit(ctx, {"event": "error", **where, "message": str(result)}
+                 if isinstance(result, Exception) else
+                 {"event": "exec", **where, "exit": result.exited,
+                  "seconds": round(result.duration, 3)})
+        if any(isinstance(r, Exception) or not r.ok for r in results):
+            ctx.exit(1)
+        return
     rows = [[h.name, "error" if isinstance(r, Exception) else str(r.exited),
              str(r) if isinstance(r, Exception) else f"{r.duration:.1f}s"]
             for (_d, h), r in zip(pairs, results)]

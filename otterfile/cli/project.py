@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from ..errors import OtterError
-from .common import load_project, split_targets
+from .common import emit, load_project, split_targets
 
 SAMPLE = Path(__file__).resolve().parent.parent / "templates" / "Otterfile.py.sample"
 
@@ -27,6 +27,11 @@ def list_(ctx: click.Context) -> None:
              for d in project.deployments.values()]
     rows += [["step", s.name, f"{s.anchor[0]} {s.anchor[1]} on {s.on}", s.deployment or ""]
              for s in project.steps]
+    if ctx.obj["json"]:
+        for kind, name, what, detail in rows:
+            emit(ctx, {"event": "declared", "kind": kind, "name": name, "what": what,
+                       "detail": detail or None})
+        return
     click.echo(table(["kind", "name", "what", "detail"], rows))
 
 
@@ -35,10 +40,11 @@ def list_(ctx: click.Context) -> None:
 @click.option("--targets", help="Only these hosts (comma separated).")
 @click.pass_context
 def plan(ctx: click.Context, name: str, targets: str | None) -> None:
-    """The task graph and the commands and files per target; nothing runs.
+    """Per target: the runtime's settings, the files otter writes (proxy site, unit, env
+    file), what happens to the live release, and each stage's commands; nothing runs.
 
     RELEASE and <port> stand for the release id and the port picked at start."""
-    from ..describe import describe
+    from ..describe import describe, stage, targets as described
     from ..plan import plan as make_plan
     project = load_project(ctx)
     graph, notes = describe(project, make_plan(project, [name], hosts=split_targets(targets)))
@@ -46,27 +52,52 @@ def plan(ctx: click.Context, name: str, targets: str | None) -> None:
         for warning in dep.artifact.kind.warnings(dep.artifact.source):
             click.echo(f"warning: artifact {dep.artifact.name}: {warning}", err=True)
     debug = ctx.obj["debug"]
-    for where in dict.fromkeys(t.where for t in graph.order()):
-        click.echo(f"{where}:")
-        for task in (t for t in graph.order() if t.where == where):
-            after = f"  (after {', '.join(task.deps)})" if debug and task.deps else ""
-            click.echo(f"  {task.label}{after}")
-            if task.id in notes:
-                click.echo(f"    # {notes[task.id]}")
-            for command in task.commands:
-                _show(command, debug)
-
-
-def _show(command, debug: bool) -> None:
-    shown = command.description if command.shell and command.description else command.display()
-    click.echo(f"    $ {shown}")
-    if debug and command.shell:
-        click.echo(f"      {command.display()}")
-    if command.file is None:
+    controller = [stage(t, notes, debug) for t in graph.order() if t.host is None]
+    plans = described(project, graph, notes, debug)
+    if ctx.obj["json"]:
+        if controller:
+            emit(ctx, {"event": "plan", "host": "controller", "address": "local",
+                       "stages": controller})
+        for one in plans:
+            emit(ctx, {"event": "plan", **one})
         return
-    click.echo(f"      writes {command.file}:")
-    text = getattr(command.stdin, "masked", command.stdin)  # secrets as ***
-    click.echo("\n".join(f"      | {line}" for line in str(text).rstrip("\n").splitlines()))
+    if controller:
+        click.echo("controller:")
+        _stages(controller)
+    for one in plans:
+        _target(one)
+
+
+def _target(one: dict) -> None:
+    """One target's plan as text."""
+    click.echo(f"{one['host']} ({one['deployment']}):")
+    runtime = dict(one["runtime"])
+    env = runtime.pop("env", {})
+    click.echo(f"  {runtime.pop('kind')}: " + ", ".join(f"{k}={v}" for k, v in runtime.items()))
+    if env:
+        click.echo("  env: " + " ".join(f"{k}={v}" for k, v in env.items()))
+    click.echo(f"  live release: {one['live']}")
+    click.echo("  files otter writes:")
+    for file in one["files"]:
+        click.echo(f"    {file['path']}" + ("" if file["text"] is not None else
+                                             "  (release state, written as it changes)"))
+        if file["text"] is not None:
+            click.echo("\n".join(f"      | {line}" for line in
+                                  file["text"].rstrip("\n").splitlines()))
+    click.echo("  stages:")
+    _stages(one["stages"], indent="    ")
+
+
+def _stages(stages: list[dict], indent: str = "  ") -> None:
+    for one in stages:
+        after = f"  (after {', '.join(one['after'])})" if one.get("after") else ""
+        click.echo(f"{indent}{one['stage']}{after}")
+        if one.get("note"):
+            click.echo(f"{indent}  # {one['note']}")
+        for command, script in zip(one["commands"], one.get("scripts") or [None] * 99):
+            click.echo(f"{indent}  $ {command}")
+            if script:
+                click.echo(f"{indent}    {script}")
 
 
 @click.command()
@@ -80,7 +111,14 @@ def graph(ctx: click.Context, name: str, fmt: str, targets: str | None) -> None:
     from ..picture import draw
     from ..plan import plan as make_plan
     project = load_project(ctx)
-    click.echo(draw(make_plan(project, [name], hosts=split_targets(targets)), fmt), nl=False)
+    tasks = make_plan(project, [name], hosts=split_targets(targets))
+    if ctx.obj["json"]:
+        for task in tasks.order():
+            emit(ctx, {"event": "task", "task": task.id, "stage": task.label,
+                       "host": task.where, "deployment": task.deployment,
+                       "deps": list(task.deps)})
+        return
+    click.echo(draw(tasks, fmt), nl=False)
 
 
 @click.command()
@@ -92,4 +130,6 @@ def init(ctx: click.Context, force: bool) -> None:
     if target.exists() and not force:
         raise OtterError(f"{target} exists (use --force to overwrite)")
     target.write_text(SAMPLE.read_text())
+    if ctx.obj["json"]:
+        return emit(ctx, {"event": "wrote", "path": str(target)})
     click.echo(f"wrote {target}: edit it, then `otter plan NAME` and `otter run NAME`")

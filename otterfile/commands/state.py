@@ -1,7 +1,7 @@
 """Builders that read and write a deployment's release state and deploy log on a target."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from ..command import Command, script
@@ -66,8 +66,10 @@ def state_path(deployment: str, base: str = DEFAULT_BASE) -> str:
 
 def write_state(deployment: str, content: str, *, base: str = DEFAULT_BASE) -> Command:
     """Replace releases.json atomically with `content` (from `format_state`)."""
-    return write_file(state_path(deployment, base), content, mode=0o644,
-                      description=f"write state of {deployment}")
+    path = state_path(deployment, base)
+    return replace(write_file(path, content, mode=0o644,
+                              description=f"write state of {deployment}"),
+                   writes=((path, None),))  # its text holds times: plans name it only
 
 
 def append_log(deployment: str, record: str, *, base: str = DEFAULT_BASE) -> Command:

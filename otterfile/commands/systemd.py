@@ -428,6 +428,7 @@ def start_unit(*, deployment: str, release: str, digest: str, unit_text: str, pr
             single, str(port_range[0]), str(port_range[1]), unit_text.rstrip("\n")]
     return script(START_SCRIPT, args=args, stdin=None if env is None else env_text(env),
                   file=env_file if env is not None else None,
+                  writes=((f"{unit_dir.rstrip('/')}/{unit}", unit_text),),
                   description=f"start {unit} as {user}: {shown}")
 
 

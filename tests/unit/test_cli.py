@@ -42,7 +42,7 @@ def test_plan_shows_commands_per_target_and_no_secret(otterfile):
     result = invoke(otterfile(FILE), "--debug", "plan", "production",
                     env={"DB_PASSWORD": "hunter2"})
     assert result.exit_code == 0, result.output
-    assert "deploy@server-a.example:2222:" in result.output
+    assert "deploy@server-a.example:2222 (production):" in result.output
     assert "&& sh -c 'docker build -t app:1 .'" in result.output
     assert "hunter2" not in result.output
 

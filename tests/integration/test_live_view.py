@@ -1,0 +1,75 @@
+"""What a person sees: a deploy on a terminal updates its lines in place; through a pipe it
+prints plain lines without a single escape sequence."""
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+
+from tests.integration.deploy import otter, otter_env, served
+
+CURSOR_UP = re.compile(r"\x1b\[\d*A")  # how a live region redraws itself in place
+ESCAPE = re.compile(r"\x1b|\x9b")
+
+
+def in_terminal(project, *args: str, timeout: float = 240) -> tuple[int, str]:
+    """Run `otter ARGS` with stdout and stderr on a pseudo-terminal; (exit status, text)."""
+    main, child = pty.openpty()
+    os.set_blocking(main, False)
+    env = {k: v for k, v in otter_env(TERM="xterm-256color", COLUMNS="120",
+                                       LINES="40").items() if k != "NO_COLOR"}
+    process = subprocess.Popen([sys.executable, "-m", "otterfile", "-f",
+                                str(project / "Otterfile.py"), *args],
+                               stdin=child, stdout=child, stderr=child, env=env, cwd=project)
+    os.close(child)
+    chunks, deadline = [], time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.5)
+            if ready:
+                try:
+                    data = os.read(main, 65536)
+                except OSError:  # the child side closed: every byte is read
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            elif process.poll() is not None:
+                break
+        return process.wait(timeout=max(1.0, deadline - time.monotonic())), \
+            b"".join(chunks).decode(errors="replace")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(main)
+
+
+def test_a_terminal_shows_one_live_line_per_target(project, two):
+    status, text = in_terminal(project, "run", "production")
+    assert status == 0, text
+    assert [served(t) for t in two] == ["200 v1", "200 v1"]
+    assert CURSOR_UP.search(text), "no in-place update (cursor up) on a terminal"
+    plain = ESCAPE.sub("", text)
+    for t in two:  # the summary table stays, one row per target
+        assert re.search(rf"^{re.escape(t.host.name)}\s.*\sok\s*$", plain, re.M), plain
+
+
+def test_a_pipe_gets_plain_lines(project, two):
+    result = otter(project, "run", "production")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout + result.stderr
+    assert not ESCAPE.search(out), out
+    lines = out.splitlines()
+    print(f"\nlines printed by a two-target deploy to a pipe: {len(lines)}")
+    for t in two:  # one line per finished stage of each target
+        ends = [line for line in lines if line.lstrip().startswith(t.host.name)]
+        assert any(re.search(r"\bretire\b.*\bok\b", line) for line in ends), out
+    units = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
+    counts = [(float(a) * units[u], float(b) * units[v]) for a, u, b, v in
+              re.findall(r"([\d.]+) ([KMG]?B) of ([\d.]+) ([KMG]?B)", out)]
+    assert all(done <= total for done, total in counts), out
