@@ -8,11 +8,12 @@ import time
 
 import pytest
 
-from tests.integration.deploy import on, otter
+from tests.integration.deploy import on, otter, write_app
 from tests.integration.load import Load, Site, request
 from tests.integration.test_zero_downtime import OTHER, WEB, write_project
 
-SITE_FILES = {"caddy": "/etc/caddy/otter.d/web.caddy", "nginx": "/etc/nginx/conf.d/otter-web.conf"}
+SITE_FILES = {"caddy": "/etc/caddy/otter.d/web.caddy",
+              "nginx": "/etc/nginx/conf.d/otter-web.conf"}
 
 
 @pytest.fixture(params=list(SITE_FILES))
@@ -44,7 +45,6 @@ def test_remove_one_deployment_while_the_other_serves(tmp_path, clean_targets, p
     for name in ("web", "other"):
         done = otter(project, "run", name)
         assert done.returncode == 0, done.stdout + done.stderr
-    from tests.integration.deploy import write_app
     write_app(project / "web", "v2")  # two releases, two images of web on each host
     done = otter(project, "run", "web")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -62,7 +62,7 @@ def test_remove_one_deployment_while_the_other_serves(tmp_path, clean_targets, p
         time.sleep(1)
     report = load.report()
     print(f"\n[{proxy}] remove web while other serves: sent {len(report.samples)}, failed "
-          f"{len(report.failed)}; {report.summary()}")
+          f"{len(report.failed)}; {report.summary()}\n{removed.stdout}")
     assert removed.returncode == 0, removed.stdout + removed.stderr
     assert removed.stdout.count("removed") >= 2, removed.stdout
     assert report.failed == [] and report.bodies() == {"other v1"}
