@@ -15,11 +15,15 @@ HEADERS = ["host", "deployment", "instances", "proxy site", "artifacts pruned", 
            "result"]
 
 
+def _terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def _confirm(pairs, yes: bool) -> None:
     """Ask on the terminal; without one, only --yes goes on."""
     if yes:
         return
-    if not sys.stdin.isatty():
+    if not _terminal():
         raise UsageError("otter remove asks before it removes anything, and there is no "
                          "terminal to ask on; pass --yes to remove without asking")
     names = ", ".join(dict.fromkeys(d.name for d, _ in pairs))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -156,3 +157,54 @@ def test_the_command_line_asks_first_and_refuses_without_a_terminal(tmp_path):
     unknown = CliRunner().invoke(main, ["-f", str(tmp_path / "Otterfile.py"), "remove",
                                         "nope", "--yes"])
     assert unknown.exit_code == 2 and "unknown deployment 'nope'" in unknown.output
+
+
+def fake_hosts(monkeypatch, tmp_path, read_answer: str, fail_removal: bool = False):
+    """`otter remove` against a recording target (no SSH); returns what it was asked."""
+    dep = removal_dep(tmp_path)
+    made = []
+
+    def connect(host, **_options):
+        executor = scripted(dep, read_answer)
+        if fail_removal:
+            executor.responses[lambda c: c.description == "remove production"] = 5
+        made.append(executor)
+        return executor
+    monkeypatch.setattr("otterfile.executors.executor_for", connect)
+    return made
+
+
+def invoke(tmp_path, *args, stdin=None):
+    return CliRunner().invoke(main, ["-f", str(tmp_path / "Otterfile.py"), "remove",
+                                     "production", *args], input=stdin)
+
+
+def descriptions(made) -> list[str]:
+    return [c.description.split(":")[0] for e in made for c in e.commands]
+
+
+def test_dry_run_reads_only(tmp_path, monkeypatch):
+    made = fake_hosts(monkeypatch, tmp_path, answer(removal_dep(tmp_path)))
+    result = invoke(tmp_path, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert descriptions(made) == ["read what the target has of production"]
+    assert "would remove" in result.output and f"otter-production-{R2}" in result.output
+
+
+def test_the_question_on_a_terminal(tmp_path, monkeypatch):
+    # the package's `remove` is the click command; its module is patched by name
+    monkeypatch.setattr(sys.modules["otterfile.cli.remove"], "_terminal", lambda: True)
+    made = fake_hosts(monkeypatch, tmp_path, answer(removal_dep(tmp_path)))
+    declined = invoke(tmp_path, stdin="n\n")
+    assert declined.exit_code == 1 and "nothing removed" in declined.output
+    assert "remove production" not in descriptions(made)
+    accepted = invoke(tmp_path, stdin="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert "remove production" in descriptions(made) and "removed" in accepted.output
+
+
+def test_a_failed_target_exits_1_and_says_why(tmp_path, monkeypatch):
+    made = fake_hosts(monkeypatch, tmp_path, answer(removal_dep(tmp_path)), fail_removal=True)
+    result = invoke(tmp_path, "--yes")
+    assert result.exit_code == 1 and "removing production failed (exit 5)" in result.output
+    assert descriptions(made)[-1] == "unlock production"  # the lock is released anyway
