@@ -1,6 +1,6 @@
 """`otter remove` on real test hosts: one of two deployments sharing the hosts (and the
-proxy) is removed while the other is under load; the other never fails a request, and
-nothing of the removed one is left (containers, images, state, proxy site)."""
+proxy) is removed while the other is redeployed and under load; the other never fails a
+request, and nothing of the removed one is left (containers, images, state, proxy site)."""
 from __future__ import annotations
 
 import subprocess
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.integration.deploy import on, otter, write_app
+from tests.integration.deploy import on, otter, start_otter, write_app
 from tests.integration.load import Load, Site, request
 from tests.integration.test_zero_downtime import OTHER, WEB, write_project
 
@@ -56,16 +56,20 @@ def test_remove_one_deployment_while_the_other_serves(tmp_path, clean_targets, p
     assert dry.returncode == 0 and dry.stdout.count("would remove") == 3, dry.stdout
     assert all(all(web_traces(t, proxy).values()) for t in two)  # nothing changed yet
 
+    write_app(project / "other", "other v2")  # redeployed while web is removed
     with Load([Site(OTHER, two, rate=20, slow=1)], max_seconds=120) as load:
         time.sleep(1)
+        redeploy = start_otter(project, "run", "other")
         removed = otter(project, "remove", "web", "--yes")
+        redeployed = redeploy.communicate(timeout=240)
         time.sleep(1)
     report = load.report()
-    print(f"\n[{proxy}] remove web while other serves: sent {len(report.samples)}, failed "
+    assert redeploy.returncode == 0, redeployed
+    print(f"\n[{proxy}] remove web while other is redeployed: sent {len(report.samples)}, failed "
           f"{len(report.failed)}; {report.summary()}\n{removed.stdout}")
     assert removed.returncode == 0, removed.stdout + removed.stderr
     assert removed.stdout.count("removed") >= 2, removed.stdout
-    assert report.failed == [] and report.bodies() == {"other v1"}
+    assert report.failed == [] and report.bodies() == {"other v1", "other v2"}
     assert len(report.samples) > 40
     for t in two:
         assert web_traces(t, proxy) == {"containers": "", "images": "", "state": "",
@@ -73,6 +77,6 @@ def test_remove_one_deployment_while_the_other_serves(tmp_path, clean_targets, p
         assert on(t, "test", "-s", "/var/lib/otter/other/releases.json").ok
         status, body, _ = request(t.http_port, WEB, "/")
         assert body not in ("v1", "v2"), (status, body)
-        assert request(t.http_port, OTHER, "/")[:2] == (200, "other v1")
+        assert request(t.http_port, OTHER, "/")[:2] == (200, "other v2")
     again = otter(project, "remove", "web", "--yes")
     assert again.returncode == 0 and again.stdout.count("nothing there") == 2, again.stdout
