@@ -80,3 +80,22 @@ def test_remove_one_deployment_while_the_other_serves(tmp_path, clean_targets, p
         assert request(t.http_port, OTHER, "/")[:2] == (200, "other v2")
     again = otter(project, "remove", "web", "--yes")
     assert again.returncode == 0 and again.stdout.count("nothing there") == 2, again.stdout
+
+
+def test_remove_a_systemd_deployment_leaves_only_its_data(tmp_path, clean_targets):
+    from tests.integration.test_systemd_deploy import units, write_project as systemd_project
+    one = clean_targets[:1]
+    systemd_project(tmp_path, one, "v1")
+    done = otter(tmp_path, "run", "production")
+    assert done.returncode == 0, done.stdout + done.stderr
+    (target,) = one
+    stored = on(target, "ls", "/var/lib/otter/artifacts/sha256").stdout.split()
+    assert units(target) and len(stored) == 1
+    removed = otter(tmp_path, "remove", "production", "--yes")
+    assert removed.returncode == 0 and "removed" in removed.stdout, removed.stdout + removed.stderr
+    assert units(target) == []
+    assert on(target, "sh", "-c", "ls /etc/systemd/system | grep otter-production").stdout == ""
+    assert on(target, "ls", "/var/lib/otter/production").stdout.split() == ["data"]
+    assert stored[0] not in on(target, "ls", "/var/lib/otter/artifacts/sha256").stdout
+    assert not on(target, "test", "-e", "/etc/caddy/otter.d/production.caddy").ok
+    assert on(target, "systemctl", "is-active", "caddy").stdout.strip() == "active"
