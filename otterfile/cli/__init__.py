@@ -10,6 +10,7 @@ from .common import OtterGroup
 from .deploy import rollback, run
 from .hosts import exec_, logs, status, unlock
 from .project import graph, init, list_, plan
+from .remove import remove
 
 
 @click.group(cls=OtterGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,7 +26,8 @@ def main(ctx: click.Context, file: str, debug: bool, as_json: bool) -> None:
     ctx.obj = {"file": file, "debug": debug, "json": as_json}
 
 
-for command in (list_, plan, graph, init, run, rollback, exec_, status, logs, unlock):
+for command in (list_, plan, graph, init, run, rollback, exec_, status, logs, unlock,
+                remove):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -81,6 +81,8 @@ echo "switched $name ($verb)"
 # $1 caddy dir, $2 deployment.
 REMOVE_SCRIPT = _PATHS + r"""
 [ -f "$site" ] || { echo "no site file for $name"; exit 0; }
+# as switch does: a reload must not load another deployment's half-made switch
+exec 9>"$sites/.lock"; command -v flock >/dev/null 2>&1 && flock -w 60 9
 rm -f "$site" "$bak" || exit 1
 if command -v caddy >/dev/null 2>&1 && systemctl is-active --quiet caddy; then
   systemctl reload caddy || exit 5

@@ -72,6 +72,8 @@ echo "switched $name ($verb)"
 # $1 nginx dir, $2 deployment.
 REMOVE_SCRIPT = _PATHS + r"""
 [ -f "$site" ] || { echo "no site file for $name"; exit 0; }
+# as switch does: a reload must not load another deployment's half-made switch
+exec 9>"$conf/.otter.lock"; command -v flock >/dev/null 2>&1 && flock -w 60 9
 rm -f "$site" "$bak" || exit 1
 if command -v nginx >/dev/null 2>&1 && systemctl is-active --quiet nginx; then
   # the site is gone either way; a config broken elsewhere must not be reloaded

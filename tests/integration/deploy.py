@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.testbed.app import BUSYBOX, DOCKERFILE, FAIL, SERVE, _quote
+from tests.testbed.app import BUSYBOX, DOCKERFILE, FAIL, SERVE, _quote, add_slow_route
 
 DOMAIN = "app.test"
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +53,7 @@ def write_app(folder: Path, version: str, healthy: bool = True, failure: str = "
     shutil.copy(BUSYBOX, folder / "busybox")
     (folder / "www").mkdir(exist_ok=True)
     (folder / "www" / "index.html").write_text(version + "\n")
+    add_slow_route(folder / "www")
     health = folder / "www" / "health"
     if healthy or failure != "404":
         health.write_text("ok\n")

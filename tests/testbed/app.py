@@ -6,7 +6,8 @@
 
 The image is built on the controller's Docker engine (under a second, 2 MB) and carries the
 label otter.test=1, which `clean_targets` uses to remove it from the targets. It serves
-/www on $PORT (default 8080): `/` answers `version_text`, `/health` answers "ok".
+/www on $PORT (default 8080): `/` answers `version_text`, `/health` answers "ok",
+`/cgi-bin/slow` answers `version_text` after $SLOW_SECONDS (default 2): a long request.
 """
 from __future__ import annotations
 
@@ -26,6 +27,13 @@ DEFAULT_PORT = 8080
 # `docker stop` would then wait its full timeout.
 SERVE = ('trap "exit 0" TERM INT; sleep "${START_DELAY:-0}"; '
          'busybox httpd -f -p "${PORT:-%d}" -h /www & wait $!' % DEFAULT_PORT)
+# busybox httpd runs it as CGI; FROM scratch has no /bin/sh, so busybox is named in full
+SLOW_CGI = """#!/bin/busybox sh
+/bin/busybox sleep "${SLOW_SECONDS:-2}"
+echo "Content-Type: text/plain"
+echo
+/bin/busybox cat /www/index.html
+"""
 FAIL = 'echo "otter test app: failing on purpose" >&2; exit 1'
 
 DOCKERFILE = """\
@@ -57,6 +65,7 @@ def build_app_image(tag: str, version_text: str, healthy: bool = True, *, failur
         (context / "www" / "index.html").write_text(version_text + "\n")
         if healthy or failure != "404":
             (context / "www" / "health").write_text("ok\n")
+        add_slow_route(context / "www")
         command = SERVE if healthy or failure == "404" else FAIL
         (context / "Dockerfile").write_text(DOCKERFILE.format(
             port=port, start_delay=start_delay, label=_quote(version_text[:60]),
@@ -67,6 +76,14 @@ def build_app_image(tag: str, version_text: str, healthy: bool = True, *, failur
     if result.returncode != 0:
         raise RuntimeError(f"docker build {tag} failed:\n{result.stderr}")
     return image_id(tag)
+
+
+def add_slow_route(www: Path) -> None:
+    """`/cgi-bin/slow`: the page after a sleep, for requests in flight during a switch."""
+    (www / "cgi-bin").mkdir(exist_ok=True)
+    slow = www / "cgi-bin" / "slow"
+    slow.write_text(SLOW_CGI)
+    slow.chmod(0o755)
 
 
 def image_id(tag: str) -> str:

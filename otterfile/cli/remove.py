@@ -1,0 +1,85 @@
+"""`otter remove`: take a deployment off its targets, after asking (or with --yes)."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..errors import OtterError, UsageError
+from ..report import printable
+from .common import load_project
+from .hosts import hosts_of, on_each
+
+HEADERS = ["host", "deployment", "instances", "proxy site", "artifacts pruned", "releases",
+           "result"]
+
+
+def _terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _confirm(pairs, yes: bool) -> None:
+    """Ask on the terminal; without one, only --yes goes on."""
+    if yes:
+        return
+    if not _terminal():
+        raise UsageError("otter remove asks before it removes anything, and there is no "
+                         "terminal to ask on; pass --yes to remove without asking")
+    names = ", ".join(dict.fromkeys(d.name for d, _ in pairs))
+    hosts = ", ".join(dict.fromkeys(h.name for _, h in pairs))
+    click.echo(f"This removes {names} from {hosts}: its containers or units, proxy site, "
+               "release state, env files and the artifacts no other deployment there uses.")
+    if not click.confirm("Remove?", default=False):
+        raise OtterError("nothing removed")
+
+
+def _rows(pairs, results, verb: str) -> list[list[str]]:
+    from ..run.remove import describe
+    rows = []
+    for (dep, host), found in zip(pairs, results):
+        if isinstance(found, Exception):
+            rows.append([host.name, dep.name, "", "", "", "", f"error: {found}"])
+        else:
+            rows.append([host.name, dep.name, *describe(found),
+                         "nothing there" if found.empty else verb])
+    return rows
+
+
+@click.command()
+@click.argument("name")
+@click.option("--targets", help="Only these hosts (comma separated).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask (for scripts).")
+@click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
+@click.option("--lock-wait", type=float, default=0.0, metavar="SECONDS",
+              help="Wait this long for another run's deploy lock.")
+@click.pass_context
+def remove(ctx: click.Context, name: str, targets: str | None, yes: bool, dry_run: bool,
+           lock_wait: float) -> None:
+    """Take NAME off its targets: instances, proxy site (graceful reload), state, env files
+    and artifacts only it used; the other deployments on those hosts keep serving."""
+    from ..lock import new_run_id
+    from ..report import table
+    from ..run import remove as removal
+    project = load_project(ctx)
+    pairs = hosts_of(project, name, targets)
+    if dry_run:
+        results = on_each(pairs, lambda d, h, e: removal.inspect(d, e))
+        verb = "would remove"
+    else:
+        _confirm(pairs, yes)
+        run_id = new_run_id()
+        results = on_each(pairs, lambda d, h, e: removal.remove(d, e, lock_wait=lock_wait,
+                                                                 run_id=run_id))
+        verb = "removed"
+    rows = _rows(pairs, results, verb)
+    if ctx.obj["json"]:
+        for row in rows:
+            click.echo(json.dumps({"event": "remove", **dict(zip(HEADERS, row))}))
+    else:
+        click.echo(table(HEADERS, rows))
+        failed = sum(isinstance(r, Exception) for r in results)
+        click.echo(printable(f"\n{'FAILED on ' + str(failed) + ' target(s)' if failed else verb}"
+                             + (" (dry run: nothing changed)" if dry_run else "")))
+    if any(isinstance(r, Exception) for r in results):
+        ctx.exit(1)

@@ -1,0 +1,147 @@
+"""Zero downtime under load, for Caddy and for nginx, on real test hosts: while v1 is
+replaced by v2, rolled back, and while a broken v3 is refused, a request loop through both
+targets' proxies sees no failed request and only v1 or v2 answering; slow requests in flight
+at the switch complete; a second deployment on the same hosts (another domain) is never
+disturbed. Run with -s to see the numbers."""
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from tests.integration.deploy import events, on, otter, start_otter, write_app
+from tests.integration.load import Load, Site
+
+WEB, OTHER = "web.test", "other.test"
+
+OTTERFILE = '''
+from otterfile import *
+
+HOSTS = {hosts!r}
+
+@target
+def servers():
+    return [ssh(address, identity_file=key, known_hosts=known) for address, key, known in HOSTS]
+
+@artifact
+def web_app():
+    return build(path="web", command="docker build -q -t otter-zd-web:latest .")
+
+@artifact
+def other_app():
+    return build(path="other", command="docker build -q -t otter-zd-other:latest .")
+
+@runtime
+def box():
+    return docker(port=8080)
+
+@deployment
+def sites():
+    return [Deployment(name=name, artifact=art, runtime=box, targets=[servers], domains=[domain],
+                       proxy={proxy}, keep_releases=3,
+                       health_check=HealthCheck(path="/health", timeout_seconds=6))
+            for name, art, domain in (("web", web_app, "{web}"), ("other", other_app, "{other}"))]
+'''
+
+PROXIES = {"caddy": 'caddy(tls="off")', "nginx": "nginx()"}
+
+
+def write_project(folder, targets, proxy: str):
+    hosts = [(t.host.name, t.host.identity_file, t.host.known_hosts) for t in targets]
+    (folder / "Otterfile.py").write_text(OTTERFILE.format(hosts=hosts, proxy=PROXIES[proxy],
+                                                          web=WEB, other=OTHER))
+    write_app(folder / "web", "v1")
+    write_app(folder / "other", "other v1")
+    return folder
+
+
+@pytest.fixture(params=list(PROXIES))
+def proxy(request, testbed, clean_targets):
+    if request.param == "nginx":
+        for t in clean_targets[:2]:  # one proxy owns port 80: nginx takes over from Caddy
+            assert on(t, "systemctl", "stop", "caddy").ok
+    yield request.param
+    if request.param == "nginx":  # Caddy back, as the next test expects the hosts
+        testbed.reset(clean_targets[:2])
+    subprocess.run(["docker", "rmi", "otter-zd-web:latest", "otter-zd-other:latest"],
+                   capture_output=True)
+
+
+def timed_otter(project, *args: str) -> tuple[int, str, list[tuple[float, float]]]:
+    """`otter --json ARGS`; its exit code, output, and each switch's (start, end) in
+    time.monotonic() as the events arrived."""
+    process = start_otter(project, *args)
+    started: dict[str, float] = {}
+    switches, lines = [], []
+    for line in process.stdout:
+        lines.append(line)
+        for event in events(line):
+            if event.get("stage") != "switch":
+                continue
+            if event.get("event") == "start":
+                started[event["task"]] = time.monotonic()
+            elif event.get("event") == "end" and event.get("status") == "ok":
+                switches.append((started.get(event["task"], time.monotonic()),
+                                 time.monotonic()))
+    stderr = process.stderr.read()
+    return process.wait(timeout=60), "".join(lines) + stderr, switches
+
+
+def under_load(project, two, label: str, proxy: str, *args: str):
+    """Run otter with both sites under load; print and return what the loop saw."""
+    sites = [Site(WEB, two, rate=20, slow=2), Site(OTHER, two, rate=5)]
+    with Load(sites, max_seconds=240) as load:
+        time.sleep(1)  # the loop runs before anything changes
+        code, output, switches = timed_otter(project, *args)
+        time.sleep(1)
+    report = load.report()
+    windows = [(start, end + 2.5) for start, end in switches]  # 2.5: the switch + drain
+    longest = max((report.longest(s, e) for s, e in windows), default=0.0)
+    print(f"\n[{proxy}] {label}: sent {len(report.samples)}, failed {len(report.failed)}; "
+          f"longest latency during the switches {longest:.3f}s (slow requests "
+          f"{report.longest(slow=True):.3f}s); {report.summary()}")
+    return code, output, switches, report
+
+
+def check(report, switches, web_versions: set[str]) -> None:
+    failed = report.failed
+    assert failed == [], f"{len(failed)} failed, first: {failed[:3]}"
+    assert report.bodies(WEB) <= web_versions, report.bodies(WEB)
+    assert report.bodies(OTHER) == {"other v1"}  # the other deployment never disturbed
+    assert len(report.of(WEB, slow=False)) > 40 and len(report.of(OTHER)) > 10
+    for _start, end in switches:  # slow requests were in flight at each reload, and ended ok
+        assert report.spanning(end, WEB), "no slow request was in flight at a switch"
+
+
+def test_no_failed_request_while_releases_change(tmp_path, clean_targets, proxy):
+    two = clean_targets[:2]
+    project = write_project(tmp_path, two, proxy)
+    for name in ("web", "other"):
+        first = otter(project, "run", name)
+        assert first.returncode == 0, first.stdout + first.stderr
+
+    write_app(project / "web", "v2")
+    code, output, switches, report = under_load(project, two, "run v1 -> v2", proxy,
+                                                "run", "web")
+    assert code == 0, output
+    assert len(switches) == 2
+    check(report, switches, {"v1", "v2"})
+    assert {s.body for s in report.samples[-8:] if s.domain == WEB} == {"v2"}
+
+    code, output, switches, report = under_load(project, two, "rollback v2 -> v1", proxy,
+                                                "rollback", "web")
+    assert code == 0, output
+    assert len(switches) == 2
+    check(report, switches, {"v1", "v2"})
+    assert {s.body for s in report.samples[-8:] if s.domain == WEB} == {"v1"}
+
+    write_app(project / "web", "v3", healthy=False)
+    code, output, switches, report = under_load(project, two, "broken v3 refused", proxy,
+                                                "run", "web")
+    assert code == 1 and "answered 404" in output, output
+    assert switches == []
+    check(report, switches, {"v1"})
+    for t in two:  # v3 removed, v1 alone serves web
+        names = on(t, "docker", "ps", "--format", "{{.Names}}").stdout.split()
+        assert len([n for n in names if n.startswith("otter-web-")]) == 1, names

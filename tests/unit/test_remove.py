@@ -1,0 +1,210 @@
+"""`otter remove`: what a target's answer means, the round trips in their order, the shell
+piece that deletes state (run for real in a temp folder), and the command line's refusals."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from otterfile.cli import main
+from otterfile.evaluate import evaluate
+from otterfile.executors.recording import RecordingExecutor
+from otterfile.hosts import LocalHost
+from otterfile.loader import load
+from otterfile.run import remove as removal
+
+pytestmark = pytest.mark.unit
+
+OLD, NEW, SHARED = ("sha256:" + c * 64 for c in "abc")
+R1, R2 = "20240101T000000-aaaaaaaa", "20240102T000000-bbbbbbbb"
+OTTERFILE = '''
+from otterfile import *
+
+@deployment
+def production():
+    return Deployment(artifact=build(path=".", command="docker build -t app:1 ."),
+                      runtime={runtime}(port=8080, **{extra}), targets=[ssh("root@web1")],
+                      domains=["app.test"], proxy={proxy}(), drain_seconds=3, stop_seconds=7)
+'''
+
+
+def project(tmp_path, runtime="docker", proxy="caddy"):
+    extra = {"command": "./app {port}"} if runtime == "systemd" else {}
+    (tmp_path / "Otterfile.py").write_text(OTTERFILE.format(runtime=runtime, proxy=proxy,
+                                                            extra=extra))
+    return evaluate(load(tmp_path / "Otterfile.py"))
+
+
+def release(rid, digest, status, instance=None):
+    return {"id": rid, "digest": digest, "image": "", "status": status, "port": 20000,
+            "instance": instance}
+
+
+def answer(dep, *, site=True, others=("",)) -> str:
+    """What `read` prints: two releases (R2 live, R1 previous), both instances, the site."""
+    r1, r2 = (dep.runtime.kind.instance_name(dep.name, r) for r in (R1, R2))
+    state = {"releases": [release(R1, OLD, "previous", r1), release(R2, NEW, "live", r2)],
+             "live": R2}
+    row = "{0}\t{1}\t{2}\tActiveState=active\n" if dep.runtime.kind.name == "systemd" \
+        else "{0}\trunning\t{1}\t{2}\tUp\n"  # a unit's listing, or a container's
+    listing = "".join(row.format(*each) for each in ((r1, R1, OLD), (r2, R2, NEW)))
+    text = (f"{json.dumps(state)}\n--- otter:instances\n{listing}--- otter:log\n"
+            f"--- otter:site\n{'present' if site else ''}\n")
+    for index, other in enumerate(others):
+        text += f"--- otter:other /var/lib/otter/other{index}/releases.json\n{other}\n"
+    return text
+
+
+def other_state(*digests: str) -> str:
+    return json.dumps({"releases": [release(f"20240103T00000{i}-cccccccc", d, "live")
+                                    for i, d in enumerate(digests)]})
+
+
+def test_parse_names_what_is_there_and_what_another_deployment_shares(tmp_path):
+    dep = project(tmp_path).deployments["production"]
+    found = removal.parse(dep, "web1", answer(dep, others=(other_state(OLD, SHARED),)))
+    assert found.instances == (f"otter-production-{R1}", f"otter-production-{R2}")
+    assert found.live == f"otter-production-{R2}" and found.site and found.releases == 2
+    assert found.digests == (OLD, NEW) and found.shared == (OLD,)
+    assert found.prunable == (NEW,)
+
+
+def test_an_unreadable_state_of_another_deployment_keeps_every_artifact(tmp_path):
+    dep = project(tmp_path).deployments["production"]
+    found = removal.parse(dep, "web1", answer(dep, others=("{not json",)))
+    assert found.prunable == () and found.shared == (OLD, NEW)
+
+
+def test_an_empty_target_has_nothing_to_remove(tmp_path):
+    dep = project(tmp_path).deployments["production"]
+    found = removal.parse(dep, "web1", "--- otter:instances\n--- otter:log\n--- otter:site\n")
+    assert found.empty and found.prunable == ()
+
+
+@pytest.mark.parametrize("runtime,proxy", [("docker", "caddy"), ("podman", "nginx"),
+                                           ("systemd", "caddy")])
+def test_site_first_then_drain_then_instances_artifacts_state(tmp_path, runtime, proxy):
+    dep = project(tmp_path, runtime, proxy).deployments["production"]
+    found = removal.parse(dep, "web1", answer(dep, others=(other_state(OLD),)))
+    text = removal.removal(dep, found).argv[2]
+    rt, px = dep.runtime.kind, dep.proxy_kind
+    pieces = [px.remove("production"), rt.stop(found.live, drain_seconds=3, stop_seconds=7),
+              rt.remove(*found.instances), rt.prune([NEW], [OLD])]
+    at = [text.index(piece.shell_line()) for piece in pieces]
+    assert at == sorted(at), "site, drain+stop, remove, prune: in this order"
+    assert text.rindex("rm -rf") > at[-1]  # state last, and only its folder
+    assert "/var/lib/otter/production" in text and OLD.split(":")[1] not in \
+        rt.prune([NEW], [OLD]).shell_line()
+
+
+def test_without_a_site_nothing_is_reloaded_or_drained(tmp_path):
+    dep = project(tmp_path).deployments["production"]
+    found = removal.parse(dep, "web1", answer(dep, site=False))
+    text = removal.removal(dep, found).argv[2]
+    assert dep.proxy_kind.remove("production").shell_line() not in text
+    assert "sleep" not in text
+
+
+def test_the_state_folder_keeps_lock_and_data_only(tmp_path):
+    folder = tmp_path / "production"
+    for name in ("lock", "data", "env", "releases"):
+        (folder / name).mkdir(parents=True)
+    for name in ("releases.json", "deploy.log", "fingerprint.key", "env/R1.env", "data/db",
+                 ".hidden"):
+        (folder / name).write_text("x")
+    forget = removal.removal(removal_dep(tmp_path), removal.Found(), base=str(tmp_path))
+    subprocess.run(forget.argv, check=True)
+    assert sorted(p.name for p in folder.iterdir()) == ["data", "lock"]
+    assert (folder / "data" / "db").exists()
+    (folder / "lock").rmdir()
+    subprocess.run(removal.forget_folder("production", str(tmp_path)).argv, check=True)
+    assert folder.exists()  # data is left, so the folder stays
+    subprocess.run(removal.removal(removal_dep(tmp_path), removal.Found(),
+                                   base=str(tmp_path / "none")).argv, check=True)
+
+
+def removal_dep(tmp_path):
+    return project(tmp_path).deployments["production"]
+
+
+def scripted(dep, read_answer):
+    def matches(prefix):
+        return lambda command: command.description.startswith(prefix)
+    return RecordingExecutor(LocalHost("web1"), {
+        matches("lock "): "status=acquired\n", matches("unlock "): "status=released\n",
+        matches("read what"): read_answer})
+
+
+def test_remove_holds_the_lock_around_read_and_removal(tmp_path):
+    dep = removal_dep(tmp_path)
+    executor = scripted(dep, answer(dep))
+    found = removal.remove(dep, executor, run_id="run1")
+    steps = [c.description.split(":")[0] for c in executor.commands]
+    assert steps == ["lock production", "read what the target has of production",
+                     "remove production", "unlock production",
+                     "remove the state folder of production"]
+    assert found.instances and found.site
+
+
+def test_the_command_line_asks_first_and_refuses_without_a_terminal(tmp_path):
+    project(tmp_path)
+    result = CliRunner().invoke(main, ["-f", str(tmp_path / "Otterfile.py"), "remove",
+                                       "production"])
+    assert result.exit_code == 2 and "--yes" in result.output
+    unknown = CliRunner().invoke(main, ["-f", str(tmp_path / "Otterfile.py"), "remove",
+                                        "nope", "--yes"])
+    assert unknown.exit_code == 2 and "unknown deployment 'nope'" in unknown.output
+
+
+def fake_hosts(monkeypatch, tmp_path, read_answer: str, fail_removal: bool = False):
+    """`otter remove` against a recording target (no SSH); returns what it was asked."""
+    dep = removal_dep(tmp_path)
+    made = []
+
+    def connect(host, **_options):
+        executor = scripted(dep, read_answer)
+        if fail_removal:
+            executor.responses[lambda c: c.description == "remove production"] = 5
+        made.append(executor)
+        return executor
+    monkeypatch.setattr("otterfile.executors.executor_for", connect)
+    return made
+
+
+def invoke(tmp_path, *args, stdin=None):
+    return CliRunner().invoke(main, ["-f", str(tmp_path / "Otterfile.py"), "remove",
+                                     "production", *args], input=stdin)
+
+
+def descriptions(made) -> list[str]:
+    return [c.description.split(":")[0] for e in made for c in e.commands]
+
+
+def test_dry_run_reads_only(tmp_path, monkeypatch):
+    made = fake_hosts(monkeypatch, tmp_path, answer(removal_dep(tmp_path)))
+    result = invoke(tmp_path, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert descriptions(made) == ["read what the target has of production"]
+    assert "would remove" in result.output and f"otter-production-{R2}" in result.output
+
+
+def test_the_question_on_a_terminal(tmp_path, monkeypatch):
+    # the package's `remove` is the click command; its module is patched by name
+    monkeypatch.setattr(sys.modules["otterfile.cli.remove"], "_terminal", lambda: True)
+    made = fake_hosts(monkeypatch, tmp_path, answer(removal_dep(tmp_path)))
+    declined = invoke(tmp_path, stdin="n\n")
+    assert declined.exit_code == 1 and "nothing removed" in declined.output
+    assert "remove production" not in descriptions(made)
+    accepted = invoke(tmp_path, stdin="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert "remove production" in descriptions(made) and "removed" in accepted.output
+
+
+def test_a_failed_target_exits_1_and_says_why(tmp_path, monkeypatch):
+    made = fake_hosts(monkeypatch, tmp_path, answer(removal_dep(tmp_path)), fail_removal=True)
+    result = invoke(tmp_path, "--yes")
+    assert result.exit_code == 1 and "removing production failed (exit 5)" in result.output
+    assert descriptions(made)[-1] == "unlock production"  # the lock is released anyway
