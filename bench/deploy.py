@@ -5,7 +5,7 @@
 By hand is what a shell script does without otter, per target one after the other:
 `docker save IMAGE | ssh HOST docker load`, then `ssh HOST docker run -d -p ...` (no health
 gate, no proxy switch, no state). otter does all of that plus lock, health, Caddy and state.
-Needs the test hosts (started here if they are not up; tests/testbed/.cache/hosts).
+Needs the test hosts (started here if they are not up; /var/tmp/otter-testbed, or $OTTER_TESTBED_HOME).
 """
 from __future__ import annotations
 
@@ -22,8 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.integration.deploy import otter, write_app, write_otterfile  # noqa: E402
-from tests.testbed.hosts import Testbed, exclusive  # noqa: E402
-from tests.testbed.images import CACHE  # noqa: E402
+from tests.testbed.hosts import KEPT, Testbed, exclusive  # noqa: E402
 
 IMAGE = "otter-it-app:latest"
 
@@ -55,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     rounds = parser.parse_args().rounds
-    bed = Testbed(CACHE / "hosts")
+    bed = Testbed(KEPT)
     rows: dict[str, list[float]] = {k: [] for k in (
         "otter first deploy", "otter no-op redeploy", "by hand: save|load + run",
         "by hand again (no skip)")}

@@ -5,7 +5,7 @@
             executor_for(t.host).run(cmd("docker", "ps"))
 
 OTTER_TESTBED_KEEP=1 keeps the hosts running after the session and reuses them in the next
-one (key and known_hosts in tests/testbed/.cache/hosts): a faster edit loop.
+one (key and known_hosts in /var/tmp/otter-testbed, or $OTTER_TESTBED_HOME): a faster edit loop.
 """
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ from typing import Callable, Iterator
 import pytest
 
 from tests.testbed.app import build_app_image
-from tests.testbed.hosts import COMPOSE_FILE, PROJECT, Testbed, TestTarget, exclusive
-from tests.testbed.images import CACHE
+from tests.testbed.hosts import COMPOSE_FILE, KEPT, PROJECT, Testbed, TestTarget, exclusive
 
 KEEP = os.environ.get("OTTER_TESTBED_KEEP") == "1"
 
@@ -44,7 +43,7 @@ def testbed(tmp_path_factory) -> Iterator[Testbed]:
     """Images built (if their recipe changed), session key made, compose variables set."""
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
         pytest.fail("no Docker engine answers: run scripts/setup.sh first")
-    bed = Testbed(CACHE / "hosts" if KEEP else tmp_path_factory.mktemp("testbed"))
+    bed = Testbed(KEPT if KEEP else tmp_path_factory.mktemp("testbed"))
     bed.make_key()
     with exclusive(), pytest.MonkeyPatch.context() as patch:  # compose calls read the env
         for name, value in bed.env.items():

@@ -4,7 +4,7 @@
     python -m tests.testbed env     # the compose variables, for docker-compose by hand
     python -m tests.testbed down
 
-Key and known_hosts live in tests/testbed/.cache/hosts (the same as OTTER_TESTBED_KEEP=1).
+Key and known_hosts live in /var/tmp/otter-testbed, or $OTTER_TESTBED_HOME (the same as OTTER_TESTBED_KEEP=1).
 """
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ import sys
 import time
 from pathlib import Path
 
-from .hosts import Testbed, exclusive
-from .images import CACHE, target_tag
+from .hosts import KEPT, Testbed, exclusive
+from .images import target_tag
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.testbed", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["up", "down", "env"])
-    parser.add_argument("--workdir", default=str(CACHE / "hosts"), help="key and known_hosts")
+    parser.add_argument("--workdir", default=str(KEPT), help="key and known_hosts")
     args = parser.parse_args(argv)
     testbed = Testbed(Path(args.workdir), image=None if args.action == "up" else target_tag())
     if args.action == "env":

@@ -34,6 +34,9 @@ LOCK_TIMEOUT = 1800.0  # another session may hold the hosts for a whole suite
 # The compose project and its ports are machine-wide, so the lock is too (not per checkout):
 # sessions from two clones or worktrees wait for each other instead of colliding.
 LOCK_FILE = Path(os.environ.get("OTTER_TESTBED_LOCK", "/run/lock/otter-testbed.lock"))
+# Kept hosts (OTTER_TESTBED_KEEP=1) have one key and known_hosts for the machine: the compose
+# file mounts the key's path, so a per-checkout path would recreate the hosts of another clone.
+KEPT = Path(os.environ.get("OTTER_TESTBED_HOME", "/var/tmp/otter-testbed"))
 T = TypeVar("T")
 
 
