@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Callable
 
 from . import checks
@@ -23,6 +24,7 @@ def evaluate(loaded: Loaded) -> Project:
 class _Evaluator:
     def __init__(self, loaded: Loaded):
         self.loaded, self.file = loaded, str(loaded.file)
+        self.folder = Path(loaded.file).resolve().parent
         self.by_kind: dict[str, dict[str, Marked]] = {}
         for marked in loaded.functions:
             try:  # names become task ids, file names and lines of output
@@ -183,6 +185,8 @@ class _Evaluator:
             steps=tuple(attached), line=marked.line)
         _within("proxy", lambda domains: dep.proxy_kind.check_domains(dep.proxy, domains),
                 dep.domains)
+        _within("proxy", lambda value: dep.proxy_kind.check_files(value, self.folder),
+                dep.proxy)
         return replace(dep, unsupported=self._unsupported(dep))
 
     def _unsupported(self, dep: DeploymentDef) -> OtterfileError | None:

@@ -6,14 +6,14 @@ gets one `import <caddy_dir>/otter.d/*.caddy` line, added once, the rest left al
 from __future__ import annotations
 
 import re
-
+from pathlib import Path
 from typing import Any
 
 from ..command import Command, script
 from ..errors import OtterError
 from ..render import render
 from ..state import PORT_PLACEHOLDER, check_name
-from ..validate import check_choice, fail
+from ..validate import check_choice, fail, got
 from .base import Site
 
 CADDY_DIR = "/etc/caddy"
@@ -106,16 +106,17 @@ def _check(domains: list[str], upstream_port: int | str, listen_port: int | None
 
 
 def render_site(deployment: str, domains: list[str], upstream_port: int | str,
-                listen_port: int | None, tls: str) -> str:
+                listen_port: int | None, tls: str, hsts: bool = False) -> str:
     """The site file: each domain proxied to 127.0.0.1:`upstream_port`; with no domains,
     `:listen_port` on all interfaces. tls "auto" is Caddy's default (certificates),
-    "internal" Caddy's own CA, "off" plain http. A no-domain site is plain http."""
+    "internal" Caddy's own CA, "off" plain http. A no-domain site is plain http. Where
+    TLS is on, Caddy itself redirects http to https; `hsts` adds the header there."""
     check_name(deployment)
     _check(domains, upstream_port, listen_port, tls)
     addresses = [f"http://{d}" if tls == "off" else d for d in domains]
     return render("caddy_site.j2", deployment=deployment, domains=domains,
                   addresses=addresses, upstream_port=upstream_port,
-                  listen_port=listen_port, tls=tls)
+                  listen_port=listen_port, tls=tls, hsts=hsts and tls != "off")
 
 
 def switch(deployment: str, content: str, caddy_dir: str = CADDY_DIR) -> Command:
@@ -150,6 +151,8 @@ class Caddy:
 
     def check(self, value: Any) -> Any:
         check_choice("tls", value.tls, TLS_MODES)
+        if not isinstance(value.hsts, bool):
+            fail("hsts", f"expected True or False, {got(value.hsts)}")
         return value
 
     def unsupported(self, value: Any) -> str | None:
@@ -165,12 +168,15 @@ class Caddy:
     def site_path(self, deployment: str) -> str:
         return f"{CADDY_DIR}/otter.d/{check_name(deployment)}.caddy"
 
+    def check_files(self, value: Any, folder: Path) -> None:
+        return None  # Caddy gets its certificates itself
+
     def render(self, value: Any, site: Site) -> str:
         return render_site(site.deployment, list(site.domains), site.upstream_port,
-                           site.listen_port, value.tls)
+                           site.listen_port, value.tls, value.hsts)
 
-    def switch(self, deployment: str, content: str) -> Command:
-        return switch(deployment, content)
+    def switch(self, value: Any, site: Site, content: str, folder: Path) -> Command:
+        return switch(site.deployment, content)
 
     def served_port(self, site_text: str) -> int | None:
         for word in site_text.split():
