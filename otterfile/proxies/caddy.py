@@ -22,14 +22,32 @@ EXIT_NO_CADDY, EXIT_INVALID, EXIT_RELOAD = 3, 4, 5
 _DOMAIN = re.compile(r"[A-Za-z0-9*_.-]+(:[0-9]{1,5})?")
 
 _PATHS = r"""
-dir=$1 name=$2
+dir=$1 name=$2 port=${3:-}
 main="$dir/Caddyfile" sites="$dir/otter.d"
 site="$sites/$name.caddy" bak="$sites/.$name.caddy.bak" tmp="$sites/.$name.caddy.tmp"
 mbak="$sites/.Caddyfile.otter-bak" line="import $sites/*.caddy"
 """
 
-# $1 caddy dir, $2 deployment; stdin: the new site file.
-SWITCH_SCRIPT = _PATHS + r"""
+# The distribution's `:80` site (Debian's: root * /usr/share/caddy, file_server), commented
+# out; exit 1 when the main Caddyfile has no such block. Any other :80 block stays.
+ASIDE_DEFAULT = r"""
+aside_default() {
+  awk 'inb { buf = buf "\n" $0; t = $0; sub(/^[ \t]+/, "", t); sub(/[ \t\r]+$/, "", t)
+             if (t == "}") { inb = 0
+               if (n == 2 && ok == 2) { gsub(/\n/, "\n# otter: ", buf); print "# otter: " buf
+                                        found = 1 } else print buf
+               next }
+             if (t != "" && substr(t, 1, 1) != "#") { n++
+               if (t == "root * /usr/share/caddy" || t == "file_server") ok++ }
+             next }
+       /^:80[ \t]*\{[ \t]*$/ { inb = 1; buf = $0; n = 0; ok = 0; next }
+       { print }
+       END { if (inb) print buf; exit !found }' "$main"
+}
+"""
+
+# $1 caddy dir, $2 deployment, $3 the no-domain listen port (or ""); stdin: the new site.
+SWITCH_SCRIPT = _PATHS + ASIDE_DEFAULT + r"""
 if ! command -v caddy >/dev/null 2>&1; then
   echo "otter: Caddy is not installed on this host (no caddy on PATH)" >&2; exit 3
 fi
@@ -53,6 +71,12 @@ if ! awk -v l="$line" '{sub(/^[ \t]+/, ""); sub(/[ \t\r]+$/, "")} $0 == l {f = 1
   main_changed=1
   { if [ -s "$main" ] && [ -n "$(tail -c 1 "$main")" ]; then echo; fi
     printf '%s\n' "$line"; } >> "$main" || exit 1
+fi
+# a no-domain site on :80 takes the port from the distribution's placeholder site
+if [ "$port" = 80 ] && [ -f "$main" ] && aside=$(aside_default); then
+  if [ "$main_changed" = 0 ]; then cp -p "$main" "$mbak" || exit 1; main_changed=1; fi
+  printf '%s\n' "$aside" > "$main" || { restore; exit 1; }
+  echo "set aside Caddy's default :80 site in $main (commented out)"
 fi
 mv -f "$tmp" "$site" || { restore; exit 1; }
 # a throwaway data folder: validating `tls internal` makes a CA there, not in root's home
@@ -119,14 +143,17 @@ def render_site(deployment: str, domains: list[str], upstream_port: int | str,
                   listen_port=listen_port, tls=tls, hsts=hsts and tls != "off")
 
 
-def switch(deployment: str, content: str, caddy_dir: str = CADDY_DIR) -> Command:
+def switch(deployment: str, content: str, caddy_dir: str = CADDY_DIR, *,
+           listen_port: int | None = None) -> Command:
     """One round trip: install `content` as the deployment's site file, make sure the main
     Caddyfile imports it, `caddy validate`, then reload (or start) Caddy. On failure the
-    previous files are put back. Exit 3: Caddy missing; 4: invalid config; 5: reload failed.
+    previous files are put back. A no-domain site on port 80 comments out the distribution's
+    default `:80` site. Exit 3: Caddy missing; 4: invalid config; 5: reload failed.
     """
     check_name(deployment)
     folder = caddy_dir.rstrip("/") or "/"
-    return script(SWITCH_SCRIPT, args=[folder, deployment], stdin=content,
+    args = [folder, deployment] + ([str(listen_port)] if listen_port else [])
+    return script(SWITCH_SCRIPT, args=args, stdin=content,
                   file=f"{folder}/otter.d/{deployment}.caddy",
                   description=f"switch caddy to {deployment}'s new site")
 
@@ -176,7 +203,8 @@ class Caddy:
                            site.listen_port, value.tls, value.hsts)
 
     def switch(self, value: Any, site: Site, content: str, folder: Path) -> Command:
-        return switch(site.deployment, content)
+        return switch(site.deployment, content,
+                      listen_port=None if site.domains else site.listen_port)
 
     def served_port(self, site_text: str) -> int | None:
         for word in site_text.split():
