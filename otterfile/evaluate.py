@@ -64,7 +64,16 @@ class _Evaluator:
         """Two deployments on one host may not claim the same domain, nor (without domains)
         the same port: found here, before anything runs, naming both."""
         claimed: dict[tuple[str, str], DeploymentDef] = {}
+        proxies: dict[str, DeploymentDef] = {}  # one proxy owns 80/443 on a host
         for dep in deployments:
+            for host in dep.hosts:
+                other = proxies.setdefault(host.name, dep)
+                if other.proxy_kind is not dep.proxy_kind:
+                    raise OtterfileError(
+                        f"{host.name} would run {other.proxy_kind.name} for deployment "
+                        f"{other.name} (line {other.line}) and {dep.proxy_kind.name} for "
+                        f"{dep.name}; one proxy owns ports 80/443 on a host: choose one",
+                        file=self.file, line=dep.line, path=f"deployment {dep.name}/proxy")
             claims = [f"domain {d}" for d in dep.domains] or \
                 [f"port {dep.runtime.kind.port(dep.runtime.value)} (no domains)"]
             for host in dep.hosts:

@@ -45,6 +45,10 @@ class Proxy(Protocol):
         """FieldError for files the proxy ships from the controller (paths relative to
         `folder`, the Otterfile's) that are missing or malformed."""
 
+    def shipped_digest(self, value: Any, folder: Path) -> str | None:
+        """A digest of the files the proxy ships from the controller (a certificate and
+        key), so that changing them makes a new release; None when it ships none."""
+
     def site_path(self, deployment: str) -> str:
         """The file on the target that otter owns for `deployment`."""
 

@@ -198,6 +198,9 @@ class Caddy:
     def check_files(self, value: Any, folder: Path) -> None:
         return None  # Caddy gets its certificates itself
 
+    def shipped_digest(self, value: Any, folder: Path) -> str | None:
+        return None
+
     def render(self, value: Any, site: Site) -> str:
         return render_site(site.deployment, list(site.domains), site.upstream_port,
                            site.listen_port, value.tls, value.hsts)

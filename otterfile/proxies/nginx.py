@@ -5,6 +5,7 @@ of nginx.org includes inside its http block; otter never edits nginx.conf itself
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import string
 from dataclasses import dataclass, replace
@@ -275,6 +276,10 @@ class Nginx:
 
     def check_files(self, value: Any, folder: Path) -> None:
         read_tls_files(value.tls, folder)
+
+    def shipped_digest(self, value: Any, folder: Path) -> str | None:
+        files = read_tls_files(value.tls, folder)
+        return hashlib.sha256("\0".join(files).encode()).hexdigest() if files else None
 
     def site_path(self, deployment: str) -> str:
         return f"{NGINX_DIR}/conf.d/otter-{check_name(deployment)}.conf"

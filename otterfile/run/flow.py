@@ -109,7 +109,8 @@ def start(engine, lane, task) -> None:
     dep, rt, executor = lane.deployment, lane.runtime, engine.executor(task.host)
     artifact = engine.artifact_of(lane)
     env = engine.env.get(dep.name, dict(dep.runtime.env))
-    config = fingerprint(dep, artifact.digest, env, lane.key)
+    config = fingerprint(dep, artifact.digest, env, lane.key,
+                         lane.proxy.shipped_digest(dep.proxy, engine.project.folder))
     live = lane.previous
     if live and live.config == config and live.instance in lane.running and \
             not engine.rollback:
@@ -132,12 +133,15 @@ def start(engine, lane, task) -> None:
     engine.emit(task, "info", f"{lane.release.instance} on 127.0.0.1:{port}")
 
 
-def fingerprint(dep, digest: str, env: dict, key: str) -> str:
-    """What makes two releases the same: artifact, env (secrets included), runtime, proxy;
-    keyed with the target's root-only key, so the stored value reveals no secret."""
+def fingerprint(dep, digest: str, env: dict, key: str, proxy_files: str | None = None) -> str:
+    """What makes two releases the same: artifact, env (secrets included), runtime, proxy
+    (and the digest of files it ships: a renewed certificate is a change); keyed with the
+    target's root-only key, so the stored value reveals no secret."""
     values = [digest, sorted((k, v.reveal() if hasattr(v, "reveal") else v)
                              for k, v in env.items()),
               dep.runtime.kind.settings(dep.runtime.value), list(dep.domains), repr(dep.proxy)]
+    if proxy_files:
+        values.append(proxy_files)
     return hmac.new(key.strip().encode(), repr(values).encode(), "sha256").hexdigest()[:16]
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -344,3 +345,32 @@ def test_the_other_proxy_on_80_is_a_conflict(tools, how):
     assert "caddy is running here and owns ports 80/443, so nginx cannot serve" in \
         result.stderr
     assert not any(c.startswith(("apt-get", "systemctl enable")) for c in calls(tools))
+
+
+def test_two_proxies_on_one_host_are_refused_before_anything_runs(tmp_path):
+    from click.testing import CliRunner
+
+    from otterfile.cli import main
+    from tests.unit.test_bad_input import BASE, DEPLOY, SECOND
+    other = DEPLOY.replace('domains=["app.test"]', 'domains=["b.test"], proxy=nginx()')
+    marker = tmp_path / "built"
+    file = tmp_path / "Otterfile.py"
+    file.write_text(BASE.format(marker=marker) + SECOND.format(name="other", value=other))
+    result = CliRunner().invoke(main, ["-f", str(file), "run", "production"], env={})
+    assert result.exit_code == 2, result.output
+    assert re.search(r"Otterfile\.py:\d+: deployment other/proxy: root@127\.0\.0\.1:1 would "
+                     r"run caddy for deployment production \(line \d+\) and nginx for other",
+                     result.output), result.output
+    assert not marker.exists()
+
+
+@pytest.mark.skipif(OPENSSL is None, reason="no openssl")
+def test_a_renewed_certificate_changes_the_release_fingerprint(tmp_path):
+    value = model.nginx(tls=("cert.pem", "key.pem"))
+    make_cert(tmp_path)
+    first = nginx.PROXY.shipped_digest(value, tmp_path)
+    assert first == nginx.PROXY.shipped_digest(value, tmp_path)
+    make_cert(tmp_path)
+    assert nginx.PROXY.shipped_digest(value, tmp_path) not in (None, first)
+    assert nginx.PROXY.shipped_digest(model.nginx(), tmp_path) is None
+    assert caddy.PROXY.shipped_digest(model.caddy(), tmp_path) is None
