@@ -66,7 +66,7 @@ if [ -f "$work/cert" ] && [ -f "$work/key" ]; then
   mkdir -p -m 700 "$tdir" && chmod 700 "$tdir" || exit 1
   tls=1
   for f in cert key; do
-    if [ -f "$tdir/$f.pem" ]; then cp -p "$tdir/$f.pem" "$tdir/.$f.pem.bak" || { restore; exit 1; }; fi
+    [ ! -f "$tdir/$f.pem" ] || cp -p "$tdir/$f.pem" "$tdir/.$f.pem.bak" || { restore; exit 1; }
   done
   # the key is root's alone; nginx's master process reads both before it drops privileges
   install -m 644 "$work/cert" "$tdir/cert.pem" && install -m 600 "$work/key" "$tdir/key.pem" \
@@ -248,7 +248,7 @@ def read_tls_files(tls: Any, folder: Path) -> tuple[str, str] | None:
             text = file.read_text()
         except (OSError, UnicodeDecodeError) as error:
             fail(f"tls/{index}", f"cannot read {file}: {getattr(error, 'strerror', error)}")
-        if f"-----BEGIN " not in text or f"{what}-----" not in text:
+        if "-----BEGIN " not in text or f"{what}-----" not in text:
             fail(f"tls/{index}", f"{file} is not a PEM {what.lower()}")
         texts.append(text)
     return texts[0], texts[1]

@@ -303,7 +303,7 @@ def test_stopped_proxy_is_started(tools):
 
 def test_missing_proxy_is_installed_noninteractively(tools):
     bin_dir, fake = tools
-    fake("apt-get", f'[ "$1" = install ] && cp "$d/sh-fake" "$d/nginx"; '
+    fake("apt-get", '[ "$1" = install ] && cp "$d/sh-fake" "$d/nginx"; '
                     'echo "DEBIAN_FRONTEND=$DEBIAN_FRONTEND" >> "$d/calls"\n')
     (bin_dir / "sh-fake").write_text(FAKE)
     (bin_dir / "sh-fake").chmod(0o755)
