@@ -105,6 +105,11 @@ echo "switched $name ($verb)"
 # $1 caddy dir, $2 deployment.
 REMOVE_SCRIPT = _PATHS + r"""
 [ -f "$site" ] || { echo "no site file for $name"; exit 0; }
+# the site held :80: the distribution's default site that its switch set aside comes back
+if grep -q '^:80 {' "$site" && grep -q '^# otter: ' "$main" 2>/dev/null; then
+  sed 's/^# otter: //' "$main" > "$main.otter-tmp" && mv -f "$main.otter-tmp" "$main" || exit 1
+  echo "restored Caddy's default :80 site in $main"
+fi
 rm -f "$site" "$bak" || exit 1
 if command -v caddy >/dev/null 2>&1 && systemctl is-active --quiet caddy; then
   systemctl reload caddy || exit 5

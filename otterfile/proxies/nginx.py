@@ -109,6 +109,12 @@ echo "switched $name ($verb)"
 # $1 nginx dir, $2 deployment.
 REMOVE_SCRIPT = _PATHS + r"""
 [ -f "$site" ] || { echo "no site file for $name"; exit 0; }
+default="$1/sites-enabled/default"
+# the site held :80: the distribution's default site that its switch set aside comes back
+if grep -q 'listen 80 default_server;' "$site" && [ ! -e "$default" ] && [ ! -L "$default" ] \
+   && [ -f "$1/sites-available/default" ] && [ -d "$1/sites-enabled" ]; then
+  ln -s "$1/sites-available/default" "$default" && echo "restored nginx's default site"
+fi
 rm -f "$site" "$bak" || exit 1
 rm -rf "$1/otter-tls/$name" || exit 1
 if command -v nginx >/dev/null 2>&1 && systemctl is-active --quiet nginx; then

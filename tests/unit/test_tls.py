@@ -107,6 +107,9 @@ def test_caddy_no_domain_site_on_80_sets_the_default_site_aside(test_caddy_host)
     assert "# otter: :80 {\n# otter: \t# Set this path" in main
     assert "\n# otter: \troot * /usr/share/caddy\n" in main
     assert "# otter: }\n" in main and main.startswith("# The Caddyfile")
+    gone = test_caddy.run(test_caddy_host, caddy.remove_site("production", str(folder)))
+    assert gone.exited == 0 and "restored Caddy's default :80 site" in gone.stdout
+    assert (folder / "Caddyfile").read_text().startswith(DEBIAN_CADDYFILE)
 
 
 @test_caddy.needs_caddy
@@ -154,6 +157,11 @@ def test_nginx_no_domain_site_on_80_sets_the_default_site_aside(nginx_host):
     bad = test_nginx.run(nginx_host, nginx.switch("production", text + "broken\n",
                                                   str(folder), listen_port=80))
     assert bad.exited == 4 and os.path.islink(link)
+    # removing the no-domain site brings the default site back
+    os.unlink(link)
+    gone = test_nginx.run(nginx_host, nginx.remove_site("production", str(folder)))
+    assert gone.exited == 0 and "restored nginx's default site" in gone.stdout
+    assert os.path.islink(link) and not (folder / "conf.d" / "otter-production.conf").exists()
 
 
 # -- nginx: TLS with certificate files ------------------------------------------------------
