@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Callable
 
 from . import checks
@@ -23,6 +24,7 @@ def evaluate(loaded: Loaded) -> Project:
 class _Evaluator:
     def __init__(self, loaded: Loaded):
         self.loaded, self.file = loaded, str(loaded.file)
+        self.folder = Path(loaded.file).resolve().parent
         self.by_kind: dict[str, dict[str, Marked]] = {}
         for marked in loaded.functions:
             try:  # names become task ids, file names and lines of output
@@ -62,7 +64,16 @@ class _Evaluator:
         """Two deployments on one host may not claim the same domain, nor (without domains)
         the same port: found here, before anything runs, naming both."""
         claimed: dict[tuple[str, str], DeploymentDef] = {}
+        proxies: dict[str, DeploymentDef] = {}  # one proxy owns 80/443 on a host
         for dep in deployments:
+            for host in dep.hosts:
+                other = proxies.setdefault(host.name, dep)
+                if other.proxy_kind is not dep.proxy_kind:
+                    raise OtterfileError(
+                        f"{host.name} would run {other.proxy_kind.name} for deployment "
+                        f"{other.name} (line {other.line}) and {dep.proxy_kind.name} for "
+                        f"{dep.name}; one proxy owns ports 80/443 on a host: choose one",
+                        file=self.file, line=dep.line, path=f"deployment {dep.name}/proxy")
             claims = [f"domain {d}" for d in dep.domains] or \
                 [f"port {dep.runtime.kind.port(dep.runtime.value)} (no domains)"]
             for host in dep.hosts:
@@ -183,6 +194,8 @@ class _Evaluator:
             steps=tuple(attached), line=marked.line)
         _within("proxy", lambda domains: dep.proxy_kind.check_domains(dep.proxy, domains),
                 dep.domains)
+        _within("proxy", lambda value: dep.proxy_kind.check_files(value, self.folder),
+                dep.proxy)
         return replace(dep, unsupported=self._unsupported(dep))
 
     def _unsupported(self, dep: DeploymentDef) -> OtterfileError | None:

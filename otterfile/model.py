@@ -90,6 +90,7 @@ class Caddy:
     """Caddy as the reverse proxy; tls is "auto", "internal" or "off"."""
 
     tls: Any = "auto"
+    hsts: Any = False  # Strict-Transport-Security on the HTTPS sites
     kind = "caddy"
 
 
@@ -98,6 +99,7 @@ class Nginx:
     """nginx as the reverse proxy; tls is None or (cert path, key path)."""
 
     tls: Any = None
+    hsts: Any = False  # Strict-Transport-Security on the HTTPS sites
     kind = "nginx"
 
 
@@ -165,11 +167,14 @@ def systemd(command=None, port=None, env=None, user=None) -> Systemd:
     return Systemd(command, port, {} if env is None else env, user)
 
 
-def caddy(tls="auto") -> Caddy:
-    """Caddy as the reverse proxy (the default)."""
-    return Caddy(tls)
+def caddy(tls="auto", hsts=False) -> Caddy:
+    """Caddy as the reverse proxy (the default): tls "auto" (ACME), "internal" (Caddy's own
+    CA) or "off"; `hsts=True` adds Strict-Transport-Security where TLS is on."""
+    return Caddy(tls, hsts)
 
 
-def nginx(tls=None) -> Nginx:
-    """nginx as the reverse proxy; `tls=(cert path, key path)` is not deployable yet."""
-    return Nginx(tls)
+def nginx(tls=None, hsts=False) -> Nginx:
+    """nginx as the reverse proxy; `tls=("cert.pem", "key.pem")` serves HTTPS with files
+    shipped from beside the Otterfile, or `("host:/etc/ssl/a.pem", "host:/etc/ssl/a.key")`
+    already on each target."""
+    return Nginx(tls, hsts)

@@ -7,6 +7,7 @@ Commands or text; nothing here runs a process.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..command import Command
@@ -40,15 +41,24 @@ class Proxy(Protocol):
         """FieldError (path "domains/N") for a domain this proxy, so configured, cannot
         serve (a wildcard without a way to get its certificate)."""
 
+    def check_files(self, value: Any, folder: Path) -> None:
+        """FieldError for files the proxy ships from the controller (paths relative to
+        `folder`, the Otterfile's) that are missing or malformed."""
+
+    def shipped_digest(self, value: Any, folder: Path) -> str | None:
+        """A digest of the files the proxy ships from the controller (a certificate and
+        key), so that changing them makes a new release; None when it ships none."""
+
     def site_path(self, deployment: str) -> str:
         """The file on the target that otter owns for `deployment`."""
 
     def render(self, value: Any, site: Site) -> str:
         """The site file's text."""
 
-    def switch(self, deployment: str, content: str) -> Command:
-        """One round trip: install `content` as the site, validate the whole config, reload
-        gracefully (or start the proxy); restore the previous files on any failure.
+    def switch(self, value: Any, site: Site, content: str, folder: Path) -> Command:
+        """One round trip: install `content` as the site (with any files it needs, read from
+        `folder`), validate the whole config, reload gracefully (or start the proxy);
+        restore the previous files on any failure.
         Exit EXIT_MISSING: the proxy is not installed; EXIT_INVALID: rejected config;
         EXIT_RELOAD: reload failed."""
 

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from ..artifacts.ship import ship as ship_artifact
 from ..command import Command, script, sequence
-from ..commands import files, state as states
+from ..commands import files, proxy_install, state as states
 from ..errors import OtterError
 from ..proxies.base import EXIT_MISSING, Site
 from ..runtimes.base import StartSpec
@@ -40,7 +40,7 @@ def recover(engine, lane, task) -> None:
                   f'"$@"; echo "{SITE_MARK}"; cat "$site" 2>/dev/null; exit 0',
                   args=[px.site_path(dep.name), *read.argv],
                   description=f"read state of {dep.name}")
-    stdout = checked(executor, both, "reading the release state").stdout
+    stdout = _ensure_and_read(engine, task, executor, px, both)
     lane.key, _, stdout = stdout.partition(KEY_MARK + "\n")
     text, _, served = stdout.partition(SITE_MARK + "\n")
     target = states.parse_read(text, rt.parse_listing,  # an invalid file: nothing is touched
@@ -63,6 +63,23 @@ def recover(engine, lane, task) -> None:
         checked(executor, _state_write(dep.name, state), "writing state")
     lane.state, lane.previous = state, live
     lane.running = frozenset(i.name for i in instances if i.running)
+
+
+def _ensure_and_read(engine, task, executor, px, read: Command) -> str:
+    """The proxy installed and running (or a clear error naming the host), then `read`:
+    one round trip. What was installed or started is said."""
+    ensure = proxy_install.ensure_proxy(px.name)
+    result = executor.run(sequence(ensure, read, description=f"{read.description} "
+                                   f"({px.name} installed and running)"))
+    if result.exited == proxy_install.EXIT_PROXY:
+        raise OtterError(f"{executor.host.name}: {result.tail(8)}")
+    if not result.ok:
+        raise OtterError(f"{executor.host.name}: reading the release state failed (exit "
+                         f"{result.exited}): {result.tail(8) or result.tail(8, 'stdout')}")
+    for line in result.stderr.splitlines():
+        if line.startswith(("otter: installed ", "otter: started ")):
+            engine.emit(task, "info", line.removeprefix("otter: "))
+    return result.stdout
 
 
 def _named_by_otter(rt, deployment: str, instances: list) -> list:
@@ -94,7 +111,8 @@ def start(engine, lane, task) -> None:
     dep, rt, executor = lane.deployment, lane.runtime, engine.executor(task.host)
     artifact = engine.artifact_of(lane)
     env = engine.env.get(dep.name, dict(dep.runtime.env))
-    config = fingerprint(dep, artifact.digest, env, lane.key)
+    config = fingerprint(dep, artifact.digest, env, lane.key,
+                         lane.proxy.shipped_digest(dep.proxy, engine.project.folder))
     live = lane.previous
     if live and live.config == config and live.instance in lane.running and \
             not engine.rollback:
@@ -117,12 +135,15 @@ def start(engine, lane, task) -> None:
     engine.emit(task, "info", f"{lane.release.instance} on 127.0.0.1:{port}")
 
 
-def fingerprint(dep, digest: str, env: dict, key: str) -> str:
-    """What makes two releases the same: artifact, env (secrets included), runtime, proxy;
-    keyed with the target's root-only key, so the stored value reveals no secret."""
+def fingerprint(dep, digest: str, env: dict, key: str, proxy_files: str | None = None) -> str:
+    """What makes two releases the same: artifact, env (secrets included), runtime, proxy
+    (and the digest of files it ships: a renewed certificate is a change); keyed with the
+    target's root-only key, so the stored value reveals no secret."""
     values = [digest, sorted((k, v.reveal() if hasattr(v, "reveal") else v)
                              for k, v in env.items()),
               dep.runtime.kind.settings(dep.runtime.value), list(dep.domains), repr(dep.proxy)]
+    if proxy_files:
+        values.append(proxy_files)
     return hmac.new(key.strip().encode(), repr(values).encode(), "sha256").hexdigest()[:16]
 
 
@@ -132,9 +153,13 @@ def health(engine, lane, task) -> None:
 
 
 def site_of(lane, port) -> str:
+    return lane.proxy.render(lane.deployment.proxy, _site(lane, port))
+
+
+def _site(lane, port) -> Site:
     dep = lane.deployment
     listen = None if dep.domains else lane.runtime.port(dep.runtime.value)
-    return lane.proxy.render(dep.proxy, Site(dep.name, dep.domains, port, listen))
+    return Site(dep.name, dep.domains, port, listen)
 
 
 def switch(engine, lane, task) -> None:
@@ -142,7 +167,8 @@ def switch(engine, lane, task) -> None:
     if lane.noop:
         return
     dep, px, executor = lane.deployment, lane.proxy, engine.executor(task.host)
-    result = executor.run(px.switch(dep.name, site_of(lane, lane.release.port)))
+    result = executor.run(px.switch(dep.proxy, _site(lane, lane.release.port),
+                                    site_of(lane, lane.release.port), engine.project.folder))
     if result.exited == EXIT_MISSING:
         raise OtterError(px.missing_message(executor.host.name))
     if not result.ok:

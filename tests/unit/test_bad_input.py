@@ -112,9 +112,9 @@ def lost(ctx):
      ('return build(path=".", command=', 'return registry("registry.test/app:1", '
       'username="u", password="hunter2") or build(path=".", command='),
      r"artifact web/password: expected secret\(\"NAME\"\)"),
-    ("nginx tls cannot deploy yet",
+    ("nginx tls files missing",
      ('domains=["app.test"])', 'domains=["app.test"], proxy=nginx(tls=("c.pem", "k.pem")))'),
-     r"deployment production/proxy:"),
+     r"deployment production/proxy/tls/0: cannot read .*c\.pem"),
     ("a syntax error", ("@runtime", "@runtime(\n"), r":\d+: syntax error"),
     ("an exception at top level", ("", "\nraise ValueError('no')\n"), r":\d+: ValueError: no"),
     ("a missing secret", (BOX, 'docker(port=8080, env={"A": secret("NOT_SET_ANYWHERE")})'),

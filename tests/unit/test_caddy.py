@@ -6,6 +6,8 @@ import os
 import shutil
 from dataclasses import replace
 
+from pathlib import Path
+
 import pytest
 
 from otterfile import model
@@ -78,7 +80,8 @@ def test_the_caddy_proxy_object():
     planned = caddy.PROXY.render(value, Site("production", (), "<port>", 3000))
     assert caddy.PROXY.served_port(planned) is None
     assert caddy.PROXY.site_path("production") == "/etc/caddy/otter.d/production.caddy"
-    assert caddy.PROXY.switch("production", "x\n") == caddy.switch("production", "x\n")
+    assert caddy.PROXY.switch(value, Site("production", (), 1, 3000), "x\n", Path(".")) == \
+        caddy.switch("production", "x\n", listen_port=3000)
     assert caddy.PROXY.remove("production") == caddy.remove_site("production")
     assert "server-a" in caddy.PROXY.missing_message("server-a")
 

@@ -121,7 +121,7 @@ def verbs(executor) -> list[str]:
     return out
 
 
-FIRST = ["lock production", "read state of production", "look for app:1", "{rt} load",
+FIRST = ["lock production", "read state of production ({px} installed and running)", "look for app:1", "{rt} load",
          "look for app:1", "start", "write state of production",
          "GET http://127.0.0.1:20001/health", "switch {px} to site", "write state of production",
          "retire the old release", "append to the deploy log of production",
@@ -167,8 +167,9 @@ def test_noop_when_the_live_release_has_this_artifact_and_config(tmp_path):
                                 answers(state.replace('"config": null',
                                                       f'"config": "{config}"'), "present"))
     assert outcome.ok
-    assert verbs(target) == ["lock production", "read state of production", "look for app:1",
-                             "append to the deploy log of production", "unlock production"]
+    assert verbs(target) == ["lock production",
+                             "read state of production (caddy installed and running)",
+                             "look for app:1", "append to the deploy log of production", "unlock production"]
 
 
 @pytest.mark.parametrize("runtime,proxy", KINDS)

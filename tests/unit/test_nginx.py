@@ -8,6 +8,7 @@ import shlex
 import shutil
 import subprocess
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -37,7 +38,8 @@ LOCATION = ("\tlocation / {\n"
             "\t\tproxy_set_header Upgrade $http_upgrade;\n"
             "\t\tproxy_set_header Connection $otter_upgrade_production;\n"
             "\t}\n}\n")
-TOOLS = ["sh", "cat", "cp", "mv", "rm", "mkdir", "tail", "grep", "flock", "dirname"]
+TOOLS = ["sh", "cat", "cp", "mv", "rm", "mkdir", "tail", "grep", "flock", "dirname", "awk",
+         "mktemp", "install", "chmod", "readlink", "ln"]
 REAL_NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
 
 # Records its argv; `-t` fails when a site says "broken"; `-T` names every site file as
@@ -85,7 +87,9 @@ def test_render_site_with_domains():
 
 def test_render_site_without_domains_listens_on_the_runtime_port():
     assert nginx.render_site("production", [], 20001, 3000) == (
-        HEADER + UPSTREAM + "server {\n\tlisten 3000;\n\tserver_name _;\n\n" + LOCATION)
+        HEADER + UPSTREAM + "server {\n\t# no domains: every name on this port (the "
+        "distribution's default site is set aside)\n\tlisten 3000 default_server;\n"
+        "\tserver_name _;\n\n" + LOCATION)
 
 
 def test_identifiers_are_distinct_nginx_names():
@@ -126,10 +130,11 @@ def test_served_port_round_trip():
     assert proxy.served_port(":3000 {\n\treverse_proxy 127.0.0.1:20001\n}\n") is None
 
 
-@pytest.mark.parametrize("tls", [None, ("/etc/ssl/a.pem", "/etc/ssl/a.key"), ["c", "k"]])
+@pytest.mark.parametrize("tls", [None, ("/etc/ssl/a.pem", "/etc/ssl/a.key"), ["c", "k"],
+                                 ("host:/etc/ssl/a.pem", "host:/etc/ssl/a.key")])
 def test_check_accepts_tls(tls):
     value = nginx_value(tls=tls)
-    assert nginx.PROXY.check(value) is value
+    assert nginx.PROXY.check(value).tls == (None if tls is None else tuple(tls))
 
 
 @pytest.mark.parametrize("tls", ["/etc/ssl/a.pem", ("a",), ("a", "b", "c"), ("a", ""),
@@ -138,15 +143,6 @@ def test_check_rejects_bad_tls(tls):
     with pytest.raises(FieldError) as error:
         nginx.PROXY.check(nginx_value(tls=tls))
     assert error.value.path == "tls" and "(cert path, key path)" in error.value.message
-
-
-def test_tls_is_not_deployable_yet():
-    proxy = nginx.PROXY
-    assert proxy.unsupported(nginx_value()) is None
-    value = nginx_value(tls=("a.pem", "a.key"))
-    assert "TLS with nginx" in proxy.unsupported(value)
-    with pytest.raises(OtterError, match="TLS with nginx"):
-        proxy.render(value, Site("production", ("a.com",), 20001, None))
 
 
 def test_proxy_implements_every_method_of_the_interface():
@@ -158,8 +154,9 @@ def test_proxy_implements_every_method_of_the_interface():
 
 
 def test_switch_command_shape():
-    command = nginx.PROXY.switch("production", "content\n")
-    assert command.argv[3:] == ("sh", "/etc/nginx", "production")
+    command = nginx.PROXY.switch(nginx_value(), Site("production", ("a.test",), 1, None),
+                                 "content\n", Path("."))
+    assert command.argv[3:] == ("sh", "/etc/nginx", "production", "")
     assert command.stdin == "content\n"
     assert nginx.PROXY.remove("production").argv[3:] == ("sh", "/etc/nginx", "production")
     with pytest.raises(OtterError):

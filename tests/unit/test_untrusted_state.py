@@ -187,7 +187,8 @@ def test_a_tampered_live_instance_fails_recover_and_removes_nothing():
         recover(executor)
     assert str(error.value).startswith("web1:/var/lib/otter/production/releases.json: ")
     assert "releases/0/instance: 'victim' is not the instance otter names" in str(error.value)
-    assert [c.description for c in executor.commands] == ["read state of production"]
+    assert [c.description for c in executor.commands] == [
+        "read state of production (caddy installed and running)"]
 
 
 def test_a_tampered_file_fails_the_deploy_before_anything_changes(tmp_path):
@@ -199,7 +200,8 @@ def test_a_tampered_file_fails_the_deploy_before_anything_changes(tmp_path):
     assert "root@web1:/var/lib/otter/production/releases.json: " in \
         str(outcome.errors["production/lock@root@web1"])
     # nothing removed, stopped or written; the lock is given back for the next run
-    assert verbs(target) == ["lock production", "read state of production",
+    assert verbs(target) == ["lock production",
+                             "read state of production (caddy installed and running)",
                              "unlock production"]
 
 
