@@ -20,7 +20,7 @@ def list_(ctx: click.Context) -> None:
     rows = [["artifact", a.name, a.kind.name, ""] for a in project.artifacts.values()]
     rows += [["runtime", r.name, r.kind.name, f"port {r.kind.port(r.value)}"]
              for r in project.runtimes.values()]
-    rows += [["target", t.name, ", ".join(h.name for h in t.hosts), ""]
+    rows += [["target", t.name, ", ".join(h.introduced(t.name) for h in t.hosts), ""]
              for t in project.targets.values()]
     rows += [["deployment", d.name, ", ".join(t.name for t in d.targets),
               " ".join(d.domains) + (" (not deployable yet)" if d.unsupported else "")]

@@ -55,7 +55,8 @@ class ConnectionFailed(ExecutionError):
 
     def __init__(self, host: SSHHost, stderr: str):
         self.host, self.stderr = host, stderr.strip()
-        super().__init__(f"cannot connect to {host.name}: {_explain(host, self.stderr)}")
+        super().__init__(f"cannot connect to {host.introduced()}: "
+                         f"{_explain(host, self.stderr)}")
 
 
 def _explain(host: SSHHost, stderr: str) -> str:
