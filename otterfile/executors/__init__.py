@@ -11,8 +11,10 @@ def _local(host: Host, control_dir: str | None) -> Executor:
 
 
 def _ssh(host: Host, control_dir: str | None) -> Executor:
-    from .ssh import SSHExecutor
-    return SSHExecutor(host, control_dir=control_dir)  # type: ignore[arg-type]
+    from .ssh import SSHExecutor, persist_seconds
+    persist = persist_seconds()  # kept masters live in the user's folder, not a run's
+    return SSHExecutor(host, control_dir=None if persist else control_dir,  # type: ignore
+                       persist=persist)
 
 
 CONNECTORS = {LocalHost: _local, SSHHost: _ssh}

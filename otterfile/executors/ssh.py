@@ -1,12 +1,17 @@
 """Run Commands on a server through the system OpenSSH client, one multiplexed master per host.
 
-The user's ~/.ssh/config and agent apply (no -F); host keys are always checked.
+The user's ~/.ssh/config and agent apply (no -F); host keys are always checked. A master may
+outlive otter (`persist` seconds idle) in a private per-user folder, so the next command
+reuses it; its socket's name hashes everything that shapes the connection, so a master
+reached with other keys, known_hosts, user, port or options is never reused.
 """
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
+import stat
 import shlex
 import shutil
 import socket
@@ -16,7 +21,7 @@ import time
 from typing import BinaryIO, Iterator
 
 from ..command import Command
-from ..errors import ExecutionError
+from ..errors import ExecutionError, OtterError
 from ..hosts import SSHHost
 from .base import HttpGet, OnOutput, OnProgress, Result
 from .http import getter
@@ -25,6 +30,11 @@ from .local import (HeldOpen, Input, Processes, chunks, open_source, run_process
 
 CONNECT_TIMEOUT = 15
 CONTROL_PERSIST = "10m"  # how long an orphaned master (otter killed) outlives its last use
+PERSIST_ENV = "OTTER_SSH_PERSIST"  # seconds a master is kept after otter ends; 0: not kept
+DEFAULT_PERSIST = 60
+PROBE_TIMEOUT = 5  # a kept master that cannot run `true` in this long is replaced
+SOCKET_MAX = 103  # a socket path's bytes (104 on macOS, 108 on Linux, with the NUL)
+SOCKET_NAME = 1 + 16 + 17  # "/", connection_key, and the suffix ssh adds while binding
 MAX_SESSIONS = 8  # below sshd's default MaxSessions (10) per connection
 SSH_FAILED = 255
 
@@ -94,6 +104,52 @@ def _checking(value: str) -> str:
     return value
 
 
+def persist_seconds() -> int:
+    """How long masters are kept after otter ends: $OTTER_SSH_PERSIST, default 60; 0 off."""
+    value = os.environ.get(PERSIST_ENV, "").strip()
+    if not value:
+        return DEFAULT_PERSIST
+    if not value.isdigit():
+        raise OtterError(f"{PERSIST_ENV}={value!r}: expected a number of seconds "
+                         f"(0 turns keeping SSH connections off)")
+    return int(value)
+
+
+def control_folder() -> str:
+    """The private folder (0700, this user's) for masters that outlive otter: under
+    $XDG_RUNTIME_DIR, else ~/.cache/otter/ssh, else /tmp/otter-ssh-UID; short enough for
+    a socket path."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    candidates = [os.path.join(runtime, "otter-ssh")] if runtime else []
+    candidates += [os.path.join(os.path.expanduser("~"), ".cache", "otter", "ssh"),
+                   os.path.join(tempfile.gettempdir(), f"otter-ssh-{os.getuid()}")]
+    for folder in candidates:
+        if len(folder.encode()) + SOCKET_NAME > SOCKET_MAX:
+            continue
+        with contextlib.suppress(OSError):
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            info = os.lstat(folder)  # lstat: a symlink planted in /tmp is not ours
+            if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid():
+                if stat.S_IMODE(info.st_mode) != 0o700:
+                    os.chmod(folder, 0o700)
+                return folder
+    raise ExecutionError(f"no private folder for SSH control sockets among "
+                         f"{', '.join(candidates)}; set {PERSIST_ENV}=0")
+
+
+def connection_key(host: SSHHost) -> str:
+    """A hash of everything that shapes `host`'s connection: options otter sets, the
+    identity file's and ~/.ssh/config's identity on disk. Not the host's display name."""
+    def stamp(path: str | None) -> tuple:
+        with contextlib.suppress(OSError, TypeError):
+            info = os.stat(os.path.expanduser(path))  # type: ignore[arg-type]
+            return info.st_ino, info.st_size, info.st_mtime_ns
+        return ()
+    parts = (host.hostname, host.user, host.port, ssh_options(host),
+             stamp(host.identity_file), stamp(host.known_hosts), stamp("~/.ssh/config"))
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:
@@ -102,15 +158,23 @@ def free_port() -> int:
 
 
 class SSHExecutor:
-    """Runs Commands on an SSH host; all of them share one ControlMaster connection."""
+    """Runs Commands on an SSH host; all of them share one ControlMaster connection.
 
-    def __init__(self, host: SSHHost, control_dir: str | None = None):
-        self.host = host
-        self._own_dir = control_dir is None
-        self._dir = control_dir or tempfile.mkdtemp(prefix="otter-ssh-")  # mkdtemp: 0700
+    `persist` > 0: the master lives in the private control_folder() (or `control_dir`) and
+    is kept that many idle seconds after close(), for the next otter to reuse; 0: it lives
+    in `control_dir` (default a temporary folder) and close() ends it."""
+
+    def __init__(self, host: SSHHost, control_dir: str | None = None, persist: int = 0):
+        self.host, self.persist = host, persist
+        self._own_dir = control_dir is None and not persist
+        if persist:
+            self._dir = control_dir or control_folder()
+        else:
+            self._dir = control_dir or tempfile.mkdtemp(prefix="otter-ssh-")  # mkdtemp: 0700
         os.makedirs(self._dir, mode=0o700, exist_ok=True)
-        name = hashlib.sha256(repr(host).encode()).hexdigest()[:16]
-        self.control_path = os.path.join(self._dir, name)  # short: sockets max ~100 bytes
+        # short: socket paths max ~100 bytes
+        self.control_path = os.path.join(self._dir, connection_key(host))
+        self._checked = False  # whether a master found on start was seen to work
         self._lock = threading.Lock()
         self._sessions = threading.BoundedSemaphore(MAX_SESSIONS)
         self._processes = Processes()
@@ -122,17 +186,45 @@ class SSHExecutor:
                 "-o", f"ControlPath={self.control_path}", *args, "--", self.host.hostname]
 
     def _ensure_master(self) -> None:
-        # one lock: concurrent first commands must not each start a master
-        with self._lock:
+        # one lock: concurrent first commands (threads, other otters) must not each start one
+        with self._lock, self._folder_lock():
             if self._master_alive():
-                return
+                if self._checked or self._works():
+                    self._checked = True
+                    return
+                self._end_master()  # kept, but its connection is gone (host restarted)
             with contextlib.suppress(FileNotFoundError):  # left by a killed master
                 os.unlink(self.control_path)
             os.makedirs(self._dir, mode=0o700, exist_ok=True)  # again after close()
-            argv = self._ssh("-o", f"ControlPersist={CONTROL_PERSIST}", "-f", "-N", master=True)
+            keep = f"{self.persist}s" if self.persist else CONTROL_PERSIST
+            argv = self._ssh("-o", f"ControlPersist={keep}", "-f", "-N", master=True)
             code, _, err = run_process(argv, timeout=CONNECT_TIMEOUT * 2)
             if code != 0 or not self._wait_for_socket():
                 raise ConnectionFailed(self.host, err)
+            self._checked = True
+
+    @contextlib.contextmanager
+    def _folder_lock(self) -> Iterator[None]:
+        if not self.persist:  # a private folder: only this process starts masters there
+            yield
+            return
+        with open(self.control_path + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _works(self) -> bool:
+        """A master found on start (another otter's) still reaches the host: one round trip,
+        bounded, so a master whose host went away is replaced rather than waited on."""
+        code, _, _ = run_process(self._ssh("-T", "-e", "none") + ["true"], timeout=PROBE_TIMEOUT)
+        return code == 0
+
+    def _end_master(self) -> None:
+        """Stop the master at control_path (asked through its socket, else killed)."""
+        code, output = self._control("check")
+        self._control("exit")
+        if code == 0 and "pid=" in output and self._master_alive():
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(output.split("pid=")[1].split(")")[0]), 9)
 
     def _master_alive(self) -> bool:
         # a connect, not a file test: a master killed by a signal leaves its socket file
@@ -201,11 +293,11 @@ class SSHExecutor:
             yield get
 
     def close(self) -> None:
-        """Stop running commands and end the master connection."""
+        """Stop running commands; end the master connection unless it is kept (`persist`)."""
         self._closes += 1
         self._processes.stop_all()
         with self._lock:
-            if self._master_alive():
+            if not self.persist and self._master_alive():
                 self._control("exit")
             if self._own_dir:
                 shutil.rmtree(self._dir, ignore_errors=True)
