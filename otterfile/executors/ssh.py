@@ -32,7 +32,6 @@ CONNECT_TIMEOUT = 15
 CONTROL_PERSIST = "10m"  # how long an orphaned master (otter killed) outlives its last use
 PERSIST_ENV = "OTTER_SSH_PERSIST"  # seconds a master is kept after otter ends; 0: not kept
 DEFAULT_PERSIST = 60
-PROBE_TIMEOUT = 5  # a kept master that cannot run `true` in this long is replaced
 SOCKET_MAX = 103  # a socket path's bytes (104 on macOS, 108 on Linux, with the NUL)
 SOCKET_NAME = 1 + 16 + 17  # "/", connection_key, and the suffix ssh adds while binding
 MAX_SESSIONS = 8  # below sshd's default MaxSessions (10) per connection
@@ -185,14 +184,13 @@ class SSHExecutor:
         return ["ssh", *ssh_options(self.host), "-o", f"ControlMaster={mux}",
                 "-o", f"ControlPath={self.control_path}", *args, "--", self.host.hostname]
 
-    def _ensure_master(self) -> None:
+    def _ensure_master(self) -> bool:
+        """Start the master unless one runs; True when it is one an earlier otter kept and
+        no command of ours has used yet (its host may have gone away since)."""
         # one lock: concurrent first commands (threads, other otters) must not each start one
         with self._lock, self._folder_lock():
             if self._master_alive():
-                if self._checked or self._works():
-                    self._checked = True
-                    return
-                self._end_master()  # kept, but its connection is gone (host restarted)
+                return not self._checked
             with contextlib.suppress(FileNotFoundError):  # left by a killed master
                 os.unlink(self.control_path)
             os.makedirs(self._dir, mode=0o700, exist_ok=True)  # again after close()
@@ -202,6 +200,7 @@ class SSHExecutor:
             if code != 0 or not self._wait_for_socket():
                 raise ConnectionFailed(self.host, err)
             self._checked = True
+            return False
 
     @contextlib.contextmanager
     def _folder_lock(self) -> Iterator[None]:
@@ -211,12 +210,6 @@ class SSHExecutor:
         with open(self.control_path + ".lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
-
-    def _works(self) -> bool:
-        """A master found on start (another otter's) still reaches the host: one round trip,
-        bounded, so a master whose host went away is replaced rather than waited on."""
-        code, _, _ = run_process(self._ssh("-T", "-e", "none") + ["true"], timeout=PROBE_TIMEOUT)
-        return code == 0
 
     def _end_master(self) -> None:
         """Stop the master at control_path (asked through its socket, else killed)."""
@@ -249,18 +242,25 @@ class SSHExecutor:
             timeout: float | None = None) -> Result:
         """Run `command` on the host; a `stdin` stream is sent in chunks through ssh."""
         data: Input = chunks(stdin, on_progress) if stdin is not None else command.stdin_bytes()
-        line = command.shell_line()
-        if data is None:  # nothing to send: hold stdin open so the host sees otter go away
-            data, line = HeldOpen(), watched(line)
-        self._ensure_master()
-        started, closes = time.monotonic(), self._closes
-        with self._sessions:
-            code, out, err = run_process(self._ssh("-T", "-e", "none") + [line],
-                                         stdin=data, on_output=on_output, timeout=timeout,
-                                         processes=self._processes)
-        if code == SSH_FAILED and closes == self._closes and self._control("check")[0] != 0:
-            raise ConnectionFailed(self.host, err)  # the connection, not the command, failed
-        return Result(command, code, out, err, time.monotonic() - started, self.host.name)
+        line, held = command.shell_line(), data is None
+        if held:  # nothing to send: hold stdin open so the host sees otter go away
+            line = watched(line)
+        for attempt in (1, 2):
+            data = HeldOpen() if held else data
+            kept = self._ensure_master()
+            started, closes = time.monotonic(), self._closes
+            with self._sessions:
+                code, out, err = run_process(self._ssh("-T", "-e", "none") + [line],
+                                             stdin=data, on_output=on_output, timeout=timeout,
+                                             processes=self._processes)
+            if code == SSH_FAILED and closes == self._closes and self._control("check")[0] != 0:
+                if kept and attempt == 1 and not out and (held or isinstance(data, bytes)):
+                    self._end_master()  # a kept master whose host went away: a fresh one
+                    continue
+                raise ConnectionFailed(self.host, err)  # the connection, not the command, failed
+            self._checked = True
+            return Result(command, code, out, err, time.monotonic() - started, self.host.name)
+        raise AssertionError("unreachable")
 
     def upload(self, source: str | BinaryIO, dest: str, *, mode: int = 0o644,
                on_progress: OnProgress | None = None) -> Result:
