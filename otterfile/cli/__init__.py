@@ -27,6 +27,11 @@ def main(ctx: click.Context, file: str, debug: bool, as_json: bool, no_persist: 
         import os
         os.environ["OTTER_SSH_PERSIST"] = "0"
     ctx.meta["otter.debug"] = debug
+    if debug:
+        from .common import trace_commands
+        trace_commands()
+    elif "otterfile.executors" in sys.modules:  # an earlier --debug in this process
+        sys.modules["otterfile.executors"].trace_commands(None)
     ctx.obj = {"file": file, "debug": debug, "json": as_json}
 
 

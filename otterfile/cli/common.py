@@ -51,6 +51,19 @@ def reporter(ctx: click.Context):
     return ConsoleReporter(verbose=ctx.obj["debug"])
 
 
+def trace_commands() -> None:
+    """--debug: each command on stderr as it starts, `HOST $ COMMAND`, secrets as ***."""
+    import threading
+    from ..executors import trace_commands as trace
+    from ..report import printable
+    lock = threading.Lock()
+
+    def show(host: str, text: str) -> None:
+        with lock:
+            click.echo(printable(f"{host} $ {text}"), err=True)
+    trace(show)
+
+
 def split_targets(value: str | None) -> list[str] | None:
     """--targets a,b as host names, each also as otter names it (`root@H:22` is `root@h`)."""
     from ..hosts import spelled

@@ -18,6 +18,13 @@ def _ssh(host: Host, control_dir: str | None) -> Executor:
 
 
 CONNECTORS = {LocalHost: _local, SSHHost: _ssh}
+_trace: list = []  # the show(host, text) of trace_commands, if on
+
+
+def trace_commands(show) -> None:
+    """From now on, executors call `show(host name, command)` before each command
+    (`otter --debug`); the command is shown with its secrets as ***. None: off again."""
+    _trace[:] = [show] if show else []
 
 
 def executor_for(host: Host, *, control_dir: str | None = None) -> Executor:
@@ -25,7 +32,11 @@ def executor_for(host: Host, *, control_dir: str | None = None) -> Executor:
     connect = CONNECTORS.get(type(host))
     if connect is None:
         raise TypeError(f"no executor for {host!r}")
-    return connect(host, control_dir)
+    executor = connect(host, control_dir)
+    if _trace:
+        from .traced import TracedExecutor
+        return TracedExecutor(executor, _trace[0])
+    return executor
 
 
-__all__ = ["CONNECTORS", "Executor", "Result", "executor_for"]
+__all__ = ["CONNECTORS", "Executor", "Result", "executor_for", "trace_commands"]
