@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from .errors import OtterfileError
 
@@ -202,3 +202,20 @@ def name_hosts(declared: Iterable[Declared]) -> dict[str, str]:
                 f"and {address} ({where}, line {line}); give one of them a name with "
                 f"ssh(..., name=...)", line=line)
     return {address: name for address, (_, name, _, _) in ranked.items()}
+
+
+def chosen(given: Iterable[str], hosts: Iterable[Host],
+           targets: Mapping[str, Iterable[Host]]) -> list[str]:
+    """The host names `--targets` items mean: each item as given, plus the hosts it names as
+    a target (all of a group), or as an address spelled any way (`root@H:22`, `h`)."""
+    hosts, out = list(hosts), []
+    for item in given:
+        out += [item] + [h.name for h in targets.get(item, ())]
+        try:
+            wanted = ssh(item)
+        except OtterfileError:
+            continue
+        out += [h.name for h in hosts if isinstance(h, SSHHost)
+                and (h.hostname, h.port) == (wanted.hostname, wanted.port)
+                and wanted.user in (None, h.user)]
+    return list(dict.fromkeys(out))

@@ -53,7 +53,7 @@ def run(ctx: click.Context, name: str, targets: str | None, dry_run: bool,
     from ..run.deploy import deploy
     project = load_project(ctx)
     engines = _engines(ctx, project, reporter(ctx), dry_run, lock_wait)
-    if not deploy(project, name, engines, hosts=split_targets(targets),
+    if not deploy(project, name, engines, hosts=split_targets(targets, project),
                   on_finished=_printer(ctx)):
         ctx.exit(1)
 
@@ -71,6 +71,6 @@ def rollback(ctx: click.Context, name: str, to: str | None, targets: str | None,
     from ..run.deploy import rollback as roll_back
     project = load_project(ctx)
     engines = _engines(ctx, project, reporter(ctx), False, lock_wait)
-    if not roll_back(project, name, engines, hosts=split_targets(targets), to=to,
+    if not roll_back(project, name, engines, hosts=split_targets(targets, project), to=to,
                      on_finished=_printer(ctx)):
         ctx.exit(1)

@@ -14,7 +14,7 @@ from .common import load_project, split_targets
 
 def hosts_of(project, name: str | None, targets: str | None):
     """(deployment, host) pairs of NAME (every deployment when None), narrowed by --targets."""
-    only = split_targets(targets)
+    only = split_targets(targets, project)
     deployments = project.select(name) if name else tuple(project.deployments.values())
     pairs = [(d, h) for d in deployments for h in d.hosts if only is None or h.name in only]
     if not pairs:

@@ -41,7 +41,7 @@ def plan(ctx: click.Context, name: str, targets: str | None) -> None:
     from ..describe import describe
     from ..plan import plan as make_plan
     project = load_project(ctx)
-    graph, notes = describe(project, make_plan(project, [name], hosts=split_targets(targets)))
+    graph, notes = describe(project, make_plan(project, [name], hosts=split_targets(targets, project)))
     for dep in project.select(name):
         for warning in dep.artifact.kind.warnings(dep.artifact.source):
             click.echo(f"warning: artifact {dep.artifact.name}: {warning}", err=True)
@@ -80,7 +80,7 @@ def graph(ctx: click.Context, name: str, fmt: str, targets: str | None) -> None:
     from ..picture import draw
     from ..plan import plan as make_plan
     project = load_project(ctx)
-    click.echo(draw(make_plan(project, [name], hosts=split_targets(targets)), fmt), nl=False)
+    click.echo(draw(make_plan(project, [name], hosts=split_targets(targets, project)), fmt), nl=False)
 
 
 @click.command()

@@ -159,3 +159,24 @@ def solo():
     rows = {line.split()[1]: line.split(None, 2)[2] for line in result.output.splitlines()
             if line.startswith("target")}
     assert rows == {"pair": "root@a, bee (deploy@b:2222)", "solo": "root@c"}
+
+
+def test_targets_option_takes_names_addresses_and_groups(otterfile):
+    from otterfile.cli.common import split_targets
+    project = project_of(otterfile, '["t1", "pair"]', '''
+@target
+def t1():
+    return ssh("root@127.0.0.1:2201")
+
+@target
+def pair():
+    return [ssh("root@b:2202"), ssh("deploy@c", name="cee")]
+''')
+    assert split_targets("t1", project) == ["t1"]
+    assert "t1" in split_targets("root@127.0.0.1:2201", project)
+    assert "t1" in split_targets("127.0.0.1:2201", project)
+    assert "t1" not in split_targets("admin@127.0.0.1:2201", project)
+    assert {"b:2202", "cee"} <= set(split_targets("pair", project))
+    assert "cee" in split_targets("deploy@C:22", project)
+    graph = plan(project, ["production"], hosts=split_targets("root@127.0.0.1:2201", project))
+    assert graph.hosts() == ["t1"]
