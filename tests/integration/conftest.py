@@ -22,6 +22,10 @@ from tests.testbed.hosts import COMPOSE_FILE, PROJECT, Testbed, TestTarget, excl
 from tests.testbed.images import CACHE
 
 KEEP = os.environ.get("OTTER_TESTBED_KEEP") == "1"
+# Tests inject faults (a host paused, cut off, restarted) between otter commands and share
+# hosts between sessions: each command connects afresh, as before masters were kept.
+# tests/integration/test_ssh_persist.py turns keeping on where it tests it.
+os.environ.setdefault("OTTER_SSH_PERSIST", "0")
 
 
 @pytest.fixture(scope="session")

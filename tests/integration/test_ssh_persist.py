@@ -57,6 +57,8 @@ def write(folder: Path, sshd, key: Path) -> None:  # noqa: F811
 
 
 def otter(world, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """The otter command line as a user runs it: masters kept (the default, 60 s)."""
+    env = {"OTTER_SSH_PERSIST": "60", **env}  # conftest turns keeping off for other tests
     return subprocess.run(
         [sys.executable, "-m", "otterfile", "-f", str(world["dir"] / "Otterfile.py"), *args],
         capture_output=True, text=True, timeout=60, cwd=world["dir"],
