@@ -1,12 +1,14 @@
 """What `otter exec NAME -- true` on three hosts costs, cold and warm, against plain ssh.
 
-    python bench/ssh_warm.py [--runs 10]
+    python bench/ssh_warm.py [--runs 10] [--pyinfra PATH]
 
 Starts a throwaway sshd (root, loopback; needs /usr/sbin/sshd) listening on 127.0.0.1,
 127.0.0.2 and 127.0.0.3 (three "hosts", one machine), and prints median wall times of:
 Python's start-up, `ssh host true` on one host, three of those in parallel, and the whole
 `otter exec` process with a kept master (warm), without one (cold: masters ended before
-each run) and with persistence off (`--no-persist`). pyinfra too, when it is installed.
+each run) and with persistence off (`--no-persist`). pyinfra too, when it is on PATH or
+given (`python3 -m venv /tmp/pi && /tmp/pi/bin/pip install pyinfra`, then
+`--pyinfra /tmp/pi/bin/pyinfra`).
 """
 from __future__ import annotations
 
@@ -94,7 +96,9 @@ def timed(run, runs: int, before=None) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
-    runs = parser.parse_args().runs
+    parser.add_argument("--pyinfra", default=shutil.which("pyinfra"))
+    args = parser.parse_args()
+    runs, pyinfra = args.runs, args.pyinfra
     if not os.path.exists("/usr/sbin/sshd") or os.geteuid() != 0:
         raise SystemExit("needs /usr/sbin/sshd and root")
     folder = Path(tempfile.mkdtemp(prefix="otb-", dir="/tmp"))  # short: socket paths
@@ -139,11 +143,12 @@ def main() -> None:
                                                            "production", "--", "true"]),
          None),
     ]
-    if shutil.which("pyinfra"):
-        inventory = ",".join(f"@ssh/{a}" for a in ADDRESSES)
+    if pyinfra:
         cases.append(("pyinfra exec true", lambda: quiet(
-            ["pyinfra", inventory, "--ssh-user", "root", "--ssh-port", str(port),
-             "--ssh-key", str(folder / "key"), "-y", "exec", "--", "true"]), None))
+            [pyinfra, ",".join(ADDRESSES), "--ssh-user", "root", "--ssh-port", str(port),
+             "--ssh-key", str(folder / "key"), "--data",
+             f"ssh_known_hosts_file={folder / 'known_hosts'}", "-y", "exec", "--", "true"]),
+            None))
     try:
         quiet(otter + ["exec", "production", "--", "true"])  # known hosts, warm caches
         print(f"{'case':<34} {'median':>9}   ({runs} runs, 3 hosts on one loopback sshd)")
@@ -151,7 +156,7 @@ def main() -> None:
             if name.startswith("otter exec, warm"):
                 quiet(otter + ["exec", "production", "--", "true"])
             print(f"{name:<34} {timed(run, runs, before) * 1000:7.1f}ms", flush=True)
-        if not shutil.which("pyinfra"):
+        if not pyinfra:
             print("pyinfra: not installed (pip install pyinfra to compare)")
     finally:
         end_masters()
