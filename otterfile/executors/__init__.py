@@ -11,7 +11,8 @@ def _local(host: Host, control_dir: str | None) -> Executor:
 
 
 def _ssh(host: Host, control_dir: str | None) -> Executor:
-    from .ssh import SSHExecutor, persist_seconds
+    from .control import persist_seconds
+    from .ssh import SSHExecutor
     persist = persist_seconds()  # kept masters live in the user's folder, not a run's
     return SSHExecutor(host, control_dir=None if persist else control_dir,  # type: ignore
                        persist=persist)

@@ -1,17 +1,14 @@
 """Run Commands on a server through the system OpenSSH client, one multiplexed master per host.
 
 The user's ~/.ssh/config and agent apply (no -F); host keys are always checked. A master may
-outlive otter (`persist` seconds idle) in a private per-user folder, so the next command
-reuses it; its socket's name hashes everything that shapes the connection, so a master
-reached with other keys, known_hosts, user, port or options is never reused.
+outlive otter (`persist` seconds idle) for the next command to reuse (control.py: where its
+socket lives and what its name hashes).
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
-import stat
 import shlex
 import shutil
 import socket
@@ -21,19 +18,16 @@ import time
 from typing import BinaryIO, Iterator
 
 from ..command import Command
-from ..errors import ExecutionError, OtterError
+from ..errors import ExecutionError
 from ..hosts import SSHHost
 from .base import HttpGet, OnOutput, OnProgress, Result
+from .control import connection_key, control_folder
 from .http import getter
 from .local import (HeldOpen, Input, Processes, chunks, open_source, run_process,
                     upload_command)
 
 CONNECT_TIMEOUT = 15
 CONTROL_PERSIST = "10m"  # how long an orphaned master (otter killed) outlives its last use
-PERSIST_ENV = "OTTER_SSH_PERSIST"  # seconds a master is kept after otter ends; 0: not kept
-DEFAULT_PERSIST = 60
-SOCKET_MAX = 103  # a socket path's bytes (104 on macOS, 108 on Linux, with the NUL)
-SOCKET_NAME = 1 + 16 + 17  # "/", connection_key, and the suffix ssh adds while binding
 MAX_SESSIONS = 8  # below sshd's default MaxSessions (10) per connection
 SSH_FAILED = 255
 
@@ -103,52 +97,6 @@ def _checking(value: str) -> str:
     return value
 
 
-def persist_seconds() -> int:
-    """How long masters are kept after otter ends: $OTTER_SSH_PERSIST, default 60; 0 off."""
-    value = os.environ.get(PERSIST_ENV, "").strip()
-    if not value:
-        return DEFAULT_PERSIST
-    if not value.isdigit():
-        raise OtterError(f"{PERSIST_ENV}={value!r}: expected a number of seconds "
-                         f"(0 turns keeping SSH connections off)")
-    return int(value)
-
-
-def control_folder() -> str:
-    """The private folder (0700, this user's) for masters that outlive otter: under
-    $XDG_RUNTIME_DIR, else ~/.cache/otter/ssh, else /tmp/otter-ssh-UID; short enough for
-    a socket path."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    candidates = [os.path.join(runtime, "otter-ssh")] if runtime else []
-    candidates += [os.path.join(os.path.expanduser("~"), ".cache", "otter", "ssh"),
-                   os.path.join(tempfile.gettempdir(), f"otter-ssh-{os.getuid()}")]
-    for folder in candidates:
-        if len(folder.encode()) + SOCKET_NAME > SOCKET_MAX:
-            continue
-        with contextlib.suppress(OSError):
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-            info = os.lstat(folder)  # lstat: a symlink planted in /tmp is not ours
-            if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid():
-                if stat.S_IMODE(info.st_mode) != 0o700:
-                    os.chmod(folder, 0o700)
-                return folder
-    raise ExecutionError(f"no private folder for SSH control sockets among "
-                         f"{', '.join(candidates)}; set {PERSIST_ENV}=0")
-
-
-def connection_key(host: SSHHost) -> str:
-    """A hash of everything that shapes `host`'s connection: options otter sets, the
-    identity file's and ~/.ssh/config's identity on disk. Not the host's display name."""
-    def stamp(path: str | None) -> tuple:
-        with contextlib.suppress(OSError, TypeError):
-            info = os.stat(os.path.expanduser(path))  # type: ignore[arg-type]
-            return info.st_ino, info.st_size, info.st_mtime_ns
-        return ()
-    parts = (host.hostname, host.user, host.port, ssh_options(host),
-             stamp(host.identity_file), stamp(host.known_hosts), stamp("~/.ssh/config"))
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
-
-
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:
@@ -172,7 +120,7 @@ class SSHExecutor:
             self._dir = control_dir or tempfile.mkdtemp(prefix="otter-ssh-")  # mkdtemp: 0700
         os.makedirs(self._dir, mode=0o700, exist_ok=True)
         # short: socket paths max ~100 bytes
-        self.control_path = os.path.join(self._dir, connection_key(host))
+        self.control_path = os.path.join(self._dir, connection_key(host, ssh_options(host)))
         self._checked = False  # whether a master found on start was seen to work
         self._lock = threading.Lock()
         self._sessions = threading.BoundedSemaphore(MAX_SESSIONS)
