@@ -9,12 +9,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.integration.deploy import otter_env
-from tests.integration.test_ssh_executor import _processes_mentioning, sshd  # noqa: F401
+from tests.integration.test_ssh_executor import (_gone_within, _processes_mentioning,
+                                                  _remote_pids, sshd)  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -130,3 +132,23 @@ def test_a_bad_persist_value_is_a_clear_error(world):
     result = otter(world, "exec", "production", "--", "true", OTTER_SSH_PERSIST="soon")
     assert result.returncode != 0
     assert "OTTER_SSH_PERSIST='soon': expected a number of seconds" in result.stderr
+
+
+def test_a_killed_otter_ends_its_command_though_the_master_stays(world, sshd):  # noqa: F811
+    assert otter(world, "exec", "production", "--", "true").returncode == 0  # a kept master
+    marker = f"otter-kept-{time.monotonic_ns()}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "otterfile", "-f", str(world["dir"] / "Otterfile.py"), "exec",
+         "production", "--", f"sleep 300; : {marker}"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, cwd=world["dir"],
+        env=otter_env(XDG_RUNTIME_DIR=str(world["runtime"]), OTTER_SSH_PERSIST="60"))
+    try:
+        deadline = time.monotonic() + 20
+        while not _remote_pids(f"sleep 300; : {marker}") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _remote_pids(f"sleep 300; : {marker}"), "the command never started"
+    finally:
+        process.kill()  # SIGKILL: otter gets no chance to clean up
+        process.wait(10)
+    assert _gone_within(f"sleep 300; : {marker}", 15), "the remote command outlived otter"
+    assert len(masters(world)) == 1  # the kept master is still there for the next command
