@@ -44,9 +44,9 @@ def on_each(pairs, work):
         return list(pool.map(one, range(len(pairs))))
     except KeyboardInterrupt:
         raise OtterError("interrupted") from None
-    finally:
-        for executor in by_host.values():
-            executor.close()
+    finally:  # all at once: ending a master is a process and a round trip each
+        with ThreadPoolExecutor(max_workers=len(by_host)) as closing:
+            list(closing.map(lambda executor: executor.close(), by_host.values()))
         pool.shutdown(wait=True)
 
 
