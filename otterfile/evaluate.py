@@ -8,7 +8,7 @@ from typing import Any, Callable
 from . import checks
 from .dsl import mark_of
 from .errors import OtterfileError
-from .hosts import Host
+from .hosts import Host, name_hosts
 from .loader import Loaded, Marked, line_in
 from .model import STAGES, Deployment
 from .project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef, TargetDef)
@@ -51,6 +51,7 @@ class _Evaluator:
                 if dep.name in deployments:
                     self._error(marked, f"duplicate deployment name {dep.name!r}")
                 deployments[dep.name] = dep
+        targets, deployments = self._named(targets, deployments)
         self._check_shared_hosts(list(deployments.values()))
         for step in steps.values():
             if step.deployment and step.deployment not in deployments and \
@@ -59,6 +60,25 @@ class _Evaluator:
                     "deployment", step.deployment, deployments), f"step {step.name}/deployment")
         return Project(self.loaded.file, artifacts, runtimes, targets, deployments,
                        tuple(steps.values()))
+
+    def _named(self, targets: dict[str, TargetDef], deployments: dict[str, DeploymentDef]):
+        """Every host under its one name in the run (hosts.name_hosts), everywhere."""
+        defined = {id(t) for t in targets.values()}  # the others: hosts given inline
+        declared = [(t.name, f"target {t.name}", t.line, t.hosts) for t in targets.values()]
+        declared += [(None, f"deployment {d.name}", d.line, t.hosts)
+                     for d in deployments.values() for t in d.targets if id(t) not in defined]
+        try:
+            names = name_hosts(declared)
+        except OtterfileError as error:
+            raise OtterfileError(error.message, file=self.file, line=error.line) from None
+
+        def rename(target: TargetDef) -> TargetDef:
+            hosts = tuple(h.named(names[h.address]) for h in target.hosts)
+            name = target.name if id(target) in defined else hosts[0].name
+            return replace(target, name=name, hosts=hosts)
+        return ({n: rename(t) for n, t in targets.items()},
+                {n: replace(d, targets=tuple(rename(t) for t in d.targets))
+                 for n, d in deployments.items()})
 
     def _check_shared_hosts(self, deployments: list[DeploymentDef]) -> None:
         """Two deployments on one host may not claim the same domain, nor (without domains)
@@ -70,7 +90,7 @@ class _Evaluator:
                 other = proxies.setdefault(host.name, dep)
                 if other.proxy_kind is not dep.proxy_kind:
                     raise OtterfileError(
-                        f"{host.name} would run {other.proxy_kind.name} for deployment "
+                        f"{host.introduced()} would run {other.proxy_kind.name} for deployment "
                         f"{other.name} (line {other.line}) and {dep.proxy_kind.name} for "
                         f"{dep.name}; one proxy owns ports 80/443 on a host: choose one",
                         file=self.file, line=dep.line, path=f"deployment {dep.name}/proxy")
@@ -78,7 +98,7 @@ class _Evaluator:
                 [f"port {dep.runtime.kind.port(dep.runtime.value)} (no domains)"]
             for host in dep.hosts:
                 for claim in claims:
-                    other = claimed.setdefault((host.name, claim), dep)
+                    other = claimed.setdefault((host.address, claim), dep)
                     if other is not dep:
                         raise OtterfileError(
                             f"{claim} on {host.name} is claimed by deployment {other.name} "

@@ -1,12 +1,21 @@
-"""Hosts a target is made of: this machine, or a server reached over SSH."""
+"""Hosts a target is made of: this machine, or a server reached over SSH.
+
+A host's `name` is what output shows (people's names for it); its `address` is how otter
+reaches it. `name_hosts` gives every host of a project its one name.
+"""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Iterable, Mapping
 
 from .errors import OtterfileError
 
 HOST_KEY_CHECKING = ("yes", "accept-new")
+
+
+# the engine's name for where otter runs: no host may take it
+CONTROLLER = "controller"
 
 
 @dataclass(frozen=True)
@@ -17,14 +26,46 @@ class Host:
     def name(self) -> str:
         raise NotImplementedError
 
+    @property
+    def address(self) -> str:
+        """How otter reaches the host; one address is one host."""
+        raise NotImplementedError
+
+    @property
+    def given_name(self) -> bool:
+        """Whether a person named the host (`name=`), not otter."""
+        raise NotImplementedError
+
+    def named(self, name: str) -> "Host":
+        """This host shown as `name`."""
+        raise NotImplementedError
+
+    def introduced(self, known_as: str = "") -> str:
+        """The address, preceded by the name when it says more (and is not `known_as`)."""
+        if self.name in (known_as, self.address) or self.address.endswith("@" + self.name):
+            return self.address
+        return f"{self.name} ({self.address})"
+
 
 @dataclass(frozen=True)
 class LocalHost(Host):
     label: str = "local"
+    given: bool = False  # local(name=...) rather than the default
 
     @property
     def name(self) -> str:
         return self.label
+
+    @property
+    def address(self) -> str:
+        return "local"
+
+    @property
+    def given_name(self) -> bool:
+        return self.given
+
+    def named(self, name: str) -> "LocalHost":
+        return replace(self, label=name)
 
 
 @dataclass(frozen=True)
@@ -35,20 +76,51 @@ class SSHHost(Host):
     identity_file: str | None = None
     known_hosts: str | None = None
     host_key_checking: str = "yes"
+    label: str | None = None  # ssh(name=...), a one-host target's name, or None: the address
 
     @property
     def name(self) -> str:
+        """The label, else the address without `user@` and without the default port."""
+        return self.label or self._server()
+
+    @property
+    def address(self) -> str:
         user = f"{self.user}@" if self.user else ""
-        port = f":{self.port}" if self.port else ""
-        return f"{user}{self.hostname}{port}"
+        return f"{user}{self._server()}"
+
+    @property
+    def given_name(self) -> bool:
+        return self.label is not None
+
+    def named(self, name: str) -> "SSHHost":
+        return replace(self, label=name)
+
+    def _server(self) -> str:
+        if not self.port:
+            return self.hostname
+        host = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
+        return f"{host}:{self.port}"
 
 
-def local(name: str = "local") -> LocalHost:
-    """This machine: commands run as local processes."""
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", name):
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+def check_host_name(name: object) -> str:
+    """A host name as people give it: letters, digits and `_.-`, at most 63."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise OtterfileError(f"expected a name of letters, digits, '_', '.', '-', got {name!r}",
                              path="name")
-    return LocalHost(name)
+    if name == CONTROLLER:
+        raise OtterfileError(f"{CONTROLLER!r} names where otter runs; choose another name",
+                             path="name")
+    return name
+
+
+def local(name: str | None = None) -> LocalHost:
+    """This machine: commands run as local processes."""
+    if name is None:
+        return LocalHost()
+    return LocalHost(check_host_name(name), given=True)
 
 
 # user and host never start with "-" (ssh would read them as options)
@@ -59,8 +131,9 @@ DEFAULT_PORT = 22
 
 
 def ssh(address: str, identity_file: str | None = None, known_hosts: str | None = None,
-        host_key_checking: str = "yes") -> SSHHost:
-    """A server reached with the system's OpenSSH client: "user@host:port"."""
+        host_key_checking: str = "yes", name: str | None = None) -> SSHHost:
+    """A server reached with the system's OpenSSH client: "user@host:port"; `name` is how
+    output shows it (default: a one-host target's name, else the address)."""
     if not isinstance(address, str):
         raise OtterfileError(f"expected an address 'user@host:port', got {address!r}",
                              path="address")
@@ -81,17 +154,68 @@ def ssh(address: str, identity_file: str | None = None, known_hosts: str | None 
                                   or any(c in value for c in '"\n\r\0')):
             raise OtterfileError(f"expected a path (no quote or newline), got {value!r}",
                                  path=field)
+    if name is not None:
+        check_host_name(name)
     # one server spelled `H`, `h` or `h:22` is one host: lower-case name, no default port
     number = int(port) if port else None
     return SSHHost(match.group("host").strip("[]").lower(), match.group("user"),
                    None if number == DEFAULT_PORT else number, identity_file, known_hosts,
-                   host_key_checking)
+                   host_key_checking, name)
 
 
 def spelled(name: str) -> str:
-    """A host as a user typed it on the command line, named as otter names it
-    (`root@H:22` is `root@h`); a target name or anything else is left as it is."""
+    """A host as a user typed it on the command line, named as otter names a host in a
+    group (`root@H:22` is `h`); a target name or anything else is left as it is."""
     try:
         return ssh(name).name
     except OtterfileError:
         return name
+
+
+Declared = tuple  # (target name or None, where: "target all", line, hosts)
+
+
+def name_hosts(declared: Iterable[Declared]) -> dict[str, str]:
+    """address -> name for every host of (target name, where, line, hosts), in declaration
+    order (target name None: hosts given inline in a deployment).
+
+    A server has one name in a run: its `name=`, else the name of a one-host target that
+    holds it, else its address; the first declared wins. Two servers under one name are an
+    error naming both (its line: the second's)."""
+    ranked: dict[str, tuple[int, str, str, int]] = {}  # address -> (rank, name, where, line)
+    for target, where, line, hosts in declared:
+        for host in hosts:
+            if host.given_name:
+                rank, name = 0, host.name
+            elif target is not None and len(hosts) == 1:
+                rank, name = 1, target
+            else:
+                rank, name = 2, host.name
+            if host.address not in ranked or rank < ranked[host.address][0]:
+                ranked[host.address] = (rank, name, where, line)
+    owners: dict[str, tuple[str, str, int]] = {}  # name -> (address, where, line)
+    for address, (_, name, where, line) in ranked.items():
+        other = owners.setdefault(name, (address, where, line))
+        if other[0] != address:
+            raise OtterfileError(
+                f"two hosts are both named {name!r}: {other[0]} ({other[1]}, line {other[2]}) "
+                f"and {address} ({where}, line {line}); give one of them a name with "
+                f"ssh(..., name=...)", line=line)
+    return {address: name for address, (_, name, _, _) in ranked.items()}
+
+
+def chosen(given: Iterable[str], hosts: Iterable[Host],
+           targets: Mapping[str, Iterable[Host]]) -> list[str]:
+    """The host names `--targets` items mean: each item as given, plus the hosts it names as
+    a target (all of a group), or as an address spelled any way (`root@H:22`, `h`)."""
+    hosts, out = list(hosts), []
+    for item in given:
+        out += [item] + [h.name for h in targets.get(item, ())]
+        try:
+            wanted = ssh(item)
+        except OtterfileError:
+            continue
+        out += [h.name for h in hosts if isinstance(h, SSHHost)
+                and (h.hostname, h.port) == (wanted.hostname, wanted.port)
+                and wanted.user in (None, h.user)]
+    return list(dict.fromkeys(out))

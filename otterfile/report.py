@@ -36,16 +36,8 @@ def host_label(host) -> str:
 
 
 def host_address(host) -> str:
-    """Where a host is reached: `user@host:port` for SSH, the host's name for this machine."""
-    address = getattr(host, "address", None)
-    if isinstance(address, str) and address:
-        return address
-    hostname = getattr(host, "hostname", None)
-    if hostname is None:
-        return host_label(host)
-    port = getattr(host, "port", None)
-    user = getattr(host, "user", None)
-    return f"{user + '@' if user else ''}{hostname}{f':{port}' if port else ''}"
+    """Where a host is reached: `user@host:port` for SSH, `local` for this machine."""
+    return host.address
 
 
 def addresses(project) -> dict[str, str]:

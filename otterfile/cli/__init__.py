@@ -18,11 +18,21 @@ from .remove import remove
               help="The Otterfile to read.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and every command.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON event per line (for CI).")
+@click.option("--no-persist", is_flag=True,
+              help="End SSH connections when otter ends (as OTTER_SSH_PERSIST=0).")
 @click.version_option(package_name="otterfile", prog_name="otter")
 @click.pass_context
-def main(ctx: click.Context, file: str, debug: bool, as_json: bool) -> None:
+def main(ctx: click.Context, file: str, debug: bool, as_json: bool, no_persist: bool) -> None:
     """otter deploys artifacts to your own servers from a Python Otterfile."""
+    if no_persist:  # read where connections are made (executors.ssh.persist_seconds)
+        import os
+        os.environ["OTTER_SSH_PERSIST"] = "0"
     ctx.meta["otter.debug"] = debug
+    if debug:
+        from .common import trace_commands
+        trace_commands()
+    elif "otterfile.executors" in sys.modules:  # an earlier --debug in this process
+        sys.modules["otterfile.executors"].trace_commands(None)
     ctx.obj = {"file": file, "debug": debug, "json": as_json}
 
 

@@ -70,8 +70,27 @@ def emit(ctx: click.Context, record: dict) -> None:
     click.echo(json_line(record))
 
 
-def split_targets(value: str | None) -> list[str] | None:
-    """--targets a,b as host names, each also as otter names it (`root@H:22` is `root@h`)."""
-    from ..hosts import spelled
+def trace_commands() -> None:
+    """--debug: each command on stderr as it starts, `HOST $ COMMAND`, secrets as ***."""
+    import threading
+    from ..executors import trace_commands as trace
+    from ..report import printable
+    lock = threading.Lock()
+
+    def show(host: str, text: str) -> None:
+        with lock:
+            click.echo(printable(f"{host} $ {text}"), err=True)
+    trace(show)
+
+
+def split_targets(value: str | None, project=None) -> list[str] | None:
+    """--targets a,b as host names: a host's name, a target's name (its hosts) or an
+    address spelled any way (`root@H:22` is the host at h)."""
+    from ..hosts import chosen, spelled
     given = [v.strip() for v in value.split(",") if v.strip()] if value else None
-    return None if given is None else list(dict.fromkeys(given + [spelled(g) for g in given]))
+    if given is None:
+        return None
+    if project is None:
+        return list(dict.fromkeys(given + [spelled(g) for g in given]))
+    hosts = [h for d in project.deployments.values() for h in d.hosts]
+    return chosen(given, hosts, {t.name: t.hosts for t in project.targets.values()})

@@ -59,7 +59,7 @@ def run(ctx: click.Context, name: str, targets: str | None, dry_run: bool,
     report = reporter(ctx, project)
     engines = _engines(ctx, project, report, dry_run, lock_wait)
     try:
-        ok = deploy(project, name, engines, hosts=split_targets(targets),
+        ok = deploy(project, name, engines, hosts=split_targets(targets, project),
                     on_finished=_printer(ctx, report))
     finally:
         report.close()
@@ -82,7 +82,7 @@ def rollback(ctx: click.Context, name: str, to: str | None, targets: str | None,
     report = reporter(ctx, project)
     engines = _engines(ctx, project, report, False, lock_wait)
     try:
-        ok = roll_back(project, name, engines, hosts=split_targets(targets), to=to,
+        ok = roll_back(project, name, engines, hosts=split_targets(targets, project), to=to,
                        on_finished=_printer(ctx, report))
     finally:
         report.close()

@@ -14,7 +14,7 @@ from .common import emit, load_project, split_targets
 
 def hosts_of(project, name: str | None, targets: str | None):
     """(deployment, host) pairs of NAME (every deployment when None), narrowed by --targets."""
-    only = split_targets(targets)
+    only = split_targets(targets, project)
     deployments = project.select(name) if name else tuple(project.deployments.values())
     pairs = [(d, h) for d in deployments for h in d.hosts if only is None or h.name in only]
     if not pairs:
@@ -44,9 +44,9 @@ def on_each(pairs, work):
         return list(pool.map(one, range(len(pairs))))
     except KeyboardInterrupt:
         raise OtterError("interrupted") from None
-    finally:
-        for executor in by_host.values():
-            executor.close()
+    finally:  # all at once: ending a master is a process and a round trip each
+        with ThreadPoolExecutor(max_workers=len(by_host)) as closing:
+            list(closing.map(lambda executor: executor.close(), by_host.values()))
         pool.shutdown(wait=True)
 
 

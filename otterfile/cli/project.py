@@ -20,7 +20,7 @@ def list_(ctx: click.Context) -> None:
     rows = [["artifact", a.name, a.kind.name, ""] for a in project.artifacts.values()]
     rows += [["runtime", r.name, r.kind.name, f"port {r.kind.port(r.value)}"]
              for r in project.runtimes.values()]
-    rows += [["target", t.name, ", ".join(h.name for h in t.hosts), ""]
+    rows += [["target", t.name, ", ".join(h.introduced(t.name) for h in t.hosts), ""]
              for t in project.targets.values()]
     rows += [["deployment", d.name, ", ".join(t.name for t in d.targets),
               " ".join(d.domains) + (" (not deployable yet)" if d.unsupported else "")]
@@ -47,7 +47,7 @@ def plan(ctx: click.Context, name: str, targets: str | None) -> None:
     from ..describe import describe, stage, targets as described
     from ..plan import plan as make_plan
     project = load_project(ctx)
-    graph, notes = describe(project, make_plan(project, [name], hosts=split_targets(targets)))
+    graph, notes = describe(project, make_plan(project, [name], hosts=split_targets(targets, project)))
     for dep in project.select(name):
         for warning in dep.artifact.kind.warnings(dep.artifact.source):
             click.echo(f"warning: artifact {dep.artifact.name}: {warning}", err=True)
@@ -111,7 +111,7 @@ def graph(ctx: click.Context, name: str, fmt: str, targets: str | None) -> None:
     from ..picture import draw
     from ..plan import plan as make_plan
     project = load_project(ctx)
-    tasks = make_plan(project, [name], hosts=split_targets(targets))
+    tasks = make_plan(project, [name], hosts=split_targets(targets, project))
     if ctx.obj["json"]:
         for task in tasks.order():
             emit(ctx, {"event": "task", "task": task.id, "stage": task.label,

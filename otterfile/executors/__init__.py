@@ -11,11 +11,21 @@ def _local(host: Host, control_dir: str | None) -> Executor:
 
 
 def _ssh(host: Host, control_dir: str | None) -> Executor:
+    from .control import persist_seconds
     from .ssh import SSHExecutor
-    return SSHExecutor(host, control_dir=control_dir)  # type: ignore[arg-type]
+    persist = persist_seconds()  # kept masters live in the user's folder, not a run's
+    return SSHExecutor(host, control_dir=None if persist else control_dir,  # type: ignore
+                       persist=persist)
 
 
 CONNECTORS = {LocalHost: _local, SSHHost: _ssh}
+_trace: list = []  # the show(host, text) of trace_commands, if on
+
+
+def trace_commands(show) -> None:
+    """From now on, executors call `show(host name, command)` before each command
+    (`otter --debug`); the command is shown with its secrets as ***. None: off again."""
+    _trace[:] = [show] if show else []
 
 
 def executor_for(host: Host, *, control_dir: str | None = None) -> Executor:
@@ -23,7 +33,11 @@ def executor_for(host: Host, *, control_dir: str | None = None) -> Executor:
     connect = CONNECTORS.get(type(host))
     if connect is None:
         raise TypeError(f"no executor for {host!r}")
-    return connect(host, control_dir)
+    executor = connect(host, control_dir)
+    if _trace:
+        from .traced import TracedExecutor
+        return TracedExecutor(executor, _trace[0])
+    return executor
 
 
-__all__ = ["CONNECTORS", "Executor", "Result", "executor_for"]
+__all__ = ["CONNECTORS", "Executor", "Result", "executor_for", "trace_commands"]

@@ -1,11 +1,13 @@
 """Run Commands on a server through the system OpenSSH client, one multiplexed master per host.
 
-The user's ~/.ssh/config and agent apply (no -F); host keys are always checked.
+The user's ~/.ssh/config and agent apply (no -F); host keys are always checked. A master may
+outlive otter (`persist` seconds idle) for the next command to reuse (control.py: where its
+socket lives and what its name hashes).
 """
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import fcntl
 import os
 import shlex
 import shutil
@@ -19,6 +21,7 @@ from ..command import Command
 from ..errors import ExecutionError
 from ..hosts import SSHHost
 from .base import HttpGet, OnOutput, OnProgress, Result
+from .control import connection_key, control_folder
 from .http import getter
 from .local import (HeldOpen, Input, Processes, chunks, open_source, run_process,
                     upload_command)
@@ -55,7 +58,8 @@ class ConnectionFailed(ExecutionError):
 
     def __init__(self, host: SSHHost, stderr: str):
         self.host, self.stderr = host, stderr.strip()
-        super().__init__(f"cannot connect to {host.name}: {_explain(host, self.stderr)}")
+        super().__init__(f"cannot connect to {host.introduced()}: "
+                         f"{_explain(host, self.stderr)}")
 
 
 def _explain(host: SSHHost, stderr: str) -> str:
@@ -101,15 +105,23 @@ def free_port() -> int:
 
 
 class SSHExecutor:
-    """Runs Commands on an SSH host; all of them share one ControlMaster connection."""
+    """Runs Commands on an SSH host; all of them share one ControlMaster connection.
 
-    def __init__(self, host: SSHHost, control_dir: str | None = None):
-        self.host = host
-        self._own_dir = control_dir is None
-        self._dir = control_dir or tempfile.mkdtemp(prefix="otter-ssh-")  # mkdtemp: 0700
+    `persist` > 0: the master lives in the private control_folder() (or `control_dir`) and
+    is kept that many idle seconds after close(), for the next otter to reuse; 0: it lives
+    in `control_dir` (default a temporary folder) and close() ends it."""
+
+    def __init__(self, host: SSHHost, control_dir: str | None = None, persist: int = 0):
+        self.host, self.persist = host, persist
+        self._own_dir = control_dir is None and not persist
+        if persist:
+            self._dir = control_dir or control_folder()
+        else:
+            self._dir = control_dir or tempfile.mkdtemp(prefix="otter-ssh-")  # mkdtemp: 0700
         os.makedirs(self._dir, mode=0o700, exist_ok=True)
-        name = hashlib.sha256(repr(host).encode()).hexdigest()[:16]
-        self.control_path = os.path.join(self._dir, name)  # short: sockets max ~100 bytes
+        # short: socket paths max ~100 bytes
+        self.control_path = os.path.join(self._dir, connection_key(host, ssh_options(host)))
+        self._checked = False  # whether a master found on start was seen to work
         self._lock = threading.Lock()
         self._sessions = threading.BoundedSemaphore(MAX_SESSIONS)
         self._processes = Processes()
@@ -120,18 +132,40 @@ class SSHExecutor:
         return ["ssh", *ssh_options(self.host), "-o", f"ControlMaster={mux}",
                 "-o", f"ControlPath={self.control_path}", *args, "--", self.host.hostname]
 
-    def _ensure_master(self) -> None:
-        # one lock: concurrent first commands must not each start a master
-        with self._lock:
+    def _ensure_master(self) -> bool:
+        """Start the master unless one runs; True when it is one an earlier otter kept and
+        no command of ours has used yet (its host may have gone away since)."""
+        # one lock: concurrent first commands (threads, other otters) must not each start one
+        with self._lock, self._folder_lock():
             if self._master_alive():
-                return
+                return not self._checked
             with contextlib.suppress(FileNotFoundError):  # left by a killed master
                 os.unlink(self.control_path)
             os.makedirs(self._dir, mode=0o700, exist_ok=True)  # again after close()
-            argv = self._ssh("-o", f"ControlPersist={CONTROL_PERSIST}", "-f", "-N", master=True)
+            keep = f"{self.persist}s" if self.persist else CONTROL_PERSIST
+            argv = self._ssh("-o", f"ControlPersist={keep}", "-f", "-N", master=True)
             code, _, err = run_process(argv, timeout=CONNECT_TIMEOUT * 2)
             if code != 0 or not self._wait_for_socket():
                 raise ConnectionFailed(self.host, err)
+            self._checked = True
+            return False
+
+    @contextlib.contextmanager
+    def _folder_lock(self) -> Iterator[None]:
+        if not self.persist:  # a private folder: only this process starts masters there
+            yield
+            return
+        with open(self.control_path + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _end_master(self) -> None:
+        """Stop the master at control_path (asked through its socket, else killed)."""
+        code, output = self._control("check")
+        self._control("exit")
+        if code == 0 and "pid=" in output and self._master_alive():
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(output.split("pid=")[1].split(")")[0]), 9)
 
     def _master_alive(self) -> bool:
         # a connect, not a file test: a master killed by a signal leaves its socket file
@@ -156,18 +190,25 @@ class SSHExecutor:
             timeout: float | None = None) -> Result:
         """Run `command` on the host; a `stdin` stream is sent in chunks through ssh."""
         data: Input = chunks(stdin, on_progress) if stdin is not None else command.stdin_bytes()
-        line = command.shell_line()
-        if data is None:  # nothing to send: hold stdin open so the host sees otter go away
-            data, line = HeldOpen(), watched(line)
-        self._ensure_master()
-        started, closes = time.monotonic(), self._closes
-        with self._sessions:
-            code, out, err = run_process(self._ssh("-T", "-e", "none") + [line],
-                                         stdin=data, on_output=on_output, timeout=timeout,
-                                         processes=self._processes)
-        if code == SSH_FAILED and closes == self._closes and self._control("check")[0] != 0:
-            raise ConnectionFailed(self.host, err)  # the connection, not the command, failed
-        return Result(command, code, out, err, time.monotonic() - started, self.host.name)
+        line, held = command.shell_line(), data is None
+        if held:  # nothing to send: hold stdin open so the host sees otter go away
+            line = watched(line)
+        for attempt in (1, 2):
+            data = HeldOpen() if held else data
+            kept = self._ensure_master()
+            started, closes = time.monotonic(), self._closes
+            with self._sessions:
+                code, out, err = run_process(self._ssh("-T", "-e", "none") + [line],
+                                             stdin=data, on_output=on_output, timeout=timeout,
+                                             processes=self._processes)
+            if code == SSH_FAILED and closes == self._closes and self._control("check")[0] != 0:
+                if kept and attempt == 1 and not out and (held or isinstance(data, bytes)):
+                    self._end_master()  # a kept master whose host went away: a fresh one
+                    continue
+                raise ConnectionFailed(self.host, err)  # the connection, not the command, failed
+            self._checked = True
+            return Result(command, code, out, err, time.monotonic() - started, self.host.name)
+        raise AssertionError("unreachable")
 
     def upload(self, source: str | BinaryIO, dest: str, *, mode: int = 0o644,
                on_progress: OnProgress | None = None) -> Result:
@@ -200,11 +241,11 @@ class SSHExecutor:
             yield get
 
     def close(self) -> None:
-        """Stop running commands and end the master connection."""
+        """Stop running commands; end the master connection unless it is kept (`persist`)."""
         self._closes += 1
         self._processes.stop_all()
         with self._lock:
-            if self._master_alive():
+            if not self.persist and self._master_alive():
                 self._control("exit")
             if self._own_dir:
                 shutil.rmtree(self._dir, ignore_errors=True)

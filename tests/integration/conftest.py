@@ -21,6 +21,10 @@ from tests.testbed.app import build_app_image
 from tests.testbed.hosts import COMPOSE_FILE, KEPT, PROJECT, Testbed, TestTarget, exclusive
 
 KEEP = os.environ.get("OTTER_TESTBED_KEEP") == "1"
+# Tests inject faults (a host paused, cut off, restarted) between otter commands and share
+# hosts between sessions: each command connects afresh, as before masters were kept.
+# tests/integration/test_ssh_persist.py turns keeping on where it tests it.
+os.environ.setdefault("OTTER_SSH_PERSIST", "0")
 
 
 @pytest.fixture(scope="session")

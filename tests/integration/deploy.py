@@ -72,7 +72,7 @@ def write_otterfile(project: Path, targets, *, source: str = 'path="app"',
                     proxy: str = 'caddy(tls="off")',
                     command: str = "docker build -q -t otter-it-app:latest .") -> Path:
     """An Otterfile deploying the app to `targets`; `extra` is appended (steps)."""
-    hosts = [(t.host.name, t.host.identity_file, t.host.known_hosts) for t in targets]
+    hosts = [(t.host.address, t.host.identity_file, t.host.known_hosts) for t in targets]
     path = project / "Otterfile.py"
     path.write_text(OTTERFILE.format(hosts=hosts, source=source, domain=DOMAIN,
                                      timeout=timeout, on_failure=on_failure,

@@ -185,7 +185,7 @@ def test_ctrl_c_stops_cleanly_and_releases_the_lock(project, two):
 
 
 def test_exec_on_local_and_ssh_hosts(tmp_path, two):
-    hosts = [(t.host.name, t.host.identity_file, t.host.known_hosts) for t in two]
+    hosts = [(t.host.address, t.host.identity_file, t.host.known_hosts) for t in two]
     (tmp_path / "Otterfile.py").write_text(f'''
 from otterfile import *
 

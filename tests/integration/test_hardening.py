@@ -65,7 +65,7 @@ def production():
     result = otter(project, "run", "production")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "unlock" not in result.stderr and "locked by" not in result.stdout
-    rows = [ln for ln in result.stdout.splitlines() if ln.startswith("root@localhost")]
+    rows = [ln for ln in result.stdout.splitlines() if ln.startswith(f"localhost:{t.ssh_port} ")]
     assert len(rows) == 1, result.stdout  # one lane in the summary
     assert served(t) == "200 v1"
 

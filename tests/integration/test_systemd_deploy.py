@@ -95,7 +95,7 @@ def write_project(project: Path, targets, version: str, *, crash: bool = False,
     if crash:
         build = build.replace("VERSION", "VERSION CRASH")
         (app / "CRASH").write_text("")
-    hosts = [(t.host.name, t.host.identity_file, t.host.known_hosts) for t in targets]
+    hosts = [(t.host.address, t.host.identity_file, t.host.known_hosts) for t in targets]
     (project / "Otterfile.py").write_text(OTTERFILE.format(
         hosts=hosts, build=build, command=command, greeting=GREETING))
 

@@ -42,7 +42,7 @@ def test_plan_shows_commands_per_target_and_no_secret(otterfile):
     result = invoke(otterfile(FILE), "--debug", "plan", "production",
                     env={"DB_PASSWORD": "hunter2"})
     assert result.exit_code == 0, result.output
-    assert "deploy@server-a.example:2222 (production):" in result.output
+    assert "server-a (production):" in result.output
     assert "&& sh -c 'docker build -t app:1 .'" in result.output
     assert "hunter2" not in result.output
 
@@ -81,7 +81,7 @@ def test_dry_run_prints_what_would_run(otterfile):
     assert result.exit_code == 0, result.output
     assert "controller: would run: cd " in result.output
     assert "&& sh -c 'docker build -t app:1 .'" in result.output
-    assert "deploy@server-a.example:2222: would run: lock production" in result.output
+    assert "server-a: would run: lock production" in result.output
     assert "hunter2" not in result.output
     assert "done in" in result.output
 
@@ -102,7 +102,7 @@ def test_exec_reports_per_host_and_exits_1_when_one_fails(otterfile):
     assert result.exit_code == 1
     assert "local | hello" in result.output
     rows = {line.split()[0]: line.split()[1] for line in result.output.splitlines()[-2:]}
-    assert rows == {"local": "0", "root@127.0.0.1:1": "error"}
+    assert rows == {"local": "0", "127.0.0.1:1": "error"}
 
 
 def test_help_and_list_import_nothing_heavy(otterfile):

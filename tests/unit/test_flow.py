@@ -108,7 +108,7 @@ def deploy(tmp_path, runtime, proxy, target, rollback=False):
     engine = Engine(proj, lambda event: None, connect=connect, images=Images(),
                     release_id=lambda digest: "R1", rollback=rollback)
     done = execute(plan(proj, ["production"], rollback=rollback), engine, None)
-    return done.outcome, made["root@web1"], engine
+    return done.outcome, made["web1"], engine
 
 
 def verbs(executor) -> list[str]:
@@ -176,9 +176,9 @@ def test_noop_when_the_live_release_has_this_artifact_and_config(tmp_path):
 def test_a_failed_health_check_removes_the_new_release_only(tmp_path, runtime, proxy):
     outcome, target, _ = deploy(tmp_path, runtime, proxy,
                                 answers(live_state(runtime, ""), health=503))
-    assert outcome.status["production/health@root@web1"] == FAILED
-    assert outcome.status["production/switch@root@web1"] == SKIPPED
-    assert "answered 503, expected 200" in str(outcome.errors["production/health@root@web1"])
+    assert outcome.status["production/health@web1"] == FAILED
+    assert outcome.status["production/switch@web1"] == SKIPPED
+    assert "answered 503, expected 200" in str(outcome.errors["production/health@web1"])
     abort = next(c for c in target.commands if c.description == "remove the failed release")
     assert "otter-production-R1" in abort.argv[2]
     assert "20240101T000000-cdcdcdcd" not in abort.argv[2]  # the live one is left alone
@@ -189,7 +189,7 @@ def test_a_failed_health_check_removes_the_new_release_only(tmp_path, runtime, p
 def test_an_exited_instance_fails_health_with_its_logs(tmp_path):
     outcome, target, _ = deploy(tmp_path, "podman", "caddy",
                                 answers(health=503, inspect="exited 3 0 false\nboom"))
-    error = str(outcome.errors["production/health@root@web1"])
+    error = str(outcome.errors["production/health@web1"])
     assert "exited (exit 3, 0 restarts)" in error and "boom" in error
 
 
@@ -211,10 +211,10 @@ def test_a_missing_proxy_is_named_and_the_new_release_removed(tmp_path):
         made.responses[lambda c: c.description.startswith("switch")] = 3
         return made
     outcome, executor, _ = deploy(tmp_path, "docker", "caddy", target)
-    assert outcome.status["production/switch@root@web1"] == FAILED
-    assert "Caddy is not installed" in str(outcome.errors["production/switch@root@web1"])
+    assert outcome.status["production/switch@web1"] == FAILED
+    assert "Caddy is not installed" in str(outcome.errors["production/switch@web1"])
     assert any(c.description == "remove the failed release" for c in executor.commands)
-    assert outcome.status["production/unlock@root@web1"] == OK
+    assert outcome.status["production/unlock@web1"] == OK
 
 
 def test_the_fingerprint_is_keyed_by_the_target(tmp_path):

@@ -89,7 +89,7 @@ def test_run_dry_run(tmp_path):
     assert result.exit_code == 0, result.output + result.stderr
     records = check(result.stdout)
     assert records[-1]["event"] == "summary" and records[-1]["status"] == "ok"
-    assert records[-1]["hosts"][1] == {**records[-1]["hosts"][1], "host": "local",
+    assert records[-1]["hosts"][1] == {**records[-1]["hosts"][1], "host": "here",
                                        "address": "local", "result": "ok"}
     assert {r["stage"] for r in records if r["event"] == "end"} >= {"acquire", "ship", "switch"}
     assert "hunter2" not in result.stdout
@@ -124,7 +124,7 @@ def test_every_command_prints_schema_lines(tmp_path, args, status):
 
 def test_exec_lines_then_one_object_per_host(tmp_path):
     records = check(otter(tmp_path, "exec", "production", "--", "echo", "hi").stdout)
-    assert records[0] == {"v": 1, "event": "output", "host": "local", "address": "local",
+    assert records[0] == {"v": 1, "event": "output", "host": "here", "address": "local",
                           "stream": "stdout", "line": "hi"}
     assert records[1]["event"] == "exec" and records[1]["exit"] == 0
 

@@ -92,7 +92,7 @@ def test_plan_graph_and_list_work_for_every_declared_kind(tmp_path, source, runt
         result = runner.invoke(main, ["-f", str(file), *args])
         assert result.exit_code == 0, (args, result.output, result.exception)
     planned = runner.invoke(main, ["-f", str(file), "plan", "production"]).output
-    assert "root@web1 (production):" in planned and "retire" in planned
+    assert "web1 (production):" in planned and "retire" in planned
 
 
 @pytest.mark.parametrize("source,runtime,proxy", COMBINATIONS)

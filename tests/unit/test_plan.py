@@ -30,26 +30,26 @@ def graph_of(otterfile, extra="", **kwargs):
 def test_exact_graph_without_steps(otterfile):
     assert draw(graph_of(otterfile), "text") == """\
 acquire:web
-production/lock@root@a  <- acquire:web
-production/lock@root@b  <- acquire:web
-production/ship@root@a  <- production/lock@root@a
-production/ship@root@b  <- production/lock@root@b
-production/start@root@a  <- production/ship@root@a
-production/start@root@b  <- production/ship@root@b
-production/health@root@a  <- production/start@root@a
-production/health@root@b  <- production/start@root@b
-production/switch@root@a  <- production/health@root@a
-production/switch@root@b  <- production/health@root@b
-production/retire@root@a  <- production/switch@root@a
-production/retire@root@b  <- production/switch@root@b
-production/unlock@root@a  <- production/retire@root@a
-production/unlock@root@b  <- production/retire@root@b
+production/lock@a  <- acquire:web
+production/lock@b  <- acquire:web
+production/ship@a  <- production/lock@a
+production/ship@b  <- production/lock@b
+production/start@a  <- production/ship@a
+production/start@b  <- production/ship@b
+production/health@a  <- production/start@a
+production/health@b  <- production/start@b
+production/switch@a  <- production/health@a
+production/switch@b  <- production/health@b
+production/retire@a  <- production/switch@a
+production/retire@b  <- production/switch@b
+production/unlock@a  <- production/retire@a
+production/unlock@b  <- production/retire@b
 """
 
 
 def test_unlock_is_the_cleanup_path(otterfile):
-    unlock = graph_of(otterfile).tasks["production/unlock@root@a"]
-    assert unlock.always and unlock.required == ("production/lock@root@a",)
+    unlock = graph_of(otterfile).tasks["production/unlock@a"]
+    assert unlock.always and unlock.required == ("production/lock@a",)
 
 
 STEPS = '''
@@ -69,15 +69,15 @@ def notify(ctx):
 
 def test_steps_before_and_after_stages(otterfile):
     tasks = graph_of(otterfile, STEPS).tasks
-    assert tasks["production/step:warm@root@a"].deps == ("production/health@root@a",)
+    assert tasks["production/step:warm@a"].deps == ("production/health@a",)
     # warm (after health) runs before migrate, which comes before every switch
-    assert tasks["production/step:migrate"].host == "root@a"
-    assert tasks["production/step:migrate"].deps == ("production/step:warm@root@a",)
-    assert tasks["production/switch@root@a"].deps == ("production/step:migrate",)
-    assert set(tasks["production/switch@root@b"].deps) == {
-        "production/step:warm@root@b", "production/step:migrate"}
+    assert tasks["production/step:migrate"].host == "a"
+    assert tasks["production/step:migrate"].deps == ("production/step:warm@a",)
+    assert tasks["production/switch@a"].deps == ("production/step:migrate",)
+    assert set(tasks["production/switch@b"].deps) == {
+        "production/step:warm@b", "production/step:migrate"}
     assert tasks["production/step:notify"].host is None
-    assert tasks["production/lock@root@a"].deps == ("production/step:notify",)
+    assert tasks["production/lock@a"].deps == ("production/step:notify",)
 
 
 def test_step_anchored_to_step(otterfile):
@@ -97,14 +97,14 @@ def test_plan_is_deterministic(otterfile):
 
 def test_targets_narrow_the_plan(otterfile):
     graph = graph_of(otterfile, hosts=["root@b:22"])
-    assert graph.hosts() == ["root@b"]
+    assert graph.hosts() == ["b"]
     with pytest.raises(OtterfileError, match="matches no host"):
         graph_of(otterfile, hosts=["nope"])
 
 
 def test_rollback_plan_has_no_acquire_or_ship(otterfile):
     graph = graph_of(otterfile, rollback=True)
-    stages = [t.stage for t in graph.for_host("root@a")]
+    stages = [t.stage for t in graph.for_host("a")]
     assert stages == ["lock", "start", "health", "switch", "retire", "unlock"]
     assert graph.for_host(None) == []
 
@@ -123,9 +123,9 @@ def test_dot_and_mermaid(otterfile):
     graph = graph_of(otterfile)
     dot = draw(graph, "dot")
     assert dot.startswith("digraph otter {") and \
-        '"production/lock@root@a" -> "production/ship@root@a";' in dot
+        '"production/lock@a" -> "production/ship@a";' in dot
     mermaid = draw(graph, "mermaid")
-    assert mermaid.startswith("flowchart LR") and 't1["lock @ root@a"]' in mermaid
+    assert mermaid.startswith("flowchart LR") and 't1["lock @ a"]' in mermaid
 
 
 def planned(otterfile, text):

@@ -366,7 +366,7 @@ def test_two_proxies_on_one_host_are_refused_before_anything_runs(tmp_path):
     file.write_text(BASE.format(marker=marker) + SECOND.format(name="other", value=other))
     result = CliRunner().invoke(main, ["-f", str(file), "run", "production"], env={})
     assert result.exit_code == 2, result.output
-    assert re.search(r"Otterfile\.py:\d+: deployment other/proxy: root@127\.0\.0\.1:1 would "
+    assert re.search(r"Otterfile\.py:\d+: deployment other/proxy: servers \(root@127\.0\.0\.1:1\) would "
                      r"run caddy for deployment production \(line \d+\) and nginx for other",
                      result.output), result.output
     assert not marker.exists()

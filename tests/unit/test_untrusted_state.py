@@ -196,9 +196,9 @@ def test_a_tampered_file_fails_the_deploy_before_anything_changes(tmp_path):
     state = live_state("docker", "").replace(f'"instance": "{names(LIVE)}"',
                                              '"instance": "victim"')
     outcome, target, _ = deploy(tmp_path, "docker", "caddy", answers(state))
-    assert outcome.status["production/lock@root@web1"] == FAILED
-    assert "root@web1:/var/lib/otter/production/releases.json: " in \
-        str(outcome.errors["production/lock@root@web1"])
+    assert outcome.status["production/lock@web1"] == FAILED
+    assert "web1:/var/lib/otter/production/releases.json: " in \
+        str(outcome.errors["production/lock@web1"])
     # nothing removed, stopped or written; the lock is given back for the next run
     assert verbs(target) == ["lock production",
                              "read state of production (caddy installed and running)",

@@ -1,0 +1,67 @@
+"""Where kept SSH masters live and how their sockets are named (see ssh.py).
+
+A master kept after otter ends sits in a private per-user folder; its socket's name hashes
+everything that shapes the connection, so a master reached with other keys, known_hosts,
+user, port or options is never reused.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+import tempfile
+
+from ..errors import ExecutionError, OtterError
+from ..hosts import SSHHost
+
+PERSIST_ENV = "OTTER_SSH_PERSIST"  # seconds a master is kept after otter ends; 0: not kept
+DEFAULT_PERSIST = 60
+SOCKET_MAX = 103  # a socket path's bytes (104 on macOS, 108 on Linux, with the NUL)
+SOCKET_NAME = 1 + 16 + 17  # "/", connection_key, and the suffix ssh adds while binding
+
+
+def persist_seconds() -> int:
+    """How long masters are kept after otter ends: $OTTER_SSH_PERSIST, default 60; 0 off."""
+    value = os.environ.get(PERSIST_ENV, "").strip()
+    if not value:
+        return DEFAULT_PERSIST
+    if not value.isdigit():
+        raise OtterError(f"{PERSIST_ENV}={value!r}: expected a number of seconds "
+                         f"(0 turns keeping SSH connections off)")
+    return int(value)
+
+
+def control_folder() -> str:
+    """The private folder (0700, this user's) for masters that outlive otter: under
+    $XDG_RUNTIME_DIR, else ~/.cache/otter/ssh, else /tmp/otter-ssh-UID; short enough for
+    a socket path."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    candidates = [os.path.join(runtime, "otter-ssh")] if runtime else []
+    candidates += [os.path.join(os.path.expanduser("~"), ".cache", "otter", "ssh"),
+                   os.path.join(tempfile.gettempdir(), f"otter-ssh-{os.getuid()}")]
+    for folder in candidates:
+        if len(folder.encode()) + SOCKET_NAME > SOCKET_MAX:
+            continue
+        with contextlib.suppress(OSError):
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            info = os.lstat(folder)  # lstat: a symlink planted in /tmp is not ours
+            if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid():
+                if stat.S_IMODE(info.st_mode) != 0o700:
+                    os.chmod(folder, 0o700)
+                return folder
+    raise ExecutionError(f"no private folder for SSH control sockets among "
+                         f"{', '.join(candidates)}; set {PERSIST_ENV}=0")
+
+
+def connection_key(host: SSHHost, options: list[str]) -> str:
+    """A hash of everything that shapes `host`'s connection: the `options` otter sets, the
+    identity file, known_hosts and ~/.ssh/config as they are on disk. Not the host's name."""
+    def stamp(path: str | None) -> tuple:
+        with contextlib.suppress(OSError, TypeError):
+            info = os.stat(os.path.expanduser(path))  # type: ignore[arg-type]
+            return info.st_ino, info.st_size, info.st_mtime_ns
+        return ()
+    parts = (host.hostname, host.user, host.port, options,
+             stamp(host.identity_file), stamp(host.known_hosts), stamp("~/.ssh/config"))
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]

@@ -1,0 +1,33 @@
+"""An executor that says each command before running it (`otter --debug`), secrets masked."""
+from __future__ import annotations
+
+from typing import Any, BinaryIO, Callable
+
+from ..command import Command
+from .base import Executor, OnOutput, OnProgress, Result
+
+# Called with (host name, the command as a person reads it).
+Show = Callable[[str, str], None]
+
+
+class TracedExecutor:
+    """Wraps an Executor: `show(host, text)` before every command and upload."""
+
+    def __init__(self, inner: Executor, show: Show):
+        self.inner, self.host, self._show = inner, inner.host, show
+
+    def run(self, command: Command, *, stdin: BinaryIO | None = None,
+            on_output: OnOutput | None = None, on_progress: OnProgress | None = None,
+            timeout: float | None = None) -> Result:
+        self._show(self.host.name, command.display())  # display(): every secret as ***
+        return self.inner.run(command, stdin=stdin, on_output=on_output,
+                              on_progress=on_progress, timeout=timeout)
+
+    def upload(self, source: Any, dest: str, *, mode: int = 0o644,
+               on_progress: OnProgress | None = None) -> Result:
+        what = source if isinstance(source, str) else "a stream"
+        self._show(self.host.name, f"upload {what} to {dest} (mode {mode:o})")
+        return self.inner.upload(source, dest, mode=mode, on_progress=on_progress)
+
+    def __getattr__(self, name: str) -> Any:  # forward, http, close, and the rest
+        return getattr(self.inner, name)
