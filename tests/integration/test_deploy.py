@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 
 import pytest
@@ -91,8 +92,9 @@ def test_status_rollback_and_logs(project, two):
 def _follow_logs_until_ctrl_c(project, two):
     import signal
     process = start_otter(project, "logs", "production", "-f")
-    seen = {process.stdout.readline().split(" | ")[0] for _ in two}
-    assert seen == {t.host.name for t in two}
+    lines = [json.loads(process.stdout.readline()) for _ in two]  # start_otter: --json
+    assert {line["event"] for line in lines} == {"output"}
+    assert {line["host"] for line in lines} == {t.host.name for t in two}
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=15) == 1
 
