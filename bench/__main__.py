@@ -34,11 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="leave the bench hosts up")
     parser.add_argument("--no-install", action="store_true", help="use bench/.venv as it is")
     parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    parser.add_argument("--merge", metavar="JSON",
+                        help="keep the workloads of an earlier results.json not run again")
     args = parser.parse_args(argv)
     chosen = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
     counts = [int(n) for n in args.hosts.split(",")]
     scale = [int(n) for n in args.scale.split(",")]
     run = Runner(HERE / ".out", args.rounds, install=not args.no_install)
+    if args.merge:
+        run.merge(Path(args.merge))
     save = lambda: write_results(run, Path(args.out))  # noqa: E731
     try:
         if "W3" in chosen:
@@ -59,19 +63,25 @@ def main(argv: list[str] | None = None) -> int:
             run.measure(workloads.w5_systemd(run, run.light(3)))
             save()
         if "W6" in chosen:
+            for count in [n for n in scale if n <= 10]:
+                run.measure(workloads.w6_noop(run, run.light(count)))
+                save()
+            if not args.keep:
+                run.down("light")
             for count in scale:
-                run.measure(workloads.w6(run, run.light(count)))
+                run.measure(workloads.exec_cases(run, run.sshd(count), "W6 scaling"))
                 save()
             run.plot(HERE / "w6.png")
         if not args.keep:
             run.down("light")
+            run.down("sshd")
         if "W4" in chosen or "W5" in chosen:
             run.measure(workloads.w4_w5(run, run.full(3)))
             save()
     finally:
         if not args.keep:
-            run.down("light")
-            run.down("full")
+            for kind in ("light", "sshd", "full"):
+                run.down(kind)
         run.finish()
         save()
     print(f"wrote {args.out}")

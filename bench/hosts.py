@@ -2,7 +2,12 @@
 or their lock), generated for the host count a workload needs.
 
 light: the testbed target image booted with systemd, sshd and Caddy, but no Docker engine
-       (masked): W1, W2, W3, W5 (systemd), W6, W7. sshd on 127.0.0.1:2301..., HTTP 8301...
+       (masked): W1, W2, W5 (systemd), W6 (no-op redeploy), W7. sshd on 127.0.0.1:2301-2310,
+       HTTP 8301... At most 10: every systemd takes inotify instances, which all containers
+       share with the test hosts (fs.inotify.max_user_instances is 128 here; 15-20 booted
+       systemd hosts ran it out and broke booting).
+sshd:  the same image running only `sshd -D -e` (no systemd): W6 exec, up to 20 hosts,
+       sshd on 127.0.0.1:2351-2370.
 full:  the testbed target as the tests run it (systemd, Docker, Caddy): W4, W5 (docker).
        sshd on 127.0.0.1:2341..., HTTP 8341...
 """
@@ -18,8 +23,9 @@ if str(ROOT) not in sys.path:
 
 from tests.testbed.hosts import NotReady, Testbed, TestTarget, run  # noqa: E402
 
-LIGHT_SSH, LIGHT_HTTP, FULL_SSH, FULL_HTTP = 2301, 8301, 2341, 8341
-MAX_LIGHT, MAX_FULL = 20, 3
+LIGHT_SSH, LIGHT_HTTP, FULL_SSH, FULL_HTTP, SSHD_SSH, SSHD_HTTP = 2301, 8301, 2341, 8341, 2351, 8351
+MAX = {"light": 10, "full": 3, "sshd": 20}
+SSHD = '["/bin/sh", "-c", "ssh-keygen -A -q && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e"]'
 MASKED = ("docker.service", "docker.socket", "containerd.service")
 SERVICE = '''  target{n}:
     <<: *target
@@ -51,6 +57,8 @@ def compose_text(kind: str, count: int, project: str) -> str:
         masks = "; ".join(f"ln -sf /dev/null /etc/systemd/system/{u}" for u in MASKED)
         command = f'["/bin/sh", "-c", "{masks}; exec /sbin/init"]'
         ssh, http = LIGHT_SSH, LIGHT_HTTP
+    elif kind == "sshd":
+        command, ssh, http = SSHD, SSHD_SSH, SSHD_HTTP
     else:
         command, ssh, http = "/sbin/init", FULL_SSH, FULL_HTTP
     services = "".join(SERVICE.format(n=n, ssh=ssh + n - 1, http=http + n - 1)
@@ -86,7 +94,7 @@ class BenchBed(Testbed):
 
     def scale(self, count: int) -> list[Host]:
         """Exactly `count` hosts up and answering (more are started, extra ones removed)."""
-        limit = MAX_LIGHT if self.kind == "light" else MAX_FULL
+        limit = MAX[self.kind]
         if not 1 <= count <= limit:
             raise ValueError(f"{self.kind} hosts: 1 to {limit}, not {count}")
         self.make_key()
@@ -103,13 +111,25 @@ class BenchBed(Testbed):
     def reset_all(self) -> None:
         self.reset(self.targets())
 
+    def _wait_booted(self, t: TestTarget, deadline: float) -> None:
+        if self.kind != "sshd":
+            return super()._wait_booted(t, deadline)
+        import time
+        while time.monotonic() < deadline:  # sshd-only: its host key is made at start
+            if run(["docker", "exec", t.container, "test", "-s",
+                    "/etc/ssh/ssh_host_ed25519_key.pub"]).returncode == 0:
+                return
+            time.sleep(0.2)
+        raise NotReady(f"{t.name}: no host key after the wait")
+
     def _wait_answers(self, t: TestTarget, deadline: float) -> None:
         if self.kind == "full":
             return super()._wait_answers(t, deadline)
         import time
         error = ""
         while time.monotonic() < deadline:
-            result = run(self.ssh_argv(t, "systemctl is-active -q caddy"), timeout=30)
+            probe = "true" if self.kind == "sshd" else "systemctl is-active -q caddy"
+            result = run(self.ssh_argv(t, probe), timeout=30)
             if result.returncode == 0:
                 return
             error = result.stderr.strip()

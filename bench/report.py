@@ -18,9 +18,10 @@ def write_results(run, out: Path) -> None:
              "## Machine\n", table(["", ""], [[k, v] for k, v in run.machine.items()]),
              "\nLoad (`uptime`), shared with other engineers' test runs:\n",
              *[f"- {when}: `{value}`" for when, value in run.load.items()], ""]
-    workloads = list(dict.fromkeys(m.workload for m in run.results))
+    results = run.all_results()
+    workloads = list(dict.fromkeys(m.workload for m in results))
     for workload in workloads:
-        items = [m for m in run.results if m.workload == workload]
+        items = [m for m in results if m.workload == workload]
         parts += [f"## {workload}\n", workload_table(items), ""]
         if workload.startswith("W6") and (out.parent / "w6.png").exists():
             parts += ["![W6: time against host count](w6.png)\n"]

@@ -59,7 +59,7 @@ class Runner:
             self.install()
         from tests.testbed.images import ensure_images
         image = ensure_images()
-        self.beds = {kind: BenchBed(work, kind, image) for kind in ("light", "full")}
+        self.beds = {kind: BenchBed(work, kind, image) for kind in ("light", "sshd", "full")}
         self.up: dict[str, int] = {}
         self.results: list[Measured] = []
         self.differences: list[tuple[Measured, Measured, Measured]] = []
@@ -78,6 +78,9 @@ class Runner:
     # -- hosts --------------------------------------------------------------------------
     def light(self, count: int) -> list[Host]:
         return self._hosts("light", count)
+
+    def sshd(self, count: int) -> list[Host]:
+        return self._hosts("sshd", count)
 
     def full(self, count: int) -> list[Host]:
         return self._hosts("full", count)
@@ -186,11 +189,20 @@ class Runner:
                 self.results.insert(self.results.index(b) + 1 if b in self.results
                                     else len(self.results), result)
         (self.work / "results.json").write_text(json.dumps(
-            [vars(m) for m in self.results], indent=1))
+            [vars(m) for m in self.all_results()], indent=1))
+
+    def merge(self, path: Path) -> None:
+        """Keep an earlier run's workloads that this run does not measure again."""
+        self.earlier = [Measured(**item) for item in json.loads(path.read_text())]
+
+    def all_results(self) -> list[Measured]:
+        mine = {m.workload for m in self.results}
+        return [m for m in getattr(self, "earlier", []) if m.workload not in mine] + \
+            self.results
 
     def plot(self, out: Path) -> None:
         data = self.work / "w6.json"
-        data.write_text(json.dumps([vars(m) for m in self.results
+        data.write_text(json.dumps([vars(m) for m in self.all_results()
                                     if m.workload.startswith("W6") and m.values]))
         subprocess.run([str(self.venv / "bin" / "python"), str(Path(__file__).parent /
                         "plot.py"), str(data), str(out)], check=False)
@@ -221,4 +233,5 @@ def machine(venv: Path) -> dict[str, str]:
             "pyinfra": versions.get("pyinfra", "-"), "fabric": versions.get("fabric", "-"),
             "paramiko": versions.get("paramiko", "-"),
             "ansible-core": versions.get("ansible-core", "-"),
-            "otter": first(["git", "-C", str(otter_side.ROOT), "rev-parse", "--short", "HEAD"])}
+            "otter (last commit of otterfile/)": first(
+                ["git", "-C", str(otter_side.ROOT), "log", "-1", "--format=%h", "--", "otterfile"])}
