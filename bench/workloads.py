@@ -24,11 +24,12 @@ def w1(run, hosts) -> list[Case]:
     for h in hosts:
         cp = str(kit.work / f"cm-{h.port}")
         ssh = h.ssh_argv("-o", f"ControlPath={cp}")
-        loop.append(f"{sh(h.ssh_argv('-o', 'ControlMaster=yes', '-o', f'ControlPath={cp}', '-o', 'ControlPersist=yes', '-f', '-N'))}; "
-                    f"for i in $(seq 20); do {sh(ssh)} echo $i >/dev/null; done; "
+        master = h.ssh_argv("-o", "ControlMaster=yes", "-o", f"ControlPath={cp}",
+                            "-o", "ControlPersist=yes", "-f", "-N")
+        loop.append(f"{sh(master)}; for i in $(seq 20); do {sh(ssh)} echo $i >/dev/null; done; "
                     f"{sh(ssh + ['-O', 'exit'])} 2>/dev/null")
-    one = [sh(h.ssh_argv()) + " " + repr("; ".join(f"echo {i}" for i in range(20))) + " >/dev/null"
-           for h in hosts]
+    twenty = "; ".join(f"echo {i}" for i in range(20))
+    one = [f"{sh(h.ssh_argv())} {sh([twenty])} >/dev/null" for h in hosts]
     book = kit.playbook("w1.yml", [f"command: echo {i}" for i in range(20)])
     cases = [Case(_m(W, "OpenSSH: one ControlMaster per host, 20 calls", hosts, floor=True),
                   parallel(loop)),
