@@ -1,0 +1,189 @@
+"""W1-W7 (issue 14) as cases per tool; each function gets the runner and its hosts."""
+from __future__ import annotations
+
+import sys
+
+from . import otter_side as otter
+from .cases import Case, parallel, sh, stage_seconds
+from .competitors import (CADDYFILE, FABRIC_W1, FABRIC_W2, PYINFRA_W1, PYINFRA_W2, PYINFRA_W4,
+                          Kit)
+from .stats import Measured
+
+
+def _m(workload, case, hosts, **kw) -> Measured:
+    return Measured(workload, case, len(hosts), **kw)
+
+
+def _bin(run, tool: str) -> str:
+    return str(run.venv / "bin" / tool)
+
+
+def w1(run, hosts) -> list[Case]:
+    kit, W = run.kit(hosts), "W1 20 commands"
+    loop = []
+    for h in hosts:
+        cp = str(kit.work / f"cm-{h.port}")
+        ssh = h.ssh_argv("-o", f"ControlPath={cp}")
+        master = h.ssh_argv("-o", "ControlMaster=yes", "-o", f"ControlPath={cp}",
+                            "-o", "ControlPersist=yes", "-f", "-N")
+        loop.append(f"{sh(master)}; for i in $(seq 20); do {sh(ssh)} echo $i >/dev/null; done; "
+                    f"{sh(ssh + ['-O', 'exit'])} 2>/dev/null")
+    twenty = "; ".join(f"echo {i}" for i in range(20))
+    one = [f"{sh(h.ssh_argv())} {sh([twenty])} >/dev/null" for h in hosts]
+    book = kit.playbook("w1.yml", [f"command: echo {i}" for i in range(20)])
+    cases = [Case(_m(W, "OpenSSH: one ControlMaster per host, 20 calls", hosts, floor=True),
+                  parallel(loop)),
+             Case(_m(W, "OpenSSH: all 20 in one call", hosts), parallel(one)),
+             Case(_m(W, "Fabric ThreadingGroup", hosts),
+                  [_bin(run, "python"), str(kit.fabric("w1_fab.py", FABRIC_W1))]),
+             Case(_m(W, "pyinfra -y", hosts),
+                  [_bin(run, "pyinfra"), "-y", str(kit.pyinfra_inventory),
+                   str(kit.write("w1_pyinfra.py", PYINFRA_W1))]),
+             Case(_m(W, "Ansible (tuned)", hosts), [_bin(run, "ansible-playbook"), str(book)],
+                  env=kit.ansible_env)]
+    small = run.tarball(1)
+    with_step = otter.systemd_project(kit.work / "otter-w1-step", hosts, small, step=True)
+    if otter.can("run", "--only"):
+        cases.append(Case(_m(W, "otter run --only (20 ctx.run)", hosts),
+                          otter.argv(with_step, "run", "production", "--only", "twenty"),
+                          env=otter.env()))
+        return cases
+    plain = otter.systemd_project(kit.work / "otter-w1-plain", hosts, small)
+    a = _m(W, "otter: no-op redeploy + step of 20 ctx.run", hosts,
+           note="no `run --only` yet: a whole no-op redeploy with the step")
+    b = _m(W, "otter: the same no-op redeploy without the step", hosts)
+    run.differences.append((_m(W, "otter: the step alone (difference of the two)", hosts,
+                               note="estimate: median of per-round differences"), a, b))
+    cases += [Case(a, otter.argv(with_step, "run", "production"), env=otter.env()),
+              Case(b, otter.argv(plain, "run", "production"), env=otter.env())]
+    return cases
+
+
+def w2(run, hosts) -> list[Case]:
+    kit, W = run.kit(hosts), "W2 50 MB upload"
+    big = run.tarball(50)
+    clean = lambda: run.on_all(hosts, "rm -f /tmp/bench-w2.bin")  # noqa: E731
+    book = kit.playbook("w2.yml", [f"copy: src={big[0]} dest=/tmp/bench-w2.bin"])
+    ship = _m(W, "otter: ship stage of a first systemd deploy (longest host)", hosts,
+              note="fetch(file://) artifact; from --json stage times")
+    project = otter.systemd_project(kit.work / "otter-w2", hosts, big)
+    return [
+        Case(_m(W, "OpenSSH: ssh host 'cat > f' < file", hosts, floor=True),
+             parallel([f"{sh(h.ssh_argv())} 'cat > /tmp/bench-w2.bin' < {big[0]}"
+                       for h in hosts]), setup=clean),
+        Case(_m(W, "Fabric Connection.put in threads", hosts),
+             [_bin(run, "python"), str(kit.fabric("w2_fab.py", FABRIC_W2)), str(big[0])],
+             setup=clean),
+        Case(_m(W, "pyinfra files.put -y", hosts),
+             [_bin(run, "pyinfra"), "-y", str(kit.pyinfra_inventory),
+              str(kit.write("w2_pyinfra.py", PYINFRA_W2.format(src=str(big[0]))))],
+             setup=clean),
+        Case(_m(W, "Ansible copy (tuned)", hosts), [_bin(run, "ansible-playbook"), str(book)],
+             env=kit.ansible_env, setup=clean),
+        Case(_m(W, "otter: whole first deploy (acquire..retire)", hosts),
+             otter.argv(project, "--json", "run", "production"), env=otter.env(),
+             setup=lambda: run.reset(hosts), derive=[(ship, stage_seconds("ship"))]),
+    ], [ship]
+
+
+def w3(run) -> list[Case]:
+    W, one = "W3 start-up", [None]
+    return [Case(Measured(W, "python3 -c pass", 0, floor=True), [sys.executable, "-c", "pass"]),
+            Case(Measured(W, "ssh -V", 0), ["ssh", "-V"]),
+            Case(Measured(W, "otter --help", 0), otter.argv(otter.ROOT / "x", "--help"),
+                 env=otter.env()),
+            Case(Measured(W, "pyinfra --help", 0), [_bin(run, "pyinfra"), "--help"]),
+            Case(Measured(W, "fab --help", 0), [_bin(run, "fab"), "--help"]),
+            Case(Measured(W, "ansible-playbook --version", 0),
+                 [_bin(run, "ansible-playbook"), "--version"])], one
+
+
+def exec_cases(run, hosts, W: str, warm: bool = False) -> list[Case]:
+    kit = run.kit(hosts)
+    project = otter.systemd_project(kit.work / "otter-exec", hosts, run.tarball(1))
+    cases = [Case(_m(W, "OpenSSH: parallel ssh true", hosts, floor=True),
+                  parallel([sh(h.ssh_argv()) + " true" for h in hosts])),
+             Case(_m(W, "pyinfra exec -y -- true", hosts),
+                  [_bin(run, "pyinfra"), "-y", str(kit.pyinfra_inventory), "exec", "--", "true"]),
+             Case(_m(W, "otter exec -- true", hosts,
+                     note="cold: otter opens a master per run today" if warm else ""),
+                  otter.argv(project, "exec", "production", "--", "true"), env=otter.env())]
+    if warm:
+        for h in hosts:  # a kept master per host: the warm floor
+            cp = str(kit.work / f"keep-{h.port}")
+            run.background(h.ssh_argv("-o", "ControlMaster=yes", "-o", f"ControlPath={cp}",
+                                      "-o", "ControlPersist=120", "-f", "-N"))
+        cases.insert(1, Case(_m(W, "OpenSSH: parallel ssh true over kept masters", hosts),
+                             parallel([sh(h.ssh_argv("-o", f"ControlPath={kit.work}/keep-{h.port}"))
+                                       + " true" for h in hosts])))
+        cases.append(Case(_m(W, "otter exec -- true, second run in a row (warm)", hosts,
+                             note="no kept master in this checkout: same as cold"),
+                          otter.argv(project, "exec", "production", "--", "true"),
+                          env=otter.env()))
+    return cases
+
+
+def w6_noop(run, hosts) -> list[Case]:
+    """The no-op redeploy on systemd hosts (up to 10; exec_cases runs on sshd-only hosts)."""
+    W = "W6 scaling"
+    project = otter.systemd_project(run.kit(hosts).work / "otter-exec", hosts, run.tarball(1))
+    return [Case(_m(W, "otter no-op redeploy (systemd hosts)", hosts),
+                 otter.argv(project, "run", "production"), env=otter.env())]
+
+
+def w4_w5(run, hosts) -> list[Case]:
+    """Docker on full hosts: first deploy, one-layer change, no-op; by hand; pyinfra."""
+    kit, W5, W4 = run.kit(hosts), "W5 docker deploy (30 MB image)", "W4 no-op redeploy"
+    images = run.docker_images()
+    project = run.docker_project(kit.work / "otter-docker", hosts)
+    by_hand = lambda tag: parallel([  # noqa: E731
+        f"docker save {tag} | {sh(h.ssh_argv())} docker load >/dev/null && "
+        f"{sh(h.ssh_argv())} 'docker rm -f bench-hand >/dev/null 2>&1; docker run -d --name "
+        f"bench-hand --label otter.deployment=bench -p 127.0.0.1:29997:8080 {tag}' >/dev/null"
+        for h in hosts])
+    caddy = kit.write("Caddyfile", CADDYFILE)
+    pyinfra_w4 = kit.write("w4_pyinfra.py", PYINFRA_W4.format(
+        archive=str(images["archive"]), image=images["v1"], caddyfile=str(caddy)))
+    reset = lambda: run.reset(hosts, full=True)  # noqa: E731
+    return [
+        Case(_m(W5, "by hand: docker save | ssh docker load, ssh docker run", hosts, floor=True),
+             by_hand(images["v1"]), setup=reset),
+        Case(_m(W5, "by hand: the one-layer change (whole image again)", hosts),
+             by_hand(images["v2"])),
+        Case(_m(W5, "otter first deploy", hosts), otter.argv(project, "run", "production"),
+             env=otter.env(), setup=lambda: (reset(), run.app_version(project, "v1"))),
+        Case(_m(W5, "otter one-layer change", hosts), otter.argv(project, "run", "production"),
+             env=otter.env(), setup=lambda: run.app_version(project, "v2")),
+        Case(_m(W4, "OpenSSH: one ssh per host (docker ps + test -f)", hosts, floor=True),
+             parallel([sh(h.ssh_argv()) + " 'test -n \"$(docker ps -q --filter "
+                       "label=otter.deployment)\" && test -f /etc/caddy/Caddyfile'"
+                       for h in hosts])),
+        Case(_m(W4, "otter no-op redeploy", hosts), otter.argv(project, "run", "production"),
+             env=otter.env()),
+        Case(_m(W4, "pyinfra -y ensuring the same state", hosts,
+                note="put image archive (sha1 check), load-if-missing, docker.container, "
+                     "Caddyfile, caddy running"),
+             [_bin(run, "pyinfra"), "-y", str(kit.pyinfra_inventory), str(pyinfra_w4)],
+             setup=lambda: run.quiet([_bin(run, "pyinfra"), "-y", str(kit.pyinfra_inventory),
+                                      str(pyinfra_w4)])),
+    ]
+
+
+def w5_systemd(run, hosts) -> list[Case]:
+    """The systemd deploy of a 50 MB tarball, first and repeated, against doing it by hand."""
+    kit, W = run.kit(hosts), "W5 systemd deploy (50 MB tarball)"
+    big = run.tarball(50)
+    project = otter.systemd_project(kit.work / "otter-w5", hosts, big)
+    unit = "otter-bench-hand"
+    hand = parallel([
+        f"{sh(h.ssh_argv())} 'rm -rf /srv/hand && mkdir -p /srv/hand && tar -xzf - -C /srv/hand'"
+        f" < {big[0]} && {sh(h.ssh_argv())} 'systemctl stop {unit} 2>/dev/null; "
+        f"systemd-run --quiet --unit {unit} --collect -p WorkingDirectory=/srv/hand "
+        f"python3 server.py --port 18080'" for h in hosts])
+    return [Case(_m(W, "by hand: ssh tar -x < tarball, ssh systemd-run", hosts, floor=True),
+                 hand, setup=lambda: run.reset(hosts)),
+            Case(_m(W, "by hand again", hosts), hand),
+            Case(_m(W, "otter first deploy", hosts), otter.argv(project, "run", "production"),
+                 env=otter.env(), setup=lambda: run.reset(hosts)),
+            Case(_m(W, "otter repeated (no-op)", hosts), otter.argv(project, "run", "production"),
+                 env=otter.env())]
