@@ -53,6 +53,16 @@ sys.exit(not os.path.realpath(otterfile.__file__).startswith(sys.argv[1] + os.se
     python3 -m pip install -q -e '.[test]'
 }
 
+# Every test host runs its own systemd, and each systemd takes inotify instances from one
+# machine-wide budget (Debian's default 128 runs out near ten hosts: units fail at boot).
+raise_inotify() {
+    limit=$(cat /proc/sys/fs/inotify/max_user_instances 2>/dev/null || echo 0)
+    if [ "$limit" -lt 1024 ]; then
+        log "raising fs.inotify.max_user_instances from $limit to 1024 (test hosts run systemd)"
+        $SUDO sysctl -q -w fs.inotify.max_user_instances=1024 || log "could not raise it"
+    fi
+}
+
 start_dockerd() {
     if docker info >/dev/null 2>&1; then
         return
@@ -77,4 +87,5 @@ start_dockerd() {
 
 install_packages
 install_project
+raise_inotify
 start_dockerd
