@@ -180,7 +180,11 @@ class _Evaluator:
             on_failure=check_choice("on_failure", value.on_failure, ("stop", "rollback")),
             drain_seconds=check_number("drain_seconds", value.drain_seconds, inclusive=True),
             stop_seconds=check_number("stop_seconds", value.stop_seconds),
+            strategy=check_choice("strategy", value.strategy, ("bluegreen", "recreate")),
             steps=tuple(attached), line=marked.line)
+        if dep.recreate and dep.domains:
+            fail("domains", "a strategy=\"recreate\" service is not served by the proxy; "
+                 "other deployments reach it on 127.0.0.1 of its host")
         _within("proxy", lambda domains: dep.proxy_kind.check_domains(dep.proxy, domains),
                 dep.domains)
         return replace(dep, unsupported=self._unsupported(dep))

@@ -14,7 +14,7 @@ from ..proxies.base import EXIT_MISSING, Site
 from ..runtimes.base import StartSpec
 from ..state import (Release, add_release, format_state, images_to_remove, mark_failed,
                      mark_live, mark_retired, prune_candidates, trim_history)
-from .health import wait_healthy
+from .health import wait_healthy, wait_running
 
 SITE_MARK = "--- otter:site"
 KEY_MARK = "--- otter:key"
@@ -100,10 +100,17 @@ def start(engine, lane, task) -> None:
         engine.emit(task, "info", f"{live.id} is live with this artifact and config: "
                     "nothing to do")
         return
+    if dep.recreate and live and live.instance:  # never two side by side: stop the old
+        checked(executor, sequence(
+            rt.stop(live.instance, drain_seconds=0, stop_seconds=dep.stop_seconds),
+            rt.remove(live.instance), description=f"stop {live.instance}"),
+            "stopping the old release")
+        engine.emit(task, "info", f"stopped {live.instance}")
     release_id = engine.release_id(artifact.digest)
     env_file = states.env_file_path(dep.name, release_id) if env else None
     spec = StartSpec(dep.name, release_id, artifact,
-                     files.render_env_file(env) if env else None, env_file, dep.stop_seconds)
+                     files.render_env_file(env) if env else None, env_file, dep.stop_seconds,
+                     rt.port(dep.runtime.value) if dep.recreate else None)
     started = checked(executor, rt.start(dep.runtime.value, spec), "starting the release")
     port = rt.parse_started(started.stdout)
     lane.release = Release(release_id, artifact.digest, artifact.image or "", artifact.commit,
@@ -125,8 +132,11 @@ def fingerprint(dep, digest: str, env: dict, key: str) -> str:
 
 
 def health(engine, lane, task) -> None:
-    if not lane.noop:
-        wait_healthy(engine, lane, task)
+    if lane.noop:
+        return
+    if lane.deployment.recreate and lane.deployment.health_check is None:
+        return wait_running(engine, lane, task)
+    wait_healthy(engine, lane, task)
 
 
 def site_of(lane, port) -> str:
@@ -140,6 +150,10 @@ def switch(engine, lane, task) -> None:
     if lane.noop:
         return
     dep, px, executor = lane.deployment, lane.proxy, engine.executor(task.host)
+    if dep.recreate:  # served on its own port of 127.0.0.1: no proxy to switch
+        lane.state = mark_live(lane.state, lane.release.id)
+        checked(executor, _state_write(dep.name, lane.state), "writing the release state")
+        return
     result = executor.run(px.switch(dep.name, site_of(lane, lane.release.port)))
     if result.exited == EXIT_MISSING:
         raise OtterError(px.missing_message(executor.host.name))
@@ -157,7 +171,8 @@ def retire(engine, lane, task) -> None:
         return
     dep, rt, old = lane.deployment, lane.runtime, lane.previous
     steps = []
-    if old and old.instance and old.instance != lane.release.instance:
+    if old and old.instance and old.instance != lane.release.instance and \
+            not dep.recreate:  # recreate: stopped before the start
         steps += [rt.stop(old.instance, drain_seconds=dep.drain_seconds,
                           stop_seconds=dep.stop_seconds), rt.remove(old.instance)]
     pruned = prune_candidates(lane.state, dep.keep_releases)

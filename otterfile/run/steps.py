@@ -31,11 +31,13 @@ class StepContext:
         self._engine, self._task, self._lane = engine, task, lane
         self.deployment = task.deployment
         self.host = task.host or "controller"
-        release = getattr(lane, "release", None)
+        release, previous = getattr(lane, "release", None), getattr(lane, "previous", None)
+        if getattr(engine, "only", False):  # `--only`: the step acts on the live release
+            release, previous = previous, None
         artifact = engine.artifact_of(lane) if lane is not None and \
-            (lane.artifact or lane.deployment.artifact.name in engine.artifacts) else None
+            (lane.artifact or lane.deployment.artifact.name in engine.artifacts) else release
         self.release = getattr(release, "id", None)
-        self.previous = getattr(getattr(lane, "previous", None), "id", None)
+        self.previous = getattr(previous, "id", None)
         # a container (docker, podman) or a unit (systemd): the runtime's instance name
         self.instance = self.container = self.unit = getattr(release, "instance", None)
         self.port = getattr(release, "port", None)
@@ -163,3 +165,17 @@ def run_step(engine, task) -> Any:
         for each in lanes_of(engine, task):
             each.failed = each.failed or f"step {step.name}"
         raise
+
+
+def run_only(project, name: str, step: str, engine_for, *, hosts: list[str] | None,
+             on_finished) -> bool:
+    """`otter run NAME --only STEP`: the step alone under each target's deploy lock."""
+    from ..plan import plan_step
+    from .deploy import check_deployable, execute, resolve_env
+    deployments = project.select(name)
+    check_deployable(deployments)
+    graph = plan_step(project, name, step, hosts=hosts)
+    engine = engine_for(env=resolve_env(project, deployments), only=True)
+    done = execute(graph, engine, None)
+    on_finished(done)
+    return done.outcome.ok

@@ -114,3 +114,38 @@ def test_a_template_names_its_file_and_line_for_an_unknown_variable(tmp_path):
     (tmp_path / "t.j2").write_text("ok\n{{ missing }}\n")
     with pytest.raises(StepFailed, match=r"t\.j2:2: 'missing' is undefined"):
         render_template(tmp_path, "t.j2", {})
+
+
+def test_only_runs_the_step_alone_under_the_lock_on_the_live_release(tmp_path):
+    from otterfile.plan import plan_step
+    from otterfile.run.steps import run_only
+    (tmp_path / "Otterfile.py").write_text(OTTERFILE.format(runtime="docker", proxy="caddy")
+                                           + '''
+@step(deployment="production", before="switch", on="once")
+def migrate(ctx):
+    ctx.run("migrate {container} {release}")
+''')
+    proj = evaluate(load(tmp_path / "Otterfile.py"))
+    graph = plan_step(proj, "production", "migrate")
+    assert [t.id for t in graph.order()] == [
+        "production/lock@root@web1", "production/step:migrate", "production/unlock@root@web1"]
+    made = {}
+
+    def engines(**options):
+        def connect(host, _folder):
+            return made.setdefault(host.name, answers(live_state("docker", ""))(host))
+        return Engine(proj, lambda event: None, connect=connect, images=Images(), **options)
+    assert run_only(proj, "production", "migrate", engines, hosts=None,
+                    on_finished=lambda done: None)
+    said = verbs(made["root@web1"])
+    assert said == ["lock production", "read state of production",
+                    "migrate otter-production-20240101T000000-cdcdcdcd 20240101T000000-cdcdcdcd",
+                    "unlock production"]
+
+
+def test_only_an_unknown_step_names_the_known_ones(tmp_path):
+    from otterfile.errors import UsageError
+    from otterfile.plan import plan_step
+    (tmp_path / "Otterfile.py").write_text(OTTERFILE.format(runtime="docker", proxy="caddy"))
+    with pytest.raises(UsageError, match="has no step 'migrate'; its steps: none"):
+        plan_step(evaluate(load(tmp_path / "Otterfile.py")), "production", "migrate")
