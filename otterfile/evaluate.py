@@ -8,7 +8,7 @@ from . import checks
 from .dsl import mark_of
 from .errors import OtterfileError
 from .hosts import Host
-from .loader import Loaded, Marked, line_in
+from .loader import Loaded, Marked, line_in, recipe_line
 from .model import STAGES, Deployment
 from .project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef, TargetDef)
 from .validate import (check_choice, check_domain, check_int, check_name, check_number,
@@ -88,9 +88,11 @@ class _Evaluator:
             line = line_in(error, self.loaded.file) if error.path is None else None
             located = prefixed(error, where)
             located.file, located.line = self.file, line or error.line or marked.line
+            located.message += recipe_line(error, self.loaded.file)
             raise located from error
         except Exception as error:
-            raise OtterfileError(f"{where}: {type(error).__name__}: {error}", file=self.file,
+            raise OtterfileError(f"{where}: {type(error).__name__}: {error}"
+                                 + recipe_line(error, self.loaded.file), file=self.file,
                                  line=line_in(error, self.loaded.file) or marked.line) from error
 
     def _artifact(self, marked: Marked) -> ArtifactDef:
@@ -154,6 +156,8 @@ class _Evaluator:
         attached = [s for s in steps.values() if s.deployment in (name, marked.mark.name)]
         for index, item in enumerate(value.steps or ()):
             step = steps.get(self._name_of(item, "step", f"steps/{index}"))
+            if step is None and mark_of(item) is not None:  # a recipe's step function
+                step = self._step(Marked(mark_of(item), item, marked.line))
             if step is None:
                 fail(f"steps/{index}", self._unknown("step", item, steps))
             if step not in attached:
