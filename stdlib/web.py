@@ -36,7 +36,8 @@ def python_app(*, path: str = "app", command: str, port: int, targets: Any,
     filled in: the app listens there on 127.0.0.1). Dependencies are the app's to carry
     (vendored, or a zipapp); the target needs python3."""
     output = f"{_slug(path)}.tar.gz"
-    pack = f"tar czf ../{output} --exclude=__pycache__ . && mv ../{output} {output}"
+    pack = (f't=$(mktemp) && tar czf "$t" --exclude=./{output} --exclude=__pycache__ . '
+            f'&& mv "$t" {output}')
     return Deployment(artifact=build(path=path, command=pack, output=output),
                       runtime=systemd(command=command, port=port, env=dict(env or {}),
                                       user=user),

@@ -34,7 +34,7 @@ def test_python_app_is_a_tarball_under_systemd():
     dep = stdlib.python_app(path="api", command="python3 -m api --port {port}", port=8000,
                             targets=HOSTS, domains=["api.test"])
     assert dep.artifact.output == "api.tar.gz" and dep.artifact.path == "api"
-    assert dep.artifact.command.startswith("tar czf ../api.tar.gz")
+    assert dep.artifact.command.endswith('&& mv "$t" api.tar.gz')
     assert dep.runtime == systemd(command="python3 -m api --port {port}", port=8000)
     assert dep.strategy == "bluegreen" and dep.domains == ["api.test"]
 
