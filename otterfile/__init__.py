@@ -3,6 +3,8 @@
 An Otterfile declares artifacts, runtimes, targets and deployments with the
 decorators below; `otter run NAME` deploys one.
 """
+import os as _os
+
 from .dsl import artifact, deployment, runtime, step, target
 from .errors import OtterError, OtterfileError
 from .hosts import local, ssh
@@ -17,3 +19,10 @@ __all__ = [
     "deployment", "docker", "fetch", "local", "nginx", "podman", "registry", "runtime",
     "secret", "ssh", "step", "systemd", "target",
 ]
+
+# In a checkout `otterfile.stdlib` is the top-level stdlib/ folder (setup.cfg's package_dir
+# maps it so in a wheel): found from this package's path, before an installed copy.
+_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if not _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "stdlib")) and \
+        _os.path.isfile(_os.path.join(_root, "stdlib", "__init__.py")):
+    __path__.append(_root)

@@ -9,7 +9,7 @@ from . import checks
 from .dsl import mark_of
 from .errors import OtterfileError
 from .hosts import Host, name_hosts
-from .loader import Loaded, Marked, line_in
+from .loader import Loaded, Marked, line_in, recipe_line
 from .model import STAGES, Deployment
 from .project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef, TargetDef)
 from .validate import (check_choice, check_domain, check_int, check_name, check_number,
@@ -119,9 +119,11 @@ class _Evaluator:
             line = line_in(error, self.loaded.file) if error.path is None else None
             located = prefixed(error, where)
             located.file, located.line = self.file, line or error.line or marked.line
+            located.message += recipe_line(error, self.loaded.file)
             raise located from error
         except Exception as error:
-            raise OtterfileError(f"{where}: {type(error).__name__}: {error}", file=self.file,
+            raise OtterfileError(f"{where}: {type(error).__name__}: {error}"
+                                 + recipe_line(error, self.loaded.file), file=self.file,
                                  line=line_in(error, self.loaded.file) or marked.line) from error
 
     def _artifact(self, marked: Marked) -> ArtifactDef:
@@ -185,6 +187,8 @@ class _Evaluator:
         attached = [s for s in steps.values() if s.deployment in (name, marked.mark.name)]
         for index, item in enumerate(value.steps or ()):
             step = steps.get(self._name_of(item, "step", f"steps/{index}"))
+            if step is None and mark_of(item) is not None:  # a recipe's step function
+                step = self._step(Marked(mark_of(item), item, marked.line))
             if step is None:
                 fail(f"steps/{index}", self._unknown("step", item, steps))
             if step not in attached:
@@ -211,7 +215,11 @@ class _Evaluator:
             on_failure=check_choice("on_failure", value.on_failure, ("stop", "rollback")),
             drain_seconds=check_number("drain_seconds", value.drain_seconds, inclusive=True),
             stop_seconds=check_number("stop_seconds", value.stop_seconds),
+            strategy=check_choice("strategy", value.strategy, ("bluegreen", "recreate")),
             steps=tuple(attached), line=marked.line)
+        if dep.recreate and dep.domains:
+            fail("domains", "a strategy=\"recreate\" service is not served by the proxy; "
+                 "other deployments reach it on 127.0.0.1 of its host")
         _within("proxy", lambda domains: dep.proxy_kind.check_domains(dep.proxy, domains),
                 dep.domains)
         _within("proxy", lambda value: dep.proxy_kind.check_files(value, self.folder),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 import sys
 import tokenize
 import traceback
@@ -52,7 +53,8 @@ def load(path: str | Path) -> Loaded:
     namespace = {"__name__": "otterfile_" + file.stem.replace("-", "_"),
                  "__file__": str(file)}
     saved_path, saved_modules = list(sys.path), set(sys.modules)
-    sys.path.insert(0, str(file.parent))
+    folders = search_path(file.parent)
+    sys.path[0:0] = folders
     recorder = _Recorder(namespace, file)
     try:
         exec(code, namespace, recorder)
@@ -61,11 +63,12 @@ def load(path: str | Path) -> Loaded:
     except SystemExit as error:
         raise _exited(error, file) from error
     except Exception as error:
-        raise OtterfileError(f"{type(error).__name__}: {error}", file=str(file),
-                             line=line_in(error, file)) from error
+        raise OtterfileError(f"{type(error).__name__}: {error}" + recipe_line(error, file),
+                             file=str(file), line=line_in(error, file)) from error
     finally:
         sys.path[:] = saved_path
-        _forget_local_modules(saved_modules, file.parent)
+        for folder in folders:
+            _forget_local_modules(saved_modules, Path(folder))
     return Loaded(file, tuple(recorder.found))
 
 
@@ -141,6 +144,30 @@ def line_in(error: BaseException, file: Path) -> int | None:
         if Path(frame.filename) == file:
             line = frame.lineno
     return line
+
+
+def recipe_line(error: BaseException, file: Path) -> str:
+    """` (raised in recipe FILE:LINE)` when the error comes from a module the Otterfile
+    called (a recipe), not from the Otterfile itself nor otter; else ``."""
+    own = Path(__file__).resolve().parent
+    deepest = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        path = Path(frame.filename)
+        if path != file and own not in path.parents and frame.filename[:1] != "<":
+            deepest = frame
+        elif path == file:
+            deepest = None
+    if deepest is None:
+        return ""
+    return f" (raised in recipe {deepest.filename}:{deepest.lineno})"
+
+
+def search_path(folder: Path, environ=None) -> list[str]:
+    """Where an Otterfile's imports are looked up first: its folder, then OTTER_PATH's
+    folders (a shared recipes checkout), separated by os.pathsep."""
+    extra = (os.environ if environ is None else environ).get("OTTER_PATH", "")
+    return [str(folder)] + [str(Path(p).expanduser().resolve())
+                            for p in extra.split(os.pathsep) if p]
 
 
 def _located(error: OtterfileError, file: Path) -> OtterfileError:

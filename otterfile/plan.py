@@ -138,3 +138,34 @@ def _step_order(dep: DeploymentDef, file: str | None = None) -> list[StepDef]:
             if step not in ordered and all(steps[a] in ordered for a in edges[step.name]):
                 ordered.append(step)
     return ordered
+
+
+def plan_step(project: Project, name: str, step_name: str, *,
+              hosts: Iterable[str] | None = None) -> Graph:
+    """`otter run NAME --only STEP`: the step alone, between each host's deploy lock and
+    unlock (a step `on="once"` or `"controller"` runs once, with every host locked)."""
+    from .errors import UsageError
+    only = {spelled(h) for h in hosts} | set(hosts) if hosts is not None else None
+    builder = _Builder()
+    for dep in project.select(name):
+        step = next((s for s in dep.steps if s.name == step_name), None)
+        if step is None:
+            known = ", ".join(s.name for s in dep.steps) or "none"
+            raise UsageError(f"deployment {dep.name} has no step {step_name!r}; its steps: "
+                             f"{known}")
+        chosen = [h.name for h in dep.hosts if only is None or h.name in only]
+        if not chosen:
+            raise UsageError(f"--targets matches no host of {dep.name}")
+        locks = {h: builder.node(task_id(dep.name, "lock", h), [], stage="lock", host=h,
+                                 deployment=dep.name) for h in chosen}
+        per_host = step.on == "targets"
+        for host in chosen if per_host else chosen[:1]:
+            where = host if step.on != "controller" else None
+            sid = builder.node(task_id(dep.name, f"step:{step.name}", host if per_host else None),
+                               [locks[host]] if per_host else list(locks.values()),
+                               stage="step", step=step.name, host=where, deployment=dep.name)
+            for each in chosen if not per_host else [host]:
+                builder.node(task_id(dep.name, "unlock", each), [sid], stage="unlock",
+                             host=each, deployment=dep.name, always=True,
+                             needs=(locks[each],))
+    return builder.graph()

@@ -78,6 +78,7 @@ class DeploymentDef:
     line: int = 0
     drain_seconds: float = 2
     stop_seconds: float = 10
+    strategy: str = "bluegreen"  # or "recreate" (stateful services: never two at once)
     unsupported: OtterfileError | None = None  # why this version cannot deploy it
 
     @property
@@ -93,6 +94,10 @@ class DeploymentDef:
             for host in target.hosts:
                 seen.setdefault(host.name, host)
         return tuple(seen.values())
+
+    @property
+    def recreate(self) -> bool:
+        return self.strategy == "recreate"
 
     def secrets(self) -> tuple[Secret, ...]:
         return tuple(v for _, v in self.runtime.env if isinstance(v, Secret))

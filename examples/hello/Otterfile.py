@@ -4,13 +4,15 @@
     otter -f examples/hello/Otterfile.py run production
     curl -H 'Host: hello.test' http://127.0.0.1:8201/
 """
+import os
 from pathlib import Path
 
 from otterfile import (Deployment, HealthCheck, artifact, build, caddy, deployment, docker,
                        runtime, secret, ssh, step, target)
 
 # The test hosts' key and known_hosts, written by `python -m tests.testbed.hosts up`.
-KEYS = Path(__file__).resolve().parents[2] / "tests" / "testbed" / ".cache" / "hosts"
+KEYS = Path(os.environ.get("OTTER_TESTBED_KEYS") or
+            Path(__file__).resolve().parents[2] / "tests" / "testbed" / ".cache" / "hosts")
 
 
 @artifact

@@ -50,17 +50,24 @@ def _printer(ctx: click.Context, report):
 @click.option("--dry-run", is_flag=True, help="Print what would run; run nothing.")
 @click.option("--lock-wait", type=float, default=0.0, metavar="SECONDS",
               help="Wait this long for another run's deploy lock.")
+@click.option("--only", metavar="STEP", help="Run this step of NAME alone, under the "
+              "deploy lock (no release is started).")
 @click.pass_context
 def run(ctx: click.Context, name: str, targets: str | None, dry_run: bool,
-        lock_wait: float) -> None:
+        lock_wait: float, only: str | None) -> None:
     """Deploy NAME: acquire, ship, start, health, switch, retire on every target."""
     from ..run.deploy import deploy
+    from ..run.steps import run_only
     project = load_project(ctx)
     report = reporter(ctx, project)
     engines = _engines(ctx, project, report, dry_run, lock_wait)
+    hosts = split_targets(targets, project)
     try:
-        ok = deploy(project, name, engines, hosts=split_targets(targets, project),
-                    on_finished=_printer(ctx, report))
+        if only is not None:
+            ok = run_only(project, name, only, engines, hosts=hosts,
+                          on_finished=_printer(ctx, report))
+        else:
+            ok = deploy(project, name, engines, hosts=hosts, on_finished=_printer(ctx, report))
     finally:
         report.close()
     if not ok:

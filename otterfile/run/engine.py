@@ -61,12 +61,14 @@ class Engine:
                  sources: dict[str, Any] | None = None,
                  lock_wait: float = 0.0, cancel: threading.Event | None = None,
                  rollback: bool = False, rollback_to: str | None = None,
+                 only: bool = False,
                  release_id: ReleaseId = timed_release_id,
                  cache_lock: Callable[..., Any] | None = None):
         self.project, self.report, self.images = project, report, images
         self._connect, self.release_id = connect, release_id
         self.cache_lock = cache_lock or (lambda *_: contextlib.nullcontext())
         self.lock_wait, self.rollback, self.rollback_to = lock_wait, rollback, rollback_to
+        self.only = only  # `--only STEP`: no release is started; steps see the live one
         self.env = env or {}  # deployment name -> env with secrets resolved
         self.sources = sources or {}  # artifact name -> source with secrets resolved
         self.cancel = cancel or threading.Event()

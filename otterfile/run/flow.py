@@ -14,7 +14,7 @@ from ..proxies.base import EXIT_MISSING, Site
 from ..runtimes.base import StartSpec
 from ..state import (Release, add_release, format_state, images_to_remove, mark_failed,
                      mark_live, mark_retired, prune_candidates, trim_history)
-from .health import wait_healthy
+from .health import wait_healthy, wait_running
 
 SITE_MARK = "--- otter:site"
 KEY_MARK = "--- otter:key"
@@ -40,7 +40,8 @@ def recover(engine, lane, task) -> None:
                   f'"$@"; echo "{SITE_MARK}"; cat "$site" 2>/dev/null; exit 0',
                   args=[px.site_path(dep.name), *read.argv],
                   description=f"read state of {dep.name}")
-    stdout = _ensure_and_read(engine, task, executor, px, both)
+    # a recreate service is not behind the proxy: nothing to install for it
+    stdout = _ensure_and_read(engine, task, executor, None if dep.recreate else px, both)
     lane.key, _, stdout = stdout.partition(KEY_MARK + "\n")
     text, _, served = stdout.partition(SITE_MARK + "\n")
     target = states.parse_read(text, rt.parse_listing,  # an invalid file: nothing is touched
@@ -67,10 +68,13 @@ def recover(engine, lane, task) -> None:
 
 def _ensure_and_read(engine, task, executor, px, read: Command) -> str:
     """The proxy installed and running (or a clear error naming the host), then `read`:
-    one round trip. What was installed or started is said."""
-    ensure = proxy_install.ensure_proxy(px.name)
-    result = executor.run(sequence(ensure, read, description=f"{read.description} "
-                                   f"({px.name} installed and running)"))
+    one round trip. What was installed or started is said. No proxy (None): only `read`."""
+    if px is None:
+        result = executor.run(read)
+    else:
+        result = executor.run(sequence(proxy_install.ensure_proxy(px.name), read,
+                                       description=f"{read.description} "
+                                                   f"({px.name} installed and running)"))
     if result.exited == proxy_install.EXIT_PROXY:
         raise OtterError(f"{executor.host.name}: {result.tail(8)}")
     if not result.ok:
@@ -120,10 +124,17 @@ def start(engine, lane, task) -> None:
         engine.emit(task, "info", f"{live.id} is live with this artifact and config: "
                     "nothing to do")
         return
+    if dep.recreate and live and live.instance:  # never two side by side: stop the old
+        checked(executor, sequence(
+            rt.stop(live.instance, drain_seconds=0, stop_seconds=dep.stop_seconds),
+            rt.remove(live.instance), description=f"stop {live.instance}"),
+            "stopping the old release")
+        engine.emit(task, "info", f"stopped {live.instance}")
     release_id = engine.release_id(artifact.digest)
     env_file = states.env_file_path(dep.name, release_id) if env else None
     spec = StartSpec(dep.name, release_id, artifact,
-                     files.render_env_file(env) if env else None, env_file, dep.stop_seconds)
+                     files.render_env_file(env) if env else None, env_file, dep.stop_seconds,
+                     rt.port(dep.runtime.value) if dep.recreate else None)
     started = checked(executor, rt.start(dep.runtime.value, spec), "starting the release")
     port = rt.parse_started(started.stdout)
     lane.release = Release(release_id, artifact.digest, artifact.image or "", artifact.commit,
@@ -148,8 +159,11 @@ def fingerprint(dep, digest: str, env: dict, key: str, proxy_files: str | None =
 
 
 def health(engine, lane, task) -> None:
-    if not lane.noop:
-        wait_healthy(engine, lane, task)
+    if lane.noop:
+        return
+    if lane.deployment.recreate and lane.deployment.health_check is None:
+        return wait_running(engine, lane, task)
+    wait_healthy(engine, lane, task)
 
 
 def site_of(lane, port) -> str:
@@ -167,6 +181,10 @@ def switch(engine, lane, task) -> None:
     if lane.noop:
         return
     dep, px, executor = lane.deployment, lane.proxy, engine.executor(task.host)
+    if dep.recreate:  # served on its own port of 127.0.0.1: no proxy to switch
+        lane.state = mark_live(lane.state, lane.release.id)
+        checked(executor, _state_write(dep.name, lane.state), "writing the release state")
+        return
     result = executor.run(px.switch(dep.proxy, _site(lane, lane.release.port),
                                     site_of(lane, lane.release.port), engine.project.folder))
     if result.exited == EXIT_MISSING:
@@ -185,7 +203,8 @@ def retire(engine, lane, task) -> None:
         return
     dep, rt, old = lane.deployment, lane.runtime, lane.previous
     steps = []
-    if old and old.instance and old.instance != lane.release.instance:
+    if old and old.instance and old.instance != lane.release.instance and \
+            not dep.recreate:  # recreate: stopped before the start
         steps += [rt.stop(old.instance, drain_seconds=dep.drain_seconds,
                           stop_seconds=dep.stop_seconds), rt.remove(old.instance)]
     pruned = prune_candidates(lane.state, dep.keep_releases)

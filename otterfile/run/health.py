@@ -44,6 +44,14 @@ def wait_healthy(engine, lane, task) -> None:
                        f"{limit:g}s: {reason}")
 
 
+def wait_running(engine, lane, task, settle_seconds: float = 2.0) -> None:
+    """Without a health check, a service that may speak no HTTP (a database): healthy when
+    its instance is still running after `settle_seconds`."""
+    time.sleep(settle_seconds)
+    _raise_if_exited(engine, lane, task, "no health check given")
+    engine.emit(task, "info", f"{lane.release.instance} running after {settle_seconds:g}s")
+
+
 def _raise_if_exited(engine, lane, task, reason: str) -> None:
     executor, rt, name = engine.executor(task.host), lane.runtime, lane.release.instance
     status = rt.parse_inspect(executor.run(rt.inspect(name)).stdout)

@@ -64,6 +64,8 @@ def unlock(engine, lane, task: Task) -> None:
     """Write the deploy log record and release the lock (runs after failures too)."""
     from ..commands import state as states
     try:
+        if lane.failed and lane.failed.startswith("step "):  # a step failed before switch
+            flow.abort(engine, lane, task)
         artifact = lane.artifact or engine.artifacts.get(lane.deployment.artifact.name)
         if artifact is not None:
             record = log_record(

@@ -3,39 +3,50 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
+from pathlib import Path
 from typing import Any
 
-from ..command import Command
+from ..command import Command, SecretText
+from ..commands import files
 from ..errors import OtterError
 from ..executors.base import Result
+from ..secrets import Secret
 
-PLACEHOLDERS = ("container", "instance", "release", "port", "image", "digest", "commit",
-                "host", "deployment")
+PLACEHOLDERS = ("container", "unit", "instance", "release", "previous", "port", "image",
+                "digest", "commit", "host", "deployment")
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 
 
 class StepFailed(OtterError):
-    """A command of a custom step exited non-zero."""
+    """A command of a custom step exited non-zero (or a put/template failed)."""
 
 
 class StepContext:
-    """Run commands where the step runs; `{container}`, `{release}`, `{port}`, `{image}`,
-    `{digest}`, `{commit}`, `{host}` and `{deployment}` in a command are filled in, quoted;
-    other braces are left alone (awk, docker --format)."""
+    """What a step function gets. `run` fills `{container}`, `{unit}`, `{release}`,
+    `{previous}`, `{port}`, `{image}`, `{digest}`, `{commit}`, `{host}` and `{deployment}`
+    in a command, quoted; other braces are left alone (awk, docker --format)."""
 
     def __init__(self, engine, task, lane=None):
         self._engine, self._task, self._lane = engine, task, lane
         self.deployment = task.deployment
         self.host = task.host or "controller"
-        release = getattr(lane, "release", None)
+        release, previous = getattr(lane, "release", None), getattr(lane, "previous", None)
+        if getattr(engine, "only", False):  # `--only`: the step acts on the live release
+            release, previous = previous, None
         artifact = engine.artifact_of(lane) if lane is not None and \
-            (lane.artifact or lane.deployment.artifact.name in engine.artifacts) else None
+            (lane.artifact or lane.deployment.artifact.name in engine.artifacts) else release
         self.release = getattr(release, "id", None)
-        self.instance = self.container = getattr(release, "instance", None)
+        self.previous = getattr(previous, "id", None)
+        # a container (docker, podman) or a unit (systemd): the runtime's instance name
+        self.instance = self.container = self.unit = getattr(release, "instance", None)
         self.port = getattr(release, "port", None)
         self.digest = getattr(artifact, "digest", None)
         self.image = getattr(artifact, "image", None)
         self.commit = getattr(artifact, "commit", None)
+        runtime = getattr(getattr(lane, "deployment", None), "runtime", None)
+        self.env = dict(getattr(engine, "env", {}).get(  # secrets resolved, when read
+            task.deployment, dict(getattr(runtime, "env", ()))))
 
     def fill(self, command: str) -> str:
         """`command` with the known placeholders replaced by their quoted values."""
@@ -44,31 +55,127 @@ class StepContext:
             return shlex.quote("" if found is None else str(found))
         return _PLACEHOLDER.sub(value, command)
 
-    def run(self, command: str, *, check: bool = True) -> Result:
-        """Run a shell command on this step's host (the controller for on="controller")."""
-        return self._run(self._task.host, command, check)
+    def run(self, command: str, *, check: bool = True, stdin: str | bytes | None = None
+            ) -> Result:
+        """Run a shell command on this step's host (the controller for on="controller");
+        returns its Result (`stdout`, `stderr`, `exited`, `ok`); raises StepFailed when
+        it exits non-zero, unless `check=False`."""
+        return self._run(self._task.host, command, check, stdin)
 
     def local(self, command: str, *, check: bool = True) -> Result:
         """Run a shell command on the controller."""
-        return self._run(None, command, check)
+        return self._run(None, command, check, None)
+
+    def put(self, src: str | Path, dest: str, *, mode: int = 0o644) -> Result:
+        """Copy a file (relative to the Otterfile) to `dest` on this step's host; one trip."""
+        path = self._engine.project.folder / src
+        if not path.is_file():
+            raise StepFailed(f"put: no file {path}")
+        result = self._executor().upload(str(path), dest, mode=mode)
+        return self._checked(result, f"put {src} -> {dest}")
+
+    def template(self, src: str | Path, dest: str, *, mode: int = 0o644,
+                 **variables: Any) -> Result:
+        """Render a jinja2 template (relative to the Otterfile; an unknown variable is an
+        error naming the template and line) with ctx's fields and `variables`, and write
+        it atomically to `dest` on this step's host; one trip."""
+        text = render_template(self._engine.project.folder, str(src),
+                               {**self.fields(), **variables})
+        secret = any(isinstance(v, Secret) for v in variables.values())
+        content = SecretText(text) if secret else text
+        result = self._executor().run(files.write_file(dest, content, mode))
+        return self._checked(result, f"template {src} -> {dest}")
+
+    def secret(self, name: str) -> Secret:
+        """The secret `name`, read now (`str()` is ***; `.reveal()` gives the value)."""
+        for value in self.env.values():
+            if isinstance(value, Secret) and value.name == name and value.resolved:
+                return value
+        from ..secret_store import SecretStore
+        return SecretStore(self._engine.project.folder).resolve(Secret(name))
 
     def log(self, message: str) -> None:
+        """Print a line under this step's host."""
         self._engine.emit(self._task, "info", message)
 
-    def _run(self, host: str | None, command: str, check: bool) -> Result:
+    def fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in PLACEHOLDERS}
+
+    def _executor(self):
+        return self._engine.executor(self._task.host)
+
+    def _checked(self, result: Result, what: str, check: bool = True) -> Result:
+        if check and not result.ok:
+            raise StepFailed(f"{what} exited {result.exited}: "
+                             f"{result.tail(5) or result.tail(5, 'stdout')}")
+        return result
+
+    def _run(self, host: str | None, command: str, check: bool, stdin) -> Result:
         line = self.fill(command)
-        job = Command(("sh", "-c", line), description=line)
+        job = Command(("sh", "-c", line), description=line, stdin=stdin)
         result = self._engine.executor(host).run(
             job, on_output=lambda _s, text: self._engine.emit(self._task, "output", text))
-        if check and not result.ok:
-            raise StepFailed(f"{line!r} exited {result.exited}: {result.tail(5)}")
-        return result
+        return self._checked(result, repr(line), check)
+
+
+def render_template(folder: Path, src: str, variables: dict[str, Any]) -> str:
+    """`src` (under `folder`) rendered with StrictUndefined; errors name the file and line."""
+    import jinja2
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    try:
+        return env.get_template(src).render(**variables)
+    except jinja2.TemplateNotFound:
+        raise StepFailed(f"template {src}: no such file under {folder}") from None
+    except jinja2.TemplateSyntaxError as error:
+        raise StepFailed(f"{folder / src}:{error.lineno}: {error.message}") from None
+    except jinja2.UndefinedError as error:
+        raise StepFailed(f"{folder / src}:{_template_line(src)}: {error.message}") from None
+
+
+def _template_line(src: str) -> int | str:
+    """The template line an error was raised at (jinja2 rewrites frames to the template)."""
+    tb, line = sys.exc_info()[2], "?"
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(src):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def lanes_of(engine, task) -> list:
+    """The lanes a step acts for: its host's, or every lane of its deployment (once,
+    controller: the deployment's switch waits for it on every host)."""
+    dep = engine.project.deployments[task.deployment]
+    if task.host and any(s.on == "targets" for s in dep.steps if s.name == task.step):
+        return [lane for key, lane in engine.lanes.items() if key == (dep.name, task.host)]
+    return [lane for (name, _), lane in engine.lanes.items() if name == dep.name]
 
 
 def run_step(engine, task) -> Any:
-    """Call a custom step's function with its ctx (the lane of its host, or the first's)."""
+    """Call a custom step's function with its ctx (the lane of its host, or the first's).
+    A failure marks the lanes it acts for: their unlock removes a release not yet live."""
     dep = engine.project.deployments[task.deployment]
     step = next(s for s in dep.steps if s.name == task.step)
     host = task.host or (dep.hosts[0].name if dep.hosts else None)
     lane = engine.lanes.get((dep.name, host or ""))
-    return step.fn(StepContext(engine, task, lane))
+    try:
+        return step.fn(StepContext(engine, task, lane))
+    except BaseException:
+        for each in lanes_of(engine, task):
+            each.failed = each.failed or f"step {step.name}"
+        raise
+
+
+def run_only(project, name: str, step: str, engine_for, *, hosts: list[str] | None,
+             on_finished) -> bool:
+    """`otter run NAME --only STEP`: the step alone under each target's deploy lock."""
+    from ..plan import plan_step
+    from .deploy import check_deployable, execute, resolve_env
+    deployments = project.select(name)
+    check_deployable(deployments)
+    graph = plan_step(project, name, step, hosts=hosts)
+    engine = engine_for(env=resolve_env(project, deployments), only=True)
+    done = execute(graph, engine, None)
+    on_finished(done)
+    return done.outcome.ok

@@ -53,6 +53,11 @@ class StartSpec:
     env: str | SecretText | None = None  # the env file's text, or None without env
     env_file: str | None = None
     stop_seconds: float = 10  # how long a stop waits before it kills
+    host_port: int | None = None  # strategy="recreate": this port of 127.0.0.1, no other
+
+    @property
+    def port_range(self) -> tuple[int, int] | None:
+        return (self.host_port, self.host_port) if self.host_port else None
 
 
 class Runtime(Protocol):

@@ -104,7 +104,8 @@ class SystemdRuntime:
             unit_text=self.unit_text(value, spec), program=words[0],
             single=s.single_name(words),
             user=self.user(value, spec.deployment), make_user=value.user is None,
-            env=spec.env, env_file=spec.env_file)
+            env=spec.env, env_file=spec.env_file,
+            **({"port_range": spec.port_range} if spec.port_range else {}))
 
     def parse_started(self, stdout: str) -> int | str:
         return s.parse_started(stdout)

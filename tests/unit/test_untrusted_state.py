@@ -174,7 +174,7 @@ def recover(executor: RecordingExecutor):
     said = []
     engine = SimpleNamespace(executor=lambda _host: executor,
                              emit=lambda task, kind, message: said.append(message))
-    lane = SimpleNamespace(deployment=SimpleNamespace(name="production"),
+    lane = SimpleNamespace(deployment=SimpleNamespace(name="production", recreate=False),
                            runtime=docker.RUNTIME, proxy=caddy.PROXY)
     flow.recover(engine, lane, Task("production/lock@web1", "lock", host="web1"))
     return lane, said

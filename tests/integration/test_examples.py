@@ -1,0 +1,94 @@
+"""Every example in examples/ deployed to the test hosts, as its README says to run it.
+
+Each example is copied to a temporary folder (builds write beside it) and pointed at the
+session's key with OTTER_TESTBED_KEYS."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+from tests.integration.deploy import ROOT, on, otter_env
+
+EXAMPLES = ROOT / "examples"
+
+
+def run(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "otterfile", *args], capture_output=True,
+                          text=True, timeout=300, cwd=folder, env=otter_env(**env))
+
+
+def example(tmp_path: Path, name: str, targets) -> tuple[Path, dict]:
+    folder = shutil.copytree(EXAMPLES / name, tmp_path / name)
+    keys = str(Path(targets[0].host.identity_file).parent)
+    return folder, {"OTTER_TESTBED_KEYS": keys, "HELLO_API_TOKEN": "example-token"}
+
+
+def get(target, domain: str, path: str = "/") -> str:
+    response = httpx.get(target.url(path), headers={"Host": domain}, timeout=5)
+    return f"{response.status_code} {response.text.strip()}"
+
+
+def deployed(tmp_path, two, name: str, deployment: str, **extra: str) -> Path:
+    folder, env = example(tmp_path, name, two)
+    done = run(folder, "run", deployment, **env, **extra)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return folder
+
+
+def test_hello(tmp_path, two):
+    deployed(tmp_path, two, "hello", "production")
+    assert [get(t, "hello.test").split()[0] for t in two] == ["200", "200"]
+
+
+def test_static_site(tmp_path, two):
+    deployed(tmp_path, two, "static-site", "site")
+    assert all("a static site, deployed by otter" in get(t, "static.test") for t in two)
+
+
+def test_python_app_under_systemd_with_a_migration_once(tmp_path, two):
+    for t in two:
+        on(t, "rm", "-rf", "/var/lib/api")
+    deployed(tmp_path, two, "python-app", "api")
+    assert [get(t, "api.test") for t in two] == ["200 hello from systemd"] * 2
+    ran = [on(t, "sh", "-c", "cat /var/lib/api/migrations 2>/dev/null | wc -l").stdout.strip()
+           for t in two]
+    assert sorted(ran) == ["0", "1"]
+    units = on(two[0], "systemctl", "list-units", "--no-legend", "otter-api@*").stdout
+    assert "running" in units
+
+
+@contextlib.contextmanager
+def serving(folder: Path):
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(
+        type("Quiet", (SimpleHTTPRequestHandler,), {"log_message": lambda *a: None}),
+        directory=str(folder)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_fetched_tarball(tmp_path, two):
+    files = tmp_path / "files"
+    files.mkdir()
+    tarball = files / "release.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(EXAMPLES / "python-app" / "app" / "server.py", arcname="server.py")
+    digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    with serving(files) as url:
+        deployed(tmp_path, two, "fetched-tarball", "release",
+                 RELEASE_URL=f"{url}/release.tar.gz", RELEASE_SHA256=digest)
+    assert [get(t, "release.test") for t in two] == ["200 hello from a fetched tarball"] * 2
