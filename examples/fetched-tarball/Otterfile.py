@@ -15,8 +15,8 @@ from pathlib import Path
 
 from otterfile import (Deployment, HealthCheck, caddy, deployment, fetch, ssh, systemd)
 
-KEYS = Path(os.environ.get("OTTER_TESTBED_KEYS") or
-            Path(__file__).resolve().parents[2] / "tests" / "testbed" / ".cache" / "hosts")
+KEYS = Path(os.environ.get("OTTER_TESTBED_KEYS") or os.environ.get("OTTER_TESTBED_HOME")
+            or "/var/tmp/otter-testbed")
 SERVERS = [ssh(f"root@127.0.0.1:{port}", identity_file=str(KEYS / "id_ed25519"),
                known_hosts=str(KEYS / "known_hosts")) for port in (2201, 2202)]
 

@@ -11,8 +11,8 @@ from otterfile import (Deployment, HealthCheck, artifact, build, caddy, deployme
                        runtime, secret, ssh, step, target)
 
 # The test hosts' key and known_hosts, written by `python -m tests.testbed.hosts up`.
-KEYS = Path(os.environ.get("OTTER_TESTBED_KEYS") or
-            Path(__file__).resolve().parents[2] / "tests" / "testbed" / ".cache" / "hosts")
+KEYS = Path(os.environ.get("OTTER_TESTBED_KEYS") or os.environ.get("OTTER_TESTBED_HOME")
+            or "/var/tmp/otter-testbed")
 
 
 @artifact
