@@ -68,6 +68,8 @@ def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore
     if not _probe(remote, runtime, artifact):
         raise OtterError(f"after {runtime.name} load, {remote.host.name} has no image "
                          f"{artifact.digest} (what was shipped differs from the build)")
+    if on_progress:  # done: the total is now known exactly
+        on_progress(stream.count, stream.count)
     return ShipResult(True, stream.count, time.monotonic() - started)
 
 
