@@ -204,7 +204,7 @@ class _Evaluator:
         from .runtimes import KINDS as RUNTIMES
         dep = DeploymentDef(
             name=name, group=marked.mark.name,
-            artifact=self._ref("artifact", value.artifact, "artifact", SOURCES),
+            artifact=self._ref("artifact", value.artifact, "artifact", SOURCES, name),
             runtime=self._ref("runtime", value.runtime, "runtime", RUNTIMES),
             targets=targets,
             domains=tuple(self._domains(value.domains)),
@@ -267,14 +267,15 @@ class _Evaluator:
                 out.append(self._ref("target", item, f"targets/{index}", {}))
         return tuple(out)
 
-    def _ref(self, kind: str, value: Any, path: str, inline: dict[type, Any]) -> Any:
+    def _ref(self, kind: str, value: Any, path: str, inline: dict[type, Any],
+             owner: str = "") -> Any:
         if value is None:
             fail(path, f"missing: give a {kind} function or name")
         if type(value) in inline:
             wrapped = _within(path, checks.check_source if kind == "artifact"
                               else checks.check_runtime, value)
-            if kind == "artifact":
-                return ArtifactDef(path, wrapped)
+            if kind == "artifact":  # one per deployment: a group's inline ones differ
+                return ArtifactDef(f"{owner}.{path}" if owner else path, wrapped)
             return RuntimeDef(path, wrapped, tuple(wrapped.env.items()))
         name = self._name_of(value, kind, path)
         known = self.defs[kind]

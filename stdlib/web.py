@@ -16,7 +16,7 @@ def docker_app(*, path: str = "app", port: int, targets: Any, domains: Any = (),
     return Deployment(artifact=build(path=path, command=f"docker build -q -t {tag} ."),
                       runtime=docker(port=port, env=dict(env or {}), volumes=list(volumes)),
                       targets=targets, domains=list(domains),
-                      health_check=HealthCheck(path=health, timeout_seconds=30), **deployment)
+                      health_check=_health(health), **deployment)
 
 
 def static_site(*, path: str = "public", targets: Any, domains: Any = (), port: int = 8000,
@@ -36,13 +36,20 @@ def python_app(*, path: str = "app", command: str, port: int, targets: Any,
     filled in: the app listens there on 127.0.0.1). Dependencies are the app's to carry
     (vendored, or a zipapp); the target needs python3."""
     output = f"{_slug(path)}.tar.gz"
-    pack = (f't=$(mktemp) && tar czf "$t" --exclude=./{output} --exclude=__pycache__ . '
+    # the same bytes for the same files (no dates, fixed order): unchanged code, no new release
+    pack = (f't=$(mktemp) && tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner '
+            f'--exclude=./{output} --exclude=__pycache__ -cf - . | gzip -n > "$t" '
             f'&& mv "$t" {output}')
     return Deployment(artifact=build(path=path, command=pack, output=output),
                       runtime=systemd(command=command, port=port, env=dict(env or {}),
                                       user=user),
                       targets=targets, domains=list(domains),
-                      health_check=HealthCheck(path=health, timeout_seconds=30), **deployment)
+                      health_check=_health(health), **deployment)
+
+
+def _health(path: str | None) -> HealthCheck | None:
+    """`path` answering 200 within 30s; None: no HTTP check (a worker)."""
+    return HealthCheck(path=path, timeout_seconds=30) if path else None
 
 
 def _slug(path: str) -> str:

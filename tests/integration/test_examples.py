@@ -92,3 +92,27 @@ def test_fetched_tarball(tmp_path, two):
         deployed(tmp_path, two, "fetched-tarball", "release",
                  RELEASE_URL=f"{url}/release.tar.gz", RELEASE_SHA256=digest)
     assert [get(t, "release.test") for t in two] == ["200 hello from a fetched tarball"] * 2
+
+
+def test_web_worker_redis_and_a_migration(tmp_path, two):
+    import time
+    for t in two:
+        on(t, "rm", "-rf", "/var/lib/otter/cache/data")
+    folder = deployed(tmp_path, two, "worker-redis", "stack")
+    page, deadline = "", time.monotonic() + 30
+    while time.monotonic() < deadline and not page.startswith("200 schema=1 jobs="):
+        page = get(two[0], "shop.test")
+        time.sleep(1)
+    assert page.startswith("200 schema=1 jobs="), page
+    jobs = int(page.rsplit("=", 1)[1])
+    assert jobs >= 1
+    # a new Redis release keeps the data (appendonly file in the data folder)
+    (folder / "redis" / "run.sh").write_text((folder / "redis" / "run.sh").read_text()
+                                             + "# v2\n")
+    again = run(folder, "run", "stack", "--targets",
+                two[0].host.name, OTTER_TESTBED_KEYS=str(Path(two[0].host.identity_file)
+                                                         .parent))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "stopped otter-cache@" in again.stdout
+    later = get(two[0], "shop.test")
+    assert later.startswith("200 schema=1 jobs=") and int(later.rsplit("=", 1)[1]) >= jobs

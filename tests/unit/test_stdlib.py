@@ -118,3 +118,23 @@ def test_a_recipe_error_names_the_recipe_line_and_the_otterfile_line(tmp_path):
     assert str(caught.value) == (
         f"{tmp_path}/Otterfile.py:15: deployment extra: ValueError: no port "
         f"(raised in recipe {tmp_path}/beside.py:5)")
+
+
+def test_python_app_packs_the_same_bytes_for_the_same_files(tmp_path):
+    import hashlib
+    import os
+    import subprocess
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "server.py").write_text("print('hi')\n")
+    pack = stdlib.python_app(path="app", command="python3 server.py", port=8000,
+                             targets=HOSTS).artifact.command
+    digests = []
+    for stamp in (1_000_000_000, 1_500_000_000):  # the files touched in between
+        os.utime(app / "server.py", (stamp, stamp))
+        subprocess.run(["sh", "-c", pack], cwd=app, check=True)
+        digests.append(hashlib.sha256((app / "app.tar.gz").read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+    listed = subprocess.run(["tar", "tzf", str(app / "app.tar.gz")], capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert "./server.py" in listed and "./app.tar.gz" not in listed
