@@ -77,6 +77,17 @@ fi
 echo missing
 """
 
+# Every image's diff id list, one JSON line each (the layers the engine holds); nothing
+# without the engine. Read-only.
+LAYERS_SCRIPT = r"""
+e=$1
+command -v "$e" >/dev/null 2>&1 || exit 0
+ids=$("$e" image ls -aq --no-trunc 2>/dev/null | sort -u)
+[ -n "$ids" ] || exit 0
+"$e" image inspect --format '{{json .RootFS.Layers}}' $ids 2>/dev/null
+exit 0
+"""
+
 STATUS_SCRIPT = r"""
 e=$1 name=$2 lines=$3
 fmt='{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}} {{.State.OOMKilled}}'
@@ -127,6 +138,11 @@ def probe(engine: str, image_id: str, image: str | None) -> Command:
     """Ask a target whether it has the image; tag the id when only the tag is missing."""
     return script(PROBE_SCRIPT, args=[engine, bare_id(image_id), image or ""],
                   description=f"look for {image or image_id}")
+
+
+def layer_lists(engine: str) -> Command:
+    """Every image's layers (diff ids) on the target, one JSON list a line; read-only."""
+    return script(LAYERS_SCRIPT, args=[engine], description=f"list {engine} image layers")
 
 
 def load(engine: str) -> Command:

@@ -90,6 +90,13 @@ class Runtime(Protocol):
     def receive(self, artifact: Artifact) -> Command:
         """Reads the artifact (as its form's stream) on stdin into the target."""
 
+    def layers(self) -> Command | None:
+        """What image layers the target holds (read-only), or None: this runtime ships
+        whole artifacts. Parsed by `parse_layers`."""
+
+    def parse_layers(self, stdout: str) -> frozenset[str]:
+        """The chain ids of the layers `layers` listed."""
+
     def start(self, value: Any, spec: StartSpec) -> Command:
         """One round trip: write the env file, pick a free port on 127.0.0.1, start the
         instance there. Prints `port=N` (see `parse_started`); exit EXIT_NO_PORT: none."""

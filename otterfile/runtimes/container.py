@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..artifacts.base import Artifact
+from ..artifacts.layers import chains_present
 from ..command import Command
 from ..errors import OtterError
 from ..commands import container as c
@@ -76,6 +77,12 @@ class ContainerRuntime:
     def pull(self, ref: str, **options: Any) -> Command:
         """The target pulls a registry image itself (see commands/container.pull)."""
         return c.pull(self.engine, ref, **options)
+
+    def layers(self) -> Command | None:
+        return c.layer_lists(self.engine)
+
+    def parse_layers(self, stdout: str) -> frozenset[str]:
+        return chains_present(stdout)
 
     def start(self, value: Any, spec: StartSpec) -> Command:
         return c.start_release(

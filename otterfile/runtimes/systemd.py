@@ -78,6 +78,12 @@ class SystemdRuntime:
     def receive(self, artifact: Artifact) -> Command:
         return store.receive(artifact.digest)
 
+    def layers(self) -> Command | None:
+        return None  # a file ships whole; the target store skips what it has
+
+    def parse_layers(self, stdout: str) -> frozenset[str]:
+        return frozenset()
+
     def unit_text(self, value: Any, spec: StartSpec) -> str:
         """The unit of a release as the controller renders it; the start script fills in
         the port and, for a bare program name, where the target has it."""
