@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .report import FAILED, OK, SKIPPED, _size, amount, printable
+from .report import FAILED, OK, SKIPPED, amount, human_size, printable
 from .runner import Event
 
 REFRESH = 8  # redraws per second: smooth enough, cheap on a shared CI runner
@@ -118,7 +118,7 @@ class LiveReporter:
             detail = ""
             if row.done is not None:
                 seconds = max(now - row.moving_since, 1e-3)
-                detail = f"{amount(row.done, row.total)}  {_size(int(row.done / seconds))}/s"
+                detail = f"{amount(row.done, row.total)}  {human_size(int(row.done / seconds))}/s"
             return [where, Text(row.stage, style="cyan"), elapsed, Text(detail)]
         if row.finished is not None:
             return [where, Text("ok", style="green"), elapsed,

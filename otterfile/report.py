@@ -138,7 +138,7 @@ class ConsoleReporter:
 def amount(done: int, total: int | None) -> str:
     """`1.2 MB of 1.9 MB`, or `1.2 MB` when the total is unknown or passed."""
     done, total = bounded(done, total)
-    return f"{_size(done)} of {_size(total)}" if total else _size(done)
+    return f"{human_size(done)} of {human_size(total)}" if total else human_size(done)
 
 
 class JsonReporter:
@@ -229,7 +229,7 @@ def _indent(text: str) -> str:
     return text.replace("\n", "\n      ")
 
 
-def _size(count: int) -> str:
+def human_size(count: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if count < 1024 or unit == "GB":
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"

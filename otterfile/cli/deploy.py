@@ -56,8 +56,7 @@ def _printer(ctx: click.Context, report):
 def run(ctx: click.Context, name: str, targets: str | None, dry_run: bool,
         lock_wait: float, only: str | None) -> None:
     """Deploy NAME: acquire, ship, start, health, switch, retire on every target."""
-    from ..run.deploy import deploy
-    from ..run.steps import run_only
+    from ..run.deploy import deploy, run_only
     project = load_project(ctx)
     report = reporter(ctx, project)
     engines = _engines(ctx, project, report, dry_run, lock_wait)

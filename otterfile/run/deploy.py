@@ -134,6 +134,19 @@ def rollback(project: Project, name: str, engine_for: Callable[..., Engine], *,
     return done.outcome.ok
 
 
+def run_only(project, name: str, step: str, engine_for, *, hosts: list[str] | None,
+             on_finished) -> bool:
+    """`otter run NAME --only STEP`: the step alone under each target's deploy lock."""
+    from ..plan import plan_step
+    deployments = project.select(name)
+    check_deployable(deployments)
+    graph = plan_step(project, name, step, hosts=hosts)
+    engine = engine_for(env=resolve_env(project, deployments), only=True)
+    done = execute(graph, engine, None)
+    on_finished(done)
+    return done.outcome.ok
+
+
 def _roll_back_switched(project, deployments, outcome: Outcome, engine: Engine,
                         engine_for, on_finished: OnFinished) -> bool:
     """on_failure="rollback": when a target failed, the targets this run switched go back

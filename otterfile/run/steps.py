@@ -166,16 +166,3 @@ def run_step(engine, task) -> Any:
             each.failed = each.failed or f"step {step.name}"
         raise
 
-
-def run_only(project, name: str, step: str, engine_for, *, hosts: list[str] | None,
-             on_finished) -> bool:
-    """`otter run NAME --only STEP`: the step alone under each target's deploy lock."""
-    from ..plan import plan_step
-    from .deploy import check_deployable, execute, resolve_env
-    deployments = project.select(name)
-    check_deployable(deployments)
-    graph = plan_step(project, name, step, hosts=hosts)
-    engine = engine_for(env=resolve_env(project, deployments), only=True)
-    done = execute(graph, engine, None)
-    on_finished(done)
-    return done.outcome.ok

@@ -118,7 +118,7 @@ def test_a_template_names_its_file_and_line_for_an_unknown_variable(tmp_path):
 
 def test_only_runs_the_step_alone_under_the_lock_on_the_live_release(tmp_path):
     from otterfile.plan import plan_step
-    from otterfile.run.steps import run_only
+    from otterfile.run.deploy import run_only
     (tmp_path / "Otterfile.py").write_text(OTTERFILE.format(runtime="docker", proxy="caddy")
                                            + '''
 @step(deployment="production", before="switch", on="once")
