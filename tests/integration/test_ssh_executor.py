@@ -342,6 +342,20 @@ def _gone_within(marker: str, seconds: float) -> bool:
         time.sleep(0.2)
     return False
 
+def _kill_once_running(process: subprocess.Popen, command: str) -> None:
+    """SIGKILL `process` (an otter) once `command` runs on the host; the command must end
+    with it (the executor's remote-stop watcher)."""
+    try:
+        deadline = time.monotonic() + 20
+        while not _remote_pids(command) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _remote_pids(command), "the command never started"
+    finally:
+        process.kill()  # SIGKILL: otter gets no chance to clean up
+        process.wait(10)
+    assert _gone_within(command, 15), "the remote command outlived otter"
+
+
 
 def test_a_timed_out_command_ends_on_the_host_too(executor):
     marker = f"otter-timeout-{os.getpid()}-{time.monotonic_ns()}"
@@ -363,15 +377,7 @@ def test_a_sigkilled_otter_leaves_no_remote_command_running(sshd):
             script('sleep 300; : {marker}', description="long"))
         """)
     process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
-    try:
-        deadline = time.monotonic() + 20
-        while not _remote_pids(f"sleep 300; : {marker}") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert _remote_pids(f"sleep 300; : {marker}"), "the command never started"
-    finally:
-        process.kill()  # SIGKILL: otter gets no chance to clean up
-        process.wait(10)
-    assert _gone_within(f"sleep 300; : {marker}", 15), "the remote command outlived otter"
+    _kill_once_running(process, f"sleep 300; : {marker}")
     for pid in _processes_mentioning(str(sshd["dir"] / "client_key")):  # its orphaned master
         os.kill(pid, signal.SIGTERM)
 

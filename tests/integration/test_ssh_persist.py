@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.deploy import otter_env
-from tests.integration.test_ssh_executor import (_gone_within, _processes_mentioning,
-                                                  _remote_pids, sshd)  # noqa: F401
+from tests.integration.test_ssh_executor import (_kill_once_running, _processes_mentioning,
+                                                  sshd)  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -142,13 +142,5 @@ def test_a_killed_otter_ends_its_command_though_the_master_stays(world, sshd):  
          "production", "--", f"sleep 300; : {marker}"], stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, cwd=world["dir"],
         env=otter_env(XDG_RUNTIME_DIR=str(world["runtime"]), OTTER_SSH_PERSIST="60"))
-    try:
-        deadline = time.monotonic() + 20
-        while not _remote_pids(f"sleep 300; : {marker}") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert _remote_pids(f"sleep 300; : {marker}"), "the command never started"
-    finally:
-        process.kill()  # SIGKILL: otter gets no chance to clean up
-        process.wait(10)
-    assert _gone_within(f"sleep 300; : {marker}", 15), "the remote command outlived otter"
+    _kill_once_running(process, f"sleep 300; : {marker}")
     assert len(masters(world)) == 1  # the kept master is still there for the next command
