@@ -16,6 +16,7 @@ from otterfile.executors.local import LocalExecutor
 from otterfile.proxies import KINDS, Site, caddy, proxy_for
 from otterfile.render import render
 from otterfile.validate import FieldError
+from tests.fakes import executable
 
 pytestmark = pytest.mark.unit
 
@@ -113,8 +114,7 @@ def host(tmp_path):
     for tool in TOOLS + ["caddy"]:
         if shutil.which(tool):
             os.symlink(shutil.which(tool), bin_dir / tool)
-    (bin_dir / "systemctl").write_text(FAKE_SYSTEMCTL)
-    (bin_dir / "systemctl").chmod(0o755)
+    executable(bin_dir / "systemctl", FAKE_SYSTEMCTL)
     return folder, bin_dir
 
 

@@ -17,6 +17,7 @@ from otterfile.errors import OtterError, OtterfileError
 from otterfile.executors.local import LocalExecutor
 from otterfile.runtimes.base import Instance, InstanceStatus
 from otterfile.secrets import Secret
+from tests.fakes import executable
 
 pytestmark = pytest.mark.unit
 
@@ -51,8 +52,7 @@ def engine(tmp_path):
     folder = tmp_path / "engine"
     folder.mkdir()
     path = folder / "docker"
-    path.write_text(FAKE_ENGINE)
-    path.chmod(0o755)
+    executable(path, FAKE_ENGINE)
     return path
 
 

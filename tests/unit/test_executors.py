@@ -20,6 +20,7 @@ from otterfile.executors.local import LocalExecutor, upload_command
 from otterfile.executors.recording import RecordingExecutor, Upload
 from otterfile.hosts import LocalHost, SSHHost
 from otterfile.secrets import Secret
+from tests.fakes import executable
 
 pytestmark = pytest.mark.unit
 
@@ -125,8 +126,7 @@ def test_missing_program_and_missing_cwd_are_results_not_exceptions(local):
 
 
 def test_cwd_and_relative_program(local, tmp_path):
-    (tmp_path / "hello.sh").write_text("#!/bin/sh\npwd\n")
-    (tmp_path / "hello.sh").chmod(0o755)
+    executable(tmp_path / "hello.sh", "#!/bin/sh\npwd\n")
     assert local.run(cmd("pwd", cwd=str(tmp_path))).stdout == f"{tmp_path}\n"
     assert local.run(cmd("./hello.sh", cwd=str(tmp_path))).stdout == f"{tmp_path}\n"
 

@@ -19,6 +19,7 @@ from otterfile.proxies import base, nginx
 from otterfile.proxies.base import Site
 from otterfile.state import PORT_PLACEHOLDER
 from otterfile.validate import FieldError
+from tests.fakes import executable
 
 pytestmark = pytest.mark.unit
 
@@ -164,8 +165,7 @@ def test_switch_command_shape():
 
 
 def _tool(folder, name, text):
-    (folder / name).write_text(text)
-    (folder / name).chmod(0o755)
+    executable(folder / name, text)
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from otterfile.model import build, registry
 from otterfile.runtimes import docker, podman, systemd
 from otterfile.secrets import Secret, secret
 from otterfile.validate import FieldError
+from tests.fakes import executable
 
 pytestmark = pytest.mark.unit
 
@@ -208,8 +209,7 @@ def engine(tmp_path):
     folder = tmp_path / "engine"
     folder.mkdir()
     path = folder / "docker"
-    path.write_text(FAKE)
-    path.chmod(0o755)
+    executable(path, FAKE)
     (folder / "password").write_text(PASSWORD)
     (folder / "served").write_text(D1)
     return path
@@ -525,8 +525,7 @@ esac
 
 def test_prune_removes_a_registry_digest_by_its_references(tmp_path):
     engine = tmp_path / "docker"
-    engine.write_text(PRUNE_ENGINE)
-    engine.chmod(0o755)
+    executable(engine, PRUNE_ENGINE)
     (tmp_path / "id").write_text("a" * 64)
     (tmp_path / "manifest").write_text("1" * 64)
     result = LocalExecutor().run(container.prune_images(str(engine), ["a" * 64, D1, D2]))

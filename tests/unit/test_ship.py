@@ -13,6 +13,7 @@ from otterfile.commands import container
 from otterfile.errors import OtterError
 from otterfile.executors.recording import RecordingExecutor
 from otterfile.runtimes import docker, podman, systemd
+from tests.fakes import executable
 
 pytestmark = pytest.mark.unit
 
@@ -118,8 +119,7 @@ esac
 def test_probe_script_checks_id_and_tags_it(tmp_path, engine, shown):
     """Run the probe script against a fake engine to see each branch."""
     fake = tmp_path / engine
-    fake.write_text(FAKE_ENGINE)
-    fake.chmod(0o755)
+    executable(fake, FAKE_ENGINE)
     bare = container.bare_id(DIGEST)
 
     def probe(tag_id: str, have_id: str) -> tuple[str, str]:
@@ -140,8 +140,7 @@ def test_probe_script_checks_id_and_tags_it(tmp_path, engine, shown):
 
 def test_probe_of_an_untagged_image_looks_for_the_id_only(tmp_path):
     fake = tmp_path / "docker"
-    fake.write_text(FAKE_ENGINE)
-    fake.chmod(0o755)
+    executable(fake, FAKE_ENGINE)
     env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "LOG": str(tmp_path / "log"), "TAG_ID": "",
            "HAVE_ID": DIGEST, "WANT": container.bare_id(DIGEST)}
     out = subprocess.run(container.probe("docker", DIGEST, None).argv_values(), env=env,

@@ -16,6 +16,7 @@ from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor
 from otterfile.runtimes import podman
 from otterfile.runtimes.base import Instance
+from tests.fakes import executable
 
 pytestmark = pytest.mark.unit
 
@@ -177,9 +178,8 @@ def test_write_append_read_for_real(tmp_path):
     for record in records:
         assert run(cs.append_log("production", record, base=base)).ok
     engine = tmp_path / "docker"
-    engine.write_text("#!/bin/sh\n[ \"$1 $2\" = 'ps -a' ] || exit 1\n"
-                      "printf 'n1\\trunning\\tr1\\td1\\tUp\\nn0\\texited\\tr0\\td0\\tExited\\n'\n")
-    engine.chmod(0o755)
+    executable(engine, "#!/bin/sh\n[ \"$1 $2\" = 'ps -a' ] || exit 1\n"
+               "printf 'n1\\trunning\\tr1\\td1\\tUp\\nn0\\texited\\tr0\\td0\\tExited\\n'\n")
     listing = container.list_containers(str(engine), "production")
     got = run(cs.read_state("production", listing, log_lines=3, base=base))
     assert got.ok

@@ -29,6 +29,7 @@ from otterfile.executors.local import LocalExecutor
 from otterfile.runtimes.base import Instance, InstanceStatus, StartSpec
 from otterfile.runtimes.systemd import RUNTIME
 from otterfile.secrets import Secret
+from tests.fakes import executable
 
 pytestmark = pytest.mark.unit
 
@@ -226,8 +227,7 @@ class Target:
         for name, text in (("systemctl", FAKE_SYSTEMCTL), ("systemd-analyze", FAKE_ANALYZE),
                            ("journalctl", FAKE_JOURNAL), ("useradd", FAKE_USERADD),
                            ("id", FAKE_ID), ("chown", FAKE_CHOWN)):
-            (self.bin / name).write_text(text)
-            (self.bin / name).chmod(0o755)
+            executable(self.bin / name, text)
 
     def calls(self) -> list[str]:
         file = self.bin / "calls"

@@ -20,6 +20,7 @@ from otterfile.proxies import caddy, nginx
 from otterfile.proxies.base import Site
 from otterfile.validate import FieldError
 from tests.unit import test_caddy, test_nginx
+from tests.fakes import executable
 
 pytestmark = pytest.mark.unit
 
@@ -68,8 +69,7 @@ def test_caddy_host(tmp_path):
     for tool in test_caddy.TOOLS + ["caddy"]:
         if shutil.which(tool):
             os.symlink(shutil.which(tool), bin_dir / tool)
-    (bin_dir / "systemctl").write_text(test_caddy.FAKE_SYSTEMCTL)
-    (bin_dir / "systemctl").chmod(0o755)
+    executable(bin_dir / "systemctl", test_caddy.FAKE_SYSTEMCTL)
     return folder, bin_dir
 
 
@@ -270,8 +270,7 @@ def tools(tmp_path):
             os.symlink(shutil.which(tool), bin_dir / tool)
 
     def fake(name: str, body: str = "") -> None:
-        (bin_dir / name).write_text(FAKE + body)
-        (bin_dir / name).chmod(0o755)
+        executable(bin_dir / name, FAKE + body)
 
     fake("ss", 'cat "$d/listening" 2>/dev/null\n')
     fake("systemctl", 'case "$1" in is-active) [ -f "$d/active-$3" ] ;; '
@@ -313,8 +312,7 @@ def test_missing_proxy_is_installed_noninteractively(tools):
     bin_dir, fake = tools
     fake("apt-get", '[ "$1" = install ] && cp "$d/sh-fake" "$d/nginx"; '
                     'echo "DEBIAN_FRONTEND=$DEBIAN_FRONTEND" >> "$d/calls"\n')
-    (bin_dir / "sh-fake").write_text(FAKE)
-    (bin_dir / "sh-fake").chmod(0o755)
+    executable(bin_dir / "sh-fake", FAKE)
     result = ensure(tools, "nginx")
     assert result.exited == 0, result.stderr
     assert "installed nginx" in result.stderr and "started nginx" in result.stderr
