@@ -185,3 +185,11 @@ def test_a_local_stream_runs_the_command_here():
     from otterfile.command import cmd
     with open_stream(LocalExecutor(), cmd("printf", "%s", "local bytes")) as stream:
         assert stream.read() == b"local bytes"
+
+
+def test_the_readme_example_plans_its_build_on_target3():
+    example = Path(__file__).resolve().parents[2] / "examples" / "build-host" / "Otterfile.py"
+    result = CliRunner().invoke(main, ["-f", str(example), "plan", "production"], env={})
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("root@127.0.0.1:2203:\n  acquire\n"), result.output
+    assert "git clone" not in result.output.split("root@127.0.0.1:2201:")[1]
