@@ -9,6 +9,7 @@ the image made, and the artifact stays on that host until ship streams it to the
 from __future__ import annotations
 
 import collections
+import dataclasses
 import contextlib
 import fcntl
 import hashlib
@@ -69,10 +70,10 @@ class Build:
         return _check_on(value)
 
     def unsupported(self, value: Any) -> str | None:
-        if value.via == "url":
-            return ("build(on=..., via=\"url\") is not supported by this version of otter "
-                    "yet; without via= the build host's artifact streams through the "
-                    "controller's SSH connections")
+        if value.via == "url" and not value.output:
+            return ("build(on=..., via=\"url\") of an image is not supported by this version "
+                    "of otter yet (it serves files, output=); without via= an image streams "
+                    "through the controller's SSH connections")
         return None
 
     def form(self, value: Any) -> str:
@@ -185,8 +186,9 @@ def _acquire(source: Any, ctx: AcquireContext) -> Artifact:
         build_dir, commit, origin = Path(url), _work_tree_commit(executor, url), url
     run_build(executor, source.command, build_dir, origin, ctx.on_output)
     if source.output:
-        return _file(executor, ctx.images, build_dir / source.output, ctx.cache_dir,
+        made = _file(executor, ctx.images, build_dir / source.output, ctx.cache_dir,
                      commit=commit, ref=source.ref, source=url)
+        return _served(made, ctx.images) if source.via == "url" else made
     digest = _image_id(ctx.images, tag, origin)
     if source.push:
         return _push(ctx, source, digest, tag, commit=commit, ref=source.ref, source=url)
@@ -243,6 +245,15 @@ def _file(executor: Executor, images: ImageStore, output: Path, cache_dir: Path,
     if image:
         return Artifact("image", image, path=path, **about)
     return Artifact("file", f"sha256:{hexes}", path=path, **about)
+
+
+def _served(made: Artifact, images: ImageStore) -> Artifact:
+    """build(on=..., via="url"): the build host serves the file; each target downloads it
+    and checks its digest. (A plan's store serves nothing: the artifact stays as it is.)"""
+    serve = getattr(images, "serve", None)  # remote_images.RemoteImages.serve
+    if serve is None or made.form != "file" or made.path is None:
+        return made
+    return dataclasses.replace(made, path=None, url=serve(made.path))
 
 
 def split_credentials(url: str) -> tuple[str, str, Secret | None]:

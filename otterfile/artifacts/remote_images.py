@@ -24,6 +24,41 @@ CACHE_DIR = Path("/var/cache/otter/build")  # on the build host: git mirrors, ex
 SIZE_SCRIPT = '[ -f "$1" ] || { echo "otter: no file $1" >&2; exit 3; }; stat -c %s -- "$1"'
 
 
+SERVE_SECONDS = 3600  # a server otter failed to stop ends by itself after this long
+
+# $1 the file, $2 a random name, $3 seconds. Serves only that file, under the random name,
+# on a free port of every address; prints `pid= port= address= folder=` once it listens.
+SERVE_SCRIPT = r"""
+[ -f "$1" ] || { echo "otter: no file $1" >&2; exit 3; }
+command -v python3 >/dev/null || { echo "otter: python3 is needed to serve $1" >&2; exit 4; }
+d=$(mktemp -d) && ln -s "$1" "$d/$2" || exit 1
+nohup timeout "$3" python3 -c '
+import http.server, os, sys
+os.chdir(sys.argv[1])
+server = http.server.ThreadingHTTPServer(("", 0), http.server.SimpleHTTPRequestHandler)
+open("port", "w").write(str(server.server_address[1]))
+server.serve_forever()' "$d" >/dev/null 2>&1 </dev/null &
+pid=$!
+for _ in $(seq 50); do [ -s "$d/port" ] && break; sleep 0.1; done
+[ -s "$d/port" ] || { kill "$pid"; rm -rf "$d"; echo "otter: the server did not start" >&2; exit 5; }
+# the address of the default route (a route lookup sends nothing), else the first address
+addr=$(ip -o route get 192.0.2.1 2>/dev/null | sed -n 's/.* src \([^ ]*\).*/\1/p')
+[ -n "$addr" ] || addr=$(hostname -I 2>/dev/null | cut -d' ' -f1)
+echo "pid=$pid port=$(cat "$d/port") address=${addr:-$(hostname)} folder=$d"
+"""
+
+
+def serve(path: Path, name: str, seconds: int = SERVE_SECONDS) -> Command:
+    """Serve one kept file over HTTP on a free port until stopped (at most `seconds`)."""
+    return script(SERVE_SCRIPT, args=[str(path), name, str(seconds)],
+                  description=f"serve {path.name} over HTTP")
+
+
+def stop_serving(pid: int, folder: str) -> Command:
+    return script('kill "$1" 2>/dev/null; rm -rf -- "$2"; exit 0', args=[str(pid), folder],
+                  description="stop serving")
+
+
 def inspect(engine: str, ref: str) -> Command:
     """`docker image inspect REF` as JSON (exit 1 and nothing printed: no such image)."""
     return cmd(engine, "image", "inspect", "--format", "{{json .}}", "--", ref,
@@ -55,6 +90,7 @@ class RemoteImages:
     def __init__(self, executor: Executor, engine: str = "docker"):
         self.executor, self.engine = executor, engine
         self._seen: dict[str, dict] = {}  # ref or id -> `image inspect` (one round trip each)
+        self._served: list[tuple[int, str]] = []  # (pid, folder) of each HTTP server
 
     @property
     def where(self) -> str:
@@ -96,6 +132,27 @@ class RemoteImages:
             raise OtterError(f"cannot read {path} on {self.where}: "
                              f"{sized.tail(3) or f'exit {sized.exited}'}")
         return open_stream(self.executor, cat(path)), int(sized.stdout.strip())
+
+    def serve(self, path: Path) -> str:
+        """Serve a kept file for the targets to download (build(via="url")): its URL, with
+        a random name, until `close`."""
+        import secrets
+        name = secrets.token_hex(16)  # only who was told the URL finds the file
+        result = self.executor.run(serve(path, name))
+        found = dict(re.findall(r"(\w+)=(\S+)", result.stdout))
+        if not result.ok or not {"pid", "port", "address", "folder"} <= set(found):
+            raise OtterError(f"cannot serve {path} on {self.where}: "
+                             f"{result.tail(3) or f'exit {result.exited}'}")
+        self._served.append((int(found["pid"]), found["folder"]))
+        address = found["address"]
+        host = f"[{address}]" if ":" in address else address
+        return f"http://{host}:{found['port']}/{name}"
+
+    def close(self) -> None:
+        """Stop what this store serves (the run is over)."""
+        while self._served:
+            pid, folder = self._served.pop()
+            self.executor.run(stop_serving(pid, folder))
 
     def archive_image_id(self, path: Path) -> str | None:
         """The image id of a `docker save` archive kept on the build host, or None when the

@@ -138,7 +138,13 @@ class Engine:
         self.report(Event(kind, task, message=message, data=data))
 
     def close(self) -> None:
-        """Close every connection (SSH masters), whatever happened."""
+        """Stop what build hosts serve, close every connection (SSH masters), whatever
+        happened."""
+        for store in list(self._stores.values()):
+            try:
+                getattr(store, "close", lambda: None)()
+            except Exception:  # closing must not hide the run's own outcome
+                pass
         for executor in list(self.executors.values()):
             try:
                 executor.close()

@@ -1,6 +1,7 @@
 """build(on=TARGET) for real: the app is built on target3 from a git repository there, and
 streamed through the controller's SSH connections to the other targets, never stored on
-the controller; target3, a deploy target too, takes no transfer."""
+the controller; target3, a deploy target too, takes no transfer. A file built there reaches
+the targets the same way, or with via="url" from target3 over HTTP on the hosts' network."""
 from __future__ import annotations
 
 import io
@@ -133,7 +134,9 @@ def test_docker_image_built_on_target3_is_streamed_to_the_others(tmp_path, clean
     run_on(build_host, f"docker rmi {tag} >/dev/null 2>&1; true")
 
 
-def test_file_built_on_target3_is_deployed_under_systemd(tmp_path, clean_targets, build_host):
+@pytest.mark.parametrize("via", ["controller", "url"])
+def test_file_built_on_target3_is_deployed_under_systemd(tmp_path, clean_targets, build_host,
+                                                         via):
     app = tmp_path / "app"
     app.mkdir()
     (app / "index.html").write_text("a file built on target3\n")
@@ -141,15 +144,21 @@ def test_file_built_on_target3_is_deployed_under_systemd(tmp_path, clean_targets
     put_repo(build_host, app, "v1")
     (tmp_path / "Otterfile.py").write_text(OTTERFILE.format(
         repo=REPO, command="mkdir -p dist && tar -czf dist/site.tar.gz index.html health",
-        extra=', output="dist/site.tar.gz"',
+        extra=f', output="dist/site.tar.gz", via="{via}"',
         runtime='systemd(command="python3 -m http.server {port} --bind 127.0.0.1", port=8080)',
         builder=spelled(build_host), servers=[spelled(t) for t in clean_targets[:2]],
         deploy_to="[servers]"))
     done = otter(tmp_path, "--json", "run", "production", timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    said = ships(done.stdout)
     for target in clean_targets[:2]:
         assert served(target) == "200 a file built on target3"
-        assert ships(done.stdout)[target.host.name].startswith("sent ")
+        if via == "url":  # from the build host over its network, checked by digest there
+            assert said[target.host.name] == "downloaded by the target itself", said
+        else:
+            assert said[target.host.name].startswith("sent "), said
+    serving = run_on(build_host, "pgrep -f 'Threading[H]TTPServer' || true")
+    assert serving.ok and serving.stdout.strip() == ""  # the one-off server is gone
     kept = run_on(build_host, f"ls {CACHE}/build/artifacts/sha256")
     assert kept.ok and len(kept.stdout.split()) == 1  # the file stays in the host's store
     assert not (tmp_path / ".otter" / "cache" / "artifacts").exists()
