@@ -43,6 +43,7 @@ class _Evaluator:
         artifacts = {n: self._artifact(m) for n, m in self._kind("artifact").items()}
         runtimes = {n: self._runtime(m) for n, m in self._kind("runtime").items()}
         targets = {n: self._target(m) for n, m in self._kind("target").items()}
+        artifacts = {n: self._placed(a, targets) for n, a in artifacts.items()}
         self.defs = {"artifact": artifacts, "runtime": runtimes, "target": targets}
         steps = {n: self._step(m) for n, m in self._kind("step").items()}
         deployments: dict[str, DeploymentDef] = {}
@@ -128,6 +129,13 @@ class _Evaluator:
 
     def _artifact(self, marked: Marked) -> ArtifactDef:
         return ArtifactDef(marked.mark.name, self._call(marked, checks.check_source), marked.line)
+
+    def _placed(self, art: ArtifactDef, targets: dict[str, TargetDef]) -> ArtifactDef:
+        try:
+            return _build_host(art, targets)
+        except OtterfileError as error:
+            raise OtterfileError(error.message, file=self.file, line=art.line,
+                                 path=prefixed(error, f"artifact {art.name}").path) from None
 
     def _runtime(self, marked: Marked) -> RuntimeDef:
         value = self._call(marked, checks.check_runtime)
@@ -275,7 +283,8 @@ class _Evaluator:
             wrapped = _within(path, checks.check_source if kind == "artifact"
                               else checks.check_runtime, value)
             if kind == "artifact":  # one per deployment: a group's inline ones differ
-                return ArtifactDef(f"{owner}.{path}" if owner else path, wrapped)
+                return _within(path, lambda art: _build_host(art, self.defs["target"]),
+                               ArtifactDef(f"{owner}.{path}" if owner else path, wrapped))
             return RuntimeDef(path, wrapped, tuple(wrapped.env.items()))
         name = self._name_of(value, kind, path)
         known = self.defs[kind]
@@ -294,3 +303,18 @@ def _within(path: str, check: Callable[[Any], Any], value: Any) -> Any:
         return check(value)
     except OtterfileError as error:
         raise prefixed(error, path) from error
+
+
+def _build_host(art: ArtifactDef, targets: dict[str, TargetDef]) -> ArtifactDef:
+    """build(on=TARGET): TARGET is a one-host target of this Otterfile; `on` becomes that
+    host's name (what the plan and the engine call it)."""
+    on = getattr(art.source, "on", None)
+    if on is None:
+        return art
+    target = targets.get(on)
+    if target is None:
+        fail("on", f"unknown target {on!r}; known: {', '.join(sorted(targets)) or 'none'}")
+    if len(target.hosts) != 1:
+        fail("on", f"target {on!r} is a group of {len(target.hosts)} hosts; a build runs on "
+             "one: name a target of one host")
+    return replace(art, source=replace(art.source, on=target.hosts[0].name))

@@ -27,6 +27,7 @@ class Build:
     pull_from: str | None = None  # the repository as the targets reach it (default: push)
     username: str | None = None  # the registry login for push and pull
     password: Any = None  # secret(...)
+    via: str = "controller"  # on=: how targets get it ("controller" streams, "url" serves)
 
 
 @dataclass(frozen=True)
@@ -124,16 +125,18 @@ class Deployment:
 
 
 def build(repo=None, ref=None, command=None, *, path=None, image=None, output=None, on=None,
-          push=None, token=None, pull_from=None, username=None, password=None) -> Build:
+          push=None, token=None, pull_from=None, username=None, password=None,
+          via="controller") -> Build:
     """Build an artifact: `build(repo=URL, ref=REF, command=CMD)` or `build(path=DIR, ...)`.
 
     `token=secret("GIT_TOKEN")` authenticates to an https repository without putting the
     token in the URL, on a command line or in git's config. `push="host:port/app"` pushes
     the built image there and the targets pull it by digest (from `pull_from=` when they
     reach the registry under another name), logged in with `username=` and
-    `password=secret(...)` when given."""
+    `password=secret(...)` when given. `on="builder"` builds on that target (a repo=URL
+    it can reach) and streams the result to the other targets through the controller."""
     return Build(repo, ref, path, command, image, output, on, push, token, pull_from,
-                 username, password)
+                 username, password, via)
 
 
 def fetch(url, sha256=None, via="controller") -> Fetch:

@@ -45,7 +45,8 @@ class _Builder:
 
     def add(self, dep: DeploymentDef, hosts: list[str]) -> None:
         acquire = self.node(f"acquire:{dep.artifact.name}", [], stage="acquire",
-                            artifact=dep.artifact.name, deployment=dep.name)
+                            artifact=dep.artifact.name, deployment=dep.name,
+                            host=getattr(dep.artifact.source, "on", None))  # build(on=)
         stages = [s for s in TARGET_STAGES[:-1] if not (self.rollback and s == "ship")]
         if self.rollback:
             del self.deps[acquire], self.meta[acquire]

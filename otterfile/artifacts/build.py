@@ -2,12 +2,14 @@
 
 A repository is cloned once into the cache (a mirror keyed by a hash of its URL) and
 fetched afterwards; the ref resolves to a commit whose tree is exported into a clean build
-folder keyed by commit. Every command goes through the executor, so a build host could be
-any host; the controller's image store (the Docker SDK) identifies the image made.
+folder keyed by commit. Every command goes through the executor: the controller's, or a
+build host's with `on=TARGET` (then its image store, remote_images.RemoteImages, identifies
+the image made, and the artifact stays on that host until ship streams it to the targets).
 """
 from __future__ import annotations
 
 import collections
+import dataclasses
 import contextlib
 import fcntl
 import hashlib
@@ -24,7 +26,7 @@ from ..commands.files import write_file
 from ..errors import OtterError
 from ..executors.base import Executor, Result
 from ..secrets import Secret
-from ..validate import check_str, fail
+from ..validate import check_choice, check_str, fail, got
 from . import archive
 from .base import AcquireContext, Artifact, ImageStore
 
@@ -65,12 +67,13 @@ class Build:
             fail("command", f"cannot tell which image {value.command!r} makes: give "
                  "image=NAME, or a `docker build -t NAME` command")
         _check_push(value)
-        return value
+        return _check_on(value)
 
     def unsupported(self, value: Any) -> str | None:
-        if value.on is not None:
-            return ("build(on=...) is not supported by this version of otter yet "
-                    "(a built image is shipped from the controller)")
+        if value.via == "url" and not value.output:
+            return ("build(on=..., via=\"url\") of an image is not supported by this version "
+                    "of otter yet (it serves files, output=); without via= an image streams "
+                    "through the controller's SSH connections")
         return None
 
     def form(self, value: Any) -> str:
@@ -84,6 +87,30 @@ class Build:
 
 
 SOURCE = Build()
+
+
+def _check_on(value: Any) -> Any:
+    """on=TARGET (a name or a @target function; the evaluator checks that it exists) and
+    via=; the build host clones the repository itself, so it needs a URL or a path there."""
+    from dataclasses import replace
+
+    from ..dsl import mark_of
+    check_choice("via", value.via, ("controller", "url"))
+    if value.on is None:
+        if value.via != "controller":
+            fail("via", "via= says how targets get what a build host built; give on=TARGET")
+        return value
+    mark = mark_of(value.on)
+    on = mark.name if mark is not None and mark.kind == "target" else value.on
+    if not isinstance(on, str) or not on.strip():
+        fail("on", f"expected a target name or a @target function, {got(on)}")
+    if value.path is not None:
+        fail("path", f"path= is a folder on the controller; a build on {on} clones "
+             "repo=URL there (a URL, or an absolute path on that host)")
+    if resolve_url(value.repo, Path("/")) != value.repo:
+        fail("repo", f"{value.repo!r} is relative to the controller; a build on {on} "
+             "needs a URL or an absolute path on that host")
+    return replace(value, on=on)
 
 
 def _check_push(value: Any) -> None:
@@ -159,8 +186,9 @@ def _acquire(source: Any, ctx: AcquireContext) -> Artifact:
         build_dir, commit, origin = Path(url), _work_tree_commit(executor, url), url
     run_build(executor, source.command, build_dir, origin, ctx.on_output)
     if source.output:
-        return _file(executor, build_dir / source.output, ctx.cache_dir,
+        made = _file(executor, ctx.images, build_dir / source.output, ctx.cache_dir,
                      commit=commit, ref=source.ref, source=url)
+        return _served(made, ctx.images) if source.via == "url" else made
     digest = _image_id(ctx.images, tag, origin)
     if source.push:
         return _push(ctx, source, digest, tag, commit=commit, ref=source.ref, source=url)
@@ -200,7 +228,8 @@ def _tag_of(image: str) -> str:
         return "latest"
 
 
-def _file(executor: Executor, output: Path, cache_dir: Path, **about: Any) -> Artifact:
+def _file(executor: Executor, images: ImageStore, output: Path, cache_dir: Path,
+          **about: Any) -> Artifact:
     """The built file, kept in the cache under its digest: a `docker save` archive ships
     as the image it holds, anything else as a file."""
     cache = cache_dir / "artifacts" / "sha256"
@@ -210,10 +239,21 @@ def _file(executor: Executor, output: Path, cache_dir: Path, **about: Any) -> Ar
         raise OtterError(f"cannot keep the built file {output}: "
                          f"{kept.tail(3) or 'no digest printed'}")
     path = cache / hexes
-    image = archive.image_id_of(path)
+    # a build host's store reads the manifest there (remote_images.RemoteImages)
+    on_host = getattr(images, "archive_image_id", None)
+    image = on_host(path) if on_host else archive.image_id_of(path)
     if image:
         return Artifact("image", image, path=path, **about)
     return Artifact("file", f"sha256:{hexes}", path=path, **about)
+
+
+def _served(made: Artifact, images: ImageStore) -> Artifact:
+    """build(on=..., via="url"): the build host serves the file; each target downloads it
+    and checks its digest. (A plan's store serves nothing: the artifact stays as it is.)"""
+    serve = getattr(images, "serve", None)  # remote_images.RemoteImages.serve
+    if serve is None or made.form != "file" or made.path is None:
+        return made
+    return dataclasses.replace(made, path=None, url=serve(made.path))
 
 
 def split_credentials(url: str) -> tuple[str, str, Secret | None]:

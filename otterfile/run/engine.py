@@ -21,6 +21,7 @@ from ..state import Release, State, new_release_id
 
 Connect = Callable[[Host, str], Executor]  # (host, control folder) -> executor
 ReleaseId = Callable[[str], str]  # digest -> a new release id
+HostImages = Callable[[Executor], ImageStore]  # a build host's executor -> its image store
 
 
 def timed_release_id(digest: str) -> str:
@@ -63,8 +64,11 @@ class Engine:
                  rollback: bool = False, rollback_to: str | None = None,
                  only: bool = False,
                  release_id: ReleaseId = timed_release_id,
-                 cache_lock: Callable[..., Any] | None = None):
+                 cache_lock: Callable[..., Any] | None = None,
+                 host_images: HostImages | None = None):
         self.project, self.report, self.images = project, report, images
+        self._host_images = host_images or (lambda _executor: images)
+        self._stores: dict[str, ImageStore] = {}
         self._connect, self.release_id = connect, release_id
         self.cache_lock = cache_lock or (lambda *_: contextlib.nullcontext())
         self.lock_wait, self.rollback, self.rollback_to = lock_wait, rollback, rollback_to
@@ -86,6 +90,10 @@ class Engine:
             for host in dep.hosts:
                 if host.name == name:
                     return host
+        for target in self.project.targets.values():  # a build host that deploys nothing
+            for host in target.hosts:
+                if host.name == name:
+                    return host
         raise OtterError(f"unknown host {name}")
 
     def executor(self, name: str | None) -> Executor:
@@ -94,6 +102,21 @@ class Engine:
             if key not in self.executors:
                 self.executors[key] = self._connect(self.host(name), self.control_dir)
             return self.executors[key]
+
+    def images_on(self, name: str | None) -> ImageStore:
+        """The image store where an artifact is acquired: the controller's, or a build
+        host's (build(on=...)), one per host for the run."""
+        if name is None:
+            return self.images
+        executor = self.executor(name)
+        with self._guard:
+            if name not in self._stores:
+                self._stores[name] = self._host_images(executor)
+            return self._stores[name]
+
+    def images_of(self, lane: Lane) -> ImageStore:
+        """The store a lane's artifact ships from (a rollback's is on the target already)."""
+        return self.images_on(build_host(lane.deployment.artifact.source))
 
     def lane(self, deployment: str, host: str) -> Lane:
         dep = self.project.deployments[deployment]
@@ -117,13 +140,24 @@ class Engine:
         self.report(Event(kind, task, message=message, data=data))
 
     def close(self) -> None:
-        """Close every connection (SSH masters), whatever happened."""
+        """Stop what build hosts serve, close every connection (SSH masters), whatever
+        happened."""
+        for store in list(self._stores.values()):
+            try:
+                getattr(store, "close", lambda: None)()
+            except Exception:  # closing must not hide the run's own outcome
+                pass
         for executor in list(self.executors.values()):
             try:
                 executor.close()
             except Exception:  # closing must not hide the run's own outcome
                 pass
         shutil.rmtree(self.control_dir, ignore_errors=True)
+
+
+def build_host(source: Any) -> str | None:
+    """The target an artifact is built on (build(on=...)), or None: the controller."""
+    return getattr(source, "on", None)
 
 
 RELEASE_PLACEHOLDER = "RELEASE"  # the release id `otter plan` and --dry-run show
@@ -133,8 +167,10 @@ def real_engine(project: Project, report: Reporter, **options: Any) -> Engine:
     """An engine that reaches the hosts (SSH, local processes) and the Docker engine."""
     from ..artifacts.build import cache_lock
     from ..artifacts.images import DockerImages
+    from ..artifacts.remote_images import RemoteImages
     from ..executors import executor_for
     return Engine(project, report, images=DockerImages(), cache_lock=cache_lock,
+                  host_images=RemoteImages,
                   connect=lambda host, folder: executor_for(host, control_dir=folder),
                   **options)
 

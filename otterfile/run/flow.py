@@ -100,7 +100,8 @@ def _named_by_otter(rt, deployment: str, instances: list) -> list:
 
 def ship(engine, lane, task) -> None:
     artifact = engine.artifact_of(lane)
-    done = ship_artifact(artifact, lane.runtime, engine.executor(task.host), engine.images,
+    done = ship_artifact(artifact, lane.runtime, engine.executor(task.host),
+                         engine.images_of(lane),
                          on_progress=lambda sent, total:
                          engine.emit(task, "progress", done=sent, total=total))
     if done.artifact is not None:  # pinned on the way (a registry tag's digest)

@@ -15,12 +15,15 @@ ABORTS = ("start", "health", "switch")  # a failure here removes the new release
 
 
 def acquire(engine, task: Task) -> None:
-    """Build or fetch the artifact once, where the controller runs."""
+    """Build or fetch the artifact once, where the controller runs (or on its build host:
+    then the cache is there, and the artifact stays there until ship streams it)."""
+    from ..artifacts.remote_images import CACHE_DIR
     art = next(d.artifact for d in engine.project.deployments.values()
                if d.artifact.name == task.artifact)
     folder, cache = engine.project.folder, engine.project.folder / ".otter" / "cache"
     say = lambda line: engine.emit(task, "output", line)  # noqa: E731
-    ctx = AcquireContext(engine.executor(None), engine.images, folder, cache, say,
+    ctx = AcquireContext(engine.executor(task.host), engine.images_on(task.host), folder,
+                         CACHE_DIR if task.host else cache, say,
                          lambda: engine.cache_lock(cache, say))
     source = engine.sources.get(art.name, art.source)
     artifact = engine.artifacts[art.name] = art.kind.acquire(source, ctx)

@@ -340,7 +340,8 @@ def test_check_form_and_unsupported():
     output = build(path="p", command="make", output="dist/app")
     assert SOURCE.form(output) == "file" and SOURCE.unsupported(output) is None
     assert "not supported by this version" in \
-        SOURCE.unsupported(build(path="p", command="make", on="builder"))
+        SOURCE.unsupported(build(repo="https://x.test/r", command="make", on="builder",
+                                 via="url"))
     assert SOURCE.unsupported(build(path="p", command="make -t", image="a",
                                     push="reg.test/app")) is None
 
