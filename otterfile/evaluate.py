@@ -73,12 +73,16 @@ class _Evaluator:
         except OtterfileError as error:
             raise OtterfileError(error.message, file=self.file, line=error.line) from None
 
+        for name, art in self.defs["artifact"].items():
+            self.defs["artifact"][name] = _on_named(art, names)
+
         def rename(target: TargetDef) -> TargetDef:
             hosts = tuple(h.named(names[h.address]) for h in target.hosts)
             name = target.name if id(target) in defined else hosts[0].name
             return replace(target, name=name, hosts=hosts)
         return ({n: rename(t) for n, t in targets.items()},
-                {n: replace(d, targets=tuple(rename(t) for t in d.targets))
+                {n: replace(d, targets=tuple(rename(t) for t in d.targets),
+                            artifact=_on_named(d.artifact, names))
                  for n, d in deployments.items()})
 
     def _check_shared_hosts(self, deployments: list[DeploymentDef]) -> None:
@@ -307,7 +311,7 @@ def _within(path: str, check: Callable[[Any], Any], value: Any) -> Any:
 
 def _build_host(art: ArtifactDef, targets: dict[str, TargetDef]) -> ArtifactDef:
     """build(on=TARGET): TARGET is a one-host target of this Otterfile; `on` becomes that
-    host's name (what the plan and the engine call it)."""
+    host's address here and its name once hosts are named (_on_named)."""
     on = getattr(art.source, "on", None)
     if on is None:
         return art
@@ -317,4 +321,10 @@ def _build_host(art: ArtifactDef, targets: dict[str, TargetDef]) -> ArtifactDef:
     if len(target.hosts) != 1:
         fail("on", f"target {on!r} is a group of {len(target.hosts)} hosts; a build runs on "
              "one: name a target of one host")
-    return replace(art, source=replace(art.source, on=target.hosts[0].name))
+    return replace(art, source=replace(art.source, on=target.hosts[0].address))
+
+
+def _on_named(art: ArtifactDef, names: dict[str, str]) -> ArtifactDef:
+    """A build host's address -> its name in the run (what the plan and engine call it)."""
+    on = getattr(art.source, "on", None)
+    return art if on is None else replace(art, source=replace(art.source, on=names[on]))

@@ -116,6 +116,16 @@ class Project:
     def folder(self) -> Path:
         return self.file.parent
 
+    def host(self, name: str):
+        """The host named `name` in the run: a deployment's, or a build host that deploys
+        nothing; None if there is none."""
+        for hosts in [d.hosts for d in self.deployments.values()] + \
+                [t.hosts for t in self.targets.values()]:
+            for host in hosts:
+                if host.name == name:
+                    return host
+        return None
+
     def select(self, name: str) -> tuple[DeploymentDef, ...]:
         """Deployments by name, or every deployment of a group (a function that
         returned a list)."""

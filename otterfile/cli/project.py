@@ -52,18 +52,23 @@ def plan(ctx: click.Context, name: str, targets: str | None) -> None:
         for warning in dep.artifact.kind.warnings(dep.artifact.source):
             click.echo(f"warning: artifact {dep.artifact.name}: {warning}", err=True)
     debug = ctx.obj["debug"]
-    controller = [stage(t, notes, debug) for t in graph.order() if t.host is None]
+    deploying = {h.name for dep in project.deployments.values() for h in dep.hosts}
+    builders: dict[str | None, list[dict]] = {}  # the controller, or a build host's acquire
+    for task in graph.order():
+        if task.host is None or (task.host not in deploying and task.stage == "acquire"):
+            builders.setdefault(task.host, []).append(stage(task, notes, debug))
     plans = described(project, graph, notes, debug)
     if ctx.obj["json"]:
-        if controller:
-            emit(ctx, {"event": "plan", "host": "controller", "address": "local",
-                       "stages": controller})
+        for host, stages in builders.items():
+            emit(ctx, {"event": "plan", "host": host or "controller",
+                       "address": "local" if host is None else project.host(host).address,
+                       "stages": stages})
         for one in plans:
             emit(ctx, {"event": "plan", **one})
         return
-    if controller:
-        click.echo("controller:")
-        _stages(controller)
+    for host, stages in builders.items():
+        click.echo(f"{host or 'controller'}:")
+        _stages(stages)
     for one in plans:
         _target(one)
 

@@ -86,14 +86,9 @@ class Engine:
     def host(self, name: str | None) -> Host:
         if name is None:
             return LocalHost("controller")
-        for dep in self.project.deployments.values():
-            for host in dep.hosts:
-                if host.name == name:
-                    return host
-        for target in self.project.targets.values():  # a build host that deploys nothing
-            for host in target.hosts:
-                if host.name == name:
-                    return host
+        host = self.project.host(name)
+        if host is not None:
+            return host
         raise OtterError(f"unknown host {name}")
 
     def executor(self, name: str | None) -> Executor:

@@ -60,7 +60,7 @@ def test_one_inspect_answers_id_size_and_layers():
 def test_no_such_image_is_none_and_save_refuses():
     images = RemoteImages(FakeHost(None))
     assert images.image_id("app:latest") is None
-    with pytest.raises(OtterError, match="docker save .* failed on root@builder: no such"):
+    with pytest.raises(OtterError, match="docker save .* failed on builder: no such"):
         images.save(ID)
 
 
@@ -146,7 +146,7 @@ def test_bad_on_exits_2_naming_the_file_and_line(tmp_path, on, repo, message):
 def test_on_names_the_one_host_of_a_target_given_by_function(tmp_path):
     file = write(tmp_path, "on=builder")
     project = evaluate(load(file))
-    assert project.artifacts["web"].source.on == "root@builder"
+    assert project.artifacts["web"].source.on == "builder"
 
 
 def test_via_url_serves_files_only(tmp_path):
@@ -183,8 +183,8 @@ def test_plan_shows_the_build_on_the_build_host(tmp_path):
     file = write(tmp_path, 'on="builder"')
     result = CliRunner().invoke(main, ["-f", str(file), "plan", "production"], env={})
     assert result.exit_code == 0, result.output
-    built = result.output.split("root@a:")[0]
-    assert built.startswith("root@builder:\n  acquire\n"), result.output
+    built = result.output.split("\na:")[0]
+    assert built.startswith("builder:\n  acquire\n"), result.output
     assert "$ make /var/cache/otter/build" in built
     assert "cd /var/cache/otter/build/builds/app-" in built
     assert "sh -c 'docker build -t app .'" in built
@@ -195,10 +195,10 @@ def test_the_engine_ships_from_the_build_hosts_store(tmp_path):
     project = evaluate(load(write(tmp_path, 'on="builder"')))
     engine = real_engine(project, lambda event: None)
     try:
-        remote = engine.images_on("root@builder")
-        assert isinstance(remote, RemoteImages) and remote.executor.host.name == "root@builder"
-        assert engine.images_on("root@builder") is remote  # one per host for the run
-        assert engine.images_of(engine.lane("production", "root@a")) is remote
+        remote = engine.images_on("builder")
+        assert isinstance(remote, RemoteImages) and remote.executor.host.name == "builder"
+        assert engine.images_on("builder") is remote  # one per host for the run
+        assert engine.images_of(engine.lane("production", "a")) is remote
         assert isinstance(engine.images_on(None), DockerImages)
     finally:
         engine.close()
@@ -215,5 +215,5 @@ def test_the_readme_example_plans_its_build_on_target3():
     example = Path(__file__).resolve().parents[2] / "examples" / "build-host" / "Otterfile.py"
     result = CliRunner().invoke(main, ["-f", str(example), "plan", "production"], env={})
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("root@127.0.0.1:2203:\n  acquire\n"), result.output
-    assert "git clone" not in result.output.split("root@127.0.0.1:2201:")[1]
+    assert result.output.startswith("builder:\n  acquire\n"), result.output
+    assert "git clone" not in result.output.split("127.0.0.1:2201 (production):")[1]
