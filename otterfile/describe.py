@@ -79,7 +79,8 @@ def targets(project: Project, graph: Graph, notes: dict[str, str],
     out = []
     for dep in project.deployments.values():
         for host in dep.hosts:
-            tasks = [t for t in graph.order() if t.deployment == dep.name and t.host == host.name]
+            tasks = [t for t in graph.order() if t.deployment == dep.name
+                     and t.host == host.name and t.stage != "acquire"]  # shown where built
             if not tasks:
                 continue
             files = {path: text for t in tasks for c in t.commands for path, text in _files(c)}

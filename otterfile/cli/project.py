@@ -52,10 +52,9 @@ def plan(ctx: click.Context, name: str, targets: str | None) -> None:
         for warning in dep.artifact.kind.warnings(dep.artifact.source):
             click.echo(f"warning: artifact {dep.artifact.name}: {warning}", err=True)
     debug = ctx.obj["debug"]
-    deploying = {h.name for dep in project.deployments.values() for h in dep.hosts}
     builders: dict[str | None, list[dict]] = {}  # the controller, or a build host's acquire
     for task in graph.order():
-        if task.host is None or (task.host not in deploying and task.stage == "acquire"):
+        if task.host is None or task.stage == "acquire":
             builders.setdefault(task.host, []).append(stage(task, notes, debug))
     plans = described(project, graph, notes, debug)
     if ctx.obj["json"]:
