@@ -12,6 +12,7 @@ from .hosts import Host, name_hosts
 from .loader import Loaded, Marked, line_in, recipe_line
 from .model import STAGES, Deployment
 from .project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef, TargetDef)
+from .state import DEFAULT_BASE, RESERVED
 from .validate import (check_choice, check_domain, check_int, check_name, check_number,
                        check_parallel, fail, got, prefixed)
 
@@ -51,6 +52,10 @@ class _Evaluator:
             for dep in self._deployments(marked, steps):
                 if dep.name in deployments:
                     self._error(marked, f"duplicate deployment name {dep.name!r}")
+                if dep.name in RESERVED:
+                    self._error(marked, f"deployment name {dep.name!r} is taken by otter's "
+                                f"own folder {DEFAULT_BASE}/{dep.name} on each target; "
+                                "choose another")
                 deployments[dep.name] = dep
         targets, deployments = self._named(targets, deployments)
         self._check_shared_hosts(list(deployments.values()))

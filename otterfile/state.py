@@ -19,6 +19,8 @@ DEFAULT_BASE = "/var/lib/otter"
 PORT_PLACEHOLDER = "<port>"  # the port a release gets at start, as `otter plan` shows it
 STATUSES = ("starting", "live", "previous", "failed", "retired")
 HISTORY_LIMIT = 50  # failed/retired records kept for `otter status`
+# folders under DEFAULT_BASE that are not a deployment's (the artifact store)
+RESERVED = ("artifacts",)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 

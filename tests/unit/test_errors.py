@@ -44,6 +44,9 @@ def box():
                            "known: a"]),
     "duplicate name": (BASE + GOOD_TARGET + DEPLOY.format(extra=""),
                        ["Otterfile.py:15:", "duplicate target name 'a'", "line 11"]),
+    "a name otter's store folder has": (BASE + DEPLOY.replace("production", "artifacts").format(
+        extra=""), ["Otterfile.py:15:", "deployment name 'artifacts' is taken",
+                    "/var/lib/otter/artifacts"]),
     "wrong type": (deploy(", keep_releases='five'"),
                    ["deployment production/keep_releases", "expected an int", "'five'"]),
     "missing field": (BASE + '''
