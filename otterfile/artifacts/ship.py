@@ -16,6 +16,7 @@ from typing import BinaryIO, Callable
 from ..commands import container, download
 from ..errors import OtterError
 from ..executors.base import Executor
+from ..report import human_size
 from .base import Artifact, ImageStore
 from .layers import LayerFilter, archive_diff_ids, missing
 
@@ -34,6 +35,19 @@ class ShipResult:
     # (layers sent, layers of the image) when the target had some of them
     layers: tuple[int, int] | None = None
     refused: str | None = None  # why the target's engine refused the partial archive
+
+    @property
+    def said(self) -> str:
+        """What the ship stage says: `sent 1258291 bytes (1.2 MB: 3 of 7 layers; the target
+        had the rest)`, `artifact already there`, ..."""
+        if not self.shipped:
+            return "artifact already there"
+        if not self.bytes:
+            return "downloaded by the target itself"
+        if not self.layers:
+            return f"sent {self.bytes} bytes"
+        return (f"sent {self.bytes} bytes ({human_size(self.bytes)}: {self.layers[0]} of "
+                f"{self.layers[1]} layers; the target had the rest)")
 
 
 def ship(artifact: Artifact, runtime, remote: Executor, images: ImageStore, *,

@@ -11,7 +11,6 @@ from ..command import Command, script, sequence
 from ..commands import files, proxy_install, state as states
 from ..errors import OtterError
 from ..proxies.base import EXIT_MISSING, Site
-from ..report import human_size
 from ..runtimes.base import StartSpec
 from ..state import (Release, add_release, format_state, images_to_remove, mark_failed,
                      mark_live, mark_retired, prune_candidates, trim_history)
@@ -49,7 +48,8 @@ def recover(engine, lane, task) -> None:
     lane.key, _, stdout = stdout.partition(KEY_MARK + "\n")
     text, _, served = stdout.partition(SITE_MARK + "\n")
     served, marked, listed = served.partition(LAYERS_MARK + "\n")
-    lane.layers = _parse_layers(rt, listed) if layers and marked else None
+    # no listing (it did not run): unknown, the image ships whole; garbage lists nothing
+    lane.layers = rt.parse_layers(listed) if layers and marked else None
     target = states.parse_read(text, rt.parse_listing,  # an invalid file: nothing is touched
                                f"{executor.host.name}:{states.state_path(dep.name)}",
                                lambda release_id: rt.instance_name(dep.name, release_id))
@@ -80,14 +80,6 @@ def _layers_to_read(engine, lane) -> Command | None:
             artifact.pull is not None:
         return None
     return lane.runtime.layers()
-
-
-def _parse_layers(rt, listed: str) -> frozenset[str] | None:
-    """The chain ids the target holds; None (unknown: ship whole) when unreadable."""
-    try:
-        return rt.parse_layers(listed)
-    except Exception:  # noqa: BLE001: a listing we cannot read only costs bytes
-        return None
 
 
 def _ensure_and_read(engine, task, executor, px, read: Command) -> str:
@@ -134,22 +126,9 @@ def ship(engine, lane, task) -> None:
     if done.refused:
         engine.emit(task, "info", f"{executor.host.name} refused the partial archive "
                     f"({done.refused}): sent the whole image")
-    engine.emit(task, "info", shipped_text(done), bytes=done.bytes,
+    engine.emit(task, "info", done.said, bytes=done.bytes,
                 **({"layers_sent": done.layers[0], "layers": done.layers[1]}
                    if done.layers else {}))
-
-
-def shipped_text(done) -> str:
-    """What the ship stage says: `sent 1200000 bytes (1.1 MB: 3 of 7 layers; the target
-    had the rest)`, `artifact already there`, ..."""
-    if not done.shipped:
-        return "artifact already there"
-    if not done.bytes:
-        return "downloaded by the target itself"
-    if not done.layers:
-        return f"sent {done.bytes} bytes"
-    return (f"sent {done.bytes} bytes ({human_size(done.bytes)}: {done.layers[0]} of "
-            f"{done.layers[1]} layers; the target had the rest)")
 
 
 def start(engine, lane, task) -> None:

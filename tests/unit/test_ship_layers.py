@@ -12,7 +12,7 @@ import pytest
 
 from otterfile.artifacts.base import Artifact
 from otterfile.artifacts.layers import chain_ids
-from otterfile.artifacts.ship import ship
+from otterfile.artifacts.ship import ShipResult, ship
 from otterfile.commands import container
 from otterfile.executors.base import Result
 from otterfile.executors.recording import RecordingExecutor
@@ -22,7 +22,7 @@ from otterfile.run import flow
 from otterfile.run.deploy import execute
 from otterfile.run.engine import Engine
 from otterfile.runtimes import docker, podman, systemd
-from tests.unit.test_flow import KEY, Scripted, project
+from tests.unit.test_flow import KEY, project
 from tests.unit.test_layers import archive
 
 pytestmark = pytest.mark.unit
@@ -157,8 +157,7 @@ def test_a_kept_archive_file_is_filtered_too(tmp_path):
 
 def test_what_the_ship_stage_says():
     def said(**fields):
-        return flow.shipped_text(SimpleNamespace(**{"shipped": True, "bytes": 0,
-                                                    "layers": None, **fields}))
+        return ShipResult(**{"shipped": True, "bytes": 0, "seconds": 1, **fields}).said
     assert said(shipped=False) == "artifact already there"
     assert said(bytes=2_000_000) == "sent 2000000 bytes"
     assert said(bytes=1_258_291, layers=(3, 7)) == \
@@ -208,10 +207,14 @@ def test_a_refusal_is_said_naming_the_host(tmp_path):
     assert said[1] == f"sent {len(target.archives[0]) + len(ARCHIVE)} bytes"
 
 
-def test_a_target_without_the_listing_gets_the_whole_image(tmp_path):
+@pytest.mark.parametrize("listed, layers", [
+    ("", None),  # no marker: the listing never ran (unknown)
+    (f"{flow.LAYERS_MARK}\ndocker: garbage\n", frozenset()),  # nothing readable in it
+], ids=["unknown", "unreadable"])
+def test_a_target_without_a_readable_listing_gets_the_whole_image(tmp_path, listed, layers):
     target = Target()
-    outcome, said, lane = deploy(tmp_path, "", target)  # no marker: the listing never ran
-    assert outcome.ok and lane.layers is None and target.archives == [ARCHIVE]
+    outcome, said, lane = deploy(tmp_path, listed, target)
+    assert outcome.ok and lane.layers == layers and target.archives == [ARCHIVE]
     assert said == [f"sent {len(ARCHIVE)} bytes"]
 
 
@@ -235,10 +238,3 @@ def test_which_lanes_ask_for_layers(runtime, artifact, rollback, asked):
     command = flow._layers_to_read(*lane_for(runtime, artifact, rollback))
     assert (command == container.layer_lists(runtime.name)) if asked else command is None
 
-
-def test_an_unreadable_listing_means_unknown():
-    class Broken:
-        def parse_layers(self, stdout):
-            raise ValueError(stdout)
-    assert flow._parse_layers(Broken(), "x") is None
-    assert flow._parse_layers(docker.RUNTIME, "garbage") == frozenset()
