@@ -41,15 +41,21 @@ def ship_said(stdout: str) -> dict[str, dict]:
             and str(e.get("message", "")).startswith(("sent ", "artifact "))}
 
 
-@pytest.mark.parametrize("runtime", ["docker", "podman"])
-def test_a_one_layer_release_moves_only_that_layer(tmp_path, clean_targets, runtime):
+@pytest.mark.parametrize("runtime, kept", [("docker", False), ("podman", False),
+                                           ("docker", True)],
+                         ids=["docker", "podman", "docker-archive-file"])
+def test_a_one_layer_release_moves_only_that_layer(tmp_path, clean_targets, runtime, kept):
+    """kept: the build's output is a `docker save` archive file, filtered from the file."""
     app = write_app(tmp_path / "app", "v1")
     (app / "big.bin").write_bytes(os.urandom(BIG))  # new bytes each run: nobody has them
     (app / "Dockerfile").write_text((app / "Dockerfile").read_text().replace(
         "COPY www/", "COPY big.bin /data/big.bin\nCOPY www/"))
+    (app / ".dockerignore").write_text("app.tar\n")
     assert DOCKERFILE.count("COPY www/") == 1
-    write_otterfile(tmp_path, clean_targets, runtime=runtime,
-                    command=f"docker build -q -t {TAG} .")
+    command = f"docker build -q -t {TAG} ." + (f" && docker save {TAG} -o app.tar" if kept
+                                               else "")
+    write_otterfile(tmp_path, clean_targets, runtime=runtime, command=command,
+                    source='path="app", output="app.tar"' if kept else 'path="app"')
     made = []
     try:
         before = received(clean_targets)
@@ -76,7 +82,7 @@ def test_a_one_layer_release_moves_only_that_layer(tmp_path, clean_targets, runt
         for e in said.values():
             assert (e["layers_sent"], e["layers"]) == (1, 3) and e["bytes"] < size / 10, e
             assert e["message"].endswith("1 of 3 layers; the target had the rest)"), e
-        print(f"\n[{runtime}] image {size} bytes; v2 received per target: {moved}; "
+        print(f"\n[{runtime}{', archive file' if kept else ''}] image {size} bytes; v2 received per target: {moved}; "
               f"otter said: {[e['message'] for e in said.values()]}")
     finally:
         if made:
