@@ -82,8 +82,8 @@ def test_a_one_layer_release_moves_only_that_layer(tmp_path, clean_targets, runt
         for e in said.values():
             assert (e["layers_sent"], e["layers"]) == (1, 3) and e["bytes"] < size / 10, e
             assert e["message"].endswith("1 of 3 layers; the target had the rest)"), e
-        print(f"\n[{runtime}{', archive file' if kept else ''}] image {size} bytes; v2 received per target: {moved}; "
-              f"otter said: {[e['message'] for e in said.values()]}")
+        print(f"\n[{runtime}{', archive file' if kept else ''}] image {size} bytes; v2 "
+              f"received per target: {moved}; otter said: {[e['message'] for e in said.values()]}")
     finally:
         if made:
             subprocess.run(["docker", "rmi", "-f", *made], capture_output=True)
