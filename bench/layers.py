@@ -57,20 +57,22 @@ def said(result: subprocess.CompletedProcess) -> tuple[list[int], float]:
                 if e.get("stage") == "ship" and e.get("event") == "end"))
 
 
-def by_hand(bed: Testbed, targets, engine: str) -> list[int]:
+def by_hand(bed: Testbed, targets, engine: str) -> None:
     """The image sent whole to every target at once: docker save | ssh ENGINE load."""
-    def send(t) -> int:
+    def send(t) -> None:
         save = subprocess.Popen(["docker", "save", TAG], stdout=subprocess.PIPE)
         load = subprocess.run(bed.ssh_argv(t, engine, "load"), stdin=save.stdout,
                               capture_output=True, timeout=600)
         save.stdout.close()
         if save.wait() or load.returncode:
             raise SystemExit(f"{t.name}: by hand failed: {load.stderr.decode()}")
-        return 0
-    return parallel(send, targets)
+    parallel(send, targets)
 
 
-def one_round(bed: Testbed, targets, runtime: str, folder: Path) -> list[tuple]:
+def one_round(bed: Testbed, targets, runtime: str, folder: Path,
+              made: list[str]) -> list[tuple]:
+    """One first deploy, one one-layer change and the same by hand; `made` gets the ids of
+    the images built (to remove)."""
     bed.reset(targets)
     app = write_app(folder / "app", "v1")
     (app / "big.bin").write_bytes(os.urandom(BIG))
@@ -80,6 +82,7 @@ def one_round(bed: Testbed, targets, runtime: str, folder: Path) -> list[tuple]:
     rows = []
     seconds, moved, result = timed(bed, targets, lambda: otter(folder, "--json", "run",
                                                                "production", timeout=900))
+    made.append(run(["docker", "image", "inspect", "-f", "{{.Id}}", TAG]).stdout.strip())
     size = int(run(["docker", "image", "inspect", "-f", "{{.Size}}", TAG]).stdout)
     rows.append((f"first deploy (whole image: {size / 1e6:.1f} MB)", seconds, *said(result),
                  moved))
@@ -87,6 +90,7 @@ def one_round(bed: Testbed, targets, runtime: str, folder: Path) -> list[tuple]:
     seconds, moved, result = timed(bed, targets, lambda: otter(folder, "--json", "run",
                                                                "production", timeout=900))
     rows.append(("one-layer change (missing layers only)", seconds, *said(result), moved))
+    made.append(run(["docker", "image", "inspect", "-f", "{{.Id}}", TAG]).stdout.strip())
     seconds, moved, _ = timed(bed, targets, lambda: by_hand(bed, targets, runtime))
     rows.append((f"the same change by hand: docker save \\| ssh {runtime} load", seconds,
                  [], seconds, moved))
@@ -105,16 +109,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     bed = Testbed(KEPT, image=target_tag())
     rows: list[tuple] = []
+    made: list[str] = []
     with exclusive(), tempfile.TemporaryDirectory(prefix="otter-bench-layers-") as tmp:
         targets = bed.targets()
         bed.wait_ready(targets, timeout=30)
         try:
             for n in range(args.rounds):
-                rows += one_round(bed, targets, args.runtime, Path(tmp) / str(n))
+                rows += one_round(bed, targets, args.runtime, Path(tmp) / str(n), made)
         finally:
             bed.reset(targets)
-            run(["sh", "-c", f"docker rmi -f $(docker images -q --filter "
-                             f"reference={TAG.split(':')[0]}) 2>/dev/null; true"])
+            if made:  # both versions (v1 is untagged by then) and their build layers
+                run(["docker", "rmi", "-f", *filter(None, made)])
     print(f"{args.runtime}, {len(targets)} targets, {args.rounds} round(s)\n")
     print("| case | whole run s | ship stage s (slowest target) | otter sent per target (MB) "
           "| received per target (MB) |")
