@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tarfile
 from typing import BinaryIO, Iterable, Iterator
 
 BLOCK = 512
@@ -46,6 +47,28 @@ def missing(diff_ids: list[str], have: frozenset[str]) -> list[int]:
     chains = chain_ids(diff_ids)
     return [i for i, chain in enumerate(chains)
             if chain not in have or diff_ids.count(diff_ids[i]) > 1]
+
+
+def archive_diff_ids(source: BinaryIO) -> list[str]:
+    """The diff ids of a `docker save` archive kept as a file (its manifest's config), or []
+    when it is not one or cannot be read so (not seekable); the file is left at its start."""
+    seekable = getattr(source, "seekable", None)
+    if seekable is None or not seekable():
+        return []
+    def member(archive: tarfile.TarFile, name: str):
+        found = archive.extractfile(name)
+        return json.load(found) if found else None
+    try:
+        with tarfile.open(fileobj=source, mode="r:") as archive:
+            manifest = member(archive, "manifest.json")
+            # one image, else which config is meant is unclear: ship it whole
+            diffs = member(archive, manifest[0]["Config"])["rootfs"]["diff_ids"] \
+                if isinstance(manifest, list) and len(manifest) == 1 else []
+    except (tarfile.TarError, KeyError, TypeError, ValueError, OSError):
+        diffs = []
+    finally:
+        source.seek(0)
+    return diffs if isinstance(diffs, list) and all(isinstance(d, str) for d in diffs) else []
 
 
 def layer_index(v1_json: bytes, chains: list[str]) -> int | None:
@@ -91,7 +114,7 @@ class LayerFilter:
     def __init__(self, source: BinaryIO, diff_ids: list[str], skip: Iterable[int]):
         self._source, self._chains = source, chain_ids(diff_ids)
         self._skip, self._folders = set(skip), {}
-        self._chunks, self._buffer = self._members(), b""
+        self._chunks, self._buffer = self._members(), bytearray()
         self.skipped = 0
 
     def read(self, size: int = -1) -> bytes:
@@ -101,7 +124,8 @@ class LayerFilter:
                 break
             self._buffer += chunk
         cut = len(self._buffer) if size < 0 else size
-        out, self._buffer = self._buffer[:cut], self._buffer[cut:]
+        out = bytes(self._buffer[:cut])
+        del self._buffer[:cut]  # cheap at the front of a bytearray
         return out
 
     def close(self) -> None:
@@ -134,9 +158,13 @@ class LayerFilter:
                 continue
             folder, _, leaf = name.rpartition("/")
             if leaf == "layer.tar" and self._folders.get(folder) in self._skip:
-                self.skipped += len(pending) + BLOCK + padded
-                pending = b""
                 self._discard(padded)
+                if pending:  # a pax size would outlive the emptied header: leave it out
+                    self.skipped += len(pending) + BLOCK + padded
+                    pending = b""
+                    continue
+                self.skipped += padded
+                yield _emptied(header)
                 continue
             yield pending + header
             pending = b""
@@ -158,6 +186,15 @@ class LayerFilter:
     def _discard(self, count: int) -> None:
         for _ in self._copy(count):
             pass
+
+
+def _emptied(header: bytes) -> bytes:
+    """The same ustar header with a size of 0 (its checksum recomputed)."""
+    block = bytearray(header)
+    block[124:136] = b"%011o\0" % 0
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
 
 
 def _parse_header(header: bytes) -> tuple[str, int, bytes]:

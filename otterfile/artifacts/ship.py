@@ -16,7 +16,9 @@ from typing import BinaryIO, Callable
 from ..commands import container, download
 from ..errors import OtterError
 from ..executors.base import Executor
+from ..report import human_size
 from .base import Artifact, ImageStore
+from .layers import LayerFilter, archive_diff_ids, missing
 
 OnShipProgress = Callable[[int, "int | None"], None]
 
@@ -30,47 +32,97 @@ class ShipResult:
     seconds: float
     # what the target now has, when shipping pinned it (a registry tag resolved to a digest)
     artifact: Artifact | None = None
+    # (layers sent, layers of the image) when the target had some of them
+    layers: tuple[int, int] | None = None
+    refused: str | None = None  # why the target's engine refused the partial archive
+
+    @property
+    def said(self) -> str:
+        """What the ship stage says: `sent 1258291 bytes (1.2 MB: 3 of 7 layers; the target
+        had the rest)`, `artifact already there`, ..."""
+        if not self.shipped:
+            return "artifact already there"
+        if not self.bytes:
+            return "downloaded by the target itself"
+        if not self.layers:
+            return f"sent {self.bytes} bytes"
+        return (f"sent {self.bytes} bytes ({human_size(self.bytes)}: {self.layers[0]} of "
+                f"{self.layers[1]} layers; the target had the rest)")
 
 
 def ship(artifact: Artifact, runtime, remote: Executor, images: ImageStore, *,
-         on_progress: OnShipProgress | None = None) -> ShipResult:
-    """Put `artifact` on the target behind `remote` for `runtime`, unless it is there."""
+         on_progress: OnShipProgress | None = None,
+         have: frozenset[str] | None = None) -> ShipResult:
+    """Put `artifact` on the target behind `remote` for `runtime`, unless it is there.
+    `have`: the layer chain ids the target holds (None: unknown); an image ships without
+    them."""
     ship_form = FORMS.get(artifact.form)
     if ship_form is None or artifact.form not in runtime.forms:
         raise OtterError(f"the {runtime.name} runtime cannot run {_a(artifact.form)} artifact")
-    return ship_form(artifact, runtime, remote, images, on_progress)
+    return ship_form(artifact, runtime, remote, images, on_progress, have=have)
 
 
 def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
-               on_progress: OnShipProgress | None) -> ShipResult:
-    """Stream the image into the target's engine when its probe says it lacks the id."""
+               on_progress: OnShipProgress | None,
+               have: frozenset[str] | None = None) -> ShipResult:
+    """Stream the image into the target's engine when its probe says it lacks the id: only
+    the layers it lacks when `have` says which it holds, the whole image once more when its
+    engine refuses that archive."""
     if artifact.pull is not None:
         return ship_pull(artifact, runtime, remote, images, on_progress)
     started = time.monotonic()
     if _probe(remote, runtime, artifact):
         return ShipResult(False, 0, time.monotonic() - started)
-    if artifact.path is not None:  # a `docker save` archive built or fetched as a file
-        source, total = images.open_file(artifact.path)
-        stream = _Counter(source)
-    else:
-        # the engine's image size is of the unpacked layers; the saved archive (tar headers)
-        # runs a little past it, so it is an estimate: past it, the total is unknown
-        total, stream = images.size(artifact.digest), _Counter(images.save(artifact.digest))
+    stream, total, layers = _archive(artifact, images, have)
     progress = (lambda sent: on_progress(sent, total if total and sent <= total else None)) \
         if on_progress else None
     try:
         result = remote.run(runtime.receive(artifact), stdin=stream, on_progress=progress)
     finally:
         stream.close()
+    sent = stream.count
+    if layers and not (result.ok and _probe(remote, runtime, artifact)):
+        refused = "the image is missing after the load" if result.ok else \
+            result.tail(1) or result.tail(1, "stdout") or f"exit {result.exited}"
+        return _whole(artifact, runtime, remote, images, on_progress, started, sent, refused)
     if not result.ok:
         raise OtterError(f"{runtime.name} load on {remote.host.name} failed (exit "
                          f"{result.exited}): {result.tail(5)}")
-    if not _probe(remote, runtime, artifact):
+    if not layers and not _probe(remote, runtime, artifact):
         raise OtterError(f"after {runtime.name} load, {remote.host.name} has no image "
                          f"{artifact.digest} (what was shipped differs from the build)")
     if on_progress:  # done: the total is now known exactly
-        on_progress(stream.count, stream.count)
-    return ShipResult(True, stream.count, time.monotonic() - started)
+        on_progress(sent, sent)
+    return ShipResult(True, sent, time.monotonic() - started, layers=layers)
+
+
+def _archive(artifact: Artifact, images: ImageStore, have: frozenset[str] | None):
+    """The `docker save` archive to send, counted: whole, or without the layers the target
+    holds (`have`). Returns (stream, its size or None, (layers sent, layers) or None)."""
+    if artifact.path is not None:  # a `docker save` archive built or fetched as a file
+        source, total = images.open_file(artifact.path)
+        # the diff ids of a file on the controller are cheap to read; a build host's: not
+        diff_ids = archive_diff_ids(source) if have else []
+    else:
+        # the engine's image size is of the unpacked layers; the saved archive (tar headers)
+        # runs a little past it, so it is an estimate: past it, the total is unknown
+        diff_ids = images.layers(artifact.digest) if have else []
+        total, source = images.size(artifact.digest), images.save(artifact.digest)
+    lacking = missing(diff_ids, have) if have and diff_ids else []
+    if len(lacking) == len(diff_ids):
+        return _Counter(source), total, None
+    skip = [i for i in range(len(diff_ids)) if i not in lacking]
+    return _Counter(LayerFilter(source, diff_ids, skip)), None, (len(lacking), len(diff_ids))
+
+
+def _whole(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
+           on_progress: OnShipProgress | None, started: float, sent: int,
+           refused: str) -> ShipResult:
+    """After the engine refused a partial archive: the whole image, once (unless the probe
+    finds the image there after all)."""
+    done = ship_image(artifact, runtime, remote, images, on_progress, have=None)
+    return ShipResult(True, sent + done.bytes, time.monotonic() - started,
+                      refused=refused if done.shipped else None)
 
 
 def _a(word: str) -> str:
@@ -105,7 +157,8 @@ class _Counter:
 
 
 def ship_file(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
-              on_progress: OnShipProgress | None) -> ShipResult:
+              on_progress: OnShipProgress | None, have: frozenset[str] | None = None
+              ) -> ShipResult:
     """Stream a file from the controller's cache into the target's store, unless it is
     there; the target checks the digest before the file counts as stored."""
     started = time.monotonic()
@@ -136,7 +189,8 @@ def _download(artifact: Artifact, remote: Executor, started: float) -> ShipResul
 
 
 def ship_pull(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
-              on_progress: OnShipProgress | None) -> ShipResult:
+              on_progress: OnShipProgress | None, have: frozenset[str] | None = None
+              ) -> ShipResult:
     """The target pulls the image from its registry. The first target of the run pulls the
     tag and pins the digest the registry served while the others wait; they then pull
     NAME@sha256:... (nothing, when they have it). The result carries the pinned artifact:

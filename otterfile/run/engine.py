@@ -41,6 +41,8 @@ class Lane:
     running: frozenset[str] = frozenset()  # instances running when the lock was taken
     noop: bool = False  # the live release already is this artifact and config
     key: str = ""  # the target's fingerprint key (read at lock time)
+    # chain ids of the image layers the target holds (read at lock time); None: unknown
+    layers: frozenset[str] | None = None
     lock: DeployLock | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
     failed: str | None = None  # the first stage that failed

@@ -18,6 +18,7 @@ from .health import wait_healthy, wait_running
 
 SITE_MARK = "--- otter:site"
 KEY_MARK = "--- otter:key"
+LAYERS_MARK = "--- otter:layers"
 
 
 def checked(executor, command: Command, what: str):
@@ -36,14 +37,19 @@ def recover(engine, lane, task) -> None:
         lane.proxy
     read = states.read_state(dep.name, rt.listing(dep.name))
     key = states.fingerprint_key(dep.name)
-    both = script(f'site=$1; shift; {shlex.join(key.argv)} || exit 1; echo "{KEY_MARK}"; '
-                  f'"$@"; echo "{SITE_MARK}"; cat "$site" 2>/dev/null; exit 0',
-                  args=[px.site_path(dep.name), *read.argv],
-                  description=f"read state of {dep.name}")
+    layers = _layers_to_read(engine, lane)
+    both = script(f'site=$1 layers=$2; shift 2; {shlex.join(key.argv)} || exit 1; '
+                  f'echo "{KEY_MARK}"; "$@"; echo "{SITE_MARK}"; cat "$site" 2>/dev/null; '
+                  f'[ -z "$layers" ] || {{ echo "{LAYERS_MARK}"; sh -c "$layers"; }}; exit 0',
+                  args=[px.site_path(dep.name), layers.shell_line() if layers else "",
+                        *read.argv], description=f"read state of {dep.name}")
     # a recreate service is not behind the proxy: nothing to install for it
     stdout = _ensure_and_read(engine, task, executor, None if dep.recreate else px, both)
     lane.key, _, stdout = stdout.partition(KEY_MARK + "\n")
     text, _, served = stdout.partition(SITE_MARK + "\n")
+    served, marked, listed = served.partition(LAYERS_MARK + "\n")
+    # no listing (it did not run): unknown, the image ships whole; garbage lists nothing
+    lane.layers = rt.parse_layers(listed) if layers and marked else None
     target = states.parse_read(text, rt.parse_listing,  # an invalid file: nothing is touched
                                f"{executor.host.name}:{states.state_path(dep.name)}",
                                lambda release_id: rt.instance_name(dep.name, release_id))
@@ -64,6 +70,16 @@ def recover(engine, lane, task) -> None:
         checked(executor, _state_write(dep.name, state), "writing state")
     lane.state, lane.previous = state, live
     lane.running = frozenset(i.name for i in instances if i.running)
+
+
+def _layers_to_read(engine, lane) -> Command | None:
+    """The runtime's listing of the image layers a target holds, when this lane ships an
+    image from the controller or a build host (not a registry pull, not a rollback)."""
+    artifact = engine.artifacts.get(lane.deployment.artifact.name)
+    if engine.rollback or artifact is None or artifact.form != "image" or \
+            artifact.pull is not None:
+        return None
+    return lane.runtime.layers()
 
 
 def _ensure_and_read(engine, task, executor, px, read: Command) -> str:
@@ -99,16 +115,20 @@ def _named_by_otter(rt, deployment: str, instances: list) -> list:
 
 
 def ship(engine, lane, task) -> None:
-    artifact = engine.artifact_of(lane)
-    done = ship_artifact(artifact, lane.runtime, engine.executor(task.host),
+    artifact, executor = engine.artifact_of(lane), engine.executor(task.host)
+    done = ship_artifact(artifact, lane.runtime, executor,
                          engine.images_of(lane),
                          on_progress=lambda sent, total:
-                         engine.emit(task, "progress", done=sent, total=total))
+                         engine.emit(task, "progress", done=sent, total=total),
+                         have=lane.layers)
     if done.artifact is not None:  # pinned on the way (a registry tag's digest)
         lane.artifact = done.artifact
-    said = "artifact already there" if not done.shipped else \
-        f"sent {done.bytes} bytes" if done.bytes else "downloaded by the target itself"
-    engine.emit(task, "info", said)
+    if done.refused:
+        engine.emit(task, "info", f"{executor.host.name} refused the partial archive "
+                    f"({done.refused}): sent the whole image")
+    engine.emit(task, "info", done.said, bytes=done.bytes,
+                **({"layers_sent": done.layers[0], "layers": done.layers[1]}
+                   if done.layers else {}))
 
 
 def start(engine, lane, task) -> None:

@@ -9,8 +9,8 @@ import tarfile
 
 import pytest
 
-from otterfile.artifacts.layers import (LayerFilter, chain_ids, chains_present, layer_index,
-                                        missing)
+from otterfile.artifacts.layers import (LayerFilter, archive_diff_ids, chain_ids,
+                                        chains_present, layer_index, missing)
 from otterfile.runtimes import KINDS
 
 pytestmark = pytest.mark.unit
@@ -36,8 +36,13 @@ def archive(layers: list[bytes]) -> tuple[bytes, list[str]]:
         v1, text = _v1({"created": "1970-01-01T00:00:00Z"}, chain, parent)
         members += [(f"{v1}/json", text), (f"{v1}/layer.tar", data)]
         parent = v1
+    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": diffs}}).encode()
+    name = hashlib.sha256(config).hexdigest() + ".json"
+    layer_files = [n for n, _ in members if n.endswith("layer.tar")]
+    members.append((name, config))
     members.sort()  # the engine writes members in name order: layers before the manifest
-    members.append(("manifest.json", b"[]"))
+    members.append(("manifest.json",
+                    json.dumps([{"Config": name, "Layers": layer_files}]).encode()))
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for name, data in members:
@@ -71,9 +76,50 @@ def test_a_layer_the_target_has_is_left_out():
     stream = LayerFilter(io.BytesIO(data), diffs, skip)
     out = read_all(stream)
     assert skip == [0] and stream.skipped > 20000 and len(out) == len(data) - stream.skipped
-    kept = [n for n in names(out) if n.endswith("layer.tar")]
-    assert len(kept) == 1
-    assert tarfile.open(fileobj=io.BytesIO(out)).extractfile(kept[0]).read() == layers[1]
+    # the layer the target has stays as an empty member (podman wants every file named
+    # in the manifest; neither engine reads a layer it holds), its checksum valid
+    sizes = {m.name: m.size for m in tarfile.open(fileobj=io.BytesIO(out))
+             if m.name.endswith("layer.tar")}
+    assert sorted(sizes.values()) == [0, len(layers[1])]
+    kept = next(n for n, size in sizes.items() if size)
+    assert tarfile.open(fileobj=io.BytesIO(out)).extractfile(kept).read() == layers[1]
+    assert names(out) == names(data)
+
+
+def test_a_skipped_layer_behind_a_pax_header_is_left_out_whole():
+    """A pax header may carry the size: an emptied header after it would be misread."""
+    layers = [b"base" * 5000, b"app"]
+    data, diffs = archive(layers)
+    members = list(tarfile.open(fileobj=io.BytesIO(data)))
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for member in members:
+            if member.name.endswith("layer.tar"):
+                member.pax_headers = {"comment": "pax"}
+            tar.addfile(member, tarfile.open(fileobj=io.BytesIO(data)).extractfile(member.name))
+    stream = LayerFilter(io.BytesIO(out.getvalue()), diffs, [0])
+    left = read_all(stream)
+    assert [m.size for m in tarfile.open(fileobj=io.BytesIO(left))
+            if m.name.endswith("layer.tar")] == [3]
+
+
+def test_the_diff_ids_of_an_archive_file(tmp_path):
+    data, diffs = archive([b"a" * 100, b"b" * 10])
+    path = tmp_path / "app.tar"
+    path.write_bytes(data)
+    with open(path, "rb") as source:
+        assert archive_diff_ids(source) == diffs
+        assert source.read() == data  # left at its start, for the send
+    (tmp_path / "junk").write_bytes(b"not a tar" * 100)
+    with open(tmp_path / "junk", "rb") as source:
+        assert archive_diff_ids(source) == []
+
+
+def test_an_archive_streamed_from_elsewhere_ships_whole():
+    class Stream:  # a build host's `cat`: no seeking back
+        def read(self, size=-1):
+            return b""
+    assert archive_diff_ids(Stream()) == []
 
 
 def test_nothing_to_skip_passes_the_archive_unchanged():

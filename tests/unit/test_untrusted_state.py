@@ -172,9 +172,10 @@ def target(state_text: str, instances: str) -> RecordingExecutor:
 
 def recover(executor: RecordingExecutor):
     said = []
-    engine = SimpleNamespace(executor=lambda _host: executor,
+    engine = SimpleNamespace(executor=lambda _host: executor, artifacts={}, rollback=False,
                              emit=lambda task, kind, message: said.append(message))
-    lane = SimpleNamespace(deployment=SimpleNamespace(name="production", recreate=False),
+    lane = SimpleNamespace(deployment=SimpleNamespace(name="production", recreate=False,
+                                                      artifact=SimpleNamespace(name="web")),
                            runtime=docker.RUNTIME, proxy=caddy.PROXY)
     flow.recover(engine, lane, Task("production/lock@web1", "lock", host="web1"))
     return lane, said
