@@ -153,18 +153,19 @@ def announcing(report: Reporter, project: Project,
     """`report`, with a `batch` event before the first target of each batch starts (for
     deployments deployed in more than one batch)."""
     said: set[tuple[str, int]] = set()
-    guard = threading.Lock()
+    guard = threading.Lock()  # events come from the runner's and the lanes' threads
 
     def announce(event: Event) -> None:
         task = event.task
         if event.kind == "start" and task is not None and task.stage == "lock":
-            found = batch_of(batches.get(task.deployment or "", []), task.host)
+            groups = batches.get(task.deployment or "", [])
+            found = batch_of(groups, task.host)
             with guard:
-                new = found is not None and (task.deployment, found) not in said
+                new = found is not None and len(groups) > 1 and \
+                    (task.deployment, found) not in said
                 said.add((task.deployment, found))
-            if new and len(batches[task.deployment]) > 1:
-                report(batch_event(project.deployments[task.deployment],
-                                   batches[task.deployment], found))
+            if new:
+                report(batch_event(project.deployments[task.deployment], groups, found))
         report(event)
     return announce
 

@@ -272,3 +272,17 @@ def test_a_bad_canary_or_parallel_names_file_line_and_field(otterfile, options, 
     assert result.exit_code == 2
     assert f"{path}:12: {message}" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_live_view_shows_a_batch_line_and_targets_not_started(otterfile):
+    pytest.importorskip("rich")
+    from otterfile.live import LiveReporter
+    proj = project(otterfile, "parallel=2")
+    report = LiveReporter(io.StringIO(), clock=lambda: 0.0)
+    done = run(proj, Perform("production/health@c"), events := [])
+    above = [report.apply(event) for event in events]
+    assert "  production: batch 2 of 3: c, d" in above
+    cells = {name: [str(c) for c in report._cells(row, 0.0)] for name, row in report.rows.items()}
+    assert cells["e"][1] == "not started" and cells["c"][1] == "FAILED"
+    assert cells["a"][1] == cells["d"][1] == "ok"
+    assert not done.outcome.ok
