@@ -194,8 +194,9 @@ def summary(graph: Graph, outcome: Outcome) -> str:
         total = sum(outcome.seconds.get(t.id, 0.0) for t in tasks)
         failed = any(outcome.status[t.id] == FAILED for t in tasks)
         result = "FAILED" if failed else ("ok" if all(outcome.status[t.id] == OK for t in tasks)
-                                          else "not started" if where in waiting
                                           else "incomplete")
+        if where in waiting:  # a row of "skipped" cells says less than one word
+            cells, result = {}, "not started"
         rows.append([where] + [cells.get(c, "") for c in columns] + [f"{total:.1f}s", result])
     text = table(["host"] + columns + ["time", "result"], rows)
     if waiting:
