@@ -13,8 +13,8 @@ from .loader import Loaded, Marked, line_in, recipe_line
 from .model import STAGES, Deployment
 from .project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef, TargetDef)
 from .state import DEFAULT_BASE, RESERVED
-from .validate import (check_choice, check_domain, check_int, check_name, check_number,
-                       check_parallel, fail, got, prefixed)
+from .validate import (check_bool, check_choice, check_domain, check_int, check_name,
+                       check_number, check_parallel, fail, got, prefixed)
 
 
 def evaluate(loaded: Loaded) -> Project:
@@ -229,6 +229,7 @@ class _Evaluator:
             proxy=_within("proxy", checks.check_proxy, value.proxy),
             keep_releases=check_int("keep_releases", value.keep_releases, 1),
             parallel=check_parallel("parallel", value.parallel),
+            canary=check_bool("canary", value.canary),
             on_failure=check_choice("on_failure", value.on_failure, ("stop", "rollback")),
             drain_seconds=check_number("drain_seconds", value.drain_seconds, inclusive=True),
             stop_seconds=check_number("stop_seconds", value.stop_seconds),

@@ -35,6 +35,7 @@ class Row:
     failed: str = ""  # "stage: reason" once a stage failed
     finished: float | None = None
     said: str = ""  # the last thing a stage said (sent N bytes, the new instance)
+    skipped: bool = False  # never started: a failure came before its batch
 
 
 class LiveReporter:
@@ -64,8 +65,10 @@ class LiveReporter:
         row = self.rows.get(task.where)
         if row is None:
             row = self.rows[task.where] = Row(task.where, now)
+            row.skipped = event.kind == "end" and event.status == SKIPPED
         if event.kind == "start":
             row.stage, row.stage_started, row.running = task.label, now, True
+            row.skipped = False
             row.said = ""
             row.done = row.total = None
             row.finished = None
@@ -111,6 +114,8 @@ class LiveReporter:
     def _cells(self, row: Row, now: float) -> list[Text]:
         elapsed = Text(f"{(row.finished or now) - row.started:.1f}s")
         where = Text(printable(row.where, keep=""), style="bold")
+        if row.skipped:
+            return [where, Text("not started", style="yellow"), Text(""), Text("")]
         if row.failed:
             return [where, Text("FAILED", style="bold red"), elapsed,
                     Text(printable(row.failed, keep=""))]

@@ -122,6 +122,7 @@ class Deployment:
     drain_seconds: Any = 2  # the old release serves in-flight requests this long after a switch
     stop_seconds: Any = 10  # then it gets this long to stop before it is killed
     strategy: Any = "bluegreen"  # "recreate": stop the old, then start the new; no proxy
+    canary: Any = False  # the first target deploys alone before the batches
 
 
 def build(repo=None, ref=None, command=None, *, path=None, image=None, output=None, on=None,

@@ -1,6 +1,7 @@
 """Plan: a validated Project in, a deterministic task graph out. No network, no server."""
 from __future__ import annotations
 
+import math
 from typing import Iterable
 
 from .errors import OtterfileError
@@ -19,16 +20,45 @@ def plan(project: Project, names: Iterable[str], *, hosts: Iterable[str] | None 
     A rollback has no acquire and no ship: the release's image is on the target already.
     A misplaced step (a cycle, a target step before acquire) names the Otterfile and its line.
     """
-    only = {spelled(h) for h in hosts} | set(hosts) if hosts is not None else None
     builder = _Builder(rollback, str(project.file) if project.file else None)
+    for dep, chosen in _chosen(project, names, hosts):
+        builder.add(dep, chosen)
+    return builder.graph()
+
+
+def order(project: Project, names: Iterable[str], *,
+          hosts: Iterable[str] | None = None) -> dict[str, list[list[str]]]:
+    """Per deployment, the batches a run deploys its hosts in (see `batches`)."""
+    return {dep.name: batches(dep, chosen) for dep, chosen in _chosen(project, names, hosts)}
+
+
+def batches(dep: DeploymentDef, hosts: list[str]) -> list[list[str]]:
+    """The order `hosts` of `dep` deploy in: with `canary`, the first one alone; then groups
+    of `parallel` (a count, or a percentage of the deployment's hosts rounded up; default
+    all) in declaration order. A batch starts when every target of the one before is live."""
+    size = batch_size(dep.parallel, len(dep.hosts))
+    first, rest = (hosts[:1], hosts[1:]) if dep.canary else ([], hosts)
+    size = size or max(1, len(rest))
+    return ([first] if first else []) + [rest[i:i + size] for i in range(0, len(rest), size)]
+
+
+def batch_size(parallel: int | str | None, hosts: int) -> int | None:
+    """`parallel` as a count: "25%" of `hosts` rounded up, at least 1; None stays None."""
+    if isinstance(parallel, str):
+        return max(1, math.ceil(hosts * int(parallel[:-1]) / 100))
+    return parallel or None
+
+
+def _chosen(project: Project, names: Iterable[str], hosts: Iterable[str] | None):
+    """Each named deployment with its hosts that `hosts` (--targets) keeps, in order."""
+    only = {spelled(h) for h in hosts} | set(hosts) if hosts is not None else None
     for name in names:
         for dep in project.select(name):
             chosen = [h.name for h in dep.hosts if only is None or h.name in only]
             if not chosen:
                 known = ", ".join(h.name for h in dep.hosts)
                 raise OtterfileError(f"--targets matches no host of {dep.name}; its hosts: {known}")
-            builder.add(dep, chosen)
-    return builder.graph()
+            yield dep, chosen
 
 
 class _Builder:
@@ -60,13 +90,26 @@ class _Builder:
                                      deployment=dep.name)
         for step in _step_order(dep, self.file):
             self._insert(dep, step, hosts, acquire)
+        last: dict[str, list[str]] = {}  # per host: its lane's last tasks (before unlock)
         for host in hosts:
             mine = [i for i, m in self.meta.items()
                     if m.get("deployment") == dep.name and m.get("host") == host]
-            mine = [i for i in mine if not any(i in self.deps[o] for o in mine)]
-            self.node(task_id(dep.name, "unlock", host), mine, stage="unlock", host=host,
-                      deployment=dep.name, always=True,
+            last[host] = [i for i in mine if not any(i in self.deps[o] for o in mine)]
+            self.node(task_id(dep.name, "unlock", host), last[host], stage="unlock",
+                      host=host, deployment=dep.name, always=True,
                       needs=(task_id(dep.name, "lock", host),))
+        if not self.rollback:
+            self._barriers(dep, batches(dep, hosts), last)
+
+    def _barriers(self, dep: DeploymentDef, order: list[list[str]],
+                  last: dict[str, list[str]]) -> None:
+        """Each batch's locks wait for the last tasks (not the unlocks, which run after a
+        failure too) of every target of the batch before: a failure there skips the rest."""
+        for before, batch in zip(order, order[1:]):
+            done = [i for host in before for i in last[host]]
+            for host in batch:
+                lock = self.deps[task_id(dep.name, "lock", host)]
+                lock.extend(i for i in done if i not in lock)
 
     def _insert(self, dep: DeploymentDef, step: StepDef, hosts: list[str], acquire: str) -> None:
         kind, anchor = step.anchor
@@ -94,7 +137,10 @@ class _Builder:
             else:
                 for other, deps in self.deps.items():
                     if other != sid and target in deps and self._same_lane(other, host, dep):
-                        deps[deps.index(target)] = sid
+                        if host in runs_on:
+                            deps[deps.index(target)] = sid
+                        elif sid not in deps:  # a once-step elsewhere: wait for it AND for
+                            deps.append(sid)   # this host's own anchor (its health check)
                 if host in runs_on and target not in self.deps[sid]:
                     self.deps[sid].append(target)
 

@@ -79,6 +79,7 @@ class DeploymentDef:
     drain_seconds: float = 2
     stop_seconds: float = 10
     strategy: str = "bluegreen"  # or "recreate" (stateful services: never two at once)
+    canary: bool = False  # the first target alone first, then batches of `parallel`
     unsupported: OtterfileError | None = None  # why this version cannot deploy it
 
     @property

@@ -116,6 +116,8 @@ class ConsoleReporter:
             return f"  {task.where if task else ''} | {event.message}"
         if event.kind == "progress":
             return self._progress(event)
+        if event.kind == "batch":  # a header line: which targets start now
+            return event.message
         if event.kind == "info" and task is not None and not self.verbose:
             said = self._said.get(task.id)  # shown on the stage's end line
             self._said[task.id] = f"{said}; {event.message}" if said else event.message
@@ -179,12 +181,13 @@ def json_line(record: dict) -> str:
 
 
 def summary(graph: Graph, outcome: Outcome) -> str:
-    """A table: one row per host, one column per stage, then the time and result."""
+    """A table: one row per host, one column per stage, then the time and result; then
+    the targets a failure kept from starting (a later batch), if any."""
     columns: list[str] = []
     for task in graph.order():
         if task.label not in columns:
             columns.append(task.label)
-    rows = []
+    rows, waiting = [], not_started(graph, outcome)
     for where in dict.fromkeys(t.where for t in graph.order()):
         tasks = [t for t in graph.order() if t.where == where]
         cells = {t.label: MARKS.get(outcome.status[t.id], outcome.status[t.id]) for t in tasks}
@@ -192,13 +195,26 @@ def summary(graph: Graph, outcome: Outcome) -> str:
         failed = any(outcome.status[t.id] == FAILED for t in tasks)
         result = "FAILED" if failed else ("ok" if all(outcome.status[t.id] == OK for t in tasks)
                                           else "incomplete")
+        if where in waiting:  # a row of "skipped" cells says less than one word
+            cells, result = {}, "not started"
         rows.append([where] + [cells.get(c, "") for c in columns] + [f"{total:.1f}s", result])
-    return table(["host"] + columns + ["time", "result"], rows)
+    text = table(["host"] + columns + ["time", "result"], rows)
+    if waiting:
+        why = "interrupted" if outcome.interrupted else "after a failure"
+        text += f"\n\nnot started ({why}): {', '.join(printable(h, keep='') for h in waiting)}"
+    return text
+
+
+def not_started(graph: Graph, outcome: Outcome) -> list[str]:
+    """The targets none of whose tasks ran (skipped after a failure or an interrupt)."""
+    hosts = dict.fromkeys(t.host for t in graph.order() if t.host)
+    return [h for h in hosts if all(outcome.status[t.id] == SKIPPED for t in graph.for_host(h))]
 
 
 def summary_hosts(graph: Graph, outcome: Outcome, hosts: dict[str, str]) -> list[dict]:
     """The summary as data: per host its address, result, seconds and stage statuses."""
     out = []
+    waiting = not_started(graph, outcome)
     for where in dict.fromkeys(t.where for t in graph.order()):
         tasks = [t for t in graph.order() if t.where == where]
         states = [outcome.status[t.id] for t in tasks]
@@ -206,6 +222,7 @@ def summary_hosts(graph: Graph, outcome: Outcome, hosts: dict[str, str]) -> list
                     else "local",
                     "result": "failed" if FAILED in states else
                     ("ok" if all(s == OK for s in states) else "incomplete"),
+                    "started": where not in waiting,
                     "seconds": round(sum(outcome.seconds.get(t.id, 0.0) for t in tasks), 3),
                     "stages": {t.label: outcome.status[t.id] for t in tasks}})
     return out

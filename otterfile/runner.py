@@ -46,7 +46,8 @@ def run_graph(graph: Graph, perform: Perform, report: Reporter, *, parallel: int
               cancel: threading.Event | None = None) -> Outcome:
     """Run every task once its dependencies are done. A failed task skips what depends on
     it, except `always` tasks (unlock) whose `needs` succeeded. At most `parallel` hosts are
-    worked on at once (hosts admitted in graph order)."""
+    worked on at once (hosts admitted in graph order: a window, used by rollbacks; a deploy's
+    batches are edges of its graph, see plan.batches)."""
     cancel = cancel or threading.Event()
     order = graph.order()
     status = {t.id: PENDING for t in order}

@@ -125,6 +125,12 @@ def check_env(path: str, value: Any) -> dict[str, str | Secret]:
     return out
 
 
+def check_bool(path: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        fail(path, f"expected True or False, {got(value)}")
+    return value
+
+
 def check_parallel(path: str, value: Any) -> int | str | None:
     if value is None:
         return None

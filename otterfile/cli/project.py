@@ -56,7 +56,8 @@ def plan(ctx: click.Context, name: str, targets: str | None) -> None:
     for task in graph.order():
         if task.host is None or task.stage == "acquire":
             builders.setdefault(task.host, []).append(stage(task, notes, debug))
-    plans = described(project, graph, notes, debug)
+    plans = _batches(ctx, project, name, split_targets(targets, project),
+                     described(project, graph, notes, debug))
     if ctx.obj["json"]:
         for host, stages in builders.items():
             emit(ctx, {"event": "plan", "host": host or "controller",
@@ -70,6 +71,27 @@ def plan(ctx: click.Context, name: str, targets: str | None) -> None:
         _stages(stages)
     for one in plans:
         _target(one)
+
+
+def _batches(ctx: click.Context, project, name: str, hosts, plans: list[dict]) -> list[dict]:
+    """The order targets deploy in: as text (when more than one batch) before the plans;
+    in JSON, each target's plan gets `batch` and `of` (and `canary`)."""
+    from ..run.deploy import batch_event
+    from ..plan import order
+    batches = order(project, [name], hosts=hosts)
+    for dep_name, groups in batches.items():
+        if len(groups) > 1 and not ctx.obj["json"]:
+            click.echo(f"{dep_name}: {len(groups)} batches, each once the one before is live "
+                       "on all its targets; a failure stops before the next")
+            for index in range(len(groups)):
+                click.echo("  " + batch_event(project.deployments[dep_name], groups,
+                                              index).message.split(": ", 1)[1])
+    for one in plans:
+        groups = batches.get(one["deployment"], [])
+        index = next((i for i, g in enumerate(groups) if one["host"] in g), 0)
+        one.update(batch=index + 1, of=len(groups),
+                   canary=project.deployments[one["deployment"]].canary and index == 0)
+    return plans
 
 
 def _target(one: dict) -> None:

@@ -1,20 +1,21 @@
 """Run deployments: resolve secrets, build the engine, run the graph, roll back on request.
 
-The CLI calls these and prints; the policy (secrets first, parallel counts, rolling back
-switched targets) lives here.
+The CLI calls these and prints; the policy (secrets first, batches, rolling back
+switched targets) lives here. Batches are edges of the plan (plan.batches): a batch's locks
+wait for every target of the batch before, so a failure there skips the rest.
 """
 from __future__ import annotations
 
-import math
+import threading
 import time
 from dataclasses import dataclass, fields, replace
 from typing import Callable, Sequence
 
 from ..errors import OtterfileError
 from ..graph import Graph
-from ..plan import plan, task_id
+from ..plan import batch_size, order, plan, task_id
 from ..project import DeploymentDef, Project
-from ..runner import OK, Event, Outcome, run_graph
+from ..runner import OK, Event, Outcome, Reporter, run_graph
 from ..secret_store import SecretStore
 from ..secrets import Secret
 from .engine import Engine
@@ -86,22 +87,19 @@ def _located(error: OtterfileError, project: Project, line: int, path: str) -> O
 
 
 def parallel_of(deployments: Sequence[DeploymentDef]) -> int | None:
-    """The smallest `parallel` of the deployments, percentages taken of their hosts."""
-    counts = []
-    for dep in deployments:
-        value, hosts = dep.parallel, max(1, len(dep.hosts))
-        if isinstance(value, str):
-            value = max(1, math.ceil(hosts * int(value[:-1]) / 100))
-        if value:
-            counts.append(value)
-    return min(counts) if counts else None
+    """The smallest `parallel` of the deployments, percentages taken of their hosts: how
+    many targets a rollback works on at once (a deploy goes by batches instead)."""
+    counts = [batch_size(d.parallel, max(1, len(d.hosts))) for d in deployments]
+    return min((c for c in counts if c), default=None)
 
 
-def execute(graph: Graph, engine: Engine, parallel: int | None) -> Finished:
-    """Run the graph and close every connection, whatever happened."""
+def execute(graph: Graph, engine: Engine, parallel: int | None,
+            report: Reporter | None = None) -> Finished:
+    """Run the graph and close every connection, whatever happened; events go to `report`
+    (default: the engine's reporter)."""
     started = time.monotonic()
     try:
-        outcome = run_graph(graph, engine.perform, engine.report, parallel=parallel,
+        outcome = run_graph(graph, engine.perform, report or engine.report, parallel=parallel,
                             cancel=engine.cancel)
     finally:
         engine.close()
@@ -110,12 +108,15 @@ def execute(graph: Graph, engine: Engine, parallel: int | None) -> Finished:
 
 def deploy(project: Project, name: str, engine_for: Callable[..., Engine], *,
            hosts: list[str] | None, on_finished: OnFinished) -> bool:
-    """`otter run`: deploy, then (on_failure="rollback") return switched targets. True: ok."""
+    """`otter run`: deploy in batches (one after another, each after the last succeeded),
+    then (on_failure="rollback") return switched targets. True: ok."""
     deployments = project.select(name)
     check_deployable(deployments)
     env = resolve_env(project, deployments)
     engine = engine_for(env=env, sources=resolve_sources(project, deployments))
-    done = execute(plan(project, [name], hosts=hosts), engine, parallel_of(deployments))
+    batches = order(project, [name], hosts=hosts)
+    done = execute(plan(project, [name], hosts=hosts), engine, None,
+                   announcing(engine.report, project, batches))
     on_finished(done)
     rolled = _roll_back_switched(project, deployments, done.outcome, engine, engine_for,
                                  on_finished)
@@ -147,21 +148,65 @@ def run_only(project, name: str, step: str, engine_for, *, hosts: list[str] | No
     return done.outcome.ok
 
 
+def announcing(report: Reporter, project: Project,
+               batches: dict[str, list[list[str]]]) -> Reporter:
+    """`report`, with a `batch` event before the first target of each batch starts (for
+    deployments deployed in more than one batch)."""
+    said: set[tuple[str, int]] = set()
+    guard = threading.Lock()  # events come from the runner's and the lanes' threads
+
+    def announce(event: Event) -> None:
+        task = event.task
+        if event.kind == "start" and task is not None and task.stage == "lock":
+            groups = batches.get(task.deployment or "", [])
+            found = batch_of(groups, task.host)
+            with guard:
+                new = found is not None and len(groups) > 1 and \
+                    (task.deployment, found) not in said
+                said.add((task.deployment, found))
+            if new:
+                report(batch_event(project.deployments[task.deployment], groups, found))
+        report(event)
+    return announce
+
+
+def batch_of(batches: list[list[str]], host: str | None) -> int | None:
+    """The index of the batch `host` is in, or None."""
+    return next((i for i, batch in enumerate(batches) if host in batch), None)
+
+
+def batch_event(dep: DeploymentDef, batches: list[list[str]], index: int) -> Event:
+    """`production: batch 2 of 5: a, b, c, d` (the canary says so), with the data for JSON."""
+    canary = dep.canary and index == 0
+    hosts = batches[index]
+    return Event("batch", None, message=f"{dep.name}: batch {index + 1} of {len(batches)}"
+                 f"{' (canary)' if canary else ''}: {', '.join(hosts)}",
+                 data={"deployment": dep.name, "batch": index + 1, "of": len(batches),
+                       "hosts": list(hosts), "canary": canary})
+
+
 def _roll_back_switched(project, deployments, outcome: Outcome, engine: Engine,
                         engine_for, on_finished: OnFinished) -> bool:
-    """on_failure="rollback": when a target failed, the targets this run switched go back
-    to the release that was live before. Returns whether a rollback ran."""
+    """on_failure="rollback": when a target failed, the targets this run switched (the
+    canary, every earlier batch, and the ones of the failing batch that made it) go back
+    to the release that was live before, through the health gate. Returns whether a
+    rollback ran."""
     if outcome.ok or outcome.interrupted:
         return False
     rolled = False
     for dep in (d for d in deployments if d.on_failure == "rollback"):
-        switched = [h.name for h in dep.hosts
-                    if outcome.status.get(task_id(dep.name, "switch", h.name)) == OK
-                    and _switched(engine, dep, h.name)]
+        made_it = [h.name for h in dep.hosts
+                   if outcome.status.get(task_id(dep.name, "switch", h.name)) == OK]
+        switched = [h for h in made_it if _switched(engine, dep, h)]
+        fresh = [h for h in made_it if _fresh(engine, dep, h)]
+        if fresh:
+            engine.report(Event("info", None, message=f"{dep.name}: {', '.join(fresh)} had "
+                                "no release before this run: left on the new one"))
         if not switched:
             continue
         engine.report(Event("info", None, message=f"{dep.name}: a target failed; rolling "
-                            f"back {', '.join(switched)}"))
+                            f"back {', '.join(switched)} to the release live before this "
+                            "run (through the health gate)"))
         back = engine_for(env=engine.env, rollback=True)
         on_finished(execute(plan(project, [dep.name], hosts=switched, rollback=True), back,
                             None))
@@ -172,3 +217,8 @@ def _roll_back_switched(project, deployments, outcome: Outcome, engine: Engine,
 def _switched(engine: Engine, dep: DeploymentDef, host: str) -> bool:
     lane = engine.lanes.get((dep.name, host))
     return bool(lane and lane.previous is not None and not lane.noop)
+
+
+def _fresh(engine: Engine, dep: DeploymentDef, host: str) -> bool:
+    lane = engine.lanes.get((dep.name, host))
+    return bool(lane and lane.previous is None and not lane.noop)

@@ -203,3 +203,17 @@ def test_plan_shows_the_systemd_unit_otter_writes(otterfile):
     assert "Environment=PORT=<port>" in unit and "User=otter-production" in unit
     assert one["site"]["path"] == "/etc/nginx/conf.d/otter-production.conf"
     assert "server 127.0.0.1:<port>;" in one["site"]["text"]
+
+
+def test_a_once_step_after_health_keeps_every_targets_own_health_gate(otterfile):
+    extra = '''
+@step(deployment="production", after="health", on="once")
+def smoke(ctx):
+    pass
+'''
+    tasks = graph_of(otterfile, extra).tasks
+    assert tasks["production/step:smoke"].deps == ("production/health@a",)
+    assert tasks["production/switch@a"].deps == ("production/step:smoke",)
+    # b's switch waits for the step on a and for b's own health check
+    assert set(tasks["production/switch@b"].deps) == {
+        "production/health@b", "production/step:smoke"}
