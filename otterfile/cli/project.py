@@ -86,6 +86,7 @@ def _check(ctx: click.Context, project, name: str, targets: str | None) -> None:
     from ..plan import plan as make_plan
     from ..run.check import check, failed
     from ..run.deploy import check_deployable, resolve_env, resolve_sources
+    from ..report import printable
     from ..run.engine import real_engine
     deployments = project.select(name)
     check_deployable(deployments)
@@ -102,9 +103,9 @@ def _check(ctx: click.Context, project, name: str, targets: str | None) -> None:
             emit(ctx, check_record(one))
     else:
         click.echo(check_table(found))
-        for one in found:
-            if one.error:
-                click.echo(f"error: {one.error}", err=True)
+    for one in found:
+        if one.error:
+            click.echo(printable(f"error: {one.error}"), err=True)
     if failed(found):
         ctx.exit(1)
 

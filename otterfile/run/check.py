@@ -102,7 +102,7 @@ def check_host(engine: Engine, host: str, lanes: list[Lane],
                              f"{result.tail(4)}")
         sections = parse_sections(result.stdout)
         return [judge(engine, lane, sections, notes) for lane in lanes]
-    except Exception as error:  # noqa: BLE001 (one host's failure never hides the others)
+    except OtterError as error:  # one host's failure never hides the others
         text = str(error)
         return [TargetCheck(host, address, error=text if text.startswith(host) else
                             f"{host}: {text}")]
@@ -131,8 +131,10 @@ def read_command(engine: Engine, lanes: list[Lane]) -> Command:
             layers = rt.layers()
             if layers is not None and artifact.path is None:
                 parts[f"layers/{rt.name}"] = layers
+    # the marker starts a line of its own: a part's output may not end with a newline
     text = "\n".join(f"{c.shell_line()} </dev/null 2>/dev/null; "
-                     f"echo \"{MARK} {shlex.quote(key)} $?\"" for key, c in parts.items())
+                     f"printf '\\n{MARK} %s %s\\n' {shlex.quote(key)} $?"
+                     for key, c in parts.items())
     return script(text + "\nexit 0", description="what the target has (read-only)")
 
 
@@ -143,7 +145,8 @@ def parse_sections(stdout: str) -> dict[str, tuple[int, str]]:
         if line.startswith(MARK + " "):
             words = line.split()
             if len(words) >= 4 and words[-1].lstrip("-").isdigit():
-                out[words[2]] = (int(words[-1]), "".join(lines))
+                text = "".join(lines)  # less the newline printed before the marker
+                out[words[2]] = (int(words[-1]), text[:-1] if text.endswith("\n") else text)
             lines = []
         else:
             lines.append(line)

@@ -45,7 +45,7 @@ def test_check_says_what_moves_and_writes_nothing(tmp_path, two):
     before = [snapshot(t) for t in two]
 
     code, found, err = check(tmp_path)
-    assert code == 0, err
+    assert code == 0, (err, found)
     assert [f["host"] for f in found] == [t.host.name for t in two]
     size = image_size(tmp_path)
     for one in found:
@@ -62,7 +62,7 @@ def test_check_says_what_moves_and_writes_nothing(tmp_path, two):
 
     before = [snapshot(t) for t in two]
     code, found, err = check(tmp_path)
-    assert code == 0, err
+    assert code == 0, (err, found)
     for one in found:
         assert one["artifact"]["moves"] == "none" and one["artifact"]["bytes"] == 0
         assert one["release"]["action"] == "none" and one["release"]["live"]
@@ -71,7 +71,7 @@ def test_check_says_what_moves_and_writes_nothing(tmp_path, two):
 
     write_app(tmp_path / "app", "v2 with a small change")  # only the www layer differs
     code, found, err = check(tmp_path)
-    assert code == 0, err
+    assert code == 0, (err, found)
     for one in found:
         assert one["artifact"]["moves"] == "layers"
         assert one["artifact"]["layers_missing"] == 1 and one["artifact"]["layers"] == 2

@@ -76,8 +76,7 @@ def answer(*, key="", state="", listing="", site="", proxy="installed\nrunning\n
                                        "--- otter:log\n"),
              ("production/site", site), ("production/proxy", proxy),
              ("production/probe", probe + "\n"), ("layers/docker", layers)]
-    return "".join(f"{text}{'' if text.endswith(chr(10)) or not text else chr(10)}"
-                   f"{MARK} {name} 0\n" for name, text in parts)
+    return "".join(f"{text}\n{MARK} {name} 0\n" for name, text in parts)
 
 
 def live(config: str, running: bool = True):
@@ -176,6 +175,32 @@ def test_the_served_site_differs_only_by_its_port_is_unchanged(tmp_path):
         "web1": answer(key=KEY, state=state, listing=listing, site=site),
         "web2": answer(key=KEY, state=state, listing=listing, site="")})
     assert [f.site for f in found] == ["unchanged", "new"]
+
+
+def test_sections_are_parsed_whether_or_not_a_part_ends_its_line():
+    stdout = f"f00dkey\n{MARK} a/key 0\n\n{MARK} a/site 0\nx\n\n{MARK} layers/docker 3\n"
+    assert checks.parse_sections(stdout) == {"a/key": (0, "f00dkey"), "a/site": (0, ""),
+                                             "layers/docker": (3, "x\n")}
+
+
+def test_the_batch_marks_the_end_of_each_part(tmp_path):
+    """The batch for two deployments, run by sh with the proxy, engine and state missing
+    (read-only, nothing there): every part ends with its marker, the state read is empty."""
+    import subprocess
+    from otterfile.run.engine import Lane
+    proj = project(tmp_path)
+    dep = proj.deployments["production"]
+
+    class Engine:
+        artifacts = {}
+    command = checks.read_command(Engine(), [Lane(dep, dep.hosts[0])])
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "sh").symlink_to("/bin/sh")  # only sh: no docker, caddy, cat
+    done = subprocess.run(["sh", "-c", command.shell_line()], capture_output=True,
+                          text=True, env={"PATH": str(tmp_path / "bin")})
+    assert done.returncode == 0, done.stderr
+    assert set(checks.parse_sections(done.stdout)) == \
+        {"production/key", "production/state", "production/site", "production/proxy"}
 
 
 def test_release_action():
