@@ -19,7 +19,7 @@ for d in /var/lib/otter /etc/caddy; do
 done
 echo ---
 docker images -a --no-trunc --format '{{.ID}} {{.Repository}}:{{.Tag}}' | sort
-docker ps -a --no-trunc --format '{{.ID}} {{.Names}} {{.Status}}' | sort
+docker ps -a --no-trunc --format '{{.ID}} {{.Names}} {{.State}}' | sort
 """
 
 
