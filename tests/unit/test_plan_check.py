@@ -139,6 +139,8 @@ def test_a_fresh_target_lacks_the_whole_image_and_a_first_release_starts(tmp_pat
         line = target.commands[0].shell_line()
         assert "s3cret-value" not in line
         assert "write state" not in line and "lock" not in line.replace("/run/lock", "")
+        assert "app:1" not in line  # probed by id alone: a probe with the tag would tag it
+        assert DIGEST[len("sha256:"):] in line
     assert made["controller"].commands  # the build ran on the controller
 
 
