@@ -157,37 +157,41 @@ def judge(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
           notes: dict[str, str]) -> TargetCheck:
     """What the run would do on this lane's target, from what it answered."""
     dep, rt, px, host = lane.deployment, lane.runtime, lane.proxy, lane.host.name
-    part = lambda key: sections.get(f"{dep.name}/{key}", (0, ""))  # noqa: E731
-    target = states.parse_read(part("state")[1], rt.parse_listing,
+    part = lambda key: sections.get(f"{dep.name}/{key}", (0, ""))[1]  # noqa: E731
+    target = states.parse_read(part("state"), rt.parse_listing,
                                f"{host}:{states.state_path(dep.name)}",
                                lambda release_id: rt.instance_name(dep.name, release_id))
-    served = part("site")[1]
+    served = part("site")
     served_port = None if dep.recreate else px.served_port(served)
-    live = target.state.live_release
-    for release in target.state.releases:  # what recover would make of a killed run
-        if live is None and release.status == "starting" and served_port and \
-                release.port == served_port:
-            live = release
-    running = {i.name for i in target.instances if i.running}
+    live = live_release(target.state, served_port)
     artifact = artifact_of(engine, lane)
+    known = artifact is not None and bool(artifact.digest)
     config = None
-    if artifact is not None and artifact.digest and part("key")[1].strip():
-        env = engine.env.get(dep.name, dict(dep.runtime.env))
-        config = fingerprint(dep, artifact.digest, env, part("key")[1],
-                             px.shipped_digest(dep.proxy, engine.project.folder))
-    action = release_action(live, running, config, known=artifact is not None and
-                            bool(artifact.digest), recreate=dep.recreate)
+    if known and part("key").strip():  # no key yet: no release was ever made here
+        config = fingerprint(dep, artifact.digest, engine.env.get(dep.name, dict(dep.runtime.env)),
+                             part("key"), px.shipped_digest(dep.proxy, engine.project.folder))
+    running = {i.name for i in target.instances if i.running}
+    action = release_action(live, running, config, known=known, recreate=dep.recreate)
     site = "none" if dep.recreate else "unchanged" if action == "none" else \
-        site_change(served, site_of(lane, served_port or 0) if served_port else None)
-    status = part("proxy")[1].split()
-    return TargetCheck(
-        host, lane.host.address, dep.name, dep.artifact.name,
-        artifact.digest if artifact is not None and artifact.digest else None,
-        artifact_move(engine, lane, artifact, sections, notes), action,
-        live.id if live else None, site, None if dep.recreate else px.site_path(dep.name),
-        None if dep.recreate else "install" if "installed" not in status else
-        "start" if "running" not in status else None,
-        notes.get(dep.artifact.name))
+        site_change(served, site_of(lane, served_port) if served_port else None)
+    status = part("proxy").split()
+    would = None if dep.recreate or "running" in status else \
+        "start" if "installed" in status else "install"
+    return TargetCheck(host, lane.host.address, dep.name, dep.artifact.name,
+                       artifact.digest if known else None,
+                       artifact_move(engine, lane, artifact, sections), action,
+                       live.id if live else None, site,
+                       None if dep.recreate else px.site_path(dep.name), would,
+                       notes.get(dep.artifact.name))
+
+
+def live_release(state, served_port: int | None):
+    """The live release as `flow.recover` would see it: a release still `starting` that
+    the proxy serves is live (a run was killed between the reload and the state write)."""
+    for release in state.releases:
+        if release.status == "starting" and served_port and release.port == served_port:
+            return release
+    return state.live_release
 
 
 def release_action(live, running: set[str], config: str | None, *, known: bool = True,
@@ -212,7 +216,7 @@ def site_change(served: str, generated: str | None) -> str:
     return "unchanged" if generated is not None and generated == served else "changed"
 
 
-def artifact_move(engine: Engine, lane: Lane, artifact, sections, notes) -> Move:
+def artifact_move(engine: Engine, lane: Lane, artifact, sections) -> Move:
     """What moves to the target for its artifact, and how many bytes."""
     dep, rt = lane.deployment, lane.runtime
     if artifact is None:

@@ -205,6 +205,21 @@ def test_the_batch_marks_the_end_of_each_part(tmp_path):
         {"production/key", "production/state", "production/site", "production/proxy"}
 
 
+def test_a_starting_release_the_proxy_serves_is_live_as_recover_would_see_it():
+    from otterfile.state import State
+    old = Release("R0", DIGEST, "app:1", None, None, "", "live", 20000, "c-R0", "cfg")
+    new = Release("R1", DIGEST, "app:1", None, None, "", "starting", 20001, "c-R1", "cfg")
+    state = State(releases=(old, new), live="R0")
+    assert checks.live_release(state, 20001) == new
+    assert checks.live_release(state, 20000) == old
+    assert checks.live_release(state, None) == old
+
+
+def test_a_stopped_proxy_would_be_started(tmp_path):
+    found, _, _ = run_check(tmp_path, {"web1": answer(proxy="installed\n"), "web2": answer()})
+    assert [f.proxy for f in found] == ["start", None]
+
+
 def test_release_action():
     release = Release("R0", DIGEST, "app:1", None, None, "", "live", 20000, "c-R0", "cfg")
     assert release_action(None, set(), None) == "first"
