@@ -144,18 +144,18 @@ def check_table(found: list) -> str:
         site = SITES[one.site or "none"] + {"install": " (installs the proxy)",
                                             "start": " (starts the proxy)"}.get(one.proxy, "")
         rows.append([one.host, f"{one.artifact} {(one.digest or '')[7:19]}".strip(),
-                     _bytes(one.move), RELEASES[one.release].format(live=one.live),
+                     _bytes(one.move, one.note), RELEASES[one.release].format(live=one.live),
                      site])
     return table(["host", "artifact", "bytes to send", "release", "proxy site"], rows)
 
 
-def _bytes(move) -> str:
+def _bytes(move, note: str | None = None) -> str:
     if move.how == "layers":
         size = human_bytes(move.bytes) if move.bytes is not None else "? bytes"
         return f"{size} ({move.layers_missing} of {move.layers} layers)"
     if move.how == "whole":
         return f"{human_bytes(move.bytes)} (whole)" if move.bytes is not None else "whole"
-    return MOVES[move.how]
+    return f"unknown: {note}" if move.how == "unknown" and note else MOVES[move.how]
 
 
 def human_bytes(count: int) -> str:

@@ -220,6 +220,41 @@ def test_a_stopped_proxy_would_be_started(tmp_path):
     assert [f.proxy for f in found] == ["start", None]
 
 
+BUILT_THERE = '''
+from otterfile import *
+
+@target("builder")
+def builder():
+    return ssh("root@builder")
+
+@deployment
+def production():
+    return Deployment(artifact=build(repo="https://git.test/app.git", command="docker build -t app .",
+                                     on="builder"),
+                      runtime=docker(port=80), targets=[ssh("root@a")], domains=["app.test"],
+                      proxy=caddy())
+'''
+
+
+def test_an_artifact_built_on_a_build_host_is_not_built_by_check(tmp_path):
+    (tmp_path / "Otterfile.py").write_text(BUILT_THERE)
+    proj = evaluate(load(tmp_path / "Otterfile.py"))
+    made = {}
+
+    def connect(host, _folder):
+        return made.setdefault(host.name, RecordingExecutor(host, {
+            lambda c: c.description.startswith("what the target"): answer()}))
+    engine = Engine(proj, lambda event: None, connect=connect, images=Images())
+    try:
+        found = checks.check(engine, plan(proj, ["production"]))
+    finally:
+        engine.close()
+    assert set(made) == {"a"}  # neither the build host nor the controller was asked
+    assert (found[0].move, found[0].release, found[0].digest) == (Move("unknown"), "first", None)
+    assert found[0].note == "built on builder at deploy (not by --check)"
+    assert "unknown: built on builder" in check_table(found)
+
+
 def test_release_action():
     release = Release("R0", DIGEST, "app:1", None, None, "", "live", 20000, "c-R0", "cfg")
     assert release_action(None, set(), None) == "first"
