@@ -48,8 +48,10 @@ def plan(ctx: click.Context, name: str, targets: str | None, check: bool) -> Non
     """Per target: the runtime's settings, the files otter writes (proxy site, unit, env
     file), what happens to the live release, and each stage's commands; nothing runs.
 
-    RELEASE and <port> stand for the release id and the port picked at start. With
-    --check, what each target has decides what would move (see README)."""
+    RELEASE and <port> stand for the release id and the port picked at start.
+
+    With --check instead: a table of what a run would move on each target (the artifact's
+    bytes, the release, the proxy site), from what the targets say they have."""
     from ..describe import describe, stage, targets as described
     from ..plan import plan as make_plan
     project = load_project(ctx)
