@@ -38,15 +38,25 @@ def list_(ctx: click.Context) -> None:
 @click.command()
 @click.argument("name")
 @click.option("--targets", help="Only these hosts (comma separated).")
+@click.option("--check", is_flag=True,
+              help="Ask each target (read-only, one round trip each) what it has, and say "
+                   "what a run would move: bytes to send, release, proxy site. Acquires "
+                   "the artifact on the controller first (a build or a fetch into the local "
+                   "cache); nothing changes on any server.")
 @click.pass_context
-def plan(ctx: click.Context, name: str, targets: str | None) -> None:
+def plan(ctx: click.Context, name: str, targets: str | None, check: bool) -> None:
     """Per target: the runtime's settings, the files otter writes (proxy site, unit, env
     file), what happens to the live release, and each stage's commands; nothing runs.
 
-    RELEASE and <port> stand for the release id and the port picked at start."""
+    RELEASE and <port> stand for the release id and the port picked at start.
+
+    With --check instead: a table of what a run would move on each target (the artifact's
+    bytes, the release, the proxy site), from what the targets say they have."""
     from ..describe import describe, stage, targets as described
     from ..plan import plan as make_plan
     project = load_project(ctx)
+    if check:
+        return _check(ctx, project, name, targets)
     graph, notes = describe(project, make_plan(project, [name], hosts=split_targets(targets, project)))
     for dep in project.select(name):
         for warning in dep.artifact.kind.warnings(dep.artifact.source):
@@ -92,6 +102,110 @@ def _batches(ctx: click.Context, project, name: str, hosts, plans: list[dict]) -
         one.update(batch=index + 1, of=len(groups),
                    canary=project.deployments[one["deployment"]].canary and index == 0)
     return plans
+
+
+def _check(ctx: click.Context, project, name: str, targets: str | None) -> None:
+    """`plan --check`: acquire on the controller, ask the targets, print; exit 1 when a
+    target did not answer."""
+    from ..plan import plan as make_plan
+    from ..run.check import check, failed
+    from ..run.deploy import check_deployable, resolve_env, resolve_sources
+    from ..report import printable
+    from ..run.engine import real_engine
+    deployments = project.select(name)
+    check_deployable(deployments)
+    graph = make_plan(project, [name], hosts=split_targets(targets, project))
+    engine = real_engine(project, _acquire_reporter(ctx),
+                         env=resolve_env(project, deployments),
+                         sources=resolve_sources(project, deployments))
+    try:
+        found = check(engine, graph)
+    finally:
+        engine.close()
+    if ctx.obj["json"]:
+        for one in found:
+            emit(ctx, check_record(one))
+    else:
+        click.echo(check_table(found))
+    for one in found:
+        if one.error:
+            click.echo(printable(f"error: {one.error}"), err=True)
+    if failed(found):
+        ctx.exit(1)
+
+
+def _acquire_reporter(ctx: click.Context):
+    """What acquire says goes to stderr (its build output with --debug); not with --json."""
+    from ..report import printable
+
+    def report(event) -> None:
+        if ctx.obj["json"] or (event.kind == "output" and not ctx.obj["debug"]):
+            return
+        if event.kind in ("info", "output"):
+            click.echo(printable(f"acquire {getattr(event.task, 'artifact', '') or ''}: "
+                                 f"{event.message}"), err=True)
+    return report
+
+
+MOVES = {"none": "nothing (has it)", "pull": "pulled by the target",
+         "download": "downloaded by the target", "unknown": "unknown"}
+RELEASES = {"none": "no-op: {live} stays", "first": "first release starts",
+            "new": "new release beside {live}", "replace": "{live} stops, a new one starts",
+            "unknown": "unknown until acquired"}
+SITES = {"none": "- (own port)", "new": "new site", "changed": "changed",
+         "unchanged": "unchanged"}
+
+
+def check_table(found: list) -> str:
+    """`plan --check` as a table a person reads: one row per deployment on a target."""
+    from ..report import table
+    rows = []
+    for one in found:
+        if one.error:
+            rows.append([one.host, "", "unreachable" if "cannot connect" in one.error else "error",
+                         "", ""])
+            continue
+        site = SITES[one.site or "none"] + {"install": " (installs the proxy)",
+                                            "start": " (starts the proxy)"}.get(one.proxy, "")
+        rows.append([one.host, f"{one.artifact} {(one.digest or '')[7:19]}".strip(),
+                     _bytes(one.move, one.note), RELEASES[one.release].format(live=one.live),
+                     site])
+    return table(["host", "artifact", "bytes to send", "release", "proxy site"], rows)
+
+
+def _bytes(move, note: str | None = None) -> str:
+    if move.how == "layers":
+        size = human_bytes(move.bytes) if move.bytes is not None else "? bytes"
+        return f"{size} ({move.layers_missing} of {move.layers} layers)"
+    if move.how == "whole":
+        return f"{human_bytes(move.bytes)} (whole)" if move.bytes is not None else "whole"
+    return f"unknown: {note}" if move.how == "unknown" and note else MOVES[move.how]
+
+
+def human_bytes(count: int) -> str:
+    """1234567 -> "1.2 MB"; below 10 kB the exact count."""
+    if count < 10_000:
+        return f"{count} B"
+    for unit in ("kB", "MB", "GB"):
+        count /= 1000
+        if count < 1000:
+            return f"{count:.1f} {unit}"
+    return f"{count:.1f} TB"
+
+
+def check_record(one) -> dict:
+    """One target's `plan --check` answer as a JSON object (docs/json.md)."""
+    if one.error:
+        return {"event": "check", "host": one.host, "address": one.address,
+                "error": one.error}
+    move, known = one.move, lambda **fields: {k: v for k, v in fields.items() if v is not None}
+    return {"event": "check", "host": one.host, "address": one.address,
+            "deployment": one.deployment,
+            "artifact": known(name=one.artifact, digest=one.digest, moves=move.how,
+                              bytes=move.bytes, layers_missing=move.layers_missing,
+                              layers=move.layers, note=one.note),
+            "release": known(action=one.release, live=one.live),
+            "proxy": known(site=one.site, path=one.site_path, would=one.proxy)}
 
 
 def _target(one: dict) -> None:
