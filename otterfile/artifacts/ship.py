@@ -48,6 +48,7 @@ def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore
         return ship_pull(artifact, runtime, remote, images, on_progress)
     started = time.monotonic()
     if _probe(remote, runtime, artifact):
+        images.decline(artifact.digest)  # a shared stream (fanout) need not wait for it
         return ShipResult(False, 0, time.monotonic() - started)
     if artifact.path is not None:  # a `docker save` archive built or fetched as a file
         source, total = images.open_file(artifact.path)

@@ -1,0 +1,204 @@
+"""fanout.SharedImages: one store stream read by every target, with fake streams."""
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import pytest
+
+from otterfile.artifacts.fanout import CHUNK, SharedImages
+from otterfile.errors import OtterError
+
+pytestmark = pytest.mark.unit
+
+IMAGE = "sha256:" + "b" * 64
+ARCHIVE = bytes(range(256)) * (4 * CHUNK // 256 + 123)  # a little over 4 chunks
+
+
+class Source:
+    """A `docker save` stream of ARCHIVE that counts what was read of it."""
+
+    def __init__(self, data: bytes = ARCHIVE, fail_at_close: str | None = None):
+        self.data, self.at, self.closed = data, 0, False
+        self.fail_at_close = fail_at_close
+
+    def read(self, size: int = -1) -> bytes:
+        size = len(self.data) if size < 0 else size
+        chunk, self.at = self.data[self.at:self.at + size], self.at + size
+        return chunk
+
+    def close(self) -> None:
+        self.closed = True
+        if self.fail_at_close:
+            raise OtterError(self.fail_at_close)
+
+
+class Store:
+    """An image store whose every `save` is a new Source (counted)."""
+
+    def __init__(self, **source):
+        self.sources: list[Source] = []
+        self.source = source
+
+    def save(self, image_id: str) -> Source:
+        self.sources.append(Source(**self.source))
+        return self.sources[-1]
+
+
+def shared(store: Store, expected: int, **options) -> tuple[SharedImages, list[str]]:
+    said: list[str] = []
+    options = {"gather": 10.0, "stall": 1.0, "buffer": 2 * CHUNK, "idle": 30.0, **options}
+    return SharedImages(store, expected=lambda _id: expected, on_info=said.append,
+                        **options), said
+
+
+def drain(reader, into: dict, name: str, size: int = 64 * 1024) -> None:
+    """What an executor does with a stdin stream: read it in chunks, then close it."""
+    got = bytearray()
+    try:
+        while chunk := reader.read(size):
+            got += chunk
+    finally:
+        try:
+            reader.close()
+        except OtterError as error:
+            into[name + " error"] = str(error)
+    into[name] = bytes(got)
+
+
+def in_threads(work: dict, timeout: float = 30.0) -> None:
+    threads = [threading.Thread(target=fn, daemon=True) for fn in work.values()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+        assert not thread.is_alive(), "a reader never finished"
+
+
+def test_one_save_feeds_three_readers_the_same_bytes():
+    store, got = Store(), {}
+    images, said = shared(store, expected=3)
+    readers = [images.save(IMAGE) for _ in range(3)]
+    in_threads({i: (lambda r=r, i=i: drain(r, got, f"t{i}")) for i, r in enumerate(readers)})
+    assert len(store.sources) == 1 and store.sources[0].closed
+    assert [got[f"t{i}"] for i in range(3)] == [ARCHIVE] * 3
+    assert said == [f"one docker save stream for 3 targets ({IMAGE[:19]})"]
+
+
+def test_a_target_that_has_the_image_is_not_waited_for():
+    store, got = Store(), {}
+    images, said = shared(store, expected=3, gather=60.0)  # 60s: a wait would time out below
+    first, second = images.save(IMAGE), images.save(IMAGE)
+    images.decline(IMAGE)
+    in_threads({"a": lambda: drain(first, got, "a"), "b": lambda: drain(second, got, "b")},
+               timeout=20)
+    assert got["a"] == got["b"] == ARCHIVE and len(store.sources) == 1
+
+
+def test_the_only_target_reads_the_store_directly():
+    store = Store()
+    images, said = shared(store, expected=1)
+    assert images.save(IMAGE) is store.sources[0] and said == []
+
+
+def test_a_reader_that_stops_reading_is_cut_loose_and_goes_on_alone():
+    store, got = Store(), {}
+    images, said = shared(store, expected=3, stall=0.5)
+    fast = [images.save(IMAGE) for _ in range(2)]
+    slow = images.save(IMAGE)
+    first = slow.read(1000)  # then it stops reading while the others go on
+    in_threads({i: (lambda r=r, i=i: drain(r, got, f"fast{i}")) for i, r in enumerate(fast)})
+    assert got["fast0"] == got["fast1"] == ARCHIVE
+    assert len(store.sources) == 1  # the slow one held nobody beyond the bound
+    drain(slow, got, "slow")  # it comes back: its own stream, after the bytes it had
+    assert first + got["slow"] == ARCHIVE and "slow error" not in got
+    assert len(store.sources) == 2
+    assert any("goes on with its own docker save" in line for line in said)
+
+
+def test_a_reader_cut_loose_fails_when_a_second_save_differs():
+    store, got = Store(), {}
+    images, _ = shared(store, expected=2, stall=0.3)
+    fast, slow = images.save(IMAGE), images.save(IMAGE)
+    slow.read(10)
+    drain(fast, got, "fast")
+    store.source = {"data": b"x" * len(ARCHIVE)}  # the store now saves other bytes
+    drain(slow, got, "slow")
+    assert got["fast"] == ARCHIVE
+    assert "gave other bytes than the first" in got["slow error"]
+
+
+def test_a_reader_whose_target_died_is_dropped_and_the_others_finish():
+    store, got = Store(), {}
+    images, _ = shared(store, expected=3, stall=60.0)  # a leak would stall 60s: timeout
+    readers = [images.save(IMAGE) for _ in range(3)]
+
+    def dies():
+        readers[2].read(5000)
+        raise ConnectionError("ssh exited")  # what ship's `finally` closes after
+
+    def dying():
+        try:
+            dies()
+        except ConnectionError:
+            readers[2].close()
+
+    in_threads({0: lambda: drain(readers[0], got, "a"), 1: lambda: drain(readers[1], got, "b"),
+                2: dying}, timeout=20)
+    assert got["a"] == got["b"] == ARCHIVE and len(store.sources) == 1
+
+
+def test_a_late_reader_gets_its_own_stream():
+    store, got = Store(), {}
+    images, said = shared(store, expected=2)
+    first, second = images.save(IMAGE), images.save(IMAGE)
+    assert first.read(10) == ARCHIVE[:10]  # the stream has started
+    late = images.save(IMAGE)
+    in_threads({"a": lambda: drain(first, got, "a"), "b": lambda: drain(second, got, "b"),
+                "late": lambda: drain(late, got, "late")})
+    assert ARCHIVE[:10] + got["a"] == got["b"] == got["late"] == ARCHIVE
+    assert len(store.sources) == 2 and late is store.sources[1]
+    assert any("came late" in line for line in said)
+
+
+def test_after_a_stream_ended_the_next_batch_shares_a_new_one():
+    store, got = Store(), {}
+    images, _ = shared(store, expected=2)
+    batch = [images.save(IMAGE), images.save(IMAGE)]
+    in_threads({i: (lambda r=r, i=i: drain(r, got, f"{i}")) for i, r in enumerate(batch)})
+    images.expected = lambda _id: 4
+    batch = [images.save(IMAGE), images.save(IMAGE)]
+    in_threads({i: (lambda r=r, i=i: drain(r, got, f"{i}")) for i, r in enumerate(batch)})
+    assert len(store.sources) == 2 and got["0"] == got["1"] == ARCHIVE
+
+
+def test_a_failed_save_fails_every_reader_at_close():
+    store, got = Store(fail_at_close="docker save failed (exit 1): no space"), {}
+    images, _ = shared(store, expected=2)
+    readers = [images.save(IMAGE), images.save(IMAGE)]
+    in_threads({i: (lambda r=r, i=i: drain(r, got, f"t{i}")) for i, r in enumerate(readers)})
+    assert got["t0 error"] == got["t1 error"] == "docker save failed (exit 1): no space"
+
+
+def test_a_target_that_never_comes_is_waited_for_a_bounded_time():
+    store, got = Store(), {}
+    images, said = shared(store, expected=3, gather=0.3)
+    readers = [images.save(IMAGE), images.save(IMAGE)]  # the third never asks
+    in_threads({i: (lambda r=r, i=i: drain(r, got, f"t{i}")) for i, r in enumerate(readers)})
+    assert hashlib.sha256(got["t0"]).digest() == hashlib.sha256(ARCHIVE).digest()
+    assert got["t1"] == ARCHIVE and said[0].startswith("one docker save stream for 2 targets")
+
+
+def test_the_store_s_other_methods_pass_through():
+    class Full(Store):
+        def image_id(self, ref):
+            return IMAGE
+
+        def serve(self, path):
+            return "http://x/y"
+
+    images, _ = shared(Full(), expected=1)
+    assert images.image_id("app") == IMAGE and images.serve("p") == "http://x/y"
+    assert getattr(images, "archive_image_id", None) is None
+    images.decline(IMAGE)  # a target that has it: nothing to stream
+    images.close()
