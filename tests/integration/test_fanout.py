@@ -1,0 +1,89 @@
+"""Fan-out on real hosts: one `docker save` on the controller feeds three targets at once,
+and a target whose `docker load` is killed mid-transfer fails alone while the others finish.
+
+"How many times did the controller's engine save the image" is read from the engine itself:
+`docker events` records an image `save` event per `docker save` (per SDK `get_image`)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+from tests.integration.deploy import (events, otter, served, start_otter, write_app,
+                                      write_otterfile)
+
+TAG = "otter-it-fanout:latest"  # this file's own image: its save events are ours alone
+BUILD = f"docker build -q -t {TAG} ."
+
+
+def big_app(folder, version: str) -> None:
+    """The test app with 24 MB more in it (random: nothing compresses or is shared)."""
+    write_app(folder, version)
+    (folder / "www" / "pad.bin").write_bytes(os.urandom(24 * 1024 * 1024))
+
+
+def image_id() -> str:
+    return subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", TAG],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def saves(image: str, since: int, until: int) -> int:
+    """How many times the controller's Docker engine saved `image` between the two times."""
+    found = subprocess.run(["docker", "events", "--since", str(since), "--until", str(until),
+                            "--filter", "type=image", "--filter", "event=save",
+                            "--filter", f"image={image}", "--format", "{{.ID}}"],
+                           capture_output=True, text=True, timeout=60, check=True).stdout
+    return len(found.split())
+
+
+def ends(seen: list[dict], host: str) -> dict[str, str]:
+    return {e["stage"]: e["status"] for e in seen if e.get("event") == "end"
+            and e.get("host") == host}
+
+
+def test_one_docker_save_feeds_three_targets(tmp_path, clean_targets):
+    big_app(tmp_path / "app", "v1")
+    write_otterfile(tmp_path, clean_targets, timeout=20, command=BUILD)
+    since = int(time.time()) - 1
+    result = otter(tmp_path, "--json", "run", "production")
+    until = int(time.time()) + 1
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    said = [e["message"] for e in events(result.stdout) if e.get("event") == "info"]
+    assert any(m.startswith("one docker save stream for 3 targets") for m in said), said
+    sent = [m for m in said if m.startswith("sent ")]
+    assert len(sent) == 3 and all(int(m.split()[1]) > 24 * 1024 * 1024 for m in sent), said
+    assert saves(image_id(), since, until) == 1  # the engine's own count, outside otter
+    assert [served(t) for t in clean_targets] == ["200 v1"] * 3
+
+
+def test_a_target_killed_mid_transfer_fails_alone(tmp_path, clean_targets):
+    write_app(tmp_path / "app", "v1")
+    write_otterfile(tmp_path, clean_targets, timeout=20, command=BUILD)
+    first = otter(tmp_path, "run", "production")
+    assert first.returncode == 0, first.stdout + first.stderr
+    big_app(tmp_path / "app", "v2")
+    *good, bad = clean_targets
+    since = int(time.time()) - 1
+    process = start_otter(tmp_path, "run", "production")
+    seen, killed = [], ""
+    for line in process.stdout:
+        for event in events(line):
+            seen.append(event)
+            if not killed and event.get("event") == "progress" and \
+                    event.get("host") == bad.host.name and event.get("done", 0) > 0:
+                # bytes are flowing into bad's `docker load`: kill that client there
+                killed = subprocess.run(["docker", "exec", bad.container, "pkill", "-KILL",
+                                         "-x", "docker"], capture_output=True, text=True,
+                                        timeout=30).stdout or "killed"
+    process.wait(timeout=300)
+    until = int(time.time()) + 1
+    assert killed, "never saw bytes flow to the target to kill"
+    assert process.returncode == 1, process.stderr.read()[-2000:]
+    assert ends(seen, bad.host.name).get("ship") == "failed", ends(seen, bad.host.name)
+    for target in good:
+        assert ends(seen, target.host.name).get("retire") == "ok", ends(seen, target.host.name)
+    said = [e.get("message") or "" for e in seen if e.get("event") == "info"]
+    assert any(m.startswith("one docker save stream for 3 targets") for m in said), said
+    assert saves(image_id(), since, until) == 1  # the dead reader left; nobody re-read it
+    assert [served(t) for t in good] == ["200 v2"] * 2
+    assert served(bad) == "200 v1"  # its old release stayed live
