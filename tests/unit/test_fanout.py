@@ -202,3 +202,39 @@ def test_the_store_s_other_methods_pass_through():
     assert getattr(images, "archive_image_id", None) is None
     images.decline(IMAGE)  # a target that has it: nothing to stream
     images.close()
+
+
+ENGINE_OTTERFILE = '''
+from otterfile import *
+
+@deployment
+def production():
+    return Deployment(artifact=build(path=".", command="docker build -t app:1 ."),
+                      runtime=docker(port=8080),
+                      targets=[ssh("root@web1"), ssh("root@web2"), ssh("root@web3")],
+                      domains=["app.test"], proxy=caddy())
+'''
+
+
+def test_the_engine_expects_every_lane_that_has_not_failed_before_ship(tmp_path):
+    from otterfile.artifacts.base import Artifact
+    from otterfile.evaluate import evaluate
+    from otterfile.executors.recording import RecordingExecutor
+    from otterfile.loader import load
+    from otterfile.run.engine import Engine
+    (tmp_path / "Otterfile.py").write_text(ENGINE_OTTERFILE)
+    engine = Engine(evaluate(load(tmp_path / "Otterfile.py")), lambda event: None,
+                    connect=lambda host, _folder: RecordingExecutor(host), images=Store())
+    try:
+        assert isinstance(engine.images, SharedImages) and engine.images.store is not None
+        lanes = [engine.lane("production", host) for host in ("web1", "web2", "web3")]
+        assert engine.images.expected(IMAGE) == 0  # nothing acquired yet
+        name = lanes[0].deployment.artifact.name
+        engine.artifacts[name] = Artifact("image", IMAGE, image="app:1")
+        assert engine.images.expected(IMAGE) == 3
+        lanes[0].failed = "lock"  # it never ships
+        lanes[1].failed, lanes[1].stage_seconds["ship"] = "health", 1.0  # it shipped
+        assert engine.images.expected(IMAGE) == 2
+        assert engine.images.expected("sha256:" + "c" * 64) == 0
+    finally:
+        engine.close()
