@@ -11,6 +11,7 @@ import time
 
 from tests.integration.deploy import (events, otter, served, start_otter, write_app,
                                       write_otterfile)
+from tests.testbed import faults
 
 TAG = "otter-it-fanout:latest"  # this file's own image: its save events are ours alone
 BUILD = f"docker build -q -t {TAG} ."
@@ -87,3 +88,45 @@ def test_a_target_killed_mid_transfer_fails_alone(tmp_path, clean_targets):
     assert saves(image_id(), since, until) == 1  # the dead reader left; nobody re-read it
     assert [served(t) for t in good] == ["200 v2"] * 2
     assert served(bad) == "200 v1"  # its old release stayed live
+
+
+def test_a_frozen_target_does_not_hold_the_others(tmp_path, clean_targets):
+    """A target frozen mid-transfer (every process stopped: docker pause) fills its buffer;
+    the others finish while it is frozen, and once thawed it goes on with a docker save of
+    its own (checked against the bytes it had) and finishes too."""
+    write_app(tmp_path / "app", "v1")
+    write_otterfile(tmp_path, clean_targets, timeout=20, command=BUILD)
+    first = otter(tmp_path, "run", "production")
+    assert first.returncode == 0, first.stdout + first.stderr
+    write_app(tmp_path / "app", "v2")  # bigger than every buffer on the way (48 MB)
+    (tmp_path / "app" / "www" / "pad.bin").write_bytes(os.urandom(48 * 1024 * 1024))
+    *good, bad = clean_targets
+    since = int(time.time()) - 1
+    process = start_otter(tmp_path, "run", "production")
+    seen, state, finished_while_frozen = [], "running", set()
+    try:
+        for line in process.stdout:
+            for event in events(line):
+                seen.append(event)
+                if state == "running" and event.get("event") == "progress" and \
+                        event.get("host") == bad.host.name and event.get("done", 0) > 0:
+                    faults.pause(bad)
+                    state = "frozen"
+                if state == "frozen" and event.get("event") == "end" and \
+                        event.get("stage") == "retire":
+                    finished_while_frozen.add(event["host"])
+                    if finished_while_frozen >= {t.host.name for t in good}:
+                        faults.unpause(bad)  # both others are done: thaw it
+                        state = "thawed"
+        process.wait(timeout=300)
+    finally:
+        if state == "frozen":
+            faults.unpause(bad)
+    until = int(time.time()) + 1
+    assert state == "thawed", f"the others did not finish while {bad.host.name} was frozen"
+    failed = [e for e in seen if e.get("status") == "failed" or e.get("event") == "info"]
+    assert process.returncode == 0, "\n".join(map(str, failed))
+    said = [e.get("message") or "" for e in seen if e.get("event") == "info"]
+    assert any("goes on with its own docker save" in m for m in said), said
+    assert saves(image_id(), since, until) == 2  # the shared one, and the frozen one's own
+    assert [served(t) for t in clean_targets] == ["200 v2"] * 3
