@@ -176,6 +176,8 @@ class _Fan:
                 chunk = source.read(CHUNK)
                 if not chunk or not self._deliver(chunk):
                     break
+            if self.stopped:
+                raise OtterError(f"the stream of {self.image_id[:19]} was stopped")
             source, closing = None, source
             closing.close()  # a failed `docker save` raises here (remote_images.Stream)
         except OtterError as error:
@@ -184,7 +186,10 @@ class _Fan:
             self.error = OtterError(f"docker save {self.image_id[:19]}: {error}")
         finally:
             if source is not None:
-                getattr(source, "close", lambda: None)()
+                try:
+                    getattr(source, "close", lambda: None)()
+                except Exception:  # the error that stopped the stream is the one to tell
+                    pass
             with self.cond:
                 self.done = True
                 self.cond.notify_all()

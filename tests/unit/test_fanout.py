@@ -238,3 +238,14 @@ def test_the_engine_expects_every_lane_that_has_not_failed_before_ship(tmp_path)
         assert engine.images.expected("sha256:" + "c" * 64) == 0
     finally:
         engine.close()
+
+
+def test_a_stream_stopped_midway_fails_its_readers_instead_of_ending_short():
+    store, got = Store(), {}
+    images, _ = shared(store, expected=2, buffer=CHUNK)
+    first, second = images.save(IMAGE), images.save(IMAGE)
+    first.read(10)  # started; both buffers fill, nobody reads on
+    images.close()  # the run ends (engine.close)
+    in_threads({"a": lambda: drain(first, got, "a"), "b": lambda: drain(second, got, "b")})
+    assert "was stopped" in got["a error"] and "was stopped" in got["b error"]
+    assert len(got["b"]) < len(ARCHIVE) and store.sources[0].closed
