@@ -130,3 +130,33 @@ def test_a_frozen_target_does_not_hold_the_others(tmp_path, clean_targets):
     assert any("goes on with its own docker save" in m for m in said), said
     assert saves(image_id(), since, until) == 2  # the shared one, and the frozen one's own
     assert [served(t) for t in clean_targets] == ["200 v2"] * 3
+
+
+def test_a_build_host_saves_once_for_the_targets(tmp_path, clean_targets):
+    """build(on="builder"): one `docker save` on the build host feeds both targets."""
+    from tests.integration.test_build_host import (CACHE, OTTERFILE, REPO, put_repo, run_on,
+                                                   spelled)
+    *servers, builder = clean_targets
+    tag = "otter-it-fanout-built:1"
+    app = write_app(tmp_path / "app", "built once")
+    (app / "www" / "pad.bin").write_bytes(os.urandom(8 * 1024 * 1024))
+    put_repo(builder, app, "v1")
+    (tmp_path / "Otterfile.py").write_text(OTTERFILE.format(
+        repo=REPO, command=f"docker build -q -t {tag} .", extra="",
+        runtime="docker(port=8080)", builder=spelled(builder),
+        servers=[spelled(t) for t in servers], deploy_to="[servers]"))
+    try:
+        since = int(run_on(builder, "date +%s").stdout) - 1
+        done = otter(tmp_path, "--json", "run", "production", timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+        said = [e["message"] for e in events(done.stdout) if e.get("event") == "info"]
+        assert any(m.startswith("one docker save stream for 2 targets") for m in said), said
+        image = run_on(builder, f"docker image inspect --format '{{{{.Id}}}}' {tag}")
+        counted = run_on(builder, f"docker events --since {since} --until $(($(date +%s)+1)) "
+                                  f"--filter type=image --filter event=save "
+                                  f"--filter image={image.stdout.strip()} "
+                                  "--format '{{.ID}}'")
+        assert counted.ok and len(counted.stdout.split()) == 1, counted.stdout
+        assert [served(t) for t in servers] == ["200 built once"] * 2
+    finally:
+        run_on(builder, f"rm -rf {REPO} {CACHE}; docker rmi {tag} >/dev/null 2>&1; true")
