@@ -160,3 +160,54 @@ def test_a_build_host_saves_once_for_the_targets(tmp_path, clean_targets):
         assert [served(t) for t in servers] == ["200 built once"] * 2
     finally:
         run_on(builder, f"rm -rf {REPO} {CACHE}; docker rmi {tag} >/dev/null 2>&1; true")
+
+
+def test_a_relay_passes_the_image_on_to_the_others(tmp_path, clean_targets):
+    """artifacts.relay (not wired into Deployment yet): the controller streams to target1,
+    which loads it and passes it on over SSH, by name on the hosts' network, with a key
+    that may only `docker load` and is gone afterwards; an unreachable child is reported."""
+    from otterfile.artifacts.images import DockerImages
+    from otterfile.artifacts.relay import Child, relay_image
+    from otterfile.executors import executor_for
+    from tests.integration.deploy import on
+    tag = "otter-it-fanout-relay:1"
+    write_app(tmp_path / "app", "relayed")
+    (tmp_path / "app" / "www" / "pad.bin").write_bytes(os.urandom(8 * 1024 * 1024))
+    subprocess.run(["docker", "build", "-q", "-t", tag, str(tmp_path / "app")], check=True,
+                   capture_output=True)
+    digest = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    first, second, third = clean_targets
+    kept = "# otter-it kept"  # a line of the user's own: it must stay
+    for target in (second, third):
+        assert on(target, "sh", "-c", f"mkdir -p ~/.ssh && echo '{kept}' >> "
+                  "~/.ssh/authorized_keys").ok
+    executors = [executor_for(t.host) for t in clean_targets]
+    received = [rx_bytes(t) for t in clean_targets]
+    try:
+        children = [Child(executors[1], second.name), Child(executors[2], "no-such-target")]
+        stream = DockerImages().save(digest)
+        try:
+            missing = relay_image(stream, digest, executors[0], children, run_id="it")
+        finally:
+            stream.close()
+    finally:
+        for executor in executors:
+            executor.close()
+    received = [rx_bytes(t) - before for t, before in zip(clean_targets, received)]
+    assert [child.address for child in missing] == ["no-such-target"]
+    assert on(first, "docker", "image", "inspect", digest).ok  # the relay loaded it too
+    assert on(second, "docker", "image", "inspect", digest).ok  # passed on by target1
+    assert not on(third, "docker", "image", "inspect", digest).ok
+    assert received[1] > 8 * 1024 * 1024  # target2 got its copy from target1, not from us
+    assert received[0] < 1.5 * received[1]  # the controller sent about one copy
+    for target in (second, third):
+        keys = on(target, "cat", "/root/.ssh/authorized_keys").stdout
+        assert "otter-relay-it" not in keys and kept in keys  # its key gone, the rest kept
+        on(target, "sed", "-i", f"/^{kept}$/d", "/root/.ssh/authorized_keys")
+
+
+def rx_bytes(target) -> int:
+    return int(subprocess.run(["docker", "exec", target.container, "cat",
+                               "/sys/class/net/eth0/statistics/rx_bytes"],
+                              capture_output=True, text=True, check=True).stdout)
