@@ -13,7 +13,8 @@ whatever happened. The relay can only feed `docker load` on those children, only
 
 A child that cannot be reached or whose load fails does not stop the others (the relay
 drains its share); `relay_image` returns which children lack the image, for the controller
-to ship to directly.
+to ship to directly; when the relay's own load fails, RelayFailed says which children it
+left without the image (its subtree goes back to the controller).
 """
 from __future__ import annotations
 
@@ -89,16 +90,26 @@ def relay_image(stream: BinaryIO, digest: str, relay: Executor, children: list[C
             relay.upload(BytesIO(known_hosts(children).encode()), f"{folder}/known_hosts",
                          mode=0o600)
             result = relay.run(relay_command(folder, engine, children), stdin=stream)
-            if not result.ok:
-                raise OtterError(f"{engine} load on the relay {relay.host.name} failed "
-                                 f"(exit {result.exited}): {result.tail(3)}")
         finally:
             if folder:
                 relay.run(cmd("rm", "-rf", "--", folder, description="remove relay folder"))
             for child in children:
                 child.executor.run(script(UNAUTHORIZE, args=[marker],
                                           description="remove the relay's key"))
-    return [child for child in children if not has_image(child.executor, engine, digest)]
+    missing = [child for child in children if not has_image(child.executor, engine, digest)]
+    if not result.ok or not has_image(relay, engine, digest):
+        raise RelayFailed(f"{engine} load on the relay {relay.host.name} failed (exit "
+                          f"{result.exited}): {result.tail(3)}", missing)
+    return missing
+
+
+class RelayFailed(OtterError):
+    """The relay host's own load failed; `missing`: its children that lack the image too
+    (the controller takes them back)."""
+
+    def __init__(self, message: str, missing: list[Child]):
+        super().__init__(message)
+        self.missing = missing
 
 
 def relay_command(folder: str, engine: str, children: list[Child]) -> Command:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import threading
 
 import pytest
@@ -249,3 +250,57 @@ def test_a_stream_stopped_midway_fails_its_readers_instead_of_ending_short():
     in_threads({"a": lambda: drain(first, got, "a"), "b": lambda: drain(second, got, "b")})
     assert "was stopped" in got["a error"] and "was stopped" in got["b error"]
     assert len(got["b"]) < len(ARCHIVE) and store.sources[0].closed
+
+
+FAKE_SSH = '''#!/bin/sh
+# the last argument is the host; a host named "down" cannot be reached
+for host; do :; done
+[ "$host" = down ] && { echo "ssh: connect to host down: Connection refused" >&2; exit 255; }
+cat > "$OUT/$host"
+'''
+FAKE_ENGINE = '''#!/bin/sh
+[ "$1" = load ] && cat > "$OUT/relay" && exit "${LOAD_EXIT:-0}"
+'''
+
+
+def test_the_relay_script_feeds_every_child_and_reports_each(tmp_path, monkeypatch):
+    import os
+
+    from otterfile.artifacts.relay import Child, relay_command
+    from otterfile.executors.local import LocalExecutor
+    from otterfile.executors.recording import RecordingExecutor
+    from tests.fakes import executable
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    executable(bin_ / "ssh", FAKE_SSH)
+    executable(bin_ / "fakedocker", FAKE_ENGINE)
+    out = tmp_path / "out"
+    out.mkdir()
+    children = [Child(RecordingExecutor(), name) for name in ("target2", "down", "target3")]
+    command = relay_command(str(tmp_path), "fakedocker", children)
+    monkeypatch.setenv("OUT", str(out))
+    monkeypatch.setenv("PATH", f"{bin_}:{os.environ['PATH']}")
+    result = LocalExecutor().run(command, stdin=io.BytesIO(ARCHIVE))
+    assert result.ok, result.stderr
+    for name in ("relay", "target2", "target3"):
+        assert (out / name).read_bytes() == ARCHIVE, name  # one stream, every copy whole
+    lines = [line.split()[:3] for line in result.stdout.splitlines()]
+    assert lines == [["otter-relay", "1", "0"], ["otter-relay", "2", "255"],
+                     ["otter-relay", "3", "0"]]
+    assert "Connection refused" in result.stdout
+
+
+def test_the_relay_checks_the_childrens_host_keys_as_the_controller_knows_them(tmp_path):
+    from otterfile.artifacts.relay import Child, known_hosts
+    from otterfile.executors.recording import RecordingExecutor
+    from otterfile.hosts import SSHHost
+    known = tmp_path / "known_hosts"
+    known.write_text("[127.0.0.1]:2202 ssh-ed25519 AAAAkey2\n"
+                     "web3.example ssh-ed25519 AAAAkey3\n")
+    two = RecordingExecutor(SSHHost("127.0.0.1", port=2202, known_hosts=str(known)))
+    three = RecordingExecutor(SSHHost("web3.example", known_hosts=str(known)))
+    assert known_hosts([Child(two, "target2"), Child(three, "10.0.0.3", port=2222)]) == \
+        "target2 ssh-ed25519 AAAAkey2\n[10.0.0.3]:2222 ssh-ed25519 AAAAkey3\n"
+    with pytest.raises(OtterError, match="no host key of unknown"):
+        known_hosts([Child(RecordingExecutor(SSHHost("unknown", known_hosts=str(known))),
+                           "x")])
