@@ -246,7 +246,7 @@ class Reader:
         if self.closed or self.failure is not None:
             return b""
         if self._private is not None:
-            return self._private.read(size)
+            return self._read_private(size)
         fan = self.fan
         with fan.cond:
             deadline = time.monotonic() + fan.shared.idle
@@ -289,15 +289,25 @@ class Reader:
                     break
                 again.update(chunk)
                 left -= len(chunk)
-        except OtterError as error:
-            self.failure = error
+        except Exception as error:  # told at close, as the shared stream's errors are
+            self.failure = error if isinstance(error, OtterError) else \
+                OtterError(f"docker save {fan.image_id[:19]}: {error}")
             return b""
         self._private = private
         if left > 0 or again.digest() != digest.digest():
             self.failure = OtterError(f"a second docker save of {fan.image_id[:19]} gave "
                                       "other bytes than the first: deploy again")
             return b""
-        return private.read(size)
+        return self._read_private(size)
+
+    def _read_private(self, size: int) -> bytes:
+        try:
+            return self._private.read(size)  # type: ignore[union-attr]
+        except OtterError as error:
+            self.failure = error
+        except Exception as error:  # the SDK's own: told at close, like the shared stream's
+            self.failure = OtterError(f"docker save {self.fan.image_id[:19]}: {error}")
+        return b""
 
     def close(self) -> None:
         fan = self.fan
