@@ -45,6 +45,10 @@ class ImageStore(Protocol):
     def save(self, image_id: str) -> BinaryIO:
         """A `docker save` archive of the image, read as a stream."""
 
+    def decline(self, image_id: str) -> None:
+        """A target has the image already and will not `save` it (fanout.SharedImages
+        then stops waiting for it); nothing to do in a plain store."""
+
     def open_file(self, path: Path) -> tuple[BinaryIO, int | None]:
         """A file artifact kept on the controller, as a stream, and its size."""
 

@@ -57,6 +57,9 @@ class DockerImages:
                 from None
         return ChunkReader(chunks)  # type: ignore[return-value]
 
+    def decline(self, image_id: str) -> None:
+        """Nothing to do: each `save` is its own stream (fanout.SharedImages shares one)."""
+
     def open_file(self, path) -> tuple[BinaryIO, int | None]:
         return open_file(path)
 
@@ -123,6 +126,9 @@ class PlannedImages:
     def save(self, image_id: str) -> BinaryIO:
         import io
         return io.BytesIO(b"")
+
+    def decline(self, image_id: str) -> None:
+        """Nothing to do."""
 
     def open_file(self, path) -> tuple[BinaryIO, int | None]:
         import io

@@ -126,6 +126,9 @@ class RemoteImages:
                              "no such image")
         return open_stream(self.executor, save(self.engine, image_id))
 
+    def decline(self, image_id: str) -> None:
+        """Nothing to do: each `save` is its own stream (fanout.SharedImages shares one)."""
+
     def open_file(self, path: Path) -> tuple[BinaryIO, int | None]:
         sized = self.executor.run(file_size(path))
         if not sized.ok or not sized.stdout.strip().isdigit():

@@ -72,6 +72,7 @@ def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore
         return ship_pull(artifact, runtime, remote, images, on_progress)
     started = time.monotonic()
     if _probe(remote, runtime, artifact):
+        images.decline(artifact.digest)  # a shared stream (fanout) need not wait for it
         return ShipResult(False, 0, time.monotonic() - started)
     stream, total, layers = _archive(artifact, images, have)
     progress = (lambda sent: on_progress(sent, total if total and sent <= total else None)) \

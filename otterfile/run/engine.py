@@ -68,7 +68,8 @@ class Engine:
                  release_id: ReleaseId = timed_release_id,
                  cache_lock: Callable[..., Any] | None = None,
                  host_images: HostImages | None = None):
-        self.project, self.report, self.images = project, report, images
+        self.project, self.report = project, report
+        self.images = self._shared(images, None)  # one `docker save` for every target
         self._host_images = host_images or (lambda _executor: images)
         self._stores: dict[str, ImageStore] = {}
         self._connect, self.release_id = connect, release_id
@@ -108,8 +109,27 @@ class Engine:
         executor = self.executor(name)
         with self._guard:
             if name not in self._stores:
-                self._stores[name] = self._host_images(executor)
+                self._stores[name] = self._shared(self._host_images(executor), name)
             return self._stores[name]
+
+    def _shared(self, store: ImageStore, host: str | None) -> ImageStore:
+        """`store` streaming each image once for all the lanes that ship it (fanout)."""
+        from ..artifacts.fanout import SharedImages
+        return SharedImages(store, expected=lambda image_id: self._shipping(host, image_id),
+                            on_info=lambda line: self.emit(None, "info", line))
+
+    def _shipping(self, host: str | None, image_id: str) -> int:
+        """How many lanes of the run ship the image `image_id` from `host`'s store: those
+        not failed before their ship stage (lanes start as their lock does)."""
+        with self._guard:
+            lanes = list(self.lanes.values())
+        count = 0
+        for lane in lanes:
+            artifact = lane.artifact or self.artifacts.get(lane.deployment.artifact.name)
+            count += (artifact is not None and artifact.digest == image_id
+                      and build_host(lane.deployment.artifact.source) == host
+                      and (not lane.failed or "ship" in lane.stage_seconds))
+        return count
 
     def images_of(self, lane: Lane) -> ImageStore:
         """The store a lane's artifact ships from (a rollback's is on the target already)."""
@@ -139,7 +159,7 @@ class Engine:
     def close(self) -> None:
         """Stop what build hosts serve, close every connection (SSH masters), whatever
         happened."""
-        for store in list(self._stores.values()):
+        for store in [self.images, *self._stores.values()]:
             try:
                 getattr(store, "close", lambda: None)()
             except Exception:  # closing must not hide the run's own outcome

@@ -195,11 +195,12 @@ def test_the_engine_ships_from_the_build_hosts_store(tmp_path):
     project = evaluate(load(write(tmp_path, 'on="builder"')))
     engine = real_engine(project, lambda event: None)
     try:
-        remote = engine.images_on("builder")
-        assert isinstance(remote, RemoteImages) and remote.executor.host.name == "builder"
+        remote = engine.images_on("builder")  # shared among the targets (fanout)
+        assert isinstance(remote.store, RemoteImages)
+        assert remote.store.executor.host.name == "builder"
         assert engine.images_on("builder") is remote  # one per host for the run
         assert engine.images_of(engine.lane("production", "a")) is remote
-        assert isinstance(engine.images_on(None), DockerImages)
+        assert isinstance(engine.images_on(None).store, DockerImages)
     finally:
         engine.close()
 

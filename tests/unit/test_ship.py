@@ -35,6 +35,9 @@ class FakeImages:
         self.saved.append(image_id)
         return io.BytesIO(ARCHIVE)
 
+    def decline(self, image_id: str) -> None:
+        """A target had it (fanout.SharedImages stops waiting for it)."""
+
     def open_file(self, path):
         from otterfile.artifacts.images import open_file
         return open_file(path)
