@@ -53,6 +53,9 @@ class Images:
         self.saved += 1
         return io.BytesIO(ARCHIVE)
 
+    def decline(self, image_id):
+        self.declined = image_id
+
     def open_file(self, path):
         from otterfile.artifacts.images import open_file
         return open_file(path)
