@@ -82,7 +82,10 @@ def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore
     finally:
         stream.close()
     sent = stream.count
-    if layers and not (result.ok and _probe(remote, runtime, artifact)):
+    # an engine that refuses the partial archive exits with an error of its own; a load
+    # killed by a signal (128+N) or a connection lost (255) is no refusal: no second try
+    refusal = result.ok or 0 < result.exited < 128
+    if layers and refusal and not (result.ok and _probe(remote, runtime, artifact)):
         refused = "the image is missing after the load" if result.ok else \
             result.tail(1) or result.tail(1, "stdout") or f"exit {result.exited}"
         return _whole(artifact, runtime, remote, images, on_progress, started, sent, refused)

@@ -14,6 +14,7 @@ from otterfile.artifacts.base import Artifact
 from otterfile.artifacts.layers import chain_ids
 from otterfile.artifacts.ship import ShipResult, ship
 from otterfile.commands import container
+from otterfile.errors import OtterError
 from otterfile.executors.base import Result
 from otterfile.executors.recording import RecordingExecutor
 from otterfile.hosts import LocalHost
@@ -241,3 +242,18 @@ def test_which_lanes_ask_for_layers(runtime, artifact, rollback, asked):
     command = flow._layers_to_read(*lane_for(runtime, artifact, rollback))
     assert (command == container.layer_lists(runtime.name)) if asked else command is None
 
+
+
+@pytest.mark.parametrize("exited", [137, 255])
+def test_a_load_killed_or_cut_off_is_no_refusal_and_is_not_tried_again(exited):
+    class Killed(Target):  # `docker load` killed (128+9) or the connection lost (255)
+        def run(self, command, *, stdin=None, **kwargs):
+            if stdin is not None:
+                stdin.read(1024)
+                self.archives.append(b"cut")
+                return Result(command, exited, stderr="Killed\n", host=self.host.name)
+            return super().run(command, **kwargs)
+    target, images = Killed(), Images()
+    with pytest.raises(OtterError, match=f"docker load on web1 failed \\(exit {exited}\\)"):
+        ship(ARTIFACT, docker.RUNTIME, target, images, have=HAS_BASE)
+    assert target.archives == [b"cut"] and images.saved == 1
