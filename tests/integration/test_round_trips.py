@@ -1,0 +1,64 @@
+"""Round trips per deploy, counted from `otter --debug --json` (counts, never timings).
+
+Each `HOST $ COMMAND` line of --debug is one remote command: one round trip over the host's
+SSH master. A command belongs to the stage that last started on its host.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+
+from tests.integration.deploy import otter_env, served, write_app, write_otterfile
+
+NOOP_MOST = 2  # a no-op redeploy: lock + read, then log + unlock
+
+
+def traced_run(project, hosts) -> tuple[dict[str, Counter], dict[str, dict], str]:
+    """`otter --debug --json run production`, stdout and stderr in one stream (in order):
+    per host, commands per stage and the stage times (seconds) of its lane."""
+    env = {**otter_env(), "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run([sys.executable, "-m", "otterfile", "-f",
+                           str(project / "Otterfile.py"), "--debug", "--json", "run",
+                           "production"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, env=env, cwd=project, timeout=240)
+    assert done.returncode == 0, done.stdout
+    stage = {h: "?" for h in hosts}
+    commands = {h: Counter() for h in hosts}
+    seconds: dict[str, dict] = {h: {} for h in hosts}
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            event = json.loads(line)
+            host = event.get("host")
+            if host in stage and event.get("event") == "start":
+                stage[host] = event["stage"]
+            if host in stage and event.get("event") == "end":
+                seconds[host][event["stage"]] = event.get("seconds")
+            continue
+        host, mark, _ = line.partition(" $ ")
+        if mark and host in commands:
+            commands[host][stage[host]] += 1
+    return commands, seconds, done.stdout
+
+
+def test_a_noop_redeploy_takes_few_round_trips(tmp_path, clean_targets):
+    three = clean_targets[:3]
+    write_app(tmp_path / "app", "v1")
+    write_otterfile(tmp_path, three)
+    names = [t.host.name for t in three]
+    first, first_seconds, _ = traced_run(tmp_path, names)
+    assert [served(t) for t in three] == ["200 v1"] * 3
+    again, again_seconds, output = traced_run(tmp_path, names)
+    assert "nothing to do" in output
+    if os.environ.get("OTTER_SHOW_TRIPS"):
+        for label, counts, times in (("first", first, first_seconds),
+                                     ("no-op", again, again_seconds)):
+            for host in names:
+                print(f"{label} {host}: {sum(counts[host].values())} commands "
+                      f"{dict(counts[host])} {times[host]}", file=sys.stderr)
+    for host in names:
+        assert sum(again[host].values()) <= NOOP_MOST, (host, dict(again[host]), output)
+        assert sum(first[host].values()) > sum(again[host].values())  # counted at all
+    assert [served(t) for t in three] == ["200 v1"] * 3
