@@ -1,5 +1,6 @@
 """The deploy flow, written once over `Runtime` and `Proxy`: recover, ship, start, health,
-switch, retire, abort. Each stage is one or two round trips to its target."""
+switch, retire, abort. Each stage is at most one round trip to its target (recover runs in
+the lock's; ship's probe is answered by recover's read), besides moving the artifact."""
 from __future__ import annotations
 
 import hmac
@@ -199,8 +200,9 @@ def start(engine, lane, task) -> None:
                            artifact.ref, datetime.now(timezone.utc).isoformat(
                                timespec="seconds"), "starting", port,
                            rt.instance_name(dep.name, release_id), config)
+    # written on the target in the switch's round trip, before the reload: a run killed
+    # before that leaves an instance no state names, which the next run's recover removes
     lane.state = add_release(lane.state, lane.release)
-    checked(executor, _state_write(dep.name, lane.state), "writing the release state")
     engine.emit(task, "info", f"{lane.release.instance} on 127.0.0.1:{port}")
 
 
@@ -235,24 +237,36 @@ def _site(lane, port) -> Site:
 
 
 def switch(engine, lane, task) -> None:
-    """Point the proxy at the new release (validated, graceful reload, restored on failure)."""
+    """Point the proxy at the new release (validated, graceful reload, restored on failure),
+    in one round trip with the state writes around it: the new release `starting` before the
+    reload (a run killed after the reload is recovered by the served port), `live` after."""
     if lane.noop:
         return
     dep, px, executor = lane.deployment, lane.proxy, engine.executor(task.host)
+    live = mark_live(lane.state, lane.release.id)
     if dep.recreate:  # served on its own port of 127.0.0.1: no proxy to switch
-        lane.state = mark_live(lane.state, lane.release.id)
-        checked(executor, _state_write(dep.name, lane.state), "writing the release state")
+        checked(executor, _state_write(dep.name, live), "writing the release state")
+        lane.state = live
         return
-    result = executor.run(px.switch(dep.proxy, _site(lane, lane.release.port),
-                                    site_of(lane, lane.release.port), engine.project.folder))
+    result = executor.run(states.write_around(
+        dep.name, px.switch(dep.proxy, _site(lane, lane.release.port),
+                            site_of(lane, lane.release.port), engine.project.folder),
+        format_state(lane.state), format_state(live)))
+    if result.ok or states.changed(result):  # the new release serves: never removed now
+        lane.state = live
+        if not result.ok:
+            raise OtterError(f"{executor.host.name}: {px.name} serves {lane.release.id}, but "
+                             f"writing the release state failed: {result.tail(3)}")
+        return
+    if result.exited == states.EXIT_STATE:
+        raise OtterError(f"{executor.host.name}: writing the release state failed; the "
+                         f"proxy was not touched: {result.tail(3)}")
     if result.exited == EXIT_MISSING:
         raise OtterError(px.missing_message(executor.host.name))
     if not result.ok:
         raise OtterError(f"{executor.host.name}: {px.name} rejected the new config (exit "
                          f"{result.exited}); the previous config is back: "
                          f"{result.tail(8) or result.tail(8, 'stdout')}")
-    lane.state = mark_live(lane.state, lane.release.id)
-    checked(executor, _state_write(dep.name, lane.state), "writing the release state")
 
 
 def retire(engine, lane, task) -> None:

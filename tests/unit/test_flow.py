@@ -138,8 +138,8 @@ def verbs(executor) -> list[str]:
 
 LOCK_AND_READ = "lock production; read state of production ({px} installed and running)"
 LOG_AND_UNLOCK = "append to the deploy log of production; unlock production"
-FIRST = [LOCK_AND_READ, "{rt} load", "look for app:1", "start", "write state of production",
-         "GET http://127.0.0.1:20001/health", "switch {px} to site", "write state of production",
+FIRST = [LOCK_AND_READ, "{rt} load", "look for app:1", "start",
+         "GET http://127.0.0.1:20001/health", "switch {px} to site; write state of production",
          "retire the old release", LOG_AND_UNLOCK]
 
 
@@ -167,7 +167,7 @@ def test_redeploy_starts_beside_then_retires_the_old(tmp_path, runtime, proxy):
     script = retire.argv[2]
     # drain 2 s, then `ENGINE stop -t 10` the old container
     assert f"sh 2 {runtime} 10 otter-production-20240101T000000-cdcdcdcd" in script
-    state = json.loads(target.commands[-3].stdin)
+    state = json.loads(retire.stdin)
     assert state["live"] == "R1"
     assert {r["id"]: r["status"] for r in state["releases"]} == {
         "20240101T000000-cdcdcdcd": "previous", "R1": "live"}
@@ -311,3 +311,30 @@ def test_an_unreadable_probe_answer_leaves_the_probe_to_ship(tmp_path, answer):
                                 answers(probe=answer, looks=["missing", "present"]))
     assert outcome.ok, outcome.errors
     assert verbs(target)[1:4] == ["look for app:1", "docker load", "look for app:1"]
+
+
+def test_the_switch_writes_the_release_starting_before_and_live_after(tmp_path):
+    outcome, target, _ = deploy(tmp_path, "docker", "caddy", answers())
+    assert outcome.ok, outcome.errors
+    switch = next(c for c in target.commands if c.description.startswith("switch"))
+    path, before, after = switch.argv_values()[4:7]
+    assert path == "/var/lib/otter/production/releases.json"
+    assert json.loads(before)["releases"][0]["status"] == "starting"
+    assert json.loads(before)["releases"][0]["port"] == 20001
+    assert json.loads(after)["live"] == "R1"
+    assert "127.0.0.1:20001" in switch.stdin  # the site still reaches the proxy
+
+
+def test_a_state_write_failing_after_the_reload_keeps_the_new_release(tmp_path):
+    from otterfile.executors.base import Result
+
+    def target(host):
+        made = answers()(host)
+        made.responses[lambda c: c.description.startswith("switch")] = Result(
+            None, 91, "--- otter:changed\n", "otter: cannot write releases.json")
+        return made
+    outcome, executor, _ = deploy(tmp_path, "docker", "caddy", target)
+    assert outcome.status["production/switch@web1"] == FAILED
+    assert "serves R1, but writing the release state failed" in \
+        str(outcome.errors["production/switch@web1"])
+    assert not any(c.description == "remove the failed release" for c in executor.commands)
