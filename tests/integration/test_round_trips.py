@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
+import time
 from collections import Counter
 
 from tests.integration.deploy import otter_env, served, write_app, write_otterfile
@@ -16,31 +18,41 @@ from tests.integration.deploy import otter_env, served, write_app, write_otterfi
 NOOP_MOST = 2  # a no-op redeploy: lock + read, then log + unlock
 
 
-def traced_run(project, hosts) -> tuple[dict[str, Counter], dict[str, dict], str]:
+def traced_run(project, hosts, **env_extra) -> tuple[dict[str, Counter], dict[str, dict], str]:
     """`otter --debug --json run production`, stdout and stderr in one stream (in order):
     per host, commands per stage and the stage times (seconds) of its lane."""
-    env = {**otter_env(), "PYTHONUNBUFFERED": "1"}
+    env = {**otter_env(), "PYTHONUNBUFFERED": "1", **env_extra}
+    started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "otterfile", "-f",
                            str(project / "Otterfile.py"), "--debug", "--json", "run",
                            "production"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, env=env, cwd=project, timeout=240)
+    traced_run.wall = time.monotonic() - started
     assert done.returncode == 0, done.stdout
     stage = {h: "?" for h in hosts}
     commands = {h: Counter() for h in hosts}
     seconds: dict[str, dict] = {h: {} for h in hosts}
     for line in done.stdout.splitlines():
-        if line.startswith("{"):
-            event = json.loads(line)
-            host = event.get("host")
+        if line.startswith('{"v": '):  # an event; a --debug line may follow on its line
+            event, end = json.JSONDecoder().raw_decode(line)
+            host, line = event.get("host"), line[end:]
             if host in stage and event.get("event") == "start":
                 stage[host] = event["stage"]
             if host in stage and event.get("event") == "end":
                 seconds[host][event["stage"]] = event.get("seconds")
-            continue
         host, mark, _ = line.partition(" $ ")
         if mark and host in commands:
             commands[host][stage[host]] += 1
     return commands, seconds, done.stdout
+
+
+def show(names, first_wall, first, first_seconds, again, again_seconds) -> list[str]:
+    lines = [f"first deploy wall {first_wall:.2f}s"]
+    for label, counts, times in (("first", first, first_seconds),
+                                 ("no-op", again, again_seconds)):
+        lines += [f"{label} {host}: {sum(counts[host].values())} commands "
+                  f"{dict(counts[host])} {times[host]}" for host in names]
+    return lines
 
 
 def test_a_noop_redeploy_takes_few_round_trips(tmp_path, clean_targets):
@@ -49,15 +61,22 @@ def test_a_noop_redeploy_takes_few_round_trips(tmp_path, clean_targets):
     write_otterfile(tmp_path, three)
     names = [t.host.name for t in three]
     first, first_seconds, _ = traced_run(tmp_path, names)
+    first_wall = traced_run.wall
     assert [served(t) for t in three] == ["200 v1"] * 3
     again, again_seconds, output = traced_run(tmp_path, names)
     assert "nothing to do" in output
-    if os.environ.get("OTTER_SHOW_TRIPS"):
-        for label, counts, times in (("first", first, first_seconds),
-                                     ("no-op", again, again_seconds)):
-            for host in names:
-                print(f"{label} {host}: {sum(counts[host].values())} commands "
-                      f"{dict(counts[host])} {times[host]}", file=sys.stderr)
+    report = os.environ.get("OTTER_TRIPS_REPORT")  # a measurement by hand, never asserted
+    if report:
+        lines = show(names, first_wall, first, first_seconds, again, again_seconds)
+        for persist in ("0", "60"):  # each run connects afresh; masters kept between runs
+            walls = []
+            for _ in range(int(os.environ.get("OTTER_TRIPS_RUNS", "5"))):
+                traced_run(tmp_path, names, OTTER_SSH_PERSIST=persist)
+                walls.append(traced_run.wall)
+            lines.append(f"no-op wall (OTTER_SSH_PERSIST={persist}): median "
+                         f"{statistics.median(walls):.2f}s of {[round(w, 2) for w in walls]}")
+        with open(report, "a") as out:
+            out.write("\n".join(lines) + "\n")
     for host in names:
         assert sum(again[host].values()) <= NOOP_MOST, (host, dict(again[host]), output)
         assert sum(first[host].values()) > sum(again[host].values())  # counted at all
