@@ -46,6 +46,24 @@ def traced_run(project, hosts, **env_extra) -> tuple[dict[str, Counter], dict[st
     return commands, seconds, done.stdout
 
 
+def timeline(project, host: str) -> list[str]:
+    """When each stage of a warm no-op (a kept master) ends, from the start of `otter`."""
+    env = {**otter_env(), "PYTHONUNBUFFERED": "1", "OTTER_SSH_PERSIST": "60"}
+    argv = [sys.executable, "-m", "otterfile", "-f", str(project / "Otterfile.py"), "--json",
+            "run", "production"]
+    subprocess.run(argv, env=env, cwd=project, capture_output=True, timeout=240)  # warm
+    started, ends = time.monotonic(), []
+    with subprocess.Popen(argv, env=env, cwd=project, stdout=subprocess.PIPE, text=True,
+                          stderr=subprocess.DEVNULL) as process:
+        for line in process.stdout:
+            event = json.loads(line)
+            if event.get("event") == "end" and event.get("host") in (host, "local", None):
+                ends.append(f"{event.get('stage')} {time.monotonic() - started:.3f}"
+                            f" ({event.get('seconds')})")
+    return [f"warm no-op timeline, {host} and the controller: " + ", ".join(ends)
+            + f"; exit at {time.monotonic() - started:.3f}"]
+
+
 def show(names, first_wall, first, first_seconds, again, again_seconds) -> list[str]:
     lines = [f"first deploy wall {first_wall:.2f}s"]
     for label, counts, times in (("first", first, first_seconds),
@@ -75,6 +93,7 @@ def test_a_noop_redeploy_takes_few_round_trips(tmp_path, clean_targets):
                 walls.append(traced_run.wall)
             lines.append(f"no-op wall (OTTER_SSH_PERSIST={persist}): median "
                          f"{statistics.median(walls):.2f}s of {[round(w, 2) for w in walls]}")
+        lines += timeline(tmp_path, names[0])
         with open(report, "a") as out:
             out.write("\n".join(lines) + "\n")
     for host in names:
