@@ -43,8 +43,11 @@ def state_read(engine, lane, task) -> Command:
     layers, probe = _layers_to_read(engine, lane), _probe_of(engine, lane)
     both = script(f'site=$1 layers=$2 probe=$3; shift 3; {shlex.join(key.argv)} || exit 1; '
                   f'echo "{KEY_MARK}"; "$@"; echo "{SITE_MARK}"; cat "$site" 2>/dev/null; '
-                  f'[ -z "$probe" ] || {{ echo "{PROBE_MARK}"; '
-                  'p=$(sh -c "$probe" 2>/dev/null) && printf "%s\\n" "$p" | tail -n 1; }; '
+                  f'found=; [ -z "$probe" ] || {{ echo "{PROBE_MARK}"; '
+                  'p=$(sh -c "$probe" 2>/dev/null) && found=$(printf "%s\\n" "$p" | '
+                  'tail -n 1) && printf "%s\\n" "$found"; }; '
+                  # the target has the artifact: nothing ships, its layers are not needed
+                  'case "$found" in present|tagged) layers= ;; esac; '
                   f'[ -z "$layers" ] || {{ echo "{LAYERS_MARK}"; sh -c "$layers"; }}; exit 0',
                   args=[px.site_path(dep.name), layers.shell_line() if layers else "",
                         probe[1].shell_line() if probe else "", *read.argv],
