@@ -100,3 +100,66 @@ def test_a_noop_redeploy_takes_few_round_trips(tmp_path, clean_targets):
         assert sum(again[host].values()) <= NOOP_MOST, (host, dict(again[host]), output)
         assert sum(first[host].values()) > sum(again[host].values())  # counted at all
     assert [served(t) for t in three] == ["200 v1"] * 3
+
+
+BIG_TAG = "otter-it-trips:latest"
+
+
+def by_hand(targets, testbed) -> float:
+    """The W5 floor, hosts in parallel: `docker save | ssh docker load`, `ssh docker run`."""
+    import threading
+
+    def one(t):
+        ssh = ["ssh", "-i", str(testbed.key), "-o", f"UserKnownHostsFile={testbed.known_hosts}",
+               "-p", str(t.ssh_port), "root@127.0.0.1"]
+        save = subprocess.Popen(["docker", "save", BIG_TAG], stdout=subprocess.PIPE)
+        subprocess.run(ssh + ["docker", "load"], stdin=save.stdout, check=True,
+                       capture_output=True, timeout=120)
+        save.wait(timeout=60)
+        subprocess.run(ssh + ["docker run -d --name by-hand --label otter.deployment=bench "
+                              "-p 127.0.0.1:29999:8080 "
+                              + BIG_TAG], check=True, capture_output=True, timeout=60)
+    started = time.monotonic()
+    threads = [threading.Thread(target=one, args=(t,)) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    return time.monotonic() - started
+
+
+def test_a_first_image_deploy_takes_one_round_trip_per_stage(tmp_path, testbed, clean_targets):
+    """30 MB of the image's bytes: lock, load and the look after it, start, switch, retire,
+    unlock; the health checks go through the connection's forward (not commands)."""
+    three = clean_targets[:3]
+    app = write_app(tmp_path / "app", "v1")
+    (app / "big.bin").write_bytes(os.urandom(30 * 1024 * 1024))
+    (app / "Dockerfile").write_text((app / "Dockerfile").read_text().replace(
+        "COPY www/", "COPY big.bin /data/big.bin\nCOPY www/"))
+    write_otterfile(tmp_path, three, command=f"docker build -q -t {BIG_TAG} .")
+    names = [t.host.name for t in three]
+    try:
+        first, seconds, output = traced_run(tmp_path, names)
+        walls = [traced_run.wall]
+        assert [served(t) for t in three] == ["200 v1"] * 3
+        for host in names:
+            assert first[host]["lock"] == 1 and first[host]["ship"] == 2, dict(first[host])
+            assert sum(first[host].values()) == 7, (dict(first[host]), output)
+        report = os.environ.get("OTTER_TRIPS_REPORT")  # a measurement by hand, never asserted
+        if report:
+            floors = []
+            for _ in range(int(os.environ.get("OTTER_TRIPS_RUNS", "3"))):
+                testbed.reset(three)
+                traced_run(tmp_path, names)
+                walls.append(traced_run.wall)
+                testbed.reset(three)
+                floors.append(by_hand(three, testbed))
+            lines = show(names, walls[0], first, seconds, {h: Counter() for h in names},
+                         {h: {} for h in names})[:4]
+            lines.append(f"first 30 MB deploy wall: median {statistics.median(walls):.2f}s of "
+                         f"{[round(w, 2) for w in walls]}; by hand median "
+                         f"{statistics.median(floors):.2f}s of {[round(f, 2) for f in floors]}")
+            with open(report, "a") as out:
+                out.write("\n".join(lines) + "\n")
+    finally:
+        subprocess.run(["docker", "rmi", "--force", BIG_TAG], capture_output=True)
