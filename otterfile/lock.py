@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from .command import Command
 from .commands import lock as commands
 from .errors import ExecutionError, OtterError
 from .executors.base import Executor, Result
@@ -62,6 +63,20 @@ def holder_is_dead(info: LockInfo) -> bool:
 def parse_fields(stdout: str) -> dict[str, str]:
     """The `key=value` lines a lock script printed."""
     return dict(line.split("=", 1) for line in stdout.splitlines() if "=" in line)
+
+
+def split_locked(result: Result, take: Command, then: Command) -> tuple[Result, Result | None]:
+    """What `commands.acquire_then` did, as the results of its two halves: the lock's, and
+    `then`'s (None when the lock was not taken: held, or the lock script failed)."""
+    lines = result.stdout.splitlines(keepends=True)
+    for number, line in enumerate(lines):
+        if line.rstrip("\n") == commands.LOCKED_MARK:
+            before, after = "".join(lines[:number]), "".join(lines[number + 1:])
+            return (Result(take, 0, before, "", result.duration, result.host),
+                    Result(then, result.exited, after, result.stderr, result.duration,
+                           result.host))
+    return Result(take, result.exited, result.stdout, result.stderr, result.duration,
+                  result.host), None
 
 
 @dataclass(frozen=True)
@@ -127,7 +142,9 @@ class DeployLock:
         return self.executor.host.name
 
     def _run(self, command) -> Result:
-        result = self.executor.run(command, timeout=60)
+        return self._checked(self.executor.run(command, timeout=60), command)
+
+    def _checked(self, result: Result, command) -> Result:
         if not result.ok:
             what = result.tail(5) or f"exited {result.exited}"
             raise ExecutionError(f"{self.host}: {command.description}: {what}")
@@ -139,23 +156,43 @@ class DeployLock:
         Returns the dead holder's info when a stale lock was taken over, else None.
         Raises LockHeld naming the holder and since when.
         """
+        return self._acquire(None, wait_seconds, poll_seconds)[0]
+
+    def acquire_then(self, then: Command, wait_seconds: float = 0,
+                     poll_seconds: float = 2) -> tuple[LockInfo | None, Result]:
+        """`acquire`, and run `then` once the lock is ours, in the same round trip: (the
+        dead holder's info or None, `then`'s result, which the caller checks). `then` never
+        runs without the lock; a held lock raises LockHeld as `acquire` does."""
+        took_over, result = self._acquire(then, wait_seconds, poll_seconds)
+        if result is None:  # this very run held it already: `then` on its own
+            result = self.executor.run(then)
+        return took_over, result
+
+    def _acquire(self, then: Command | None, wait_seconds: float,
+                 poll_seconds: float) -> tuple[LockInfo | None, Result | None]:
         command = commands.acquire(self.deployment, holder=self.holder, pid=os.getpid(),
                                    run_id=self.run_id, stale_seconds=self.stale_seconds,
                                    base=self.base)
+        both = commands.acquire_then(command, then) if then is not None else None
         started = self._clock()
         while True:
-            fields = parse_fields(self._run(command).stdout)
+            if both is None:
+                taken, after = self._run(command), None
+            else:
+                taken, after = split_locked(self.executor.run(both, timeout=60), command, then)
+                self._checked(taken, command)
+            fields = parse_fields(taken.stdout)
             if fields.get("status") == "acquired":
                 self._start_heartbeat()
                 if self.took_over is not None:
-                    return self.took_over
+                    return self.took_over, after
                 if "took_over" not in fields:
-                    return None
+                    return None, after
                 return LockInfo.from_fields({"holder": fields["took_over"], "stale": "1",
-                                             "since": fields.get("took_over_since", "")})
+                                             "since": fields.get("took_over_since", "")}), after
             held = LockInfo.from_fields(fields)
             if held.run == self.run_id:  # this very run holds it: never a conflict
-                return None
+                return None, None
             if holder_is_dead(held):  # killed on this machine: no need to wait 30 s
                 self._run(commands.release(self.deployment, held.run, base=self.base))
                 self.took_over = held
@@ -189,13 +226,18 @@ class DeployLock:
             self._thread.join(timeout=self.heartbeat_seconds * 2 + 5)
             self._thread = None
 
-    def release(self) -> bool:
-        """Remove the lock if this run still holds it; False when it was not ours."""
+    def release(self, first: Command | None = None) -> bool:
+        """Remove the lock if this run still holds it; False when it was not ours. `first`
+        (a deploy-log append) runs before, in the same round trip, whatever it does; when
+        the lock is not held, on its own."""
         self._stop_heartbeat()
         if not self.held:
+            if first is not None:
+                self.executor.run(first)
             return False
         self.held = False
-        result = self._run(commands.release(self.deployment, self.run_id, base=self.base))
+        release = commands.release(self.deployment, self.run_id, base=self.base)
+        result = self._run(commands.release_after(first, release) if first else release)
         return parse_fields(result.stdout).get("status") in ("released", "free")
 
     def force_release(self) -> LockInfo | None:

@@ -1,6 +1,7 @@
 """The ship stage: put an artifact onto a target unless it has it already.
 
-One round trip asks the runtime on the target (`probe`); when it lacks the artifact, the
+One round trip asks the runtime on the target (`probe`; the deploy flow asks in its state
+read and passes the answer in as `present`); when it lacks the artifact, the
 controller's image store streams it (`docker save` through the Docker SDK) into the
 runtime's `receive` command through the executor (over SSH: the connection's master),
 never held whole on disk or in memory. `FORMS` maps an artifact form to how it ships.
@@ -52,26 +53,29 @@ class ShipResult:
 
 def ship(artifact: Artifact, runtime, remote: Executor, images: ImageStore, *,
          on_progress: OnShipProgress | None = None,
-         have: frozenset[str] | None = None) -> ShipResult:
+         have: frozenset[str] | None = None, present: bool | None = None) -> ShipResult:
     """Put `artifact` on the target behind `remote` for `runtime`, unless it is there.
     `have`: the layer chain ids the target holds (None: unknown); an image ships without
-    them."""
+    them. `present`: what the runtime's probe said already (the deploy flow runs it in its
+    state read, under the lock); None: ship asks, one round trip."""
     ship_form = FORMS.get(artifact.form)
     if ship_form is None or artifact.form not in runtime.forms:
         raise OtterError(f"the {runtime.name} runtime cannot run {_a(artifact.form)} artifact")
-    return ship_form(artifact, runtime, remote, images, on_progress, have=have)
+    return ship_form(artifact, runtime, remote, images, on_progress, have=have,
+                     present=present)
 
 
 def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
                on_progress: OnShipProgress | None,
-               have: frozenset[str] | None = None) -> ShipResult:
-    """Stream the image into the target's engine when its probe says it lacks the id: only
-    the layers it lacks when `have` says which it holds, the whole image once more when its
-    engine refuses that archive."""
+               have: frozenset[str] | None = None, present: bool | None = None
+               ) -> ShipResult:
+    """Stream the image into the target's engine when its probe (or `present`) says it
+    lacks the id: only the layers it lacks when `have` says which it holds, the whole image
+    once more when its engine refuses that archive."""
     if artifact.pull is not None:
         return ship_pull(artifact, runtime, remote, images, on_progress)
     started = time.monotonic()
-    if _probe(remote, runtime, artifact):
+    if _probe(remote, runtime, artifact, present):
         images.decline(artifact.digest)  # a shared stream (fanout) need not wait for it
         return ShipResult(False, 0, time.monotonic() - started)
     stream, total, layers = _archive(artifact, images, have)
@@ -133,14 +137,24 @@ def _a(word: str) -> str:
     return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
 
-def _probe(remote: Executor, runtime, artifact: Artifact) -> bool:
-    """One round trip: is the image there (and its tag pointed at it)?"""
+def _probe(remote: Executor, runtime, artifact: Artifact, known: bool | None = None) -> bool:
+    """One round trip: is the image there (and its tag pointed at it)? `known`: the answer
+    of a probe that already ran (no round trip)."""
+    if known is not None:
+        return known
     result = remote.run(runtime.probe(artifact))
-    state = result.stdout.strip().splitlines()[-1:] or [""]
-    if not result.ok or state[0] not in ("present", "tagged", "missing"):
+    found = probed(result.stdout)
+    if not result.ok or found is None:
         raise OtterError(f"cannot look for {artifact.image or artifact.digest} on "
                          f"{remote.host.name} (exit {result.exited}): {result.tail(3)}")
-    return state[0] != "missing"
+    return found
+
+
+def probed(stdout: str) -> bool | None:
+    """What a runtime's probe printed last: True (`present`, `tagged`), False (`missing`),
+    None (anything else)."""
+    state = (stdout.strip().splitlines()[-1:] or [""])[0].strip()
+    return {"present": True, "tagged": True, "missing": False}.get(state)
 
 
 class _Counter:
@@ -161,12 +175,13 @@ class _Counter:
 
 
 def ship_file(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
-              on_progress: OnShipProgress | None, have: frozenset[str] | None = None
-              ) -> ShipResult:
-    """Stream a file from the controller's cache into the target's store, unless it is
-    there; the target checks the digest before the file counts as stored."""
+              on_progress: OnShipProgress | None, have: frozenset[str] | None = None,
+              present: bool | None = None) -> ShipResult:
+    """Stream a file from the controller's cache into the target's store, unless it (or
+    `present`) says it is there; the target checks the digest before the file counts as
+    stored."""
     started = time.monotonic()
-    if _probe(remote, runtime, artifact):
+    if _probe(remote, runtime, artifact, present):
         return ShipResult(False, 0, time.monotonic() - started)
     if artifact.path is None and artifact.url:  # fetch(via="target")
         return _download(artifact, remote, started)
@@ -193,8 +208,8 @@ def _download(artifact: Artifact, remote: Executor, started: float) -> ShipResul
 
 
 def ship_pull(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
-              on_progress: OnShipProgress | None, have: frozenset[str] | None = None
-              ) -> ShipResult:
+              on_progress: OnShipProgress | None, have: frozenset[str] | None = None,
+              present: bool | None = None) -> ShipResult:
     """The target pulls the image from its registry. The first target of the run pulls the
     tag and pins the digest the registry served while the others wait; they then pull
     NAME@sha256:... (nothing, when they have it). The result carries the pinned artifact:

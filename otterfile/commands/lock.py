@@ -10,6 +10,7 @@ from ..command import Command, script
 from ..state import DEFAULT_BASE, state_dir
 
 EXIT_HELD = 3  # acquire: held by another run; heartbeat/release: the lock is not ours
+LOCKED_MARK = "--- otter:locked"  # acquire_then: the lock is ours; what follows is `then`'s
 
 _COMMON = r"""
 lock="$d/lock"
@@ -98,6 +99,30 @@ def acquire(deployment: str, *, holder: str, pid: int, run_id: str, stale_second
                   args=[state_dir(deployment, base), holder, str(pid), run_id,
                         str(int(stale_seconds))],
                   description=f"lock {deployment}")
+
+
+def acquire_then(take: Command, then: Command) -> Command:
+    """One round trip: `take` (from `acquire`) and, only when it took the lock, `then`
+    after a `LOCKED_MARK` line; the exit status is `take`'s until the mark, then `then`'s
+    (see `otterfile.lock.split_locked`). Held or failed: `then` never runs."""
+    if then.stdin is not None:
+        raise ValueError("the command run under a lock reads no stdin")
+    return script(f'{take.shell_line()} </dev/null; rc=$?; [ "$rc" -eq 0 ] || exit "$rc"; '
+                  f'echo "{LOCKED_MARK}"; {then.shell_line()}',
+                  ok_codes=tuple(dict.fromkeys(take.ok_codes + then.ok_codes)),
+                  description=f"{take.description}; {then.description}", writes=then.writes)
+
+
+def release_after(first: Command, release_lock: Command) -> Command:
+    """One round trip: `first` (a deploy-log append: its failure is said on stderr, not
+    fatal), then `release_lock` whatever `first` did; the exit status is the release's."""
+    if first.stdin is not None:
+        raise ValueError("the command run before the unlock reads no stdin")
+    return script(f'{first.shell_line()} </dev/null || echo "otter: {first.description} '
+                  f'failed (exit $?)" >&2; {release_lock.shell_line()}',
+                  ok_codes=release_lock.ok_codes,
+                  description=f"{first.description}; {release_lock.description}",
+                  writes=first.writes)
 
 
 def heartbeat(deployment: str, run_id: str, *, base: str = DEFAULT_BASE) -> Command:

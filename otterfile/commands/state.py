@@ -72,6 +72,49 @@ def write_state(deployment: str, content: str, *, base: str = DEFAULT_BASE) -> C
                    writes=((path, None),))  # its text holds times: plans name it only
 
 
+CHANGED_MARK = "--- otter:changed"  # write_around: the command succeeded
+EXIT_STATE = 90  # write_around: the state before the command was not written; nothing ran
+
+# $1 releases.json, $2 its text before the command ('': as it is), $3 its text after it.
+# The command's own line follows (it reads this script's stdin), then AROUND_AFTER.
+AROUND_BEFORE = r"""
+f=$1 before=$2 after=$3
+put() {
+  t="$f.otter-tmp.$$"
+  (umask 022; mkdir -p "${f%/*}" && printf '%s' "$1" > "$t" && chmod 644 "$t") &&
+    mv -f "$t" "$f" && return 0
+  rm -f "$t"; echo "otter: cannot write $f" >&2; return 1
+}
+[ -z "$before" ] || put "$before" || exit 90
+"""
+AROUND_AFTER = r"""
+rc=$?; [ "$rc" -eq 0 ] || exit "$rc"
+echo "--- otter:changed"
+put "$after" || exit 91
+"""
+
+
+def write_around(deployment: str, command: Command, before: str | None, after: str, *,
+                 base: str = DEFAULT_BASE) -> Command:
+    """One round trip: releases.json becomes `before` (None: left as it is), then `command`
+    runs and, only when it succeeded, releases.json becomes `after`. Exit EXIT_STATE: the
+    first write failed and `command` never ran; else `command`'s status until it succeeded
+    (a `CHANGED_MARK` line then), non-zero after that when the second write failed."""
+    if command.ok_codes != (0,):
+        raise ValueError("the command between two state writes succeeds with exit 0 only")
+    path = state_path(deployment, base)
+    return script(AROUND_BEFORE + command.shell_line() + AROUND_AFTER,
+                  args=[path, before or "", after], stdin=command.stdin, file=command.file,
+                  description=f"{command.description}; write state of {deployment}",
+                  writes=(*command.writes, (path, None)))
+
+
+def changed(result) -> bool:
+    """Whether the command of a `write_around` ran and succeeded (whatever the write after
+    it did)."""
+    return CHANGED_MARK in result.stdout.splitlines()
+
+
 def append_log(deployment: str, record: str, *, base: str = DEFAULT_BASE) -> Command:
     """Append one deploy-log record (a JSON line from `log_record`) to deploy.log."""
     if "\n" in record:

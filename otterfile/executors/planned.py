@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..command import Command
+from ..commands.lock import LOCKED_MARK
 from ..hosts import Host
 from ..state import PORT_PLACEHOLDER
 from .base import Result
@@ -12,7 +13,7 @@ from .recording import RecordingExecutor
 
 # description prefix -> stdout of a fresh target's answer (everything else: exit 0, silent)
 ANSWERS = (
-    ("lock ", "status=acquired\n"),
+    ("lock ", f"status=acquired\n{LOCKED_MARK}\n"),  # and what follows it reads nothing
     ("unlock ", "status=released\n"),
     ("look for ", "missing\n"),
     ("start otter-", f"port={PORT_PLACEHOLDER}\n"),

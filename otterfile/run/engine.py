@@ -43,6 +43,8 @@ class Lane:
     key: str = ""  # the target's fingerprint key (read at lock time)
     # chain ids of the image layers the target holds (read at lock time); None: unknown
     layers: frozenset[str] | None = None
+    # (digest, whether the target has it): the ship probe's answer, read at lock time
+    probed: tuple[str, bool] | None = None
     lock: DeployLock | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
     failed: str | None = None  # the first stage that failed

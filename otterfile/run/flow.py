@@ -1,12 +1,13 @@
 """The deploy flow, written once over `Runtime` and `Proxy`: recover, ship, start, health,
-switch, retire, abort. Each stage is one or two round trips to its target."""
+switch, retire, abort. Each stage is at most one round trip to its target (recover runs in
+the lock's; ship's probe is answered by recover's read), besides moving the artifact."""
 from __future__ import annotations
 
 import hmac
 import shlex
 from datetime import datetime, timezone
 
-from ..artifacts.ship import ship as ship_artifact
+from ..artifacts.ship import probed, ship as ship_artifact
 from ..command import Command, script, sequence
 from ..commands import files, proxy_install, state as states
 from ..errors import OtterError
@@ -19,6 +20,7 @@ from .health import wait_healthy, wait_running
 SITE_MARK = "--- otter:site"
 KEY_MARK = "--- otter:key"
 LAYERS_MARK = "--- otter:layers"
+PROBE_MARK = "--- otter:probe"
 
 
 def checked(executor, command: Command, what: str):
@@ -30,26 +32,51 @@ def checked(executor, command: Command, what: str):
     return result
 
 
-def recover(engine, lane, task) -> None:
-    """Read state, instances and the served site in one round trip; instances of runs that
-    died are removed, except the one the proxy serves."""
-    executor, dep, rt, px = engine.executor(task.host), lane.deployment, lane.runtime, \
-        lane.proxy
+def state_read(engine, lane, task) -> Command:
+    """What `recover` reads, as one command: the proxy installed and running, the
+    fingerprint key, state, instances, the served site and, for an artifact the ship stage
+    will send, whether the target has it and which image layers it holds. The lock stage
+    runs it in the round trip that takes the lock."""
+    dep, rt, px = lane.deployment, lane.runtime, lane.proxy
     read = states.read_state(dep.name, rt.listing(dep.name))
     key = states.fingerprint_key(dep.name)
-    layers = _layers_to_read(engine, lane)
-    both = script(f'site=$1 layers=$2; shift 2; {shlex.join(key.argv)} || exit 1; '
+    layers, probe = _layers_to_read(engine, lane), _probe_of(engine, lane)
+    both = script(f'site=$1 layers=$2 probe=$3; shift 3; {shlex.join(key.argv)} || exit 1; '
                   f'echo "{KEY_MARK}"; "$@"; echo "{SITE_MARK}"; cat "$site" 2>/dev/null; '
+                  f'found=; [ -z "$probe" ] || {{ echo "{PROBE_MARK}"; '
+                  'p=$(sh -c "$probe" 2>/dev/null) && found=$(printf "%s\\n" "$p" | '
+                  'tail -n 1) && printf "%s\\n" "$found"; }; '
+                  # the target has the artifact: nothing ships, its layers are not needed
+                  'case "$found" in present|tagged) layers= ;; esac; '
                   f'[ -z "$layers" ] || {{ echo "{LAYERS_MARK}"; sh -c "$layers"; }}; exit 0',
                   args=[px.site_path(dep.name), layers.shell_line() if layers else "",
-                        *read.argv], description=f"read state of {dep.name}")
+                        probe[1].shell_line() if probe else "", *read.argv],
+                  description=f"read state of {dep.name}")
     # a recreate service is not behind the proxy: nothing to install for it
-    stdout = _ensure_and_read(engine, task, executor, None if dep.recreate else px, both)
+    if dep.recreate:
+        return both
+    return sequence(proxy_install.ensure_proxy(px.name), both,
+                    description=f"{both.description} ({px.name} installed and running)")
+
+
+def recover(engine, lane, task, read=None) -> None:
+    """From what `state_read` printed (`read`, its Result; None: run it now, one round
+    trip): instances of runs that died are removed, except the one the proxy serves."""
+    executor, dep, rt, px = engine.executor(task.host), lane.deployment, lane.runtime, \
+        lane.proxy
+    if read is None:
+        read = executor.run(state_read(engine, lane, task))
+    stdout = _read_output(engine, task, executor, read)
     lane.key, _, stdout = stdout.partition(KEY_MARK + "\n")
     text, _, served = stdout.partition(SITE_MARK + "\n")
     served, marked, listed = served.partition(LAYERS_MARK + "\n")
+    served, probe_marked, answer = served.partition(PROBE_MARK + "\n")
     # no listing (it did not run): unknown, the image ships whole; garbage lists nothing
-    lane.layers = rt.parse_layers(listed) if layers and marked else None
+    lane.layers = rt.parse_layers(listed) if _layers_to_read(engine, lane) and marked \
+        else None
+    probe = _probe_of(engine, lane)
+    found = probed(answer) if probe and probe_marked else None
+    lane.probed = (probe[0], found) if probe and found is not None else None
     target = states.parse_read(text, rt.parse_listing,  # an invalid file: nothing is touched
                                f"{executor.host.name}:{states.state_path(dep.name)}",
                                lambda release_id: rt.instance_name(dep.name, release_id))
@@ -82,15 +109,22 @@ def _layers_to_read(engine, lane) -> Command | None:
     return lane.runtime.layers()
 
 
-def _ensure_and_read(engine, task, executor, px, read: Command) -> str:
-    """The proxy installed and running (or a clear error naming the host), then `read`:
-    one round trip. What was installed or started is said. No proxy (None): only `read`."""
-    if px is None:
-        result = executor.run(read)
-    else:
-        result = executor.run(sequence(proxy_install.ensure_proxy(px.name), read,
-                                       description=f"{read.description} "
-                                                   f"({px.name} installed and running)"))
+def _probe_of(engine, lane) -> tuple[str, Command] | None:
+    """(digest, the runtime's probe) of the artifact this lane's ship stage will send, so
+    the state read answers the probe; None for a rollback or a registry pull (ship asks)."""
+    artifact = engine.artifacts.get(lane.deployment.artifact.name)
+    if engine.rollback or artifact is None or artifact.pull is not None or \
+            artifact.form not in lane.runtime.forms:
+        return None
+    try:
+        return artifact.digest, lane.runtime.probe(artifact)
+    except OtterError:  # an artifact this runtime cannot run: ship says so
+        return None
+
+
+def _read_output(engine, task, executor, result) -> str:
+    """The state read's stdout, or a clear error naming the host (the proxy missing and
+    not installable, the read failed). What was installed or started is said."""
     if result.exited == proxy_install.EXIT_PROXY:
         raise OtterError(f"{executor.host.name}: {result.tail(8)}")
     if not result.ok:
@@ -120,7 +154,7 @@ def ship(engine, lane, task) -> None:
                          engine.images_of(lane),
                          on_progress=lambda sent, total:
                          engine.emit(task, "progress", done=sent, total=total),
-                         have=lane.layers)
+                         have=lane.layers, present=_present(lane, artifact))
     if done.artifact is not None:  # pinned on the way (a registry tag's digest)
         lane.artifact = done.artifact
     if done.refused:
@@ -129,6 +163,13 @@ def ship(engine, lane, task) -> None:
     engine.emit(task, "info", done.said, bytes=done.bytes,
                 **({"layers_sent": done.layers[0], "layers": done.layers[1]}
                    if done.layers else {}))
+
+
+def _present(lane, artifact) -> bool | None:
+    """What the state read's probe said of `artifact` (None: not asked, ship asks)."""
+    if lane.probed is None or lane.probed[0] != artifact.digest:
+        return None
+    return lane.probed[1]
 
 
 def start(engine, lane, task) -> None:
@@ -162,8 +203,9 @@ def start(engine, lane, task) -> None:
                            artifact.ref, datetime.now(timezone.utc).isoformat(
                                timespec="seconds"), "starting", port,
                            rt.instance_name(dep.name, release_id), config)
+    # written on the target in the switch's round trip, before the reload: a run killed
+    # before that leaves an instance no state names, which the next run's recover removes
     lane.state = add_release(lane.state, lane.release)
-    checked(executor, _state_write(dep.name, lane.state), "writing the release state")
     engine.emit(task, "info", f"{lane.release.instance} on 127.0.0.1:{port}")
 
 
@@ -198,24 +240,36 @@ def _site(lane, port) -> Site:
 
 
 def switch(engine, lane, task) -> None:
-    """Point the proxy at the new release (validated, graceful reload, restored on failure)."""
+    """Point the proxy at the new release (validated, graceful reload, restored on failure),
+    in one round trip with the state writes around it: the new release `starting` before the
+    reload (a run killed after the reload is recovered by the served port), `live` after."""
     if lane.noop:
         return
     dep, px, executor = lane.deployment, lane.proxy, engine.executor(task.host)
+    live = mark_live(lane.state, lane.release.id)
     if dep.recreate:  # served on its own port of 127.0.0.1: no proxy to switch
-        lane.state = mark_live(lane.state, lane.release.id)
-        checked(executor, _state_write(dep.name, lane.state), "writing the release state")
+        checked(executor, _state_write(dep.name, live), "writing the release state")
+        lane.state = live
         return
-    result = executor.run(px.switch(dep.proxy, _site(lane, lane.release.port),
-                                    site_of(lane, lane.release.port), engine.project.folder))
+    result = executor.run(states.write_around(
+        dep.name, px.switch(dep.proxy, _site(lane, lane.release.port),
+                            site_of(lane, lane.release.port), engine.project.folder),
+        format_state(lane.state), format_state(live)))
+    if result.ok or states.changed(result):  # the new release serves: never removed now
+        lane.state = live
+        if not result.ok:
+            raise OtterError(f"{executor.host.name}: {px.name} serves {lane.release.id}, but "
+                             f"writing the release state failed: {result.tail(3)}")
+        return
+    if result.exited == states.EXIT_STATE:
+        raise OtterError(f"{executor.host.name}: writing the release state failed; the "
+                         f"proxy was not touched: {result.tail(3)}")
     if result.exited == EXIT_MISSING:
         raise OtterError(px.missing_message(executor.host.name))
     if not result.ok:
         raise OtterError(f"{executor.host.name}: {px.name} rejected the new config (exit "
                          f"{result.exited}); the previous config is back: "
                          f"{result.tail(8) or result.tail(8, 'stdout')}")
-    lane.state = mark_live(lane.state, lane.release.id)
-    checked(executor, _state_write(dep.name, lane.state), "writing the release state")
 
 
 def retire(engine, lane, task) -> None:

@@ -33,14 +33,16 @@ def acquire(engine, task: Task) -> None:
 
 
 def lock(engine, lane, task: Task) -> None:
-    """Take the deploy lock, read the target's state, clean up what a killed run left."""
+    """Take the deploy lock and read the target's state in one round trip (the read runs
+    only once the lock is ours), then clean up what a killed run left."""
     lane.lock = DeployLock(engine.executor(task.host), lane.deployment.name,
                            run_id=engine.run_id)
-    took_over = lane.lock.acquire(wait_seconds=engine.lock_wait)
+    took_over, read = lane.lock.acquire_then(flow.state_read(engine, lane, task),
+                                             wait_seconds=engine.lock_wait)
     if took_over:
         engine.emit(task, "info", f"took over a stale lock of {took_over.holder}")
     try:
-        flow.recover(engine, lane, task)
+        flow.recover(engine, lane, task, read)
         if engine.rollback:
             _choose_rollback(engine, lane, task)
     except BaseException:  # unlock runs only after a lock that succeeded: release it here
@@ -64,22 +66,25 @@ def _choose_rollback(engine, lane, task: Task) -> None:
 
 
 def unlock(engine, lane, task: Task) -> None:
-    """Write the deploy log record and release the lock (runs after failures too)."""
+    """Append the deploy log record and release the lock, in one round trip (runs after
+    failures too; the lock is released whatever the append did)."""
     from ..commands import state as states
+    record = None
     try:
         if lane.failed and lane.failed.startswith("step "):  # a step failed before switch
             flow.abort(engine, lane, task)
         artifact = lane.artifact or engine.artifacts.get(lane.deployment.artifact.name)
         if artifact is not None:
-            record = log_record(
+            record = states.append_log(lane.deployment.name, log_record(
                 who=engine.who, deployment=lane.deployment.name, digest=artifact.digest,
                 result=f"failed at {lane.failed}" if lane.failed else "ok",
                 stages=lane.stage_seconds, release=getattr(lane.release, "id", None),
-                commit=artifact.commit)
-            engine.executor(task.host).run(states.append_log(lane.deployment.name, record))
+                commit=artifact.commit))
     finally:
         if lane.lock is not None:
-            lane.lock.release()
+            lane.lock.release(first=record)
+        elif record is not None:
+            engine.executor(task.host).run(record)
 
 
 LANE_STAGES = {"lock": lock, "ship": flow.ship, "start": flow.start, "health": flow.health,

@@ -69,17 +69,32 @@ def live_state(runtime: str, proxy_site: str, config: str | None = None,
             f"--- otter:site\n{proxy_site}")
 
 
+def read_answer(state: str, probe: str) -> str:
+    """What `read state` prints: the key, `state` (with the served site) and what the
+    ship stage's probe answers (`present`, `missing`)."""
+    if "--- otter:site" not in state:
+        state += "--- otter:site\n"
+    elif not state.endswith("\n"):
+        state += "\n"
+    return f"{KEY}{state}--- otter:probe\n{probe}\n"
+
+
 def answers(state: str = "", probe: str = "missing", health: int = 200,
-            inspect: str = "running 0 0 false"):
-    """A target's scripted answers, by the description of what otter asks."""
-    probes = iter([probe, "present"])
-    table = [("lock ", "status=acquired\n"), ("unlock ", "status=released\n"),
-             ("read state", KEY + state), ("start ", "port=20001\n"), ("inspect ", inspect)]
+            inspect: str = "running 0 0 false", looks=("present",)):
+    """A target's scripted answers, by the description of what otter asks. The lock and
+    the state read are one round trip; so are the deploy-log append and the unlock. The
+    first probe is answered by the state read; ship's own probes answer `looks` in turn
+    (the last one again after that)."""
+    read, looks = read_answer(state, probe), list(looks)
+    answer = iter(looks)
+    table = [("lock production; read state", "status=acquired\n--- otter:locked\n" + read),
+             ("lock ", "status=acquired\n"), ("unlock ", "status=released\n"),
+             ("append to the deploy log", "status=released\n"),
+             ("read state", read), ("start ", "port=20001\n"), ("inspect ", inspect),
+             ("look for", lambda: next(answer, looks[-1]) + "\n")]
 
     def target(host):
         responses = {(lambda c, p=p: c.description.startswith(p)): out for p, out in table}
-        responses[lambda c: c.description.startswith("look for")] = \
-            lambda: next(probes) + "\n"
         executor = Scripted(host, responses, http_status=health)
         return executor
     return target
@@ -121,11 +136,11 @@ def verbs(executor) -> list[str]:
     return out
 
 
-FIRST = ["lock production", "read state of production ({px} installed and running)", "look for app:1", "{rt} load",
-         "look for app:1", "start", "write state of production",
-         "GET http://127.0.0.1:20001/health", "switch {px} to site", "write state of production",
-         "retire the old release", "append to the deploy log of production",
-         "unlock production"]
+LOCK_AND_READ = "lock production; read state of production ({px} installed and running)"
+LOG_AND_UNLOCK = "append to the deploy log of production; unlock production"
+FIRST = [LOCK_AND_READ, "{rt} load", "look for app:1", "start",
+         "GET http://127.0.0.1:20001/health", "switch {px} to site; write state of production",
+         "retire the old release", LOG_AND_UNLOCK]
 
 
 @pytest.mark.parametrize("runtime,proxy", KINDS)
@@ -152,7 +167,7 @@ def test_redeploy_starts_beside_then_retires_the_old(tmp_path, runtime, proxy):
     script = retire.argv[2]
     # drain 2 s, then `ENGINE stop -t 10` the old container
     assert f"sh 2 {runtime} 10 otter-production-20240101T000000-cdcdcdcd" in script
-    state = json.loads(target.commands[-3].stdin)
+    state = json.loads(retire.stdin)
     assert state["live"] == "R1"
     assert {r["id"]: r["status"] for r in state["releases"]} == {
         "20240101T000000-cdcdcdcd": "previous", "R1": "live"}
@@ -167,9 +182,7 @@ def test_noop_when_the_live_release_has_this_artifact_and_config(tmp_path):
                                 answers(state.replace('"config": null',
                                                       f'"config": "{config}"'), "present"))
     assert outcome.ok
-    assert verbs(target) == ["lock production",
-                             "read state of production (caddy installed and running)",
-                             "look for app:1", "append to the deploy log of production", "unlock production"]
+    assert verbs(target) == [LOCK_AND_READ.format(px="caddy"), LOG_AND_UNLOCK]
 
 
 @pytest.mark.parametrize("runtime,proxy", KINDS)
@@ -183,7 +196,7 @@ def test_a_failed_health_check_removes_the_new_release_only(tmp_path, runtime, p
     assert "otter-production-R1" in abort.argv[2]
     assert "20240101T000000-cdcdcdcd" not in abort.argv[2]  # the live one is left alone
     assert not any(c.description.startswith("switch") for c in target.commands)
-    assert verbs(target)[-2:] == ["append to the deploy log of production", "unlock production"]
+    assert verbs(target)[-1] == LOG_AND_UNLOCK
 
 
 def test_an_exited_instance_fails_health_with_its_logs(tmp_path):
@@ -250,3 +263,78 @@ def test_drain_and_stop_seconds_reach_the_retire(tmp_path):
     assert execute(plan(proj, ["production"]), engine, None).outcome.ok
     retire = next(c for c in target.commands if c.description == "retire the old release")
     assert "sh 0.5 docker 3 otter-production-20240101T000000-cdcdcdcd" in retire.argv[2]
+
+
+def test_a_lock_held_elsewhere_means_nothing_is_read_or_changed(tmp_path):
+    from otterfile.executors.base import Result
+
+    def target(host):
+        made = answers()(host)
+        made.responses = {lambda c: c.description.startswith("lock "): Result(
+            None, 3, "status=held\nholder=bob@ci\nrun=other\nage=1\nstale=0\n")}
+        return made
+    outcome, executor, _ = deploy(tmp_path, "docker", "caddy", target)
+    assert outcome.status["production/lock@web1"] == FAILED
+    assert "locked by bob@ci" in str(outcome.errors["production/lock@web1"])
+    assert verbs(executor) == [LOCK_AND_READ.format(px="caddy")]  # no unlock, no log
+
+
+def test_a_failed_state_read_after_the_lock_releases_it(tmp_path):
+    from otterfile.executors.base import Result
+
+    def target(host):
+        made = answers()(host)
+        made.responses = {lambda c: c.description.startswith("lock production; read"): Result(
+            None, 1, "status=acquired\n--- otter:locked\n", "cannot read"),
+            lambda c: c.description.startswith("unlock "): "status=released\n"}
+        return made
+    outcome, executor, _ = deploy(tmp_path, "docker", "caddy", target)
+    assert outcome.status["production/lock@web1"] == FAILED
+    assert "reading the release state failed (exit 1): cannot read" in \
+        str(outcome.errors["production/lock@web1"])
+    assert verbs(executor) == [LOCK_AND_READ.format(px="caddy"), "unlock production"]
+
+
+def test_an_image_the_state_read_found_ships_in_no_round_trip(tmp_path):
+    state = live_state("docker", "reverse_proxy 127.0.0.1:20000").replace(OLD, DIGEST)
+    outcome, target, engine = deploy(tmp_path, "docker", "caddy", answers(state, "present"))
+    assert outcome.ok, outcome.errors
+    names = verbs(target)
+    assert names[1] == "start" and "look for app:1" not in names and "docker load" not in names
+    both = target.commands[0].argv[2]  # the probe runs inside the state read
+    assert "look for app:1" not in both and "ab" * 32 in both and "app:1" in both
+
+
+@pytest.mark.parametrize("answer", ["", "garbage"])
+def test_an_unreadable_probe_answer_leaves_the_probe_to_ship(tmp_path, answer):
+    outcome, target, _ = deploy(tmp_path, "docker", "caddy",
+                                answers(probe=answer, looks=["missing", "present"]))
+    assert outcome.ok, outcome.errors
+    assert verbs(target)[1:4] == ["look for app:1", "docker load", "look for app:1"]
+
+
+def test_the_switch_writes_the_release_starting_before_and_live_after(tmp_path):
+    outcome, target, _ = deploy(tmp_path, "docker", "caddy", answers())
+    assert outcome.ok, outcome.errors
+    switch = next(c for c in target.commands if c.description.startswith("switch"))
+    path, before, after = switch.argv_values()[4:7]
+    assert path == "/var/lib/otter/production/releases.json"
+    assert json.loads(before)["releases"][0]["status"] == "starting"
+    assert json.loads(before)["releases"][0]["port"] == 20001
+    assert json.loads(after)["live"] == "R1"
+    assert "127.0.0.1:20001" in switch.stdin  # the site still reaches the proxy
+
+
+def test_a_state_write_failing_after_the_reload_keeps_the_new_release(tmp_path):
+    from otterfile.executors.base import Result
+
+    def target(host):
+        made = answers()(host)
+        made.responses[lambda c: c.description.startswith("switch")] = Result(
+            None, 91, "--- otter:changed\n", "otter: cannot write releases.json")
+        return made
+    outcome, executor, _ = deploy(tmp_path, "docker", "caddy", target)
+    assert outcome.status["production/switch@web1"] == FAILED
+    assert "serves R1, but writing the release state failed" in \
+        str(outcome.errors["production/switch@web1"])
+    assert not any(c.description == "remove the failed release" for c in executor.commands)

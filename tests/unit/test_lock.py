@@ -208,3 +208,79 @@ def test_a_lock_this_very_run_holds_is_no_conflict(make, tmp_path):
     with pytest.raises(LockHeld):
         make(run_id="00000000-otherrun").acquire()
     assert first.release()
+
+
+# the lock and what runs under it in one round trip: acquire_then, release(first=...)
+
+def marker_script(path, exit_code: int = 0):
+    """A command that leaves `path` behind (so a test sees whether it ran) and prints."""
+    from otterfile.command import script
+    return script('echo ran > "$1"; printf "state=%s\\n" read; exit "$2"',
+                  args=[str(path), str(exit_code)], description="read state")
+
+
+def test_acquire_then_runs_the_read_only_once_the_lock_is_ours(make, tmp_path):
+    first = make(run_id="run1")
+    took_over, read = first.acquire_then(marker_script(tmp_path / "first"))
+    assert took_over is None and first.held and (tmp_path / "first").exists()
+    assert read.ok and read.stdout == "state=read\n" and read.command.description == "read state"
+    with pytest.raises(LockHeld):  # refused: nothing is read, nothing changed
+        make("bob@ci", run_id="run2").acquire_then(marker_script(tmp_path / "second"))
+    assert not (tmp_path / "second").exists() and info(tmp_path)["run"] == "run1"
+    assert first.release() and not lock_dir(tmp_path).exists()
+
+
+def test_acquire_then_gives_the_reads_own_failure_and_keeps_the_lock(make, tmp_path):
+    lock = make(run_id="run1")
+    _, read = lock.acquire_then(marker_script(tmp_path / "ran", exit_code=4))
+    assert read.exited == 4 and not read.ok and read.stdout == "state=read\n"
+    assert lock.held and lock_dir(tmp_path).exists()  # the caller releases (stages.lock)
+    assert lock.release() and not lock_dir(tmp_path).exists()
+
+
+def test_acquire_then_after_a_stale_lock_and_a_lock_script_failure(make, tmp_path):
+    make(run_id="gone").acquire()
+    make_stale(tmp_path)
+    late = make("bob@ci", run_id="run2")
+    took_over, read = late.acquire_then(marker_script(tmp_path / "ran"))
+    assert took_over.holder == "ann@laptop" and read.ok and (tmp_path / "ran").exists()
+    assert late.release()
+    (tmp_path / "ran").unlink()
+    __import__("shutil").rmtree(tmp_path / "production")
+    (tmp_path / "production").write_text("not a folder")  # mkdir of the state dir fails
+    with pytest.raises(Exception) as error:
+        make(run_id="run3").acquire_then(marker_script(tmp_path / "ran"))
+    assert "lock production" in str(error.value) and not (tmp_path / "ran").exists()
+
+
+def test_split_locked_needs_the_mark_on_its_own_line():
+    from otterfile.executors.base import Result
+    from otterfile.lock import split_locked
+    take, then = commands.acquire("p", holder="h", pid=1, run_id="r"), marker_script("/x")
+    both = commands.acquire_then(take, then)
+    taken, read = split_locked(Result(both, 5, "status=acquired\n--- otter:locked\nA\n"
+                                      "--- otter:locked\n", "oops", 1.5, "web1"), take, then)
+    assert (taken.exited, taken.stdout, taken.ok) == (0, "status=acquired\n", True)
+    assert (read.exited, read.stdout, read.stderr, read.host) == \
+        (5, "A\n--- otter:locked\n", "oops", "web1")
+    taken, read = split_locked(Result(both, 3, "status=held\nholder=x --- otter:locked\n"),
+                               take, then)
+    assert read is None and taken.exited == 3 and taken.command is take
+    with pytest.raises(ValueError):
+        commands.acquire_then(take, commands.release("p", "r").__class__(("cat",), stdin="x"))
+
+
+def test_release_first_appends_and_releases_even_when_the_append_fails(make, tmp_path):
+    from otterfile.commands import state as states
+    lock = make(run_id="run1")
+    lock.acquire()
+    assert lock.release(first=states.append_log("production", '{"a": 1}',
+                                                base=str(tmp_path)))
+    assert (tmp_path / "production" / "deploy.log").read_text() == '{"a": 1}\n'
+    assert not lock_dir(tmp_path).exists()
+    lock = make(run_id="run2")
+    lock.acquire()
+    failing = marker_script(tmp_path / "appended", exit_code=1)
+    assert lock.release(first=failing) and not lock_dir(tmp_path).exists()
+    assert (tmp_path / "appended").exists()
+    assert not lock.release(first=failing)  # not held: `first` alone, no unlock

@@ -206,3 +206,57 @@ def test_the_fingerprint_key_is_made_once_and_root_only(tmp_path):
     assert first.ok and len(first.stdout.strip()) == 64 and again.stdout == first.stdout
     key = tmp_path / "otter" / "production" / "fingerprint.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+# write_around: a command and the state writes before and after it, in one round trip
+
+def around(tmp_path, command_text: str, before: str | None = "before\n",
+           stdin: str | None = None):
+    from otterfile.command import script
+    command = script(command_text, args=[str(tmp_path / "ran")], stdin=stdin,
+                     description="switch")
+    made = cs.write_around("production", command, before, "after\n", base=str(tmp_path))
+    return LocalExecutor().run(made), tmp_path / "production" / "releases.json"
+
+
+def test_write_around_writes_before_runs_then_writes_after(tmp_path):
+    result, path = around(tmp_path, 'cat > "$1"', stdin="the site\n")
+    assert result.ok and cs.changed(result) and path.read_text() == "after\n"
+    assert (tmp_path / "ran").read_text() == "the site\n"  # the command read the stdin
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
+    assert not list(path.parent.glob("*.otter-tmp.*"))
+    made = cs.write_around("production", switch_caddy(), None, "x")
+    assert made.description == "switch caddy; write state of production"
+    assert made.writes[-1] == ("/var/lib/otter/production/releases.json", None)
+
+
+def switch_caddy():
+    from otterfile.command import script
+    return script("true", description="switch caddy", stdin="site")
+
+
+def test_write_around_a_failed_command_leaves_the_state_before(tmp_path):
+    result, path = around(tmp_path, 'touch "$1"; exit 4')
+    assert result.exited == 4 and not cs.changed(result)
+    assert path.read_text() == "before\n" and (tmp_path / "ran").exists()
+    result, path = around(tmp_path, "exit 5", before=None)  # nothing written before
+    assert result.exited == 5 and path.read_text() == "before\n"
+
+
+def test_write_around_a_failed_first_write_runs_nothing(tmp_path):
+    (tmp_path / "production").write_text("a file where the folder goes")
+    result, _ = around(tmp_path, 'touch "$1"')
+    assert result.exited == cs.EXIT_STATE and not (tmp_path / "ran").exists()
+    assert "cannot write" in result.stderr and not cs.changed(result)
+
+
+def test_write_around_a_failed_second_write_still_says_the_command_ran(tmp_path):
+    # the command replaces the state folder by a file: the write after it cannot happen
+    result, _ = around(tmp_path, 'touch "$1"; d="${1%/*}/production"; rm -rf "$d"; : > "$d"')
+    assert cs.changed(result) and not result.ok and (tmp_path / "ran").exists()
+
+
+def test_write_around_takes_only_commands_that_succeed_with_zero():
+    from otterfile.command import script
+    with pytest.raises(ValueError):
+        cs.write_around("production", script("x", ok_codes=(0, 3)), None, "x")

@@ -201,9 +201,9 @@ def test_a_tampered_file_fails_the_deploy_before_anything_changes(tmp_path):
     assert "web1:/var/lib/otter/production/releases.json: " in \
         str(outcome.errors["production/lock@web1"])
     # nothing removed, stopped or written; the lock is given back for the next run
-    assert verbs(target) == ["lock production",
-                             "read state of production (caddy installed and running)",
-                             "unlock production"]
+    assert verbs(target) == [
+        "lock production; read state of production (caddy installed and running)",
+        "unlock production"]
 
 
 def test_only_instances_otter_named_are_removed():

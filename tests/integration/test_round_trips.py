@@ -1,0 +1,165 @@
+"""Round trips per deploy, counted from `otter --debug --json` (counts, never timings).
+
+Each `HOST $ COMMAND` line of --debug is one remote command: one round trip over the host's
+SSH master. A command belongs to the stage that last started on its host.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+
+from tests.integration.deploy import otter_env, served, write_app, write_otterfile
+
+NOOP_MOST = 2  # a no-op redeploy: lock + read, then log + unlock
+
+
+def traced_run(project, hosts, **env_extra) -> tuple[dict[str, Counter], dict[str, dict], str]:
+    """`otter --debug --json run production`, stdout and stderr in one stream (in order):
+    per host, commands per stage and the stage times (seconds) of its lane."""
+    env = {**otter_env(), "PYTHONUNBUFFERED": "1", **env_extra}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "otterfile", "-f",
+                           str(project / "Otterfile.py"), "--debug", "--json", "run",
+                           "production"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, env=env, cwd=project, timeout=240)
+    traced_run.wall = time.monotonic() - started
+    assert done.returncode == 0, done.stdout
+    stage = {h: "?" for h in hosts}
+    commands = {h: Counter() for h in hosts}
+    seconds: dict[str, dict] = {h: {} for h in hosts}
+    for line in done.stdout.splitlines():
+        if line.startswith('{"v": '):  # an event; a --debug line may follow on its line
+            event, end = json.JSONDecoder().raw_decode(line)
+            host, line = event.get("host"), line[end:]
+            if host in stage and event.get("event") == "start":
+                stage[host] = event["stage"]
+            if host in stage and event.get("event") == "end":
+                seconds[host][event["stage"]] = event.get("seconds")
+        host, mark, _ = line.partition(" $ ")
+        if mark and host in commands:
+            commands[host][stage[host]] += 1
+    return commands, seconds, done.stdout
+
+
+def timeline(project, host: str) -> list[str]:
+    """When each stage of a warm no-op (a kept master) ends, from the start of `otter`."""
+    env = {**otter_env(), "PYTHONUNBUFFERED": "1", "OTTER_SSH_PERSIST": "60"}
+    argv = [sys.executable, "-m", "otterfile", "-f", str(project / "Otterfile.py"), "--json",
+            "run", "production"]
+    subprocess.run(argv, env=env, cwd=project, capture_output=True, timeout=240)  # warm
+    started, ends = time.monotonic(), []
+    with subprocess.Popen(argv, env=env, cwd=project, stdout=subprocess.PIPE, text=True,
+                          stderr=subprocess.DEVNULL) as process:
+        for line in process.stdout:
+            event = json.loads(line)
+            if event.get("event") == "end" and event.get("host") in (host, "local", None):
+                ends.append(f"{event.get('stage')} {time.monotonic() - started:.3f}"
+                            f" ({event.get('seconds')})")
+    return [f"warm no-op timeline, {host} and the controller: " + ", ".join(ends)
+            + f"; exit at {time.monotonic() - started:.3f}"]
+
+
+def show(names, first_wall, first, first_seconds, again, again_seconds) -> list[str]:
+    lines = [f"first deploy wall {first_wall:.2f}s"]
+    for label, counts, times in (("first", first, first_seconds),
+                                 ("no-op", again, again_seconds)):
+        lines += [f"{label} {host}: {sum(counts[host].values())} commands "
+                  f"{dict(counts[host])} {times[host]}" for host in names]
+    return lines
+
+
+def test_a_noop_redeploy_takes_few_round_trips(tmp_path, clean_targets):
+    three = clean_targets[:3]
+    write_app(tmp_path / "app", "v1")
+    write_otterfile(tmp_path, three)
+    names = [t.host.name for t in three]
+    first, first_seconds, _ = traced_run(tmp_path, names)
+    first_wall = traced_run.wall
+    assert [served(t) for t in three] == ["200 v1"] * 3
+    again, again_seconds, output = traced_run(tmp_path, names)
+    assert "nothing to do" in output
+    report = os.environ.get("OTTER_TRIPS_REPORT")  # a measurement by hand, never asserted
+    if report:
+        lines = show(names, first_wall, first, first_seconds, again, again_seconds)
+        for persist in ("0", "60"):  # each run connects afresh; masters kept between runs
+            walls = []
+            for _ in range(int(os.environ.get("OTTER_TRIPS_RUNS", "5"))):
+                traced_run(tmp_path, names, OTTER_SSH_PERSIST=persist)
+                walls.append(traced_run.wall)
+            lines.append(f"no-op wall (OTTER_SSH_PERSIST={persist}): median "
+                         f"{statistics.median(walls):.2f}s of {[round(w, 2) for w in walls]}")
+        lines += timeline(tmp_path, names[0])
+        with open(report, "a") as out:
+            out.write("\n".join(lines) + "\n")
+    for host in names:
+        assert sum(again[host].values()) <= NOOP_MOST, (host, dict(again[host]), output)
+        assert sum(first[host].values()) > sum(again[host].values())  # counted at all
+    assert [served(t) for t in three] == ["200 v1"] * 3
+
+
+BIG_TAG = "otter-it-trips:latest"
+
+
+def by_hand(targets, testbed) -> float:
+    """The W5 floor, hosts in parallel: `docker save | ssh docker load`, `ssh docker run`."""
+    import threading
+
+    def one(t):
+        ssh = ["ssh", "-i", str(testbed.key), "-o", f"UserKnownHostsFile={testbed.known_hosts}",
+               "-p", str(t.ssh_port), "root@127.0.0.1"]
+        save = subprocess.Popen(["docker", "save", BIG_TAG], stdout=subprocess.PIPE)
+        subprocess.run(ssh + ["docker", "load"], stdin=save.stdout, check=True,
+                       capture_output=True, timeout=120)
+        save.wait(timeout=60)
+        subprocess.run(ssh + ["docker run -d --name by-hand --label otter.deployment=bench "
+                              "-p 127.0.0.1:29999:8080 "
+                              + BIG_TAG], check=True, capture_output=True, timeout=60)
+    started = time.monotonic()
+    threads = [threading.Thread(target=one, args=(t,)) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    return time.monotonic() - started
+
+
+def test_a_first_image_deploy_takes_one_round_trip_per_stage(tmp_path, testbed, clean_targets):
+    """30 MB of the image's bytes: lock, load and the look after it, start, switch, retire,
+    unlock; the health checks go through the connection's forward (not commands)."""
+    three = clean_targets[:3]
+    app = write_app(tmp_path / "app", "v1")
+    (app / "big.bin").write_bytes(os.urandom(30 * 1024 * 1024))
+    (app / "Dockerfile").write_text((app / "Dockerfile").read_text().replace(
+        "COPY www/", "COPY big.bin /data/big.bin\nCOPY www/"))
+    write_otterfile(tmp_path, three, command=f"docker build -q -t {BIG_TAG} .")
+    names = [t.host.name for t in three]
+    try:
+        first, seconds, output = traced_run(tmp_path, names)
+        walls = [traced_run.wall]
+        assert [served(t) for t in three] == ["200 v1"] * 3
+        for host in names:
+            assert first[host]["lock"] == 1 and first[host]["ship"] == 2, dict(first[host])
+            assert sum(first[host].values()) == 7, (dict(first[host]), output)
+        report = os.environ.get("OTTER_TRIPS_REPORT")  # a measurement by hand, never asserted
+        if report:
+            floors = []
+            for _ in range(int(os.environ.get("OTTER_TRIPS_RUNS", "3"))):
+                testbed.reset(three)
+                traced_run(tmp_path, names)
+                walls.append(traced_run.wall)
+                testbed.reset(three)
+                floors.append(by_hand(three, testbed))
+            lines = show(names, walls[0], first, seconds, {h: Counter() for h in names},
+                         {h: {} for h in names})[:4]
+            lines.append(f"first 30 MB deploy wall: median {statistics.median(walls):.2f}s of "
+                         f"{[round(w, 2) for w in walls]}; by hand median "
+                         f"{statistics.median(floors):.2f}s of {[round(f, 2) for f in floors]}")
+            with open(report, "a") as out:
+                out.write("\n".join(lines) + "\n")
+    finally:
+        subprocess.run(["docker", "rmi", "--force", BIG_TAG], capture_output=True)
