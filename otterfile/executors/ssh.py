@@ -59,7 +59,7 @@ class ConnectionFailed(ExecutionError):
 
     def __init__(self, host: SSHHost, stderr: str | Outcome):
         text = stderr.explained() if isinstance(stderr, Outcome) else stderr
-        self.host, self.stderr = host, text.strip()
+        self.host, self.stderr = host, text.replace("\r\n", "\n").strip()
         super().__init__(f"cannot connect to {host.introduced()}: "
                          f"{_explain(host, self.stderr)}")
 
