@@ -171,11 +171,11 @@ def test_a_started_master_gives_its_slot_back_while_its_command_runs(fake, monke
     # a long command (logs -f) must not keep a start slot: the next host's start goes on
     gate = Starts(1)
     monkeypatch.setattr(starts_module, "_shared", [gate])
-    long = threading.Thread(target=executor(fake, "a").run, args=(cmd("sleep", "1"),))
+    long = threading.Thread(target=executor(fake, "a").run, args=(cmd("sleep", "7"),))
     monkeypatch.setenv("FAKE_HANDSHAKE", "0")
     executable(fake["dir"] / "bin" / "ssh", FAKE_SSH.replace(
         'print("ran:", args[-1][-20:])',
-        'print("ran:", args[-1][-20:]); time.sleep(1 if "sleep" in args[-1] else 0)'))
+        'print("ran:", args[-1][-20:]); time.sleep(1 if "sleep 7" in args[-1] else 0)'))
     long.start()
     try:
         result = executor(fake, "b").run(cmd("true"))
