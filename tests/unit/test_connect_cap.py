@@ -51,6 +51,9 @@ if count < int(os.environ.get("FAKE_DROPS", "0")):
 if os.environ.get("FAKE_REFUSE"):
     sys.stderr.write(os.environ["FAKE_REFUSE"] + "\\n")
     sys.exit(255)
+if os.environ.get("FAKE_WARN"):
+    sys.stderr.write(os.environ["FAKE_WARN"] + "\\n")
+    sys.stderr.flush()
 time.sleep(float(os.environ.get("FAKE_HANDSHAKE", "0")))
 note(event="authenticated")
 if options.get("ControlMaster") != "no":
@@ -90,6 +93,16 @@ def test_a_dropped_start_is_tried_again_then_the_command_runs(fake, monkeypatch)
     assert events == ["begin", "dropped", "begin", "dropped", "begin", "authenticated"]
     first, second = fake["pauses"]
     assert 0 < first < second  # backing off
+
+
+def test_what_ssh_says_reaches_the_output_unless_the_try_was_dropped(fake, monkeypatch):
+    monkeypatch.setenv("FAKE_DROPS", "1")
+    monkeypatch.setenv("FAKE_WARN", "Warning: Permanently added 'web1' (ED25519) to the list")
+    seen: list[tuple[str, str]] = []
+    result = executor(fake).run(cmd("echo", "hi"), on_output=lambda *line: seen.append(line))
+    assert result.ok
+    assert seen[0] == ("stderr", "Warning: Permanently added 'web1' (ED25519) to the list")
+    assert seen[1][0] == "stdout" and seen[1][1].startswith("ran:") and len(seen) == 2
 
 
 def test_a_stream_input_starts_a_master_first_and_it_is_tried_again_too(fake, monkeypatch):
