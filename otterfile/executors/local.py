@@ -229,15 +229,17 @@ def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] 
     processes = processes or Processes()
     processes.add(process)
     try:
+        linger = None  # how long to wait for its output once it ended: to the end
         try:
             code = process.wait(timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-            code = EXIT_TIMEOUT
+            code, linger = EXIT_TIMEOUT, 2.0  # a child it left may hold the pipes open
             err.add(f"otter: timed out after {timeout}s\n")
+        until = None if linger is None else time.monotonic() + linger
         for thread in threads[:2]:  # all its output (the input feeder may be blocked)
-            thread.join()
+            thread.join(None if until is None else max(0.0, until - time.monotonic()))
     except BaseException:  # Ctrl-C while waiting: the process must not outlive the run
         with contextlib.suppress(Exception):
             process.kill()
