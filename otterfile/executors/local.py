@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import selectors
 import shutil
 import subprocess
 import threading
@@ -178,11 +179,30 @@ def _feed(pipe: BinaryIO, stdin: Input) -> None:
             pipe.close()
 
 
-def _drain(pipe: BinaryIO, capture: _Capture) -> None:
-    """Pass the process's output on, line by line, until it closes."""
-    with pipe:
-        for line in iter(pipe.readline, b""):
-            capture.add(line.decode("utf-8", "replace"))
+def _drain(pipes: list[tuple[BinaryIO, _Capture]]) -> None:
+    """Pass the process's output on, line by line, until both pipes close; one reader, so
+    lines keep the order they were written in across stdout and stderr (as far as the
+    pipes tell)."""
+    waiting = {pipe.fileno(): (pipe, capture, bytearray()) for pipe, capture in pipes}
+    with selectors.DefaultSelector() as selector:
+        for fd in waiting:
+            selector.register(fd, selectors.EVENT_READ)
+        while waiting:
+            for key, _ in sorted(selector.select(), key=lambda event: event[0].fd):
+                pipe, capture, partial = waiting[key.fd]
+                chunk = os.read(key.fd, CHUNK)
+                if chunk:
+                    partial += chunk
+                    *lines, rest = partial.split(b"\n")
+                    for line in lines:
+                        capture.add(line.decode("utf-8", "replace") + "\n")
+                    partial[:] = rest
+                    continue
+                if partial:  # a last line without its newline
+                    capture.add(partial.decode("utf-8", "replace"))
+                selector.unregister(key.fd)
+                pipe.close()
+                del waiting[key.fd]
 
 
 def _start(argv: list[str], cwd: str | None, env: dict[str, str], stdin: Input,
@@ -199,8 +219,8 @@ def _start(argv: list[str], cwd: str | None, env: dict[str, str], stdin: Input,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as error:  # exec failed: not executable, a bad interpreter
         raise _CannotStart(EXIT_CANNOT_EXEC, f"{argv[0]}: {error.strerror}\n") from None
-    threads = [threading.Thread(target=_drain, args=(process.stdout, out), daemon=True),
-               threading.Thread(target=_drain, args=(process.stderr, err), daemon=True)]
+    pipes = [(process.stdout, out), (process.stderr, err)]
+    threads = [threading.Thread(target=_drain, args=(pipes,), daemon=True)]
     if not empty:
         threads.append(threading.Thread(target=_feed, args=(process.stdin, stdin),
                                         daemon=True))
@@ -238,7 +258,7 @@ def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] 
             code, linger = EXIT_TIMEOUT, 2.0  # a child it left may hold the pipes open
             err.add(f"otter: timed out after {timeout}s\n")
         until = None if linger is None else time.monotonic() + linger
-        for thread in threads[:2]:  # all its output (the input feeder may be blocked)
+        for thread in threads[:1]:  # all its output (the input feeder may be blocked)
             thread.join(None if until is None else max(0.0, until - time.monotonic()))
     except BaseException:  # Ctrl-C while waiting: the process must not outlive the run
         with contextlib.suppress(Exception):
