@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from . import workloads
+from .hosts import MAX
 from .report import write_results
 from .runner import Runner
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             run.measure(workloads.w5_systemd(run, run.light(3)))
             save()
         if "W6" in chosen:
-            for count in [n for n in scale if n <= 10]:
+            for count in [n for n in scale if n <= MAX["light"]]:
                 run.measure(workloads.w6_noop(run, run.light(count)))
                 save()
             if not args.keep:

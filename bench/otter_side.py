@@ -90,3 +90,17 @@ def can(*words: str) -> bool:
     done = subprocess.run([sys.executable, "-m", "otterfile", *words[:-1], "--help"],
                           capture_output=True, text=True, env={**os.environ, **env()})
     return words[-1] in done.stdout
+
+
+def compiled() -> None:
+    """Byte code for otter's modules, as an installed otter has (pip compiles on install)."""
+    import compileall
+    compileall.compile_dir(str(ROOT / "otterfile"), quiet=1)
+
+
+def end_masters(folder: Path) -> None:
+    """End the SSH masters otter kept in `folder` (a cold start for the next run)."""
+    for path in folder.glob("*"):
+        if not path.name.endswith(".lock"):
+            subprocess.run(["ssh", "-o", f"ControlPath={path}", "-O", "exit", "x"],
+                           capture_output=True, timeout=30)

@@ -9,6 +9,11 @@ Python's start-up, `ssh host true` on one host, three of those in parallel, and 
 each run) and with persistence off (`--no-persist`). pyinfra too, when it is on PATH or
 given (`python3 -m venv /tmp/pi && /tmp/pi/bin/pip install pyinfra`, then
 `--pyinfra /tmp/pi/bin/pyinfra`).
+
+Every command here runs in root's login shell on this machine, so its ~/.bashrc (pyenv init
+on the project's machines: about 80 ms) is in every figure: `python -m bench -w W7` (the
+bench's own hosts) is the fairer comparison. otter's modules are byte-compiled first, as an
+installed otter's are.
 """
 from __future__ import annotations
 
@@ -149,6 +154,8 @@ def main() -> None:
              "--ssh-key", str(folder / "key"), "--data",
              f"ssh_known_hosts_file={folder / 'known_hosts'}", "-y", "exec", "--", "true"]),
             None))
+    import compileall
+    compileall.compile_dir(str(ROOT / "otterfile"), quiet=1)  # PYTHONDONTWRITEBYTECODE here
     try:
         quiet(otter + ["exec", "production", "--", "true"])  # known hosts, warm caches
         print(f"{'case':<34} {'median':>9}   ({runs} runs, 3 hosts on one loopback sshd)")

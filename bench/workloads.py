@@ -99,15 +99,25 @@ def w3(run) -> list[Case]:
 
 
 def exec_cases(run, hosts, W: str, warm: bool = False) -> list[Case]:
+    """`otter exec -- true`: cold (otter's kept masters ended before each run) and warm (the
+    master the run before kept), against parallel `ssh true`, pyinfra and Python's start-up.
+    With `warm`, also OpenSSH over kept masters (the warm floor)."""
     kit = run.kit(hosts)
     project = otter.systemd_project(kit.work / "otter-exec", hosts, run.tarball(1))
+    otter.compiled()  # as installed: byte code cached (this machine sets PYTHONDONTWRITEBYTECODE)
+    sockets = kit.work / "run"  # otter's kept masters of this case: XDG_RUNTIME_DIR/otter-ssh
+    sockets.mkdir(mode=0o700, exist_ok=True)
+    env = {**otter.env(), "XDG_RUNTIME_DIR": str(sockets)}
+    exec_true = otter.argv(project, "exec", "production", "--", "true")
     cases = [Case(_m(W, "OpenSSH: parallel ssh true", hosts, floor=True),
                   parallel([sh(h.ssh_argv()) + " true" for h in hosts])),
+             Case(_m(W, "python3 -c pass (start-up)", hosts), [sys.executable, "-c", "pass"]),
              Case(_m(W, "pyinfra exec -y -- true", hosts),
                   [_bin(run, "pyinfra"), "-y", str(kit.pyinfra_inventory), "exec", "--", "true"]),
-             Case(_m(W, "otter exec -- true", hosts,
-                     note="cold: otter opens a master per run today" if warm else ""),
-                  otter.argv(project, "exec", "production", "--", "true"), env=otter.env())]
+             Case(_m(W, "otter exec -- true, cold (no kept master)", hosts), exec_true, env=env,
+                  setup=lambda: otter.end_masters(sockets / "otter-ssh")),
+             Case(_m(W, "otter exec -- true, warm (master kept by the run before)", hosts),
+                  exec_true, env=env)]
     if warm:
         for h in hosts:  # a kept master per host: the warm floor
             cp = str(kit.work / f"keep-{h.port}")
@@ -116,10 +126,6 @@ def exec_cases(run, hosts, W: str, warm: bool = False) -> list[Case]:
         cases.insert(1, Case(_m(W, "OpenSSH: parallel ssh true over kept masters", hosts),
                              parallel([sh(h.ssh_argv("-o", f"ControlPath={kit.work}/keep-{h.port}"))
                                        + " true" for h in hosts])))
-        cases.append(Case(_m(W, "otter exec -- true, second run in a row (warm)", hosts,
-                             note="no kept master in this checkout: same as cold"),
-                          otter.argv(project, "exec", "production", "--", "true"),
-                          env=otter.env()))
     return cases
 
 

@@ -1,4 +1,5 @@
-"""Run Commands as local processes with the `sh` library, streaming input and output.
+"""Run Commands as local processes, streaming input and output (subprocess and threads:
+nothing heavy to import, so `otter` starts fast).
 
 `run_process` is the one place otter starts a process; the SSH executor uses it too.
 """
@@ -7,11 +8,13 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import selectors
+import shutil
+import subprocess
 import threading
 import time
 from typing import BinaryIO, Iterable, Iterator
 
-import sh
 
 from ..command import Command, script
 from ..hosts import Host, LocalHost
@@ -44,7 +47,8 @@ class HeldOpen:
         self.started.set()
 
     def stream(self) -> Iterator[bytes]:
-        """A generator (what sh feeds from) that ends when the process has exited."""
+        """A generator (what the input feeder reads) that ends when the process has
+        exited."""
         self.started.wait()
         if self.pid is not None:
             _wait_exit(self.pid)
@@ -130,7 +134,7 @@ class Processes:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._running: dict[int, object] = {}  # by id: sh's RunningCommand is unhashable
+        self._running: dict[int, object] = {}  # by id
 
     def add(self, process) -> None:
         with self._lock:
@@ -148,11 +152,12 @@ class Processes:
                 process.terminate()
 
 
-def _program(argv0: str, cwd: str | None, env: dict[str, str]) -> sh.Command:
-    # sh resolves a relative path against our cwd, the process will run in `cwd`
+def _program(argv0: str, cwd: str | None, env: dict[str, str]) -> str | None:
+    # a relative path is the process's own (it runs in `cwd`); a name is looked up in
+    # the PATH it runs with
     if "/" in argv0:
-        return sh.Command(os.path.join(cwd or "", argv0))
-    return sh.Command(argv0, search_paths=env.get("PATH", os.defpath).split(os.pathsep))
+        return os.path.join(cwd or "", argv0)
+    return shutil.which(argv0, path=env.get("PATH", os.defpath))
 
 
 class _CannotStart(Exception):
@@ -161,22 +166,67 @@ class _CannotStart(Exception):
         self.code, self.message = code, message
 
 
+def _feed(pipe: BinaryIO, stdin: Input) -> None:
+    """Write `stdin` (bytes or chunks) to the process, then close its input."""
+    try:
+        for chunk in [stdin] if isinstance(stdin, bytes) else stdin:  # type: ignore[union-attr]
+            pipe.write(chunk)
+            pipe.flush()
+    except (BrokenPipeError, ValueError, OSError):  # it stopped reading (or ended)
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            pipe.close()
+
+
+def _drain(pipes: list[tuple[BinaryIO, _Capture]]) -> None:
+    """Pass the process's output on, line by line, until both pipes close; one reader, so
+    lines keep the order they were written in across stdout and stderr (as far as the
+    pipes tell)."""
+    waiting = {pipe.fileno(): (pipe, capture, bytearray()) for pipe, capture in pipes}
+    with selectors.DefaultSelector() as selector:
+        for fd in waiting:
+            selector.register(fd, selectors.EVENT_READ)
+        while waiting:
+            for key, _ in sorted(selector.select(), key=lambda event: event[0].fd):
+                pipe, capture, partial = waiting[key.fd]
+                chunk = os.read(key.fd, CHUNK)
+                if chunk:
+                    partial += chunk
+                    *lines, rest = partial.split(b"\n")
+                    for line in lines:
+                        capture.add(line.decode("utf-8", "replace") + "\n")
+                    partial[:] = rest
+                    continue
+                if partial:  # a last line without its newline
+                    capture.add(partial.decode("utf-8", "replace"))
+                selector.unregister(key.fd)
+                pipe.close()
+                del waiting[key.fd]
+
+
 def _start(argv: list[str], cwd: str | None, env: dict[str, str], stdin: Input,
-           out: _Capture, err: _Capture, timeout: float | None):
+           out: _Capture, err: _Capture) -> tuple[subprocess.Popen, list[threading.Thread]]:
     if cwd and not os.path.isdir(cwd):
         raise _CannotStart(EXIT_NOT_FOUND, f"cd: {cwd}: no such directory\n")
+    program = _program(argv[0], cwd, env)
+    if program is None or ("/" in argv[0] and not os.path.exists(program)):
+        raise _CannotStart(EXIT_NOT_FOUND, f"{argv[0]}: command not found\n")
+    empty = stdin is None or stdin == b""  # EOF at once, never our terminal
     try:
-        program = _program(argv[0], cwd, env)
-        # _tty_out=False: a pipe, not a pty; _no_pipe: no unbounded queue of stdout;
-        # _in=b"" when there is no input, so a reader sees EOF, never our terminal.
-        return program(*argv[1:], _cwd=cwd, _env=env, _in=b"" if stdin is None else stdin,
-                       _out=out.add, _err=err.add, _tty_out=False, _no_pipe=True,
-                       _bg=True, _bg_exc=False, _timeout=timeout, _decode_errors="replace")
-    except sh.CommandNotFound:
-        raise _CannotStart(EXIT_NOT_FOUND, f"{argv[0]}: command not found\n") from None
-    except sh.ForkException as error:  # exec failed in the child
-        reason = str(error).strip().splitlines()[-1]
-        raise _CannotStart(EXIT_CANNOT_EXEC, f"{argv[0]}: {reason}\n") from None
+        process = subprocess.Popen([program, *argv[1:]], cwd=cwd, env=env,
+                                   stdin=subprocess.DEVNULL if empty else subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as error:  # exec failed: not executable, a bad interpreter
+        raise _CannotStart(EXIT_CANNOT_EXEC, f"{argv[0]}: {error.strerror}\n") from None
+    pipes = [(process.stdout, out), (process.stderr, err)]
+    threads = [threading.Thread(target=_drain, args=(pipes,), daemon=True)]
+    if not empty:
+        threads.append(threading.Thread(target=_feed, args=(process.stdin, stdin),
+                                        daemon=True))
+    for thread in threads:
+        thread.start()
+    return process, threads
 
 
 def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] | None = None,
@@ -188,8 +238,8 @@ def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] 
     out, err = _Capture("stdout", on_output), _Capture("stderr", on_output)
     held = stdin if isinstance(stdin, HeldOpen) else None
     try:
-        process = _start(argv, cwd, {**os.environ, **(env or {})},
-                         held.stream() if held else stdin, out, err, timeout)
+        process, threads = _start(argv, cwd, {**os.environ, **(env or {})},
+                                  held.stream() if held else stdin, out, err)
     except _CannotStart as error:
         if held:
             held.attach(None)
@@ -199,13 +249,17 @@ def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] 
     processes = processes or Processes()
     processes.add(process)
     try:
-        process.wait()
-        code = process.exit_code
-    except sh.TimeoutException:
-        code = EXIT_TIMEOUT
-        err.add(f"otter: timed out after {timeout}s\n")
-    except sh.ErrorReturnCode as error:
-        code = error.exit_code
+        linger = None  # how long to wait for its output once it ended: to the end
+        try:
+            code = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            code, linger = EXIT_TIMEOUT, 2.0  # a child it left may hold the pipes open
+            err.add(f"otter: timed out after {timeout}s\n")
+        until = None if linger is None else time.monotonic() + linger
+        for thread in threads[:1]:  # all its output (the input feeder may be blocked)
+            thread.join(None if until is None else max(0.0, until - time.monotonic()))
     except BaseException:  # Ctrl-C while waiting: the process must not outlive the run
         with contextlib.suppress(Exception):
             process.kill()

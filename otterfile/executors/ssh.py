@@ -9,13 +9,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shlex
 import shutil
 import socket
 import tempfile
 import threading
 import time
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from ..command import Command
 from ..errors import ExecutionError
@@ -25,76 +24,29 @@ from .control import connection_key, control_folder
 from .http import getter
 from .local import (HeldOpen, Input, Processes, chunks, open_source, run_process,
                     upload_command)
+from .openssh import CONNECT_TIMEOUT, ConnectionFailed, ssh_options, watched
+from .starts import SSH_FAILED, starts
 
-CONNECT_TIMEOUT = 15
+__all__ = ["ConnectionFailed", "SSHExecutor", "free_port", "ssh_options", "watched"]
 CONTROL_PERSIST = "10m"  # how long an orphaned master (otter killed) outlives its last use
 MAX_SESSIONS = 8  # below sshd's default MaxSessions (10) per connection
-SSH_FAILED = 255
+SOCKET_POLL = 0.01  # how often a start looks for its master's socket
 
-# Runs "$@" (a command without input) so that it ends when otter does: our stdin stays open
-# for as long as otter waits, and its end (otter stopped, killed, timed out, connection
-# lost) makes the watcher stop the command's whole process group, then kill it.
-WATCH_SCRIPT = r"""exec 3<&0
-if command -v setsid >/dev/null 2>&1; then setsid "$@" </dev/null 3<&- &
-else "$@" </dev/null 3<&- & fi
-c=$!
-{ while read -r _; do :; done <&3
-  kill -TERM -"$c" "$c"; sleep 5; kill -KILL -"$c" "$c"; } >/dev/null 2>&1 &
-w=$!
-exec 3<&-
-wait "$c"; s=$?
-kill "$w" 2>/dev/null
-exit "$s"
-"""
+def _release(held: list) -> None:
+    """Give back what a start held (locks, files), once, the last taken first; two
+    threads may both call it."""
+    while True:
+        try:
+            give = held.pop()
+        except IndexError:
+            return
+        give()
 
 
-def watched(line: str) -> str:
-    """`line` run under WATCH_SCRIPT: ended on the host when otter's end closes stdin."""
-    return shlex.join(["sh", "-c", WATCH_SCRIPT, "sh", "sh", "-c", line])
-
-
-class ConnectionFailed(ExecutionError):
-    """ssh could not reach or authenticate to a host; no command ran."""
-
-    def __init__(self, host: SSHHost, stderr: str):
-        self.host, self.stderr = host, stderr.strip()
-        super().__init__(f"cannot connect to {host.introduced()}: "
-                         f"{_explain(host, self.stderr)}")
-
-
-def _explain(host: SSHHost, stderr: str) -> str:
-    where = host.known_hosts or "~/.ssh/known_hosts"
-    if "IDENTIFICATION HAS CHANGED" in stderr or ("key for" in stderr and "differs" in stderr):
-        return (f"its host key does not match the one in {where}; refusing to connect "
-                f"(if the server was reinstalled, verify its new key, then remove the old "
-                f"one as ssh says below)\n{stderr}")
-    if "host key is known" in stderr:
-        return (f"its host key is unknown (not in {where}); add it, or use "
-                f"host_key_checking=\"accept-new\" to trust it on first use\n{stderr}")
-    return stderr or "ssh exited 255"
-
-
-def ssh_options(host: SSHHost) -> list[str]:
-    """The ssh options otter sets for `host`; everything else comes from ~/.ssh/config."""
-    opts = ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}",
-            "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4",
-            "-o", f"StrictHostKeyChecking={_checking(host.host_key_checking)}"]
-    if host.known_hosts:
-        # quoted: ssh splits an unquoted value at spaces into several files
-        opts += ["-o", f'UserKnownHostsFile="{os.path.expanduser(host.known_hosts)}"']
-    if host.identity_file:
-        opts += ["-i", os.path.expanduser(host.identity_file), "-o", "IdentitiesOnly=yes"]
-    if host.port:
-        opts += ["-p", str(host.port)]
-    if host.user:
-        opts += ["-l", host.user]
-    return opts
-
-
-def _checking(value: str) -> str:
-    if value not in ("yes", "accept-new"):  # never "no": checks are not turned off
-        raise ValueError(f"host_key_checking must be 'yes' or 'accept-new', got {value!r}")
-    return value
+def _poll(ready: Callable[[], bool], ended: threading.Event) -> None:
+    """Call `ready` every SOCKET_POLL seconds until it says yes or `ended` is set."""
+    while not ready() and not ended.wait(SOCKET_POLL):
+        pass
 
 
 def free_port() -> int:
@@ -127,37 +79,107 @@ class SSHExecutor:
         self._processes = Processes()
         self._closes = 0  # close() calls so far: a command that close() stopped did not fail
 
-    def _ssh(self, *args: str, master: bool = False) -> list[str]:
-        mux = "yes" if master else "no"
-        return ["ssh", *ssh_options(self.host), "-o", f"ControlMaster={mux}",
+    def _ssh(self, *args: str, master: str = "no") -> list[str]:
+        return ["ssh", *ssh_options(self.host), "-o", f"ControlMaster={master}",
                 "-o", f"ControlPath={self.control_path}", *args, "--", self.host.hostname]
+
+    def _keep(self) -> list[str]:
+        keep = f"{self.persist}s" if self.persist else CONTROL_PERSIST
+        return ["-o", f"ControlPersist={keep}"]
+
+    def _claim(self) -> Callable[[], None] | None:
+        """None when a master runs; else starting one is ours until the returned
+        give_back() (idempotent). One start at a time: concurrent first commands (threads,
+        other otters) must not each start a master."""
+        self._lock.acquire()
+        held: list = [self._lock.release]
+        try:
+            if self.persist:  # a private folder (not kept) has only this process's masters
+                lock = open(self.control_path + ".lock", "a")
+                held.append(lock.close)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            if self._master_alive():
+                _release(held)
+                return None
+            with contextlib.suppress(FileNotFoundError):  # left by a killed master
+                os.unlink(self.control_path)
+            os.makedirs(self._dir, mode=0o700, exist_ok=True)  # again after close()
+        except BaseException:
+            _release(held)
+            raise
+        return lambda: _release(held)
 
     def _ensure_master(self) -> bool:
         """Start the master unless one runs; True when it is one an earlier otter kept and
         no command of ours has used yet (its host may have gone away since)."""
-        # one lock: concurrent first commands (threads, other otters) must not each start one
-        with self._lock, self._folder_lock():
-            if self._master_alive():
-                return not self._checked
-            with contextlib.suppress(FileNotFoundError):  # left by a killed master
-                os.unlink(self.control_path)
-            os.makedirs(self._dir, mode=0o700, exist_ok=True)  # again after close()
-            keep = f"{self.persist}s" if self.persist else CONTROL_PERSIST
-            argv = self._ssh("-o", f"ControlPersist={keep}", "-f", "-N", master=True)
-            code, _, err = run_process(argv, timeout=CONNECT_TIMEOUT * 2)
-            if code != 0 or not self._wait_for_socket():
-                raise ConnectionFailed(self.host, err)
+        give_back = self._claim()
+        if give_back is None:
+            return not self._checked
+        try:
+            def start(_authenticated: Callable[[], None]) -> tuple[int, str]:
+                code, _, err = run_process(self._ssh(*self._keep(), "-f", "-N", master="yes"),
+                                           timeout=CONNECT_TIMEOUT * 2)
+                return code, err
+            outcome = starts().attempt(start)  # -f: returns once authenticated
+            if outcome.code != 0 or not self._wait_for_socket():
+                raise ConnectionFailed(self.host, outcome)
             self._checked = True
             return False
+        finally:
+            give_back()
 
-    @contextlib.contextmanager
-    def _folder_lock(self) -> Iterator[None]:
-        if not self.persist:  # a private folder: only this process starts masters there
-            yield
-            return
-        with open(self.control_path + ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+    def _run_first(self, line: str, held: bool, data: Input, on_output: OnOutput | None,
+                   timeout: float | None, give_back: Callable[[], None]) -> tuple[int, str, str]:
+        """Run `line` by an ssh that becomes the host's master as it connects
+        (ControlMaster=auto, ControlPersist): no separate master process to start and wait
+        for. The start is given back once the master's socket appears; a start the server
+        dropped is tried again (nothing ran)."""
+        ran: list = [SSH_FAILED, "", ""]
+
+        def start(authenticated: Callable[[], None]) -> tuple[int, str]:
+            up, ended, order = threading.Event(), threading.Event(), threading.Lock()
+            pending: list[tuple[str, str]] = []  # ssh's words before authenticating
+
+            def ready() -> bool:
+                if not up.is_set() and os.path.exists(self.control_path):
+                    up.set()
+                    authenticated()
+                    give_back()
+                return up.is_set()
+
+            def show(stream: str, text: str) -> None:  # from two reader threads
+                with order:
+                    if ready() or stream == "stdout":
+                        for item in pending:
+                            on_output(*item)  # type: ignore[misc]
+                        pending.clear()
+                        on_output(stream, text)  # type: ignore[misc]
+                    else:
+                        pending.append((stream, text))
+            watcher = threading.Thread(target=_poll, args=(ready, ended), daemon=True)
+            watcher.start()
+            try:
+                argv = self._ssh("-T", "-e", "none", *self._keep(), master="auto") + [line]
+                ran[:] = run_process(argv, stdin=HeldOpen() if held else data,
+                                     on_output=show if on_output else None, timeout=timeout,
+                                     processes=self._processes)
+            finally:
+                ended.set()
+                watcher.join()
+            if ready():  # authenticated: whatever failed later was not the start
+                for item in pending:
+                    on_output(*item)  # type: ignore[misc]
+                return ran[0], ""
+            return ran[0], ran[2]
+        try:
+            with self._sessions:
+                outcome = starts().attempt(start)
+        finally:
+            give_back()
+        if outcome.code == SSH_FAILED and outcome.stderr:  # never authenticated
+            raise ConnectionFailed(self.host, outcome)
+        self._checked = True
+        return ran[0], ran[1], ran[2]
 
     def _end_master(self) -> None:
         """Stop the master at control_path (asked through its socket, else killed)."""
@@ -193,16 +215,23 @@ class SSHExecutor:
         line, held = command.shell_line(), data is None
         if held:  # nothing to send: hold stdin open so the host sees otter go away
             line = watched(line)
+        again = held or isinstance(data, bytes)  # input that can be sent a second time
         for attempt in (1, 2):
-            data = HeldOpen() if held else data
-            kept = self._ensure_master()
             started, closes = time.monotonic(), self._closes
-            with self._sessions:
-                code, out, err = run_process(self._ssh("-T", "-e", "none") + [line],
-                                             stdin=data, on_output=on_output, timeout=timeout,
-                                             processes=self._processes)
+            give_back = self._claim() if again else None
+            if give_back is not None:  # no master yet: this command's ssh becomes it
+                kept = False
+                code, out, err = self._run_first(line, held, data, on_output, timeout,
+                                                 give_back)
+            else:
+                kept = not self._checked if again else self._ensure_master()
+                with self._sessions:
+                    code, out, err = run_process(
+                        self._ssh("-T", "-e", "none") + [line],
+                        stdin=HeldOpen() if held else data, on_output=on_output,
+                        timeout=timeout, processes=self._processes)
             if code == SSH_FAILED and closes == self._closes and self._control("check")[0] != 0:
-                if kept and attempt == 1 and not out and (held or isinstance(data, bytes)):
+                if kept and attempt == 1 and not out and again:
                     self._end_master()  # a kept master whose host went away: a fresh one
                     continue
                 raise ConnectionFailed(self.host, err)  # the connection, not the command, failed

@@ -1,0 +1,79 @@
+"""What otter says to the OpenSSH client and reads back: the options it sets for a host,
+the wrapper that ends a remote command with otter, and a failed connection in a person's
+words (the executor itself: ssh.py)."""
+from __future__ import annotations
+
+import os
+import shlex
+
+from ..errors import ExecutionError
+from ..hosts import SSHHost
+from .starts import Outcome
+
+CONNECT_TIMEOUT = 15
+
+# Runs "$@" (a command without input) so that it ends when otter does: our stdin stays open
+# for as long as otter waits, and its end (otter stopped, killed, timed out, connection
+# lost) makes the watcher stop the command's whole process group, then kill it.
+WATCH_SCRIPT = r"""exec 3<&0
+if command -v setsid >/dev/null 2>&1; then setsid "$@" </dev/null 3<&- &
+else "$@" </dev/null 3<&- & fi
+c=$!
+{ while read -r _; do :; done <&3
+  kill -TERM -"$c" "$c"; sleep 5; kill -KILL -"$c" "$c"; } >/dev/null 2>&1 &
+w=$!
+exec 3<&-
+wait "$c"; s=$?
+kill "$w" 2>/dev/null
+exit "$s"
+"""
+
+
+def watched(line: str) -> str:
+    """`line` run under WATCH_SCRIPT: ended on the host when otter's end closes stdin."""
+    return shlex.join(["sh", "-c", WATCH_SCRIPT, "sh", "sh", "-c", line])
+
+
+class ConnectionFailed(ExecutionError):
+    """ssh could not reach or authenticate to a host; no command ran."""
+
+    def __init__(self, host: SSHHost, stderr: str | Outcome):
+        text = stderr.explained() if isinstance(stderr, Outcome) else stderr
+        self.host, self.stderr = host, text.replace("\r\n", "\n").strip()
+        super().__init__(f"cannot connect to {host.introduced()}: "
+                         f"{_explain(host, self.stderr)}")
+
+
+def _explain(host: SSHHost, stderr: str) -> str:
+    where = host.known_hosts or "~/.ssh/known_hosts"
+    if "IDENTIFICATION HAS CHANGED" in stderr or ("key for" in stderr and "differs" in stderr):
+        return (f"its host key does not match the one in {where}; refusing to connect "
+                f"(if the server was reinstalled, verify its new key, then remove the old "
+                f"one as ssh says below)\n{stderr}")
+    if "host key is known" in stderr:
+        return (f"its host key is unknown (not in {where}); add it, or use "
+                f"host_key_checking=\"accept-new\" to trust it on first use\n{stderr}")
+    return stderr or "ssh exited 255"
+
+
+def ssh_options(host: SSHHost) -> list[str]:
+    """The ssh options otter sets for `host`; everything else comes from ~/.ssh/config."""
+    opts = ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}",
+            "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4",
+            "-o", f"StrictHostKeyChecking={_checking(host.host_key_checking)}"]
+    if host.known_hosts:
+        # quoted: ssh splits an unquoted value at spaces into several files
+        opts += ["-o", f'UserKnownHostsFile="{os.path.expanduser(host.known_hosts)}"']
+    if host.identity_file:
+        opts += ["-i", os.path.expanduser(host.identity_file), "-o", "IdentitiesOnly=yes"]
+    if host.port:
+        opts += ["-p", str(host.port)]
+    if host.user:
+        opts += ["-l", host.user]
+    return opts
+
+
+def _checking(value: str) -> str:
+    if value not in ("yes", "accept-new"):  # never "no": checks are not turned off
+        raise ValueError(f"host_key_checking must be 'yes' or 'accept-new', got {value!r}")
+    return value
