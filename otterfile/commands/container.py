@@ -275,7 +275,7 @@ def list_containers(engine: str, deployment: str) -> Command:
 
 def parse_containers(stdout: str) -> list[Instance]:
     """Instances from what `list_containers` printed, as listed; the deploy flow acts only on
-    those named as otter names a release (`flow._named_by_otter`, for every runtime)."""
+    those named as otter names a release (`flow.named_by_otter`, for every runtime)."""
     out = []
     for line in stdout.splitlines():
         parts = [p.strip() for p in line.split("\t")]

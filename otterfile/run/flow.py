@@ -80,7 +80,7 @@ def recover(engine, lane, task, read=None) -> None:
     target = states.parse_read(text, rt.parse_listing,  # an invalid file: nothing is touched
                                f"{executor.host.name}:{states.state_path(dep.name)}",
                                lambda release_id: rt.instance_name(dep.name, release_id))
-    instances = _named_by_otter(rt, dep.name, target.instances)
+    instances = named_by_otter(rt, dep.name, target.instances)
     state, live = target.state, target.state.live_release
     served_port = px.served_port(served)
     for release in state.releases:  # a run killed between reload and state write
@@ -136,7 +136,7 @@ def _read_output(engine, task, executor, result) -> str:
     return result.stdout
 
 
-def _named_by_otter(rt, deployment: str, instances: list) -> list:
+def named_by_otter(rt, deployment: str, instances: list) -> list:
     """The instances whose name is the one otter derives from their release label; one
     labelled by hand under another name is never removed."""
     def ours(instance) -> bool:

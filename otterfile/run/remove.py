@@ -16,7 +16,7 @@ from ..commands import state as states
 from ..errors import OtterError
 from ..lock import DeployLock
 from ..state import DEFAULT_BASE, state_dir
-from .flow import _named_by_otter
+from .flow import named_by_otter
 
 SITE_MARK = "--- otter:site"
 OTHER_MARK = "--- otter:other "
@@ -88,7 +88,7 @@ def parse(dep, host: str, stdout: str) -> Found:
     used: set[str] = set()
     for other in others:
         used |= _digests_of(other.partition("\n")[2], digests)
-    named = [i.name for i in _named_by_otter(rt, dep.name, target.instances)]
+    named = [i.name for i in named_by_otter(rt, dep.name, target.instances)]
     live = target.state.live_release
     return Found(tuple(named), live.instance if live and live.instance in named else None,
                  len(target.state.releases), digests,
