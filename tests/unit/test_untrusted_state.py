@@ -225,7 +225,7 @@ def test_only_instances_named_after_their_release_count_as_otters():
     from otterfile.runtimes import docker
     out = listing((names(LIVE), LIVE), ("victim", LIVE), (f"otter-staging-{LIVE}", LIVE),
                   (names(LIVE), NEW), ("otter-production-", ""))
-    ours = flow._named_by_otter(docker.RUNTIME, "production", container.parse_containers(out))
+    ours = flow.named_by_otter(docker.RUNTIME, "production", container.parse_containers(out))
     assert [(i.name, i.release) for i in ours] == [(names(LIVE), LIVE)]
 
 
