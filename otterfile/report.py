@@ -6,7 +6,7 @@ import re
 import sys
 import threading
 import time
-from typing import IO
+from typing import IO, Callable
 
 from .graph import CONTROLLER, Graph
 from .runner import FAILED, OK, SKIPPED, Event, Outcome
@@ -26,6 +26,7 @@ def printable(text: str, keep: str = "\n\t") -> str:
                   _SEQUENCE.sub("", str(text)))
 
 
+PROGRESS_JSON_EVERY = 0.25  # seconds between one task's progress objects in --json
 PROGRESS_EVERY = 3.0  # seconds between progress lines in plain output (CI logs stay short)
 SCHEMA = 1  # the "v" of every JSON object otter prints (docs/json.md)
 
@@ -146,12 +147,16 @@ def amount(done: int, total: int | None) -> str:
 class JsonReporter:
     """One JSON object per line (docs/json.md): for CI logs and tools."""
 
-    def __init__(self, stream: IO[str] | None = None, hosts: dict[str, str] | None = None):
+    def __init__(self, stream: IO[str] | None = None, hosts: dict[str, str] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.stream = stream or sys.stdout
         self.hosts = hosts or {}  # host name -> address
         self._lock = threading.Lock()
+        self._clock, self._progressed = clock, {}  # task id -> when its last progress went
 
     def __call__(self, event: Event) -> None:
+        if event.kind == "progress" and event.task and not self._due(event):
+            return
         record = {"event": event.kind, "status": event.status or None,
                   "message": event.message or None, "seconds": round(event.seconds, 3)}
         if event.task:
@@ -161,6 +166,17 @@ class JsonReporter:
                           address=self.hosts.get(task.host, task.where) if task.host else "local")
         record.update({k: v for k, v in event.data.items() if _jsonable(v)})
         self.emit(record)
+
+    def _due(self, event: Event) -> bool:
+        """At most one progress object per task every PROGRESS_JSON_EVERY seconds, and
+        always the last one (done == total): a 20 MB ship is a few lines, not a thousand."""
+        now, done = self._clock(), event.data.get("done")
+        last = self._progressed.get(event.task.id)
+        if last is not None and now - last < PROGRESS_JSON_EVERY and \
+                done != event.data.get("total"):
+            return False
+        self._progressed[event.task.id] = now
+        return True
 
     def emit(self, record: dict) -> None:
         """Print one object with the schema version first; None values are left out."""

@@ -182,3 +182,20 @@ def test_json_events_carry_version_host_and_address():
                      "address": "deploy@10.0.0.1:2222", "done": 10, "total": 20}
     assert second["host"] == "controller" and second["address"] == "local"
     assert second["seconds"] == 1.235 and second["status"] == "ok"
+
+
+def test_json_progress_is_a_few_objects_per_task_and_always_the_last():
+    import json
+    stream, now = io.StringIO(), [0.0]
+    report = JsonReporter(stream, clock=lambda: now[0])
+    ship_a = Task("production/ship@a", "ship", host="a", deployment="production")
+    ship_b = Task("production/ship@b", "ship", host="b", deployment="production")
+    for done in range(1, 1001):  # a thousand chunks within 0.5 s, two targets
+        now[0] = done / 2000
+        report(Event("progress", ship_a, data={"done": done * 1000, "total": 1_000_000}))
+        report(Event("progress", ship_b, data={"done": done * 1000, "total": 1_000_000}))
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    for host in ("a", "b"):
+        dones = [line["done"] for line in lines if line["host"] == host]
+        assert dones[0] == 1000 and dones[-1] == 1_000_000  # the first and the last
+        assert len(dones) <= 4  # 0, 0.25, 0.5 s, and the last
