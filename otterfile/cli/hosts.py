@@ -184,8 +184,11 @@ def exec_(ctx: click.Context, name: str, command: tuple[str, ...], targets: str 
             ctx.exit(1)
         return
     rows = [[h.name, "error" if isinstance(r, Exception) else str(r.exited),
-             str(r) if isinstance(r, Exception) else f"{r.duration:.1f}s"]
+             "-" if isinstance(r, Exception) else f"{r.duration:.1f}s"]
             for (_d, h), r in zip(pairs, results)]
     click.echo("\n" + table(["host", "exit", "time"], rows))
+    for (_d, host), result in zip(pairs, results):  # below the table, not in a cell
+        if isinstance(result, Exception):
+            click.echo(printable(f"error: {host_label(host)}: {result}"), err=True)
     if any(isinstance(r, Exception) or not r.ok for r in results):
         ctx.exit(1)

@@ -101,8 +101,11 @@ def test_exec_reports_per_host_and_exits_1_when_one_fails(otterfile):
     result = invoke(otterfile(text), "exec", "production", "--", "echo", "hello")
     assert result.exit_code == 1
     assert "local | hello" in result.output
-    rows = {line.split()[0]: line.split()[1] for line in result.output.splitlines()[-2:]}
-    assert rows == {"local": "0", "127.0.0.1:1": "error"}
+    lines = result.output.splitlines()
+    rows = {line.split()[0]: line.split()[1:] for line in lines
+            if line.startswith(("local ", "127.0.0.1:1 "))}
+    assert rows["local"][0] == "0" and rows["127.0.0.1:1"] == ["error", "-"]
+    assert lines[-1].startswith("error: 127.0.0.1:1: ")  # the reason, below the table
 
 
 def test_help_and_list_import_nothing_heavy(otterfile):
