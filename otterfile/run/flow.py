@@ -179,7 +179,7 @@ def relayed(engine, lane, task, artifact, executor) -> bool:
                                        task, "progress", done=sent, total=total))
     except relay.RelayFailed as error:
         tree.done(task.host, frozenset(n for n, c in children.items()
-                                       if c not in error.missing))
+                                       if c not in error.missing) or None)
         raise
     except OtterError as error:  # before any byte moved (keys, folder): nobody relays
         tree.done(task.host, None)

@@ -50,3 +50,39 @@ def test_relay_on_three_targets_the_controller_uploads_about_one_copy(tmp_path, 
                                "cat /root/.ssh/authorized_keys 2>/dev/null"],
                               capture_output=True, text=True).stdout
         assert "otter-relay-" not in keys
+
+
+SHIM = "/usr/local/bin/docker"  # first on a non-interactive session's PATH
+# the relay "dies" mid-transfer: its load reads 1 MB, kills the SSH sessions it relays
+# through, and fails; every other docker command is the real one
+DYING = """#!/bin/sh
+if [ "$1" = load ]; then
+  head -c 1048576 >/dev/null; pkill -KILL -f '^ssh -T -i'; exit 1
+fi
+exec /usr/bin/docker "$@"
+"""
+
+
+def test_a_relay_that_dies_mid_transfer_hands_its_subtree_back(tmp_path, clean_targets):
+    """The relay (the first target by name) dies mid-transfer: it fails at ship and keeps v1
+    live; its children, left without the image, get v2 from the controller."""
+    write_app(tmp_path / "app", "v1")
+    relay_otterfile(tmp_path, clean_targets)
+    first = otter(tmp_path, "run", "production")
+    assert first.returncode == 0, first.stdout + first.stderr
+    write_app(tmp_path / "app", "v2")
+    (tmp_path / "app" / "www" / "pad.bin").write_bytes(os.urandom(PAD))
+    relay, *children = sorted(clean_targets, key=lambda t: t.host.name)
+    subprocess.run(["docker", "exec", "-i", relay.container, "sh", "-c",
+                    f"cat > {SHIM} && chmod 755 {SHIM}"], input=DYING, text=True, check=True)
+    try:
+        result = otter(tmp_path, "--json", "run", "production")
+    finally:
+        subprocess.run(["docker", "exec", relay.container, "rm", "-f", SHIM], check=True)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]
+    said = [e.get("message") or "" for e in events(result.stdout) if e.get("event") == "info"]
+    handed = [m for m in said if m == f"{relay.host.name} could not relay: sent by the "
+              "controller"]
+    assert len(handed) == 2, said
+    assert [served(t) for t in children] == ["200 v2"] * 2
+    assert served(relay) == "200 v1"  # its old release stayed live
