@@ -230,6 +230,7 @@ class _Evaluator:
             keep_releases=check_int("keep_releases", value.keep_releases, 1),
             parallel=check_parallel("parallel", value.parallel),
             canary=check_bool("canary", value.canary),
+            relay=check_bool("relay", False if value.relay is None else value.relay),
             on_failure=check_choice("on_failure", value.on_failure, ("stop", "rollback")),
             drain_seconds=check_number("drain_seconds", value.drain_seconds, inclusive=True),
             stop_seconds=check_number("stop_seconds", value.stop_seconds),

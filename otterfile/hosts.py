@@ -40,6 +40,12 @@ class Host:
         """This host shown as `name`."""
         raise NotImplementedError
 
+    def peer(self) -> tuple[str, int | None] | None:
+        """How the other targets reach this host over SSH to relay an artifact to it:
+        (address or "" for the one its sshd was reached at, port or None: the same);
+        None: they cannot (not a server)."""
+        return None
+
     def introduced(self, known_as: str = "") -> str:
         """The address, preceded by the name when it says more (and is not `known_as`)."""
         if self.name in (known_as, self.address) or self.address.endswith("@" + self.name):
@@ -77,6 +83,9 @@ class SSHHost(Host):
     known_hosts: str | None = None
     host_key_checking: str = "yes"
     label: str | None = None  # ssh(name=...), a one-host target's name, or None: the address
+    # ssh(peer="host:port"): how the other targets reach it (relay=True); None: the address
+    # and port its sshd sees the controller's connection arrive at
+    peer_address: str | None = None
 
     @property
     def name(self) -> str:
@@ -94,6 +103,14 @@ class SSHHost(Host):
 
     def named(self, name: str) -> "SSHHost":
         return replace(self, label=name)
+
+    def peer(self) -> tuple[str, int | None]:
+        if not self.peer_address:
+            return "", None
+        host, _, port = self.peer_address.rpartition(":") if \
+            self.peer_address.count(":") == 1 or self.peer_address.startswith("[") else \
+            (self.peer_address, "", "")
+        return host.strip("[]"), int(port) if port else None
 
     def _server(self) -> str:
         if not self.port:
@@ -131,9 +148,13 @@ DEFAULT_PORT = 22
 
 
 def ssh(address: str, identity_file: str | None = None, known_hosts: str | None = None,
-        host_key_checking: str = "yes", name: str | None = None) -> SSHHost:
+        host_key_checking: str = "yes", name: str | None = None,
+        peer: str | None = None) -> SSHHost:
     """A server reached with the system's OpenSSH client: "user@host:port"; `name` is how
-    output shows it (default: a one-host target's name, else the address)."""
+    output shows it (default: a one-host target's name, else the address); `peer="host:port"`
+    is how the other targets reach its sshd when they relay an artifact to it
+    (Deployment(relay=True); default: the address and port its sshd saw the controller
+    reach it at)."""
     if not isinstance(address, str):
         raise OtterfileError(f"expected an address 'user@host:port', got {address!r}",
                              path="address")
@@ -156,11 +177,24 @@ def ssh(address: str, identity_file: str | None = None, known_hosts: str | None 
                                  path=field)
     if name is not None:
         check_host_name(name)
+    if peer is not None:
+        peer = _check_peer(peer)
     # one server spelled `H`, `h` or `h:22` is one host: lower-case name, no default port
     number = int(port) if port else None
     return SSHHost(match.group("host").strip("[]").lower(), match.group("user"),
                    None if number == DEFAULT_PORT else number, identity_file, known_hosts,
-                   host_key_checking, name)
+                   host_key_checking, name, peer)
+
+
+def _check_peer(peer: object) -> str:
+    """`peer=`: "host" or "host:port" (no user: the relay logs in as the controller does)."""
+    match = _ADDRESS.match(peer.strip()) if isinstance(peer, str) else None
+    port = match.group("port") if match else None
+    if not match or match.group("user") or \
+            (port is not None and not (port.isdigit() and 1 <= int(port) <= 65535)):
+        raise OtterfileError(f"expected how the other targets reach this host, 'host' or "
+                             f"'host:port', got {peer!r}", path="peer")
+    return peer.strip()
 
 
 def spelled(name: str) -> str:

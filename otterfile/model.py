@@ -123,6 +123,7 @@ class Deployment:
     stop_seconds: Any = 10  # then it gets this long to stop before it is killed
     strategy: Any = "bluegreen"  # "recreate": stop the old, then start the new; no proxy
     canary: Any = False  # the first target deploys alone before the batches
+    relay: Any = None  # True: targets pass the image on to each other (None, False: off)
 
 
 def build(repo=None, ref=None, command=None, *, path=None, image=None, output=None, on=None,

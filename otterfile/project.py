@@ -80,6 +80,7 @@ class DeploymentDef:
     stop_seconds: float = 10
     strategy: str = "bluegreen"  # or "recreate" (stateful services: never two at once)
     canary: bool = False  # the first target alone first, then batches of `parallel`
+    relay: bool = False  # targets lacking the image get it from another target (a tree)
     unsupported: OtterfileError | None = None  # why this version cannot deploy it
 
     @property

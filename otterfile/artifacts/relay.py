@@ -1,6 +1,7 @@
-"""Relay (a building block, not wired into Deployment yet): the controller streams an image
-to one target, which loads it and passes the same bytes on to other targets over SSH, so
-the controller uploads one copy for all of them. Each copy is verified by digest: the
+"""Relay (Deployment(relay=True)): the controller streams an image to a few targets, which
+load it and pass the same bytes on to the other targets over SSH, so the controller uploads
+about one copy for all of them (`assign` says which target feeds which; `Tree` coordinates
+the lanes of a run). Each copy is verified by digest: the
 controller asks every host, over its own connection, for the image id afterwards.
 
 How the relay host authenticates to the next one: for one transfer, the controller makes an
@@ -19,10 +20,12 @@ left without the image (its subtree goes back to the controller).
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, replace
 from io import BytesIO
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from ..command import Command, cmd, script
 from ..errors import OtterError
@@ -35,8 +38,9 @@ class Child:
     """A target the relay host passes the image on to."""
 
     executor: Executor  # the controller's own connection to it: authorize, verify, clean up
-    address: str  # how the relay host reaches it (a name on their network: target2)
-    port: int = 22
+    address: str  # how the relay host reaches it (a name on their network: target2); "":
+    # the address its sshd saw the controller's connection arrive at
+    port: int = 22  # 0: the port its sshd saw the controller's connection arrive at
     user: str = "root"
 
 
@@ -63,16 +67,20 @@ done
 exit "$s"
 """
 
-AUTHORIZE = 'mkdir -p ~/.ssh && chmod 700 ~/.ssh && printf "%s\\n" "$1" >> ~/.ssh/authorized_keys'
+# then says where its sshd was reached (server address and port of the controller's session)
+AUTHORIZE = ('mkdir -p ~/.ssh && chmod 700 ~/.ssh && printf "%s\\n" "$1" >> ~/.ssh/authorized_keys'
+             ' || exit 1; set -- $SSH_CONNECTION; echo "otter-peer ${3:-} ${4:-}"')
 # drops the lines that end with $1 (this transfer's key), keeping the file and its mode
 UNAUTHORIZE = ('f=~/.ssh/authorized_keys; [ -f "$f" ] || exit 0; '
                'grep -v -- " $1\\$" "$f" > "$f.otter"; cat "$f.otter" > "$f"; rm -f "$f.otter"')
 
 
 def relay_image(stream: BinaryIO, digest: str, relay: Executor, children: list[Child], *,
-                engine: str = "docker", run_id: str = "relay") -> list[Child]:
+                engine: str = "docker", run_id: str = "relay",
+                on_progress: Callable[[int], None] | None = None) -> list[Child]:
     """Load `stream` on `relay` and, through it, on every child; the children that do not
     have image `digest` afterwards (the controller then ships to them itself)."""
+    everyone = children
     marker = f"otter-relay-{run_id}"
     with tempfile.TemporaryDirectory(prefix="otter-relay-") as local:
         key = Path(local) / "key"
@@ -81,22 +89,26 @@ def relay_image(stream: BinaryIO, digest: str, relay: Executor, children: list[C
         line = f'restrict,command="{engine} load" {key.with_suffix(".pub").read_text().strip()}'
         folder = None
         try:
+            reached = []
             for child in children:
-                _must(child.executor, script(AUTHORIZE, args=[line],
-                                             description="authorize the relay"))
+                said = _must(child.executor, script(AUTHORIZE, args=[line],
+                                                    description="authorize the relay"))
+                reached.append(where(child, said))
+            children = [child for child in reached if child.address and child.port]
             folder = _must(relay, cmd("mktemp", "-d", description="relay folder")).strip()
             _must(relay, cmd("chmod", "700", folder))
             relay.upload(BytesIO(key.read_bytes()), f"{folder}/key", mode=0o600)
             relay.upload(BytesIO(known_hosts(children).encode()), f"{folder}/known_hosts",
                          mode=0o600)
-            result = relay.run(relay_command(folder, engine, children), stdin=stream)
+            result = relay.run(relay_command(folder, engine, children), stdin=stream,
+                               on_progress=on_progress)
         finally:
             if folder:
                 relay.run(cmd("rm", "-rf", "--", folder, description="remove relay folder"))
-            for child in children:
+            for child in everyone:
                 child.executor.run(script(UNAUTHORIZE, args=[marker],
                                           description="remove the relay's key"))
-    missing = [child for child in children if not has_image(child.executor, engine, digest)]
+    missing = [child for child in everyone if not has_image(child.executor, engine, digest)]
     if not result.ok or not has_image(relay, engine, digest):
         raise RelayFailed(f"{engine} load on the relay {relay.host.name} failed (exit "
                           f"{result.exited}): {result.tail(3)}", missing)
@@ -110,6 +122,16 @@ class RelayFailed(OtterError):
     def __init__(self, message: str, missing: list[Child]):
         super().__init__(message)
         self.missing = missing
+
+
+def where(child: Child, said: str) -> Child:
+    """`child` with the address and port its sshd said it was reached at filled in where
+    they were left to it ("" and 0)."""
+    words = next((ln.split()[1:] for ln in said.splitlines()
+                  if ln.startswith("otter-peer")), [])
+    address = child.address or (words[0] if words else "")
+    port = child.port or (int(words[1]) if len(words) > 1 and words[1].isdigit() else 0)
+    return replace(child, address=address, port=port)
 
 
 def relay_command(folder: str, engine: str, children: list[Child]) -> Command:
@@ -152,3 +174,123 @@ def _must(executor: Executor, command: Command) -> str:
         raise OtterError(f"{command.description} on {executor.host.name} failed "
                          f"(exit {result.exited}): {result.tail(3)}")
     return result.stdout
+
+
+# A relay feeds at most this many children: its own upload is then at most 4 copies while the
+# controller's is one copy per 5 targets (one for 2 to 5 targets, two for 10, four for 20).
+# The tree is two levels deep (controller -> relays -> children); a deeper one (children
+# relaying on) would keep the controller at one copy for any count, at the cost of a relay
+# script on every level: not done.
+FANOUT = 4
+GATHER = 10.0  # seconds the lanes of a run wait for each other before the tree is drawn
+WAIT = 3600.0  # seconds a child waits at most for its relay's transfer
+POLL = 0.2
+
+
+def assign(names: list[str], fanout: int = FANOUT) -> dict[str, list[str]]:
+    """relay -> its children, for the targets (in this order) that lack the image: the
+    first ceil(N / (fanout + 1)) relay, the rest are dealt to them in turn."""
+    if not names:
+        return {}
+    count = -(-len(names) // (fanout + 1))
+    tree: dict[str, list[str]] = {name: [] for name in names[:count]}
+    relays = list(tree)
+    for index, name in enumerate(names[count:]):
+        tree[relays[index % count]].append(name)
+    return tree
+
+
+@dataclass(frozen=True)
+class Role:
+    """What a target does in the tree: relay to `children`, receive from `relay`, or
+    neither (alone, or too late for the tree: the controller ships to it)."""
+
+    children: tuple[str, ...] = ()
+    relay: str | None = None
+
+
+class Tree:
+    """The targets of a run that ship one image with relay=True: each joins (its probe said it
+    lacks the image) or declines; once all `expected` did, or `gather` seconds passed, the
+    tree is drawn (`assign`, in name order). A relay tells `done` which of its children got
+    the image (None: none, it failed); a child waits for that (`served`), at most `wait`."""
+
+    def __init__(self, expected: Callable[[], int], *, gather: float = GATHER,
+                 wait: float = WAIT, fanout: int = FANOUT):
+        self.expected, self.gather, self.wait, self.fanout = expected, gather, wait, fanout
+        self.cond = threading.Condition()
+        self.joined: list[str] = []
+        self.declined: list[str] = []
+        self.tree: dict[str, list[str]] | None = None
+        self.results: dict[str, frozenset[str] | None] = {}
+        self._started: float | None = None
+
+    @property
+    def drawn(self) -> bool:
+        return self.tree is not None
+
+    def members(self) -> set[str]:
+        """The targets that joined or declined."""
+        with self.cond:
+            return {*self.joined, *self.declined}
+
+    def decline(self, name: str) -> None:
+        with self.cond:
+            self.declined.append(name)
+            self._started = self._started or time.monotonic()
+            self.cond.notify_all()
+
+    def join(self, name: str, cancel: threading.Event | None = None) -> Role:
+        """Wait for the tree (bounded by `gather`); this target's role in it."""
+        with self.cond:
+            if self.tree is None:
+                self.joined.append(name)
+                self._started = self._started or time.monotonic()
+                self.cond.notify_all()
+            deadline = (self._started or time.monotonic()) + self.gather
+            while self.tree is None:
+                left = deadline - time.monotonic()
+                if left <= 0 or len(self.joined) + len(self.declined) >= self.expected() or \
+                        (cancel is not None and cancel.is_set()):
+                    self.tree = assign(sorted(self.joined), self.fanout)
+                    self.cond.notify_all()
+                    break
+                self.cond.wait(min(POLL, left))
+            if name in self.tree:
+                return Role(children=tuple(self.tree[name]))
+            relay = next((r for r, kids in self.tree.items() if name in kids), None)
+            return Role(relay=relay)
+
+    def done(self, relay: str, served: frozenset[str] | None) -> None:
+        with self.cond:
+            self.results[relay] = served
+            self.cond.notify_all()
+
+    def served(self, relay: str, name: str,
+               cancel: threading.Event | None = None) -> tuple[bool, str]:
+        """Whether `relay` gave `name` the image, and if not, why (for the output)."""
+        deadline = time.monotonic() + self.wait
+        with self.cond:
+            while relay not in self.results:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False, f"{relay} did not finish relaying in {self.wait:.0f}s"
+                if cancel is not None and cancel.is_set():
+                    return False, "interrupted"
+                self.cond.wait(min(POLL, left))
+            served = self.results[relay]
+        if served is None:
+            return False, f"{relay} could not relay"
+        if name not in served:
+            return False, f"{relay} could not pass the image on to it"
+        return True, ""
+
+
+def engine_for(runtime, artifact) -> str | None:
+    """The engine whose `load` a relay feeds, or None: this artifact does not relay (a file,
+    a registry pull, a runtime without an engine). Docker only: podman's image ids (no
+    `sha256:`) and its load were not measured on the relay's path."""
+    engine = getattr(runtime, "engine", None)
+    if artifact.form != "image" or artifact.pull is not None or engine != "docker":
+        return None
+    return engine

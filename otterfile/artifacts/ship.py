@@ -123,6 +123,32 @@ def _archive(artifact: Artifact, images: ImageStore, have: frozenset[str] | None
     return _Counter(LayerFilter(source, diff_ids, skip)), None, (len(lacking), len(diff_ids))
 
 
+def lacks(artifact: Artifact, runtime, remote: Executor) -> bool:
+    """One round trip: the target's probe says it lacks the image."""
+    return not _probe(remote, runtime, artifact)
+
+
+def ship_relay(artifact: Artifact, remote: Executor, images: ImageStore, children: list, *,
+               engine: str, run_id: str, on_progress: OnShipProgress | None = None):
+    """Stream the WHOLE image to the relay behind `remote`, which loads it and passes it on to
+    `children` (relay.Child): its children may lack any layer, so none is left out. Returns
+    (ShipResult, the children that lack the image after it); raises relay.RelayFailed when
+    the relay's own load failed."""
+    from .relay import relay_image
+    started = time.monotonic()
+    stream, total, _ = _archive(artifact, images, None)
+    progress = (lambda sent: on_progress(sent, total if total and sent <= total else None)) \
+        if on_progress else None
+    try:
+        missing = relay_image(stream, artifact.digest, remote, children, engine=engine,
+                              run_id=run_id, on_progress=progress)
+    finally:
+        stream.close()
+    if on_progress:
+        on_progress(stream.count, stream.count)
+    return ShipResult(True, stream.count, time.monotonic() - started), missing
+
+
 def _whole(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
            on_progress: OnShipProgress | None, started: float, sent: int,
            refused: str) -> ShipResult:

@@ -85,8 +85,10 @@ class Engine:
         self.executors: dict[str, Executor] = {}
         self.artifacts: dict[str, Artifact] = {}
         self.lanes: dict[tuple[str, str], Lane] = {}
+        self._trees: dict[tuple[str | None, str], list[Any]] = {}  # relay=True: see relay_tree
         self._guard = threading.Lock()
         self.who, self.run_id = controller_identity(), new_run_id()
+        self.planned = False  # `otter plan` / --dry-run (planned_engine)
 
     def host(self, name: str | None) -> Host:
         if name is None:
@@ -131,6 +133,34 @@ class Engine:
             count += (artifact is not None and artifact.digest == image_id
                       and build_host(lane.deployment.artifact.source) == host
                       and (not lane.failed or "ship" in lane.stage_seconds))
+        return count
+
+    def relay_tree(self, lane: Lane, digest: str):
+        """The relay tree (artifacts.relay.Tree) this lane's target joins for image `digest`:
+        the one gathering now, or a new one once it is drawn (a later batch of targets)."""
+        from ..artifacts.relay import Tree
+        key = (build_host(lane.deployment.artifact.source), digest)
+        with self._guard:
+            trees = self._trees.setdefault(key, [])
+            if not trees or trees[-1].drawn:
+                trees.append(Tree(lambda: self._relaying(key, trees[:-1])))
+            return trees[-1]
+
+    def _relaying(self, key: tuple[str | None, str], earlier: list) -> int:
+        """How many lanes of the run may still join the newest relay tree of `key`: relay=True,
+        shipping that image from that store, not failed before or done with their ship, in
+        no earlier tree."""
+        with self._guard:
+            lanes = list(self.lanes.values())
+        seen = set().union(*(tree.members() for tree in earlier))
+        count = 0
+        for lane in lanes:
+            artifact = lane.artifact or self.artifacts.get(lane.deployment.artifact.name)
+            count += (lane.deployment.relay and lane.host.peer() is not None
+                      and artifact is not None and artifact.digest == key[1]
+                      and build_host(lane.deployment.artifact.source) == key[0]
+                      and not lane.failed and "ship" not in lane.stage_seconds
+                      and lane.host.name not in seen)
         return count
 
     def images_of(self, lane: Lane) -> ImageStore:
@@ -200,6 +230,8 @@ def planned_engine(project: Project, report: Reporter,
     images are placeholders. `otter plan` and `--dry-run` use it."""
     from ..artifacts.images import PlannedImages
     from ..executors.planned import PlannedExecutor
-    return Engine(project, report, images=PlannedImages(),
-                  connect=lambda host, _folder: PlannedExecutor(host, on_command),
-                  release_id=lambda _digest: RELEASE_PLACEHOLDER, **options)
+    engine = Engine(project, report, images=PlannedImages(),
+                    connect=lambda host, _folder: PlannedExecutor(host, on_command),
+                    release_id=lambda _digest: RELEASE_PLACEHOLDER, **options)
+    engine.planned = True  # nothing real to relay: no keys made, each target ships directly
+    return engine

@@ -16,6 +16,7 @@ from ..runtimes.base import StartSpec
 from ..state import (Release, add_release, format_state, images_to_remove, mark_failed,
                      mark_live, mark_retired, prune_candidates, trim_history)
 from .health import wait_healthy, wait_running
+from .relaying import relayed
 
 SITE_MARK = "--- otter:site"
 KEY_MARK = "--- otter:key"
@@ -150,6 +151,9 @@ def named_by_otter(rt, deployment: str, instances: list) -> list:
 
 def ship(engine, lane, task) -> None:
     artifact, executor = engine.artifact_of(lane), engine.executor(task.host)
+    if lane.deployment.relay and not engine.planned and \
+            relayed(engine, lane, task, artifact, executor):
+        return
     done = ship_artifact(artifact, lane.runtime, executor,
                          engine.images_of(lane),
                          on_progress=lambda sent, total:

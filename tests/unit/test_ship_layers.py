@@ -44,6 +44,9 @@ class Images:
     def image_id(self, ref):
         return DIGEST
 
+    def decline(self, image_id):  # ship tells a shared stream (fanout) it need not wait
+        pass
+
     def size(self, image_id):
         return len(ARCHIVE)
 

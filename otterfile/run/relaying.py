@@ -1,0 +1,72 @@
+"""The ship stage's part in a relay tree (Deployment(relay=True)): a target that lacks the
+image joins its run's tree; a relay passes the image on to its children over SSH, a child
+waits for its relay and confirms by its own probe; what a relay could not serve is shipped by
+the controller (flow.ship) and said."""
+from __future__ import annotations
+
+import getpass
+import time
+
+from ..artifacts import relay
+from ..artifacts.ship import lacks, ship_relay
+from ..errors import OtterError
+
+
+def relayed(engine, lane, task, artifact, executor) -> bool:
+    """relay=True: this target's part in the run's relay tree. True: it has the image now (it
+    had it, it relayed it, or its relay passed it on); False: the controller ships to it as
+    without relay (alone, late, or its relay could not serve it: said)."""
+    kind = relay.engine_for(lane.runtime, artifact)
+    if kind is None or lane.host.peer() is None:
+        engine.emit(task, "info", f"relay=True applies to docker images on ssh() hosts: "
+                    f"{task.host} gets {artifact.image or artifact.digest[:19]} directly")
+        return False
+    started, images = time.monotonic(), engine.images_of(lane)
+    tree = engine.relay_tree(lane, artifact.digest)
+    if not lacks(artifact, lane.runtime, executor):
+        tree.decline(task.host)
+        images.decline(artifact.digest)
+        engine.emit(task, "info", "artifact already there", bytes=0)
+        return True
+    role = tree.join(task.host, engine.cancel)
+    if role.relay:  # a child: its relay's transfer, then its own probe confirms it
+        images.decline(artifact.digest)
+        served, why = tree.served(role.relay, task.host, engine.cancel)
+        if served and not lacks(artifact, lane.runtime, executor):
+            engine.emit(task, "info", f"received from {role.relay} (relay) in "
+                        f"{time.monotonic() - started:.1f}s, verified by digest", bytes=0)
+            return True
+        engine.emit(task, "info", f"{why or role.relay + ' did not leave the image'}: "
+                    "sent by the controller")
+        return False
+    if not role.children:
+        return False
+    children = {}
+    for name in role.children:
+        host = engine.host(name)
+        address, port = host.peer()
+        children[name] = relay.Child(engine.executor(name), address, port or 0,
+                                     getattr(host, "user", None) or getpass.getuser())
+    try:
+        done, missing = ship_relay(artifact, executor, images, list(children.values()),
+                                   engine=kind, run_id=engine.run_id,
+                                   on_progress=lambda sent, total: engine.emit(
+                                       task, "progress", done=sent, total=total))
+    except relay.RelayFailed as error:
+        tree.done(task.host, frozenset(n for n, c in children.items()
+                                       if c not in error.missing) or None)
+        raise
+    except OtterError as error:  # before any byte moved (keys, folder): nobody relays
+        tree.done(task.host, None)
+        engine.emit(task, "info", f"cannot relay ({error}): every target gets the image "
+                    "from the controller")
+        return False
+    except BaseException:
+        tree.done(task.host, None)
+        raise
+    served = [n for n, c in children.items() if c not in missing]
+    tree.done(task.host, frozenset(served))
+    passed = f"; passed on to {', '.join(served)} (relay)" if served else \
+        "; could pass it on to none of its children"
+    engine.emit(task, "info", done.said + passed, bytes=done.bytes)
+    return True

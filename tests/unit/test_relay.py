@@ -1,0 +1,168 @@
+"""relay=True: the tree a run draws (which target feeds which), the lanes' coordination
+with fakes (decline, join, a relay's result, the fallback decisions), where a child is
+reached (ssh(peer=), or where its sshd was reached), and the field's errors."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from click.testing import CliRunner
+
+from otterfile.artifacts.relay import Child, Tree, assign, where
+from otterfile.cli import main
+from otterfile.errors import OtterfileError
+from otterfile.hosts import local, ssh
+
+pytestmark = pytest.mark.unit
+
+
+def names(count: int) -> list[str]:
+    return [f"t{i:02}" for i in range(1, count + 1)]
+
+
+def test_one_target_is_a_relay_without_children():
+    assert assign(names(1)) == {"t01": []}
+
+
+def test_three_targets_one_relay_feeds_the_other_two():
+    assert assign(names(3)) == {"t01": ["t02", "t03"]}
+
+
+def test_ten_targets_two_relays_four_children_each():
+    tree = assign(names(10))
+    assert list(tree) == ["t01", "t02"]
+    assert tree == {"t01": ["t03", "t05", "t07", "t09"], "t02": ["t04", "t06", "t08", "t10"]}
+
+
+def test_twenty_targets_four_relays_every_target_once():
+    tree = assign(names(20))
+    assert len(tree) == 4 and all(len(kids) == 4 for kids in tree.values())
+    placed = list(tree) + [kid for kids in tree.values() for kid in kids]
+    assert sorted(placed) == names(20)
+
+
+def test_none_lacking_no_tree():
+    assert assign([]) == {}
+
+
+def joined(tree: Tree, members: list[str]) -> dict:
+    """Every member joins from its own thread (as lanes do); their roles."""
+    roles: dict = {}
+    threads = [threading.Thread(target=lambda n=n: roles.__setitem__(n, tree.join(n)))
+               for n in members]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return roles
+
+
+def test_the_tree_is_drawn_once_every_expected_target_joined_or_declined():
+    tree = Tree(lambda: 4, gather=30)
+    tree.decline("t04")  # has the image: takes no part
+    roles = joined(tree, ["t03", "t01", "t02"])
+    assert roles["t01"].children == ("t02", "t03") and roles["t01"].relay is None
+    assert roles["t02"].relay == "t01" and roles["t03"].relay == "t01"
+
+
+def test_a_target_late_for_the_tree_gets_no_role():
+    tree = Tree(lambda: 5, gather=0.3)  # two never come: drawn after `gather`
+    roles = joined(tree, ["t01", "t02", "t03"])
+    assert roles["t01"].children == ("t02", "t03")
+    late = tree.join("t04")
+    assert late.children == () and late.relay is None  # the controller ships to it
+
+
+def test_a_child_its_relay_served_is_told_so():
+    tree = Tree(lambda: 3, gather=30)
+    joined(tree, ["t01", "t02", "t03"])
+    tree.done("t01", frozenset({"t02"}))
+    assert tree.served("t01", "t02") == (True, "")
+    assert tree.served("t01", "t03") == (False, "t01 could not pass the image on to it")
+
+
+def test_a_relay_that_failed_hands_back_its_whole_subtree():
+    tree = Tree(lambda: 3, gather=30)
+    joined(tree, ["t01", "t02", "t03"])
+    tree.done("t01", None)
+    assert tree.served("t01", "t02") == (False, "t01 could not relay")
+    assert tree.served("t01", "t03") == (False, "t01 could not relay")
+
+
+def test_a_child_waits_for_its_relay_at_most_so_long():
+    tree = Tree(lambda: 2, gather=30, wait=0.3)
+    joined(tree, ["t01", "t02"])
+    assert tree.served("t01", "t02") == (False, "t01 did not finish relaying in 0s")
+
+
+def test_a_child_waits_until_its_relay_is_done():
+    tree = Tree(lambda: 2, gather=30)
+    joined(tree, ["t01", "t02"])
+    timer = threading.Timer(0.3, lambda: tree.done("t01", frozenset({"t02"})))
+    timer.start()
+    assert tree.served("t01", "t02") == (True, "")
+    timer.join()
+
+
+def test_a_child_is_reached_where_its_sshd_was_reached_unless_peer_says():
+    said = "otter-peer 172.20.0.4 22\n"
+    assert where(Child(None, "", 0), said) == Child(None, "172.20.0.4", 22)
+    assert where(Child(None, "target2", 2222), said) == Child(None, "target2", 2222)
+    assert where(Child(None, "", 0), "").address == ""  # unknown: the controller ships
+
+
+def test_peer_is_host_or_host_port():
+    assert ssh("root@127.0.0.1:2202", peer="target2").peer() == ("target2", None)
+    assert ssh("root@127.0.0.1:2202", peer="target2:2222").peer() == ("target2", 2222)
+    assert ssh("root@127.0.0.1:2202").peer() == ("", None)
+    assert local().peer() is None  # never a relay's child
+    for bad in ("deploy@target2", "target2:0", "a:b:c", 3):
+        with pytest.raises(OtterfileError, match="peer"):
+            ssh("root@127.0.0.1:2202", peer=bad)
+
+
+FILE = '''
+from otterfile import *
+
+@artifact
+def web():
+    return build(path=".", command="docker build -t app .")
+
+@deployment
+def production():
+    return Deployment(artifact=web, runtime=docker(port=80),
+                      targets=[ssh("root@a"), ssh("root@b")], relay={relay})
+'''
+
+
+@pytest.mark.parametrize("value", ['"yes"', "1", "[True]"])
+def test_a_bad_relay_names_file_line_and_field(tmp_path, value):
+    path = tmp_path / "Otterfile.py"
+    path.write_text(FILE.format(relay=value))
+    result = CliRunner().invoke(main, ["-f", str(path), "run", "production"])
+    assert result.exit_code == 2
+    assert f"{path}:8: deployment production/relay: expected True or False" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("value,relay", [("True", True), ("False", False), ("None", False)])
+def test_relay_is_on_or_off(tmp_path, value, relay):
+    from otterfile.evaluate import evaluate
+    from otterfile.loader import load
+    path = tmp_path / "Otterfile.py"
+    path.write_text(FILE.format(relay=value))
+    assert evaluate(load(path)).deployments["production"].relay is relay
+
+
+def test_a_dry_run_of_a_relayed_deployment_ships_each_target_directly(tmp_path):
+    import json
+    path = tmp_path / "Otterfile.py"
+    path.write_text(FILE.format(relay="True"))
+    result = CliRunner().invoke(main, ["-f", str(path), "--json", "run", "production",
+                                       "--dry-run"])
+    assert result.exit_code == 0, result.output
+    said = [json.loads(line).get("message") or "" for line in result.output.splitlines()
+            if line.startswith("{")]
+    assert not [m for m in said if "relay" in m and "would run" not in m], said  # no tree
+    ships = [m for m in said if m.startswith("b: would run: ") and "docker load" in m]
+    assert ships, said
