@@ -9,7 +9,28 @@ from ..errors import OtterError
 CHUNK = 1024 * 1024
 
 
-class DockerImages:
+class Inspected:
+    """Image id, size and layers read from an engine's `image inspect` (`_inspect`: the
+    inspected dict, or None when there is no such image): the controller's and a build
+    host's store alike."""
+
+    def _inspect(self, ref: str) -> dict | None:
+        raise NotImplementedError
+
+    def image_id(self, ref: str) -> str | None:
+        found = self._inspect(ref)
+        return found["Id"] if found else None
+
+    def size(self, image_id: str) -> int | None:
+        found = self._inspect(image_id)
+        return int(found["Size"]) if found and found.get("Size") else None
+
+    def layers(self, image_id: str) -> list[str]:
+        found = self._inspect(image_id)
+        return list((found or {}).get("RootFS", {}).get("Layers", []))
+
+
+class DockerImages(Inspected):
     """The engine that DOCKER_HOST (or the default socket) names; connected on first use."""
 
     def __init__(self) -> None:
@@ -33,18 +54,6 @@ class DockerImages:
             return None
         except docker.errors.DockerException as error:
             raise OtterError(f"docker image inspect {ref}: {error}") from None
-
-    def image_id(self, ref: str) -> str | None:
-        found = self._inspect(ref)
-        return found["Id"] if found else None
-
-    def size(self, image_id: str) -> int | None:
-        found = self._inspect(image_id)
-        return int(found["Size"]) if found and found.get("Size") else None
-
-    def layers(self, image_id: str) -> list[str]:
-        found = self._inspect(image_id)
-        return list((found or {}).get("RootFS", {}).get("Layers", []))
 
     def save(self, image_id: str) -> BinaryIO:
         import docker

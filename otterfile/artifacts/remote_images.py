@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 from ..command import Command, cmd, script
 from ..errors import OtterError
 from ..executors.base import Executor
+from .images import Inspected
 
 CACHE_DIR = Path("/var/cache/otter/build")  # on the build host: git mirrors, exports, files
 
@@ -84,7 +85,7 @@ def manifest(path: Path) -> Command:
                description=f"is {path.name} an image archive")
 
 
-class RemoteImages:
+class RemoteImages(Inspected):
     """The image store of a build host: what `build(on=...)` made stays there."""
 
     def __init__(self, executor: Executor, engine: str = "docker"):
@@ -107,18 +108,6 @@ class RemoteImages:
                 return None
             self._seen[ref] = self._seen[found["Id"]] = found
         return self._seen[ref]
-
-    def image_id(self, ref: str) -> str | None:
-        found = self._inspect(ref)
-        return found["Id"] if found else None
-
-    def size(self, image_id: str) -> int | None:
-        found = self._inspect(image_id)
-        return int(found["Size"]) if found and found.get("Size") else None
-
-    def layers(self, image_id: str) -> list[str]:
-        found = self._inspect(image_id)
-        return list((found or {}).get("RootFS", {}).get("Layers", []))
 
     def save(self, image_id: str) -> BinaryIO:
         if self._inspect(image_id) is None:

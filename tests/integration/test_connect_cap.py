@@ -10,12 +10,10 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -23,10 +21,8 @@ from typing import Iterator
 
 import pytest
 
-from otterfile.executors.ssh import free_port
 from tests.integration.deploy import otter_env
-from tests.integration.test_ssh_executor import (SSHD, _keygen, _processes_mentioning,
-                                                  _wait_for_port)
+from tests.integration.test_ssh_executor import SSHD, private_sshd
 
 pytestmark = pytest.mark.integration
 
@@ -51,38 +47,9 @@ def tight_sshd(tmp_path_factory):
     only below MaxStartups' first number minus one.)"""
     if not os.path.exists(SSHD) or os.geteuid() != 0:
         pytest.skip("needs /usr/sbin/sshd and root")
-    tmp = tmp_path_factory.mktemp("tight")
-    host_pub = _keygen(tmp / "host_key")
-    (tmp / "authorized_keys").write_text(_keygen(tmp / "client_key") + "\n")
-    port = free_port()
-    (tmp / "sshd_config").write_text(textwrap.dedent(f"""\
-        Port {port}
-        ListenAddress 127.0.0.1
-        HostKey {tmp}/host_key
-        PidFile {tmp}/sshd.pid
-        AuthorizedKeysFile {tmp}/authorized_keys
-        StrictModes no
-        UsePAM no
-        PermitRootLogin prohibit-password
-        PasswordAuthentication no
-        KbdInteractiveAuthentication no
-        MaxStartups 2:100:2
-        LoginGraceTime 60
-        """))
-    (tmp / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub}\n")
-    os.makedirs("/run/sshd", exist_ok=True)
-    log = open(tmp / "sshd.log", "wb")
-    process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(tmp / "sshd_config")],
-                               stdout=log, stderr=log)
-    try:
-        _wait_for_port(port, process, "sshd")
-        yield {"dir": tmp, "port": port, "log": tmp / "sshd.log"}
-    finally:
-        for pid in _processes_mentioning(str(tmp / "client_key")):
-            os.kill(pid, signal.SIGTERM)
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
+    with private_sshd(tmp_path_factory.mktemp("tight"),
+                      "MaxStartups 2:100:2\nLoginGraceTime 60\n") as found:
+        yield found
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The SSH executor against a throwaway sshd on 127.0.0.1, run as the current user."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -13,6 +14,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
@@ -43,12 +45,10 @@ def _keygen(path: Path) -> str:
     return path.with_suffix(".pub").read_text().strip()
 
 
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    """A private sshd: its host key, a client key it accepts, and a matching known_hosts."""
-    if not os.path.exists(SSHD) or os.geteuid() != 0:
-        pytest.skip("needs /usr/sbin/sshd and root")
-    tmp = tmp_path_factory.mktemp("sshd")
+@contextlib.contextmanager
+def private_sshd(tmp: Path, extra: str = "") -> Iterator[dict]:
+    """An sshd on a free port of 127.0.0.1 with its host key, a client key it accepts and a
+    matching known_hosts in `tmp`; `extra` lines end its config. Its log: tmp/sshd.log."""
     host_pub = _keygen(tmp / "host_key")
     (tmp / "authorized_keys").write_text(_keygen(tmp / "client_key") + "\n")
     port = free_port()
@@ -63,8 +63,7 @@ def sshd(tmp_path_factory):
         PermitRootLogin prohibit-password
         PasswordAuthentication no
         KbdInteractiveAuthentication no
-        AllowTcpForwarding local
-        """))
+        """) + textwrap.dedent(extra))
     (tmp / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub}\n")
     os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege separation directory
     log = open(tmp / "sshd.log", "wb")
@@ -72,13 +71,22 @@ def sshd(tmp_path_factory):
                                stdout=log, stderr=log)
     try:
         _wait_for_port(port, process, "sshd")
-        yield {"dir": tmp, "port": port}
+        yield {"dir": tmp, "port": port, "log": tmp / "sshd.log"}
     finally:
         for pid in _processes_mentioning(str(tmp / "client_key")):  # masters a failed test left
             os.kill(pid, signal.SIGTERM)
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    """A private sshd: its host key, a client key it accepts, and a matching known_hosts."""
+    if not os.path.exists(SSHD) or os.geteuid() != 0:
+        pytest.skip("needs /usr/sbin/sshd and root")
+    with private_sshd(tmp_path_factory.mktemp("sshd"), "AllowTcpForwarding local\n") as found:
+        yield found
 
 
 def _host(sshd, **changes) -> SSHHost:
