@@ -13,8 +13,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .report import FAILED, OK, SKIPPED, amount, human_size, printable
-from .runner import Event
+from .runner import FAILED, OK, SKIPPED, Event
+from .text import amount, human_size, printable
 
 REFRESH = 8  # redraws per second: smooth enough, cheap on a shared CI runner
 LAST = ("unlock",)  # a lane's last stage: when it ends well, the target is done

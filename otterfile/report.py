@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 import threading
 import time
@@ -10,22 +9,9 @@ from typing import IO, Callable
 
 from .graph import CONTROLLER, Graph
 from .runner import FAILED, OK, SKIPPED, Event, Outcome
+from .text import amount, bounded, printable
 
 MARKS = {OK: "ok", FAILED: "FAILED", SKIPPED: "skipped"}
-# Terminal escape sequences: CSI (colors, cursor moves, 7- or 8-bit) and OSC (titles, links).
-_SEQUENCE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
-_CONTROL = r"\x00-\x1f\x7f-\x9f"  # C0, DEL and C1
-
-
-def printable(text: str, keep: str = "\n\t") -> str:
-    """`text` (from a target, so untrusted) safe for a terminal: escape sequences dropped,
-    other control characters but those in `keep` shown as `\\xNN`."""
-    kept = "".join(re.escape(c) for c in keep)
-    control = f"[{_CONTROL}]" if not kept else f"(?![{kept}])[{_CONTROL}]"
-    return re.sub(control, lambda m: f"\\x{ord(m.group()):02x}",
-                  _SEQUENCE.sub("", str(text)))
-
-
 PROGRESS_JSON_EVERY = 0.25  # seconds between one task's progress objects in --json
 PROGRESS_EVERY = 3.0  # seconds between progress lines in plain output (CI logs stay short)
 SCHEMA = 1  # the "v" of every JSON object otter prints (docs/json.md)
@@ -55,12 +41,6 @@ def is_terminal(stream: IO[str], environ: dict | None = None) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty()) and environ.get("TERM", "") not in ("", "dumb") \
         and "NO_COLOR" not in environ
-
-
-def bounded(done: int, total: int | None) -> tuple[int, int | None]:
-    """A byte count and its total for display: past an estimated total, the total is
-    unknown (None) rather than smaller than the count."""
-    return done, (total if total and done <= total else None)
 
 
 def console_reporter(stream: IO[str] | None = None, *, verbose: bool = False):
@@ -136,12 +116,6 @@ class ConsoleReporter:
         self._last_progress = now
         return "  " + ", ".join(f"{what} {amount(done, total)}"
                                 for what, done, total in self._moving.values())
-
-
-def amount(done: int, total: int | None) -> str:
-    """`1.2 MB of 1.9 MB`, or `1.2 MB` when the total is unknown or passed."""
-    done, total = bounded(done, total)
-    return f"{human_size(done)} of {human_size(total)}" if total else human_size(done)
 
 
 class JsonReporter:
@@ -260,14 +234,6 @@ def _cells(row: list) -> list[str]:
 
 def _indent(text: str) -> str:
     return text.replace("\n", "\n      ")
-
-
-def human_size(count: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return str(count)
 
 
 def _jsonable(value: object) -> bool:

@@ -17,7 +17,7 @@ from typing import BinaryIO, Callable
 from ..commands import container, download
 from ..errors import OtterError
 from ..executors.base import Executor
-from ..report import human_size
+from ..text import human_size
 from .base import Artifact, ImageStore
 from .layers import LayerFilter, archive_diff_ids, missing
 
