@@ -123,9 +123,10 @@ def _archive(artifact: Artifact, images: ImageStore, have: frozenset[str] | None
     return _Counter(LayerFilter(source, diff_ids, skip)), None, (len(lacking), len(diff_ids))
 
 
-def lacks(artifact: Artifact, runtime, remote: Executor) -> bool:
-    """One round trip: the target's probe says it lacks the image."""
-    return not _probe(remote, runtime, artifact)
+def lacks(artifact: Artifact, runtime, remote: Executor, known: bool | None = None) -> bool:
+    """The target's probe says it lacks the image: one round trip, none when `known` (what
+    the state read's probe found) answers it."""
+    return not _probe(remote, runtime, artifact, known)
 
 
 def ship_relay(artifact: Artifact, remote: Executor, images: ImageStore, children: list, *,

@@ -151,14 +151,15 @@ def named_by_otter(rt, deployment: str, instances: list) -> list:
 
 def ship(engine, lane, task) -> None:
     artifact, executor = engine.artifact_of(lane), engine.executor(task.host)
+    present = _present(lane, artifact)
     if lane.deployment.relay and not engine.planned and \
-            relayed(engine, lane, task, artifact, executor):
+            relayed(engine, lane, task, artifact, executor, present):
         return
     done = ship_artifact(artifact, lane.runtime, executor,
                          engine.images_of(lane),
                          on_progress=lambda sent, total:
                          engine.emit(task, "progress", done=sent, total=total),
-                         have=lane.layers, present=_present(lane, artifact))
+                         have=lane.layers, present=present)
     if done.artifact is not None:  # pinned on the way (a registry tag's digest)
         lane.artifact = done.artifact
     if done.refused:

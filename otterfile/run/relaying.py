@@ -12,7 +12,7 @@ from ..artifacts.ship import lacks, ship_relay
 from ..errors import OtterError
 
 
-def relayed(engine, lane, task, artifact, executor) -> bool:
+def relayed(engine, lane, task, artifact, executor, present: bool | None = None) -> bool:
     """relay=True: this target's part in the run's relay tree. True: it has the image now (it
     had it, it relayed it, or its relay passed it on); False: the controller ships to it as
     without relay (alone, late, or its relay could not serve it: said)."""
@@ -23,7 +23,7 @@ def relayed(engine, lane, task, artifact, executor) -> bool:
         return False
     started, images = time.monotonic(), engine.images_of(lane)
     tree = engine.relay_tree(lane, artifact.digest)
-    if not lacks(artifact, lane.runtime, executor):
+    if not lacks(artifact, lane.runtime, executor, present):  # the state read's answer
         tree.decline(task.host)
         images.decline(artifact.digest)
         engine.emit(task, "info", "artifact already there", bytes=0)
