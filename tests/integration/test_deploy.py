@@ -173,12 +173,21 @@ def test_ctrl_c_stops_cleanly_and_releases_the_lock(project, two):
     assert otter(project, "run", "production").returncode == 0
     write_app(project / "app", "v2-slow")
     text = (project / "Otterfile.py").read_text()
-    (project / "Otterfile.py").write_text(text.replace(
-        'command="docker build', 'command="sleep 3 && docker build'))
+    slow = text.replace("command='docker build",
+                        "command='echo otter-test-building && sleep 5 && docker build")
+    assert slow != text  # the build really is slow (the command is written with repr)
+    (project / "Otterfile.py").write_text(slow)
     process = start_otter(project, "run", "production")
-    time.sleep(1.5)  # inside the build
+    deadline, seen = time.monotonic() + 60, []
+    while time.monotonic() < deadline:  # until the build says it runs (its output event)
+        line = process.stdout.readline()
+        seen.append(line)
+        if not line or "otter-test-building" in line:
+            break
+    assert "otter-test-building" in seen[-1], seen  # inside the build
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
+    out = "".join(seen) + out
     assert process.returncode == 1, out + err
     assert "interrupted" in err
     assert [served(t) for t in two] == ["200 v1", "200 v1"]
