@@ -23,21 +23,9 @@ import pytest
 
 from tests.integration.deploy import otter_env
 from tests.integration.test_ssh_executor import SSHD, private_sshd
+from tests.integration.test_ssh_persist import OTTERFILE  # one box over a private sshd
 
 pytestmark = pytest.mark.integration
-
-OTTERFILE = '''
-from otterfile import *
-
-@target
-def box():
-    return ssh("root@127.0.0.1:{port}", identity_file={key!r}, known_hosts={known!r})
-
-@deployment
-def production():
-    return Deployment(artifact=build(path=".", command="true", image="x"),
-                      runtime=docker(port=80), targets=["box"])
-'''
 
 
 @pytest.fixture(scope="module")
