@@ -18,7 +18,8 @@ from typing import Callable, Iterator
 import pytest
 
 from tests.testbed.app import build_app_image
-from tests.testbed.hosts import COMPOSE_FILE, KEPT, PROJECT, Testbed, TestTarget, exclusive
+from tests.testbed.hosts import (COMPOSE_FILE, KEPT, PROJECT, Testbed, TestTarget, exclusive,
+                                  scoped)
 
 KEEP = os.environ.get("OTTER_TESTBED_KEEP") == "1"
 # Tests inject faults (a host paused, cut off, restarted) between otter commands and share
@@ -106,7 +107,7 @@ def app_image() -> Iterator[Callable[..., AppImage]]:
     built: list[str] = []
 
     def make(version_text: str, *, tag: str | None = None, **options) -> AppImage:
-        tag = tag or "otter-test-app:" + (re.sub(r"[^a-z0-9_.-]+", "-", version_text.lower())
+        tag = tag or scoped("otter-test-app") + ":" + (re.sub(r"[^a-z0-9_.-]+", "-", version_text.lower())
                                           .strip("-.")[:100] or "app")
         image = AppImage(tag, build_app_image(tag, version_text, **options))
         built.append(tag)

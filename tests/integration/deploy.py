@@ -11,8 +11,10 @@ from pathlib import Path
 import httpx
 
 from tests.testbed.app import BUSYBOX, DOCKERFILE, FAIL, SERVE, _quote, add_slow_route
+from tests.testbed.hosts import scoped
 
 DOMAIN = "app.test"
+APP_TAG = scoped("otter-it-app:latest")  # what write_otterfile's build tags
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -70,7 +72,7 @@ def write_otterfile(project: Path, targets, *, source: str = 'path="app"',
                     timeout: float = 8, on_failure: str = "stop", parallel: int | None = None,
                     extra: str = "", runtime: str = "docker",
                     proxy: str = 'caddy(tls="off")',
-                    command: str = "docker build -q -t otter-it-app:latest .") -> Path:
+                    command: str = f"docker build -q -t {APP_TAG} .") -> Path:
     """An Otterfile deploying the app to `targets`; `extra` is appended (steps)."""
     hosts = [(t.host.address, t.host.identity_file, t.host.known_hosts) for t in targets]
     path = project / "Otterfile.py"

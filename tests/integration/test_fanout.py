@@ -12,8 +12,9 @@ import time
 from tests.integration.deploy import (events, otter, served, start_otter, write_app,
                                       write_otterfile)
 from tests.testbed import faults
+from tests.testbed.hosts import scoped
 
-TAG = "otter-it-fanout:latest"  # this file's own image: its save events are ours alone
+TAG = scoped("otter-it-fanout:latest")  # this file's own image: its save events are ours alone
 BUILD = f"docker build -q -t {TAG} ."
 
 
@@ -137,7 +138,7 @@ def test_a_build_host_saves_once_for_the_targets(tmp_path, clean_targets):
     from tests.integration.test_build_host import (CACHE, OTTERFILE, REPO, put_repo, run_on,
                                                    spelled)
     *servers, builder = clean_targets
-    tag = "otter-it-fanout-built:1"
+    tag = scoped("otter-it-fanout-built:1")
     app = write_app(tmp_path / "app", "built once")
     (app / "www" / "pad.bin").write_bytes(os.urandom(8 * 1024 * 1024))
     put_repo(builder, app, "v1")
@@ -170,7 +171,7 @@ def test_a_relay_passes_the_image_on_to_the_others(tmp_path, clean_targets):
     from otterfile.artifacts.relay import Child, relay_image
     from otterfile.executors import executor_for
     from tests.integration.deploy import on
-    tag = "otter-it-fanout-relay:1"
+    tag = scoped("otter-it-fanout-relay:1")
     write_app(tmp_path / "app", "relayed")
     (tmp_path / "app" / "www" / "pad.bin").write_bytes(os.urandom(8 * 1024 * 1024))
     subprocess.run(["docker", "build", "-q", "-t", tag, str(tmp_path / "app")], check=True,

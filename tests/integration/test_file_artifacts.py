@@ -4,8 +4,10 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.deploy import events, otter, served, write_app, write_otterfile
+from tests.testbed.hosts import scoped
 
-COMMAND = "docker build -q -t otter-it-archive:1 . && docker save otter-it-archive:1 -o app.tar"
+ARCHIVE_TAG = scoped("otter-it-archive:1")
+COMMAND = f"docker build -q -t {ARCHIVE_TAG} . && docker save {ARCHIVE_TAG} -o app.tar"
 
 
 @pytest.mark.parametrize("runtime", ["docker", "podman"])

@@ -10,10 +10,11 @@ import pytest
 
 from tests.integration.deploy import events, on, otter, served, write_app, write_otterfile
 from tests.testbed.app import DOCKERFILE
+from tests.testbed.hosts import scoped
 
 pytestmark = pytest.mark.integration
 
-TAG = "otter-it-layers:latest"
+TAG = scoped("otter-it-layers:latest")
 BIG = 30 * 1024 * 1024
 
 

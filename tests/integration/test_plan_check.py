@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.deploy import events, on, otter, write_app, write_otterfile
+from tests.integration.deploy import APP_TAG, events, on, otter, write_app, write_otterfile
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def check(project, *args: str) -> tuple[int, list[dict], str]:
 
 def image_size(project) -> int:
     import docker
-    return docker.from_env().api.inspect_image("otter-it-app:latest")["Size"]
+    return docker.from_env().api.inspect_image(APP_TAG)["Size"]
 
 
 def test_check_says_what_moves_and_writes_nothing(tmp_path, two):

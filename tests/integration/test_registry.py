@@ -1,6 +1,6 @@
 """registry(...) and build(push=...) on real test hosts, against a real image registry
 (Debian's docker-registry) that the test starts on target3. The controller reaches it as
-127.0.0.1:5003 (published; Docker treats 127.0.0.0/8 as plain HTTP), the targets as
+127.0.0.1:50S3 (S: the testbed's slot; published; Docker treats 127.0.0.0/8 as plain HTTP), the targets as
 target3:5000 (insecure in their docker and podman settings).
 
 Deployed to target1 and target2: v1 by tag, both running the same digest; a redeploy pulls
@@ -24,11 +24,12 @@ from otterfile.commands import container
 from otterfile.executors import executor_for
 from tests.integration.deploy import (events, on, otter, otter_env, served, write_app,
                                       write_otterfile)
+from tests.testbed.hosts import SLOT
 
 pytestmark = pytest.mark.integration
 
 BUILD_LINE = re.compile(r"build\(.*\)\n")
-PUSH_AS = "127.0.0.1:5003/app"  # the registry on target3, as the controller reaches it
+PUSH_AS = f"127.0.0.1:50{SLOT}3/app"  # the registry on target3, as the controller reaches it
 PULL_AS = "target3:5000/app"  # the same registry, as the targets reach it
 UNIT = "otter-test-registry"  # an otter-* unit: the testbed's reset stops it
 FOLDER = "/run/otter-test-registry"
@@ -107,7 +108,7 @@ def registry(clean_targets, tmp_path):
 
 
 def push(image, tag: str, pushed: list, *, login: bool = False, tmp_path=None) -> str:
-    """Push a controller image as 127.0.0.1:5003/app:TAG; returns the registry's digest.
+    """Push a controller image as PUSH_AS:TAG; returns the registry's digest.
     A login goes to a throwaway docker config (never the controller's own)."""
     ref = f"{PUSH_AS}:{tag}"
     subprocess.run(["docker", "tag", image.id, ref], check=True)

@@ -8,8 +8,9 @@ import os
 import subprocess
 
 from tests.integration.deploy import events, otter, served, write_app, write_otterfile
+from tests.testbed.hosts import scoped
 
-TAG = "otter-it-relay:latest"  # this file's own image
+TAG = scoped("otter-it-relay:latest")  # this file's own image
 BUILD = f"docker build -q -t {TAG} ."
 PAD = 24 * 1024 * 1024
 

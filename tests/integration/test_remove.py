@@ -10,7 +10,7 @@ import pytest
 
 from tests.integration.deploy import on, otter, start_otter, write_app
 from tests.integration.load import Load, Site, request
-from tests.integration.test_zero_downtime import OTHER, WEB, write_project
+from tests.integration.test_zero_downtime import OTHER, OTHER_TAG, WEB, WEB_TAG, write_project
 
 SITE_FILES = {"caddy": "/etc/caddy/otter.d/web.caddy",
               "nginx": "/etc/nginx/conf.d/otter-web.conf"}
@@ -24,7 +24,7 @@ def proxy(request, testbed, clean_targets):
     yield request.param
     if request.param == "nginx":
         testbed.reset(clean_targets[:2])
-    subprocess.run(["docker", "rmi", "otter-zd-web:latest", "otter-zd-other:latest"],
+    subprocess.run(["docker", "rmi", WEB_TAG, OTHER_TAG],
                    capture_output=True)
 
 

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 
 from tests.integration.deploy import otter_env, served, write_app, write_otterfile
+from tests.testbed.hosts import scoped
 
 NOOP_MOST = 2  # a no-op redeploy: lock + read, then log + unlock
 
@@ -102,7 +103,7 @@ def test_a_noop_redeploy_takes_few_round_trips(tmp_path, clean_targets):
     assert [served(t) for t in three] == ["200 v1"] * 3
 
 
-BIG_TAG = "otter-it-trips:latest"
+BIG_TAG = scoped("otter-it-trips:latest")
 
 
 def by_hand(targets, testbed) -> float:

@@ -12,8 +12,10 @@ import pytest
 
 from tests.integration.deploy import events, on, otter, start_otter, write_app
 from tests.integration.load import Load, Site
+from tests.testbed.hosts import scoped
 
 WEB, OTHER = "web.test", "other.test"
+WEB_TAG, OTHER_TAG = scoped("otter-zd-web:latest"), scoped("otter-zd-other:latest")
 
 OTTERFILE = '''
 from otterfile import *
@@ -26,11 +28,11 @@ def servers():
 
 @artifact
 def web_app():
-    return build(path="web", command="docker build -q -t otter-zd-web:latest .")
+    return build(path="web", command="docker build -q -t {web_tag} .")
 
 @artifact
 def other_app():
-    return build(path="other", command="docker build -q -t otter-zd-other:latest .")
+    return build(path="other", command="docker build -q -t {other_tag} .")
 
 @runtime
 def box():
@@ -50,7 +52,8 @@ PROXIES = {"caddy": 'caddy(tls="off")', "nginx": "nginx()"}
 def write_project(folder, targets, proxy: str):
     hosts = [(t.host.name, t.host.identity_file, t.host.known_hosts) for t in targets]
     (folder / "Otterfile.py").write_text(OTTERFILE.format(hosts=hosts, proxy=PROXIES[proxy],
-                                                          web=WEB, other=OTHER))
+                                                          web=WEB, other=OTHER, web_tag=WEB_TAG,
+                                                          other_tag=OTHER_TAG))
     write_app(folder / "web", "v1")
     write_app(folder / "other", "other v1")
     return folder
@@ -64,7 +67,7 @@ def proxy(request, testbed, clean_targets):
     yield request.param
     if request.param == "nginx":  # Caddy back, as the next test expects the hosts
         testbed.reset(clean_targets[:2])
-    subprocess.run(["docker", "rmi", "otter-zd-web:latest", "otter-zd-other:latest"],
+    subprocess.run(["docker", "rmi", WEB_TAG, OTHER_TAG],
                    capture_output=True)
 
 

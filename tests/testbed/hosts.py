@@ -27,17 +27,30 @@ from . import faults
 from .images import ensure_images
 
 COMPOSE_FILE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
-PROJECT = os.environ.get("OTTER_TESTBED_PROJECT", "otter-testbed")
+# Several sets of test hosts can run side by side (one per slot, 0 to 9): each has its own
+# compose project, ports (tests/docker-compose.yml), lock, kept key and image tags.
+SLOT = os.environ.get("OTTER_TESTBED_SLOT", "0")
+if SLOT not in tuple("0123456789"):
+    raise ValueError(f"OTTER_TESTBED_SLOT={SLOT!r}: expected one digit, 0 to 9")
+_SUFFIX = "" if SLOT == "0" else f"-{SLOT}"
+PROJECT = os.environ.get("OTTER_TESTBED_PROJECT", "otter-testbed" + _SUFFIX)
 READY_TIMEOUT = 120.0  # seconds for a container to boot and answer; measured: about 5
 RESET_SCRIPT = "/usr/local/sbin/otter-testbed-reset"
 LOCK_TIMEOUT = 1800.0  # another session may hold the hosts for a whole suite
 # The compose project and its ports are machine-wide, so the lock is too (not per checkout):
 # sessions from two clones or worktrees wait for each other instead of colliding.
-LOCK_FILE = Path(os.environ.get("OTTER_TESTBED_LOCK", "/run/lock/otter-testbed.lock"))
+LOCK_FILE = Path(os.environ.get("OTTER_TESTBED_LOCK", f"/run/lock/{PROJECT}.lock"))
 # Kept hosts (OTTER_TESTBED_KEEP=1) have one key and known_hosts for the machine: the compose
 # file mounts the key's path, so a per-checkout path would recreate the hosts of another clone.
-KEPT = Path(os.environ.get("OTTER_TESTBED_HOME", "/var/tmp/otter-testbed"))
+KEPT = Path(os.environ.get("OTTER_TESTBED_HOME", f"/var/tmp/{PROJECT}"))
 T = TypeVar("T")
+
+
+def scoped(tag: str) -> str:
+    """An image tag on the controller's Docker engine, which every slot shares: slot 0 keeps
+    `tag`, another slot's repository gets its suffix (otter-it-app-3:latest)."""
+    repository, colon, version = tag.partition(":")
+    return f"{repository}{_SUFFIX}{colon}{version}"
 
 
 @dataclass(frozen=True)
@@ -111,7 +124,7 @@ class Testbed:
     @property
     def env(self) -> dict[str, str]:
         """What tests/docker-compose.yml reads."""
-        return {"OTTER_TESTBED_IMAGE": self.image,
+        return {"OTTER_TESTBED_IMAGE": self.image, "OTTER_TESTBED_SLOT": SLOT,
                 "OTTER_TESTBED_AUTHORIZED_KEYS": str(self.authorized_keys)}
 
     def make_key(self) -> None:

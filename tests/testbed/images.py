@@ -22,6 +22,7 @@ from typing import Callable, Iterator
 
 RECIPE = Path(__file__).resolve().parent / "recipe"
 CACHE = Path(__file__).resolve().parent / ".cache"
+BUILD_LOCK = Path("/run/lock/otter-testbed-build.lock")
 BASE_REPO = "otter-testbed-base"
 TARGET_REPO = "otter-testbed-target"
 SUITE = "bookworm"
@@ -133,9 +134,10 @@ def remove_stale(repo: str, keep: str) -> None:
 
 @contextlib.contextmanager
 def _build_lock() -> Iterator[None]:
-    """Two test sessions starting at once build each image once."""
-    CACHE.mkdir(exist_ok=True)
-    with open(CACHE / "build.lock", "w") as lock:
+    """Two test sessions starting at once build each image once (machine-wide: the images
+    are the Docker engine's, shared by every checkout and slot)."""
+    BUILD_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(BUILD_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
