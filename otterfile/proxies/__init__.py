@@ -9,6 +9,7 @@ from . import caddy, nginx
 from .base import Proxy, Site
 
 KINDS: dict[type, Proxy] = {Caddy: caddy.PROXY, Nginx: nginx.PROXY}
+NAMED: dict[str, Proxy] = {kind.name: kind for kind in KINDS.values()}  # as state records
 
 
 def proxy_for(value: Any) -> Proxy:
@@ -16,4 +17,9 @@ def proxy_for(value: Any) -> Proxy:
     return kind_of(KINDS, value, "caddy(...) or nginx(...)")
 
 
-__all__ = ["KINDS", "Proxy", "Site", "proxy_for"]
+def proxy_named(name: str) -> Proxy:
+    """The proxy kind a release record names (parse_state checked it is one of NAMED)."""
+    return NAMED[name]
+
+
+__all__ = ["KINDS", "NAMED", "Proxy", "Site", "proxy_for", "proxy_named"]

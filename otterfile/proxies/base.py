@@ -68,5 +68,14 @@ class Proxy(Protocol):
     def remove(self, deployment: str) -> Command:
         """Remove the deployment's site and reload when the proxy runs."""
 
+    def serving_besides(self, deployment: str) -> Command:
+        """Read-only: what the proxy serves on the target besides the deployment's site and
+        the distribution's placeholder site, one line each (nothing: only that site).
+        Whether it may hand ports 80/443 over to another proxy kind depends on it."""
+
+    def ports(self, value: Any, site: Site) -> tuple[int, ...]:
+        """The ports the proxy listens on for the site (80, 443 with TLS, or the no-domain
+        listen port): what a handover waits for the old proxy to free."""
+
     def missing_message(self, host: str) -> str:
         """What to tell a user when `switch` exited EXIT_MISSING on `host`."""

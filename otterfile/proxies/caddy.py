@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .. import scripts
 from ..command import Command, script
 from ..errors import OtterError
 from ..render import render
@@ -225,6 +226,15 @@ class Caddy:
 
     def remove(self, deployment: str) -> Command:
         return remove_site(deployment)
+
+    def serving_besides(self, deployment: str) -> Command:
+        return script(scripts.load("caddy-serves.sh"), args=[CADDY_DIR, check_name(deployment)],
+                      description=f"what caddy serves besides {deployment}")
+
+    def ports(self, value: Any, site: Site) -> tuple[int, ...]:
+        if not site.domains:
+            return (site.listen_port,) if site.listen_port else ()
+        return (80,) if value.tls == "off" else (80, 443)
 
     def missing_message(self, host: str) -> str:
         return missing_caddy_message(host)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .. import scripts
 from ..command import Command, SecretText, script
 from ..secrets import MASK
 from ..errors import OtterError
@@ -309,6 +310,15 @@ class Nginx:
 
     def remove(self, deployment: str) -> Command:
         return remove_site(deployment)
+
+    def serving_besides(self, deployment: str) -> Command:
+        return script(scripts.load("nginx-serves.sh"), args=[NGINX_DIR, check_name(deployment)],
+                      description=f"what nginx serves besides {deployment}")
+
+    def ports(self, value: Any, site: Site) -> tuple[int, ...]:
+        if not site.domains:
+            return (site.listen_port,) if site.listen_port else ()
+        return (80,) if value.tls is None else (80, 443)
 
     def missing_message(self, host: str) -> str:
         return missing_nginx_message(host)
