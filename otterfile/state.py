@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Sequence
 
 from .errors import OtterError
 
@@ -51,6 +51,8 @@ class Release:
     port: int | None = None
     instance: str | None = None  # the container or unit the release runs as
     config: str | None = None  # fingerprint of digest + env + runtime + proxy settings
+    runtime: str | None = None  # the runtime kind that started it (None: an older file)
+    proxy: str | None = None  # the proxy kind that served it (None: older, or no proxy)
 
 
 @dataclass(frozen=True)
@@ -83,14 +85,33 @@ def new_release_id(digest: str, now: datetime) -> str:
     return f"{when:%Y%m%dT%H%M%S}-{hexes[:8].lower()}"
 
 
-def parse_state(text: str, where: str = "releases.json",
-                instance_name: Callable[[str], str] | None = None) -> State:
+@dataclass(frozen=True)
+class Kinds:
+    """What a releases.json is read against: the runtime and proxy kinds this otter knows,
+    the ones a record without them gets (the Otterfile's: files of otter 0.x name none),
+    and the instance each runtime kind names for a release."""
+
+    runtimes: Sequence[str]
+    proxies: Sequence[str]
+    runtime: str  # assumed for a record that names no runtime
+    proxy: str | None  # likewise for the proxy (None: not behind one, strategy="recreate")
+    instance_name: Callable[[str, str], str] | None = None  # (runtime, release id) -> name
+
+    def named(self, release: Release) -> str | None:
+        """The instance otter names for `release`, under the runtime that started it."""
+        if self.instance_name is None:
+            return release.instance
+        return self.instance_name(release.runtime or self.runtime, release.id)
+
+
+def parse_state(text: str, where: str = "releases.json", kinds: Kinds | None = None) -> State:
     """A State from the file's text; empty text is an empty state.
 
     The file lives on a target, so nothing in it is trusted: ids, digests, ports,
-    statuses, `live` and field types are checked, and with `instance_name` (release id ->
-    the instance otter names for it) each release's instance must be that name. Any
-    violation is an OtterError naming `where` and the field. Unknown keys are tolerated.
+    statuses, `live`, field types and, with `kinds`, runtime and proxy kinds are checked,
+    and each release's instance must be the name its runtime gives it. Any violation is an
+    OtterError naming `where` and the field. Unknown keys are tolerated. A record without
+    a runtime or proxy keeps None there (see `assume_kinds`).
     """
     if not text.strip():
         return State()
@@ -99,9 +120,18 @@ def parse_state(text: str, where: str = "releases.json",
     except (ValueError, RecursionError) as error:
         raise OtterError(f"{where}: not a release state file ({error})") from None
     try:
-        return _checked_state(data, instance_name)
+        return _checked_state(data, kinds)
     except _Invalid as error:
         raise OtterError(f"{where}: not a valid release state file: {error}") from None
+
+
+def assume_kinds(state: State, runtime: str, proxy: str | None) -> tuple[State, list[str]]:
+    """`state` with `runtime` and `proxy` (the Otterfile's) filled in where a record names
+    none, and the ids of the records that named no runtime."""
+    assumed = [r.id for r in state.releases if r.runtime is None]
+    releases = tuple(r if r.runtime else replace(r, runtime=runtime, proxy=r.proxy or proxy)
+                     for r in state.releases)
+    return replace(state, releases=releases), assumed
 
 
 class _Invalid(Exception):
@@ -131,16 +161,21 @@ _FIELDS = {
              "a port 1..65535 or null"),
     "instance": (_optional_str, "a string or null"),
     "config": (_optional_str, "a string or null"),
+    "runtime": (lambda v: v is None or (isinstance(v, str) and bool(_KIND.fullmatch(v))),
+                "a runtime kind or null"),
+    "proxy": (lambda v: v is None or (isinstance(v, str) and bool(_KIND.fullmatch(v))),
+              "a proxy kind or null"),
 }
+_KIND = re.compile(r"[a-z][a-z0-9]{0,19}")
 
 
-def _checked_state(data, instance_name: Callable[[str], str] | None) -> State:
+def _checked_state(data, kinds: Kinds | None) -> State:
     if not isinstance(data, dict):
         raise _Invalid(f"expected an object, got {_shown(data)}")
     records = data.get("releases", [])
     if not isinstance(records, list):
         raise _Invalid(f"releases: expected a list, got {_shown(records)}")
-    releases = tuple(_checked_release(f"releases/{n}", record, instance_name)
+    releases = tuple(_checked_release(f"releases/{n}", record, kinds)
                      for n, record in enumerate(records))
     ids = [r.id for r in releases]
     for n, release_id in enumerate(ids):
@@ -153,7 +188,7 @@ def _checked_state(data, instance_name: Callable[[str], str] | None) -> State:
     return State(releases, live, extra)
 
 
-def _checked_release(path: str, record, instance_name: Callable[[str], str] | None) -> Release:
+def _checked_release(path: str, record, kinds: Kinds | None) -> Release:
     if not isinstance(record, dict):
         raise _Invalid(f"{path}: expected an object, got {_shown(record)}")
     record = _legacy(record)
@@ -166,10 +201,20 @@ def _checked_release(path: str, record, instance_name: Callable[[str], str] | No
         if not check(value):
             raise _Invalid(f"{path}/{key}: expected {expected}, got {_shown(value)}")
     release = Release(**values)
-    expected = instance_name(release.id) if instance_name else release.instance
+    if kinds is None:
+        return release
+    for key, known in (("runtime", kinds.runtimes), ("proxy", kinds.proxies)):
+        if values.get(key) is not None and values[key] not in known:
+            raise _Invalid(f"{path}/{key}: expected one of {', '.join(known)}, "
+                           f"got {_shown(values[key])}")
+    expected = kinds.named(release)
     if release.instance != expected:  # else otter would stop or remove what it names
+        assumed = "" if release.runtime else \
+            f"; the record names no runtime (an older otter wrote it), so {kinds.runtime}, " \
+            "the Otterfile's, was assumed: deploy once with the runtime that started it, " \
+            "then change the runtime"
         raise _Invalid(f"{path}/instance: {_shown(release.instance)} is not the instance "
-                       f"otter names for release {release.id} ({expected!r})")
+                       f"otter names for release {release.id} ({expected!r}){assumed}")
     return release
 
 
@@ -247,12 +292,15 @@ def prune_candidates(state: State, keep: int) -> list[Release]:
     return sorted(kept[max(keep, 1):], key=lambda r: r.id)
 
 
-def images_to_remove(state: State, pruned: list[Release]) -> list[str]:
-    """Digests of `pruned` and failed releases that no kept release still uses."""
+def images_to_remove(state: State, pruned: list[Release],
+                     runtime: str | None = None) -> list[str]:
+    """Digests of `pruned` and failed releases that no kept release still uses; with
+    `runtime`, among the releases that runtime kind started (each kind has its own store)."""
     gone = {r.id for r in pruned}
-    needed = {r.digest for r in state.releases
+    mine = [r for r in state.releases if runtime is None or r.runtime == runtime]
+    needed = {r.digest for r in mine
               if r.id not in gone and r.status in ("starting", "live", "previous")}
-    candidates = [r.digest for r in state.releases if r.id in gone or r.status == "failed"]
+    candidates = [r.digest for r in mine if r.id in gone or r.status == "failed"]
     return list(dict.fromkeys(d for d in candidates if d not in needed))
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .commands import state as states
 from .report import table
 
 
@@ -11,24 +10,31 @@ from .report import table
 class TargetStatus:
     releases: list = field(default_factory=list)
     live: object = None
-    running: set = field(default_factory=set)
+    running: set = field(default_factory=set)  # (runtime kind, instance) of those that run
     health: str = ""
     log: list = field(default_factory=list)
+    note: str = ""  # what otter assumed of a state file an older otter wrote
+
+    def runs(self, release) -> bool:
+        """Whether `release`'s instance runs, under the runtime kind that started it."""
+        return release is not None and (release.runtime, release.instance) in self.running
 
 
 def read_status(dep, executor, log_lines: int = 0) -> TargetStatus:
-    """The target's releases and deploy log, and whether the live release answers."""
-    runtime = dep.runtime.kind
-    result = executor.run(states.read_state(dep.name, runtime.listing(dep.name),
-                                            log_lines=log_lines))
+    """The target's releases (with the runtime and proxy kind of each), their instances of
+    every runtime kind the state names, the deploy log, and whether the live release
+    answers."""
+    from .run import kinds
+    result = executor.run(kinds.read_state(dep, log_lines=log_lines))
     if not result.ok:
         from .errors import OtterError
         raise OtterError(f"{executor.host.name}: reading state failed: {result.tail(5)}")
-    target = states.parse_read(result.stdout, runtime.parse_listing,
-                               f"{executor.host.name}:{states.state_path(dep.name)}",
-                               lambda release_id: runtime.instance_name(dep.name, release_id))
+    target = kinds.complete(dep, executor, kinds.parse_read(dep, executor.host.name,
+                                                            result.stdout), log_lines)
     out = TargetStatus(list(target.state.releases), target.state.live_release,
-                       {i.name for i in target.instances if i.running}, log=target.log)
+                       {kinds.key(dep, i) for i in target.instances if i.running},
+                       log=target.log,
+                       note=kinds.assumed_note(dep, executor.host.name, target) or "")
     if out.live is not None and out.live.port:
         out.health = _probe(dep, executor, out.live.port)
     return out
@@ -52,35 +58,56 @@ def status_record(status, log_lines: int = 0) -> dict:
     live = status.live
     return {"live": None if live is None else {
                 "release": live.id, "digest": live.digest, "commit": live.commit,
-                "port": live.port, "instance": live.instance,
-                "running": live.instance in status.running},
+                "port": live.port, "instance": live.instance, "runtime": live.runtime,
+                "proxy": live.proxy, "running": status.runs(live)},
             "health": status.health or None,
             "previous": [r.id for r in reversed(status.releases) if r.status == "previous"],
+            "runtimes": {r.id: r.runtime for r in status.releases
+                         if r.status in ("live", "previous")},
+            "note": status.note or None,
             "log": status.log[-log_lines:] if log_lines else []}
 
 
 def render_status(pairs, results, log_lines: int = 0) -> str:
     """One row per target (an error in its row), then the last deploy-log records; what
     came from a target is shown through `table`, which escapes control characters."""
-    rows, logs = [], []
+    rows, logs, notes = [], [], []
     for (dep, host), status in zip(pairs, results):
         if isinstance(status, Exception):
-            rows.append([host.name, dep.name, "?", "", "", "", " ".join(str(status).split())])
+            rows.append([host.name, dep.name, "?", "", "", "", "", " ".join(str(status).split())])
             continue
         live = status.live
-        previous = [r.id for r in reversed(status.releases) if r.status == "previous"]
+        previous = [_with_kind(r, live) for r in reversed(status.releases)
+                    if r.status == "previous"]
         rows.append([host.name, dep.name, live.id if live else "none",
-                     (live.commit or "")[:10] if live else "",
-                     ("running" if live and live.instance in status.running else "stopped")
-                     if live else "", status.health, ", ".join(previous[:3]) or "-"])
+                     (live.commit or "")[:10] if live else "", _kinds(live),
+                     ("running" if status.runs(live) else "stopped") if live else "",
+                     status.health, ", ".join(previous[:3]) or "-"])
+        notes += [status.note] if status.note else []
         for record in status.log[-log_lines:] if log_lines else []:  # typed by parse_log
             stages = " ".join(f"{k}={v:.1f}s" for k, v in record.get("seconds", {}).items())
             logs.append([host.name, record.get("when") or "", record.get("who") or "",
                          (record.get("digest") or "")[7:19], (record.get("commit") or "")[:10],
                          record.get("result") or "", stages])
-    text = table(["host", "deployment", "live", "commit", "state", "health", "previous"],
-                 rows)
+    text = table(["host", "deployment", "live", "commit", "runs on", "state", "health",
+                  "previous"], rows)
+    if notes:
+        text += "\n" + "\n".join(f"note: {note}" for note in notes)
     if logs:
         text += "\n\n" + table(["host", "when", "who", "digest", "commit", "result",
                                 "seconds"], logs)
     return text
+
+
+def _kinds(release) -> str:
+    """`docker, caddy`: what runs and serves a release."""
+    if release is None:
+        return ""
+    return ", ".join(k for k in (release.runtime, release.proxy) if k)
+
+
+def _with_kind(release, live) -> str:
+    """A previous release's id, with its runtime kind when another one runs the live one."""
+    if live is not None and release.runtime and release.runtime != live.runtime:
+        return f"{release.id} ({release.runtime})"
+    return release.id

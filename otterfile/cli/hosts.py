@@ -82,16 +82,13 @@ def status(ctx: click.Context, name: str | None, targets: str | None, log_lines:
 @click.pass_context
 def logs(ctx: click.Context, name: str, follow: bool, tail: int, targets: str | None) -> None:
     """The live release's logs from each target, prefixed by target."""
-    from ..commands import state as states
     project = load_project(ctx)
     lock = threading.Lock()
 
     def stream(dep, host, executor):
-        runtime = dep.runtime.kind
-        read = executor.run(states.read_state(dep.name, runtime.listing(dep.name)))
-        live = states.parse_read(
-            read.stdout, runtime.parse_listing, f"{host.name}:{states.state_path(dep.name)}",
-            lambda release: runtime.instance_name(dep.name, release)).state.live_release
+        from ..run import kinds
+        read = executor.run(kinds.read_state(dep))
+        live = kinds.parse_read(dep, host.name, read.stdout).state.live_release
         if live is None:
             raise OtterError(f"{host.name}: {dep.name} has no live release")
 
@@ -103,8 +100,9 @@ def logs(ctx: click.Context, name: str, follow: bool, tail: int, targets: str | 
                                "stream": _stream, "line": text})
                 else:
                     click.echo(printable(f"{host_label(host)} | {text}"))
-        return executor.run(runtime.logs(live.instance, follow=follow, tail=tail),
-                            on_output=show)
+        # by the runtime that started it, which may not be the Otterfile's now
+        return executor.run(kinds.runtime_of(dep, live).logs(live.instance, follow=follow,
+                                                             tail=tail), on_output=show)
 
     pairs = hosts_of(project, name, targets)
     results = on_each(pairs, stream)

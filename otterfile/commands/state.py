@@ -2,22 +2,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Mapping
 
 from ..command import Command, script
 from ..runtimes.base import Instance
-from ..state import DEFAULT_BASE, State, parse_log, parse_state, state_dir
+from ..state import DEFAULT_BASE, Kinds, State, parse_log, parse_state, state_dir
 from .files import write_file
 
-INSTANCES_MARK = "--- otter:instances"
+INSTANCES_MARK = "--- otter:instances"  # then " KIND": the instances that kind lists
 LOG_MARK = "--- otter:log"
 
-# $1 state folder, $2 deploy-log lines, then the argv that lists the instances.
+# $1 state folder, $2 deploy-log lines, $3 1: list every kind; then pairs of a runtime kind
+# and the shell line that lists its instances. The first pair (the Otterfile's kind) is
+# always listed, another when releases.json names its kind (or $3 is 1).
 READ_SCRIPT = r"""
-d=$1 lines=$2; shift 2
+d=$1 lines=$2 every=$3 first=1; shift 3
 cat "$d/releases.json" 2>/dev/null
-echo "--- otter:instances"
-command -v "$1" >/dev/null 2>&1 && "$@" 2>/dev/null
+while [ $# -ge 2 ]; do
+  if [ "$first" = 1 ] || [ "$every" = 1 ] || grep -qF "\"$1\"" "$d/releases.json" 2>/dev/null
+  then
+    echo "--- otter:instances $1"
+    sh -c "$2" 2>/dev/null
+  fi
+  first=0; shift 2
+done
 echo "--- otter:log"
 if [ "$lines" -gt 0 ] && [ -f "$d/deploy.log" ]; then tail -n "$lines" "$d/deploy.log"; fi
 exit 0
@@ -31,32 +39,49 @@ umask 022; mkdir -p "$1" && printf '%s\n' "$2" >> "$1/deploy.log"
 
 @dataclass(frozen=True)
 class TargetState:
-    """What a target knows of a deployment: releases, its instances, recent deploys."""
+    """What a target knows of a deployment: releases, its instances (each tagged with the
+    runtime kind that listed it), recent deploys."""
 
     state: State
     instances: list[Instance] = field(default_factory=list)
     log: list[dict] = field(default_factory=list)
+    listed: frozenset[str] = frozenset()  # the runtime kinds whose instances were listed
+    assumed: tuple[str, ...] = ()  # releases whose record named no runtime (run/kinds.py)
 
 
-def read_state(deployment: str, listing: Command, *, log_lines: int = 0,
-               base: str = DEFAULT_BASE) -> Command:
-    """One round trip: releases.json, the deployment's instances (the runtime's `listing`)
-    and the last `log_lines` deploy-log records (see `parse_read`). A missing file is an
-    empty state."""
-    folder = state_dir(deployment, base)
-    return script(READ_SCRIPT, args=[folder, str(log_lines), *listing.argv],
-                  description=f"read state of {deployment}")
+def read_state(deployment: str, listings: Mapping[str, Command], *, log_lines: int = 0,
+               every: bool = False, base: str = DEFAULT_BASE) -> Command:
+    """One round trip: releases.json, the deployment's instances and the last `log_lines`
+    deploy-log records (see `parse_read`). `listings`: runtime kind -> its listing; the
+    first is always run, another when releases.json names its kind (`every`: all). A
+    missing file is an empty state."""
+    args = [state_dir(deployment, base), str(log_lines), "1" if every else "0"]
+    for kind, listing in listings.items():
+        args += [kind, listing.shell_line()]
+    return script(READ_SCRIPT, args=args, description=f"read state of {deployment}")
 
 
-def parse_read(stdout: str, parse_listing: Callable[[str], list[Instance]],
-               where: str = "releases.json",
-               instance_name: Callable[[str], str] | None = None) -> TargetState:
-    """A TargetState from what `read_state` printed; the state is checked as
-    `parse_state` does (with `instance_name`: release id -> its expected instance)."""
-    text, _, rest = stdout.partition(INSTANCES_MARK + "\n")
-    instances, _, log = rest.partition(LOG_MARK + "\n")
-    return TargetState(parse_state(text, where, instance_name), parse_listing(instances),
-                       parse_log(log))
+def parse_read(stdout: str, parsers: Mapping[str, Callable[[str], list[Instance]]],
+               where: str = "releases.json", kinds: Kinds | None = None) -> TargetState:
+    """A TargetState from what `read_state` printed (`parsers`: runtime kind -> its
+    listing's parser; a marker without a kind is the first's); the state is checked as
+    `parse_state` does."""
+    sections: dict[str, list[str]] = {"state": [], "log": []}
+    key, first = "state", next(iter(parsers))
+    for line in stdout.splitlines(keepends=True):
+        words = line.split()
+        if words[:2] == INSTANCES_MARK.split() and len(words) <= 3:
+            key = words[2] if len(words) == 3 else first
+            sections.setdefault(key, [])
+        elif line.rstrip("\n") == LOG_MARK:
+            key = "log"
+        else:
+            sections[key].append(line)
+    instances = [replace(i, kind=kind) for kind, parse in parsers.items()
+                 if kind in sections for i in parse("".join(sections[kind]))]
+    listed = frozenset(k for k in sections if k in parsers)
+    return TargetState(parse_state("".join(sections["state"]), where, kinds), instances,
+                       parse_log("".join(sections["log"])), listed)
 
 
 def state_path(deployment: str, base: str = DEFAULT_BASE) -> str:

@@ -19,6 +19,7 @@ from ..commands import state as states
 from ..errors import OtterError
 from ..graph import Graph
 from .engine import Engine, Lane
+from . import kinds
 from .flow import fingerprint, site_of
 
 MARK = "--- otter:check"
@@ -120,7 +121,7 @@ def read_command(engine: Engine, lanes: list[Lane]) -> Command:
     for lane in lanes:
         dep, rt, px, name = lane.deployment, lane.runtime, lane.proxy, lane.deployment.name
         parts[f"{name}/key"] = script(CAT_SCRIPT, args=[states.key_path(name)])
-        parts[f"{name}/state"] = states.read_state(name, rt.listing(name))
+        parts[f"{name}/state"] = kinds.read_state(dep)
         if not dep.recreate:
             parts[f"{name}/site"] = script(CAT_SCRIPT, args=[px.site_path(name)])
             parts[f"{name}/proxy"] = script(PROXY_SCRIPT, args=[px.name])
@@ -158,9 +159,7 @@ def judge(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
     """What the run would do on this lane's target, from what it answered."""
     dep, rt, px, host = lane.deployment, lane.runtime, lane.proxy, lane.host.name
     part = lambda key: sections.get(f"{dep.name}/{key}", (0, ""))[1]  # noqa: E731
-    target = states.parse_read(part("state"), rt.parse_listing,
-                               f"{host}:{states.state_path(dep.name)}",
-                               lambda release_id: rt.instance_name(dep.name, release_id))
+    target = kinds.parse_read(dep, host, part("state"))
     served = part("site")
     served_port = None if dep.recreate else px.served_port(served)
     live = live_release(target.state, served_port)
@@ -170,7 +169,8 @@ def judge(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
     if known and part("key").strip():  # no key yet: no release was ever made here
         config = fingerprint(dep, artifact.digest, engine.env.get(dep.name, dict(dep.runtime.env)),
                              part("key"), px.shipped_digest(dep.proxy, engine.project.folder))
-    running = {i.name for i in target.instances if i.running}
+    # the live release runs, under the runtime the Otterfile names now
+    running = {i.name for i in target.instances if i.running and i.kind == rt.name}
     action = release_action(live, running, config, known=known, recreate=dep.recreate)
     site = "none" if dep.recreate else "unchanged" if action == "none" else \
         site_change(served, site_of(lane, served_port) if served_port else None)

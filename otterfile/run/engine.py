@@ -48,10 +48,15 @@ class Lane:
     lock: DeployLock | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
     failed: str | None = None  # the first stage that failed
+    # other proxy kinds' sites of this deployment (run/handover.py), read at lock time
+    old_sites: tuple = ()
+    # a rollback to a release another runtime kind started: that kind starts it again
+    starts_with: Any = None
 
     @property
     def runtime(self):
-        return self.deployment.runtime.kind
+        """The runtime this run starts its release with: the Otterfile's, or `starts_with`."""
+        return self.starts_with or self.deployment.runtime.kind
 
     @property
     def proxy(self):

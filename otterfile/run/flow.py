@@ -13,8 +13,10 @@ from ..commands import files, proxy_install, state as states
 from ..errors import OtterError
 from ..proxies.base import EXIT_MISSING, Site
 from ..runtimes.base import StartSpec
-from ..state import (Release, add_release, format_state, images_to_remove, mark_failed,
+from ..state import (Release, add_release, format_state, mark_failed,
                      mark_live, mark_retired, prune_candidates, trim_history)
+from . import handover, kinds
+from .kinds import named_by_otter
 from .health import wait_healthy, wait_running
 from .relaying import relayed
 
@@ -35,15 +37,18 @@ def checked(executor, command: Command, what: str):
 
 def state_read(engine, lane, task) -> Command:
     """What `recover` reads, as one command: the proxy installed and running, the
-    fingerprint key, state, instances, the served site and, for an artifact the ship stage
+    fingerprint key, state, instances (of every runtime kind the state names), the served
+    site, other proxy kinds' sites of the deployment and, for an artifact the ship stage
     will send, whether the target has it and which image layers it holds. The lock stage
     runs it in the round trip that takes the lock."""
-    dep, rt, px = lane.deployment, lane.runtime, lane.proxy
-    read = states.read_state(dep.name, rt.listing(dep.name))
+    dep, px = lane.deployment, lane.proxy
+    read = kinds.read_state(dep)
     key = states.fingerprint_key(dep.name)
     layers, probe = _layers_to_read(engine, lane), _probe_of(engine, lane)
-    both = script(f'site=$1 layers=$2 probe=$3; shift 3; {shlex.join(key.argv)} || exit 1; '
-                  f'echo "{KEY_MARK}"; "$@"; echo "{SITE_MARK}"; cat "$site" 2>/dev/null; '
+    old = "" if dep.recreate else handover.read(dep).shell_line()
+    both = script(f'site=$1 layers=$2 probe=$3 old=$4; shift 4; {shlex.join(key.argv)} || '
+                  f'exit 1; echo "{KEY_MARK}"; "$@"; echo "{SITE_MARK}"; cat "$site" '
+                  f'2>/dev/null; [ -z "$old" ] || {{ echo "{handover.MARK}"; sh -c "$old"; }}; '
                   f'found=; [ -z "$probe" ] || {{ echo "{PROBE_MARK}"; '
                   'p=$(sh -c "$probe" 2>/dev/null) && found=$(printf "%s\\n" "$p" | '
                   'tail -n 1) && printf "%s\\n" "$found"; }; '
@@ -51,12 +56,12 @@ def state_read(engine, lane, task) -> Command:
                   'case "$found" in present|tagged) layers= ;; esac; '
                   f'[ -z "$layers" ] || {{ echo "{LAYERS_MARK}"; sh -c "$layers"; }}; exit 0',
                   args=[px.site_path(dep.name), layers.shell_line() if layers else "",
-                        probe[1].shell_line() if probe else "", *read.argv],
+                        probe[1].shell_line() if probe else "", old, *read.argv],
                   description=f"read state of {dep.name}")
     # a recreate service is not behind the proxy: nothing to install for it
     if dep.recreate:
         return both
-    return sequence(proxy_install.ensure_proxy(px.name), both,
+    return sequence(handover.ensure(dep), both,
                     description=f"{both.description} ({px.name} installed and running)")
 
 
@@ -72,32 +77,38 @@ def recover(engine, lane, task, read=None) -> None:
     text, _, served = stdout.partition(SITE_MARK + "\n")
     served, marked, listed = served.partition(LAYERS_MARK + "\n")
     served, probe_marked, answer = served.partition(PROBE_MARK + "\n")
+    served, _, old_sites = served.partition(handover.MARK + "\n")
+    lane.old_sites = handover.parse(old_sites)
     # no listing (it did not run): unknown, the image ships whole; garbage lists nothing
     lane.layers = rt.parse_layers(listed) if _layers_to_read(engine, lane) and marked \
         else None
     probe = _probe_of(engine, lane)
     found = probed(answer) if probe and probe_marked else None
     lane.probed = (probe[0], found) if probe and found is not None else None
-    target = states.parse_read(text, rt.parse_listing,  # an invalid file: nothing is touched
-                               f"{executor.host.name}:{states.state_path(dep.name)}",
-                               lambda release_id: rt.instance_name(dep.name, release_id))
+    # an invalid file: nothing is touched
+    target = kinds.complete(dep, executor, kinds.parse_read(dep, executor.host.name, text))
+    note = kinds.assumed_note(dep, executor.host.name, target)
+    if note:
+        engine.emit(task, "info", note)
     instances = named_by_otter(rt, dep.name, target.instances)
     state, live = target.state, target.state.live_release
     served_port = px.served_port(served)
     for release in state.releases:  # a run killed between reload and state write
         if release.status == "starting" and served_port and release.port == served_port:
             state, live = mark_live(state, release.id), release
-    stale = [i.name for i in instances if not live or i.name != live.instance]
+    serving = live and kinds.release_key(dep, live)
+    stale = [i for i in instances if kinds.key(dep, i) != serving]
     for release in state.releases:
         if release.status == "starting":
             state = mark_failed(state, release.id)
     if stale:
-        checked(executor, rt.remove(*stale), "removing instances left by an earlier run")
+        checked(executor, kinds.remove_instances(dep, stale),
+                "removing instances left by an earlier run")
         engine.emit(task, "info", f"removed {len(stale)} instance(s) left by an earlier run")
     if state != target.state:
         checked(executor, _state_write(dep.name, state), "writing state")
     lane.state, lane.previous = state, live
-    lane.running = frozenset(i.name for i in instances if i.running)
+    lane.running = frozenset(kinds.key(dep, i) for i in instances if i.running)
 
 
 def _layers_to_read(engine, lane) -> Command | None:
@@ -132,21 +143,9 @@ def _read_output(engine, task, executor, result) -> str:
         raise OtterError(f"{executor.host.name}: reading the release state failed (exit "
                          f"{result.exited}): {result.tail(8) or result.tail(8, 'stdout')}")
     for line in result.stderr.splitlines():
-        if line.startswith(("otter: installed ", "otter: started ")):
+        if line.startswith(("otter: installed ", "otter: started ", "otter: handover: ")):
             engine.emit(task, "info", line.removeprefix("otter: "))
     return result.stdout
-
-
-def named_by_otter(rt, deployment: str, instances: list) -> list:
-    """The instances whose name is the one otter derives from their release label; one
-    labelled by hand under another name is never removed."""
-    def ours(instance) -> bool:
-        try:
-            return bool(instance.release) and \
-                instance.name == rt.instance_name(deployment, instance.release)
-        except OtterError:  # a release label otter never writes
-            return False
-    return [i for i in instances if ours(i)]
 
 
 def ship(engine, lane, task) -> None:
@@ -185,16 +184,18 @@ def start(engine, lane, task) -> None:
     config = fingerprint(dep, artifact.digest, env, lane.key,
                          lane.proxy.shipped_digest(dep.proxy, engine.project.folder))
     live = lane.previous
-    if live and live.config == config and live.instance in lane.running and \
-            not engine.rollback:
+    if live and live.config == config and live.runtime == rt.name and \
+            kinds.release_key(dep, live) in lane.running and not engine.rollback and \
+            not lane.old_sites:
         lane.noop, lane.release = True, live
         engine.emit(task, "info", f"{live.id} is live with this artifact and config: "
                     "nothing to do")
         return
     if dep.recreate and live and live.instance:  # never two side by side: stop the old
+        old = kinds.runtime_of(dep, live)  # by the runtime that started it
         checked(executor, sequence(
-            rt.stop(live.instance, drain_seconds=0, stop_seconds=dep.stop_seconds),
-            rt.remove(live.instance), description=f"stop {live.instance}"),
+            old.stop(live.instance, drain_seconds=0, stop_seconds=dep.stop_seconds),
+            old.remove(live.instance), description=f"stop {live.instance}"),
             "stopping the old release")
         engine.emit(task, "info", f"stopped {live.instance}")
     release_id = engine.release_id(artifact.digest)
@@ -207,7 +208,8 @@ def start(engine, lane, task) -> None:
     lane.release = Release(release_id, artifact.digest, artifact.image or "", artifact.commit,
                            artifact.ref, datetime.now(timezone.utc).isoformat(
                                timespec="seconds"), "starting", port,
-                           rt.instance_name(dep.name, release_id), config)
+                           rt.instance_name(dep.name, release_id), config, rt.name,
+                           kinds.proxy_name(dep))
     # written on the target in the switch's round trip, before the reload: a run killed
     # before that leaves an instance no state names, which the next run's recover removes
     lane.state = add_release(lane.state, lane.release)
@@ -256,12 +258,20 @@ def switch(engine, lane, task) -> None:
         checked(executor, _state_write(dep.name, live), "writing the release state")
         lane.state = live
         return
-    result = executor.run(states.write_around(
-        dep.name, px.switch(dep.proxy, _site(lane, lane.release.port),
-                            site_of(lane, lane.release.port), engine.project.folder),
-        format_state(lane.state), format_state(live)))
+    site = _site(lane, lane.release.port)
+    command = px.switch(dep.proxy, site, site_of(lane, lane.release.port),
+                        engine.project.folder)
+    if lane.old_sites:  # the proxy kind changed: the old one hands its ports over
+        command = handover.switch(dep, site, command, lane.old_sites)
+    result = executor.run(states.write_around(dep.name, command, format_state(lane.state),
+                                              format_state(live)))
     if result.ok or states.changed(result):  # the new release serves: never removed now
         lane.state = live
+        if lane.old_sites:
+            engine.emit(task, "info", handover.said(dep, lane.old_sites))
+            for line in result.stderr.splitlines():
+                if line.startswith("otter: warning: "):
+                    engine.emit(task, "info", line.removeprefix("otter: "))
         if not result.ok:
             raise OtterError(f"{executor.host.name}: {px.name} serves {lane.release.id}, but "
                              f"writing the release state failed: {result.tail(3)}")
@@ -281,18 +291,17 @@ def retire(engine, lane, task) -> None:
     """Stop the old release after a drain, prune artifacts past keep_releases; one trip."""
     if lane.noop:
         return
-    dep, rt, old = lane.deployment, lane.runtime, lane.previous
+    dep, old = lane.deployment, lane.previous
     steps = []
-    if old and old.instance and old.instance != lane.release.instance and \
-            not dep.recreate:  # recreate: stopped before the start
+    if old and old.instance and kinds.release_key(dep, old) != \
+            kinds.release_key(dep, lane.release) and not dep.recreate:  # recreate: stopped
+        rt = kinds.runtime_of(dep, old)  # the runtime that started it, whatever runs now
         steps += [rt.stop(old.instance, drain_seconds=dep.drain_seconds,
                           stop_seconds=dep.stop_seconds), rt.remove(old.instance)]
     pruned = prune_candidates(lane.state, dep.keep_releases)
-    remove = images_to_remove(lane.state, pruned)
+    steps += kinds.prunes(dep, lane.state, pruned, lane.release)
     for release in pruned:
         lane.state = mark_retired(lane.state, release.id)
-    if remove:
-        steps.append(rt.prune(remove, [lane.release.digest]))
     lane.state = trim_history(lane.state)
     steps += [_forget_env_files(dep.name, lane.release.id), _state_write(dep.name, lane.state)]
     checked(engine.executor(task.host), sequence(*steps, description="retire the old release"),
@@ -307,7 +316,7 @@ def abort(engine, lane, task) -> None:
     try:
         lane.state = mark_failed(lane.state, lane.release.id)
         checked(executor, sequence(
-            lane.runtime.remove(lane.release.instance),
+            kinds.runtime_of(dep, lane.release).remove(lane.release.instance),
             files.remove_file(states.env_file_path(dep.name, lane.release.id)),
             _state_write(dep.name, lane.state), description="remove the failed release"),
             "cleaning up")

@@ -1,10 +1,11 @@
 """`otter remove`: take a deployment off a target, written over `Runtime` and `Proxy`.
 
-Under the deploy lock, one round trip reads what the target has (state, instances, the
-proxy site, which artifacts other deployments there still use); one more takes it away in
-the order that keeps requests whole: the proxy site first (graceful reload, other sites
-untouched), the live release drained and stopped, every instance removed, artifacts only
-this deployment used pruned, then state and env files. The data folder stays.
+Under the deploy lock, one round trip reads what the target has (state, instances of every
+runtime kind, the site of every proxy kind, which artifacts other deployments there still
+use); one more takes it away in the order that keeps requests whole: the proxy sites first
+(graceful reload, other sites untouched), the live release drained and stopped, every
+instance removed by its own runtime, artifacts only this deployment used pruned from each
+runtime's store, then state and env files. The data folder stays.
 """
 from __future__ import annotations
 
@@ -12,22 +13,29 @@ import json
 from dataclasses import dataclass
 
 from ..command import Command, script, sequence
-from ..commands import state as states
 from ..errors import OtterError
 from ..lock import DeployLock
+from ..proxies import NAMED as PROXIES
+from ..runtimes import NAMED as RUNTIMES
 from ..state import DEFAULT_BASE, state_dir
-from .flow import named_by_otter
+from . import kinds as kinds_
+from .kinds import named_by_otter
 
 SITE_MARK = "--- otter:site"
 OTHER_MARK = "--- otter:other "
 KEPT = ("lock", "data")  # released after the lock; user data is never removed
 
-# $1 site file, $2 base folder, $3 deployment; the rest: `read_state`'s argv.
+# $1 base folder, $2 deployment, $3 how many proxy kinds, then a kind and its site file of
+# the deployment each; the rest: `read_state`'s argv. Prints the kinds whose site exists.
 READ_SCRIPT = r"""
-site=$1 base=$2 name=$3; shift 3
+base=$1 name=$2 k=$3 sites=""; shift 3
+while [ "$k" -gt 0 ]; do
+  [ -f "$2" ] && sites="$sites $1"
+  shift 2; k=$((k - 1))
+done
 "$@" || exit 1
 echo "--- otter:site"
-[ -f "$site" ] && echo present
+for s in $sites; do echo "$s"; done
 for f in "$base"/*/releases.json; do
   [ -f "$f" ] && [ "$f" != "$base/$name/releases.json" ] || continue
   echo "--- otter:other $f"; cat "$f"; echo
@@ -55,7 +63,14 @@ class Found:
     releases: int = 0
     digests: tuple[str, ...] = ()  # artifacts of this deployment's releases
     shared: tuple[str, ...] = ()  # of those, the ones another deployment here still uses
-    site: bool = False
+    sites: tuple[str, ...] = ()  # the proxy kinds that have a site of it
+    kinds: tuple[str, ...] = ()  # the runtime kind of each instance
+    live_kind: str | None = None  # the runtime kind of `live`
+    stores: tuple[tuple[str, str], ...] = ()  # (runtime kind, digest) of each release
+
+    @property
+    def site(self) -> bool:
+        return bool(self.sites)
 
     @property
     def empty(self) -> bool:
@@ -69,30 +84,41 @@ class Found:
 def read(dep, base: str = DEFAULT_BASE) -> Command:
     """One read-only round trip: the deployment's state and instances, whether its proxy
     site exists, and the other deployments' states on the host (see `parse`)."""
-    listing = states.read_state(dep.name, dep.runtime.kind.listing(dep.name), base=base)
-    return script(READ_SCRIPT, args=[dep.proxy_kind.site_path(dep.name), base.rstrip("/"),
-                                     dep.name, *listing.argv],
+    listing = kinds_.read_state(dep, every=True)
+    sites = [a for px in _proxies(dep) for a in (px.name, px.site_path(dep.name))]
+    return script(READ_SCRIPT, args=[base.rstrip("/"), dep.name, str(len(sites) // 2), *sites,
+                                     *listing.argv],
                   description=f"read what the target has of {dep.name}")
+
+
+def _proxies(dep) -> list:
+    """Every proxy kind, the Otterfile's first (its site goes first)."""
+    return [dep.proxy_kind, *(px for px in PROXIES.values() if px is not dep.proxy_kind)]
 
 
 def parse(dep, host: str, stdout: str) -> Found:
     """A Found from what `read` printed; an unreadable state file of ours is an error, one
     of another deployment keeps every artifact (nothing shared is ever pruned by guess)."""
-    rt = dep.runtime.kind
     mine, _, rest = stdout.partition(SITE_MARK + "\n")
     site, *others = rest.split(OTHER_MARK)
-    target = states.parse_read(mine, rt.parse_listing,
-                               f"{host}:{states.state_path(dep.name)}",
-                               lambda release: rt.instance_name(dep.name, release))
-    digests = tuple(dict.fromkeys(r.digest for r in target.state.releases if r.digest))
+    target = kinds_.parse_read(dep, host, mine)
+    releases = target.state.releases
+    digests = tuple(dict.fromkeys(r.digest for r in releases if r.digest))
     used: set[str] = set()
     for other in others:
         used |= _digests_of(other.partition("\n")[2], digests)
-    named = [i.name for i in named_by_otter(rt, dep.name, target.instances)]
+    named = named_by_otter(dep.runtime.kind, dep.name, target.instances)
+    keys = [kinds_.key(dep, i) for i in named]
     live = target.state.live_release
-    return Found(tuple(named), live.instance if live and live.instance in named else None,
-                 len(target.state.releases), digests,
-                 tuple(d for d in digests if d in used), site.strip() == "present")
+    serving = live is not None and kinds_.release_key(dep, live) in keys
+    # "present": the Otterfile's proxy (what an otter before kinds printed)
+    sites = tuple(dict.fromkeys(dep.proxy_kind.name if w == "present" else w
+                                for w in site.split() if w in PROXIES or w == "present"))
+    return Found(tuple(n for _, n in keys), live.instance if serving else None,
+                 len(releases), digests, tuple(d for d in digests if d in used), sites,
+                 tuple(k for k, _ in keys), live.runtime if serving else None,
+                 tuple(dict.fromkeys((r.runtime or dep.runtime.kind.name, r.digest)
+                                     for r in releases if r.digest)))
 
 
 def _digests_of(text: str, fallback: tuple[str, ...]) -> set[str]:
@@ -105,19 +131,27 @@ def _digests_of(text: str, fallback: tuple[str, ...]) -> set[str]:
 
 def removal(dep, found: Found, base: str = DEFAULT_BASE) -> Command:
     """One round trip taking `found` away; see the module's docstring for the order."""
-    rt, steps = dep.runtime.kind, []
-    if found.site:
-        steps.append(dep.proxy_kind.remove(dep.name))
+    steps = [PROXIES[kind].remove(dep.name) for kind in found.sites]
     if found.live and found.site:  # requests the old config still forwards end first
-        steps.append(rt.stop(found.live, drain_seconds=dep.drain_seconds,
-                             stop_seconds=dep.stop_seconds))
-    if found.instances:
-        steps.append(rt.remove(*found.instances))
-    if found.prunable:
-        steps.append(rt.prune(found.prunable, found.shared))
+        steps.append(_runtime(dep, found.live_kind).stop(
+            found.live, drain_seconds=dep.drain_seconds, stop_seconds=dep.stop_seconds))
+    current = dep.runtime.kind.name  # a Found without kinds: the Otterfile's kind
+    by_kind: dict[str, list[str]] = {}
+    for kind, name in zip(found.kinds or (current,) * len(found.instances), found.instances):
+        by_kind.setdefault(kind, []).append(name)
+    steps += [RUNTIMES[kind].remove(*names) for kind, names in by_kind.items()]
+    stores: dict[str, list[str]] = {}
+    for kind, digest in found.stores or tuple((current, d) for d in found.digests):
+        if digest not in found.shared:
+            stores.setdefault(kind, []).append(digest)
+    steps += [RUNTIMES[kind].prune(digests, found.shared) for kind, digests in stores.items()]
     steps.append(script(FORGET_SCRIPT, args=[state_dir(dep.name, base)],
                         description=f"remove state and env files of {dep.name}"))
     return sequence(*steps, description=f"remove {dep.name}")
+
+
+def _runtime(dep, kind: str | None):
+    return RUNTIMES.get(kind or "", dep.runtime.kind)
 
 
 def forget_folder(deployment: str, base: str = DEFAULT_BASE) -> Command:
@@ -154,5 +188,8 @@ def remove(dep, executor, *, lock_wait: float = 0, run_id: str | None = None) ->
 def describe(found: Found) -> list[str]:
     """Table cells: instances, proxy site, artifacts pruned (and kept), releases."""
     kept = f" ({len(found.shared)} kept: in use)" if found.shared else ""
-    return [", ".join(found.instances) or "-", "yes" if found.site else "-",
+    mixed = len(set(found.kinds)) > 1  # a runtime change: say which runs which
+    shown = [f"{name} ({kind})" if mixed else name
+             for name, kind in zip(found.instances, found.kinds or [""] * len(found.instances))]
+    return [", ".join(shown) or "-", ", ".join(found.sites) or "-",
             f"{len(found.prunable)}{kept}", str(found.releases)]

@@ -56,6 +56,7 @@ def _choose_rollback(engine, lane, task: Task) -> None:
     release = rollback_target(lane.state, engine.rollback_to)
     if lane.previous is not None and release.id == lane.previous.id:
         raise OtterError(f"{task.host}: release {release.id} is live already")
+    lane.starts_with = _runtime_for_rollback(lane, task, release)
     # by digest alone: the state file's image name is not trusted to re-point a tag; a
     # registry image's NAME@digest names that digest and nothing else
     from ..artifacts.registry import pinned_name
@@ -63,6 +64,25 @@ def _choose_rollback(engine, lane, task: Task) -> None:
                              pinned_name(release.image, release.digest),
                              commit=release.commit, ref=release.ref)
     engine.emit(task, "info", f"rolling back to {release.id}")
+
+
+def _runtime_for_rollback(lane, task: Task, release):
+    """The runtime that starts `release` again: the one that started it (its artifact is in
+    that runtime's store), given the Otterfile's runtime settings when it takes them
+    (docker and podman); None: the Otterfile's. Else an error, before anything changed."""
+    from .kinds import runtime_of
+    dep = lane.deployment
+    started = runtime_of(dep, release)
+    if started.name == dep.runtime.kind.name:
+        return None
+    if not started.accepts(dep.runtime.value):
+        raise OtterError(
+            f"{task.host}: release {release.id} was started by {started.name}, and the "
+            f"Otterfile's runtime is {dep.runtime.kind.name}(...), whose settings "
+            f"{started.name} cannot run: nothing was changed. To roll back across the "
+            f"runtime change, put {started.name}(...) back in the Otterfile and run "
+            f"`otter rollback {dep.name}` again")
+    return started
 
 
 def unlock(engine, lane, task: Task) -> None:

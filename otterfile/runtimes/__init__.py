@@ -10,6 +10,7 @@ from .base import Instance, InstanceStatus, Runtime, StartSpec
 
 KINDS: dict[type, Runtime] = {model.Docker: docker.RUNTIME, model.Podman: podman.RUNTIME,
                               model.Systemd: systemd.RUNTIME}
+NAMED: dict[str, Runtime] = {kind.name: kind for kind in KINDS.values()}  # as state records
 
 
 def runtime_for(value: Any) -> Runtime:
@@ -17,4 +18,10 @@ def runtime_for(value: Any) -> Runtime:
     return kind_of(KINDS, value, "docker(...), podman(...) or systemd(...)")
 
 
-__all__ = ["Instance", "InstanceStatus", "KINDS", "Runtime", "StartSpec", "runtime_for"]
+def runtime_named(name: str) -> Runtime:
+    """The runtime kind a release record names (parse_state checked it is one of NAMED)."""
+    return NAMED[name]
+
+
+__all__ = ["Instance", "InstanceStatus", "KINDS", "NAMED", "Runtime", "StartSpec",
+           "runtime_for", "runtime_named"]

@@ -26,6 +26,7 @@ class Instance:
     release: str = ""
     digest: str = ""
     status: str = ""  # the runtime's own words ("Up 3 minutes")
+    kind: str = ""  # the runtime kind that lists it (docker, podman, systemd)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,11 @@ class Runtime(Protocol):
 
     def unsupported(self, value: Any) -> str | None:
         """Why this version cannot deploy `value` yet, or None."""
+
+    def accepts(self, value: Any) -> bool:
+        """Whether it can start a release from `value`, the Otterfile value of a runtime
+        kind: its own, or one with the same fields (docker and podman). A rollback to a
+        release that another runtime started asks this."""
 
     def port(self, value: Any) -> int:
         """The port the service listens on inside its instance."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from .. import model
 from ..artifacts.base import Artifact
 from ..artifacts.layers import chains_present
 from ..command import Command
@@ -42,6 +43,9 @@ class ContainerRuntime:
 
     def unsupported(self, value: Any) -> str | None:
         return None
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, model.Docker)  # podman(...) is a docker(...) by its fields
 
     def port(self, value: Any) -> int:
         return value.port

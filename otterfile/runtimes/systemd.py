@@ -10,6 +10,7 @@ import re
 import shlex
 from typing import Any, Sequence
 
+from .. import model
 from ..artifacts.base import Artifact
 from ..command import Command
 from ..commands import store, systemd as s
@@ -57,6 +58,9 @@ class SystemdRuntime:
 
     def unsupported(self, value: Any) -> str | None:
         return None
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, model.Systemd)
 
     def port(self, value: Any) -> int:
         return value.port

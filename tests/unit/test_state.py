@@ -56,7 +56,8 @@ def test_format_and_parse_round_trip_keep_unknown_keys():
     data = json.loads(text)
     assert set(data) == {"releases", "live", "future"} and text.endswith("}\n")
     assert set(data["releases"][0]) == {"id", "digest", "image", "commit", "ref", "created",
-                                        "status", "port", "instance", "config"}
+                                        "status", "port", "instance", "config", "runtime",
+                                        "proxy"}
     assert st.parse_state(text) == state and st.parse_state(text).extra == {"future": 1}
     assert st.parse_state("") == st.State()
     with pytest.raises(OtterError, match="server-a:.*releases.json"):
@@ -152,8 +153,8 @@ def test_log_record_is_one_json_line():
 
 def test_builders_argv():
     listing = podman.RUNTIME.listing("production")
-    read = cs.read_state("production", listing, log_lines=5, base="/b")
-    assert read.argv[3:] == ("sh", "/b/production", "5", *listing.argv)
+    read = cs.read_state("production", {"podman": listing}, log_lines=5, base="/b")
+    assert read.argv[3:] == ("sh", "/b/production", "5", "0", "podman", listing.shell_line())
     assert listing.argv[:2] == ("podman", "ps")
     write = cs.write_state("production", "{}\n")
     assert write.argv[3:] == ("sh", "/var/lib/otter/production/releases.json", "644")
@@ -162,15 +163,16 @@ def test_builders_argv():
     with pytest.raises(ValueError):
         cs.append_log("production", "a\nb")
     with pytest.raises(OtterError):
-        cs.read_state("../etc", listing)
+        cs.read_state("../etc", {"podman": listing})
 
 
 def test_write_append_read_for_real(tmp_path):
     base, run = str(tmp_path), LocalExecutor().run
-    parse = container.parse_containers
+    parse = {"docker": container.parse_containers}
     nothing = container.list_containers("no-such-engine", "production")
-    empty = run(cs.read_state("production", nothing, log_lines=3, base=base))
-    assert empty.ok and cs.parse_read(empty.stdout, parse) == cs.TargetState(st.State())
+    empty = run(cs.read_state("production", {"docker": nothing}, log_lines=3, base=base))
+    assert empty.ok and cs.parse_read(empty.stdout, parse) == \
+        cs.TargetState(st.State(), listed=frozenset({"docker"}))
     state = deployed(2)
     assert run(cs.write_state("production", st.format_state(state), base=base)).ok
     records = [st.log_record(who="ann@laptop", deployment="production", digest=f"d{n}",
@@ -181,12 +183,12 @@ def test_write_append_read_for_real(tmp_path):
     executable(engine, "#!/bin/sh\n[ \"$1 $2\" = 'ps -a' ] || exit 1\n"
                "printf 'n1\\trunning\\tr1\\td1\\tUp\\nn0\\texited\\tr0\\td0\\tExited\\n'\n")
     listing = container.list_containers(str(engine), "production")
-    got = run(cs.read_state("production", listing, log_lines=3, base=base))
+    got = run(cs.read_state("production", {"docker": listing}, log_lines=3, base=base))
     assert got.ok
     parsed = cs.parse_read(got.stdout, parse)
     assert parsed.state == state
-    assert parsed.instances == [Instance("n1", True, "r1", "d1", "Up"),
-                                Instance("n0", False, "r0", "d0", "Exited")]
+    assert parsed.instances == [Instance("n1", True, "r1", "d1", "Up", "docker"),
+                                Instance("n0", False, "r0", "d0", "Exited", "docker")]
     assert [r["digest"] for r in parsed.log] == ["d1", "d2", "d3"]
     assert sorted(os.listdir(tmp_path / "production")) == ["deploy.log", "releases.json"]
 
@@ -194,7 +196,7 @@ def test_write_append_read_for_real(tmp_path):
 def test_parse_read_names_where_a_bad_file_was():
     text = f"{{not json\n{cs.INSTANCES_MARK}\n{cs.LOG_MARK}\n"
     with pytest.raises(OtterError, match="server-a:/var/lib/otter/p/releases.json"):
-        cs.parse_read(text, container.parse_containers,
+        cs.parse_read(text, {"docker": container.parse_containers},
                       where="server-a:/var/lib/otter/p/releases.json")
 
 

@@ -21,7 +21,7 @@ from otterfile.proxies import caddy
 from otterfile.report import ConsoleReporter, printable, table
 from otterfile.run import flow
 from otterfile.runner import FAILED, Event
-from otterfile.runtimes import docker, systemd
+from otterfile.runtimes import NAMED, docker, systemd
 from otterfile.status import TargetStatus, render_status
 
 pytestmark = pytest.mark.unit
@@ -36,6 +36,11 @@ def names(release_id: str) -> str:
     return docker.RUNTIME.instance_name("production", release_id)
 
 
+# the kinds this otter knows; docker behind caddy assumed for a record that names none
+KINDS = st.Kinds(("docker", "podman", "systemd"), ("caddy", "nginx"), "docker", "caddy",
+                 lambda kind, release_id: NAMED[kind].instance_name("production", release_id))
+
+
 def record(release_id: str = LIVE, **changes) -> dict:
     return {"id": release_id, "digest": OLD, "image": "app:1", "commit": "c0ffee",
             "ref": "main", "created": "2024-01-01T00:00:00+00:00", "status": "live",
@@ -48,7 +53,7 @@ def text(*records: dict, live: object = LIVE, **extra) -> str:
 
 
 def parse(content: str) -> st.State:
-    return st.parse_state(content, WHERE, names)
+    return st.parse_state(content, WHERE, KINDS)
 
 
 # --- releases.json -------------------------------------------------------------------------
@@ -56,7 +61,7 @@ def parse(content: str) -> st.State:
 def test_a_file_otter_wrote_reads_back():
     state = parse(text(record(), record(NEW, status="starting", port=None)))
     assert state.live_release.instance == names(LIVE)
-    assert st.parse_state(st.format_state(state), WHERE, names) == state
+    assert st.parse_state(st.format_state(state), WHERE, KINDS) == state
     assert parse("") == st.State() and parse(text(live=None)) == st.State()
 
 
@@ -87,6 +92,12 @@ BAD_FIELDS = [
     ("ref", {}, "releases/0/ref"),
     ("config", 1, "releases/0/config"),
     ("instance", 5, "releases/0/instance: expected a string or null"),
+    ("runtime", "rkt", "releases/0/runtime: expected one of docker, podman, systemd, got 'rkt'"),
+    ("runtime", "Docker", "releases/0/runtime: expected a runtime kind or null"),
+    ("runtime", 5, "releases/0/runtime: expected a runtime kind or null, got 5"),
+    ("runtime", "docker;rm", "releases/0/runtime: expected a runtime kind"),
+    ("proxy", "apache", "releases/0/proxy: expected one of caddy, nginx, got 'apache'"),
+    ("proxy", ["caddy"], "releases/0/proxy: expected a proxy kind or null"),
 ]
 
 
@@ -122,17 +133,24 @@ def test_the_instance_must_be_the_one_otter_names():
         parse(tampered)
     assert str(error.value) == (
         f"{WHERE}: not a valid release state file: releases/1/instance: 'victim' is not the "
-        f"instance otter names for release {NEW} ('otter-production-{NEW}')")
-    assert st.parse_state(tampered).get(NEW).instance == "victim"  # without a runtime
+        f"instance otter names for release {NEW} ('otter-production-{NEW}'); the record "
+        "names no runtime (an older otter wrote it), so docker, the Otterfile's, was "
+        "assumed: deploy once with the runtime that started it, then change the runtime")
+    named = text(record(), record(NEW, status="previous", instance="victim", runtime="podman"))
+    with pytest.raises(OtterError) as error:
+        parse(named)
+    assert str(error.value).endswith(f"('otter-production-{NEW}')")  # no guess to explain
+    assert st.parse_state(tampered).get(NEW).instance == "victim"  # without kinds
     with pytest.raises(OtterError, match="releases/0/instance: None"):
         parse(text(record(instance=None)))
     legacy = {k: v for k, v in record(container="victim").items() if k != "instance"}
     with pytest.raises(OtterError, match="releases/0/instance: 'victim'"):
         parse(text(legacy))
-    unit = systemd.RUNTIME.instance_name
-    assert st.parse_state(text(record(instance=unit("production", LIVE))), WHERE,
-                          lambda rid: unit("production", rid)).live_release.instance == \
+    unit = systemd.RUNTIME.instance_name("production", LIVE)
+    assert parse(text(record(instance=unit, runtime="systemd"))).live_release.instance == \
         f"otter-production@{LIVE}.service"
+    with pytest.raises(OtterError, match=f"releases/0/instance: '{names(LIVE)}' is not"):
+        parse(text(record(runtime="systemd")))  # a container's name for a unit's release
 
 
 def test_a_value_is_shown_escaped_and_cut():
@@ -149,10 +167,10 @@ def test_deep_nesting_is_an_otter_error():
 
 def test_parse_read_checks_with_the_instance_name():
     out = f"{text(record(instance='victim'))}\n{cs.INSTANCES_MARK}\n{cs.LOG_MARK}\n"
-    assert cs.parse_read(out, container.parse_containers).state.live_release.instance == \
-        "victim"
+    parsers = {"docker": container.parse_containers}
+    assert cs.parse_read(out, parsers).state.live_release.instance == "victim"
     with pytest.raises(OtterError, match=f"^{WHERE}: .*'victim' is not the instance"):
-        cs.parse_read(out, container.parse_containers, WHERE, names)
+        cs.parse_read(out, parsers, WHERE, KINDS)
     assert cs.state_path("production") == "/var/lib/otter/production/releases.json"
 
 
@@ -174,9 +192,10 @@ def recover(executor: RecordingExecutor):
     said = []
     engine = SimpleNamespace(executor=lambda _host: executor, artifacts={}, rollback=False,
                              emit=lambda task, kind, message: said.append(message))
-    lane = SimpleNamespace(deployment=SimpleNamespace(name="production", recreate=False,
-                                                      artifact=SimpleNamespace(name="web")),
-                           runtime=docker.RUNTIME, proxy=caddy.PROXY)
+    dep = SimpleNamespace(name="production", recreate=False, proxy_kind=caddy.PROXY,
+                          artifact=SimpleNamespace(name="web"),
+                          runtime=SimpleNamespace(kind=docker.RUNTIME))
+    lane = SimpleNamespace(deployment=dep, runtime=docker.RUNTIME, proxy=caddy.PROXY)
     flow.recover(engine, lane, Task("production/lock@web1", "lock", host="web1"))
     return lane, said
 
@@ -216,8 +235,10 @@ def test_only_instances_otter_named_are_removed():
     lane, said = recover(executor)
     removes = [c for c in executor.commands if c.description.startswith("remove")]
     assert len(removes) == 1 and removes[0].argv_values()[-2:] == ["docker", names(NEW)]
-    assert said == ["removed 1 instance(s) left by an earlier run"]
-    assert lane.running == frozenset({names(LIVE), names(NEW)})
+    assert said == ["web1: releases.json names no runtime for 2 release(s) (an older otter "
+                    "wrote it): assuming docker behind caddy, the Otterfile's",
+                    "removed 1 instance(s) left by an earlier run"]
+    assert lane.running == frozenset({("docker", names(LIVE)), ("docker", names(NEW))})
     assert lane.state.get(NEW).status == "failed" and lane.previous.id == LIVE
 
 
@@ -263,13 +284,14 @@ def test_status_shows_a_bad_target_in_its_row_only():
         parse(text(record(instance="victim\x1b[2J")))
     except OtterError as error:
         bad = error
-    live = st.Release(LIVE, OLD, commit="c0ffee", status="live", instance=names(LIVE))
-    good = TargetStatus([live], live, {names(LIVE)}, "200 on /")
+    live = st.Release(LIVE, OLD, commit="c0ffee", status="live", instance=names(LIVE),
+                      runtime="docker", proxy="caddy")
+    good = TargetStatus([live], live, {("docker", names(LIVE))}, "200 on /")
     shown = render_status(pairs, [bad, good])
     web1, web2 = shown.splitlines()[2:]
     assert web1.startswith("web1  production  ?") and "'victim\\x1b[2J' is not the" in web1
-    assert web2.split() == ["web2", "production", LIVE, "c0ffee", "running", "200", "on",
-                            "/", "-"]
+    assert web2.split() == ["web2", "production", LIVE, "c0ffee", "docker,", "caddy",
+                            "running", "200", "on", "/", "-"]
     assert "\x1b" not in shown
 
 

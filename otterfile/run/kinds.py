@@ -1,0 +1,125 @@
+"""The runtime and proxy kinds a deployment's releases on a target name.
+
+Each release records the runtime kind that started it and the proxy kind that served it, so
+a release is stopped, removed and pruned by its own runtime whatever the Otterfile names
+now. A record an older otter wrote names neither: the Otterfile's kinds are assumed for it,
+and said. Instances are listed for the Otterfile's runtime kind and every kind the state
+names (`remove`: every kind).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Iterable
+
+from ..command import Command, sequence
+from ..commands import state as states
+from ..errors import OtterError
+from ..proxies import NAMED as PROXIES
+from ..runtimes import NAMED as RUNTIMES, Instance, Runtime
+from ..state import Kinds, Release, State, assume_kinds, images_to_remove
+
+
+def proxy_name(dep) -> str | None:
+    """The proxy kind that serves `dep`'s releases (None: strategy="recreate", none)."""
+    return None if dep.recreate else dep.proxy_kind.name
+
+
+def kinds_of(dep) -> Kinds:
+    """What `dep`'s releases.json is checked against (see state.Kinds)."""
+    return Kinds(tuple(RUNTIMES), tuple(PROXIES), dep.runtime.kind.name, proxy_name(dep),
+                 lambda kind, release: RUNTIMES[kind].instance_name(dep.name, release))
+
+
+def read_state(dep, *, log_lines: int = 0, every: bool = False) -> Command:
+    """One round trip: releases.json, the instances of the Otterfile's runtime kind and
+    of each other kind the file names (`every`: of every kind), the deploy log."""
+    current = dep.runtime.kind
+    listings = {current.name: current.listing(dep.name)}
+    listings.update((name, rt.listing(dep.name)) for name, rt in RUNTIMES.items()
+                    if name != current.name)
+    return states.read_state(dep.name, listings, log_lines=log_lines, every=every)
+
+
+def parse_read(dep, host: str, stdout: str) -> states.TargetState:
+    """What `read_state` printed, checked (an OtterError names the host, file and field);
+    every release has its kinds, the Otterfile's where the record names none (`assumed`)."""
+    parsers = {dep.runtime.kind.name: dep.runtime.kind.parse_listing}
+    parsers.update((name, rt.parse_listing) for name, rt in RUNTIMES.items())
+    target = states.parse_read(stdout, parsers, f"{host}:{states.state_path(dep.name)}",
+                               kinds_of(dep))
+    state, assumed = assume_kinds(target.state, dep.runtime.kind.name, proxy_name(dep))
+    return replace(target, state=state, assumed=tuple(assumed))
+
+
+def complete(dep, executor, target: states.TargetState,
+             log_lines: int = 0) -> states.TargetState:
+    """`target`, read again with every kind listed when the state names a runtime kind whose
+    instances the read did not list (its quick look at the file missed it)."""
+    if not {r.runtime for r in target.state.releases} - target.listed - {None}:
+        return target
+    result = executor.run(read_state(dep, log_lines=log_lines, every=True))
+    if not result.ok:
+        raise OtterError(f"{executor.host.name}: listing {dep.name}'s instances failed "
+                         f"(exit {result.exited}): {result.tail(5)}")
+    return parse_read(dep, executor.host.name, result.stdout)
+
+
+def assumed_note(dep, host: str, target: states.TargetState) -> str | None:
+    """What to say when records named no kinds: which ones otter assumed."""
+    if not target.assumed:
+        return None
+    proxy = proxy_name(dep)
+    return (f"{host}: releases.json names no runtime for {len(target.assumed)} release(s) "
+            f"(an older otter wrote it): assuming {dep.runtime.kind.name}"
+            f"{f' behind {proxy}' if proxy else ''}, the Otterfile's")
+
+
+def runtime_of(dep, release: Release) -> Runtime:
+    """The runtime kind that started `release` (the Otterfile's for one that names none)."""
+    return RUNTIMES.get(release.runtime or "", dep.runtime.kind)
+
+
+def remove_instances(dep, instances: Iterable[Instance]) -> Command:
+    """One round trip removing `instances`, each by its runtime kind (an untagged one: the
+    Otterfile's)."""
+    grouped: dict[str, list[str]] = {}
+    for instance in instances:
+        grouped.setdefault(instance.kind or dep.runtime.kind.name, []).append(instance.name)
+    removals = [RUNTIMES[kind].remove(*names) for kind, names in grouped.items()]
+    return removals[0] if len(removals) == 1 else sequence(*removals)
+
+
+def key(dep, instance: Instance) -> tuple[str, str]:
+    """(runtime kind, name): docker and podman name their containers alike."""
+    return instance.kind or dep.runtime.kind.name, instance.name
+
+
+def release_key(dep, release: Release) -> tuple[str, str | None]:
+    """The `key` of `release`'s instance."""
+    return runtime_of(dep, release).name, release.instance
+
+
+def named_by_otter(rt: Runtime, deployment: str, instances: list[Instance]) -> list[Instance]:
+    """The instances whose name is the one otter derives from their release label under
+    the runtime kind that listed them (`rt` for an untagged one); one labelled by hand under
+    another name is never removed."""
+    def ours(instance: Instance) -> bool:
+        runtime = RUNTIMES.get(instance.kind, rt)
+        try:
+            return bool(instance.release) and \
+                instance.name == runtime.instance_name(deployment, instance.release)
+        except OtterError:  # a release label otter never writes
+            return False
+    return [i for i in instances if ours(i)]
+
+
+def prunes(dep, state: State, pruned: list[Release], new: Release) -> list[Command]:
+    """Each runtime kind's store pruned of the artifacts that only `pruned` and failed
+    releases of that kind used (the new release's artifact always stays)."""
+    steps = []
+    for kind in dict.fromkeys(runtime_of(dep, r).name for r in state.releases):
+        remove = images_to_remove(state, pruned, kind)
+        if remove:
+            keep = [new.digest] if runtime_of(dep, new).name == kind else []
+            steps.append(RUNTIMES[kind].prune(remove, keep))
+    return steps
