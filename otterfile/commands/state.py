@@ -17,7 +17,7 @@ LOG_MARK = "--- otter:log"
 # always listed, another when releases.json names its kind (or $3 is 1).
 READ_SCRIPT = r"""
 d=$1 lines=$2 every=$3 first=1; shift 3
-cat "$d/releases.json" 2>/dev/null
+cat "$d/releases.json" 2>/dev/null; echo  # a file without a last newline ends its line
 while [ $# -ge 2 ]; do
   if [ "$first" = 1 ] || [ "$every" = 1 ] || grep -qF "\"$1\"" "$d/releases.json" 2>/dev/null
   then
