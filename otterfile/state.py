@@ -103,6 +103,14 @@ class Kinds:
             return release.instance
         return self.instance_name(release.runtime or self.runtime, release.id)
 
+    def fits(self, release: Release) -> bool:
+        """Whether `release`'s instance is the name otter gives it: under its runtime, or
+        (a record that names none) under any runtime kind."""
+        if self.instance_name is None or release.runtime:
+            return release.instance == self.named(release)
+        return release.instance in {self.instance_name(kind, release.id)
+                                    for kind in self.runtimes}
+
 
 def parse_state(text: str, where: str = "releases.json", kinds: Kinds | None = None) -> State:
     """A State from the file's text; empty text is an empty state.
@@ -125,11 +133,13 @@ def parse_state(text: str, where: str = "releases.json", kinds: Kinds | None = N
         raise OtterError(f"{where}: not a valid release state file: {error}") from None
 
 
-def assume_kinds(state: State, runtime: str, proxy: str | None) -> tuple[State, list[str]]:
-    """`state` with `runtime` and `proxy` (the Otterfile's) filled in where a record names
-    none, and the ids of the records that named no runtime."""
+def assume_kinds(state: State, runtime: str, proxy: str | None,
+                 infer: Callable[[Release], str] | None = None) -> tuple[State, list[str]]:
+    """`state` with a runtime (`infer`'s answer, else `runtime`, the Otterfile's) and `proxy`
+    filled in where a record names none, and the ids of the records that named no runtime."""
     assumed = [r.id for r in state.releases if r.runtime is None]
-    releases = tuple(r if r.runtime else replace(r, runtime=runtime, proxy=r.proxy or proxy)
+    releases = tuple(r if r.runtime else replace(r, runtime=infer(r) if infer else runtime,
+                                                 proxy=r.proxy or proxy)
                      for r in state.releases)
     return replace(state, releases=releases), assumed
 
@@ -207,14 +217,9 @@ def _checked_release(path: str, record, kinds: Kinds | None) -> Release:
         if values.get(key) is not None and values[key] not in known:
             raise _Invalid(f"{path}/{key}: expected one of {', '.join(known)}, "
                            f"got {_shown(values[key])}")
-    expected = kinds.named(release)
-    if release.instance != expected:  # else otter would stop or remove what it names
-        assumed = "" if release.runtime else \
-            f"; the record names no runtime (an older otter wrote it), so {kinds.runtime}, " \
-            "the Otterfile's, was assumed: deploy once with the runtime that started it, " \
-            "then change the runtime"
+    if not kinds.fits(release):  # else otter would stop or remove what it names
         raise _Invalid(f"{path}/instance: {_shown(release.instance)} is not the instance "
-                       f"otter names for release {release.id} ({expected!r}){assumed}")
+                       f"otter names for release {release.id} ({kinds.named(release)!r})")
     return release
 
 

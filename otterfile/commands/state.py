@@ -14,10 +14,13 @@ LOG_MARK = "--- otter:log"
 
 # $1 state folder, $2 deploy-log lines, $3 1: list every kind; then pairs of a runtime kind
 # and the shell line that lists its instances. The first pair (the Otterfile's kind) is
-# always listed, another when releases.json names its kind (or $3 is 1).
+# always listed, another when releases.json names its kind (or $3 is 1, or the file names
+# no runtime at all: an older otter wrote it, its instances are looked for everywhere).
 READ_SCRIPT = r"""
 d=$1 lines=$2 every=$3 first=1; shift 3
 cat "$d/releases.json" 2>/dev/null; echo  # a file without a last newline ends its line
+if grep -q '"id"' "$d/releases.json" 2>/dev/null && ! grep -q '"runtime"' "$d/releases.json"
+then every=1; fi
 while [ $# -ge 2 ]; do
   if [ "$first" = 1 ] || [ "$every" = 1 ] || grep -qF "\"$1\"" "$d/releases.json" 2>/dev/null
   then
@@ -46,7 +49,10 @@ class TargetState:
     instances: list[Instance] = field(default_factory=list)
     log: list[dict] = field(default_factory=list)
     listed: frozenset[str] = frozenset()  # the runtime kinds whose instances were listed
-    assumed: tuple[str, ...] = ()  # releases whose record named no runtime (run/kinds.py)
+    # (release id, runtime kind, how it was told) of records that name no runtime, an older
+    # otter's (run/kinds.py): "found" (its instance is listed there), "named" (only that
+    # kind names an instance so), "assumed" (the Otterfile's)
+    assumed: tuple[tuple[str, str, str], ...] = ()
 
 
 def read_state(deployment: str, listings: Mapping[str, Command], *, log_lines: int = 0,

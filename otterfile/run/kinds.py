@@ -42,20 +42,42 @@ def read_state(dep, *, log_lines: int = 0, every: bool = False) -> Command:
 
 def parse_read(dep, host: str, stdout: str) -> states.TargetState:
     """What `read_state` printed, checked (an OtterError names the host, file and field);
-    every release has its kinds, the Otterfile's where the record names none (`assumed`)."""
+    every release has its kinds. A record an older otter wrote names none: its runtime is
+    the one that lists its instance, else the only one that names an instance so, else the
+    Otterfile's (`assumed` says which was which); its proxy is the Otterfile's."""
     parsers = {dep.runtime.kind.name: dep.runtime.kind.parse_listing}
     parsers.update((name, rt.parse_listing) for name, rt in RUNTIMES.items())
     target = states.parse_read(stdout, parsers, f"{host}:{states.state_path(dep.name)}",
                                kinds_of(dep))
-    state, assumed = assume_kinds(target.state, dep.runtime.kind.name, proxy_name(dep))
-    return replace(target, state=state, assumed=tuple(assumed))
+    told = {r.id: _told(dep, r, target.instances) for r in target.state.releases
+            if r.runtime is None}
+    state, _ = assume_kinds(target.state, dep.runtime.kind.name, proxy_name(dep),
+                            lambda release: told[release.id][0])
+    return replace(target, state=state,
+                   assumed=tuple((rid, kind, how) for rid, (kind, how) in told.items()))
+
+
+def _told(dep, release: Release, instances: list[Instance]) -> tuple[str, str]:
+    """(runtime kind, how it was told) of a release whose record names none."""
+    current = dep.runtime.kind.name
+    listed = {i.kind for i in instances if i.name == release.instance and
+              i.release == release.id and i.kind}
+    if len(listed) == 1:
+        return listed.pop(), "found"
+    naming = [kind for kind, rt in RUNTIMES.items()
+              if rt.instance_name(dep.name, release.id) == release.instance]
+    if naming and current not in naming:
+        return naming[0], "named"
+    return current, "assumed"
 
 
 def complete(dep, executor, target: states.TargetState,
              log_lines: int = 0) -> states.TargetState:
     """`target`, read again with every kind listed when the state names a runtime kind whose
     instances the read did not list (its quick look at the file missed it)."""
-    if not {r.runtime for r in target.state.releases} - target.listed - {None}:
+    told = {rid for rid, _, how in target.assumed if how != "found"}
+    named = {r.runtime for r in target.state.releases if r.id not in told}
+    if named <= target.listed:
         return target
     result = executor.run(read_state(dep, log_lines=log_lines, every=True))
     if not result.ok:
@@ -64,14 +86,22 @@ def complete(dep, executor, target: states.TargetState,
     return parse_read(dep, executor.host.name, result.stdout)
 
 
+HOW = {"found": "its instance is there", "named": "its instance has that kind's name",
+       "assumed": "the Otterfile's"}
+
+
 def assumed_note(dep, host: str, target: states.TargetState) -> str | None:
-    """What to say when records named no kinds: which ones otter assumed."""
+    """What to say when records named no runtime (an older otter's): which kind each got."""
     if not target.assumed:
         return None
     proxy = proxy_name(dep)
+    told: dict[tuple[str, str], int] = {}
+    for _, kind, how in target.assumed:
+        told[(kind, how)] = told.get((kind, how), 0) + 1
+    parts = [f"{count} {kind} ({HOW[how]})" for (kind, how), count in told.items()]
+    said = f"; their proxy is taken to be {proxy}, the Otterfile's" if proxy else ""
     return (f"{host}: releases.json names no runtime for {len(target.assumed)} release(s) "
-            f"(an older otter wrote it): assuming {dep.runtime.kind.name}"
-            f"{f' behind {proxy}' if proxy else ''}, the Otterfile's")
+            f"(an older otter wrote it): {', '.join(parts)}{said}")
 
 
 def runtime_of(dep, release: Release) -> Runtime:

@@ -24,7 +24,9 @@ awk -v ours="import $sites/*.caddy" -v f="$main" '
   depth == 0 { head = t; at = NR; addr = trim(substr(t, 1, length(t) - 1)); n = 0; ok = 0
                depth = 1; next }
   {
-    if (depth == 1 && t != "}") { n++; if (t == "root * /usr/share/caddy" || t == "file_server") ok++ }
+    if (depth == 1 && t != "}") {
+      n++; if (t == "root * /usr/share/caddy" || t == "file_server") ok++
+    }
     if (t ~ /\{$/) depth++
     if (t == "}" && --depth == 0) done()
   }

@@ -10,7 +10,9 @@ if ! all=$(nginx -T 2>&1); then
 fi
 # Debian's sites-available/default without its comments, one line each, joined by "|"
 # shellcheck disable=SC2016
-placeholder='server {|listen 80 default_server;|listen [::]:80 default_server;|root /var/www/html;|index index.html index.htm index.nginx-debian.html;|server_name _;|location / {|try_files $uri $uri/ =404;|}|}'
+placeholder='server {|listen 80 default_server;|listen [::]:80 default_server;'\
+'|root /var/www/html;|index index.html index.htm index.nginx-debian.html;|server_name _;'\
+'|location / {|try_files $uri $uri/ =404;|}|}'
 printf '%s\n' "$all" | awk -v ours="$ours" -v placeholder="$placeholder" -v dir="$dir" '
   function done() {
     if (file == "" || !served || file == ours) return

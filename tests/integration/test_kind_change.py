@@ -128,8 +128,13 @@ def test_podman_to_docker_and_a_rollback_back_to_podman(tmp_path, clean_target):
     t = clean_target
     write(tmp_path, t, "v1", "podman")
     run(tmp_path, "run", "production")
+    # as an older otter wrote it: no kinds; its release is found where its instance runs
+    assert on(t, "sed", "-i", '/"runtime"/d; /"proxy"/d',
+              "/var/lib/otter/production/releases.json").ok
     write(tmp_path, t, "v2", "docker")
-    run(tmp_path, "run", "production")
+    moved = run(tmp_path, "run", "production")
+    assert "names no runtime for 1 release(s) (an older otter wrote it): 1 podman (its " \
+           "instance is there)" in moved.stdout
     assert answers(t) == "200 v2"
     assert containers(t, "podman") == [] and len(containers(t, "docker")) == 1
     (v1, v2) = releases(t)

@@ -203,14 +203,46 @@ def test_the_old_release_is_retired_by_the_runtime_that_started_it(tmp_path, old
         R0: (old, "retired"), R1: (new, "live")}
 
 
-def test_an_older_file_is_read_as_the_otterfiles_runtime_and_says_so(tmp_path):
-    out = read_out([record(R0, None, "live")], R0, {"docker": (R0,)},
-                   "reverse_proxy 127.0.0.1:20000")
+@pytest.mark.parametrize("where,retired_by,how", [
+    ("docker", "docker", "its instance is there"), ("podman", "podman", "its instance is there"),
+    ("", "docker", "the Otterfile's")])
+def test_an_older_files_release_is_retired_where_its_instance_runs(tmp_path, where,
+                                                                    retired_by, how):
+    """A file an older otter wrote names no runtime: the read looked under every kind."""
+    listed = {kind: (R0,) if kind == where else () for kind in NAMED}
+    out = read_out([record(R0, None, "live")], R0, listed, "reverse_proxy 127.0.0.1:20000")
     outcome, target, said = deploy(tmp_path, answers(out))
     assert outcome.ok, outcome.errors
-    assert f"sh 2 docker 10 {named('docker', R0)}" in step(target, "retire").argv[2]
+    assert f"sh 2 {retired_by} 10 {named(retired_by, R0)}" in step(target, "retire").argv[2]
     assert "web1: releases.json names no runtime for 1 release(s) (an older otter wrote " \
-           "it): assuming docker behind caddy, the Otterfile's" in said
+           f"it): 1 {retired_by} ({how}); their proxy is taken to be caddy, the Otterfile's" in said
+    state = json.loads(step(target, "retire").stdin)  # written with the kinds from now on
+    assert state["releases"][0]["runtime"] == retired_by
+
+
+def test_an_older_files_unit_is_told_by_its_name(tmp_path):
+    dep = project(tmp_path).deployments["production"]
+    unit = {**record(R0, None, "previous"), "instance": named("systemd", R0)}
+    found = kinds.parse_read(dep, "web1", read_out([unit, record(R1, None, "live", NEW)], R1,
+                                                   {"docker": ()}))
+    assert [(r.runtime, r.proxy) for r in found.state.releases] == [("systemd", "caddy"),
+                                                                    ("docker", "caddy")]
+    assert found.assumed == ((R0, "systemd", "named"), (R1, "docker", "assumed"))
+    assert kinds.assumed_note(dep, "web1", found) == (
+        "web1: releases.json names no runtime for 2 release(s) (an older otter wrote it): "
+        "1 systemd (its instance has that kind's name), 1 docker (the Otterfile's); "
+        "their proxy is taken to be caddy, the Otterfile's")
+
+
+def test_the_read_looks_everywhere_for_an_older_files_instances(tmp_path):
+    from otterfile.commands import container
+    from otterfile.executors.local import LocalExecutor
+    (tmp_path / "production").mkdir()
+    (tmp_path / "production" / "releases.json").write_text(json.dumps(
+        {"releases": [record(R0, None, "live")], "live": R0}))
+    listings = {kind: container.list_containers(f"/no/{kind}", "production") for kind in NAMED}
+    result = LocalExecutor().run(cs.read_state("production", listings, base=str(tmp_path)))
+    assert result.ok and result.stdout.count(cs.INSTANCES_MARK) == 3
 
 
 def test_recover_removes_instances_of_every_kind_left_by_dead_runs(tmp_path):
