@@ -73,6 +73,11 @@ class Proxy(Protocol):
         the distribution's placeholder site, one line each (nothing: only that site).
         Whether it may hand ports 80/443 over to another proxy kind depends on it."""
 
+    def validate(self) -> Command:
+        """Read-only: the proxy's whole config as it is on the target, checked (exit non-zero
+        and why on stderr when it would not load). A handover asks it before it stops the
+        old proxy, so a new proxy that cannot start never costs the old one its traffic."""
+
     def ports(self, value: Any, site: Site) -> tuple[int, ...]:
         """The ports the proxy listens on for the site (80, 443 with TLS, or the no-domain
         listen port): what a handover waits for the old proxy to free."""

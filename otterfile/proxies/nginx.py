@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import scripts
-from ..command import Command, SecretText, script
+from ..command import Command, SecretText, cmd, script
 from ..secrets import MASK
 from ..errors import OtterError
 from ..render import render
@@ -314,6 +314,9 @@ class Nginx:
     def serving_besides(self, deployment: str) -> Command:
         return script(scripts.load("nginx-serves.sh"), args=[NGINX_DIR, check_name(deployment)],
                       description=f"what nginx serves besides {deployment}")
+
+    def validate(self) -> Command:
+        return cmd("nginx", "-t", "-q", description="validate nginx's config")
 
     def ports(self, value: Any, site: Site) -> tuple[int, ...]:
         if not site.domains:

@@ -69,14 +69,16 @@ def parse(text: str) -> tuple[OldSite, ...]:
 
 def switch(dep, site, command: Command, old: tuple[OldSite, ...]) -> Command:
     """`command` (the new proxy's switch) run as a handover from the `old` sites' proxies:
-    the running one stopped first (and started again if `command` fails), every old site of
-    the deployment removed after it succeeded."""
+    the running one stopped first (once the new proxy's config as it is validates; started
+    again if `command` fails), every old site of the deployment removed after it
+    succeeded."""
     px = dep.proxy_kind
     running = next((o.kind for o in old if o.active), "")
     forget = sequence(*(PROXIES[o.kind].remove(dep.name) for o in old))
     ports = " ".join(str(p) for p in px.ports(dep.proxy, site))
     return script(scripts.load("proxy-handover.sh"),
-                  args=[running, px.name, ports, forget.shell_line(), *command.argv],
+                  args=[running, px.name, ports, forget.shell_line(),
+                        px.validate().shell_line(), *command.argv],
                   stdin=command.stdin, file=command.file, writes=command.writes,
                   description=f"hand over from {', '.join(o.kind for o in old)} to "
                               f"{px.name}: {command.description}")

@@ -5,11 +5,18 @@
 # old proxy starts again with its config untouched. Then the new proxy starts at boot, the
 # old one does not, and the old proxies' sites of the deployment are removed.
 # $1 the old proxy that runs ("": none runs, only its site goes), $2 the new proxy, $3 the
-# ports the new one listens on (space separated), $4 a shell line removing the old sites;
-# the rest: the new proxy's switch (argv), which reads this script's stdin.
-old=$1 new=$2 ports=$3 forget=$4
-shift 4
+# ports the new one listens on (space separated), $4 a shell line removing the old sites,
+# $5 a shell line validating the new proxy's config as it is; the rest: the new proxy's
+# switch (argv), which reads this script's stdin.
+old=$1 new=$2 ports=$3 forget=$4 check=$5
+shift 5
 trap '' HUP  # a lost connection must not stop the handover half way
+if [ -n "$old" ] && ! out=$(sh -c "$check" 2>&1 </dev/null); then
+  echo "otter: $new's own config does not load, so $old keeps serving; nothing was" \
+       "changed:" >&2
+  printf '%s\n' "$out" | tail -n 5 >&2
+  exit 4
+fi
 busy() {  # a port still listened on; without ss: the old proxy not yet stopped
   if command -v ss >/dev/null 2>&1; then
     for p in $ports; do

@@ -209,6 +209,17 @@ def test_caddy_to_nginx_and_back_hands_the_ports_over(tmp_path, clean_target):
     assert on(t, "mv", "/etc/caddy/Caddyfile.kind-change", "/etc/caddy/Caddyfile").ok
     assert on(t, "systemctl", "reload", "caddy").ok
 
+    # nginx does not start once Caddy has stopped (masked): Caddy comes back, old release live
+    assert on(t, "systemctl", "mask", "nginx").ok
+    failed = otter(tmp_path, "run", "production")
+    assert on(t, "systemctl", "unmask", "nginx").ok
+    assert failed.returncode == 1
+    assert "nginx did not take over; caddy serves as before" in failed.stdout + failed.stderr
+    assert answers(t) == "200 v1" and sites(t) == ["caddy"]
+    assert (active(t, "caddy"), enabled(t, "caddy")) == ("active", "enabled")
+    assert [status for _, _, status in releases(t).values()] == ["live", "failed"]
+    assert len(containers(t, "docker")) == 1
+
     with Load([Site(DOMAIN, [t], rate=20, slow=2)]) as load:
         run(tmp_path, "run", "production")
         moved = time.monotonic()

@@ -342,7 +342,7 @@ def test_the_switch_hands_the_ports_over_from_the_old_proxy(tmp_path, running):
     switch = step(target, "hand over from caddy to nginx: switch nginx")
     text = switch.argv[2]  # the handover, between the two state writes
     assert (" sh caddy nginx 80 " if running else " sh '' nginx 80 ") in text
-    assert "/etc/caddy" in text  # caddy's site removal
+    assert "/etc/caddy" in text and " -t -q" in text  # caddy's site removal, nginx -t
     assert "127.0.0.1:20001" in switch.stdin  # the new site reaches nginx's switch
     moved = "caddy handed ports 80/443 to nginx (caddy stopped and disabled); " \
         if running else ""
@@ -443,5 +443,7 @@ def test_every_kind_table_entry_answers_the_new_questions():
     assert all(px.ports(value, bare) == (8080,) for px, value in
                ((PROXIES["caddy"], model.Caddy()), (PROXIES["nginx"], model.Nginx())))
     for px in PROXIES.values():
-        assert px.serving_besides("production").argv_values()[-2:][1] == "production"
+        assert px.serving_besides("production").argv_values()[-1] == "production"
+    assert PROXIES["nginx"].validate().argv == ("nginx", "-t", "-q")
+    assert PROXIES["caddy"].validate().argv_values()[-1] == "/etc/caddy/Caddyfile"
     assert OK

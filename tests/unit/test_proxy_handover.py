@@ -207,14 +207,16 @@ def test_nginx_config_that_does_not_load_is_an_error(bin_dir):
 
 # --- the handover --------------------------------------------------------------------------
 
-def handover(bin_dir: Path, old: str = "caddy", switch_exit: int = 0, forget: str = ""):
+def handover(bin_dir: Path, old: str = "caddy", switch_exit: int = 0, forget: str = "",
+             check: str = "true"):
     """The handover from `old` to nginx; the switch records itself and what it read, the
-    old sites' removal (`forget`, a shell line) records itself unless given."""
+    old sites' removal (`forget`, a shell line) records itself unless given; `check` is
+    nginx's validation of its config as it is."""
     switch = script('cat > "$1"; echo switch >> "$2"; exit "$3"',
                     args=[str(bin_dir / "site"), str(bin_dir / "calls"), str(switch_exit)])
     forget = forget or f"echo forgot >> {shlex.quote(str(bin_dir / 'calls'))}"
     return run(bin_dir, script(scripts.load("proxy-handover.sh"),
-                               args=[old, "nginx", "80", forget, *switch.argv]),
+                               args=[old, "nginx", "80", forget, check, *switch.argv]),
                stdin="the new site\n")
 
 
@@ -238,6 +240,15 @@ def test_a_failed_switch_brings_the_old_proxy_back_and_keeps_its_site(bin_dir):
     made = [c for c in calls(bin_dir) if not c.startswith("ss")]
     assert made == ["systemctl stop --no-block caddy", "switch", "systemctl start caddy"]
     assert (bin_dir / "active-caddy").exists()
+
+
+def test_a_new_proxy_whose_own_config_is_broken_never_stops_the_old_one(bin_dir):
+    (bin_dir / "active-caddy").touch()
+    result = handover(bin_dir, check='echo "nginx: [emerg] unexpected end of file" >&2; exit 1')
+    assert result.exited == 4
+    assert "nginx's own config does not load, so caddy keeps serving; nothing was changed" \
+        in result.stderr and "unexpected end of file" in result.stderr
+    assert calls(bin_dir) == [] and (bin_dir / "active-caddy").exists()
 
 
 def test_an_old_proxy_that_does_not_stop_changes_nothing(bin_dir):
