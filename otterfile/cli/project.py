@@ -166,7 +166,8 @@ def check_table(found: list) -> str:
                          "", ""])
             continue
         site = SITES[one.site or "none"] + {"install": " (installs the proxy)",
-                                            "start": " (starts the proxy)"}.get(one.proxy, "")
+                                            "start": " (starts the proxy)"}.get(
+            one.proxy, f" ({one.proxy}: a proxy kind change)" if one.proxy else "")
         rows.append([one.host, f"{one.artifact} {(one.digest or '')[7:19]}".strip(),
                      _bytes(one.move, one.note), RELEASES[one.release].format(live=one.live),
                      site])

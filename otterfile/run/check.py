@@ -19,7 +19,7 @@ from ..commands import state as states
 from ..errors import OtterError
 from ..graph import Graph
 from .engine import Engine, Lane
-from . import kinds
+from . import handover, kinds
 from .flow import fingerprint, site_of
 
 MARK = "--- otter:check"
@@ -125,6 +125,7 @@ def read_command(engine: Engine, lanes: list[Lane]) -> Command:
         if not dep.recreate:
             parts[f"{name}/site"] = script(CAT_SCRIPT, args=[px.site_path(name)])
             parts[f"{name}/proxy"] = script(PROXY_SCRIPT, args=[px.name])
+            parts[f"{name}/old-sites"] = handover.read(dep)
         artifact = artifact_of(engine, lane)
         if artifact is not None and artifact.digest and artifact.pull is None:
             # by digest alone: a probe with a name would tag the image (a write)
@@ -177,6 +178,9 @@ def judge(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
     status = part("proxy").split()
     would = None if dep.recreate or "running" in status else \
         "start" if "installed" in status else "install"
+    old = () if dep.recreate else handover.parse(part("old-sites"))
+    if any(o.active for o in old):  # the proxy kind changed: see run/handover.py
+        would = f"take over from {next(o.kind for o in old if o.active)}"
     return TargetCheck(host, lane.host.address, dep.name, dep.artifact.name,
                        artifact.digest if known else None,
                        artifact_move(engine, lane, artifact, sections), action,

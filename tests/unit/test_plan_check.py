@@ -69,12 +69,13 @@ def project(tmp_path):
 
 
 def answer(*, key="", state="", listing="", site="", proxy="installed\nrunning\n",
-           probe="missing", layers=""):
+           probe="missing", layers="", old_sites=""):
     """What a target prints for the read-only batch (one deployment, docker)."""
     parts = [("production/key", key), ("production/state",
                                        f"{state}\n--- otter:instances\n{listing}\n"
                                        "--- otter:log\n"),
              ("production/site", site), ("production/proxy", proxy),
+             ("production/old-sites", old_sites),
              ("production/probe", probe + "\n"), ("layers/docker", layers)]
     return "".join(f"{text}\n{MARK} {name} 0\n" for name, text in parts)
 
@@ -202,7 +203,8 @@ def test_the_batch_marks_the_end_of_each_part(tmp_path):
                           text=True, env={"PATH": str(tmp_path / "bin")})
     assert done.returncode == 0, done.stderr
     assert set(checks.parse_sections(done.stdout)) == \
-        {"production/key", "production/state", "production/site", "production/proxy"}
+        {"production/key", "production/state", "production/site", "production/proxy",
+         "production/old-sites"}
 
 
 def test_a_starting_release_the_proxy_serves_is_live_as_recover_would_see_it():
@@ -218,6 +220,13 @@ def test_a_starting_release_the_proxy_serves_is_live_as_recover_would_see_it():
 def test_a_stopped_proxy_would_be_started(tmp_path):
     found, _, _ = run_check(tmp_path, {"web1": answer(proxy="installed\n"), "web2": answer()})
     assert [f.proxy for f in found] == ["start", None]
+
+
+def test_another_proxy_kind_serving_the_deployment_would_hand_over(tmp_path):
+    found, _, _ = run_check(tmp_path, {
+        "web1": answer(proxy="installed\n", old_sites="nginx active\n"),
+        "web2": answer(proxy="installed\n", old_sites="nginx inactive\n")})
+    assert [f.proxy for f in found] == ["take over from nginx", "start"]
 
 
 BUILT_THERE = '''
