@@ -18,7 +18,7 @@ from ..lock import DeployLock
 from ..proxies import NAMED as PROXIES
 from ..runtimes import NAMED as RUNTIMES
 from ..state import DEFAULT_BASE, state_dir
-from . import kinds as kinds_
+from . import kinds
 from .kinds import named_by_otter
 
 SITE_MARK = "--- otter:site"
@@ -84,7 +84,7 @@ class Found:
 def read(dep, base: str = DEFAULT_BASE) -> Command:
     """One read-only round trip: the deployment's state and instances, whether its proxy
     site exists, and the other deployments' states on the host (see `parse`)."""
-    listing = kinds_.read_state(dep, every=True)
+    listing = kinds.read_state(dep, every=True)
     sites = [a for px in _proxies(dep) for a in (px.name, px.site_path(dep.name))]
     return script(READ_SCRIPT, args=[base.rstrip("/"), dep.name, str(len(sites) // 2), *sites,
                                      *listing.argv],
@@ -101,19 +101,17 @@ def parse(dep, host: str, stdout: str) -> Found:
     of another deployment keeps every artifact (nothing shared is ever pruned by guess)."""
     mine, _, rest = stdout.partition(SITE_MARK + "\n")
     site, *others = rest.split(OTHER_MARK)
-    target = kinds_.parse_read(dep, host, mine)
+    target = kinds.parse_read(dep, host, mine)
     releases = target.state.releases
     digests = tuple(dict.fromkeys(r.digest for r in releases if r.digest))
     used: set[str] = set()
     for other in others:
         used |= _digests_of(other.partition("\n")[2], digests)
     named = named_by_otter(dep.runtime.kind, dep.name, target.instances)
-    keys = [kinds_.key(dep, i) for i in named]
+    keys = [kinds.key(dep, i) for i in named]
     live = target.state.live_release
-    serving = live is not None and kinds_.release_key(dep, live) in keys
-    # "present": the Otterfile's proxy (what an otter before kinds printed)
-    sites = tuple(dict.fromkeys(dep.proxy_kind.name if w == "present" else w
-                                for w in site.split() if w in PROXIES or w == "present"))
+    serving = live is not None and kinds.release_key(dep, live) in keys
+    sites = tuple(dict.fromkeys(w for w in site.split() if w in PROXIES))
     return Found(tuple(n for _, n in keys), live.instance if serving else None,
                  len(releases), digests, tuple(d for d in digests if d in used), sites,
                  tuple(k for k, _ in keys), live.runtime if serving else None,

@@ -52,7 +52,7 @@ def answer(dep, *, site=True, others=("",)) -> str:
         else "{0}\trunning\t{1}\t{2}\tUp\n"  # a unit's listing, or a container's
     listing = "".join(row.format(*each) for each in ((r1, R1, OLD), (r2, R2, NEW)))
     text = (f"{json.dumps(state)}\n--- otter:instances\n{listing}--- otter:log\n"
-            f"--- otter:site\n{'present' if site else ''}\n")
+            f"--- otter:site\n{dep.proxy_kind.name if site else ''}\n")
     for index, other in enumerate(others):
         text += f"--- otter:other /var/lib/otter/other{index}/releases.json\n{other}\n"
     return text
