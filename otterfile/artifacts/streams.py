@@ -6,6 +6,9 @@ SSH master, or a local process; a command's secret env goes first on its stdin
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import tempfile
 import threading
@@ -108,8 +111,9 @@ class Session:
     def __init__(self, argv: list[str], host: str, what: str, first: bytes = b""):
         self.host, self.what = host, what
         self._stderr = tempfile.TemporaryFile()
+        # its own process group: a stop reaches whatever it started, not only its shell
         self._process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=self._stderr)
+                                         stderr=self._stderr, start_new_session=True)
         if first:
             self._process.stdin.write(first)  # type: ignore[union-attr]
             self._process.stdin.flush()  # type: ignore[union-attr]
@@ -141,7 +145,8 @@ class Session:
         try:
             code = process.wait(wait)
         except subprocess.TimeoutExpired:
-            process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
             code = process.wait()
         if process.stdout is not None:  # after its end: a reader of it has returned
             process.stdout.close()
