@@ -8,7 +8,8 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from otterfile.artifacts.relay import Child, Tree, assign, where
+from otterfile.artifacts.relay import Child, where
+from otterfile.artifacts.relay_tree import Tree, assign
 from otterfile.cli import main
 from otterfile.errors import OtterfileError
 from otterfile.hosts import local, ssh
