@@ -4,51 +4,25 @@ on the decompressed stream (a gzip or zip bomb is stopped, a lying zip directory
 believed), link targets read with numeric owners, and BusyBox tar named as such."""
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import shutil
-import struct
 import subprocess
 import tarfile
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from otterfile.commands import systemd as s
+from tests.archives import MiB, gzip_bomb as bomb, lying, zipped
 from tests.unit.test_systemd import APP, Target, tar_gz
 
 pytestmark = pytest.mark.unit
-
-MiB = 1024 * 1024
 
 
 @pytest.fixture
 def target(tmp_path) -> Target:
     return Target(tmp_path)
-
-
-def bomb(size: int, files: int = 1) -> bytes:
-    """A tar.gz of `files` files of zeros, `size` bytes in all: about 1000 times smaller."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as archive:
-        archive.addfile(*member("app", APP[2].encode(), 0o755))
-        for index in range(files):
-            info = tarfile.TarInfo(f"zeros{index}")
-            info.size = size // files
-            archive.addfile(info, _Zeros(info.size))
-    return gzip.compress(raw.getvalue(), compresslevel=9)
-
-
-class _Zeros(io.RawIOBase):
-    def __init__(self, size: int):
-        self.left = size
-
-    def read(self, count: int = -1) -> bytes:
-        count = self.left if count < 0 else min(count, self.left)
-        self.left -= count
-        return bytes(count)
 
 
 def member(name: str, data: bytes, mode: int = 0o644):
@@ -108,24 +82,6 @@ def test_the_file_count_is_bounded(target):
     refused(target, result, "it has 6 files, more than the limit of 5 (raise it with "
                             "systemd(max_files=...))")
     assert Target(target.root / "fits").start(data, max_files=6).exited == 0
-
-
-def zipped(*members: tuple[str, bytes, int]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data, mode in members:
-            info = zipfile.ZipInfo(name)
-            info.create_system, info.external_attr = 3, mode << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
-    return out.getvalue()
-
-
-def lying(data: bytes, name: bytes, size: int) -> bytes:
-    """`data` (a zip) with the central directory's uncompressed size of `name` set to
-    `size`: what `unzip -l`/`-Z` then believe."""
-    at = data.rindex(b"PK\x01\x02", 0, data.rindex(name))
-    return data[:at + 24] + struct.pack("<I", size) + data[at + 28:]
 
 
 def test_a_zip_is_counted_by_unpacking_it_not_by_its_directory(target, tmp_path):
