@@ -63,10 +63,10 @@ too_big() {
 }
 
 human() {  # 67108864 -> "64.0 MiB (67108864 bytes)"
-  if [ "$1" -ge 1073741824 ]; then unit=GiB d=1073741824
-  elif [ "$1" -ge 1048576 ]; then unit=MiB d=1048576
+  if [ "$1" -ge 1073741824 ]; then in=GiB per=1073741824
+  elif [ "$1" -ge 1048576 ]; then in=MiB per=1048576
   else echo "$1 bytes"; return; fi
-  echo "$(($1 / d)).$(($1 % d * 10 / d)) $unit ($1 bytes)"
+  echo "$(($1 / per)).$(($1 % per * 10 / per)) $in ($1 bytes)"
 }
 
 # The decompressed stream of FILE.
