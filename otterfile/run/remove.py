@@ -6,6 +6,11 @@ use); one more takes it away in the order that keeps requests whole: the proxy s
 (graceful reload, other sites untouched), the live release drained and stopped, every
 instance removed by its own runtime, artifacts only this deployment used pruned from each
 runtime's store, then state and env files. The data folder stays.
+
+An artifact (an image, a stored file) is removed only when otter started this deployment
+from it: the store's record (commands/store.STARTED) or the label of one of its instances
+says so. A digest that only releases.json names is kept: that file is the target's word,
+and it must not make otter delete an image it never loaded for this deployment.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import json
 from dataclasses import dataclass
 
 from ..command import Command, script, sequence
+from ..commands import store
 from ..errors import OtterError
 from ..lock import DeployLock
 from ..proxies import NAMED as PROXIES
@@ -22,13 +28,15 @@ from . import kinds
 from .kinds import named_by_otter
 
 SITE_MARK = "--- otter:site"
+STARTED_MARK = "--- otter:started"
 OTHER_MARK = "--- otter:other "
 KEPT = ("lock", "data")  # released after the lock; user data is never removed
 
-# $1 base folder, $2 deployment, $3 how many proxy kinds, then a kind and its site file of
-# the deployment each; the rest: `read_state`'s argv. Prints the kinds whose site exists.
+# $1 base folder, $2 deployment, $3 its started-artifact records, $4 how many proxy kinds,
+# then a kind and its site file of the deployment each; the rest: `read_state`'s argv.
+# Prints the kinds whose site exists, then the records.
 READ_SCRIPT = r"""
-base=$1 name=$2 k=$3 sites=""; shift 3
+base=$1 name=$2 started=$3 k=$4 sites=""; shift 4
 while [ "$k" -gt 0 ]; do
   [ -f "$2" ] && sites="$sites $1"
   shift 2; k=$((k - 1))
@@ -36,6 +44,8 @@ done
 "$@" || exit 1
 echo "--- otter:site"
 for s in $sites; do echo "$s"; done
+echo "--- otter:started"
+[ ! -d "$started" ] || ls -- "$started"
 for f in "$base"/*/releases.json; do
   [ -f "$f" ] && [ "$f" != "$base/$name/releases.json" ] || continue
   echo "--- otter:other $f"; cat "$f"; echo
@@ -64,6 +74,8 @@ class Found:
     digests: tuple[str, ...] = ()  # artifacts of this deployment's releases
     shared: tuple[str, ...] = ()  # of those, the ones another deployment here still uses
     sites: tuple[str, ...] = ()  # the proxy kinds that have a site of it
+    # of the digests, those otter started this deployment from (a record, a label)
+    started: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()  # the runtime kind of each instance
     live_kind: str | None = None  # the runtime kind of `live`
     stores: tuple[tuple[str, str], ...] = ()  # (runtime kind, digest) of each release
@@ -78,7 +90,12 @@ class Found:
 
     @property
     def prunable(self) -> tuple[str, ...]:
-        return tuple(d for d in self.digests if d not in self.shared)
+        return tuple(d for d in self.digests if d not in self.shared and d in self.started)
+
+    @property
+    def unknown(self) -> tuple[str, ...]:
+        """Digests releases.json names that otter has no record of starting: kept."""
+        return tuple(d for d in self.digests if d not in self.started)
 
 
 def read(dep, base: str = DEFAULT_BASE) -> Command:
@@ -86,8 +103,9 @@ def read(dep, base: str = DEFAULT_BASE) -> Command:
     site exists, and the other deployments' states on the host (see `parse`)."""
     listing = kinds.read_state(dep, every=True)
     sites = [a for px in _proxies(dep) for a in (px.name, px.site_path(dep.name))]
-    return script(READ_SCRIPT, args=[base.rstrip("/"), dep.name, str(len(sites) // 2), *sites,
-                                     *listing.argv],
+    return script(READ_SCRIPT, args=[base.rstrip("/"), dep.name,
+                                     store.started_dir(dep.name, base), str(len(sites) // 2),
+                                     *sites, *listing.argv],
                   description=f"read what the target has of {dep.name}")
 
 
@@ -100,23 +118,35 @@ def parse(dep, host: str, stdout: str) -> Found:
     """A Found from what `read` printed; an unreadable state file of ours is an error, one
     of another deployment keeps every artifact (nothing shared is ever pruned by guess)."""
     mine, _, rest = stdout.partition(SITE_MARK + "\n")
-    site, *others = rest.split(OTHER_MARK)
+    rest, *others = rest.split(OTHER_MARK)
+    site, _, records = rest.partition(STARTED_MARK + "\n")
     target = kinds.parse_read(dep, host, mine)
     releases = target.state.releases
     digests = tuple(dict.fromkeys(r.digest for r in releases if r.digest))
     used: set[str] = set()
     for other in others:
         used |= _digests_of(other.partition("\n")[2], digests)
-    named = named_by_otter(dep.runtime.kind, dep.name, target.instances)
-    keys = [kinds.key(dep, i) for i in named]
+    ours = named_by_otter(dep.runtime.kind, dep.name, target.instances)
+    keys = [kinds.key(dep, i) for i in ours]
     live = target.state.live_release
     serving = live is not None and kinds.release_key(dep, live) in keys
-    sites = tuple(dict.fromkeys(w for w in site.split() if w in PROXIES))
     return Found(tuple(n for _, n in keys), live.instance if serving else None,
-                 len(releases), digests, tuple(d for d in digests if d in used), sites,
+                 len(releases), digests, tuple(d for d in digests if d in used),
+                 tuple(dict.fromkeys(w for w in site.split() if w in PROXIES)),
+                 _started(digests, set(records.split()), {i.digest for i in ours}),
                  tuple(k for k, _ in keys), live.runtime if serving else None,
                  tuple(dict.fromkeys((r.runtime or dep.runtime.kind.name, r.digest)
                                      for r in releases if r.digest)))
+
+
+def _started(digests: tuple[str, ...], records: set[str], labels: set[str]) -> tuple[str, ...]:
+    """The digests a record (by hex) or an instance's label names."""
+    def hex_or_none(digest: str) -> str | None:
+        try:
+            return store.hex_of(digest)
+        except OtterError:
+            return None
+    return tuple(d for d in digests if d in labels or hex_or_none(d) in records)
 
 
 def _digests_of(text: str, fallback: tuple[str, ...]) -> set[str]:
@@ -133,16 +163,16 @@ def removal(dep, found: Found, base: str = DEFAULT_BASE) -> Command:
     if found.live and found.site:  # requests the old config still forwards end first
         steps.append(_runtime(dep, found.live_kind).stop(
             found.live, drain_seconds=dep.drain_seconds, stop_seconds=dep.stop_seconds))
-    current = dep.runtime.kind.name  # a Found without kinds: the Otterfile's kind
-    by_kind: dict[str, list[str]] = {}
-    for kind, name in zip(found.kinds or (current,) * len(found.instances), found.instances):
-        by_kind.setdefault(kind, []).append(name)
-    steps += [RUNTIMES[kind].remove(*names) for kind, names in by_kind.items()]
+    for kind, names in _by_kind(dep, found).items():
+        steps.append(RUNTIMES[kind].remove(*names))
     stores: dict[str, list[str]] = {}
-    for kind, digest in found.stores or tuple((current, d) for d in found.digests):
-        if digest not in found.shared:
+    for kind, digest in found.stores or tuple((dep.runtime.kind.name, d)
+                                              for d in found.digests):
+        if digest in found.prunable:
             stores.setdefault(kind, []).append(digest)
     steps += [RUNTIMES[kind].prune(digests, found.shared) for kind, digests in stores.items()]
+    steps.append(script('rm -rf -- "$1"', args=[store.started_dir(dep.name, base)],
+                        description=f"remove the records of what {dep.name} started"))
     steps.append(script(FORGET_SCRIPT, args=[state_dir(dep.name, base)],
                         description=f"remove state and env files of {dep.name}"))
     return sequence(*steps, description=f"remove {dep.name}")
@@ -150,6 +180,15 @@ def removal(dep, found: Found, base: str = DEFAULT_BASE) -> Command:
 
 def _runtime(dep, kind: str | None):
     return RUNTIMES.get(kind or "", dep.runtime.kind)
+
+
+def _by_kind(dep, found: Found) -> dict[str, list[str]]:
+    """The instances by runtime kind (a Found without kinds: the Otterfile's)."""
+    out: dict[str, list[str]] = {}
+    kinds_ = found.kinds or (dep.runtime.kind.name,) * len(found.instances)
+    for kind, name in zip(kinds_, found.instances):
+        out.setdefault(kind, []).append(name)
+    return out
 
 
 def forget_folder(deployment: str, base: str = DEFAULT_BASE) -> Command:
@@ -185,9 +224,40 @@ def remove(dep, executor, *, lock_wait: float = 0, run_id: str | None = None) ->
 
 def describe(found: Found) -> list[str]:
     """Table cells: instances, proxy site, artifacts pruned (and kept), releases."""
-    kept = f" ({len(found.shared)} kept: in use)" if found.shared else ""
+    why = [f"{len(found.shared)} in use"] if found.shared else []
+    unknown = [d for d in found.unknown if d not in found.shared]
+    why += [f"{len(unknown)} not started here by otter"] if unknown else []
+    kept = f" (kept: {', '.join(why)})" if why else ""
     mixed = len(set(found.kinds)) > 1  # a runtime change: say which runs which
     shown = [f"{name} ({kind})" if mixed else name
              for name, kind in zip(found.instances, found.kinds or [""] * len(found.instances))]
     return [", ".join(shown) or "-", ", ".join(found.sites) or "-",
             f"{len(found.prunable)}{kept}", str(found.releases)]
+
+
+def deletes(dep, found: Found, base: str = DEFAULT_BASE) -> list[str]:
+    """What `remove` deletes on one target, a line each, for the question it asks."""
+    rt, folder = dep.runtime.kind, state_dir(dep.name, base)
+    images = any("image" in RUNTIMES[k].forms for k, _ in found.stores) or "image" in rt.forms
+    files = any("image" not in RUNTIMES[k].forms for k, _ in found.stores) or \
+        "image" not in rt.forms
+    what = " and ".join(w for w, yes in (("images", images), (f"files in {store.STORE}",
+                                                                files)) if yes)
+    kept = [f"{_short(d)} (another deployment uses it)" for d in found.shared] + \
+        [f"{_short(d)} (otter has no record of starting {dep.name} from it)"
+         for d in found.unknown if d not in found.shared]
+    instances = [f"{kind} instances: {', '.join(names)}"
+                 for kind, names in _by_kind(dep, found).items()]
+    sites = [PROXIES[kind].site_path(dep.name) for kind in found.sites]
+    lines = [*(instances or [f"{rt.name} instances: none"]),
+             f"{what}: {', '.join(map(_short, found.prunable)) or 'none'}"
+             + (f"; kept: {', '.join(kept)}" if kept else ""),
+             f"proxy site: {', '.join(sites) or 'none'}",
+             f"state folder {folder}: {found.releases} release records, the deploy log, env "
+             f"files (secrets){', release folders' if files else ''}; {folder}/data stays",
+             f"records in {store.started_dir(dep.name, base)}"]
+    return lines
+
+
+def _short(digest: str) -> str:
+    return digest[:19] if digest.startswith("sha256:") else digest[:12]

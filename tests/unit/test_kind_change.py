@@ -388,7 +388,8 @@ def test_remove_takes_away_every_kinds_instances_sites_and_artifacts(tmp_path):
     text = json.dumps({"releases": records, "live": R1}) + "\n"
     text += (f"{cs.INSTANCES_MARK} docker\n{listing('docker', R1)}{cs.INSTANCES_MARK} "
              f"podman\n{listing('podman', R0)}{cs.INSTANCES_MARK} systemd\n{cs.LOG_MARK}\n"
-             f"{removal.SITE_MARK}\nnginx\ncaddy\n")
+             f"{removal.SITE_MARK}\nnginx\ncaddy\n{removal.STARTED_MARK}\n{OLD[7:]}\n"
+             f"{NEW[7:]}\n")
     found = removal.parse(dep, "web1", text)
     assert found.sites == ("nginx", "caddy") and found.live_kind == "docker"
     assert removal.describe(found)[:2] == [
@@ -403,9 +404,15 @@ def test_remove_takes_away_every_kinds_instances_sites_and_artifacts(tmp_path):
     assert at[:3] == sorted(at[:3]) and min(at[3:]) > at[2]  # drain, remove, then prune
     assert script.index("conf.d") < at[0] and script.index("otter.d") < at[0]  # sites first
     read = removal.read(dep).argv_values()
-    assert read[4:11] == ["/var/lib/otter", "production", "2", "nginx",
+    assert read[4:12] == ["/var/lib/otter", "production",
+                          "/var/lib/otter/artifacts/started/production", "2", "nginx",
                           "/etc/nginx/conf.d/otter-production.conf", "caddy",
                           "/etc/caddy/otter.d/production.caddy"]
+    assert removal.deletes(dep, found)[:4] == [
+        f"docker instances: {named('docker', R1)}", f"podman instances: {named('podman', R0)}",
+        f"images: {OLD[:19]}, {NEW[:19]}",
+        "proxy site: /etc/nginx/conf.d/otter-production.conf, "
+        "/etc/caddy/otter.d/production.caddy"]
     assert read[read.index("/var/lib/otter/production") + 2] == "1"  # every kind listed
 
 
