@@ -3,8 +3,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .command import script
 from .commands import state as states
+from .proxies.base import parse_switching
 from .report import table
+from .text import printable
+
+SWITCH_MARK = "--- otter:switch"
+# the state read ($2..), then how the proxy switches (the probe's shell line, $1)
+READ_SCRIPT = ('probe=$1; shift; "$@" || exit 1; echo "--- otter:switch"; '
+               'sh -c "$probe" 2>/dev/null; exit 0')
 
 
 @dataclass
@@ -14,21 +22,28 @@ class TargetStatus:
     running: set = field(default_factory=set)
     health: str = ""
     log: list = field(default_factory=list)
+    switch: str | None = None  # how the proxy switches there ("file", "reload: WHY")
 
 
 def read_status(dep, executor, log_lines: int = 0) -> TargetStatus:
     """The target's releases and deploy log, and whether the live release answers."""
     runtime = dep.runtime.kind
-    result = executor.run(states.read_state(dep.name, runtime.listing(dep.name),
-                                            log_lines=log_lines))
+    read = states.read_state(dep.name, runtime.listing(dep.name), log_lines=log_lines)
+    if not dep.recreate:  # a recreate service is not behind the proxy
+        read = script(READ_SCRIPT, args=[
+            dep.proxy_kind.switch_probe(dep.proxy).shell_line(), *read.argv],
+            description=f"{read.description}; how {dep.proxy_kind.name} switches")
+    result = executor.run(read)
     if not result.ok:
         from .errors import OtterError
         raise OtterError(f"{executor.host.name}: reading state failed: {result.tail(5)}")
-    target = states.parse_read(result.stdout, runtime.parse_listing,
+    text, marked, probe = result.stdout.partition(SWITCH_MARK + "\n")
+    target = states.parse_read(text, runtime.parse_listing,
                                f"{executor.host.name}:{states.state_path(dep.name)}",
                                lambda release_id: runtime.instance_name(dep.name, release_id))
     out = TargetStatus(list(target.state.releases), target.state.live_release,
-                       {i.name for i in target.instances if i.running}, log=target.log)
+                       {i.name for i in target.instances if i.running}, log=target.log,
+                       switch=parse_switching(probe, dep.proxy.switch).said if marked else None)
     if out.live is not None and out.live.port:
         out.health = _probe(dep, executor, out.live.port)
     return out
@@ -54,7 +69,7 @@ def status_record(status, log_lines: int = 0) -> dict:
                 "release": live.id, "digest": live.digest, "commit": live.commit,
                 "port": live.port, "instance": live.instance,
                 "running": live.instance in status.running},
-            "health": status.health or None,
+            "health": status.health or None, "switch": status.switch,
             "previous": [r.id for r in reversed(status.releases) if r.status == "previous"],
             "log": status.log[-log_lines:] if log_lines else []}
 
@@ -62,12 +77,15 @@ def status_record(status, log_lines: int = 0) -> dict:
 def render_status(pairs, results, log_lines: int = 0) -> str:
     """One row per target (an error in its row), then the last deploy-log records; what
     came from a target is shown through `table`, which escapes control characters."""
-    rows, logs = [], []
+    rows, logs, notes = [], [], []
     for (dep, host), status in zip(pairs, results):
         if isinstance(status, Exception):
             rows.append([host.name, dep.name, "?", "", "", "", " ".join(str(status).split())])
             continue
         live = status.live
+        if status.switch and status.switch != "file":  # the default switch reloads not
+            notes.append(f"{host.name}: {dep.proxy_kind.name} switches {dep.name} by "
+                         f"{status.switch}")
         previous = [r.id for r in reversed(status.releases) if r.status == "previous"]
         rows.append([host.name, dep.name, live.id if live else "none",
                      (live.commit or "")[:10] if live else "",
@@ -80,6 +98,8 @@ def render_status(pairs, results, log_lines: int = 0) -> str:
                          record.get("result") or "", stages])
     text = table(["host", "deployment", "live", "commit", "state", "health", "previous"],
                  rows)
+    if notes:
+        text += "\n" + "\n".join(printable(note, keep="") for note in notes)
     if logs:
         text += "\n\n" + table(["host", "when", "who", "digest", "commit", "result",
                                 "seconds"], logs)

@@ -167,6 +167,8 @@ def check_table(found: list) -> str:
             continue
         site = SITES[one.site or "none"] + {"install": " (installs the proxy)",
                                             "start": " (starts the proxy)"}.get(one.proxy, "")
+        if one.switch and one.switch.startswith("reload"):  # the default switch reloads not
+            site += f"; switches by {one.switch}"
         rows.append([one.host, f"{one.artifact} {(one.digest or '')[7:19]}".strip(),
                      _bytes(one.move, one.note), RELEASES[one.release].format(live=one.live),
                      site])
@@ -205,7 +207,8 @@ def check_record(one) -> dict:
                               bytes=move.bytes, layers_missing=move.layers_missing,
                               layers=move.layers, note=one.note),
             "release": known(action=one.release, live=one.live),
-            "proxy": known(site=one.site, path=one.site_path, would=one.proxy)}
+            "proxy": known(site=one.site, path=one.site_path, would=one.proxy,
+                           switch=one.switch)}
 
 
 def _target(one: dict) -> None:

@@ -4,24 +4,28 @@ the lock's; ship's probe is answered by recover's read), besides moving the arti
 from __future__ import annotations
 
 import hmac
-import shlex
 from datetime import datetime, timezone
 
 from ..artifacts.ship import probed, ship as ship_artifact
 from ..command import Command, script, sequence
 from ..commands import files, proxy_install, state as states
 from ..errors import OtterError
-from ..proxies.base import EXIT_MISSING, Site
+from ..proxies.base import (EXIT_INVALID, EXIT_MISSING, EXIT_RELOAD, Site, parse_switching,
+                            served_port as served_port_of)
 from ..runtimes.base import StartSpec
+from ..scripts import load
 from ..state import (Release, add_release, format_state, images_to_remove, mark_failed,
-                     mark_live, mark_retired, prune_candidates, trim_history)
+                     mark_live, mark_retired, prune_candidates, trim_history, upstream_dir)
 from .health import wait_healthy, wait_running
 from .relaying import relayed
 
-SITE_MARK = "--- otter:site"
 KEY_MARK = "--- otter:key"
-LAYERS_MARK = "--- otter:layers"
+SITE_MARK = "--- otter:site"
+UPSTREAM_MARK = "--- otter:upstream"
+SWITCH_MARK = "--- otter:switch"
 PROBE_MARK = "--- otter:probe"
+LAYERS_MARK = "--- otter:layers"
+MARKS = (KEY_MARK, SITE_MARK, UPSTREAM_MARK, SWITCH_MARK, PROBE_MARK, LAYERS_MARK)
 
 
 def checked(executor, command: Command, what: str):
@@ -35,29 +39,38 @@ def checked(executor, command: Command, what: str):
 
 def state_read(engine, lane, task) -> Command:
     """What `recover` reads, as one command: the proxy installed and running, the
-    fingerprint key, state, instances, the served site and, for an artifact the ship stage
-    will send, whether the target has it and which image layers it holds. The lock stage
-    runs it in the round trip that takes the lock."""
+    fingerprint key, state, instances, the served site and its port file, how the proxy
+    switches there and, for an artifact the ship stage will send, whether the target has
+    it and which image layers it holds. The lock stage runs it in the round trip that
+    takes the lock."""
     dep, rt, px = lane.deployment, lane.runtime, lane.proxy
     read = states.read_state(dep.name, rt.listing(dep.name))
     key = states.fingerprint_key(dep.name)
     layers, probe = _layers_to_read(engine, lane), _probe_of(engine, lane)
-    both = script(f'site=$1 layers=$2 probe=$3; shift 3; {shlex.join(key.argv)} || exit 1; '
-                  f'echo "{KEY_MARK}"; "$@"; echo "{SITE_MARK}"; cat "$site" 2>/dev/null; '
-                  f'found=; [ -z "$probe" ] || {{ echo "{PROBE_MARK}"; '
-                  'p=$(sh -c "$probe" 2>/dev/null) && found=$(printf "%s\\n" "$p" | '
-                  'tail -n 1) && printf "%s\\n" "$found"; }; '
-                  # the target has the artifact: nothing ships, its layers are not needed
-                  'case "$found" in present|tagged) layers= ;; esac; '
-                  f'[ -z "$layers" ] || {{ echo "{LAYERS_MARK}"; sh -c "$layers"; }}; exit 0',
-                  args=[px.site_path(dep.name), layers.shell_line() if layers else "",
+    both = script(load("state-read.sh"),
+                  args=[px.site_path(dep.name), upstream_dir(dep.name), key.shell_line(),
+                        "" if dep.recreate else px.switch_probe(dep.proxy).shell_line(),
+                        layers.shell_line() if layers else "",
                         probe[1].shell_line() if probe else "", *read.argv],
                   description=f"read state of {dep.name}")
     # a recreate service is not behind the proxy: nothing to install for it
     if dep.recreate:
         return both
-    return sequence(proxy_install.ensure_proxy(px.name), both,
+    return sequence(px.ensure(dep.proxy), both,
                     description=f"{both.description} ({px.name} installed and running)")
+
+
+def sections(stdout: str, marks: tuple[str, ...] = MARKS) -> dict[str, str]:
+    """The parts of what `state_read` printed, by the marker line before each ("": what
+    came before the first)."""
+    out, mark, lines = {}, "", []
+    for line in stdout.splitlines(keepends=True):
+        if line.rstrip("\n") in marks:
+            out[mark], mark, lines = "".join(lines), line.rstrip("\n"), []
+        else:
+            lines.append(line)
+    out[mark] = "".join(lines)
+    return out
 
 
 def recover(engine, lane, task, read=None) -> None:
@@ -67,24 +80,23 @@ def recover(engine, lane, task, read=None) -> None:
         lane.proxy
     if read is None:
         read = executor.run(state_read(engine, lane, task))
-    stdout = _read_output(engine, task, executor, read)
-    lane.key, _, stdout = stdout.partition(KEY_MARK + "\n")
-    text, _, served = stdout.partition(SITE_MARK + "\n")
-    served, marked, listed = served.partition(LAYERS_MARK + "\n")
-    served, probe_marked, answer = served.partition(PROBE_MARK + "\n")
+    parts = sections(_read_output(engine, task, executor, read))
+    lane.key, text = parts[""], parts.get(KEY_MARK, "")
     # no listing (it did not run): unknown, the image ships whole; garbage lists nothing
-    lane.layers = rt.parse_layers(listed) if _layers_to_read(engine, lane) and marked \
-        else None
+    lane.layers = rt.parse_layers(parts[LAYERS_MARK]) \
+        if _layers_to_read(engine, lane) and LAYERS_MARK in parts else None
     probe = _probe_of(engine, lane)
-    found = probed(answer) if probe and probe_marked else None
+    found = probed(parts[PROBE_MARK]) if probe and PROBE_MARK in parts else None
     lane.probed = (probe[0], found) if probe and found is not None else None
+    if not dep.recreate:
+        _take_switching(engine, lane, task, parts.get(SWITCH_MARK, ""))
     target = states.parse_read(text, rt.parse_listing,  # an invalid file: nothing is touched
                                f"{executor.host.name}:{states.state_path(dep.name)}",
                                lambda release_id: rt.instance_name(dep.name, release_id))
     instances = named_by_otter(rt, dep.name, target.instances)
     state, live = target.state, target.state.live_release
-    served_port = px.served_port(served)
-    for release in state.releases:  # a run killed between reload and state write
+    served_port = served_port_of(px, parts.get(SITE_MARK, ""), parts.get(UPSTREAM_MARK, ""))
+    for release in state.releases:  # a run killed between the switch and the state write
         if release.status == "starting" and served_port and release.port == served_port:
             state, live = mark_live(state, release.id), release
     stale = [i.name for i in instances if not live or i.name != live.instance]
@@ -98,6 +110,16 @@ def recover(engine, lane, task, read=None) -> None:
         checked(executor, _state_write(dep.name, state), "writing state")
     lane.state, lane.previous = state, live
     lane.running = frozenset(i.name for i in instances if i.running)
+
+
+def _take_switching(engine, lane, task, probe: str) -> None:
+    """How the proxy switches on this target; said when the host makes it reload (nginx
+    without njs), as the user who chose `switch="file"` expects no reload."""
+    dep = lane.deployment
+    lane.switching = parse_switching(probe, dep.proxy.switch)
+    if not lane.switching.per_request and dep.proxy.switch == "file":
+        engine.emit(task, "info", f"{lane.proxy.name} switches by reload here: "
+                    f"{lane.switching.why}")
 
 
 def _layers_to_read(engine, lane) -> Command | None:
@@ -131,8 +153,8 @@ def _read_output(engine, task, executor, result) -> str:
     if not result.ok:
         raise OtterError(f"{executor.host.name}: reading the release state failed (exit "
                          f"{result.exited}): {result.tail(8) or result.tail(8, 'stdout')}")
-    for line in result.stderr.splitlines():
-        if line.startswith(("otter: installed ", "otter: started ")):
+    for line in result.stderr.splitlines():  # what the proxy's ensure did, or could not
+        if line.startswith("otter: "):
             engine.emit(task, "info", line.removeprefix("otter: "))
     return result.stdout
 
@@ -221,6 +243,8 @@ def fingerprint(dep, digest: str, env: dict, key: str, proxy_files: str | None =
     values = [digest, sorted((k, v.reveal() if hasattr(v, "reveal") else v)
                              for k, v in env.items()),
               dep.runtime.kind.settings(dep.runtime.value), list(dep.domains), repr(dep.proxy)]
+    if dep.proxy.switch != "file":  # only then: fingerprints made before it stay the same
+        values.append(f"switch={dep.proxy.switch}")
     if proxy_files:
         values.append(proxy_files)
     return hmac.new(key.strip().encode(), repr(values).encode(), "sha256").hexdigest()[:16]
@@ -241,13 +265,15 @@ def site_of(lane, port) -> str:
 def _site(lane, port) -> Site:
     dep = lane.deployment
     listen = None if dep.domains else lane.runtime.port(dep.runtime.value)
-    return Site(dep.name, dep.domains, port, listen)
+    return Site(dep.name, dep.domains, port, listen, lane.switching.per_request)
 
 
 def switch(engine, lane, task) -> None:
-    """Point the proxy at the new release (validated, graceful reload, restored on failure),
-    in one round trip with the state writes around it: the new release `starting` before the
-    reload (a run killed after the reload is recovered by the served port), `live` after."""
+    """Point the proxy at the new release (the port file renamed; the site validated and
+    gracefully reloaded only when its text changed; a stopped proxy started; restored on
+    failure), in one round trip with the state writes around it: the new release
+    `starting` before (a run killed after the switch is recovered by the served port),
+    `live` after."""
     if lane.noop:
         return
     dep, px, executor = lane.deployment, lane.proxy, engine.executor(task.host)
@@ -256,25 +282,38 @@ def switch(engine, lane, task) -> None:
         checked(executor, _state_write(dep.name, live), "writing the release state")
         lane.state = live
         return
+    site = _site(lane, lane.release.port)
     result = executor.run(states.write_around(
-        dep.name, px.switch(dep.proxy, _site(lane, lane.release.port),
-                            site_of(lane, lane.release.port), engine.project.folder),
+        dep.name, px.switch(dep.proxy, site, site_of(lane, lane.release.port),
+                            engine.project.folder),
         format_state(lane.state), format_state(live)))
     if result.ok or states.changed(result):  # the new release serves: never removed now
         lane.state = live
+        for line in result.stdout.splitlines():  # how: "switched web to ... (no reload)"
+            if line.startswith(("switched ", "started ", "set aside ")):
+                engine.emit(task, "info", line)
         if not result.ok:
             raise OtterError(f"{executor.host.name}: {px.name} serves {lane.release.id}, but "
                              f"writing the release state failed: {result.tail(3)}")
         return
+    raise OtterError(_switch_failed(executor.host.name, px, lane.release.id, result))
+
+
+def _switch_failed(host: str, px, release: str, result) -> str:
+    """What a failed switch means, naming the host and the proxy; the live release stays."""
+    said = result.tail(8) or result.tail(8, "stdout")
     if result.exited == states.EXIT_STATE:
-        raise OtterError(f"{executor.host.name}: writing the release state failed; the "
-                         f"proxy was not touched: {result.tail(3)}")
+        return f"{host}: writing the release state failed; the proxy was not touched: {said}"
     if result.exited == EXIT_MISSING:
-        raise OtterError(px.missing_message(executor.host.name))
-    if not result.ok:
-        raise OtterError(f"{executor.host.name}: {px.name} rejected the new config (exit "
-                         f"{result.exited}); the previous config is back: "
-                         f"{result.tail(8) or result.tail(8, 'stdout')}")
+        return px.missing_message(host)
+    if result.exited == EXIT_INVALID:
+        return (f"{host}: {px.name} rejected the new config (exit {result.exited}); the "
+                f"previous config is back: {said}")
+    if result.exited == EXIT_RELOAD:
+        return (f"{host}: {px.name} did not reload or start, so {release} does not serve; "
+                f"the previous config and port file are back: {said}")
+    return (f"{host}: switching {px.name} to {release} failed (exit {result.exited}); the "
+            f"previous config and port file are back: {said}")
 
 
 def retire(engine, lane, task) -> None:

@@ -174,8 +174,10 @@ def recover(executor: RecordingExecutor):
     said = []
     engine = SimpleNamespace(executor=lambda _host: executor, artifacts={}, rollback=False,
                              emit=lambda task, kind, message: said.append(message))
+    from otterfile.model import caddy as caddy_value
     lane = SimpleNamespace(deployment=SimpleNamespace(name="production", recreate=False,
-                                                      artifact=SimpleNamespace(name="web")),
+                                                      artifact=SimpleNamespace(name="web"),
+                                                      proxy=caddy_value()),
                            runtime=docker.RUNTIME, proxy=caddy.PROXY)
     flow.recover(engine, lane, Task("production/lock@web1", "lock", host="web1"))
     return lane, said
