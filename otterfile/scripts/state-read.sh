@@ -9,7 +9,8 @@ switch=$4   # shell line: the proxy's switch probe, or ""
 layers=$5   # shell line: list the image layers held, or ""
 probe=$6    # shell line: does the target have the artifact, or ""
 shift 6     # the rest: the state read's argv
-sh -c "$key" || exit 1
+k=$(sh -c "$key") || exit 1
+printf '%s\n' "$k"  # the key file ends without a newline: the marker starts a line
 echo "--- otter:key"
 "$@"
 echo "--- otter:site"

@@ -436,3 +436,23 @@ def test_a_proxy_that_does_not_start_at_switch_is_named_and_nothing_changes(tmp_
     abort = next(c for c in executor.commands if c.description == "remove the failed release")
     assert "otter-production-R1" in abort.argv[2]
     assert json.loads(abort.stdin)["live"] == "20240101T000000-cdcdcdcd"  # still live
+
+
+def test_the_state_read_script_prints_each_part_after_its_marker(tmp_path):
+    """state-read.sh run for real: a key printed without a newline (as the key file is
+    written) still ends before its marker; the port file is listed, the probe's answer
+    follows its marker."""
+    from otterfile.command import script
+    from otterfile.executors.local import LocalExecutor
+    from otterfile.run import flow
+    from otterfile.scripts import load
+    (tmp_path / "site").write_text("site text\n")
+    (tmp_path / "upstream").mkdir()
+    (tmp_path / "upstream" / "20001").touch()
+    read = LocalExecutor().run(script(load("state-read.sh"), args=[
+        str(tmp_path / "site"), str(tmp_path / "upstream"), "printf f00dkey", "echo file",
+        "", "", "sh", "-c", "echo state"]))
+    assert read.exited == 0, read.stderr
+    parts = flow.sections(read.stdout)
+    assert parts == {"": "f00dkey\n", flow.KEY_MARK: "state\n", flow.SITE_MARK: "site text\n",
+                     flow.UPSTREAM_MARK: "20001\n", flow.SWITCH_MARK: "file\n"}
