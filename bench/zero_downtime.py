@@ -261,8 +261,8 @@ def main(argv: list[str] | None = None) -> int:
                         folder = Path(tmp) / f"{proxy}-{switch}-{n}"
                         results.setdefault((proxy, switch), []).append(
                             one_run(bed, target, proxy, switch, folder, args.steady))
-                        print(table({(proxy, switch): results[(proxy, switch)][-1:]})
-                              .splitlines()[-4:], flush=True)
+                        print("\n".join(table({(proxy, switch): results[(proxy, switch)][-1:]})
+                                        .splitlines()[-4:]), flush=True)
         finally:
             bed.reset([target])
     cost = keepalive_cost(args.runs, args.steady)

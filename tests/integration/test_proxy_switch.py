@@ -180,3 +180,44 @@ def test_a_proxy_stopped_at_switch_is_started_or_named(tmp_path, two, proxy):
                and e.get("message") == f"started {proxy}"]  # by the state read's ensure
     assert sorted(started) == sorted(t.host.name for t in two)
     assert [served(t) for t in two] == ["200 v3"] * 2
+
+
+NO_NJS = "Package: libnginx-mod-http-js\nPin: release *\nPin-Priority: -1\n"
+
+
+def test_nginx_gets_njs_installed_or_switches_by_reload_and_says_so(tmp_path, testbed, two):
+    """With nginx, otter installs njs where apt can (one host), and where it cannot (the other:
+    the package pinned away) nginx switches by reload, as before, and run, status and plan
+    --check say so."""
+    has, lacks = two
+    for t in two:
+        assert sh(t, "systemctl stop caddy && apt-get purge -y -q libnginx-mod-http-js").ok
+    assert sh(lacks, f"printf '{NO_NJS}' > /etc/apt/preferences.d/otter-test-no-njs").ok
+    try:
+        otterfile_for(tmp_path, two, "nginx")
+        first = deployed(tmp_path, "v1")
+        infos = {t.host.name: [e["message"] for e in events(first) if e.get("event") == "info"
+                               and e.get("stage") == "lock" and e.get("host") == t.host.name]
+                 for t in two}
+        assert "installed libnginx-mod-http-js (nginx switches releases without a reload)" \
+            in infos[has.host.name], infos
+        assert any(m.startswith("installing libnginx-mod-http-js with apt-get failed, so nginx "
+                                "switches by reload here") for m in infos[lacks.host.name])
+        assert "nginx switches by reload here: njs is not installed (Debian and Ubuntu: " \
+            "libnginx-mod-http-js)" in infos[lacks.host.name]
+        second = deployed(tmp_path, "v2")
+        assert [m.rsplit(" ", 2)[-2:] for m in said(second, has.host.name)] == \
+            [["(no", "reload)"]]
+        assert said(second, lacks.host.name)[0].endswith("(reload)")
+        assert [served(t) for t in two] == ["200 v2"] * 2
+        status = otter(tmp_path, "status", "production")
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert f"{lacks.host.name}: nginx switches production by reload: njs is not " \
+            "installed" in status.stdout
+        assert f"{has.host.name}: nginx switches" not in status.stdout
+        check = otter(tmp_path, "plan", "production", "--check")
+        rows = {line.split()[0]: line for line in check.stdout.splitlines() if line.strip()}
+        assert "switches by reload: njs is not installed" in rows[lacks.host.name]
+        assert "switches by" not in rows[has.host.name]
+    finally:
+        testbed.reset(two)  # njs back, the pin gone, Caddy on port 80
