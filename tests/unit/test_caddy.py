@@ -26,7 +26,8 @@ pytestmark = pytest.mark.unit
 HEADER = ('# Managed by otter for deployment "production": otter owns this file and rewrites\n'
           "# it when the site changes, so edits here are lost. The main Caddyfile imports it.\n")
 UP = "/var/lib/otter/production/upstream"
-PER_REQUEST = (HEADER + f"# The live release's port is the name of the one file in {UP}, read per\n"
+PER_REQUEST = (HEADER + "# The live release's port is the name of the one file in the folder "
+               "below, read per\n"
                "# request: a new release is a rename there, no reload.\n"
                "myapp.com {\n"
                "\t@otter_live file {\n"
