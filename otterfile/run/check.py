@@ -21,7 +21,8 @@ from ..graph import Graph
 from ..proxies.base import parse_switching, served_port as served_port_of
 from ..state import PORT_PLACEHOLDER, upstream_dir
 from .engine import Engine, Lane
-from .flow import fingerprint, site_of
+from .flow import fingerprint
+from .switching import site_of
 
 MARK = "--- otter:check"
 WORKERS = 16  # targets asked at once

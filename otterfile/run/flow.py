@@ -1,5 +1,5 @@
 """The deploy flow, written once over `Runtime` and `Proxy`: recover, ship, start, health,
-switch, retire, abort. Each stage is at most one round trip to its target (recover runs in
+switch (switching.py), retire, abort. Each stage is at most one round trip to its target (recover runs in
 the lock's; ship's probe is answered by recover's read), besides moving the artifact."""
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from ..artifacts.ship import probed, ship as ship_artifact
 from ..command import Command, script, sequence
 from ..commands import files, proxy_install, state as states
 from ..errors import OtterError
-from ..proxies.base import (EXIT_INVALID, EXIT_MISSING, EXIT_RELOAD, Site, parse_switching,
-                            served_port as served_port_of)
+from ..proxies.base import parse_switching, served_port as served_port_of
 from ..runtimes.base import StartSpec
 from ..scripts import load
 from ..state import (Release, add_release, format_state, images_to_remove, mark_failed,
@@ -256,64 +255,6 @@ def health(engine, lane, task) -> None:
     if lane.deployment.recreate and lane.deployment.health_check is None:
         return wait_running(engine, lane, task)
     wait_healthy(engine, lane, task)
-
-
-def site_of(lane, port) -> str:
-    return lane.proxy.render(lane.deployment.proxy, _site(lane, port))
-
-
-def _site(lane, port) -> Site:
-    dep = lane.deployment
-    listen = None if dep.domains else lane.runtime.port(dep.runtime.value)
-    return Site(dep.name, dep.domains, port, listen, lane.switching.per_request)
-
-
-def switch(engine, lane, task) -> None:
-    """Point the proxy at the new release (the port file renamed; the site validated and
-    gracefully reloaded only when its text changed; a stopped proxy started; restored on
-    failure), in one round trip with the state writes around it: the new release
-    `starting` before (a run killed after the switch is recovered by the served port),
-    `live` after."""
-    if lane.noop:
-        return
-    dep, px, executor = lane.deployment, lane.proxy, engine.executor(task.host)
-    live = mark_live(lane.state, lane.release.id)
-    if dep.recreate:  # served on its own port of 127.0.0.1: no proxy to switch
-        checked(executor, _state_write(dep.name, live), "writing the release state")
-        lane.state = live
-        return
-    site = _site(lane, lane.release.port)
-    result = executor.run(states.write_around(
-        dep.name, px.switch(dep.proxy, site, site_of(lane, lane.release.port),
-                            engine.project.folder),
-        format_state(lane.state), format_state(live)))
-    if result.ok or states.changed(result):  # the new release serves: never removed now
-        lane.state = live
-        for line in result.stdout.splitlines():  # how: "switched web to ... (no reload)"
-            if line.startswith(("switched ", "started ", "set aside ")):
-                engine.emit(task, "info", line)
-        if not result.ok:
-            raise OtterError(f"{executor.host.name}: {px.name} serves {lane.release.id}, but "
-                             f"writing the release state failed: {result.tail(3)}")
-        return
-    raise OtterError(_switch_failed(executor.host.name, px, lane.release.id, result))
-
-
-def _switch_failed(host: str, px, release: str, result) -> str:
-    """What a failed switch means, naming the host and the proxy; the live release stays."""
-    said = result.tail(8) or result.tail(8, "stdout")
-    if result.exited == states.EXIT_STATE:
-        return f"{host}: writing the release state failed; the proxy was not touched: {said}"
-    if result.exited == EXIT_MISSING:
-        return px.missing_message(host)
-    if result.exited == EXIT_INVALID:
-        return (f"{host}: {px.name} rejected the new config (exit {result.exited}); the "
-                f"previous config is back: {said}")
-    if result.exited == EXIT_RELOAD:
-        return (f"{host}: {px.name} did not reload or start, so {release} does not serve; "
-                f"the previous config and port file are back: {said}")
-    return (f"{host}: switching {px.name} to {release} failed (exit {result.exited}); the "
-            f"previous config and port file are back: {said}")
 
 
 def retire(engine, lane, task) -> None:

@@ -169,7 +169,7 @@ def test_the_live_release_with_this_artifact_and_config_is_a_noop(tmp_path):
 
 def test_the_served_site_differs_only_by_its_port_is_unchanged(tmp_path):
     from otterfile.run.engine import Lane
-    from otterfile.run.flow import site_of
+    from otterfile.run.switching import site_of
     proj = project(tmp_path)
     dep = proj.deployments["production"]
     site = site_of(Lane(dep, dep.hosts[0]), 20000)
@@ -183,7 +183,7 @@ def test_the_served_site_differs_only_by_its_port_is_unchanged(tmp_path):
 
 def test_a_starting_release_the_port_file_names_is_live_and_a_reload_switch_is_said(tmp_path):
     from otterfile.run.engine import Lane
-    from otterfile.run.flow import site_of
+    from otterfile.run.switching import site_of
     proj = project(tmp_path)
     dep = proj.deployments["production"]
     site = site_of(Lane(dep, dep.hosts[0]), 20001)
