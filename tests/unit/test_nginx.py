@@ -8,10 +8,12 @@ import http.server
 import os
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -502,6 +504,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None, reason="no wrk (scripts/setup.sh)")
+
+
+def renames_under_load(listen: int, updir: Path, ports: list[int], switches: int = 300):
+    """wrk keeps `listen` busy while the port file is renamed between `ports` `switches`
+    times, 5 ms apart (as far apart as no two switches ever come); what wrk counted."""
+    from bench.zero_downtime import parse_wrk
+    wrk = subprocess.Popen(["wrk", "-t1", "-c4", "-d120s", "--timeout", "5s", "-H",
+                            "Host: myapp.test", f"http://127.0.0.1:{listen}/"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        names = [updir / str(port) for port in ports]
+        for i in range(switches):
+            names[i % 2].rename(names[(i + 1) % 2])
+            time.sleep(0.005)
+    finally:
+        wrk.send_signal(signal.SIGINT)  # wrk stops and prints what it counted
+        out = wrk.communicate(timeout=30)[0]
+    return parse_wrk(out)
+
+
+class Quiet(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a client (wrk) that hangs up mid-request is no news here
+
+
 @pytest.fixture
 def backends():
     """Two HTTP servers on 127.0.0.1 answering "one" and "two"; their ports."""
@@ -518,7 +546,7 @@ def backends():
 
             def log_message(self, *args):
                 pass
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+        server = Quiet(("127.0.0.1", 0), Answer)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
     yield [s.server_address[1] for s in servers]
@@ -527,10 +555,10 @@ def backends():
         server.server_close()
 
 
-@needs_njs
-def test_real_nginx_follows_the_port_file_without_a_reload(tmp_path, backends):
-    """nginx on a loopback port reads the port file per request: no file is a 502 with
-    otter's words, and a rename alone moves the next request."""
+@pytest.fixture
+def real_nginx(tmp_path):
+    """A real nginx with njs on a loopback port serving otter's site for an empty port
+    folder: (its port, the folder)."""
     # where nginx's unprivileged worker may look (pytest's tmp_path is root's alone)
     shared = Path(tempfile.mkdtemp(prefix="otter-test-"))
     shared.chmod(0o755)
@@ -546,16 +574,33 @@ def test_real_nginx_follows_the_port_file_without_a_reload(tmp_path, backends):
     started = _real_nginx(tmp_path)
     assert started.returncode == 0, started.stderr
     try:
-        status, body = _get(listen)
-        assert status == 502 and body == \
-            f"otter: no live release of production here ({updir} holds no port file)\n"
-        (updir / str(backends[0])).touch()
-        assert _get(listen) == (200, "one")
-        (updir / str(backends[0])).rename(updir / str(backends[1]))
-        assert _get(listen) == (200, "two")
+        yield listen, updir
     finally:
         _real_nginx(tmp_path, "-s", "stop")
         shutil.rmtree(shared)
+
+
+@needs_njs
+def test_real_nginx_follows_the_port_file_without_a_reload(real_nginx, backends):
+    """nginx reads the port file per request (njs): no file is a 502 with otter's words, and
+    a rename alone moves the next request."""
+    listen, updir = real_nginx
+    status, body = _get(listen)
+    assert status == 502 and body == \
+        f"otter: no live release of production here ({updir} holds no port file)\n"
+    (updir / str(backends[0])).touch()
+    assert _get(listen) == (200, "one")
+    (updir / str(backends[0])).rename(updir / str(backends[1]))
+    assert _get(listen) == (200, "two")
+
+
+@needs_njs
+@needs_wrk
+def test_real_nginx_fails_no_request_while_the_port_file_is_renamed(real_nginx, backends):
+    listen, updir = real_nginx
+    (updir / str(backends[0])).touch()
+    count = renames_under_load(listen, updir, backends)
+    assert (count.non_2xx, count.socket_errors) == (0, 0) and count.requests > 300
 
 
 @needs_nginx
