@@ -167,7 +167,7 @@ def check_table(found: list) -> str:
             continue
         site = SITES[one.site or "none"] + {"install": " (installs the proxy)",
                                             "start": " (starts the proxy)"}.get(one.proxy, "")
-        if one.switch and one.switch.startswith("reload"):  # the default switch reloads not
+        if one.switch and one.switch.startswith("reload"):  # said only where it reloads
             site += f"; switches by {one.switch}"
         rows.append([one.host, f"{one.artifact} {(one.digest or '')[7:19]}".strip(),
                      _bytes(one.move, one.note), RELEASES[one.release].format(live=one.live),

@@ -4,8 +4,8 @@ The artifacts are acquired on the controller (a build or a fetch into its cache:
 changes on a server); then each target answers, read-only and in one round trip, what it
 has of every deployment planned there: the release state, the fingerprint key, the instances,
 the served site and its port file, whether the proxy is installed and running and how it
-switches, whether the artifact is there and which image layers it holds. No lock is taken and nothing is written on a target.
-Written over `Runtime` and `Proxy` only.
+switches, whether the artifact is there and which image layers it holds. No lock is taken
+and nothing is written on a target. Written over `Runtime` and `Proxy` only.
 """
 from __future__ import annotations
 

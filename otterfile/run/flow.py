@@ -1,6 +1,7 @@
 """The deploy flow, written once over `Runtime` and `Proxy`: recover, ship, start, health,
-switch (switching.py), retire, abort. Each stage is at most one round trip to its target (recover runs in
-the lock's; ship's probe is answered by recover's read), besides moving the artifact."""
+switch (switching.py), retire, abort. Each stage is at most one round trip to its target
+(recover runs in the lock's; ship's probe is answered by recover's read), besides moving the
+artifact."""
 from __future__ import annotations
 
 import hmac

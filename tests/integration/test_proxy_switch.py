@@ -106,8 +106,8 @@ def test_a_rejected_config_puts_the_site_back(tmp_path, two, proxy):
         otterfile_for(tmp_path, two, proxy, domains=(DOMAIN, WWW))
         why = "ambiguous site definition"
     else:  # a certificate path that is not on the hosts
-        otterfile_for(tmp_path, two, proxy, proxy_value='nginx(tls=("host:/etc/ssl/otter-test.pem", '
-                                                  '"host:/etc/ssl/otter-test.key"))')
+        missing = '("host:/etc/ssl/otter-test.pem", "host:/etc/ssl/otter-test.key")'
+        otterfile_for(tmp_path, two, proxy, proxy_value=f"nginx(tls={missing})")
         why = "otter-test.pem"
     output = failed_switch(tmp_path, two, proxy)
     for t in two:

@@ -32,7 +32,8 @@ from tests.fakes import executable
 pytestmark = pytest.mark.unit
 
 HEADER = ('# Managed by otter for deployment "production": otter owns this file and rewrites\n'
-          "# it when the site changes, so edits here are lost. nginx.conf includes it from conf.d/.\n")
+          "# it when the site changes, so edits here are lost. nginx.conf includes it from "
+          "conf.d/.\n")
 UP = "/var/lib/otter/production/upstream"
 UPSTREAM = ("upstream otter_production {\n\tserver 127.0.0.1:20001;\n\tkeepalive 16;\n}\n\n"
             "# WebSocket upgrades pass through; other requests send no Connection header, "
