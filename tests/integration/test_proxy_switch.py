@@ -119,6 +119,13 @@ def test_a_rejected_config_puts_the_site_back(tmp_path, two, proxy):
     otterfile_for(tmp_path, two, proxy, domains=(DOMAIN, WWW))
     deployed(tmp_path, "v3")
     assert [served(t) for t in two] == ["200 v3"] * 2
+    # no port file (taken away by hand): otter's 502, never an empty 200 or another site
+    port = snapshot(two[0], proxy)["ports"][0]
+    assert sh(two[0], f"mv {UPSTREAM}/{port} /tmp/otter-test-port").ok
+    assert served(two[0]) == "502 otter: no live release of production here " \
+        f"({UPSTREAM} holds no port file)"
+    assert sh(two[0], f"mv /tmp/otter-test-port {UPSTREAM}/{port}").ok
+    assert served(two[0]) == "200 v3"
 
 
 def test_a_failed_reload_puts_the_site_back_and_a_release_alone_needs_none(tmp_path, two,
