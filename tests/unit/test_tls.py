@@ -35,9 +35,10 @@ def caddy_site(tls: str, hsts: bool = False) -> str:
 
 
 def test_caddy_modes_render_auto_internal_off():
-    assert "app.test {\n\t@otter_live file {\n" in caddy_site("auto")
-    assert "app.test {\n\ttls internal\n\t@otter_live" in caddy_site("internal")
-    assert "http://app.test {\n\t@otter_live" in caddy_site("off")
+    assert "app.test {\n\t# twice: " in caddy_site("auto")
+    assert "app.test {\n\ttls internal\n\t# twice: " in caddy_site("internal")
+    assert "http://app.test {\n\t# twice: " in caddy_site("off")
+    assert "\t@otter_live file {\n" in caddy_site("off")
 
 
 def test_caddy_hsts_only_where_tls_is_on():
