@@ -9,6 +9,7 @@ from .command import Command
 from .graph import Graph, Task
 from .project import Project
 from .runner import Event
+from .state import upstream_dir
 
 
 def describe(project: Project, graph: Graph) -> tuple[Graph, dict[str, str]]:
@@ -123,8 +124,12 @@ def settings(dep) -> dict:
 def live_release(dep) -> str:
     """What a run does to the release that is live (a fresh target has none)."""
     health = f"{dep.health_check.path} answers" if dep.health_check else "it answers on /"
+    how = "by a graceful reload" if dep.proxy.switch == "reload" else (
+        f"without a reload (RELEASE's port file in {upstream_dir(dep.name)}, read per "
+        "request; by a graceful reload where the proxy cannot read it: nginx without njs)")
     return (f"the live release (if any) keeps serving until RELEASE starts beside it on "
-            f"127.0.0.1:<port> and {health}; then {dep.proxy_kind.name} switches to RELEASE, "
+            f"127.0.0.1:<port> and {health}; then {dep.proxy_kind.name} switches to RELEASE "
+            f"{how}, "
             f"the old release drains {dep.drain_seconds:g}s and is stopped (killed after "
             f"{dep.stop_seconds:g}s); the last {dep.keep_releases} releases are kept for "
             f"rollback. If RELEASE fails, it is removed and the live release stays"

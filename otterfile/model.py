@@ -94,6 +94,9 @@ class Caddy:
 
     tls: Any = "auto"
     hsts: Any = False  # Strict-Transport-Security on the HTTPS sites
+    # "file": the live port read per request, no reload; "reload": named in the site.
+    # Out of repr: the fingerprint adds it only when not the default (flow.fingerprint)
+    switch: Any = field(default="file", repr=False)
     kind = "caddy"
 
 
@@ -103,6 +106,7 @@ class Nginx:
 
     tls: Any = None
     hsts: Any = False  # Strict-Transport-Security on the HTTPS sites
+    switch: Any = field(default="file", repr=False)  # as Caddy's
     kind = "nginx"
 
 
@@ -178,14 +182,18 @@ def systemd(command=None, port=None, env=None, user=None, max_unpacked=None,
     return Systemd(command, port, {} if env is None else env, user, max_unpacked, max_files)
 
 
-def caddy(tls="auto", hsts=False) -> Caddy:
+def caddy(tls="auto", hsts=False, switch="file") -> Caddy:
     """Caddy as the reverse proxy (the default): tls "auto" (ACME), "internal" (Caddy's own
-    CA) or "off"; `hsts=True` adds Strict-Transport-Security where TLS is on."""
-    return Caddy(tls, hsts)
+    CA) or "off"; `hsts=True` adds Strict-Transport-Security where TLS is on. A switch
+    renames the port file the site reads per request (`switch="file"`, no reload) or
+    rewrites the site and reloads Caddy (`switch="reload"`)."""
+    return Caddy(tls, hsts, switch)
 
 
-def nginx(tls=None, hsts=False) -> Nginx:
+def nginx(tls=None, hsts=False, switch="file") -> Nginx:
     """nginx as the reverse proxy; `tls=("cert.pem", "key.pem")` serves HTTPS with files
     shipped from beside the Otterfile, or `("host:/etc/ssl/a.pem", "host:/etc/ssl/a.key")`
-    already on each target."""
-    return Nginx(tls, hsts)
+    already on each target. `switch="file"`: njs reads the live port per request (no
+    reload; installed with nginx, else the switch reloads); `switch="reload"`: the site
+    names the port, with kept upstream connections, and every switch reloads nginx."""
+    return Nginx(tls, hsts, switch)

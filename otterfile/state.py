@@ -37,6 +37,12 @@ def state_dir(deployment: str, base: str = DEFAULT_BASE) -> str:
     return f"{base.rstrip('/')}/{check_name(deployment)}"
 
 
+def upstream_dir(deployment: str, base: str = DEFAULT_BASE) -> str:
+    """The folder whose one file, named by the live release's port, the proxy reads per
+    request (its switch renames that file; no reload)."""
+    return f"{state_dir(deployment, base)}/upstream"
+
+
 @dataclass(frozen=True)
 class Release:
     """One artifact digest started on one target."""

@@ -3,7 +3,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .command import script
+from .proxies.base import parse_switching
 from .report import table
+from .text import printable
+
+SWITCH_MARK = "--- otter:switch"
+# the state read ($2..), then how the proxy switches (the probe's shell line, $1)
+READ_SCRIPT = ('probe=$1; shift; "$@" || exit 1; echo "--- otter:switch"; '
+               'sh -c "$probe" 2>/dev/null; exit 0')
 
 
 @dataclass
@@ -14,6 +22,7 @@ class TargetStatus:
     health: str = ""
     log: list = field(default_factory=list)
     note: str = ""  # what otter assumed of a state file an older otter wrote
+    switch: str | None = None  # how the proxy switches there ("file", "reload: WHY")
 
     def runs(self, release) -> bool:
         """Whether `release`'s instance runs, under the runtime kind that started it."""
@@ -22,19 +31,26 @@ class TargetStatus:
 
 def read_status(dep, executor, log_lines: int = 0) -> TargetStatus:
     """The target's releases (with the runtime and proxy kind of each), their instances of
-    every runtime kind the state names, the deploy log, and whether the live release
-    answers."""
+    every runtime kind the state names, the deploy log, how the proxy switches there, and
+    whether the live release answers."""
     from .run import kinds
-    result = executor.run(kinds.read_state(dep, log_lines=log_lines))
+    read = kinds.read_state(dep, log_lines=log_lines)
+    if not dep.recreate:  # a recreate service is not behind the proxy
+        read = script(READ_SCRIPT, args=[
+            dep.proxy_kind.switch_probe(dep.proxy).shell_line(), *read.argv],
+            description=f"{read.description}; how {dep.proxy_kind.name} switches")
+    result = executor.run(read)
     if not result.ok:
         from .errors import OtterError
         raise OtterError(f"{executor.host.name}: reading state failed: {result.tail(5)}")
-    target = kinds.complete(dep, executor, kinds.parse_read(dep, executor.host.name,
-                                                            result.stdout), log_lines)
+    text, marked, probe = result.stdout.partition(SWITCH_MARK + "\n")
+    target = kinds.complete(dep, executor, kinds.parse_read(dep, executor.host.name, text),
+                            log_lines)
     out = TargetStatus(list(target.state.releases), target.state.live_release,
                        {kinds.key(dep, i) for i in target.instances if i.running},
                        log=target.log,
-                       note=kinds.assumed_note(dep, executor.host.name, target) or "")
+                       note=kinds.assumed_note(dep, executor.host.name, target) or "",
+                       switch=parse_switching(probe, dep.proxy.switch).said if marked else None)
     if out.live is not None and out.live.port:
         out.health = _probe(dep, executor, out.live.port)
     return out
@@ -60,7 +76,7 @@ def status_record(status, log_lines: int = 0) -> dict:
                 "release": live.id, "digest": live.digest, "commit": live.commit,
                 "port": live.port, "instance": live.instance, "runtime": live.runtime,
                 "proxy": live.proxy, "running": status.runs(live)},
-            "health": status.health or None,
+            "health": status.health or None, "switch": status.switch,
             "previous": [r.id for r in reversed(status.releases) if r.status == "previous"],
             "runtimes": {r.id: r.runtime for r in status.releases
                          if r.status in ("live", "previous")},
@@ -77,6 +93,9 @@ def render_status(pairs, results, log_lines: int = 0) -> str:
             rows.append([host.name, dep.name, "?", "", "", "", "", " ".join(str(status).split())])
             continue
         live = status.live
+        if status.switch and status.switch != "file":  # the default switch reloads not
+            notes.append(f"{host.name}: {dep.proxy_kind.name} switches {dep.name} by "
+                         f"{status.switch}")
         previous = [_with_kind(r, live) for r in reversed(status.releases)
                     if r.status == "previous"]
         rows.append([host.name, dep.name, live.id if live else "none",
@@ -92,7 +111,7 @@ def render_status(pairs, results, log_lines: int = 0) -> str:
     text = table(["host", "deployment", "live", "commit", "runs on", "state", "health",
                   "previous"], rows)
     if notes:
-        text += "\n" + "\n".join(f"note: {note}" for note in notes)
+        text += "\n" + "\n".join(f"note: {printable(note, keep='')}" for note in notes)
     if logs:
         text += "\n\n" + table(["host", "when", "who", "digest", "commit", "result",
                                 "seconds"], logs)

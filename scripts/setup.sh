@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="docker.io docker-compose mmdebstrap openssh-client openssh-server busybox-static
-git caddy nginx-light curl ca-certificates iptables shellcheck strace"
+git caddy nginx-light libnginx-mod-http-js curl ca-certificates iptables wrk shellcheck strace"
 DOCKERD_LOG=${OTTER_DOCKERD_LOG:-/var/log/otter-dockerd.log}
 DOCKERD_WAIT=${OTTER_DOCKERD_WAIT:-60}
 

@@ -168,6 +168,8 @@ def check_table(found: list) -> str:
         site = SITES[one.site or "none"] + {"install": " (installs the proxy)",
                                             "start": " (starts the proxy)"}.get(
             one.proxy, f" ({one.proxy}: a proxy kind change)" if one.proxy else "")
+        if one.switch and one.switch.startswith("reload"):  # said only where it reloads
+            site += f"; switches by {one.switch}"
         rows.append([one.host, f"{one.artifact} {(one.digest or '')[7:19]}".strip(),
                      _bytes(one.move, one.note), RELEASES[one.release].format(live=one.live),
                      site])
@@ -206,7 +208,8 @@ def check_record(one) -> dict:
                               bytes=move.bytes, layers_missing=move.layers_missing,
                               layers=move.layers, note=one.note),
             "release": known(action=one.release, live=one.live),
-            "proxy": known(site=one.site, path=one.site_path, would=one.proxy)}
+            "proxy": known(site=one.site, path=one.site_path, would=one.proxy,
+                           switch=one.switch)}
 
 
 def _target(one: dict) -> None:

@@ -3,17 +3,27 @@
 A proxy kind is one module with one object implementing this; `proxies.KINDS` maps the
 Otterfile value's type (`caddy(...)`, `nginx(...)`) to it. Every method only builds
 Commands or text; nothing here runs a process.
+
+How a switch works: the site file reads the live release's port per request from the one
+file in the deployment's upstream folder (`state.upstream_dir`), so a new release is one
+rename there and no reload; the site is installed, validated and reloaded only when its text
+changes. Where the proxy cannot read the port per request (nginx without njs) or the user
+chose `switch="reload"`, the site names the port and every switch reloads.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 from ..command import Command
+from ..state import upstream_dir
+from ..text import printable
 
 # Exit codes every proxy's switch script uses, so the flow reads them the same way.
 EXIT_MISSING, EXIT_INVALID, EXIT_RELOAD = 3, 4, 5
+SWITCHES = ("file", "reload")  # caddy(switch=...), nginx(switch=...)
+FILE = "file"  # what a switch probe prints when the port file is read per request
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,54 @@ class Site:
     domains: tuple[str, ...]
     upstream_port: int | str  # the live release's port on 127.0.0.1 (or a plan placeholder)
     listen_port: int | None  # with no domains: the port to listen on, all interfaces
+    per_request: bool = True  # the site reads the port file; False: it names the port
+
+    @property
+    def upstream_dir(self) -> str:
+        """Where the switch writes the port file (in both ways of switching)."""
+        return upstream_dir(self.deployment)
+
+
+@dataclass(frozen=True)
+class Switching:
+    """How a proxy switches on one target: per request from the port file, or by reload
+    (`why` says why, for the run's output, `plan --check` and `status`)."""
+
+    per_request: bool = True
+    why: str = ""
+
+    @property
+    def said(self) -> str:
+        """As a switch probe prints it: "file", or "reload: WHY"."""
+        return FILE if self.per_request else f"reload: {self.why}"
+
+
+def parse_switching(text: str, chosen: str = FILE) -> Switching:
+    """A Switching from what a switch probe printed ("file", or "reload: WHY"); a proxy set
+    to `switch="reload"` reloads whatever the host could do. No answer: per request."""
+    if chosen == "reload":
+        return Switching(False, 'chosen in the Otterfile (switch="reload")')
+    line = (text.strip().splitlines() or [FILE])[-1].strip()
+    if line == FILE:
+        return Switching()
+    why = line.partition(":")[2].strip() or line  # the target's words: printable, bounded
+    return Switching(False, printable(why, keep="")[:300])
+
+
+def listed_port(listing: str) -> int | None:
+    """The port the proxies read from an upstream folder's listing (one name a line): the
+    first all-digit name in name order, as Caddy's glob and otter's njs pick it."""
+    names = sorted(n.strip() for n in listing.splitlines() if n.strip().isdigit())
+    port = int(names[0]) if names else 0
+    return port if 0 < port < 65536 else None
+
+
+def served_port(proxy: "Proxy", site_text: str, listing: str) -> int | None:
+    """The port a target serves: the one its site names (a reload switch), else the port
+    file of its upstream folder (`listing`), when there is a site at all."""
+    if not site_text.strip():
+        return None
+    return proxy.served_port(site_text) or listed_port(listing)
 
 
 class Proxy(Protocol):
@@ -52,18 +110,30 @@ class Proxy(Protocol):
     def site_path(self, deployment: str) -> str:
         """The file on the target that otter owns for `deployment`."""
 
+    def ensure(self, value: Any, others: Sequence[tuple[str, str, Command]] = ()) -> Command:
+        """The proxy, and what its switch needs, installed (apt) and running; exit
+        `proxy_install.EXIT_PROXY` naming why it cannot be. `others`: the other proxy kinds'
+        (name, site file of this deployment, what else it serves) for a kind handover
+        (see `proxy_install.ensure_proxy`)."""
+
+    def switch_probe(self, value: Any) -> Command:
+        """Read-only: prints how the proxy can switch on the target, "file" (the port file
+        read per request) or "reload: WHY" (see `parse_switching`)."""
+
     def render(self, value: Any, site: Site) -> str:
-        """The site file's text."""
+        """The site file's text: reading the port file when `site.per_request`, else
+        naming `site.upstream_port`."""
 
     def switch(self, value: Any, site: Site, content: str, folder: Path) -> Command:
-        """One round trip: install `content` as the site (with any files it needs, read from
-        `folder`), validate the whole config, reload gracefully (or start the proxy);
-        restore the previous files on any failure.
+        """One round trip: the port file in `site.upstream_dir` names the live port; when
+        `content` differs from the installed site (with any files it needs, read from
+        `folder`), it is installed, the whole config validated and the proxy reloaded; a
+        stopped proxy is started. The previous files come back on any failure.
         Exit EXIT_MISSING: the proxy is not installed; EXIT_INVALID: rejected config;
-        EXIT_RELOAD: reload failed."""
+        EXIT_RELOAD: reload or start failed."""
 
     def served_port(self, site_text: str) -> int | None:
-        """The upstream port a site file (as `render` wrote it) forwards to."""
+        """The upstream port a site file names (a reload switch's), or None."""
 
     def remove(self, deployment: str) -> Command:
         """Remove the deployment's site and reload when the proxy runs."""

@@ -1,7 +1,12 @@
 """nginx as otter's reverse proxy: one site file per deployment, switched in one script.
 
-otter owns `<nginx_dir>/conf.d/otter-<deployment>.conf`, which the nginx.conf of Debian and
-of nginx.org includes inside its http block; otter never edits nginx.conf itself.
+otter owns `<nginx_dir>/conf.d/otter-<deployment>.conf` (and `otter-<deployment>.js`
+beside it), which the nginx.conf of Debian and of nginx.org includes inside its http block;
+otter never edits nginx.conf itself. With njs (Debian: libnginx-mod-http-js, which otter
+installs with nginx) the site reads the live port per request from the upstream folder, so
+a switch renames the port file there, no reload; without njs the site names the port and
+every switch reloads. A variable proxy_pass keeps no upstream connections (no `upstream
+{ keepalive }`): each request opens one to the release.
 """
 from __future__ import annotations
 
@@ -10,128 +15,26 @@ import re
 import string
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from .. import scripts
 from ..command import Command, SecretText, cmd, script
+from ..commands.proxy_install import ensure_proxy
 from ..secrets import MASK
 from ..errors import OtterError
 from ..render import render
+from ..scripts import load
 from ..state import PORT_PLACEHOLDER, check_name
-from ..validate import fail, got
-from .base import EXIT_INVALID, EXIT_MISSING, EXIT_RELOAD, Site
+from ..validate import check_choice, fail, got
+from .base import SWITCHES, Site
+
+NJS_PACKAGE = "libnginx-mod-http-js"  # Debian and Ubuntu (22.10 on)
 
 NGINX_DIR = "/etc/nginx"
 # server_name takes plain names and a leading wildcard; no port, no `~` regex, no spaces
 _DOMAIN = re.compile(r"(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?")
 _UPSTREAM = re.compile(r"^\s*server 127\.0\.0\.1:([0-9]{1,5});", re.MULTILINE)
 _PLAIN = set(string.ascii_lowercase + string.digits)
-
-_PATHS = f"""
-missing={EXIT_MISSING} invalid={EXIT_INVALID} reload={EXIT_RELOAD}
-""" + r"""
-name=$2 conf="$1/conf.d"
-site="$conf/otter-$name.conf" bak="$conf/.otter-$name.conf.bak" tmp="$conf/.otter-$name.conf.tmp"
-"""
-
-# $1 nginx dir, $2 deployment, $3 the no-domain listen port (or ""); stdin: the new site
-# file, then optional parts ("--- otter:part cert", "--- otter:part key"). Backups and temp
-# files do not end in .conf, so nginx's `include conf.d/*.conf` never loads them.
-SWITCH_SCRIPT = _PATHS + r"""
-port=$3 tdir="$1/otter-tls/$name" default="$1/sites-enabled/default"
-if ! command -v nginx >/dev/null 2>&1; then
-  echo "otter: nginx is not installed on this host (no nginx on PATH)" >&2; exit "$missing"
-fi
-umask 077
-work=$(mktemp -d) || exit 1
-trap 'rm -rf "$work"' EXIT
-awk -v d="$work" 'BEGIN {out = d "/site"} /^--- otter:part (cert|key)$/ {close(out);
-  out = d "/" $3; next} {print > out}' || exit 1
-umask 022
-mkdir -p "$conf" || exit 1
-# one switch at a time per host: `nginx -t` must not see another deployment's half switch
-exec 9>"$conf/.otter.lock"; command -v flock >/dev/null 2>&1 && flock -w 60 9
-had=0 tls=0 aside=""
-restore() {
-  if [ "$had" = 1 ]; then mv -f "$bak" "$site"; else rm -f "$site"; fi
-  if [ "$tls" = 1 ]; then
-    for f in cert key; do
-      if [ -f "$tdir/.$f.pem.bak" ]; then mv -f "$tdir/.$f.pem.bak" "$tdir/$f.pem"
-      else rm -f "$tdir/$f.pem"; fi
-    done
-  fi
-  [ -z "$aside" ] || ln -s "$aside" "$default"
-}
-if [ -f "$site" ]; then cp -p "$site" "$bak" || exit 1; had=1; fi
-if [ -f "$work/cert" ] && [ -f "$work/key" ]; then
-  mkdir -p -m 700 "$tdir" && chmod 700 "$tdir" || exit 1
-  tls=1
-  for f in cert key; do
-    [ ! -f "$tdir/$f.pem" ] || cp -p "$tdir/$f.pem" "$tdir/.$f.pem.bak" || { restore; exit 1; }
-  done
-  # the key is root's alone; nginx's master process reads both before it drops privileges
-  install -m 644 "$work/cert" "$tdir/cert.pem" && install -m 600 "$work/key" "$tdir/key.pem" \
-    || { restore; exit 1; }
-fi
-# a no-domain site on port 80 takes it from the distribution's default site (Debian's
-# `default` is default_server there); only that link is set aside, any other site stays
-if [ "$port" = 80 ] && [ -L "$default" ]; then
-  case $(readlink "$default") in
-    */sites-available/default) aside=$(readlink "$default"); rm -f "$default" || exit 1
-      echo "set aside nginx's default site ($default -> $aside)" ;;
-  esac
-fi
-chmod 644 "$work/site" && mv -f "$work/site" "$site" || { restore; exit 1; }
-if ! out=$(nginx -t 2>&1); then
-  restore
-  echo "otter: nginx rejected the new config of $name; the previous config is back:" >&2
-  printf '%s\n' "$out" | tail -n 5 >&2
-  exit "$invalid"
-fi
-# a valid config that never loads our file would "switch" to nothing
-if ! nginx -T 2>/dev/null | grep -qF "# configuration file $site:"; then
-  restore
-  echo "otter: the main nginx.conf does not include $conf/*.conf, so nginx would not" \
-       "serve $name; add \`include $conf/*.conf;\` inside its http block" >&2
-  exit "$invalid"
-fi
-if systemctl is-active --quiet nginx; then verb=reload; else verb=start; fi
-if ! out=$(systemctl "$verb" nginx 2>&1); then
-  restore
-  echo "otter: systemctl $verb nginx failed; the previous config file is back:" >&2
-  printf '%s\n' "$out" >&2
-  journalctl -u nginx -n 5 --no-pager >&2 2>/dev/null
-  exit "$reload"
-fi
-rm -f "$bak" "$tdir/.cert.pem.bak" "$tdir/.key.pem.bak"
-echo "switched $name ($verb)"
-"""
-
-# $1 nginx dir, $2 deployment.
-REMOVE_SCRIPT = _PATHS + r"""
-[ -f "$site" ] || { echo "no site file for $name"; exit 0; }
-# as switch does: a reload must not load another deployment's half-made switch
-exec 9>"$conf/.otter.lock"; command -v flock >/dev/null 2>&1 && flock -w 60 9
-default="$1/sites-enabled/default"
-# the site held :80: the distribution's default site that its switch set aside comes back
-if grep -q 'listen 80 default_server;' "$site" && [ ! -e "$default" ] && [ ! -L "$default" ] \
-   && [ -f "$1/sites-available/default" ] && [ -d "$1/sites-enabled" ]; then
-  ln -s "$1/sites-available/default" "$default" && echo "restored nginx's default site"
-fi
-rm -f "$site" "$bak" || exit 1
-rm -rf "$1/otter-tls/$name" || exit 1
-if command -v nginx >/dev/null 2>&1 && systemctl is-active --quiet nginx; then
-  # the site is gone either way; a config broken elsewhere must not be reloaded
-  if ! out=$(nginx -t 2>&1); then
-    echo "otter: removed $name, but nginx rejects the remaining config; not reloaded:" >&2
-    printf '%s\n' "$out" | tail -n 5 >&2
-    exit "$invalid"
-  fi
-  systemctl reload nginx || exit "$reload"
-fi
-echo "removed $name"
-"""
-
 
 def identifier(deployment: str) -> str:
     """A name for the deployment's upstream and map variable. nginx compares both without
@@ -181,16 +84,26 @@ def tls_paths(deployment: str, tls: Any, nginx_dir: str = NGINX_DIR) -> TlsPaths
 
 def render_site(deployment: str, domains: list[str], upstream_port: int | str,
                 listen_port: int | None, tls: TlsPaths | None = None,
-                hsts: bool = False) -> str:
-    """The site file: port 80 for `domains` proxied to 127.0.0.1:`upstream_port`, with
-    WebSocket upgrades; with no domains, `listen_port` on all interfaces for any name (the
-    default server there). With `tls`: HTTPS on 443, port 80 redirects to it."""
+                hsts: bool = False, upstream_dir: str | None = None,
+                nginx_dir: str = NGINX_DIR) -> str:
+    """The site file: port 80 for `domains` proxied to 127.0.0.1 at the port named by the
+    one file in `upstream_dir`, read per request by njs (502 with a plain body when there
+    is none), or, with no `upstream_dir`, at `upstream_port`; WebSocket upgrades pass.
+    With no domains, `listen_port` on all interfaces for any name (the default server
+    there). With `tls`: HTTPS on 443, port 80 redirects to it."""
     ident = identifier(deployment)
     _check(domains, upstream_port, listen_port)
     if tls is not None and not domains:
         raise OtterError("nginx(tls=...) needs domains: a site without domains is plain http")
+    js = js_path(deployment, nginx_dir) if upstream_dir else None
     return render("nginx_site.j2", deployment=deployment, ident=ident, domains=domains,
-                  upstream_port=upstream_port, listen_port=listen_port, tls=tls, hsts=hsts)
+                  upstream_port=upstream_port, listen_port=listen_port, tls=tls, hsts=hsts,
+                  upstream_dir=upstream_dir, js=js)
+
+
+def js_path(deployment: str, nginx_dir: str = NGINX_DIR) -> str:
+    """The njs module beside the site file that reads the port file (the switch writes it)."""
+    return f"{nginx_dir.rstrip('/')}/conf.d/otter-{check_name(deployment)}.js"
 
 
 def _args(deployment: str, nginx_dir: str) -> list[str]:
@@ -199,27 +112,29 @@ def _args(deployment: str, nginx_dir: str) -> list[str]:
 
 def switch(deployment: str, content: str, nginx_dir: str = NGINX_DIR, *,
            listen_port: int | None = None, cert: str | None = None,
-           key: str | None = None) -> Command:
-    """One round trip: install `content` as the deployment's site file (and `cert`, `key`
-    under otter-tls/, the key mode 600), `nginx -t`, check that nginx.conf includes it, then
-    reload (or start) nginx. On failure the previous files are put back. A no-domain site on
-    port 80 sets aside the distribution's default site. Exit 3: nginx missing; 4: invalid
-    or not included; 5: reload failed.
+           key: str | None = None, upstream_dir: str, port: int | str) -> Command:
+    """One round trip: the one file in `upstream_dir` is renamed to `port` (the live
+    release); when `content` (or `cert`, `key`, or the njs file) differs from what is
+    installed, it is installed (`cert`, `key` under otter-tls/, the key mode 600), `nginx
+    -t` checked, nginx.conf checked to include it, and nginx reloaded; a stopped nginx is
+    started. On failure the previous files are put back. A no-domain site on port 80 sets
+    aside the distribution's default site. Exit 3: nginx missing; 4: invalid or not
+    included; 5: reload or start failed.
     """
-    args = [*_args(deployment, nginx_dir), str(listen_port or "")]
+    args = [*_args(deployment, nginx_dir), str(listen_port or ""), upstream_dir, str(port)]
     stdin: str = content
     if cert is not None and key is not None:
         stdin = SecretText(f"{content}{PART}cert\n{_ended(cert)}{PART}key\n{_ended(key)}")
         stdin.masked = f"{content}{PART}cert\n{_ended(cert)}{PART}key\n{MASK}\n"
-    return script(SWITCH_SCRIPT, args=args, stdin=stdin,
+    return script(load("upstream.sh") + load("nginx-switch.sh"), args=args, stdin=stdin,
                   file=f"{args[0]}/conf.d/otter-{deployment}.conf",
-                  description=f"switch nginx to {deployment}'s new site")
+                  description=f"switch nginx to {deployment}'s new release")
 
 
 def remove_site(deployment: str, nginx_dir: str = NGINX_DIR) -> Command:
     """Remove the deployment's site file and reload nginx if it runs (exit 4: the rest of
     the config is invalid, not reloaded; 5: reload failed)."""
-    return script(REMOVE_SCRIPT, args=_args(deployment, nginx_dir),
+    return script(load("nginx-remove.sh"), args=_args(deployment, nginx_dir),
                   description=f"remove nginx site of {deployment}")
 
 
@@ -278,6 +193,7 @@ class Nginx:
 
     def check(self, value: Any) -> Any:
         _check_tls(value.tls)
+        check_choice("switch", value.switch, SWITCHES)
         if not isinstance(value.hsts, bool):
             fail("hsts", f"expected True or False, {got(value.hsts)}")
         if value.tls is not None:
@@ -301,16 +217,24 @@ class Nginx:
     def site_path(self, deployment: str) -> str:
         return f"{NGINX_DIR}/conf.d/otter-{check_name(deployment)}.conf"
 
+    def ensure(self, value: Any, others: Sequence[tuple[str, str, Command]] = ()) -> Command:
+        return ensure_proxy(self.name, others=others,
+                            module=NJS_PACKAGE if value.switch != "reload" else None)
+
+    def switch_probe(self, value: Any) -> Command:
+        return script(load("nginx-switch-probe.sh"), description="how nginx switches")
+
     def render(self, value: Any, site: Site) -> str:
         return render_site(site.deployment, list(site.domains), site.upstream_port,
                            site.listen_port, tls_paths(site.deployment, value.tls),
-                           value.hsts)
+                           value.hsts, site.upstream_dir if site.per_request else None)
 
     def switch(self, value: Any, site: Site, content: str, folder: Path) -> Command:
         files = read_tls_files(value.tls, folder)
         cert, key = files if files else (None, None)
         listen = None if site.domains else site.listen_port
-        return switch(site.deployment, content, listen_port=listen, cert=cert, key=key)
+        return switch(site.deployment, content, listen_port=listen, cert=cert, key=key,
+                      upstream_dir=site.upstream_dir, port=site.upstream_port)
 
     def served_port(self, site_text: str) -> int | None:
         match = _UPSTREAM.search(site_text)

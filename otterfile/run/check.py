@@ -3,9 +3,9 @@
 The artifacts are acquired on the controller (a build or a fetch into its cache: nothing
 changes on a server); then each target answers, read-only and in one round trip, what it
 has of every deployment planned there: the release state, the fingerprint key, the instances,
-the served site, whether the proxy is installed and running, whether the artifact is there
-and which image layers it holds. No lock is taken and nothing is written on a target.
-Written over `Runtime` and `Proxy` only.
+the served site and its port file, whether the proxy is installed and running and how it
+switches, whether the artifact is there and which image layers it holds. No lock is taken
+and nothing is written on a target. Written over `Runtime` and `Proxy` only.
 """
 from __future__ import annotations
 
@@ -18,9 +18,12 @@ from ..command import Command, script
 from ..commands import state as states
 from ..errors import OtterError
 from ..graph import Graph
+from ..proxies.base import parse_switching, served_port as served_port_of
+from ..state import PORT_PLACEHOLDER, upstream_dir
 from .engine import Engine, Lane
 from . import handover, kinds
-from .flow import fingerprint, site_of
+from .flow import fingerprint
+from .switching import site_of
 
 MARK = "--- otter:check"
 WORKERS = 16  # targets asked at once
@@ -30,6 +33,7 @@ EMPTY_LAYER = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ac
 PROXY_SCRIPT = ('command -v "$1" >/dev/null 2>&1 && echo installed; '
                 'systemctl is-active --quiet "$1" 2>/dev/null && echo running; exit 0')
 CAT_SCRIPT = 'cat "$1" 2>/dev/null; exit 0'
+LIST_SCRIPT = 'ls -1 "$1" 2>/dev/null; exit 0'
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class TargetCheck:
     site: str | None = None  # `new`, `changed`, `unchanged`, `none` (no proxy)
     site_path: str | None = None
     proxy: str | None = None  # `install` or `start` (the run would), else None
+    switch: str | None = None  # how the proxy switches there: Switching.said
     note: str | None = None
     error: str | None = None
 
@@ -124,8 +129,10 @@ def read_command(engine: Engine, lanes: list[Lane]) -> Command:
         parts[f"{name}/state"] = kinds.read_state(dep)
         if not dep.recreate:
             parts[f"{name}/site"] = script(CAT_SCRIPT, args=[px.site_path(name)])
+            parts[f"{name}/upstream"] = script(LIST_SCRIPT, args=[upstream_dir(name)])
             parts[f"{name}/proxy"] = script(PROXY_SCRIPT, args=[px.name])
             parts[f"{name}/old-sites"] = handover.read(dep)
+            parts[f"{name}/switch"] = px.switch_probe(dep.proxy)
         artifact = artifact_of(engine, lane)
         if artifact is not None and artifact.digest and artifact.pull is None:
             # by digest alone: a probe with a name would tag the image (a write)
@@ -162,8 +169,10 @@ def judge(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
     part = lambda key: sections.get(f"{dep.name}/{key}", (0, ""))[1]  # noqa: E731
     target = kinds.parse_read(dep, host, part("state"))
     served = part("site")
-    served_port = None if dep.recreate else px.served_port(served)
+    served_port = None if dep.recreate else served_port_of(px, served, part("upstream"))
     live = live_release(target.state, served_port)
+    if not dep.recreate:
+        lane.switching = parse_switching(part("switch"), dep.proxy.switch)
     artifact = artifact_of(engine, lane)
     known = artifact is not None and bool(artifact.digest)
     config = None
@@ -174,7 +183,7 @@ def judge(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
     running = {i.name for i in target.instances if i.running and i.kind == rt.name}
     action = release_action(live, running, config, known=known, recreate=dep.recreate)
     site = "none" if dep.recreate else "unchanged" if action == "none" else \
-        site_change(served, site_of(lane, served_port) if served_port else None)
+        site_change(served, site_of(lane, served_port or PORT_PLACEHOLDER))
     status = part("proxy").split()
     would = None if dep.recreate or "running" in status else \
         "start" if "installed" in status else "install"
@@ -186,12 +195,13 @@ def judge(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
                        artifact_move(engine, lane, artifact, sections), action,
                        live.id if live else None, site,
                        None if dep.recreate else px.site_path(dep.name), would,
+                       None if dep.recreate else lane.switching.said,
                        notes.get(dep.artifact.name))
 
 
 def live_release(state, served_port: int | None):
     """The live release as `flow.recover` would see it: a release still `starting` that
-    the proxy serves is live (a run was killed between the reload and the state write)."""
+    the proxy serves is live (a run was killed between the switch and the state write)."""
     for release in state.releases:
         if release.status == "starting" and served_port and release.port == served_port:
             return release
@@ -214,7 +224,8 @@ def release_action(live, running: set[str], config: str | None, *, known: bool =
 
 def site_change(served: str, generated: str | None) -> str:
     """`new` (no site served), `unchanged` (the same but for the upstream port), or
-    `changed`; `generated` is rendered with the served port (None: none could be read)."""
+    `changed`; `generated` is rendered with the served port (a placeholder when none could
+    be read: a site reading the port file names none)."""
     if not served.strip():
         return "new"
     return "unchanged" if generated is not None and generated == served else "changed"

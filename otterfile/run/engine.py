@@ -16,6 +16,7 @@ from ..graph import Task
 from ..hosts import Host, LocalHost
 from ..lock import DeployLock, controller_identity, new_run_id
 from ..project import DeploymentDef, Project
+from ..proxies.base import Switching
 from ..runner import Event, Reporter
 from ..state import Release, State, new_release_id
 
@@ -45,6 +46,7 @@ class Lane:
     layers: frozenset[str] | None = None
     # (digest, whether the target has it): the ship probe's answer, read at lock time
     probed: tuple[str, bool] | None = None
+    switching: Switching = field(default_factory=Switching)  # how the proxy switches there
     lock: DeployLock | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
     failed: str | None = None  # the first stage that failed

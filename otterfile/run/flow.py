@@ -1,29 +1,34 @@
 """The deploy flow, written once over `Runtime` and `Proxy`: recover, ship, start, health,
-switch, retire, abort. Each stage is at most one round trip to its target (recover runs in
-the lock's; ship's probe is answered by recover's read), besides moving the artifact."""
+switch (switching.py), retire, abort. Each stage is at most one round trip to its target
+(recover runs in the lock's; ship's probe is answered by recover's read), besides moving the
+artifact."""
 from __future__ import annotations
 
 import hmac
-import shlex
 from datetime import datetime, timezone
 
 from ..artifacts.ship import probed, ship as ship_artifact
 from ..command import Command, script, sequence
 from ..commands import files, proxy_install, state as states, store
 from ..errors import OtterError
-from ..proxies.base import EXIT_MISSING, Site
+from ..proxies.base import parse_switching, served_port as served_port_of
 from ..runtimes.base import StartSpec
-from ..state import (Release, add_release, format_state, mark_failed,
-                     mark_live, mark_retired, prune_candidates, trim_history)
+from ..scripts import load
+from ..state import (Release, add_release, format_state, mark_failed, mark_live,
+                     mark_retired, prune_candidates, trim_history, upstream_dir)
 from . import handover, kinds
-from .kinds import named_by_otter
 from .health import wait_healthy, wait_running
+from .kinds import named_by_otter
 from .relaying import relayed
 
-SITE_MARK = "--- otter:site"
 KEY_MARK = "--- otter:key"
-LAYERS_MARK = "--- otter:layers"
+SITE_MARK = "--- otter:site"
+UPSTREAM_MARK = "--- otter:upstream"
+SWITCH_MARK = "--- otter:switch"
 PROBE_MARK = "--- otter:probe"
+LAYERS_MARK = "--- otter:layers"
+MARKS = (KEY_MARK, SITE_MARK, UPSTREAM_MARK, SWITCH_MARK, handover.MARK, PROBE_MARK,
+         LAYERS_MARK)
 
 
 def checked(executor, command: Command, what: str):
@@ -38,31 +43,39 @@ def checked(executor, command: Command, what: str):
 def state_read(engine, lane, task) -> Command:
     """What `recover` reads, as one command: the proxy installed and running, the
     fingerprint key, state, instances (of every runtime kind the state names), the served
-    site, other proxy kinds' sites of the deployment and, for an artifact the ship stage
-    will send, whether the target has it and which image layers it holds. The lock stage
-    runs it in the round trip that takes the lock."""
+    site and its port file, how the proxy switches there, other proxy kinds' sites of the
+    deployment and, for an artifact the ship stage will send, whether the target has it and
+    which image layers it holds. The lock stage runs it in the round trip that takes the
+    lock."""
     dep, px = lane.deployment, lane.proxy
     read = kinds.read_state(dep)
     key = states.fingerprint_key(dep.name)
     layers, probe = _layers_to_read(engine, lane), _probe_of(engine, lane)
-    old = "" if dep.recreate else handover.read(dep).shell_line()
-    both = script(f'site=$1 layers=$2 probe=$3 old=$4; shift 4; {shlex.join(key.argv)} || '
-                  f'exit 1; echo "{KEY_MARK}"; "$@"; echo "{SITE_MARK}"; cat "$site" '
-                  f'2>/dev/null; [ -z "$old" ] || {{ echo "{handover.MARK}"; sh -c "$old"; }}; '
-                  f'found=; [ -z "$probe" ] || {{ echo "{PROBE_MARK}"; '
-                  'p=$(sh -c "$probe" 2>/dev/null) && found=$(printf "%s\\n" "$p" | '
-                  'tail -n 1) && printf "%s\\n" "$found"; }; '
-                  # the target has the artifact: nothing ships, its layers are not needed
-                  'case "$found" in present|tagged) layers= ;; esac; '
-                  f'[ -z "$layers" ] || {{ echo "{LAYERS_MARK}"; sh -c "$layers"; }}; exit 0',
-                  args=[px.site_path(dep.name), layers.shell_line() if layers else "",
-                        probe[1].shell_line() if probe else "", old, *read.argv],
+    both = script(load("state-read.sh"),
+                  args=[px.site_path(dep.name), upstream_dir(dep.name), key.shell_line(),
+                        "" if dep.recreate else px.switch_probe(dep.proxy).shell_line(),
+                        "" if dep.recreate else handover.read(dep).shell_line(),
+                        layers.shell_line() if layers else "",
+                        probe[1].shell_line() if probe else "", *read.argv],
                   description=f"read state of {dep.name}")
     # a recreate service is not behind the proxy: nothing to install for it
     if dep.recreate:
         return both
     return sequence(handover.ensure(dep), both,
                     description=f"{both.description} ({px.name} installed and running)")
+
+
+def sections(stdout: str, marks: tuple[str, ...] = MARKS) -> dict[str, str]:
+    """The parts of what `state_read` printed, by the marker line before each ("": what
+    came before the first)."""
+    out, mark, lines = {}, "", []
+    for line in stdout.splitlines(keepends=True):
+        if line.rstrip("\n") in marks:
+            out[mark], mark, lines = "".join(lines), line.rstrip("\n"), []
+        else:
+            lines.append(line)
+    out[mark] = "".join(lines)
+    return out
 
 
 def recover(engine, lane, task, read=None) -> None:
@@ -72,19 +85,17 @@ def recover(engine, lane, task, read=None) -> None:
         lane.proxy
     if read is None:
         read = executor.run(state_read(engine, lane, task))
-    stdout = _read_output(engine, task, executor, read)
-    lane.key, _, stdout = stdout.partition(KEY_MARK + "\n")
-    text, _, served = stdout.partition(SITE_MARK + "\n")
-    served, marked, listed = served.partition(LAYERS_MARK + "\n")
-    served, probe_marked, answer = served.partition(PROBE_MARK + "\n")
-    served, _, old_sites = served.partition(handover.MARK + "\n")
-    lane.old_sites = handover.parse(old_sites)
+    parts = sections(_read_output(engine, task, executor, read))
+    lane.key, text = parts[""], parts.get(KEY_MARK, "")
+    lane.old_sites = handover.parse(parts.get(handover.MARK, ""))
     # no listing (it did not run): unknown, the image ships whole; garbage lists nothing
-    lane.layers = rt.parse_layers(listed) if _layers_to_read(engine, lane) and marked \
-        else None
+    lane.layers = rt.parse_layers(parts[LAYERS_MARK]) \
+        if _layers_to_read(engine, lane) and LAYERS_MARK in parts else None
     probe = _probe_of(engine, lane)
-    found = probed(answer) if probe and probe_marked else None
+    found = probed(parts[PROBE_MARK]) if probe and PROBE_MARK in parts else None
     lane.probed = (probe[0], found) if probe and found is not None else None
+    if not dep.recreate:
+        _take_switching(engine, lane, task, parts.get(SWITCH_MARK, ""))
     # an invalid file: nothing is touched
     target = kinds.complete(dep, executor, kinds.parse_read(dep, executor.host.name, text))
     note = kinds.assumed_note(dep, executor.host.name, target)
@@ -92,8 +103,8 @@ def recover(engine, lane, task, read=None) -> None:
         engine.emit(task, "info", note)
     instances = named_by_otter(rt, dep.name, target.instances)
     state, live = target.state, target.state.live_release
-    served_port = px.served_port(served)
-    for release in state.releases:  # a run killed between reload and state write
+    served_port = served_port_of(px, parts.get(SITE_MARK, ""), parts.get(UPSTREAM_MARK, ""))
+    for release in state.releases:  # a run killed between the switch and the state write
         if release.status == "starting" and served_port and release.port == served_port:
             state, live = mark_live(state, release.id), release
     serving = live and kinds.release_key(dep, live)
@@ -109,6 +120,16 @@ def recover(engine, lane, task, read=None) -> None:
         checked(executor, _state_write(dep.name, state), "writing state")
     lane.state, lane.previous = state, live
     lane.running = frozenset(kinds.key(dep, i) for i in instances if i.running)
+
+
+def _take_switching(engine, lane, task, probe: str) -> None:
+    """How the proxy switches on this target; said when the host makes it reload (nginx
+    without njs), as the user who chose `switch="file"` expects no reload."""
+    dep = lane.deployment
+    lane.switching = parse_switching(probe, dep.proxy.switch)
+    if not lane.switching.per_request and dep.proxy.switch == "file":
+        engine.emit(task, "info", f"{lane.proxy.name} switches by reload here: "
+                    f"{lane.switching.why}")
 
 
 def _layers_to_read(engine, lane) -> Command | None:
@@ -142,8 +163,8 @@ def _read_output(engine, task, executor, result) -> str:
     if not result.ok:
         raise OtterError(f"{executor.host.name}: reading the release state failed (exit "
                          f"{result.exited}): {result.tail(8) or result.tail(8, 'stdout')}")
-    for line in result.stderr.splitlines():
-        if line.startswith(("otter: installed ", "otter: started ", "otter: handover: ")):
+    for line in result.stderr.splitlines():  # what the proxy's ensure did, or could not
+        if line.startswith("otter: "):
             engine.emit(task, "info", line.removeprefix("otter: "))
     return result.stdout
 
@@ -224,6 +245,8 @@ def fingerprint(dep, digest: str, env: dict, key: str, proxy_files: str | None =
     values = [digest, sorted((k, v.reveal() if hasattr(v, "reveal") else v)
                              for k, v in env.items()),
               dep.runtime.kind.settings(dep.runtime.value), list(dep.domains), repr(dep.proxy)]
+    if dep.proxy.switch != "file":  # only then: fingerprints made before it stay the same
+        values.append(f"switch={dep.proxy.switch}")
     if proxy_files:
         values.append(proxy_files)
     return hmac.new(key.strip().encode(), repr(values).encode(), "sha256").hexdigest()[:16]
@@ -235,57 +258,6 @@ def health(engine, lane, task) -> None:
     if lane.deployment.recreate and lane.deployment.health_check is None:
         return wait_running(engine, lane, task)
     wait_healthy(engine, lane, task)
-
-
-def site_of(lane, port) -> str:
-    return lane.proxy.render(lane.deployment.proxy, _site(lane, port))
-
-
-def _site(lane, port) -> Site:
-    dep = lane.deployment
-    listen = None if dep.domains else lane.runtime.port(dep.runtime.value)
-    return Site(dep.name, dep.domains, port, listen)
-
-
-def switch(engine, lane, task) -> None:
-    """Point the proxy at the new release (validated, graceful reload, restored on failure),
-    in one round trip with the state writes around it: the new release `starting` before the
-    reload (a run killed after the reload is recovered by the served port), `live` after."""
-    if lane.noop:
-        return
-    dep, px, executor = lane.deployment, lane.proxy, engine.executor(task.host)
-    live = mark_live(lane.state, lane.release.id)
-    if dep.recreate:  # served on its own port of 127.0.0.1: no proxy to switch
-        checked(executor, _state_write(dep.name, live), "writing the release state")
-        lane.state = live
-        return
-    site = _site(lane, lane.release.port)
-    command = px.switch(dep.proxy, site, site_of(lane, lane.release.port),
-                        engine.project.folder)
-    if lane.old_sites:  # the proxy kind changed: the old one hands its ports over
-        command = handover.switch(dep, site, command, lane.old_sites)
-    result = executor.run(states.write_around(dep.name, command, format_state(lane.state),
-                                              format_state(live)))
-    if result.ok or states.changed(result):  # the new release serves: never removed now
-        lane.state = live
-        if lane.old_sites:
-            engine.emit(task, "info", handover.said(dep, lane.old_sites))
-            for line in result.stderr.splitlines():
-                if line.startswith("otter: warning: "):
-                    engine.emit(task, "info", line.removeprefix("otter: "))
-        if not result.ok:
-            raise OtterError(f"{executor.host.name}: {px.name} serves {lane.release.id}, but "
-                             f"writing the release state failed: {result.tail(3)}")
-        return
-    if result.exited == states.EXIT_STATE:
-        raise OtterError(f"{executor.host.name}: writing the release state failed; the "
-                         f"proxy was not touched: {result.tail(3)}")
-    if result.exited == EXIT_MISSING:
-        raise OtterError(px.missing_message(executor.host.name))
-    if not result.ok:
-        raise OtterError(f"{executor.host.name}: {px.name} rejected the new config (exit "
-                         f"{result.exited}); the previous config is back: "
-                         f"{result.tail(8) or result.tail(8, 'stdout')}")
 
 
 def retire(engine, lane, task) -> None:

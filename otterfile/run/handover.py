@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from .. import scripts
 from ..command import Command, script, sequence
-from ..commands import proxy_install
 from ..proxies import NAMED as PROXIES, Proxy
 
 MARK = "--- otter:old-sites"  # in the state read: other kinds' sites of this deployment
@@ -47,7 +46,7 @@ def others(dep) -> list[Proxy]:
 def ensure(dep) -> Command:
     """The Otterfile's proxy installed and running, or (another kind serving this
     deployment alone) installed and left stopped for the switch to take over."""
-    return proxy_install.ensure_proxy(dep.proxy_kind.name, [
+    return dep.proxy_kind.ensure(dep.proxy, [
         (px.name, px.site_path(dep.name), px.serving_besides(dep.name)) for px in others(dep)])
 
 

@@ -8,7 +8,7 @@ from ..errors import OtterError
 from ..graph import Task
 from ..lock import DeployLock
 from ..state import log_record, rollback_target
-from . import flow
+from . import flow, switching
 from .steps import run_step
 
 ABORTS = ("start", "health", "switch")  # a failure here removes the new release
@@ -108,7 +108,7 @@ def unlock(engine, lane, task: Task) -> None:
 
 
 LANE_STAGES = {"lock": lock, "ship": flow.ship, "start": flow.start, "health": flow.health,
-               "switch": flow.switch, "retire": flow.retire}
+               "switch": switching.switch, "retire": flow.retire}
 
 
 def perform(engine, task: Task) -> None:

@@ -40,3 +40,31 @@ def test_bench_hosts_keep_off_the_test_hosts_ports():
     assert "127.0.0.1:2301:22" in text and "127.0.0.1:2320:22" in text
     assert not any(f":{port}:" in text for port in (2201, 2202, 2203))
     assert "127.0.0.1:2341:22" in compose_text("full", 3, "otter-bench-full")
+
+
+def test_a_scripts_section_of_results_is_replaced_and_kept_by_python_m_bench(tmp_path):
+    from types import SimpleNamespace
+
+    from bench.report import replace_section, sections, write_results
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# Benchmark results\n")
+    replace_section(out, "zero-downtime", "## old table\n")
+    replace_section(out, "zero-downtime", "## new table\n")
+    assert sections(out.read_text()) == {"zero-downtime": "## new table\n"}
+    assert out.read_text().count("section:zero-downtime") == 2
+    run = SimpleNamespace(rounds=1, machine={}, load={}, all_results=lambda: [])
+    write_results(run, out)
+    assert sections(out.read_text()) == {"zero-downtime": "## new table\n"}
+
+
+def test_wrk_summaries_are_read_with_and_without_errors():
+    from bench.zero_downtime import parse_wrk
+    clean = parse_wrk("  20000 requests in 10.00s, 3.2MB read\nRequests/sec: 2000\n")
+    assert (clean.requests, clean.seconds, clean.non_2xx, clean.socket_errors) == \
+        (20000, 10.0, 0, 0)
+    bad = parse_wrk("  21301 requests in 12.50s, 3.4MB read\n"
+                    "  Socket errors: connect 0, read 14, write 1, timeout 0\n"
+                    "  Non-2xx or 3xx responses: 3\n", note="x")
+    assert (bad.requests, bad.non_2xx, bad.read, bad.write, bad.socket_errors, bad.note) == \
+        (21301, 3, 14, 1, 15, "x")
+    assert parse_wrk("  5 requests in 500.00ms, 1KB read\n").seconds == 0.5

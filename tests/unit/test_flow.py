@@ -131,7 +131,7 @@ def verbs(executor) -> list[str]:
     out = []
     for command in executor.commands:
         text = command.description or command.display()
-        out.append(text.split(": ")[0].replace("production's new site", "site")
+        out.append(text.split(": ")[0].replace("production's new release", "release")
                    .replace(" otter-production-R1", "").replace("'", ""))
     return out
 
@@ -139,7 +139,7 @@ def verbs(executor) -> list[str]:
 LOCK_AND_READ = "lock production; read state of production ({px} installed and running)"
 LOG_AND_UNLOCK = "append to the deploy log of production; unlock production"
 FIRST = [LOCK_AND_READ, "{rt} load", "look for app:1", "start",
-         "GET http://127.0.0.1:20001/health", "switch {px} to site; write state of production",
+         "GET http://127.0.0.1:20001/health", "switch {px} to release; write state of production",
          "retire the old release", LOG_AND_UNLOCK]
 
 
@@ -154,7 +154,9 @@ def test_first_deploy_round_trips(tmp_path, runtime, proxy):
     image = DIGEST if runtime == "docker" else DIGEST[len("sha256:"):]  # podman: bare hex
     assert start.description.endswith(f" {image}")
     switch = next(c for c in target.commands if c.description.startswith("switch"))
-    assert "127.0.0.1:20001" in switch.stdin and "app.test" in switch.stdin
+    # the site reads the port file; the port goes to the switch, which renames that file
+    assert "app.test" in switch.stdin and "20001" not in switch.stdin
+    assert "/var/lib/otter/production/upstream 20001" in switch.argv[2]
 
 
 @pytest.mark.parametrize("runtime,proxy", KINDS)
@@ -322,7 +324,7 @@ def test_the_switch_writes_the_release_starting_before_and_live_after(tmp_path):
     assert json.loads(before)["releases"][0]["status"] == "starting"
     assert json.loads(before)["releases"][0]["port"] == 20001
     assert json.loads(after)["live"] == "R1"
-    assert "127.0.0.1:20001" in switch.stdin  # the site still reaches the proxy
+    assert "/var/lib/otter/production/upstream 20001" in switch.argv[2]  # the port file
 
 
 def test_a_state_write_failing_after_the_reload_keeps_the_new_release(tmp_path):
@@ -338,3 +340,120 @@ def test_a_state_write_failing_after_the_reload_keeps_the_new_release(tmp_path):
     assert "serves R1, but writing the release state failed" in \
         str(outcome.errors["production/switch@web1"])
     assert not any(c.description == "remove the failed release" for c in executor.commands)
+
+
+PER_REQUEST_SITE = ("app.test {\n\t@otter_live file {\n\t\troot /var/lib/otter/production/"
+                    "upstream\n\t}\n\treverse_proxy 127.0.0.1:{otter_port}\n}")
+
+
+def test_a_run_killed_after_the_port_file_rename_is_recovered(tmp_path):
+    """The release a killed run left `starting` is live when the port file names its port
+    (read in the lock's round trip); the release live before is what is stale."""
+    killed = {"id": "20240102T000000-abababab", "digest": DIGEST, "image": "app:1",
+              "status": "starting", "port": 20003,
+              "instance": "otter-production-20240102T000000-abababab"}
+    state = live_state("docker", PER_REQUEST_SITE + "\n--- otter:upstream\n20003\n"
+                       "--- otter:switch\nfile")
+    data = json.loads(state.split("\n", 1)[0])
+    data["releases"].append(killed)
+    listing = "\t".join([killed["instance"], "running", killed["id"], DIGEST, "Up"])
+    state = json.dumps(data) + "\n" + state.split("\n", 1)[1].replace(
+        "--- otter:log", f"{listing}\n--- otter:log")
+    outcome, target, _ = deploy(tmp_path, "docker", "caddy", answers(state))
+    assert outcome.ok, outcome.errors
+    removed = next(c for c in target.commands if "left by an earlier run" in c.description
+                   or c.description.startswith("remove otter-production"))
+    assert "cdcdcdcd" in removed.display() and "abababab" not in removed.display()
+    retire = next(c for c in target.commands if c.description == "retire the old release")
+    assert "otter-production-20240102T000000-abababab" in retire.argv[2]  # stopped after
+
+
+def deploy_events(tmp_path, runtime, proxy, target):
+    proj, events = project(tmp_path, runtime, proxy), []
+    made = {}
+
+    def connect(host, _folder):
+        made.setdefault(host.name, target(host) if host.name != "controller"
+                        else RecordingExecutor(host))
+        return made[host.name]
+    engine = Engine(proj, events.append, connect=connect, images=Images(),
+                    release_id=lambda digest: "R1")
+    done = execute(plan(proj, ["production"]), engine, None)
+    return done.outcome, made["web1"], [e.message for e in events if e.kind == "info"]
+
+
+def test_nginx_without_njs_switches_by_reload_and_says_so(tmp_path):
+    site = "server 127.0.0.1:20000;\n--- otter:upstream\n--- otter:switch\n" \
+        "reload: njs is not installed (Debian and Ubuntu: libnginx-mod-http-js)"
+    outcome, target, said = deploy_events(tmp_path, "docker", "nginx",
+                                          answers(live_state("docker", site)))
+    assert outcome.ok, outcome.errors
+    assert "nginx switches by reload here: njs is not installed (Debian and Ubuntu: " \
+        "libnginx-mod-http-js)" in said
+    switch = next(c for c in target.commands if c.description.startswith("switch"))
+    assert "\tserver 127.0.0.1:20001;\n" in switch.stdin and "js_import" not in switch.stdin
+    read = target.commands[0].argv[2]
+    assert "ngx_http_js_module" in read and "libnginx-mod-http-js" in read  # probe, ensure
+
+
+def test_nginx_with_njs_switches_by_the_port_file(tmp_path):
+    site = "server 127.0.0.1:20000;\n--- otter:upstream\n--- otter:switch\nfile"
+    outcome, target, said = deploy_events(tmp_path, "docker", "nginx",
+                                          answers(live_state("docker", site)))
+    assert outcome.ok, outcome.errors
+    assert not any("reload" in line for line in said)
+    switch = next(c for c in target.commands if c.description.startswith("switch"))
+    assert "js_set $otter_upstream_production" in switch.stdin
+    assert "20001" not in switch.stdin
+
+
+def test_how_the_switch_went_is_said(tmp_path):
+    def target(host):
+        made = answers()(host)
+        made.responses[lambda c: c.description.startswith("switch")] = \
+            "started caddy: it was not running\n" \
+            "switched production to 127.0.0.1:20001 (start)\n--- otter:changed\n"
+        return made
+    outcome, _, said = deploy_events(tmp_path, "docker", "caddy", target)
+    assert outcome.ok, outcome.errors
+    assert "started caddy: it was not running" in said
+    assert "switched production to 127.0.0.1:20001 (start)" in said
+
+
+def test_a_proxy_that_does_not_start_at_switch_is_named_and_nothing_changes(tmp_path):
+    from otterfile.executors.base import Result
+
+    def target(host):
+        made = answers(live_state("docker", "reverse_proxy 127.0.0.1:20000"))(host)
+        made.responses[lambda c: c.description.startswith("switch")] = Result(
+            None, 5, "", "otter: systemctl start caddy failed; the previous config and "
+            "port file are back:\nUnit caddy.service is masked.")
+        return made
+    outcome, executor, _ = deploy(tmp_path, "docker", "caddy", target)
+    error = str(outcome.errors["production/switch@web1"])
+    assert error.startswith("web1: caddy did not reload or start, so R1 does not serve")
+    assert "Unit caddy.service is masked." in error
+    abort = next(c for c in executor.commands if c.description == "remove the failed release")
+    assert "otter-production-R1" in abort.argv[2]
+    assert json.loads(abort.stdin)["live"] == "20240101T000000-cdcdcdcd"  # still live
+
+
+def test_the_state_read_script_prints_each_part_after_its_marker(tmp_path):
+    """state-read.sh run for real: a key printed without a newline (as the key file is
+    written) still ends before its marker; the port file is listed, the probe's answer
+    follows its marker."""
+    from otterfile.command import script
+    from otterfile.executors.local import LocalExecutor
+    from otterfile.run import flow
+    from otterfile.scripts import load
+    (tmp_path / "site").write_text("site text\n")
+    (tmp_path / "upstream").mkdir()
+    (tmp_path / "upstream" / "20001").touch()
+    read = LocalExecutor().run(script(load("state-read.sh"), args=[
+        str(tmp_path / "site"), str(tmp_path / "upstream"), "printf f00dkey", "echo file",
+        "echo nginx inactive", "", "", "sh", "-c", "echo state"]))
+    assert read.exited == 0, read.stderr
+    parts = flow.sections(read.stdout)
+    assert parts == {"": "f00dkey\n", flow.KEY_MARK: "state\n", flow.SITE_MARK: "site text\n",
+                     flow.UPSTREAM_MARK: "20001\n", flow.SWITCH_MARK: "file\n",
+                     "--- otter:old-sites": "nginx inactive\n"}

@@ -104,7 +104,8 @@ def test_plan(tmp_path):
                                  "options": ["--memory", "256m"], "init": True,
                                  "env": {"MODE": "prod", "DB_PASSWORD": "***"}}
     assert target["site"]["path"] == "/etc/caddy/otter.d/production.caddy"
-    assert "reverse_proxy 127.0.0.1:<port>" in target["site"]["text"]
+    assert "reverse_proxy 127.0.0.1:{otter_port}" in target["site"]["text"]
+    assert "root /var/lib/otter/production/upstream" in target["site"]["text"]
     assert "hunter2" not in result.stdout
 
 

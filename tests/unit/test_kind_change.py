@@ -343,7 +343,8 @@ def test_the_switch_hands_the_ports_over_from_the_old_proxy(tmp_path, running):
     text = switch.argv[2]  # the handover, between the two state writes
     assert (" sh caddy nginx 80 " if running else " sh '' nginx 80 ") in text
     assert "/etc/caddy" in text and " -t -q" in text  # caddy's site removal, nginx -t
-    assert "127.0.0.1:20001" in switch.stdin  # the new site reaches nginx's switch
+    assert "# Managed by otter for deployment" in switch.stdin  # the new site reaches nginx
+    assert " 20001" in text  # and the port file's new name, nginx's switch
     moved = "caddy handed ports 80/443 to nginx (caddy stopped and disabled); " \
         if running else ""
     assert f"{moved}caddy's site of production removed" in said
@@ -354,9 +355,9 @@ def test_the_switch_hands_the_ports_over_from_the_old_proxy(tmp_path, running):
 def test_the_ensure_step_knows_the_other_proxy_kinds_site_and_what_else_it_serves(tmp_path):
     dep = project(tmp_path, proxy="nginx").deployments["production"]
     args = handover.ensure(dep).argv_values()
-    assert args[4:7] == ["nginx", "nginx", "caddy"]
-    assert args[7] == "/etc/caddy/otter.d/production.caddy" and "caddy-serves" not in args[8]
-    assert "otter.d" in args[8] and args[8].endswith("/etc/caddy production")
+    assert args[4:8] == ["nginx", "nginx", "libnginx-mod-http-js", "caddy"]
+    assert args[8] == "/etc/caddy/otter.d/production.caddy" and "caddy-serves" not in args[9]
+    assert "otter.d" in args[9] and args[9].endswith("/etc/caddy production")
 
 
 def test_an_old_site_makes_a_new_release_even_with_the_same_config(tmp_path):

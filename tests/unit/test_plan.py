@@ -167,8 +167,11 @@ def test_plan_shows_container_settings_site_files_and_the_live_release(otterfile
     assert files["/var/lib/otter/production/releases.json"] is None  # named, not shown
     assert one["site"]["path"] == "/etc/caddy/otter.d/production.caddy"
     assert one["site"]["text"] == files[one["site"]["path"]]
-    assert "reverse_proxy 127.0.0.1:<port>" in one["site"]["text"]
+    assert "reverse_proxy 127.0.0.1:{otter_port}" in one["site"]["text"]
+    assert "root /var/lib/otter/production/upstream" in one["site"]["text"]
     assert "drains 5s" in one["live"] and "last 3 releases" in one["live"]
+    assert "caddy switches to RELEASE without a reload (RELEASE's port file in " \
+        "/var/lib/otter/production/upstream" in one["live"]
     start = next(s for s in one["stages"] if s["stage"] == "start")["commands"][0]
     assert "-v /srv/app:/data" in start and "--memory 256m" in start
 
@@ -202,7 +205,9 @@ def test_plan_shows_the_systemd_unit_otter_writes(otterfile):
     assert "ExecStart=/var/lib/otter/production/releases/RELEASE/app --port ${PORT}" in unit
     assert "Environment=PORT=<port>" in unit and "User=otter-production" in unit
     assert one["site"]["path"] == "/etc/nginx/conf.d/otter-production.conf"
-    assert "server 127.0.0.1:<port>;" in one["site"]["text"]
+    assert "js_set $otter_upstream_production otter_production.upstream;" in one["site"]["text"]
+    assert "set $otter_upstream_dir /var/lib/otter/production/upstream;" in one["site"]["text"]
+    assert "nginx without njs" in one["live"]
 
 
 def test_a_once_step_after_health_keeps_every_targets_own_health_gate(otterfile):

@@ -69,13 +69,14 @@ def project(tmp_path):
 
 
 def answer(*, key="", state="", listing="", site="", proxy="installed\nrunning\n",
-           probe="missing", layers="", old_sites=""):
+           probe="missing", layers="", old_sites="", upstream="", switch="file"):
     """What a target prints for the read-only batch (one deployment, docker)."""
     parts = [("production/key", key), ("production/state",
                                        f"{state}\n--- otter:instances\n{listing}\n"
                                        "--- otter:log\n"),
-             ("production/site", site), ("production/proxy", proxy),
-             ("production/old-sites", old_sites),
+             ("production/site", site), ("production/upstream", upstream),
+             ("production/proxy", proxy), ("production/old-sites", old_sites),
+             ("production/switch", switch),
              ("production/probe", probe + "\n"), ("layers/docker", layers)]
     return "".join(f"{text}\n{MARK} {name} 0\n" for name, text in parts)
 
@@ -169,15 +170,40 @@ def test_the_live_release_with_this_artifact_and_config_is_a_noop(tmp_path):
 
 def test_the_served_site_differs_only_by_its_port_is_unchanged(tmp_path):
     from otterfile.run.engine import Lane
-    from otterfile.run.flow import site_of
+    from otterfile.run.switching import site_of
     proj = project(tmp_path)
     dep = proj.deployments["production"]
     site = site_of(Lane(dep, dep.hosts[0]), 20000)
     state, listing = live("other")
     found, _, _ = run_check(tmp_path, {
-        "web1": answer(key=KEY, state=state, listing=listing, site=site),
+        "web1": answer(key=KEY, state=state, listing=listing, site=site, upstream="20000\n"),
         "web2": answer(key=KEY, state=state, listing=listing, site="")})
     assert [f.site for f in found] == ["unchanged", "new"]
+    assert [f.live for f in found] == ["20240101T000000-cdcdcdcd"] * 2
+
+
+def test_a_starting_release_the_port_file_names_is_live_and_a_reload_switch_is_said(tmp_path):
+    from otterfile.run.engine import Lane
+    from otterfile.run.switching import site_of
+    proj = project(tmp_path)
+    dep = proj.deployments["production"]
+    site = site_of(Lane(dep, dep.hosts[0]), 20001)
+    state, listing = live("other")
+    data = json.loads(state)
+    data["releases"].append({**data["releases"][0], "id": "20240102T000000-abababab",
+                             "status": "starting", "port": 20001,
+                             "instance": "otter-production-20240102T000000-abababab"})
+    found, _, _ = run_check(tmp_path, {
+        "web1": answer(key=KEY, state=json.dumps(data), listing=listing, site=site,
+                       upstream="20001\n"),
+        "web2": answer(key=KEY, state=state, listing=listing, site=site, upstream="20000\n",
+                       switch="reload: njs is not installed")})
+    assert [f.live for f in found] == ["20240102T000000-abababab", "20240101T000000-cdcdcdcd"]
+    assert [f.switch for f in found] == ["file", "reload: njs is not installed"]
+    table = check_table(found)
+    assert "switches by reload: njs is not installed" in table.splitlines()[3]
+    assert "switches by" not in table.splitlines()[2]
+    assert check_record(found[1])["proxy"]["switch"] == "reload: njs is not installed"
 
 
 def test_sections_are_parsed_whether_or_not_a_part_ends_its_line():
@@ -204,7 +230,7 @@ def test_the_batch_marks_the_end_of_each_part(tmp_path):
     assert done.returncode == 0, done.stderr
     assert set(checks.parse_sections(done.stdout)) == \
         {"production/key", "production/state", "production/site", "production/proxy",
-         "production/old-sites"}
+         "production/old-sites", "production/upstream", "production/switch"}
 
 
 def test_a_starting_release_the_proxy_serves_is_live_as_recover_would_see_it():

@@ -67,7 +67,7 @@ def ensure(bin_dir: Path, site: Path, serving: str):
     executable(bin_dir / "nginx", FAKE)
     (bin_dir / "active-caddy").touch()
     check = script('printf "%s" "$1"', args=[serving])
-    return run(bin_dir, proxy_install.ensure_proxy("nginx", [("caddy", str(site), check)]))
+    return run(bin_dir, proxy_install.ensure_proxy("nginx", others=[("caddy", str(site), check)]))
 
 
 def test_a_proxy_serving_this_deployment_alone_keeps_serving_until_the_switch(bin_dir,

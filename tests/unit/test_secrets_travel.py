@@ -299,8 +299,9 @@ def test_env_files_and_tls_keys_are_written_from_stdin_and_private(harness, tmp_
     assert written.ok and stat.S_IMODE((tmp_path / "app.env").stat().st_mode) == 0o600
     nginx_dir = tmp_path / "nginx"
     monkeypatch.setenv("FAKE_NGINX_DIR", str(nginx_dir))
-    switched = harness.ssh("web1").run(nginx.switch("production", "server {}\n",
-                                                    str(nginx_dir), cert="CERT", key=KEY))
+    switched = harness.ssh("web1").run(nginx.switch(
+        "production", "server {}\n", str(nginx_dir), cert="CERT", key=KEY,
+        upstream_dir=str(tmp_path / "upstream"), port=20001))
     assert switched.ok, switched.stderr
     key = nginx_dir / "otter-tls" / "production" / "key.pem"
     assert key.read_text() == KEY + "\n" and stat.S_IMODE(key.stat().st_mode) == 0o600

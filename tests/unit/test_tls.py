@@ -35,9 +35,10 @@ def caddy_site(tls: str, hsts: bool = False) -> str:
 
 
 def test_caddy_modes_render_auto_internal_off():
-    assert "app.test {\n\treverse_proxy 127.0.0.1:20001\n}" in caddy_site("auto")
-    assert "app.test {\n\ttls internal\n\treverse_proxy" in caddy_site("internal")
-    assert "http://app.test {\n\treverse_proxy" in caddy_site("off")
+    assert "app.test {\n\t# twice: " in caddy_site("auto")
+    assert "app.test {\n\ttls internal\n\t# twice: " in caddy_site("internal")
+    assert "http://app.test {\n\t# twice: " in caddy_site("off")
+    assert "\t@otter_live file {\n" in caddy_site("off")
 
 
 def test_caddy_hsts_only_where_tls_is_on():
@@ -54,8 +55,8 @@ def test_caddy_hsts_only_where_tls_is_on():
 def test_caddy_validate_accepts_each_mode(test_caddy_host, tls):
     """`caddy validate` (no CA reachable: ACME is not contacted while validating)."""
     folder, _ = test_caddy_host
-    result = test_caddy.run(test_caddy_host, caddy.switch(
-        "production", caddy_site(tls, hsts=True), str(folder)))
+    result = test_caddy.run(test_caddy_host,
+                            test_caddy.switching(folder, caddy_site(tls, hsts=True)))
     assert result.exited == 0, result.stderr
 
 
@@ -96,10 +97,10 @@ def test_caddy_no_domain_site_on_80_sets_the_default_site_aside(test_caddy_host)
     folder, _ = test_caddy_host
     (folder / "Caddyfile").write_text(DEBIAN_CADDYFILE)
     text = caddy.render_site("production", [], 20001, 80, "auto")
-    clash = test_caddy.run(test_caddy_host, caddy.switch("production", text, str(folder)))
+    clash = test_caddy.run(test_caddy_host, test_caddy.switching(folder, text))
     assert clash.exited == 4 and "ambiguous" in clash.stderr  # what happened before
     assert (folder / "Caddyfile").read_text() == DEBIAN_CADDYFILE
-    done = test_caddy.run(test_caddy_host, caddy.switch("production", text, str(folder),
+    done = test_caddy.run(test_caddy_host, test_caddy.switching(folder, text,
                                                         listen_port=80))
     assert done.exited == 0, done.stderr
     assert "set aside Caddy's default :80 site" in done.stdout
@@ -118,7 +119,7 @@ def test_caddy_leaves_a_users_own_80_site_alone(test_caddy_host):
     own = ':80 {\n\trespond "mine"\n}\n'
     (folder / "Caddyfile").write_text(own)
     text = caddy.render_site("production", [], 20001, 80, "auto")
-    result = test_caddy.run(test_caddy_host, caddy.switch("production", text, str(folder),
+    result = test_caddy.run(test_caddy_host, test_caddy.switching(folder, text,
                                                           listen_port=80))
     assert result.exited == 4 and (folder / "Caddyfile").read_text() == own
     assert not (folder / "otter.d" / "production.caddy").exists()
@@ -148,14 +149,13 @@ def test_nginx_no_domain_site_on_80_sets_the_default_site_aside(nginx_host):
     link.symlink_to(folder / "sites-available" / "default")
     text = nginx.render_site("production", [], 20001, 80)
     assert "\tlisten 80 default_server;\n" in text
-    done = test_nginx.run(nginx_host, nginx.switch("production", text, str(folder),
-                                                   listen_port=80))
+    done = test_nginx.run(nginx_host, test_nginx.switching(folder, text, listen_port=80))
     assert done.exited == 0, done.stderr
     assert not os.path.lexists(link) and "set aside nginx's default site" in done.stdout
     # a rejected config puts the link back
     link.symlink_to(folder / "sites-available" / "default")
-    bad = test_nginx.run(nginx_host, nginx.switch("production", text + "broken\n",
-                                                  str(folder), listen_port=80))
+    bad = test_nginx.run(nginx_host, test_nginx.switching(folder, text + "broken\n",
+                                                          listen_port=80))
     assert bad.exited == 4 and os.path.islink(link)
     # removing the no-domain site brings the default site back
     os.unlink(link)
@@ -239,7 +239,7 @@ def test_nginx_switch_ships_cert_and_root_only_key_and_restores_them(nginx_host,
     text = nginx.render_site("production", ["app.test"], 20001, None,
                              nginx.tls_paths("production", value.tls, str(folder)))
     proxied = nginx.PROXY.switch(value, SITE, text, tmp_path)  # reads the files
-    command = replace(nginx.switch("production", "", str(folder)), stdin=proxied.stdin)
+    command = replace(test_nginx.switching(folder, ""), stdin=proxied.stdin)
     assert "PRIVATE KEY" not in proxied.display()
     assert "PRIVATE KEY" not in command.display() and key.read_text() not in command.display()
     done = test_nginx.run(nginx_host, command)
@@ -253,11 +253,31 @@ def test_nginx_switch_ships_cert_and_root_only_key_and_restores_them(nginx_host,
     # a rejected next config brings back the previous certificate and key
     (tmp_path / "x").mkdir()
     other, other_key = make_cert(tmp_path / "x")
-    bad = nginx.switch("production", text + "broken\n", str(folder),
+    bad = test_nginx.switching(folder, text + "broken\n",
                        cert=other.read_text(), key=other_key.read_text())
     assert test_nginx.run(nginx_host, bad).exited == 4
     assert (shipped / "key.pem").read_text() == key.read_text()
     assert sorted(os.listdir(shipped)) == ["cert.pem", "key.pem"]
+
+
+@pytest.mark.skipif(OPENSSL is None, reason="no openssl")
+def test_nginx_reloads_for_a_renewed_certificate_only(nginx_host, tmp_path):
+    folder, bin_dir = nginx_host
+    (bin_dir / "active").touch()
+    cert, key = make_cert(tmp_path)
+    text = test_nginx.live_site(folder, ("app.test",))
+
+    def switch(port):
+        done = test_nginx.run(nginx_host, test_nginx.switching(
+            folder, text, port, cert=cert.read_text(), key=key.read_text()))
+        assert done.exited == 0, done.stderr
+        return done.stdout.splitlines()[-1]
+    assert switch(20001).endswith("(reload)")
+    assert switch(20002).endswith("(no reload)")
+    make_cert(tmp_path)  # renewed: the same site text, new files
+    assert switch(20003).endswith("(reload)")
+    shipped = folder / "otter-tls" / "production"
+    assert (shipped / "cert.pem").read_text() == cert.read_text()
 
 
 @pytest.mark.skipif(OPENSSL is None or test_nginx.REAL_NGINX is None, reason="no nginx")
@@ -299,9 +319,9 @@ def tools(tmp_path):
     return bin_dir, fake
 
 
-def ensure(tools, proxy="caddy"):
+def ensure(tools, proxy="caddy", module=None):
     bin_dir, _ = tools
-    return LocalExecutor().run(replace(proxy_install.ensure_proxy(proxy),
+    return LocalExecutor().run(replace(proxy_install.ensure_proxy(proxy, module=module),
                                        env={"PATH": str(bin_dir)}))
 
 
@@ -341,6 +361,39 @@ def test_missing_proxy_is_installed_noninteractively(tools):
     assert "apt-get update -q" in made  # no package lists yet
     assert any(c.startswith("apt-get install -y -q") and c.endswith(" nginx") for c in made)
     assert "DEBIAN_FRONTEND=noninteractive" in made
+
+
+NJS = "libnginx-mod-http-js"
+
+
+def test_njs_is_installed_with_nginx_and_never_at_the_price_of_nginx(tools):
+    bin_dir, fake = tools
+    fake("nginx")
+    (bin_dir / "active-nginx").touch()
+    fake("dpkg-query", '[ -f "$d/njs" ] && echo "install ok installed"\n')
+    fake("apt-get", '[ "$1" = install ] && touch "$d/njs"\n')
+    result = ensure(tools, "nginx", NJS)
+    assert result.exited == 0, result.stderr
+    assert f"otter: installed {NJS} (nginx switches releases without a reload)" in \
+        result.stderr
+    install = [c for c in calls(tools) if c.startswith("apt-get install")]
+    assert len(install) == 1 and install[0].endswith(f" --no-remove {NJS}")
+    again = ensure(tools, "nginx", NJS)  # installed: apt is not asked again
+    assert again.exited == 0 and again.stderr == ""
+    assert len([c for c in calls(tools) if c.startswith("apt-get install")]) == 1
+
+
+def test_njs_that_cannot_be_had_is_said_and_nginx_still_serves(tools):
+    bin_dir, fake = tools
+    fake("nginx")
+    (bin_dir / "active-nginx").touch()
+    fake("dpkg-query")
+    fake("apt-get", '[ "$1" = install ] && { echo "E: Unable to locate package '
+                    'libnginx-mod-http-js" >&2; exit 100; }\n')
+    result = ensure(tools, "nginx", NJS)
+    assert result.exited == 0
+    assert f"otter: installing {NJS} with apt-get failed, so nginx switches by reload " \
+        "here: E: Unable to locate package libnginx-mod-http-js" in result.stderr
 
 
 def test_missing_proxy_without_apt_is_a_clear_error(tools):

@@ -190,8 +190,9 @@ def recover(executor: RecordingExecutor):
     said = []
     engine = SimpleNamespace(executor=lambda _host: executor, artifacts={}, rollback=False,
                              emit=lambda task, kind, message: said.append(message))
+    from otterfile.model import caddy as caddy_value
     dep = SimpleNamespace(name="production", recreate=False, proxy_kind=caddy.PROXY,
-                          artifact=SimpleNamespace(name="web"),
+                          artifact=SimpleNamespace(name="web"), proxy=caddy_value(),
                           runtime=SimpleNamespace(kind=docker.RUNTIME))
     lane = SimpleNamespace(deployment=dep, runtime=docker.RUNTIME, proxy=caddy.PROXY)
     flow.recover(engine, lane, Task("production/lock@web1", "lock", host="web1"))

@@ -1,0 +1,76 @@
+"""The switch stage, written once over `Proxy`: the proxy pointed at the new release in one
+round trip with the state writes around it (flow.py has the other stages)."""
+from __future__ import annotations
+
+from ..commands import state as states
+from ..errors import OtterError
+from ..proxies.base import EXIT_INVALID, EXIT_MISSING, EXIT_RELOAD, Site
+from ..state import format_state, mark_live
+from . import handover
+from .flow import checked
+
+
+def site_of(lane, port) -> str:
+    return lane.proxy.render(lane.deployment.proxy, _site(lane, port))
+
+
+def _site(lane, port) -> Site:
+    dep = lane.deployment
+    listen = None if dep.domains else lane.runtime.port(dep.runtime.value)
+    return Site(dep.name, dep.domains, port, listen, lane.switching.per_request)
+
+
+def switch(engine, lane, task) -> None:
+    """Point the proxy at the new release (the port file renamed; the site validated and
+    gracefully reloaded only when its text changed; a stopped proxy started; restored on
+    failure), in one round trip with the state writes around it: the new release
+    `starting` before (a run killed after the switch is recovered by the served port),
+    `live` after."""
+    if lane.noop:
+        return
+    dep, px, executor = lane.deployment, lane.proxy, engine.executor(task.host)
+    live = mark_live(lane.state, lane.release.id)
+    if dep.recreate:  # served on its own port of 127.0.0.1: no proxy to switch
+        checked(executor, states.write_state(dep.name, format_state(live)),
+                "writing the release state")
+        lane.state = live
+        return
+    site = _site(lane, lane.release.port)
+    command = px.switch(dep.proxy, site, site_of(lane, lane.release.port),
+                        engine.project.folder)
+    if lane.old_sites:  # the proxy kind changed: the old one hands its ports over
+        command = handover.switch(dep, site, command, lane.old_sites)
+    result = executor.run(states.write_around(dep.name, command, format_state(lane.state),
+                                              format_state(live)))
+    if result.ok or states.changed(result):  # the new release serves: never removed now
+        lane.state = live
+        for line in result.stdout.splitlines():  # how: "switched web to ... (no reload)"
+            if line.startswith(("switched ", "started ", "set aside ")):
+                engine.emit(task, "info", line)
+        if lane.old_sites:
+            engine.emit(task, "info", handover.said(dep, lane.old_sites))
+            for line in result.stderr.splitlines():
+                if line.startswith("otter: warning: "):
+                    engine.emit(task, "info", line.removeprefix("otter: "))
+        if not result.ok:
+            raise OtterError(f"{executor.host.name}: {px.name} serves {lane.release.id}, but "
+                             f"writing the release state failed: {result.tail(3)}")
+        return
+    raise OtterError(_switch_failed(executor.host.name, px, lane.release.id, result))
+
+
+def _switch_failed(host: str, px, release: str, result) -> str:
+    """What a failed switch means, naming the host and the proxy; the live release stays."""
+    said = result.tail(8) or result.tail(8, "stdout")
+    if result.exited == states.EXIT_STATE:
+        return f"{host}: writing the release state failed; the proxy was not touched: {said}"
+    if result.exited == EXIT_MISSING:
+        return px.missing_message(host)
+    if result.exited == EXIT_INVALID:
+        return (f"{host}: {px.name} rejected the new config (exit {result.exited}); the "
+                f"previous config is back: {said}")
+    if result.exited == EXIT_RELOAD:
+        return (f"{host}: {px.name} did not reload or start, so {release} does not serve; "
+                f"the previous config and port file are back: {said}")
+    return (f"{host}: switching {px.name} to {release} failed (exit {result.exited}); the "
+            f"previous config and port file are back: {said}")

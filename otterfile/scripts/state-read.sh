@@ -1,0 +1,33 @@
+# What a deploy's recover reads, in the round trip that takes the lock: the fingerprint key,
+# the release state and instances, the served site, the port file of its upstream folder,
+# how the proxy switches here, other proxy kinds' sites of the deployment and, for an artifact the ship stage will send, whether the
+# target has it and which image layers it holds. Each part after a marker line.
+site=$1     # the proxy's site file of the deployment
+updir=$2    # its upstream folder (the port file)
+key=$3      # shell line: print the fingerprint key (made the first time)
+switch=$4   # shell line: the proxy's switch probe, or ""
+old=$5      # shell line: other proxy kinds' sites of the deployment (run/handover.py), or ""
+layers=$6   # shell line: list the image layers held, or ""
+probe=$7    # shell line: does the target have the artifact, or ""
+shift 7     # the rest: the state read's argv
+k=$(sh -c "$key") || exit 1
+printf '%s\n' "$k"  # the key file ends without a newline: the marker starts a line
+echo "--- otter:key"
+"$@"
+echo "--- otter:site"
+cat "$site" 2>/dev/null
+echo "--- otter:upstream"
+ls -1 "$updir" 2>/dev/null
+echo "--- otter:switch"
+[ -z "$switch" ] || sh -c "$switch" 2>/dev/null
+if [ -n "$old" ]; then echo "--- otter:old-sites"; sh -c "$old"; fi
+found=""
+if [ -n "$probe" ]; then
+  echo "--- otter:probe"
+  p=$(sh -c "$probe" 2>/dev/null) && found=$(printf '%s\n' "$p" | tail -n 1) &&
+    printf '%s\n' "$found"
+fi
+# the target has the artifact: nothing ships, its layers are not needed
+case $found in present | tagged) layers="" ;; esac
+if [ -n "$layers" ]; then echo "--- otter:layers"; sh -c "$layers"; fi
+exit 0
