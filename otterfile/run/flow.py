@@ -16,6 +16,7 @@ from ..runtimes.base import StartSpec
 from ..state import (Release, add_release, format_state, images_to_remove, mark_failed,
                      mark_live, mark_retired, prune_candidates, trim_history)
 from .health import wait_healthy, wait_running
+from . import space
 from .relaying import relayed
 
 SITE_MARK = "--- otter:site"
@@ -42,16 +43,18 @@ def state_read(engine, lane, task) -> Command:
     read = states.read_state(dep.name, rt.listing(dep.name))
     key = states.fingerprint_key(dep.name)
     layers, probe = _layers_to_read(engine, lane), _probe_of(engine, lane)
-    both = script(f'site=$1 layers=$2 probe=$3; shift 3; {shlex.join(key.argv)} || exit 1; '
-                  f'echo "{KEY_MARK}"; "$@"; echo "{SITE_MARK}"; cat "$site" 2>/dev/null; '
-                  f'found=; [ -z "$probe" ] || {{ echo "{PROBE_MARK}"; '
+    both = script(f'site=$1 layers=$2 probe=$3 room=$4; shift 4; {shlex.join(key.argv)} || '
+                  f'exit 1; echo "{KEY_MARK}"; "$@"; echo "{SITE_MARK}"; cat "$site" '
+                  f'2>/dev/null; found=; [ -z "$probe" ] || {{ echo "{PROBE_MARK}"; '
                   'p=$(sh -c "$probe" 2>/dev/null) && found=$(printf "%s\\n" "$p" | '
                   'tail -n 1) && printf "%s\\n" "$found"; }; '
                   # the target has the artifact: nothing ships, its layers are not needed
-                  'case "$found" in present|tagged) layers= ;; esac; '
-                  f'[ -z "$layers" ] || {{ echo "{LAYERS_MARK}"; sh -c "$layers"; }}; exit 0',
+                  'case "$found" in present|tagged) layers= room= ;; esac; '
+                  f'[ -z "$layers" ] || {{ echo "{LAYERS_MARK}"; sh -c "$layers"; }}; '
+                  f'[ -z "$room" ] || {{ echo "{space.SPACE_MARK}"; sh -c "$room"; }}; exit 0',
                   args=[px.site_path(dep.name), layers.shell_line() if layers else "",
-                        probe[1].shell_line() if probe else "", *read.argv],
+                        probe[1].shell_line() if probe else "",
+                        space.read_line(rt, dep.name) if probe else "", *read.argv],
                   description=f"read state of {dep.name}")
     # a recreate service is not behind the proxy: nothing to install for it
     if dep.recreate:
@@ -70,6 +73,8 @@ def recover(engine, lane, task, read=None) -> None:
     stdout = _read_output(engine, task, executor, read)
     lane.key, _, stdout = stdout.partition(KEY_MARK + "\n")
     text, _, served = stdout.partition(SITE_MARK + "\n")
+    served, _, room = served.partition(space.SPACE_MARK + "\n")
+    lane.space = space.parse(room)  # none read: the artifact is there or is not sent
     served, marked, listed = served.partition(LAYERS_MARK + "\n")
     served, probe_marked, answer = served.partition(PROBE_MARK + "\n")
     # no listing (it did not run): unknown, the image ships whole; garbage lists nothing
@@ -152,6 +157,9 @@ def named_by_otter(rt, deployment: str, instances: list) -> list:
 def ship(engine, lane, task) -> None:
     artifact, executor = engine.artifact_of(lane), engine.executor(task.host)
     present = _present(lane, artifact)
+    if not present:  # a relayed image arrives whole: the target's layers do not count
+        space.ensure_room(engine, lane, task, artifact, executor,
+                          None if lane.deployment.relay else lane.layers)
     if lane.deployment.relay and not engine.planned and \
             relayed(engine, lane, task, artifact, executor, present):
         return
