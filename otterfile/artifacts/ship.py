@@ -87,8 +87,9 @@ def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore
         stream.close()
     sent = stream.count
     # an engine that refuses the partial archive exits with an error of its own; a load
-    # killed by a signal (128+N) or a connection lost (255) is no refusal: no second try
-    refusal = result.ok or 0 < result.exited < 128
+    # killed by a signal (128+N), a connection lost (255) or a full disk is no refusal: no
+    # second try
+    refusal = (result.ok or 0 < result.exited < 128) and not _disk_full(result)
     if layers and refusal and not (result.ok and _probe(remote, runtime, artifact)):
         refused = "the image is missing after the load" if result.ok else \
             result.tail(1) or result.tail(1, "stdout") or f"exit {result.exited}"
@@ -121,6 +122,10 @@ def _archive(artifact: Artifact, images: ImageStore, have: frozenset[str] | None
         return _Counter(source), total, None
     skip = [i for i in range(len(diff_ids)) if i not in lacking]
     return _Counter(LayerFilter(source, diff_ids, skip)), None, (len(lacking), len(diff_ids))
+
+
+def _disk_full(result) -> bool:
+    return "no space left on device" in (result.stderr + result.stdout).lower()
 
 
 def lacks(artifact: Artifact, runtime, remote: Executor, known: bool | None = None) -> bool:
