@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from ..artifacts.ship import probed, ship as ship_artifact
 from ..command import Command, script, sequence
-from ..commands import files, proxy_install, state as states, store
+from ..commands import files, lock as locks, proxy_install, state as states, store
 from ..errors import OtterError
 from ..proxies.base import EXIT_MISSING, Site
 from ..runtimes.base import StartSpec
@@ -167,7 +167,10 @@ def ship(engine, lane, task) -> None:
                          engine.images_of(lane),
                          on_progress=lambda sent, total:
                          engine.emit(task, "progress", done=sent, total=total),
-                         have=lane.layers, present=present)
+                         have=lane.layers, present=present,
+                         guard=lambda receive: locks.guarded(
+                             receive, lane.deployment.name, engine.run_id,
+                             stale_seconds=lane.lock.stale_seconds) if lane.lock else receive)
     if done.artifact is not None:  # pinned on the way (a registry tag's digest)
         lane.artifact = done.artifact
     if done.refused:

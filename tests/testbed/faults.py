@@ -145,8 +145,9 @@ def heal(t: HasContainer) -> None:
 
 
 def restore(t: HasContainer, *, heal_rules: bool = True) -> bool:
-    """Undo any fault: unpause, start, reconnect, heal. True if the host must boot or
-    reconnect (then wait until it is ready). The reset script heals too (heal_rules=False)."""
+    """Undo any fault: unpause, start, reconnect, heal, sshd started. True if the host must
+    boot or reconnect (then wait until it is ready). The reset script heals too
+    (heal_rules=False)."""
     status, project, networks = _docker(
         "inspect", "-f", "{{.State.Status}}|{{index .Config.Labels \"com.docker.compose.project\"}}"
         "|{{json .NetworkSettings.Networks}}", t.container).strip().split("|", 2)
@@ -162,6 +163,9 @@ def restore(t: HasContainer, *, heal_rules: bool = True) -> bool:
         waited = True
     if heal_rules:
         heal(t)
+    # kill_sshd stops it: a test that failed before start_sshd left it so
+    _docker("exec", t.container, "sh", "-c",
+            "systemctl is-active -q ssh.service || systemctl start ssh.service", check=False)
     return waited
 
 
