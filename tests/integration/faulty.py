@@ -10,11 +10,12 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tests.integration.deploy import otter_env
+from tests.integration.deploy import APP_TAG, otter, otter_env, write_app, write_otterfile
 
 Event = dict
 Predicate = Callable[[Event], bool]
@@ -118,6 +119,24 @@ def shipping(target) -> Predicate:
         e.get("done", 0) > 0
 
 
+def image_id(tag: str = APP_TAG) -> str:
+    return subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", tag],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def deployed_v1(project, targets) -> None:
+    write_app(project / "app", "v1")
+    write_otterfile(project, targets, timeout=20)
+    first = otter(project, "run", "production")
+    assert first.returncode == 0, first.stdout + first.stderr
+
+
+def padded_app(folder, version: str, megabytes: int = 16) -> None:
+    """The test app with `megabytes` of random bytes more: a throttled ship of it lasts."""
+    write_app(folder, version)
+    (folder / "www" / "pad.bin").write_bytes(os.urandom(megabytes * 1024 * 1024))
+
+
 # -- gates: a step of the Otterfile waits until the test opens its gate --------------------
 
 GATE_STEPS = '''
@@ -211,6 +230,15 @@ def snapshot(target) -> Snapshot:
                     frozenset(sh(target, "docker images -aq --no-trunc").split()),
                     frozenset(sh(target, 'ls "$1" 2>/dev/null; exit 0',
                                  f"{DEPLOYMENT_DIR}/env").split()))
+
+
+def receivers_gone(target, timeout: float = 90) -> None:
+    """Wait (bounded) until no load or store write of a run is left on `target`: a run cut
+    off mid-ship leaves its receiver until the guard sees its lock go quiet."""
+    deadline = time.monotonic() + timeout
+    while sh(target, "pgrep -f -x 'docker load|podman load' || true").strip():
+        assert time.monotonic() < deadline, "a receiver outlived its run on the target"
+        time.sleep(0.5)
 
 
 def assert_intact(target, before: Snapshot, *, new_image: str | None = None) -> None:

@@ -6,13 +6,13 @@ Each fault lands on an event of the run (`--json`), never after a sleep."""
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 
-from tests.integration.deploy import (APP_TAG, DOMAIN, events, otter, served, start_otter,
+from tests.integration.deploy import (DOMAIN, events, otter, served, start_otter,
                                       write_app, write_otterfile)
-from tests.integration.faulty import (Run, assert_intact, ended, shipping, snapshot,
+from tests.integration.faulty import (Run, assert_intact, deployed_v1, ended, image_id,
+                                      padded_app, receivers_gone, sh, shipping, snapshot,
                                       starts)
 from tests.testbed import faults
 from tests.testbed.faults import RequestLoop
@@ -72,24 +72,6 @@ def test_a_faulty_target_keeps_its_old_release_and_recovers(tmp_path, testbed, t
 # -- one fault per test: the live release keeps serving, nothing is half-written, the error
 # names the host and what happened, the next run succeeds ---------------------------------
 
-def image_id(tag: str = APP_TAG) -> str:
-    return subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", tag],
-                          capture_output=True, text=True, check=True).stdout.strip()
-
-
-def deployed_v1(project, targets) -> None:
-    write_app(project / "app", "v1")
-    write_otterfile(project, targets, timeout=20)
-    first = otter(project, "run", "production")
-    assert first.returncode == 0, first.stdout + first.stderr
-
-
-def padded_app(folder, version: str, megabytes: int = 16) -> None:
-    """The test app with `megabytes` of random bytes more: a throttled ship of it lasts."""
-    write_app(folder, version)
-    (folder / "www" / "pad.bin").write_bytes(os.urandom(megabytes * 1024 * 1024))
-
-
 def next_run_succeeds(project, targets) -> None:
     again = otter(project, "run", "production", "--lock-wait", "60")
     assert again.returncode == 0, again.stdout + again.stderr
@@ -115,6 +97,9 @@ def test_network_lost_mid_ship(tmp_path, testbed, two):
     assert "during: docker load" in error, error
     faults.heal(bad)
     assert served(bad) == "200 v1"
+    receivers_gone(bad)  # the guard stopped it once the run's lock went quiet
+    run_id = sh(bad, "sed -n 's/^run=//p' /var/lib/otter/production/lock/info").strip()
+    assert f"the run {run_id} stopped sending" in sh(bad, "journalctl -t otter -q -o cat")
     assert_intact(bad, before, new_image=image_id())
     next_run_succeeds(tmp_path, two)
 
