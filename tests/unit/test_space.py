@@ -252,3 +252,55 @@ def test_the_state_read_asks_for_the_room_only_where_the_artifact_will_ship(tmp_
     text = state_read(engine, engine.lane("production", "web1"), None).argv_values()[2]
     assert "present|tagged) layers= room= ;;" in text  # the target has it: no room asked
     assert "DockerRootDir" in text and "df -Pk" in text
+
+
+# -- the target side: where the bytes land and the room there (run here with sh) ----------
+
+def run_line(line: str, env: dict | None = None) -> str:
+    import os
+    import subprocess
+    return subprocess.run(["/bin/sh", "-c", line], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, **(env or {})}, check=True).stdout
+
+
+def test_free_space_is_read_where_each_part_lands(tmp_path):
+    from otterfile.runtimes.systemd import RUNTIME
+    from otterfile.run.space import read_line
+    (tmp_path / "store").mkdir()
+    line = read_line(RUNTIME, "web").replace("/var/lib/otter/artifacts/sha256",
+                                             str(tmp_path / "store"))
+    found = parse(run_line(line))
+    assert [(f.role, f.path) for f in found] == [
+        ("archive", str(tmp_path / "store")), ("unpacked", "/var/lib/otter/web/releases")]
+    assert all(f.free > 0 and f.mount.startswith("/") for f in found)
+
+
+def test_a_folder_not_made_yet_counts_its_parents_file_system_and_odd_lines_are_skipped(
+        tmp_path):
+    from otterfile.commands.space import free_space
+    text = f"archive {tmp_path}/not/yet\nunpacked relative/path\n\nunpacked {tmp_path}\n"
+    out = subprocess_input(free_space().shell_line(), text)
+    found = parse(out)
+    assert [f.path for f in found] == [f"{tmp_path}/not/yet", str(tmp_path)]
+    assert found[0].mount == found[1].mount
+
+
+def subprocess_input(line: str, text: str) -> str:
+    import subprocess
+    return subprocess.run(["sh", "-c", line], input=text, capture_output=True, text=True,
+                          timeout=30, check=True).stdout
+
+
+def test_the_engine_says_where_it_loads(tmp_path):
+    import os
+    from otterfile.commands.space import engine_landing
+    for name in ("with", "without"):
+        (tmp_path / name).mkdir()
+        os.symlink("/bin/sh", tmp_path / name / "sh")
+    fake = tmp_path / "with" / "docker"
+    fake.write_text("#!/bin/sh\necho /srv/docker root\n")
+    fake.chmod(0o755)
+    line = engine_landing("docker").shell_line()
+    assert run_line(line, {"PATH": str(tmp_path / "with")}) == \
+        "archive /srv/docker root/tmp\nunpacked /srv/docker root\n"
+    assert run_line(line, {"PATH": str(tmp_path / "without")}) == ""  # no engine: no check
