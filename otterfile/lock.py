@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Callable
 from datetime import datetime, timezone
 
 from .command import Command
@@ -123,7 +124,8 @@ class DeployLock:
 
     def __init__(self, executor: Executor, deployment: str, *, holder: str | None = None,
                  run_id: str | None = None, base: str = DEFAULT_BASE, stale_seconds: int = 30,
-                 heartbeat_seconds: float = 5, sleep=time.sleep, clock=time.monotonic):
+                 heartbeat_seconds: float = 5, sleep=time.sleep, clock=time.monotonic,
+                 on_wait: Callable[[LockInfo], None] | None = None):
         if heartbeat_seconds * 3 > stale_seconds:
             raise ValueError("heartbeat_seconds must be at most a third of stale_seconds")
         self.executor, self.deployment, self.base = executor, deployment, base
@@ -131,6 +133,7 @@ class DeployLock:
         self.run_id = run_id or new_run_id()
         self.stale_seconds, self.heartbeat_seconds = stale_seconds, heartbeat_seconds
         self._sleep, self._clock = sleep, clock
+        self._on_wait = on_wait  # told once who holds the lock when a run starts waiting
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.held = False
@@ -200,6 +203,9 @@ class DeployLock:
             waited = self._clock() - started
             if waited >= wait_seconds:
                 raise LockHeld(self.deployment, self.host, held, waited)
+            if self._on_wait is not None:
+                self._on_wait(held)
+                self._on_wait = None
             self._sleep(min(poll_seconds, wait_seconds - waited))
 
     def _start_heartbeat(self) -> None:

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
+from ..command import Command
 from ..commands import container, download
 from ..errors import OtterError
 from ..executors.base import Executor
@@ -22,6 +23,11 @@ from .base import Artifact, ImageStore
 from .layers import LayerFilter, archive_diff_ids, missing
 
 OnShipProgress = Callable[[int, "int | None"], None]
+Guard = Callable[[Command], Command]  # wraps what reads the stream on the target
+
+
+def _unguarded(receive: Command) -> Command:
+    return receive
 
 
 @dataclass(frozen=True)
@@ -53,22 +59,24 @@ class ShipResult:
 
 def ship(artifact: Artifact, runtime, remote: Executor, images: ImageStore, *,
          on_progress: OnShipProgress | None = None,
-         have: frozenset[str] | None = None, present: bool | None = None) -> ShipResult:
+         have: frozenset[str] | None = None, present: bool | None = None,
+         guard: Guard = _unguarded) -> ShipResult:
     """Put `artifact` on the target behind `remote` for `runtime`, unless it is there.
     `have`: the layer chain ids the target holds (None: unknown); an image ships without
     them. `present`: what the runtime's probe said already (the deploy flow runs it in its
-    state read, under the lock); None: ship asks, one round trip."""
+    state read, under the lock); None: ship asks, one round trip. `guard` wraps the
+    runtime's receive (the deploy flow stops it on the target when the run is gone)."""
     ship_form = FORMS.get(artifact.form)
     if ship_form is None or artifact.form not in runtime.forms:
         raise OtterError(f"the {runtime.name} runtime cannot run {_a(artifact.form)} artifact")
     return ship_form(artifact, runtime, remote, images, on_progress, have=have,
-                     present=present)
+                     present=present, guard=guard)
 
 
 def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
                on_progress: OnShipProgress | None,
-               have: frozenset[str] | None = None, present: bool | None = None
-               ) -> ShipResult:
+               have: frozenset[str] | None = None, present: bool | None = None,
+               guard: Guard = _unguarded) -> ShipResult:
     """Stream the image into the target's engine when its probe (or `present`) says it
     lacks the id: only the layers it lacks when `have` says which it holds, the whole image
     once more when its engine refuses that archive."""
@@ -82,17 +90,20 @@ def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore
     progress = (lambda sent: on_progress(sent, total if total and sent <= total else None)) \
         if on_progress else None
     try:
-        result = remote.run(runtime.receive(artifact), stdin=stream, on_progress=progress)
+        result = remote.run(guard(runtime.receive(artifact)), stdin=stream,
+                            on_progress=progress)
     finally:
         stream.close()
     sent = stream.count
     # an engine that refuses the partial archive exits with an error of its own; a load
-    # killed by a signal (128+N) or a connection lost (255) is no refusal: no second try
-    refusal = result.ok or 0 < result.exited < 128
+    # killed by a signal (128+N), a connection lost (255) or a full disk is no refusal: no
+    # second try
+    refusal = (result.ok or 0 < result.exited < 128) and not _disk_full(result)
     if layers and refusal and not (result.ok and _probe(remote, runtime, artifact)):
         refused = "the image is missing after the load" if result.ok else \
             result.tail(1) or result.tail(1, "stdout") or f"exit {result.exited}"
-        return _whole(artifact, runtime, remote, images, on_progress, started, sent, refused)
+        return _whole(artifact, runtime, remote, images, on_progress, started, sent, refused,
+                      guard)
     if not result.ok:
         raise OtterError(f"{runtime.name} load on {remote.host.name} failed (exit "
                          f"{result.exited}): {result.tail(5)}")
@@ -121,6 +132,10 @@ def _archive(artifact: Artifact, images: ImageStore, have: frozenset[str] | None
         return _Counter(source), total, None
     skip = [i for i in range(len(diff_ids)) if i not in lacking]
     return _Counter(LayerFilter(source, diff_ids, skip)), None, (len(lacking), len(diff_ids))
+
+
+def _disk_full(result) -> bool:
+    return "no space left on device" in (result.stderr + result.stdout).lower()
 
 
 def lacks(artifact: Artifact, runtime, remote: Executor, known: bool | None = None) -> bool:
@@ -154,10 +169,10 @@ def ship_relay(artifact: Artifact, remote: Executor, images: ImageStore, childre
 
 def _whole(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
            on_progress: OnShipProgress | None, started: float, sent: int,
-           refused: str) -> ShipResult:
+           refused: str, guard: Guard) -> ShipResult:
     """After the engine refused a partial archive: the whole image, once (unless the probe
     finds the image there after all)."""
-    done = ship_image(artifact, runtime, remote, images, on_progress, have=None)
+    done = ship_image(artifact, runtime, remote, images, on_progress, have=None, guard=guard)
     return ShipResult(True, sent + done.bytes, time.monotonic() - started,
                       refused=refused if done.shipped else None)
 
@@ -205,7 +220,7 @@ class _Counter:
 
 def ship_file(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
               on_progress: OnShipProgress | None, have: frozenset[str] | None = None,
-              present: bool | None = None) -> ShipResult:
+              present: bool | None = None, guard: Guard = _unguarded) -> ShipResult:
     """Stream a file from the controller's cache into the target's store, unless it (or
     `present`) says it is there; the target checks the digest before the file counts as
     stored."""
@@ -220,7 +235,8 @@ def ship_file(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
     progress = (lambda sent: on_progress(sent, total)) if on_progress else None
     with source:
         stream = _Counter(source)
-        result = remote.run(runtime.receive(artifact), stdin=stream, on_progress=progress)
+        result = remote.run(guard(runtime.receive(artifact)), stdin=stream,
+                            on_progress=progress)
     if not result.ok:
         raise OtterError(f"storing {artifact.digest[:19]} on {remote.host.name} failed (exit "
                          f"{result.exited}): {result.tail(5)}")
@@ -238,7 +254,7 @@ def _download(artifact: Artifact, remote: Executor, started: float) -> ShipResul
 
 def ship_pull(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
               on_progress: OnShipProgress | None, have: frozenset[str] | None = None,
-              present: bool | None = None) -> ShipResult:
+              present: bool | None = None, guard: Guard = _unguarded) -> ShipResult:
     """The target pulls the image from its registry. The first target of the run pulls the
     tag and pins the digest the registry served while the others wait; they then pull
     NAME@sha256:... (nothing, when they have it). The result carries the pinned artifact:

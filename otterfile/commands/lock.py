@@ -6,7 +6,10 @@ Every script prints `key=value` lines; see `otterfile.lock.parse_fields`.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..command import Command, script
+from ..scripts import load
 from ..state import DEFAULT_BASE, state_dir
 
 EXIT_HELD = 3  # acquire: held by another run; heartbeat/release: the lock is not ours
@@ -142,3 +145,16 @@ def force_release(deployment: str, *, stale_seconds: int = 30,
     """Remove the lock whoever holds it (`otter unlock`); prints who held it."""
     return script(FORCE_SCRIPT, args=[state_dir(deployment, base), str(int(stale_seconds))],
                   description=f"force unlock {deployment}")
+
+
+def guarded(receive: Command, deployment: str, run_id: str, *, stale_seconds: int = 30,
+            base: str = DEFAULT_BASE) -> Command:
+    """`receive` (it reads what the ship stage streams) stopped when the run `run_id` is
+    gone: its lock on `deployment` another's, or its heartbeat older than `stale_seconds`.
+    A connection lost without a word leaves no load waiting on its input for hours."""
+    return replace(script(load("receive-guard.sh"),
+                          args=[f"{state_dir(deployment, base)}/lock", run_id,
+                                str(int(stale_seconds)), "sh", "-c", receive.shell_line()],
+                          description=receive.description),
+                   stdin=receive.stdin, ok_codes=receive.ok_codes, file=receive.file,
+                   writes=receive.writes)

@@ -236,7 +236,12 @@ def unit_name(deployment: str, release: str) -> str:
 
 def release_dir(deployment: str, release: str, base: str = DEFAULT_BASE) -> str:
     """Where a release's artifact is unpacked (its working directory)."""
-    return f"{state_dir(deployment, base)}/releases/{check_name(release, 'release')}"
+    return f"{releases_dir(deployment, base)}/{check_name(release, 'release')}"
+
+
+def releases_dir(deployment: str, base: str = DEFAULT_BASE) -> str:
+    """The folder of a deployment's release folders."""
+    return f"{state_dir(deployment, base)}/releases"
 
 
 def data_dir(deployment: str, base: str = DEFAULT_BASE) -> str:

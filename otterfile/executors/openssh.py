@@ -35,13 +35,15 @@ def watched(line: str) -> str:
 
 
 class ConnectionFailed(ExecutionError):
-    """ssh could not reach or authenticate to a host; no command ran."""
+    """ssh could not reach or authenticate to a host (no command ran), or, `during` a
+    command, lost its connection (the command may have run in part)."""
 
-    def __init__(self, host: SSHHost, stderr: str | Outcome):
+    def __init__(self, host: SSHHost, stderr: str | Outcome, during: str | None = None):
         text = stderr.explained() if isinstance(stderr, Outcome) else stderr
         self.host, self.stderr = host, text.replace("\r\n", "\n").strip()
-        super().__init__(f"cannot connect to {host.introduced()}: "
-                         f"{_explain(host, self.stderr)}")
+        what = f"lost the connection to {host.introduced()} during: {during}" if during \
+            else f"cannot connect to {host.introduced()}"
+        super().__init__(f"{what}: {_explain(host, self.stderr)}")
 
 
 def _explain(host: SSHHost, stderr: str) -> str:
@@ -53,7 +55,7 @@ def _explain(host: SSHHost, stderr: str) -> str:
     if "host key is known" in stderr:
         return (f"its host key is unknown (not in {where}); add it, or use "
                 f"host_key_checking=\"accept-new\" to trust it on first use\n{stderr}")
-    return stderr or "ssh exited 255"
+    return stderr or "ssh exited 255 (the connection broke: the network, the host or its sshd)"
 
 
 def ssh_options(host: SSHHost) -> list[str]:

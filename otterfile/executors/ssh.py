@@ -240,7 +240,9 @@ class SSHExecutor:
                 if kept and attempt == 1 and not out and again:
                     self._end_master()  # a kept master whose host went away: a fresh one
                     continue
-                raise ConnectionFailed(self.host, err)  # the connection, not the command, failed
+                # the connection, not the command, failed: it connected, then broke
+                raise ConnectionFailed(self.host, err,
+                                       during=command.description or command.display())
             self._checked = True
             return Result(command, code, out, err, time.monotonic() - started, self.host.name)
         raise AssertionError("unreachable")

@@ -74,8 +74,9 @@ class Outcome:
         if not dropped(self.code, self.stderr):
             return self.stderr
         return (f"the server closed the connection before authenticating, on each of "
-                f"{self.tries} tries over {self.seconds:.0f}s (too many connections starting "
-                f"at once? sshd's MaxStartups; fewer at a time: {STARTS_ENV}=N)\n"
+                f"{self.tries} tries over {self.seconds:.0f}s (is sshd running there? or too "
+                f"many connections starting at once: sshd's MaxStartups; fewer at a time: "
+                f"{STARTS_ENV}=N)\n"
                 f"{self.stderr}")
 
 

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from ..artifacts.layers import missing
+from ..artifacts.sizes import EMPTY_LAYER, history_of, layer_sizes  # noqa: F401 (EMPTY_LAYER: tests)
 from ..command import Command, script
 from ..commands import state as states
 from ..errors import OtterError
@@ -27,7 +28,6 @@ from .switching import site_of
 
 MARK = "--- otter:check"
 WORKERS = 16  # targets asked at once
-EMPTY_LAYER = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 
 # $1 the proxy (its binary and unit name): is it installed, is it running; read-only
 PROXY_SCRIPT = ('command -v "$1" >/dev/null 2>&1 && echo installed; '
@@ -255,34 +255,6 @@ def artifact_move(engine: Engine, lane: Lane, artifact, sections) -> Move:
     sizes = layer_sizes(history_of(images, artifact.digest), diff_ids)
     count = sum(sizes[i] for i in lacking) if sizes is not None else None
     return Move("layers", count, len(lacking), len(diff_ids))
-
-
-def layer_sizes(history: list[dict] | None, diff_ids: list[str]) -> list[int] | None:
-    """Each layer's size (bottom first) from the engine's image history (top first; the
-    entries that made no layer have size 0); None when they cannot be matched up."""
-    if history is None:
-        return None
-    sized = [int(e.get("Size") or 0) for e in reversed(history) if e.get("Size")]
-    solid = [i for i, diff in enumerate(diff_ids) if diff != EMPTY_LAYER]
-    if len(sized) == len(diff_ids):
-        return sized
-    if len(sized) != len(solid):
-        return None
-    sizes = [0] * len(diff_ids)
-    for index, size in zip(solid, sized):
-        sizes[index] = size
-    return sizes
-
-
-def history_of(images, digest: str) -> list[dict] | None:
-    """The image's history from the controller's engine (Docker SDK), or None."""
-    try:
-        if hasattr(images, "history"):
-            return images.history(digest)
-        api = getattr(images, "_api", None)
-        return api().history(digest) if api else None
-    except Exception:  # noqa: BLE001 (sizes are a report: unknown rather than a failure)
-        return None
 
 
 def _file_size(path) -> int | None:

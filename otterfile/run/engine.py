@@ -47,6 +47,8 @@ class Lane:
     # (digest, whether the target has it): the ship probe's answer, read at lock time
     probed: tuple[str, bool] | None = None
     switching: Switching = field(default_factory=Switching)  # how the proxy switches there
+    # where the artifact lands and the room there (run.space.Landing), read at lock time
+    space: list = field(default_factory=list)
     lock: DeployLock | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
     failed: str | None = None  # the first stage that failed

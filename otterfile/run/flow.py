@@ -9,14 +9,14 @@ from datetime import datetime, timezone
 
 from ..artifacts.ship import probed, ship as ship_artifact
 from ..command import Command, script, sequence
-from ..commands import files, proxy_install, state as states, store
+from ..commands import files, lock as locks, proxy_install, state as states, store
 from ..errors import OtterError
 from ..proxies.base import parse_switching, served_port as served_port_of
 from ..runtimes.base import StartSpec
 from ..scripts import load
 from ..state import (Release, add_release, format_state, mark_failed, mark_live,
                      mark_retired, prune_candidates, trim_history, upstream_dir)
-from . import handover, kinds
+from . import handover, kinds, space
 from .health import wait_healthy, wait_running
 from .kinds import named_by_otter
 from .relaying import relayed
@@ -28,7 +28,7 @@ SWITCH_MARK = "--- otter:switch"
 PROBE_MARK = "--- otter:probe"
 LAYERS_MARK = "--- otter:layers"
 MARKS = (KEY_MARK, SITE_MARK, UPSTREAM_MARK, SWITCH_MARK, handover.MARK, PROBE_MARK,
-         LAYERS_MARK)
+         LAYERS_MARK, space.SPACE_MARK)
 
 
 def checked(executor, command: Command, what: str):
@@ -56,7 +56,8 @@ def state_read(engine, lane, task) -> Command:
                         "" if dep.recreate else px.switch_probe(dep.proxy).shell_line(),
                         "" if dep.recreate else handover.read(dep).shell_line(),
                         layers.shell_line() if layers else "",
-                        probe[1].shell_line() if probe else "", *read.argv],
+                        probe[1].shell_line() if probe else "",
+                        space.read_line(lane.runtime, dep.name) if probe else "", *read.argv],
                   description=f"read state of {dep.name}")
     # a recreate service is not behind the proxy: nothing to install for it
     if dep.recreate:
@@ -88,6 +89,7 @@ def recover(engine, lane, task, read=None) -> None:
     parts = sections(_read_output(engine, task, executor, read))
     lane.key, text = parts[""], parts.get(KEY_MARK, "")
     lane.old_sites = handover.parse(parts.get(handover.MARK, ""))
+    lane.space = space.parse(parts.get(space.SPACE_MARK, ""))  # none: there, or not sent
     # no listing (it did not run): unknown, the image ships whole; garbage lists nothing
     lane.layers = rt.parse_layers(parts[LAYERS_MARK]) \
         if _layers_to_read(engine, lane) and LAYERS_MARK in parts else None
@@ -172,6 +174,9 @@ def _read_output(engine, task, executor, result) -> str:
 def ship(engine, lane, task) -> None:
     artifact, executor = engine.artifact_of(lane), engine.executor(task.host)
     present = _present(lane, artifact)
+    if not present:  # a relayed image arrives whole: the target's layers do not count
+        space.ensure_room(engine, lane, task, artifact, executor,
+                          None if lane.deployment.relay else lane.layers)
     if lane.deployment.relay and not engine.planned and \
             relayed(engine, lane, task, artifact, executor, present):
         return
@@ -179,7 +184,10 @@ def ship(engine, lane, task) -> None:
                          engine.images_of(lane),
                          on_progress=lambda sent, total:
                          engine.emit(task, "progress", done=sent, total=total),
-                         have=lane.layers, present=present)
+                         have=lane.layers, present=present,
+                         guard=lambda receive: locks.guarded(
+                             receive, lane.deployment.name, engine.run_id,
+                             stale_seconds=lane.lock.stale_seconds) if lane.lock else receive)
     if done.artifact is not None:  # pinned on the way (a registry tag's digest)
         lane.artifact = done.artifact
     if done.refused:

@@ -35,8 +35,12 @@ def acquire(engine, task: Task) -> None:
 def lock(engine, lane, task: Task) -> None:
     """Take the deploy lock and read the target's state in one round trip (the read runs
     only once the lock is ours), then clean up what a killed run left."""
+    def waiting(held) -> None:
+        engine.emit(task, "info", f"waiting for the deploy lock held by {held.holder} since "
+                    f"{held.since_text} (pid {held.pid or '?'}, run {held.run or '?'})",
+                    holder=held.holder, pid=held.pid, run=held.run)
     lane.lock = DeployLock(engine.executor(task.host), lane.deployment.name,
-                           run_id=engine.run_id)
+                           run_id=engine.run_id, on_wait=waiting)
     took_over, read = lane.lock.acquire_then(flow.state_read(engine, lane, task),
                                              wait_seconds=engine.lock_wait)
     if took_over:

@@ -109,6 +109,11 @@ class Runtime(Protocol):
     def parse_layers(self, stdout: str) -> frozenset[str]:
         """The chain ids of the layers `layers` listed."""
 
+    def landing(self, deployment: str) -> Command | None:
+        """Where an artifact shipped for `deployment` lands (read-only): `ROLE PATH` lines,
+        `archive` where the bytes sent are written, `unpacked` where they become files or
+        layers (commands/space.py); None: not checked before ship."""
+
     def start(self, value: Any, spec: StartSpec) -> Command:
         """One round trip: write the env file, pick a free port on 127.0.0.1, start the
         instance there. Prints `port=N` (see `parse_started`); exit EXIT_NO_PORT: none."""

@@ -12,7 +12,7 @@ from ..artifacts.base import Artifact
 from ..artifacts.layers import chains_present
 from ..command import Command
 from ..errors import OtterError
-from ..commands import container as c
+from ..commands import container as c, space
 from ..validate import (check_env, check_port, check_str, check_str_list, check_words, fail,
                         got)
 from .base import Instance, InstanceStatus, StartSpec
@@ -90,6 +90,9 @@ class ContainerRuntime:
 
     def parse_layers(self, stdout: str) -> frozenset[str]:
         return chains_present(stdout)
+
+    def landing(self, deployment: str) -> Command | None:
+        return space.engine_landing(self.engine)
 
     def start(self, value: Any, spec: StartSpec) -> Command:
         return c.start_release(

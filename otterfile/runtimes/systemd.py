@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from .. import model
 from ..artifacts.base import Artifact
 from ..command import Command
-from ..commands import store, systemd as s
+from ..commands import space, store, systemd as s
 from ..errors import OtterError
 from ..render import render
 from ..state import PORT_PLACEHOLDER
@@ -99,6 +99,10 @@ class SystemdRuntime:
 
     def parse_layers(self, stdout: str) -> frozenset[str]:
         return frozenset()
+
+    def landing(self, deployment: str) -> Command | None:
+        # the file lands in the store, then each start unpacks it into a release folder
+        return space.paths_landing(store.STORE, s.releases_dir(deployment))
 
     def unit_text(self, value: Any, spec: StartSpec) -> str:
         """The unit of a release as the controller renders it; the start script fills in

@@ -1,7 +1,8 @@
 # What a deploy's recover reads, in the round trip that takes the lock: the fingerprint key,
 # the release state and instances, the served site, the port file of its upstream folder,
-# how the proxy switches here, other proxy kinds' sites of the deployment and, for an artifact the ship stage will send, whether the
-# target has it and which image layers it holds. Each part after a marker line.
+# how the proxy switches here, other proxy kinds' sites of the deployment and, for an
+# artifact the ship stage will send, whether the target has it, which image layers it holds
+# and the room where it lands. Each part after a marker line.
 site=$1     # the proxy's site file of the deployment
 updir=$2    # its upstream folder (the port file)
 key=$3      # shell line: print the fingerprint key (made the first time)
@@ -9,7 +10,8 @@ switch=$4   # shell line: the proxy's switch probe, or ""
 old=$5      # shell line: other proxy kinds' sites of the deployment (run/handover.py), or ""
 layers=$6   # shell line: list the image layers held, or ""
 probe=$7    # shell line: does the target have the artifact, or ""
-shift 7     # the rest: the state read's argv
+room=$8     # shell line: where the artifact lands and the room there (run/space.py), or ""
+shift 8     # the rest: the state read's argv
 k=$(sh -c "$key") || exit 1
 printf '%s\n' "$k"  # the key file ends without a newline: the marker starts a line
 echo "--- otter:key"
@@ -28,6 +30,7 @@ if [ -n "$probe" ]; then
     printf '%s\n' "$found"
 fi
 # the target has the artifact: nothing ships, its layers are not needed
-case $found in present | tagged) layers="" ;; esac
+case $found in present | tagged) layers="" room="" ;; esac
 if [ -n "$layers" ]; then echo "--- otter:layers"; sh -c "$layers"; fi
+if [ -n "$room" ]; then echo "--- otter:space"; sh -c "$room"; fi
 exit 0

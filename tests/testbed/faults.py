@@ -14,8 +14,18 @@ What each fault does to SSH (measured; sshd is reached through Docker's publishe
   ServerAlive gives up, HTTP times out. The host itself keeps running. heal(t) undoes it.
 - pause(t): freezes every process of the host (cgroup freezer): from outside like partition,
   and `docker exec` fails too. unpause(t).
+- restart(t): `docker restart`: systemd halts and the same container boots again (what the
+  deploy wrote on disk stays; /run is a fresh tmpfs). Wait with `testbed.wait_ready([t])`.
+- kill_sshd(t): sshd stops listening and every sshd process of the host (sessions included)
+  is SIGKILLed: open ssh sessions end (ssh exits 255), new ones are refused; the host, its
+  proxy and releases keep running. start_sshd(t) undoes it.
+- throttle(t, rate): inbound SSH on the outer interfaces is dropped past `rate` (iptables
+  hashlimit, e.g. "2mb/s"), so a ship takes long enough to fault it in its middle; in the
+  same chain as partition (which replaces it) and healed with it.
+- mount_tmpfs(t, path, size) / unmount(t, path): a small file system where a store is; fill(t,
+  path, leave) fills the one holding `path` up to `leave` bytes free, unfill(t, path) empties it.
 After start/unpause/connect, wait with `testbed.wait_ready([t])`; the `clean_targets` fixture
-undoes every fault itself (`restore`).
+undoes every fault itself (`restore`) but mounts (unmount them in the test's own fixture).
 """
 from __future__ import annotations
 
@@ -86,13 +96,60 @@ def partition(t: HasContainer) -> None:
             f" iptables -C OUTPUT -o eth+ -j {CHAIN} 2>/dev/null || iptables -I OUTPUT -o eth+ -j {CHAIN}")
 
 
+def restart(t: HasContainer, timeout: int = 10) -> None:
+    _docker("restart", "-t", str(timeout), t.container)
+
+
+def kill_sshd(t: HasContainer) -> None:
+    # ssh.service keeps its sessions when stopped (KillMode=process): kill them by pid
+    _docker("exec", t.container, "sh", "-c",
+            "systemctl stop ssh.service ssh.socket 2>/dev/null; "
+            "for p in $(pidof sshd); do kill -KILL \"$p\"; done; exit 0")
+
+
+def start_sshd(t: HasContainer) -> None:
+    _docker("exec", t.container, "systemctl", "start", "ssh.service")
+
+
+def throttle(t: HasContainer, rate: str) -> None:
+    _docker("exec", t.container, "sh", "-c",
+            f"iptables -N {CHAIN} 2>/dev/null; iptables -F {CHAIN};"
+            f" iptables -A {CHAIN} -p tcp --dport 22 -m hashlimit --hashlimit-name otter-ssh"
+            f" --hashlimit-above {rate} --hashlimit-burst 1mb --hashlimit-mode dstport -j DROP;"
+            f" iptables -C INPUT -i eth+ -j {CHAIN} 2>/dev/null || iptables -I INPUT -i eth+ -j {CHAIN}")
+
+
+def mount_tmpfs(t: HasContainer, path: str, size: str) -> None:
+    _docker("exec", t.container, "sh", "-c", 'mkdir -p "$1" && mount -t tmpfs -o size="$2" '
+            'otter-fault "$1"', "sh", path, size)
+
+
+def unmount(t: HasContainer, path: str) -> None:
+    _docker("exec", t.container, "sh", "-c", 'while mountpoint -q "$1"; do umount -l "$1" || '
+            'exit 1; done', "sh", path, check=False)
+
+
+def fill(t: HasContainer, path: str, leave: int) -> None:
+    """Fill the file system holding `path` (a folder) until `leave` bytes are free, or
+    full when what writes there meanwhile took more."""
+    _docker("exec", t.container, "sh", "-c",
+            'kib=$(df -Pk "$1" | awk \'NR == 2 { print $4 }\'); '
+            'head -c $((kib * 1024 - $2)) /dev/zero > "$1/otter-fill" 2>/dev/null; exit 0',
+            "sh", path, str(leave))
+
+
+def unfill(t: HasContainer, path: str) -> None:
+    _docker("exec", t.container, "rm", "-f", f"{path}/otter-fill")
+
+
 def heal(t: HasContainer) -> None:
     _docker("exec", t.container, "iptables", "-F", CHAIN, check=False)
 
 
 def restore(t: HasContainer, *, heal_rules: bool = True) -> bool:
-    """Undo any fault: unpause, start, reconnect, heal. True if the host must boot or
-    reconnect (then wait until it is ready). The reset script heals too (heal_rules=False)."""
+    """Undo any fault: unpause, start, reconnect, heal, sshd started. True if the host must
+    boot or reconnect (then wait until it is ready). The reset script heals too
+    (heal_rules=False)."""
     status, project, networks = _docker(
         "inspect", "-f", "{{.State.Status}}|{{index .Config.Labels \"com.docker.compose.project\"}}"
         "|{{json .NetworkSettings.Networks}}", t.container).strip().split("|", 2)
@@ -108,6 +165,9 @@ def restore(t: HasContainer, *, heal_rules: bool = True) -> bool:
         waited = True
     if heal_rules:
         heal(t)
+    # kill_sshd stops it: a test that failed before start_sshd left it so
+    _docker("exec", t.container, "sh", "-c",
+            "systemctl is-active -q ssh.service || systemctl start ssh.service", check=False)
     return waited
 
 

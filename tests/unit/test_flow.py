@@ -451,7 +451,7 @@ def test_the_state_read_script_prints_each_part_after_its_marker(tmp_path):
     (tmp_path / "upstream" / "20001").touch()
     read = LocalExecutor().run(script(load("state-read.sh"), args=[
         str(tmp_path / "site"), str(tmp_path / "upstream"), "printf f00dkey", "echo file",
-        "echo nginx inactive", "", "", "sh", "-c", "echo state"]))
+        "echo nginx inactive", "", "", "", "sh", "-c", "echo state"]))
     assert read.exited == 0, read.stderr
     parts = flow.sections(read.stdout)
     assert parts == {"": "f00dkey\n", flow.KEY_MARK: "state\n", flow.SITE_MARK: "site text\n",

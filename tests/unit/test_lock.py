@@ -67,9 +67,12 @@ def test_wait_polls_until_the_holder_releases(make):
         if len(sleeps) == 2:
             first.release()
 
-    second = make("bob@ci", sleep=sleep)
+    told: list[LockInfo] = []
+    second = make("bob@ci", sleep=sleep, on_wait=told.append)
     assert second.acquire(wait_seconds=60, poll_seconds=1) is None and second.held
     assert sleeps == [1, 1]
+    assert [i.holder for i in told] == ["ann@laptop"]  # said once, naming the holder
+    assert told[0].pid == str(os.getpid())
 
 
 def test_wait_is_bounded(make):

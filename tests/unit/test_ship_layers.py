@@ -260,3 +260,20 @@ def test_a_load_killed_or_cut_off_is_no_refusal_and_is_not_tried_again(exited):
     with pytest.raises(OtterError, match=f"docker load on web1 failed \\(exit {exited}\\)"):
         ship(ARTIFACT, docker.RUNTIME, target, images, have=HAS_BASE)
     assert target.archives == [b"cut"] and images.saved == 1
+
+
+def test_a_full_disk_is_no_refusal_and_the_whole_image_is_not_sent_after_it():
+    full = "Error processing tar file(exit status 1): write /x/layer.tar: no space left on device"
+
+    class Full(Target):  # the engine's temporary archive hit a full file system
+        def run(self, command, *, stdin=None, **kwargs):
+            if stdin is not None:
+                stdin.read(1024)
+                self.archives.append(b"partial")
+                return Result(command, 1, stderr=full + "\n", host=self.host.name)
+            return super().run(command, **kwargs)
+    target, images = Full(), Images()
+    with pytest.raises(OtterError, match="docker load on web1 failed \\(exit 1\\): .*no space "
+                       "left on device"):
+        ship(ARTIFACT, docker.RUNTIME, target, images, have=HAS_BASE)
+    assert target.archives == [b"partial"] and images.saved == 1
