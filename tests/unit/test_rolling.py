@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from otterfile.cli import main
 from otterfile.evaluate import evaluate
+from otterfile.live import LiveReporter
 from otterfile.loader import load
 from otterfile.plan import batch_size, batches, order, plan
 from otterfile.report import ConsoleReporter, JsonReporter, summary
@@ -275,8 +276,6 @@ def test_a_bad_canary_or_parallel_names_file_line_and_field(otterfile, options, 
 
 
 def test_the_live_view_shows_a_batch_line_and_targets_not_started(otterfile):
-    pytest.importorskip("rich")
-    from otterfile.live import LiveReporter
     proj = project(otterfile, "parallel=2")
     report = LiveReporter(io.StringIO(), clock=lambda: 0.0)
     done = run(proj, Perform("production/health@c"), events := [])
