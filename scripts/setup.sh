@@ -7,8 +7,9 @@ set -eu
 
 cd "$(dirname "$0")/.."
 
+# unzip, zstd: the systemd runtime's archives unpacked locally by the unit tests
 PACKAGES="docker.io docker-compose mmdebstrap openssh-client openssh-server busybox-static
-git caddy nginx-light curl ca-certificates iptables"
+git caddy nginx-light curl ca-certificates iptables openssl unzip zstd"
 DOCKERD_LOG=${OTTER_DOCKERD_LOG:-/var/log/otter-dockerd.log}
 DOCKERD_WAIT=${OTTER_DOCKERD_WAIT:-60}
 

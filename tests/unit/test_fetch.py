@@ -36,7 +36,6 @@ pytestmark = pytest.mark.unit
 BODY = bytes(range(256)) * 4096  # 1 MiB
 HEX = hashlib.sha256(BODY).hexdigest()
 WRONG = "0" * 64
-HAS_URL = "url" in Artifact.__dataclass_fields__
 
 
 class Server:
@@ -356,7 +355,6 @@ def test_a_plan_records_the_download_and_requests_nothing(tmp_path, server):
     assert command.description == f"download {base}/app.bin" and command.shell
 
 
-@pytest.mark.skipif(not HAS_URL, reason="needs Artifact.url (base.py)")
 def test_via_target_records_the_url_and_downloads_nothing(tmp_path, server):
     base, state = server
     spy = Spy()
@@ -449,7 +447,6 @@ class StoreRuntime:
         return store.receive(artifact.digest)
 
 
-@pytest.mark.skipif(not HAS_URL, reason="needs Artifact.url (base.py)")
 @pytest.mark.parametrize("exited, words", [(0, ""), (4, "web1 has neither curl nor wget"),
                                            (3, "web1 downloaded https://u:***@h.test/a, "
                                                "but its digest is wrong")])
