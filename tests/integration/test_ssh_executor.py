@@ -80,11 +80,16 @@ def private_sshd(tmp: Path, extra: str = "") -> Iterator[dict]:
         log.close()
 
 
+def require_sshd() -> None:
+    """A failure, not a skip: scripts/setup.sh installs sshd, and the tests run as root."""
+    if not os.path.exists(SSHD) or os.geteuid() != 0:
+        pytest.fail(f"a private sshd needs {SSHD} (openssh-server: scripts/setup.sh) and root")
+
+
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory):
     """A private sshd: its host key, a client key it accepts, and a matching known_hosts."""
-    if not os.path.exists(SSHD) or os.geteuid() != 0:
-        pytest.skip("needs /usr/sbin/sshd and root")
+    require_sshd()
     with private_sshd(tmp_path_factory.mktemp("sshd"), "AllowTcpForwarding local\n") as found:
         yield found
 
