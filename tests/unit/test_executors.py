@@ -169,8 +169,9 @@ def test_huge_output_is_streamed_but_capture_is_bounded(local, monkeypatch):
 
 
 def test_timeout(local):
-    result = local.run(cmd("sleep", "10"), timeout=0.3)
-    assert result.exited == 124 and "timed out" in result.stderr and result.duration < 5
+    result = local.run(script("sleep 30; echo finished"), timeout=0.3)
+    assert result.exited == 124 and "timed out" in result.stderr
+    assert "finished" not in result.stdout  # stopped, not waited for
 
 
 def test_upload_from_path_and_stream(local, tmp_path):

@@ -44,6 +44,7 @@ def make_stale(tmp_path, seconds_ago: int = 100) -> None:
 
 def test_acquire_writes_holder_and_a_second_run_is_refused(make, tmp_path):
     first = make(run_id="run1")
+    before = int(time.time())
     assert first.acquire() is None and first.held
     assert info(tmp_path) == {"holder": "ann@laptop", "pid": str(os.getpid()),
                               "since": info(tmp_path)["since"], "run": "run1"}
@@ -51,7 +52,7 @@ def test_acquire_writes_holder_and_a_second_run_is_refused(make, tmp_path):
         make("bob@ci").acquire()
     held = error.value.info
     assert held.holder == "ann@laptop" and held.run == "run1" and not held.stale
-    assert abs(held.since - time.time()) < 5
+    assert before <= held.since <= int(time.time())  # this machine's clock, at acquire
     message = str(error.value)
     assert "locked by ann@laptop since" in message and "UTC" in message
     assert "otter unlock production" in message and message.startswith("local: ")
@@ -140,9 +141,12 @@ def test_a_lock_without_heartbeat_counts_from_its_folder_time(make, tmp_path):
 
 
 def test_force_release_names_the_holder(make, tmp_path):
+    before = int(time.time())
     make().acquire()
     removed = make("bob@laptop").force_release()
-    assert removed.holder == "ann@laptop" and removed.age is not None and removed.age <= 2
+    after = int(time.time())
+    assert removed.holder == "ann@laptop" and removed.age is not None
+    assert 0 <= removed.age <= after - before  # from its heartbeat, on the same clock
     assert not lock_dir(tmp_path).exists()
     assert make("bob@laptop").force_release() is None
 
