@@ -13,6 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable
 
 from .command import Command
 from .commands import lock as commands
@@ -123,14 +124,15 @@ class DeployLock:
 
     def __init__(self, executor: Executor, deployment: str, *, holder: str | None = None,
                  run_id: str | None = None, base: str = DEFAULT_BASE, stale_seconds: int = 30,
-                 heartbeat_seconds: float = 5, sleep=time.sleep, clock=time.monotonic):
+                 heartbeat_seconds: float = 5, sleep=time.sleep, clock=time.monotonic,
+                 on_wait: Callable[[LockInfo], None] | None = None):
         if heartbeat_seconds * 3 > stale_seconds:
             raise ValueError("heartbeat_seconds must be at most a third of stale_seconds")
         self.executor, self.deployment, self.base = executor, deployment, base
         self.holder = holder or controller_identity()
         self.run_id = run_id or new_run_id()
         self.stale_seconds, self.heartbeat_seconds = stale_seconds, heartbeat_seconds
-        self._sleep, self._clock = sleep, clock
+        self._sleep, self._clock, self._on_wait = sleep, clock, on_wait  # told once per wait
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.held = False
@@ -174,7 +176,7 @@ class DeployLock:
                                    run_id=self.run_id, stale_seconds=self.stale_seconds,
                                    base=self.base)
         both = commands.acquire_then(command, then) if then is not None else None
-        started = self._clock()
+        started, told = self._clock(), False
         while True:
             if both is None:
                 taken, after = self._run(command), None
@@ -200,6 +202,9 @@ class DeployLock:
             waited = self._clock() - started
             if waited >= wait_seconds:
                 raise LockHeld(self.deployment, self.host, held, waited)
+            if self._on_wait is not None and not told:
+                self._on_wait(held)
+                told = True
             self._sleep(min(poll_seconds, wait_seconds - waited))
 
     def _start_heartbeat(self) -> None:

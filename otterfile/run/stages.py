@@ -36,7 +36,9 @@ def lock(engine, lane, task: Task) -> None:
     """Take the deploy lock and read the target's state in one round trip (the read runs
     only once the lock is ours), then clean up what a killed run left."""
     lane.lock = DeployLock(engine.executor(task.host), lane.deployment.name,
-                           run_id=engine.run_id)
+                           run_id=engine.run_id, on_wait=lambda held: engine.emit(
+                               task, "info", f"locked by {held.holder} since "
+                               f"{held.since_text}: waiting up to {engine.lock_wait:g}s"))
     took_over, read = lane.lock.acquire_then(flow.state_read(engine, lane, task),
                                              wait_seconds=engine.lock_wait)
     if took_over:

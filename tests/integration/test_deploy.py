@@ -238,16 +238,22 @@ def test_keep_releases_prunes_old_images(project, two):
 
 
 def test_lock_wait_and_stale_takeover(project, two):
-    import threading
     from otterfile.commands import lock as locks
     from otterfile.lock import DeployLock
     executor = executor_for(two[0].host)
     try:
         lock = DeployLock(executor, "production", holder="alice@laptop")
         lock.acquire()
-        threading.Timer(3, lock.release).start()
-        waited = otter(project, "run", "production", "--lock-wait", "30")
-        assert waited.returncode == 0, waited.stdout + waited.stderr
+        waiting = start_otter(project, "run", "production", "--lock-wait", "120")
+        seen = []
+        for line in waiting.stdout:  # released once otter says it waits, not after a guess
+            seen.append(line)
+            if "locked by alice@laptop since" in line and "waiting up to 120s" in line:
+                break
+        assert "waiting up to 120s" in seen[-1], "".join(seen)
+        lock.release()
+        out, err = waiting.communicate(timeout=240)
+        assert waiting.returncode == 0, "".join(seen) + out + err
         # a holder on another machine that died: no heartbeat after taking the lock
         executor.run(locks.acquire("production", holder="carol@elsewhere", pid=1,
                                    run_id="ffffffff-dead"))

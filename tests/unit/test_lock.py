@@ -68,9 +68,11 @@ def test_wait_polls_until_the_holder_releases(make):
         if len(sleeps) == 2:
             first.release()
 
-    second = make("bob@ci", sleep=sleep)
+    told: list[str] = []
+    second = make("bob@ci", sleep=sleep, on_wait=lambda held: told.append(held.holder))
     assert second.acquire(wait_seconds=60, poll_seconds=1) is None and second.held
     assert sleeps == [1, 1]
+    assert told == ["ann@laptop"]  # once, before the first pause
 
 
 def test_wait_is_bounded(make):
