@@ -8,6 +8,7 @@ import time
 import pytest
 
 from otterfile.commands import lock as commands
+from otterfile.errors import ExecutionError
 from otterfile.executors.local import LocalExecutor
 from otterfile.lock import DeployLock, LockHeld, LockInfo, parse_fields
 
@@ -254,7 +255,7 @@ def test_acquire_then_after_a_stale_lock_and_a_lock_script_failure(make, tmp_pat
     (tmp_path / "ran").unlink()
     __import__("shutil").rmtree(tmp_path / "production")
     (tmp_path / "production").write_text("not a folder")  # mkdir of the state dir fails
-    with pytest.raises(Exception) as error:
+    with pytest.raises(ExecutionError) as error:  # the lock script's failure, named
         make(run_id="run3").acquire_then(marker_script(tmp_path / "ran"))
     assert "lock production" in str(error.value) and not (tmp_path / "ran").exists()
 
