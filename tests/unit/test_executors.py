@@ -195,10 +195,11 @@ def test_close_stops_running_commands(local):
     results = []
     worker = threading.Thread(target=lambda: results.append(local.run(cmd("sleep", "30"))))
     worker.start()
-    for _ in range(100):  # until the process runs
+    for _ in range(1500):  # until the process runs (bounded: 30 s)
         if local._processes._running:
             break
         time.sleep(0.02)
+    assert local._processes._running, "the command never started"
     local.close()
     worker.join(10)
     assert results and results[0].exited == -15
