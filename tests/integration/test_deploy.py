@@ -174,7 +174,7 @@ def test_ctrl_c_stops_cleanly_and_releases_the_lock(project, two):
     write_app(project / "app", "v2-slow")
     text = (project / "Otterfile.py").read_text()
     slow = text.replace("command='docker build",
-                        "command='echo otter-test-building && sleep 5 && docker build")
+                        "command='echo otter-test-building && sleep 120 && docker build")
     assert slow != text  # the build really is slow (the command is written with repr)
     (project / "Otterfile.py").write_text(slow)
     process = start_otter(project, "run", "production")

@@ -338,3 +338,13 @@ def test_a_state_write_failing_after_the_reload_keeps_the_new_release(tmp_path):
     assert "serves R1, but writing the release state failed" in \
         str(outcome.errors["production/switch@web1"])
     assert not any(c.description == "remove the failed release" for c in executor.commands)
+
+
+def test_every_target_of_a_run_names_a_release_alike(tmp_path):
+    # the start stages of two targets may run in different seconds: still one release id
+    made = iter(["R1", "R2", "R3"])  # what each call of the clock-based id would give
+    engine = Engine(project(tmp_path, "docker", "caddy"), lambda event: None, images=Images(),
+                    release_id=lambda digest: next(made),
+                    connect=lambda host, _folder: RecordingExecutor(host))
+    assert [engine.release_id(DIGEST), engine.release_id(DIGEST), engine.release_id(OLD)] == [
+        "R1", "R1", "R2"]
