@@ -168,6 +168,7 @@ def test_sigkill_at_a_stage_boundary_leaves_the_live_release_serving(project, tw
 
 
 def test_ctrl_c_stops_cleanly_and_releases_the_lock(project, two):
+    import os
     import signal
     import time
     assert otter(project, "run", "production").returncode == 0
@@ -177,7 +178,8 @@ def test_ctrl_c_stops_cleanly_and_releases_the_lock(project, two):
                         "command='echo otter-test-building && sleep 120 && docker build")
     assert slow != text  # the build really is slow (the command is written with repr)
     (project / "Otterfile.py").write_text(slow)
-    process = start_otter(project, "run", "production")
+    # its own process group, as a terminal's foreground job: Ctrl-C reaches the build too
+    process = start_otter(project, "run", "production", start_new_session=True)
     deadline, seen = time.monotonic() + 60, []
     while time.monotonic() < deadline:  # until the build says it runs (its output event)
         line = process.stdout.readline()
@@ -185,7 +187,7 @@ def test_ctrl_c_stops_cleanly_and_releases_the_lock(project, two):
         if not line or "otter-test-building" in line:
             break
     assert "otter-test-building" in seen[-1], seen  # inside the build
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C on a terminal does
     out, err = process.communicate(timeout=60)
     out = "".join(seen) + out
     assert process.returncode == 1, out + err
