@@ -13,8 +13,8 @@ Arg = str | Secret
 class Command:
     """One process to run on a host: argv, working folder, environment, stdin.
 
-    Secret values may stand in argv only for local commands; builders put secrets
-    for remote hosts into `stdin` so they never reach a command line or `ps`.
+    A secret never stands in argv (it would show in `ps`): it goes in `env` or `stdin`.
+    A remote executor sends secret env values on stdin too (executors/preamble.py).
     """
 
     argv: tuple[Arg, ...]
@@ -32,6 +32,9 @@ class Command:
         object.__setattr__(self, "argv", tuple(self.argv))
         env = self.env.items() if isinstance(self.env, dict) else self.env
         object.__setattr__(self, "env", tuple(env))
+        if any(isinstance(a, Secret) for a in self.argv):
+            raise ValueError(f"{self.description or self.display()}: a secret cannot stand "
+                             "in argv (ps shows it); pass it in env= or stdin=")
 
     @property
     def secret(self) -> bool:
@@ -63,10 +66,21 @@ class Command:
         value = _reveal(self.stdin) if isinstance(self.stdin, Secret) else self.stdin
         return value.encode() if isinstance(value, str) else value
 
-    def shell_line(self) -> str:
-        """One shell line, quoted once: what an SSH executor sends."""
+    def secret_env(self) -> tuple[tuple[str, Secret], ...]:
+        """The env entries whose values are secrets."""
+        return tuple((k, v) for k, v in self.env if isinstance(v, Secret))
+
+    def shell_line(self, *, without_secret_env: bool = False) -> str:
+        """One shell line, quoted once: what an SSH executor sends. A secret env value
+        never goes into it: such a command raises, unless `without_secret_env` leaves
+        those entries out (the executor then sends them on stdin: executors/preamble.py)."""
+        secret = self.secret_env()
+        if secret and not without_secret_env:
+            raise ValueError(f"{self.description or self.display()}: secret env "
+                             f"{', '.join(k for k, _ in secret)} cannot go into a shell "
+                             "line; run the command itself (its executor sends it on stdin)")
         line = shlex.join(self.argv_values())
-        env = self.env_values()
+        env = {k: _reveal(v) for k, v in self.env if not isinstance(v, Secret)}
         if env:
             line = "env " + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items()) + " " + line
         if self.cwd:

@@ -31,6 +31,9 @@ def _decorator(kind: str) -> Callable:
 
 
 def _mark(fn: Callable, kind: str, name: str | None, options: dict[str, Any]) -> Callable:
+    if isinstance(fn, type):  # calling it would make an instance, never the value
+        raise TypeError(f"@{kind} decorates a function that returns the {kind}, got the "
+                        f"class {fn.__name__}")
     if not callable(fn):
         raise TypeError(f"@{kind} decorates a function, got {fn!r}")
     setattr(fn, MARK, Mark(kind, name or fn.__name__, dict(options)))

@@ -26,6 +26,12 @@ class OtterfileError(OtterError):
         return f"{where}{field}{self.message}"
 
 
+class Interrupted(OtterfileError):
+    """Ctrl-C while the Otterfile was read: names the file and the line it had reached."""
+
+    exit_code = 130
+
+
 class UsageError(OtterError):
     """The command line is wrong."""
 

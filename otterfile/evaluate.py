@@ -9,7 +9,7 @@ from . import checks
 from .dsl import mark_of
 from .errors import OtterfileError
 from .hosts import Host, name_hosts
-from .loader import Loaded, Marked, line_in, recipe_line
+from .loader import Loaded, Marked, interrupted, line_in, recipe_line
 from .model import STAGES, Deployment
 from .project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef, TargetDef)
 from .state import DEFAULT_BASE, RESERVED
@@ -131,6 +131,8 @@ class _Evaluator:
             located.file, located.line = self.file, line or error.line or marked.line
             located.message += recipe_line(error, self.loaded.file)
             raise located from error
+        except KeyboardInterrupt as error:
+            raise interrupted(error, self.loaded.file) from None
         except Exception as error:
             raise OtterfileError(f"{where}: {type(error).__name__}: {error}"
                                  + recipe_line(error, self.loaded.file), file=self.file,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 from .errors import OtterfileError
+from .peers import peer_problem, split_peer
 
 HOST_KEY_CHECKING = ("yes", "accept-new")
 
@@ -107,10 +108,8 @@ class SSHHost(Host):
     def peer(self) -> tuple[str, int | None]:
         if not self.peer_address:
             return "", None
-        host, _, port = self.peer_address.rpartition(":") if \
-            self.peer_address.count(":") == 1 or self.peer_address.startswith("[") else \
-            (self.peer_address, "", "")
-        return host.strip("[]"), int(port) if port else None
+        host, port = split_peer(self.peer_address)
+        return host, int(port) if port else None
 
     def _server(self) -> str:
         if not self.port:
@@ -178,7 +177,7 @@ def ssh(address: str, identity_file: str | None = None, known_hosts: str | None 
     if name is not None:
         check_host_name(name)
     if peer is not None:
-        peer = _check_peer(peer)
+        peer = _check_peer(peer, address)
     # one server spelled `H`, `h` or `h:22` is one host: lower-case name, no default port
     number = int(port) if port else None
     return SSHHost(match.group("host").strip("[]").lower(), match.group("user"),
@@ -186,15 +185,18 @@ def ssh(address: str, identity_file: str | None = None, known_hosts: str | None 
                    host_key_checking, name, peer)
 
 
-def _check_peer(peer: object) -> str:
+def _check_peer(peer: object, address: str) -> str:
     """`peer=`: "host" or "host:port" (no user: the relay logs in as the controller does)."""
-    match = _ADDRESS.match(peer.strip()) if isinstance(peer, str) else None
-    port = match.group("port") if match else None
-    if not match or match.group("user") or \
-            (port is not None and not (port.isdigit() and 1 <= int(port) <= 65535)):
-        raise OtterfileError(f"expected how the other targets reach this host, 'host' or "
-                             f"'host:port', got {peer!r}", path="peer")
-    return peer.strip()
+    if not isinstance(peer, str):
+        why = "not a string"
+    elif "@" in peer:
+        why = "a user is not given here (the relay logs in as the controller does)"
+    else:
+        why = peer_problem(*split_peer(peer))
+    if why:
+        raise OtterfileError(f"ssh({address!r}) peer={peer!r}: {why}; expected how the other "
+                             "targets reach this host, 'host' or 'host:port'", path="peer")
+    return peer
 
 
 def spelled(name: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from .dsl import Mark, mark_of
-from .errors import OtterfileError
+from .errors import Interrupted, OtterfileError
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,8 @@ def load(path: str | Path) -> Loaded:
         raise _located(error, file) from error
     except SystemExit as error:
         raise _exited(error, file) from error
+    except KeyboardInterrupt as error:
+        raise interrupted(error, file) from None
     except Exception as error:
         raise OtterfileError(f"{type(error).__name__}: {error}" + recipe_line(error, file),
                              file=str(file), line=line_in(error, file)) from error
@@ -86,6 +88,13 @@ def _read(file: Path) -> bytes:
                              "its encoding in line 1 or 2 (# -*- coding: latin-1 -*-)",
                              file=str(file), line=line) from error
     return data
+
+
+def interrupted(error: KeyboardInterrupt, file: Path) -> Interrupted:
+    """Ctrl-C while the Otterfile ran (loading it, or calling a marked function): exit 130,
+    naming the line it had reached (and the recipe's, when it was in one)."""
+    return Interrupted("interrupted (Ctrl-C) while reading the Otterfile"
+                       + recipe_line(error, file), file=str(file), line=line_in(error, file))
 
 
 def _exited(error: SystemExit, file: Path) -> OtterfileError:
@@ -120,11 +129,21 @@ class _Recorder(dict):
         if mark is not None and id(value) not in self._seen:
             self._seen.add(id(value))
             line = getattr(getattr(value, "__code__", None), "co_firstlineno", 0)
+            line = line or _frame_line(self.file)
             self.found.append(Marked(mark, _guarded(value, self.file), line))
 
     def __delitem__(self, key) -> None:
         super().__delitem__(key)
         self.namespace.pop(key, None)
+
+
+def _frame_line(file: Path) -> int:
+    """The line of `file` being executed now (where a marked object without code, such
+    as a class, is bound)."""
+    frame = sys._getframe(1)
+    while frame is not None and Path(frame.f_code.co_filename) != file:
+        frame = frame.f_back
+    return frame.f_lineno if frame is not None else 0
 
 
 def _forget_local_modules(before: set[str], folder: Path) -> None:

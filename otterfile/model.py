@@ -74,6 +74,8 @@ class Systemd:
     port: Any = None
     env: Any = field(default_factory=dict)
     user: str | None = None
+    max_unpacked: Any = None  # bytes (or "2GiB") an archive may unpack to; None: the default
+    max_files: Any = None  # files an archive may hold; None: the default
 
 
 @dataclass(frozen=True)
@@ -168,9 +170,12 @@ def podman(image=None, port=None, env=None, volumes=None, command=None, options=
                   command, [] if options is None else options, init)
 
 
-def systemd(command=None, port=None, env=None, user=None) -> Systemd:
-    """A generated systemd service; `{port}` in command is filled in."""
-    return Systemd(command, port, {} if env is None else env, user)
+def systemd(command=None, port=None, env=None, user=None, max_unpacked=None,
+            max_files=None) -> Systemd:
+    """A generated systemd service; `{port}` in command is filled in. An archive artifact
+    may unpack to at most `max_unpacked` bytes (an int, or "2GiB", "500MB"; default 20
+    times the archive, at least 64 MiB, at most 10 GiB) and `max_files` files (200,000)."""
+    return Systemd(command, port, {} if env is None else env, user, max_unpacked, max_files)
 
 
 def caddy(tls="auto", hsts=False) -> Caddy:

@@ -38,6 +38,21 @@ def check_number(path: str, value: Any, low: float = 0, *, inclusive: bool = Fal
     return float(value)
 
 
+_SIZE = re.compile(r"(\d+(?:\.\d+)?) ?([KMGT]i?B|kB|B)")
+_UNITS = {"B": 1, "kB": 1000, "KB": 1000, "MB": 1000 ** 2, "GB": 1000 ** 3, "TB": 1000 ** 4,
+          "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3, "TiB": 1024 ** 4}
+
+
+def check_size(path: str, value: Any) -> int:
+    """A byte count of at least 1: an int, or a string like "2GiB", "512 MiB", "500MB"."""
+    found = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+    size = int(float(found.group(1)) * _UNITS[found.group(2)]) if found else value
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        fail(path, "expected a size: bytes as an int, or a string like '2GiB' or '500MB', "
+             f"{got(value)}")
+    return size
+
+
 def check_port(path: str, value: Any) -> int:
     return check_int(path, value, 1, 65535)
 

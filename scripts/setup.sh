@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 # unzip, zstd: the systemd runtime's archives unpacked locally by the unit tests
 PACKAGES="docker.io docker-compose mmdebstrap openssh-client openssh-server busybox-static
-git caddy nginx-light curl ca-certificates iptables openssl unzip zstd"
+git caddy nginx-light curl ca-certificates iptables shellcheck strace openssl unzip zstd"
 DOCKERD_LOG=${OTTER_DOCKERD_LOG:-/var/log/otter-dockerd.log}
 DOCKERD_WAIT=${OTTER_DOCKERD_WAIT:-60}
 
@@ -45,7 +45,7 @@ install_project() {
     # A warm run skips pip when the project and its test extras already import.
     if python3 -I -c '
 import os, sys
-import httpx, pytest, pytest_docker, rich, otterfile
+import httpx, pytest, pytest_docker, rich, xdist, otterfile
 sys.exit(not os.path.realpath(otterfile.__file__).startswith(sys.argv[1] + os.sep))
 ' "$(pwd -P)" 2>/dev/null; then
         return

@@ -1,16 +1,18 @@
 """Relay (Deployment(relay=True)): the controller streams an image to a few targets, which
 load it and pass the same bytes on to the other targets over SSH, so the controller uploads
-about one copy for all of them (`assign` says which target feeds which; `Tree` coordinates
-the lanes of a run). Each copy is verified by digest: the
-controller asks every host, over its own connection, for the image id afterwards.
+about one copy for all of them (relay_tree: which target feeds which, and the lanes of a run
+agreeing on it). Each copy is verified by digest: the controller asks every host, over its
+own connection, for the image id afterwards.
 
 How the relay host authenticates to the next one: for one transfer, the controller makes an
-ed25519 key pair (here, with ssh-keygen), appends the public half to each child's
-authorized_keys restricted to one command (`restrict,command="docker load"`: no shell, no
-forwarding, no pty), writes the private half (0600) and the children's host keys, taken
-from the controller's own known_hosts (so the relay checks them as strictly as the
-controller does), into a private folder on the relay host, and removes all of it afterwards,
-whatever happened. The relay can only feed `docker load` on those children, only meanwhile.
+ed25519 key pair (here, with ssh-keygen) and adds the public half to each child's
+authorized_keys (relay_keys: one exact line, removed afterwards, verified, written
+atomically; its forced command loads only the image id the relay announced and undoes
+anything else the archive held or tagged), writes the private half (0600) and the children's
+host keys, taken from the controller's own known_hosts (so the relay checks them as
+strictly as the controller does), into a private folder on the relay host, and removes all
+of it afterwards, whatever happened. The relay can only feed that one image to those
+children, only meanwhile.
 
 A child that cannot be reached or whose load fails does not stop the others (the relay
 drains its share); `relay_image` returns which children lack the image, for the controller
@@ -20,17 +22,18 @@ left without the image (its subtree goes back to the controller).
 from __future__ import annotations
 
 import tempfile
-import threading
-import time
 from dataclasses import dataclass, replace
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO, Callable
 
+from .. import scripts
 from ..command import Command, cmd, script
 from ..errors import OtterError
 from ..executors.base import Executor
 from ..executors.local import LocalExecutor
+from ..peers import peer_problem
+from . import relay_keys as keys
 
 
 @dataclass(frozen=True)
@@ -44,75 +47,71 @@ class Child:
     user: str = "root"
 
 
-# $1 the folder (key, known_hosts), $2 the engine, then USER HOST PORT per child. Each child
-# reads a fifo through ssh; once its ssh ended the rest of its share is drained, so a dead
-# child never holds tee. Prints `otter-relay N STATUS LAST-LINES` per child.
-RELAY_SCRIPT = r"""
-d=$1; engine=$2; shift 2; n=0
-while [ $# -ge 3 ]; do
-  n=$((n+1)); mkfifo "$d/c$n"
-  { ssh -T -i "$d/key" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes \
-      -o UserKnownHostsFile="$d/known_hosts" -o ConnectTimeout=15 \
-      -o ServerAliveInterval=15 -o ServerAliveCountMax=4 -p "$3" -l "$1" "$2" \
-      >"$d/o$n" 2>&1; echo $? >"$d/s$n"; cat >/dev/null; } <"$d/c$n" &
-  shift 3
-done
-i=0; for _ in $(seq "$n"); do i=$((i+1)); set -- "$@" "$d/c$i"; done
-tee -p "$@" | "$engine" load >"$d/own" 2>&1; s=$?
-wait
-i=0; for _ in $(seq "$n"); do i=$((i+1))
-  echo "otter-relay $i $(cat "$d/s$i" 2>/dev/null || echo 255) $(tail -n 2 "$d/o$i" | tr '\n' ' ')"
-done
-[ "$s" = 0 ] || tail -n 3 "$d/own" >&2
-exit "$s"
-"""
-
-# then says where its sshd was reached (server address and port of the controller's session)
-AUTHORIZE = ('mkdir -p ~/.ssh && chmod 700 ~/.ssh && printf "%s\\n" "$1" >> ~/.ssh/authorized_keys'
-             ' || exit 1; set -- $SSH_CONNECTION; echo "otter-peer ${3:-} ${4:-}"')
-# drops the lines that end with $1 (this transfer's key), keeping the file and its mode
-UNAUTHORIZE = ('f=~/.ssh/authorized_keys; [ -f "$f" ] || exit 0; '
-               'grep -v -- " $1\\$" "$f" > "$f.otter"; cat "$f.otter" > "$f"; rm -f "$f.otter"')
-
-
 def relay_image(stream: BinaryIO, digest: str, relay: Executor, children: list[Child], *,
-                engine: str = "docker", run_id: str = "relay",
-                on_progress: Callable[[int], None] | None = None) -> list[Child]:
+                engine: str = "docker", run_id: str = "relay", image: str | None = None,
+                on_progress: Callable[[int], None] | None = None,
+                on_info: Callable[[str], None] | None = None) -> list[Child]:
     """Load `stream` on `relay` and, through it, on every child; the children that do not
-    have image `digest` afterwards (the controller then ships to them itself)."""
-    everyone = children
-    marker = f"otter-relay-{run_id}"
+    have image `digest` afterwards (the controller then ships to them itself). `image`: the
+    one tag the archive may set; `on_info` hears what went wrong on a child."""
+    say = on_info or (lambda message: None)
     with tempfile.TemporaryDirectory(prefix="otter-relay-") as local:
         key = Path(local) / "key"
-        _must(LocalExecutor(), cmd("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", marker,
-                                   "-f", str(key), description="make the relay's key"))
-        line = f'restrict,command="{engine} load" {key.with_suffix(".pub").read_text().strip()}'
+        _must(LocalExecutor(), cmd("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                                   "otter-relay", "-f", str(key),
+                                   description="make the relay's key"))
+        grant = keys.grant(key.with_suffix(".pub").read_text(), run_id=run_id, engine=engine,
+                           digest=digest, image=image)
+        expiry: dict[int, str | None] = {}  # child index -> the expiry its authorize printed
         folder = None
         try:
-            reached = []
-            for child in children:
-                said = _must(child.executor, script(AUTHORIZE, args=[line],
-                                                    description="authorize the relay"))
-                reached.append(where(child, said))
-            children = [child for child in reached if child.address and child.port]
+            sending = _authorize(children, grant, expiry)
             folder = _must(relay, cmd("mktemp", "-d", description="relay folder")).strip()
             _must(relay, cmd("chmod", "700", folder))
             relay.upload(BytesIO(key.read_bytes()), f"{folder}/key", mode=0o600)
-            relay.upload(BytesIO(known_hosts(children).encode()), f"{folder}/known_hosts",
+            relay.upload(BytesIO(known_hosts(sending).encode()), f"{folder}/known_hosts",
                          mode=0o600)
-            result = relay.run(relay_command(folder, engine, children), stdin=stream,
+            result = relay.run(relay_command(folder, engine, sending), stdin=stream,
                                on_progress=on_progress)
+            for message in refusals(result.stdout, sending, relay.host.name):
+                say(message)
         finally:
             if folder:
                 relay.run(cmd("rm", "-rf", "--", folder, description="remove relay folder"))
-            for child in everyone:
-                child.executor.run(script(UNAUTHORIZE, args=[marker],
-                                          description="remove the relay's key"))
-    missing = [child for child in everyone if not has_image(child.executor, engine, digest)]
+            _unauthorize(children, grant, expiry, say)
+    missing = [child for child in children if not has_image(child.executor, engine, digest)]
     if not result.ok or not has_image(relay, engine, digest):
         raise RelayFailed(f"{engine} load on the relay {relay.host.name} failed (exit "
                           f"{result.exited}): {result.tail(3)}", missing)
     return missing
+
+
+def _authorize(children: list[Child], grant: keys.Grant,
+               expiry: dict[int, str | None]) -> list[Child]:
+    """Each child accepts the key (`expiry` records which did, for the cleanup); the
+    children the relay can reach (where their sshd says it was reached, unless given)."""
+    reached = []
+    for index, child in enumerate(children):
+        expiry[index] = None  # before it runs: a lost answer is cleaned up too
+        said = _must(child.executor, keys.authorize(grant))
+        expiry[index] = keys.authorized(said)
+        reached.append(where(child, said))
+    return [child for child in reached if child.address and child.port]
+
+
+def _unauthorize(children: list[Child], grant: keys.Grant, expiry: dict[int, str | None],
+                 say: Callable[[str], None]) -> None:
+    """Each child that was asked to accept the key removes it; what failed is said."""
+    for index, expires in expiry.items():
+        try:
+            left = children[index].executor.run(keys.unauthorize(grant, expires))
+            why = "" if left.ok else left.tail(2) or f"exit {left.exited}"
+        except Exception as error:  # one child's lost connection must not keep the others'
+            why = str(error)
+        if why:
+            say(f"{_name(children[index])}: the relay's key is still in its authorized_keys "
+                f"({why}); it is refused after {expires or 'a few minutes'} and removed by "
+                "the next relay to it")
 
 
 class RelayFailed(OtterError):
@@ -126,19 +125,45 @@ class RelayFailed(OtterError):
 
 def where(child: Child, said: str) -> Child:
     """`child` with the address and port its sshd said it was reached at filled in where
-    they were left to it ("" and 0)."""
+    they were left to it ("" and 0); raises when the result could be read as anything but
+    a host and port (an ssh option or pattern)."""
     words = next((ln.split()[1:] for ln in said.splitlines()
                   if ln.startswith("otter-peer")), [])
     address = child.address or (words[0] if words else "")
-    port = child.port or (int(words[1]) if len(words) > 1 and words[1].isdigit() else 0)
-    return replace(child, address=address, port=port)
+    port = child.port or (words[1] if len(words) > 1 else 0)
+    if not address:
+        return replace(child, address="", port=0)  # unknown: the controller ships to it
+    why = peer_problem(address, port or None) or ("" if port else "no port")
+    if why:
+        raise OtterError(f"{_name(child)}: the relay cannot reach it at {address!r} port "
+                         f"{port!r}: {why} (set ssh(peer='host:port'))")
+    return replace(child, address=address, port=int(port))
 
 
 def relay_command(folder: str, engine: str, children: list[Child]) -> Command:
     args = [folder, engine]
     for child in children:
         args += [child.user, child.address, str(child.port)]
-    return script(RELAY_SCRIPT, args=args, description=f"{engine} load and relay")
+    return script(scripts.load("relay-send.sh"), args=args,
+                  description=f"{engine} load and relay")
+
+
+def refusals(said: str, children: list[Child], relay: str) -> list[str]:
+    """What the relay's `otter-relay N STATUS LAST-LINES` lines say went wrong on a child."""
+    messages = []
+    for line in said.splitlines():
+        words = line.split(maxsplit=3)
+        if len(words) >= 3 and words[0] == "otter-relay" and words[1].isdigit() \
+                and words[2] != "0" and 0 < int(words[1]) <= len(children):
+            child = children[int(words[1]) - 1]
+            messages.append(f"{_name(child)}: the transfer from {relay} ended with exit "
+                            f"{words[2]}: {words[3] if len(words) > 3 else ''}".rstrip(": "))
+    return messages
+
+
+def _name(child: Child) -> str:
+    host = getattr(child.executor, "host", None)
+    return getattr(host, "name", None) or child.address or "a child"
 
 
 def known_hosts(children: list[Child]) -> str:
@@ -174,116 +199,6 @@ def _must(executor: Executor, command: Command) -> str:
         raise OtterError(f"{command.description} on {executor.host.name} failed "
                          f"(exit {result.exited}): {result.tail(3)}")
     return result.stdout
-
-
-# A relay feeds at most this many children: its own upload is then at most 4 copies while the
-# controller's is one copy per 5 targets (one for 2 to 5 targets, two for 10, four for 20).
-# The tree is two levels deep (controller -> relays -> children); a deeper one (children
-# relaying on) would keep the controller at one copy for any count, at the cost of a relay
-# script on every level: not done.
-FANOUT = 4
-GATHER = 10.0  # seconds the lanes of a run wait for each other before the tree is drawn
-WAIT = 3600.0  # seconds a child waits at most for its relay's transfer
-POLL = 0.2
-
-
-def assign(names: list[str], fanout: int = FANOUT) -> dict[str, list[str]]:
-    """relay -> its children, for the targets (in this order) that lack the image: the
-    first ceil(N / (fanout + 1)) relay, the rest are dealt to them in turn."""
-    if not names:
-        return {}
-    count = -(-len(names) // (fanout + 1))
-    tree: dict[str, list[str]] = {name: [] for name in names[:count]}
-    relays = list(tree)
-    for index, name in enumerate(names[count:]):
-        tree[relays[index % count]].append(name)
-    return tree
-
-
-@dataclass(frozen=True)
-class Role:
-    """What a target does in the tree: relay to `children`, receive from `relay`, or
-    neither (alone, or too late for the tree: the controller ships to it)."""
-
-    children: tuple[str, ...] = ()
-    relay: str | None = None
-
-
-class Tree:
-    """The targets of a run that ship one image with relay=True: each joins (its probe said it
-    lacks the image) or declines; once all `expected` did, or `gather` seconds passed, the
-    tree is drawn (`assign`, in name order). A relay tells `done` which of its children got
-    the image (None: none, it failed); a child waits for that (`served`), at most `wait`."""
-
-    def __init__(self, expected: Callable[[], int], *, gather: float = GATHER,
-                 wait: float = WAIT, fanout: int = FANOUT):
-        self.expected, self.gather, self.wait, self.fanout = expected, gather, wait, fanout
-        self.cond = threading.Condition()
-        self.joined: list[str] = []
-        self.declined: list[str] = []
-        self.tree: dict[str, list[str]] | None = None
-        self.results: dict[str, frozenset[str] | None] = {}
-        self._started: float | None = None
-
-    @property
-    def drawn(self) -> bool:
-        return self.tree is not None
-
-    def members(self) -> set[str]:
-        """The targets that joined or declined."""
-        with self.cond:
-            return {*self.joined, *self.declined}
-
-    def decline(self, name: str) -> None:
-        with self.cond:
-            self.declined.append(name)
-            self._started = self._started or time.monotonic()
-            self.cond.notify_all()
-
-    def join(self, name: str, cancel: threading.Event | None = None) -> Role:
-        """Wait for the tree (bounded by `gather`); this target's role in it."""
-        with self.cond:
-            if self.tree is None:
-                self.joined.append(name)
-                self._started = self._started or time.monotonic()
-                self.cond.notify_all()
-            deadline = (self._started or time.monotonic()) + self.gather
-            while self.tree is None:
-                left = deadline - time.monotonic()
-                if left <= 0 or len(self.joined) + len(self.declined) >= self.expected() or \
-                        (cancel is not None and cancel.is_set()):
-                    self.tree = assign(sorted(self.joined), self.fanout)
-                    self.cond.notify_all()
-                    break
-                self.cond.wait(min(POLL, left))
-            if name in self.tree:
-                return Role(children=tuple(self.tree[name]))
-            relay = next((r for r, kids in self.tree.items() if name in kids), None)
-            return Role(relay=relay)
-
-    def done(self, relay: str, served: frozenset[str] | None) -> None:
-        with self.cond:
-            self.results[relay] = served
-            self.cond.notify_all()
-
-    def served(self, relay: str, name: str,
-               cancel: threading.Event | None = None) -> tuple[bool, str]:
-        """Whether `relay` gave `name` the image, and if not, why (for the output)."""
-        deadline = time.monotonic() + self.wait
-        with self.cond:
-            while relay not in self.results:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False, f"{relay} did not finish relaying in {self.wait:.0f}s"
-                if cancel is not None and cancel.is_set():
-                    return False, "interrupted"
-                self.cond.wait(min(POLL, left))
-            served = self.results[relay]
-        if served is None:
-            return False, f"{relay} could not relay"
-        if name not in served:
-            return False, f"{relay} could not pass the image on to it"
-        return True, ""
 
 
 def engine_for(runtime, artifact) -> str | None:

@@ -130,11 +130,12 @@ def lacks(artifact: Artifact, runtime, remote: Executor, known: bool | None = No
 
 
 def ship_relay(artifact: Artifact, remote: Executor, images: ImageStore, children: list, *,
-               engine: str, run_id: str, on_progress: OnShipProgress | None = None):
+               engine: str, run_id: str, on_progress: OnShipProgress | None = None,
+               on_info: Callable[[str], None] | None = None):
     """Stream the WHOLE image to the relay behind `remote`, which loads it and passes it on to
     `children` (relay.Child): its children may lack any layer, so none is left out. Returns
     (ShipResult, the children that lack the image after it); raises relay.RelayFailed when
-    the relay's own load failed."""
+    the relay's own load failed. `on_info` hears what went wrong on a child."""
     from .relay import relay_image
     started = time.monotonic()
     stream, total, _ = _archive(artifact, images, None)
@@ -142,7 +143,8 @@ def ship_relay(artifact: Artifact, remote: Executor, images: ImageStore, childre
         if on_progress else None
     try:
         missing = relay_image(stream, artifact.digest, remote, children, engine=engine,
-                              run_id=run_id, on_progress=progress)
+                              run_id=run_id, image=artifact.image, on_progress=progress,
+                              on_info=on_info)
     finally:
         stream.close()
     if on_progress:

@@ -49,6 +49,21 @@ def load_project(ctx: click.Context):
     return evaluate(load(ctx.obj["file"]))
 
 
+def warn(project, name: str) -> None:
+    """What `plan` and `run` warn about, on stderr, once each: an unpinned download, a
+    service run as root."""
+    said = []
+    for dep in project.select(name):
+        said += [f"artifact {dep.artifact.name}: {w}"
+                 for w in dep.artifact.kind.warnings(dep.artifact.source)]
+        named = project.runtimes.get(dep.runtime.name) is dep.runtime
+        said += [f"runtime {dep.runtime.name}: {w}" if named else
+                 f"deployment {dep.name}/runtime: {w}"
+                 for w in dep.runtime.kind.warnings(dep.runtime.value)]
+    for line in dict.fromkeys(said):
+        click.echo(f"warning: {line}", err=True)
+
+
 def json_error(ctx: click.Context, message: str, code: int) -> None:
     """Under --json, an error is also an object on stdout (the exit code follows it)."""
     if (ctx.obj or {}).get("json"):

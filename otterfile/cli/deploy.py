@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import OtterError
-from .common import load_project, reporter, split_targets
+from .common import load_project, reporter, split_targets, warn
 
 
 def _engines(ctx: click.Context, project, report, dry_run: bool, lock_wait: float):
@@ -58,6 +58,7 @@ def run(ctx: click.Context, name: str, targets: str | None, dry_run: bool,
     """Deploy NAME: acquire, ship, start, health, switch, retire on every target."""
     from ..run.deploy import deploy, run_only
     project = load_project(ctx)
+    warn(project, name)
     report = reporter(ctx, project)
     engines = _engines(ctx, project, report, dry_run, lock_wait)
     hosts = split_targets(targets, project)

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from ..errors import OtterError
-from .common import emit, load_project, split_targets
+from .common import emit, load_project, split_targets, warn
 
 SAMPLE = Path(__file__).resolve().parent.parent / "templates" / "Otterfile.py.sample"
 
@@ -54,13 +54,13 @@ def plan(ctx: click.Context, name: str, targets: str | None, check: bool) -> Non
     bytes, the release, the proxy site), from what the targets say they have."""
     from ..describe import describe, stage, targets as described
     from ..plan import plan as make_plan
+    from ..run.deploy import check_deployable
     project = load_project(ctx)
     if check:
         return _check(ctx, project, name, targets)
+    check_deployable(project.select(name))  # exit 2, as `run` refuses it
     graph, notes = describe(project, make_plan(project, [name], hosts=split_targets(targets, project)))
-    for dep in project.select(name):
-        for warning in dep.artifact.kind.warnings(dep.artifact.source):
-            click.echo(f"warning: artifact {dep.artifact.name}: {warning}", err=True)
+    warn(project, name)
     debug = ctx.obj["debug"]
     builders: dict[str | None, list[dict]] = {}  # the controller, or a build host's acquire
     for task in graph.order():

@@ -20,7 +20,9 @@ def _terminal() -> bool:
 
 
 def _confirm(pairs, yes: bool) -> None:
-    """Ask on the terminal; without one, only --yes goes on."""
+    """Ask on the terminal, after reading (read-only) and listing what goes on each
+    target; without a terminal, only --yes goes on."""
+    from ..run import remove as removal
     if yes:
         return
     if not _terminal():
@@ -28,8 +30,13 @@ def _confirm(pairs, yes: bool) -> None:
                          "terminal to ask on; pass --yes to remove without asking")
     names = ", ".join(dict.fromkeys(d.name for d, _ in pairs))
     hosts = ", ".join(dict.fromkeys(h.name for _, h in pairs))
-    click.echo(f"This removes {names} from {hosts}: its containers or units, proxy site, "
-               "release state, env files and the artifacts no other deployment there uses.")
+    found = on_each(pairs, lambda d, h, e: removal.inspect(d, e))
+    click.echo(f"This removes {names} from {hosts}:")
+    for (dep, host), one in zip(pairs, found):
+        click.echo(printable(f"  {host.name} ({dep.name}):"))
+        lines = [f"cannot read it: {one}"] if isinstance(one, Exception) else \
+            removal.deletes(dep, one)
+        click.echo(printable("\n".join(f"    {line}" for line in lines)))
     if not click.confirm("Remove?", default=False):
         raise OtterError("nothing removed")
 

@@ -23,10 +23,14 @@ START_TRIES = 5
 EXIT_NO_PORT = 4
 EXIT_MISSING = 3
 
-# $1 engine, $2 container port, $3 low, $4 high, $5 tries, $6 env file ("" = none), $7 name;
-# the rest: `run` options (no -p) then image and command. Stdin: the env file's text.
+# $1 engine, $2 container port, $3 low, $4 high, $5 tries, $6 env file ("" = none), $7 name,
+# $8 init (1/0), $9 the store's record to write first ("" = none); the rest: `run` options
+# (no -p) then image and command. Stdin: the env file's text.
 START_SCRIPT = r"""
-e=$1 cport=$2 lo=$3 hi=$4 tries=$5 envf=$6 name=$7 init=$8 out=""; shift 8
+e=$1 cport=$2 lo=$3 hi=$4 tries=$5 envf=$6 name=$7 init=$8 rec=$9 out=""; shift 9
+if [ -n "$rec" ]; then
+  { mkdir -p "${rec%/*}" && : > "$rec"; } || { echo "otter: cannot write $rec" >&2; exit 1; }
+fi
 if [ "$init" = 1 ] && [ "${e##*/}" = podman ]; then
   # podman's --init wants catatonit; a static tini (Debian's docker-init) serves as well
   p=/usr/libexec/podman/catatonit
@@ -181,11 +185,12 @@ def start_release(engine: str, *, deployment: str, release: str, digest: str, im
                   env_file: str | None = None, volumes: Sequence[str] = (),
                   options: Sequence[str] = (), command: str | Sequence[str] | None = None,
                   init: bool = True, port_range: tuple[int, int] = PORT_RANGE,
-                  tries: int = START_TRIES) -> Command:
-    """One round trip: write the env file from stdin (mode 600), pick a free port on the
-    target's 127.0.0.1 and start the container there, retrying the next port on a bind
-    clash. Prints `port=N` and `container=ID` (see `parse_started`); exit 4: no free port.
-    `init`: an init as PID 1 passes SIGTERM on, so a stop takes no full timeout.
+                  tries: int = START_TRIES, record: str = "") -> Command:
+    """One round trip: write the `record` file (store.STARTED) and the env file from stdin
+    (mode 600), pick a free port on the target's 127.0.0.1 and start the container there,
+    retrying the next port on a bind clash. Prints `port=N` and `container=ID` (see
+    `parse_started`); exit 4: no free port. `init`: an init as PID 1 passes SIGTERM on, so
+    a stop takes no full timeout.
     """
     if env is not None and not env_file:
         raise OtterError("start_release: env given without an env_file path")
@@ -194,7 +199,8 @@ def start_release(engine: str, *, deployment: str, release: str, digest: str, im
                        env_file=env_file if env is not None else None,
                        volumes=volumes, options=options)
     args = [engine, str(container_port), str(port_range[0]), str(port_range[1]), str(tries),
-            env_file if env is not None else "", name, "1" if init else "0", *opts, image,
+            env_file if env is not None else "", name, "1" if init else "0", record, *opts,
+            image,
             *_command_args(command)]
     shown = shlex.join([engine, "run", "-d", "-p", f"127.0.0.1:{PORT_PLACEHOLDER}:"
                         f"{container_port}", *(["--init"] if init else []), *opts, image,

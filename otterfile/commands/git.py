@@ -43,8 +43,12 @@ Env = tuple[tuple[str, "str | Secret"], ...]
 
 
 def auth_env(askpass: str, user: str, password: str | Secret) -> Env:
-    """The environment that makes git take its credentials from `askpass`."""
+    """The environment that makes git take its credentials from `askpass`, and keep them
+    from every credential helper the host configured (`store` would write the token to a
+    file). A remote executor sends the password on stdin (executors/preamble.py)."""
     return (("GIT_ASKPASS", askpass), ("GIT_TERMINAL_PROMPT", "0"),
+            ("GIT_CONFIG_COUNT", "1"), ("GIT_CONFIG_KEY_0", "credential.helper"),
+            ("GIT_CONFIG_VALUE_0", ""),
             ("OTTER_GIT_USER", user), ("OTTER_GIT_PASSWORD", password))
 
 

@@ -9,8 +9,14 @@ import re
 
 from ..command import Command, script
 from ..errors import OtterError
+from ..state import DEFAULT_BASE, check_name
 
 STORE = "/var/lib/otter/artifacts/sha256"
+# <base>/artifacts/started/<deployment>/<hex>: otter started a release of that deployment
+# from that artifact (an image or a stored file). `remove` takes away only what these
+# records (or the labels of the deployment's instances) name, never what releases.json
+# alone names.
+STARTED = "artifacts/started"
 EXIT_MISMATCH = 3  # receive: what arrived is not the digest asked for
 
 _HEX = re.compile(r"[0-9a-f]{64}")
@@ -47,6 +53,20 @@ def hex_of(digest: str) -> str:
     if not _HEX.fullmatch(value):
         raise OtterError(f"not a sha256 digest: {digest!r}")
     return value
+
+
+def started_dir(deployment: str, base: str = DEFAULT_BASE) -> str:
+    """The folder of a deployment's started-artifact records."""
+    return f"{base.rstrip('/')}/{STARTED}/{check_name(deployment)}"
+
+
+def started_record(deployment: str, digest: str, base: str = DEFAULT_BASE) -> str:
+    """The record a start writes first; "" for a digest that is no sha256 (nothing to
+    remove by it later)."""
+    try:
+        return f"{started_dir(deployment, base)}/{hex_of(digest)}"
+    except OtterError:
+        return ""
 
 
 def path(digest: str, store: str = STORE) -> str:

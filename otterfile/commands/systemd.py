@@ -12,6 +12,7 @@ import math
 import re
 from typing import Sequence
 
+from .. import scripts
 from ..command import Command, SecretText, cmd, script
 from ..errors import OtterError
 from ..runtimes.base import Instance, InstanceStatus
@@ -91,72 +92,22 @@ done
 [ "$reload" = 0 ] || systemctl daemon-reload
 """
 
-# Members of an archive, one "TYPE<tab>NAME<tab>LINK TARGET" line each, checked before
-# anything is unpacked: prints why the first bad member is refused and exits 1.
-CHECK_AWK = r"""
-function refuse(why) { print "refusing the artifact: member " shown " " why; bad = 1; exit 1 }
-function clean(p) {
-  while (substr(p, 1, 2) == "./") p = substr(p, 3)
-  while (p ~ /\/$/) p = substr(p, 1, length(p) - 1)
-  return p
-}
-function dots(p) { return p == ".." || p ~ /^\.\.\// || p ~ /\/\.\.\// || p ~ /\/\.\.$/ }
-{
-  n = split($0, f, "\t"); shown = (n >= 2) ? f[2] : $0
-  if (n != 3) refuse("cannot be read (a tab or a newline in its name)")
-  t = f[1]; p = f[2]
-  if (t == "c" || t == "b") refuse("is a device file")
-  if (t == "p") refuse("is a fifo")
-  if (t == "s") refuse("is a socket")
-  if (t != "-" && t != "d" && t != "l" && t != "h") refuse("has an unsupported type (" t ")")
-  if (substr(p, 1, 1) == "/") refuse("is an absolute path")
-  p = clean(p)
-  if (dots(p)) refuse("escapes the release folder (..)")
-  if (p == "" || p == ".") next
-  member[++count] = p
-  if (t == "l") {
-    link[p] = f[3]; name[p] = f[2]
-    if (substr(f[3], 1, 1) == "/") refuse("is a link to an absolute path (" f[3] ")")
-  }
-  if (t == "h" && (substr(f[3], 1, 1) == "/" || dots(clean(f[3]))))
-    refuse("is a hard link out of the release folder (" f[3] ")")
-}
-END {
-  if (bad) exit 1
-  for (i = 1; i <= count; i++) {  # nothing is written through a link
-    m = split(member[i], part, "/"); q = ""
-    for (j = 1; j < m; j++) {
-      q = (j > 1) ? q "/" part[j] : part[j]
-      if (q in link) { shown = member[i]; refuse("is inside the link " q) }
-    }
-  }
-  for (p in link) {  # each link resolves inside the folder, and not through another link
-    shown = name[p]; d = p; sub(/\/?[^\/]*$/, "", d)
-    m = split((d == "" ? "" : d "/") link[p], part, "/"); depth = 0
-    for (j = 1; j <= m; j++) {
-      if (part[j] == "" || part[j] == ".") continue
-      if (part[j] == "..") {
-        if (depth == 0) refuse("is a link out of the release folder (" link[p] ")")
-        depth--; continue
-      }
-      stack[++depth] = part[j]; q = stack[1]
-      for (k = 2; k <= depth; k++) q = q "/" stack[k]
-      if (j < m && (q in link)) refuse("is a link through the link " q)
-    }
-  }
-}
-"""
+# Listing, checking (members, size, count) and unpacking an archive: shell functions.
+UNPACK = scripts.load("unpack.sh").replace("@CHECK_AWK@", scripts.load("archive-check.awk"))
+assert "'" not in scripts.load("archive-check.awk")  # it goes in single quotes
 
 # $1 deployment, $2 base folder, $3 release, $4 stored artifact, $5 unit folder, $6 user,
 # $7 make the user (1/0), $8 env file ("" = none), $9 program (the command's first word),
 # $10 the name of a single-file artifact, $11-$12 port range, $13 the unit's text (with
-# `Environment=PORT=<port>`). Stdin: the env file's text.
+# `Environment=PORT=<port>`), $14-$15 most bytes and files an archive unpacks to ("": the
+# defaults of scripts/unpack.sh), $16 the store's record to write first ("" = none). Stdin:
+# the env file's text.
 START_SCRIPT = r"""
 set -u
 name=$1 dep="$2/$1" rel=$3 art=$4 units=$5 user=$6 mkuser=$7 envf=$8 prog=$9
-single=${10} lo=${11} hi=${12} text=${13}
+single=${10} lo=${11} hi=${12} text=${13} limit_bytes=${14} limit_files=${15} rec=${16}
 unit="otter-$name@$rel.service" dir="$dep/releases/$rel" stage="$dep/releases/.$rel.otter-tmp"
-data="$dep/data" tab=$(printf '\t') ok=0 installed=0 tmpd=""
+data="$dep/data" ok=0 installed=0 tmpd=""
 fail() { echo "otter: $*" >&2; exit 1; }
 cleanup() {
   [ "$ok" = 1 ] && { rm -rf "$tmpd"; return; }
@@ -169,6 +120,10 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
+@UNPACK@
+if [ -n "$rec" ]; then
+  { mkdir -p "${rec%/*}" && : > "$rec"; } || fail "cannot write $rec"
+fi
 if [ -n "$envf" ]; then
   (umask 077; mkdir -p "$(dirname "$envf")" && cat > "$envf.tmp" && mv -f "$envf.tmp" "$envf") \
     || fail "cannot write $envf"
@@ -176,49 +131,9 @@ fi
 tmpd=$(mktemp -d) || exit 1
 [ -f "$art" ] || fail "the artifact $art is not on this host"
 what="the artifact $(printf %.12s "${art##*/}")"
-magic=$(od -An -tx1 -N4 "$art" | tr -d ' \n')
-z="" kind=tar
-case $magic in
-  1f8b*) z=-z ;;
-  28b52ffd) z=--zstd
-    command -v zstd >/dev/null 2>&1 || fail "$what is a zstd file: install zstd to unpack it" ;;
-  504b0304) kind=zip
-    command -v unzip >/dev/null 2>&1 || fail "$what is a zip file: install unzip to unpack it" ;;
-  425a68*|fd377a58|377abcaf|52617221|4c5a4950)
-    fail "$what is an archive otter cannot unpack (bzip2, xz, 7z, rar or lzip):" \
-      "use tar.gz, tar.zst, zip or tar" ;;
-  *) [ "$(dd if="$art" bs=1 skip=257 count=5 2>/dev/null)" = ustar ] || kind=single ;;
-esac
-: > "$tmpd/members"
-if [ "$kind" = tar ]; then
-  # -P: names as stored (tar would list `/x` and hard links to `../x` without their prefix)
-  { tar $z -P -tf "$art" > "$tmpd/names" && tar $z -P -tvf "$art" > "$tmpd/long"; } \
-    2> "$tmpd/err" || fail "$what cannot be read as a tar archive: $(tail -n 3 "$tmpd/err")"
-  awk 'NR == FNR { n[FNR] = $0; next }
-    { t = substr($0, 1, 1); m = n[FNR]; x = ""; a = (t == "l") ? " -> " : " link to "
-      if (t == "l" || t == "h") {
-        i = index($0, " " m a); x = i ? substr($0, i + length(m) + length(a) + 1) : "?" }
-      print t "\t" m "\t" x }' "$tmpd/names" "$tmpd/long" > "$tmpd/members"
-  [ "$(wc -l < "$tmpd/names")" = "$(wc -l < "$tmpd/members")" ] \
-    || fail "$what: cannot list its members"
-elif [ "$kind" = zip ]; then
-  { unzip -Z1 "$art" > "$tmpd/names" && unzip -Z "$art" > "$tmpd/long"; } 2> "$tmpd/err" \
-    || fail "$what cannot be read as a zip archive: $(tail -n 3 "$tmpd/err")"
-  sed '1,2d;$d' "$tmpd/long" | cut -c1 | paste - "$tmpd/names" > "$tmpd/pairs"
-  [ "$(wc -l < "$tmpd/names")" = "$(wc -l < "$tmpd/pairs")" ] \
-    || fail "$what: cannot list its members"
-  while IFS= read -r line; do
-    t=${line%%"$tab"*} m=${line#*"$tab"} x=""
-    if [ "$t" = l ]; then
-      case $m in  # unzip reads a member argument as a pattern
-        *[][*?\\]*) fail "refusing the artifact: link $m has wildcard characters in its name" ;;
-      esac
-      x=$(unzip -p "$art" "$m") || fail "$what: cannot read the link $m"
-    fi
-    printf '%s\t%s\t%s\n' "$t" "$m" "$x"
-  done < "$tmpd/pairs" > "$tmpd/members"
-fi
-why=$(awk '@CHECK_AWK@' "$tmpd/members") || fail "${why:-cannot check $what}"
+archive_kind "$art"
+set_limits "$art" "$limit_bytes" "$limit_files"
+check_members "$art"
 if [ "$mkuser" = 1 ] && ! id -u "$user" >/dev/null 2>&1; then
   command -v useradd >/dev/null 2>&1 || fail "useradd is not installed: cannot make the user $user"
   useradd --system --no-create-home --home-dir "$data" --shell /usr/sbin/nologin \
@@ -237,14 +152,7 @@ done
 rm -rf "$stage" "$dir"
 mkdir -p "$stage" "$data" || exit 1
 chmod go+x "$2" "$dep" "$dep/releases" || exit 1
-case $kind in
-  tar) tar $z -xf "$art" -C "$stage" --no-same-owner --no-same-permissions 2> "$tmpd/err" \
-         || fail "unpacking $what failed: $(tail -n 3 "$tmpd/err")" ;;
-  zip) unzip -qq -o "$art" -d "$stage" 2> "$tmpd/err" \
-         || fail "unpacking $what failed: $(tail -n 3 "$tmpd/err")" ;;
-  single) mkdir -p "$(dirname "$stage/$single")" && cp "$art" "$stage/$single" \
-         && chmod 755 "$stage/$single" || exit 1 ;;
-esac
+unpack_into "$art" "$stage" "$single"
 odd=$(find "$stage" \( -type b -o -type c -o -type p -o -type s \) -print | head -n 1)
 [ -z "$odd" ] || fail "refusing the artifact: ${odd#$stage/} is a device file, fifo or socket"
 real=$(cd "$stage" && pwd -P) || exit 1
@@ -318,8 +226,7 @@ fi
 ok=1
 echo "port=$port"
 echo "unit=$unit"
-""".replace("@CHECK_AWK@", CHECK_AWK).replace("@LISTENING@", LISTENING.strip("\n"))
-assert "'" not in CHECK_AWK  # it is put into the script in single quotes
+""".replace("@UNPACK@", UNPACK).replace("@LISTENING@", LISTENING.strip("\n"))
 
 
 def unit_name(deployment: str, release: str) -> str:
@@ -413,11 +320,14 @@ def start_unit(*, deployment: str, release: str, digest: str, unit_text: str, pr
                single: str, user: str, make_user: bool, env: str | SecretText | None = None,
                env_file: str | None = None, base: str = DEFAULT_BASE,
                unit_dir: str = UNIT_DIR, artifacts: str = store.STORE,
-               port_range: tuple[int, int] = PORT_RANGE) -> Command:
-    """One round trip: unpack the stored artifact into the release folder (refusing members
-    that escape it, links out and device files), make the user, write the env file from
-    stdin, pick a free port of 127.0.0.1, install the unit (verified with systemd-analyze)
-    and start it. Prints `port=N` and `unit=NAME`; exit 4: no free port."""
+               port_range: tuple[int, int] = PORT_RANGE, max_unpacked: int | None = None,
+               max_files: int | None = None, record: str = "") -> Command:
+    """One round trip: write the `record` file (store.STARTED), unpack the stored artifact
+    into the release folder (refusing members that escape it, links out, device files, and
+    archives unpacking to more than `max_unpacked` bytes or `max_files` files; None:
+    scripts/unpack.sh's defaults), make the user, write the env file from stdin, pick a
+    free port of 127.0.0.1, install the unit (verified with systemd-analyze) and start it.
+    Prints `port=N` and `unit=NAME`; exit 4: no free port."""
     if env is not None and not env_file:
         raise OtterError("start_unit: env given without an env_file path")
     unit = unit_name(deployment, release)
@@ -425,7 +335,9 @@ def start_unit(*, deployment: str, release: str, digest: str, unit_text: str, pr
                   if line.startswith("ExecStart=")), program)
     args = [deployment, base, release, store.path(digest, artifacts), unit_dir, user,
             "1" if make_user else "0", env_file if env is not None else "", program,
-            single, str(port_range[0]), str(port_range[1]), unit_text.rstrip("\n")]
+            single, str(port_range[0]), str(port_range[1]), unit_text.rstrip("\n"),
+            "" if max_unpacked is None else str(max_unpacked),
+            "" if max_files is None else str(max_files), record]
     return script(START_SCRIPT, args=args, stdin=None if env is None else env_text(env),
                   file=env_file if env is not None else None,
                   writes=((f"{unit_dir.rstrip('/')}/{unit}", unit_text),),

@@ -38,9 +38,10 @@ class HeldOpen:
     """An input that sends nothing and stays open until its process ends (then EOF): what
     an SSH command without input gets, so the far side sees otter go away (see ssh.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, first: bytes = b"") -> None:
         self.pid: int | None = None
         self.started = threading.Event()
+        self.first = first  # sent before it holds (a remote command's secret env)
 
     def attach(self, pid: int | None) -> None:
         self.pid = pid
@@ -49,6 +50,8 @@ class HeldOpen:
     def stream(self) -> Iterator[bytes]:
         """A generator (what the input feeder reads) that ends when the process has
         exited."""
+        if self.first:
+            yield self.first
         self.started.wait()
         if self.pid is not None:
             _wait_exit(self.pid)

@@ -25,6 +25,7 @@ from .http import getter
 from .local import (HeldOpen, Input, Processes, chunks, open_source, run_process,
                     upload_command)
 from .openssh import CONNECT_TIMEOUT, ConnectionFailed, ssh_options, watched
+from .preamble import preamble
 from .starts import SSH_FAILED, starts
 
 __all__ = ["ConnectionFailed", "SSHExecutor", "free_port", "ssh_options", "watched"]
@@ -128,12 +129,14 @@ class SSHExecutor:
         finally:
             give_back()
 
-    def _run_first(self, line: str, held: bool, data: Input, on_output: OnOutput | None,
-                   timeout: float | None, give_back: Callable[[], None]) -> tuple[int, str, str]:
+    def _run_first(self, line: str, held: bytes | None, data: Input,
+                   on_output: OnOutput | None, timeout: float | None,
+                   give_back: Callable[[], None]) -> tuple[int, str, str]:
         """Run `line` by an ssh that becomes the host's master as it connects
         (ControlMaster=auto, ControlPersist): no separate master process to start and wait
         for. The start is given back once the master's socket appears; a start the server
-        dropped is tried again (nothing ran)."""
+        dropped is tried again (nothing ran). `held`: not None when stdin is held open
+        after sending those bytes (a secret env preamble, or none)."""
         ran: list = [SSH_FAILED, "", ""]
 
         def start(authenticated: Callable[[], None]) -> tuple[int, str]:
@@ -160,7 +163,7 @@ class SSHExecutor:
             watcher.start()
             try:
                 argv = self._ssh("-T", "-e", "none", *self._keep(), master="auto") + [line]
-                ran[:] = run_process(argv, stdin=HeldOpen() if held else data,
+                ran[:] = run_process(argv, stdin=data if held is None else HeldOpen(held),
                                      on_output=show if on_output else None, timeout=timeout,
                                      processes=self._processes)
             finally:
@@ -210,25 +213,28 @@ class SSHExecutor:
     def run(self, command: Command, *, stdin: BinaryIO | None = None,
             on_output: OnOutput | None = None, on_progress: OnProgress | None = None,
             timeout: float | None = None) -> Result:
-        """Run `command` on the host; a `stdin` stream is sent in chunks through ssh."""
+        """Run `command` on the host; a `stdin` stream is sent in chunks through ssh, after
+        the command's secret env values (preamble.py: never on its command line)."""
         data: Input = chunks(stdin, on_progress) if stdin is not None else command.stdin_bytes()
-        line, held = command.shell_line(), data is None
+        line, held = command.shell_line(without_secret_env=True), data is None
         if held:  # nothing to send: hold stdin open so the host sees otter go away
             line = watched(line)
+        first = preamble(command, self.host.name)
+        line, data = first.line(line), first.before(data)  # type: ignore[arg-type]
         again = held or isinstance(data, bytes)  # input that can be sent a second time
         for attempt in (1, 2):
             started, closes = time.monotonic(), self._closes
             give_back = self._claim() if again else None
             if give_back is not None:  # no master yet: this command's ssh becomes it
                 kept = False
-                code, out, err = self._run_first(line, held, data, on_output, timeout,
-                                                 give_back)
+                code, out, err = self._run_first(line, first.data if held else None, data,
+                                                 on_output, timeout, give_back)
             else:
                 kept = not self._checked if again else self._ensure_master()
                 with self._sessions:
                     code, out, err = run_process(
                         self._ssh("-T", "-e", "none") + [line],
-                        stdin=HeldOpen() if held else data, on_output=on_output,
+                        stdin=HeldOpen(first.data) if held else data, on_output=on_output,
                         timeout=timeout, processes=self._processes)
             if code == SSH_FAILED and closes == self._closes and self._control("check")[0] != 0:
                 if kept and attempt == 1 and not out and again:

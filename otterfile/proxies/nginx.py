@@ -239,6 +239,14 @@ def _check_tls(tls: Any) -> None:
     if tls is not None and not pair:
         fail("tls", "expected None or (cert path, key path), paths beside the Otterfile or "
              f"\"host:/path\" on the target, {got(tls)}")
+    for index, path in enumerate(tls or ()):
+        on_host = path.strip()[len(HOST_PREFIX):] if path.strip().startswith(HOST_PREFIX) \
+            else None
+        # written into the site file as one nginx word: a space would split it there
+        if on_host is not None and (not on_host.startswith("/") or
+                                    any(c.isspace() or c in "$\\" for c in on_host)):
+            fail(f"tls/{index}", f"{path!r}: a \"host:\" path is an absolute path on the "
+                 "target without spaces, tabs, '$' or '\\' (nginx reads it as one word)")
 
 
 def read_tls_files(tls: Any, folder: Path) -> tuple[str, str] | None:

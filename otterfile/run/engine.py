@@ -150,9 +150,9 @@ class Engine:
         return count
 
     def relay_tree(self, lane: Lane, digest: str):
-        """The relay tree (artifacts.relay.Tree) this lane's target joins for image `digest`:
+        """The relay tree (artifacts.relay_tree.Tree) this lane's target joins for image `digest`:
         the one gathering now, or a new one once it is drawn (a later batch of targets)."""
-        from ..artifacts.relay import Tree
+        from ..artifacts.relay_tree import Tree
         key = (build_host(lane.deployment.artifact.source), digest)
         with self._guard:
             trees = self._trees.setdefault(key, [])

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from ..artifacts.ship import probed, ship as ship_artifact
 from ..command import Command, script, sequence
-from ..commands import files, proxy_install, state as states
+from ..commands import files, proxy_install, state as states, store
 from ..errors import OtterError
 from ..proxies.base import EXIT_MISSING, Site
 from ..runtimes.base import StartSpec
@@ -201,7 +201,8 @@ def start(engine, lane, task) -> None:
     env_file = states.env_file_path(dep.name, release_id) if env else None
     spec = StartSpec(dep.name, release_id, artifact,
                      files.render_env_file(env) if env else None, env_file, dep.stop_seconds,
-                     rt.port(dep.runtime.value) if dep.recreate else None)
+                     rt.port(dep.runtime.value) if dep.recreate else None,
+                     store.started_record(dep.name, artifact.digest))
     started = checked(executor, rt.start(dep.runtime.value, spec), "starting the release")
     port = rt.parse_started(started.stdout)
     lane.release = Release(release_id, artifact.digest, artifact.image or "", artifact.commit,

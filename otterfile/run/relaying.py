@@ -51,7 +51,8 @@ def relayed(engine, lane, task, artifact, executor, present: bool | None = None)
         done, missing = ship_relay(artifact, executor, images, list(children.values()),
                                    engine=kind, run_id=engine.run_id,
                                    on_progress=lambda sent, total: engine.emit(
-                                       task, "progress", done=sent, total=total))
+                                       task, "progress", done=sent, total=total),
+                                   on_info=lambda message: engine.emit(task, "info", message))
     except relay.RelayFailed as error:
         tree.done(task.host, frozenset(n for n, c in children.items()
                                        if c not in error.missing) or None)

@@ -161,8 +161,18 @@ def run_step(engine, task) -> Any:
     lane = engine.lanes.get((dep.name, host or ""))
     try:
         return step.fn(StepContext(engine, task, lane))
-    except BaseException:
+    except BaseException as error:
         for each in lanes_of(engine, task):
             each.failed = each.failed or f"step {step.name}"
+        if isinstance(error, Exception):
+            raise located(error, engine.project.file, step.line) from error
         raise
 
+
+def located(error: Exception, file: Path, line: int) -> StepFailed:
+    """A step's error naming where it was raised: the Otterfile's deepest line (and a
+    recipe's, when it came from one), else the step's own line."""
+    from ..loader import line_in, recipe_line
+    what = str(error) if isinstance(error, OtterError) else f"{type(error).__name__}: {error}"
+    return StepFailed(f"{file}:{line_in(error, file) or line}: {what}"
+                      + recipe_line(error, file))

@@ -54,6 +54,9 @@ class StartSpec:
     env_file: str | None = None
     stop_seconds: float = 10  # how long a stop waits before it kills
     host_port: int | None = None  # strategy="recreate": this port of 127.0.0.1, no other
+    # written first: the store's record that this deployment started the artifact (see
+    # commands/store.STARTED); "" writes none
+    record: str = ""
 
     @property
     def port_range(self) -> tuple[int, int] | None:
@@ -71,6 +74,9 @@ class Runtime(Protocol):
 
     def unsupported(self, value: Any) -> str | None:
         """Why this version cannot deploy `value` yet, or None."""
+
+    def warnings(self, value: Any) -> list[str]:
+        """What `plan` and `run` should warn about (a service run as root), if anything."""
 
     def port(self, value: Any) -> int:
         """The port the service listens on inside its instance."""

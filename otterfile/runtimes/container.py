@@ -43,6 +43,9 @@ class ContainerRuntime:
     def unsupported(self, value: Any) -> str | None:
         return None
 
+    def warnings(self, value: Any) -> list[str]:
+        return []
+
     def port(self, value: Any) -> int:
         return value.port
 
@@ -90,8 +93,8 @@ class ContainerRuntime:
             digest=spec.artifact.digest, image=self.image_ref(spec.artifact),
             container_port=value.port, env=spec.env, env_file=spec.env_file,
             volumes=value.volumes, options=value.options, command=value.command,
-            init=value.init, **({"port_range": spec.port_range, "tries": 1}
-                                if spec.port_range else {}))
+            init=value.init, record=spec.record,
+            **({"port_range": spec.port_range, "tries": 1} if spec.port_range else {}))
 
     def parse_started(self, stdout: str) -> int | str:
         return c.parse_started(stdout)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from dataclasses import replace
 from typing import Any, Sequence
 
 from ..artifacts.base import Artifact
@@ -16,7 +17,8 @@ from ..commands import store, systemd as s
 from ..errors import OtterError
 from ..render import render
 from ..state import PORT_PLACEHOLDER
-from ..validate import check_env, check_port, check_str, check_words, fail
+from ..validate import (check_env, check_int, check_port, check_size, check_str, check_words,
+                        fail)
 from .base import Instance, InstanceStatus, StartSpec
 
 _PROGRAM = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_.+@/-]*")
@@ -53,10 +55,20 @@ class SystemdRuntime:
                 not _USER.fullmatch(value.user):
             fail("user", f"{value.user!r} is not a valid user name (lower case letters, "
                  "digits, '_', '-', at most 32)")
-        return value
+        if value.max_files is not None:
+            check_int("max_files", value.max_files, 1)
+        if value.max_unpacked is None:
+            return value
+        return replace(value, max_unpacked=check_size("max_unpacked", value.max_unpacked))
 
     def unsupported(self, value: Any) -> str | None:
         return None
+
+    def warnings(self, value: Any) -> list[str]:
+        if value.user == "root":
+            return ['user="root" runs the service as root: whatever the artifact holds gets '
+                    "the whole host; leave user= out for a system user of its own"]
+        return []
 
     def port(self, value: Any) -> int:
         return value.port
@@ -110,7 +122,8 @@ class SystemdRuntime:
             unit_text=self.unit_text(value, spec), program=words[0],
             single=s.single_name(words),
             user=self.user(value, spec.deployment), make_user=value.user is None,
-            env=spec.env, env_file=spec.env_file,
+            env=spec.env, env_file=spec.env_file, max_unpacked=value.max_unpacked,
+            max_files=value.max_files, record=spec.record,
             **({"port_range": spec.port_range} if spec.port_range else {}))
 
     def parse_started(self, stdout: str) -> int | str:

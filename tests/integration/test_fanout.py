@@ -204,7 +204,7 @@ def test_a_relay_passes_the_image_on_to_the_others(tmp_path, clean_targets):
     assert received[0] < 1.5 * received[1]  # the controller sent about one copy
     for target in (second, third):
         keys = on(target, "cat", "/root/.ssh/authorized_keys").stdout
-        assert "otter-relay-it" not in keys and kept in keys  # its key gone, the rest kept
+        assert "otter-relay run=it" not in keys and kept in keys  # its key gone, the rest kept
         on(target, "sed", "-i", f"/^{kept}$/d", "/root/.ssh/authorized_keys")
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from tests.integration.deploy import events, otter, served, write_app, write_otterfile
+from tests.integration.deploy import events, on, otter, served, write_app, write_otterfile
 from tests.testbed.hosts import scoped
 
 TAG = scoped("otter-it-relay:latest")  # this file's own image
@@ -28,12 +28,48 @@ def relay_otterfile(project, targets):
     path.write_text(text)
 
 
+KEYS = "/root/.ssh/authorized_keys"
+SCRIPTS = "/root/.ssh/otter-relay"
+OPERATOR = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperatorKeyOfThisTest operator@{name}"
+# what a run killed before its cleanup leaves on a child: its line (expired long ago) and
+# the line's forced-command script
+TOKEN = "0123456789abcdef"
+KILLED = (f'restrict,command="sh {SCRIPTS}/{TOKEN}.sh docker sha256:{"ab" * 32} - 1000" '
+          "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKilledRunKey otter-relay run=killed "
+          "expires=1000\n")
+
+
+def keys_of(target) -> bytes:
+    return subprocess.run(["docker", "exec", target.container, "cat", KEYS],
+                          capture_output=True, check=True).stdout
+
+
+def plant(target, text: str) -> None:
+    subprocess.run(["docker", "exec", "-i", target.container, "sh", "-c",
+                    f"mkdir -p -m 700 /root/.ssh {SCRIPTS} && cat > {KEYS} && "
+                    f"echo 'exit 9' > {SCRIPTS}/{TOKEN}.sh"],
+                   input=text.encode(), check=True)
+
+
 def test_relay_on_three_targets_the_controller_uploads_about_one_copy(tmp_path, clean_targets):
+    """...and every authorized_keys is byte-identical afterwards: the relay's, a child's
+    without a final newline, and a child's whose key left by a killed run is swept."""
     write_app(tmp_path / "app", "v1")
     (tmp_path / "app" / "www" / "pad.bin").write_bytes(os.urandom(PAD))
     relay_otterfile(tmp_path, clean_targets)
+    ordered = sorted(clean_targets, key=lambda t: t.host.name)  # the first relays
+    kept = [OPERATOR.format(name=t.name) + "\n" for t in ordered]
+    kept[1] = kept[1].rstrip("\n")  # this child's file lacks its final newline
+    for target, text in zip(ordered, kept):
+        plant(target, text + (KILLED if target is ordered[2] else ""))
     before = [rx_bytes(t) for t in clean_targets]
-    result = otter(tmp_path, "--json", "run", "production")
+    try:
+        result = otter(tmp_path, "--json", "run", "production")
+        after = [keys_of(t) for t in ordered]
+        swept = not on(ordered[2], "test", "-e", f"{SCRIPTS}/{TOKEN}.sh").ok
+    finally:
+        for target in ordered:
+            on(target, "rm", "-rf", KEYS, SCRIPTS)
     received = [rx_bytes(t) - b for t, b in zip(clean_targets, before)]
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     said = [e for e in events(result.stdout) if e.get("event") == "info"]
@@ -46,11 +82,9 @@ def test_relay_on_three_targets_the_controller_uploads_about_one_copy(tmp_path, 
     # on the wire: every target received about one copy (the relay from the controller,
     # the others from the relay), so the controller's upload is one of those three
     assert all(PAD < r < 1.5 * PAD for r in received), received
-    for target in clean_targets:  # the transfer's keys are gone
-        keys = subprocess.run(["docker", "exec", target.container, "sh", "-c",
-                               "cat /root/.ssh/authorized_keys 2>/dev/null"],
-                              capture_output=True, text=True).stdout
-        assert "otter-relay-" not in keys
+    # the transfer's keys are gone, the killed run's too, the operator's bytes unchanged
+    assert after == [text.encode() for text in kept]
+    assert swept
 
 
 SHIM = "/usr/local/bin/docker"  # first on a non-interactive session's PATH
@@ -87,3 +121,47 @@ def test_a_relay_that_dies_mid_transfer_hands_its_subtree_back(tmp_path, clean_t
     assert len(handed) == 2, said
     assert [served(t) for t in children] == ["200 v2"] * 2
     assert served(relay) == "200 v1"  # its old release stayed live
+    for child in children:  # its key gone though the transfer died
+        assert b"otter-relay run=" not in on(child, "sh", "-c", f"cat {KEYS} || :").stdout.encode()
+
+
+def receive(executor, digest: str, archive: list[str], expires: int = 4_000_000_000):
+    """The children's forced command, run on a test host with `docker save ARCHIVE` on stdin."""
+    from otterfile import scripts
+    from otterfile.command import script
+    saving = subprocess.Popen(["docker", "save", *archive], stdout=subprocess.PIPE)
+    try:
+        return executor.run(script(scripts.load("relay-receive.sh"),
+                                   args=["docker", digest, "-", str(expires)]),
+                            stdin=saving.stdout)
+    finally:
+        saving.stdout.close()
+        saving.wait()
+
+
+def test_the_childs_forced_command_keeps_only_the_announced_image(clean_target, app_image):
+    """On a real engine: the announced image loads; an archive holding another image, tagged
+    with a name the child already uses, is refused and undone (the name points back at its
+    image, the other image is gone); after its expiry the key loads nothing."""
+    from otterfile.executors import executor_for
+    announced, foreign = app_image("relay announced"), app_image("relay foreign")
+    victim = scoped("otter-it-victim:1")
+    subprocess.run(["docker", "tag", foreign.id, victim], check=True)
+    executor = executor_for(clean_target.host)
+    image_of = "docker image inspect --format '{{.Id}}' " + victim
+    try:
+        loaded = receive(executor, announced.id, [announced.id])
+        assert loaded.ok, loaded.stderr
+        assert on(clean_target, "docker", "tag", announced.id, victim).ok
+        refused = receive(executor, announced.id, [victim])  # carries `victim` -> foreign
+        assert refused.exited == 3, refused.stdout + refused.stderr
+        assert f"refused what the archive carried besides {announced.id}: {victim}" in \
+            refused.stderr
+        assert on(clean_target, "sh", "-c", image_of).stdout.strip() == announced.id
+        assert not on(clean_target, "docker", "image", "inspect", foreign.id).ok
+        late = receive(executor, foreign.id, [foreign.id], expires=1000)
+        assert late.exited == 5 and "expired" in late.stderr
+        assert not on(clean_target, "docker", "image", "inspect", foreign.id).ok
+    finally:
+        executor.close()
+        subprocess.run(["docker", "rmi", victim], capture_output=True)

@@ -158,27 +158,6 @@ def test_via_url_serves_files_only(tmp_path):
         .deployments["production"].unsupported is None
 
 
-class Serving(FakeHost):
-    def run(self, command, **_):
-        self.ran.append(command.argv_values())
-        if "serve" in command.description:
-            return Result(command, 0, "pid=41 port=35841 address=172.31.0.2 folder=/tmp/tmp.x\n")
-        return Result(command, 0)
-
-
-def test_a_served_file_gets_a_url_and_its_server_is_stopped_at_close():
-    host = Serving()
-    images = RemoteImages(host)
-    url = images.serve(Path("/var/cache/otter/build/artifacts/sha256/ff"))
-    name = host.ran[0][-2]
-    assert re.fullmatch(r"[0-9a-f]{32}", name)  # a random name: not guessable
-    assert url == f"http://172.31.0.2:35841/{name}"
-    assert host.ran[0][-3:] == ["/var/cache/otter/build/artifacts/sha256/ff", name, "3600"]
-    images.close()
-    images.close()  # once only
-    assert host.ran[1][-2:] == ["41", "/tmp/tmp.x"] and len(host.ran) == 2
-
-
 def test_plan_shows_the_build_on_the_build_host(tmp_path):
     file = write(tmp_path, 'on="builder"')
     result = CliRunner().invoke(main, ["-f", str(file), "plan", "production"], env={})

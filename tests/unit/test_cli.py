@@ -132,3 +132,58 @@ def test_runtimes_not_deployable_yet_fail_before_anything_runs(otterfile):
     assert "deployment production/runtime: the systemd runtime cannot run an image " \
         "artifact" in result.output
     assert "Otterfile.py:16:" in result.output and "would run" not in result.output
+
+
+SYSTEMD = '''
+from otterfile import *
+
+@artifact
+def web():
+    return fetch("https://example.test/app.tar.gz", sha256="{sha}")
+
+@runtime
+def service():
+    return systemd(command="./app {{port}}", port=8080, user={user!r})
+
+@deployment
+def production():
+    return [Deployment(artifact=web, runtime=service, targets=[local()], name="a"),
+            Deployment(artifact=web, runtime=service, targets=[local()], name="b",
+                       domains=["b.test"])]
+
+@step(deployment="a", before="switch", on="controller")
+def migrate(ctx):
+    table = {{}}
+    return table["missing"]
+'''
+
+
+def test_a_service_run_as_root_is_warned_about_once_in_plan_and_run(otterfile):
+    path = otterfile(SYSTEMD.format(sha="a" * 64, user="root"))
+    warning = ('warning: runtime service: user="root" runs the service as root: whatever '
+               "the artifact holds gets the whole host; leave user= out for a system user "
+               "of its own")
+    for args in (["plan", "production"], ["run", "production", "--dry-run"]):
+        result = CliRunner().invoke(main, ["-f", str(path), *args])
+        assert result.stderr.count(warning) == 1, (args, result.stderr)
+    quiet = otterfile(SYSTEMD.format(sha="a" * 64, user="www-data"))
+    result = CliRunner().invoke(main, ["-f", str(quiet), "plan", "production"])
+    assert result.exit_code == 0 and "warning" not in result.stderr
+
+
+def test_a_step_that_raises_in_a_dry_run_names_its_file_and_line(otterfile):
+    path = otterfile(SYSTEMD.format(sha="a" * 64, user="www-data"))
+    result = invoke(path, "run", "a", "--dry-run")
+    assert result.exit_code == 1
+    line = SYSTEMD.splitlines().index('    return table["missing"]') + 1
+    assert f"{path}:{line}: KeyError: 'missing'" in result.output, result.output
+
+
+def test_plan_refuses_an_image_under_systemd_as_run_does(otterfile):
+    text = FILE.replace('return docker(port=8080,', 'return systemd(command="app", port=8080,')
+    path = otterfile(text)
+    for args in (["plan", "production"], ["run", "production", "--dry-run"]):
+        result = invoke(path, *args, env={"DB_PASSWORD": "x"})
+        assert result.exit_code == 2, (args, result.output)
+        assert f"{path}:16: deployment production/runtime: the systemd runtime cannot run an " \
+            "image artifact" in result.output and "would run" not in result.output

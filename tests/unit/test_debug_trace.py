@@ -47,9 +47,9 @@ def test_a_traced_command_shows_secrets_masked():
     inner = RecordingExecutor(LocalHost("web1"))
     traced = TracedExecutor(inner, lambda host, text: shown.append((host, text)))
     secret = Secret("TOKEN", "hunter2")
-    traced.run(Command(("deploy", secret), env=(("PASSWORD", secret),)))
-    assert shown == [("web1", "env PASSWORD=*** deploy ***")]
-    assert inner.commands[0].argv_values() == ["deploy", "hunter2"]
+    traced.run(Command(("deploy",), env=(("PASSWORD", secret),)))
+    assert shown == [("web1", "env PASSWORD=*** deploy")]
+    assert inner.commands[0].env_values() == {"PASSWORD": "hunter2"}
     traced.close()
     assert inner.closed
 

@@ -86,7 +86,7 @@ def test_recording_http_records_each_get_and_answers_its_status():
 
 def test_recording_masks_secrets():
     ex = RecordingExecutor()
-    ex.run(cmd("login", SECRET, env={"TOKEN": SECRET}))
+    ex.run(cmd("login", env={"TOKEN": SECRET}, stdin=SECRET))
     assert "s3cr3t" not in " ".join(ex.lines()) and "***" in ex.lines()[0]
 
 
@@ -256,7 +256,7 @@ def test_http_to_a_closed_port_raises_probe_failed(local):
 
 
 def test_secret_is_used_but_never_shown(local):
-    command = Command(("sh", "-c", 'test "$1" = "$TOKEN" && echo match', "sh", SECRET),
+    command = Command(("sh", "-c", 'read -r s; test "$s" = "$TOKEN" && echo match'),
                       env={"TOKEN": SECRET}, stdin=SECRET)
     result = local.run(command)
     assert result.stdout == "match\n"

@@ -88,11 +88,18 @@ def test_plan_graph_and_list_work_for_every_declared_kind(tmp_path, source, runt
     file = tmp_path / "Otterfile.py"
     file.write_text(OTTERFILE.format(source=source, runtime=runtime, proxy=proxy))
     runner = CliRunner()
-    for args in (["plan", "production"], ["graph", "production"], ["list"]):
+    for args in (["graph", "production"], ["list"]):
         result = runner.invoke(main, ["-f", str(file), *args])
         assert result.exit_code == 0, (args, result.output, result.exception)
-    planned = runner.invoke(main, ["-f", str(file), "plan", "production"]).output
-    assert "web1 (production):" in planned and "retire" in planned
+    planned = runner.invoke(main, ["-f", str(file), "plan", "production"])
+    from otterfile.evaluate import evaluate
+    from otterfile.loader import load
+    if evaluate(load(file)).deployments["production"].unsupported is not None:
+        assert planned.exit_code == 2, planned.output  # refused as `run` refuses it
+        assert f"{file}:3: deployment production/" in planned.output
+        return
+    assert planned.exit_code == 0, (planned.output, planned.exception)
+    assert "web1 (production):" in planned.output and "retire" in planned.output
 
 
 # What this version refuses to deploy: the systemd runtime runs files, not images.

@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from otterfile.cli import main
-from otterfile.errors import OtterfileError
+from otterfile.errors import Interrupted, OtterfileError
 from otterfile.evaluate import evaluate
 from otterfile.loader import load
 
@@ -92,13 +92,35 @@ def test_marked_function_keeps_its_name_and_mark(tmp_path):
     assert marked.fn.__name__ == "web" and marked.line == 3
 
 
-def test_keyboard_interrupt_still_propagates(tmp_path):
+def test_ctrl_c_while_loading_names_the_line_and_exits_130(tmp_path):
     path = write(tmp_path, (FILE + "raise KeyboardInterrupt\n").encode())
+    lines = len(FILE.splitlines()) + 1
     saved = list(sys.path)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted) as raised:
         load(path)
     assert sys.path == saved
+    assert str(raised.value) == f"{path}:{lines}: interrupted (Ctrl-C) while reading the " \
+        "Otterfile" and raised.value.exit_code == 130
     inside = write(tmp_path, FILE.replace("    return build",
                                           "    raise KeyboardInterrupt\n    return build").encode())
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted, match=r"Otterfile.py:5: interrupted"):
         evaluate(load(inside))
+    result = CliRunner().invoke(main, ["-f", str(inside), "list"])
+    assert result.exit_code == 130 and "Traceback" not in result.output
+    assert f"error: {inside}:5: interrupted (Ctrl-C)" in result.output
+
+
+def test_a_decorated_class_is_refused_at_its_line(tmp_path):
+    path = write(tmp_path, b"from otterfile import *\n\n\n@target('web')\nclass Web:\n"
+                 b"    pass\n")
+    with pytest.raises(OtterfileError) as raised:
+        load(path)
+    assert str(raised.value) == f"{path}:4: TypeError: @target decorates a function that " \
+        "returns the target, got the class Web"
+
+
+def test_a_marked_callable_without_code_gets_the_line_it_is_bound_at(tmp_path):
+    path = write(tmp_path, b"import functools\nfrom otterfile import *\n\n"
+                 b"web = target('web')(functools.partial(ssh, 'root@web1'))\n")
+    (marked,) = load(path).functions
+    assert marked.mark.name == "web" and marked.line == 4

@@ -8,9 +8,10 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from otterfile.artifacts.relay import Child, Tree, assign, where
+from otterfile.artifacts.relay import Child, refusals, where
+from otterfile.artifacts.relay_tree import Tree, assign
 from otterfile.cli import main
-from otterfile.errors import OtterfileError
+from otterfile.errors import OtterError, OtterfileError
 from otterfile.hosts import local, ssh
 
 pytestmark = pytest.mark.unit
@@ -111,12 +112,72 @@ def test_a_child_is_reached_where_its_sshd_was_reached_unless_peer_says():
     assert where(Child(None, "", 0), "").address == ""  # unknown: the controller ships
 
 
+@pytest.mark.parametrize("said", ["otter-peer -oProxyCommand=x 22", "otter-peer * 22",
+                                  "otter-peer 10.0.0.? 22", "otter-peer !bad 22",
+                                  "otter-peer fe80::1%eth0 22", "otter-peer 10.0.0.4 0",
+                                  "otter-peer 10.0.0.4 99999", "otter-peer 10.0.0.4 -1",
+                                  "otter-peer 10.0.0.4"])
+def test_an_address_a_child_reports_is_a_host_and_port_or_an_error_naming_it(said):
+    from otterfile.executors.recording import RecordingExecutor
+    child = Child(RecordingExecutor(ssh("root@127.0.0.1:2202", name="web2")), "", 0)
+    with pytest.raises(OtterError, match="^web2: the relay cannot reach it at"):
+        where(child, said + "\n")
+
+
+def test_a_child_reached_at_an_ipv6_address():
+    assert where(Child(None, "", 0), "otter-peer fd00::4 2222\n") == Child(None, "fd00::4", 2222)
+
+
+def test_what_went_wrong_on_a_child_is_said_by_name():
+    from otterfile.executors.recording import RecordingExecutor
+    kids = [Child(RecordingExecutor(ssh(f"root@10.0.0.{i}", name=f"web{i}")), f"10.0.0.{i}")
+            for i in (2, 3)]
+    said = ("otter-relay 1 0 Loaded image ID: sha256:ab\n"
+            "otter-relay 2 3 otter-receive: refused what the archive carried besides x\n")
+    assert refusals(said, kids, "web1") == [
+        "web3: the transfer from web1 ended with exit 3: otter-receive: refused what the "
+        "archive carried besides x"]
+
+
+def test_every_child_asked_to_accept_the_key_removes_it_whatever_failed():
+    """The second child's authorize fails: nobody relays, both children remove the key (the
+    first its exact line, the second whatever this transfer left), and a removal that
+    failed is said by name."""
+    from io import BytesIO
+
+    from otterfile.artifacts.relay import relay_image
+    from otterfile.executors.recording import RecordingExecutor
+
+    def action(name):
+        return lambda command: name in command.argv
+    first = RecordingExecutor(ssh("root@10.0.0.2", name="web2"), {
+        action("authorize"): "otter-authorized 1234567\notter-peer 10.0.0.2 22\n",
+        action("unauthorize"): 1})
+    second = RecordingExecutor(ssh("root@10.0.0.3", name="web3"), {action("authorize"): 1})
+    relay, said = RecordingExecutor(ssh("root@10.0.0.1", name="web1")), []
+    with pytest.raises(OtterError, match="authorize the relay on web3 failed"):
+        relay_image(BytesIO(b""), "sha256:" + "ab" * 32, relay, [Child(first, ""),
+                    Child(second, "")], run_id="r1", on_info=said.append)
+    assert relay.commands == []  # no folder, no transfer
+    removed = [[c.argv[4:8] for c in child.commands if "unauthorize" in c.argv]
+               for child in (first, second)]
+    token = removed[0][0][1]  # the transfer's, on both
+    assert removed == [[("unauthorize", token, "r1", "1234567")],
+                       [("unauthorize", token, "r1", "")]]
+    assert said == ["web2: the relay's key is still in its authorized_keys (exit 1); it is "
+                    "refused after 1234567 and removed by the next relay to it"]
+
+
 def test_peer_is_host_or_host_port():
     assert ssh("root@127.0.0.1:2202", peer="target2").peer() == ("target2", None)
     assert ssh("root@127.0.0.1:2202", peer="target2:2222").peer() == ("target2", 2222)
     assert ssh("root@127.0.0.1:2202").peer() == ("", None)
     assert local().peer() is None  # never a relay's child
-    for bad in ("deploy@target2", "target2:0", "a:b:c", 3):
+    assert ssh("root@h", peer="[fd00::3]:2222").peer() == ("fd00::3", 2222)
+    assert ssh("root@h", peer="[fd00::3]").peer() == ("fd00::3", None)
+    for bad in ("deploy@target2", "target2:0", "a:b:c", 3, "-oProxyCommand=x", "*", "web?",
+                "!web", "web,db", " target2", "tar get2", "fe80::1%eth0", "target2:65536",
+                "[fd00::3"):
         with pytest.raises(OtterfileError, match="peer"):
             ssh("root@127.0.0.1:2202", peer=bad)
 

@@ -208,3 +208,83 @@ def test_a_failed_target_exits_1_and_says_why(tmp_path, monkeypatch):
     result = invoke(tmp_path, "--yes")
     assert result.exit_code == 1 and "removing production failed (exit 5)" in result.output
     assert descriptions(made)[-1] == "unlock production"  # the lock is released anyway
+
+
+# --- which artifacts go: only those otter started this deployment from --------------------
+
+FOREIGN = "sha256:" + "f" * 64  # an image a tampered releases.json names, otter never loaded
+
+
+def tampered(dep, records: str = "", **options) -> str:
+    """`answer` with FOREIGN added to releases.json as a retired release, and the store's
+    records listed (hex names, one a line)."""
+    text = answer(dep, **{"others": (other_state(),), **options})
+    state_line, rest = text.split("\n", 1)
+    state = json.loads(state_line)
+    rid = "20231231T000000-ffffffff"
+    state["releases"].insert(0, release(rid, FOREIGN, "retired",
+                                        dep.runtime.kind.instance_name(dep.name, rid)))
+    site, _, others = rest.partition("--- otter:other")
+    return (f"{json.dumps(state)}\n{site}--- otter:started\n{records}"
+            + (f"--- otter:other{others}" if others else ""))
+
+
+@pytest.mark.parametrize("runtime", ["docker", "podman", "systemd"])
+def test_a_digest_only_releases_json_names_is_never_removed(tmp_path, runtime):
+    dep = project(tmp_path, runtime).deployments["production"]
+    found = removal.parse(dep, "web1", tampered(dep))
+    assert FOREIGN in found.digests and FOREIGN not in found.prunable
+    assert found.prunable == (OLD, NEW)  # their instances' labels say otter ran them
+    assert found.unknown == (FOREIGN,)
+    text = removal.removal(dep, found).argv[2]
+    assert "f" * 64 not in text
+    assert dep.runtime.kind.prune([OLD, NEW], []).shell_line() in text
+    assert "(kept: 1 not started here by otter)" in removal.describe(found)[2]
+
+
+def test_the_stores_record_names_what_otter_started_after_its_instances_are_gone(tmp_path):
+    dep = project(tmp_path).deployments["production"]
+    gone = tampered(dep).replace(f"otter-production-{R1}\trunning\t{R1}\t{OLD}\tUp\n", "")
+    assert removal.parse(dep, "web1", gone).prunable == (NEW,)  # R1's container is gone
+    recorded = removal.parse(dep, "web1", tampered(dep, records="a" * 64 + "\n").replace(
+        f"otter-production-{R1}\trunning\t{R1}\t{OLD}\tUp\n", ""))
+    assert recorded.prunable == (OLD, NEW) and FOREIGN not in recorded.prunable
+    text = removal.removal(dep, recorded).argv[2]
+    assert "rm -rf -- \"$1\"' sh /var/lib/otter/artifacts/started/production" in text
+
+
+def test_the_read_lists_the_records_and_a_start_writes_one(tmp_path):
+    dep = project(tmp_path).deployments["production"]
+    records = tmp_path / "otter" / "artifacts" / "started" / "production"
+    records.mkdir(parents=True)
+    (records / ("a" * 64)).touch()
+    read = removal.read(dep, base=str(tmp_path / "otter"))
+    assert read.argv[4:8] == ("/etc/caddy/otter.d/production.caddy",
+                              str(tmp_path / "otter"), "production", str(records))
+    listed = subprocess.run(["sh", "-c", removal.READ_SCRIPT, "sh", *read.argv[4:8], "true"],
+                            capture_output=True, text=True)
+    assert listed.stdout.endswith("--- otter:site\n--- otter:started\n" + "a" * 64 + "\n")
+    from otterfile.commands import store
+    assert store.started_record("production", NEW) == \
+        "/var/lib/otter/artifacts/started/production/" + "b" * 64
+    assert store.started_record("production", "not-a-digest") == ""
+
+
+def test_the_question_lists_everything_it_deletes(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules["otterfile.cli.remove"], "_terminal", lambda: True)
+    dep = removal_dep(tmp_path)
+    made = fake_hosts(monkeypatch, tmp_path, tampered(dep, others=(other_state(OLD),)))
+    declined = invoke(tmp_path, stdin="n\n")
+    assert declined.exit_code == 1 and "nothing removed" in declined.output
+    assert descriptions(made) == ["read what the target has of production"]  # read only
+    question = declined.output.split("Remove?")[0]
+    assert question.splitlines() == [
+        "This removes production from web1:",
+        "  web1 (production):",
+        f"    docker instances: otter-production-{R1}, otter-production-{R2}",
+        f"    images: {NEW[:19]}; kept: {OLD[:19]} (another deployment uses it), "
+        f"{FOREIGN[:19]} (otter has no record of starting production from it)",
+        "    proxy site: /etc/caddy/otter.d/production.caddy",
+        "    state folder /var/lib/otter/production: 3 release records, the deploy log, env "
+        "files (secrets); /var/lib/otter/production/data stays",
+        "    records in /var/lib/otter/artifacts/started/production"]

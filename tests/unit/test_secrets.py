@@ -39,12 +39,25 @@ def test_dotenv_syntax_error_names_line():
 
 
 def test_command_display_masks_secrets_and_quotes_once():
-    command = Command(("echo", "a b", Secret("S", "hunter2")), cwd="/srv/my app",
-                      env={"TOKEN": Secret("T", "tok")})
-    assert command.display() == "env TOKEN=*** cd '/srv/my app' && echo 'a b' ***"
+    command = Command(("echo", "a b"), cwd="/srv/my app",
+                      env={"TOKEN": Secret("T", "tok"), "MODE": "x y"})
+    assert command.display() == "env TOKEN=*** MODE='x y' cd '/srv/my app' && echo 'a b'"
     assert command.secret
-    assert command.shell_line() == "cd '/srv/my app' && env TOKEN=tok echo 'a b' hunter2"
+    assert command.shell_line(without_secret_env=True) == \
+        "cd '/srv/my app' && env 'MODE=x y' echo 'a b'"
     assert cmd("ls", "$HOME; rm -rf /").shell_line() == "ls '$HOME; rm -rf /'"
+
+
+def test_a_secret_never_goes_into_argv_or_a_shell_line():
+    with pytest.raises(ValueError, match="a secret cannot stand in argv"):
+        Command(("deploy", Secret("S", "hunter2")), description="deploy")
+    with_env = cmd("git", "fetch", env={"OTTER_GIT_PASSWORD": Secret("T", "tok")},
+                   description="fetch")
+    with pytest.raises(ValueError, match="fetch: secret env OTTER_GIT_PASSWORD cannot go"):
+        with_env.shell_line()  # nor into a script that embeds it (sequence, lock, state)
+    from otterfile.command import sequence
+    with pytest.raises(ValueError, match="secret env"):
+        sequence(cmd("true"), with_env)
 
 
 def test_sequence_is_one_round_trip_stopping_at_the_first_failure(tmp_path):

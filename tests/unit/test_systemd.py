@@ -116,11 +116,15 @@ def test_start_command_argv_description_and_env_in_stdin_only():
     secret = SecretText('TOKEN=hun"ter2\n')
     secret.masked = "TOKEN=***\n"
     command = RUNTIME.start(value, spec(env=secret))
-    assert command.argv[3:-1] == (
+    assert command.argv[3:-4] == (
         "sh", "production", "/var/lib/otter", REL, f"/var/lib/otter/artifacts/sha256/{HEX}",
         "/etc/systemd/system", "otter-production", "1",
         f"/var/lib/otter/production/env/{REL}.env", "python3", "app.pyz", "20000", "29999")
-    assert "\nExecStart=python3 ./app.pyz ${PORT}\n" in command.argv[-1]
+    assert "\nExecStart=python3 ./app.pyz ${PORT}\n" in command.argv[-4]
+    assert command.argv[-3:] == ("", "", "")  # the default limits, no record
+    limited = RUNTIME.start(RUNTIME.check(replace(value, max_unpacked="2 MiB", max_files=9)),
+                            replace(spec(), record="/var/lib/otter/artifacts/started/p/x"))
+    assert limited.argv[-3:] == ("2097152", "9", "/var/lib/otter/artifacts/started/p/x")
     assert command.description == f"start {UNIT} as otter-production: python3 ./app.pyz " \
                                   "${PORT}"
     assert "hun" not in " ".join(command.argv_values()) and command.secret
@@ -243,7 +247,7 @@ class Target:
         return LocalExecutor().run(replace(command, env={"PATH": path}))
 
     def start(self, data: bytes, command: str = "./app --port {port}", *, user: str | None = ME,
-              env: str | None = "GREETING=hello\n", low: int | None = None):
+              env: str | None = "GREETING=hello\n", low: int | None = None, **options):
         value = RUNTIME.check(systemd(command=command, port=8080, user=user))
         digest = self.keep(data)
         env_file = str(self.base / "production" / "env" / f"{REL}.env") if env else None
@@ -256,7 +260,8 @@ class Target:
             unit_text=RUNTIME.unit_text(value, release), program=words[0],
             single=s.single_name(words), user=RUNTIME.user(value, "production"),
             make_user=user is None, env=env, env_file=env_file, base=str(self.base),
-            unit_dir=str(self.units), artifacts=str(self.store), port_range=(low, low + 40))
+            unit_dir=str(self.units), artifacts=str(self.store), port_range=(low, low + 40),
+            **options)
         return self.run(command)
 
     @property

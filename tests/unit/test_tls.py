@@ -188,6 +188,27 @@ def test_nginx_host_paths_are_used_as_given():
     assert command.stdin == text  # nothing shipped
 
 
+@pytest.mark.parametrize("path", ["host:/etc/ssl/my cert.pem", "host:/etc/ssl/a\tb.pem",
+                                  "host:etc/ssl/a.pem", "host:/etc/ssl/$host.pem"])
+def test_a_host_path_nginx_would_split_is_an_otterfile_error(tmp_path, path):
+    file = tmp_path / "Otterfile.py"
+    file.write_text(f"""from otterfile import *
+
+@deployment
+def production():
+    return Deployment(artifact=fetch("https://example.test/a.tgz", sha256="{'a' * 64}"),
+                      runtime=systemd(command="./a {{port}}", port=8080),
+                      targets=[ssh("root@web1")], domains=["app.test"],
+                      proxy=nginx(tls=("host:/etc/ssl/ok.pem", {path!r})))
+""")
+    from click.testing import CliRunner
+    from otterfile.cli import main
+    result = CliRunner().invoke(main, ["-f", str(file), "plan", "production"])
+    assert result.exit_code == 2, result.output
+    assert f"error: {file}:3: deployment production/proxy/tls/1: {path!r}: a \"host:\" path " \
+        "is an absolute path on the target without spaces" in result.output
+
+
 def test_nginx_tls_needs_domains_and_files_that_are_pem(tmp_path):
     value = model.nginx(tls=("c.pem", "k.pem"))
     with pytest.raises(FieldError, match="needs domains"):

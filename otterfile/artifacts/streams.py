@@ -1,0 +1,153 @@
+"""Processes on a host that outlive one `run` call: a Stream whose stdout otter reads as it
+comes (`docker save`, `cat` on a build host), and a Session that runs until otter is done
+with it (the file server of build(via="url")). Each is one more session on the executor's
+SSH master, or a local process; a command's secret env goes first on its stdin
+(executors/preamble.py), never on its command line.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+from typing import Any, BinaryIO
+
+from ..command import Command
+from ..errors import OtterError
+from ..executors.base import Executor
+from ..executors.preamble import preamble
+
+STOP_WAIT = 10.0  # seconds a closed session gets to end by itself before it is stopped
+
+
+def open_stream(executor: Executor, command: Command) -> BinaryIO:
+    """The stdout of `command` on the executor's host as a stream (for `docker save` and
+    `cat`); executors that offer `open_stream` are asked, others get one process here."""
+    opener = getattr(executor, "open_stream", None)
+    if opener is not None:
+        return opener(command)
+    argv, first = remote_argv(executor, command)
+    return Stream(argv, executor.host.name, command.description, first)
+
+
+def open_session(executor: Executor, command: Command) -> "Session":
+    """`command` started on the executor's host, running until the Session is closed;
+    executors that offer `open_session` are asked (tests), others get one process here."""
+    opener = getattr(executor, "open_session", None)
+    if opener is not None:
+        return opener(command)
+    argv, first = remote_argv(executor, command)
+    return Session(argv, executor.host.name, command.description, first)
+
+
+def remote_argv(executor: Executor, command: Command) -> tuple[list[str], bytes]:
+    """(the argv that runs `command` on the executor's host, over its SSH master or here;
+    the bytes to send on its stdin first: its secret env)."""
+    from ..executors.ssh import SSHExecutor
+    first = preamble(command, executor.host.name)
+    line = first.line(command.shell_line(without_secret_env=True))
+    if isinstance(executor, SSHExecutor):
+        executor._ensure_master()  # noqa: SLF001: one more session on the same master
+        return executor._ssh("-T", "-e", "none") + [line], first.data  # noqa: SLF001
+    return ["sh", "-c", line], first.data
+
+
+def _tail(stderr: Any, lines: int = 3) -> list[str]:
+    if stderr.closed:
+        return []
+    stderr.seek(0)
+    text = stderr.read().decode(errors="replace").strip().splitlines()[-lines:]
+    stderr.close()
+    return text
+
+
+class Stream:
+    """A process's stdout read as a file; `close` waits for it and raises when it failed,
+    naming the host and what ran, with its last lines of stderr."""
+
+    def __init__(self, argv: list[str], host: str, what: str, first: bytes = b""):
+        self.host, self.what = host, what
+        self._stderr, self._eof = tempfile.TemporaryFile(), False
+        self._process = subprocess.Popen(argv, stdin=subprocess.PIPE if first else
+                                         subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=self._stderr)
+        if first:  # a few bytes: the pipe takes them at once
+            self._process.stdin.write(first)  # type: ignore[union-attr]
+            self._process.stdin.close()  # type: ignore[union-attr]
+
+    def read(self, size: int = -1) -> bytes:
+        assert self._process.stdout is not None
+        chunk = self._process.stdout.read(size)
+        self._eof = self._eof or (not chunk and size != 0)
+        return chunk
+
+    def close(self) -> None:
+        process, stopped = self._process, False
+        if process.stdout is not None and not process.stdout.closed:
+            if not self._eof and process.poll() is None:  # the reader gave up: stop it
+                process.terminate()
+                stopped = True
+            process.stdout.close()
+        code = process.wait()
+        tail = _tail(self._stderr)
+        if code != 0 and not stopped:
+            raise OtterError(f"{self.what} on {self.host} failed (exit {code})"
+                             + (f": {' '.join(tail)}" if tail else ""))
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+
+class Session:
+    """A process on a host that runs until `close`: otter holds its stdin open and never
+    writes to it (beyond `first`), so the process sees its input end when otter closes it
+    or when otter goes away, however it ends (the SSH session closes with it)."""
+
+    def __init__(self, argv: list[str], host: str, what: str, first: bytes = b""):
+        self.host, self.what = host, what
+        self._stderr = tempfile.TemporaryFile()
+        # its own process group: a stop reaches whatever it started, not only its shell
+        self._process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=self._stderr, start_new_session=True)
+        if first:
+            self._process.stdin.write(first)  # type: ignore[union-attr]
+            self._process.stdin.flush()  # type: ignore[union-attr]
+
+    def first_line(self, timeout: float) -> str:
+        """The first line the process prints; "" when it ended or said nothing in time."""
+        got: list[bytes] = []
+        reader = threading.Thread(target=lambda: got.append(
+            self._process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+        reader.start()
+        reader.join(timeout)
+        return got[0].decode(errors="replace").strip() if got else ""
+
+    def failure(self) -> str:
+        """How it ended, once it has (or been stopped): exit status and last lines."""
+        code = self.close()
+        tail = _tail(self._stderr)
+        return " ".join(tail) if tail else f"exit {code}"
+
+    def close(self, wait: float = STOP_WAIT) -> int:
+        """End it: close its input, give it `wait` seconds to stop, then stop it. Returns
+        its exit status. Idempotent."""
+        process = self._process
+        if process.stdin is not None and not process.stdin.closed:
+            try:
+                process.stdin.close()
+            except OSError:  # it had gone: nothing to flush
+                pass
+        try:
+            code = process.wait(wait)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            code = process.wait()
+        if process.stdout is not None:  # after its end: a reader of it has returned
+            process.stdout.close()
+        return code
