@@ -12,8 +12,8 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Callable
 from datetime import datetime, timezone
+from typing import Callable
 
 from .command import Command
 from .commands import lock as commands
@@ -132,8 +132,7 @@ class DeployLock:
         self.holder = holder or controller_identity()
         self.run_id = run_id or new_run_id()
         self.stale_seconds, self.heartbeat_seconds = stale_seconds, heartbeat_seconds
-        self._sleep, self._clock = sleep, clock
-        self._on_wait = on_wait  # told once who holds the lock when a run starts waiting
+        self._sleep, self._clock, self._on_wait = sleep, clock, on_wait  # told once per wait
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.held = False
@@ -177,7 +176,7 @@ class DeployLock:
                                    run_id=self.run_id, stale_seconds=self.stale_seconds,
                                    base=self.base)
         both = commands.acquire_then(command, then) if then is not None else None
-        started = self._clock()
+        started, told = self._clock(), False
         while True:
             if both is None:
                 taken, after = self._run(command), None
@@ -203,9 +202,9 @@ class DeployLock:
             waited = self._clock() - started
             if waited >= wait_seconds:
                 raise LockHeld(self.deployment, self.host, held, waited)
-            if self._on_wait is not None:
+            if self._on_wait is not None and not told:
                 self._on_wait(held)
-                self._on_wait = None
+                told = True
             self._sleep(min(poll_seconds, wait_seconds - waited))
 
     def _start_heartbeat(self) -> None:

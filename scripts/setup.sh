@@ -7,8 +7,10 @@ set -eu
 
 cd "$(dirname "$0")/.."
 
+# unzip, zstd: the systemd runtime's archives unpacked locally by the unit tests
 PACKAGES="docker.io docker-compose mmdebstrap openssh-client openssh-server busybox-static
-git caddy nginx-light libnginx-mod-http-js curl ca-certificates iptables wrk shellcheck strace"
+git caddy nginx-light libnginx-mod-http-js curl ca-certificates iptables wrk shellcheck strace
+openssl unzip zstd"
 DOCKERD_LOG=${OTTER_DOCKERD_LOG:-/var/log/otter-dockerd.log}
 DOCKERD_WAIT=${OTTER_DOCKERD_WAIT:-60}
 

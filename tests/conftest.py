@@ -1,5 +1,11 @@
 """Marks: tests under tests/unit are `unit` (offline, fast), under tests/integration
-`integration` (real sshd, Docker test hosts). `pytest -m unit` is the edit loop."""
+`integration` (real sshd, Docker test hosts). `pytest -m unit` is the edit loop.
+
+In CI (the environment has CI=true; .ci/run sets it) a skipped test FAILS, unless its reason
+starts with OUTSIDE ("outside the project: ..."): something no file of this project can
+install or start, e.g. `pytest.skip("outside the project: the kernel has no netem")`. What
+scripts/setup.sh installs or starts (sshd, unzip, zstd, caddy, nginx, the Docker engine) is
+the project's, so a test that cannot run without it fails there instead of hiding."""
 from __future__ import annotations
 
 import os
@@ -17,6 +23,50 @@ if _WORKER.startswith("gw") and _WORKER[2:].isdigit():
         raise RuntimeError(f"xdist worker {_WORKER}: OTTER_TESTBED_SLOTS={' '.join(_SLOTS)} "
                            "names fewer slots than there are workers")
     os.environ["OTTER_TESTBED_SLOT"] = _SLOTS[int(_WORKER[2:])]
+
+
+OUTSIDE = "outside the project:"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def skip_reason(report) -> str:
+    """The reason pytest.skip/skipif gave: longrepr is (path, line, "Skipped: REASON")."""
+    longrepr = report.longrepr
+    text = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return text.removeprefix("Skipped: ")
+
+
+def hiding(report) -> bool:
+    """A skip that CI must not accept (see the module docstring)."""
+    return (report.skipped and not hasattr(report, "wasxfail")
+            and not skip_reason(report).startswith(OUTSIDE))
+
+
+def _fail(report) -> None:
+    reason = skip_reason(report)
+    report.outcome = "failed"
+    report.longrepr = (f"skipped in CI (CI=true) for a reason inside the project: {reason!r}; "
+                       f"install or start what it needs in scripts/setup.sh, or say why it "
+                       f"cannot be with a reason starting {OUTSIDE!r} (tests/conftest.py)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if in_ci() and hiding(report):
+        _fail(report)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    report = outcome.get_result()
+    if in_ci() and hiding(report):  # a module skipped whole (allow_module_level=True)
+        _fail(report)
 
 
 def pytest_collection_modifyitems(config, items):

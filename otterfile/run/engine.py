@@ -29,6 +29,20 @@ def timed_release_id(digest: str) -> str:
     return new_release_id(digest, datetime.now(timezone.utc))
 
 
+def once_per_digest(make: ReleaseId) -> ReleaseId:
+    """One release id per artifact for the whole run: every target names the release alike
+    (`rollback --to ID` then means the same release everywhere), whenever its start runs."""
+    made: dict[str, str] = {}
+    guard = threading.Lock()
+
+    def release_id(digest: str) -> str:
+        with guard:
+            if digest not in made:
+                made[digest] = make(digest)
+            return made[digest]
+    return release_id
+
+
 @dataclass
 class Lane:
     """What one run knows about one deployment on one host, shared by its tasks."""
@@ -83,7 +97,7 @@ class Engine:
         self.images = self._shared(images, None)  # one `docker save` for every target
         self._host_images = host_images or (lambda _executor: images)
         self._stores: dict[str, ImageStore] = {}
-        self._connect, self.release_id = connect, release_id
+        self._connect, self.release_id = connect, once_per_digest(release_id)
         self.cache_lock = cache_lock or (lambda *_: contextlib.nullcontext())
         self.lock_wait, self.rollback, self.rollback_to = lock_wait, rollback, rollback_to
         self.only = only  # `--only STEP`: no release is started; steps see the live one

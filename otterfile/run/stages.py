@@ -36,9 +36,9 @@ def lock(engine, lane, task: Task) -> None:
     """Take the deploy lock and read the target's state in one round trip (the read runs
     only once the lock is ours), then clean up what a killed run left."""
     def waiting(held) -> None:
-        engine.emit(task, "info", f"waiting for the deploy lock held by {held.holder} since "
-                    f"{held.since_text} (pid {held.pid or '?'}, run {held.run or '?'})",
-                    holder=held.holder, pid=held.pid, run=held.run)
+        engine.emit(task, "info", f"locked by {held.holder} since {held.since_text} (pid "
+                    f"{held.pid or '?'}, run {held.run or '?'}): waiting up to "
+                    f"{engine.lock_wait:g}s", holder=held.holder, pid=held.pid, run=held.run)
     lane.lock = DeployLock(engine.executor(task.host), lane.deployment.name,
                            run_id=engine.run_id, on_wait=waiting)
     took_over, read = lane.lock.acquire_then(flow.state_read(engine, lane, task),

@@ -91,12 +91,12 @@ def otter(project: Path, *args: str, timeout: float = 240, **kwargs) -> subproce
                           cwd=project, **kwargs)
 
 
-def start_otter(project: Path, *args: str) -> subprocess.Popen:
+def start_otter(project: Path, *args: str, **popen) -> subprocess.Popen:
     env = otter_env()
     return subprocess.Popen([sys.executable, "-m", "otterfile", "-f",
                              str(project / "Otterfile.py"), "--json", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=project)
+                            cwd=project, **popen)
 
 
 def events(stdout: str) -> list[dict]:

@@ -214,6 +214,21 @@ class Load:
                         time.sleep(2 / max(1, site.slow) * (index > 0))
         return self
 
+    def wait_for(self, count: int, timeout: float = 60) -> None:
+        """Until `count` more requests have ended than now (bounded): the loop is seen
+        running, not guessed to be after a sleep."""
+        with self._lock:
+            wanted = len(self._samples) + count
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                done = len(self._samples)
+            if done >= wanted:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{done} requests ended, {wanted} awaited")
+            self._stop.wait(0.05)
+
     def stop(self) -> Report:
         """Stop sending; wait for the requests in flight (a slow one ends within seconds)."""
         self._stop.set()

@@ -66,9 +66,9 @@ class Spy(LocalExecutor):
 def engine():
     if shutil.which("docker") is None or subprocess.run(
             ["docker", "info"], capture_output=True, check=False).returncode != 0:
-        pytest.skip("needs a running Docker engine (scripts/setup.sh)")
+        pytest.fail("needs a running Docker engine: run scripts/setup.sh")
     if not BUSYBOX.exists():
-        pytest.skip("needs /bin/busybox (busybox-static)")
+        pytest.fail("needs /bin/busybox (busybox-static): run scripts/setup.sh")
     yield
     tags = sh("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
               TAG.split(":")[0]).split()

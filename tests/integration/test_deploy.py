@@ -168,16 +168,18 @@ def test_sigkill_at_a_stage_boundary_leaves_the_live_release_serving(project, tw
 
 
 def test_ctrl_c_stops_cleanly_and_releases_the_lock(project, two):
+    import os
     import signal
     import time
     assert otter(project, "run", "production").returncode == 0
     write_app(project / "app", "v2-slow")
     text = (project / "Otterfile.py").read_text()
     slow = text.replace("command='docker build",
-                        "command='echo otter-test-building && sleep 5 && docker build")
+                        "command='echo otter-test-building && sleep 120 && docker build")
     assert slow != text  # the build really is slow (the command is written with repr)
     (project / "Otterfile.py").write_text(slow)
-    process = start_otter(project, "run", "production")
+    # its own process group, as a terminal's foreground job: Ctrl-C reaches the build too
+    process = start_otter(project, "run", "production", start_new_session=True)
     deadline, seen = time.monotonic() + 60, []
     while time.monotonic() < deadline:  # until the build says it runs (its output event)
         line = process.stdout.readline()
@@ -185,7 +187,7 @@ def test_ctrl_c_stops_cleanly_and_releases_the_lock(project, two):
         if not line or "otter-test-building" in line:
             break
     assert "otter-test-building" in seen[-1], seen  # inside the build
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C on a terminal does
     out, err = process.communicate(timeout=60)
     out = "".join(seen) + out
     assert process.returncode == 1, out + err
@@ -238,16 +240,22 @@ def test_keep_releases_prunes_old_images(project, two):
 
 
 def test_lock_wait_and_stale_takeover(project, two):
-    import threading
     from otterfile.commands import lock as locks
     from otterfile.lock import DeployLock
     executor = executor_for(two[0].host)
     try:
         lock = DeployLock(executor, "production", holder="alice@laptop")
         lock.acquire()
-        threading.Timer(3, lock.release).start()
-        waited = otter(project, "run", "production", "--lock-wait", "30")
-        assert waited.returncode == 0, waited.stdout + waited.stderr
+        waiting = start_otter(project, "run", "production", "--lock-wait", "120")
+        seen = []
+        for line in waiting.stdout:  # released once otter says it waits, not after a guess
+            seen.append(line)
+            if "locked by alice@laptop since" in line and "waiting up to 120s" in line:
+                break
+        assert "waiting up to 120s" in seen[-1], "".join(seen)
+        lock.release()
+        out, err = waiting.communicate(timeout=240)
+        assert waiting.returncode == 0, "".join(seen) + out + err
         # a holder on another machine that died: no heartbeat after taking the lock
         executor.run(locks.acquire("production", holder="carol@elsewhere", pid=1,
                                    run_id="ffffffff-dead"))

@@ -36,7 +36,7 @@ def is_step(name: str):
 
 def waiting(e) -> bool:
     return e.get("event") == "info" and e.get("stage") == "lock" and \
-        str(e.get("message", "")).startswith("waiting for the deploy lock held by")
+        str(e.get("message", "")).startswith("locked by ")
 
 
 def test_two_runs_of_one_deployment(tmp_path, clean_target):

@@ -153,12 +153,9 @@ def serving(clean_targets, tmp_path):
         executor.close()
 
 
-RUNTIMES = [StoreRuntime(), pytest.param(systemd.RUNTIME, marks=pytest.mark.skipif(
-    not hasattr(systemd.RUNTIME, "probe"), reason="the systemd runtime ships nothing yet"))]
+RUNTIMES = [StoreRuntime(), systemd.RUNTIME]
 
 
-@pytest.mark.skipif("url" not in Artifact.__dataclass_fields__,
-                    reason="needs Artifact.url (base.py) and ship.py's download")
 @pytest.mark.parametrize("runtime", RUNTIMES, ids=["store", "systemd"])
 def test_via_target_each_host_downloads_verifies_and_ships_once(tmp_path, serving, runtime):
     data, url, others = serving

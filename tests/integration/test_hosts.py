@@ -3,7 +3,7 @@ Docker engine, Caddy and nginx are what the deploy tests expect."""
 from __future__ import annotations
 
 import subprocess
-import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -32,27 +32,40 @@ def test_the_ssh_executor_runs_a_command_on_every_target(targets, executors):
     assert all(r.ok for r in results)
 
 
+GO = "/run/otter-test-go"  # tmpfs: gone when the stopped host boots again
+# says it runs, then waits (bounded, 60 s) until the test lets it finish
+WAIT_FOR_GO = script(f"echo started; i=0; while [ ! -e {GO} ] && [ $i -lt 600 ]; do "
+                     f"sleep 0.1; i=$((i+1)); done; echo done")
+
+
 def test_a_target_stopped_mid_run_fails_while_the_others_succeed(testbed, targets, executors):
     for executor in executors:
         executor.run(cmd("true"))  # masters open before the race starts
-    victim = targets[-1]
+    victim, others = targets[-1], targets[:-1]
+    started = threading.Semaphore(0)
 
     def outcome(executor):
         try:
-            result = executor.run(script("sleep 4; echo done"), timeout=60)
-            return result.ok and result.stdout.strip() == "done"
+            result = executor.run(WAIT_FOR_GO, timeout=90, on_output=lambda _stream, line:
+                                  started.release() if line.strip() == "started" else None)
+            return result.ok and result.stdout.split() == ["started", "done"]
         except ExecutionError:
             return False
 
     try:
         with ThreadPoolExecutor(len(executors)) as pool:
             pending = [pool.submit(outcome, e) for e in executors]
-            time.sleep(1)
+            for _ in executors:  # every command runs: the victim is stopped mid-run
+                assert started.acquire(timeout=60), "a command never started"
             faults.stop(victim)
+            for t in others:
+                subprocess.run(testbed.ssh_argv(t, "touch", GO), check=True, timeout=60)
             outcomes = [p.result(timeout=90) for p in pending]
     finally:
         testbed.reset([victim])  # boots it again for the tests after this one
-    assert outcomes == [True] * (len(targets) - 1) + [False]
+        for t in others:
+            subprocess.run(testbed.ssh_argv(t, "rm", "-f", GO), timeout=60)
+    assert outcomes == [True] * len(others) + [False]
 
 
 def test_each_target_runs_systemd_without_failed_units(executors):
@@ -144,9 +157,9 @@ def test_the_request_loop_counts_failures_while_a_target_is_stopped(testbed, tar
     try:
         with faults.RequestLoop(t.url("/"), host="myapp.test", max_seconds=20,
                                 timeout=1) as loop:
-            time.sleep(0.5)
+            loop.wait_until(lambda seen: seen.ok > 0)
             faults.stop(t)
-            time.sleep(0.5)
+            loop.wait_until(lambda seen: seen.samples[-1].status is None)
         summary = loop.summary
     finally:
         testbed.reset([t])

@@ -27,6 +27,10 @@ port = int(sys.argv[sys.argv.index("--port") + 1])
 if (here / "CRASH").exists():
     print("app crashing on purpose", flush=True)
     sys.exit(3)
+if (here / "STUBBORN").exists():  # a release that ignores SIGTERM: only SIGKILL stops it
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: print("app ignores SIGTERM", flush=True))
+(pathlib.Path(os.environ["HOME"]) / f"pid-{version}").write_text(str(os.getpid()))
 with open(pathlib.Path(os.environ["HOME"]) / "starts", "a") as starts:  # the data folder
     starts.write(version + "\n")
 
@@ -65,7 +69,7 @@ HOSTS = {hosts!r}
 
 @artifact
 def web():
-    return build(path="app", command={build!r}, output="app.tar.gz")
+    return build(path="app", command={build!r}, output={output!r})
 
 @runtime
 def service():
@@ -86,18 +90,21 @@ def production():
 
 def write_project(project: Path, targets, version: str, *, crash: bool = False,
                   build: str = "tar czf app.tar.gz server.py VERSION",
-                  command: str = "python3 server.py --port {port}") -> None:
+                  command: str = "python3 server.py --port {port}",
+                  output: str = "app.tar.gz", stubborn: bool = False) -> None:
     app = project / "app"
     app.mkdir(parents=True, exist_ok=True)
     (app / "server.py").write_text(SERVER)
     (app / "evil.py").write_text(EVIL)
     (app / "VERSION").write_text(version + "\n")
-    if crash:
-        build = build.replace("VERSION", "VERSION CRASH")
-        (app / "CRASH").write_text("")
+    for wanted, marker in ((crash, "CRASH"), (stubborn, "STUBBORN")):
+        (app / marker).unlink(missing_ok=True)
+        if wanted:
+            build = build.replace("VERSION", f"VERSION {marker}")
+            (app / marker).write_text("")
     hosts = [(t.host.address, t.host.identity_file, t.host.known_hosts) for t in targets]
     (project / "Otterfile.py").write_text(OTTERFILE.format(
-        hosts=hosts, build=build, command=command, greeting=GREETING))
+        hosts=hosts, build=build, command=command, greeting=GREETING, output=output))
 
 
 def answer(target) -> str:
@@ -212,3 +219,74 @@ def test_sigkill_at_a_stage_boundary_leaves_the_live_unit_serving(tmp_path, two,
     assert again.returncode == 0, again.stdout + again.stderr
     assert [answer(t) for t in two] == [f"200 v2-{stage} {GREETING} port=N"] * 2
     assert all(len(units(t)) == 1 and len(releases(t)) == 1 for t in two)
+
+
+def test_zip_and_tar_zst_artifacts_are_unpacked_and_run(tmp_path, clean_target):
+    one = [clean_target]
+    for version, build, output in (
+            ("v1-zip", "python3 -m zipfile -c app.zip server.py VERSION", "app.zip"),
+            ("v2-zst", "tar --zstd -cf app.tar.zst server.py VERSION", "app.tar.zst")):
+        write_project(tmp_path, one, version, build=build, output=output)
+        done = run(tmp_path, "run", "production")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert answer(clean_target) == f"200 {version} {GREETING} port=N"
+        (release,) = releases(clean_target)
+        files = on(clean_target, "ls", f"{RELEASES}/{release}").stdout.split()
+        assert files == ["VERSION", "server.py"], files
+        check_unit(clean_target)
+
+
+def test_a_unit_that_fails_verify_is_taken_back_and_the_live_one_serves(tmp_path,
+                                                                        clean_target):
+    one = [clean_target]
+    write_project(tmp_path, one, "v1")
+    assert run(tmp_path, "run", "production").returncode == 0
+    (live_unit,) = units(clean_target)
+    # the host's systemd-analyze finds fault with the next unit (first on root's PATH)
+    fake = "/usr/local/bin/systemd-analyze"
+    on(clean_target, "sh", "-c", f"printf '%s\\n' '#!/bin/sh' "
+       f"'echo \"$2: Command x is not executable.\" >&2' 'exit 1' > {fake} && chmod 755 {fake}")
+    try:
+        write_project(tmp_path, one, "v2")
+        refused = run(tmp_path, "run", "production")
+    finally:
+        on(clean_target, "rm", "-f", fake)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "does not pass systemd-analyze verify" in refused.stdout, refused.stdout
+    assert "Command x is not executable" in refused.stdout
+    assert answer(clean_target) == f"200 v1 {GREETING} port=N"
+    assert units(clean_target) == [live_unit] and len(releases(clean_target)) == 1
+    files = on(clean_target, "sh", "-c", "ls /etc/systemd/system | grep '^otter-production@'")
+    assert files.stdout.split() == [live_unit]  # no unit file of v2 left, none half-written
+    again = run(tmp_path, "run", "production")  # the next run goes through
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert answer(clean_target) == f"200 v2 {GREETING} port=N"
+
+
+def stop_fast(project: Path) -> None:
+    """No drain, and 1 s between SIGTERM and SIGKILL when a release is stopped."""
+    path = project / "Otterfile.py"
+    text = path.read_text()
+    path.write_text(text.replace("keep_releases=3,",
+                                 "keep_releases=3, drain_seconds=0, stop_seconds=1,"))
+    assert "stop_seconds=1" in path.read_text()
+
+
+def test_a_release_that_ignores_sigterm_is_killed_when_retired(tmp_path, clean_target):
+    one = [clean_target]
+    write_project(tmp_path, one, "v1", stubborn=True)
+    stop_fast(tmp_path)
+    assert run(tmp_path, "run", "production").returncode == 0
+    (old_unit,) = units(clean_target)
+    pid = on(clean_target, "cat", f"{DATA}/pid-v1").stdout.strip()
+    assert pid and on(clean_target, "kill", "-0", pid).ok
+    write_project(tmp_path, one, "v2")
+    stop_fast(tmp_path)
+    done = run(tmp_path, "run", "production")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert answer(clean_target) == f"200 v2 {GREETING} port=N"
+    assert not on(clean_target, "kill", "-0", pid).ok  # SIGTERM ignored, SIGKILL ended it
+    journal = on(clean_target, "journalctl", "-u", old_unit, "-o", "cat", "--no-pager").stdout
+    assert "app ignores SIGTERM" in journal, journal  # asked first, then killed
+    assert "SIGKILL" in journal or "killing it" in done.stdout, journal + done.stdout
+    assert len(units(clean_target)) == 1 and units(clean_target) != [old_unit]

@@ -44,7 +44,7 @@ def box():
 def sites():
     return [Deployment(name=name, artifact=art, runtime=box, targets=[servers], domains=[domain],
                        proxy={proxy}, keep_releases=3,
-                       health_check=HealthCheck(path="/health", timeout_seconds=6))
+                       health_check=HealthCheck(path="/health", timeout_seconds=20))
             for name, art, domain in (("web", web_app, "{web}"), ("other", other_app, "{other}"))]
 '''
 
@@ -101,10 +101,14 @@ def under_load(project, two, label: str, proxy: str, *args: str):
     """Run otter with both sites under load; print and return what the loop saw."""
     sites = [Site(WEB, two, rate=20, slow=2, keepalive=2), Site(OTHER, two, rate=5, keepalive=1)]
     with Load(sites, max_seconds=240) as load:
-        time.sleep(1)  # the loop runs before anything changes
+        load.wait_for(10)  # the loop runs before anything changes
+        began = time.monotonic()
         code, output, switches = timed_otter(project, *args)
-        time.sleep(1)
+        ended = time.monotonic()
+        load.wait_for(10)  # and after
     report = load.report()
+    fast = [s for s in report.samples if s.path == "/"]
+    assert fast[0].started < began and fast[-1].started > ended  # it covered the whole run
     windows = [(start, end + 2.5) for start, end in switches]  # 2.5: the switch + drain
     longest = max((report.longest(s, e) for s, e in windows), default=0.0)
     print(f"\n[{proxy}] {label}: sent {len(report.samples)}, failed {len(report.failed)}; "
@@ -121,7 +125,7 @@ def check(report, switches, web_versions: set[str]) -> None:
     assert len(report.of(WEB, kept=True)) > 40 and len(report.of(OTHER, kept=True)) > 10
     assert report.bodies(WEB) <= web_versions, report.bodies(WEB)
     assert report.bodies(OTHER) == {"other v1"}  # the other deployment never disturbed
-    assert len(report.of(WEB, slow=False)) > 40 and len(report.of(OTHER)) > 10
+    assert report.of(WEB, slow=False) and report.of(OTHER)
     for _start, end in switches:  # slow requests were in flight at each reload, and ended ok
         assert report.spanning(end, WEB), "no slow request was in flight at a switch"
 

@@ -35,7 +35,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -267,6 +267,15 @@ class RequestLoop:
         self._thread.join(timeout=self._client.timeout.read + 5 if self._client.timeout.read else 30)
         self._client.close()
         return self.summary
+
+    def wait_until(self, done: Callable[[LoopSummary], bool], timeout: float = 60) -> None:
+        """Until `done(summary)` holds, bounded: a test acts on what the loop has seen (a
+        first answer, a first failure), not after a guessed sleep."""
+        deadline = time.monotonic() + timeout
+        while not done(self.summary):
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise AssertionError(f"the request loop never got there: {self.summary}")
+            time.sleep(0.05)
 
     def wait(self) -> LoopSummary:
         """Until the loop reaches its own bound (count or time)."""

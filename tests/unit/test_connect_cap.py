@@ -8,7 +8,6 @@ import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
@@ -55,6 +54,10 @@ if os.environ.get("FAKE_WARN"):
     sys.stderr.write(os.environ["FAKE_WARN"] + "\\n")
     sys.stderr.flush()
 time.sleep(float(os.environ.get("FAKE_HANDSHAKE", "0")))
+peers, waited = int(os.environ.get("FAKE_PEERS", "0")), 0
+while waited < 200 and sum('"begin"' in line for line in open(log)) < peers:
+    time.sleep(0.05)  # bounded (10 s): until as many handshakes as the limit have begun
+    waited += 1
 note(event="authenticated")
 if options.get("ControlMaster") != "no":
     socket.socket(socket.AF_UNIX).bind(options["ControlPath"])
@@ -163,7 +166,7 @@ def test_the_time_spent_trying_again_is_bounded():
 
 
 def test_at_most_the_limit_of_handshakes_are_in_flight(fake, monkeypatch):
-    monkeypatch.setenv("FAKE_HANDSHAKE", "0.3")
+    monkeypatch.setenv("FAKE_PEERS", "3")  # the first three meet: the limit is reached
     monkeypatch.setattr(starts_module, "_shared", [Starts(3)])
     hosts = [executor(fake, f"h{n}") for n in range(9)]
     with ThreadPoolExecutor(max_workers=9) as pool:
@@ -186,16 +189,19 @@ def test_a_started_master_gives_its_slot_back_while_its_command_runs(fake, monke
     monkeypatch.setattr(starts_module, "_shared", [gate])
     long = threading.Thread(target=executor(fake, "a").run, args=(cmd("sleep", "7"),))
     monkeypatch.setenv("FAKE_HANDSHAKE", "0")
+    release = fake["dir"] / "release"  # a's command runs until the test creates it
     executable(fake["dir"] / "bin" / "ssh", FAKE_SSH.replace(
         'print("ran:", args[-1][-20:])',
-        'print("ran:", args[-1][-20:]); time.sleep(1 if "sleep 7" in args[-1] else 0)'))
+        'print("ran:", args[-1][-20:])\n'
+        f'while "sleep 7" in args[-1] and not os.path.exists({str(release)!r}): time.sleep(0.05)'))
     long.start()
     try:
         result = executor(fake, "b").run(cmd("true"))
         assert result.ok and long.is_alive()  # b started while a's command still ran
     finally:
-        long.join(5)
-    assert gate.in_flight() == 0
+        release.touch()
+        long.join(30)
+    assert not long.is_alive() and gate.in_flight() == 0
 
 
 @pytest.mark.parametrize("code, stderr, expected", [

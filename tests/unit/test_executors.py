@@ -169,8 +169,9 @@ def test_huge_output_is_streamed_but_capture_is_bounded(local, monkeypatch):
 
 
 def test_timeout(local):
-    result = local.run(cmd("sleep", "10"), timeout=0.3)
-    assert result.exited == 124 and "timed out" in result.stderr and result.duration < 5
+    result = local.run(script("sleep 30; echo finished"), timeout=0.3)
+    assert result.exited == 124 and "timed out" in result.stderr
+    assert "finished" not in result.stdout  # stopped, not waited for
 
 
 def test_upload_from_path_and_stream(local, tmp_path):
@@ -194,10 +195,11 @@ def test_close_stops_running_commands(local):
     results = []
     worker = threading.Thread(target=lambda: results.append(local.run(cmd("sleep", "30"))))
     worker.start()
-    for _ in range(100):  # until the process runs
+    for _ in range(1500):  # until the process runs (bounded: 30 s)
         if local._processes._running:
             break
         time.sleep(0.02)
+    assert local._processes._running, "the command never started"
     local.close()
     worker.join(10)
     assert results and results[0].exited == -15

@@ -457,3 +457,13 @@ def test_the_state_read_script_prints_each_part_after_its_marker(tmp_path):
     assert parts == {"": "f00dkey\n", flow.KEY_MARK: "state\n", flow.SITE_MARK: "site text\n",
                      flow.UPSTREAM_MARK: "20001\n", flow.SWITCH_MARK: "file\n",
                      "--- otter:old-sites": "nginx inactive\n"}
+
+
+def test_every_target_of_a_run_names_a_release_alike(tmp_path):
+    # the start stages of two targets may run in different seconds: still one release id
+    made = iter(["R1", "R2", "R3"])  # what each call of the clock-based id would give
+    engine = Engine(project(tmp_path, "docker", "caddy"), lambda event: None, images=Images(),
+                    release_id=lambda digest: next(made),
+                    connect=lambda host, _folder: RecordingExecutor(host))
+    assert [engine.release_id(DIGEST), engine.release_id(DIGEST), engine.release_id(OLD)] == [
+        "R1", "R1", "R2"]

@@ -102,19 +102,36 @@ def test_plan_graph_and_list_work_for_every_declared_kind(tmp_path, source, runt
     assert "web1 (production):" in planned.output and "retire" in planned.output
 
 
-@pytest.mark.parametrize("source,runtime,proxy", COMBINATIONS)
-def test_run_refuses_what_cannot_be_deployed_yet_before_anything_runs(tmp_path, source,
-                                                                      runtime, proxy):
-    file = tmp_path / "Otterfile.py"
-    file.write_text(OTTERFILE.format(source=source, runtime=runtime, proxy=proxy))
+# What this version refuses to deploy: the systemd runtime runs files, not images.
+IMAGE_SOURCES = (SOURCES[model.Build], SOURCES[model.Registry])
+REFUSED = [(s, RUNTIMES[model.Systemd], p) for s in IMAGE_SOURCES for p in PROXIES.values()]
+DEPLOYABLE = [c for c in COMBINATIONS if c not in REFUSED]
+
+
+def _deployment(tmp_path, source, runtime, proxy):
     from otterfile.evaluate import evaluate
     from otterfile.loader import load
-    dep = evaluate(load(file)).deployments["production"]
+    file = tmp_path / "Otterfile.py"
+    file.write_text(OTTERFILE.format(source=source, runtime=runtime, proxy=proxy))
+    return file, evaluate(load(file)).deployments["production"]
+
+
+@pytest.mark.parametrize("source,runtime,proxy", DEPLOYABLE)
+def test_every_other_combination_is_deployable(tmp_path, source, runtime, proxy):
+    # offline: whether `run` goes ahead is decided here; the flow and integration tests run it
+    _, dep = _deployment(tmp_path, source, runtime, proxy)
+    assert dep.unsupported is None
+
+
+@pytest.mark.parametrize("source,runtime,proxy", REFUSED)
+def test_run_refuses_what_cannot_be_deployed_yet_before_anything_runs(tmp_path, source,
+                                                                      runtime, proxy):
+    file, dep = _deployment(tmp_path, source, runtime, proxy)
+    assert dep.unsupported is not None
     result = CliRunner().invoke(main, ["-f", str(file), "run", "production"])
-    if dep.unsupported is None:
-        return  # deployable: the flow tests and the integration tests cover it
     assert result.exit_code == 2, result.output
-    assert f"{file}:3: deployment production/" in result.output
+    assert f"{file}:3: deployment production/runtime: the systemd runtime cannot run an " \
+        "image artifact" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / ".otter").exists()  # nothing built, no cache made
 

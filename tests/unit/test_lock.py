@@ -8,6 +8,7 @@ import time
 import pytest
 
 from otterfile.commands import lock as commands
+from otterfile.errors import ExecutionError
 from otterfile.executors.local import LocalExecutor
 from otterfile.lock import DeployLock, LockHeld, LockInfo, parse_fields
 
@@ -44,6 +45,7 @@ def make_stale(tmp_path, seconds_ago: int = 100) -> None:
 
 def test_acquire_writes_holder_and_a_second_run_is_refused(make, tmp_path):
     first = make(run_id="run1")
+    before = int(time.time())
     assert first.acquire() is None and first.held
     assert info(tmp_path) == {"holder": "ann@laptop", "pid": str(os.getpid()),
                               "since": info(tmp_path)["since"], "run": "run1"}
@@ -51,7 +53,7 @@ def test_acquire_writes_holder_and_a_second_run_is_refused(make, tmp_path):
         make("bob@ci").acquire()
     held = error.value.info
     assert held.holder == "ann@laptop" and held.run == "run1" and not held.stale
-    assert abs(held.since - time.time()) < 5
+    assert before <= held.since <= int(time.time())  # this machine's clock, at acquire
     message = str(error.value)
     assert "locked by ann@laptop since" in message and "UTC" in message
     assert "otter unlock production" in message and message.startswith("local: ")
@@ -117,7 +119,7 @@ def test_heartbeat_thread_refreshes_and_notices_a_lost_lock(make, tmp_path):
     holder = make(heartbeat_seconds=0.1, run_id="mine")
     holder.acquire()
     make_stale(tmp_path, 1000)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30  # a bound on the wait, not a timing claim
     while int((lock_dir(tmp_path) / "heartbeat").read_text()) < time.time() - 10:
         assert time.monotonic() < deadline, "the heartbeat was not refreshed"
         time.sleep(0.05)
@@ -125,7 +127,7 @@ def test_heartbeat_thread_refreshes_and_notices_a_lost_lock(make, tmp_path):
     make_stale(tmp_path)
     make("bob@ci").acquire()
     holder._start_heartbeat()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30  # a bound on the wait, not a timing claim
     while not holder.lost:
         assert time.monotonic() < deadline, "the lost lock went unnoticed"
         time.sleep(0.05)
@@ -143,9 +145,12 @@ def test_a_lock_without_heartbeat_counts_from_its_folder_time(make, tmp_path):
 
 
 def test_force_release_names_the_holder(make, tmp_path):
+    before = int(time.time())
     make().acquire()
     removed = make("bob@laptop").force_release()
-    assert removed.holder == "ann@laptop" and removed.age is not None and removed.age <= 2
+    after = int(time.time())
+    assert removed.holder == "ann@laptop" and removed.age is not None
+    assert 0 <= removed.age <= after - before  # from its heartbeat, on the same clock
     assert not lock_dir(tmp_path).exists()
     assert make("bob@laptop").force_release() is None
 
@@ -251,7 +256,7 @@ def test_acquire_then_after_a_stale_lock_and_a_lock_script_failure(make, tmp_pat
     (tmp_path / "ran").unlink()
     __import__("shutil").rmtree(tmp_path / "production")
     (tmp_path / "production").write_text("not a folder")  # mkdir of the state dir fails
-    with pytest.raises(Exception) as error:
+    with pytest.raises(ExecutionError) as error:  # the lock script's failure, named
         make(run_id="run3").acquire_then(marker_script(tmp_path / "ran"))
     assert "lock production" in str(error.value) and not (tmp_path / "ran").exists()
 

@@ -3,8 +3,10 @@ import io
 import re
 
 import pytest
+from rich.console import Console
 
 from otterfile.graph import Task
+from otterfile.live import LiveReporter
 from otterfile.report import (ConsoleReporter, JsonReporter, amount, bounded, console_reporter,
                               is_terminal)
 from otterfile.runner import FAILED, OK, Event
@@ -95,10 +97,6 @@ def test_a_failure_shows_its_reason_on_a_pipe():
 
 
 def test_a_terminal_redraws_lines_in_place_and_scrolls_output_above():
-    pytest.importorskip("rich")
-    from rich.console import Console
-
-    from otterfile.live import LiveReporter
     clock, stream = Clock(), Terminal()
     console = Console(file=stream, force_terminal=True, width=100, color_system=None)
     report = LiveReporter(stream, clock=clock, console=console)
@@ -124,8 +122,6 @@ def test_a_terminal_redraws_lines_in_place_and_scrolls_output_above():
 
 
 def test_live_counts_never_pass_their_total():
-    pytest.importorskip("rich")
-    from otterfile.live import LiveReporter
     clock, stream = Clock(), Terminal()
     report = LiveReporter(stream, clock=clock)
     task = Task("production/ship@web1", "ship", host="web1", deployment="production")
@@ -136,10 +132,6 @@ def test_live_counts_never_pass_their_total():
 
 
 def test_target_text_cannot_move_the_cursor_in_the_live_view():
-    pytest.importorskip("rich")
-    from rich.console import Console
-
-    from otterfile.live import LiveReporter
     stream = Terminal()
     console = Console(file=stream, force_terminal=True, width=100, color_system=None)
     report = LiveReporter(stream, console=console)
