@@ -69,6 +69,29 @@ def started_record(deployment: str, digest: str, base: str = DEFAULT_BASE) -> st
         return ""
 
 
+def hex_or_none(digest: str) -> str | None:
+    """`hex_of`, or None for what is no sha256 digest."""
+    try:
+        return hex_of(digest)
+    except OtterError:
+        return None
+
+
+def started(records: list[str], labels: list[str]) -> frozenset[str]:
+    """The digests (as hex) otter started a deployment from on a target: its records (file
+    names: 64 hex), and the digests its own instances are labelled with."""
+    found = {r for r in records if _HEX.fullmatch(r)}
+    found.update(h for h in map(hex_or_none, labels) if h)
+    return frozenset(found)
+
+
+def forget_started(deployment: str, digests: list[str], base: str = DEFAULT_BASE) -> Command:
+    """The started records of pruned artifacts removed (a new start writes one again)."""
+    return script('d=$1; shift; for h; do rm -f -- "$d/$h"; done',
+                  args=[started_dir(deployment, base), *(hex_of(d) for d in digests)],
+                  description=f"forget pruned artifacts of {deployment}")
+
+
 def path(digest: str, store: str = STORE) -> str:
     """Where a file artifact lives on a target."""
     return f"{store}/{hex_of(digest)}"

@@ -63,6 +63,9 @@ class Lane:
     switching: Switching = field(default_factory=Switching)  # how the proxy switches there
     # where the artifact lands and the room there (run.space.Landing), read at lock time
     space: list = field(default_factory=list)
+    # the artifacts otter started this deployment from here (a record, an instance's label):
+    # the only ones retire or a prune for room removes, whatever releases.json names
+    started: frozenset[str] = frozenset()
     lock: DeployLock | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
     failed: str | None = None  # the first stage that failed

@@ -24,10 +24,11 @@ from .relaying import relayed
 KEY_MARK = "--- otter:key"
 SITE_MARK = "--- otter:site"
 UPSTREAM_MARK = "--- otter:upstream"
+STARTED_MARK = "--- otter:started"
 SWITCH_MARK = "--- otter:switch"
 PROBE_MARK = "--- otter:probe"
 LAYERS_MARK = "--- otter:layers"
-MARKS = (KEY_MARK, SITE_MARK, UPSTREAM_MARK, SWITCH_MARK, handover.MARK, PROBE_MARK,
+MARKS = (KEY_MARK, SITE_MARK, UPSTREAM_MARK, STARTED_MARK, SWITCH_MARK, handover.MARK, PROBE_MARK,
          LAYERS_MARK, space.SPACE_MARK)
 
 
@@ -57,7 +58,8 @@ def state_read(engine, lane, task) -> Command:
                         "" if dep.recreate else handover.read(dep).shell_line(),
                         layers.shell_line() if layers else "",
                         probe[1].shell_line() if probe else "",
-                        space.read_line(lane.runtime, dep.name) if probe else "", *read.argv],
+                        space.read_line(lane.runtime, dep.name) if probe else "",
+                        store.started_dir(dep.name), *read.argv],
                   description=f"read state of {dep.name}")
     # a recreate service is not behind the proxy: nothing to install for it
     if dep.recreate:
@@ -122,6 +124,8 @@ def recover(engine, lane, task, read=None) -> None:
         checked(executor, _state_write(dep.name, state), "writing state")
     lane.state, lane.previous = state, live
     lane.running = frozenset(kinds.key(dep, i) for i in instances if i.running)
+    lane.started = store.started(parts.get(STARTED_MARK, "").split(),
+                                 [i.digest for i in instances])
 
 
 def _take_switching(engine, lane, task, probe: str) -> None:
@@ -280,7 +284,7 @@ def retire(engine, lane, task) -> None:
         steps += [rt.stop(old.instance, drain_seconds=dep.drain_seconds,
                           stop_seconds=dep.stop_seconds), rt.remove(old.instance)]
     pruned = prune_candidates(lane.state, dep.keep_releases)
-    steps += kinds.prunes(dep, lane.state, pruned, lane.release)
+    steps += kinds.prunes(dep, lane.state, pruned, lane.release, lane.started)
     for release in pruned:
         lane.state = mark_retired(lane.state, release.id)
     lane.state = trim_history(lane.state)
@@ -290,11 +294,20 @@ def retire(engine, lane, task) -> None:
 
 
 def abort(engine, lane, task) -> None:
-    """After a failed start, health or switch: remove the new release; the old keeps serving."""
+    """After a failed start, health or switch: remove the new release; the old keeps serving.
+    After a switch whose answer was lost (the connection dropped), a release the proxy
+    already serves is recorded live instead: removing it would leave nothing to serve."""
     if lane.release is None or lane.noop or lane.state.live == lane.release.id:
         return
     dep, executor = lane.deployment, engine.executor(task.host)
     try:
+        if task.stage == "switch" and not dep.recreate and _serves(executor, lane):
+            lane.state = mark_live(lane.state, lane.release.id)
+            checked(executor, _state_write(dep.name, lane.state), "writing state")
+            engine.emit(task, "info", f"the switch went through after all: "
+                        f"{lane.release.id} serves, recorded live (the old release is "
+                        "removed by the next run)")
+            return
         lane.state = mark_failed(lane.state, lane.release.id)
         checked(executor, sequence(
             kinds.runtime_of(dep, lane.release).remove(lane.release.instance),
@@ -303,6 +316,16 @@ def abort(engine, lane, task) -> None:
             "cleaning up")
     except OtterError as error:
         engine.emit(task, "info", f"cleanup failed: {error}")
+
+
+def _serves(executor, lane) -> bool:
+    """Whether the proxy serves the new release's port on the target now (one round trip;
+    an unanswered question counts as not: removing is what a failed switch does)."""
+    dep = lane.deployment
+    result = executor.run(script(load("serves-port.sh"), args=[
+        lane.proxy.site_path(dep.name), upstream_dir(dep.name), str(lane.release.port)],
+        description=f"does {lane.proxy.name} serve {lane.release.id}"))
+    return result.ok and result.stdout.strip() == "serves"
 
 
 def _forget_env_files(deployment: str, live: str) -> Command:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Iterable
 
 from ..command import Command, sequence
-from ..commands import state as states
+from ..commands import state as states, store
 from ..errors import OtterError
 from ..proxies import NAMED as PROXIES
 from ..runtimes import NAMED as RUNTIMES, Instance, Runtime
@@ -143,13 +143,20 @@ def named_by_otter(rt: Runtime, deployment: str, instances: list[Instance]) -> l
     return [i for i in instances if ours(i)]
 
 
-def prunes(dep, state: State, pruned: list[Release], new: Release) -> list[Command]:
+def prunes(dep, state: State, pruned: list[Release], new: Release,
+           started: frozenset[str]) -> list[Command]:
     """Each runtime kind's store pruned of the artifacts that only `pruned` and failed
-    releases of that kind used (the new release's artifact always stays)."""
-    steps = []
+    releases of that kind used (the new release's artifact always stays), among those otter
+    started the deployment from (`started`, hex): releases.json alone, a file on the
+    target, never makes otter remove an image."""
+    steps, gone = [], []
     for kind in dict.fromkeys(runtime_of(dep, r).name for r in state.releases):
-        remove = images_to_remove(state, pruned, kind)
+        remove = [d for d in images_to_remove(state, pruned, kind)
+                  if store.hex_or_none(d) in started]
         if remove:
             keep = [new.digest] if runtime_of(dep, new).name == kind else []
             steps.append(RUNTIMES[kind].prune(remove, keep))
+            gone += [d for d in remove if d not in keep]
+    if gone:
+        steps.append(store.forget_started(dep.name, gone))
     return steps

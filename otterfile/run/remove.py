@@ -141,12 +141,7 @@ def parse(dep, host: str, stdout: str) -> Found:
 
 def _started(digests: tuple[str, ...], records: set[str], labels: set[str]) -> tuple[str, ...]:
     """The digests a record (by hex) or an instance's label names."""
-    def hex_or_none(digest: str) -> str | None:
-        try:
-            return store.hex_of(digest)
-        except OtterError:
-            return None
-    return tuple(d for d in digests if d in labels or hex_or_none(d) in records)
+    return tuple(d for d in digests if d in labels or store.hex_or_none(d) in records)
 
 
 def _digests_of(text: str, fallback: tuple[str, ...]) -> set[str]:

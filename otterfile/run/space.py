@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..artifacts.sizes import Footprint, footprint
 from ..command import Command, script, sequence
-from ..commands import space as spaces, state as states
+from ..commands import space as spaces, state as states, store
 from ..errors import OtterError
 from ..state import State, format_state, images_to_remove, mark_retired, prune_candidates
 from ..text import human_size
@@ -71,12 +71,15 @@ def shortfalls(landings: list[Landing], needs: dict[str, int]) -> list[Shortfall
             for need, free, paths in mounts.values() if need > free]
 
 
-def prunable(state: State, keep: int, keep_digests: list[str]) -> tuple[list, list[str]]:
+def prunable(state: State, keep: int, keep_digests: list[str],
+             started: frozenset[str]) -> tuple[list, list[str]]:
     """What may go to make room before a new release: the releases the retire stage would
     prune once it is live (past keep_releases counting it) and their artifacts, with those
-    of failed releases; never the live release's nor `keep_digests`."""
+    of failed releases, among those otter started the deployment from (`started`, hex);
+    never the live release's nor `keep_digests`."""
     pruned = prune_candidates(state, max(keep - 1, 1))
-    digests = [d for d in images_to_remove(state, pruned) if d not in keep_digests]
+    digests = [d for d in images_to_remove(state, pruned)
+               if d not in keep_digests and store.hex_or_none(d) in started]
     return pruned, digests
 
 
@@ -95,7 +98,8 @@ def ensure_room(engine, lane, task, artifact, executor, have) -> None:
         return
     live = lane.state.live_release
     pruned, digests = prunable(lane.state, lane.deployment.keep_releases,
-                               [artifact.digest] + ([live.digest] if live else []))
+                               [artifact.digest] + ([live.digest] if live else []),
+                               lane.started)
     if digests:
         short = _prune(engine, lane, task, executor, pruned, digests, need)
     if short:
@@ -113,7 +117,8 @@ def _prune(engine, lane, task, executor, pruned: list, digests: list[str],
     for release in pruned:
         state = mark_retired(state, release.id)
     result = checked(executor, sequence(  # the state last, as retire writes it
-        lane.runtime.prune(digests, []), _read_again(lane),
+        lane.runtime.prune(digests, []), store.forget_started(lane.deployment.name, digests),
+        _read_again(lane),
         states.write_state(lane.deployment.name, format_state(state)),
         description="prune old releases to make room"), "pruning to make room")
     lane.state = state

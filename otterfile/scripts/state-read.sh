@@ -2,7 +2,8 @@
 # the release state and instances, the served site, the port file of its upstream folder,
 # how the proxy switches here, other proxy kinds' sites of the deployment and, for an
 # artifact the ship stage will send, whether the target has it, which image layers it holds
-# and the room where it lands. Each part after a marker line.
+# and the room where it lands; the records of the artifacts otter started the deployment from
+# (only those are ever pruned). Each part after a marker line.
 site=$1     # the proxy's site file of the deployment
 updir=$2    # its upstream folder (the port file)
 key=$3      # shell line: print the fingerprint key (made the first time)
@@ -11,7 +12,8 @@ old=$5      # shell line: other proxy kinds' sites of the deployment (run/handov
 layers=$6   # shell line: list the image layers held, or ""
 probe=$7    # shell line: does the target have the artifact, or ""
 room=$8     # shell line: where the artifact lands and the room there (run/space.py), or ""
-shift 8     # the rest: the state read's argv
+started=$9  # the folder of the deployment's started-artifact records (commands/store.py)
+shift 9     # the rest: the state read's argv
 k=$(sh -c "$key") || exit 1
 printf '%s\n' "$k"  # the key file ends without a newline: the marker starts a line
 echo "--- otter:key"
@@ -20,6 +22,8 @@ echo "--- otter:site"
 cat "$site" 2>/dev/null
 echo "--- otter:upstream"
 ls -1 "$updir" 2>/dev/null
+echo "--- otter:started"
+[ ! -d "$started" ] || ls -1 -- "$started"
 echo "--- otter:switch"
 [ -z "$switch" ] || sh -c "$switch" 2>/dev/null
 if [ -n "$old" ]; then echo "--- otter:old-sites"; sh -c "$old"; fi

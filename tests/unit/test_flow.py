@@ -451,12 +451,13 @@ def test_the_state_read_script_prints_each_part_after_its_marker(tmp_path):
     (tmp_path / "upstream" / "20001").touch()
     read = LocalExecutor().run(script(load("state-read.sh"), args=[
         str(tmp_path / "site"), str(tmp_path / "upstream"), "printf f00dkey", "echo file",
-        "echo nginx inactive", "", "", "", "sh", "-c", "echo state"]))
+        "echo nginx inactive", "", "", "", str(tmp_path / "started"), "sh", "-c",
+        "echo state"]))
     assert read.exited == 0, read.stderr
     parts = flow.sections(read.stdout)
     assert parts == {"": "f00dkey\n", flow.KEY_MARK: "state\n", flow.SITE_MARK: "site text\n",
                      flow.UPSTREAM_MARK: "20001\n", flow.SWITCH_MARK: "file\n",
-                     "--- otter:old-sites": "nginx inactive\n"}
+                     "--- otter:old-sites": "nginx inactive\n", flow.STARTED_MARK: ""}
 
 
 def test_every_target_of_a_run_names_a_release_alike(tmp_path):
@@ -467,3 +468,84 @@ def test_every_target_of_a_run_names_a_release_alike(tmp_path):
                     connect=lambda host, _folder: RecordingExecutor(host))
     assert [engine.release_id(DIGEST), engine.release_id(DIGEST), engine.release_id(OLD)] == [
         "R1", "R1", "R2"]
+
+
+def test_a_switch_whose_answer_was_lost_keeps_a_release_the_proxy_serves(tmp_path):
+    """The connection dropped after the port file was renamed: the run fails at switch, but
+    the release the proxy already serves is recorded live, never removed."""
+    from otterfile.executors.base import Result
+
+    def target(host):
+        made = answers(live_state("docker", "reverse_proxy 127.0.0.1:20000"))(host)
+        made.responses[lambda c: c.description.startswith("switch")] = Result(
+            None, 255, "", "otter: lost the connection to web1 during: switch")
+        made.responses[lambda c: c.description.startswith("does caddy serve")] = "serves\n"
+        return made
+    outcome, executor, said = deploy_events(tmp_path, "docker", "caddy", target)
+    assert outcome.status["production/switch@web1"] == FAILED
+    assert not any(c.description == "remove the failed release" for c in executor.commands)
+    written = [c for c in executor.commands if c.description == "write state of production"]
+    assert json.loads(written[-1].stdin)["live"] == "R1"
+    assert any("the switch went through after all: R1 serves" in line for line in said)
+
+
+def test_a_switch_that_failed_and_serves_not_removes_the_release(tmp_path):
+    from otterfile.executors.base import Result
+
+    def target(host):
+        made = answers(live_state("docker", "reverse_proxy 127.0.0.1:20000"))(host)
+        made.responses[lambda c: c.description.startswith("switch")] = Result(
+            None, 255, "", "otter: lost the connection to web1 during: switch")
+        made.responses[lambda c: c.description.startswith("does caddy serve")] = "not\n"
+        return made
+    outcome, executor, _ = deploy(tmp_path, "docker", "caddy", target)
+    abort = next(c for c in executor.commands if c.description == "remove the failed release")
+    assert json.loads(abort.stdin)["live"] == "20240101T000000-cdcdcdcd"
+
+
+@pytest.mark.parametrize("files,site,answer", [
+    (["20001"], "", "serves"),  # the port file names it
+    (["20000"], "reverse_proxy 127.0.0.1:{otter_port}", "not"),
+    ([], "\tserver 127.0.0.1:20001;\n", "serves"),  # a reload switch's site names it
+    ([], "\tserver 127.0.0.1:200010;\n", "not"),
+    ([], "", "not"),
+])
+def test_the_serves_script_reads_the_port_file_and_the_site(tmp_path, files, site, answer):
+    from otterfile.command import script
+    from otterfile.executors.local import LocalExecutor
+    from otterfile.scripts import load
+    (tmp_path / "up").mkdir()
+    for name in files:
+        (tmp_path / "up" / name).touch()
+    if site:
+        (tmp_path / "site").write_text(site)
+    said = LocalExecutor().run(script(load("serves-port.sh"), args=[
+        str(tmp_path / "site"), str(tmp_path / "up"), "20001"]))
+    assert said.ok and said.stdout.strip() == answer
+
+
+def test_retire_prunes_only_what_otter_started_here(tmp_path):
+    """A failed release that only releases.json names (a file anyone able to write there
+    could edit) never gets its image pruned; one with a started record does, and its record
+    goes with it."""
+    from types import SimpleNamespace
+    from otterfile.graph import Task
+    from otterfile.hosts import LocalHost
+    from otterfile.run import flow
+    from otterfile.run.engine import Lane
+    from otterfile import state as st
+    foreign, ours = "sha256:" + "ee" * 32, "sha256:" + "ff" * 32
+    dep = project(tmp_path, "docker", "caddy").deployments["production"]
+    new = st.Release("20240103T000000-abababab", DIGEST, status="live", port=20001,
+                     instance="otter-production-20240103T000000-abababab", runtime="docker")
+    failed = [st.Release(f"2024010{n}T000000-{d[7:15]}", d, status="failed",
+                         instance=f"otter-production-2024010{n}T000000-{d[7:15]}",
+                         runtime="docker") for n, d in ((1, foreign), (2, ours))]
+    executor = RecordingExecutor(LocalHost("web1"))
+    lane = Lane(dep, LocalHost("web1"), state=st.State((*failed, new), new.id), release=new,
+                started=frozenset({"ff" * 32, DIGEST[7:]}))
+    flow.retire(SimpleNamespace(executor=lambda _host: executor), lane,
+                Task("production/retire@web1", "retire", host="web1"))
+    text = executor.commands[0].argv[2]
+    assert "ff" * 32 in text and "ee" * 32 not in text
+    assert f"/var/lib/otter/artifacts/started/production {'ff' * 32}" in text  # forgotten

@@ -286,7 +286,7 @@ def test_retire_by_the_old_runtime_under_systemd(tmp_path):
                      runtime="systemd", proxy="caddy")
     executor = RecordingExecutor(LocalHost("web1"))
     lane = Lane(dep, LocalHost("web1"), state=st.State((old, new), R1), previous=old,
-                release=new)
+                release=new, started=frozenset({OLD.removeprefix("sha256:")}))
     engine = SimpleNamespace(executor=lambda _host: executor)
     flow.retire(engine, lane, Task("production/retire@web1", "retire", host="web1"))
     script = executor.commands[0].argv[2]

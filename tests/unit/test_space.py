@@ -73,12 +73,16 @@ def test_prunable_is_what_retire_would_prune_once_the_new_release_is_live():
                      release("20240101T000002-bbbbbbbb", digest(2), "previous"),
                      release("20240101T000003-cccccccc", digest(3), "live"),
                      release("20240101T000004-dddddddd", digest(4), "failed"))
-    pruned, digests = prunable(state, 3, [digest(3), digest(9)])
+    started = frozenset(digest(n).removeprefix("sha256:") for n in (1, 2, 3, 4))
+    pruned, digests = prunable(state, 3, [digest(3), digest(9)], started)
     assert [r.id for r in pruned] == ["20240101T000001-aaaaaaaa"]  # 3 kept: c, b and the new one
     assert digests == [digest(1), digest(4)]  # a failed release's artifact goes too
-    pruned, digests = prunable(state, 1, [digest(3)])  # the live one always stays
+    pruned, digests = prunable(state, 1, [digest(3)], started)  # the live one always stays
     assert [r.id for r in pruned] == ["20240101T000001-aaaaaaaa", "20240101T000002-bbbbbbbb"]
-    assert prunable(state, 5, [digest(3), digest(4)]) == ([], [])  # never what is kept
+    assert prunable(state, 5, [digest(3), digest(4)], started) == ([], [])  # never what is kept
+    # what only releases.json names (no record, no label) is never pruned
+    assert prunable(state, 3, [digest(3)], started - {digest(4).removeprefix("sha256:")})[1] \
+        == [digest(1)]
 
 
 HISTORY = [{"Size": 20_000}, {"Size": 0}, {"Size": 2_000_000}]  # top first
@@ -186,7 +190,9 @@ def with_room(kib: int, previous: bool = False, pruned_kib: int | None = None):
         head, _, rest = state.partition("\n")
         data = json.loads(head)
         data["releases"].insert(0, PREVIOUS)
-        state = json.dumps(data) + "\n" + rest
+        # otter started it here: its record, so a prune may remove its artifact
+        state = json.dumps(data) + "\n" + rest + "\n--- otter:started\n" + \
+            PREVIOUS["digest"].removeprefix("sha256:")
 
     def target(host):
         made = answers(state, "missing\n" + ROOM.format(kib=kib))(host)
