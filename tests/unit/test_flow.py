@@ -470,37 +470,29 @@ def test_every_target_of_a_run_names_a_release_alike(tmp_path):
         "R1", "R1", "R2"]
 
 
-def test_a_switch_whose_answer_was_lost_keeps_a_release_the_proxy_serves(tmp_path):
-    """The connection dropped after the port file was renamed: the run fails at switch, but
-    the release the proxy already serves is recorded live, never removed."""
+@pytest.mark.parametrize("serves", [True, False])
+def test_a_switch_whose_answer_was_lost_keeps_a_release_the_proxy_serves(tmp_path, serves):
+    """The connection dropped during the switch: the run fails there; a release the proxy
+    already serves (the port file was renamed) is recorded live, never removed; one it does
+    not serve is removed as after any failed switch."""
     from otterfile.executors.base import Result
 
     def target(host):
         made = answers(live_state("docker", "reverse_proxy 127.0.0.1:20000"))(host)
         made.responses[lambda c: c.description.startswith("switch")] = Result(
             None, 255, "", "otter: lost the connection to web1 during: switch")
-        made.responses[lambda c: c.description.startswith("does caddy serve")] = "serves\n"
+        made.responses[lambda c: c.description.startswith("does caddy serve")] = \
+            "serves\n" if serves else "not\n"
         return made
     outcome, executor, said = deploy_events(tmp_path, "docker", "caddy", target)
     assert outcome.status["production/switch@web1"] == FAILED
-    assert not any(c.description == "remove the failed release" for c in executor.commands)
+    removed = [c for c in executor.commands if c.description == "remove the failed release"]
     written = [c for c in executor.commands if c.description == "write state of production"]
-    assert json.loads(written[-1].stdin)["live"] == "R1"
-    assert any("the switch went through after all: R1 serves" in line for line in said)
-
-
-def test_a_switch_that_failed_and_serves_not_removes_the_release(tmp_path):
-    from otterfile.executors.base import Result
-
-    def target(host):
-        made = answers(live_state("docker", "reverse_proxy 127.0.0.1:20000"))(host)
-        made.responses[lambda c: c.description.startswith("switch")] = Result(
-            None, 255, "", "otter: lost the connection to web1 during: switch")
-        made.responses[lambda c: c.description.startswith("does caddy serve")] = "not\n"
-        return made
-    outcome, executor, _ = deploy(tmp_path, "docker", "caddy", target)
-    abort = next(c for c in executor.commands if c.description == "remove the failed release")
-    assert json.loads(abort.stdin)["live"] == "20240101T000000-cdcdcdcd"
+    if serves:
+        assert not removed and json.loads(written[-1].stdin)["live"] == "R1"
+        assert any("the switch went through after all: R1 serves" in line for line in said)
+    else:
+        assert json.loads(removed[0].stdin)["live"] == "20240101T000000-cdcdcdcd"
 
 
 @pytest.mark.parametrize("files,site,answer", [
