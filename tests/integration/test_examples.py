@@ -1,7 +1,8 @@
 """Every example in examples/ deployed to the test hosts, as its README says to run it.
 
 Each example is copied to a temporary folder (builds write beside it) and pointed at the
-session's key with OTTER_TESTBED_KEYS."""
+session's key with OTTER_TESTBED_KEYS; the examples name slot 0's hosts (127.0.0.1:2201...),
+so the copy's ports are this session's slot's (tests/testbed/hosts.py)."""
 from __future__ import annotations
 
 import contextlib
@@ -18,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from tests.integration.deploy import ROOT, on, otter_env
+from tests.testbed.hosts import SLOT
 
 EXAMPLES = ROOT / "examples"
 
@@ -29,6 +31,11 @@ def run(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
 
 def example(tmp_path: Path, name: str, targets) -> tuple[Path, dict]:
     folder = shutil.copytree(EXAMPLES / name, tmp_path / name)
+    for otterfile in folder.glob("*.py"):
+        text = otterfile.read_text()
+        for n in "123":  # as written for slot 0, moved to this session's slot
+            text = text.replace(f"220{n}", f"22{SLOT}{n}").replace(f"820{n}", f"82{SLOT}{n}")
+        otterfile.write_text(text)
     keys = str(Path(targets[0].host.identity_file).parent)
     return folder, {"OTTER_TESTBED_KEYS": keys, "HELLO_API_TOKEN": "example-token"}
 

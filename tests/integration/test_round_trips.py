@@ -21,7 +21,8 @@ NOOP_MOST = 2  # a no-op redeploy: lock + read, then log + unlock
 
 def traced_run(project, hosts, **env_extra) -> tuple[dict[str, Counter], dict[str, dict], str]:
     """`otter --debug --json run production`, stdout and stderr in one stream (in order):
-    per host, commands per stage and the stage times (seconds) of its lane."""
+    per host, commands per stage and the stage times (seconds) of its lane. The deploy
+    lock's heartbeat (every 5 s, a thread of its own) is no stage's round trip: not counted."""
     env = {**otter_env(), "PYTHONUNBUFFERED": "1", **env_extra}
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "otterfile", "-f",
@@ -33,7 +34,8 @@ def traced_run(project, hosts, **env_extra) -> tuple[dict[str, Counter], dict[st
     stage = {h: "?" for h in hosts}
     commands = {h: Counter() for h in hosts}
     seconds: dict[str, dict] = {h: {} for h in hosts}
-    for line in done.stdout.splitlines():
+    lines = done.stdout.splitlines()
+    for index, line in enumerate(lines):
         if line.startswith('{"v": '):  # an event; a --debug line may follow on its line
             event, end = json.JSONDecoder().raw_decode(line)
             host, line = event.get("host"), line[end:]
@@ -42,9 +44,20 @@ def traced_run(project, hosts, **env_extra) -> tuple[dict[str, Counter], dict[st
             if host in stage and event.get("event") == "end":
                 seconds[host][event["stage"]] = event.get("seconds")
         host, mark, _ = line.partition(" $ ")
-        if mark and host in commands:
+        if mark and host in commands and not heartbeat(lines, index):
             commands[host][stage[host]] += 1
     return commands, seconds, done.stdout
+
+
+def heartbeat(lines: list[str], index: int) -> bool:
+    """Whether the command whose --debug display starts at `lines[index]` is the lock's
+    heartbeat (its script spans lines, up to the next command or event)."""
+    for line in lines[index + 1:index + 12]:
+        if " $ " in line or line.startswith('{"v": '):
+            return False
+        if "heartbeat.tmp" in line:
+            return True
+    return False
 
 
 def timeline(project, host: str) -> list[str]:
