@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import shutil
 import subprocess
 import sys
@@ -20,9 +21,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def otter_env(**extra: str) -> dict[str, str]:
     """The environment `otter` runs in: this checkout's package first (not whichever one pip
-    installed last), and the secret the test Otterfiles read."""
+    installed last), the secret the test Otterfiles read, and Python's fault handler (a
+    SIGABRT prints every thread's stack: what a test that times out sends)."""
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": path, "APP_TOKEN": "s3cret-token-value", **extra}
+    return {**os.environ, "PYTHONPATH": path, "APP_TOKEN": "s3cret-token-value",
+            "PYTHONFAULTHANDLER": "1", **extra}
+
+
+def finish(process: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """(stdout, stderr) of a started `otter` once it ends; one that does not end in
+    `timeout` seconds fails the test with every thread's stack (its fault handler)."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        out, err = process.communicate(timeout=30)
+        raise AssertionError(f"otter did not end in {timeout}s; its threads:\n{err}\n"
+                             f"its output:\n{out[-4000:]}") from None
+
 OTTERFILE = '''
 from otterfile import *
 
@@ -49,8 +65,10 @@ def production():
 '''
 
 
-def write_app(folder: Path, version: str, healthy: bool = True, failure: str = "404") -> Path:
-    """The test app's source tree: a FROM-scratch busybox image serving `version`."""
+def write_app(folder: Path, version: str, healthy: bool = True, failure: str = "404",
+              start_delay: float = 0) -> Path:
+    """The test app's source tree: a FROM-scratch busybox image serving `version`, listening
+    `start_delay` seconds after it starts."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(BUSYBOX, folder / "busybox")
     (folder / "www").mkdir(exist_ok=True)
@@ -64,7 +82,7 @@ def write_app(folder: Path, version: str, healthy: bool = True, failure: str = "
     command = (f'echo "app {version} starting"; ' + SERVE) if healthy or failure == "404" \
         else FAIL
     (folder / "Dockerfile").write_text(DOCKERFILE.format(
-        port=8080, start_delay=0, label=_quote(version), command=_quote(command)))
+        port=8080, start_delay=start_delay, label=_quote(version), command=_quote(command)))
     return folder
 
 

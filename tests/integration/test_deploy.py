@@ -8,8 +8,8 @@ import subprocess
 import pytest
 
 from otterfile.executors import executor_for
-from tests.integration.deploy import (kill_after, on, otter, served, start_otter, write_app,
-                                      write_otterfile)
+from tests.integration.deploy import (finish, kill_after, on, otter, served, start_otter,
+                                      write_app, write_otterfile)
 
 
 def assert_one_container(targets, engine: str = "docker"):
@@ -188,7 +188,7 @@ def test_ctrl_c_stops_cleanly_and_releases_the_lock(project, two):
             break
     assert "otter-test-building" in seen[-1], seen  # inside the build
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C on a terminal does
-    out, err = process.communicate(timeout=60)
+    out, err = finish(process, 60)
     out = "".join(seen) + out
     assert process.returncode == 1, out + err
     assert "interrupted" in err

@@ -18,9 +18,9 @@ from tests.testbed import faults
 from tests.testbed.faults import RequestLoop
 
 
-def big_app(folder, version: str) -> None:
+def big_app(folder, version: str, start_delay: float = 0) -> None:
     """The test app with 40 MB more in it, so shipping takes long enough to cut it off."""
-    write_app(folder, version)
+    write_app(folder, version, start_delay=start_delay)
     (folder / "www" / "pad.bin").write_bytes(os.urandom(40 * 1024 * 1024))
 
 
@@ -54,7 +54,8 @@ def test_a_faulty_target_keeps_its_old_release_and_recovers(tmp_path, testbed, t
     write_app(tmp_path / "app", "v1")
     write_otterfile(tmp_path, two, timeout=20)
     assert otter(tmp_path, "run", "production").returncode == 0
-    big_app(tmp_path / "app", "v2")
+    # a health stage that lasts: the kill lands before the first healthy answer
+    big_app(tmp_path / "app", "v2", start_delay=5 if stage == "health" else 0)
     ok, bad = two
     code, seen = run_until(tmp_path, stage, bad.host.name, lambda: fault(bad))
     assert code == 1
