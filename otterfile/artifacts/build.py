@@ -17,7 +17,7 @@ import re
 import shlex
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, cast
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..command import cmd, script
@@ -173,6 +173,7 @@ def _acquire(source: Any, ctx: AcquireContext) -> Artifact:
     if not tag and not source.output:
         raise OtterError(f"build: cannot tell which image {source.command!r} makes: give "
                          "image=NAME, or a `docker build -t NAME` command")
+    commit: str | None
     if source.repo:
         url, user, password = split_credentials(resolve_url(source.repo, folder))
         if source.token is not None:
@@ -189,6 +190,7 @@ def _acquire(source: Any, ctx: AcquireContext) -> Artifact:
         made = _file(executor, ctx.images, build_dir / source.output, ctx.cache_dir,
                      commit=commit, ref=source.ref, source=url)
         return _served(made, ctx.images) if source.via == "url" else made
+    tag = cast(str, tag)  # no output: the check above made sure of a tag
     digest = _image_id(ctx.images, tag, origin)
     if source.push:
         return _push(ctx, source, digest, tag, commit=commit, ref=source.ref, source=url)

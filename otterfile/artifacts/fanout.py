@@ -167,7 +167,7 @@ class _Fan:
         return count > 0
 
     def _run(self) -> None:
-        source = None
+        source: Any = None
         try:
             if not self._gather():
                 return

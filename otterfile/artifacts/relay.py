@@ -171,8 +171,9 @@ def known_hosts(children: list[Child]) -> str:
     lines = []
     for child in children:
         host = child.executor.host
-        name = f"[{host.hostname}]:{host.port}" if getattr(host, "port", None) \
-            else host.hostname
+        # children are SSH hosts (a relay reaches them by address); Host has no address parts
+        name = (f"[{host.hostname}]:{host.port}"  # type: ignore[attr-defined]
+                if getattr(host, "port", None) else host.hostname)  # type: ignore[attr-defined]
         where = getattr(host, "known_hosts", None) or str(Path("~/.ssh/known_hosts")
                                                           .expanduser())
         found = LocalExecutor().run(cmd("ssh-keygen", "-F", name, "-f",

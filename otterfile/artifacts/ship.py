@@ -131,7 +131,9 @@ def _archive(artifact: Artifact, images: ImageStore, have: frozenset[str] | None
     if len(lacking) == len(diff_ids):
         return _Counter(source), total, None
     skip = [i for i in range(len(diff_ids)) if i not in lacking]
-    return _Counter(LayerFilter(source, diff_ids, skip)), None, (len(lacking), len(diff_ids))
+    # LayerFilter reads like a file; BinaryIO declares more than _Counter uses
+    return _Counter(LayerFilter(source, diff_ids, skip)), None, (  # type: ignore[arg-type]
+        len(lacking), len(diff_ids))
 
 
 def _disk_full(result) -> bool:
@@ -235,7 +237,8 @@ def ship_file(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
     progress = (lambda sent: on_progress(sent, total)) if on_progress else None
     with source:
         stream = _Counter(source)
-        result = remote.run(guard(runtime.receive(artifact)), stdin=stream,
+        result = remote.run(guard(runtime.receive(artifact)),
+                            stdin=stream,  # type: ignore[arg-type]  # a reader, not a BinaryIO
                             on_progress=progress)
     if not result.ok:
         raise OtterError(f"storing {artifact.digest[:19]} on {remote.host.name} failed (exit "
@@ -245,6 +248,8 @@ def ship_file(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
 
 def _download(artifact: Artifact, remote: Executor, started: float) -> ShipResult:
     """The target downloads the file itself into its store, verified there."""
+    if artifact.url is None:
+        raise OtterError(f"{artifact.source}: no URL for {remote.host.name} to download")
     result = remote.run(download.fetch_into_store(artifact.url, artifact.digest,
                                                   artifact.source))
     if not result.ok:

@@ -29,7 +29,8 @@ def open_stream(executor: Executor, command: Command) -> BinaryIO:
     if opener is not None:
         return opener(command)
     argv, first = remote_argv(executor, command)
-    return Stream(argv, executor.host.name, command.description, first)
+    # Stream reads like a file; BinaryIO declares more than a reader uses
+    return Stream(argv, executor.host.name, command.description, first)  # type: ignore[return-value]
 
 
 def open_session(executor: Executor, command: Command) -> "Session":

@@ -137,7 +137,7 @@ class Processes:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._running: dict[int, object] = {}  # by id
+        self._running: dict[int, subprocess.Popen[bytes]] = {}  # by id
 
     def add(self, process) -> None:
         with self._lock:

@@ -149,7 +149,7 @@ def read_command(engine: Engine, lanes: list[Lane]) -> Command:
 
 def parse_sections(stdout: str) -> dict[str, tuple[int, str]]:
     """Part name -> (exit status, output) from what `read_command` printed."""
-    out, lines = {}, []
+    out, lines = dict[str, tuple[int, str]](), list[str]()
     for line in stdout.splitlines(keepends=True):
         if line.startswith(MARK + " "):
             words = line.split()

@@ -71,7 +71,7 @@ def state_read(engine, lane, task) -> Command:
 def sections(stdout: str, marks: tuple[str, ...] = MARKS) -> dict[str, str]:
     """The parts of what `state_read` printed, by the marker line before each ("": what
     came before the first)."""
-    out, mark, lines = {}, "", []
+    out, mark, lines = dict[str, str](), "", list[str]()
     for line in stdout.splitlines(keepends=True):
         if line.rstrip("\n") in marks:
             out[mark], mark, lines = "".join(lines), line.rstrip("\n"), []

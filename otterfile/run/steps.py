@@ -135,7 +135,8 @@ def render_template(folder: Path, src: str, variables: dict[str, Any]) -> str:
 
 def _template_line(src: str) -> int | str:
     """The template line an error was raised at (jinja2 rewrites frames to the template)."""
-    tb, line = sys.exc_info()[2], "?"
+    tb = sys.exc_info()[2]
+    line: int | str = "?"
     while tb is not None:
         if tb.tb_frame.f_code.co_filename.endswith(src):
             line = tb.tb_lineno

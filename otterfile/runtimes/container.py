@@ -21,7 +21,7 @@ from .base import Instance, InstanceStatus, StartSpec
 class ContainerRuntime:
     """A container engine on the target, reached through its CLI over SSH."""
 
-    forms = ("image", "file")  # a file: a `docker save` archive (it ships as its image)
+    forms: tuple[str, ...] = ("image", "file")  # a file: a `docker save` archive (it ships as its image)
 
     def __init__(self, engine: str):
         self.name = self.engine = engine
@@ -101,7 +101,8 @@ class ContainerRuntime:
             container_port=value.port, env=spec.env, env_file=spec.env_file,
             volumes=value.volumes, options=value.options, command=value.command,
             init=value.init, record=spec.record,
-            **({"port_range": spec.port_range, "tries": 1} if spec.port_range else {}))
+            **({"port_range": spec.port_range, "tries": 1} if spec.port_range  # type: ignore[arg-type]
+               else {}))  # mypy types the dict by its values, not per key
 
     def parse_started(self, stdout: str) -> int | str:
         return c.parse_started(stdout)

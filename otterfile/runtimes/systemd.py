@@ -29,7 +29,7 @@ _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
 class SystemdRuntime:
     name = "systemd"
-    forms = ("file",)
+    forms: tuple[str, ...] = ("file",)
 
     def check(self, value: Any) -> Any:
         check_str("command", value.command)
@@ -132,7 +132,8 @@ class SystemdRuntime:
             user=self.user(value, spec.deployment), make_user=value.user is None,
             env=spec.env, env_file=spec.env_file, max_unpacked=value.max_unpacked,
             max_files=value.max_files, record=spec.record,
-            **({"port_range": spec.port_range} if spec.port_range else {}))
+            **({"port_range": spec.port_range} if spec.port_range  # type: ignore[arg-type]
+               else {}))  # mypy types the dict by its values, not per key
 
     def parse_started(self, stdout: str) -> int | str:
         return s.parse_started(stdout)
