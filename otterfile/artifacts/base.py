@@ -85,3 +85,10 @@ class ArtifactSource(Protocol):
 
     def warnings(self, value: Any) -> list[str]:
         """What `otter plan` should warn about (an unpinned download), if anything."""
+
+    def build_host(self, value: Any) -> str | None:
+        """The target the artifact is acquired on (build(on=...)), or None: the controller.
+        A target's name in the Otterfile, its address or its host name as evaluation goes."""
+
+    def built_on(self, value: Any, host: str) -> Any:
+        """`value` acquired on `host` (evaluation resolves the name the user wrote)."""

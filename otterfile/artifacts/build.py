@@ -76,6 +76,12 @@ class Build:
                     "through the controller's SSH connections")
         return None
 
+    def build_host(self, value: Any) -> str | None:
+        return value.on
+
+    def built_on(self, value: Any, host: str) -> Any:
+        return dataclasses.replace(value, on=host)
+
     def form(self, value: Any) -> str:
         return "file" if value.output else "image"
 

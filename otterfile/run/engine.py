@@ -232,7 +232,8 @@ class Engine:
 
 def build_host(source: Any) -> str | None:
     """The target an artifact is built on (build(on=...)), or None: the controller."""
-    return getattr(source, "on", None)
+    from ..artifacts import source_for
+    return source_for(source).build_host(source)
 
 
 RELEASE_PLACEHOLDER = "RELEASE"  # the release id `otter plan` and --dry-run show
