@@ -50,7 +50,22 @@ class ImageStore(Protocol):
         then stops waiting for it); nothing to do in a plain store."""
 
     def open_file(self, path: Path) -> tuple[BinaryIO, int | None]:
-        """A file artifact kept on the controller, as a stream, and its size."""
+        """A file artifact kept in this store, as a stream, and its size."""
+
+    def archive_image_id(self, path: Path) -> str | None:
+        """The image id of a `docker save` archive kept in this store, or None when the
+        file is not one (only its manifest is read)."""
+
+    def history(self, image_id: str) -> list[dict] | None:
+        """The engine's history of the image (top first, each entry's `Size`), or None
+        when this store cannot tell (layer sizes are then estimated without it)."""
+
+    def serve(self, path: Path) -> str | None:
+        """A URL the targets download a kept file from until `close` (build(on=...,
+        via="url")), or None: this store serves nothing (the artifact ships as it is)."""
+
+    def close(self) -> None:
+        """Stop what the store serves (the run is over, however it ended)."""
 
 
 @dataclass(frozen=True)

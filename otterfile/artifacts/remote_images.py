@@ -107,6 +107,9 @@ class RemoteImages(Inspected):
                              f"{sized.tail(3) or f'exit {sized.exited}'}")
         return open_stream(self.executor, cat(path)), int(sized.stdout.strip())
 
+    def history(self, image_id: str) -> list[dict] | None:
+        return None  # one more round trip for an estimate: layer sizes go without it
+
     def serve(self, path: Path) -> str:
         """Serve a kept file for the targets to download (build(via="url")) until `close`:
         its URL, on the address the targets reach this host at (ssh(peer=...), else the

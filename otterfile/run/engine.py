@@ -219,7 +219,7 @@ class Engine:
         happened."""
         for store in [self.images, *self._stores.values()]:
             try:
-                getattr(store, "close", lambda: None)()
+                store.close()
             except Exception:  # closing must not hide the run's own outcome
                 pass
         for executor in list(self.executors.values()):
