@@ -116,7 +116,7 @@ def settings(dep) -> dict:
     out = {"kind": dep.runtime.kind.name}
     if is_dataclass(value):
         out.update({f.name: getattr(value, f.name) for f in fields(value) if f.name != "env"})
-    out["image"] = out.get("image") or getattr(dep.artifact.source, "image", None)
+    out["image"] = out.get("image") or dep.artifact.kind.named_image(dep.artifact.source)
     out["env"] = {k: str(v) for k, v in masked_env(dep).items()}
     return {k: v for k, v in out.items() if v not in (None, [], (), {})}
 

@@ -101,6 +101,9 @@ class ArtifactSource(Protocol):
     def warnings(self, value: Any) -> list[str]:
         """What `otter plan` should warn about (an unpinned download), if anything."""
 
+    def named_image(self, value: Any) -> str | None:
+        """The image name the Otterfile gives what it makes (build(image=...)), or None."""
+
     def build_host(self, value: Any) -> str | None:
         """The target the artifact is acquired on (build(on=...)), or None: the controller.
         A target's name in the Otterfile, its address or its host name as evaluation goes."""

@@ -76,6 +76,9 @@ class Build:
                     "through the controller's SSH connections")
         return None
 
+    def named_image(self, value: Any) -> str | None:
+        return value.image
+
     def build_host(self, value: Any) -> str | None:
         return value.on
 

@@ -67,6 +67,9 @@ class Fetch:
     def unsupported(self, value: Any) -> str | None:
         return None
 
+    def named_image(self, value: Any) -> str | None:
+        return None
+
     def build_host(self, value: Any) -> str | None:
         return None
 

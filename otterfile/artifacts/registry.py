@@ -230,6 +230,9 @@ class Registry:
     def unsupported(self, value: Any) -> str | None:
         return None
 
+    def named_image(self, value: Any) -> str | None:
+        return None  # its ref names where it is pulled from, not a name given
+
     def build_host(self, value: Any) -> str | None:
         return None
 

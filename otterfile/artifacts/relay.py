@@ -162,8 +162,7 @@ def refusals(said: str, children: list[Child], relay: str) -> list[str]:
 
 
 def _name(child: Child) -> str:
-    host = getattr(child.executor, "host", None)
-    return getattr(host, "name", None) or child.address or "a child"
+    return child.executor.host.name or child.address or "a child"
 
 
 def known_hosts(children: list[Child]) -> str:
