@@ -124,7 +124,7 @@ def settings(dep: DeploymentDef) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": dep.runtime.kind.name}
     if is_dataclass(value):
         out.update({f.name: getattr(value, f.name) for f in fields(value) if f.name != "env"})
-    out["image"] = out.get("image") or getattr(dep.artifact.source, "image", None)
+    out["image"] = out.get("image") or dep.artifact.kind.named_image(dep.artifact.source)
     out["env"] = {k: str(v) for k, v in masked_env(dep).items()}
     return {k: v for k, v in out.items() if v not in (None, [], (), {})}
 

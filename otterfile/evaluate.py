@@ -325,7 +325,7 @@ def _within(path: str, check: Callable[[Any], Any], value: Any) -> Any:
 def _build_host(art: ArtifactDef, targets: dict[str, TargetDef]) -> ArtifactDef:
     """build(on=TARGET): TARGET is a one-host target of this Otterfile; `on` becomes that
     host's address here and its name once hosts are named (_on_named)."""
-    on = getattr(art.source, "on", None)
+    on = art.kind.build_host(art.source)
     if on is None:
         return art
     target = targets.get(on)
@@ -334,10 +334,10 @@ def _build_host(art: ArtifactDef, targets: dict[str, TargetDef]) -> ArtifactDef:
     if len(target.hosts) != 1:
         fail("on", f"target {on!r} is a group of {len(target.hosts)} hosts; a build runs on "
              "one: name a target of one host")
-    return replace(art, source=replace(art.source, on=target.hosts[0].address))
+    return replace(art, source=art.kind.built_on(art.source, target.hosts[0].address))
 
 
 def _on_named(art: ArtifactDef, names: dict[str, str]) -> ArtifactDef:
     """A build host's address -> its name in the run (what the plan and engine call it)."""
-    on = getattr(art.source, "on", None)
-    return art if on is None else replace(art, source=replace(art.source, on=names[on]))
+    on = art.kind.build_host(art.source)
+    return art if on is None else replace(art, source=art.kind.built_on(art.source, names[on]))

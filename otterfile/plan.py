@@ -77,7 +77,7 @@ class _Builder:
     def add(self, dep: DeploymentDef, hosts: list[str]) -> None:
         acquire = self.node(f"acquire:{dep.artifact.name}", [], stage="acquire",
                             artifact=dep.artifact.name, deployment=dep.name,
-                            host=getattr(dep.artifact.source, "on", None))  # build(on=)
+                            host=dep.artifact.kind.build_host(dep.artifact.source))
         stages = [s for s in TARGET_STAGES[:-1] if not (self.rollback and s == "ship")]
         if self.rollback:
             del self.deps[acquire], self.meta[acquire]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
 from ..command import Command
-from ..commands import container, download
+from ..commands import download
 from ..errors import OtterError
 from ..executors.base import Executor
 from ..text import human_size
@@ -284,8 +284,8 @@ def _pull(runtime, remote: Executor, pull, digest: str | None) -> tuple[str, boo
     if not result.ok:
         reason = result.tail(4) or result.tail(4, "stdout") or f"exit {result.exited}"
         raise OtterError(pull.failure(remote.host.name, what, reason,
-                                      login=result.exited == container.EXIT_LOGIN))
-    pulled = container.parse_pulled(result.stdout)
+                                      login=runtime.login_refused(result.exited)))
+    pulled = runtime.parse_pulled(result.stdout)
     if pulled.present:
         return digest or "", False
     if digest:

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Callable, Protocol
 
 from ..command import Command
 from ..hosts import Host
+
+if TYPE_CHECKING:
+    from .streams import Session
 
 # Called with ("stdout" | "stderr", line) as output arrives.
 OnOutput = Callable[[str, str], None]
@@ -64,6 +67,16 @@ class Executor(Protocol):
     def http(self, remote_port: int) -> contextlib.AbstractContextManager[HttpGet]:
         """`get(path)` -> status code of GET http://127.0.0.1:`remote_port`PATH on the host,
         for as long as the context lasts; raises ProbeFailed when nothing answers."""
+        ...
+
+    def open_stream(self, command: Command) -> BinaryIO:
+        """`command` started on the host, its stdout read as it comes (`docker save` on a
+        build host); `close()` waits for it and raises OtterError when it failed."""
+        ...
+
+    def open_session(self, command: Command) -> "Session":
+        """`command` started on the host, running until the Session is closed (a file
+        server); it sees its stdin end when otter closes it or goes away."""
         ...
 
     def close(self) -> None:

@@ -220,7 +220,7 @@ class Engine:
         happened."""
         for store in [self.images, *self._stores.values()]:
             try:
-                getattr(store, "close", lambda: None)()
+                store.close()
             except Exception:  # closing must not hide the run's own outcome
                 pass
         for executor in list(self.executors.values()):
@@ -233,7 +233,8 @@ class Engine:
 
 def build_host(source: Any) -> str | None:
     """The target an artifact is built on (build(on=...)), or None: the controller."""
-    return getattr(source, "on", None)
+    from ..artifacts import source_for
+    return source_for(source).build_host(source)
 
 
 RELEASE_PLACEHOLDER = "RELEASE"  # the release id `otter plan` and --dry-run show

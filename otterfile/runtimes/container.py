@@ -81,9 +81,24 @@ class ContainerRuntime:
     def receive(self, artifact: Artifact) -> Command:
         return c.load(self.engine)
 
-    def pull(self, ref: str, **options: Any) -> Command:
+    def pull(self, ref: str, *, pinned: str | None = None, server: str | None = None,
+             username: str | None = None, password: Any = None) -> Command:
         """The target pulls a registry image itself (see commands/container.pull)."""
-        return c.pull(self.engine, ref, **options)
+        return c.pull(self.engine, ref, pinned=pinned, server=server, username=username,
+                      password=password)
+
+    def parse_pulled(self, stdout: str) -> c.Pulled:
+        return c.parse_pulled(stdout)
+
+    def login_refused(self, exited: int) -> bool:
+        return exited == c.EXIT_LOGIN
+
+    def relay_engine(self, artifact: Artifact) -> str | None:
+        """Docker images the controller ships (not a registry's pull); podman's image ids
+        (no `sha256:`) and its load were not measured on the relay's path."""
+        if artifact.form != "image" or artifact.pull is not None or self.engine != "docker":
+            return None
+        return self.engine
 
     def layers(self) -> Command | None:
         return c.layer_lists(self.engine)

@@ -94,6 +94,19 @@ class SystemdRuntime:
     def receive(self, artifact: Artifact) -> Command:
         return store.receive(artifact.digest)
 
+    def pull(self, ref: str, *, pinned: str | None = None, server: str | None = None,
+             username: str | None = None, password: Any = None) -> Command:
+        raise OtterError(f"the systemd runtime runs files; it cannot pull the image {ref}")
+
+    def parse_pulled(self, stdout: str) -> Any:
+        raise OtterError("the systemd runtime pulls no images")
+
+    def login_refused(self, exited: int) -> bool:
+        return False
+
+    def relay_engine(self, artifact: Artifact) -> str | None:
+        return None  # files ship from the controller's store
+
     def layers(self) -> Command | None:
         return None  # a file ships whole; the target store skips what it has
 
