@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 from ..command import Command, cmd, script
 from ..errors import OtterError
 from ..executors.base import Executor
-from ..executors.streams import Session
+from ..executors.base import Session
 from ..scripts import load
 from .images import Inspected
 

@@ -3,13 +3,10 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Callable, Protocol
+from typing import BinaryIO, Callable, Protocol
 
 from ..command import Command
 from ..hosts import Host
-
-if TYPE_CHECKING:
-    from .streams import Session
 
 # Called with ("stdout" | "stderr", line) as output arrives.
 OnOutput = Callable[[str, str], None]
@@ -17,6 +14,22 @@ OnOutput = Callable[[str, str], None]
 OnProgress = Callable[[int], None]
 # GET a path on a host's port: the status code (see Executor.http).
 HttpGet = Callable[[str], int]
+
+
+class Session(Protocol):
+    """A command that runs until otter closes it (see Executor.open_session)."""
+
+    def first_line(self, timeout: float) -> str:
+        """The first line it printed; "" when it ended or said nothing in time."""
+        ...
+
+    def failure(self) -> str:
+        """How it ended: exit status and last lines."""
+        ...
+
+    def close(self, wait: float = ...) -> int:
+        """End it (idempotent); its exit status."""
+        ...
 
 
 class ProbeFailed(Exception):
@@ -74,7 +87,7 @@ class Executor(Protocol):
         build host); `close()` waits for it and raises OtterError when it failed."""
         ...
 
-    def open_session(self, command: Command) -> "Session":
+    def open_session(self, command: Command) -> Session:
         """`command` started on the host, running until the Session is closed (a file
         server); it sees its stdin end when otter closes it or goes away."""
         ...

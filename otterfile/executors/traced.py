@@ -5,8 +5,7 @@ import contextlib
 from typing import Any, BinaryIO, Callable
 
 from ..command import Command
-from .base import Executor, HttpGet, OnOutput, OnProgress, Result
-from .streams import Session
+from .base import Executor, HttpGet, OnOutput, OnProgress, Result, Session
 
 # Called with (host name, the command as a person reads it).
 Show = Callable[[str, str], None]
