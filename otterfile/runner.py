@@ -43,7 +43,8 @@ class Outcome:
 
 
 def run_graph(graph: Graph, perform: Perform, report: Reporter, *, parallel: int | None = None,
-              cancel: threading.Event | None = None) -> Outcome:
+              cancel: threading.Event | None = None,
+              interrupt: Callable[[], None] | None = None) -> Outcome:
     """Run every task once its dependencies are done. A failed task skips what depends on
     it, except `always` tasks (unlock) whose `needs` succeeded. At most `parallel` hosts are
     worked on at once (hosts admitted in graph order: a window, used by rollbacks; a deploy's
@@ -93,6 +94,8 @@ def run_graph(graph: Graph, perform: Perform, report: Reporter, *, parallel: int
             except KeyboardInterrupt:
                 interrupted = True
                 cancel.set()
+                if interrupt:  # what runs on otter's behalf stops now, not at its end
+                    interrupt()
     return Outcome(status, errors, seconds, interrupted or cancel.is_set())
 
 
@@ -116,8 +119,10 @@ def _start_ready(order: Sequence[Task], status: dict[str, str], active: set[str]
             if len(active) >= limit:
                 continue
             active.add(task.host)
-        status[task.id] = RUNNING
+        # reported before it counts as running: a Ctrl-C that lands in `report` leaves it
+        # pending (then skipped), never running without a thread
         report(Event("start", task, RUNNING))
+        status[task.id] = RUNNING
         running[pool.submit(timed, task)] = task
         moved += 1
     return moved

@@ -92,6 +92,11 @@ class Executor(Protocol):
         server); it sees its stdin end when otter closes it or goes away."""
         ...
 
+    def interrupt(self) -> None:
+        """Ctrl-C: stop the commands that run in a process group of their own now (local
+        builds and steps; a terminal's Ctrl-C reaches the others itself)."""
+        ...
+
     def close(self) -> None:
         """Release connections (the SSH master)."""
         ...

@@ -10,6 +10,7 @@ import os
 import select
 import selectors
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -140,11 +141,11 @@ class Processes:
         self._lock = threading.Lock()
         self._running: dict[int, subprocess.Popen[bytes]] = {}  # by id
 
-    def add(self, process) -> None:
+    def add(self, process: subprocess.Popen[bytes]) -> None:
         with self._lock:
             self._running[id(process)] = process
 
-    def discard(self, process) -> None:
+    def discard(self, process: subprocess.Popen[bytes]) -> None:
         with self._lock:
             self._running.pop(id(process), None)
 
@@ -152,8 +153,24 @@ class Processes:
         with self._lock:
             running, self._running = list(self._running.values()), {}
         for process in running:
-            with contextlib.suppress(Exception):  # it may have ended meanwhile
-                process.terminate()
+            stop(process, signal.SIGTERM)
+
+
+def stop(process: subprocess.Popen[bytes], signal_number: int) -> None:
+    """Signal `process` and, when it leads a process group of its own, all it started (a
+    shell's `sleep` or `docker build` would otherwise keep running, and keep its pipes)."""
+    with contextlib.suppress(OSError):  # it may have ended meanwhile
+        if _leads_group(process.pid):
+            os.killpg(process.pid, signal_number)
+        else:
+            process.send_signal(signal_number)
+
+
+def _leads_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except OSError:
+        return False
 
 
 def _program(argv0: str, cwd: str | None, env: dict[str, str]) -> str | None:
@@ -210,7 +227,8 @@ def _drain(pipes: list[tuple[BinaryIO, _Capture]]) -> None:
 
 
 def _start(argv: list[str], cwd: str | None, env: dict[str, str], stdin: Input,
-           out: _Capture, err: _Capture) -> tuple[subprocess.Popen, list[threading.Thread]]:
+           out: _Capture, err: _Capture, own_group: bool = False,
+           ) -> tuple[subprocess.Popen, list[threading.Thread]]:
     if cwd and not os.path.isdir(cwd):
         raise _CannotStart(EXIT_NOT_FOUND, f"cd: {cwd}: no such directory\n")
     program = _program(argv[0], cwd, env)
@@ -220,7 +238,8 @@ def _start(argv: list[str], cwd: str | None, env: dict[str, str], stdin: Input,
     try:
         process = subprocess.Popen([program, *argv[1:]], cwd=cwd, env=env,
                                    stdin=subprocess.DEVNULL if empty else subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   start_new_session=own_group)
     except OSError as error:  # exec failed: not executable, a bad interpreter
         raise _CannotStart(EXIT_CANNOT_EXEC, f"{argv[0]}: {error.strerror}\n") from None
     pipes = [(process.stdout, out), (process.stderr, err)]
@@ -235,15 +254,17 @@ def _start(argv: list[str], cwd: str | None, env: dict[str, str], stdin: Input,
 
 def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] | None = None,
                 stdin: Input = None, on_output: OnOutput | None = None,
-                timeout: float | None = None,
-                processes: Processes | None = None) -> tuple[int, str, str]:
+                timeout: float | None = None, processes: Processes | None = None,
+                own_group: bool = False) -> tuple[int, str, str]:
     """Run argv to its end; returns (exit status, stdout, stderr). Never raises for
-    a failing command: not found is 127, a timeout 124, a signal its negative number."""
+    a failing command: not found is 127, a timeout 124, a signal its negative number.
+    `own_group`: in a process group of its own, which a stop ends as a whole (otter
+    forwards Ctrl-C to it: a `sh -c` that takes SIGINT between two commands loses it)."""
     out, err = _Capture("stdout", on_output), _Capture("stderr", on_output)
     held = stdin if isinstance(stdin, HeldOpen) else None
     try:
         process, threads = _start(argv, cwd, {**os.environ, **(env or {})},
-                                  held.stream() if held else stdin, out, err)
+                                  held.stream() if held else stdin, out, err, own_group)
     except _CannotStart as error:
         if held:
             held.attach(None)
@@ -257,7 +278,7 @@ def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] 
         try:
             code = process.wait(timeout)
         except subprocess.TimeoutExpired:
-            process.kill()
+            stop(process, signal.SIGKILL)
             process.wait()
             code, linger = EXIT_TIMEOUT, 2.0  # a child it left may hold the pipes open
             err.add(f"otter: timed out after {timeout}s\n")
@@ -265,8 +286,7 @@ def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] 
         for thread in threads[:1]:  # all its output (the input feeder may be blocked)
             thread.join(None if until is None else max(0.0, until - time.monotonic()))
     except BaseException:  # Ctrl-C while waiting: the process must not outlive the run
-        with contextlib.suppress(Exception):
-            process.kill()
+        stop(process, signal.SIGKILL)
         raise
     finally:
         processes.discard(process)
@@ -288,7 +308,8 @@ class LocalExecutor:
         started = time.monotonic()
         code, out, err = run_process(command.argv_values(), cwd=command.cwd,
                                      env=command.env_values(), stdin=data, on_output=on_output,
-                                     timeout=timeout, processes=self._processes)
+                                     timeout=timeout, processes=self._processes,
+                                     own_group=True)
         return Result(command, code, out, err, time.monotonic() - started, self.host.name)
 
     def upload(self, source: str | BinaryIO, dest: str, *, mode: int = 0o644,
@@ -315,6 +336,9 @@ class LocalExecutor:
     def _shell(self, command: Command) -> tuple[list[str], str, str, bytes]:
         argv, first = shell_argv(command, self.host.name, ["sh", "-c"])
         return argv, self.host.name, command.description, first
+
+    def interrupt(self) -> None:
+        self._processes.stop_all()
 
     def close(self) -> None:
         """Stop any process still running (Ctrl-C)."""

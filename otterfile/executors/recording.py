@@ -46,7 +46,7 @@ class RecordingExecutor:
         self.commands: list[Command] = []
         self.uploads: list[Upload] = []
         self.forwards: list[int] = []
-        self.closed = False
+        self.closed = self.interrupted = False
 
     def run(self, command: Command, *, stdin: BinaryIO | None = None,
             on_output: OnOutput | None = None, on_progress: OnProgress | None = None,
@@ -101,6 +101,9 @@ class RecordingExecutor:
     def open_session(self, command: Command) -> "RecordedSession":
         """Record `command`; the session says its canned stdout's first line."""
         return RecordedSession(self.run(command))
+
+    def interrupt(self) -> None:
+        self.interrupted = True
 
     def close(self) -> None:
         self.closed = True

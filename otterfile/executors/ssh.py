@@ -290,6 +290,10 @@ class SSHExecutor:
         with self.forward(remote_port) as local, getter(local) as get:
             yield get
 
+    def interrupt(self) -> None:
+        """Nothing: its ssh clients share otter's process group, so a terminal's Ctrl-C
+        reaches them, and an unlock that runs after it must not be cut."""
+
     def close(self) -> None:
         """Stop running commands; end the master connection unless it is kept (`persist`)."""
         self._closes += 1

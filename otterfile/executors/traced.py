@@ -44,5 +44,8 @@ class TracedExecutor:
     def http(self, remote_port: int) -> contextlib.AbstractContextManager[HttpGet]:
         return self.inner.http(remote_port)
 
+    def interrupt(self) -> None:
+        self.inner.interrupt()
+
     def close(self) -> None:
         self.inner.close()

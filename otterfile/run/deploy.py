@@ -100,7 +100,7 @@ def execute(graph: Graph, engine: Engine, parallel: int | None,
     started = time.monotonic()
     try:
         outcome = run_graph(graph, engine.perform, report or engine.report, parallel=parallel,
-                            cancel=engine.cancel)
+                            cancel=engine.cancel, interrupt=engine.interrupt)
     finally:
         engine.close()
     return Finished(graph, outcome, time.monotonic() - started)

@@ -215,6 +215,16 @@ class Engine:
     def emit(self, task: Task | None, kind: str, message: str = "", **data: Any) -> None:
         self.report(Event(kind, task, message=message, data=data))
 
+    def interrupt(self) -> None:
+        """Ctrl-C: stop the commands that run in process groups of their own (local builds
+        and steps) at once; what runs over SSH got the terminal's signal itself."""
+        self.cancel.set()
+        for executor in list(self.executors.values()):
+            try:
+                executor.interrupt()
+            except Exception:  # an interrupt must reach every executor
+                pass
+
     def close(self) -> None:
         """Stop what build hosts serve, close every connection (SSH masters), whatever
         happened."""

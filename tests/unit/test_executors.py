@@ -262,3 +262,19 @@ def test_secret_is_used_but_never_shown(local):
     assert result.stdout == "match\n"
     for shown in (repr(result), str(result), command.display(), repr(command)):
         assert "s3cr3t" not in shown
+
+
+def test_interrupt_stops_a_local_shell_and_what_it_started(local, tmp_path):
+    """A `sh -c` that took SIGINT between two commands lost it (dash); otter stops the
+    command's whole process group instead: the shell and its `sleep` end, the pipes close."""
+    started = threading.Event()
+    done: list[Result] = []
+    worker = threading.Thread(target=lambda: done.append(local.run(
+        cmd("sh", "-c", "echo up && sleep 60 && echo never"),
+        on_output=lambda _stream, line: started.set())))
+    worker.start()
+    assert started.wait(20)
+    local.interrupt()
+    worker.join(30)  # a bound, not a timing: `sleep 60` outlives it if the group lives on
+    assert not worker.is_alive()
+    assert done[0].exited < 0 and "never" not in done[0].stdout

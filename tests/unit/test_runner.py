@@ -91,3 +91,27 @@ def test_cancel_skips_new_work_but_unlocks():
     assert outcome.status["start@a"] == SKIPPED
     assert outcome.status["unlock@a"] == OK
     assert outcome.interrupted
+
+
+def test_ctrl_c_stops_new_work_and_asks_what_runs_to_stop_at_once():
+    """KeyboardInterrupt lands in the main thread (here: while it reports); the runner
+    cancels and calls `interrupt` then, not after the running task ends by itself."""
+    interrupted, raised = [], []
+
+    def report(event):
+        if event.kind == "start" and event.task.stage == "ship" and not raised:
+            raised.append(True)
+            raise KeyboardInterrupt
+
+    outcomes = []  # in a thread, so that a runner which never ends fails the test
+    runner = threading.Thread(target=lambda: outcomes.append(run_graph(
+        graph("a"), lambda task: None, report, interrupt=lambda: interrupted.append(True))),
+        daemon=True)
+    runner.start()
+    runner.join(30)
+    assert outcomes, "the runner never ended (a task left running without a thread)"
+    outcome = outcomes[0]
+    assert interrupted == [True]
+    assert outcome.interrupted
+    assert outcome.status["start@a"] == SKIPPED
+    assert outcome.status["unlock@a"] == OK
