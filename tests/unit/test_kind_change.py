@@ -19,7 +19,7 @@ from otterfile.graph import Task
 from otterfile.hosts import LocalHost
 from otterfile.loader import load
 from otterfile.plan import plan
-from otterfile.run import flow, handover, kinds
+from otterfile.run import flow, handover, kinds, target as reads
 from otterfile.run import remove as removal
 from otterfile.run.deploy import execute
 from otterfile.run.engine import Engine, Lane
@@ -79,7 +79,7 @@ def read_out(records: list[dict], live: str | None, instances: dict[str, tuple[s
     text = json.dumps({"releases": records, "live": live}) + "\n"
     for kind, releases in instances.items():
         text += f"{cs.INSTANCES_MARK} {kind}\n{listing(kind, *releases)}"
-    text += f"{cs.LOG_MARK}\n{flow.SITE_MARK}\n{site}\n"
+    text += f"{cs.LOG_MARK}\n{reads.SITE_MARK}\n{site}\n"
     return text + (f"{handover.MARK}\n{old_sites}" if old_sites else "")
 
 
@@ -253,7 +253,7 @@ def test_recover_removes_instances_of_every_kind_left_by_dead_runs(tmp_path):
     out = read_out(records, R0, {"docker": (R1, stale), "podman": (R0,)},
                    "reverse_proxy 127.0.0.1:20000")
     executor = RecordingExecutor(LocalHost("web1"), {
-        lambda c: c.description.startswith("read state"): f"k\n{flow.KEY_MARK}\n{out}"})
+        lambda c: c.description.startswith("read state"): f"k\n{reads.KEY_MARK}\n{out}"})
     lane, said = Lane(dep, LocalHost("web1")), []
     engine = SimpleNamespace(executor=lambda _host: executor, artifacts={}, rollback=False,
                              emit=lambda task, kind, message: said.append(message))
