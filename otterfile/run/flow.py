@@ -179,8 +179,7 @@ def start(engine, lane, task) -> None:
     dep, rt, executor = lane.deployment, lane.runtime, engine.executor(task.host)
     artifact = engine.artifact_of(lane)
     env = engine.env.get(dep.name, dict(dep.runtime.env))
-    config = fingerprint(dep, artifact.digest, env, lane.key,
-                         lane.proxy.shipped_digest(dep.proxy, engine.project.folder))
+    config = config_of(engine, lane, artifact.digest, lane.key)
     live = lane.previous
     if target.unchanged(dep, live, config, lane.running, runtime=rt.name,
                         rollback=engine.rollback, old_sites=lane.old_sites):
@@ -212,6 +211,13 @@ def start(engine, lane, task) -> None:
     # before that leaves an instance no state names, which the next run's recover removes
     lane.state = add_release(lane.state, lane.release)
     engine.emit(task, "info", f"{lane.release.instance} on 127.0.0.1:{port}")
+
+
+def config_of(engine, lane, digest: str, key: str) -> str:
+    """The fingerprint a run gives its release of `digest` on a target with `key`."""
+    dep = lane.deployment
+    return fingerprint(dep, digest, engine.env.get(dep.name, dict(dep.runtime.env)), key,
+                       lane.proxy.shipped_digest(dep.proxy, engine.project.folder))
 
 
 def fingerprint(dep, digest: str, env: dict, key: str, proxy_files: str | None = None) -> str:

@@ -56,15 +56,15 @@ def command(dep, *, key: Command | None = None, probe: Command | None = None,
             every: bool = False, sites: bool | None = None) -> Command:
     """The read, as one command: the key (`key` prints it; None: not read), the state and
     instances (`every`: of every runtime kind), the deploy log, the served site and its port
-    file, the started records; with `sites` (default: behind a proxy) how the proxy
-    switches and other proxy kinds' sites of the deployment; `probe`, `layers` and `room`
+    file, the started records, how the proxy switches (behind one); with `sites` (default:
+    behind a proxy) other proxy kinds' sites of the deployment; `probe`, `layers` and `room`
     when given (layers and room only when the probe did not find the artifact)."""
     px, sites = dep.proxy_kind, (not dep.recreate) if sites is None else sites
     read = kinds.read_state(dep, log_lines=log_lines, every=every)
     return script(load("state-read.sh"),
                   args=[px.site_path(dep.name), upstream_dir(dep.name),
                         key.shell_line() if key else "",
-                        px.switch_probe(dep.proxy).shell_line() if sites else "",
+                        "" if dep.recreate else px.switch_probe(dep.proxy).shell_line(),
                         handover.read(dep).shell_line() if sites else "",
                         layers.shell_line() if layers else "",
                         probe.shell_line() if probe else "", room,
