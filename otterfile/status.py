@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .proxies.base import parse_switching
 from .report import table
 from .text import printable
 
@@ -35,12 +34,12 @@ def read_status(dep, executor, log_lines: int = 0) -> TargetStatus:
     reading = reads.complete(dep, executor, reads.parse(dep, executor.host.name,
                                                         result.stdout), log_lines)
     state, live = reads.live(dep, reading)
+    switching = reads.switching(dep, reading)
     out = TargetStatus(list(state.releases), live,
                        {kinds.key(dep, i) for i in reading.target.instances if i.running},
                        log=reading.target.log,
                        note=kinds.assumed_note(dep, executor.host.name, reading.target) or "",
-                       switch=None if dep.recreate else
-                       parse_switching(reading.switch or "", dep.proxy.switch).said)
+                       switch=switching.said if switching else None)
     if out.live is not None and out.live.port:
         out.health = _probe(dep, executor, out.live.port)
     return out

@@ -18,7 +18,6 @@ from ..artifacts.sizes import EMPTY_LAYER, history_of, layer_sizes  # noqa: F401
 from ..command import Command, script
 from ..errors import OtterError
 from ..graph import Graph
-from ..proxies.base import parse_switching
 from ..state import PORT_PLACEHOLDER
 from .engine import Engine, Lane
 from . import target
@@ -111,11 +110,6 @@ def check_host(engine: Engine, host: str, lanes: list[Lane],
                             f"{host}: {text}")]
 
 
-def artifact_of(engine: Engine, lane: Lane):
-    """The run's artifact for a lane, or None when --check did not acquire it."""
-    return engine.artifacts.get(lane.deployment.artifact.name)
-
-
 def read_command(engine: Engine, lanes: list[Lane]) -> Command:
     """Every read for `lanes` in one script: per lane, whether the proxy is installed and
     running, then the target read (run/target.py) with the key read, not made, and the
@@ -126,7 +120,7 @@ def read_command(engine: Engine, lanes: list[Lane]) -> Command:
         dep, rt, px, name = lane.deployment, lane.runtime, lane.proxy, lane.deployment.name
         if not dep.recreate:
             parts[f"{name}/proxy"] = script(PROXY_SCRIPT, args=[px.name])
-        artifact, probe, layers = artifact_of(engine, lane), None, None
+        artifact, probe, layers = engine.artifacts.get(dep.artifact.name), None, None
         if artifact is not None and artifact.digest and artifact.pull is None:
             # by digest alone: a probe with a name would tag the image (a write)
             probe = rt.probe(replace(artifact, image=None))
@@ -162,13 +156,10 @@ def judge(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
     dep, px, host = lane.deployment, lane.proxy, lane.host.name
     reading = target.parse(dep, host, sections.get(f"{dep.name}/read", (0, ""))[1])
     _, live = target.live(dep, reading)
-    if not dep.recreate:
-        lane.switching = parse_switching(reading.switch or "", dep.proxy.switch)
-    artifact = artifact_of(engine, lane)
+    lane.switching = target.switching(dep, reading) or lane.switching
+    artifact = engine.artifacts.get(dep.artifact.name)
     known = artifact is not None and bool(artifact.digest)
-    # no key yet: no release was ever made here; the digest unknown: never the same
-    config = config_of(engine, lane, artifact.digest, reading.key) \
-        if known and reading.key.strip() else None
+    config = config_of(engine, lane, artifact.digest, reading.key) if known else None
     same = target.unchanged(dep, live, config, target.running(dep, reading),
                             runtime=lane.runtime.name, rollback=engine.rollback,
                             old_sites=reading.old_sites)
@@ -250,10 +241,7 @@ def artifact_move(engine: Engine, lane: Lane, artifact, reading) -> Move:
 
 
 def _file_size(path) -> int | None:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return None
+    return path.stat().st_size if path.exists() else None
 
 
 def failed(checks: list[TargetCheck]) -> bool:

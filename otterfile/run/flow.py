@@ -11,7 +11,6 @@ from ..artifacts.ship import probed, ship as ship_artifact
 from ..command import Command, script, sequence
 from ..commands import files, lock as locks, proxy_install, state as states, store
 from ..errors import OtterError
-from ..proxies.base import parse_switching
 from ..runtimes.base import StartSpec
 from ..scripts import load
 from ..state import (Release, add_release, format_state, mark_failed, mark_live,
@@ -89,15 +88,16 @@ def _take_reading(engine, lane, task, reading) -> None:
     probe = _probe_of(engine, lane)
     found = probed(reading.probe) if probe and reading.probe is not None else None
     lane.probed = (probe[0], found) if probe and found is not None else None
-    if not lane.deployment.recreate:
-        _take_switching(engine, lane, task, reading.switch or "")
+    switching = target.switching(lane.deployment, reading)
+    if switching is not None:
+        _take_switching(engine, lane, task, switching)
 
 
-def _take_switching(engine, lane, task, probe: str) -> None:
+def _take_switching(engine, lane, task, switching) -> None:
     """How the proxy switches on this target; said when the host makes it reload (nginx
     without njs), as the user who chose `switch="file"` expects no reload."""
     dep = lane.deployment
-    lane.switching = parse_switching(probe, dep.proxy.switch)
+    lane.switching = switching
     if not lane.switching.per_request and dep.proxy.switch == "file":
         engine.emit(task, "info", f"{lane.proxy.name} switches by reload here: "
                     f"{lane.switching.why}")
@@ -213,9 +213,12 @@ def start(engine, lane, task) -> None:
     engine.emit(task, "info", f"{lane.release.instance} on 127.0.0.1:{port}")
 
 
-def config_of(engine, lane, digest: str, key: str) -> str:
-    """The fingerprint a run gives its release of `digest` on a target with `key`."""
+def config_of(engine, lane, digest: str, key: str) -> str | None:
+    """The fingerprint a run gives its release of `digest` on a target with `key` (None: no
+    key yet, no release was ever made there)."""
     dep = lane.deployment
+    if not key.strip():
+        return None
     return fingerprint(dep, digest, engine.env.get(dep.name, dict(dep.runtime.env)), key,
                        lane.proxy.shipped_digest(dep.proxy, engine.project.folder))
 

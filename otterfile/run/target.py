@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from ..command import Command, script
 from ..commands import state as states, store
-from ..proxies.base import served_port as served_port_of
+from ..proxies.base import Switching, parse_switching, served_port as served_port_of
 from ..scripts import load
 from ..state import Release, State, mark_live, upstream_dir
 from . import handover, kinds, space
@@ -113,6 +113,11 @@ def served_port(dep, reading: Reading) -> int | None:
     if dep.recreate:
         return None
     return served_port_of(dep.proxy_kind, reading.site, reading.upstream)
+
+
+def switching(dep, reading: Reading) -> Switching | None:
+    """How the proxy switches the deployment on the target (None: not behind one)."""
+    return None if dep.recreate else parse_switching(reading.switch or "", dep.proxy.switch)
 
 
 def live(dep, reading: Reading) -> tuple[State, Release | None]:
