@@ -169,3 +169,23 @@ def test_the_no_op_decision(tmp_path):
     assert not same(live, "cfg", runs, runtime="podman")
     assert not same(live, "cfg", runs, rollback=True)
     assert not same(live, "cfg", runs, old_sites=("nginx",))
+
+
+def test_status_shows_the_live_release_a_run_would(tmp_path):
+    """A release a killed run left `starting` that the proxy serves is what status shows
+    live, as recover records it."""
+    from otterfile.hosts import LocalHost
+    from otterfile.status import read_status
+    dep = dep_of(tmp_path)
+    same = config(tmp_path)
+    old, killed = release(R0, OLD, "live", 20000, None), release(R9, DIGEST, "starting",
+                                                                 20003, same)
+    read = recorded(releases=[old, killed], live=R0, instances=[listed(old), listed(killed)],
+                    port=20003)
+    executor = RecordingExecutor(LocalHost("web1"), {
+        lambda c: c.description.startswith("read state"): read})
+    status = read_status(dep, executor)
+    assert status.live.id == R9 and status.runs(status.live)
+    assert [r.status for r in status.releases] == ["previous", "live"]
+    assert executor.commands[0].description == "read state of production"
+    assert len(executor.commands) == 2  # the read, and the health probe: one round trip each
