@@ -4,8 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .command import script
-from .proxies.base import parse_switching
 from .report import table
 from .text import printable
 
@@ -14,11 +12,6 @@ if TYPE_CHECKING:
     from .hosts import Host
     from .project import DeploymentDef
     from .state import Release
-
-SWITCH_MARK = "--- otter:switch"
-# the state read ($2..), then how the proxy switches (the probe's shell line, $1)
-READ_SCRIPT = ('probe=$1; shift; "$@" || exit 1; echo "--- otter:switch"; '
-               'sh -c "$probe" 2>/dev/null; exit 0')
 
 
 @dataclass
@@ -38,27 +31,24 @@ class TargetStatus:
 
 
 def read_status(dep: DeploymentDef, executor: Executor, log_lines: int = 0) -> TargetStatus:
-    """The target's releases (with the runtime and proxy kind of each), their instances of
-    every runtime kind the state names, the deploy log, how the proxy switches there, and
-    whether the live release answers."""
-    from .run import kinds
-    read = kinds.read_state(dep, log_lines=log_lines)
-    if not dep.recreate:  # a recreate service is not behind the proxy
-        read = script(READ_SCRIPT, args=[
-            dep.proxy_kind.switch_probe(dep.proxy).shell_line(), *read.argv],
-            description=f"{read.description}; how {dep.proxy_kind.name} switches")
-    result = executor.run(read)
+    """The target read (run/target.py): the releases (with the runtime and proxy kind of
+    each; live by the served-port rule), their instances of every runtime kind the state
+    names, the deploy log, how the proxy switches there; then whether the live release
+    answers."""
+    from .run import kinds, target as reads
+    result = executor.run(reads.command(dep, log_lines=log_lines))
     if not result.ok:
         from .errors import OtterError
         raise OtterError(f"{executor.host.name}: reading state failed: {result.tail(5)}")
-    text, marked, probe = result.stdout.partition(SWITCH_MARK + "\n")
-    target = kinds.complete(dep, executor, kinds.parse_read(dep, executor.host.name, text),
-                            log_lines)
-    out = TargetStatus(list(target.state.releases), target.state.live_release,
-                       {kinds.key(dep, i) for i in target.instances if i.running},
-                       log=target.log,
-                       note=kinds.assumed_note(dep, executor.host.name, target) or "",
-                       switch=parse_switching(probe, dep.proxy.switch).said if marked else None)
+    reading = reads.complete(dep, executor, reads.parse(dep, executor.host.name,
+                                                        result.stdout), log_lines)
+    state, live = reads.live(dep, reading)
+    switching = reads.switching(dep, reading)
+    out = TargetStatus(list(state.releases), live,
+                       {kinds.key(dep, i) for i in reading.target.instances if i.running},
+                       log=reading.target.log,
+                       note=kinds.assumed_note(dep, executor.host.name, reading.target) or "",
+                       switch=switching.said if switching else None)
     if out.live is not None and out.live.port:
         out.health = _probe(dep, executor, out.live.port)
     return out

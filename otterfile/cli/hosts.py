@@ -96,9 +96,11 @@ def logs(ctx: click.Context, name: str, follow: bool, tail: int, targets: str | 
     lock = threading.Lock()
 
     def stream(dep: DeploymentDef, host: Host, executor: Executor) -> Result:
-        from ..run import kinds
-        read = executor.run(kinds.read_state(dep))
-        live = kinds.parse_read(dep, host.name, read.stdout).state.live_release
+        from ..run import kinds, target as reads
+        read = executor.run(reads.command(dep))
+        if not read.ok:
+            raise OtterError(f"{host.name}: reading state failed: {read.tail(5)}")
+        _, live = reads.live(dep, reads.parse(dep, host.name, read.stdout))
         if live is None or live.instance is None:
             raise OtterError(f"{host.name}: {dep.name} has no live release")
 

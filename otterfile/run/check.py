@@ -1,11 +1,10 @@
 """`otter plan --check`: what a run would move on each target, asked before anything moves.
 
 The artifacts are acquired on the controller (a build or a fetch into its cache: nothing
-changes on a server); then each target answers, read-only and in one round trip, what it
-has of every deployment planned there: the release state, the fingerprint key, the instances,
-the served site and its port file, whether the proxy is installed and running and how it
-switches, whether the artifact is there and which image layers it holds. No lock is taken
-and nothing is written on a target. Written over `Runtime` and `Proxy` only.
+changes on a server); then each target answers, read-only and in one round trip, the
+target read (run/target.py) of every deployment planned there and whether its proxy is
+installed and running; the run's own rules judge it. No lock is taken and nothing is
+written on a target. Written over `Runtime` and `Proxy` only.
 """
 from __future__ import annotations
 
@@ -14,24 +13,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from ..artifacts.layers import missing
+from ..artifacts.ship import probed
 from ..artifacts.sizes import EMPTY_LAYER, history_of, layer_sizes  # noqa: F401 (EMPTY_LAYER: tests)
 from ..command import Command, script
-from ..commands import state as states
 from ..errors import OtterError
 from ..graph import Graph
 from ..proxies import install
-from ..proxies.base import parse_switching, served_port as served_port_of
-from ..state import PORT_PLACEHOLDER, upstream_dir
+from ..state import PORT_PLACEHOLDER
 from .engine import Engine, Lane
-from . import handover, kinds
-from .flow import fingerprint
+from . import target
+from .flow import config_of
 from .switching import site_of
 
 MARK = "--- otter:check"
 WORKERS = 16  # targets asked at once
 
-CAT_SCRIPT = 'cat "$1" 2>/dev/null; exit 0'
-LIST_SCRIPT = 'ls -1 "$1" 2>/dev/null; exit 0'
 
 
 @dataclass(frozen=True)
@@ -112,32 +108,23 @@ def check_host(engine: Engine, host: str, lanes: list[Lane],
                             f"{host}: {text}")]
 
 
-def artifact_of(engine: Engine, lane: Lane):
-    """The run's artifact for a lane, or None when --check did not acquire it."""
-    return engine.artifacts.get(lane.deployment.artifact.name)
-
-
 def read_command(engine: Engine, lanes: list[Lane]) -> Command:
-    """Every read for `lanes` in one script; each part's output ends with a marker line
-    naming the part and its exit status (see `parse_sections`)."""
+    """Every read for `lanes` in one script: per lane, whether the proxy is installed and
+    running, then the target read (run/target.py) with the key read, not made, and the
+    probe by digest alone; each part's output ends with a marker line naming the part and
+    its exit status (see `parse_sections`)."""
     parts: dict[str, Command] = {}
     for lane in lanes:
         dep, rt, px, name = lane.deployment, lane.runtime, lane.proxy, lane.deployment.name
-        parts[f"{name}/key"] = script(CAT_SCRIPT, args=[states.key_path(name)])
-        parts[f"{name}/state"] = kinds.read_state(dep)
         if not dep.recreate:
-            parts[f"{name}/site"] = script(CAT_SCRIPT, args=[px.site_path(name)])
-            parts[f"{name}/upstream"] = script(LIST_SCRIPT, args=[upstream_dir(name)])
             parts[f"{name}/proxy"] = install.status(px.installed)
-            parts[f"{name}/old-sites"] = handover.read(dep)
-            parts[f"{name}/switch"] = px.switch_probe(dep.proxy)
-        artifact = artifact_of(engine, lane)
+        artifact, probe, layers = engine.artifacts.get(dep.artifact.name), None, None
         if artifact is not None and artifact.digest and artifact.pull is None:
             # by digest alone: a probe with a name would tag the image (a write)
-            parts[f"{name}/probe"] = rt.probe(replace(artifact, image=None))
-            layers = rt.layers()
-            if layers is not None and artifact.path is None:
-                parts[f"layers/{rt.name}"] = layers
+            probe = rt.probe(replace(artifact, image=None))
+            layers = rt.layers() if artifact.path is None else None
+        parts[f"{name}/read"] = target.command(dep, key=target.key_read(dep), probe=probe,
+                                               layers=layers)
     # the marker starts a line of its own: a part's output may not end with a newline
     text = "\n".join(f"{c.shell_line()} </dev/null 2>/dev/null; "
                      f"printf '\\n{MARK} %s %s\\n' {shlex.quote(key)} $?"
@@ -162,60 +149,59 @@ def parse_sections(stdout: str) -> dict[str, tuple[int, str]]:
 
 def judge(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
           notes: dict[str, str]) -> TargetCheck:
-    """What the run would do on this lane's target, from what it answered."""
-    dep, rt, px, host = lane.deployment, lane.runtime, lane.proxy, lane.host.name
-    part = lambda key: sections.get(f"{dep.name}/{key}", (0, ""))[1]  # noqa: E731
-    target = kinds.parse_read(dep, host, part("state"))
-    served = part("site")
-    served_port = None if dep.recreate else served_port_of(px, served, part("upstream"))
-    live = live_release(target.state, served_port)
-    if not dep.recreate:
-        lane.switching = parse_switching(part("switch"), dep.proxy.switch)
-    artifact = artifact_of(engine, lane)
-    known = artifact is not None and bool(artifact.digest)
-    config = None
-    if known and part("key").strip():  # no key yet: no release was ever made here
-        config = fingerprint(dep, artifact.digest, engine.env.get(dep.name, dict(dep.runtime.env)),
-                             part("key"), px.shipped_digest(dep.proxy, engine.project.folder))
-    # the live release runs, under the runtime the Otterfile names now
-    running = {i.name for i in target.instances if i.running and i.kind == rt.name}
-    action = release_action(live, running, config, known=known, recreate=dep.recreate)
-    site = "none" if dep.recreate else "unchanged" if action == "none" else \
-        site_change(served, site_of(lane, served_port or PORT_PLACEHOLDER))
-    status = part("proxy").split()
-    would = None if dep.recreate or "running" in status else \
-        "start" if "installed" in status else "install"
-    old = () if dep.recreate else handover.parse(part("old-sites"))
-    if any(o.active for o in old):  # the proxy kind changed: see run/handover.py
-        would = f"take over from {next(o.kind for o in old if o.active)}"
+    """What the run would do on this lane's target, from what it answered: the release by
+    the flow's own rules (target.live, target.unchanged)."""
+    dep, px, host = lane.deployment, lane.proxy, lane.host.name
+    reading = target.parse(dep, host, sections.get(f"{dep.name}/read", (0, ""))[1])
+    _, live = target.live(dep, reading)
+    lane.switching = target.switching(dep, reading) or lane.switching
+    artifact = engine.artifacts.get(dep.artifact.name)
+    digest = artifact.digest if artifact is not None else None
+    known = bool(digest)
+    config = config_of(engine, lane, digest, reading.key) if digest else None
+    same = target.unchanged(dep, live, config, target.running(dep, reading),
+                            runtime=lane.runtime.name, rollback=engine.rollback,
+                            old_sites=reading.old_sites)
+    action = release_action(live, same, known=known, recreate=dep.recreate)
     return TargetCheck(host, lane.host.address, dep.name, dep.artifact.name,
-                       artifact.digest if known else None,
-                       artifact_move(engine, lane, artifact, sections), action,
-                       live.id if live else None, site,
-                       None if dep.recreate else px.site_path(dep.name), would,
+                       digest or None,
+                       artifact_move(engine, lane, artifact, reading), action,
+                       live.id if live else None, _site(lane, reading, action),
+                       None if dep.recreate else px.site_path(dep.name),
+                       _proxy_would(dep, sections, reading),
                        None if dep.recreate else lane.switching.said,
                        notes.get(dep.artifact.name))
 
 
-def live_release(state, served_port: int | None):
-    """The live release as `flow.recover` would see it: a release still `starting` that
-    the proxy serves is live (a run was killed between the switch and the state write)."""
-    for release in state.releases:
-        if release.status == "starting" and served_port and release.port == served_port:
-            return release
-    return state.live_release
+def _site(lane: Lane, reading, action: str) -> str:
+    dep = lane.deployment
+    if dep.recreate:
+        return "none"
+    if action == "none":
+        return "unchanged"
+    port = target.served_port(dep, reading)
+    return site_change(reading.site, site_of(lane, port or PORT_PLACEHOLDER))
 
 
-def release_action(live, running: set[str], config: str | None, *, known: bool = True,
-                   recreate: bool = False) -> str:
-    """`none`: the live release already is this artifact and config, and runs; else a new
-    release: `first` (nothing live), `new` (beside the live one), `replace` (recreate: the
-    live one stops first), `unknown` (the digest is known only at deploy)."""
+def _proxy_would(dep, sections, reading) -> str | None:
+    """`install` or `start` (the run would), `take over from KIND`, or None."""
+    if dep.recreate:
+        return None
+    status = sections.get(f"{dep.name}/proxy", (0, ""))[1].split()
+    would = None if "running" in status else "start" if "installed" in status else "install"
+    active = [o.kind for o in reading.old_sites if o.active]
+    return f"take over from {active[0]}" if active else would  # see run/handover.py
+
+
+def release_action(live, same: bool, *, known: bool = True, recreate: bool = False) -> str:
+    """`none`: the run changes nothing (target.unchanged said so); else a new release:
+    `first` (nothing live), `new` (beside the live one), `replace` (recreate: the live one
+    stops first), `unknown` (the digest is known only at deploy)."""
     if live is None:
         return "first"
     if not known:
         return "unknown"
-    if config is not None and live.config == config and live.instance in running:
+    if same:
         return "none"
     return "replace" if recreate else "new"
 
@@ -229,26 +215,24 @@ def site_change(served: str, generated: str | None) -> str:
     return "unchanged" if generated is not None and generated == served else "changed"
 
 
-def artifact_move(engine: Engine, lane: Lane, artifact, sections) -> Move:
+def artifact_move(engine: Engine, lane: Lane, artifact, reading) -> Move:
     """What moves to the target for its artifact, and how many bytes."""
-    dep, rt = lane.deployment, lane.runtime
+    rt = lane.runtime
     if artifact is None:
         return Move("unknown")
     if artifact.pull is not None:
         return Move("pull")
-    code, said = sections.get(f"{dep.name}/probe", (1, ""))
-    if code == 0 and said.strip().splitlines()[-1:] == ["present"]:
+    if reading.probe is not None and probed(reading.probe):
         return Move("none", 0)
     if artifact.path is None and artifact.url:  # fetch(via="target")
         return Move("download")
     if artifact.path is not None:
         return Move("whole", _file_size(artifact.path))
     images = engine.images_of(lane)
-    layers_part = sections.get(f"layers/{rt.name}")
-    if rt.layers() is None or layers_part is None:
+    if rt.layers() is None or reading.layers is None:
         return Move("whole", images.size(artifact.digest))
     diff_ids = images.layers(artifact.digest)
-    have = rt.parse_layers(layers_part[1])
+    have = rt.parse_layers(reading.layers)
     lacking = missing(diff_ids, have)
     sizes = layer_sizes(history_of(images, artifact.digest), diff_ids)
     count = sum(sizes[i] for i in lacking) if sizes is not None else None
@@ -256,10 +240,7 @@ def artifact_move(engine: Engine, lane: Lane, artifact, sections) -> Move:
 
 
 def _file_size(path) -> int | None:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return None
+    return path.stat().st_size if path.exists() else None
 
 
 def failed(checks: list[TargetCheck]) -> bool:

@@ -12,26 +12,14 @@ from ..command import Command, script, sequence
 from ..commands import files, lock as locks, state as states, store
 from ..errors import OtterError
 from ..proxies import install
-from ..proxies.base import parse_switching, served_port as served_port_of
 from ..runtimes.base import StartSpec
 from ..scripts import load
 from ..state import (Release, add_release, format_state, mark_failed, mark_live,
                      mark_retired, prune_candidates, trim_history, upstream_dir)
-from . import handover, kinds, space
+from . import handover, kinds, space, target
 from .health import wait_healthy, wait_running
 from .kinds import named_by_otter
 from .relaying import relayed
-
-KEY_MARK = "--- otter:key"
-SITE_MARK = "--- otter:site"
-UPSTREAM_MARK = "--- otter:upstream"
-STARTED_MARK = "--- otter:started"
-SWITCH_MARK = "--- otter:switch"
-PROBE_MARK = "--- otter:probe"
-LAYERS_MARK = "--- otter:layers"
-MARKS = (KEY_MARK, SITE_MARK, UPSTREAM_MARK, STARTED_MARK, SWITCH_MARK, handover.MARK, PROBE_MARK,
-         LAYERS_MARK, space.SPACE_MARK)
-
 
 def checked(executor, command: Command, what: str):
     """Run `command`; a failure raises an OtterError naming the host and `what`."""
@@ -43,75 +31,37 @@ def checked(executor, command: Command, what: str):
 
 
 def state_read(engine, lane, task) -> Command:
-    """What `recover` reads, as one command: the proxy installed and running, the
-    fingerprint key, state, instances (of every runtime kind the state names), the served
-    site and its port file, how the proxy switches there, other proxy kinds' sites of the
-    deployment and, for an artifact the ship stage will send, whether the target has it and
-    which image layers it holds. The lock stage runs it in the round trip that takes the
-    lock."""
-    dep, px = lane.deployment, lane.proxy
-    read = kinds.read_state(dep)
-    key = states.fingerprint_key(dep.name)
-    layers, probe = _layers_to_read(engine, lane), _probe_of(engine, lane)
-    both = script(load("state-read.sh"),
-                  args=[px.site_path(dep.name), upstream_dir(dep.name), key.shell_line(),
-                        "" if dep.recreate else px.switch_probe(dep.proxy).shell_line(),
-                        "" if dep.recreate else handover.read(dep).shell_line(),
-                        layers.shell_line() if layers else "",
-                        probe[1].shell_line() if probe else "",
-                        space.read_line(lane.runtime, dep.name) if probe else "",
-                        store.started_dir(dep.name), *read.argv],
-                  description=f"read state of {dep.name}")
+    """What `recover` reads (target.command): the fingerprint key (made the first time), and,
+    for an artifact the ship stage will send, whether the target has it, which image layers
+    it holds and the room where it lands; behind a proxy, the proxy installed and running
+    first. The lock stage runs it in the round trip that takes the lock."""
+    dep = lane.deployment
+    probe = _probe_of(engine, lane)
+    both = target.command(dep, key=states.fingerprint_key(dep.name),
+                          probe=probe[1] if probe else None, layers=_layers_to_read(engine, lane),
+                          room=space.read_line(lane.runtime, dep.name) if probe else "")
     # a recreate service is not behind the proxy: nothing to install for it
     if dep.recreate:
         return both
     return sequence(handover.ensure(dep), both,
-                    description=f"{both.description} ({px.name} installed and running)")
-
-
-def sections(stdout: str, marks: tuple[str, ...] = MARKS) -> dict[str, str]:
-    """The parts of what `state_read` printed, by the marker line before each ("": what
-    came before the first)."""
-    out, mark, lines = dict[str, str](), "", list[str]()
-    for line in stdout.splitlines(keepends=True):
-        if line.rstrip("\n") in marks:
-            out[mark], mark, lines = "".join(lines), line.rstrip("\n"), []
-        else:
-            lines.append(line)
-    out[mark] = "".join(lines)
-    return out
+                    description=f"{both.description} ({lane.proxy.name} installed and running)")
 
 
 def recover(engine, lane, task, read=None) -> None:
     """From what `state_read` printed (`read`, its Result; None: run it now, one round
     trip): instances of runs that died are removed, except the one the proxy serves."""
-    executor, dep, rt, px = engine.executor(task.host), lane.deployment, lane.runtime, \
-        lane.proxy
+    executor, dep = engine.executor(task.host), lane.deployment
     if read is None:
         read = executor.run(state_read(engine, lane, task))
-    parts = sections(_read_output(engine, task, executor, read))
-    lane.key, text = parts[""], parts.get(KEY_MARK, "")
-    lane.old_sites = handover.parse(parts.get(handover.MARK, ""))
-    lane.space = space.parse(parts.get(space.SPACE_MARK, ""))  # none: there, or not sent
-    # no listing (it did not run): unknown, the image ships whole; garbage lists nothing
-    lane.layers = rt.parse_layers(parts[LAYERS_MARK]) \
-        if _layers_to_read(engine, lane) and LAYERS_MARK in parts else None
-    probe = _probe_of(engine, lane)
-    found = probed(parts[PROBE_MARK]) if probe and PROBE_MARK in parts else None
-    lane.probed = (probe[0], found) if probe and found is not None else None
-    if not dep.recreate:
-        _take_switching(engine, lane, task, parts.get(SWITCH_MARK, ""))
     # an invalid file: nothing is touched
-    target = kinds.complete(dep, executor, kinds.parse_read(dep, executor.host.name, text))
-    note = kinds.assumed_note(dep, executor.host.name, target)
+    reading = target.parse(dep, executor.host.name, _read_output(engine, task, executor, read))
+    _take_reading(engine, lane, task, reading)
+    reading = target.complete(dep, executor, reading)
+    note = kinds.assumed_note(dep, executor.host.name, reading.target)
     if note:
         engine.emit(task, "info", note)
-    instances = named_by_otter(rt, dep.name, target.instances)
-    state, live = target.state, target.state.live_release
-    served_port = served_port_of(px, parts.get(SITE_MARK, ""), parts.get(UPSTREAM_MARK, ""))
-    for release in state.releases:  # a run killed between the switch and the state write
-        if release.status == "starting" and served_port and release.port == served_port:
-            state, live = mark_live(state, release.id), release
+    instances = named_by_otter(lane.runtime, dep.name, reading.target.instances)
+    state, live = target.live(dep, reading)
     serving = live and kinds.release_key(dep, live)
     stale = [i for i in instances if kinds.key(dep, i) != serving]
     for release in state.releases:
@@ -121,19 +71,34 @@ def recover(engine, lane, task, read=None) -> None:
         checked(executor, kinds.remove_instances(dep, stale),
                 "removing instances left by an earlier run")
         engine.emit(task, "info", f"removed {len(stale)} instance(s) left by an earlier run")
-    if state != target.state:
+    if state != reading.state:
         checked(executor, _state_write(dep.name, state), "writing state")
     lane.state, lane.previous = state, live
     lane.running = frozenset(kinds.key(dep, i) for i in instances if i.running)
-    lane.started = store.started(parts.get(STARTED_MARK, "").split(),
-                                 [i.digest for i in instances])
+    lane.started = store.started(list(reading.started), [i.digest for i in instances])
 
 
-def _take_switching(engine, lane, task, probe: str) -> None:
+def _take_reading(engine, lane, task, reading) -> None:
+    """What the ship and switch stages use of the read: the key, old proxy sites, the room,
+    the layers held and the probe's answer."""
+    lane.key, lane.old_sites = reading.key, reading.old_sites
+    lane.space = space.parse(reading.space or "")  # none: there, or not sent
+    # no listing (it did not run): unknown, the image ships whole; garbage lists nothing
+    lane.layers = lane.runtime.parse_layers(reading.layers) \
+        if _layers_to_read(engine, lane) and reading.layers is not None else None
+    probe = _probe_of(engine, lane)
+    found = probed(reading.probe) if probe and reading.probe is not None else None
+    lane.probed = (probe[0], found) if probe and found is not None else None
+    switching = target.switching(lane.deployment, reading)
+    if switching is not None:
+        _take_switching(engine, lane, task, switching)
+
+
+def _take_switching(engine, lane, task, switching) -> None:
     """How the proxy switches on this target; said when the host makes it reload (nginx
     without njs), as the user who chose `switch="file"` expects no reload."""
     dep = lane.deployment
-    lane.switching = parse_switching(probe, dep.proxy.switch)
+    lane.switching = switching
     if not lane.switching.per_request and dep.proxy.switch == "file":
         engine.emit(task, "info", f"{lane.proxy.name} switches by reload here: "
                     f"{lane.switching.why}")
@@ -215,12 +180,10 @@ def start(engine, lane, task) -> None:
     dep, rt, executor = lane.deployment, lane.runtime, engine.executor(task.host)
     artifact = engine.artifact_of(lane)
     env = engine.env.get(dep.name, dict(dep.runtime.env))
-    config = fingerprint(dep, artifact.digest, env, lane.key,
-                         lane.proxy.shipped_digest(dep.proxy, engine.project.folder))
+    config = config_of(engine, lane, artifact.digest, lane.key)
     live = lane.previous
-    if live and live.config == config and live.runtime == rt.name and \
-            kinds.release_key(dep, live) in lane.running and not engine.rollback and \
-            not lane.old_sites:
+    if target.unchanged(dep, live, config, lane.running, runtime=rt.name,
+                        rollback=engine.rollback, old_sites=lane.old_sites):
         lane.noop, lane.release = True, live
         engine.emit(task, "info", f"{live.id} is live with this artifact and config: "
                     "nothing to do")
@@ -249,6 +212,16 @@ def start(engine, lane, task) -> None:
     # before that leaves an instance no state names, which the next run's recover removes
     lane.state = add_release(lane.state, lane.release)
     engine.emit(task, "info", f"{lane.release.instance} on 127.0.0.1:{port}")
+
+
+def config_of(engine, lane, digest: str, key: str) -> str | None:
+    """The fingerprint a run gives its release of `digest` on a target with `key` (None: no
+    key yet, no release was ever made there)."""
+    dep = lane.deployment
+    if not key.strip():
+        return None
+    return fingerprint(dep, digest, engine.env.get(dep.name, dict(dep.runtime.env)), key,
+                       lane.proxy.shipped_digest(dep.proxy, engine.project.folder))
 
 
 def fingerprint(dep, digest: str, env: dict, key: str, proxy_files: str | None = None) -> str:

@@ -24,28 +24,15 @@ from ..lock import DeployLock
 from ..proxies import NAMED as PROXIES
 from ..runtimes import NAMED as RUNTIMES
 from ..state import DEFAULT_BASE, state_dir
-from . import kinds
+from . import kinds, target
 from .kinds import named_by_otter
 
-SITE_MARK = "--- otter:site"
-STARTED_MARK = "--- otter:started"
 OTHER_MARK = "--- otter:other "
 KEPT = ("lock", "data")  # released after the lock; user data is never removed
 
-# $1 base folder, $2 deployment, $3 its started-artifact records, $4 how many proxy kinds,
-# then a kind and its site file of the deployment each; the rest: `read_state`'s argv.
-# Prints the kinds whose site exists, then the records.
-READ_SCRIPT = r"""
-base=$1 name=$2 started=$3 k=$4 sites=""; shift 4
-while [ "$k" -gt 0 ]; do
-  [ -f "$2" ] && sites="$sites $1"
-  shift 2; k=$((k - 1))
-done
-"$@" || exit 1
-echo "--- otter:site"
-for s in $sites; do echo "$s"; done
-echo "--- otter:started"
-[ ! -d "$started" ] || ls -- "$started"
+# $1 base folder, $2 the deployment: the other deployments' states, each after a marker
+OTHERS_SCRIPT = r"""
+base=$1 name=$2
 for f in "$base"/*/releases.json; do
   [ -f "$f" ] && [ "$f" != "$base/$name/releases.json" ] || continue
   echo "--- otter:other $f"; cat "$f"; echo
@@ -99,41 +86,34 @@ class Found:
 
 
 def read(dep, base: str = DEFAULT_BASE) -> Command:
-    """One read-only round trip: the deployment's state and instances, whether its proxy
-    site exists, and the other deployments' states on the host (see `parse`)."""
-    listing = kinds.read_state(dep, every=True)
-    sites = [a for px in _proxies(dep) for a in (px.name, px.site_path(dep.name))]
-    return script(READ_SCRIPT, args=[base.rstrip("/"), dep.name,
-                                     store.started_dir(dep.name, base), str(len(sites) // 2),
-                                     *sites, *listing.argv],
-                  description=f"read what the target has of {dep.name}")
-
-
-def _proxies(dep) -> list:
-    """Every proxy kind, the Otterfile's first (its site goes first)."""
-    return [dep.proxy_kind, *(px for px in PROXIES.values() if px is not dep.proxy_kind)]
+    """One read-only round trip: the target read (run/target.py) with the instances of every
+    runtime kind and every proxy kind's site, then the other deployments' states on the
+    host (see `parse`)."""
+    others = script(OTHERS_SCRIPT, args=[base.rstrip("/"), dep.name],
+                    description="other deployments' states")
+    return sequence(target.command(dep, every=True, sites=True), others,
+                    description=f"read what the target has of {dep.name}")
 
 
 def parse(dep, host: str, stdout: str) -> Found:
     """A Found from what `read` printed; an unreadable state file of ours is an error, one
     of another deployment keeps every artifact (nothing shared is ever pruned by guess)."""
-    mine, _, rest = stdout.partition(SITE_MARK + "\n")
-    rest, *others = rest.split(OTHER_MARK)
-    site, _, records = rest.partition(STARTED_MARK + "\n")
-    target = kinds.parse_read(dep, host, mine)
-    releases = target.state.releases
+    mine, *others = stdout.split(OTHER_MARK)
+    reading = target.parse(dep, host, mine)
+    releases = reading.state.releases
     digests = tuple(dict.fromkeys(r.digest for r in releases if r.digest))
     used: set[str] = set()
     for other in others:
         used |= _digests_of(other.partition("\n")[2], digests)
-    ours = named_by_otter(dep.runtime.kind, dep.name, target.instances)
+    ours = named_by_otter(dep.runtime.kind, dep.name, reading.target.instances)
     keys = [kinds.key(dep, i) for i in ours]
-    live = target.state.live_release
+    _, live = target.live(dep, reading)
     serving = live is not None and kinds.release_key(dep, live) in keys
+    sites = [dep.proxy_kind.name] if reading.site.strip() else []
     return Found(tuple(n for _, n in keys), live.instance if serving and live else None,
                  len(releases), digests, tuple(d for d in digests if d in used),
-                 tuple(dict.fromkeys(w for w in site.split() if w in PROXIES)),
-                 _started(digests, set(records.split()), {i.digest for i in ours}),
+                 tuple(dict.fromkeys(sites + [o.kind for o in reading.old_sites])),
+                 _started(digests, set(reading.started), {i.digest for i in ours}),
                  tuple(k for k, _ in keys), live.runtime if serving and live else None,
                  tuple(dict.fromkeys((r.runtime or dep.runtime.kind.name, r.digest)
                                      for r in releases if r.digest)))

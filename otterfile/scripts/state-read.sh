@@ -1,12 +1,12 @@
-# What a deploy's recover reads, in the round trip that takes the lock: the fingerprint key,
-# the release state and instances, the served site, the port file of its upstream folder,
-# how the proxy switches here, other proxy kinds' sites of the deployment and, for an
-# artifact the ship stage will send, whether the target has it, which image layers it holds
-# and the room where it lands; the records of the artifacts otter started the deployment from
-# (only those are ever pruned). Each part after a marker line.
+# One read of a target for a deployment (run/target.py): the fingerprint key, the release
+# state and instances, the served site, the port file of its upstream folder, the records
+# of the artifacts otter started the deployment from (only those are ever pruned), how the
+# proxy switches here, other proxy kinds' sites of the deployment and, for an artifact the
+# ship stage will send, whether the target has it, which image layers it holds and the
+# room where it lands. Each part after a marker line; an empty shell line skips its part.
 site=$1     # the proxy's site file of the deployment
 updir=$2    # its upstream folder (the port file)
-key=$3      # shell line: print the fingerprint key (made the first time)
+key=$3      # shell line: print the fingerprint key, or ""
 switch=$4   # shell line: the proxy's switch probe, or ""
 old=$5      # shell line: other proxy kinds' sites of the deployment (run/handover.py), or ""
 layers=$6   # shell line: list the image layers held, or ""

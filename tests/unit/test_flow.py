@@ -445,7 +445,7 @@ def test_the_state_read_script_prints_each_part_after_its_marker(tmp_path):
     follows its marker."""
     from otterfile.command import script
     from otterfile.executors.local import LocalExecutor
-    from otterfile.run import flow
+    from otterfile.run import target as reads
     from otterfile.scripts import load
     (tmp_path / "site").write_text("site text\n")
     (tmp_path / "upstream").mkdir()
@@ -455,10 +455,10 @@ def test_the_state_read_script_prints_each_part_after_its_marker(tmp_path):
         "echo nginx inactive", "", "", "", str(tmp_path / "started"), "sh", "-c",
         "echo state"]))
     assert read.exited == 0, read.stderr
-    parts = flow.sections(read.stdout)
-    assert parts == {"": "f00dkey\n", flow.KEY_MARK: "state\n", flow.SITE_MARK: "site text\n",
-                     flow.UPSTREAM_MARK: "20001\n", flow.SWITCH_MARK: "file\n",
-                     "--- otter:old-sites": "nginx inactive\n", flow.STARTED_MARK: ""}
+    parts = reads.sections(read.stdout)
+    assert parts == {"": "f00dkey\n", reads.KEY_MARK: "state\n", reads.SITE_MARK: "site text\n",
+                     reads.UPSTREAM_MARK: "20001\n", reads.SWITCH_MARK: "file\n",
+                     "--- otter:old-sites": "nginx inactive\n", reads.STARTED_MARK: ""}
 
 
 def test_every_target_of_a_run_names_a_release_alike(tmp_path):

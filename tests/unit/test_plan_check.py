@@ -22,6 +22,7 @@ from otterfile.report import json_line
 from otterfile.run import check as checks
 from otterfile.run.check import MARK, Move, TargetCheck, layer_sizes, release_action
 from otterfile.run.engine import Engine
+from otterfile.run import target as reads
 from otterfile.run.flow import fingerprint
 from otterfile.state import Release
 
@@ -69,17 +70,23 @@ def project(tmp_path):
     return evaluate(load(tmp_path / "Otterfile.py"))
 
 
+def _line(text: str) -> str:
+    """`text` as printed before a marker line (which starts a line of its own)."""
+    return text if not text or text.endswith("\n") else text + "\n"
+
+
 def answer(*, key="", state="", listing="", site="", proxy="installed\nrunning\n",
            probe="missing", layers="", old_sites="", upstream="", switch="file"):
-    """What a target prints for the read-only batch (one deployment, docker)."""
-    parts = [("production/key", key), ("production/state",
-                                       f"{state}\n--- otter:instances\n{listing}\n"
-                                       "--- otter:log\n"),
-             ("production/site", site), ("production/upstream", upstream),
-             ("production/proxy", proxy), ("production/old-sites", old_sites),
-             ("production/switch", switch),
-             ("production/probe", probe + "\n"), ("layers/docker", layers)]
-    return "".join(f"{text}\n{MARK} {name} 0\n" for name, text in parts)
+    """What a target prints for the read-only batch (one deployment, docker): whether the
+    proxy runs, then the target read (scripts/state-read.sh)."""
+    read = (f"{_line(key)}--- otter:key\n{state}\n--- otter:instances\n{_line(listing)}"
+            f"--- otter:log\n--- otter:site\n{_line(site)}--- otter:upstream\n"
+            f"{_line(upstream)}--- otter:started\n--- otter:switch\n{_line(switch)}"
+            f"--- otter:old-sites\n{_line(old_sites)}--- otter:probe\n{_line(probe)}")
+    if probe != "present":  # state-read.sh: a target that has it lists no layers
+        read += f"--- otter:layers\n{_line(layers)}"
+    return "".join(f"{text}\n{MARK} {name} 0\n" for name, text in
+                   [("production/proxy", proxy), ("production/read", read)])
 
 
 def live(config: str, running: bool = True):
@@ -229,19 +236,28 @@ def test_the_batch_marks_the_end_of_each_part(tmp_path):
     done = subprocess.run(["sh", "-c", command.shell_line()], capture_output=True,
                           text=True, env={"PATH": str(tmp_path / "bin")})
     assert done.returncode == 0, done.stderr
-    assert set(checks.parse_sections(done.stdout)) == \
-        {"production/key", "production/state", "production/site", "production/proxy",
-         "production/old-sites", "production/upstream", "production/switch"}
+    parts = checks.parse_sections(done.stdout)
+    assert set(parts) == {"production/proxy", "production/read"}
+    assert parts["production/read"][0] == 0  # a missing key is read as none, not made
+    read = reads.sections(parts["production/read"][1])
+    assert {reads.KEY_MARK, reads.SITE_MARK, reads.UPSTREAM_MARK, reads.SWITCH_MARK,
+            "--- otter:old-sites"} <= set(read)
 
 
-def test_a_starting_release_the_proxy_serves_is_live_as_recover_would_see_it():
+def test_a_starting_release_the_proxy_serves_is_live_as_recover_would_see_it(tmp_path):
+    from otterfile.commands.state import TargetState
     from otterfile.state import State
+    dep = project(tmp_path).deployments["production"]
     old = Release("R0", DIGEST, "app:1", None, None, "", "live", 20000, "c-R0", "cfg")
     new = Release("R1", DIGEST, "app:1", None, None, "", "starting", 20001, "c-R1", "cfg")
     state = State(releases=(old, new), live="R0")
-    assert checks.live_release(state, 20001) == new
-    assert checks.live_release(state, 20000) == old
-    assert checks.live_release(state, None) == old
+
+    def served(port):
+        site = "app.test {\n    reverse_proxy 127.0.0.1:%s\n}\n" % port if port else ""
+        return reads.live(dep, reads.Reading("", TargetState(state), site))[1]
+    assert served(20001) == new
+    assert served(20000) == old
+    assert served(None) == old
 
 
 def test_a_stopped_proxy_would_be_started(tmp_path):
@@ -293,13 +309,11 @@ def test_an_artifact_built_on_a_build_host_is_not_built_by_check(tmp_path):
 
 def test_release_action():
     release = Release("R0", DIGEST, "app:1", None, None, "", "live", 20000, "c-R0", "cfg")
-    assert release_action(None, set(), None) == "first"
-    assert release_action(release, {"c-R0"}, "cfg") == "none"
-    assert release_action(release, set(), "cfg") == "new"  # live but not running
-    assert release_action(release, {"c-R0"}, "other") == "new"
-    assert release_action(release, {"c-R0"}, None) == "new"  # no key: never the same
-    assert release_action(release, {"c-R0"}, "other", recreate=True) == "replace"
-    assert release_action(release, {"c-R0"}, None, known=False) == "unknown"
+    assert release_action(None, False) == "first"
+    assert release_action(release, True) == "none"
+    assert release_action(release, False) == "new"
+    assert release_action(release, False, recreate=True) == "replace"
+    assert release_action(release, False, known=False) == "unknown"
 
 
 def test_an_unreachable_host_is_an_error_and_the_others_are_shown(tmp_path):

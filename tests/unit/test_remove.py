@@ -43,7 +43,10 @@ def release(rid, digest, status, instance=None):
             "instance": instance}
 
 
-def answer(dep, *, site=True, others=("",)) -> str:
+SITE = "the site\n"
+
+
+def answer(dep, *, site=True, others=("",), records="") -> str:
     """What `read` prints: two releases (R2 live, R1 previous), both instances, the site."""
     r1, r2 = (dep.runtime.kind.instance_name(dep.name, r) for r in (R1, R2))
     state = {"releases": [release(R1, OLD, "previous", r1), release(R2, NEW, "live", r2)],
@@ -51,8 +54,10 @@ def answer(dep, *, site=True, others=("",)) -> str:
     row = "{0}\t{1}\t{2}\tActiveState=active\n" if dep.runtime.kind.name == "systemd" \
         else "{0}\trunning\t{1}\t{2}\tUp\n"  # a unit's listing, or a container's
     listing = "".join(row.format(*each) for each in ((r1, R1, OLD), (r2, R2, NEW)))
-    text = (f"{json.dumps(state)}\n--- otter:instances\n{listing}--- otter:log\n"
-            f"--- otter:site\n{dep.proxy_kind.name if site else ''}\n")
+    text = (f"\n--- otter:key\n{json.dumps(state)}\n--- otter:instances\n{listing}"
+            f"--- otter:log\n--- otter:site\n{SITE if site else ''}"
+            f"--- otter:upstream\n--- otter:started\n{records}--- otter:switch\n"
+            "--- otter:old-sites\n")
     for index, other in enumerate(others):
         text += f"--- otter:other /var/lib/otter/other{index}/releases.json\n{other}\n"
     return text
@@ -80,7 +85,8 @@ def test_an_unreadable_state_of_another_deployment_keeps_every_artifact(tmp_path
 
 def test_an_empty_target_has_nothing_to_remove(tmp_path):
     dep = project(tmp_path).deployments["production"]
-    found = removal.parse(dep, "web1", "--- otter:instances\n--- otter:log\n--- otter:site\n")
+    found = removal.parse(dep, "web1", "\n--- otter:key\n\n--- otter:instances\n"
+                          "--- otter:log\n--- otter:site\n--- otter:started\n")
     assert found.empty and found.prunable == ()
 
 
@@ -218,15 +224,13 @@ FOREIGN = "sha256:" + "f" * 64  # an image a tampered releases.json names, otter
 def tampered(dep, records: str = "", **options) -> str:
     """`answer` with FOREIGN added to releases.json as a retired release, and the store's
     records listed (hex names, one a line)."""
-    text = answer(dep, **{"others": (other_state(),), **options})
-    state_line, rest = text.split("\n", 1)
+    text = answer(dep, **{"others": (other_state(),), "records": records, **options})
+    key, mark, state_line, rest = text.split("\n", 3)
     state = json.loads(state_line)
     rid = "20231231T000000-ffffffff"
     state["releases"].insert(0, release(rid, FOREIGN, "retired",
                                         dep.runtime.kind.instance_name(dep.name, rid)))
-    site, _, others = rest.partition("--- otter:other")
-    return (f"{json.dumps(state)}\n{site}--- otter:started\n{records}"
-            + (f"--- otter:other{others}" if others else ""))
+    return f"{key}\n{mark}\n{json.dumps(state)}\n{rest}"
 
 
 @pytest.mark.parametrize("runtime", ["docker", "podman", "systemd"])
@@ -253,18 +257,20 @@ def test_the_stores_record_names_what_otter_started_after_its_instances_are_gone
     assert "rm -rf -- \"$1\"' sh /var/lib/otter/artifacts/started/production" in text
 
 
-def test_the_read_lists_the_records_and_a_start_writes_one(tmp_path):
+def test_the_read_names_every_proxy_kinds_site_and_lists_the_other_states(tmp_path):
     dep = project(tmp_path).deployments["production"]
-    records = tmp_path / "otter" / "artifacts" / "started" / "production"
-    records.mkdir(parents=True)
-    (records / ("a" * 64)).touch()
-    read = removal.read(dep, base=str(tmp_path / "otter"))
-    assert read.argv[4:12] == (str(tmp_path / "otter"), "production", str(records), "2",
-                               "caddy", "/etc/caddy/otter.d/production.caddy",
-                               "nginx", "/etc/nginx/conf.d/otter-production.conf")
-    listed = subprocess.run(["sh", "-c", removal.READ_SCRIPT, "sh", *read.argv[4:12], "true"],
+    base = tmp_path / "otter"
+    line = removal.read(dep, base=str(base)).shell_line()
+    for path in ("/etc/caddy/otter.d/production.caddy",
+                 "/etc/nginx/conf.d/otter-production.conf",
+                 "/var/lib/otter/artifacts/started/production"):
+        assert path in line
+    for name in ("production", "other"):
+        (base / name).mkdir(parents=True)
+        (base / name / "releases.json").write_text(f'{{"name": "{name}"}}')
+    listed = subprocess.run(["sh", "-c", removal.OTHERS_SCRIPT, "sh", str(base), "production"],
                             capture_output=True, text=True)
-    assert listed.stdout.endswith("--- otter:site\n--- otter:started\n" + "a" * 64 + "\n")
+    assert listed.stdout == f'--- otter:other {base}/other/releases.json\n{{"name": "other"}}\n'
     from otterfile.commands import store
     assert store.started_record("production", NEW) == \
         "/var/lib/otter/artifacts/started/production/" + "b" * 64

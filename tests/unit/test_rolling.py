@@ -196,6 +196,9 @@ class FakeEngine:
     def report(self, event):
         self.events.append(event)
 
+    def interrupt(self):
+        self.cancel.set()
+
     def close(self):
         pass
 

@@ -20,7 +20,7 @@ from otterfile.executors.base import Result
 from otterfile.executors.recording import RecordingExecutor
 from otterfile.hosts import LocalHost
 from otterfile.plan import plan
-from otterfile.run import flow
+from otterfile.run import flow, target as reads
 from otterfile.run.deploy import execute
 from otterfile.run.engine import Engine
 from otterfile.runtimes import docker, podman, systemd
@@ -175,12 +175,12 @@ def test_what_the_ship_stage_says():
 # the flow: recover asks for the layers in its one round trip, ship uses them
 
 def listing(diffs) -> str:
-    return f"{flow.LAYERS_MARK}\n{json.dumps(diffs)}\nnot json\n"
+    return f"{reads.LAYERS_MARK}\n{json.dumps(diffs)}\nnot json\n"
 
 
 def deploy(tmp_path, state: str, target: Target):
     proj, events = project(tmp_path, "docker", "caddy"), []
-    read = KEY + "\n--- otter:instances\n--- otter:log\n" + flow.SITE_MARK + "\n" + state
+    read = KEY + "\n--- otter:instances\n--- otter:log\n" + reads.SITE_MARK + "\n" + state
     target.responses = {lambda c: c.description.startswith("read state"): read,
                         lambda c: c.description.startswith("start "): "port=20001\n",
                         lambda c: c.description.startswith(("lock ", "unlock ")):
@@ -217,7 +217,7 @@ def test_a_refusal_is_said_naming_the_host(tmp_path):
 
 @pytest.mark.parametrize("listed, layers", [
     ("", None),  # no marker: the listing never ran (unknown)
-    (f"{flow.LAYERS_MARK}\ndocker: garbage\n", frozenset()),  # nothing readable in it
+    (f"{reads.LAYERS_MARK}\ndocker: garbage\n", frozenset()),  # nothing readable in it
 ], ids=["unknown", "unreadable"])
 def test_a_target_without_a_readable_listing_gets_the_whole_image(tmp_path, listed, layers):
     target = Target()

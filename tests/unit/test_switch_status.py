@@ -37,15 +37,15 @@ def status_of(tmp_path, switch: str):
     listing = "\t".join([RELEASE["instance"], "running", RELEASE["id"], RELEASE["digest"],
                          "Up"])
     executor = RecordingExecutor(LocalHost("web1"), {lambda c: c.description.startswith(
-        "read state"): f"{state}\n--- otter:instances\n{listing}\n--- otter:log\n"
-                       f"--- otter:switch\n{switch}\n"})
+        "read state"): f"\n--- otter:key\n{state}\n--- otter:instances\n{listing}\n"
+                       f"--- otter:log\n--- otter:switch\n{switch}\n"})
     return dep, read_status(dep, executor), executor
 
 
 def test_a_target_that_reloads_is_said_under_the_table(tmp_path):
     dep, status, executor = status_of(tmp_path, "reload: njs is not installed\x1b[2J")
     assert status.switch == "reload: njs is not installed"
-    assert "ngx_http_js_module" in executor.commands[0].argv[4]  # the probe, same trip
+    assert "ngx_http_js_module" in executor.commands[0].argv[7]  # the probe, same trip
     assert len(executor.commands) == 2  # the read, and the health probe
     shown = render_status([(dep, SimpleNamespace(name="web1"))], [status])
     assert shown.splitlines()[-1] == \

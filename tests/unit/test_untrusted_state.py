@@ -19,7 +19,7 @@ from otterfile.graph import Task
 from otterfile.hosts import LocalHost
 from otterfile.proxies import caddy
 from otterfile.report import ConsoleReporter, printable, table
-from otterfile.run import flow
+from otterfile.run import flow, target as reads
 from otterfile.runner import FAILED, Event
 from otterfile.runtimes import NAMED, docker, systemd
 from otterfile.status import TargetStatus, render_status
@@ -180,8 +180,8 @@ def listing(*rows: tuple[str, str]) -> str:
 
 def target(state_text: str, instances: str) -> RecordingExecutor:
     """A recording target whose `read state` prints this state and these instances."""
-    out = f"key\n{flow.KEY_MARK}\n{state_text}\n{cs.INSTANCES_MARK}\n{instances}" \
-          f"{cs.LOG_MARK}\n{flow.SITE_MARK}\n"
+    out = f"key\n{reads.KEY_MARK}\n{state_text}\n{cs.INSTANCES_MARK}\n{instances}" \
+          f"{cs.LOG_MARK}\n{reads.SITE_MARK}\n"
     return RecordingExecutor(LocalHost("web1"), {
         lambda c: c.description.startswith("read state"): out})
 
