@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
+from .. import scripts
 from ..command import Command, script
 from ..runtimes.base import Instance
 from ..state import DEFAULT_BASE, Kinds, State, parse_log, parse_state, state_dir
@@ -106,23 +107,9 @@ def write_state(deployment: str, content: str, *, base: str = DEFAULT_BASE) -> C
 CHANGED_MARK = "--- otter:changed"  # write_around: the command succeeded
 EXIT_STATE = 90  # write_around: the state before the command was not written; nothing ran
 
-# $1 releases.json, $2 its text before the command ('': as it is), $3 its text after it.
-# The command's own line follows (it reads this script's stdin), then AROUND_AFTER.
-AROUND_BEFORE = r"""
-f=$1 before=$2 after=$3
-put() {
-  t="$f.otter-tmp.$$"
-  (umask 022; mkdir -p "${f%/*}" && printf '%s' "$1" > "$t" && chmod 644 "$t") &&
-    mv -f "$t" "$f" && return 0
-  rm -f "$t"; echo "otter: cannot write $f" >&2; return 1
-}
-[ -z "$before" ] || put "$before" || exit 90
-"""
-AROUND_AFTER = r"""
-rc=$?; [ "$rc" -eq 0 ] || exit "$rc"
-echo "--- otter:changed"
-put "$after" || exit 91
-"""
+# The command's own line goes between the two (it reads the script's stdin).
+AROUND_BEFORE = scripts.load("state/around-before.sh")
+AROUND_AFTER = scripts.load("state/around-after.sh")
 
 
 def write_around(deployment: str, command: Command, before: str | None, after: str, *,
@@ -134,7 +121,7 @@ def write_around(deployment: str, command: Command, before: str | None, after: s
     if command.ok_codes != (0,):
         raise ValueError("the command between two state writes succeeds with exit 0 only")
     path = state_path(deployment, base)
-    return script(AROUND_BEFORE + command.shell_line() + AROUND_AFTER,
+    return script(AROUND_BEFORE + command.shell_line() + "\n" + AROUND_AFTER,
                   args=[path, before or "", after], stdin=command.stdin, file=command.file,
                   description=f"{command.description}; write state of {deployment}",
                   writes=(*command.writes, (path, None)))
