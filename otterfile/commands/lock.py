@@ -49,8 +49,8 @@ def release_after(first: Command, release_lock: Command) -> Command:
     fatal), then `release_lock` whatever `first` did; the exit status is the release's."""
     if first.stdin is not None:
         raise ValueError("the command run before the unlock reads no stdin")
-    return script(f'{first.shell_line()} </dev/null || echo "otter: {first.description} '
-                  f'failed (exit $?)" >&2; {release_lock.shell_line()}',
+    return script(f'{first.shell_line()} </dev/null || echo "otter: $1 failed (exit $?)" >&2; '
+                  f'{release_lock.shell_line()}', args=[first.description],
                   ok_codes=release_lock.ok_codes,
                   description=f"{first.description}; {release_lock.description}",
                   writes=first.writes)
