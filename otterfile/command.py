@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
+from typing import Any
 
 from .secrets import MASK, Secret
 
@@ -107,16 +108,17 @@ def _reveal(value: Arg) -> str:
     return value.reveal() if isinstance(value, Secret) else value
 
 
-def _size(value: object) -> int:
-    return len(value.encode() if isinstance(value, str) else value)  # type: ignore[union-attr]
+def _size(value: bytes | str | Secret) -> int:
+    # display() asks only for a stdin that is no secret
+    return len(value) if isinstance(value, bytes) else len(str(value).encode())
 
 
-def cmd(*argv: Arg, **kwargs) -> Command:
+def cmd(*argv: Arg, **kwargs: Any) -> Command:
     """Shorthand builder: cmd("docker", "ps", description="list containers")."""
     return Command(argv=argv, **kwargs)
 
 
-def script(text: str, description: str = "", **kwargs) -> Command:
+def script(text: str, description: str = "", **kwargs: Any) -> Command:
     """A POSIX sh script of ours, run as `sh -c SCRIPT`; user values go in as $1.. args."""
     args = tuple(kwargs.pop("args", ()))
     return Command(argv=("sh", "-c", text, "sh", *args), description=description,

@@ -4,12 +4,18 @@ placeholders only for the release id and the port picked at start. Nothing runs.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .command import Command
 from .graph import Graph, Task
 from .project import Project
 from .runner import Event
 from .state import upstream_dir
+
+if TYPE_CHECKING:
+    from .project import ArtifactDef, DeploymentDef
+    from .run.engine import Engine
+    from .secrets import Secret
 
 
 def describe(project: Project, graph: Graph) -> tuple[Graph, dict[str, str]]:
@@ -21,7 +27,8 @@ def describe(project: Project, graph: Graph) -> tuple[Graph, dict[str, str]]:
                             env={d.name: masked_env(d) for d in project.deployments.values()},
                             sources={a.name: masked_source(a.source)
                                      for a in _artifacts(project)})
-    tasks, notes = {}, {}
+    tasks: dict[str, Task] = {}
+    notes: dict[str, str] = {}
     try:
         for task in graph.order():
             del recorded[:]
@@ -34,7 +41,7 @@ def describe(project: Project, graph: Graph) -> tuple[Graph, dict[str, str]]:
     return Graph(tasks), notes
 
 
-def _perform(project: Project, engine, task: Task) -> str:
+def _perform(project: Project, engine: Engine, task: Task) -> str:
     dep = project.deployments.get(task.deployment or "")
     if dep is not None and dep.unsupported is not None:
         return f"not deployable: {dep.unsupported.message}"
@@ -47,13 +54,13 @@ def _perform(project: Project, engine, task: Task) -> str:
     return ""
 
 
-def masked_env(dep) -> dict:
+def masked_env(dep: DeploymentDef) -> dict[str, str | Secret]:
     """The deployment's env with each secret standing as *** (plans never read secrets)."""
     from .secrets import MASK, Secret
     return {k: Secret(v.name, MASK) if isinstance(v, Secret) else v for k, v in dep.runtime.env}
 
 
-def masked_source(source):
+def masked_source(source: Any) -> Any:
     """The source with each secret (a token, a password) standing as ***."""
     from dataclasses import fields
     from .secrets import MASK, Secret
@@ -62,7 +69,7 @@ def masked_source(source):
     return replace(source, **masked) if masked else source
 
 
-def _artifacts(project: Project):
+def _artifacts(project: Project) -> Iterable[ArtifactDef]:
     return {d.artifact.name: d.artifact for d in project.deployments.values()}.values()
 
 
@@ -71,7 +78,7 @@ def _quiet(_event: Event) -> None:
 
 
 def targets(project: Project, graph: Graph, notes: dict[str, str],
-            debug: bool = False) -> list[dict]:
+            debug: bool = False) -> list[dict[str, Any]]:
     """What `otter plan` shows per deployment and host, as data: the runtime's settings
     (secret values masked), the files otter writes (with their text), the proxy site, what
     happens to the live release, and each stage's commands."""
@@ -97,9 +104,10 @@ def targets(project: Project, graph: Graph, notes: dict[str, str],
     return out
 
 
-def stage(task, notes: dict[str, str], debug: bool = False) -> dict:
+def stage(task: Task, notes: dict[str, str], debug: bool = False) -> dict[str, Any]:
     """One task of a plan as data; with `debug`, what it waits for and each script whole."""
-    out = {"stage": task.label, "commands": [shown(c) for c in task.commands]}
+    out: dict[str, Any] = {"stage": task.label,
+                           "commands": [shown(c) for c in task.commands]}
     if task.id in notes:
         out["note"] = notes[task.id]
     if debug:
@@ -108,20 +116,20 @@ def stage(task, notes: dict[str, str], debug: bool = False) -> dict:
     return out
 
 
-def settings(dep) -> dict:
+def settings(dep: DeploymentDef) -> dict[str, Any]:
     """The runtime's settings from the Otterfile: image, port, volumes, options, command;
     env by name, each secret value as ***."""
     from dataclasses import fields, is_dataclass
     value = dep.runtime.value
-    out = {"kind": dep.runtime.kind.name}
+    out: dict[str, Any] = {"kind": dep.runtime.kind.name}
     if is_dataclass(value):
         out.update({f.name: getattr(value, f.name) for f in fields(value) if f.name != "env"})
-    out["image"] = out.get("image") or getattr(dep.artifact.source, "image", None)
+    out["image"] = out.get("image") or dep.artifact.kind.named_image(dep.artifact.source)
     out["env"] = {k: str(v) for k, v in masked_env(dep).items()}
     return {k: v for k, v in out.items() if v not in (None, [], (), {})}
 
 
-def live_release(dep) -> str:
+def live_release(dep: DeploymentDef) -> str:
     """What a run does to the release that is live (a fresh target has none)."""
     health = f"{dep.health_check.path} answers" if dep.health_check else "it answers on /"
     how = "by a graceful reload" if dep.proxy.switch == "reload" else (

@@ -2,9 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, TypeVar, overload
 
 MARK = "__otter__"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Decorator(Protocol):
+    """@kind, @kind() or @kind("name", **options): the function comes back unchanged."""
+
+    @overload
+    def __call__(self, arg: F, /, **options: Any) -> F: ...
+
+    @overload
+    def __call__(self, arg: str | None = None, /, **options: Any) -> Callable[[F], F]: ...
 
 
 @dataclass(frozen=True)
@@ -16,7 +28,7 @@ class Mark:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def _decorator(kind: str) -> Callable:
+def _decorator(kind: str) -> Decorator:
     def decorate(arg: Any = None, /, **options: Any) -> Any:
         if callable(arg):
             return _mark(arg, kind, None, options)
@@ -30,7 +42,7 @@ def _decorator(kind: str) -> Callable:
     return decorate
 
 
-def _mark(fn: Callable, kind: str, name: str | None, options: dict[str, Any]) -> Callable:
+def _mark(fn: F, kind: str, name: str | None, options: dict[str, Any]) -> F:
     if isinstance(fn, type):  # calling it would make an instance, never the value
         raise TypeError(f"@{kind} decorates a function that returns the {kind}, got the "
                         f"class {fn.__name__}")
@@ -48,6 +60,17 @@ artifact = _decorator("artifact")
 runtime = _decorator("runtime")
 target = _decorator("target")
 deployment = _decorator("deployment")
+
+
+@overload
+def step(arg: F, /, *, deployment: Any = None, before: str | None = None,
+         after: str | None = None, on: str = "targets", name: str | None = None) -> F: ...
+
+
+@overload
+def step(arg: str | None = None, /, *, deployment: Any = None, before: str | None = None,
+         after: str | None = None, on: str = "targets",
+         name: str | None = None) -> Callable[[F], F]: ...
 
 
 def step(arg: Any = None, /, *, deployment: Any = None, before: Any = None, after: Any = None,

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, cast
 
 from . import checks
 from .dsl import mark_of
 from .errors import OtterfileError
-from .hosts import Host, name_hosts
+from .hosts import Declared, Host, name_hosts
 from .loader import Loaded, Marked, interrupted, line_in, recipe_line
 from .model import STAGES, Deployment
 from .project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef, TargetDef)
@@ -45,7 +45,8 @@ class _Evaluator:
         runtimes = {n: self._runtime(m) for n, m in self._kind("runtime").items()}
         targets = {n: self._target(m) for n, m in self._kind("target").items()}
         artifacts = {n: self._placed(a, targets) for n, a in artifacts.items()}
-        self.defs = {"artifact": artifacts, "runtime": runtimes, "target": targets}
+        self.defs: dict[str, dict[str, Any]] = {"artifact": artifacts, "runtime": runtimes,
+                                                 "target": targets}
         steps = {n: self._step(m) for n, m in self._kind("step").items()}
         deployments: dict[str, DeploymentDef] = {}
         for marked in self._kind("deployment").values():
@@ -67,10 +68,12 @@ class _Evaluator:
         return Project(self.loaded.file, artifacts, runtimes, targets, deployments,
                        tuple(steps.values()))
 
-    def _named(self, targets: dict[str, TargetDef], deployments: dict[str, DeploymentDef]):
+    def _named(self, targets: dict[str, TargetDef], deployments: dict[str, DeploymentDef]
+               ) -> tuple[dict[str, TargetDef], dict[str, DeploymentDef]]:
         """Every host under its one name in the run (hosts.name_hosts), everywhere."""
         defined = {id(t) for t in targets.values()}  # the others: hosts given inline
-        declared = [(t.name, f"target {t.name}", t.line, t.hosts) for t in targets.values()]
+        declared: list[Declared] = [(t.name, f"target {t.name}", t.line, t.hosts)
+                                    for t in targets.values()]
         declared += [(None, f"deployment {d.name}", d.line, t.hosts)
                      for d in deployments.values() for t in d.targets if id(t) not in defined]
         try:
@@ -195,7 +198,7 @@ class _Evaluator:
                 except OtterfileError as error:
                     raise prefixed(error, str(index)) if many else error
             return out
-        return self._call(marked, check)
+        return cast(list[DeploymentDef], self._call(marked, check))
 
     def _deployment(self, name: str, marked: Marked, value: Any,
                     steps: dict[str, StepDef]) -> DeploymentDef:
@@ -206,8 +209,9 @@ class _Evaluator:
         attached = [s for s in steps.values() if s.deployment in (name, marked.mark.name)]
         for index, item in enumerate(value.steps or ()):
             step = steps.get(self._name_of(item, "step", f"steps/{index}"))
-            if step is None and mark_of(item) is not None:  # a recipe's step function
-                step = self._step(Marked(mark_of(item), item, marked.line))
+            mark = mark_of(item)
+            if step is None and mark is not None:  # a recipe's step function
+                step = self._step(Marked(mark, item, marked.line))
             if step is None:
                 fail(f"steps/{index}", self._unknown("step", item, steps))
             if step not in attached:
@@ -306,7 +310,7 @@ class _Evaluator:
         return known[name]
 
     @staticmethod
-    def _unknown(kind: str, name: Any, known: dict) -> str:
+    def _unknown(kind: str, name: Any, known: Mapping[str, Any]) -> str:
         name = getattr(name, "__name__", name)
         return f"unknown {kind} {name!r}; known: {', '.join(sorted(known)) or 'none'}"
 
@@ -321,7 +325,7 @@ def _within(path: str, check: Callable[[Any], Any], value: Any) -> Any:
 def _build_host(art: ArtifactDef, targets: dict[str, TargetDef]) -> ArtifactDef:
     """build(on=TARGET): TARGET is a one-host target of this Otterfile; `on` becomes that
     host's address here and its name once hosts are named (_on_named)."""
-    on = getattr(art.source, "on", None)
+    on = art.kind.build_host(art.source)
     if on is None:
         return art
     target = targets.get(on)
@@ -330,10 +334,10 @@ def _build_host(art: ArtifactDef, targets: dict[str, TargetDef]) -> ArtifactDef:
     if len(target.hosts) != 1:
         fail("on", f"target {on!r} is a group of {len(target.hosts)} hosts; a build runs on "
              "one: name a target of one host")
-    return replace(art, source=replace(art.source, on=target.hosts[0].address))
+    return replace(art, source=art.kind.built_on(art.source, target.hosts[0].address))
 
 
 def _on_named(art: ArtifactDef, names: dict[str, str]) -> ArtifactDef:
     """A build host's address -> its name in the run (what the plan and engine call it)."""
-    on = getattr(art.source, "on", None)
-    return art if on is None else replace(art, source=replace(art.source, on=names[on]))
+    on = art.kind.build_host(art.source)
+    return art if on is None else replace(art, source=art.kind.built_on(art.source, names[on]))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping, Sequence
 
 from .command import Command
 from .errors import OtterfileError
@@ -77,7 +78,7 @@ def _order(tasks: dict[str, Task]) -> list[str]:
     return done
 
 
-def find_cycle(edges: dict[str, tuple[str, ...] | list[str]]) -> list[str]:
+def find_cycle(edges: Mapping[str, Sequence[str]]) -> list[str]:
     """One cycle in `edges` (node -> nodes it depends on), first node repeated at the end."""
     state: dict[str, int] = {}
     stack: list[str] = []

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from .errors import OtterfileError
 from .peers import peer_problem, split_peer
@@ -196,7 +196,7 @@ def _check_peer(peer: object, address: str) -> str:
     if why:
         raise OtterfileError(f"ssh({address!r}) peer={peer!r}: {why}; expected how the other "
                              "targets reach this host, 'host' or 'host:port'", path="peer")
-    return peer
+    return str(peer)
 
 
 def spelled(name: str) -> str:
@@ -208,7 +208,8 @@ def spelled(name: str) -> str:
         return name
 
 
-Declared = tuple  # (target name or None, where: "target all", line, hosts)
+# (target name or None, where: "target all", line, hosts)
+Declared = tuple[str | None, str, int, Sequence[Host]]
 
 
 def name_hosts(declared: Iterable[Declared]) -> dict[str, str]:

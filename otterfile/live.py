@@ -6,13 +6,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Callable
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from .graph import Task
 from .runner import FAILED, OK, SKIPPED, Event
 from .text import amount, human_size, printable
 
@@ -41,7 +42,8 @@ class Row:
 class LiveReporter:
     """Rows updated in place; call `finish(text)` to end the region and print the summary."""
 
-    def __init__(self, stream: IO[str], *, verbose: bool = False, clock=time.monotonic,
+    def __init__(self, stream: IO[str], *, verbose: bool = False,
+                 clock: Callable[[], float] = time.monotonic,
                  console: Console | None = None):
         self.console = console or Console(file=stream, force_terminal=True, highlight=False,
                                           soft_wrap=False)
@@ -85,7 +87,7 @@ class LiveReporter:
             return f"  {task.where} {task.label} {event.message}" if self.verbose else None
         return None
 
-    def _end(self, row: Row, task, event: Event, now: float) -> str | None:
+    def _end(self, row: Row, task: Task, event: Event, now: float) -> str | None:
         if event.status == SKIPPED:
             return None
         row.running, row.done = False, None

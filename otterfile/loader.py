@@ -9,7 +9,8 @@ import tokenize
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from types import FrameType
+from typing import Any, Callable, Mapping
 
 from .dsl import Mark, mark_of
 from .errors import Interrupted, OtterfileError
@@ -20,7 +21,7 @@ class Marked:
     """One decorated function found in an Otterfile."""
 
     mark: Mark
-    fn: Callable  # guarded: a sys.exit in it raises OtterfileError
+    fn: Callable[..., Any]  # guarded: a sys.exit in it raises OtterfileError
     line: int
 
 
@@ -103,10 +104,10 @@ def _exited(error: SystemExit, file: Path) -> OtterfileError:
                           line=line_in(error, file))
 
 
-def _guarded(fn: Callable, file: Path) -> Callable:
+def _guarded(fn: Callable[..., Any], file: Path) -> Callable[..., Any]:
     """`fn`, turning a `sys.exit` in it into an OtterfileError: an Otterfile cannot end otter."""
     @functools.wraps(fn)
-    def call(*args, **kwargs):
+    def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except SystemExit as error:
@@ -114,15 +115,17 @@ def _guarded(fn: Callable, file: Path) -> Callable:
     return call
 
 
-class _Recorder(dict):
+class _Recorder(dict[str, Any]):
     """The module's locals: records every marked function as it is bound, so a second
     `def a` does not silently replace the first; writes through to the globals."""
 
-    def __init__(self, namespace: dict, file: Path):
+    def __init__(self, namespace: dict[str, Any], file: Path):
         super().__init__()
-        self.namespace, self.file, self.found, self._seen = namespace, file, [], set()
+        self.namespace, self.file = namespace, file
+        self.found: list[Marked] = []
+        self._seen: set[int] = set()
 
-    def __setitem__(self, key, value) -> None:
+    def __setitem__(self, key: str, value: Any) -> None:
         super().__setitem__(key, value)
         self.namespace[key] = value
         mark = mark_of(value)
@@ -132,7 +135,7 @@ class _Recorder(dict):
             line = line or _frame_line(self.file)
             self.found.append(Marked(mark, _guarded(value, self.file), line))
 
-    def __delitem__(self, key) -> None:
+    def __delitem__(self, key: str) -> None:
         super().__delitem__(key)
         self.namespace.pop(key, None)
 
@@ -140,7 +143,7 @@ class _Recorder(dict):
 def _frame_line(file: Path) -> int:
     """The line of `file` being executed now (where a marked object without code, such
     as a class, is bound)."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and Path(frame.f_code.co_filename) != file:
         frame = frame.f_back
     return frame.f_lineno if frame is not None else 0
@@ -181,7 +184,7 @@ def recipe_line(error: BaseException, file: Path) -> str:
     return f" (raised in recipe {deepest.filename}:{deepest.lineno})"
 
 
-def search_path(folder: Path, environ=None) -> list[str]:
+def search_path(folder: Path, environ: Mapping[str, str] | None = None) -> list[str]:
     """Where an Otterfile's imports are looked up first: its folder, then OTTER_PATH's
     folders (a shared recipes checkout), separated by os.pathsep."""
     extra = (os.environ if environ is None else environ).get("OTTER_PATH", "")

@@ -124,7 +124,9 @@ class DeployLock:
 
     def __init__(self, executor: Executor, deployment: str, *, holder: str | None = None,
                  run_id: str | None = None, base: str = DEFAULT_BASE, stale_seconds: int = 30,
-                 heartbeat_seconds: float = 5, sleep=time.sleep, clock=time.monotonic,
+                 heartbeat_seconds: float = 5,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic,
                  on_wait: Callable[[LockInfo], None] | None = None):
         if heartbeat_seconds * 3 > stale_seconds:
             raise ValueError("heartbeat_seconds must be at most a third of stale_seconds")
@@ -143,10 +145,10 @@ class DeployLock:
     def host(self) -> str:
         return self.executor.host.name
 
-    def _run(self, command) -> Result:
+    def _run(self, command: Command) -> Result:
         return self._checked(self.executor.run(command, timeout=60), command)
 
-    def _checked(self, result: Result, command) -> Result:
+    def _checked(self, result: Result, command: Command) -> Result:
         if not result.ok:
             what = result.tail(5) or f"exited {result.exited}"
             raise ExecutionError(f"{self.host}: {command.description}: {what}")
@@ -178,7 +180,7 @@ class DeployLock:
         both = commands.acquire_then(command, then) if then is not None else None
         started, told = self._clock(), False
         while True:
-            if both is None:
+            if both is None or then is None:
                 taken, after = self._run(command), None
             else:
                 taken, after = split_locked(self.executor.run(both, timeout=60), command, then)

@@ -6,7 +6,14 @@ reports a path such as `deployment production/runtime/port`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Mapping, Sequence
+
+from .secrets import Secret
+
+# What the DSL functions accept (evaluate checks each value and names its path)
+Ref = str | Callable[..., Any]  # a declared object: its name or its function
+Env = Mapping[str, str | int | float | Secret]
+Words = str | Sequence[str]  # a command line: one string split as a shell would, or argv
 
 STAGES = ("acquire", "ship", "start", "health", "switch", "retire")
 
@@ -132,9 +139,11 @@ class Deployment:
     relay: Any = None  # True: targets pass the image on to each other (None, False: off)
 
 
-def build(repo=None, ref=None, command=None, *, path=None, image=None, output=None, on=None,
-          push=None, token=None, pull_from=None, username=None, password=None,
-          via="controller") -> Build:
+def build(repo: str | None = None, ref: str | None = None, command: str | None = None, *,
+          path: str | None = None, image: str | None = None, output: str | None = None,
+          on: Ref | None = None, push: str | None = None, token: Secret | None = None,
+          pull_from: str | None = None, username: str | None = None,
+          password: Secret | None = None, via: str = "controller") -> Build:
     """Build an artifact: `build(repo=URL, ref=REF, command=CMD)` or `build(path=DIR, ...)`.
 
     `token=secret("GIT_TOKEN")` authenticates to an https repository without putting the
@@ -147,42 +156,45 @@ def build(repo=None, ref=None, command=None, *, path=None, image=None, output=No
                  username, password, via)
 
 
-def fetch(url, sha256=None, via="controller") -> Fetch:
+def fetch(url: str, sha256: str | None = None, via: str = "controller") -> Fetch:
     """A pre-built file: a tarball, a binary or a `docker save` archive."""
     return Fetch(url, sha256, via)
 
 
-def registry(ref, username=None, password=None) -> Registry:
+def registry(ref: str, username: str | None = None, password: Secret | None = None) -> Registry:
     """An image each target pulls: `registry("host:port/app:tag")`, pinned at deploy by
     the digest the first target resolved; `username=` and `password=secret("NAME")` log in
     (the password on stdin, never on a command line)."""
     return Registry(ref, username, password)
 
 
-def docker(image=None, port=None, env=None, volumes=None, command=None, options=None,
-           init=True) -> Docker:
+def docker(image: str | None = None, port: int | None = None, env: Env | None = None,
+           volumes: Sequence[str] | None = None, command: Words | None = None,
+           options: Sequence[str] | None = None, init: bool = True) -> Docker:
     """A Docker runtime: `docker load` when needed, then `docker run`; `init=False` runs
     the image's entrypoint as PID 1 itself."""
     return Docker(image, port, {} if env is None else env, [] if volumes is None else volumes,
                   command, [] if options is None else options, init)
 
 
-def podman(image=None, port=None, env=None, volumes=None, command=None, options=None,
-           init=True) -> Podman:
+def podman(image: str | None = None, port: int | None = None, env: Env | None = None,
+           volumes: Sequence[str] | None = None, command: Words | None = None,
+           options: Sequence[str] | None = None, init: bool = True) -> Podman:
     """The same as docker(), run with podman."""
     return Podman(image, port, {} if env is None else env, [] if volumes is None else volumes,
                   command, [] if options is None else options, init)
 
 
-def systemd(command=None, port=None, env=None, user=None, max_unpacked=None,
-            max_files=None) -> Systemd:
+def systemd(command: str | None = None, port: int | None = None, env: Env | None = None,
+            user: str | None = None, max_unpacked: int | str | None = None,
+            max_files: int | None = None) -> Systemd:
     """A generated systemd service; `{port}` in command is filled in. An archive artifact
     may unpack to at most `max_unpacked` bytes (an int, or "2GiB", "500MB"; default 20
     times the archive, at least 64 MiB, at most 10 GiB) and `max_files` files (200,000)."""
     return Systemd(command, port, {} if env is None else env, user, max_unpacked, max_files)
 
 
-def caddy(tls="auto", hsts=False, switch="file") -> Caddy:
+def caddy(tls: str = "auto", hsts: bool = False, switch: str = "file") -> Caddy:
     """Caddy as the reverse proxy (the default): tls "auto" (ACME), "internal" (Caddy's own
     CA) or "off"; `hsts=True` adds Strict-Transport-Security where TLS is on. A switch
     renames the port file the site reads per request (`switch="file"`, no reload) or
@@ -190,7 +202,8 @@ def caddy(tls="auto", hsts=False, switch="file") -> Caddy:
     return Caddy(tls, hsts, switch)
 
 
-def nginx(tls=None, hsts=False, switch="file") -> Nginx:
+def nginx(tls: tuple[str, str] | None = None, hsts: bool = False,
+          switch: str = "file") -> Nginx:
     """nginx as the reverse proxy; `tls=("cert.pem", "key.pem")` serves HTTPS with files
     shipped from beside the Otterfile, or `("host:/etc/ssl/a.pem", "host:/etc/ssl/a.key")`
     already on each target. `switch="file"`: njs reads the live port per request (no

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Any, Iterable, Iterator
 
 from .errors import OtterfileError
 from .graph import Graph, Task, find_cycle
@@ -49,7 +49,8 @@ def batch_size(parallel: int | str | None, hosts: int) -> int | None:
     return parallel or None
 
 
-def _chosen(project: Project, names: Iterable[str], hosts: Iterable[str] | None):
+def _chosen(project: Project, names: Iterable[str],
+            hosts: Iterable[str] | None) -> Iterator[tuple[DeploymentDef, list[str]]]:
     """Each named deployment with its hosts that `hosts` (--targets) keeps, in order."""
     only = {spelled(h) for h in hosts} | set(hosts) if hosts is not None else None
     for name in names:
@@ -65,9 +66,9 @@ class _Builder:
     def __init__(self, rollback: bool = False, file: str | None = None):
         self.rollback, self.file = rollback, file  # the Otterfile, named by errors
         self.deps: dict[str, list[str]] = {}
-        self.meta: dict[str, dict] = {}
+        self.meta: dict[str, dict[str, Any]] = {}
 
-    def node(self, tid: str, deps: Iterable[str], **meta) -> str:
+    def node(self, tid: str, deps: Iterable[str], **meta: Any) -> str:
         if tid not in self.deps:
             self.deps[tid] = list(deps)
             self.meta[tid] = meta
@@ -76,7 +77,7 @@ class _Builder:
     def add(self, dep: DeploymentDef, hosts: list[str]) -> None:
         acquire = self.node(f"acquire:{dep.artifact.name}", [], stage="acquire",
                             artifact=dep.artifact.name, deployment=dep.name,
-                            host=getattr(dep.artifact.source, "on", None))  # build(on=)
+                            host=dep.artifact.kind.build_host(dep.artifact.source))
         stages = [s for s in TARGET_STAGES[:-1] if not (self.rollback and s == "ship")]
         if self.rollback:
             del self.deps[acquire], self.meta[acquire]

@@ -3,12 +3,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import OtterfileError
 from .hosts import Host
 from .model import Caddy, HealthCheck
 from .secrets import Secret
+
+if TYPE_CHECKING:
+    from .artifacts.base import ArtifactSource
+    from .proxies.base import Proxy
+    from .runtimes.base import Runtime
 
 
 @dataclass(frozen=True)
@@ -18,7 +23,7 @@ class ArtifactDef:
     line: int = 0
 
     @property
-    def kind(self):
+    def kind(self) -> ArtifactSource:
         """The source's module (artifacts.KINDS)."""
         from .artifacts import source_for
         return source_for(self.source)
@@ -32,7 +37,7 @@ class RuntimeDef:
     line: int = 0
 
     @property
-    def kind(self):
+    def kind(self) -> Runtime:
         """The runtime's module (runtimes.KINDS)."""
         from .runtimes import runtime_for
         return runtime_for(self.value)
@@ -84,7 +89,7 @@ class DeploymentDef:
     unsupported: OtterfileError | None = None  # why this version cannot deploy it
 
     @property
-    def proxy_kind(self):
+    def proxy_kind(self) -> Proxy:
         """The proxy's module (proxies.KINDS)."""
         from .proxies import proxy_for
         return proxy_for(self.proxy)
@@ -118,7 +123,7 @@ class Project:
     def folder(self) -> Path:
         return self.file.parent
 
-    def host(self, name: str):
+    def host(self, name: str) -> Host | None:
         """The host named `name` in the run: a deployment's, or a build host that deploys
         nothing; None if there is none."""
         for hosts in [d.hosts for d in self.deployments.values()] + \

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .errors import OtterError
+
+if TYPE_CHECKING:
+    import jinja2
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def environment(folder: Path = TEMPLATES) -> Any:
+def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
     """A jinja2 environment where an undefined name is an error, not an empty string."""
     import jinja2  # loaded when a file is rendered, not when otter starts
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)),

@@ -5,11 +5,16 @@ import json
 import sys
 import threading
 import time
-from typing import IO, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, TypeAlias
 
 from .graph import CONTROLLER, Graph
 from .runner import FAILED, OK, SKIPPED, Event, Outcome
 from .text import amount, bounded, printable
+
+if TYPE_CHECKING:
+    from .hosts import Host
+    from .live import LiveReporter
+    from .project import Project
 
 MARKS = {OK: "ok", FAILED: "FAILED", SKIPPED: "skipped"}
 PROGRESS_JSON_EVERY = 0.25  # seconds between one task's progress objects in --json
@@ -17,33 +22,34 @@ PROGRESS_EVERY = 3.0  # seconds between progress lines in plain output (CI logs 
 SCHEMA = 1  # the "v" of every JSON object otter prints (docs/json.md)
 
 
-def host_label(host) -> str:
+def host_label(host: Host) -> str:
     """How output names a host: the name the run knows it by (unique in a run)."""
     return host.name
 
 
-def host_address(host) -> str:
+def host_address(host: Host) -> str:
     """Where a host is reached: `user@host:port` for SSH, `local` for this machine."""
     return host.address
 
 
-def addresses(project) -> dict[str, str]:
+def addresses(project: Project) -> dict[str, str]:
     """Each host's address by the name tasks carry, for JSON events."""
     return {host_label(h): host_address(h) for d in project.deployments.values()
             for h in d.hosts}
 
 
-def is_terminal(stream: IO[str], environ: dict | None = None) -> bool:
+def is_terminal(stream: IO[str], environ: Mapping[str, str] | None = None) -> bool:
     """Whether `stream` is a terminal that takes cursor movement: not a pipe or file, not
     TERM=dumb, and NO_COLOR unset (then output stays plain text)."""
     import os
-    environ = os.environ if environ is None else environ
+    env = os.environ if environ is None else environ
     isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) and environ.get("TERM", "") not in ("", "dumb") \
-        and "NO_COLOR" not in environ
+    return bool(isatty and isatty()) and env.get("TERM", "") not in ("", "dumb") \
+        and "NO_COLOR" not in env
 
 
-def console_reporter(stream: IO[str] | None = None, *, verbose: bool = False):
+def console_reporter(stream: IO[str] | None = None, *,
+                     verbose: bool = False) -> LiveReporter | ConsoleReporter:
     """A live view on a terminal, plain lines elsewhere."""
     stream = stream or sys.stdout
     if is_terminal(stream):
@@ -57,7 +63,7 @@ class ConsoleReporter:
     build and step output, and at most one progress line every PROGRESS_EVERY seconds."""
 
     def __init__(self, stream: IO[str] | None = None, *, verbose: bool = False,
-                 every: float = PROGRESS_EVERY, clock=time.monotonic):
+                 every: float = PROGRESS_EVERY, clock: Callable[[], float] = time.monotonic):
         self.stream = stream or sys.stdout
         self.verbose, self.every, self.clock = verbose, every, clock
         self._lock = threading.Lock()
@@ -100,8 +106,8 @@ class ConsoleReporter:
         if event.kind == "batch":  # a header line: which targets start now
             return event.message
         if event.kind == "info" and task is not None and not self.verbose:
-            said = self._said.get(task.id)  # shown on the stage's end line
-            self._said[task.id] = f"{said}; {event.message}" if said else event.message
+            before = self._said.get(task.id)  # shown on the stage's end line
+            self._said[task.id] = f"{before}; {event.message}" if before else event.message
             return None
         return f"  {where} {event.message}".rstrip()
 
@@ -126,12 +132,13 @@ class JsonReporter:
         self.stream = stream or sys.stdout
         self.hosts = hosts or {}  # host name -> address
         self._lock = threading.Lock()
-        self._clock, self._progressed = clock, {}  # task id -> when its last progress went
+        self._clock = clock
+        self._progressed: dict[str, float] = {}  # task id -> when its last progress went
 
     def __call__(self, event: Event) -> None:
         if event.kind == "progress" and event.task and not self._due(event):
             return
-        record = {"event": event.kind, "status": event.status or None,
+        record: dict[str, Any] = {"event": event.kind, "status": event.status or None,
                   "message": event.message or None, "seconds": round(event.seconds, 3)}
         if event.task:
             task = event.task
@@ -144,6 +151,8 @@ class JsonReporter:
     def _due(self, event: Event) -> bool:
         """At most one progress object per task every PROGRESS_JSON_EVERY seconds, and
         always the last one (done == total): a 20 MB ship is a few lines, not a thousand."""
+        if event.task is None:  # __call__ asks only about a task's progress
+            return True
         now, done = self._clock(), event.data.get("done")
         last = self._progressed.get(event.task.id)
         if last is not None and now - last < PROGRESS_JSON_EVERY and \
@@ -152,7 +161,7 @@ class JsonReporter:
         self._progressed[event.task.id] = now
         return True
 
-    def emit(self, record: dict) -> None:
+    def emit(self, record: dict[str, Any]) -> None:
         """Print one object with the schema version first; None values are left out."""
         line = json_line(record)
         with self._lock:
@@ -165,7 +174,11 @@ class JsonReporter:
         """Nothing to end."""
 
 
-def json_line(record: dict) -> str:
+# What a command reports a run to: a live view, plain lines or JSON lines
+Reporters: TypeAlias = "LiveReporter | ConsoleReporter | JsonReporter"
+
+
+def json_line(record: dict[str, Any]) -> str:
     """`record` as one line of JSON, `"v"` first, None values left out."""
     return json.dumps({"v": SCHEMA, **{k: v for k, v in record.items() if v is not None}})
 
@@ -201,7 +214,8 @@ def not_started(graph: Graph, outcome: Outcome) -> list[str]:
     return [h for h in hosts if all(outcome.status[t.id] == SKIPPED for t in graph.for_host(h))]
 
 
-def summary_hosts(graph: Graph, outcome: Outcome, hosts: dict[str, str]) -> list[dict]:
+def summary_hosts(graph: Graph, outcome: Outcome,
+                  hosts: dict[str, str]) -> list[dict[str, Any]]:
     """The summary as data: per host its address, result, seconds and stage statuses."""
     out = []
     waiting = not_started(graph, outcome)
@@ -223,12 +237,12 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     its control characters escaped (`printable`)."""
     headers, rows = _cells(headers), [_cells(r) for r in rows]
     widths = [max(len(r[i]) for r in [headers] + rows) for i in range(len(headers))]
-    def line(cells):
+    def line(cells: list[str]) -> str:
         return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
-def _cells(row: list) -> list[str]:
+def _cells(row: list[Any]) -> list[str]:
     return [printable(str(c).replace("\n", " ").replace("\t", " "), keep="") for c in row]
 
 

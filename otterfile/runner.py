@@ -5,7 +5,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 from .graph import Graph, Task
 
@@ -21,7 +21,7 @@ class Event:
     status: str = ""
     message: str = ""
     seconds: float = 0.0
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 Reporter = Callable[[Event], None]
@@ -56,7 +56,7 @@ def run_graph(graph: Graph, perform: Perform, report: Reporter, *, parallel: int
     active: set[str] = set()
     host_tasks = {h: {t.id for t in order if t.host == h} for h in graph.hosts()}
     limit = parallel or max(1, len(host_tasks))
-    running: dict[Future, Task] = {}
+    running: dict[Future[None], Task] = {}
 
     def timed(task: Task) -> None:
         started = time.monotonic()
@@ -96,8 +96,10 @@ def run_graph(graph: Graph, perform: Perform, report: Reporter, *, parallel: int
     return Outcome(status, errors, seconds, interrupted or cancel.is_set())
 
 
-def _start_ready(order, status, active, limit, cancel, pool, running, timed, finish,
-                 report) -> int:
+def _start_ready(order: Sequence[Task], status: dict[str, str], active: set[str], limit: int,
+                 cancel: threading.Event, pool: ThreadPoolExecutor,
+                 running: dict[Future[None], Task], timed: Perform,
+                 finish: Callable[[Task, str], None], report: Reporter) -> int:
     moved = 0
     for task in order:
         if status[task.id] != PENDING:

@@ -182,7 +182,7 @@ _FIELDS = {
     "proxy": (lambda v: v is None or (isinstance(v, str) and bool(_KIND.fullmatch(v))),
               "a proxy kind or null"),
 }
-_KIND = re.compile(r"[a-z][a-z0-9]{0,19}")
+_KIND: re.Pattern[str] = re.compile(r"[a-z][a-z0-9]{0,19}")  # typed: read by lambdas above
 
 
 def _checked_state(data, kinds: Kinds | None) -> State:

@@ -2,11 +2,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .command import script
 from .proxies.base import parse_switching
 from .report import table
 from .text import printable
+
+if TYPE_CHECKING:
+    from .executors.base import Executor
+    from .hosts import Host
+    from .project import DeploymentDef
+    from .state import Release
 
 SWITCH_MARK = "--- otter:switch"
 # the state read ($2..), then how the proxy switches (the probe's shell line, $1)
@@ -16,20 +23,21 @@ READ_SCRIPT = ('probe=$1; shift; "$@" || exit 1; echo "--- otter:switch"; '
 
 @dataclass
 class TargetStatus:
-    releases: list = field(default_factory=list)
-    live: object = None
-    running: set = field(default_factory=set)  # (runtime kind, instance) of those that run
+    releases: list[Release] = field(default_factory=list)
+    live: Release | None = None
+    # (runtime kind, instance) of those that run
+    running: set[tuple[str, str]] = field(default_factory=set)
     health: str = ""
-    log: list = field(default_factory=list)
+    log: list[dict[str, Any]] = field(default_factory=list)
     note: str = ""  # what otter assumed of a state file an older otter wrote
     switch: str | None = None  # how the proxy switches there ("file", "reload: WHY")
 
-    def runs(self, release) -> bool:
+    def runs(self, release: Release | None) -> bool:
         """Whether `release`'s instance runs, under the runtime kind that started it."""
         return release is not None and (release.runtime, release.instance) in self.running
 
 
-def read_status(dep, executor, log_lines: int = 0) -> TargetStatus:
+def read_status(dep: DeploymentDef, executor: Executor, log_lines: int = 0) -> TargetStatus:
     """The target's releases (with the runtime and proxy kind of each), their instances of
     every runtime kind the state names, the deploy log, how the proxy switches there, and
     whether the live release answers."""
@@ -56,7 +64,7 @@ def read_status(dep, executor, log_lines: int = 0) -> TargetStatus:
     return out
 
 
-def _probe(dep, executor, port: int) -> str:
+def _probe(dep: DeploymentDef, executor: Executor, port: int) -> str:
     from .errors import OtterError
     from .executors.base import ProbeFailed
     path = dep.health_check.path if dep.health_check else "/"
@@ -67,7 +75,7 @@ def _probe(dep, executor, port: int) -> str:
         return f"down ({error})"
 
 
-def status_record(status, log_lines: int = 0) -> dict:
+def status_record(status: TargetStatus | Exception, log_lines: int = 0) -> dict[str, Any]:
     """One target's status as data (`otter status --json`), or its error."""
     if isinstance(status, Exception):
         return {"error": str(status)}
@@ -84,10 +92,13 @@ def status_record(status, log_lines: int = 0) -> dict:
             "log": status.log[-log_lines:] if log_lines else []}
 
 
-def render_status(pairs, results, log_lines: int = 0) -> str:
+def render_status(pairs: Sequence[tuple[DeploymentDef, Host]],
+                  results: Sequence[TargetStatus | Exception], log_lines: int = 0) -> str:
     """One row per target (an error in its row), then the last deploy-log records; what
     came from a target is shown through `table`, which escapes control characters."""
-    rows, logs, notes = [], [], []
+    rows: list[list[str]] = []
+    logs: list[list[str]] = []
+    notes: list[str] = []
     for (dep, host), status in zip(pairs, results):
         if isinstance(status, Exception):
             rows.append([host.name, dep.name, "?", "", "", "", "", " ".join(str(status).split())])
@@ -118,14 +129,14 @@ def render_status(pairs, results, log_lines: int = 0) -> str:
     return text
 
 
-def _kinds(release) -> str:
+def _kinds(release: Release | None) -> str:
     """`docker, caddy`: what runs and serves a release."""
     if release is None:
         return ""
     return ", ".join(k for k in (release.runtime, release.proxy) if k)
 
 
-def _with_kind(release, live) -> str:
+def _with_kind(release: Release, live: Release | None) -> str:
     """A previous release's id, with its runtime kind when another one runs the live one."""
     if live is not None and release.runtime and release.runtime != live.runtime:
         return f"{release.id} ({release.runtime})"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, NoReturn, cast
 
 from .errors import OtterfileError
 from .secrets import Secret
@@ -12,7 +12,7 @@ class FieldError(OtterfileError):
     """A field has a wrong value; `path` is filled in as it travels up."""
 
 
-def fail(path: str, message: str) -> None:
+def fail(path: str, message: str) -> NoReturn:
     raise FieldError(message, path=path)
 
 
@@ -90,7 +90,7 @@ def check_choice(path: str, value: Any, choices: Iterable[str]) -> str:
     choices = tuple(choices)
     if value not in choices:
         fail(path, f"expected one of {', '.join(map(repr, choices))}, {got(value)}")
-    return value
+    return cast(str, value)
 
 
 def check_str_list(path: str, value: Any) -> tuple[str, ...]:

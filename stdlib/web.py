@@ -29,7 +29,7 @@ def static_site(*, path: str = "public", targets: Any, domains: Any = (), port: 
 
 
 def python_app(*, path: str = "app", command: str, port: int, targets: Any,
-               domains: Any = (), env: dict | None = None, health: str = "/",
+               domains: Any = (), env: dict | None = None, health: str | None = "/",
                user: str | None = None, **deployment: Any) -> Deployment:
     """A Python app from `path`, packed into a tarball on the controller, unpacked into a
     release folder on each target and run as a systemd service by `command` (`{port}` is

@@ -50,7 +50,22 @@ class ImageStore(Protocol):
         then stops waiting for it); nothing to do in a plain store."""
 
     def open_file(self, path: Path) -> tuple[BinaryIO, int | None]:
-        """A file artifact kept on the controller, as a stream, and its size."""
+        """A file artifact kept in this store, as a stream, and its size."""
+
+    def archive_image_id(self, path: Path) -> str | None:
+        """The image id of a `docker save` archive kept in this store, or None when the
+        file is not one (only its manifest is read)."""
+
+    def history(self, image_id: str) -> list[dict] | None:
+        """The engine's history of the image (top first, each entry's `Size`), or None
+        when this store cannot tell (layer sizes are then estimated without it)."""
+
+    def serve(self, path: Path) -> str | None:
+        """A URL the targets download a kept file from until `close` (build(on=...,
+        via="url")), or None: this store serves nothing (the artifact ships as it is)."""
+
+    def close(self) -> None:
+        """Stop what the store serves (the run is over, however it ended)."""
 
 
 @dataclass(frozen=True)
@@ -85,3 +100,13 @@ class ArtifactSource(Protocol):
 
     def warnings(self, value: Any) -> list[str]:
         """What `otter plan` should warn about (an unpinned download), if anything."""
+
+    def named_image(self, value: Any) -> str | None:
+        """The image name the Otterfile gives what it makes (build(image=...)), or None."""
+
+    def build_host(self, value: Any) -> str | None:
+        """The target the artifact is acquired on (build(on=...)), or None: the controller.
+        A target's name in the Otterfile, its address or its host name as evaluation goes."""
+
+    def built_on(self, value: Any, host: str) -> Any:
+        """`value` acquired on `host` (evaluation resolves the name the user wrote)."""

@@ -17,7 +17,7 @@ import re
 import shlex
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, cast
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..command import cmd, script
@@ -75,6 +75,15 @@ class Build:
                     "of otter yet (it serves files, output=); without via= an image streams "
                     "through the controller's SSH connections")
         return None
+
+    def named_image(self, value: Any) -> str | None:
+        return value.image
+
+    def build_host(self, value: Any) -> str | None:
+        return value.on
+
+    def built_on(self, value: Any, host: str) -> Any:
+        return dataclasses.replace(value, on=host)
 
     def form(self, value: Any) -> str:
         return "file" if value.output else "image"
@@ -173,6 +182,7 @@ def _acquire(source: Any, ctx: AcquireContext) -> Artifact:
     if not tag and not source.output:
         raise OtterError(f"build: cannot tell which image {source.command!r} makes: give "
                          "image=NAME, or a `docker build -t NAME` command")
+    commit: str | None
     if source.repo:
         url, user, password = split_credentials(resolve_url(source.repo, folder))
         if source.token is not None:
@@ -189,6 +199,7 @@ def _acquire(source: Any, ctx: AcquireContext) -> Artifact:
         made = _file(executor, ctx.images, build_dir / source.output, ctx.cache_dir,
                      commit=commit, ref=source.ref, source=url)
         return _served(made, ctx.images) if source.via == "url" else made
+    tag = cast(str, tag)  # no output: the check above made sure of a tag
     digest = _image_id(ctx.images, tag, origin)
     if source.push:
         return _push(ctx, source, digest, tag, commit=commit, ref=source.ref, source=url)
@@ -239,9 +250,7 @@ def _file(executor: Executor, images: ImageStore, output: Path, cache_dir: Path,
         raise OtterError(f"cannot keep the built file {output}: "
                          f"{kept.tail(3) or 'no digest printed'}")
     path = cache / hexes
-    # a build host's store reads the manifest there (remote_images.RemoteImages)
-    on_host = getattr(images, "archive_image_id", None)
-    image = on_host(path) if on_host else archive.image_id_of(path)
+    image = images.archive_image_id(path)  # a build host's store reads it there
     if image:
         return Artifact("image", image, path=path, **about)
     return Artifact("file", f"sha256:{hexes}", path=path, **about)
@@ -250,10 +259,10 @@ def _file(executor: Executor, images: ImageStore, output: Path, cache_dir: Path,
 def _served(made: Artifact, images: ImageStore) -> Artifact:
     """build(on=..., via="url"): the build host serves the file; each target downloads it
     and checks its digest. (A plan's store serves nothing: the artifact stays as it is.)"""
-    serve = getattr(images, "serve", None)  # remote_images.RemoteImages.serve
-    if serve is None or made.form != "file" or made.path is None:
+    if made.form != "file" or made.path is None:
         return made
-    return dataclasses.replace(made, path=None, url=serve(made.path))
+    url = images.serve(made.path)  # None: a store on the controller serves nothing
+    return made if url is None else dataclasses.replace(made, path=None, url=url)
 
 
 def split_credentials(url: str) -> tuple[str, str, Secret | None]:

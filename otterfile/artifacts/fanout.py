@@ -47,11 +47,6 @@ class SharedImages:
         self._seen: collections.Counter[str] = collections.Counter()  # joined or declined
         self._fans: dict[str, _Fan] = {}  # image id -> the fan gathering or streaming it
 
-    def __getattr__(self, name: str) -> Any:  # what else the store offers (serve, where)
-        if name == "store":  # not set yet (a copy being made)
-            raise AttributeError(name)
-        return getattr(self.store, name)
-
     def image_id(self, ref: str) -> str | None:
         return self.store.image_id(ref)
 
@@ -63,6 +58,15 @@ class SharedImages:
 
     def open_file(self, path: Path) -> tuple[BinaryIO, int | None]:
         return self.store.open_file(path)
+
+    def archive_image_id(self, path: Path) -> str | None:
+        return self.store.archive_image_id(path)
+
+    def history(self, image_id: str) -> list[dict] | None:
+        return self.store.history(image_id)
+
+    def serve(self, path: Path) -> str | None:
+        return self.store.serve(path)
 
     def decline(self, image_id: str) -> None:
         """A target has the image: the fan does not wait for it."""
@@ -107,7 +111,7 @@ class SharedImages:
             fans, self._fans = list(self._fans.values()), {}
         for fan in fans:
             fan.stop()
-        getattr(self.store, "close", lambda: None)()
+        self.store.close()
 
 
 class _Fan:
@@ -167,7 +171,7 @@ class _Fan:
         return count > 0
 
     def _run(self) -> None:
-        source = None
+        source: Any = None
         try:
             if not self._gather():
                 return

@@ -67,6 +67,15 @@ class Fetch:
     def unsupported(self, value: Any) -> str | None:
         return None
 
+    def named_image(self, value: Any) -> str | None:
+        return None
+
+    def build_host(self, value: Any) -> str | None:
+        return None
+
+    def built_on(self, value: Any, host: str) -> Any:
+        raise ValueError(f"{self.name}(...) is acquired on the controller")
+
     def form(self, value: Any) -> str:
         return "file"
 
@@ -178,7 +187,8 @@ class _Partial:
     """The file being written and the digest of what it holds so far."""
 
     def __init__(self, path: Path):
-        self.path, self.validator = path, None  # ETag or Last-Modified, for If-Range
+        self.path = path
+        self.validator: str | None = None  # ETag or Last-Modified, for If-Range
         self.file = open(path, "wb")
         self.hasher, self.size = hashlib.sha256(), 0
 
@@ -313,7 +323,7 @@ def _attempt(client, url: str, partial: _Partial, progress: _Progress, shown: st
 def _resumes(response, offset: int) -> bool:
     """Does this 206 answer start where the partial file ends?"""
     found = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
-    return bool(found) and int(found.group(1)) == offset
+    return found is not None and int(found.group(1)) == offset
 
 
 def _validator(response) -> str | None:

@@ -2,9 +2,11 @@
 layers, and `docker save` as a stream. Lower-level errors become OtterError here."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from ..errors import OtterError
+from .archive import image_id_of
 
 CHUNK = 1024 * 1024
 
@@ -30,7 +32,30 @@ class Inspected:
         return list((found or {}).get("RootFS", {}).get("Layers", []))
 
 
-class DockerImages(Inspected):
+class ControllerStore:
+    """What an image store on the controller answers alike (the Docker SDK's, a plan's,
+    the tests' fakes): files kept in the local cache, nothing served, no history."""
+
+    def decline(self, image_id: str) -> None:
+        """Nothing to do: each `save` is its own stream (fanout.SharedImages shares one)."""
+
+    def open_file(self, path: Path) -> tuple[BinaryIO, int | None]:
+        return open_file(path)
+
+    def archive_image_id(self, path: Path) -> str | None:
+        return image_id_of(path)
+
+    def history(self, image_id: str) -> list[dict] | None:
+        return None
+
+    def serve(self, path: Path) -> str | None:
+        return None  # the controller streams what it keeps through ship
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+
+class DockerImages(ControllerStore, Inspected):
     """The engine that DOCKER_HOST (or the default socket) names; connected on first use."""
 
     def __init__(self) -> None:
@@ -66,11 +91,8 @@ class DockerImages(Inspected):
                 from None
         return ChunkReader(chunks)  # type: ignore[return-value]
 
-    def decline(self, image_id: str) -> None:
-        """Nothing to do: each `save` is its own stream (fanout.SharedImages shares one)."""
-
-    def open_file(self, path) -> tuple[BinaryIO, int | None]:
-        return open_file(path)
+    def history(self, image_id: str) -> list[dict] | None:
+        return self._api().history(image_id)
 
 
 def _client(docker: Any) -> Any:
@@ -118,7 +140,7 @@ class ChunkReader:
             close()
 
 
-class PlannedImages:
+class PlannedImages(ControllerStore):
     """An image store for plans and dry runs: every image exists, with a placeholder id."""
 
     DIGEST = "sha256:<digest>"
@@ -136,9 +158,6 @@ class PlannedImages:
         import io
         return io.BytesIO(b"")
 
-    def decline(self, image_id: str) -> None:
-        """Nothing to do."""
-
-    def open_file(self, path) -> tuple[BinaryIO, int | None]:
+    def open_file(self, path: Path) -> tuple[BinaryIO, int | None]:
         import io
         return io.BytesIO(b""), None

@@ -93,7 +93,7 @@ def layer_index(v1_json: bytes, chains: list[str]) -> int | None:
 
 def _raw_items(text: str) -> dict[str, str]:
     """A JSON object's top-level values as their raw text (the engine hashes them as is)."""
-    decoder, out = json.JSONDecoder(), {}
+    decoder, out = json.JSONDecoder(), dict[str, str]()
     i = text.index("{") + 1
     while True:
         while text[i] in " \n\t\r,":
@@ -113,7 +113,7 @@ class LayerFilter:
 
     def __init__(self, source: BinaryIO, diff_ids: list[str], skip: Iterable[int]):
         self._source, self._chains = source, chain_ids(diff_ids)
-        self._skip, self._folders = set(skip), {}
+        self._skip, self._folders = set(skip), dict[str, int | None]()
         self._chunks, self._buffer = self._members(), bytearray()
         self.skipped = 0
 

@@ -230,6 +230,15 @@ class Registry:
     def unsupported(self, value: Any) -> str | None:
         return None
 
+    def named_image(self, value: Any) -> str | None:
+        return None  # its ref names where it is pulled from, not a name given
+
+    def build_host(self, value: Any) -> str | None:
+        return None
+
+    def built_on(self, value: Any, host: str) -> Any:
+        raise ValueError(f"{self.name}(...) is acquired on the controller")
+
     def form(self, value: Any) -> str:
         return "image"
 

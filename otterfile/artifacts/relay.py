@@ -162,8 +162,7 @@ def refusals(said: str, children: list[Child], relay: str) -> list[str]:
 
 
 def _name(child: Child) -> str:
-    host = getattr(child.executor, "host", None)
-    return getattr(host, "name", None) or child.address or "a child"
+    return child.executor.host.name or child.address or "a child"
 
 
 def known_hosts(children: list[Child]) -> str:
@@ -171,8 +170,9 @@ def known_hosts(children: list[Child]) -> str:
     lines = []
     for child in children:
         host = child.executor.host
-        name = f"[{host.hostname}]:{host.port}" if getattr(host, "port", None) \
-            else host.hostname
+        # children are SSH hosts (a relay reaches them by address); Host has no address parts
+        name = (f"[{host.hostname}]:{host.port}"  # type: ignore[attr-defined]
+                if getattr(host, "port", None) else host.hostname)  # type: ignore[attr-defined]
         where = getattr(host, "known_hosts", None) or str(Path("~/.ssh/known_hosts")
                                                           .expanduser())
         found = LocalExecutor().run(cmd("ssh-keygen", "-F", name, "-f",
@@ -200,12 +200,3 @@ def _must(executor: Executor, command: Command) -> str:
                          f"(exit {result.exited}): {result.tail(3)}")
     return result.stdout
 
-
-def engine_for(runtime, artifact) -> str | None:
-    """The engine whose `load` a relay feeds, or None: this artifact does not relay (a file,
-    a registry pull, a runtime without an engine). Docker only: podman's image ids (no
-    `sha256:`) and its load were not measured on the relay's path."""
-    engine = getattr(runtime, "engine", None)
-    if artifact.form != "image" or artifact.pull is not None or engine != "docker":
-        return None
-    return engine

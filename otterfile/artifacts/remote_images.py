@@ -15,11 +15,11 @@ from typing import Any, BinaryIO
 from ..command import Command, cmd, script
 from ..errors import OtterError
 from ..executors.base import Executor
+from ..executors.base import Session
 from ..scripts import load
 from .images import Inspected
-from .streams import Session, Stream, open_session, open_stream
 
-__all__ = ["RemoteImages", "Stream", "image_id_of_manifest", "open_stream", "serve"]
+__all__ = ["RemoteImages", "image_id_of_manifest", "serve"]
 
 CACHE_DIR = Path("/var/cache/otter/build")  # on the build host: git mirrors, exports, files
 
@@ -91,7 +91,7 @@ class RemoteImages(Inspected):
         if self._inspect(image_id) is None:
             raise OtterError(f"{self.engine} save {image_id} failed on {self.where}: "
                              "no such image")
-        return open_stream(self.executor, save(self.engine, image_id))
+        return self.executor.open_stream(save(self.engine, image_id))
 
     def decline(self, image_id: str) -> None:
         """Nothing to do: each `save` is its own stream (fanout.SharedImages shares one)."""
@@ -101,14 +101,17 @@ class RemoteImages(Inspected):
         if not sized.ok or not sized.stdout.strip().isdigit():
             raise OtterError(f"cannot read {path} on {self.where}: "
                              f"{sized.tail(3) or f'exit {sized.exited}'}")
-        return open_stream(self.executor, cat(path)), int(sized.stdout.strip())
+        return self.executor.open_stream(cat(path)), int(sized.stdout.strip())
+
+    def history(self, image_id: str) -> list[dict] | None:
+        return None  # one more round trip for an estimate: layer sizes go without it
 
     def serve(self, path: Path) -> str:
         """Serve a kept file for the targets to download (build(via="url")) until `close`:
         its URL, on the address the targets reach this host at (ssh(peer=...), else the
         default route's), under a path made there for this run."""
         peer = self.executor.host.peer()
-        session = open_session(self.executor, serve(path, peer[0] if peer else ""))
+        session = self.executor.open_session(serve(path, peer[0] if peer else ""))
         self._served.append(session)
         said = session.first_line(SERVE_START)
         found = dict(re.findall(r"(\w+)=(\S+)", said)) if said.startswith("otter-serving ") \

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
 from ..command import Command
-from ..commands import container, download
+from ..commands import download
 from ..errors import OtterError
 from ..executors.base import Executor
 from ..text import human_size
@@ -131,7 +131,9 @@ def _archive(artifact: Artifact, images: ImageStore, have: frozenset[str] | None
     if len(lacking) == len(diff_ids):
         return _Counter(source), total, None
     skip = [i for i in range(len(diff_ids)) if i not in lacking]
-    return _Counter(LayerFilter(source, diff_ids, skip)), None, (len(lacking), len(diff_ids))
+    # LayerFilter reads like a file; BinaryIO declares more than _Counter uses
+    return _Counter(LayerFilter(source, diff_ids, skip)), None, (  # type: ignore[arg-type]
+        len(lacking), len(diff_ids))
 
 
 def _disk_full(result) -> bool:
@@ -235,7 +237,8 @@ def ship_file(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
     progress = (lambda sent: on_progress(sent, total)) if on_progress else None
     with source:
         stream = _Counter(source)
-        result = remote.run(guard(runtime.receive(artifact)), stdin=stream,
+        result = remote.run(guard(runtime.receive(artifact)),
+                            stdin=stream,  # type: ignore[arg-type]  # a reader, not a BinaryIO
                             on_progress=progress)
     if not result.ok:
         raise OtterError(f"storing {artifact.digest[:19]} on {remote.host.name} failed (exit "
@@ -245,6 +248,8 @@ def ship_file(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
 
 def _download(artifact: Artifact, remote: Executor, started: float) -> ShipResult:
     """The target downloads the file itself into its store, verified there."""
+    if artifact.url is None:
+        raise OtterError(f"{artifact.source}: no URL for {remote.host.name} to download")
     result = remote.run(download.fetch_into_store(artifact.url, artifact.digest,
                                                   artifact.source))
     if not result.ok:
@@ -279,8 +284,8 @@ def _pull(runtime, remote: Executor, pull, digest: str | None) -> tuple[str, boo
     if not result.ok:
         reason = result.tail(4) or result.tail(4, "stdout") or f"exit {result.exited}"
         raise OtterError(pull.failure(remote.host.name, what, reason,
-                                      login=result.exited == container.EXIT_LOGIN))
-    pulled = container.parse_pulled(result.stdout)
+                                      login=runtime.login_refused(result.exited)))
+    pulled = runtime.parse_pulled(result.stdout)
     if pulled.present:
         return digest or "", False
     if digest:

@@ -123,12 +123,9 @@ def layer_sizes(history: list[dict] | None, diff_ids: list[str]) -> list[int] | 
 
 
 def history_of(images, digest: str) -> list[dict] | None:
-    """The image's history from the controller's engine (Docker SDK), or None."""
+    """The image's history from the store's engine, or None."""
     try:
-        if hasattr(images, "history"):
-            return images.history(digest)
-        api = getattr(images, "_api", None)
-        return api().history(digest) if api else None
+        return images.history(digest)
     except Exception:  # noqa: BLE001 (sizes are an estimate: unknown rather than a failure)
         return None
 

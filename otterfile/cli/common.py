@@ -3,22 +3,27 @@ from __future__ import annotations
 
 import sys
 import traceback
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import OtterError
 
+if TYPE_CHECKING:
+    from ..project import Project
+    from ..report import Reporters
+
 
 class OtterGroup(click.Group):
     """Turns OtterError into a clean message and its exit code (traceback with --debug)."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except OtterError as error:
             if ctx.meta.get("otter.debug"):
                 traceback.print_exc()
-            from ..report import printable  # a target's words may hold escape sequences
+            from ..text import printable  # a target's words may hold escape sequences
             json_error(ctx, str(error), error.exit_code)
             click.echo(printable(f"error: {error}"), err=True)
             ctx.exit(error.exit_code)
@@ -42,17 +47,17 @@ class OtterGroup(click.Group):
             ctx.exit(1)
 
 
-def load_project(ctx: click.Context):
+def load_project(ctx: click.Context) -> Project:
     """Load and evaluate the Otterfile named by -f."""
     from ..evaluate import evaluate
     from ..loader import load
     return evaluate(load(ctx.obj["file"]))
 
 
-def warn(project, name: str) -> None:
+def warn(project: Project, name: str) -> None:
     """What `plan` and `run` warn about, on stderr, once each: an unpinned download, a
     service run as root."""
-    said = []
+    said: list[str] = []
     for dep in project.select(name):
         said += [f"artifact {dep.artifact.name}: {w}"
                  for w in dep.artifact.kind.warnings(dep.artifact.source)]
@@ -71,7 +76,7 @@ def json_error(ctx: click.Context, message: str, code: int) -> None:
         click.echo(json_line({"event": "error", "message": message, "exit": code}))
 
 
-def reporter(ctx: click.Context, project=None):
+def reporter(ctx: click.Context, project: Project | None = None) -> Reporters:
     """Where a run's events go: JSON lines, a live view on a terminal, or plain lines."""
     from ..report import JsonReporter, addresses, console_reporter
     if ctx.obj["json"]:
@@ -79,7 +84,7 @@ def reporter(ctx: click.Context, project=None):
     return console_reporter(verbose=ctx.obj["debug"])
 
 
-def emit(ctx: click.Context, record: dict) -> None:
+def emit(ctx: click.Context, record: dict[str, Any]) -> None:
     """Print one JSON object (docs/json.md) for a command's --json output."""
     from ..report import json_line
     click.echo(json_line(record))
@@ -89,7 +94,7 @@ def trace_commands() -> None:
     """--debug: each command on stderr as it starts, `HOST $ COMMAND`, secrets as ***."""
     import threading
     from ..executors import trace_commands as trace
-    from ..report import printable
+    from ..text import printable
     lock = threading.Lock()
 
     def show(host: str, text: str) -> None:
@@ -98,7 +103,7 @@ def trace_commands() -> None:
     trace(show)
 
 
-def split_targets(value: str | None, project=None) -> list[str] | None:
+def split_targets(value: str | None, project: Project | None = None) -> list[str] | None:
     """--targets a,b as host names: a host's name, a target's name (its hosts) or an
     address spelled any way (`root@H:22` is the host at h)."""
     from ..hosts import chosen, spelled

@@ -1,20 +1,31 @@
 """`otter run` and `otter rollback`: the commands that change what targets serve."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable
+
 import click
 
 from ..errors import OtterError
 from .common import load_project, reporter, split_targets, warn
 
+if TYPE_CHECKING:
+    from ..command import Command
+    from ..hosts import Host
+    from ..project import Project
+    from ..report import Reporters
+    from ..run.deploy import Finished, OnFinished
+    from ..run.engine import Engine
 
-def _engines(ctx: click.Context, project, report, dry_run: bool, lock_wait: float):
+
+def _engines(ctx: click.Context, project: Project, report: Reporters, dry_run: bool,
+             lock_wait: float) -> Callable[..., Engine]:
     """A factory of engines for this command: real ones, or recording ones (--dry-run)."""
     from ..run.engine import planned_engine, real_engine
     if not dry_run:
         return lambda **options: real_engine(project, report, lock_wait=lock_wait, **options)
     from ..runner import Event
 
-    def show(host, command) -> None:
+    def show(host: Host, command: Command) -> None:
         shown = command.description if command.shell and command.description \
             else command.display()
         report(Event("info", None, message=f"{host.name}: would run: {shown}"))
@@ -22,19 +33,19 @@ def _engines(ctx: click.Context, project, report, dry_run: bool, lock_wait: floa
                                             **options)
 
 
-def _printer(ctx: click.Context, report):
+def _printer(ctx: click.Context, report: Reporters) -> OnFinished:
     """Prints each finished graph run: a summary table, or a JSON summary event."""
-    from ..report import summary, summary_hosts
+    from ..report import JsonReporter, summary, summary_hosts
     from ..runner import Event
 
-    def done(finished) -> None:
+    def done(finished: Finished) -> None:
         outcome = finished.outcome
+        hosts = report.hosts if isinstance(report, JsonReporter) else {}  # under --json
         if ctx.obj["json"]:
             report(Event("summary", None, "ok" if outcome.ok else "failed",
                          seconds=finished.seconds,
                          data={"tasks": outcome.status,
-                               "hosts": summary_hosts(finished.graph, outcome,
-                                                      report.hosts)}))
+                               "hosts": summary_hosts(finished.graph, outcome, hosts)}))
         else:
             report.finish("\n" + summary(finished.graph, outcome) +
                           f"\n\n{'done' if outcome.ok else 'FAILED'} in "

@@ -2,17 +2,26 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
 import click
 
 from ..errors import OtterError
-from ..report import host_address, host_label, printable
+from ..report import host_address, host_label
+from ..text import printable
 from .common import emit, load_project, split_targets
 
+if TYPE_CHECKING:
+    from ..executors.base import Executor, Result
+    from ..hosts import Host
+    from ..project import DeploymentDef, Project
 
-def hosts_of(project, name: str | None, targets: str | None):
+T = TypeVar("T")
+Pair = tuple["DeploymentDef", "Host"]
+
+
+def hosts_of(project: Project, name: str | None, targets: str | None) -> list[Pair]:
     """(deployment, host) pairs of NAME (every deployment when None), narrowed by --targets."""
     only = split_targets(targets, project)
     deployments = project.select(name) if name else tuple(project.deployments.values())
@@ -23,17 +32,18 @@ def hosts_of(project, name: str | None, targets: str | None):
     return pairs
 
 
-def on_each(pairs, work):
+def on_each(pairs: Sequence[Pair], work: Callable[[DeploymentDef, Host, Executor], T]
+            ) -> list[T | OtterError]:
     """Run `work(deployment, host, executor)` on every host at once; errors are kept.
     Ctrl-C closes the connections, which ends what still runs (`logs -f`)."""
     from ..executors import executor_for
-    by_host: dict = {}  # one connection per host, however many deployments it runs
+    by_host: dict[str, Executor] = {}  # one connection per host, however many deployments it runs
     for _, host in pairs:
         if host.name not in by_host:
             by_host[host.name] = executor_for(host)
     executors = [by_host[host.name] for _, host in pairs]
 
-    def one(index):
+    def one(index: int) -> T | OtterError:
         try:
             return work(pairs[index][0], pairs[index][1], executors[index])
         except OtterError as error:
@@ -85,14 +95,14 @@ def logs(ctx: click.Context, name: str, follow: bool, tail: int, targets: str | 
     project = load_project(ctx)
     lock = threading.Lock()
 
-    def stream(dep, host, executor):
+    def stream(dep: DeploymentDef, host: Host, executor: Executor) -> Result:
         from ..run import kinds
         read = executor.run(kinds.read_state(dep))
         live = kinds.parse_read(dep, host.name, read.stdout).state.live_release
-        if live is None:
+        if live is None or live.instance is None:
             raise OtterError(f"{host.name}: {dep.name} has no live release")
 
-        def show(_stream, text):
+        def show(_stream: str, text: str) -> None:
             with lock:
                 if ctx.obj["json"]:
                     emit(ctx, {"event": "output", "deployment": dep.name,
@@ -125,7 +135,7 @@ def unlock(ctx: click.Context, name: str, targets: str | None) -> None:
     from ..lock import DeployLock
     project = load_project(ctx)
 
-    def release(dep, host, executor):
+    def release(dep: DeploymentDef, host: Host, executor: Executor) -> str:
         info = DeployLock(executor, dep.name).force_release()
         return f"released (held by {info.holder} since {info.since_text})" if info \
             else "was not locked"
@@ -158,7 +168,7 @@ def exec_(ctx: click.Context, name: str, command: tuple[str, ...], targets: str 
     job = Command(("sh", "-c", line), description=line)
     lock = threading.Lock()
 
-    def one(_dep: Any, host: Any, executor: Any):
+    def one(_dep: DeploymentDef, host: Host, executor: Executor) -> Result:
         def show(stream: str, text: str) -> None:
             with lock:
                 if ctx.obj["json"]:

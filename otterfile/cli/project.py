@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 import click
 
 from ..errors import OtterError
 from .common import emit, load_project, split_targets, warn
+
+if TYPE_CHECKING:
+    from ..project import Project
+    from ..run.check import Move, TargetCheck
+    from ..runner import Event
 
 SAMPLE = Path(__file__).resolve().parent.parent / "templates" / "Otterfile.py.sample"
 
@@ -62,7 +68,7 @@ def plan(ctx: click.Context, name: str, targets: str | None, check: bool) -> Non
     graph, notes = describe(project, make_plan(project, [name], hosts=split_targets(targets, project)))
     warn(project, name)
     debug = ctx.obj["debug"]
-    builders: dict[str | None, list[dict]] = {}  # the controller, or a build host's acquire
+    builders: dict[str | None, list[dict[str, Any]]] = {}  # the controller, or a build host's acquire
     for task in graph.order():
         if task.host is None or task.stage == "acquire":
             builders.setdefault(task.host, []).append(stage(task, notes, debug))
@@ -71,7 +77,7 @@ def plan(ctx: click.Context, name: str, targets: str | None, check: bool) -> Non
     if ctx.obj["json"]:
         for host, stages in builders.items():
             emit(ctx, {"event": "plan", "host": host or "controller",
-                       "address": "local" if host is None else project.host(host).address,
+                       "address": _address(project, host),
                        "stages": stages})
         for one in plans:
             emit(ctx, {"event": "plan", **one})
@@ -83,7 +89,14 @@ def plan(ctx: click.Context, name: str, targets: str | None, check: bool) -> Non
         _target(one)
 
 
-def _batches(ctx: click.Context, project, name: str, hosts, plans: list[dict]) -> list[dict]:
+def _address(project: Project, name: str | None) -> str:
+    """Where a build host is reached; the controller is `local`."""
+    host = project.host(name) if name is not None else None
+    return host.address if host is not None else "local"
+
+
+def _batches(ctx: click.Context, project: Project, name: str, hosts: list[str] | None,
+             plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The order targets deploy in: as text (when more than one batch) before the plans;
     in JSON, each target's plan gets `batch` and `of` (and `canary`)."""
     from ..run.deploy import batch_event
@@ -104,14 +117,14 @@ def _batches(ctx: click.Context, project, name: str, hosts, plans: list[dict]) -
     return plans
 
 
-def _check(ctx: click.Context, project, name: str, targets: str | None) -> None:
+def _check(ctx: click.Context, project: Project, name: str, targets: str | None) -> None:
     """`plan --check`: acquire on the controller, ask the targets, print; exit 1 when a
     target did not answer."""
     from ..plan import plan as make_plan
     from ..run.check import check, failed
     from ..run.deploy import check_deployable, resolve_env, resolve_sources
-    from ..report import printable
     from ..run.engine import real_engine
+    from ..text import printable
     deployments = project.select(name)
     check_deployable(deployments)
     graph = make_plan(project, [name], hosts=split_targets(targets, project))
@@ -134,11 +147,11 @@ def _check(ctx: click.Context, project, name: str, targets: str | None) -> None:
         ctx.exit(1)
 
 
-def _acquire_reporter(ctx: click.Context):
+def _acquire_reporter(ctx: click.Context) -> Callable[[Event], None]:
     """What acquire says goes to stderr (its build output with --debug); not with --json."""
-    from ..report import printable
+    from ..text import printable
 
-    def report(event) -> None:
+    def report(event: Event) -> None:
         if ctx.obj["json"] or (event.kind == "output" and not ctx.obj["debug"]):
             return
         if event.kind in ("info", "output"):
@@ -156,10 +169,10 @@ SITES = {"none": "- (own port)", "new": "new site", "changed": "changed",
          "unchanged": "unchanged"}
 
 
-def check_table(found: list) -> str:
+def check_table(found: list[TargetCheck]) -> str:
     """`plan --check` as a table a person reads: one row per deployment on a target."""
     from ..report import table
-    rows = []
+    rows: list[list[str]] = []
     for one in found:
         if one.error:
             rows.append([one.host, "", "unreachable" if "cannot connect" in one.error else "error",
@@ -167,16 +180,17 @@ def check_table(found: list) -> str:
             continue
         site = SITES[one.site or "none"] + {"install": " (installs the proxy)",
                                             "start": " (starts the proxy)"}.get(
-            one.proxy, f" ({one.proxy}: a proxy kind change)" if one.proxy else "")
+            one.proxy or "", f" ({one.proxy}: a proxy kind change)" if one.proxy else "")
         if one.switch and one.switch.startswith("reload"):  # said only where it reloads
             site += f"; switches by {one.switch}"
+        # an answer (no error) has a move and a release
+        move, release = cast("Move", one.move), cast(str, one.release)
         rows.append([one.host, f"{one.artifact} {(one.digest or '')[7:19]}".strip(),
-                     _bytes(one.move, one.note), RELEASES[one.release].format(live=one.live),
-                     site])
+                     _bytes(move, one.note), RELEASES[release].format(live=one.live), site])
     return table(["host", "artifact", "bytes to send", "release", "proxy site"], rows)
 
 
-def _bytes(move, note: str | None = None) -> str:
+def _bytes(move: Move, note: str | None = None) -> str:
     if move.how == "layers":
         size = human_bytes(move.bytes) if move.bytes is not None else "? bytes"
         return f"{size} ({move.layers_missing} of {move.layers} layers)"
@@ -189,19 +203,23 @@ def human_bytes(count: int) -> str:
     """1234567 -> "1.2 MB"; below 10 kB the exact count."""
     if count < 10_000:
         return f"{count} B"
+    size = float(count)
     for unit in ("kB", "MB", "GB"):
-        count /= 1000
-        if count < 1000:
-            return f"{count:.1f} {unit}"
-    return f"{count:.1f} TB"
+        size /= 1000
+        if size < 1000:
+            return f"{size:.1f} {unit}"
+    return f"{size:.1f} TB"
 
 
-def check_record(one) -> dict:
+def check_record(one: TargetCheck) -> dict[str, Any]:
     """One target's `plan --check` answer as a JSON object (docs/json.md)."""
     if one.error:
         return {"event": "check", "host": one.host, "address": one.address,
                 "error": one.error}
-    move, known = one.move, lambda **fields: {k: v for k, v in fields.items() if v is not None}
+    move = cast("Move", one.move)  # an answer (no error) has one
+
+    def known(**fields: Any) -> dict[str, Any]:
+        return {k: v for k, v in fields.items() if v is not None}
     return {"event": "check", "host": one.host, "address": one.address,
             "deployment": one.deployment,
             "artifact": known(name=one.artifact, digest=one.digest, moves=move.how,
@@ -212,7 +230,7 @@ def check_record(one) -> dict:
                            switch=one.switch)}
 
 
-def _target(one: dict) -> None:
+def _target(one: dict[str, Any]) -> None:
     """One target's plan as text."""
     click.echo(f"{one['host']} ({one['deployment']}):")
     runtime = dict(one["runtime"])
@@ -232,7 +250,7 @@ def _target(one: dict) -> None:
     _stages(one["stages"], indent="    ")
 
 
-def _stages(stages: list[dict], indent: str = "  ") -> None:
+def _stages(stages: list[dict[str, Any]], indent: str = "  ") -> None:
     for one in stages:
         after = f"  (after {', '.join(one['after'])})" if one.get("after") else ""
         click.echo(f"{indent}{one['stage']}{after}")

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING, Sequence
 
 import click
 
 from ..errors import OtterError, UsageError
-from ..report import printable
+from ..text import printable
 from .common import load_project
-from .hosts import hosts_of, on_each
+from .hosts import Pair, hosts_of, on_each
+
+if TYPE_CHECKING:
+    from ..run.remove import Found
 
 HEADERS = ["host", "deployment", "instances", "proxy site", "artifacts pruned", "releases",
            "result"]
@@ -19,7 +23,7 @@ def _terminal() -> bool:
     return sys.stdin.isatty()
 
 
-def _confirm(pairs, yes: bool) -> None:
+def _confirm(pairs: Sequence[Pair], yes: bool) -> None:
     """Ask on the terminal, after reading (read-only) and listing what goes on each
     target; without a terminal, only --yes goes on."""
     from ..run import remove as removal
@@ -41,9 +45,10 @@ def _confirm(pairs, yes: bool) -> None:
         raise OtterError("nothing removed")
 
 
-def _rows(pairs, results, verb: str) -> list[list[str]]:
+def _rows(pairs: Sequence[Pair], results: Sequence[Found | OtterError],
+          verb: str) -> list[list[str]]:
     from ..run.remove import describe
-    rows = []
+    rows: list[list[str]] = []
     for (dep, host), found in zip(pairs, results):
         if isinstance(found, Exception):
             rows.append([host.name, dep.name, "", "", "", "", f"error: {found}"])

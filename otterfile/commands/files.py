@@ -34,7 +34,7 @@ def render_env_file(env: dict[str, str | Secret | int | float]) -> SecretText | 
     Returns SecretText when a value is a secret, so it is masked wherever it is shown.
     Keys must be identifiers; values must not hold a newline (the format has no quoting).
     """
-    lines, shown, secret = [], [], False
+    lines, shown, secret = list[str](), list[str](), False
     for key, value in env.items():
         where = f"env/{key}"
         if not isinstance(key, str) or not _KEY.fullmatch(key):
@@ -46,8 +46,8 @@ def render_env_file(env: dict[str, str | Secret | int | float]) -> SecretText | 
         else:
             raise OtterfileError(f"expected a string or secret(...), got {value!r}", path=where)
         if any(c in text for c in "\n\r\0"):
-            shown = "the secret's value" if isinstance(value, Secret) else "the value"
-            raise OtterfileError(f"{shown} holds a newline, which an env file cannot carry",
+            what = "the secret's value" if isinstance(value, Secret) else "the value"
+            raise OtterfileError(f"{what} holds a newline, which an env file cannot carry",
                                  path=where)
         lines.append(f"{key}={text}\n")
         shown.append(f"{key}={MASK if isinstance(value, Secret) else text}\n")

@@ -16,6 +16,22 @@ OnProgress = Callable[[int], None]
 HttpGet = Callable[[str], int]
 
 
+class Session(Protocol):
+    """A command that runs until otter closes it (see Executor.open_session)."""
+
+    def first_line(self, timeout: float) -> str:
+        """The first line it printed; "" when it ended or said nothing in time."""
+        ...
+
+    def failure(self) -> str:
+        """How it ended: exit status and last lines."""
+        ...
+
+    def close(self, wait: float = ...) -> int:
+        """End it (idempotent); its exit status."""
+        ...
+
+
 class ProbeFailed(Exception):
     """An HTTP probe got no answer; the message says why in a person's words."""
 
@@ -64,6 +80,16 @@ class Executor(Protocol):
     def http(self, remote_port: int) -> contextlib.AbstractContextManager[HttpGet]:
         """`get(path)` -> status code of GET http://127.0.0.1:`remote_port`PATH on the host,
         for as long as the context lasts; raises ProbeFailed when nothing answers."""
+        ...
+
+    def open_stream(self, command: Command) -> BinaryIO:
+        """`command` started on the host, its stdout read as it comes (`docker save` on a
+        build host); `close()` waits for it and raises OtterError when it failed."""
+        ...
+
+    def open_session(self, command: Command) -> Session:
+        """`command` started on the host, running until the Session is closed (a file
+        server); it sees its stdin end when otter closes it or goes away."""
         ...
 
     def close(self) -> None:

@@ -59,7 +59,7 @@ def connection_key(host: SSHHost, options: list[str]) -> str:
     identity file, known_hosts and ~/.ssh/config as they are on disk. Not the host's name."""
     def stamp(path: str | None) -> tuple:
         with contextlib.suppress(OSError, TypeError):
-            info = os.stat(os.path.expanduser(path))  # type: ignore[arg-type]
+            info = os.stat(os.path.expanduser(path))  # type: ignore[arg-type,type-var]  # None: TypeError
             return info.st_ino, info.st_size, info.st_mtime_ns
         return ()
     parts = (host.hostname, host.user, host.port, options,

@@ -20,6 +20,7 @@ from ..command import Command, script
 from ..hosts import Host, LocalHost
 from .base import HttpGet, OnOutput, OnProgress, Result
 from .http import getter
+from .streams import Session, Stream, shell_argv
 
 CHUNK = 64 * 1024
 CAPTURE_LIMIT = 16 * 1024 * 1024  # characters kept per stream in a Result; on_output sees all
@@ -137,7 +138,7 @@ class Processes:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._running: dict[int, object] = {}  # by id
+        self._running: dict[int, subprocess.Popen[bytes]] = {}  # by id
 
     def add(self, process) -> None:
         with self._lock:
@@ -304,6 +305,16 @@ class LocalExecutor:
     def http(self, remote_port: int) -> contextlib.AbstractContextManager[HttpGet]:
         """GET on this machine's 127.0.0.1:`remote_port`."""
         return getter(remote_port)
+
+    def open_stream(self, command: Command) -> BinaryIO:
+        return Stream(*self._shell(command))  # type: ignore[return-value]
+
+    def open_session(self, command: Command) -> Session:
+        return Session(*self._shell(command))
+
+    def _shell(self, command: Command) -> tuple[list[str], str, str, bytes]:
+        argv, first = shell_argv(command, self.host.name, ["sh", "-c"])
+        return argv, self.host.name, command.description, first
 
     def close(self) -> None:
         """Stop any process still running (Ctrl-C)."""

@@ -2,13 +2,13 @@
 as a fresh target would (no releases, lock free, artifact missing, release healthy)."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from ..command import Command
 from ..commands.lock import LOCKED_MARK
 from ..hosts import Host
 from ..state import PORT_PLACEHOLDER
-from .base import Result
+from .base import OnOutput, OnProgress, Result
 from .recording import RecordingExecutor
 
 # description prefix -> stdout of a fresh target's answer (everything else: exit 0, silent)
@@ -37,9 +37,12 @@ class PlannedExecutor(RecordingExecutor):
         super().__init__(host, {_answer(p): out for p, out in ANSWERS})
         self.on_command = on_command
 
-    def run(self, command: Command, **kwargs) -> Result:
+    def run(self, command: Command, *, stdin: BinaryIO | None = None,
+            on_output: OnOutput | None = None, on_progress: OnProgress | None = None,
+            timeout: float | None = None) -> Result:
         if self.on_command:
             self.on_command(self.host, command)
         if command.description.endswith(" load"):  # from now on the target has the image
             self.responses = {_answer("look for "): "present\n", **self.responses}
-        return super().run(command, **kwargs)
+        return super().run(command, stdin=stdin, on_output=on_output, on_progress=on_progress,
+                           timeout=timeout)

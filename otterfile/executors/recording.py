@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import os
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator, Mapping, Union
@@ -93,12 +94,38 @@ class RecordingExecutor:
             return self.http_status
         yield get
 
+    def open_stream(self, command: Command) -> BinaryIO:
+        """Record `command`; its canned stdout is the stream."""
+        return io.BytesIO(self.run(command).stdout.encode())
+
+    def open_session(self, command: Command) -> "RecordedSession":
+        """Record `command`; the session says its canned stdout's first line."""
+        return RecordedSession(self.run(command))
+
     def close(self) -> None:
         self.closed = True
 
     def lines(self) -> list[str]:
         """The recorded commands as displayed (secrets masked), in order."""
         return [command.display() for command in self.commands]
+
+
+class RecordedSession:
+    """A Session that says a canned Result (see streams.Session)."""
+
+    def __init__(self, result: Result):
+        self.result, self.closed = result, False
+
+    def first_line(self, timeout: float) -> str:
+        return (self.result.stdout.splitlines() or [""])[0].strip()
+
+    def failure(self) -> str:
+        self.close()
+        return self.result.tail(3) or f"exit {self.result.exited}"
+
+    def close(self, wait: float = 0) -> int:
+        self.closed = True
+        return self.result.exited
 
 
 def _result(response: Response, command: Command, host: str) -> Result:

@@ -27,6 +27,7 @@ from .local import (HeldOpen, Input, Processes, chunks, open_source, run_process
 from .openssh import CONNECT_TIMEOUT, ConnectionFailed, ssh_options, watched
 from .preamble import preamble
 from .starts import SSH_FAILED, starts
+from .streams import Session, Stream, shell_argv
 
 __all__ = ["ConnectionFailed", "SSHExecutor", "free_port", "ssh_options", "watched"]
 CONTROL_PERSIST = "10m"  # how long an orphaned master (otter killed) outlives its last use
@@ -246,6 +247,18 @@ class SSHExecutor:
             self._checked = True
             return Result(command, code, out, err, time.monotonic() - started, self.host.name)
         raise AssertionError("unreachable")
+
+    def open_stream(self, command: Command) -> BinaryIO:
+        return Stream(*self._session(command))  # type: ignore[return-value]
+
+    def open_session(self, command: Command) -> Session:
+        return Session(*self._session(command))
+
+    def _session(self, command: Command) -> tuple[list[str], str, str, bytes]:
+        """One more session on the master (started first when none runs)."""
+        self._ensure_master()
+        argv, first = shell_argv(command, self.host.name, self._ssh("-T", "-e", "none"))
+        return argv, self.host.name, command.description, first
 
     def upload(self, source: str | BinaryIO, dest: str, *, mode: int = 0o644,
                on_progress: OnProgress | None = None) -> Result:

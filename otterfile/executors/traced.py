@@ -1,10 +1,11 @@
 """An executor that says each command before running it (`otter --debug`), secrets masked."""
 from __future__ import annotations
 
+import contextlib
 from typing import Any, BinaryIO, Callable
 
 from ..command import Command
-from .base import Executor, OnOutput, OnProgress, Result
+from .base import Executor, HttpGet, OnOutput, OnProgress, Result, Session
 
 # Called with (host name, the command as a person reads it).
 Show = Callable[[str, str], None]
@@ -29,5 +30,19 @@ class TracedExecutor:
         self._show(self.host.name, f"upload {what} to {dest} (mode {mode:o})")
         return self.inner.upload(source, dest, mode=mode, on_progress=on_progress)
 
-    def __getattr__(self, name: str) -> Any:  # forward, http, close, and the rest
-        return getattr(self.inner, name)
+    def open_stream(self, command: Command) -> BinaryIO:
+        self._show(self.host.name, command.display() + "  (read as a stream)")
+        return self.inner.open_stream(command)
+
+    def open_session(self, command: Command) -> Session:
+        self._show(self.host.name, command.display() + "  (until otter is done)")
+        return self.inner.open_session(command)
+
+    def forward(self, remote_port: int) -> contextlib.AbstractContextManager[int]:
+        return self.inner.forward(remote_port)
+
+    def http(self, remote_port: int) -> contextlib.AbstractContextManager[HttpGet]:
+        return self.inner.http(remote_port)
+
+    def close(self) -> None:
+        self.inner.close()

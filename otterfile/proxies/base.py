@@ -19,6 +19,7 @@ from typing import Any, Protocol, Sequence
 from ..command import Command
 from ..state import upstream_dir
 from ..text import printable
+from .install import Install
 
 # Exit codes every proxy's switch script uses, so the flow reads them the same way.
 EXIT_MISSING, EXIT_INVALID, EXIT_RELOAD = 3, 4, 5
@@ -88,6 +89,7 @@ class Proxy(Protocol):
     """A reverse proxy kind (Caddy, nginx)."""
 
     name: str  # "caddy"
+    installed: Install  # its package, binary and unit: what `ensure` installs and starts
 
     def check(self, value: Any) -> Any:
         """The Otterfile value, checked field by field (FieldError with a path)."""
@@ -112,9 +114,9 @@ class Proxy(Protocol):
 
     def ensure(self, value: Any, others: Sequence[tuple[str, str, Command]] = ()) -> Command:
         """The proxy, and what its switch needs, installed (apt) and running; exit
-        `proxy_install.EXIT_PROXY` naming why it cannot be. `others`: the other proxy kinds'
-        (name, site file of this deployment, what else it serves) for a kind handover
-        (see `proxy_install.ensure_proxy`)."""
+        `install.EXIT_PROXY` naming why it cannot be. `others`: the other proxy kinds'
+        (unit, site file of this deployment, what else it serves) for a kind handover;
+        their units and `install.FOREIGN` are the rivals for 80/443 (see `install.ensure`)."""
 
     def switch_probe(self, value: Any) -> Command:
         """Read-only: prints how the proxy can switch on the target, "file" (the port file

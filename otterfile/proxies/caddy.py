@@ -13,13 +13,13 @@ from typing import Any, Sequence
 
 from .. import scripts
 from ..command import Command, script
-from ..commands.proxy_install import ensure_proxy
 from ..errors import OtterError
 from ..render import render
 from ..scripts import load
 from ..state import PORT_PLACEHOLDER, check_name
 from ..validate import check_choice, fail, got
 from .base import FILE, SWITCHES, Site
+from .install import FOREIGN, Install, ensure
 from .base import EXIT_INVALID, EXIT_MISSING as EXIT_NO_CADDY, EXIT_RELOAD  # noqa: F401
 
 CADDY_DIR = "/etc/caddy"
@@ -95,6 +95,7 @@ class Caddy:
     """Caddy behind `caddy(tls=...)`: one site file per deployment under otter.d/."""
 
     name = "caddy"
+    installed = Install(package="caddy", binary="caddy", unit="caddy")
 
     def check(self, value: Any) -> Any:
         check_choice("tls", value.tls, TLS_MODES)
@@ -123,7 +124,8 @@ class Caddy:
         return None
 
     def ensure(self, value: Any, others: Sequence[tuple[str, str, Command]] = ()) -> Command:
-        return ensure_proxy(self.name, others=others)
+        return ensure(self.installed, others=others,
+                      rivals=[unit for unit, _, _ in others] + list(FOREIGN))
 
     def switch_probe(self, value: Any) -> Command:
         # the Caddy of Debian (2.6) and of caddyserver.com have the file matcher

@@ -19,7 +19,6 @@ from typing import Any, Sequence
 
 from .. import scripts
 from ..command import Command, SecretText, cmd, script
-from ..commands.proxy_install import ensure_proxy
 from ..secrets import MASK
 from ..errors import OtterError
 from ..render import render
@@ -27,6 +26,7 @@ from ..scripts import load
 from ..state import PORT_PLACEHOLDER, check_name
 from ..validate import check_choice, fail, got
 from .base import SWITCHES, Site
+from .install import FOREIGN, Install, ensure
 
 NJS_PACKAGE = "libnginx-mod-http-js"  # Debian and Ubuntu (22.10 on)
 
@@ -190,6 +190,7 @@ class Nginx:
     """nginx behind `nginx(tls=...)`: one site file per deployment in conf.d/."""
 
     name = "nginx"
+    installed = Install(package="nginx", binary="nginx", unit="nginx")
 
     def check(self, value: Any) -> Any:
         _check_tls(value.tls)
@@ -218,8 +219,9 @@ class Nginx:
         return f"{NGINX_DIR}/conf.d/otter-{check_name(deployment)}.conf"
 
     def ensure(self, value: Any, others: Sequence[tuple[str, str, Command]] = ()) -> Command:
-        return ensure_proxy(self.name, others=others,
-                            module=NJS_PACKAGE if value.switch != "reload" else None)
+        return ensure(self.installed, others=others,
+                      rivals=[unit for unit, _, _ in others] + list(FOREIGN),
+                      module=NJS_PACKAGE if value.switch != "reload" else None)
 
     def switch_probe(self, value: Any) -> Command:
         return script(load("nginx-switch-probe.sh"), description="how nginx switches")

@@ -19,6 +19,7 @@ from ..command import Command, script
 from ..commands import state as states
 from ..errors import OtterError
 from ..graph import Graph
+from ..proxies import install
 from ..proxies.base import parse_switching, served_port as served_port_of
 from ..state import PORT_PLACEHOLDER, upstream_dir
 from .engine import Engine, Lane
@@ -29,9 +30,6 @@ from .switching import site_of
 MARK = "--- otter:check"
 WORKERS = 16  # targets asked at once
 
-# $1 the proxy (its binary and unit name): is it installed, is it running; read-only
-PROXY_SCRIPT = ('command -v "$1" >/dev/null 2>&1 && echo installed; '
-                'systemctl is-active --quiet "$1" 2>/dev/null && echo running; exit 0')
 CAT_SCRIPT = 'cat "$1" 2>/dev/null; exit 0'
 LIST_SCRIPT = 'ls -1 "$1" 2>/dev/null; exit 0'
 
@@ -130,7 +128,7 @@ def read_command(engine: Engine, lanes: list[Lane]) -> Command:
         if not dep.recreate:
             parts[f"{name}/site"] = script(CAT_SCRIPT, args=[px.site_path(name)])
             parts[f"{name}/upstream"] = script(LIST_SCRIPT, args=[upstream_dir(name)])
-            parts[f"{name}/proxy"] = script(PROXY_SCRIPT, args=[px.name])
+            parts[f"{name}/proxy"] = install.status(px.installed)
             parts[f"{name}/old-sites"] = handover.read(dep)
             parts[f"{name}/switch"] = px.switch_probe(dep.proxy)
         artifact = artifact_of(engine, lane)
@@ -149,7 +147,7 @@ def read_command(engine: Engine, lanes: list[Lane]) -> Command:
 
 def parse_sections(stdout: str) -> dict[str, tuple[int, str]]:
     """Part name -> (exit status, output) from what `read_command` printed."""
-    out, lines = {}, []
+    out, lines = dict[str, tuple[int, str]](), list[str]()
     for line in stdout.splitlines(keepends=True):
         if line.startswith(MARK + " "):
             words = line.split()

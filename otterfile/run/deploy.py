@@ -152,7 +152,7 @@ def announcing(report: Reporter, project: Project,
                batches: dict[str, list[list[str]]]) -> Reporter:
     """`report`, with a `batch` event before the first target of each batch starts (for
     deployments deployed in more than one batch)."""
-    said: set[tuple[str, int]] = set()
+    said: set[tuple[str | None, int | None]] = set()
     guard = threading.Lock()  # events come from the runner's and the lanes' threads
 
     def announce(event: Event) -> None:
@@ -164,7 +164,7 @@ def announcing(report: Reporter, project: Project,
                 new = found is not None and len(groups) > 1 and \
                     (task.deployment, found) not in said
                 said.add((task.deployment, found))
-            if new:
+            if new and task.deployment is not None and found is not None:
                 report(batch_event(project.deployments[task.deployment], groups, found))
         report(event)
     return announce

@@ -16,8 +16,9 @@ from ..graph import Task
 from ..hosts import Host, LocalHost
 from ..lock import DeployLock, controller_identity, new_run_id
 from ..project import DeploymentDef, Project
-from ..proxies.base import Switching
+from ..proxies.base import Proxy, Switching
 from ..runner import Event, Reporter
+from ..runtimes.base import Runtime
 from ..state import Release, State, new_release_id
 
 Connect = Callable[[Host, str], Executor]  # (host, control folder) -> executor
@@ -72,15 +73,15 @@ class Lane:
     # other proxy kinds' sites of this deployment (run/handover.py), read at lock time
     old_sites: tuple = ()
     # a rollback to a release another runtime kind started: that kind starts it again
-    starts_with: Any = None
+    starts_with: Runtime | None = None
 
     @property
-    def runtime(self):
+    def runtime(self) -> Runtime:
         """The runtime this run starts its release with: the Otterfile's, or `starts_with`."""
         return self.starts_with or self.deployment.runtime.kind
 
     @property
-    def proxy(self):
+    def proxy(self) -> Proxy:
         return self.deployment.proxy_kind
 
 
@@ -219,7 +220,7 @@ class Engine:
         happened."""
         for store in [self.images, *self._stores.values()]:
             try:
-                getattr(store, "close", lambda: None)()
+                store.close()
             except Exception:  # closing must not hide the run's own outcome
                 pass
         for executor in list(self.executors.values()):
@@ -232,7 +233,8 @@ class Engine:
 
 def build_host(source: Any) -> str | None:
     """The target an artifact is built on (build(on=...)), or None: the controller."""
-    return getattr(source, "on", None)
+    from ..artifacts import source_for
+    return source_for(source).build_host(source)
 
 
 RELEASE_PLACEHOLDER = "RELEASE"  # the release id `otter plan` and --dry-run show

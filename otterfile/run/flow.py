@@ -9,8 +9,9 @@ from datetime import datetime, timezone
 
 from ..artifacts.ship import probed, ship as ship_artifact
 from ..command import Command, script, sequence
-from ..commands import files, lock as locks, proxy_install, state as states, store
+from ..commands import files, lock as locks, state as states, store
 from ..errors import OtterError
+from ..proxies import install
 from ..proxies.base import parse_switching, served_port as served_port_of
 from ..runtimes.base import StartSpec
 from ..scripts import load
@@ -71,7 +72,7 @@ def state_read(engine, lane, task) -> Command:
 def sections(stdout: str, marks: tuple[str, ...] = MARKS) -> dict[str, str]:
     """The parts of what `state_read` printed, by the marker line before each ("": what
     came before the first)."""
-    out, mark, lines = {}, "", []
+    out, mark, lines = dict[str, str](), "", list[str]()
     for line in stdout.splitlines(keepends=True):
         if line.rstrip("\n") in marks:
             out[mark], mark, lines = "".join(lines), line.rstrip("\n"), []
@@ -164,7 +165,7 @@ def _probe_of(engine, lane) -> tuple[str, Command] | None:
 def _read_output(engine, task, executor, result) -> str:
     """The state read's stdout, or a clear error naming the host (the proxy missing and
     not installable, the read failed). What was installed or started is said."""
-    if result.exited == proxy_install.EXIT_PROXY:
+    if result.exited == install.EXIT_PROXY:
         raise OtterError(f"{executor.host.name}: {result.tail(8)}")
     if not result.ok:
         raise OtterError(f"{executor.host.name}: reading the release state failed (exit "

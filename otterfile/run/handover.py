@@ -2,7 +2,7 @@
 
 Two proxies cannot both own ports 80/443. At lock time the state read checks the proxy that
 runs: when it serves this deployment and nothing else, the new proxy is installed and left
-stopped (commands/proxy_install.py), else the run stops there, before anything changed.
+stopped (proxies/install.py), else the run stops there, before anything changed.
 The switch then hands the ports over (scripts/proxy-handover.sh): the old proxy stops
 gracefully, the new one's switch starts it as soon as the ports are free (the old comes
 back if it fails), and the old proxy's site of the deployment is removed.
@@ -47,7 +47,8 @@ def ensure(dep) -> Command:
     """The Otterfile's proxy installed and running, or (another kind serving this
     deployment alone) installed and left stopped for the switch to take over."""
     return dep.proxy_kind.ensure(dep.proxy, [
-        (px.name, px.site_path(dep.name), px.serving_besides(dep.name)) for px in others(dep)])
+        (px.installed.unit, px.site_path(dep.name), px.serving_besides(dep.name))
+        for px in others(dep)])
 
 
 def read(dep) -> Command:

@@ -16,7 +16,7 @@ def relayed(engine, lane, task, artifact, executor, present: bool | None = None)
     """relay=True: this target's part in the run's relay tree. True: it has the image now (it
     had it, it relayed it, or its relay passed it on); False: the controller ships to it as
     without relay (alone, late, or its relay could not serve it: said)."""
-    kind = relay.engine_for(lane.runtime, artifact)
+    kind = lane.runtime.relay_engine(artifact)
     if kind is None or lane.host.peer() is None:
         engine.emit(task, "info", f"relay=True applies to docker images on ssh() hosts: "
                     f"{task.host} gets {artifact.image or artifact.digest[:19]} directly")

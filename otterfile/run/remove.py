@@ -130,11 +130,11 @@ def parse(dep, host: str, stdout: str) -> Found:
     keys = [kinds.key(dep, i) for i in ours]
     live = target.state.live_release
     serving = live is not None and kinds.release_key(dep, live) in keys
-    return Found(tuple(n for _, n in keys), live.instance if serving else None,
+    return Found(tuple(n for _, n in keys), live.instance if serving and live else None,
                  len(releases), digests, tuple(d for d in digests if d in used),
                  tuple(dict.fromkeys(w for w in site.split() if w in PROXIES)),
                  _started(digests, set(records.split()), {i.digest for i in ours}),
-                 tuple(k for k, _ in keys), live.runtime if serving else None,
+                 tuple(k for k, _ in keys), live.runtime if serving and live else None,
                  tuple(dict.fromkeys((r.runtime or dep.runtime.kind.name, r.digest)
                                      for r in releases if r.digest)))
 

@@ -100,7 +100,7 @@ def ensure_room(engine, lane, task, artifact, executor, have) -> None:
     pruned, digests = prunable(lane.state, lane.deployment.keep_releases,
                                [artifact.digest] + ([live.digest] if live else []),
                                lane.started)
-    if digests:
+    if digests and need:  # short is empty without a need
         short = _prune(engine, lane, task, executor, pruned, digests, need)
     if short:
         after = f" (after pruning {len(digests)} old artifact(s))" if digests else ""

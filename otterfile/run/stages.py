@@ -102,7 +102,7 @@ def unlock(engine, lane, task: Task) -> None:
             record = states.append_log(lane.deployment.name, log_record(
                 who=engine.who, deployment=lane.deployment.name, digest=artifact.digest,
                 result=f"failed at {lane.failed}" if lane.failed else "ok",
-                stages=lane.stage_seconds, release=getattr(lane.release, "id", None),
+                stages=lane.stage_seconds, release=lane.release.id if lane.release else None,
                 commit=artifact.commit))
     finally:
         if lane.lock is not None:

@@ -5,13 +5,18 @@ import re
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..command import Command, SecretText
 from ..commands import files
 from ..errors import OtterError
 from ..executors.base import Result
 from ..secrets import Secret
+
+if TYPE_CHECKING:
+    from ..artifacts.base import Artifact
+    from ..state import Release
+    from .engine import Lane
 
 PLACEHOLDERS = ("container", "unit", "instance", "release", "previous", "port", "image",
                 "digest", "commit", "host", "deployment")
@@ -27,26 +32,26 @@ class StepContext:
     `{previous}`, `{port}`, `{image}`, `{digest}`, `{commit}`, `{host}` and `{deployment}`
     in a command, quoted; other braces are left alone (awk, docker --format)."""
 
-    def __init__(self, engine, task, lane=None):
+    def __init__(self, engine, task, lane: Lane | None = None):
         self._engine, self._task, self._lane = engine, task, lane
         self.deployment = task.deployment
         self.host = task.host or "controller"
-        release, previous = getattr(lane, "release", None), getattr(lane, "previous", None)
-        if getattr(engine, "only", False):  # `--only`: the step acts on the live release
+        release, previous = (lane.release, lane.previous) if lane else (None, None)
+        if engine.only:  # `--only`: the step acts on the live release
             release, previous = previous, None
-        artifact = engine.artifact_of(lane) if lane is not None and \
-            (lane.artifact or lane.deployment.artifact.name in engine.artifacts) else release
-        self.release = getattr(release, "id", None)
-        self.previous = getattr(previous, "id", None)
+        artifact: Artifact | Release | None = engine.artifact_of(lane) if lane is not None \
+            and (lane.artifact or lane.deployment.artifact.name in engine.artifacts) \
+            else release
+        self.release = release.id if release else None
+        self.previous = previous.id if previous else None
         # a container (docker, podman) or a unit (systemd): the runtime's instance name
-        self.instance = self.container = self.unit = getattr(release, "instance", None)
-        self.port = getattr(release, "port", None)
-        self.digest = getattr(artifact, "digest", None)
-        self.image = getattr(artifact, "image", None)
-        self.commit = getattr(artifact, "commit", None)
-        runtime = getattr(getattr(lane, "deployment", None), "runtime", None)
-        self.env = dict(getattr(engine, "env", {}).get(  # secrets resolved, when read
-            task.deployment, dict(getattr(runtime, "env", ()))))
+        self.instance = self.container = self.unit = release.instance if release else None
+        self.port = release.port if release else None
+        self.digest = artifact.digest if artifact else None
+        self.image = artifact.image if artifact else None
+        self.commit = artifact.commit if artifact else None
+        given = dict(lane.deployment.runtime.env) if lane else {}
+        self.env = dict(engine.env.get(task.deployment, given))  # secrets resolved, when read
 
     def fill(self, command: str) -> str:
         """`command` with the known placeholders replaced by their quoted values."""
@@ -135,7 +140,8 @@ def render_template(folder: Path, src: str, variables: dict[str, Any]) -> str:
 
 def _template_line(src: str) -> int | str:
     """The template line an error was raised at (jinja2 rewrites frames to the template)."""
-    tb, line = sys.exc_info()[2], "?"
+    tb = sys.exc_info()[2]
+    line: int | str = "?"
     while tb is not None:
         if tb.tb_frame.f_code.co_filename.endswith(src):
             line = tb.tb_lineno

@@ -9,10 +9,13 @@ their output; nothing here runs a process.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from ..artifacts.base import Artifact
 from ..command import Command, SecretText
+
+if TYPE_CHECKING:
+    from ..commands.container import Pulled
 
 EXIT_NO_PORT = 4  # start: no free port on 127.0.0.1
 
@@ -101,6 +104,23 @@ class Runtime(Protocol):
 
     def receive(self, artifact: Artifact) -> Command:
         """Reads the artifact (as its form's stream) on stdin into the target."""
+
+    def pull(self, ref: str, *, pinned: str | None = None, server: str | None = None,
+             username: str | None = None, password: Any = None) -> Command:
+        """The target pulls a registry image: `pinned` (NAME@sha256:..., nothing when it
+        has it) or, before the run's digest is known, `ref` by its tag; logged in first
+        when a password is given. Parsed by `parse_pulled`; `login_refused` reads its exit.
+        A runtime that runs no images raises OtterError."""
+
+    def parse_pulled(self, stdout: str) -> "Pulled":
+        """What `pull` printed: whether it was there, the digests the registry served."""
+
+    def login_refused(self, exited: int) -> bool:
+        """Whether `pull` exited because the registry refused the login."""
+
+    def relay_engine(self, artifact: Artifact) -> str | None:
+        """The engine whose `load` a relay (Deployment(relay=True)) feeds with `artifact`
+        on this runtime's targets, or None: it does not relay (see artifacts/relay.py)."""
 
     def layers(self) -> Command | None:
         """What image layers the target holds (read-only), or None: this runtime ships

@@ -21,7 +21,7 @@ from .base import Instance, InstanceStatus, StartSpec
 class ContainerRuntime:
     """A container engine on the target, reached through its CLI over SSH."""
 
-    forms = ("image", "file")  # a file: a `docker save` archive (it ships as its image)
+    forms: tuple[str, ...] = ("image", "file")  # a file: a `docker save` archive (it ships as its image)
 
     def __init__(self, engine: str):
         self.name = self.engine = engine
@@ -81,9 +81,24 @@ class ContainerRuntime:
     def receive(self, artifact: Artifact) -> Command:
         return c.load(self.engine)
 
-    def pull(self, ref: str, **options: Any) -> Command:
+    def pull(self, ref: str, *, pinned: str | None = None, server: str | None = None,
+             username: str | None = None, password: Any = None) -> Command:
         """The target pulls a registry image itself (see commands/container.pull)."""
-        return c.pull(self.engine, ref, **options)
+        return c.pull(self.engine, ref, pinned=pinned, server=server, username=username,
+                      password=password)
+
+    def parse_pulled(self, stdout: str) -> c.Pulled:
+        return c.parse_pulled(stdout)
+
+    def login_refused(self, exited: int) -> bool:
+        return exited == c.EXIT_LOGIN
+
+    def relay_engine(self, artifact: Artifact) -> str | None:
+        """Docker images the controller ships (not a registry's pull); podman's image ids
+        (no `sha256:`) and its load were not measured on the relay's path."""
+        if artifact.form != "image" or artifact.pull is not None or self.engine != "docker":
+            return None
+        return self.engine
 
     def layers(self) -> Command | None:
         return c.layer_lists(self.engine)
@@ -101,7 +116,8 @@ class ContainerRuntime:
             container_port=value.port, env=spec.env, env_file=spec.env_file,
             volumes=value.volumes, options=value.options, command=value.command,
             init=value.init, record=spec.record,
-            **({"port_range": spec.port_range, "tries": 1} if spec.port_range else {}))
+            **({"port_range": spec.port_range, "tries": 1} if spec.port_range  # type: ignore[arg-type]
+               else {}))  # mypy types the dict by its values, not per key
 
     def parse_started(self, stdout: str) -> int | str:
         return c.parse_started(stdout)

@@ -29,7 +29,7 @@ _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
 class SystemdRuntime:
     name = "systemd"
-    forms = ("file",)
+    forms: tuple[str, ...] = ("file",)
 
     def check(self, value: Any) -> Any:
         check_str("command", value.command)
@@ -94,6 +94,19 @@ class SystemdRuntime:
     def receive(self, artifact: Artifact) -> Command:
         return store.receive(artifact.digest)
 
+    def pull(self, ref: str, *, pinned: str | None = None, server: str | None = None,
+             username: str | None = None, password: Any = None) -> Command:
+        raise OtterError(f"the systemd runtime runs files; it cannot pull the image {ref}")
+
+    def parse_pulled(self, stdout: str) -> Any:
+        raise OtterError("the systemd runtime pulls no images")
+
+    def login_refused(self, exited: int) -> bool:
+        return False
+
+    def relay_engine(self, artifact: Artifact) -> str | None:
+        return None  # files ship from the controller's store
+
     def layers(self) -> Command | None:
         return None  # a file ships whole; the target store skips what it has
 
@@ -132,7 +145,8 @@ class SystemdRuntime:
             user=self.user(value, spec.deployment), make_user=value.user is None,
             env=spec.env, env_file=spec.env_file, max_unpacked=value.max_unpacked,
             max_files=value.max_files, record=spec.record,
-            **({"port_range": spec.port_range} if spec.port_range else {}))
+            **({"port_range": spec.port_range} if spec.port_range  # type: ignore[arg-type]
+               else {}))  # mypy types the dict by its values, not per key
 
     def parse_started(self, stdout: str) -> int | str:
         return s.parse_started(stdout)

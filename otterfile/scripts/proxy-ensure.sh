@@ -3,12 +3,14 @@
 # (a proxy kind change: installed, left stopped, the switch hands the ports over).
 # What it did goes to stderr ("otter: installed caddy").
 # Exit 7: the proxy cannot be had here; stderr says why, naming it.
-p=$1        # the proxy: caddy | nginx (also its binary, unit and process name)
+p=$1        # the proxy's systemd unit (also its process name on ports 80/443)
 pkg=$2      # its Debian package
 module=$3   # a package its switch without reload needs (nginx: njs), or ""
-shift 3
-# then triples: another proxy kind, its site file of this deployment, and a shell line that
-# prints what else that proxy serves here (one line each, nothing when only this site)
+bin=$4      # its binary, on PATH once installed
+rivals=$5   # the units of other web servers that may hold 80/443, space-separated
+shift 5
+# then triples: another proxy kind's unit, its site file of this deployment, and a shell line
+# that prints what else that proxy serves here (one line each, nothing when only this site)
 fail=7
 opts="-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
 
@@ -31,7 +33,8 @@ if command -v ss >/dev/null 2>&1; then
   owner=$(ss -Hltnp 2>/dev/null | awk '$4 ~ /:(80|443)$/ {print $NF}' \
           | sed -n 's/^users:(("\([^"]*\)".*/\1/p' | grep -vx "$p" | head -n 1)
 fi
-for other in caddy nginx apache2; do
+# $rivals: unit names from otter's own table, split on spaces
+for other in $rivals; do
   [ "$other" = "$p" ] && continue
   if [ -z "$owner" ] && systemctl is-active --quiet "$other" 2>/dev/null; then owner=$other; fi
 done
@@ -60,9 +63,9 @@ if [ -n "$owner" ] && [ -z "$from" ]; then
        "stop $owner (systemctl disable --now $owner) or choose $owner as the proxy" >&2
   exit "$fail"
 fi
-if ! command -v "$p" >/dev/null 2>&1; then
+if ! command -v "$bin" >/dev/null 2>&1; then
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "otter: $p is not installed and this host has no apt-get; install $p there" >&2
+    echo "otter: $p is not installed and this host has no apt-get; install $pkg there" >&2
     exit "$fail"
   fi
   if ! apt_install "$pkg"; then

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from otterfile.artifacts.images import ControllerStore
 from otterfile.artifacts import KINDS, source_for
 from otterfile.artifacts.base import AcquireContext, Artifact
 from otterfile.artifacts.build import (SOURCE, BuildFailed, acquire, cache_key, checkout,
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.unit
 DIGEST = "sha256:" + "d" * 64
 
 
-class FakeImages:
+class FakeImages(ControllerStore):
     """An image store that knows one digest for every tag (or none), and what was asked."""
 
     def __init__(self, digest: str | None = DIGEST):

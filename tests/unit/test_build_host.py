@@ -11,12 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from otterfile.artifacts.images import DockerImages
-from otterfile.artifacts.remote_images import RemoteImages, Stream, image_id_of_manifest
+from otterfile.artifacts.remote_images import RemoteImages, image_id_of_manifest
 from otterfile.cli import main
 from otterfile.errors import OtterError
 from otterfile.evaluate import evaluate
 from otterfile.executors.base import Result
 from otterfile.executors.local import LocalExecutor
+from otterfile.executors.streams import Stream
 from otterfile.hosts import ssh
 from otterfile.loader import load
 from otterfile.run.engine import real_engine
@@ -185,9 +186,8 @@ def test_the_engine_ships_from_the_build_hosts_store(tmp_path):
 
 
 def test_a_local_stream_runs_the_command_here():
-    from otterfile.artifacts.remote_images import open_stream
     from otterfile.command import cmd
-    with open_stream(LocalExecutor(), cmd("printf", "%s", "local bytes")) as stream:
+    with LocalExecutor().open_stream(cmd("printf", "%s", "local bytes")) as stream:
         assert stream.read() == b"local bytes"
 
 

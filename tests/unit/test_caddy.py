@@ -145,7 +145,8 @@ def test_the_caddy_proxy_object():
     with pytest.raises(FieldError) as info:
         caddy.PROXY.check(model.caddy(switch="api"))
     assert info.value.path == "switch"
-    assert caddy.PROXY.ensure(value).argv[4:] == ("caddy", "caddy", "")  # no module
+    assert caddy.PROXY.ensure(value).argv[4:] == ("caddy", "caddy", "", "caddy",
+                                                  "apache2")  # no module, no other kinds
     assert caddy.PROXY.remove("production") == caddy.remove_site("production")
     assert "server-a" in caddy.PROXY.missing_message("server-a")
 

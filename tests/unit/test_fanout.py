@@ -4,10 +4,12 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+from pathlib import Path
 
 import pytest
 
 from otterfile.artifacts.fanout import CHUNK, SharedImages
+from otterfile.artifacts.images import ControllerStore
 from otterfile.errors import OtterError
 
 pytestmark = pytest.mark.unit
@@ -34,7 +36,7 @@ class Source:
             raise OtterError(self.fail_at_close)
 
 
-class Store:
+class Store(ControllerStore):
     """An image store whose every `save` is a new Source (counted)."""
 
     def __init__(self, **source):
@@ -200,7 +202,7 @@ def test_the_store_s_other_methods_pass_through():
 
     images, _ = shared(Full(), expected=1)
     assert images.image_id("app") == IMAGE and images.serve("p") == "http://x/y"
-    assert getattr(images, "archive_image_id", None) is None
+    assert images.history(IMAGE) is None and images.archive_image_id(Path("p")) is None
     images.decline(IMAGE)  # a target that has it: nothing to stream
     images.close()
 

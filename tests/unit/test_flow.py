@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from otterfile.artifacts.images import ControllerStore
 from otterfile.evaluate import evaluate
 from otterfile.executors.recording import RecordingExecutor
 from otterfile.loader import load
@@ -35,7 +36,7 @@ KEY = "f00dkey\n--- otter:key\n"  # what `read state` prints first: the fingerpr
 KINDS = [("docker", "caddy"), ("podman", "caddy"), ("docker", "nginx"), ("podman", "nginx")]
 
 
-class Images:
+class Images(ControllerStore):
     """The controller's engine: the build made DIGEST; save streams a few bytes."""
 
     def image_id(self, ref):

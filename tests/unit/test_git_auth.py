@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from otterfile.artifacts.images import ControllerStore
 from otterfile.artifacts.base import AcquireContext
 from otterfile.artifacts.build import acquire, redact, split_credentials
 from otterfile.errors import OtterError
@@ -26,7 +27,7 @@ TOKEN = "tok-3e9f1c-very-secret"
 DIGEST = "sha256:" + "e" * 64
 
 
-class Images:
+class Images(ControllerStore):
     def image_id(self, ref):
         return DIGEST
 

@@ -143,6 +143,7 @@ def test_secrets_file_error_keeps_its_own_line_through_the_cli(otterfile, tmp_pa
 class FakeEngine:
     def __init__(self):
         self.recorder, self.artifacts, self.events = RecordingExecutor(), {}, []
+        self.only, self.env = False, {}
 
     def executor(self, host):
         return self.recorder
@@ -157,8 +158,9 @@ class FakeEngine:
 def ctx_with(container="web-1", release="r1") -> tuple[StepContext, RecordingExecutor]:
     engine = FakeEngine()
     release_ = SimpleNamespace(id=release, instance=container, port=8080)
-    lane = SimpleNamespace(artifact="web", release=release_,
-                           deployment=SimpleNamespace(artifact=SimpleNamespace(name="web")))
+    lane = SimpleNamespace(artifact="web", release=release_, previous=None,
+                           deployment=SimpleNamespace(artifact=SimpleNamespace(name="web"),
+                                                      runtime=SimpleNamespace(env=())))
     task = SimpleNamespace(deployment="production", host="root@a")
     return StepContext(engine, task, lane), engine.recorder
 

@@ -355,9 +355,10 @@ def test_the_switch_hands_the_ports_over_from_the_old_proxy(tmp_path, running):
 def test_the_ensure_step_knows_the_other_proxy_kinds_site_and_what_else_it_serves(tmp_path):
     dep = project(tmp_path, proxy="nginx").deployments["production"]
     args = handover.ensure(dep).argv_values()
-    assert args[4:8] == ["nginx", "nginx", "libnginx-mod-http-js", "caddy"]
-    assert args[8] == "/etc/caddy/otter.d/production.caddy" and "caddy-serves" not in args[9]
-    assert "otter.d" in args[9] and args[9].endswith("/etc/caddy production")
+    assert args[4:10] == ["nginx", "nginx", "libnginx-mod-http-js", "nginx", "caddy apache2",
+                          "caddy"]
+    assert args[10] == "/etc/caddy/otter.d/production.caddy" and "caddy-serves" not in args[11]
+    assert "otter.d" in args[11] and args[11].endswith("/etc/caddy production")
 
 
 def test_an_old_site_makes_a_new_release_even_with_the_same_config(tmp_path):

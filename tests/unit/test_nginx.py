@@ -229,8 +229,9 @@ def test_switch_command_shape():
     with pytest.raises(FieldError) as info:
         nginx.PROXY.check(nginx_value(switch="njs"))
     assert info.value.path == "switch"
-    assert nginx.PROXY.ensure(nginx_value()).argv[4:] == ("nginx", "nginx", nginx.NJS_PACKAGE)
-    assert nginx.PROXY.ensure(nginx_value(switch="reload")).argv[4:] == ("nginx", "nginx", "")
+    assert nginx.PROXY.ensure(nginx_value()).argv[4:] == ("nginx", "nginx", nginx.NJS_PACKAGE,
+                                                          "nginx", "apache2")
+    assert nginx.PROXY.ensure(nginx_value(switch="reload")).argv[4:7] == ("nginx", "nginx", "")
 
 
 def _tool(folder, name, text):

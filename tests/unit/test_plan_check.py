@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from otterfile.artifacts.layers import chain_ids
+from otterfile.artifacts.images import ControllerStore
 from otterfile.cli.project import check_record, check_table, human_bytes
 from otterfile.evaluate import evaluate
 from otterfile.executors.recording import RecordingExecutor
@@ -44,7 +45,7 @@ HISTORY = [{"Size": 0, "CreatedBy": "CMD"}, {"Size": 0, "CreatedBy": "ENV"},
            {"Size": 20_000, "CreatedBy": "COPY www"}, {"Size": 2_000_000, "CreatedBy": "COPY bb"}]
 
 
-class Images:
+class Images(ControllerStore):
     """The controller's engine: DIGEST, with two layers (2 MB below, 20 kB on top)."""
 
     def image_id(self, ref):

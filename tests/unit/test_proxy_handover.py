@@ -13,7 +13,8 @@ import pytest
 
 from otterfile import scripts
 from otterfile.command import cmd, script
-from otterfile.commands import proxy_install
+from otterfile.model import nginx as nginx_value
+from otterfile.proxies import install as proxy_install, nginx
 from otterfile.executors.local import LocalExecutor
 from tests.fakes import executable
 
@@ -67,7 +68,7 @@ def ensure(bin_dir: Path, site: Path, serving: str):
     executable(bin_dir / "nginx", FAKE)
     (bin_dir / "active-caddy").touch()
     check = script('printf "%s" "$1"', args=[serving])
-    return run(bin_dir, proxy_install.ensure_proxy("nginx", others=[("caddy", str(site), check)]))
+    return run(bin_dir, nginx.PROXY.ensure(nginx.PROXY.check(nginx_value()), [("caddy", str(site), check)]))
 
 
 def test_a_proxy_serving_this_deployment_alone_keeps_serving_until_the_switch(bin_dir,

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from otterfile.artifacts.images import ControllerStore
 from otterfile.artifacts import source_for
 from otterfile.artifacts.base import AcquireContext, Artifact
 from otterfile.artifacts.build import SOURCE as BUILD
@@ -402,7 +403,7 @@ def test_the_systemd_runtime_cannot_take_a_registry_image():
 
 # ---- build(push=...) ----------------------------------------------------------------------
 
-class Images:
+class Images(ControllerStore):
     def image_id(self, ref: str) -> str | None:
         return D2
 

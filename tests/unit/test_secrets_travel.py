@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from otterfile.artifacts.images import ControllerStore
 from otterfile.artifacts.base import AcquireContext
 from otterfile.artifacts.build import acquire
 from otterfile.artifacts.fetch import download_command
@@ -169,7 +170,7 @@ def git_server(tmp_path):
     httpd.server_close()
 
 
-class Images:
+class Images(ControllerStore):
     def image_id(self, ref):
         return "sha256:" + "e" * 64
 

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from otterfile.artifacts.base import Artifact
+from otterfile.artifacts.images import ControllerStore
 from otterfile.artifacts.ship import ShipResult, ship
 from otterfile.commands import container
 from otterfile.errors import OtterError
@@ -22,7 +23,7 @@ ARTIFACT = Artifact("image", DIGEST, image="app:1", commit="c" * 40, ref="main",
 ARCHIVE = b"layer" * 50_000  # what the fake store's `docker save` streams
 
 
-class FakeImages:
+class FakeImages(ControllerStore):
     """The controller's image store: `save` streams ARCHIVE and records what was saved."""
 
     def __init__(self, size: int | None = len(ARCHIVE)):

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from otterfile.artifacts.base import Artifact
+from otterfile.artifacts.images import ControllerStore
 from otterfile.artifacts.layers import chain_ids
 from otterfile.artifacts.ship import ShipResult, ship
 from otterfile.commands import container
@@ -35,7 +36,7 @@ ARTIFACT = Artifact("image", DIGEST, image="app:1", source="/r")
 HAS_BASE = frozenset(chain_ids(DIFFS)[:1])
 
 
-class Images:
+class Images(ControllerStore):
     """The controller's engine: `save` streams ARCHIVE, whose layers are DIFFS."""
 
     def __init__(self):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from otterfile import model
-from otterfile.commands import proxy_install
+from otterfile.proxies import NAMED, install as proxy_install
 from otterfile.executors.local import LocalExecutor
 from otterfile.proxies import caddy, nginx
 from otterfile.proxies.base import Site
@@ -322,7 +322,10 @@ def tools(tmp_path):
 
 def ensure(tools, proxy="caddy", module=None):
     bin_dir, _ = tools
-    return LocalExecutor().run(replace(proxy_install.ensure_proxy(proxy, module=module),
+    rivals = [px.installed.unit for px in NAMED.values() if px.name != proxy]
+    command = proxy_install.ensure(NAMED[proxy].installed, module=module,
+                                   rivals=rivals + list(proxy_install.FOREIGN))
+    return LocalExecutor().run(replace(command,
                                        env={"PATH": str(bin_dir)}))
 
 

@@ -1,8 +1,8 @@
 """Processes on a host that outlive one `run` call: a Stream whose stdout otter reads as it
 comes (`docker save`, `cat` on a build host), and a Session that runs until otter is done
-with it (the file server of build(via="url")). Each is one more session on the executor's
-SSH master, or a local process; a command's secret env goes first on its stdin
-(executors/preamble.py), never on its command line.
+with it (the file server of build(via="url")). The executors start them (`open_stream`,
+`open_session`): one more session on the SSH master, or a local process; a command's secret
+env goes first on its stdin (preamble.py), never on its command line.
 """
 from __future__ import annotations
 
@@ -12,46 +12,20 @@ import signal
 import subprocess
 import tempfile
 import threading
-from typing import Any, BinaryIO
+from typing import Any
 
 from ..command import Command
 from ..errors import OtterError
-from ..executors.base import Executor
-from ..executors.preamble import preamble
+from .preamble import preamble
 
 STOP_WAIT = 10.0  # seconds a closed session gets to end by itself before it is stopped
 
 
-def open_stream(executor: Executor, command: Command) -> BinaryIO:
-    """The stdout of `command` on the executor's host as a stream (for `docker save` and
-    `cat`); executors that offer `open_stream` are asked, others get one process here."""
-    opener = getattr(executor, "open_stream", None)
-    if opener is not None:
-        return opener(command)
-    argv, first = remote_argv(executor, command)
-    return Stream(argv, executor.host.name, command.description, first)
-
-
-def open_session(executor: Executor, command: Command) -> "Session":
-    """`command` started on the executor's host, running until the Session is closed;
-    executors that offer `open_session` are asked (tests), others get one process here."""
-    opener = getattr(executor, "open_session", None)
-    if opener is not None:
-        return opener(command)
-    argv, first = remote_argv(executor, command)
-    return Session(argv, executor.host.name, command.description, first)
-
-
-def remote_argv(executor: Executor, command: Command) -> tuple[list[str], bytes]:
-    """(the argv that runs `command` on the executor's host, over its SSH master or here;
+def shell_argv(command: Command, host: str, prefix: list[str]) -> tuple[list[str], bytes]:
+    """(the argv that runs `command` through `prefix`: `sh -c` here or an ssh session;
     the bytes to send on its stdin first: its secret env)."""
-    from ..executors.ssh import SSHExecutor
-    first = preamble(command, executor.host.name)
-    line = first.line(command.shell_line(without_secret_env=True))
-    if isinstance(executor, SSHExecutor):
-        executor._ensure_master()  # noqa: SLF001: one more session on the same master
-        return executor._ssh("-T", "-e", "none") + [line], first.data  # noqa: SLF001
-    return ["sh", "-c", line], first.data
+    first = preamble(command, host)
+    return prefix + [first.line(command.shell_line(without_secret_env=True))], first.data
 
 
 def _tail(stderr: Any, lines: int = 3) -> list[str]:
