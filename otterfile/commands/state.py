@@ -13,27 +13,7 @@ from .files import write_file
 INSTANCES_MARK = "--- otter:instances"  # then " KIND": the instances that kind lists
 LOG_MARK = "--- otter:log"
 
-# $1 state folder, $2 deploy-log lines, $3 1: list every kind; then pairs of a runtime kind
-# and the shell line that lists its instances. The first pair (the Otterfile's kind) is
-# always listed, another when releases.json names its kind (or $3 is 1, or the file names
-# no runtime at all: an older otter wrote it, its instances are looked for everywhere).
-READ_SCRIPT = r"""
-d=$1 lines=$2 every=$3 first=1; shift 3
-cat "$d/releases.json" 2>/dev/null; echo  # a file without a last newline ends its line
-if grep -q '"id"' "$d/releases.json" 2>/dev/null && ! grep -q '"runtime"' "$d/releases.json"
-then every=1; fi
-while [ $# -ge 2 ]; do
-  if [ "$first" = 1 ] || [ "$every" = 1 ] || grep -qF "\"$1\"" "$d/releases.json" 2>/dev/null
-  then
-    echo "--- otter:instances $1"
-    sh -c "$2" 2>/dev/null
-  fi
-  first=0; shift 2
-done
-echo "--- otter:log"
-if [ "$lines" -gt 0 ] && [ -f "$d/deploy.log" ]; then tail -n "$lines" "$d/deploy.log"; fi
-exit 0
-"""
+READ_SCRIPT = scripts.load("state/read.sh")  # then pairs of a kind and its listing
 
 # $1 state folder, $2 one JSON line.
 APPEND_SCRIPT = r"""
@@ -146,16 +126,7 @@ def env_file_path(deployment: str, release: str, base: str = DEFAULT_BASE) -> st
     return f"{state_dir(deployment, base)}/env/{release}.env"
 
 
-# $1 the key file. Made once per deployment and target (root only), then printed.
-KEY_SCRIPT = r"""
-k=$1
-if [ ! -s "$k" ]; then
-  (umask 077; mkdir -p "$(dirname "$k")" &&
-   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$k.tmp.$$" && mv -f "$k.tmp.$$" "$k") \
-    || exit 1
-fi
-cat "$k"
-"""
+KEY_SCRIPT = scripts.load("state/fingerprint-key.sh")  # made once, then printed
 
 
 def key_path(deployment: str, base: str = DEFAULT_BASE) -> str:
