@@ -7,19 +7,10 @@ import re
 import tarfile
 from pathlib import Path
 
+from .. import scripts
 from ..command import Command, script
 
-# $1 the file, $2 the cache folder. Copies it in under its sha256 (once); prints the hex.
-KEEP_SCRIPT = r"""
-f=$1 d=$2
-[ -f "$f" ] || { echo "otter: the build made no file $f" >&2; exit 3; }
-h=$(sha256sum "$f" | cut -d' ' -f1) || exit 1
-mkdir -p "$d" || exit 1
-if [ ! -f "$d/$h" ]; then
-  cp -- "$f" "$d/.$h.otter-tmp.$$" && mv -f "$d/.$h.otter-tmp.$$" "$d/$h" || exit 1
-fi
-echo "$h"
-"""
+KEEP_SCRIPT = scripts.load("keep-file.sh")
 
 
 def keep(file: Path, cache: Path) -> Command:

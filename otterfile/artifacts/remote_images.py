@@ -28,11 +28,7 @@ SIZE_SCRIPT = '[ -f "$1" ] || { echo "otter: no file $1" >&2; exit 3; }; stat -c
 
 
 SERVE_START = 30.0  # seconds a file server gets to say it listens
-# $1 the file, $2 the address to listen on ("": the default route's), $3 the server program
-SERVE_SCRIPT = """[ -f "$1" ] || { echo "otter: no file $1" >&2; exit 3; }
-command -v python3 >/dev/null || { echo "otter: python3 is needed to serve $1" >&2; exit 4; }
-exec python3 -c "$3" "$1" "$2"
-"""
+SERVE_SCRIPT = load("serve-file.sh")
 
 
 def serve(path: Path, address: str = "") -> Command:

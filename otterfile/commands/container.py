@@ -16,114 +16,20 @@ from ..secrets import MASK, Secret
 from ..errors import OtterError
 from ..runtimes.base import Instance, InstanceStatus
 from ..state import PORT_PLACEHOLDER, check_name
-from .ports import LISTENING
+from .. import scripts
 
 PORT_RANGE = (20000, 29999)  # where a release's port on the target's 127.0.0.1 is picked
 START_TRIES = 5
 EXIT_NO_PORT = 4
 EXIT_MISSING = 3
 
-# $1 engine, $2 container port, $3 low, $4 high, $5 tries, $6 env file ("" = none), $7 name,
-# $8 init (1/0), $9 the store's record to write first ("" = none); the rest: `run` options
-# (no -p) then image and command. Stdin: the env file's text.
-START_SCRIPT = r"""
-e=$1 cport=$2 lo=$3 hi=$4 tries=$5 envf=$6 name=$7 init=$8 rec=$9 out=""; shift 9
-if [ -n "$rec" ]; then
-  { mkdir -p "${rec%/*}" && : > "$rec"; } || { echo "otter: cannot write $rec" >&2; exit 1; }
-fi
-if [ "$init" = 1 ] && [ "${e##*/}" = podman ]; then
-  # podman's --init wants catatonit; a static tini (Debian's docker-init) serves as well
-  p=/usr/libexec/podman/catatonit
-  [ -x "$p" ] || p=$(command -v catatonit || command -v tini-static || command -v docker-init)
-  [ -n "$p" ] || { echo "otter: podman --init needs catatonit or tini-static on this host" \
-    "(install one, or podman(init=False))" >&2; exit 1; }
-  set -- --init --init-path "$p" "$@"
-elif [ "$init" = 1 ]; then
-  set -- --init "$@"
-fi
-if [ -n "$envf" ]; then
-  (umask 077; mkdir -p "$(dirname "$envf")" && cat > "$envf.tmp" && mv -f "$envf.tmp" "$envf") \
-    || { echo "otter: cannot write $envf" >&2; exit 1; }
-fi
-""" + LISTENING + r"""taken=" $(listening | tr '\n' ' ') "
-port=$lo n=0
-while [ "$port" -le "$hi" ]; do
-  case "$taken" in *" $port "*) port=$((port + 1)); continue ;; esac
-  if out=$("$e" run -d -p "127.0.0.1:$port:$cport" "$@" 2>&1); then
-    echo "port=$port"; echo "container=$(printf '%s\n' "$out" | tail -n 1)"; exit 0
-  fi
-  case "$out" in
-    *"port is already allocated"*|*"address already in use"*) ;;
-    *) printf '%s\n' "$out" >&2; exit 1 ;;
-  esac
-  # a refused bind leaves a created container behind: ours, under our unique name
-  "$e" rm -f "$name" >/dev/null 2>&1
-  n=$((n + 1)); port=$((port + 1))
-  [ "$n" -ge "$tries" ] && break
-done
-printf '%s\n' "$out" >&2
-echo "otter: no free port on 127.0.0.1 in $lo-$hi after $n tries" >&2
-exit 4
-"""
-
-# One round trip: "present" when IMAGE is already that id; when only the id is there,
-# point the tag at it and say "tagged"; else "missing". Exit 127: no engine at all.
-PROBE_SCRIPT = r"""
-e=$1 want=$2 image=$3
-command -v "$e" >/dev/null 2>&1 || { echo "$e: not found" >&2; exit 127; }
-id_of() { "$e" image inspect --format '{{.Id}}' "$1" 2>/dev/null | sed 's/^sha256://'; }
-if [ -n "$image" ] && [ "$(id_of "$image")" = "$want" ]; then echo present; exit 0; fi
-if [ "$(id_of "$want")" = "$want" ]; then
-  if [ -z "$image" ]; then echo present; exit 0; fi
-  "$e" tag "$want" "$image" && { echo tagged; exit 0; }
-  exit 1
-fi
-echo missing
-"""
-
-# Every image's diff id list, one JSON line each (the layers the engine holds); nothing
-# without the engine. Read-only.
-LAYERS_SCRIPT = r"""
-e=$1
-command -v "$e" >/dev/null 2>&1 || exit 0
-ids=$("$e" image ls -aq --no-trunc 2>/dev/null | sort -u)
-[ -n "$ids" ] || exit 0
-"$e" image inspect --format '{{json .RootFS.Layers}}' $ids 2>/dev/null
-exit 0
-"""
-
-STATUS_SCRIPT = r"""
-e=$1 name=$2 lines=$3
-fmt='{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}} {{.State.OOMKilled}}'
-if ! s=$("$e" container inspect -f "$fmt" "$name" 2>/dev/null); then echo missing; exit 3; fi
-echo "$s"
-"$e" logs --tail "$lines" "$name" 2>&1
-exit 0
-"""
-
-REMOVE_SCRIPT = r"""
-e=$1; shift
-for n; do
-  if "$e" container inspect "$n" >/dev/null 2>&1; then "$e" rm -f "$n" >/dev/null || exit 1; fi
-done
-"""
-
-# An id that is no image id may be a registry digest (the sha256 of a manifest): then the
-# NAME@sha256:... references pulled under it are what is removed.
-PRUNE_SCRIPT = r"""
-e=$1; shift
-for i; do
-  refs=$i
-  if ! "$e" image inspect "$i" >/dev/null 2>&1; then
-    refs=$("$e" images --digests --format '{{.Repository}}@{{.Digest}}' 2>/dev/null \
-      | grep -x "[^@ ]*@sha256:$i" | sort -u)
-    [ -n "$refs" ] || continue
-  fi
-  for r in $refs; do
-    if "$e" image rm "$r" >/dev/null 2>&1; then echo "removed $r"; else echo "kept $r (in use)"; fi
-  done
-done
-"""
+# The start script after the function it runs (the ports something listens on).
+START_SCRIPT = scripts.load("listening.sh") + scripts.load("container/start.sh")
+PROBE_SCRIPT = scripts.load("container/probe.sh")
+LAYERS_SCRIPT = scripts.load("container/layers.sh")
+STATUS_SCRIPT = scripts.load("container/status.sh")
+REMOVE_SCRIPT = scripts.load("container/remove.sh")
+PRUNE_SCRIPT = scripts.load("container/prune.sh")
 
 _PS_FORMAT = {
     "docker": '{{.Names}}\t{{.State}}\t{{.Label "otter.release"}}\t'
@@ -293,60 +199,11 @@ def parse_containers(stdout: str) -> list[Instance]:
     return out
 
 
-# Registry logins: into a private temporary config (DOCKER_CONFIG for docker,
-# REGISTRY_AUTH_FILE for podman) removed when the script ends, the password read from
-# stdin (--password-stdin). Exit EXIT_LOGIN: refused. $server and $user set by the caller.
+# Registry logins (scripts/container/login.sh). Exit EXIT_LOGIN: refused.
 EXIT_LOGIN = 5
 EXIT_PULL = 6
-LOGIN = r"""
-if [ -n "$user" ]; then
-  auth=$(mktemp -d) || exit 1
-  trap 'rm -rf "$auth"' EXIT
-  trap 'exit 143' HUP INT TERM
-  export DOCKER_CONFIG="$auth" REGISTRY_AUTH_FILE="$auth/auth.json"
-  if ! out=$("$e" login --username "$user" --password-stdin "$server" 2>&1); then
-    printf '%s\n' "$out" >&2; exit 5
-  fi
-fi
-"""
-
-# $1 engine, $2 the tag reference, $3 NAME@sha256:... once pinned (else ""), $4 registry,
-# $5 user ("" = no login; the password on stdin). Prints `present` (pinned and there:
-# nothing pulled), or `before NAME@D` lines (every repo digest the engine had before),
-# `pulled`, then `digest D` (docker's "Digest:" line), `repo NAME@D` lines (the pulled
-# image's) and `own D` (podman: the digest of the image's own manifest).
-PULL_SCRIPT = r"""
-e=$1 ref=$2 pinned=$3 server=$4 user=$5
-command -v "$e" >/dev/null 2>&1 || { echo "$e: not found on this host" >&2; exit 127; }
-repos() { "$e" image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$1" \
-  2>/dev/null | sed '/^$/d'; }
-if [ -n "$pinned" ] && "$e" image inspect "$pinned" >/dev/null 2>&1; then echo present; exit 0; fi
-[ -n "$pinned" ] || "$e" images --digests --format '{{.Repository}}@{{.Digest}}' 2>/dev/null \
-  | sed -n 's/^\([^@ ]*@sha256:[0-9a-f]*\)$/before \1/p'
-""" + LOGIN + r"""
-from=${pinned:-$ref}
-if ! out=$("$e" pull "$from" 2>&1 </dev/null); then printf '%s\n' "$out" >&2; exit 6; fi
-echo pulled
-printf '%s\n' "$out" | sed -n 's/^Digest: \(sha256:[0-9a-f]*\)$/digest \1/p'
-repos "$from" | sed 's/^/repo /'
-"$e" image inspect --format 'own {{.Digest}}' "$from" 2>/dev/null | grep '^own sha256:' || true
-"""
-
-# On the controller: $1 docker, $2 image id, $3 NAME:TAG to push, $4 registry, $5 user.
-# A temporary config keeps the engine the current docker context names (DOCKER_HOST).
-# Prints the push's lines, then `pushed D` (the digest the registry stored).
-PUSH_SCRIPT = r"""
-e=$1 id=$2 to=$3 server=$4 user=$5
-if [ -n "$user" ] && [ -z "${DOCKER_HOST:-}" ]; then
-  h=$("$e" context inspect --format '{{.Endpoints.docker.Host}}' 2>/dev/null) && \
-    [ -n "$h" ] && export DOCKER_HOST="$h"
-fi
-""" + LOGIN + r"""
-"$e" tag "$id" "$to" || exit 1
-if ! out=$("$e" push "$to" 2>&1 </dev/null); then printf '%s\n' "$out" >&2; exit 6; fi
-printf '%s\n' "$out"
-printf '%s\n' "$out" | sed -n 's/.*digest: \(sha256:[0-9a-f]\{64\}\).*/pushed \1/p'
-"""
+PULL_SCRIPT = scripts.load("container/login.sh") + scripts.load("container/pull.sh")
+PUSH_SCRIPT = scripts.load("container/login.sh") + scripts.load("container/push.sh")
 
 
 def _login_args(server: str | None, username: str | None,

@@ -3,18 +3,12 @@ from __future__ import annotations
 
 import re
 
+from .. import scripts
 from ..command import Command, SecretText, cmd, script
 from ..errors import OtterfileError
 from ..secrets import MASK, Secret
 
-# A private temporary name in the same folder, then a rename: readers never see half a file.
-WRITE_SCRIPT = """\
-umask 077
-mkdir -p "$(dirname "$1")" || exit 1
-t="$1.otter-tmp.$$"
-if cat > "$t" && chmod "$2" "$t" && mv -f "$t" "$1"; then exit 0; fi
-rm -f "$t"; exit 1
-"""
+WRITE_SCRIPT = scripts.load("write-file.sh")
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -4,41 +4,16 @@ Builders only: each returns a Command and runs nothing.
 """
 from __future__ import annotations
 
+from .. import scripts
 from ..command import Command, cmd, script
 from ..secrets import Secret
 
-# Export a commit into DEST through a private temporary folder renamed at the end, so a
-# reader (or a later run after a crash) never takes a half-written export for a whole one.
-# The status file carries git's exit status out of the pipe (POSIX sh has no pipefail).
-EXPORT_SCRIPT = """set -eu
-git_dir=$1 commit=$2 dest=$3
-tmp="$dest.otter-tmp.$$"
-rm -rf "$tmp" && mkdir -p "$tmp"
-{ git --git-dir "$git_dir" archive --format=tar "$commit" && s=0 || s=$?
-  echo "$s" > "$tmp.status"; } | tar -x -C "$tmp" || { rm -rf "$tmp" "$tmp.status"; exit 1; }
-status=$(cat "$tmp.status"); rm -f "$tmp.status"
-[ "$status" = 0 ] || { rm -rf "$tmp"; exit "$status"; }
-rm -rf "$dest" && mv "$tmp" "$dest"
-"""
-
-# Print HEAD, with "-dirty" when the tree under the folder differs from it; nothing when
-# the folder is not in a git work tree. otter's own .otter folder does not count.
-WORK_TREE_COMMIT_SCRIPT = """cd "$1" || exit 1
-git rev-parse --is-inside-work-tree >/dev/null 2>&1 || exit 0
-head=$(git rev-parse --verify --quiet HEAD) || exit 0
-changes=$(git status --porcelain -- . ':(exclude).otter') || exit 1
-if [ -n "$changes" ]; then echo "$head-dirty"; else echo "$head"; fi
-"""
-
+EXPORT_SCRIPT = scripts.load("git/export.sh")  # into a temporary folder, then renamed
+WORK_TREE_COMMIT_SCRIPT = scripts.load("git/work-tree-commit.sh")
 
 # Git asks this program for a username and a password (GIT_ASKPASS); it answers from the
 # environment, so a token is never in argv, a URL or git's config.
-ASKPASS_SCRIPT = """#!/bin/sh
-case "$1" in
-  Username*) printf '%s\\n' "$OTTER_GIT_USER" ;;
-  *) printf '%s\\n' "$OTTER_GIT_PASSWORD" ;;
-esac
-"""
+ASKPASS_SCRIPT = scripts.load("git/askpass.sh")
 Env = tuple[tuple[str, "str | Secret"], ...]
 
 
@@ -103,14 +78,7 @@ def remove(path: str) -> Command:
     return cmd("rm", "-rf", "--", path, description=f"remove {path}")
 
 
-# $1 a repository's exports folder, $2 how many to keep, $3 the export in use (kept).
-PRUNE_SCRIPT = r"""
-cd "$1" 2>/dev/null || exit 0
-ls -1t | tail -n +"$(( $2 + 1 ))" | while read -r old; do
-  [ "$old" = "$3" ] || rm -rf -- "$old"
-done
-exit 0
-"""
+PRUNE_SCRIPT = scripts.load("git/prune-exports.sh")
 
 
 def prune_exports(folder: str, keep: int, current: str) -> Command:

@@ -7,17 +7,7 @@ from __future__ import annotations
 from ..command import Command, cmd, script
 from ..scripts import load
 
-# $1 the engine. Its own data root (docker load writes the archive to <root>/tmp first,
-# podman to its image copy folder), then the layers under the root.
-ENGINE_SCRIPT = r"""
-case $1 in
-  docker) root=$(docker info -f '{{.DockerRootDir}}' 2>/dev/null) && [ -n "$root" ] &&
-            printf 'archive %s/tmp\nunpacked %s\n' "$root" "$root" ;;
-  podman) found=$(podman info -f '{{.Store.GraphRoot}}|{{.Store.ImageCopyTmpDir}}' 2>/dev/null) &&
-            printf 'archive %s\nunpacked %s\n' "${TMPDIR:-${found#*|}}" "${found%%|*}" ;;
-esac
-exit 0
-"""
+ENGINE_SCRIPT = load("engine-landing.sh")
 
 
 def engine_landing(engine: str) -> Command:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
+from .. import scripts
 from ..command import Command, script
 from ..runtimes.base import Instance
 from ..state import DEFAULT_BASE, Kinds, State, parse_log, parse_state, state_dir
@@ -12,27 +13,7 @@ from .files import write_file
 INSTANCES_MARK = "--- otter:instances"  # then " KIND": the instances that kind lists
 LOG_MARK = "--- otter:log"
 
-# $1 state folder, $2 deploy-log lines, $3 1: list every kind; then pairs of a runtime kind
-# and the shell line that lists its instances. The first pair (the Otterfile's kind) is
-# always listed, another when releases.json names its kind (or $3 is 1, or the file names
-# no runtime at all: an older otter wrote it, its instances are looked for everywhere).
-READ_SCRIPT = r"""
-d=$1 lines=$2 every=$3 first=1; shift 3
-cat "$d/releases.json" 2>/dev/null; echo  # a file without a last newline ends its line
-if grep -q '"id"' "$d/releases.json" 2>/dev/null && ! grep -q '"runtime"' "$d/releases.json"
-then every=1; fi
-while [ $# -ge 2 ]; do
-  if [ "$first" = 1 ] || [ "$every" = 1 ] || grep -qF "\"$1\"" "$d/releases.json" 2>/dev/null
-  then
-    echo "--- otter:instances $1"
-    sh -c "$2" 2>/dev/null
-  fi
-  first=0; shift 2
-done
-echo "--- otter:log"
-if [ "$lines" -gt 0 ] && [ -f "$d/deploy.log" ]; then tail -n "$lines" "$d/deploy.log"; fi
-exit 0
-"""
+READ_SCRIPT = scripts.load("state/read.sh")  # then pairs of a kind and its listing
 
 # $1 state folder, $2 one JSON line.
 APPEND_SCRIPT = r"""
@@ -106,23 +87,9 @@ def write_state(deployment: str, content: str, *, base: str = DEFAULT_BASE) -> C
 CHANGED_MARK = "--- otter:changed"  # write_around: the command succeeded
 EXIT_STATE = 90  # write_around: the state before the command was not written; nothing ran
 
-# $1 releases.json, $2 its text before the command ('': as it is), $3 its text after it.
-# The command's own line follows (it reads this script's stdin), then AROUND_AFTER.
-AROUND_BEFORE = r"""
-f=$1 before=$2 after=$3
-put() {
-  t="$f.otter-tmp.$$"
-  (umask 022; mkdir -p "${f%/*}" && printf '%s' "$1" > "$t" && chmod 644 "$t") &&
-    mv -f "$t" "$f" && return 0
-  rm -f "$t"; echo "otter: cannot write $f" >&2; return 1
-}
-[ -z "$before" ] || put "$before" || exit 90
-"""
-AROUND_AFTER = r"""
-rc=$?; [ "$rc" -eq 0 ] || exit "$rc"
-echo "--- otter:changed"
-put "$after" || exit 91
-"""
+# The command's own line goes between the two (it reads the script's stdin).
+AROUND_BEFORE = scripts.load("state/around-before.sh")
+AROUND_AFTER = scripts.load("state/around-after.sh")
 
 
 def write_around(deployment: str, command: Command, before: str | None, after: str, *,
@@ -134,7 +101,7 @@ def write_around(deployment: str, command: Command, before: str | None, after: s
     if command.ok_codes != (0,):
         raise ValueError("the command between two state writes succeeds with exit 0 only")
     path = state_path(deployment, base)
-    return script(AROUND_BEFORE + command.shell_line() + AROUND_AFTER,
+    return script(AROUND_BEFORE + command.shell_line() + "\n" + AROUND_AFTER,
                   args=[path, before or "", after], stdin=command.stdin, file=command.file,
                   description=f"{command.description}; write state of {deployment}",
                   writes=(*command.writes, (path, None)))
@@ -159,16 +126,7 @@ def env_file_path(deployment: str, release: str, base: str = DEFAULT_BASE) -> st
     return f"{state_dir(deployment, base)}/env/{release}.env"
 
 
-# $1 the key file. Made once per deployment and target (root only), then printed.
-KEY_SCRIPT = r"""
-k=$1
-if [ ! -s "$k" ]; then
-  (umask 077; mkdir -p "$(dirname "$k")" &&
-   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$k.tmp.$$" && mv -f "$k.tmp.$$" "$k") \
-    || exit 1
-fi
-cat "$k"
-"""
+KEY_SCRIPT = scripts.load("state/fingerprint-key.sh")  # made once, then printed
 
 
 def key_path(deployment: str, base: str = DEFAULT_BASE) -> str:

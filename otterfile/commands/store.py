@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from .. import scripts
 from ..command import Command, script
 from ..errors import OtterError
 from ..state import DEFAULT_BASE, check_name
@@ -26,19 +27,7 @@ PROBE_SCRIPT = r"""
 if [ -f "$1/$2" ]; then echo present; else echo missing; fi
 """
 
-# $1 store folder, $2 hex; stdin: the file.
-RECEIVE_SCRIPT = r"""
-d=$1 want=$2
-umask 022; mkdir -p "$d" || exit 1
-t="$d/.$want.otter-tmp.$$"
-trap 'rm -f "$t"' EXIT
-cat > "$t" || exit 1
-got=$(sha256sum "$t" | cut -d' ' -f1)
-if [ "$got" != "$want" ]; then
-  echo "otter: received sha256 $got, expected $want" >&2; exit 3
-fi
-chmod 644 "$t" && mv -f "$t" "$d/$want"
-"""
+RECEIVE_SCRIPT = scripts.load("store/receive.sh")  # stdin: the file
 
 # $1 store folder, then the hex digests to remove.
 PRUNE_SCRIPT = r"""

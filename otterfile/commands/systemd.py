@@ -18,7 +18,6 @@ from ..errors import OtterError
 from ..runtimes.base import Instance, InstanceStatus
 from ..state import DEFAULT_BASE, check_name, state_dir
 from . import container, store
-from .ports import LISTENING
 
 
 def parse_started(stdout: str) -> int | str:
@@ -35,198 +34,19 @@ _UNIT = re.compile(r"otter-(?P<dep>[^@/]+)@(?P<release>[^@/]+)\.service")
 _SAFE_WORD = re.compile(r"[A-Za-z0-9_./:=,+@%$-]+")
 _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
-# $1 unit name, $2 journal lines.
-STATUS_SCRIPT = r"""
-systemctl show --property=LoadState,ActiveState,SubState,ExecMainStatus,NRestarts,Result \
-  -- "$1" 2>&1
-echo "--- otter:journal"
-journalctl -u "$1" -n "$2" --no-pager -q -o cat 2>&1
-exit 0
-"""
-
-# $1 deployment, $2 unit folder. One line per unit file: name, release, digest, state.
-LIST_SCRIPT = r"""
-for f in "$2"/otter-"$1"@*.service; do
-  [ -f "$f" ] || continue
-  u=${f##*/}
-  rel=$(sed -n 's/^X-Otter-Release=//p' "$f" | head -n 1)
-  dig=$(sed -n 's/^X-Otter-Digest=//p' "$f" | head -n 1)
-  st=$(systemctl show --property=ActiveState,SubState -- "$u" 2>/dev/null | tr '\n' ' ')
-  printf '%s\t%s\t%s\t%s\n' "$u" "$rel" "$dig" "$st"
-done
-exit 0
-"""
+STATUS_SCRIPT = scripts.load("systemd/status.sh")
+LIST_SCRIPT = scripts.load("systemd/list.sh")
 
 POLL_SECONDS = 0.2
-# $1 drain seconds, $2 unit, $3 polls (0.2 s apart) after SIGTERM before SIGKILL.
-STOP_SCRIPT = r"""
-u=$2
-[ "$1" = 0 ] || sleep "$1"
-gone() {
-  case $(systemctl show --property=ActiveState --value -- "$u") in
-    inactive|failed) return 0 ;; *) return 1 ;;
-  esac
-}
-wait_gone() {
-  i=0; while [ "$i" -lt "$1" ]; do gone && return 0; sleep 0.2; i=$((i + 1)); done; gone
-}
-systemctl stop --no-block -- "$u" || exit 1
-wait_gone "$3" && exit 0
-echo "otter: $u did not stop in time: killing it" >&2
-systemctl kill --signal=SIGKILL -- "$u"
-wait_gone 50 || { echo "otter: $u does not stop" >&2; exit 1; }
-"""
-
-# $1 unit folder, then unit name and release folder pairs.
-REMOVE_SCRIPT = r"""
-d=$1 reload=0; shift
-while [ $# -ge 2 ]; do
-  u=$1 rel=$2; shift 2
-  systemctl disable -q -- "$u" >/dev/null 2>&1
-  systemctl stop -- "$u" >/dev/null 2>&1
-  if systemctl is-active -q -- "$u"; then echo "otter: $u does not stop" >&2; exit 1; fi
-  systemctl reset-failed -- "$u" >/dev/null 2>&1
-  if [ -e "$d/$u" ]; then rm -f -- "$d/$u" || exit 1; reload=1; fi
-  rm -rf -- "$rel" || exit 1
-done
-[ "$reload" = 0 ] || systemctl daemon-reload
-"""
+STOP_SCRIPT = scripts.load("systemd/stop.sh")
+REMOVE_SCRIPT = scripts.load("systemd/remove.sh")
 
 # Listing, checking (members, size, count) and unpacking an archive: shell functions.
 UNPACK = scripts.load("unpack.sh").replace("@CHECK_AWK@", scripts.load("archive-check.awk"))
 assert "'" not in scripts.load("archive-check.awk")  # it goes in single quotes
 
-# $1 deployment, $2 base folder, $3 release, $4 stored artifact, $5 unit folder, $6 user,
-# $7 make the user (1/0), $8 env file ("" = none), $9 program (the command's first word),
-# $10 the name of a single-file artifact, $11-$12 port range, $13 the unit's text (with
-# `Environment=PORT=<port>`), $14-$15 most bytes and files an archive unpacks to ("": the
-# defaults of scripts/unpack.sh), $16 the store's record to write first ("" = none). Stdin:
-# the env file's text.
-START_SCRIPT = r"""
-set -u
-name=$1 dep="$2/$1" rel=$3 art=$4 units=$5 user=$6 mkuser=$7 envf=$8 prog=$9
-single=${10} lo=${11} hi=${12} text=${13} limit_bytes=${14} limit_files=${15} rec=${16}
-unit="otter-$name@$rel.service" dir="$dep/releases/$rel" stage="$dep/releases/.$rel.otter-tmp"
-data="$dep/data" ok=0 installed=0 tmpd=""
-fail() { echo "otter: $*" >&2; exit 1; }
-cleanup() {
-  [ "$ok" = 1 ] && { rm -rf "$tmpd"; return; }
-  if [ "$installed" = 1 ]; then
-    systemctl disable -q --now -- "$unit" >/dev/null 2>&1
-    systemctl reset-failed -- "$unit" >/dev/null 2>&1
-    rm -f "$units/$unit"; systemctl daemon-reload
-  fi
-  rm -rf "$tmpd" "$stage" "$dir"; [ -z "$envf" ] || rm -f "$envf"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-@UNPACK@
-if [ -n "$rec" ]; then
-  { mkdir -p "${rec%/*}" && : > "$rec"; } || fail "cannot write $rec"
-fi
-if [ -n "$envf" ]; then
-  (umask 077; mkdir -p "$(dirname "$envf")" && cat > "$envf.tmp" && mv -f "$envf.tmp" "$envf") \
-    || fail "cannot write $envf"
-fi
-tmpd=$(mktemp -d) || exit 1
-[ -f "$art" ] || fail "the artifact $art is not on this host"
-what="the artifact $(printf %.12s "${art##*/}")"
-archive_kind "$art"
-set_limits "$art" "$limit_bytes" "$limit_files"
-check_members "$art"
-if [ "$mkuser" = 1 ] && ! id -u "$user" >/dev/null 2>&1; then
-  command -v useradd >/dev/null 2>&1 || fail "useradd is not installed: cannot make the user $user"
-  useradd --system --no-create-home --home-dir "$data" --shell /usr/sbin/nologin \
-    --user-group "$user" || fail "cannot make the user $user"
-fi
-id -u "$user" >/dev/null 2>&1 || fail "the user $user does not exist on this host"
-group=$(id -gn "$user") || exit 1
-umask 022
-for d in "$dep"/releases/.*.otter-tmp "$dep"/releases/*; do  # left by runs that were killed
-  [ -e "$d" ] || continue
-  case ${d##*/} in
-    .*) rm -rf -- "$d" ;;
-    *) [ -e "$units/otter-$name@${d##*/}.service" ] || rm -rf -- "$d" ;;
-  esac
-done
-rm -rf "$stage" "$dir"
-mkdir -p "$stage" "$data" || exit 1
-chmod go+x "$2" "$dep" "$dep/releases" || exit 1
-unpack_into "$art" "$stage" "$single"
-odd=$(find "$stage" \( -type b -o -type c -o -type p -o -type s \) -print | head -n 1)
-[ -z "$odd" ] || fail "refusing the artifact: ${odd#$stage/} is a device file, fifo or socket"
-real=$(cd "$stage" && pwd -P) || exit 1
-find "$stage" -type l > "$tmpd/links"
-if [ -s "$tmpd/links" ]; then
-  tr '\n' '\0' < "$tmpd/links" | xargs -0 realpath -m -- > "$tmpd/real" || exit 1
-  out=$(paste "$tmpd/real" "$tmpd/links" | awk -F '\t' -v r="$real" -v s="$stage" \
-    '$1 != r && index($1, r "/") != 1 { print substr($2, length(s) + 2); exit 1 }') \
-    || fail "refusing the artifact: member $out is a link out of the release folder"
-fi
-find "$stage" -type f -perm /6000 -exec chmod ug-s {} + || exit 1
-chgrp -R "$group" "$stage" && chmod -R g+rX "$stage" && chmod 750 "$stage" || exit 1
-chown "$user:" "$data" && chmod 750 "$data" || exit 1
-if [ -n "$envf" ]; then
-  chmod go+x "$(dirname "$envf")" && chown "$user:" "$envf" && chmod 400 "$envf" || exit 1
-fi
-onpath() {
-  IFS=:; for p in $PATH; do
-    [ -n "$p" ] && [ -f "$p/$1" ] && [ -x "$p/$1" ] && { unset IFS; echo "$p/$1"; return 0; }
-  done; unset IFS; return 1
-}
-case $prog in
-  /*) exe=$prog
-      [ -f "$exe" ] && [ -x "$exe" ] || fail "command $prog: no such executable on this host" ;;
-  */*) r=${prog#./} exe="$dir/${prog#./}"
-      [ -f "$stage/$r" ] || fail "command $prog: the artifact has no file $r"
-      [ -x "$stage/$r" ] || fail "command $prog: $r in the artifact is not executable" ;;
-  *) if [ -f "$stage/$prog" ]; then
-       [ -x "$stage/$prog" ] || fail "command $prog: $prog in the artifact is not executable"
-       exe="$dir/$prog"
-     else
-       exe=$(onpath "$prog") \
-         || fail "command $prog: not found in the release nor on PATH ($PATH)"
-     fi ;;
-esac
-mv "$stage" "$dir" || exit 1
-if command -v flock >/dev/null 2>&1; then  # two starts on this host pick ports in turn
-  exec 9> "$2/.ports.lock" && flock -w 60 9 || fail "cannot lock $2/.ports.lock"
-fi
-@LISTENING@
-claimed() {  # listening now, or promised to another otter unit not started yet
-  listening
-  cat "$units"/otter-*.service 2>/dev/null | sed -n 's/^Environment=PORT=//p'
-}
-taken=" $(claimed | tr '\n' ' ') "
-port=$lo
-while [ "$port" -le "$hi" ]; do
-  case "$taken" in *" $port "*) port=$((port + 1)) ;; *) break ;; esac
-done
-if [ "$port" -gt "$hi" ]; then echo "otter: no free port on 127.0.0.1 in $lo-$hi" >&2; exit 4; fi
-printf '%s\n' "$text" | P=$port E=$exe W=$prog awk '
-  $0 == "Environment=PORT=<port>" { $0 = "Environment=PORT=" ENVIRON["P"] }
-  ENVIRON["E"] != ENVIRON["W"] && (index($0, "ExecStart=" ENVIRON["W"] " ") == 1 ||
-    $0 == "ExecStart=" ENVIRON["W"]) {
-    $0 = "ExecStart=" ENVIRON["E"] substr($0, length("ExecStart=" ENVIRON["W"]) + 1) }
-  { print }' > "$tmpd/$unit" || exit 1
-if command -v systemd-analyze >/dev/null 2>&1; then
-  out=$(cd "$tmpd" && systemd-analyze verify "$tmpd/$unit" 2>&1) \
-    || fail "the unit $unit does not pass systemd-analyze verify: $out"
-fi
-t="$units/.$unit.otter-tmp"
-mkdir -p "$units" && cp "$tmpd/$unit" "$t" && chmod 644 "$t" && mv -f "$t" "$units/$unit" \
-  || fail "cannot write $units/$unit"
-installed=1
-systemctl daemon-reload || fail "systemctl daemon-reload failed"
-systemctl enable -q -- "$unit" || fail "systemctl enable $unit failed"
-if ! systemctl start -- "$unit"; then
-  journalctl -u "$unit" -n 20 --no-pager -q -o cat >&2
-  fail "systemctl start $unit failed"
-fi
-ok=1
-echo "port=$port"
-echo "unit=$unit"
-""".replace("@UNPACK@", UNPACK).replace("@LISTENING@", LISTENING.strip("\n"))
+# The start script after the functions it runs (unpacking, the ports something listens on).
+START_SCRIPT = UNPACK + scripts.load("listening.sh") + scripts.load("systemd/start.sh")
 
 
 def unit_name(deployment: str, release: str) -> str:

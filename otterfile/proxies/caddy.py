@@ -156,11 +156,7 @@ class Caddy:
                       description=f"what caddy serves besides {deployment}")
 
     def validate(self) -> Command:
-        # a throwaway data folder, as the switch's: `tls internal` makes a CA there
-        return script('v=$(mktemp -d) || exit 1; HOME=$v XDG_DATA_HOME=$v XDG_CONFIG_HOME=$v '
-                      'caddy validate --config "$1" --adapter caddyfile >"$v/out" 2>&1; '
-                      'rc=$?; [ "$rc" = 0 ] || grep -v "^{" "$v/out" | tail -n 5 >&2; '
-                      'rm -rf "$v"; exit "$rc"', args=[f"{CADDY_DIR}/Caddyfile"],
+        return script(scripts.load("caddy-validate.sh"), args=[f"{CADDY_DIR}/Caddyfile"],
                       description="validate caddy's config")
 
     def ports(self, value: Any, site: Site) -> tuple[int, ...]:

@@ -17,17 +17,7 @@ from ..proxies import NAMED as PROXIES, Proxy
 
 MARK = "--- otter:old-sites"  # in the state read: other kinds' sites of this deployment
 
-# pairs of a proxy kind and its site file of the deployment: "KIND active|inactive" for
-# each site that exists
-READ_SCRIPT = r"""
-while [ $# -ge 2 ]; do
-  if [ -f "$2" ]; then
-    if systemctl is-active --quiet "$1"; then echo "$1 active"; else echo "$1 inactive"; fi
-  fi
-  shift 2
-done
-exit 0
-"""
+READ_SCRIPT = scripts.load("proxy-sites.sh")  # "KIND active|inactive" for each site
 
 
 @dataclass(frozen=True)

@@ -12,5 +12,5 @@ FOLDER = Path(__file__).parent
 
 @lru_cache(maxsize=None)
 def load(name: str) -> str:
-    """The text of script `name` (a file in this folder)."""
+    """The text of script `name`: a path under this folder (`systemd/start.sh`)."""
     return (FOLDER / name).read_text()

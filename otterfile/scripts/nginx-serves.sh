@@ -9,7 +9,7 @@ if ! all=$(nginx -T 2>&1); then
   exit 1
 fi
 # Debian's sites-available/default without its comments, one line each, joined by "|"
-# shellcheck disable=SC2016
+# shellcheck disable=SC2016  # $uri is nginx text, not the shell's
 placeholder='server {|listen 80 default_server;|listen [::]:80 default_server;'\
 '|root /var/www/html;|index index.html index.htm index.nginx-debian.html;|server_name _;'\
 '|location / {|try_files $uri $uri/ =404;|}|}'

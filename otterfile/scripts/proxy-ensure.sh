@@ -18,10 +18,10 @@ opts="-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confol
 apt_install() {
   export DEBIAN_FRONTEND=noninteractive
   if ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then apt-get update -q >/dev/null 2>&1; fi
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2086  # $opts is a list of apt-get options, split on purpose
   out=$(apt-get install $opts "$@" 2>&1) && return 0
   first=$out  # said when the retry after an update says nothing
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2086  # $opts is a list of apt-get options, split on purpose
   out=$(apt-get update -q 2>&1 && apt-get install $opts "$@" 2>&1) && return 0
   [ -n "$out" ] || out=$first
   return 1

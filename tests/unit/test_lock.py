@@ -292,3 +292,14 @@ def test_release_first_appends_and_releases_even_when_the_append_fails(make, tmp
     assert lock.release(first=failing) and not lock_dir(tmp_path).exists()
     assert (tmp_path / "appended").exists()
     assert not lock.release(first=failing)  # not held: `first` alone, no unlock
+
+
+def test_release_after_names_a_failed_first_step_as_an_argument_never_as_shell(tmp_path):
+    from otterfile.command import script
+    marker = tmp_path / "ran"
+    first = script("exit 3", description=f"append $(touch {marker})")
+    both = commands.release_after(first, script("echo released", description="unlock"))
+    result = LocalExecutor().run(both)
+    assert result.ok and result.stdout == "released\n"
+    assert f"otter: append $(touch {marker}) failed (exit 3)" in result.stderr
+    assert not marker.exists()

@@ -1,7 +1,5 @@
-"""Shell pieces that pick a free port on a target's 127.0.0.1 (used by every runtime)."""
-
-# The ports something listens on, one a line (ss, or /proc/net/tcp where ss is missing).
-LISTENING = r"""
+# listening: the ports something listens on, one a line (ss, or /proc/net/tcp where ss is
+# missing). A function the start scripts of every runtime include to pick a free port.
 listening() {
   if command -v ss >/dev/null 2>&1; then
     ss -Hltn | awk '{n=split($4, a, ":"); print a[n]}'
@@ -12,4 +10,3 @@ listening() {
     done
   fi
 }
-"""

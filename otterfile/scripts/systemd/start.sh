@@ -1,0 +1,196 @@
+# Start a release as a systemd unit, in one round trip: write the store's record, write the
+# env file from stdin, unpack the stored artifact into the release folder (refusing members
+# that escape it, links out, device files and archives over the limits), make the user, pick
+# a free port of 127.0.0.1, install the unit (verified with systemd-analyze) and start it.
+# Runs after unpack.sh and listening.sh (their functions). Prints `port=N` and `unit=NAME`.
+# Exit 4: no free port in the range. Any failure takes back what this run installed.
+# shellcheck disable=SC2154  # kind, max_bytes and max_files are set by unpack.sh's functions
+set -u
+name=$1         # the deployment
+base=$2         # the base folder (/var/lib/otter)
+rel=$3          # the release
+art=$4          # the stored artifact
+units=$5        # the unit folder (/etc/systemd/system)
+user=$6         # the user the unit runs as
+mkuser=$7       # 1: make the user when it is missing
+envf=$8         # the env file to write from stdin ("": none)
+prog=$9         # the program (the command's first word)
+shift 9
+single=$1       # the name of a single-file artifact in the release folder
+lo=$2           # the lowest port to pick
+hi=$3           # the highest port to pick
+text=$4         # the unit's text, with the line `Environment=PORT=<port>`
+limit_bytes=$5  # most bytes an archive unpacks to ("": unpack.sh's default)
+limit_files=$6  # most files an archive unpacks to ("": unpack.sh's default)
+rec=$7          # the store's record to write first ("": none)
+
+dep="$base/$name" unit="otter-$name@$rel.service"
+dir="$dep/releases/$rel" stage="$dep/releases/.$rel.otter-tmp" data="$dep/data"
+ok=0 installed=0 tmpd=""
+
+fail() { echo "otter: $*" >&2; exit 1; }
+
+cleanup() {
+  [ "$ok" = 1 ] && { rm -rf "$tmpd"; return; }
+  if [ "$installed" = 1 ]; then
+    systemctl disable -q --now -- "$unit" >/dev/null 2>&1
+    systemctl reset-failed -- "$unit" >/dev/null 2>&1
+    rm -f "$units/$unit"; systemctl daemon-reload
+  fi
+  rm -rf "$tmpd" "$stage" "$dir"; [ -z "$envf" ] || rm -f "$envf"
+}
+
+write_record() {
+  [ -n "$rec" ] || return 0
+  { mkdir -p "${rec%/*}" && : > "$rec"; } || fail "cannot write $rec"
+}
+
+write_env() {
+  [ -n "$envf" ] || return 0
+  (umask 077; mkdir -p "$(dirname "$envf")" && cat > "$envf.tmp" && mv -f "$envf.tmp" "$envf") \
+    || fail "cannot write $envf"
+}
+
+check_artifact() {
+  [ -f "$art" ] || fail "the artifact $art is not on this host"
+  # shellcheck disable=SC2034  # what names the artifact in unpack.sh's messages
+  what="the artifact $(printf %.12s "${art##*/}")"
+  archive_kind "$art"
+  set_limits "$art" "$limit_bytes" "$limit_files"
+  check_members "$art"
+}
+
+ensure_user() {
+  if [ "$mkuser" = 1 ] && ! id -u "$user" >/dev/null 2>&1; then
+    command -v useradd >/dev/null 2>&1 \
+      || fail "useradd is not installed: cannot make the user $user"
+    useradd --system --no-create-home --home-dir "$data" --shell /usr/sbin/nologin \
+      --user-group "$user" || fail "cannot make the user $user"
+  fi
+  id -u "$user" >/dev/null 2>&1 || fail "the user $user does not exist on this host"
+  group=$(id -gn "$user") || exit 1
+}
+
+clear_leftovers() {  # release folders left by runs that were killed
+  for d in "$dep"/releases/.*.otter-tmp "$dep"/releases/*; do
+    [ -e "$d" ] || continue
+    case ${d##*/} in
+      .*) rm -rf -- "$d" ;;
+      *) [ -e "$units/otter-$name@${d##*/}.service" ] || rm -rf -- "$d" ;;
+    esac
+  done
+}
+
+unpack_release() {
+  rm -rf "$stage" "$dir"
+  mkdir -p "$stage" "$data" || exit 1
+  chmod go+x "$base" "$dep" "$dep/releases" || exit 1
+  unpack_into "$art" "$stage" "$single"
+  odd=$(find "$stage" \( -type b -o -type c -o -type p -o -type s \) -print | head -n 1)
+  [ -z "$odd" ] || fail "refusing the artifact: ${odd#"$stage"/} is a device file, fifo or socket"
+  check_links
+}
+
+check_links() {  # no link may point out of the release folder
+  real=$(cd "$stage" && pwd -P) || exit 1
+  find "$stage" -type l > "$tmpd/links"
+  [ -s "$tmpd/links" ] || return 0
+  tr '\n' '\0' < "$tmpd/links" | xargs -0 realpath -m -- > "$tmpd/real" || exit 1
+  out=$(paste "$tmpd/real" "$tmpd/links" | awk -F '\t' -v r="$real" -v s="$stage" \
+    '$1 != r && index($1, r "/") != 1 { print substr($2, length(s) + 2); exit 1 }') \
+    || fail "refusing the artifact: member $out is a link out of the release folder"
+}
+
+set_permissions() {
+  find "$stage" -type f -perm /6000 -exec chmod ug-s {} + || exit 1
+  { chgrp -R "$group" "$stage" && chmod -R g+rX "$stage" && chmod 750 "$stage"; } || exit 1
+  { chown "$user:" "$data" && chmod 750 "$data"; } || exit 1
+  [ -n "$envf" ] || return 0
+  { chmod go+x "$(dirname "$envf")" && chown "$user:" "$envf" && chmod 400 "$envf"; } || exit 1
+}
+
+onpath() {
+  IFS=:; for p in $PATH; do
+    [ -n "$p" ] && [ -f "$p/$1" ] && [ -x "$p/$1" ] && { unset IFS; echo "$p/$1"; return 0; }
+  done; unset IFS; return 1
+}
+
+resolve_program() {  # sets exe: what ExecStart runs
+  case $prog in
+    /*) exe=$prog
+        { [ -f "$exe" ] && [ -x "$exe" ]; } \
+          || fail "command $prog: no such executable on this host" ;;
+    */*) r=${prog#./} exe="$dir/${prog#./}"
+        [ -f "$stage/$r" ] || fail "command $prog: the artifact has no file $r"
+        [ -x "$stage/$r" ] || fail "command $prog: $r in the artifact is not executable" ;;
+    *) if [ -f "$stage/$prog" ]; then
+         [ -x "$stage/$prog" ] || fail "command $prog: $prog in the artifact is not executable"
+         exe="$dir/$prog"
+       else
+         exe=$(onpath "$prog") \
+           || fail "command $prog: not found in the release nor on PATH ($PATH)"
+       fi ;;
+  esac
+}
+
+claimed() {  # listening now, or promised to another otter unit not started yet
+  listening
+  cat "$units"/otter-*.service 2>/dev/null | sed -n 's/^Environment=PORT=//p'
+}
+
+pick_port() {  # sets port
+  if command -v flock >/dev/null 2>&1; then  # two starts on this host pick ports in turn
+    { exec 9> "$base/.ports.lock" && flock -w 60 9; } || fail "cannot lock $base/.ports.lock"
+  fi
+  taken=" $(claimed | tr '\n' ' ') "
+  port=$lo
+  while [ "$port" -le "$hi" ]; do
+    case "$taken" in *" $port "*) port=$((port + 1)) ;; *) break ;; esac
+  done
+  if [ "$port" -gt "$hi" ]; then echo "otter: no free port on 127.0.0.1 in $lo-$hi" >&2; exit 4; fi
+}
+
+write_unit() {  # the unit's text with its port and the program resolved, verified
+  printf '%s\n' "$text" | P=$port E=$exe W=$prog awk '
+    $0 == "Environment=PORT=<port>" { $0 = "Environment=PORT=" ENVIRON["P"] }
+    ENVIRON["E"] != ENVIRON["W"] && (index($0, "ExecStart=" ENVIRON["W"] " ") == 1 ||
+      $0 == "ExecStart=" ENVIRON["W"]) {
+      $0 = "ExecStart=" ENVIRON["E"] substr($0, length("ExecStart=" ENVIRON["W"]) + 1) }
+    { print }' > "$tmpd/$unit" || exit 1
+  command -v systemd-analyze >/dev/null 2>&1 || return 0
+  out=$(cd "$tmpd" && systemd-analyze verify "$tmpd/$unit" 2>&1) \
+    || fail "the unit $unit does not pass systemd-analyze verify: $out"
+}
+
+install_unit() {
+  t="$units/.$unit.otter-tmp"
+  { mkdir -p "$units" && cp "$tmpd/$unit" "$t" && chmod 644 "$t" && mv -f "$t" "$units/$unit"; } \
+    || fail "cannot write $units/$unit"
+  installed=1
+  systemctl daemon-reload || fail "systemctl daemon-reload failed"
+  systemctl enable -q -- "$unit" || fail "systemctl enable $unit failed"
+  if ! systemctl start -- "$unit"; then
+    journalctl -u "$unit" -n 20 --no-pager -q -o cat >&2
+    fail "systemctl start $unit failed"
+  fi
+}
+
+trap cleanup EXIT
+trap 'exit 1' HUP INT TERM
+write_record
+write_env
+tmpd=$(mktemp -d) || exit 1
+check_artifact
+ensure_user
+umask 022
+clear_leftovers
+unpack_release
+set_permissions
+resolve_program
+mv "$stage" "$dir" || exit 1
+pick_port
+write_unit
+install_unit
+ok=1
+echo "port=$port"
+echo "unit=$unit"
