@@ -23,6 +23,7 @@ from ..errors import OtterError
 from ..lock import DeployLock
 from ..proxies import NAMED as PROXIES
 from ..runtimes import NAMED as RUNTIMES
+from ..scripts import load
 from ..state import DEFAULT_BASE, state_dir
 from . import kinds, target
 from .kinds import named_by_otter
@@ -30,25 +31,8 @@ from .kinds import named_by_otter
 OTHER_MARK = "--- otter:other "
 KEPT = ("lock", "data")  # released after the lock; user data is never removed
 
-# $1 base folder, $2 the deployment: the other deployments' states, each after a marker
-OTHERS_SCRIPT = r"""
-base=$1 name=$2
-for f in "$base"/*/releases.json; do
-  [ -f "$f" ] && [ "$f" != "$base/$name/releases.json" ] || continue
-  echo "--- otter:other $f"; cat "$f"; echo
-done
-exit 0
-"""
-
-# $1 the state folder; everything in it but the lock and the data folder goes.
-FORGET_SCRIPT = r"""
-[ -d "$1" ] || exit 0
-cd "$1" || exit 1
-for f in * .[!.]*; do
-  case "$f" in lock|data|'*'|'.[!.]*') continue ;; esac
-  rm -rf -- "$f" || exit 1
-done
-"""
+OTHERS_SCRIPT = load("remove/others.sh")
+FORGET_SCRIPT = load("remove/forget.sh")
 
 
 @dataclass(frozen=True)
