@@ -54,7 +54,7 @@ class Release:
     ref: str | None = None
     created: str = ""
     status: str = "starting"
-    port: int | None = None
+    port: int | str | None = None  # str: PORT_PLACEHOLDER, in a plan
     instance: str | None = None  # the container or unit the release runs as
     config: str | None = None  # fingerprint of digest + env + runtime + proxy settings
     runtime: str | None = None  # the runtime kind that started it (None: an older file)
