@@ -163,7 +163,7 @@ def _optional_str(value: object) -> bool:
 
 
 # field: (check, what it should be); "id" and "digest" are required.
-_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+_FIELDS: dict[str, tuple[Callable[[object], bool], str]] = {
     "id": (lambda v: isinstance(v, str) and bool(_ID.fullmatch(v)),
            "a release id like 20240102T030405-0a1b2c3d"),
     "digest": (lambda v: isinstance(v, str) and bool(_DIGEST.fullmatch(v)),
