@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from .errors import OtterError
 
@@ -54,7 +54,7 @@ class Release:
     ref: str | None = None
     created: str = ""
     status: str = "starting"
-    port: int | None = None
+    port: int | str | None = None  # str: PORT_PLACEHOLDER, in a plan
     instance: str | None = None  # the container or unit the release runs as
     config: str | None = None  # fingerprint of digest + env + runtime + proxy settings
     runtime: str | None = None  # the runtime kind that started it (None: an older file)
@@ -67,7 +67,7 @@ class State:
 
     releases: tuple[Release, ...] = ()
     live: str | None = None
-    extra: dict = field(default_factory=dict, compare=False)  # keys of newer otters, kept
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)  # keys of newer otters, kept
 
     def get(self, release_id: str) -> Release:
         """The release with this id, or OtterError."""
@@ -158,12 +158,12 @@ _ID = re.compile(r"[0-9]{8}T[0-9]{6}-[0-9a-f]{8}")  # what new_release_id makes
 _DIGEST = re.compile(r"(sha256:)?[0-9a-f]{64}")  # an image id, or a file's sha256
 
 
-def _optional_str(value) -> bool:
+def _optional_str(value: object) -> bool:
     return value is None or isinstance(value, str)
 
 
 # field: (check, what it should be); "id" and "digest" are required.
-_FIELDS = {
+_FIELDS: dict[str, tuple[Callable[[object], bool], str]] = {
     "id": (lambda v: isinstance(v, str) and bool(_ID.fullmatch(v)),
            "a release id like 20240102T030405-0a1b2c3d"),
     "digest": (lambda v: isinstance(v, str) and bool(_DIGEST.fullmatch(v)),
@@ -185,7 +185,7 @@ _FIELDS = {
 _KIND: re.Pattern[str] = re.compile(r"[a-z][a-z0-9]{0,19}")  # typed: read by lambdas above
 
 
-def _checked_state(data, kinds: Kinds | None) -> State:
+def _checked_state(data: object, kinds: Kinds | None) -> State:
     if not isinstance(data, dict):
         raise _Invalid(f"expected an object, got {_shown(data)}")
     records = data.get("releases", [])
@@ -204,7 +204,7 @@ def _checked_state(data, kinds: Kinds | None) -> State:
     return State(releases, live, extra)
 
 
-def _checked_release(path: str, record, kinds: Kinds | None) -> Release:
+def _checked_release(path: str, record: object, kinds: Kinds | None) -> Release:
     if not isinstance(record, dict):
         raise _Invalid(f"{path}: expected an object, got {_shown(record)}")
     record = _legacy(record)
@@ -229,13 +229,13 @@ def _checked_release(path: str, record, kinds: Kinds | None) -> Release:
     return release
 
 
-def _shown(value, limit: int = 60) -> str:
+def _shown(value: object, limit: int = 60) -> str:
     """A value from the file as a message shows it: repr (no raw control characters), cut."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _legacy(record: dict) -> dict:
+def _legacy(record: dict[str, Any]) -> dict[str, Any]:
     """A release record as this version names its fields (0.1 wrote "container")."""
     if "container" in record and "instance" not in record:
         record = {**record, "instance": record["container"]}
@@ -334,7 +334,7 @@ def log_record(*, who: str, deployment: str, digest: str, result: str,
     return json.dumps(record, sort_keys=True)
 
 
-def parse_log(text: str) -> list[dict]:
+def parse_log(text: str) -> list[dict[str, Any]]:
     """Deploy-log records from JSON lines; a torn or foreign line, or a record whose known
     fields have the wrong types, is skipped."""
     records = []
@@ -351,13 +351,13 @@ def parse_log(text: str) -> list[dict]:
 _LOG_TEXT = ("when", "who", "deployment", "release", "digest", "commit", "result")
 
 
-def _log_record_ok(record: dict) -> bool:
+def _log_record_ok(record: dict[str, Any]) -> bool:
     seconds = record.get("seconds", {})
     return (all(_optional_str(record.get(k)) for k in _LOG_TEXT)
             and isinstance(seconds, dict) and all(map(_finite, seconds.values())))
 
 
-def _finite(value) -> bool:
+def _finite(value: object) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
     try:

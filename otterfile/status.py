@@ -49,7 +49,8 @@ def read_status(dep: DeploymentDef, executor: Executor, log_lines: int = 0) -> T
                        log=reading.target.log,
                        note=kinds.assumed_note(dep, executor.host.name, reading.target) or "",
                        switch=switching.said if switching else None)
-    if out.live is not None and out.live.port:
+    # a read state's port is an int (a str is a plan's placeholder)
+    if out.live is not None and isinstance(out.live.port, int) and out.live.port:
         out.health = _probe(dep, executor, out.live.port)
     return out
 

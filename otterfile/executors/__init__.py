@@ -1,6 +1,8 @@
 """Executors run Commands on one host: local processes, SSH, or a recording."""
 from __future__ import annotations
 
+from typing import Callable
+
 from ..hosts import Host, LocalHost, SSHHost
 from .base import Executor, Result
 
@@ -19,10 +21,10 @@ def _ssh(host: Host, control_dir: str | None) -> Executor:
 
 
 CONNECTORS = {LocalHost: _local, SSHHost: _ssh}
-_trace: list = []  # the show(host, text) of trace_commands, if on
+_trace: list[Callable[[str, str], None]] = []  # the show(host, text) of trace_commands, if on
 
 
-def trace_commands(show) -> None:
+def trace_commands(show: Callable[[str, str], None] | None) -> None:
     """From now on, executors call `show(host name, command)` before each command
     (`otter --debug`); the command is shown with its secrets as ***. None: off again."""
     _trace[:] = [show] if show else []

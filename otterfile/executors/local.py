@@ -102,7 +102,7 @@ def chunks(stream: BinaryIO, on_progress: OnProgress | None = None) -> Iterator[
 
 
 @contextlib.contextmanager
-def open_source(source: str | os.PathLike | BinaryIO) -> Iterator[BinaryIO]:
+def open_source(source: str | os.PathLike[str] | BinaryIO) -> Iterator[BinaryIO]:
     """A binary stream for a path or an already open stream (left open)."""
     if isinstance(source, (str, os.PathLike)):
         with open(os.path.expanduser(source), "rb") as stream:
@@ -228,7 +228,7 @@ def _drain(pipes: list[tuple[BinaryIO, _Capture]]) -> None:
 
 def _start(argv: list[str], cwd: str | None, env: dict[str, str], stdin: Input,
            out: _Capture, err: _Capture, own_group: bool = False,
-           ) -> tuple[subprocess.Popen, list[threading.Thread]]:
+           ) -> tuple[subprocess.Popen[bytes], list[threading.Thread]]:
     if cwd and not os.path.isdir(cwd):
         raise _CannotStart(EXIT_NOT_FOUND, f"cd: {cwd}: no such directory\n")
     program = _program(argv[0], cwd, env)

@@ -34,7 +34,7 @@ CONTROL_PERSIST = "10m"  # how long an orphaned master (otter killed) outlives i
 MAX_SESSIONS = 8  # below sshd's default MaxSessions (10) per connection
 SOCKET_POLL = 0.01  # how often a start looks for its master's socket
 
-def _release(held: list) -> None:
+def _release(held: list[Callable[[], None]]) -> None:
     """Give back what a start held (locks, files), once, the last taken first; two
     threads may both call it."""
     while True:
@@ -55,7 +55,8 @@ def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 class SSHExecutor:
@@ -94,7 +95,7 @@ class SSHExecutor:
         give_back() (idempotent). One start at a time: concurrent first commands (threads,
         other otters) must not each start a master."""
         self._lock.acquire()
-        held: list = [self._lock.release]
+        held: list[Callable[[], None]] = [self._lock.release]
         try:
             if self.persist:  # a private folder (not kept) has only this process's masters
                 lock = open(self.control_path + ".lock", "a")
@@ -138,7 +139,7 @@ class SSHExecutor:
         for. The start is given back once the master's socket appears; a start the server
         dropped is tried again (nothing ran). `held`: not None when stdin is held open
         after sending those bytes (a secret env preamble, or none)."""
-        ran: list = [SSH_FAILED, "", ""]
+        ran: list[tuple[int, str, str]] = [(SSH_FAILED, "", "")]
 
         def start(authenticated: Callable[[], None]) -> tuple[int, str]:
             up, ended, order = threading.Event(), threading.Event(), threading.Lock()
@@ -164,7 +165,7 @@ class SSHExecutor:
             watcher.start()
             try:
                 argv = self._ssh("-T", "-e", "none", *self._keep(), master="auto") + [line]
-                ran[:] = run_process(argv, stdin=data if held is None else HeldOpen(held),
+                ran[0] = run_process(argv, stdin=data if held is None else HeldOpen(held),
                                      on_output=show if on_output else None, timeout=timeout,
                                      processes=self._processes)
             finally:
@@ -173,8 +174,8 @@ class SSHExecutor:
             if ready():  # authenticated: whatever failed later was not the start
                 for item in pending:
                     on_output(*item)  # type: ignore[misc]
-                return ran[0], ""
-            return ran[0], ran[2]
+                return ran[0][0], ""
+            return ran[0][0], ran[0][2]
         try:
             with self._sessions:
                 outcome = starts().attempt(start)
@@ -183,7 +184,7 @@ class SSHExecutor:
         if outcome.code == SSH_FAILED and outcome.stderr:  # never authenticated
             raise ConnectionFailed(self.host, outcome)
         self._checked = True
-        return ran[0], ran[1], ran[2]
+        return ran[0]
 
     def _end_master(self) -> None:
         """Stop the master at control_path (asked through its socket, else killed)."""

@@ -96,7 +96,7 @@ class Starts:
 
     def in_flight(self) -> int:
         """Starts holding a slot now."""
-        return self.limit - self._slots._value  # type: ignore[attr-defined]
+        return self.limit - self._slots._value
 
     def attempt(self, start: Callable[[Callable[[], None]], tuple[int, str]]) -> Outcome:
         """Run `start(authenticated)` (-> exit status, stderr) holding a slot, which it may

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import tempfile
 import threading
-from typing import Any
+from typing import IO, Any
 
 from ..command import Command
 from ..errors import OtterError
@@ -28,7 +28,7 @@ def shell_argv(command: Command, host: str, prefix: list[str]) -> tuple[list[str
     return prefix + [first.line(command.shell_line(without_secret_env=True))], first.data
 
 
-def _tail(stderr: Any, lines: int = 3) -> list[str]:
+def _tail(stderr: IO[bytes], lines: int = 3) -> list[str]:
     if stderr.closed:
         return []
     stderr.seek(0)

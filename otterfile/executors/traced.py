@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, BinaryIO, Callable
+from typing import BinaryIO, Callable
 
 from ..command import Command
 from .base import Executor, HttpGet, OnOutput, OnProgress, Result, Session
@@ -24,7 +24,7 @@ class TracedExecutor:
         return self.inner.run(command, stdin=stdin, on_output=on_output,
                               on_progress=on_progress, timeout=timeout)
 
-    def upload(self, source: Any, dest: str, *, mode: int = 0o644,
+    def upload(self, source: str | BinaryIO, dest: str, *, mode: int = 0o644,
                on_progress: OnProgress | None = None) -> Result:
         what = source if isinstance(source, str) else "a stream"
         self._show(self.host.name, f"upload {what} to {dest} (mode {mode:o})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ..artifacts.layers import missing
 from ..artifacts.ship import probed
@@ -24,6 +25,13 @@ from .engine import Engine, Lane
 from . import target
 from .flow import config_of
 from .switching import site_of
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..artifacts.base import Artifact
+    from ..project import DeploymentDef
+    from ..state import Release
 
 MARK = "--- otter:check"
 WORKERS = 16  # targets asked at once
@@ -173,7 +181,7 @@ def judge(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
                        notes.get(dep.artifact.name))
 
 
-def _site(lane: Lane, reading, action: str) -> str:
+def _site(lane: Lane, reading: target.Reading, action: str) -> str:
     dep = lane.deployment
     if dep.recreate:
         return "none"
@@ -183,7 +191,8 @@ def _site(lane: Lane, reading, action: str) -> str:
     return site_change(reading.site, site_of(lane, port or PORT_PLACEHOLDER))
 
 
-def _proxy_would(dep, sections, reading) -> str | None:
+def _proxy_would(dep: DeploymentDef, sections: dict[str, tuple[int, str]],
+                 reading: target.Reading) -> str | None:
     """`install` or `start` (the run would), `take over from KIND`, or None."""
     if dep.recreate:
         return None
@@ -193,7 +202,7 @@ def _proxy_would(dep, sections, reading) -> str | None:
     return f"take over from {active[0]}" if active else would  # see run/handover.py
 
 
-def release_action(live, same: bool, *, known: bool = True, recreate: bool = False) -> str:
+def release_action(live: Release | None, same: bool, *, known: bool = True, recreate: bool = False) -> str:
     """`none`: the run changes nothing (target.unchanged said so); else a new release:
     `first` (nothing live), `new` (beside the live one), `replace` (recreate: the live one
     stops first), `unknown` (the digest is known only at deploy)."""
@@ -215,7 +224,8 @@ def site_change(served: str, generated: str | None) -> str:
     return "unchanged" if generated is not None and generated == served else "changed"
 
 
-def artifact_move(engine: Engine, lane: Lane, artifact, reading) -> Move:
+def artifact_move(engine: Engine, lane: Lane, artifact: Artifact | None,
+                  reading: target.Reading) -> Move:
     """What moves to the target for its artifact, and how many bytes."""
     rt = lane.runtime
     if artifact is None:
@@ -239,7 +249,7 @@ def artifact_move(engine: Engine, lane: Lane, artifact, reading) -> Move:
     return Move("layers", count, len(lacking), len(diff_ids))
 
 
-def _file_size(path) -> int | None:
+def _file_size(path: Path) -> int | None:
     return path.stat().st_size if path.exists() else None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, fields, replace
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from ..errors import OtterfileError
 from ..graph import Graph
@@ -18,7 +18,7 @@ from ..project import DeploymentDef, Project
 from ..runner import OK, Event, Outcome, Reporter, run_graph
 from ..secret_store import SecretStore
 from ..secrets import Secret
-from .engine import Engine
+from .engine import Engine, Env
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,12 @@ def check_deployable(deployments: Sequence[DeploymentDef]) -> None:
             raise dep.unsupported
 
 
-def resolve_env(project: Project, deployments: Sequence[DeploymentDef]) -> dict[str, dict]:
+def resolve_env(project: Project, deployments: Sequence[DeploymentDef]) -> dict[str, Env]:
     """Every deployment's env with secrets read; a missing one fails before any run."""
     store = SecretStore(project.folder)
     out = {}
     for dep in deployments:
-        env = {}
+        env: Env = {}
         for key, value in dep.runtime.env:
             if isinstance(value, Secret):
                 try:
@@ -58,7 +58,7 @@ def resolve_env(project: Project, deployments: Sequence[DeploymentDef]) -> dict[
     return out
 
 
-def resolve_sources(project: Project, deployments: Sequence[DeploymentDef]) -> dict:
+def resolve_sources(project: Project, deployments: Sequence[DeploymentDef]) -> dict[str, Any]:
     """Artifact sources whose secret fields (a repository token, a registry password)
     are read; by name."""
     store = SecretStore(project.folder)
@@ -135,8 +135,8 @@ def rollback(project: Project, name: str, engine_for: Callable[..., Engine], *,
     return done.outcome.ok
 
 
-def run_only(project, name: str, step: str, engine_for, *, hosts: list[str] | None,
-             on_finished) -> bool:
+def run_only(project: Project, name: str, step: str, engine_for: Callable[..., Engine], *,
+             hosts: list[str] | None, on_finished: OnFinished) -> bool:
     """`otter run NAME --only STEP`: the step alone under each target's deploy lock."""
     from ..plan import plan_step
     deployments = project.select(name)
@@ -185,8 +185,9 @@ def batch_event(dep: DeploymentDef, batches: list[list[str]], index: int) -> Eve
                        "hosts": list(hosts), "canary": canary})
 
 
-def _roll_back_switched(project, deployments, outcome: Outcome, engine: Engine,
-                        engine_for, on_finished: OnFinished) -> bool:
+def _roll_back_switched(project: Project, deployments: Sequence[DeploymentDef],
+                        outcome: Outcome, engine: Engine, engine_for: Callable[..., Engine],
+                        on_finished: OnFinished) -> bool:
     """on_failure="rollback": when a target failed, the targets this run switched (the
     canary, every earlier batch, and the ones of the failing batch that made it) go back
     to the release that was live before, through the health gate. Returns whether a

@@ -7,7 +7,8 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 from ..artifacts.base import Artifact, ImageStore
 from ..errors import OtterError
@@ -19,11 +20,21 @@ from ..project import DeploymentDef, Project
 from ..proxies.base import Proxy, Switching
 from ..runner import Event, Reporter
 from ..runtimes.base import Runtime
+from ..secrets import Secret
 from ..state import Release, State, new_release_id
+
+if TYPE_CHECKING:
+    from ..artifacts.relay_tree import Tree
+    from ..command import Command
+    from .handover import OldSite
+    from .space import Landing
 
 Connect = Callable[[Host, str], Executor]  # (host, control folder) -> executor
 ReleaseId = Callable[[str], str]  # digest -> a new release id
 HostImages = Callable[[Executor], ImageStore]  # a build host's executor -> its image store
+# (cache folder, where to say it waits) -> held while the build cache is used
+CacheLock = Callable[[Path, Callable[[str], None]], ContextManager[None]]
+Env = dict[str, str | Secret]  # a deployment's env, secrets resolved
 
 
 def timed_release_id(digest: str) -> str:
@@ -54,7 +65,8 @@ class Lane:
     state: State = field(default_factory=State)  # read at lock time, kept current
     previous: Release | None = None  # the release that was live before this run
     release: Release | None = None  # the release this run starts (or the live one: no-op)
-    running: frozenset[str] = frozenset()  # instances running when the lock was taken
+    # (runtime kind, name) of the instances running when the lock was taken
+    running: frozenset[tuple[str, str]] = frozenset()
     noop: bool = False  # the live release already is this artifact and config
     key: str = ""  # the target's fingerprint key (read at lock time)
     # chain ids of the image layers the target holds (read at lock time); None: unknown
@@ -63,7 +75,7 @@ class Lane:
     probed: tuple[str, bool] | None = None
     switching: Switching = field(default_factory=Switching)  # how the proxy switches there
     # where the artifact lands and the room there (run.space.Landing), read at lock time
-    space: list = field(default_factory=list)
+    space: list[Landing] = field(default_factory=list)
     # the artifacts otter started this deployment from here (a record, an instance's label):
     # the only ones retire or a prune for room removes, whatever releases.json names
     started: frozenset[str] = frozenset()
@@ -71,7 +83,7 @@ class Lane:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     failed: str | None = None  # the first stage that failed
     # other proxy kinds' sites of this deployment (run/handover.py), read at lock time
-    old_sites: tuple = ()
+    old_sites: tuple[OldSite, ...] = ()
     # a rollback to a release another runtime kind started: that kind starts it again
     starts_with: Runtime | None = None
 
@@ -89,20 +101,20 @@ class Engine:
     """Holds executors (one per host, one SSH master each), artifacts and lanes."""
 
     def __init__(self, project: Project, report: Reporter, *, connect: Connect,
-                 images: ImageStore, env: dict[str, dict] | None = None,
+                 images: ImageStore, env: dict[str, Env] | None = None,
                  sources: dict[str, Any] | None = None,
                  lock_wait: float = 0.0, cancel: threading.Event | None = None,
                  rollback: bool = False, rollback_to: str | None = None,
                  only: bool = False,
                  release_id: ReleaseId = timed_release_id,
-                 cache_lock: Callable[..., Any] | None = None,
-                 host_images: HostImages | None = None):
+                 cache_lock: CacheLock | None = None,
+                 host_images: HostImages | None = None) -> None:
         self.project, self.report = project, report
         self.images = self._shared(images, None)  # one `docker save` for every target
         self._host_images = host_images or (lambda _executor: images)
         self._stores: dict[str, ImageStore] = {}
         self._connect, self.release_id = connect, once_per_digest(release_id)
-        self.cache_lock = cache_lock or (lambda *_: contextlib.nullcontext())
+        self.cache_lock: CacheLock = cache_lock or (lambda *_: contextlib.nullcontext())
         self.lock_wait, self.rollback, self.rollback_to = lock_wait, rollback, rollback_to
         self.only = only  # `--only STEP`: no release is started; steps see the live one
         self.env = env or {}  # deployment name -> env with secrets resolved
@@ -112,7 +124,7 @@ class Engine:
         self.executors: dict[str, Executor] = {}
         self.artifacts: dict[str, Artifact] = {}
         self.lanes: dict[tuple[str, str], Lane] = {}
-        self._trees: dict[tuple[str | None, str], list[Any]] = {}  # relay=True: see relay_tree
+        self._trees: dict[tuple[str | None, str], list[Tree]] = {}  # relay=True: see relay_tree
         self._guard = threading.Lock()
         self.who, self.run_id = controller_identity(), new_run_id()
         self.planned = False  # `otter plan` / --dry-run (planned_engine)
@@ -162,7 +174,7 @@ class Engine:
                       and (not lane.failed or "ship" in lane.stage_seconds))
         return count
 
-    def relay_tree(self, lane: Lane, digest: str):
+    def relay_tree(self, lane: Lane, digest: str) -> Tree:
         """The relay tree (artifacts.relay_tree.Tree) this lane's target joins for image `digest`:
         the one gathering now, or a new one once it is drawn (a later batch of targets)."""
         from ..artifacts.relay_tree import Tree
@@ -173,7 +185,7 @@ class Engine:
                 trees.append(Tree(lambda: self._relaying(key, trees[:-1])))
             return trees[-1]
 
-    def _relaying(self, key: tuple[str | None, str], earlier: list) -> int:
+    def _relaying(self, key: tuple[str | None, str], earlier: list[Tree]) -> int:
         """How many lanes of the run may still join the newest relay tree of `key`: relay=True,
         shipping that image from that store, not failed before or done with their ship, in
         no earlier tree."""
@@ -263,7 +275,8 @@ def real_engine(project: Project, report: Reporter, **options: Any) -> Engine:
 
 
 def planned_engine(project: Project, report: Reporter,
-                   on_command: Callable | None = None, **options: Any) -> Engine:
+                   on_command: Callable[[Host, Command], None] | None = None,
+                   **options: Any) -> Engine:
     """An engine that runs nothing: every executor records and answers as a fresh target,
     images are placeholders. `otter plan` and `--dry-run` use it."""
     from ..artifacts.images import PlannedImages

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from ..artifacts.ship import probed, ship as ship_artifact
 from ..command import Command, script, sequence
@@ -21,7 +22,17 @@ from .health import wait_healthy, wait_running
 from .kinds import named_by_otter
 from .relaying import relayed
 
-def checked(executor, command: Command, what: str):
+if TYPE_CHECKING:
+    from ..artifacts.base import Artifact
+    from ..executors.base import Executor, Result
+    from ..graph import Task
+    from ..project import DeploymentDef
+    from ..proxies.base import Switching
+    from ..state import State
+    from .engine import Engine, Env, Lane
+    from .target import Reading
+
+def checked(executor: Executor, command: Command, what: str) -> Result:
     """Run `command`; a failure raises an OtterError naming the host and `what`."""
     result = executor.run(command)
     if not result.ok:
@@ -30,7 +41,7 @@ def checked(executor, command: Command, what: str):
     return result
 
 
-def state_read(engine, lane, task) -> Command:
+def state_read(engine: Engine, lane: Lane, task: Task) -> Command:
     """What `recover` reads (target.command): the fingerprint key (made the first time), and,
     for an artifact the ship stage will send, whether the target has it, which image layers
     it holds and the room where it lands; behind a proxy, the proxy installed and running
@@ -47,7 +58,7 @@ def state_read(engine, lane, task) -> Command:
                     description=f"{both.description} ({lane.proxy.name} installed and running)")
 
 
-def recover(engine, lane, task, read=None) -> None:
+def recover(engine: Engine, lane: Lane, task: Task, read: Result | None = None) -> None:
     """From what `state_read` printed (`read`, its Result; None: run it now, one round
     trip): instances of runs that died are removed, except the one the proxy serves."""
     executor, dep = engine.executor(task.host), lane.deployment
@@ -78,7 +89,7 @@ def recover(engine, lane, task, read=None) -> None:
     lane.started = store.started(list(reading.started), [i.digest for i in instances])
 
 
-def _take_reading(engine, lane, task, reading) -> None:
+def _take_reading(engine: Engine, lane: Lane, task: Task, reading: Reading) -> None:
     """What the ship and switch stages use of the read: the key, old proxy sites, the room,
     the layers held and the probe's answer."""
     lane.key, lane.old_sites = reading.key, reading.old_sites
@@ -94,7 +105,7 @@ def _take_reading(engine, lane, task, reading) -> None:
         _take_switching(engine, lane, task, switching)
 
 
-def _take_switching(engine, lane, task, switching) -> None:
+def _take_switching(engine: Engine, lane: Lane, task: Task, switching: Switching) -> None:
     """How the proxy switches on this target; said when the host makes it reload (nginx
     without njs), as the user who chose `switch="file"` expects no reload."""
     dep = lane.deployment
@@ -104,7 +115,7 @@ def _take_switching(engine, lane, task, switching) -> None:
                     f"{lane.switching.why}")
 
 
-def _layers_to_read(engine, lane) -> Command | None:
+def _layers_to_read(engine: Engine, lane: Lane) -> Command | None:
     """The runtime's listing of the image layers a target holds, when this lane ships an
     image from the controller or a build host (not a registry pull, not a rollback)."""
     artifact = engine.artifacts.get(lane.deployment.artifact.name)
@@ -114,7 +125,7 @@ def _layers_to_read(engine, lane) -> Command | None:
     return lane.runtime.layers()
 
 
-def _probe_of(engine, lane) -> tuple[str, Command] | None:
+def _probe_of(engine: Engine, lane: Lane) -> tuple[str, Command] | None:
     """(digest, the runtime's probe) of the artifact this lane's ship stage will send, so
     the state read answers the probe; None for a rollback or a registry pull (ship asks)."""
     artifact = engine.artifacts.get(lane.deployment.artifact.name)
@@ -127,7 +138,7 @@ def _probe_of(engine, lane) -> tuple[str, Command] | None:
         return None
 
 
-def _read_output(engine, task, executor, result) -> str:
+def _read_output(engine: Engine, task: Task, executor: Executor, result: Result) -> str:
     """The state read's stdout, or a clear error naming the host (the proxy missing and
     not installable, the read failed). What was installed or started is said."""
     if result.exited == install.EXIT_PROXY:
@@ -141,7 +152,7 @@ def _read_output(engine, task, executor, result) -> str:
     return result.stdout
 
 
-def ship(engine, lane, task) -> None:
+def ship(engine: Engine, lane: Lane, task: Task) -> None:
     artifact, executor = engine.artifact_of(lane), engine.executor(task.host)
     present = _present(lane, artifact)
     if not present:  # a relayed image arrives whole: the target's layers do not count
@@ -168,14 +179,14 @@ def ship(engine, lane, task) -> None:
                    if done.layers else {}))
 
 
-def _present(lane, artifact) -> bool | None:
+def _present(lane: Lane, artifact: Artifact) -> bool | None:
     """What the state read's probe said of `artifact` (None: not asked, ship asks)."""
     if lane.probed is None or lane.probed[0] != artifact.digest:
         return None
     return lane.probed[1]
 
 
-def start(engine, lane, task) -> None:
+def start(engine: Engine, lane: Lane, task: Task) -> None:
     """Start the new release beside the live one, on a free port of 127.0.0.1."""
     dep, rt, executor = lane.deployment, lane.runtime, engine.executor(task.host)
     artifact = engine.artifact_of(lane)
@@ -184,6 +195,7 @@ def start(engine, lane, task) -> None:
     live = lane.previous
     if target.unchanged(dep, live, config, lane.running, runtime=rt.name,
                         rollback=engine.rollback, old_sites=lane.old_sites):
+        assert live is not None  # unchanged: there is a live release
         lane.noop, lane.release = True, live
         engine.emit(task, "info", f"{live.id} is live with this artifact and config: "
                     "nothing to do")
@@ -198,7 +210,7 @@ def start(engine, lane, task) -> None:
     release_id = engine.release_id(artifact.digest)
     env_file = states.env_file_path(dep.name, release_id) if env else None
     spec = StartSpec(dep.name, release_id, artifact,
-                     files.render_env_file(env) if env else None, env_file, dep.stop_seconds,
+                     files.render_env_file(dict(env)) if env else None, env_file, dep.stop_seconds,
                      rt.port(dep.runtime.value) if dep.recreate else None,
                      store.started_record(dep.name, artifact.digest))
     started = checked(executor, rt.start(dep.runtime.value, spec), "starting the release")
@@ -214,7 +226,7 @@ def start(engine, lane, task) -> None:
     engine.emit(task, "info", f"{lane.release.instance} on 127.0.0.1:{port}")
 
 
-def config_of(engine, lane, digest: str, key: str) -> str | None:
+def config_of(engine: Engine, lane: Lane, digest: str, key: str) -> str | None:
     """The fingerprint a run gives its release of `digest` on a target with `key` (None: no
     key yet, no release was ever made there)."""
     dep = lane.deployment
@@ -224,7 +236,8 @@ def config_of(engine, lane, digest: str, key: str) -> str | None:
                        lane.proxy.shipped_digest(dep.proxy, engine.project.folder))
 
 
-def fingerprint(dep, digest: str, env: dict, key: str, proxy_files: str | None = None) -> str:
+def fingerprint(dep: DeploymentDef, digest: str, env: Env, key: str,
+                proxy_files: str | None = None) -> str:
     """What makes two releases the same: artifact, env (secrets included), runtime, proxy
     (and the digest of files it ships: a renewed certificate is a change); keyed with the
     target's root-only key, so the stored value reveals no secret."""
@@ -238,7 +251,7 @@ def fingerprint(dep, digest: str, env: dict, key: str, proxy_files: str | None =
     return hmac.new(key.strip().encode(), repr(values).encode(), "sha256").hexdigest()[:16]
 
 
-def health(engine, lane, task) -> None:
+def health(engine: Engine, lane: Lane, task: Task) -> None:
     if lane.noop:
         return
     if lane.deployment.recreate and lane.deployment.health_check is None:
@@ -246,10 +259,11 @@ def health(engine, lane, task) -> None:
     wait_healthy(engine, lane, task)
 
 
-def retire(engine, lane, task) -> None:
+def retire(engine: Engine, lane: Lane, task: Task) -> None:
     """Stop the old release after a drain, prune artifacts past keep_releases; one trip."""
     if lane.noop:
         return
+    assert lane.release is not None  # the start stage ran
     dep, old = lane.deployment, lane.previous
     steps = []
     if old and old.instance and kinds.release_key(dep, old) != \
@@ -267,12 +281,13 @@ def retire(engine, lane, task) -> None:
             "retiring")
 
 
-def abort(engine, lane, task) -> None:
+def abort(engine: Engine, lane: Lane, task: Task) -> None:
     """After a failed start, health or switch: remove the new release; the old keeps serving.
     After a switch whose answer was lost (the connection dropped), a release the proxy
     already serves is recorded live instead: removing it would leave nothing to serve."""
     if lane.release is None or lane.noop or lane.state.live == lane.release.id:
         return
+    assert lane.release.instance is not None  # the start stage named it
     dep, executor = lane.deployment, engine.executor(task.host)
     try:
         if task.stage == "switch" and not dep.recreate and _serves(executor, lane):
@@ -292,10 +307,11 @@ def abort(engine, lane, task) -> None:
         engine.emit(task, "info", f"cleanup failed: {error}")
 
 
-def _serves(executor, lane) -> bool:
+def _serves(executor: Executor, lane: Lane) -> bool:
     """Whether the proxy serves the new release's port on the target now (one round trip;
     an unanswered question counts as not: removing is what a failed switch does)."""
     dep = lane.deployment
+    assert lane.release is not None  # the start stage ran
     result = executor.run(script(load("serves-port.sh"), args=[
         lane.proxy.site_path(dep.name), upstream_dir(dep.name), str(lane.release.port)],
         description=f"does {lane.proxy.name} serve {lane.release.id}"))
@@ -310,5 +326,5 @@ def _forget_env_files(deployment: str, live: str) -> Command:
                   args=[folder, live], description="remove env files of retired releases")
 
 
-def _state_write(deployment: str, state) -> Command:
+def _state_write(deployment: str, state: State) -> Command:
     return states.write_state(deployment, format_state(state))

@@ -10,10 +10,15 @@ back if it fails), and the old proxy's site of the deployment is removed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .. import scripts
 from ..command import Command, script, sequence
 from ..proxies import NAMED as PROXIES, Proxy
+
+if TYPE_CHECKING:
+    from ..project import DeploymentDef
+    from ..proxies.base import Site
 
 MARK = "--- otter:old-sites"  # in the state read: other kinds' sites of this deployment
 
@@ -28,12 +33,12 @@ class OldSite:
     active: bool  # that proxy runs (and so owns ports 80/443)
 
 
-def others(dep) -> list[Proxy]:
+def others(dep: DeploymentDef) -> list[Proxy]:
     """The proxy kinds that are not the Otterfile's."""
     return [px for name, px in PROXIES.items() if name != dep.proxy_kind.name]
 
 
-def ensure(dep) -> Command:
+def ensure(dep: DeploymentDef) -> Command:
     """The Otterfile's proxy installed and running, or (another kind serving this
     deployment alone) installed and left stopped for the switch to take over."""
     return dep.proxy_kind.ensure(dep.proxy, [
@@ -41,7 +46,7 @@ def ensure(dep) -> Command:
         for px in others(dep)])
 
 
-def read(dep) -> Command:
+def read(dep: DeploymentDef) -> Command:
     """Which other proxy kinds have a site of `dep` on the target, and whether each runs."""
     args = [a for px in others(dep) for a in (px.name, px.site_path(dep.name))]
     return script(READ_SCRIPT, args=args, description=f"other proxies' sites of {dep.name}")
@@ -57,7 +62,7 @@ def parse(text: str) -> tuple[OldSite, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def switch(dep, site, command: Command, old: tuple[OldSite, ...]) -> Command:
+def switch(dep: DeploymentDef, site: Site, command: Command, old: tuple[OldSite, ...]) -> Command:
     """`command` (the new proxy's switch) run as a handover from the `old` sites' proxies:
     the running one stopped first (once the new proxy's config as it is validates; started
     again if `command` fails), every old site of the deployment removed after it
@@ -74,7 +79,7 @@ def switch(dep, site, command: Command, old: tuple[OldSite, ...]) -> Command:
                               f"{px.name}: {command.description}")
 
 
-def said(dep, old: tuple[OldSite, ...]) -> str:
+def said(dep: DeploymentDef, old: tuple[OldSite, ...]) -> str:
     """What a handover did, for the run's report."""
     running = [o.kind for o in old if o.active]
     kinds = ", ".join(o.kind for o in old)

@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from ..errors import OtterError
 from ..executors.base import ProbeFailed
+
+if TYPE_CHECKING:
+    from ..graph import Task
+    from .engine import Engine, Lane
 
 POLL_SECONDS = 0.5
 STATUS_EVERY = 4  # look at the instance every few failed polls
@@ -15,14 +20,16 @@ class HealthFailed(OtterError):
     """The new release never answered healthy; it is removed and the old keeps serving."""
 
 
-def wait_healthy(engine, lane, task) -> None:
+def wait_healthy(engine: Engine, lane: Lane, task: Task) -> None:
     """Poll until `expect_status` (or, without a health check, any answer below 500)."""
     check = lane.deployment.health_check
     path, expect = (check.path, check.expect_status) if check else ("/", None)
     limit = check.timeout_seconds if check else DEFAULT_TIMEOUT
     deadline = time.monotonic() + limit
     executor, reason, polls = engine.executor(task.host), "no answer yet", 0
-    with executor.http(lane.release.port) as get:
+    assert lane.release is not None and lane.release.port is not None  # start ran
+    # a str port is a plan's placeholder, which only the recording executor gets
+    with executor.http(lane.release.port) as get:  # type: ignore[arg-type]
         while time.monotonic() < deadline and not engine.cancel.is_set():
             polls += 1
             try:
@@ -44,15 +51,17 @@ def wait_healthy(engine, lane, task) -> None:
                        f"{limit:g}s: {reason}")
 
 
-def wait_running(engine, lane, task, settle_seconds: float = 2.0) -> None:
+def wait_running(engine: Engine, lane: Lane, task: Task, settle_seconds: float = 2.0) -> None:
     """Without a health check, a service that may speak no HTTP (a database): healthy when
     its instance is still running after `settle_seconds`."""
+    assert lane.release is not None  # start ran
     time.sleep(settle_seconds)
     _raise_if_exited(engine, lane, task, "no health check given")
     engine.emit(task, "info", f"{lane.release.instance} running after {settle_seconds:g}s")
 
 
-def _raise_if_exited(engine, lane, task, reason: str) -> None:
+def _raise_if_exited(engine: Engine, lane: Lane, task: Task, reason: str) -> None:
+    assert lane.release is not None and lane.release.instance is not None  # start ran
     executor, rt, name = engine.executor(task.host), lane.runtime, lane.release.instance
     status = rt.parse_inspect(executor.run(rt.inspect(name)).stdout)
     if not status.alive:

@@ -9,7 +9,7 @@ names (`remove`: every kind).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from ..command import Command, sequence
 from ..commands import state as states, store
@@ -18,19 +18,23 @@ from ..proxies import NAMED as PROXIES
 from ..runtimes import NAMED as RUNTIMES, Instance, Runtime
 from ..state import Kinds, Release, State, assume_kinds, images_to_remove
 
+if TYPE_CHECKING:
+    from ..executors.base import Executor
+    from ..project import DeploymentDef
 
-def proxy_name(dep) -> str | None:
+
+def proxy_name(dep: DeploymentDef) -> str | None:
     """The proxy kind that serves `dep`'s releases (None: strategy="recreate", none)."""
     return None if dep.recreate else dep.proxy_kind.name
 
 
-def kinds_of(dep) -> Kinds:
+def kinds_of(dep: DeploymentDef) -> Kinds:
     """What `dep`'s releases.json is checked against (see state.Kinds)."""
     return Kinds(tuple(RUNTIMES), tuple(PROXIES), dep.runtime.kind.name, proxy_name(dep),
                  lambda kind, release: RUNTIMES[kind].instance_name(dep.name, release))
 
 
-def read_state(dep, *, log_lines: int = 0, every: bool = False) -> Command:
+def read_state(dep: DeploymentDef, *, log_lines: int = 0, every: bool = False) -> Command:
     """One round trip: releases.json, the instances of the Otterfile's runtime kind and
     of each other kind the file names (`every`: of every kind), the deploy log."""
     current = dep.runtime.kind
@@ -40,7 +44,7 @@ def read_state(dep, *, log_lines: int = 0, every: bool = False) -> Command:
     return states.read_state(dep.name, listings, log_lines=log_lines, every=every)
 
 
-def parse_read(dep, host: str, stdout: str) -> states.TargetState:
+def parse_read(dep: DeploymentDef, host: str, stdout: str) -> states.TargetState:
     """What `read_state` printed, checked (an OtterError names the host, file and field);
     every release has its kinds. A record an older otter wrote names none: its runtime is
     the one that lists its instance, else the only one that names an instance so, else the
@@ -57,7 +61,7 @@ def parse_read(dep, host: str, stdout: str) -> states.TargetState:
                    assumed=tuple((rid, kind, how) for rid, (kind, how) in told.items()))
 
 
-def _told(dep, release: Release, instances: list[Instance]) -> tuple[str, str]:
+def _told(dep: DeploymentDef, release: Release, instances: list[Instance]) -> tuple[str, str]:
     """(runtime kind, how it was told) of a release whose record names none."""
     current = dep.runtime.kind.name
     listed = {i.kind for i in instances if i.name == release.instance and
@@ -71,7 +75,7 @@ def _told(dep, release: Release, instances: list[Instance]) -> tuple[str, str]:
     return current, "assumed"
 
 
-def complete(dep, executor, target: states.TargetState,
+def complete(dep: DeploymentDef, executor: Executor, target: states.TargetState,
              log_lines: int = 0) -> states.TargetState:
     """`target`, read again with every kind listed when the state names a runtime kind whose
     instances the read did not list (its quick look at the file missed it)."""
@@ -90,7 +94,7 @@ HOW = {"found": "its instance is there", "named": "its instance has that kind's 
        "assumed": "the Otterfile's"}
 
 
-def assumed_note(dep, host: str, target: states.TargetState) -> str | None:
+def assumed_note(dep: DeploymentDef, host: str, target: states.TargetState) -> str | None:
     """What to say when records named no runtime (an older otter's): which kind each got."""
     if not target.assumed:
         return None
@@ -104,12 +108,12 @@ def assumed_note(dep, host: str, target: states.TargetState) -> str | None:
             f"(an older otter wrote it): {', '.join(parts)}{said}")
 
 
-def runtime_of(dep, release: Release) -> Runtime:
+def runtime_of(dep: DeploymentDef, release: Release) -> Runtime:
     """The runtime kind that started `release` (the Otterfile's for one that names none)."""
     return RUNTIMES.get(release.runtime or "", dep.runtime.kind)
 
 
-def remove_instances(dep, instances: Iterable[Instance]) -> Command:
+def remove_instances(dep: DeploymentDef, instances: Iterable[Instance]) -> Command:
     """One round trip removing `instances`, each by its runtime kind (an untagged one: the
     Otterfile's)."""
     grouped: dict[str, list[str]] = {}
@@ -119,12 +123,12 @@ def remove_instances(dep, instances: Iterable[Instance]) -> Command:
     return removals[0] if len(removals) == 1 else sequence(*removals)
 
 
-def key(dep, instance: Instance) -> tuple[str, str]:
+def key(dep: DeploymentDef, instance: Instance) -> tuple[str, str]:
     """(runtime kind, name): docker and podman name their containers alike."""
     return instance.kind or dep.runtime.kind.name, instance.name
 
 
-def release_key(dep, release: Release) -> tuple[str, str | None]:
+def release_key(dep: DeploymentDef, release: Release) -> tuple[str, str | None]:
     """The `key` of `release`'s instance."""
     return runtime_of(dep, release).name, release.instance
 
@@ -143,7 +147,7 @@ def named_by_otter(rt: Runtime, deployment: str, instances: list[Instance]) -> l
     return [i for i in instances if ours(i)]
 
 
-def prunes(dep, state: State, pruned: list[Release], new: Release,
+def prunes(dep: DeploymentDef, state: State, pruned: list[Release], new: Release,
            started: frozenset[str]) -> list[Command]:
     """Each runtime kind's store pruned of the artifacts that only `pruned` and failed
     releases of that kind used (the new release's artifact always stays), among those otter

@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import getpass
 import time
+from typing import TYPE_CHECKING
 
 from ..artifacts import relay
 from ..artifacts.ship import lacks, ship_relay
 from ..errors import OtterError
 
+if TYPE_CHECKING:
+    from ..artifacts.base import Artifact
+    from ..executors.base import Executor
+    from ..graph import Task
+    from .engine import Engine, Lane
 
-def relayed(engine, lane, task, artifact, executor, present: bool | None = None) -> bool:
+
+def relayed(engine: Engine, lane: Lane, task: Task, artifact: Artifact, executor: Executor,
+            present: bool | None = None) -> bool:
     """relay=True: this target's part in the run's relay tree. True: it has the image now (it
     had it, it relayed it, or its relay passed it on); False: the controller ships to it as
     without relay (alone, late, or its relay could not serve it: said)."""
@@ -21,6 +29,7 @@ def relayed(engine, lane, task, artifact, executor, present: bool | None = None)
         engine.emit(task, "info", f"relay=True applies to docker images on ssh() hosts: "
                     f"{task.host} gets {artifact.image or artifact.digest[:19]} directly")
         return False
+    assert task.host is not None  # a lane's task runs on its target
     started, images = time.monotonic(), engine.images_of(lane)
     tree = engine.relay_tree(lane, artifact.digest)
     if not lacks(artifact, lane.runtime, executor, present):  # the state read's answer
@@ -31,8 +40,8 @@ def relayed(engine, lane, task, artifact, executor, present: bool | None = None)
     role = tree.join(task.host, engine.cancel)
     if role.relay:  # a child: its relay's transfer, then its own probe confirms it
         images.decline(artifact.digest)
-        served, why = tree.served(role.relay, task.host, engine.cancel)
-        if served and not lacks(artifact, lane.runtime, executor):
+        received, why = tree.served(role.relay, task.host, engine.cancel)
+        if received and not lacks(artifact, lane.runtime, executor):
             engine.emit(task, "info", f"received from {role.relay} (relay) in "
                         f"{time.monotonic() - started:.1f}s, verified by digest", bytes=0)
             return True
@@ -44,7 +53,9 @@ def relayed(engine, lane, task, artifact, executor, present: bool | None = None)
     children = {}
     for name in role.children:
         host = engine.host(name)
-        address, port = host.peer()
+        peer = host.peer()
+        assert peer is not None  # only targets with a peer join a tree
+        address, port = peer
         children[name] = relay.Child(engine.executor(name), address, port or 0,
                                      getattr(host, "user", None) or getpass.getuser())
     try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..command import Command, script, sequence
 from ..commands import store
@@ -27,6 +28,11 @@ from ..scripts import load
 from ..state import DEFAULT_BASE, state_dir
 from . import kinds, target
 from .kinds import named_by_otter
+
+if TYPE_CHECKING:
+    from ..executors.base import Executor
+    from ..project import DeploymentDef
+    from ..runtimes.base import Runtime
 
 OTHER_MARK = "--- otter:other "
 KEPT = ("lock", "data")  # released after the lock; user data is never removed
@@ -69,7 +75,7 @@ class Found:
         return tuple(d for d in self.digests if d not in self.started)
 
 
-def read(dep, base: str = DEFAULT_BASE) -> Command:
+def read(dep: DeploymentDef, base: str = DEFAULT_BASE) -> Command:
     """One read-only round trip: the target read (run/target.py) with the instances of every
     runtime kind and every proxy kind's site, then the other deployments' states on the
     host (see `parse`)."""
@@ -79,7 +85,7 @@ def read(dep, base: str = DEFAULT_BASE) -> Command:
                     description=f"read what the target has of {dep.name}")
 
 
-def parse(dep, host: str, stdout: str) -> Found:
+def parse(dep: DeploymentDef, host: str, stdout: str) -> Found:
     """A Found from what `read` printed; an unreadable state file of ours is an error, one
     of another deployment keeps every artifact (nothing shared is ever pruned by guess)."""
     mine, *others = stdout.split(OTHER_MARK)
@@ -116,7 +122,7 @@ def _digests_of(text: str, fallback: tuple[str, ...]) -> set[str]:
         return set(fallback)
 
 
-def removal(dep, found: Found, base: str = DEFAULT_BASE) -> Command:
+def removal(dep: DeploymentDef, found: Found, base: str = DEFAULT_BASE) -> Command:
     """One round trip taking `found` away; see the module's docstring for the order."""
     steps = [PROXIES[kind].remove(dep.name) for kind in found.sites]
     if found.live and found.site:  # requests the old config still forwards end first
@@ -137,11 +143,11 @@ def removal(dep, found: Found, base: str = DEFAULT_BASE) -> Command:
     return sequence(*steps, description=f"remove {dep.name}")
 
 
-def _runtime(dep, kind: str | None):
+def _runtime(dep: DeploymentDef, kind: str | None) -> Runtime:
     return RUNTIMES.get(kind or "", dep.runtime.kind)
 
 
-def _by_kind(dep, found: Found) -> dict[str, list[str]]:
+def _by_kind(dep: DeploymentDef, found: Found) -> dict[str, list[str]]:
     """The instances by runtime kind (a Found without kinds: the Otterfile's)."""
     out: dict[str, list[str]] = {}
     kinds_ = found.kinds or (dep.runtime.kind.name,) * len(found.instances)
@@ -156,7 +162,7 @@ def forget_folder(deployment: str, base: str = DEFAULT_BASE) -> Command:
                   description=f"remove the state folder of {deployment}")
 
 
-def inspect(dep, executor) -> Found:
+def inspect(dep: DeploymentDef, executor: Executor) -> Found:
     """What `remove` would take away from the executor's host (read-only, no lock)."""
     result = executor.run(read(dep))
     if not result.ok:
@@ -165,7 +171,7 @@ def inspect(dep, executor) -> Found:
     return parse(dep, executor.host.name, result.stdout)
 
 
-def remove(dep, executor, *, lock_wait: float = 0, run_id: str | None = None) -> Found:
+def remove(dep: DeploymentDef, executor: Executor, *, lock_wait: float = 0, run_id: str | None = None) -> Found:
     """Take `dep` off the executor's host under its deploy lock; returns what was there."""
     lock = DeployLock(executor, dep.name, run_id=run_id)
     lock.acquire(wait_seconds=lock_wait)
@@ -194,7 +200,7 @@ def describe(found: Found) -> list[str]:
             f"{len(found.prunable)}{kept}", str(found.releases)]
 
 
-def deletes(dep, found: Found, base: str = DEFAULT_BASE) -> list[str]:
+def deletes(dep: DeploymentDef, found: Found, base: str = DEFAULT_BASE) -> list[str]:
     """What `remove` deletes on one target, a line each, for the question it asks."""
     rt, folder = dep.runtime.kind, state_dir(dep.name, base)
     images = any("image" in RUNTIMES[k].forms for k, _ in found.stores) or "image" in rt.forms

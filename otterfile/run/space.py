@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os.path
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..artifacts.sizes import Footprint, footprint
 from ..command import Command, script, sequence
@@ -14,6 +15,14 @@ from ..commands import space as spaces, state as states, store
 from ..errors import OtterError
 from ..state import State, format_state, images_to_remove, mark_retired, prune_candidates
 from ..text import human_size
+
+if TYPE_CHECKING:
+    from ..artifacts.base import Artifact
+    from ..executors.base import Executor
+    from ..graph import Task
+    from ..runtimes.base import Runtime
+    from ..state import Release
+    from .engine import Engine, Lane
 
 SPACE_MARK = "--- otter:space"
 
@@ -40,7 +49,7 @@ class Shortfall:
         return f"{host}: needs {human_size(self.need)}, {human_size(self.free)} free on {self.path}"
 
 
-def read_line(runtime, deployment: str) -> str:
+def read_line(runtime: Runtime, deployment: str) -> str:
     """The state read's shell line that prints where the artifact lands and the room there
     (empty: the runtime does not say)."""
     landing = runtime.landing(deployment)
@@ -72,7 +81,7 @@ def shortfalls(landings: list[Landing], needs: dict[str, int]) -> list[Shortfall
 
 
 def prunable(state: State, keep: int, keep_digests: list[str],
-             started: frozenset[str]) -> tuple[list, list[str]]:
+             started: frozenset[str]) -> tuple[list[Release], list[str]]:
     """What may go to make room before a new release: the releases the retire stage would
     prune once it is live (past keep_releases counting it) and their artifacts, with those
     of failed releases, among those otter started the deployment from (`started`, hex);
@@ -83,7 +92,8 @@ def prunable(state: State, keep: int, keep_digests: list[str],
     return pruned, digests
 
 
-def ensure_room(engine, lane, task, artifact, executor, have) -> None:
+def ensure_room(engine: Engine, lane: Lane, task: Task, artifact: Artifact,
+                executor: Executor, have: frozenset[str] | None) -> None:
     """Before ship: stop with a clear error when the target lacks room for `artifact`, after
     pruning what keep_releases allows. Nothing is asked when the state read said nothing
     of the space there (the artifact is there, or this runtime does not say)."""
@@ -108,7 +118,8 @@ def ensure_room(engine, lane, task, artifact, executor, have) -> None:
                          "make room there or lower keep_releases")
 
 
-def _prune(engine, lane, task, executor, pruned: list, digests: list[str],
+def _prune(engine: Engine, lane: Lane, task: Task, executor: Executor,
+           pruned: list[Release], digests: list[str],
            need: Footprint) -> list[Shortfall]:
     """One round trip: the artifacts are removed, the space is read again, the state marks
     `pruned` retired. Returns what is still short."""
@@ -128,7 +139,7 @@ def _prune(engine, lane, task, executor, pruned: list, digests: list[str],
     return shortfalls(lane.space, need.by_role())
 
 
-def _read_again(lane) -> Command:
+def _read_again(lane: Lane) -> Command:
     return script(f'echo "{SPACE_MARK}"; sh -c "$1"',
                   args=[read_line(lane.runtime, lane.deployment.name)],
                   description="read the free space again")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from ..artifacts.base import AcquireContext
 from ..errors import OtterError
@@ -11,10 +12,16 @@ from ..state import log_record, rollback_target
 from . import flow, switching
 from .steps import run_step
 
+if TYPE_CHECKING:
+    from ..lock import LockInfo
+    from ..runtimes.base import Runtime
+    from ..state import Release
+    from .engine import Engine, Lane
+
 ABORTS = ("start", "health", "switch")  # a failure here removes the new release
 
 
-def acquire(engine, task: Task) -> None:
+def acquire(engine: Engine, task: Task) -> None:
     """Build or fetch the artifact once, where the controller runs (or on its build host:
     then the cache is there, and the artifact stays there until ship streams it)."""
     from ..artifacts.remote_images import CACHE_DIR
@@ -32,10 +39,10 @@ def acquire(engine, task: Task) -> None:
                 + (f" commit {artifact.commit[:12]}" if artifact.commit else ""))
 
 
-def lock(engine, lane, task: Task) -> None:
+def lock(engine: Engine, lane: Lane, task: Task) -> None:
     """Take the deploy lock and read the target's state in one round trip (the read runs
     only once the lock is ours), then clean up what a killed run left."""
-    def waiting(held) -> None:
+    def waiting(held: LockInfo) -> None:
         engine.emit(task, "info", f"locked by {held.holder} since {held.since_text} (pid "
                     f"{held.pid or '?'}, run {held.run or '?'}): waiting up to "
                     f"{engine.lock_wait:g}s", holder=held.holder, pid=held.pid, run=held.run)
@@ -54,7 +61,7 @@ def lock(engine, lane, task: Task) -> None:
         raise
 
 
-def _choose_rollback(engine, lane, task: Task) -> None:
+def _choose_rollback(engine: Engine, lane: Lane, task: Task) -> None:
     """For `otter rollback`: the release to make live again becomes this lane's artifact."""
     from ..artifacts.base import Artifact
     release = rollback_target(lane.state, engine.rollback_to)
@@ -70,7 +77,7 @@ def _choose_rollback(engine, lane, task: Task) -> None:
     engine.emit(task, "info", f"rolling back to {release.id}")
 
 
-def _runtime_for_rollback(lane, task: Task, release):
+def _runtime_for_rollback(lane: Lane, task: Task, release: Release) -> Runtime | None:
     """The runtime that starts `release` again: the one that started it (its artifact is in
     that runtime's store), given the Otterfile's runtime settings when it takes them
     (docker and podman); None: the Otterfile's. Else an error, before anything changed."""
@@ -89,7 +96,7 @@ def _runtime_for_rollback(lane, task: Task, release):
     return started
 
 
-def unlock(engine, lane, task: Task) -> None:
+def unlock(engine: Engine, lane: Lane, task: Task) -> None:
     """Append the deploy log record and release the lock, in one round trip (runs after
     failures too; the lock is released whatever the append did)."""
     from ..commands import state as states
@@ -115,12 +122,13 @@ LANE_STAGES = {"lock": lock, "ship": flow.ship, "start": flow.start, "health": f
                "switch": switching.switch, "retire": flow.retire}
 
 
-def perform(engine, task: Task) -> None:
+def perform(engine: Engine, task: Task) -> None:
     """Perform one task; an exception fails it (and skips what depends on it)."""
     if task.stage == "acquire":
         return acquire(engine, task)
     if task.stage == "step":
-        return run_step(engine, task)
+        run_step(engine, task)  # what a step function returns is not used
+        return
     lane = engine.lane(task.deployment or "", task.host or "")
     if task.stage == "unlock":
         return unlock(engine, lane, task)

@@ -15,8 +15,10 @@ from ..secrets import Secret
 
 if TYPE_CHECKING:
     from ..artifacts.base import Artifact
+    from ..executors.base import Executor
+    from ..graph import Task
     from ..state import Release
-    from .engine import Lane
+    from .engine import Engine, Lane
 
 PLACEHOLDERS = ("container", "unit", "instance", "release", "previous", "port", "image",
                 "digest", "commit", "host", "deployment")
@@ -32,7 +34,7 @@ class StepContext:
     `{previous}`, `{port}`, `{image}`, `{digest}`, `{commit}`, `{host}` and `{deployment}`
     in a command, quoted; other braces are left alone (awk, docker --format)."""
 
-    def __init__(self, engine, task, lane: Lane | None = None):
+    def __init__(self, engine: Engine, task: Task, lane: Lane | None = None) -> None:
         self._engine, self._task, self._lane = engine, task, lane
         self.deployment = task.deployment
         self.host = task.host or "controller"
@@ -51,11 +53,11 @@ class StepContext:
         self.image = artifact.image if artifact else None
         self.commit = artifact.commit if artifact else None
         given = dict(lane.deployment.runtime.env) if lane else {}
-        self.env = dict(engine.env.get(task.deployment, given))  # secrets resolved, when read
+        self.env = dict(engine.env.get(task.deployment or "", given))  # secrets resolved, when read
 
     def fill(self, command: str) -> str:
         """`command` with the known placeholders replaced by their quoted values."""
-        def value(match: re.Match) -> str:
+        def value(match: re.Match[str]) -> str:
             found = getattr(self, match.group(1))
             return shlex.quote("" if found is None else str(found))
         return _PLACEHOLDER.sub(value, command)
@@ -106,7 +108,7 @@ class StepContext:
     def fields(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in PLACEHOLDERS}
 
-    def _executor(self):
+    def _executor(self) -> Executor:
         return self._engine.executor(self._task.host)
 
     def _checked(self, result: Result, what: str, check: bool = True) -> Result:
@@ -115,7 +117,8 @@ class StepContext:
                              f"{result.tail(5) or result.tail(5, 'stdout')}")
         return result
 
-    def _run(self, host: str | None, command: str, check: bool, stdin) -> Result:
+    def _run(self, host: str | None, command: str, check: bool,
+             stdin: str | bytes | None) -> Result:
         line = self.fill(command)
         job = Command(("sh", "-c", line), description=line, stdin=stdin)
         result = self._engine.executor(host).run(
@@ -149,18 +152,20 @@ def _template_line(src: str) -> int | str:
     return line
 
 
-def lanes_of(engine, task) -> list:
+def lanes_of(engine: Engine, task: Task) -> list[Lane]:
     """The lanes a step acts for: its host's, or every lane of its deployment (once,
     controller: the deployment's switch waits for it on every host)."""
+    assert task.deployment is not None  # a step task belongs to its deployment
     dep = engine.project.deployments[task.deployment]
     if task.host and any(s.on == "targets" for s in dep.steps if s.name == task.step):
         return [lane for key, lane in engine.lanes.items() if key == (dep.name, task.host)]
     return [lane for (name, _), lane in engine.lanes.items() if name == dep.name]
 
 
-def run_step(engine, task) -> Any:
+def run_step(engine: Engine, task: Task) -> Any:
     """Call a custom step's function with its ctx (the lane of its host, or the first's).
     A failure marks the lanes it acts for: their unlock removes a release not yet live."""
+    assert task.deployment is not None  # a step task belongs to its deployment
     dep = engine.project.deployments[task.deployment]
     step = next(s for s in dep.steps if s.name == task.step)
     host = task.host or (dep.hosts[0].name if dep.hosts else None)

@@ -2,6 +2,8 @@
 round trip with the state writes around it (flow.py has the other stages)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..commands import state as states
 from ..errors import OtterError
 from ..proxies.base import EXIT_INVALID, EXIT_MISSING, EXIT_RELOAD, Site
@@ -9,18 +11,24 @@ from ..state import format_state, mark_live
 from . import handover
 from .flow import checked
 
+if TYPE_CHECKING:
+    from ..executors.base import Result
+    from ..graph import Task
+    from ..proxies.base import Proxy
+    from .engine import Engine, Lane
 
-def site_of(lane, port) -> str:
+
+def site_of(lane: Lane, port: int | str) -> str:
     return lane.proxy.render(lane.deployment.proxy, _site(lane, port))
 
 
-def _site(lane, port) -> Site:
+def _site(lane: Lane, port: int | str) -> Site:
     dep = lane.deployment
     listen = None if dep.domains else lane.runtime.port(dep.runtime.value)
     return Site(dep.name, dep.domains, port, listen, lane.switching.per_request)
 
 
-def switch(engine, lane, task) -> None:
+def switch(engine: Engine, lane: Lane, task: Task) -> None:
     """Point the proxy at the new release (the port file renamed; the site validated and
     gracefully reloaded only when its text changed; a stopped proxy started; restored on
     failure), in one round trip with the state writes around it: the new release
@@ -28,6 +36,7 @@ def switch(engine, lane, task) -> None:
     `live` after."""
     if lane.noop:
         return
+    assert lane.release is not None and lane.release.port is not None  # start ran
     dep, px, executor = lane.deployment, lane.proxy, engine.executor(task.host)
     live = mark_live(lane.state, lane.release.id)
     if dep.recreate:  # served on its own port of 127.0.0.1: no proxy to switch
@@ -59,7 +68,7 @@ def switch(engine, lane, task) -> None:
     raise OtterError(_switch_failed(executor.host.name, px, lane.release.id, result))
 
 
-def _switch_failed(host: str, px, release: str, result) -> str:
+def _switch_failed(host: str, px: Proxy, release: str, result: Result) -> str:
     """What a failed switch means, naming the host and the proxy; the live release stays."""
     said = result.tail(8) or result.tail(8, "stdout")
     if result.exited == states.EXIT_STATE:

@@ -9,6 +9,7 @@ change nothing, for the flow and `plan --check` alike.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ..command import Command, script
 from ..commands import state as states, store
@@ -17,6 +18,10 @@ from ..scripts import load
 from ..state import Release, State, mark_live, upstream_dir
 from . import handover, kinds, space
 from .kinds import named_by_otter
+
+if TYPE_CHECKING:
+    from ..executors.base import Executor
+    from ..project import DeploymentDef
 
 KEY_MARK = "--- otter:key"
 SITE_MARK = "--- otter:site"
@@ -51,7 +56,7 @@ class Reading:
         return self.target.state
 
 
-def command(dep, *, key: Command | None = None, probe: Command | None = None,
+def command(dep: DeploymentDef, *, key: Command | None = None, probe: Command | None = None,
             layers: Command | None = None, room: str = "", log_lines: int = 0,
             every: bool = False, sites: bool | None = None) -> Command:
     """The read, as one command: the key (`key` prints it; None: not read), the state and
@@ -72,7 +77,7 @@ def command(dep, *, key: Command | None = None, probe: Command | None = None,
                   description=f"read state of {dep.name}")
 
 
-def key_read(dep) -> Command:
+def key_read(dep: DeploymentDef) -> Command:
     """Read the fingerprint key without making it (plan --check writes nothing)."""
     return script(CAT_KEY, args=[states.key_path(dep.name)],
                   description=f"fingerprint key of {dep.name} (read-only)")
@@ -91,7 +96,7 @@ def sections(stdout: str, marks: tuple[str, ...] = MARKS) -> dict[str, str]:
     return out
 
 
-def parse(dep, host: str, stdout: str) -> Reading:
+def parse(dep: DeploymentDef, host: str, stdout: str) -> Reading:
     """A Reading from what `command` printed; an invalid state file is an OtterError naming
     the host, file and field."""
     parts = sections(stdout)
@@ -102,25 +107,25 @@ def parse(dep, host: str, stdout: str) -> Reading:
                    parts.get(LAYERS_MARK), parts.get(space.SPACE_MARK))
 
 
-def complete(dep, executor, reading: Reading, log_lines: int = 0) -> Reading:
+def complete(dep: DeploymentDef, executor: Executor, reading: Reading, log_lines: int = 0) -> Reading:
     """`reading`, its instances listed again for every kind when the state names a runtime
     kind the read did not list (kinds.complete: one more round trip, rarely)."""
     return replace(reading, target=kinds.complete(dep, executor, reading.target, log_lines))
 
 
-def served_port(dep, reading: Reading) -> int | None:
+def served_port(dep: DeploymentDef, reading: Reading) -> int | None:
     """The port the proxy serves the deployment on (None: no site, or not behind one)."""
     if dep.recreate:
         return None
     return served_port_of(dep.proxy_kind, reading.site, reading.upstream)
 
 
-def switching(dep, reading: Reading) -> Switching | None:
+def switching(dep: DeploymentDef, reading: Reading) -> Switching | None:
     """How the proxy switches the deployment on the target (None: not behind one)."""
     return None if dep.recreate else parse_switching(reading.switch or "", dep.proxy.switch)
 
 
-def live(dep, reading: Reading) -> tuple[State, Release | None]:
+def live(dep: DeploymentDef, reading: Reading) -> tuple[State, Release | None]:
     """The state and its live release by the served-port rule: a release still `starting`
     that the proxy serves is live (a run was killed between the switch and the state
     write)."""
@@ -132,14 +137,15 @@ def live(dep, reading: Reading) -> tuple[State, Release | None]:
     return state, current
 
 
-def running(dep, reading: Reading) -> frozenset[tuple[str, str]]:
+def running(dep: DeploymentDef, reading: Reading) -> frozenset[tuple[str, str]]:
     """(runtime kind, name) of the instances otter named that run."""
     ours = named_by_otter(dep.runtime.kind, dep.name, reading.target.instances)
     return frozenset(kinds.key(dep, i) for i in ours if i.running)
 
 
-def unchanged(dep, live_release: Release | None, config: str | None, runs: frozenset,
-              *, runtime: str, rollback: bool = False, old_sites: tuple = ()) -> bool:
+def unchanged(dep: DeploymentDef, live_release: Release | None, config: str | None,
+              runs: frozenset[tuple[str, str]], *, runtime: str, rollback: bool = False,
+              old_sites: tuple[handover.OldSite, ...] = ()) -> bool:
     """The no-op decision: the live release already is this artifact and config (`config`,
     None: unknown, never the same), under `runtime`, and runs; not for a rollback, nor while
     another proxy kind has a site of the deployment (the run hands it over)."""
