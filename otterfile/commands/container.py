@@ -20,7 +20,6 @@ from .ports import LISTENING
 
 PORT_RANGE = (20000, 29999)  # where a release's port on the target's 127.0.0.1 is picked
 START_TRIES = 5
-EXIT_NO_PORT = 4
 EXIT_MISSING = 3
 
 # $1 engine, $2 container port, $3 low, $4 high, $5 tries, $6 env file ("" = none), $7 name,
@@ -189,8 +188,8 @@ def start_release(engine: str, *, deployment: str, release: str, digest: str, im
     """One round trip: write the `record` file (store.STARTED) and the env file from stdin
     (mode 600), pick a free port on the target's 127.0.0.1 and start the container there,
     retrying the next port on a bind clash. Prints `port=N` and `container=ID` (see
-    `parse_started`); exit 4: no free port. `init`: an init as PID 1 passes SIGTERM on, so
-    a stop takes no full timeout.
+    `parse_started`); exit runtimes.base.EXIT_NO_PORT: no free port. `init`: an init as PID 1
+    passes SIGTERM on, so a stop takes no full timeout.
     """
     if env is not None and not env_file:
         raise OtterError("start_release: env given without an env_file path")
