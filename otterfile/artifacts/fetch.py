@@ -41,7 +41,7 @@ MAIN = "import sys; from otterfile.artifacts.fetch import main; sys.exit(main(sy
 RUN_MAIN = 'cd "$1" && exec "$2" -c "$3" "$4" "$5"'
 
 
-class Fetch:
+class FetchSource:
     """fetch(url, sha256=None, via="controller" | "target")."""
 
     name = "fetch"
@@ -91,7 +91,7 @@ class Fetch:
         return acquire(value, ctx)
 
 
-SOURCE = Fetch()
+SOURCE = FetchSource()
 
 
 def acquire(value: Any, ctx: AcquireContext) -> Artifact:
