@@ -28,7 +28,6 @@ from . import kinds, target
 from .kinds import named_by_otter
 
 OTHER_MARK = "--- otter:other "
-KEPT = ("lock", "data")  # released after the lock; user data is never removed
 
 # $1 base folder, $2 the deployment: the other deployments' states, each after a marker
 OTHERS_SCRIPT = r"""

@@ -33,7 +33,7 @@ class StepContext:
     in a command, quoted; other braces are left alone (awk, docker --format)."""
 
     def __init__(self, engine, task, lane: Lane | None = None):
-        self._engine, self._task, self._lane = engine, task, lane
+        self._engine, self._task = engine, task
         self.deployment = task.deployment
         self.host = task.host or "controller"
         release, previous = (lane.release, lane.previous) if lane else (None, None)
