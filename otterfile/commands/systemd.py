@@ -15,7 +15,7 @@ from typing import Sequence
 from .. import scripts
 from ..command import Command, SecretText, cmd, script
 from ..errors import OtterError
-from ..runtimes.base import Instance, InstanceStatus
+from ..values import Instance, InstanceStatus
 from ..state import DEFAULT_BASE, check_name, state_dir
 from . import container, store
 from .ports import LISTENING
@@ -331,7 +331,7 @@ def start_unit(*, deployment: str, release: str, digest: str, unit_text: str, pr
     archives unpacking to more than `max_unpacked` bytes or `max_files` files; None:
     scripts/unpack.sh's defaults), make the user, write the env file from stdin, pick a
     free port of 127.0.0.1, install the unit (verified with systemd-analyze) and start it.
-    Prints `port=N` and `unit=NAME`; exit runtimes.base.EXIT_NO_PORT: no free port."""
+    Prints `port=N` and `unit=NAME`; exit values.EXIT_NO_PORT: no free port."""
     if env is not None and not env_file:
         raise OtterError("start_unit: env given without an env_file path")
     unit = unit_name(deployment, release)

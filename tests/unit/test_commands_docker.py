@@ -15,7 +15,7 @@ from otterfile.commands import container as docker
 from otterfile.commands.files import remove_file, render_env_file, write_file
 from otterfile.errors import OtterError, OtterfileError
 from otterfile.executors.local import LocalExecutor
-from otterfile.runtimes.base import EXIT_NO_PORT, Instance, InstanceStatus
+from otterfile.values import EXIT_NO_PORT, Instance, InstanceStatus
 from otterfile.secrets import Secret
 from tests.fakes import executable
 
