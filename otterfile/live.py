@@ -28,7 +28,6 @@ class Row:
     where: str
     started: float
     stage: str = ""
-    stage_started: float = 0.0
     running: bool = False
     done: int | None = None  # bytes shipped so far, while shipping
     total: int | None = None
@@ -69,7 +68,7 @@ class LiveReporter:
             row = self.rows[task.where] = Row(task.where, now)
             row.skipped = event.kind == "end" and event.status == SKIPPED
         if event.kind == "start":
-            row.stage, row.stage_started, row.running = task.label, now, True
+            row.stage, row.running = task.label, True
             row.skipped = False
             row.said = ""
             row.done = row.total = None

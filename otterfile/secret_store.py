@@ -18,11 +18,6 @@ _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$"
 _UNSAFE = {"\n": "a newline", "\r": "a carriage return", "\0": "a NUL character"}
 
 
-def parse_dotenv(text: str, file: str = ".otter/secrets") -> dict[str, str]:
-    """Parse dotenv lines; values may be quoted or $(command) to be run when needed."""
-    return {name: value for name, (value, _line) in _entries(text, file).items()}
-
-
 def _entries(text: str, file: str) -> dict[str, tuple[str, int]]:
     """Each name's value and the line it is set on."""
     out: dict[str, tuple[str, int]] = {}

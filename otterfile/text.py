@@ -30,7 +30,8 @@ def amount(done: int, total: int | None) -> str:
     return f"{human_size(done)} of {human_size(total)}" if total else human_size(done)
 
 
-def human_size(count: int) -> str:
+def human_size(count: float) -> str:
+    """A byte count for people, in steps of 1024: `512 B`, `21.0 KB`, `1.2 MB`, `3.4 GB`."""
     size = float(count)
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":

@@ -46,7 +46,7 @@ class BuildFailed(OtterError):
                          + (f"; last lines:\n{shown}" if shown else ""))
 
 
-class Build:
+class BuildSource:
     """build(repo=..., ref=..., command=...) or build(path=..., command=...)."""
 
     name = "build"
@@ -95,7 +95,7 @@ class Build:
         return []
 
 
-SOURCE = Build()
+SOURCE = BuildSource()
 
 
 def _check_on(value: Any) -> Any:

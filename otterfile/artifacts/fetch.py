@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 from ..command import Command, script
 from ..errors import OtterError
 from ..secrets import Secret
+from ..text import human_size
 from ..validate import check_choice, check_str, fail, got
 from . import archive
 from .base import AcquireContext, Artifact
@@ -40,7 +41,7 @@ MAIN = "import sys; from otterfile.artifacts.fetch import main; sys.exit(main(sy
 RUN_MAIN = 'cd "$1" && exec "$2" -c "$3" "$4" "$5"'
 
 
-class Fetch:
+class FetchSource:
     """fetch(url, sha256=None, via="controller" | "target")."""
 
     name = "fetch"
@@ -90,7 +91,7 @@ class Fetch:
         return acquire(value, ctx)
 
 
-SOURCE = Fetch()
+SOURCE = FetchSource()
 
 
 def acquire(value: Any, ctx: AcquireContext) -> Artifact:
@@ -225,17 +226,13 @@ class _Progress:
         if now - self.last < PROGRESS_EVERY:
             return
         self.last = now
-        of = f" of {_mb(total)} ({100 * size // total}%)" if total else ""
-        self.say(f"{self.shown}: {_mb(size)}{of} at {_mb(size / (now - self.started))}/s")
+        of = f" of {human_size(total)} ({100 * size // total}%)" if total else ""
+        self.say(f"{self.shown}: {human_size(size)}{of} at {human_size(size / (now - self.started))}/s")
 
     def done(self, size: int, hexes: str) -> None:
         took = max(time.monotonic() - self.started, 1e-6)
-        self.say(f"{self.shown}: {_mb(size)} in {took:.1f}s ({_mb(size / took)}/s), "
+        self.say(f"{self.shown}: {human_size(size)} in {took:.1f}s ({human_size(size / took)}/s), "
                  f"sha256 {hexes[:12]}")
-
-
-def _mb(size: float) -> str:
-    return f"{size / 1e6:.1f} MB"
 
 
 def _copy(url: str, partial: _Partial, progress: _Progress, shown: str) -> None:

@@ -217,7 +217,7 @@ def checked_ref(path: str, text: Any, what: str = "an image reference") -> Ref:
     raise AssertionError(message)  # fail raised
 
 
-class Registry:
+class RegistrySource:
     """registry(ref, username=None, password=None)."""
 
     name = "registry"
@@ -265,7 +265,7 @@ class Registry:
                 f"{ref.by_tag} is then; give a tag (or @sha256:...)"]
 
 
-SOURCE = Registry()
+SOURCE = RegistrySource()
 
 
 def pulled_artifact(artifact: Artifact, digest: str) -> Artifact:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, cast
 import click
 
 from ..errors import OtterError
+from ..text import human_size
 from .common import emit, load_project, split_targets, warn
 
 if TYPE_CHECKING:
@@ -192,23 +193,11 @@ def check_table(found: list[TargetCheck]) -> str:
 
 def _bytes(move: Move, note: str | None = None) -> str:
     if move.how == "layers":
-        size = human_bytes(move.bytes) if move.bytes is not None else "? bytes"
+        size = human_size(move.bytes) if move.bytes is not None else "? bytes"
         return f"{size} ({move.layers_missing} of {move.layers} layers)"
     if move.how == "whole":
-        return f"{human_bytes(move.bytes)} (whole)" if move.bytes is not None else "whole"
+        return f"{human_size(move.bytes)} (whole)" if move.bytes is not None else "whole"
     return f"unknown: {note}" if move.how == "unknown" and note else MOVES[move.how]
-
-
-def human_bytes(count: int) -> str:
-    """1234567 -> "1.2 MB"; below 10 kB the exact count."""
-    if count < 10_000:
-        return f"{count} B"
-    size = float(count)
-    for unit in ("kB", "MB", "GB"):
-        size /= 1000
-        if size < 1000:
-            return f"{size:.1f} {unit}"
-    return f"{size:.1f} TB"
 
 
 def check_record(one: TargetCheck) -> dict[str, Any]:

@@ -14,13 +14,12 @@ from typing import Sequence
 from ..command import Command, SecretText, cmd, script
 from ..secrets import MASK, Secret
 from ..errors import OtterError
-from ..runtimes.base import Instance, InstanceStatus
+from ..values import Instance, InstanceStatus, Pulled
 from ..state import PORT_PLACEHOLDER, check_name
 from .. import scripts
 
 PORT_RANGE = (20000, 29999)  # where a release's port on the target's 127.0.0.1 is picked
 START_TRIES = 5
-EXIT_NO_PORT = 4
 EXIT_MISSING = 3
 
 # The start script after the function it runs (the ports something listens on).
@@ -95,8 +94,8 @@ def start_release(engine: str, *, deployment: str, release: str, digest: str, im
     """One round trip: write the `record` file (store.STARTED) and the env file from stdin
     (mode 600), pick a free port on the target's 127.0.0.1 and start the container there,
     retrying the next port on a bind clash. Prints `port=N` and `container=ID` (see
-    `parse_started`); exit 4: no free port. `init`: an init as PID 1 passes SIGTERM on, so
-    a stop takes no full timeout.
+    `parse_started`); exit values.EXIT_NO_PORT: no free port. `init`: an init as PID 1
+    passes SIGTERM on, so a stop takes no full timeout.
     """
     if env is not None and not env_file:
         raise OtterError("start_release: env given without an env_file path")
@@ -232,17 +231,6 @@ def pull(engine: str, ref: str, *, pinned: str | None = None, server: str | None
 
 def _engine_login(engine: str, login: str) -> str:
     return f"{engine} {login}" if login else ""
-
-
-@dataclass(frozen=True)
-class Pulled:
-    """What `pull` printed."""
-
-    present: bool  # pinned and there already: nothing pulled
-    before: tuple[tuple[str, str], ...] = ()  # (name, digest) the engine had before
-    digests: tuple[str, ...] = ()  # docker's `Digest:` lines
-    repo_digests: tuple[tuple[str, str], ...] = ()  # (name, digest) after the pull
-    own: str | None = None  # podman: the digest of the image's own manifest
 
 
 _SHA = re.compile(r"sha256:[0-9a-f]{64}")

@@ -6,7 +6,7 @@ from typing import Callable, Mapping
 
 from .. import scripts
 from ..command import Command, script
-from ..runtimes.base import Instance
+from ..values import Instance
 from ..state import DEFAULT_BASE, Kinds, State, parse_log, parse_state, state_dir
 from .files import write_file
 

@@ -15,7 +15,7 @@ from typing import Sequence
 from .. import scripts
 from ..command import Command, SecretText, cmd, script
 from ..errors import OtterError
-from ..runtimes.base import Instance, InstanceStatus
+from ..values import Instance, InstanceStatus
 from ..state import DEFAULT_BASE, check_name, state_dir
 from . import container, store
 
@@ -27,7 +27,6 @@ def parse_started(stdout: str) -> int | str:
 UNIT_DIR = "/etc/systemd/system"
 PORT_RANGE = (20000, 29999)  # where a release's port on the target's 127.0.0.1 is picked
 STOP_SECONDS = 10  # how long a release gets to stop before it is killed
-EXIT_NO_PORT = 4
 JOURNAL_MARK = "--- otter:journal"
 
 _UNIT = re.compile(r"otter-(?P<dep>[^@/]+)@(?P<release>[^@/]+)\.service")
@@ -152,7 +151,7 @@ def start_unit(*, deployment: str, release: str, digest: str, unit_text: str, pr
     archives unpacking to more than `max_unpacked` bytes or `max_files` files; None:
     scripts/unpack.sh's defaults), make the user, write the env file from stdin, pick a
     free port of 127.0.0.1, install the unit (verified with systemd-analyze) and start it.
-    Prints `port=N` and `unit=NAME`; exit 4: no free port."""
+    Prints `port=N` and `unit=NAME`; exit values.EXIT_NO_PORT: no free port."""
     if env is not None and not env_file:
         raise OtterError("start_unit: env given without an env_file path")
     unit = unit_name(deployment, release)

@@ -247,9 +247,7 @@ def _start(argv: list[str], cwd: str | None, env: dict[str, str], stdin: Input,
     if not empty:
         threads.append(threading.Thread(target=_feed, args=(process.stdin, stdin),
                                         daemon=True))
-    for thread in threads:
-        thread.start()
-    return process, threads
+    return process, threads  # started by the caller, once it has the process registered
 
 
 def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] | None = None,
@@ -272,7 +270,9 @@ def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] 
     if held:
         held.attach(process.pid)
     processes = processes or Processes()
-    processes.add(process)
+    processes.add(process)  # before its output is read: an interrupt on its first line finds it
+    for thread in threads:
+        thread.start()
     try:
         linger = None  # how long to wait for its output once it ended: to the end
         try:

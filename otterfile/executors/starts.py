@@ -64,11 +64,6 @@ class Outcome:
     tries: int = 1
     seconds: float = 0.0
 
-    @property
-    def gave_up(self) -> bool:
-        """Dropped on every try."""
-        return self.tries > 1 and dropped(self.code, self.stderr)
-
     def explained(self) -> str:
         """The error output, with what otter tried when every try was dropped."""
         if not dropped(self.code, self.stderr):

@@ -91,7 +91,7 @@ def missing_caddy_message(host: str) -> str:
             "e.g. `apt-get install caddy`, then run again")
 
 
-class Caddy:
+class CaddyProxy:
     """Caddy behind `caddy(tls=...)`: one site file per deployment under otter.d/."""
 
     name = "caddy"
@@ -168,4 +168,4 @@ class Caddy:
         return missing_caddy_message(host)
 
 
-PROXY = Caddy()
+PROXY = CaddyProxy()

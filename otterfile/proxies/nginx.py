@@ -186,7 +186,7 @@ def read_tls_files(tls: Any, folder: Path) -> tuple[str, str] | None:
     return texts[0], texts[1]
 
 
-class Nginx:
+class NginxProxy:
     """nginx behind `nginx(tls=...)`: one site file per deployment in conf.d/."""
 
     name = "nginx"
@@ -261,4 +261,4 @@ class Nginx:
         return missing_nginx_message(host)
 
 
-PROXY = Nginx()
+PROXY = NginxProxy()

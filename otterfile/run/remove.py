@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from ..runtimes.base import Runtime
 
 OTHER_MARK = "--- otter:other "
-KEPT = ("lock", "data")  # released after the lock; user data is never removed
 
 OTHERS_SCRIPT = load("remove/others.sh")
 FORGET_SCRIPT = load("remove/forget.sh")

@@ -35,7 +35,7 @@ class StepContext:
     in a command, quoted; other braces are left alone (awk, docker --format)."""
 
     def __init__(self, engine: Engine, task: Task, lane: Lane | None = None) -> None:
-        self._engine, self._task, self._lane = engine, task, lane
+        self._engine, self._task = engine, task
         self.deployment = task.deployment
         self.host = task.host or "controller"
         release, previous = (lane.release, lane.previous) if lane else (None, None)

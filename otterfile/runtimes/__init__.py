@@ -6,7 +6,8 @@ from typing import Any
 from .. import model
 from ..validate import kind_of
 from . import docker, podman, systemd
-from .base import Instance, InstanceStatus, Runtime, StartSpec
+from ..values import Instance, InstanceStatus
+from .base import Runtime, StartSpec
 
 KINDS: dict[type, Runtime] = {model.Docker: docker.RUNTIME, model.Podman: podman.RUNTIME,
                               model.Systemd: systemd.RUNTIME}

@@ -9,42 +9,11 @@ their output; nothing here runs a process.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 from ..artifacts.base import Artifact
 from ..command import Command, SecretText
-
-if TYPE_CHECKING:
-    from ..commands.container import Pulled
-
-EXIT_NO_PORT = 4  # start: no free port on 127.0.0.1
-
-
-@dataclass(frozen=True)
-class Instance:
-    """One instance of a deployment that a target runs (or has stopped)."""
-
-    name: str
-    running: bool
-    release: str = ""
-    digest: str = ""
-    status: str = ""  # the runtime's own words ("Up 3 minutes")
-    kind: str = ""  # the runtime kind that lists it (docker, podman, systemd)
-
-
-@dataclass(frozen=True)
-class InstanceStatus:
-    """How an instance is doing, for the health gate's report."""
-
-    state: str  # "running", "exited", "restarting", ..., "missing"
-    exit_code: int | None = None
-    restarts: int = 0
-    oom_killed: bool = False
-    logs: str = ""
-
-    @property
-    def alive(self) -> bool:
-        return self.state in ("running", "created", "activating") and self.restarts == 0
+from ..values import Instance, InstanceStatus, Pulled
 
 
 @dataclass(frozen=True)
@@ -112,7 +81,7 @@ class Runtime(Protocol):
         when a password is given. Parsed by `parse_pulled`; `login_refused` reads its exit.
         A runtime that runs no images raises OtterError."""
 
-    def parse_pulled(self, stdout: str) -> "Pulled":
+    def parse_pulled(self, stdout: str) -> Pulled:
         """What `pull` printed: whether it was there, the digests the registry served."""
 
     def login_refused(self, exited: int) -> bool:
@@ -136,7 +105,7 @@ class Runtime(Protocol):
 
     def start(self, value: Any, spec: StartSpec) -> Command:
         """One round trip: write the env file, pick a free port on 127.0.0.1, start the
-        instance there. Prints `port=N` (see `parse_started`); exit EXIT_NO_PORT: none."""
+        instance there. Prints `port=N` (see `parse_started`); exit values.EXIT_NO_PORT: none."""
 
     def parse_started(self, stdout: str) -> int | str:
         """The port `start` printed."""

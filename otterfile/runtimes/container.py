@@ -15,7 +15,8 @@ from ..errors import OtterError
 from ..commands import container as c, space
 from ..validate import (check_env, check_port, check_str, check_str_list, check_words, fail,
                         got)
-from .base import Instance, InstanceStatus, StartSpec
+from ..values import Instance, InstanceStatus, Pulled
+from .base import StartSpec
 
 
 class ContainerRuntime:
@@ -87,7 +88,7 @@ class ContainerRuntime:
         return c.pull(self.engine, ref, pinned=pinned, server=server, username=username,
                       password=password)
 
-    def parse_pulled(self, stdout: str) -> c.Pulled:
+    def parse_pulled(self, stdout: str) -> Pulled:
         return c.parse_pulled(stdout)
 
     def login_refused(self, exited: int) -> bool:

@@ -20,7 +20,8 @@ from ..render import render
 from ..state import PORT_PLACEHOLDER
 from ..validate import (check_env, check_int, check_port, check_size, check_str, check_words,
                         fail)
-from .base import Instance, InstanceStatus, StartSpec
+from ..values import Instance, InstanceStatus
+from .base import StartSpec
 
 _PROGRAM = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_.+@/-]*")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

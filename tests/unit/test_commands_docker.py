@@ -15,7 +15,7 @@ from otterfile.commands import container as docker
 from otterfile.commands.files import remove_file, render_env_file, write_file
 from otterfile.errors import OtterError, OtterfileError
 from otterfile.executors.local import LocalExecutor
-from otterfile.runtimes.base import Instance, InstanceStatus
+from otterfile.values import EXIT_NO_PORT, Instance, InstanceStatus
 from otterfile.secrets import Secret
 from tests.fakes import executable
 
@@ -180,7 +180,7 @@ def test_start_gives_up_after_its_tries_with_exit_4(engine, tmp_path):
     (engine.parent / "modes").write_text("clash\n" * 10)
     low = free_port()
     result = LocalExecutor().run(start(engine, tmp_path, (low, low + 50), tries=3))
-    assert result.exited == docker.EXIT_NO_PORT
+    assert result.exited == EXIT_NO_PORT
     assert "no free port" in result.stderr and "already allocated" in result.stderr
     assert len([c for c in calls(engine) if c.startswith("run")]) == 3
 

@@ -316,7 +316,7 @@ def test_progress_lines_come_at_most_every_interval(tmp_path, server, monkeypatc
     at = [when for when, line in said if " at " in line]
     # 1 MB in 256 KB chunks: four looks at the clock after the start, every other one shown
     assert len(ticks) == 2 and at[1] - at[0] >= 0.12, said
-    assert re.fullmatch(rf"{base}/slow: \d+\.\d MB of 1\.0 MB \(\d+%\) at [\d.]+ MB/s", ticks[0])
+    assert re.fullmatch(rf"{base}/slow: \d+\.\d [KM]B of 1\.0 MB \(\d+%\) at [\d.]+ MB/s", ticks[0])
     assert re.fullmatch(rf"{base}/slow: 1\.0 MB in [\d.]+s \([\d.]+ MB/s\), sha256 {HEX[:12]}",
                         lines[-1])
 

@@ -104,6 +104,12 @@ def test_every_declared_kind_has_one_table_row():
         assert set(declared) == set(table)
 
 
+def test_no_handler_shares_a_name_with_the_dsl_value_it_handles():
+    for _, table in DECLARED:
+        for value_type, kind in table.items():
+            assert type(kind).__name__ != value_type.__name__, type(kind)
+
+
 def _sample(value_type):
     from otterfile import build, caddy, docker, fetch, nginx, podman, registry, systemd
     namespace = {"build": build, "fetch": fetch, "registry": registry, "docker": docker,

@@ -31,6 +31,7 @@ from otterfile.model import build, registry
 from otterfile.runtimes import docker, podman, systemd
 from otterfile.secrets import Secret, secret
 from otterfile.validate import FieldError
+from otterfile.values import Pulled
 from tests.fakes import executable
 
 pytestmark = pytest.mark.unit
@@ -288,12 +289,12 @@ def test_the_push_script_tags_pushes_and_prints_the_digest(engine):
 
 def test_which_digest_a_pull_by_tag_pins():
     pull = Pull(parse_ref("nginx:1"))
-    docker_said = container.Pulled(False, digests=(D1,), repo_digests=(("nginx", D2),))
+    docker_said = Pulled(False, digests=(D1,), repo_digests=(("nginx", D2),))
     assert pull.choose(docker_said, "h") == D1  # docker's "Digest:" line
-    podman_list = container.Pulled(False, repo_digests=(
+    podman_list = Pulled(False, repo_digests=(
         ("docker.io/library/nginx", D1), ("docker.io/library/nginx", D2)), own=D1)
     assert pull.choose(podman_list, "h") == D2  # the list's, not the instance's
-    other = container.Pulled(False, repo_digests=(("mirror.test/nginx", D1),))
+    other = Pulled(False, repo_digests=(("mirror.test/nginx", D1),))
     with pytest.raises(OtterError, match="h: pulled nginx:1 from docker.io but cannot tell"):
         pull.choose(other, "h")
 

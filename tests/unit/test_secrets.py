@@ -2,7 +2,7 @@ import pytest
 
 from otterfile.command import Command, cmd
 from otterfile.errors import OtterfileError
-from otterfile.secret_store import SecretStore, parse_dotenv
+from otterfile.secret_store import SecretStore
 from otterfile.secrets import Secret, secret
 
 
@@ -33,9 +33,12 @@ def test_failing_secret_command_is_an_error(tmp_path):
         SecretStore(tmp_path, environ={}).lookup("X")
 
 
-def test_dotenv_syntax_error_names_line():
+def test_dotenv_syntax_error_names_line(tmp_path):
+    (tmp_path / ".otter").mkdir()
+    (tmp_path / ".otter" / "secrets").write_text("A=1\nnot a line\n", encoding="utf-8")
+    (tmp_path / ".otter" / "secrets").chmod(0o600)
     with pytest.raises(OtterfileError, match="secrets:2"):
-        parse_dotenv("A=1\nnot a line\n")
+        SecretStore(tmp_path, environ={}).lookup("A")
 
 
 def test_command_display_masks_secrets_and_quotes_once():

@@ -15,7 +15,7 @@ from otterfile.commands import state as cs
 from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor
 from otterfile.runtimes import podman
-from otterfile.runtimes.base import Instance
+from otterfile.values import Instance
 from tests.fakes import executable
 
 pytestmark = pytest.mark.unit

@@ -26,7 +26,8 @@ from otterfile.command import SecretText
 from otterfile.commands import store, systemd as s
 from otterfile.errors import OtterError, OtterfileError
 from otterfile.executors.local import LocalExecutor
-from otterfile.runtimes.base import Instance, InstanceStatus, StartSpec
+from otterfile.runtimes.base import StartSpec
+from otterfile.values import Instance, InstanceStatus
 from otterfile.runtimes.systemd import RUNTIME
 from otterfile.secrets import Secret
 from tests.fakes import executable

@@ -14,7 +14,8 @@ pytest.importorskip("mypy", reason="outside the project: mypy is missing (pip in
                                    "'.[test]', scripts/setup.sh, installs it)")
 
 ROOT = Path(__file__).resolve().parents[2]
-OTTERFILES = sorted(ROOT.glob("examples/*/Otterfile.py")) + [ROOT / "Otterfile.py.sample"]
+SAMPLE = ROOT / "otterfile" / "templates" / "Otterfile.py.sample"  # what `otter init` writes
+OTTERFILES = sorted(ROOT.glob("examples/*/Otterfile.py")) + [SAMPLE]
 
 
 @pytest.fixture(scope="module")

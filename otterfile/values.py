@@ -1,0 +1,46 @@
+"""The values the seams exchange: what a runtime reports about its instances and pulls, and
+the exit code of a start with no free port. A leaf (it imports nothing of otter), so the
+command builders and the kinds behind them both read it without importing each other."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_NO_PORT = 4  # start: no free port on 127.0.0.1
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One instance of a deployment that a target runs (or has stopped)."""
+
+    name: str
+    running: bool
+    release: str = ""
+    digest: str = ""
+    status: str = ""  # the runtime's own words ("Up 3 minutes")
+    kind: str = ""  # the runtime kind that lists it (docker, podman, systemd)
+
+
+@dataclass(frozen=True)
+class InstanceStatus:
+    """How an instance is doing, for the health gate's report."""
+
+    state: str  # "running", "exited", "restarting", ..., "missing"
+    exit_code: int | None = None
+    restarts: int = 0
+    oom_killed: bool = False
+    logs: str = ""
+
+    @property
+    def alive(self) -> bool:
+        return self.state in ("running", "created", "activating") and self.restarts == 0
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """What a container engine's `pull` printed."""
+
+    present: bool  # pinned and there already: nothing pulled
+    before: tuple[tuple[str, str], ...] = ()  # (name, digest) the engine had before
+    digests: tuple[str, ...] = ()  # docker's `Digest:` lines
+    repo_digests: tuple[tuple[str, str], ...] = ()  # (name, digest) after the pull
+    own: str | None = None  # podman: the digest of the image's own manifest
