@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, NoReturn, cast
+from typing import Any, Iterable, Mapping, NoReturn, TypeVar, cast
 
 from .errors import OtterfileError
 from .secrets import Secret
+
+K = TypeVar("K")  # a kind in a kind table
 
 
 class FieldError(OtterfileError):
@@ -158,7 +160,7 @@ def check_parallel(path: str, value: Any) -> int | str | None:
     return None
 
 
-def kind_of(table: dict[type, Any], value: Any, accepted: str) -> Any:
+def kind_of(table: Mapping[type, K], value: Any, accepted: str) -> K:
     """The kind module a value's type is registered for in `table`; a FieldError names
     what is `accepted` ("build(...), fetch(...) or registry(...)") otherwise."""
     kind = table.get(type(value))

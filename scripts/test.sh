@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
-# the types first: 0 errors over the package (setup.cfg's [mypy] sections), else the run fails
+# the types first: 0 errors over the package at --strict (setup.cfg's [mypy]), else the run fails
 python3 -m mypy otterfile
 workers=${OTTER_TEST_WORKERS:-3}
 if [ "$workers" -gt 0 ]; then

@@ -56,7 +56,7 @@ class ImageStore(Protocol):
         """The image id of a `docker save` archive kept in this store, or None when the
         file is not one (only its manifest is read)."""
 
-    def history(self, image_id: str) -> list[dict] | None:
+    def history(self, image_id: str) -> list[dict[str, Any]] | None:
         """The engine's history of the image (top first, each entry's `Size`), or None
         when this store cannot tell (layer sizes are then estimated without it)."""
 

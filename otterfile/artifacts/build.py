@@ -77,10 +77,10 @@ class BuildSource:
         return None
 
     def named_image(self, value: Any) -> str | None:
-        return value.image
+        return cast("str | None", value.image)
 
     def build_host(self, value: Any) -> str | None:
-        return value.on
+        return cast("str | None", value.on)
 
     def built_on(self, value: Any, host: str) -> Any:
         return dataclasses.replace(value, on=host)
@@ -292,7 +292,7 @@ def _private_cache(executor: Executor, cache_dir: Path) -> None:
         raise OtterError(f"cannot make {cache_dir}: {made.tail(3)}")
 
 
-def _auth(executor: Executor, cache_dir: Path, user: str, password) -> git.Env:
+def _auth(executor: Executor, cache_dir: Path, user: str, password: Secret | str) -> git.Env:
     helper = str(cache_dir / "git-askpass")
     written = executor.run(write_file(helper, git.ASKPASS_SCRIPT, mode=0o700))
     if not written.ok:

@@ -62,7 +62,7 @@ class SharedImages:
     def archive_image_id(self, path: Path) -> str | None:
         return self.store.archive_image_id(path)
 
-    def history(self, image_id: str) -> list[dict] | None:
+    def history(self, image_id: str) -> list[dict[str, Any]] | None:
         return self.store.history(image_id)
 
     def serve(self, path: Path) -> str | None:

@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from ..command import Command, script
@@ -27,6 +27,9 @@ from ..validate import check_choice, check_str, fail, got
 from . import archive
 from .base import AcquireContext, Artifact
 from .build import redact, split_credentials
+
+if TYPE_CHECKING:
+    import httpx
 
 TRIES = 4  # attempts without progress before a download gives up
 BACKOFF = 0.5  # seconds before the second attempt; doubled for each further one
@@ -127,7 +130,7 @@ def _download(ctx: AcquireContext, url: str, pin: str | None, cache: Path, shown
         return pin
     if not printed:
         raise OtterError(f"the download of {shown} printed no digest")
-    return printed[-1]
+    return str(printed[-1])
 
 
 def download_command(url: str, cache: Path, pin: str | None) -> Command:
@@ -287,7 +290,7 @@ def _get(url: str, partial: _Partial, progress: _Progress, shown: str,
             time.sleep(delay)
 
 
-def _attempt(client, url: str, partial: _Partial, progress: _Progress, shown: str) -> None:
+def _attempt(client: httpx.Client, url: str, partial: _Partial, progress: _Progress, shown: str) -> None:
     headers = {}
     if partial.size:
         headers["Range"] = f"bytes={partial.size}-"
@@ -317,15 +320,16 @@ def _attempt(client, url: str, partial: _Partial, progress: _Progress, shown: st
             raise _Retry(f"the body ended at byte {partial.size} of {total}")
 
 
-def _resumes(response, offset: int) -> bool:
+def _resumes(response: httpx.Response, offset: int) -> bool:
     """Does this 206 answer start where the partial file ends?"""
     found = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
     return found is not None and int(found.group(1)) == offset
 
 
-def _validator(response) -> str | None:
+def _validator(response: httpx.Response) -> str | None:
     """A strong ETag, else Last-Modified: what If-Range may name."""
-    etag = response.headers.get("ETag", "")
+    etag: str = response.headers.get("ETag", "")
     if etag and not etag.startswith("W/"):
         return etag
-    return response.headers.get("Last-Modified")
+    modified: str | None = response.headers.get("Last-Modified")
+    return modified

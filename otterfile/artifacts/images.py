@@ -3,7 +3,7 @@ layers, and `docker save` as a stream. Lower-level errors become OtterError here
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator, cast
 
 from ..errors import OtterError
 from .archive import image_id_of
@@ -16,7 +16,7 @@ class Inspected:
     inspected dict, or None when there is no such image): the controller's and a build
     host's store alike."""
 
-    def _inspect(self, ref: str) -> dict | None:
+    def _inspect(self, ref: str) -> dict[str, Any] | None:
         raise NotImplementedError
 
     def image_id(self, ref: str) -> str | None:
@@ -45,7 +45,7 @@ class ControllerStore:
     def archive_image_id(self, path: Path) -> str | None:
         return image_id_of(path)
 
-    def history(self, image_id: str) -> list[dict] | None:
+    def history(self, image_id: str) -> list[dict[str, Any]] | None:
         return None
 
     def serve(self, path: Path) -> str | None:
@@ -71,10 +71,10 @@ class DockerImages(ControllerStore, Inspected):
                     from None
         return self._client.api
 
-    def _inspect(self, ref: str) -> dict | None:
+    def _inspect(self, ref: str) -> dict[str, Any] | None:
         import docker
         try:
-            return self._api().inspect_image(ref)
+            return cast("dict[str, Any]", self._api().inspect_image(ref))
         except docker.errors.NotFound:
             return None
         except docker.errors.DockerException as error:
@@ -91,8 +91,8 @@ class DockerImages(ControllerStore, Inspected):
                 from None
         return ChunkReader(chunks)  # type: ignore[return-value]
 
-    def history(self, image_id: str) -> list[dict] | None:
-        return self._api().history(image_id)
+    def history(self, image_id: str) -> list[dict[str, Any]] | None:
+        return cast("list[dict[str, Any]]", self._api().history(image_id))
 
 
 def _client(docker: Any) -> Any:
@@ -108,7 +108,7 @@ def _client(docker: Any) -> Any:
     return docker.from_env()
 
 
-def open_file(path) -> tuple[BinaryIO, int | None]:
+def open_file(path: Path) -> tuple[BinaryIO, int | None]:
     """A kept file artifact as a stream, and its size."""
     try:
         return open(path, "rb"), path.stat().st_size

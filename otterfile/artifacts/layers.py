@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tarfile
-from typing import BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator
 
 BLOCK = 512
 CHUNK = 1024 * 1024
@@ -55,7 +55,7 @@ def archive_diff_ids(source: BinaryIO) -> list[str]:
     seekable = getattr(source, "seekable", None)
     if seekable is None or not seekable():
         return []
-    def member(archive: tarfile.TarFile, name: str):
+    def member(archive: tarfile.TarFile, name: str) -> Any:
         found = archive.extractfile(name)
         return json.load(found) if found else None
     try:

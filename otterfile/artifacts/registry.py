@@ -165,7 +165,7 @@ class Pull:
     def choose(self, pulled: Any, host: str) -> str:
         """The digest the registry served for the tag, from what `pull` printed."""
         if pulled.digests:  # docker: the `Digest:` line of the pull
-            return pulled.digests[-1]
+            return str(pulled.digests[-1])
         mine = familiar(self.ref.name)
         found = [d for name, d in pulled.repo_digests if familiar(name) == mine]
         found = list(dict.fromkeys(found))
@@ -174,7 +174,7 @@ class Pull:
         if not found:
             raise OtterError(f"{host}: pulled {self.ref.by_tag} from {self.ref.server} but "
                              "cannot tell its digest (the engine lists no repo digest)")
-        return found[0]
+        return str(found[0])
 
     def had(self, pulled: Any, digest: str) -> bool:
         """Whether the target had this repository at `digest` before the pull (then the

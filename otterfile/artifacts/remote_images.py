@@ -68,14 +68,14 @@ class RemoteImages(Inspected):
 
     def __init__(self, executor: Executor, engine: str = "docker"):
         self.executor, self.engine = executor, engine
-        self._seen: dict[str, dict] = {}  # ref or id -> `image inspect` (one round trip each)
+        self._seen: dict[str, dict[str, Any]] = {}  # ref or id -> `image inspect` (one round trip each)
         self._served: list[Session] = []  # each HTTP server, running until close
 
     @property
     def where(self) -> str:
         return self.executor.host.name
 
-    def _inspect(self, ref: str) -> dict | None:
+    def _inspect(self, ref: str) -> dict[str, Any] | None:
         if ref not in self._seen:
             result = self.executor.run(inspect(self.engine, ref))
             if not result.ok:
@@ -103,7 +103,7 @@ class RemoteImages(Inspected):
                              f"{sized.tail(3) or f'exit {sized.exited}'}")
         return self.executor.open_stream(cat(path)), int(sized.stdout.strip())
 
-    def history(self, image_id: str) -> list[dict] | None:
+    def history(self, image_id: str) -> list[dict[str, Any]] | None:
         return None  # one more round trip for an estimate: layer sizes go without it
 
     def serve(self, path: Path) -> str:
@@ -134,7 +134,7 @@ class RemoteImages(Inspected):
         return image_id_of_manifest(result.stdout) if result.exited == 0 else None
 
 
-def _parse_inspect(stdout: str) -> dict | None:
+def _parse_inspect(stdout: str) -> dict[str, Any] | None:
     text = stdout.strip()
     if not text:
         return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import BinaryIO, Callable
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
 from ..command import Command
 from ..commands import download
@@ -21,6 +21,12 @@ from ..executors.base import Executor
 from ..text import human_size
 from .base import Artifact, ImageStore
 from .layers import LayerFilter, archive_diff_ids, missing
+
+if TYPE_CHECKING:
+    from ..executors.base import Result
+    from ..runtimes.base import Runtime
+    from .registry import Pull
+    from .relay import Child
 
 OnShipProgress = Callable[[int, "int | None"], None]
 Guard = Callable[[Command], Command]  # wraps what reads the stream on the target
@@ -57,7 +63,7 @@ class ShipResult:
                 f"{self.layers[1]} layers; the target had the rest)")
 
 
-def ship(artifact: Artifact, runtime, remote: Executor, images: ImageStore, *,
+def ship(artifact: Artifact, runtime: Runtime, remote: Executor, images: ImageStore, *,
          on_progress: OnShipProgress | None = None,
          have: frozenset[str] | None = None, present: bool | None = None,
          guard: Guard = _unguarded) -> ShipResult:
@@ -73,7 +79,7 @@ def ship(artifact: Artifact, runtime, remote: Executor, images: ImageStore, *,
                      present=present, guard=guard)
 
 
-def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
+def ship_image(artifact: Artifact, runtime: Runtime, remote: Executor, images: ImageStore,
                on_progress: OnShipProgress | None,
                have: frozenset[str] | None = None, present: bool | None = None,
                guard: Guard = _unguarded) -> ShipResult:
@@ -90,8 +96,9 @@ def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore
     progress = (lambda sent: on_progress(sent, total if total and sent <= total else None)) \
         if on_progress else None
     try:
-        result = remote.run(guard(runtime.receive(artifact)), stdin=stream,
-                            on_progress=progress)
+        # _Counter reads like a file; BinaryIO declares more than a reader uses
+        result = remote.run(guard(runtime.receive(artifact)),
+                            stdin=stream, on_progress=progress)  # type: ignore[arg-type]
     finally:
         stream.close()
     sent = stream.count
@@ -115,7 +122,8 @@ def ship_image(artifact: Artifact, runtime, remote: Executor, images: ImageStore
     return ShipResult(True, sent, time.monotonic() - started, layers=layers)
 
 
-def _archive(artifact: Artifact, images: ImageStore, have: frozenset[str] | None):
+def _archive(artifact: Artifact, images: ImageStore, have: frozenset[str] | None,
+             ) -> tuple[_Counter, int | None, tuple[int, int] | None]:
     """The `docker save` archive to send, counted: whole, or without the layers the target
     holds (`have`). Returns (stream, its size or None, (layers sent, layers) or None)."""
     if artifact.path is not None:  # a `docker save` archive built or fetched as a file
@@ -136,19 +144,21 @@ def _archive(artifact: Artifact, images: ImageStore, have: frozenset[str] | None
         len(lacking), len(diff_ids))
 
 
-def _disk_full(result) -> bool:
+def _disk_full(result: Result) -> bool:
     return "no space left on device" in (result.stderr + result.stdout).lower()
 
 
-def lacks(artifact: Artifact, runtime, remote: Executor, known: bool | None = None) -> bool:
+def lacks(artifact: Artifact, runtime: Runtime, remote: Executor,
+          known: bool | None = None) -> bool:
     """The target's probe says it lacks the image: one round trip, none when `known` (what
     the state read's probe found) answers it."""
     return not _probe(remote, runtime, artifact, known)
 
 
-def ship_relay(artifact: Artifact, remote: Executor, images: ImageStore, children: list, *,
-               engine: str, run_id: str, on_progress: OnShipProgress | None = None,
-               on_info: Callable[[str], None] | None = None):
+def ship_relay(artifact: Artifact, remote: Executor, images: ImageStore,
+               children: list[Child], *, engine: str, run_id: str,
+               on_progress: OnShipProgress | None = None,
+               on_info: Callable[[str], None] | None = None) -> tuple[ShipResult, list[Child]]:
     """Stream the WHOLE image to the relay behind `remote`, which loads it and passes it on to
     `children` (relay.Child): its children may lack any layer, so none is left out. Returns
     (ShipResult, the children that lack the image after it); raises relay.RelayFailed when
@@ -159,7 +169,8 @@ def ship_relay(artifact: Artifact, remote: Executor, images: ImageStore, childre
     progress = (lambda sent: on_progress(sent, total if total and sent <= total else None)) \
         if on_progress else None
     try:
-        missing = relay_image(stream, artifact.digest, remote, children, engine=engine,
+        missing = relay_image(stream, artifact.digest,  # type: ignore[arg-type] # a reader
+                              remote, children, engine=engine,
                               run_id=run_id, image=artifact.image, on_progress=progress,
                               on_info=on_info)
     finally:
@@ -169,7 +180,7 @@ def ship_relay(artifact: Artifact, remote: Executor, images: ImageStore, childre
     return ShipResult(True, stream.count, time.monotonic() - started), missing
 
 
-def _whole(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
+def _whole(artifact: Artifact, runtime: Runtime, remote: Executor, images: ImageStore,
            on_progress: OnShipProgress | None, started: float, sent: int,
            refused: str, guard: Guard) -> ShipResult:
     """After the engine refused a partial archive: the whole image, once (unless the probe
@@ -183,7 +194,8 @@ def _a(word: str) -> str:
     return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
 
-def _probe(remote: Executor, runtime, artifact: Artifact, known: bool | None = None) -> bool:
+def _probe(remote: Executor, runtime: Runtime, artifact: Artifact,
+           known: bool | None = None) -> bool:
     """One round trip: is the image there (and its tag pointed at it)? `known`: the answer
     of a probe that already ran (no round trip)."""
     if known is not None:
@@ -220,7 +232,7 @@ class _Counter:
             close()
 
 
-def ship_file(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
+def ship_file(artifact: Artifact, runtime: Runtime, remote: Executor, images: ImageStore,
               on_progress: OnShipProgress | None, have: frozenset[str] | None = None,
               present: bool | None = None, guard: Guard = _unguarded) -> ShipResult:
     """Stream a file from the controller's cache into the target's store, unless it (or
@@ -257,7 +269,7 @@ def _download(artifact: Artifact, remote: Executor, started: float) -> ShipResul
     return ShipResult(True, 0, time.monotonic() - started)
 
 
-def ship_pull(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
+def ship_pull(artifact: Artifact, runtime: Runtime, remote: Executor, images: ImageStore,
               on_progress: OnShipProgress | None, have: frozenset[str] | None = None,
               present: bool | None = None, guard: Guard = _unguarded) -> ShipResult:
     """The target pulls the image from its registry. The first target of the run pulls the
@@ -276,7 +288,7 @@ def ship_pull(artifact: Artifact, runtime, remote: Executor, images: ImageStore,
     return ShipResult(moved, 0, time.monotonic() - started, pulled_artifact(artifact, digest))
 
 
-def _pull(runtime, remote: Executor, pull, digest: str | None) -> tuple[str, bool]:
+def _pull(runtime: Runtime, remote: Executor, pull: Pull, digest: str | None) -> tuple[str, bool]:
     """Pull by digest (or by tag when `digest` is None): (the digest, whether it moved)."""
     pinned = pull.ref.pinned(digest) if digest else None
     what = pinned or pull.ref.by_tag

@@ -11,6 +11,7 @@ import tarfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .base import Artifact, ImageStore
 from .layers import chain_ids, layer_index, missing
@@ -105,7 +106,7 @@ def _held_layers(archive: tarfile.TarFile, have: frozenset[str]) -> list[int]:
     return held
 
 
-def layer_sizes(history: list[dict] | None, diff_ids: list[str]) -> list[int] | None:
+def layer_sizes(history: list[dict[str, Any]] | None, diff_ids: list[str]) -> list[int] | None:
     """Each layer's size (bottom first) from the engine's image history (top first; the
     entries that made no layer have size 0); None when they cannot be matched up."""
     if history is None:
@@ -122,7 +123,7 @@ def layer_sizes(history: list[dict] | None, diff_ids: list[str]) -> list[int] | 
     return sizes
 
 
-def history_of(images, digest: str) -> list[dict] | None:
+def history_of(images: ImageStore, digest: str) -> list[dict[str, Any]] | None:
     """The image's history from the store's engine, or None."""
     try:
         return images.history(digest)

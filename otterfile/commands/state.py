@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .. import scripts
 from ..command import Command, script
 from ..values import Instance
 from ..state import DEFAULT_BASE, Kinds, State, parse_log, parse_state, state_dir
 from .files import write_file
+
+if TYPE_CHECKING:
+    from ..executors.base import Result
 
 INSTANCES_MARK = "--- otter:instances"  # then " KIND": the instances that kind lists
 LOG_MARK = "--- otter:log"
@@ -28,7 +31,7 @@ class TargetState:
 
     state: State
     instances: list[Instance] = field(default_factory=list)
-    log: list[dict] = field(default_factory=list)
+    log: list[dict[str, Any]] = field(default_factory=list)
     listed: frozenset[str] = frozenset()  # the runtime kinds whose instances were listed
     # (release id, runtime kind, how it was told) of records that name no runtime, an older
     # otter's (run/kinds.py): "found" (its instance is listed there), "named" (only that
@@ -107,7 +110,7 @@ def write_around(deployment: str, command: Command, before: str | None, after: s
                   writes=(*command.writes, (path, None)))
 
 
-def changed(result) -> bool:
+def changed(result: Result) -> bool:
     """Whether the command of a `write_around` ran and succeeded (whatever the write after
     it did)."""
     return CHANGED_MARK in result.stdout.splitlines()

@@ -59,10 +59,10 @@ class Runtime(Protocol):
     def port(self, value: Any) -> int:
         """The port the service listens on inside its instance."""
 
-    def env(self, value: Any) -> dict:
+    def env(self, value: Any) -> dict[str, Any]:
         """The environment the user gave (values may be secrets)."""
 
-    def settings(self, value: Any) -> list:
+    def settings(self, value: Any) -> list[Any]:
         """What besides artifact and env makes two releases the same (for no-op detection)."""
 
     def instance_name(self, deployment: str, release: str) -> str:

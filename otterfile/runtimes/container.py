@@ -52,12 +52,12 @@ class ContainerRuntime:
         return []
 
     def port(self, value: Any) -> int:
-        return value.port
+        return int(value.port)
 
-    def env(self, value: Any) -> dict:
+    def env(self, value: Any) -> dict[str, Any]:
         return dict(value.env)
 
-    def settings(self, value: Any) -> list:
+    def settings(self, value: Any) -> list[Any]:
         return [self.engine, value.image, value.port, list(value.volumes),
                 list(value.options), value.command, value.init]
 

@@ -76,12 +76,12 @@ class SystemdRuntime:
         return []
 
     def port(self, value: Any) -> int:
-        return value.port
+        return int(value.port)
 
-    def env(self, value: Any) -> dict:
+    def env(self, value: Any) -> dict[str, Any]:
         return dict(value.env)
 
-    def settings(self, value: Any) -> list:
+    def settings(self, value: Any) -> list[Any]:
         return ["systemd", value.command, value.port, value.user]
 
     def instance_name(self, deployment: str, release: str) -> str:

@@ -20,30 +20,30 @@ import threading
 PROBES = (("192.0.2.1", socket.AF_INET), ("2001:db8::1", socket.AF_INET6))  # documentation
 
 
-def default_address():
+def default_address() -> str:
     """The local address of the default route (a UDP connect sends nothing)."""
     for probe, family in PROBES:
         try:
             with socket.socket(family, socket.SOCK_DGRAM) as sock:
                 sock.connect((probe, 9))
-                return sock.getsockname()[0]
+                return str(sock.getsockname()[0])
         except OSError:
             continue
     return socket.gethostbyname(socket.gethostname())
 
 
-def handler(file, path):
+def handler(file: str, path: str) -> "type[http.server.BaseHTTPRequestHandler]":
     """The request handler: `path` sends `file`, every other path is 404."""
     class Handler(http.server.BaseHTTPRequestHandler):
         server_version, sys_version = "otter", ""
 
-        def do_GET(self):
+        def do_GET(self) -> None:
             self.answer(send=True)
 
-        def do_HEAD(self):
+        def do_HEAD(self) -> None:
             self.answer(send=False)
 
-        def answer(self, send):
+        def answer(self, send: bool) -> None:
             if not hmac.compare_digest(self.path.encode(), path.encode()):
                 self.send_error(404)
                 return
@@ -55,12 +55,13 @@ def handler(file, path):
                 if send:
                     shutil.copyfileobj(source, self.wfile, 256 * 1024)
 
-        def log_message(self, *_):  # stdout is otter's; nothing to say per request
+        def log_message(self, *_: object) -> None:  # stdout is otter's; nothing to say per request
             pass
     return Handler
 
 
-def listen(address, handler_class):
+def listen(address: str, handler_class: "type[http.server.BaseHTTPRequestHandler]",
+           ) -> http.server.ThreadingHTTPServer:
     """A server bound to `address` on a free port (an IPv6 address binds as IPv6)."""
     class Server(http.server.ThreadingHTTPServer):
         address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
@@ -68,14 +69,14 @@ def listen(address, handler_class):
     return Server((address, 0), handler_class)
 
 
-def main(argv):
+def main(argv: "list[str]") -> int:
     file, address = argv[0], argv[1] if len(argv) > 1 else ""
     if not os.path.isfile(file):
         sys.stderr.write("otter: no file %s\n" % file)
         return 3
     path = "/" + secrets.token_urlsafe(32)
     try:
-        address = socket.getaddrinfo(address or default_address(), None)[0][4][0]
+        address = str(socket.getaddrinfo(address or default_address(), None)[0][4][0])
         server = listen(address, handler(file, path))
     except OSError as error:
         sys.stderr.write("otter: cannot listen on %s: %s\n"
@@ -90,7 +91,7 @@ def main(argv):
     return 0
 
 
-def watch(server):
+def watch(server: http.server.ThreadingHTTPServer) -> None:
     """Stop the server once stdin ends (nothing is ever sent on it)."""
     while sys.stdin.buffer.read(4096):
         pass
