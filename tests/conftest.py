@@ -9,9 +9,16 @@ the project's, so a test that cannot run without it fails there instead of hidin
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
+
+# A suite started as a background job (a CI script's `cmd &`) inherits SIGINT ignored, and every
+# otter it starts would ignore Ctrl-C too: the Ctrl-C tests send SIGINT as a terminal does to its
+# foreground job. A handler here is reset to the default in each child at exec.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Under pytest-xdist (`-n 3`, scripts/test.sh) each worker is its own session with its own set
 # of test hosts: worker gwN takes the Nth slot of OTTER_TESTBED_SLOTS (tests/testbed/hosts.py
