@@ -115,7 +115,7 @@ def app_image() -> Iterator[Callable[..., AppImage]]:
 
     yield make
     if built:
-        subprocess.run(["docker", "rmi", "--force", *set(built)], capture_output=True)
+        subprocess.run(["docker", "rmi", "--no-prune", "--force", *set(built)], capture_output=True)
 
 
 @pytest.fixture

@@ -73,7 +73,8 @@ def engine():
     tags = sh("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
               TAG.split(":")[0]).split()
     if tags:
-        subprocess.run(["docker", "rmi", "-f", *tags], capture_output=True, check=False)
+        subprocess.run(["docker", "rmi", "--no-prune", "-f", *tags], capture_output=True,
+                       check=False)
 
 
 @pytest.fixture(scope="module")

@@ -88,4 +88,4 @@ def test_a_one_layer_release_moves_only_that_layer(tmp_path, clean_targets, runt
               f"received per target: {moved}; otter said: {[e['message'] for e in said.values()]}")
     finally:
         if made:
-            subprocess.run(["docker", "rmi", "-f", *made], capture_output=True)
+            subprocess.run(["docker", "rmi", "--no-prune", "-f", *made], capture_output=True)

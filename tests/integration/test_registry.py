@@ -104,7 +104,7 @@ def registry(clean_targets, tmp_path):
                              "{{.Repository}}@{{.Digest}}"], capture_output=True, text=True)
     refs = [r for r in listed.stdout.split() if r.startswith(f"{PUSH_AS}@sha256:")]
     if pushed or refs:  # the controller keeps none of what the tests pushed
-        subprocess.run(["docker", "rmi", *set(pushed), *refs], capture_output=True)
+        subprocess.run(["docker", "rmi", "--no-prune", *set(pushed), *refs], capture_output=True)
 
 
 def push(image, tag: str, pushed: list, *, login: bool = False, tmp_path=None) -> str:

@@ -164,4 +164,4 @@ def test_the_childs_forced_command_keeps_only_the_announced_image(clean_target, 
         assert not on(clean_target, "docker", "image", "inspect", foreign.id).ok
     finally:
         executor.close()
-        subprocess.run(["docker", "rmi", victim], capture_output=True)
+        subprocess.run(["docker", "rmi", "--no-prune", victim], capture_output=True)

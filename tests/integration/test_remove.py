@@ -24,7 +24,7 @@ def proxy(request, testbed, clean_targets):
     yield request.param
     if request.param == "nginx":
         testbed.reset(clean_targets[:2])
-    subprocess.run(["docker", "rmi", WEB_TAG, OTHER_TAG],
+    subprocess.run(["docker", "rmi", "--no-prune", WEB_TAG, OTHER_TAG],
                    capture_output=True)
 
 

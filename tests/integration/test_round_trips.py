@@ -176,4 +176,4 @@ def test_a_first_image_deploy_takes_one_round_trip_per_stage(tmp_path, testbed, 
             with open(report, "a") as out:
                 out.write("\n".join(lines) + "\n")
     finally:
-        subprocess.run(["docker", "rmi", "--force", BIG_TAG], capture_output=True)
+        subprocess.run(["docker", "rmi", "--no-prune", "--force", BIG_TAG], capture_output=True)
