@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.integration.deploy import DOMAIN, on, otter, served, start_otter, write_app
+from tests.integration.deploy import APP_TAG, DOMAIN, on, otter, served, start_otter, write_app
 
 STATE = "/var/lib/otter/production/releases.json"
 
@@ -58,7 +58,7 @@ def servers():
 
 @deployment
 def production():
-    return Deployment(artifact=build(path="app", command="docker build -q -t otter-it-app ."),
+    return Deployment(artifact=build(path="app", command="docker build -q -t {APP_TAG} ."),
                       runtime=docker(port=8080), targets=[servers], domains=["{DOMAIN}"],
                       proxy=caddy(tls="off"))
 ''')

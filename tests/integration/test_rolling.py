@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.deploy import DOMAIN, on, otter, served, write_app
+from tests.integration.deploy import APP_TAG, DOMAIN, on, otter, served, write_app
 
 FLAG = "/var/lib/otter-it-rolling"  # on each target; mounted at /www/flag in the app
 OTTERFILE = '''
@@ -17,7 +17,7 @@ HOSTS = {hosts!r}
 
 @artifact
 def web():
-    return build(path="app", command="docker build -q -t otter-it-app:latest .")
+    return build(path="app", command="docker build -q -t {app_tag} .")
 
 @runtime
 def box():
@@ -56,7 +56,7 @@ def test_a_failure_in_the_second_batch_stops_the_third(tmp_path, clean_targets, 
     canary, failing, third = clean_targets[:3]
     hosts = [(t.host.address, t.host.identity_file, t.host.known_hosts) for t in clean_targets]
     (tmp_path / "Otterfile.py").write_text(OTTERFILE.format(
-        hosts=hosts, flag=FLAG, domain=DOMAIN, on_failure=on_failure))
+        hosts=hosts, app_tag=APP_TAG, flag=FLAG, domain=DOMAIN, on_failure=on_failure))
     names = [t.host.name for t in clean_targets]
     try:
         for target in clean_targets:
