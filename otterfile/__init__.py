@@ -5,12 +5,12 @@ decorators below; `otter run NAME` deploys one.
 """
 import os as _os
 
-from .dsl import artifact, deployment, runtime, step, target
-from .errors import OtterError, OtterfileError
-from .hosts import local, ssh
-from .model import (Deployment, HealthCheck, build, caddy, docker, fetch, nginx, podman,
+from otterfile.load.dsl import artifact, deployment, runtime, step, target
+from otterfile.errors import OtterError, OtterfileError
+from otterfile.hosts import local, ssh
+from otterfile.load.model import (Deployment, HealthCheck, build, caddy, docker, fetch, nginx, podman,
                     registry, systemd)
-from .secrets import secret
+from otterfile.secrets import secret
 
 __version__ = "0.1.0"
 

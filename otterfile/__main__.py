@@ -1,4 +1,4 @@
 """python -m otterfile: the same as the `otter` command."""
-from .cli import main
+from otterfile.cli import main
 
 main()

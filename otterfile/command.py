@@ -5,7 +5,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from .secrets import MASK, Secret
+from otterfile.secrets import MASK, Secret
 
 Arg = str | Secret
 

@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
-from .errors import OtterfileError
-from .peers import peer_problem, split_peer
+from otterfile.errors import OtterfileError
+from otterfile.peers import peer_problem, split_peer
 
 HOST_KEY_CHECKING = ("yes", "accept-new")
 

@@ -5,7 +5,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import OtterError
+from otterfile.errors import OtterError
 
 if TYPE_CHECKING:
     import jinja2

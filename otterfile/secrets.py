@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .errors import OtterfileError
+from otterfile.errors import OtterfileError
 
 MASK = "***"
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import model
-from ..validate import kind_of
-from . import build, fetch, registry
-from .base import AcquireContext, Artifact, ArtifactSource
+from otterfile.load import model
+from otterfile.load.validate import kind_of
+from otterfile.artifacts import build, fetch, registry
+from otterfile.artifacts.base import AcquireContext, Artifact, ArtifactSource
 
 KINDS: dict[type, ArtifactSource] = {model.Build: build.SOURCE, model.Fetch: fetch.SOURCE,
                                      model.Registry: registry.SOURCE}

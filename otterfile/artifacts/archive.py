@@ -7,8 +7,8 @@ import re
 import tarfile
 from pathlib import Path
 
-from .. import scripts
-from ..command import Command, script
+from otterfile import scripts
+from otterfile.command import Command, script
 
 KEEP_SCRIPT = scripts.load("keep-file.sh")
 

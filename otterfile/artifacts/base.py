@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, ContextManager, Protocol
 
-from ..executors.base import Executor
+from otterfile.executors.base import Executor
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, cast
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from ..command import cmd, script
-from ..commands import git
-from ..commands.files import write_file
-from ..errors import OtterError
-from ..executors.base import Executor, Result
-from ..secrets import Secret
-from ..validate import check_choice, check_str, fail, got
-from . import archive
-from .base import AcquireContext, Artifact, ImageStore
+from otterfile.command import cmd, script
+from otterfile.commands import git
+from otterfile.commands.files import write_file
+from otterfile.errors import OtterError
+from otterfile.executors.base import Executor, Result
+from otterfile.secrets import Secret
+from otterfile.load.validate import check_choice, check_str, fail, got
+from otterfile.artifacts import archive
+from otterfile.artifacts.base import AcquireContext, Artifact, ImageStore
 
 TAIL_LINES = 20
 KEEP_EXPORTS = 3  # exported trees kept per repository; older ones are removed
@@ -103,7 +103,7 @@ def _check_on(value: Any) -> Any:
     via=; the build host clones the repository itself, so it needs a URL or a path there."""
     from dataclasses import replace
 
-    from ..dsl import mark_of
+    from otterfile.load.dsl import mark_of
     check_choice("via", value.via, ("controller", "url"))
     if value.on is None:
         if value.via != "controller":
@@ -125,7 +125,7 @@ def _check_on(value: Any) -> Any:
 def _check_push(value: Any) -> None:
     """push=NAME[:TAG], pull_from=NAME (the same repository as the targets reach it), and
     the registry login; only for an image."""
-    from .registry import check_login, checked_ref
+    from otterfile.artifacts.registry import check_login, checked_ref
     if value.push is None:
         if value.pull_from is not None:
             fail("pull_from", "pull_from= names where the targets pull what push= pushed; "
@@ -210,8 +210,8 @@ def _push(ctx: AcquireContext, value: Any, image_id: str, tag: str,
           **about: Any) -> Artifact:
     """Push the built image (tagged NAME:TAG, the build's own tag when push= has none) and
     pin it by the digest the registry stored: the targets pull exactly that."""
-    from ..commands import container
-    from .registry import Pin, Pull, parse_ref
+    from otterfile.commands import container
+    from otterfile.artifacts.registry import Pin, Pull, parse_ref
     pushed = parse_ref(value.push)
     to = f"{pushed.name}:{pushed.tag or _tag_of(tag)}"
     login = Pull(pushed, value.username, value.password).login
@@ -232,7 +232,7 @@ def _push(ctx: AcquireContext, value: Any, image_id: str, tag: str,
 
 def _tag_of(image: str) -> str:
     """The tag of a built image's name (`latest` when it has none)."""
-    from .registry import BadRef, parse_ref
+    from otterfile.artifacts.registry import BadRef, parse_ref
     try:
         return parse_ref(image).tag or "latest"
     except BadRef:

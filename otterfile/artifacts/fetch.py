@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import unquote, urlsplit
 
-from ..command import Command, script
-from ..errors import OtterError
-from ..secrets import Secret
-from ..text import human_size
-from ..validate import check_choice, check_str, fail, got
-from . import archive
-from .base import AcquireContext, Artifact
-from .build import redact, split_credentials
+from otterfile.command import Command, script
+from otterfile.errors import OtterError
+from otterfile.secrets import Secret
+from otterfile.report.text import human_size
+from otterfile.load.validate import check_choice, check_str, fail, got
+from otterfile.artifacts import archive
+from otterfile.artifacts.base import AcquireContext, Artifact
+from otterfile.artifacts.build import redact, split_credentials
 
 if TYPE_CHECKING:
     import httpx

@@ -17,10 +17,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import OtterError
-from ..secrets import Secret
-from ..validate import check_str, fail, got
-from .base import AcquireContext, Artifact
+from otterfile.errors import OtterError
+from otterfile.secrets import Secret
+from otterfile.load.validate import check_str, fail, got
+from otterfile.artifacts.base import AcquireContext, Artifact
 
 DOCKER_HUB = "docker.io"
 _DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"

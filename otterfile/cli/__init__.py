@@ -6,11 +6,11 @@ import sys
 
 import click
 
-from .common import OtterGroup
-from .deploy import rollback, run
-from .hosts import exec_, logs, status, unlock
-from .project import graph, init, list_, plan
-from .remove import remove
+from otterfile.cli.common import OtterGroup
+from otterfile.cli.deploy import rollback, run
+from otterfile.cli.hosts import exec_, logs, status, unlock
+from otterfile.cli.project import graph, init, list_, plan
+from otterfile.cli.remove import remove
 
 
 @click.group(cls=OtterGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,7 +29,7 @@ def main(ctx: click.Context, file: str, debug: bool, as_json: bool, no_persist: 
         os.environ["OTTER_SSH_PERSIST"] = "0"
     ctx.meta["otter.debug"] = debug
     if debug:
-        from .common import trace_commands
+        from otterfile.cli.common import trace_commands
         trace_commands()
     elif "otterfile.executors" in sys.modules:  # an earlier --debug in this process
         sys.modules["otterfile.executors"].trace_commands(None)

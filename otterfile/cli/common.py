@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import OtterError
+from otterfile.errors import OtterError
 
 if TYPE_CHECKING:
-    from ..project import Project
-    from ..report import Reporters
+    from otterfile.load.project import Project
+    from otterfile.report.reporters import Reporters
 
 
 class OtterGroup(click.Group):
@@ -23,7 +23,7 @@ class OtterGroup(click.Group):
         except OtterError as error:
             if ctx.meta.get("otter.debug"):
                 traceback.print_exc()
-            from ..text import printable  # a target's words may hold escape sequences
+            from otterfile.report.text import printable  # a target's words may hold escape sequences
             json_error(ctx, str(error), error.exit_code)
             click.echo(printable(f"error: {error}"), err=True)
             ctx.exit(error.exit_code)
@@ -49,8 +49,8 @@ class OtterGroup(click.Group):
 
 def load_project(ctx: click.Context) -> Project:
     """Load and evaluate the Otterfile named by -f."""
-    from ..evaluate import evaluate
-    from ..loader import load
+    from otterfile.load.evaluate import evaluate
+    from otterfile.load.loader import load
     return evaluate(load(ctx.obj["file"]))
 
 
@@ -72,13 +72,13 @@ def warn(project: Project, name: str) -> None:
 def json_error(ctx: click.Context, message: str, code: int) -> None:
     """Under --json, an error is also an object on stdout (the exit code follows it)."""
     if (ctx.obj or {}).get("json"):
-        from ..report import json_line
+        from otterfile.report.reporters import json_line
         click.echo(json_line({"event": "error", "message": message, "exit": code}))
 
 
 def reporter(ctx: click.Context, project: Project | None = None) -> Reporters:
     """Where a run's events go: JSON lines, a live view on a terminal, or plain lines."""
-    from ..report import JsonReporter, addresses, console_reporter
+    from otterfile.report.reporters import JsonReporter, addresses, console_reporter
     if ctx.obj["json"]:
         return JsonReporter(hosts=addresses(project) if project is not None else None)
     return console_reporter(verbose=ctx.obj["debug"])
@@ -86,15 +86,15 @@ def reporter(ctx: click.Context, project: Project | None = None) -> Reporters:
 
 def emit(ctx: click.Context, record: dict[str, Any]) -> None:
     """Print one JSON object (docs/json.md) for a command's --json output."""
-    from ..report import json_line
+    from otterfile.report.reporters import json_line
     click.echo(json_line(record))
 
 
 def trace_commands() -> None:
     """--debug: each command on stderr as it starts, `HOST $ COMMAND`, secrets as ***."""
     import threading
-    from ..executors import trace_commands as trace
-    from ..text import printable
+    from otterfile.executors import trace_commands as trace
+    from otterfile.report.text import printable
     lock = threading.Lock()
 
     def show(host: str, text: str) -> None:
@@ -106,7 +106,7 @@ def trace_commands() -> None:
 def split_targets(value: str | None, project: Project | None = None) -> list[str] | None:
     """--targets a,b as host names: a host's name, a target's name (its hosts) or an
     address spelled any way (`root@H:22` is the host at h)."""
-    from ..hosts import chosen, spelled
+    from otterfile.hosts import chosen, spelled
     given = [v.strip() for v in value.split(",") if v.strip()] if value else None
     if given is None:
         return None

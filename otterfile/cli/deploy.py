@@ -5,25 +5,25 @@ from typing import TYPE_CHECKING, Callable
 
 import click
 
-from ..errors import OtterError
-from .common import load_project, reporter, split_targets, warn
+from otterfile.errors import OtterError
+from otterfile.cli.common import load_project, reporter, split_targets, warn
 
 if TYPE_CHECKING:
-    from ..command import Command
-    from ..hosts import Host
-    from ..project import Project
-    from ..report import Reporters
-    from ..run.deploy import Finished, OnFinished
-    from ..run.engine import Engine
+    from otterfile.command import Command
+    from otterfile.hosts import Host
+    from otterfile.load.project import Project
+    from otterfile.report.reporters import Reporters
+    from otterfile.run.deploy import Finished, OnFinished
+    from otterfile.run.engine import Engine
 
 
 def _engines(ctx: click.Context, project: Project, report: Reporters, dry_run: bool,
              lock_wait: float) -> Callable[..., Engine]:
     """A factory of engines for this command: real ones, or recording ones (--dry-run)."""
-    from ..run.engine import planned_engine, real_engine
+    from otterfile.run.engine import planned_engine, real_engine
     if not dry_run:
         return lambda **options: real_engine(project, report, lock_wait=lock_wait, **options)
-    from ..runner import Event
+    from otterfile.run.runner import Event
 
     def show(host: Host, command: Command) -> None:
         shown = command.description if command.shell and command.description \
@@ -35,8 +35,8 @@ def _engines(ctx: click.Context, project: Project, report: Reporters, dry_run: b
 
 def _printer(ctx: click.Context, report: Reporters) -> OnFinished:
     """Prints each finished graph run: a summary table, or a JSON summary event."""
-    from ..report import JsonReporter, summary, summary_hosts
-    from ..runner import Event
+    from otterfile.report.reporters import JsonReporter, summary, summary_hosts
+    from otterfile.run.runner import Event
 
     def done(finished: Finished) -> None:
         outcome = finished.outcome
@@ -67,7 +67,7 @@ def _printer(ctx: click.Context, report: Reporters) -> OnFinished:
 def run(ctx: click.Context, name: str, targets: str | None, dry_run: bool,
         lock_wait: float, only: str | None) -> None:
     """Deploy NAME: acquire, ship, start, health, switch, retire on every target."""
-    from ..run.deploy import deploy, run_only
+    from otterfile.run.deploy import deploy, run_only
     project = load_project(ctx)
     warn(project, name)
     report = reporter(ctx, project)
@@ -95,7 +95,7 @@ def run(ctx: click.Context, name: str, targets: str | None, dry_run: bool,
 def rollback(ctx: click.Context, name: str, to: str | None, targets: str | None,
              lock_wait: float) -> None:
     """Make the previous (or given) release live again: start, health, switch, retire."""
-    from ..run.deploy import rollback as roll_back
+    from otterfile.run.deploy import rollback as roll_back
     project = load_project(ctx)
     report = reporter(ctx, project)
     engines = _engines(ctx, project, report, False, lock_wait)

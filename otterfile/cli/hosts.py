@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
 import click
 
-from ..errors import OtterError
-from ..report import host_address, host_label
-from ..text import printable
-from .common import emit, load_project, split_targets
+from otterfile.errors import OtterError
+from otterfile.report.reporters import host_address, host_label
+from otterfile.report.text import printable
+from otterfile.cli.common import emit, load_project, split_targets
 
 if TYPE_CHECKING:
-    from ..executors.base import Executor, Result
-    from ..hosts import Host
-    from ..project import DeploymentDef, Project
+    from otterfile.executors.base import Executor, Result
+    from otterfile.hosts import Host
+    from otterfile.load.project import DeploymentDef, Project
 
 T = TypeVar("T")
 Pair = tuple["DeploymentDef", "Host"]
@@ -36,7 +36,7 @@ def on_each(pairs: Sequence[Pair], work: Callable[[DeploymentDef, Host, Executor
             ) -> list[T | OtterError]:
     """Run `work(deployment, host, executor)` on every host at once; errors are kept.
     Ctrl-C closes the connections, which ends what still runs (`logs -f`)."""
-    from ..executors import executor_for
+    from otterfile.executors import executor_for
     by_host: dict[str, Executor] = {}  # one connection per host, however many deployments it runs
     for _, host in pairs:
         if host.name not in by_host:
@@ -69,12 +69,12 @@ def on_each(pairs: Sequence[Pair], work: Callable[[DeploymentDef, Host, Executor
 def status(ctx: click.Context, name: str | None, targets: str | None, log_lines: int) -> None:
     """Per target: the live release, the previous ones, and health (NAME, or every
     deployment)."""
-    from ..status import read_status, render_status
+    from otterfile.report.status import read_status, render_status
     project = load_project(ctx)
     pairs = hosts_of(project, name, targets)
     results = on_each(pairs, lambda d, h, e: read_status(d, e, log_lines))
     if ctx.obj["json"]:
-        from ..status import status_record
+        from otterfile.report.status import status_record
         for (dep, host), result in zip(pairs, results):
             emit(ctx, {"event": "status", "deployment": dep.name, "host": host_label(host),
                        "address": host_address(host), **status_record(result, log_lines)})
@@ -96,7 +96,7 @@ def logs(ctx: click.Context, name: str, follow: bool, tail: int, targets: str | 
     lock = threading.Lock()
 
     def stream(dep: DeploymentDef, host: Host, executor: Executor) -> Result:
-        from ..run import kinds, target as reads
+        from otterfile.run import kinds, target as reads
         read = executor.run(reads.command(dep))
         if not read.ok:
             raise OtterError(f"{host.name}: reading state failed: {read.tail(5)}")
@@ -134,7 +134,7 @@ def logs(ctx: click.Context, name: str, follow: bool, tail: int, targets: str | 
 @click.pass_context
 def unlock(ctx: click.Context, name: str, targets: str | None) -> None:
     """Release NAME's deploy lock by hand (after a run that died)."""
-    from ..lock import DeployLock
+    from otterfile.run.lock import DeployLock
     project = load_project(ctx)
 
     def release(dep: DeploymentDef, host: Host, executor: Executor) -> str:
@@ -162,8 +162,8 @@ def unlock(ctx: click.Context, name: str, targets: str | None) -> None:
 @click.pass_context
 def exec_(ctx: click.Context, name: str, command: tuple[str, ...], targets: str | None) -> None:
     """Run a command on NAME's targets: otter exec production -- uptime."""
-    from ..command import Command
-    from ..report import table
+    from otterfile.command import Command
+    from otterfile.report.reporters import table
     project = load_project(ctx)
     pairs = list({h.name: (d, h) for d, h in hosts_of(project, name, targets)}.values())
     line = command[0] if len(command) == 1 else " ".join(command)

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING, Any, Callable, cast
 
 import click
 
-from ..errors import OtterError
-from ..text import human_size
-from .common import emit, load_project, split_targets, warn
+from otterfile.errors import OtterError
+from otterfile.report.text import human_size
+from otterfile.cli.common import emit, load_project, split_targets, warn
 
 if TYPE_CHECKING:
-    from ..project import Project
-    from ..run.check import Move, TargetCheck
-    from ..runner import Event
+    from otterfile.load.project import Project
+    from otterfile.run.check import Move, TargetCheck
+    from otterfile.run.runner import Event
 
 SAMPLE = Path(__file__).resolve().parent.parent / "templates" / "Otterfile.py.sample"
 
@@ -22,7 +22,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "templates" / "Otterfile.py.sa
 @click.pass_context
 def list_(ctx: click.Context) -> None:
     """What the Otterfile declares."""
-    from ..report import table
+    from otterfile.report.reporters import table
     project = load_project(ctx)
     rows = [["artifact", a.name, a.kind.name, ""] for a in project.artifacts.values()]
     rows += [["runtime", r.name, r.kind.name, f"port {r.kind.port(r.value)}"]
@@ -59,9 +59,9 @@ def plan(ctx: click.Context, name: str, targets: str | None, check: bool) -> Non
 
     With --check instead: a table of what a run would move on each target (the artifact's
     bytes, the release, the proxy site), from what the targets say they have."""
-    from ..describe import describe, stage, targets as described
-    from ..plan import plan as make_plan
-    from ..run.deploy import check_deployable
+    from otterfile.plan.describe import describe, stage, targets as described
+    from otterfile.plan.planner import plan as make_plan
+    from otterfile.run.deploy import check_deployable
     project = load_project(ctx)
     if check:
         return _check(ctx, project, name, targets)
@@ -100,8 +100,8 @@ def _batches(ctx: click.Context, project: Project, name: str, hosts: list[str] |
              plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The order targets deploy in: as text (when more than one batch) before the plans;
     in JSON, each target's plan gets `batch` and `of` (and `canary`)."""
-    from ..run.deploy import batch_event
-    from ..plan import order
+    from otterfile.run.deploy import batch_event
+    from otterfile.plan.planner import order
     batches = order(project, [name], hosts=hosts)
     for dep_name, groups in batches.items():
         if len(groups) > 1 and not ctx.obj["json"]:
@@ -121,11 +121,11 @@ def _batches(ctx: click.Context, project: Project, name: str, hosts: list[str] |
 def _check(ctx: click.Context, project: Project, name: str, targets: str | None) -> None:
     """`plan --check`: acquire on the controller, ask the targets, print; exit 1 when a
     target did not answer."""
-    from ..plan import plan as make_plan
-    from ..run.check import check, failed
-    from ..run.deploy import check_deployable, resolve_env, resolve_sources
-    from ..run.engine import real_engine
-    from ..text import printable
+    from otterfile.plan.planner import plan as make_plan
+    from otterfile.run.check import check, failed
+    from otterfile.run.deploy import check_deployable, resolve_env, resolve_sources
+    from otterfile.run.engine import real_engine
+    from otterfile.report.text import printable
     deployments = project.select(name)
     check_deployable(deployments)
     graph = make_plan(project, [name], hosts=split_targets(targets, project))
@@ -150,7 +150,7 @@ def _check(ctx: click.Context, project: Project, name: str, targets: str | None)
 
 def _acquire_reporter(ctx: click.Context) -> Callable[[Event], None]:
     """What acquire says goes to stderr (its build output with --debug); not with --json."""
-    from ..text import printable
+    from otterfile.report.text import printable
 
     def report(event: Event) -> None:
         if ctx.obj["json"] or (event.kind == "output" and not ctx.obj["debug"]):
@@ -172,7 +172,7 @@ SITES = {"none": "- (own port)", "new": "new site", "changed": "changed",
 
 def check_table(found: list[TargetCheck]) -> str:
     """`plan --check` as a table a person reads: one row per deployment on a target."""
-    from ..report import table
+    from otterfile.report.reporters import table
     rows: list[list[str]] = []
     for one in found:
         if one.error:
@@ -259,8 +259,8 @@ def _stages(stages: list[dict[str, Any]], indent: str = "  ") -> None:
 @click.pass_context
 def graph(ctx: click.Context, name: str, fmt: str, targets: str | None) -> None:
     """The task graph as text, Graphviz dot or Mermaid."""
-    from ..picture import draw
-    from ..plan import plan as make_plan
+    from otterfile.plan.picture import draw
+    from otterfile.plan.planner import plan as make_plan
     project = load_project(ctx)
     tasks = make_plan(project, [name], hosts=split_targets(targets, project))
     if ctx.obj["json"]:

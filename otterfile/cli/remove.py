@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Sequence
 
 import click
 
-from ..errors import OtterError, UsageError
-from ..text import printable
-from .common import load_project
-from .hosts import Pair, hosts_of, on_each
+from otterfile.errors import OtterError, UsageError
+from otterfile.report.text import printable
+from otterfile.cli.common import load_project
+from otterfile.cli.hosts import Pair, hosts_of, on_each
 
 if TYPE_CHECKING:
-    from ..run.remove import Found
+    from otterfile.run.remove import Found
 
 HEADERS = ["host", "deployment", "instances", "proxy site", "artifacts pruned", "releases",
            "result"]
@@ -26,7 +26,7 @@ def _terminal() -> bool:
 def _confirm(pairs: Sequence[Pair], yes: bool) -> None:
     """Ask on the terminal, after reading (read-only) and listing what goes on each
     target; without a terminal, only --yes goes on."""
-    from ..run import remove as removal
+    from otterfile.run import remove as removal
     if yes:
         return
     if not _terminal():
@@ -47,7 +47,7 @@ def _confirm(pairs: Sequence[Pair], yes: bool) -> None:
 
 def _rows(pairs: Sequence[Pair], results: Sequence[Found | OtterError],
           verb: str) -> list[list[str]]:
-    from ..run.remove import describe
+    from otterfile.run.remove import describe
     rows: list[list[str]] = []
     for (dep, host), found in zip(pairs, results):
         if isinstance(found, Exception):
@@ -70,9 +70,9 @@ def remove(ctx: click.Context, name: str, targets: str | None, yes: bool, dry_ru
            lock_wait: float) -> None:
     """Take NAME off its targets: instances, proxy site (graceful reload), state, env files
     and artifacts only it used; the other deployments on those hosts keep serving."""
-    from ..lock import new_run_id
-    from ..report import table
-    from ..run import remove as removal
+    from otterfile.run.lock import new_run_id
+    from otterfile.report.reporters import table
+    from otterfile.run import remove as removal
     project = load_project(ctx)
     pairs = hosts_of(project, name, targets)
     if dry_run:

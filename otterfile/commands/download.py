@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from ..command import Command, script
-from ..executors.base import Result
-from ..secrets import Secret
-from ..scripts import load
-from . import store
+from otterfile.command import Command, script
+from otterfile.executors.base import Result
+from otterfile.secrets import Secret
+from otterfile.scripts import load
+from otterfile.commands import store
 
 EXIT_MISMATCH = 3  # what arrived is not the digest asked for
 EXIT_NO_DOWNLOADER = 4  # neither curl nor wget on the target

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import re
 
-from .. import scripts
-from ..command import Command, SecretText, cmd, script
-from ..errors import OtterfileError
-from ..secrets import MASK, Secret
+from otterfile import scripts
+from otterfile.command import Command, SecretText, cmd, script
+from otterfile.errors import OtterfileError
+from otterfile.secrets import MASK, Secret
 
 WRITE_SCRIPT = scripts.load("write-file.sh")
 

@@ -4,9 +4,9 @@ Builders only: each returns a Command and runs nothing.
 """
 from __future__ import annotations
 
-from .. import scripts
-from ..command import Command, cmd, script
-from ..secrets import Secret
+from otterfile import scripts
+from otterfile.command import Command, cmd, script
+from otterfile.secrets import Secret
 
 EXPORT_SCRIPT = scripts.load("git/export.sh")  # into a temporary folder, then renamed
 WORK_TREE_COMMIT_SCRIPT = scripts.load("git/work-tree-commit.sh")

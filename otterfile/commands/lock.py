@@ -2,15 +2,15 @@
 
 It holds `info` (holder, pid, since, run id) and `heartbeat` (epoch seconds on the
 target, refreshed by the holder). Times are the target's clock, so no skew.
-Every script prints `key=value` lines; see `otterfile.lock.parse_fields`.
+Every script prints `key=value` lines; see `otterfile.run.lock.parse_fields`.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
-from ..command import Command, script
-from ..scripts import load
-from ..state import DEFAULT_BASE, state_dir
+from otterfile.command import Command, script
+from otterfile.scripts import load
+from otterfile.run.state import DEFAULT_BASE, state_dir
 
 EXIT_HELD = 3  # acquire: held by another run; heartbeat/release: the lock is not ours
 LOCKED_MARK = "--- otter:locked"  # acquire_then: the lock is ours; what follows is `then`'s
@@ -35,7 +35,7 @@ def acquire(deployment: str, *, holder: str, pid: int, run_id: str, stale_second
 def acquire_then(take: Command, then: Command) -> Command:
     """One round trip: `take` (from `acquire`) and, only when it took the lock, `then`
     after a `LOCKED_MARK` line; the exit status is `take`'s until the mark, then `then`'s
-    (see `otterfile.lock.split_locked`). Held or failed: `then` never runs."""
+    (see `otterfile.run.lock.split_locked`). Held or failed: `then` never runs."""
     if then.stdin is not None:
         raise ValueError("the command run under a lock reads no stdin")
     return script(f'{take.shell_line()} </dev/null; rc=$?; [ "$rc" -eq 0 ] || exit "$rc"; '

@@ -4,8 +4,8 @@ read-only, nothing here runs. A runtime's landing command prints `ROLE PATH` lin
 `free_space` reads them and prints the free space of each path's file system."""
 from __future__ import annotations
 
-from ..command import Command, cmd, script
-from ..scripts import load
+from otterfile.command import Command, cmd, script
+from otterfile.scripts import load
 
 ENGINE_SCRIPT = load("engine-landing.sh")
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from .. import scripts
-from ..command import Command, script
-from ..values import Instance
-from ..state import DEFAULT_BASE, Kinds, State, parse_log, parse_state, state_dir
-from .files import write_file
+from otterfile import scripts
+from otterfile.command import Command, script
+from otterfile.values import Instance
+from otterfile.run.state import DEFAULT_BASE, Kinds, State, parse_log, parse_state, state_dir
+from otterfile.commands.files import write_file
 
 if TYPE_CHECKING:
-    from ..executors.base import Result
+    from otterfile.executors.base import Result
 
 INSTANCES_MARK = "--- otter:instances"  # then " KIND": the instances that kind lists
 LOG_MARK = "--- otter:log"

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import re
 
-from .. import scripts
-from ..command import Command, script
-from ..errors import OtterError
-from ..state import DEFAULT_BASE, check_name
+from otterfile import scripts
+from otterfile.command import Command, script
+from otterfile.errors import OtterError
+from otterfile.run.state import DEFAULT_BASE, check_name
 
 STORE = "/var/lib/otter/artifacts/sha256"
 # <base>/artifacts/started/<deployment>/<hex>: otter started a release of that deployment

@@ -12,12 +12,12 @@ import math
 import re
 from typing import Sequence
 
-from .. import scripts
-from ..command import Command, SecretText, cmd, script
-from ..errors import OtterError
-from ..values import Instance, InstanceStatus
-from ..state import DEFAULT_BASE, check_name, state_dir
-from . import container, store
+from otterfile import scripts
+from otterfile.command import Command, SecretText, cmd, script
+from otterfile.errors import OtterError
+from otterfile.values import Instance, InstanceStatus
+from otterfile.run.state import DEFAULT_BASE, check_name, state_dir
+from otterfile.commands import container, store
 
 
 def parse_started(stdout: str) -> int | str:

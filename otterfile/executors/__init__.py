@@ -3,18 +3,18 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..hosts import Host, LocalHost, SSHHost
-from .base import Executor, Result
+from otterfile.hosts import Host, LocalHost, SSHHost
+from otterfile.executors.base import Executor, Result
 
 
 def _local(host: Host, control_dir: str | None) -> Executor:
-    from .local import LocalExecutor
+    from otterfile.executors.local import LocalExecutor
     return LocalExecutor(host)
 
 
 def _ssh(host: Host, control_dir: str | None) -> Executor:
-    from .control import persist_seconds
-    from .ssh import SSHExecutor
+    from otterfile.executors.control import persist_seconds
+    from otterfile.executors.ssh import SSHExecutor
     persist = persist_seconds()  # kept masters live in the user's folder, not a run's
     return SSHExecutor(host, control_dir=None if persist else control_dir,  # type: ignore
                        persist=persist)
@@ -37,7 +37,7 @@ def executor_for(host: Host, *, control_dir: str | None = None) -> Executor:
         raise TypeError(f"no executor for {host!r}")
     executor = connect(host, control_dir)
     if _trace:
-        from .traced import TracedExecutor
+        from otterfile.executors.traced import TracedExecutor
         return TracedExecutor(executor, _trace[0])
     return executor
 

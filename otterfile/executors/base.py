@@ -5,8 +5,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Protocol
 
-from ..command import Command
-from ..hosts import Host
+from otterfile.command import Command
+from otterfile.hosts import Host
 
 # Called with ("stdout" | "stderr", line) as output arrives.
 OnOutput = Callable[[str, str], None]

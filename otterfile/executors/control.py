@@ -12,8 +12,8 @@ import os
 import stat
 import tempfile
 
-from ..errors import ExecutionError, OtterError
-from ..hosts import SSHHost
+from otterfile.errors import ExecutionError, OtterError
+from otterfile.hosts import SSHHost
 
 PERSIST_ENV = "OTTER_SSH_PERSIST"  # seconds a master is kept after otter ends; 0: not kept
 DEFAULT_PERSIST = 60

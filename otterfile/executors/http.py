@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
-from .base import HttpGet, ProbeFailed
+from otterfile.executors.base import HttpGet, ProbeFailed
 
 TIMEOUT = 2.0
 

@@ -17,11 +17,11 @@ import time
 from typing import BinaryIO, Iterable, Iterator
 
 
-from ..command import Command, script
-from ..hosts import Host, LocalHost
-from .base import HttpGet, OnOutput, OnProgress, Result
-from .http import getter
-from .streams import Session, Stream, shell_argv
+from otterfile.command import Command, script
+from otterfile.hosts import Host, LocalHost
+from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Result
+from otterfile.executors.http import getter
+from otterfile.executors.streams import Session, Stream, shell_argv
 
 CHUNK = 64 * 1024
 CAPTURE_LIMIT = 16 * 1024 * 1024  # characters kept per stream in a Result; on_output sees all

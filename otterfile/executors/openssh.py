@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import shlex
 
-from .. import scripts
-from ..errors import ExecutionError
-from ..hosts import SSHHost
-from .starts import Outcome
+from otterfile import scripts
+from otterfile.errors import ExecutionError
+from otterfile.hosts import SSHHost
+from otterfile.executors.starts import Outcome
 
 CONNECT_TIMEOUT = 15
 

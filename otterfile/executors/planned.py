@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import BinaryIO, Callable
 
-from ..command import Command
-from ..commands.lock import LOCKED_MARK
-from ..hosts import Host
-from ..state import PORT_PLACEHOLDER
-from .base import OnOutput, OnProgress, Result
-from .recording import RecordingExecutor
+from otterfile.command import Command
+from otterfile.commands.lock import LOCKED_MARK
+from otterfile.hosts import Host
+from otterfile.run.state import PORT_PLACEHOLDER
+from otterfile.executors.base import OnOutput, OnProgress, Result
+from otterfile.executors.recording import RecordingExecutor
 
 # description prefix -> stdout of a fresh target's answer (everything else: exit 0, silent)
 ANSWERS = (

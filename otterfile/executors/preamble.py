@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from ..command import Command
-from ..errors import ExecutionError
+from otterfile.command import Command
+from otterfile.errors import ExecutionError
 
 VARIABLE = "otter_secret"  # the shell variable each value is read into, then exported
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator, Mapping, Union
 
-from ..command import Command
-from ..hosts import Host, LocalHost
-from .base import HttpGet, OnOutput, OnProgress, Result
-from .local import upload_command
+from otterfile.command import Command
+from otterfile.hosts import Host, LocalHost
+from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Result
+from otterfile.executors.local import upload_command
 
 # A canned answer: a whole Result, its stdout, or its exit status.
 Response = Union[Result, str, int]

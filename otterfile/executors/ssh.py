@@ -16,18 +16,18 @@ import threading
 import time
 from typing import BinaryIO, Callable, Iterator
 
-from ..command import Command
-from ..errors import ExecutionError
-from ..hosts import SSHHost
-from .base import HttpGet, OnOutput, OnProgress, Result
-from .control import connection_key, control_folder
-from .http import getter
-from .local import (HeldOpen, Input, Processes, chunks, open_source, run_process,
+from otterfile.command import Command
+from otterfile.errors import ExecutionError
+from otterfile.hosts import SSHHost
+from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Result
+from otterfile.executors.control import connection_key, control_folder
+from otterfile.executors.http import getter
+from otterfile.executors.local import (HeldOpen, Input, Processes, chunks, open_source, run_process,
                     upload_command)
-from .openssh import CONNECT_TIMEOUT, ConnectionFailed, ssh_options, watched
-from .preamble import preamble
-from .starts import SSH_FAILED, starts
-from .streams import Session, Stream, shell_argv
+from otterfile.executors.openssh import CONNECT_TIMEOUT, ConnectionFailed, ssh_options, watched
+from otterfile.executors.preamble import preamble
+from otterfile.executors.starts import SSH_FAILED, starts
+from otterfile.executors.streams import Session, Stream, shell_argv
 
 __all__ = ["ConnectionFailed", "SSHExecutor", "free_port", "ssh_options", "watched"]
 CONTROL_PERSIST = "10m"  # how long an orphaned master (otter killed) outlives its last use

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..errors import OtterError
+from otterfile.errors import OtterError
 
 STARTS_ENV = "OTTER_SSH_STARTS"
 DEFAULT_STARTS = 8  # below sshd's default MaxStartups (10) of unauthenticated connections

@@ -14,9 +14,9 @@ import tempfile
 import threading
 from typing import IO, Any
 
-from ..command import Command
-from ..errors import OtterError
-from .preamble import preamble
+from otterfile.command import Command
+from otterfile.errors import OtterError
+from otterfile.executors.preamble import preamble
 
 STOP_WAIT = 10.0  # seconds a closed session gets to end by itself before it is stopped
 

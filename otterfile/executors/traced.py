@@ -4,8 +4,8 @@ from __future__ import annotations
 import contextlib
 from typing import BinaryIO, Callable
 
-from ..command import Command
-from .base import Executor, HttpGet, OnOutput, OnProgress, Result, Session
+from otterfile.command import Command
+from otterfile.executors.base import Executor, HttpGet, OnOutput, OnProgress, Result, Session
 
 # Called with (host name, the command as a person reads it).
 Show = Callable[[str, str], None]

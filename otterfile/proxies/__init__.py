@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import Caddy, Nginx
-from ..validate import kind_of
-from . import caddy, nginx
-from .base import Proxy, Site
+from otterfile.load.model import Caddy, Nginx
+from otterfile.load.validate import kind_of
+from otterfile.proxies import caddy, nginx
+from otterfile.proxies.base import Proxy, Site
 
 KINDS: dict[type, Proxy] = {Caddy: caddy.PROXY, Nginx: nginx.PROXY}
 NAMED: dict[str, Proxy] = {kind.name: kind for kind in KINDS.values()}  # as state records

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
-from ..command import Command
-from ..state import upstream_dir
-from ..text import printable
-from .install import Install
+from otterfile.command import Command
+from otterfile.run.state import upstream_dir
+from otterfile.report.text import printable
+from otterfile.proxies.install import Install
 
 # Exit codes every proxy's switch script uses, so the flow reads them the same way.
 EXIT_MISSING, EXIT_INVALID, EXIT_RELOAD = 3, 4, 5

@@ -11,16 +11,16 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from .. import scripts
-from ..command import Command, script
-from ..errors import OtterError
-from ..render import render
-from ..scripts import load
-from ..state import PORT_PLACEHOLDER, check_name
-from ..validate import check_choice, fail, got
-from .base import FILE, SWITCHES, Site
-from .install import FOREIGN, Install, ensure
-from .base import EXIT_INVALID, EXIT_MISSING as EXIT_NO_CADDY, EXIT_RELOAD  # noqa: F401
+from otterfile import scripts
+from otterfile.command import Command, script
+from otterfile.errors import OtterError
+from otterfile.render import render
+from otterfile.scripts import load
+from otterfile.run.state import PORT_PLACEHOLDER, check_name
+from otterfile.load.validate import check_choice, fail, got
+from otterfile.proxies.base import FILE, SWITCHES, Site
+from otterfile.proxies.install import FOREIGN, Install, ensure
+from otterfile.proxies.base import EXIT_INVALID, EXIT_MISSING as EXIT_NO_CADDY, EXIT_RELOAD  # noqa: F401
 
 CADDY_DIR = "/etc/caddy"
 TLS_MODES = ("auto", "internal", "off")

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..command import Command, script
-from ..scripts import load
+from otterfile.command import Command, script
+from otterfile.scripts import load
 
 EXIT_PROXY = 7  # the proxy cannot be had on this host; stderr says why, naming it
 # Web servers that are no proxy kind of otter's but may hold ports 80/443 on a target.

@@ -17,16 +17,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from .. import scripts
-from ..command import Command, SecretText, cmd, script
-from ..secrets import MASK
-from ..errors import OtterError
-from ..render import render
-from ..scripts import load
-from ..state import PORT_PLACEHOLDER, check_name
-from ..validate import check_choice, fail, got
-from .base import SWITCHES, Site
-from .install import FOREIGN, Install, ensure
+from otterfile import scripts
+from otterfile.command import Command, SecretText, cmd, script
+from otterfile.secrets import MASK
+from otterfile.errors import OtterError
+from otterfile.render import render
+from otterfile.scripts import load
+from otterfile.run.state import PORT_PLACEHOLDER, check_name
+from otterfile.load.validate import check_choice, fail, got
+from otterfile.proxies.base import SWITCHES, Site
+from otterfile.proxies.install import FOREIGN, Install, ensure
 
 NJS_PACKAGE = "libnginx-mod-http-js"  # Debian and Ubuntu (22.10 on)
 

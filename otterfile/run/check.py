@@ -13,25 +13,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from ..artifacts.layers import missing
-from ..artifacts.ship import probed
-from ..artifacts.sizes import EMPTY_LAYER, history_of, layer_sizes  # noqa: F401 (EMPTY_LAYER: tests)
-from ..command import Command, script
-from ..errors import OtterError
-from ..graph import Graph
-from ..proxies import install
-from ..state import PORT_PLACEHOLDER
-from .engine import Engine, Lane
-from . import target
-from .flow import config_of
-from .switching import site_of
+from otterfile.transfer.layers import missing
+from otterfile.transfer.ship import probed
+from otterfile.transfer.sizes import EMPTY_LAYER, history_of, layer_sizes  # noqa: F401 (EMPTY_LAYER: tests)
+from otterfile.command import Command, script
+from otterfile.errors import OtterError
+from otterfile.plan.graph import Graph
+from otterfile.proxies import install
+from otterfile.run.state import PORT_PLACEHOLDER
+from otterfile.run.engine import Engine, Lane
+from otterfile.run import target
+from otterfile.run.flow import config_of
+from otterfile.run.switching import site_of
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..artifacts.base import Artifact
-    from ..project import DeploymentDef
-    from ..state import Release
+    from otterfile.artifacts.base import Artifact
+    from otterfile.load.project import DeploymentDef
+    from otterfile.run.state import Release
 
 MARK = "--- otter:check"
 WORKERS = 16  # targets asked at once
@@ -87,7 +87,7 @@ def check(engine: Engine, graph: Graph) -> list[TargetCheck]:
 def acquire_all(engine: Engine, graph: Graph) -> dict[str, str]:
     """Every artifact acquired on the controller; one built on a build host is not (that
     would change a server): its note says so, by artifact name."""
-    from .stages import acquire
+    from otterfile.run.stages import acquire
     notes = {}
     for task in graph.order():
         if task.stage != "acquire":

@@ -11,14 +11,14 @@ import time
 from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, Sequence
 
-from ..errors import OtterfileError
-from ..graph import Graph
-from ..plan import batch_size, order, plan, task_id
-from ..project import DeploymentDef, Project
-from ..runner import OK, Event, Outcome, Reporter, run_graph
-from ..secret_store import SecretStore
-from ..secrets import Secret
-from .engine import Engine, Env
+from otterfile.errors import OtterfileError
+from otterfile.plan.graph import Graph
+from otterfile.plan.planner import batch_size, order, plan, task_id
+from otterfile.load.project import DeploymentDef, Project
+from otterfile.run.runner import OK, Event, Outcome, Reporter, run_graph
+from otterfile.run.secret_store import SecretStore
+from otterfile.secrets import Secret
+from otterfile.run.engine import Engine, Env
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def rollback(project: Project, name: str, engine_for: Callable[..., Engine], *,
 def run_only(project: Project, name: str, step: str, engine_for: Callable[..., Engine], *,
              hosts: list[str] | None, on_finished: OnFinished) -> bool:
     """`otter run NAME --only STEP`: the step alone under each target's deploy lock."""
-    from ..plan import plan_step
+    from otterfile.plan.planner import plan_step
     deployments = project.select(name)
     check_deployable(deployments)
     graph = plan_step(project, name, step, hosts=hosts)

@@ -10,24 +10,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
-from ..artifacts.base import Artifact, ImageStore
-from ..errors import OtterError
-from ..executors.base import Executor
-from ..graph import Task
-from ..hosts import Host, LocalHost
-from ..lock import DeployLock, controller_identity, new_run_id
-from ..project import DeploymentDef, Project
-from ..proxies.base import Proxy, Switching
-from ..runner import Event, Reporter
-from ..runtimes.base import Runtime
-from ..secrets import Secret
-from ..state import Release, State, new_release_id
+from otterfile.artifacts.base import Artifact, ImageStore
+from otterfile.errors import OtterError
+from otterfile.executors.base import Executor
+from otterfile.plan.graph import Task
+from otterfile.hosts import Host, LocalHost
+from otterfile.run.lock import DeployLock, controller_identity, new_run_id
+from otterfile.load.project import DeploymentDef, Project
+from otterfile.proxies.base import Proxy, Switching
+from otterfile.run.runner import Event, Reporter
+from otterfile.runtimes.base import Runtime
+from otterfile.secrets import Secret
+from otterfile.run.state import Release, State, new_release_id
 
 if TYPE_CHECKING:
-    from ..artifacts.relay_tree import Tree
-    from ..command import Command
-    from .handover import OldSite
-    from .space import Landing
+    from otterfile.transfer.relay_tree import Tree
+    from otterfile.command import Command
+    from otterfile.run.handover import OldSite
+    from otterfile.run.space import Landing
 
 Connect = Callable[[Host, str], Executor]  # (host, control folder) -> executor
 ReleaseId = Callable[[str], str]  # digest -> a new release id
@@ -157,7 +157,7 @@ class Engine:
 
     def _shared(self, store: ImageStore, host: str | None) -> ImageStore:
         """`store` streaming each image once for all the lanes that ship it (fanout)."""
-        from ..artifacts.fanout import SharedImages
+        from otterfile.transfer.fanout import SharedImages
         return SharedImages(store, expected=lambda image_id: self._shipping(host, image_id),
                             on_info=lambda line: self.emit(None, "info", line))
 
@@ -177,7 +177,7 @@ class Engine:
     def relay_tree(self, lane: Lane, digest: str) -> Tree:
         """The relay tree (artifacts.relay_tree.Tree) this lane's target joins for image `digest`:
         the one gathering now, or a new one once it is drawn (a later batch of targets)."""
-        from ..artifacts.relay_tree import Tree
+        from otterfile.transfer.relay_tree import Tree
         key = (build_host(lane.deployment.artifact.source), digest)
         with self._guard:
             trees = self._trees.setdefault(key, [])
@@ -219,7 +219,7 @@ class Engine:
 
     def perform(self, task: Task) -> None:
         """Run one task; raise to fail it."""
-        from .stages import perform
+        from otterfile.run.stages import perform
         if self.cancel.is_set() and not task.always:
             raise OtterError("interrupted")
         perform(self, task)
@@ -255,7 +255,7 @@ class Engine:
 
 def build_host(source: Any) -> str | None:
     """The target an artifact is built on (build(on=...)), or None: the controller."""
-    from ..artifacts import source_for
+    from otterfile.artifacts import source_for
     return source_for(source).build_host(source)
 
 
@@ -264,10 +264,10 @@ RELEASE_PLACEHOLDER = "RELEASE"  # the release id `otter plan` and --dry-run sho
 
 def real_engine(project: Project, report: Reporter, **options: Any) -> Engine:
     """An engine that reaches the hosts (SSH, local processes) and the Docker engine."""
-    from ..artifacts.build import cache_lock
-    from ..artifacts.images import DockerImages
-    from ..artifacts.remote_images import RemoteImages
-    from ..executors import executor_for
+    from otterfile.artifacts.build import cache_lock
+    from otterfile.transfer.images import DockerImages
+    from otterfile.transfer.remote_images import RemoteImages
+    from otterfile.executors import executor_for
     return Engine(project, report, images=DockerImages(), cache_lock=cache_lock,
                   host_images=RemoteImages,
                   connect=lambda host, folder: executor_for(host, control_dir=folder),
@@ -279,8 +279,8 @@ def planned_engine(project: Project, report: Reporter,
                    **options: Any) -> Engine:
     """An engine that runs nothing: every executor records and answers as a fresh target,
     images are placeholders. `otter plan` and `--dry-run` use it."""
-    from ..artifacts.images import PlannedImages
-    from ..executors.planned import PlannedExecutor
+    from otterfile.transfer.images import PlannedImages
+    from otterfile.executors.planned import PlannedExecutor
     engine = Engine(project, report, images=PlannedImages(),
                     connect=lambda host, _folder: PlannedExecutor(host, on_command),
                     release_id=lambda _digest: RELEASE_PLACEHOLDER, **options)

@@ -8,29 +8,29 @@ import hmac
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from ..artifacts.ship import probed, ship as ship_artifact
-from ..command import Command, script, sequence
-from ..commands import files, lock as locks, state as states, store
-from ..errors import OtterError
-from ..proxies import install
-from ..runtimes.base import StartSpec
-from ..scripts import load
-from ..state import (Release, add_release, format_state, mark_failed, mark_live,
+from otterfile.transfer.ship import probed, ship as ship_artifact
+from otterfile.command import Command, script, sequence
+from otterfile.commands import files, lock as locks, state as states, store
+from otterfile.errors import OtterError
+from otterfile.proxies import install
+from otterfile.runtimes.base import StartSpec
+from otterfile.scripts import load
+from otterfile.run.state import (Release, add_release, format_state, mark_failed, mark_live,
                      mark_retired, prune_candidates, trim_history, upstream_dir)
-from . import handover, kinds, space, target
-from .health import wait_healthy, wait_running
-from .kinds import named_by_otter
-from .relaying import relayed
+from otterfile.run import handover, kinds, space, target
+from otterfile.run.health import wait_healthy, wait_running
+from otterfile.run.kinds import named_by_otter
+from otterfile.run.relaying import relayed
 
 if TYPE_CHECKING:
-    from ..artifacts.base import Artifact
-    from ..executors.base import Executor, Result
-    from ..graph import Task
-    from ..project import DeploymentDef
-    from ..proxies.base import Switching
-    from ..state import State
-    from .engine import Engine, Env, Lane
-    from .target import Reading
+    from otterfile.artifacts.base import Artifact
+    from otterfile.executors.base import Executor, Result
+    from otterfile.plan.graph import Task
+    from otterfile.load.project import DeploymentDef
+    from otterfile.proxies.base import Switching
+    from otterfile.run.state import State
+    from otterfile.run.engine import Engine, Env, Lane
+    from otterfile.run.target import Reading
 
 def checked(executor: Executor, command: Command, what: str) -> Result:
     """Run `command`; a failure raises an OtterError naming the host and `what`."""

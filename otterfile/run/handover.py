@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .. import scripts
-from ..command import Command, script, sequence
-from ..proxies import NAMED as PROXIES, Proxy
+from otterfile import scripts
+from otterfile.command import Command, script, sequence
+from otterfile.proxies import NAMED as PROXIES, Proxy
 
 if TYPE_CHECKING:
-    from ..project import DeploymentDef
-    from ..proxies.base import Site
+    from otterfile.load.project import DeploymentDef
+    from otterfile.proxies.base import Site
 
 MARK = "--- otter:old-sites"  # in the state read: other kinds' sites of this deployment
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from ..errors import OtterError
-from ..executors.base import ProbeFailed
+from otterfile.errors import OtterError
+from otterfile.executors.base import ProbeFailed
 
 if TYPE_CHECKING:
-    from ..graph import Task
-    from .engine import Engine, Lane
+    from otterfile.plan.graph import Task
+    from otterfile.run.engine import Engine, Lane
 
 POLL_SECONDS = 0.5
 STATUS_EVERY = 4  # look at the instance every few failed polls

@@ -11,16 +11,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Iterable
 
-from ..command import Command, sequence
-from ..commands import state as states, store
-from ..errors import OtterError
-from ..proxies import NAMED as PROXIES
-from ..runtimes import NAMED as RUNTIMES, Instance, Runtime
-from ..state import Kinds, Release, State, assume_kinds, images_to_remove
+from otterfile.command import Command, sequence
+from otterfile.commands import state as states, store
+from otterfile.errors import OtterError
+from otterfile.proxies import NAMED as PROXIES
+from otterfile.runtimes import NAMED as RUNTIMES, Instance, Runtime
+from otterfile.run.state import Kinds, Release, State, assume_kinds, images_to_remove
 
 if TYPE_CHECKING:
-    from ..executors.base import Executor
-    from ..project import DeploymentDef
+    from otterfile.executors.base import Executor
+    from otterfile.load.project import DeploymentDef
 
 
 def proxy_name(dep: DeploymentDef) -> str | None:

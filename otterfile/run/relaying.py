@@ -8,15 +8,15 @@ import getpass
 import time
 from typing import TYPE_CHECKING
 
-from ..artifacts import relay
-from ..artifacts.ship import lacks, ship_relay
-from ..errors import OtterError
+from otterfile.transfer import relay
+from otterfile.transfer.ship import lacks, ship_relay
+from otterfile.errors import OtterError
 
 if TYPE_CHECKING:
-    from ..artifacts.base import Artifact
-    from ..executors.base import Executor
-    from ..graph import Task
-    from .engine import Engine, Lane
+    from otterfile.artifacts.base import Artifact
+    from otterfile.executors.base import Executor
+    from otterfile.plan.graph import Task
+    from otterfile.run.engine import Engine, Lane
 
 
 def relayed(engine: Engine, lane: Lane, task: Task, artifact: Artifact, executor: Executor,

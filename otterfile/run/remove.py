@@ -18,21 +18,21 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..command import Command, script, sequence
-from ..commands import store
-from ..errors import OtterError
-from ..lock import DeployLock
-from ..proxies import NAMED as PROXIES
-from ..runtimes import NAMED as RUNTIMES
-from ..scripts import load
-from ..state import DEFAULT_BASE, state_dir
-from . import kinds, target
-from .kinds import named_by_otter
+from otterfile.command import Command, script, sequence
+from otterfile.commands import store
+from otterfile.errors import OtterError
+from otterfile.run.lock import DeployLock
+from otterfile.proxies import NAMED as PROXIES
+from otterfile.runtimes import NAMED as RUNTIMES
+from otterfile.scripts import load
+from otterfile.run.state import DEFAULT_BASE, state_dir
+from otterfile.run import kinds, target
+from otterfile.run.kinds import named_by_otter
 
 if TYPE_CHECKING:
-    from ..executors.base import Executor
-    from ..project import DeploymentDef
-    from ..runtimes.base import Runtime
+    from otterfile.executors.base import Executor
+    from otterfile.load.project import DeploymentDef
+    from otterfile.runtimes.base import Runtime
 
 OTHER_MARK = "--- otter:other "
 

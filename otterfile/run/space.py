@@ -9,20 +9,20 @@ import os.path
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..artifacts.sizes import Footprint, footprint
-from ..command import Command, script, sequence
-from ..commands import space as spaces, state as states, store
-from ..errors import OtterError
-from ..state import State, format_state, images_to_remove, mark_retired, prune_candidates
-from ..text import human_size
+from otterfile.transfer.sizes import Footprint, footprint
+from otterfile.command import Command, script, sequence
+from otterfile.commands import space as spaces, state as states, store
+from otterfile.errors import OtterError
+from otterfile.run.state import State, format_state, images_to_remove, mark_retired, prune_candidates
+from otterfile.report.text import human_size
 
 if TYPE_CHECKING:
-    from ..artifacts.base import Artifact
-    from ..executors.base import Executor
-    from ..graph import Task
-    from ..runtimes.base import Runtime
-    from ..state import Release
-    from .engine import Engine, Lane
+    from otterfile.artifacts.base import Artifact
+    from otterfile.executors.base import Executor
+    from otterfile.plan.graph import Task
+    from otterfile.runtimes.base import Runtime
+    from otterfile.run.state import Release
+    from otterfile.run.engine import Engine, Lane
 
 SPACE_MARK = "--- otter:space"
 
@@ -99,7 +99,7 @@ def ensure_room(engine: Engine, lane: Lane, task: Task, artifact: Artifact,
     of the space there (the artifact is there, or this runtime does not say)."""
     if not lane.space:
         return
-    from .engine import build_host
+    from otterfile.run.engine import build_host
     need = footprint(artifact, engine.images_of(lane), have,
                      local=build_host(lane.deployment.artifact.source) is None,
                      limit=max(landing.free for landing in lane.space))
@@ -123,7 +123,7 @@ def _prune(engine: Engine, lane: Lane, task: Task, executor: Executor,
            need: Footprint) -> list[Shortfall]:
     """One round trip: the artifacts are removed, the space is read again, the state marks
     `pruned` retired. Returns what is still short."""
-    from .flow import checked
+    from otterfile.run.flow import checked
     state = lane.state
     for release in pruned:
         state = mark_retired(state, release.id)

@@ -4,19 +4,19 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from ..artifacts.base import AcquireContext
-from ..errors import OtterError
-from ..graph import Task
-from ..lock import DeployLock
-from ..state import log_record, rollback_target
-from . import flow, switching
-from .steps import run_step
+from otterfile.artifacts.base import AcquireContext
+from otterfile.errors import OtterError
+from otterfile.plan.graph import Task
+from otterfile.run.lock import DeployLock
+from otterfile.run.state import log_record, rollback_target
+from otterfile.run import flow, switching
+from otterfile.run.steps import run_step
 
 if TYPE_CHECKING:
-    from ..lock import LockInfo
-    from ..runtimes.base import Runtime
-    from ..state import Release
-    from .engine import Engine, Lane
+    from otterfile.run.lock import LockInfo
+    from otterfile.runtimes.base import Runtime
+    from otterfile.run.state import Release
+    from otterfile.run.engine import Engine, Lane
 
 ABORTS = ("start", "health", "switch")  # a failure here removes the new release
 
@@ -24,7 +24,7 @@ ABORTS = ("start", "health", "switch")  # a failure here removes the new release
 def acquire(engine: Engine, task: Task) -> None:
     """Build or fetch the artifact once, where the controller runs (or on its build host:
     then the cache is there, and the artifact stays there until ship streams it)."""
-    from ..artifacts.remote_images import CACHE_DIR
+    from otterfile.transfer.remote_images import CACHE_DIR
     art = next(d.artifact for d in engine.project.deployments.values()
                if d.artifact.name == task.artifact)
     folder, cache = engine.project.folder, engine.project.folder / ".otter" / "cache"
@@ -63,14 +63,14 @@ def lock(engine: Engine, lane: Lane, task: Task) -> None:
 
 def _choose_rollback(engine: Engine, lane: Lane, task: Task) -> None:
     """For `otter rollback`: the release to make live again becomes this lane's artifact."""
-    from ..artifacts.base import Artifact
+    from otterfile.artifacts.base import Artifact
     release = rollback_target(lane.state, engine.rollback_to)
     if lane.previous is not None and release.id == lane.previous.id:
         raise OtterError(f"{task.host}: release {release.id} is live already")
     lane.starts_with = _runtime_for_rollback(lane, task, release)
     # by digest alone: the state file's image name is not trusted to re-point a tag; a
     # registry image's NAME@digest names that digest and nothing else
-    from ..artifacts.registry import pinned_name
+    from otterfile.artifacts.registry import pinned_name
     lane.artifact = Artifact(lane.runtime.forms[0], release.digest,
                              pinned_name(release.image, release.digest),
                              commit=release.commit, ref=release.ref)
@@ -81,7 +81,7 @@ def _runtime_for_rollback(lane: Lane, task: Task, release: Release) -> Runtime |
     """The runtime that starts `release` again: the one that started it (its artifact is in
     that runtime's store), given the Otterfile's runtime settings when it takes them
     (docker and podman); None: the Otterfile's. Else an error, before anything changed."""
-    from .kinds import runtime_of
+    from otterfile.run.kinds import runtime_of
     dep = lane.deployment
     started = runtime_of(dep, release)
     if started.name == dep.runtime.kind.name:
@@ -99,7 +99,7 @@ def _runtime_for_rollback(lane: Lane, task: Task, release: Release) -> Runtime |
 def unlock(engine: Engine, lane: Lane, task: Task) -> None:
     """Append the deploy log record and release the lock, in one round trip (runs after
     failures too; the lock is released whatever the append did)."""
-    from ..commands import state as states
+    from otterfile.commands import state as states
     record = None
     try:
         if lane.failed and lane.failed.startswith("step "):  # a step failed before switch

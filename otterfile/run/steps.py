@@ -7,18 +7,18 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..command import Command, SecretText
-from ..commands import files
-from ..errors import OtterError
-from ..executors.base import Result
-from ..secrets import Secret
+from otterfile.command import Command, SecretText
+from otterfile.commands import files
+from otterfile.errors import OtterError
+from otterfile.executors.base import Result
+from otterfile.secrets import Secret
 
 if TYPE_CHECKING:
-    from ..artifacts.base import Artifact
-    from ..executors.base import Executor
-    from ..graph import Task
-    from ..state import Release
-    from .engine import Engine, Lane
+    from otterfile.artifacts.base import Artifact
+    from otterfile.executors.base import Executor
+    from otterfile.plan.graph import Task
+    from otterfile.run.state import Release
+    from otterfile.run.engine import Engine, Lane
 
 PLACEHOLDERS = ("container", "unit", "instance", "release", "previous", "port", "image",
                 "digest", "commit", "host", "deployment")
@@ -98,7 +98,7 @@ class StepContext:
         for value in self.env.values():
             if isinstance(value, Secret) and value.name == name and value.resolved:
                 return value
-        from ..secret_store import SecretStore
+        from otterfile.run.secret_store import SecretStore
         return SecretStore(self._engine.project.folder).resolve(Secret(name))
 
     def log(self, message: str) -> None:
@@ -183,7 +183,7 @@ def run_step(engine: Engine, task: Task) -> Any:
 def located(error: Exception, file: Path, line: int) -> StepFailed:
     """A step's error naming where it was raised: the Otterfile's deepest line (and a
     recipe's, when it came from one), else the step's own line."""
-    from ..loader import line_in, recipe_line
+    from otterfile.load.loader import line_in, recipe_line
     what = str(error) if isinstance(error, OtterError) else f"{type(error).__name__}: {error}"
     return StepFailed(f"{file}:{line_in(error, file) or line}: {what}"
                       + recipe_line(error, file))

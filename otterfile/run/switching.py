@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..commands import state as states
-from ..errors import OtterError
-from ..proxies.base import EXIT_INVALID, EXIT_MISSING, EXIT_RELOAD, Site
-from ..state import format_state, mark_live
-from . import handover
-from .flow import checked
+from otterfile.commands import state as states
+from otterfile.errors import OtterError
+from otterfile.proxies.base import EXIT_INVALID, EXIT_MISSING, EXIT_RELOAD, Site
+from otterfile.run.state import format_state, mark_live
+from otterfile.run import handover
+from otterfile.run.flow import checked
 
 if TYPE_CHECKING:
-    from ..executors.base import Result
-    from ..graph import Task
-    from ..proxies.base import Proxy
-    from .engine import Engine, Lane
+    from otterfile.executors.base import Result
+    from otterfile.plan.graph import Task
+    from otterfile.proxies.base import Proxy
+    from otterfile.run.engine import Engine, Lane
 
 
 def site_of(lane: Lane, port: int | str) -> str:

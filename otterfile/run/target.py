@@ -11,17 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from ..command import Command, script
-from ..commands import state as states, store
-from ..proxies.base import Switching, parse_switching, served_port as served_port_of
-from ..scripts import load
-from ..state import Release, State, mark_live, upstream_dir
-from . import handover, kinds, space
-from .kinds import named_by_otter
+from otterfile.command import Command, script
+from otterfile.commands import state as states, store
+from otterfile.proxies.base import Switching, parse_switching, served_port as served_port_of
+from otterfile.scripts import load
+from otterfile.run.state import Release, State, mark_live, upstream_dir
+from otterfile.run import handover, kinds, space
+from otterfile.run.kinds import named_by_otter
 
 if TYPE_CHECKING:
-    from ..executors.base import Executor
-    from ..project import DeploymentDef
+    from otterfile.executors.base import Executor
+    from otterfile.load.project import DeploymentDef
 
 KEY_MARK = "--- otter:key"
 SITE_MARK = "--- otter:site"

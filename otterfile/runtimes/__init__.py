@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import model
-from ..validate import kind_of
-from . import docker, podman, systemd
-from ..values import Instance, InstanceStatus
-from .base import Runtime, StartSpec
+from otterfile.load import model
+from otterfile.load.validate import kind_of
+from otterfile.runtimes import docker, podman, systemd
+from otterfile.values import Instance, InstanceStatus
+from otterfile.runtimes.base import Runtime, StartSpec
 
 KINDS: dict[type, Runtime] = {model.Docker: docker.RUNTIME, model.Podman: podman.RUNTIME,
                               model.Systemd: systemd.RUNTIME}

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
-from ..artifacts.base import Artifact
-from ..command import Command, SecretText
-from ..values import Instance, InstanceStatus, Pulled
+from otterfile.artifacts.base import Artifact
+from otterfile.command import Command, SecretText
+from otterfile.values import Instance, InstanceStatus, Pulled
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class Runtime(Protocol):
 
     def relay_engine(self, artifact: Artifact) -> str | None:
         """The engine whose `load` a relay (Deployment(relay=True)) feeds with `artifact`
-        on this runtime's targets, or None: it does not relay (see artifacts/relay.py)."""
+        on this runtime's targets, or None: it does not relay (see transfer/relay.py)."""
 
     def layers(self) -> Command | None:
         """What image layers the target holds (read-only), or None: this runtime ships

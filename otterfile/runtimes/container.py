@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .. import model
-from ..artifacts.base import Artifact
-from ..artifacts.layers import chains_present
-from ..command import Command
-from ..errors import OtterError
-from ..commands import container as c, space
-from ..validate import (check_env, check_port, check_str, check_str_list, check_words, fail,
+from otterfile.load import model
+from otterfile.artifacts.base import Artifact
+from otterfile.transfer.layers import chains_present
+from otterfile.command import Command
+from otterfile.errors import OtterError
+from otterfile.commands import container as c, space
+from otterfile.load.validate import (check_env, check_port, check_str, check_str_list, check_words, fail,
                         got)
-from ..values import Instance, InstanceStatus, Pulled
-from .base import StartSpec
+from otterfile.values import Instance, InstanceStatus, Pulled
+from otterfile.runtimes.base import StartSpec
 
 
 class ContainerRuntime:

@@ -1,4 +1,4 @@
 """docker(...): each release a Docker container (see container.py)."""
-from .container import ContainerRuntime
+from otterfile.runtimes.container import ContainerRuntime
 
 RUNTIME = ContainerRuntime("docker")

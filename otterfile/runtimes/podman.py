@@ -1,4 +1,4 @@
 """podman(...): each release a rootful Podman container; no Docker needed on the target."""
-from .container import ContainerRuntime
+from otterfile.runtimes.container import ContainerRuntime
 
 RUNTIME = ContainerRuntime("podman")

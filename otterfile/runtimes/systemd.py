@@ -11,17 +11,17 @@ import shlex
 from dataclasses import replace
 from typing import Any, Sequence
 
-from .. import model
-from ..artifacts.base import Artifact
-from ..command import Command
-from ..commands import space, store, systemd as s
-from ..errors import OtterError
-from ..render import render
-from ..state import PORT_PLACEHOLDER
-from ..validate import (check_env, check_int, check_port, check_size, check_str, check_words,
+from otterfile.load import model
+from otterfile.artifacts.base import Artifact
+from otterfile.command import Command
+from otterfile.commands import space, store, systemd as s
+from otterfile.errors import OtterError
+from otterfile.render import render
+from otterfile.run.state import PORT_PLACEHOLDER
+from otterfile.load.validate import (check_env, check_int, check_port, check_size, check_str, check_words,
                         fail)
-from ..values import Instance, InstanceStatus
-from .base import StartSpec
+from otterfile.values import Instance, InstanceStatus
+from otterfile.runtimes.base import StartSpec
 
 _PROGRAM = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_.+@/-]*")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

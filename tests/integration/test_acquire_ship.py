@@ -13,15 +13,15 @@ import pytest
 
 from otterfile.artifacts.base import AcquireContext, Artifact
 from otterfile.artifacts.build import acquire
-from otterfile.artifacts.images import DockerImages
-from otterfile.artifacts.ship import ship
+from otterfile.transfer.images import DockerImages
+from otterfile.transfer.ship import ship
 from otterfile.command import Command, cmd
 from otterfile.commands import git
 from otterfile.commands.container import bare_id
 from otterfile.errors import OtterError
 from otterfile.executors import executor_for
 from otterfile.executors.local import LocalExecutor
-from otterfile.model import build
+from otterfile.load.model import build
 from otterfile.runtimes import docker, podman
 
 pytestmark = pytest.mark.integration

@@ -130,7 +130,7 @@ def test_a_failed_build_touches_no_server(project, two):
 
 
 def test_lock_contention_wait_and_unlock(project, two):
-    from otterfile.lock import DeployLock
+    from otterfile.run.lock import DeployLock
     executor = executor_for(two[0].host)
     lock = DeployLock(executor, "production", holder="alice@laptop")
     lock.acquire()
@@ -241,7 +241,7 @@ def test_keep_releases_prunes_old_images(project, two):
 
 def test_lock_wait_and_stale_takeover(project, two):
     from otterfile.commands import lock as locks
-    from otterfile.lock import DeployLock
+    from otterfile.run.lock import DeployLock
     executor = executor_for(two[0].host)
     try:
         lock = DeployLock(executor, "production", holder="alice@laptop")

@@ -167,8 +167,8 @@ def test_a_relay_passes_the_image_on_to_the_others(tmp_path, clean_targets):
     """artifacts.relay (not wired into Deployment yet): the controller streams to target1,
     which loads it and passes it on over SSH, by name on the hosts' network, with a key
     that may only `docker load` and is gone afterwards; an unreachable child is reported."""
-    from otterfile.artifacts.images import DockerImages
-    from otterfile.artifacts.relay import Child, relay_image
+    from otterfile.transfer.images import DockerImages
+    from otterfile.transfer.relay import Child, relay_image
     from otterfile.executors import executor_for
     from tests.integration.deploy import on
     tag = scoped("otter-it-fanout-relay:1")

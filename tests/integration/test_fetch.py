@@ -18,13 +18,13 @@ import pytest
 
 from otterfile.artifacts.base import AcquireContext, Artifact
 from otterfile.artifacts.fetch import SOURCE
-from otterfile.artifacts.ship import ship
+from otterfile.transfer.ship import ship
 from otterfile.command import cmd
 from otterfile.commands import store
 from otterfile.errors import OtterError
 from otterfile.executors import executor_for
 from otterfile.executors.local import LocalExecutor
-from otterfile.model import Fetch
+from otterfile.load.model import Fetch
 from otterfile.runtimes import systemd
 from tests.integration.deploy import events, on, otter, served, write_otterfile
 

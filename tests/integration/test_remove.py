@@ -108,7 +108,7 @@ def test_remove_a_systemd_deployment_leaves_only_its_data(tmp_path, clean_target
 
 def test_remove_is_refused_while_another_run_holds_the_lock(tmp_path, clean_targets):
     from otterfile.executors import executor_for
-    from otterfile.lock import DeployLock
+    from otterfile.run.lock import DeployLock
     from tests.integration.deploy import served, write_otterfile
     (target,) = one = clean_targets[:1]
     write_app(tmp_path / "app", "v1")

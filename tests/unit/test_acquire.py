@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from otterfile.artifacts.images import ControllerStore
+from otterfile.transfer.images import ControllerStore
 from otterfile.artifacts import KINDS, source_for
 from otterfile.artifacts.base import AcquireContext, Artifact
 from otterfile.artifacts.build import (SOURCE, BuildFailed, acquire, cache_key, checkout,
@@ -22,8 +22,8 @@ from otterfile.commands import git
 from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor
 from otterfile.executors.recording import RecordingExecutor
-from otterfile.model import Build, build
-from otterfile.validate import FieldError
+from otterfile.load.model import Build, build
+from otterfile.load.validate import FieldError
 
 pytestmark = pytest.mark.unit
 

@@ -162,8 +162,8 @@ def test_the_unchanged_file_is_good_so_each_case_fails_for_its_own_change(tmp_pa
 
 
 def test_internationalised_domains_become_punycode(tmp_path):
-    from otterfile.evaluate import evaluate
-    from otterfile.loader import load
+    from otterfile.load.evaluate import evaluate
+    from otterfile.load.loader import load
     file, _ = write(tmp_path, ("x", ('domains=["app.test"]', 'domains=["Bücher.Example."]'),
                                ""))
     dep = evaluate(load(file)).deployments["production"]

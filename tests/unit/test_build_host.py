@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from otterfile.artifacts.images import DockerImages
-from otterfile.artifacts.remote_images import RemoteImages, image_id_of_manifest
+from otterfile.transfer.images import DockerImages
+from otterfile.transfer.remote_images import RemoteImages, image_id_of_manifest
 from otterfile.cli import main
 from otterfile.errors import OtterError
-from otterfile.evaluate import evaluate
+from otterfile.load.evaluate import evaluate
 from otterfile.executors.base import Result
 from otterfile.executors.local import LocalExecutor
 from otterfile.executors.streams import Stream
 from otterfile.hosts import ssh
-from otterfile.loader import load
+from otterfile.load.loader import load
 from otterfile.run.engine import real_engine
 
 ID = "sha256:" + "ab" * 32

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from otterfile import model
+from otterfile.load import model
 from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor
 from otterfile.proxies import KINDS, Site, caddy, proxy_for
 from otterfile.render import render
-from otterfile.validate import FieldError
+from otterfile.load.validate import FieldError
 from tests.fakes import executable
 from tests.unit import test_nginx
 from tests.unit.test_nginx import backends  # noqa: F401 (a fixture)

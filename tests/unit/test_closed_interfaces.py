@@ -20,27 +20,27 @@ PACKAGE = Path(__file__).resolve().parents[2] / "otterfile"
 ALLOWED = {
     # file-like objects and iterators: `close`/`seekable`/`isatty` are optional by Python's own
     # protocols, not otter's kinds
-    ("report.py", "stream"): "a console stream: isatty is optional on file-likes",
-    ("artifacts/layers.py", "source"): "a stream: seekable is optional on file-likes",
-    ("artifacts/layers.py", "self._source"): "a stream: close is optional on file-likes",
-    ("artifacts/images.py", "self._chunks"): "the SDK's chunk iterator: close is optional",
-    ("artifacts/fanout.py", "source"): "a save stream: close is optional on file-likes",
-    ("artifacts/fanout.py", "private"): "a save stream: close is optional on file-likes",
-    ("artifacts/ship.py", "self.stream"): "a save stream: close is optional on file-likes",
+    ("report/reporters.py", "stream"): "a console stream: isatty is optional on file-likes",
+    ("transfer/layers.py", "source"): "a stream: seekable is optional on file-likes",
+    ("transfer/layers.py", "self._source"): "a stream: close is optional on file-likes",
+    ("transfer/images.py", "self._chunks"): "the SDK's chunk iterator: close is optional",
+    ("transfer/fanout.py", "source"): "a save stream: close is optional on file-likes",
+    ("transfer/fanout.py", "private"): "a save stream: close is optional on file-likes",
+    ("transfer/ship.py", "self.stream"): "a save stream: close is optional on file-likes",
     ("executors/recording.py", "source"): "an upload source: a path or any file-like",
     # Python's own objects: exceptions, functions, modules
-    ("loader.py", "error"): "a SyntaxError or UnicodeDecodeError's optional fields",
-    ("loader.py", "value"): "a marked function's __code__",
-    ("loader.py", "getattr(value, '__code__', None)"): "a marked function's line",
-    ("loader.py", "sys.modules[name]"): "a module's __file__",
+    ("load/loader.py", "error"): "a SyntaxError or UnicodeDecodeError's optional fields",
+    ("load/loader.py", "value"): "a marked function's __code__",
+    ("load/loader.py", "getattr(value, '__code__', None)"): "a marked function's line",
+    ("load/loader.py", "sys.modules[name]"): "a module's __file__",
     ("proxies/nginx.py", "error"): "an OSError's strerror",
-    ("dsl.py", "obj"): "the decorator's mark on a user function",
-    ("evaluate.py", "value"): "a user's Deployment(...) or function: its optional name",
-    ("evaluate.py", "name"): "a function given as a name",
+    ("load/dsl.py", "obj"): "the decorator's mark on a user function",
+    ("load/evaluate.py", "value"): "a user's Deployment(...) or function: its optional name",
+    ("load/evaluate.py", "name"): "a function given as a name",
     # reading our own dataclasses field by field (reflection, not a capability)
-    ("describe.py", "source"): "every field of a source value, for the secrets it holds",
-    ("describe.py", "value"): "every field of a runtime value, for `plan --json`",
-    ("describe.py", "command.stdin"): "a Command's stdin: text or SecretText (masked)",
+    ("plan/describe.py", "source"): "every field of a source value, for the secrets it holds",
+    ("plan/describe.py", "value"): "every field of a runtime value, for `plan --json`",
+    ("plan/describe.py", "command.stdin"): "a Command's stdin: text or SecretText (masked)",
     ("run/deploy.py", "source"): "every field of a source value, for the secrets it holds",
     ("run/steps.py", "self"): "ctx's own placeholder attributes, by name",
     ("executors/base.py", "self"): "Result's own stdout/stderr, by name",
@@ -51,7 +51,7 @@ ALLOWED = {
     ("run/flow.py", "v"): "an env value: text or a Secret",
     ("cli/project.py", "event.task"): "a report event's task, or None",
     ("run/relaying.py", "host"): "a Host (ssh() or local()), not an interface: its user",
-    ("artifacts/relay.py", "host"): "a Host (ssh() or local()): its port, known_hosts",
+    ("transfer/relay.py", "host"): "a Host (ssh() or local()): its port, known_hosts",
 }
 
 

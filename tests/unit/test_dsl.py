@@ -1,6 +1,6 @@
 import otterfile
-from otterfile.dsl import mark_of
-from otterfile.loader import load
+from otterfile.load.dsl import mark_of
+from otterfile.load.loader import load
 
 
 def test_all_is_pinned():

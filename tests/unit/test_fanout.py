@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from otterfile.artifacts.fanout import CHUNK, SharedImages
-from otterfile.artifacts.images import ControllerStore
+from otterfile.transfer.fanout import CHUNK, SharedImages
+from otterfile.transfer.images import ControllerStore
 from otterfile.errors import OtterError
 
 pytestmark = pytest.mark.unit
@@ -221,9 +221,9 @@ def production():
 
 def test_the_engine_expects_every_lane_that_has_not_failed_before_ship(tmp_path):
     from otterfile.artifacts.base import Artifact
-    from otterfile.evaluate import evaluate
+    from otterfile.load.evaluate import evaluate
     from otterfile.executors.recording import RecordingExecutor
-    from otterfile.loader import load
+    from otterfile.load.loader import load
     from otterfile.run.engine import Engine
     (tmp_path / "Otterfile.py").write_text(ENGINE_OTTERFILE)
     engine = Engine(evaluate(load(tmp_path / "Otterfile.py")), lambda event: None,
@@ -268,7 +268,7 @@ FAKE_ENGINE = '''#!/bin/sh
 def test_the_relay_script_feeds_every_child_and_reports_each(tmp_path, monkeypatch):
     import os
 
-    from otterfile.artifacts.relay import Child, relay_command
+    from otterfile.transfer.relay import Child, relay_command
     from otterfile.executors.local import LocalExecutor
     from otterfile.executors.recording import RecordingExecutor
     from tests.fakes import executable
@@ -293,7 +293,7 @@ def test_the_relay_script_feeds_every_child_and_reports_each(tmp_path, monkeypat
 
 
 def test_the_relay_checks_the_childrens_host_keys_as_the_controller_knows_them(tmp_path):
-    from otterfile.artifacts.relay import Child, known_hosts
+    from otterfile.transfer.relay import Child, known_hosts
     from otterfile.executors.recording import RecordingExecutor
     from otterfile.hosts import SSHHost
     known = tmp_path / "known_hosts"

@@ -29,8 +29,8 @@ from otterfile.executors.local import LocalExecutor
 from otterfile.executors.planned import PlannedExecutor
 from otterfile.executors.recording import RecordingExecutor
 from otterfile.hosts import LocalHost
-from otterfile.model import Fetch
-from otterfile.validate import FieldError
+from otterfile.load.model import Fetch
+from otterfile.load.validate import FieldError
 
 pytestmark = pytest.mark.unit
 
@@ -459,7 +459,7 @@ class StoreRuntime:
                                            (3, "web1 downloaded https://u:***@h.test/a, "
                                                "but its digest is wrong")])
 def test_ship_has_the_target_download_a_url_artifact(exited, words):
-    from otterfile.artifacts.ship import ship
+    from otterfile.transfer.ship import ship
     artifact = Artifact("file", f"sha256:{HEX}", url="https://u:pw@h.test/a",
                         source="https://u:***@h.test/a")
     target = RecordingExecutor(LocalHost("web1"), {

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from otterfile.artifacts.remote_images import RemoteImages, serve
+from otterfile.transfer.remote_images import RemoteImages, serve
 from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor
 from otterfile.hosts import ssh
@@ -158,9 +158,9 @@ def test_a_server_that_never_listens_is_an_error_and_is_stopped():
 
 def test_the_engines_close_stops_the_servers_whatever_happened(tmp_path):
     from tests.unit.test_build_host import write
-    from otterfile.evaluate import evaluate
-    from otterfile.loader import load
-    from otterfile.artifacts.images import PlannedImages
+    from otterfile.load.evaluate import evaluate
+    from otterfile.load.loader import load
+    from otterfile.transfer.images import PlannedImages
     host = Serving("otter-serving address=10.0.0.7 port=1 path=/p")
     engine = Engine(evaluate(load(write(tmp_path, 'on="builder"'))), lambda event: None,
                     images=PlannedImages(), host_images=RemoteImages,

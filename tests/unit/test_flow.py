@@ -8,14 +8,14 @@ import json
 
 import pytest
 
-from otterfile.artifacts.images import ControllerStore
-from otterfile.evaluate import evaluate
+from otterfile.transfer.images import ControllerStore
+from otterfile.load.evaluate import evaluate
 from otterfile.executors.recording import RecordingExecutor
-from otterfile.loader import load
-from otterfile.plan import plan
+from otterfile.load.loader import load
+from otterfile.plan.planner import plan
 from otterfile.run.deploy import execute
 from otterfile.run.engine import Engine
-from otterfile.runner import FAILED, OK, SKIPPED
+from otterfile.run.runner import FAILED, OK, SKIPPED
 
 pytestmark = pytest.mark.unit
 
@@ -522,11 +522,11 @@ def test_retire_prunes_only_what_otter_started_here(tmp_path):
     could edit) never gets its image pruned; one with a started record does, and its record
     goes with it."""
     from types import SimpleNamespace
-    from otterfile.graph import Task
+    from otterfile.plan.graph import Task
     from otterfile.hosts import LocalHost
     from otterfile.run import flow
     from otterfile.run.engine import Lane
-    from otterfile import state as st
+    from otterfile.run import state as st
     foreign, ours = "sha256:" + "ee" * 32, "sha256:" + "ff" * 32
     dep = project(tmp_path, "docker", "caddy").deployments["production"]
     new = st.Release("20240103T000000-abababab", DIGEST, status="live", port=20001,

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from otterfile.artifacts.images import ControllerStore
+from otterfile.transfer.images import ControllerStore
 from otterfile.artifacts.base import AcquireContext
 from otterfile.artifacts.build import acquire, redact, split_credentials
 from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor
-from otterfile.model import build
+from otterfile.load.model import build
 from otterfile.secrets import Secret
 
 pytestmark = pytest.mark.unit

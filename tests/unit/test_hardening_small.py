@@ -10,12 +10,12 @@ from click.testing import CliRunner
 
 from otterfile.cli import main
 from otterfile.errors import OtterfileError
-from otterfile.evaluate import evaluate
+from otterfile.load.evaluate import evaluate
 from otterfile.executors.recording import RecordingExecutor
-from otterfile.graph import Graph, Task
-from otterfile.loader import load
-from otterfile.picture import draw
-from otterfile.plan import plan
+from otterfile.plan.graph import Graph, Task
+from otterfile.load.loader import load
+from otterfile.plan.picture import draw
+from otterfile.plan.planner import plan
 from otterfile.run.steps import StepContext
 
 FILE = '''from otterfile import *

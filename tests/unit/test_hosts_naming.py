@@ -3,10 +3,10 @@
 import pytest
 
 from otterfile.errors import OtterfileError
-from otterfile.evaluate import evaluate
+from otterfile.load.evaluate import evaluate
 from otterfile.hosts import local, name_hosts, ssh
-from otterfile.loader import load
-from otterfile.plan import plan
+from otterfile.load.loader import load
+from otterfile.plan.planner import plan
 
 HEAD = '''
 from otterfile import *

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from otterfile.artifacts import images
+from otterfile.transfer import images
 
 pytestmark = pytest.mark.unit
 

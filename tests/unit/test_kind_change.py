@@ -11,21 +11,21 @@ from types import SimpleNamespace
 
 import pytest
 
-from otterfile import state as st
+from otterfile.run import state as st
 from otterfile.commands import state as cs
-from otterfile.evaluate import evaluate
+from otterfile.load.evaluate import evaluate
 from otterfile.executors.recording import RecordingExecutor
-from otterfile.graph import Task
+from otterfile.plan.graph import Task
 from otterfile.hosts import LocalHost
-from otterfile.loader import load
-from otterfile.plan import plan
+from otterfile.load.loader import load
+from otterfile.plan.planner import plan
 from otterfile.run import flow, handover, kinds, target as reads
 from otterfile.run import remove as removal
 from otterfile.run.deploy import execute
 from otterfile.run.engine import Engine, Lane
-from otterfile.runner import FAILED, OK
+from otterfile.run.runner import FAILED, OK
 from otterfile.runtimes import NAMED
-from otterfile.status import TargetStatus, render_status, status_record
+from otterfile.report.status import TargetStatus, render_status, status_record
 from tests.unit.test_flow import Images, Scripted, answers, verbs
 
 pytestmark = pytest.mark.unit
@@ -438,7 +438,7 @@ def test_status_shows_what_runs_each_release():
 
 
 def test_every_kind_table_entry_answers_the_new_questions():
-    from otterfile import model
+    from otterfile.load import model
     from otterfile.proxies import NAMED as PROXIES
     assert {name: NAMED[name].accepts(model.Docker(port=1)) for name in NAMED} == {
         "docker": True, "podman": True, "systemd": False}

@@ -9,7 +9,9 @@ import inspect
 import pytest
 from click.testing import CliRunner
 
-from otterfile import artifacts, model, proxies, runtimes
+from otterfile import artifacts, proxies, runtimes
+
+from otterfile.load import model
 from otterfile.artifacts.base import ArtifactSource
 from otterfile.cli import main
 from otterfile.proxies.base import Proxy
@@ -54,9 +56,9 @@ def test_each_kind_implements_its_interface(table, protocol):
 
 
 def image_stores():
-    from otterfile.artifacts.fanout import SharedImages
-    from otterfile.artifacts.images import DockerImages, PlannedImages
-    from otterfile.artifacts.remote_images import RemoteImages
+    from otterfile.transfer.fanout import SharedImages
+    from otterfile.transfer.images import DockerImages, PlannedImages
+    from otterfile.transfer.remote_images import RemoteImages
     from otterfile.executors.recording import RecordingExecutor
     return [DockerImages(), PlannedImages(), RemoteImages(RecordingExecutor()),
             SharedImages(PlannedImages())]
@@ -140,8 +142,8 @@ def test_plan_graph_and_list_work_for_every_declared_kind(tmp_path, source, runt
         result = runner.invoke(main, ["-f", str(file), *args])
         assert result.exit_code == 0, (args, result.output, result.exception)
     planned = runner.invoke(main, ["-f", str(file), "plan", "production"])
-    from otterfile.evaluate import evaluate
-    from otterfile.loader import load
+    from otterfile.load.evaluate import evaluate
+    from otterfile.load.loader import load
     if evaluate(load(file)).deployments["production"].unsupported is not None:
         assert planned.exit_code == 2, planned.output  # refused as `run` refuses it
         assert f"{file}:3: deployment production/" in planned.output
@@ -157,8 +159,8 @@ DEPLOYABLE = [c for c in COMBINATIONS if c not in REFUSED]
 
 
 def _deployment(tmp_path, source, runtime, proxy):
-    from otterfile.evaluate import evaluate
-    from otterfile.loader import load
+    from otterfile.load.evaluate import evaluate
+    from otterfile.load.loader import load
     file = tmp_path / "Otterfile.py"
     file.write_text(OTTERFILE.format(source=source, runtime=runtime, proxy=proxy))
     return file, evaluate(load(file)).deployments["production"]

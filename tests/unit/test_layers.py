@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-from otterfile.artifacts.layers import (LayerFilter, archive_diff_ids, chain_ids,
+from otterfile.transfer.layers import (LayerFilter, archive_diff_ids, chain_ids,
                                         chains_present, layer_index, missing)
 from otterfile.runtimes import KINDS
 

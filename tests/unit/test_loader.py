@@ -6,8 +6,8 @@ from click.testing import CliRunner
 
 from otterfile.cli import main
 from otterfile.errors import Interrupted, OtterfileError
-from otterfile.evaluate import evaluate
-from otterfile.loader import load
+from otterfile.load.evaluate import evaluate
+from otterfile.load.loader import load
 
 FILE = '''from otterfile import *
 

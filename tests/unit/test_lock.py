@@ -10,7 +10,7 @@ import pytest
 from otterfile.commands import lock as commands
 from otterfile.errors import ExecutionError
 from otterfile.executors.local import LocalExecutor
-from otterfile.lock import DeployLock, LockHeld, LockInfo, parse_fields
+from otterfile.run.lock import DeployLock, LockHeld, LockInfo, parse_fields
 
 pytestmark = pytest.mark.unit
 
@@ -198,7 +198,7 @@ def test_lock_info_parsing_and_command_shape():
 def test_holder_is_dead_only_for_this_boot_and_a_gone_pid():
     import os
     import subprocess
-    from otterfile.lock import LockInfo, boot_tag, holder_is_dead
+    from otterfile.run.lock import LockInfo, boot_tag, holder_is_dead
     done = subprocess.Popen(["true"])
     done.wait()
     mine = f"{boot_tag()}-abc"
@@ -263,7 +263,7 @@ def test_acquire_then_after_a_stale_lock_and_a_lock_script_failure(make, tmp_pat
 
 def test_split_locked_needs_the_mark_on_its_own_line():
     from otterfile.executors.base import Result
-    from otterfile.lock import split_locked
+    from otterfile.run.lock import split_locked
     take, then = commands.acquire("p", holder="h", pid=1, run_id="r"), marker_script("/x")
     both = commands.acquire_then(take, then)
     taken, read = split_locked(Result(both, 5, "status=acquired\n--- otter:locked\nA\n"

@@ -21,12 +21,12 @@ import pytest
 
 from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor
-from otterfile.model import nginx as nginx_value
+from otterfile.load.model import nginx as nginx_value
 from otterfile.proxies import base, nginx
 from otterfile.proxies.base import Site
 from otterfile.scripts import load
-from otterfile.state import PORT_PLACEHOLDER
-from otterfile.validate import FieldError
+from otterfile.run.state import PORT_PLACEHOLDER
+from otterfile.load.validate import FieldError
 from tests.fakes import executable
 
 pytestmark = pytest.mark.unit

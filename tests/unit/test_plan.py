@@ -1,10 +1,10 @@
 import pytest
 
 from otterfile.errors import OtterfileError
-from otterfile.evaluate import evaluate
-from otterfile.loader import load
-from otterfile.picture import draw
-from otterfile.plan import plan
+from otterfile.load.evaluate import evaluate
+from otterfile.load.loader import load
+from otterfile.plan.picture import draw
+from otterfile.plan.planner import plan
 
 FILE = '''
 from otterfile import *
@@ -130,7 +130,7 @@ def test_dot_and_mermaid(otterfile):
 
 def planned(otterfile, text):
     """`otter plan`'s data per target (describe.targets) for an Otterfile."""
-    from otterfile.describe import describe, targets
+    from otterfile.plan.describe import describe, targets
     project = evaluate(load(otterfile(text)))
     graph, notes = describe(project, plan(project, ["production"], hosts=["root@a"]))
     (one,) = targets(project, graph, notes)

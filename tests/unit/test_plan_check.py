@@ -9,22 +9,22 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from otterfile.artifacts.layers import chain_ids
-from otterfile.artifacts.images import ControllerStore
+from otterfile.transfer.layers import chain_ids
+from otterfile.transfer.images import ControllerStore
 from otterfile.cli.project import check_record, check_table
-from otterfile.evaluate import evaluate
+from otterfile.load.evaluate import evaluate
 from otterfile.executors.recording import RecordingExecutor
 from otterfile.executors.ssh import ConnectionFailed
 from otterfile.hosts import SSHHost
-from otterfile.loader import load
-from otterfile.plan import plan
-from otterfile.report import json_line
+from otterfile.load.loader import load
+from otterfile.plan.planner import plan
+from otterfile.report.reporters import json_line
 from otterfile.run import check as checks
 from otterfile.run.check import MARK, Move, TargetCheck, layer_sizes, release_action
 from otterfile.run.engine import Engine
 from otterfile.run import target as reads
 from otterfile.run.flow import fingerprint
-from otterfile.state import Release
+from otterfile.run.state import Release
 
 pytestmark = pytest.mark.unit
 
@@ -246,7 +246,7 @@ def test_the_batch_marks_the_end_of_each_part(tmp_path):
 
 def test_a_starting_release_the_proxy_serves_is_live_as_recover_would_see_it(tmp_path):
     from otterfile.commands.state import TargetState
-    from otterfile.state import State
+    from otterfile.run.state import State
     dep = project(tmp_path).deployments["production"]
     old = Release("R0", DIGEST, "app:1", None, None, "", "live", 20000, "c-R0", "cfg")
     new = Release("R1", DIGEST, "app:1", None, None, "", "starting", 20001, "c-R1", "cfg")

@@ -13,7 +13,7 @@ import pytest
 
 from otterfile import scripts
 from otterfile.command import cmd, script
-from otterfile.model import nginx as nginx_value
+from otterfile.load.model import nginx as nginx_value
 from otterfile.proxies import install as proxy_install, nginx
 from otterfile.executors.local import LocalExecutor
 from tests.fakes import executable

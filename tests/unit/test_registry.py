@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from otterfile.artifacts.images import ControllerStore
+from otterfile.transfer.images import ControllerStore
 from otterfile.artifacts import source_for
 from otterfile.artifacts.base import AcquireContext, Artifact
 from otterfile.artifacts.build import SOURCE as BUILD
 from otterfile.artifacts.registry import (SOURCE, BadRef, Pin, Pull, Ref, familiar,
                                           parse_ref, pinned_name)
-from otterfile.artifacts.ship import ship
+from otterfile.transfer.ship import ship
 from otterfile.cli import main
 from otterfile.command import Command
 from otterfile.commands import container
@@ -27,10 +27,10 @@ from otterfile.executors.base import Result
 from otterfile.executors.local import LocalExecutor
 from otterfile.executors.recording import RecordingExecutor
 from otterfile.hosts import LocalHost
-from otterfile.model import build, registry
+from otterfile.load.model import build, registry
 from otterfile.runtimes import docker, podman, systemd
 from otterfile.secrets import Secret, secret
-from otterfile.validate import FieldError
+from otterfile.load.validate import FieldError
 from otterfile.values import Pulled
 from tests.fakes import executable
 
@@ -489,9 +489,9 @@ def test_a_missing_registry_password_fails_before_anything_runs(otterfile):
 
 
 def test_secrets_of_a_source_are_read_and_masked(otterfile):
-    from otterfile.describe import masked_source
-    from otterfile.evaluate import evaluate
-    from otterfile.loader import load
+    from otterfile.plan.describe import masked_source
+    from otterfile.load.evaluate import evaluate
+    from otterfile.load.loader import load
     from otterfile.run.deploy import resolve_sources
     project = evaluate(load(otterfile(FILE)))
     os.environ["REG_PASSWORD"] = PASSWORD
@@ -504,7 +504,7 @@ def test_secrets_of_a_source_are_read_and_masked(otterfile):
 
 
 def test_a_registry_release_rolls_back_by_its_pinned_name():
-    from otterfile.state import Release
+    from otterfile.run.state import Release
     release = Release("20240102T030405-0a1b2c3d", D1, f"reg.test/app@{D1}")
     artifact = Artifact("image", release.digest, pinned_name(release.image, release.digest))
     assert docker.RUNTIME.image_ref(artifact) == f"reg.test/app@{D1}"

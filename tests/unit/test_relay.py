@@ -8,8 +8,8 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from otterfile.artifacts.relay import Child, refusals, where
-from otterfile.artifacts.relay_tree import Tree, assign
+from otterfile.transfer.relay import Child, refusals, where
+from otterfile.transfer.relay_tree import Tree, assign
 from otterfile.cli import main
 from otterfile.errors import OtterError, OtterfileError
 from otterfile.hosts import local, ssh
@@ -145,7 +145,7 @@ def test_every_child_asked_to_accept_the_key_removes_it_whatever_failed():
     failed is said by name."""
     from io import BytesIO
 
-    from otterfile.artifacts.relay import relay_image
+    from otterfile.transfer.relay import relay_image
     from otterfile.executors.recording import RecordingExecutor
 
     def action(name):
@@ -208,8 +208,8 @@ def test_a_bad_relay_names_file_line_and_field(tmp_path, value):
 
 @pytest.mark.parametrize("value,relay", [("True", True), ("False", False), ("None", False)])
 def test_relay_is_on_or_off(tmp_path, value, relay):
-    from otterfile.evaluate import evaluate
-    from otterfile.loader import load
+    from otterfile.load.evaluate import evaluate
+    from otterfile.load.loader import load
     path = tmp_path / "Otterfile.py"
     path.write_text(FILE.format(relay=value))
     assert evaluate(load(path)).deployments["production"].relay is relay

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from otterfile import scripts
-from otterfile.artifacts import relay_keys as keys
+from otterfile.transfer import relay_keys as keys
 from otterfile.errors import OtterError
 from tests.fakes import executable
 

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from otterfile.cli import main
-from otterfile.evaluate import evaluate
+from otterfile.load.evaluate import evaluate
 from otterfile.executors.recording import RecordingExecutor
 from otterfile.hosts import LocalHost
-from otterfile.loader import load
+from otterfile.load.loader import load
 from otterfile.run import remove as removal
 
 pytestmark = pytest.mark.unit

@@ -5,11 +5,11 @@ import re
 import pytest
 from rich.console import Console
 
-from otterfile.graph import Task
-from otterfile.live import LiveReporter
-from otterfile.report import (ConsoleReporter, JsonReporter, amount, bounded, console_reporter,
+from otterfile.plan.graph import Task
+from otterfile.report.live import LiveReporter
+from otterfile.report.reporters import (ConsoleReporter, JsonReporter, amount, bounded, console_reporter,
                               is_terminal)
-from otterfile.runner import FAILED, OK, Event
+from otterfile.run.runner import FAILED, OK, Event
 
 ESCAPE = re.compile(r"\x1b|\x9b")
 HOSTS = ("web1", "web2")

@@ -11,13 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from otterfile.cli import main
-from otterfile.evaluate import evaluate
-from otterfile.live import LiveReporter
-from otterfile.loader import load
-from otterfile.plan import batch_size, batches, order, plan
-from otterfile.report import ConsoleReporter, JsonReporter, summary
+from otterfile.load.evaluate import evaluate
+from otterfile.report.live import LiveReporter
+from otterfile.load.loader import load
+from otterfile.plan.planner import batch_size, batches, order, plan
+from otterfile.report.reporters import ConsoleReporter, JsonReporter, summary
 from otterfile.run.deploy import announcing, deploy, execute
-from otterfile.runner import FAILED, OK, SKIPPED, Event
+from otterfile.run.runner import FAILED, OK, SKIPPED, Event
 
 pytestmark = pytest.mark.unit
 

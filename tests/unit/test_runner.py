@@ -1,7 +1,7 @@
 import threading
 
-from otterfile.graph import Graph, Task
-from otterfile.runner import FAILED, OK, SKIPPED, run_graph
+from otterfile.plan.graph import Graph, Task
+from otterfile.run.runner import FAILED, OK, SKIPPED, run_graph
 
 
 def chain(host, stages=("lock", "ship", "start", "unlock")):

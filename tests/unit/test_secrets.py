@@ -2,7 +2,7 @@ import pytest
 
 from otterfile.command import Command, cmd
 from otterfile.errors import OtterfileError
-from otterfile.secret_store import SecretStore
+from otterfile.run.secret_store import SecretStore
 from otterfile.secrets import Secret, secret
 
 

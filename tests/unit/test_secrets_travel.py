@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from otterfile.artifacts.images import ControllerStore
+from otterfile.transfer.images import ControllerStore
 from otterfile.artifacts.base import AcquireContext
 from otterfile.artifacts.build import acquire
 from otterfile.artifacts.fetch import download_command
@@ -29,7 +29,7 @@ from otterfile.command import script
 from otterfile.executors.local import LocalExecutor
 from otterfile.executors.ssh import SSHExecutor
 from otterfile.hosts import SSHHost
-from otterfile.model import build
+from otterfile.load.model import build
 from otterfile.proxies import nginx
 from otterfile.secrets import Secret
 from tests.fakes import executable

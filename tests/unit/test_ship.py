@@ -8,8 +8,8 @@ import subprocess
 import pytest
 
 from otterfile.artifacts.base import Artifact
-from otterfile.artifacts.images import ControllerStore
-from otterfile.artifacts.ship import ShipResult, ship
+from otterfile.transfer.images import ControllerStore
+from otterfile.transfer.ship import ShipResult, ship
 from otterfile.commands import container
 from otterfile.errors import OtterError
 from otterfile.executors.recording import RecordingExecutor
@@ -40,7 +40,7 @@ class FakeImages(ControllerStore):
         """A target had it (fanout.SharedImages stops waiting for it)."""
 
     def open_file(self, path):
-        from otterfile.artifacts.images import open_file
+        from otterfile.transfer.images import open_file
         return open_file(path)
 
 

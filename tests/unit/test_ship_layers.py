@@ -11,15 +11,15 @@ from types import SimpleNamespace
 import pytest
 
 from otterfile.artifacts.base import Artifact
-from otterfile.artifacts.images import ControllerStore
-from otterfile.artifacts.layers import chain_ids
-from otterfile.artifacts.ship import ShipResult, ship
+from otterfile.transfer.images import ControllerStore
+from otterfile.transfer.layers import chain_ids
+from otterfile.transfer.ship import ShipResult, ship
 from otterfile.commands import container
 from otterfile.errors import OtterError
 from otterfile.executors.base import Result
 from otterfile.executors.recording import RecordingExecutor
 from otterfile.hosts import LocalHost
-from otterfile.plan import plan
+from otterfile.plan.planner import plan
 from otterfile.run import flow, target as reads
 from otterfile.run.deploy import execute
 from otterfile.run.engine import Engine
@@ -62,7 +62,7 @@ class Images(ControllerStore):
         self.declined = image_id
 
     def open_file(self, path):
-        from otterfile.artifacts.images import open_file
+        from otterfile.transfer.images import open_file
         return open_file(path)
 
 

@@ -11,12 +11,12 @@ import zipfile
 import pytest
 
 from otterfile.artifacts.base import Artifact
-from otterfile.artifacts.layers import chain_ids
-from otterfile.artifacts.sizes import Footprint, footprint, image_bytes
-from otterfile.artifacts.unpacked import unpacked_size
+from otterfile.transfer.layers import chain_ids
+from otterfile.transfer.sizes import Footprint, footprint, image_bytes
+from otterfile.transfer.unpacked import unpacked_size
 from otterfile.run.space import Landing, Shortfall, parse, prunable, shortfalls
-from otterfile.runner import FAILED, OK, SKIPPED
-from otterfile.state import parse_state
+from otterfile.run.runner import FAILED, OK, SKIPPED
+from otterfile.run.state import parse_state
 from tests.unit.test_flow import DIGEST, Images, answers, deploy, live_state, verbs
 
 pytestmark = pytest.mark.unit

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from otterfile import state as st
+from otterfile.run import state as st
 from otterfile.commands import container
 from otterfile.commands import state as cs
 from otterfile.errors import OtterError

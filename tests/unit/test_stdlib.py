@@ -6,10 +6,10 @@ import pytest
 
 import otterfile.stdlib as stdlib
 from otterfile import Deployment, HealthCheck, build, docker, registry, secret, ssh, systemd
-from otterfile.dsl import mark_of
+from otterfile.load.dsl import mark_of
 from otterfile.errors import OtterfileError
-from otterfile.evaluate import evaluate
-from otterfile.loader import load
+from otterfile.load.evaluate import evaluate
+from otterfile.load.loader import load
 
 pytestmark = pytest.mark.unit
 HOSTS = [ssh("root@web1")]

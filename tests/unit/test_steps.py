@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from otterfile.evaluate import evaluate
+from otterfile.load.evaluate import evaluate
 from otterfile.executors.recording import RecordingExecutor
-from otterfile.loader import load
-from otterfile.plan import plan
+from otterfile.load.loader import load
+from otterfile.plan.planner import plan
 from otterfile.run.deploy import execute
 from otterfile.run.engine import Engine
 from otterfile.run.steps import StepFailed, render_template
-from otterfile.runner import FAILED, OK, SKIPPED
+from otterfile.run.runner import FAILED, OK, SKIPPED
 from tests.unit.test_flow import OTTERFILE, Images, answers, live_state, verbs
 
 pytestmark = pytest.mark.unit
@@ -118,7 +118,7 @@ def test_a_template_names_its_file_and_line_for_an_unknown_variable(tmp_path):
 
 
 def test_only_runs_the_step_alone_under_the_lock_on_the_live_release(tmp_path):
-    from otterfile.plan import plan_step
+    from otterfile.plan.planner import plan_step
     from otterfile.run.deploy import run_only
     (tmp_path / "Otterfile.py").write_text(OTTERFILE.format(runtime="docker", proxy="caddy")
                                            + '''
@@ -146,7 +146,7 @@ def migrate(ctx):
 
 def test_only_an_unknown_step_names_the_known_ones(tmp_path):
     from otterfile.errors import UsageError
-    from otterfile.plan import plan_step
+    from otterfile.plan.planner import plan_step
     (tmp_path / "Otterfile.py").write_text(OTTERFILE.format(runtime="docker", proxy="caddy"))
     with pytest.raises(UsageError, match="has no step 'migrate'; its steps: none"):
         plan_step(evaluate(load(tmp_path / "Otterfile.py")), "production", "migrate")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from otterfile.errors import OtterfileError
-from otterfile.evaluate import evaluate
+from otterfile.load.evaluate import evaluate
 from otterfile.executors.recording import RecordingExecutor
-from otterfile.loader import load
-from otterfile.plan import plan
+from otterfile.load.loader import load
+from otterfile.plan.planner import plan
 from otterfile.run.deploy import execute
 from otterfile.run.engine import Engine
 from tests.unit.test_flow import Images, answers, live_state, verbs

@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from otterfile.evaluate import evaluate
+from otterfile.load.evaluate import evaluate
 from otterfile.executors.recording import RecordingExecutor
 from otterfile.hosts import LocalHost
-from otterfile.loader import load
-from otterfile.status import read_status, render_status, status_record
+from otterfile.load.loader import load
+from otterfile.report.status import read_status, render_status, status_record
 
 pytestmark = pytest.mark.unit
 

@@ -9,11 +9,11 @@ import pytest
 
 from otterfile.commands.state import TargetState
 from otterfile.executors.recording import RecordingExecutor
-from otterfile.plan import plan
+from otterfile.plan.planner import plan
 from otterfile.run import check as checks, target as reads
 from otterfile.run.engine import Engine
 from otterfile.run.flow import fingerprint
-from otterfile.state import Release, State
+from otterfile.run.state import Release, State
 from tests.unit.test_flow import DIGEST, OLD, Images, answers, deploy, project
 
 pytestmark = pytest.mark.unit
@@ -175,7 +175,7 @@ def test_status_shows_the_live_release_a_run_would(tmp_path):
     """A release a killed run left `starting` that the proxy serves is what status shows
     live, as recover records it."""
     from otterfile.hosts import LocalHost
-    from otterfile.status import read_status
+    from otterfile.report.status import read_status
     dep = dep_of(tmp_path)
     same = config(tmp_path)
     old, killed = release(R0, OLD, "live", 20000, None), release(R9, DIGEST, "starting",

@@ -1,7 +1,7 @@
-"""otterfile/text.py: the one byte formatter every report uses."""
+"""otterfile/report/text.py: the one byte formatter every report uses."""
 import pytest
 
-from otterfile.text import amount, human_size
+from otterfile.report.text import amount, human_size
 
 pytestmark = pytest.mark.unit
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from otterfile import model
+from otterfile.load import model
 from otterfile.proxies import NAMED, install as proxy_install
 from otterfile.executors.local import LocalExecutor
 from otterfile.proxies import caddy, nginx
 from otterfile.proxies.base import Site
-from otterfile.validate import FieldError
+from otterfile.load.validate import FieldError
 from tests.unit import test_caddy, test_nginx
 from tests.fakes import executable
 

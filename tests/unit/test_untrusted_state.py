@@ -10,19 +10,19 @@ from types import SimpleNamespace
 
 import pytest
 
-from otterfile import state as st
+from otterfile.run import state as st
 from otterfile.commands import container
 from otterfile.commands import state as cs
 from otterfile.errors import OtterError
 from otterfile.executors.recording import RecordingExecutor
-from otterfile.graph import Task
+from otterfile.plan.graph import Task
 from otterfile.hosts import LocalHost
 from otterfile.proxies import caddy
-from otterfile.report import ConsoleReporter, printable, table
+from otterfile.report.reporters import ConsoleReporter, printable, table
 from otterfile.run import flow, target as reads
-from otterfile.runner import FAILED, Event
+from otterfile.run.runner import FAILED, Event
 from otterfile.runtimes import NAMED, docker, systemd
-from otterfile.status import TargetStatus, render_status
+from otterfile.report.status import TargetStatus, render_status
 
 pytestmark = pytest.mark.unit
 
@@ -190,7 +190,7 @@ def recover(executor: RecordingExecutor):
     said = []
     engine = SimpleNamespace(executor=lambda _host: executor, artifacts={}, rollback=False,
                              emit=lambda task, kind, message: said.append(message))
-    from otterfile.model import caddy as caddy_value
+    from otterfile.load.model import caddy as caddy_value
     dep = SimpleNamespace(name="production", recreate=False, proxy_kind=caddy.PROXY,
                           artifact=SimpleNamespace(name="web"), proxy=caddy_value(),
                           runtime=SimpleNamespace(kind=docker.RUNTIME))

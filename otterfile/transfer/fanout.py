@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
-from ..errors import OtterError
-from .base import ImageStore
+from otterfile.errors import OtterError
+from otterfile.artifacts.base import ImageStore
 
 CHUNK = 1024 * 1024  # what the producer reads from the store at a time
 BUFFER = 8 * CHUNK  # per reader: how far it may fall behind before it holds the others

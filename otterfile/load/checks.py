@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .hosts import Host
-from .model import HealthCheck
-from .validate import check_int, check_number, fail, got
+from otterfile.hosts import Host
+from otterfile.load.model import HealthCheck
+from otterfile.load.validate import check_int, check_number, fail, got
 
 
 def check_source(value: Any) -> Any:
-    from .artifacts import source_for
+    from otterfile.artifacts import source_for
     return source_for(value).check(value)
 
 
 def check_runtime(value: Any) -> Any:
-    from .runtimes import runtime_for
+    from otterfile.runtimes import runtime_for
     return runtime_for(value).check(value)
 
 
@@ -52,5 +52,5 @@ def check_health(value: Any) -> HealthCheck | None:
 
 
 def check_proxy(value: Any) -> Any:
-    from .proxies import proxy_for
+    from otterfile.proxies import proxy_for
     return proxy_for(value).check(value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 
-from .graph import Graph
+from otterfile.plan.graph import Graph
 
 
 def draw(graph: Graph, fmt: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
-from .errors import OtterError
+from otterfile.errors import OtterError
 
 DEFAULT_BASE = "/var/lib/otter"
 PORT_PLACEHOLDER = "<port>"  # the port a release gets at start, as `otter plan` shows it

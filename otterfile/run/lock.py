@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
-from .command import Command
-from .commands import lock as commands
-from .errors import ExecutionError, OtterError
-from .executors.base import Executor, Result
-from .state import DEFAULT_BASE
+from otterfile.command import Command
+from otterfile.commands import lock as commands
+from otterfile.errors import ExecutionError, OtterError
+from otterfile.executors.base import Executor, Result
+from otterfile.run.state import DEFAULT_BASE
 
 
 def controller_identity() -> str:

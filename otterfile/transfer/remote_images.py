@@ -12,12 +12,12 @@ import re
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..command import Command, cmd, script
-from ..errors import OtterError
-from ..executors.base import Executor
-from ..executors.base import Session
-from ..scripts import load
-from .images import Inspected
+from otterfile.command import Command, cmd, script
+from otterfile.errors import OtterError
+from otterfile.executors.base import Executor
+from otterfile.executors.base import Session
+from otterfile.scripts import load
+from otterfile.transfer.images import Inspected
 
 __all__ = ["RemoteImages", "image_id_of_manifest", "serve"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping, NoReturn, TypeVar, cast
 
-from .errors import OtterfileError
-from .secrets import Secret
+from otterfile.errors import OtterfileError
+from otterfile.secrets import Secret
 
 K = TypeVar("K")  # a kind in a kind table
 

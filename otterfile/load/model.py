@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from .secrets import Secret
+from otterfile.secrets import Secret
 
 # What the DSL functions accept (evaluate checks each value and names its path)
 Ref = str | Callable[..., Any]  # a declared object: its name or its function

@@ -6,22 +6,22 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .command import Command
-from .graph import Graph, Task
-from .project import Project
-from .runner import Event
-from .state import upstream_dir
+from otterfile.command import Command
+from otterfile.plan.graph import Graph, Task
+from otterfile.load.project import Project
+from otterfile.run.runner import Event
+from otterfile.run.state import upstream_dir
 
 if TYPE_CHECKING:
-    from .project import ArtifactDef, DeploymentDef
-    from .run.engine import Engine
-    from .secrets import Secret
+    from otterfile.load.project import ArtifactDef, DeploymentDef
+    from otterfile.run.engine import Engine
+    from otterfile.secrets import Secret
 
 
 def describe(project: Project, graph: Graph) -> tuple[Graph, dict[str, str]]:
     """The graph with each task's commands filled in, and a note per task that could not
     be described (a deployment this version cannot deploy, a step's own code)."""
-    from .run.engine import planned_engine
+    from otterfile.run.engine import planned_engine
     recorded: list[Command] = []
     engine = planned_engine(project, _quiet, on_command=lambda _h, c: recorded.append(c),
                             env={d.name: masked_env(d) for d in project.deployments.values()},
@@ -56,14 +56,14 @@ def _perform(project: Project, engine: Engine, task: Task) -> str:
 
 def masked_env(dep: DeploymentDef) -> dict[str, str | Secret]:
     """The deployment's env with each secret standing as *** (plans never read secrets)."""
-    from .secrets import MASK, Secret
+    from otterfile.secrets import MASK, Secret
     return {k: Secret(v.name, MASK) if isinstance(v, Secret) else v for k, v in dep.runtime.env}
 
 
 def masked_source(source: Any) -> Any:
     """The source with each secret (a token, a password) standing as ***."""
     from dataclasses import fields
-    from .secrets import MASK, Secret
+    from otterfile.secrets import MASK, Secret
     masked = {f.name: Secret(v.name, MASK) for f in fields(source)
               if isinstance(v := getattr(source, f.name), Secret)}
     return replace(source, **masked) if masked else source
@@ -82,7 +82,7 @@ def targets(project: Project, graph: Graph, notes: dict[str, str],
     """What `otter plan` shows per deployment and host, as data: the runtime's settings
     (secret values masked), the files otter writes (with their text), the proxy site, what
     happens to the live release, and each stage's commands."""
-    from .report import addresses
+    from otterfile.report.reporters import addresses
     where = addresses(project)
     out = []
     for dep in project.deployments.values():

@@ -4,11 +4,11 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Iterator
 
-from .errors import OtterfileError
-from .graph import Graph, Task, find_cycle
-from .hosts import spelled
-from .model import STAGES
-from .project import DeploymentDef, Project, StepDef
+from otterfile.errors import OtterfileError
+from otterfile.plan.graph import Graph, Task, find_cycle
+from otterfile.hosts import spelled
+from otterfile.load.model import STAGES
+from otterfile.load.project import DeploymentDef, Project, StepDef
 
 TARGET_STAGES = ("lock",) + STAGES[1:] + ("unlock",)
 
@@ -192,7 +192,7 @@ def plan_step(project: Project, name: str, step_name: str, *,
               hosts: Iterable[str] | None = None) -> Graph:
     """`otter run NAME --only STEP`: the step alone, between each host's deploy lock and
     unlock (a step `on="once"` or `"controller"` runs once, with every host locked)."""
-    from .errors import UsageError
+    from otterfile.errors import UsageError
     only = {spelled(h) for h in hosts} | set(hosts) if hosts is not None else None
     builder = _Builder()
     for dep in project.select(name):

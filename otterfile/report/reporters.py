@@ -7,14 +7,14 @@ import threading
 import time
 from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, TypeAlias
 
-from .graph import CONTROLLER, Graph
-from .runner import FAILED, OK, SKIPPED, Event, Outcome
-from .text import amount, bounded, printable
+from otterfile.plan.graph import CONTROLLER, Graph
+from otterfile.run.runner import FAILED, OK, SKIPPED, Event, Outcome
+from otterfile.report.text import amount, bounded, printable
 
 if TYPE_CHECKING:
-    from .hosts import Host
-    from .live import LiveReporter
-    from .project import Project
+    from otterfile.hosts import Host
+    from otterfile.report.live import LiveReporter
+    from otterfile.load.project import Project
 
 MARKS = {OK: "ok", FAILED: "FAILED", SKIPPED: "skipped"}
 PROGRESS_JSON_EVERY = 0.25  # seconds between one task's progress objects in --json
@@ -53,7 +53,7 @@ def console_reporter(stream: IO[str] | None = None, *,
     """A live view on a terminal, plain lines elsewhere."""
     stream = stream or sys.stdout
     if is_terminal(stream):
-        from .live import LiveReporter  # rich loads only when a deploy runs on a terminal
+        from otterfile.report.live import LiveReporter  # rich loads only when a deploy runs on a terminal
         return LiveReporter(stream, verbose=verbose)
     return ConsoleReporter(stream, verbose=verbose)
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .report import table
-from .text import printable
+from otterfile.report.reporters import table
+from otterfile.report.text import printable
 
 if TYPE_CHECKING:
-    from .executors.base import Executor
-    from .hosts import Host
-    from .project import DeploymentDef
-    from .state import Release
+    from otterfile.executors.base import Executor
+    from otterfile.hosts import Host
+    from otterfile.load.project import DeploymentDef
+    from otterfile.run.state import Release
 
 
 @dataclass
@@ -35,10 +35,10 @@ def read_status(dep: DeploymentDef, executor: Executor, log_lines: int = 0) -> T
     each; live by the served-port rule), their instances of every runtime kind the state
     names, the deploy log, how the proxy switches there; then whether the live release
     answers."""
-    from .run import kinds, target as reads
+    from otterfile.run import kinds, target as reads
     result = executor.run(reads.command(dep, log_lines=log_lines))
     if not result.ok:
-        from .errors import OtterError
+        from otterfile.errors import OtterError
         raise OtterError(f"{executor.host.name}: reading state failed: {result.tail(5)}")
     reading = reads.complete(dep, executor, reads.parse(dep, executor.host.name,
                                                         result.stdout), log_lines)
@@ -56,8 +56,8 @@ def read_status(dep: DeploymentDef, executor: Executor, log_lines: int = 0) -> T
 
 
 def _probe(dep: DeploymentDef, executor: Executor, port: int) -> str:
-    from .errors import OtterError
-    from .executors.base import ProbeFailed
+    from otterfile.errors import OtterError
+    from otterfile.executors.base import ProbeFailed
     path = dep.health_check.path if dep.health_check else "/"
     try:
         with executor.http(port) as get:

@@ -8,10 +8,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from .command import Command
-from .errors import OtterfileError
-from .executors.local import LocalExecutor
-from .secrets import Secret
+from otterfile.command import Command
+from otterfile.errors import OtterfileError
+from otterfile.executors.local import LocalExecutor
+from otterfile.secrets import Secret
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 # an env file holds one NAME=value a line: these would end the value or the file's text

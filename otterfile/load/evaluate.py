@@ -5,15 +5,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, cast
 
-from . import checks
-from .dsl import mark_of
-from .errors import OtterfileError
-from .hosts import Declared, Host, name_hosts
-from .loader import Loaded, Marked, interrupted, line_in, recipe_line
-from .model import STAGES, Deployment
-from .project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef, TargetDef)
-from .state import DEFAULT_BASE, RESERVED
-from .validate import (check_bool, check_choice, check_domain, check_int, check_name,
+from otterfile.load import checks
+from otterfile.load.dsl import mark_of
+from otterfile.errors import OtterfileError
+from otterfile.hosts import Declared, Host, name_hosts
+from otterfile.load.loader import Loaded, Marked, interrupted, line_in, recipe_line
+from otterfile.load.model import STAGES, Deployment
+from otterfile.load.project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef, TargetDef)
+from otterfile.run.state import DEFAULT_BASE, RESERVED
+from otterfile.load.validate import (check_bool, check_choice, check_domain, check_int, check_name,
                        check_number, check_parallel, fail, got, prefixed)
 
 
@@ -223,8 +223,8 @@ class _Evaluator:
                 raise OtterfileError(f"{kind}={anchor!r} is neither a stage ({', '.join(STAGES)}) "
                                      f"nor a step of deployment {name}", file=self.file,
                                      line=step.line, path=f"step {step.name}/{kind}")
-        from .artifacts import KINDS as SOURCES
-        from .runtimes import KINDS as RUNTIMES
+        from otterfile.artifacts import KINDS as SOURCES
+        from otterfile.runtimes import KINDS as RUNTIMES
         dep = DeploymentDef(
             name=name, group=marked.mark.name,
             artifact=self._ref("artifact", value.artifact, "artifact", SOURCES, name),

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import Artifact, ImageStore
-from .layers import chain_ids, layer_index, missing
-from .unpacked import unpacked_size
+from otterfile.artifacts.base import Artifact, ImageStore
+from otterfile.transfer.layers import chain_ids, layer_index, missing
+from otterfile.transfer.unpacked import unpacked_size
 
 EMPTY_LAYER = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 

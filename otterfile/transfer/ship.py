@@ -14,19 +14,19 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Callable
 
-from ..command import Command
-from ..commands import download
-from ..errors import OtterError
-from ..executors.base import Executor
-from ..text import human_size
-from .base import Artifact, ImageStore
-from .layers import LayerFilter, archive_diff_ids, missing
+from otterfile.command import Command
+from otterfile.commands import download
+from otterfile.errors import OtterError
+from otterfile.executors.base import Executor
+from otterfile.report.text import human_size
+from otterfile.artifacts.base import Artifact, ImageStore
+from otterfile.transfer.layers import LayerFilter, archive_diff_ids, missing
 
 if TYPE_CHECKING:
-    from ..executors.base import Result
-    from ..runtimes.base import Runtime
-    from .registry import Pull
-    from .relay import Child
+    from otterfile.executors.base import Result
+    from otterfile.runtimes.base import Runtime
+    from otterfile.artifacts.registry import Pull
+    from otterfile.transfer.relay import Child
 
 OnShipProgress = Callable[[int, "int | None"], None]
 Guard = Callable[[Command], Command]  # wraps what reads the stream on the target
@@ -163,7 +163,7 @@ def ship_relay(artifact: Artifact, remote: Executor, images: ImageStore,
     `children` (relay.Child): its children may lack any layer, so none is left out. Returns
     (ShipResult, the children that lack the image after it); raises relay.RelayFailed when
     the relay's own load failed. `on_info` hears what went wrong on a child."""
-    from .relay import relay_image
+    from otterfile.transfer.relay import relay_image
     started = time.monotonic()
     stream, total, _ = _archive(artifact, images, None)
     progress = (lambda sent: on_progress(sent, total if total and sent <= total else None)) \
@@ -276,7 +276,7 @@ def ship_pull(artifact: Artifact, runtime: Runtime, remote: Executor, images: Im
     tag and pins the digest the registry served while the others wait; they then pull
     NAME@sha256:... (nothing, when they have it). The result carries the pinned artifact:
     the digest the release records and the name the runtime runs."""
-    from .registry import pulled_artifact
+    from otterfile.artifacts.registry import pulled_artifact
     started, pull = time.monotonic(), artifact.pull
     with pull.pin.lock:
         first = pull.pin.digest is None

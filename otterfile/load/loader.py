@@ -12,8 +12,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Mapping
 
-from .dsl import Mark, mark_of
-from .errors import Interrupted, OtterfileError
+from otterfile.load.dsl import Mark, mark_of
+from otterfile.errors import Interrupted, OtterfileError
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import OtterfileError
-from .hosts import Host
-from .model import Caddy, HealthCheck
-from .secrets import Secret
+from otterfile.errors import OtterfileError
+from otterfile.hosts import Host
+from otterfile.load.model import Caddy, HealthCheck
+from otterfile.secrets import Secret
 
 if TYPE_CHECKING:
-    from .artifacts.base import ArtifactSource
-    from .proxies.base import Proxy
-    from .runtimes.base import Runtime
+    from otterfile.artifacts.base import ArtifactSource
+    from otterfile.proxies.base import Proxy
+    from otterfile.runtimes.base import Runtime
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class ArtifactDef:
     @property
     def kind(self) -> ArtifactSource:
         """The source's module (artifacts.KINDS)."""
-        from .artifacts import source_for
+        from otterfile.artifacts import source_for
         return source_for(self.source)
 
 
@@ -39,7 +39,7 @@ class RuntimeDef:
     @property
     def kind(self) -> Runtime:
         """The runtime's module (runtimes.KINDS)."""
-        from .runtimes import runtime_for
+        from otterfile.runtimes import runtime_for
         return runtime_for(self.value)
 
 
@@ -91,7 +91,7 @@ class DeploymentDef:
     @property
     def proxy_kind(self) -> Proxy:
         """The proxy's module (proxies.KINDS)."""
-        from .proxies import proxy_for
+        from otterfile.proxies import proxy_for
         return proxy_for(self.proxy)
 
     @property
@@ -140,7 +140,7 @@ class Project:
             return (self.deployments[name],)
         group = tuple(d for d in self.deployments.values() if d.group == name)
         if not group:
-            from .errors import UsageError
+            from otterfile.errors import UsageError
             known = ", ".join(sorted(self.deployments)) or "none"
             raise UsageError(f"unknown deployment {name!r}; known: {known}")
         return group

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from .command import Command
-from .errors import OtterfileError
+from otterfile.command import Command
+from otterfile.errors import OtterfileError
 
 CONTROLLER = "controller"
 

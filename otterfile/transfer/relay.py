@@ -27,13 +27,13 @@ from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from .. import scripts
-from ..command import Command, cmd, script
-from ..errors import OtterError
-from ..executors.base import Executor
-from ..executors.local import LocalExecutor
-from ..peers import peer_problem
-from . import relay_keys as keys
+from otterfile import scripts
+from otterfile.command import Command, cmd, script
+from otterfile.errors import OtterError
+from otterfile.executors.base import Executor
+from otterfile.executors.local import LocalExecutor
+from otterfile.peers import peer_problem
+from otterfile.transfer import relay_keys as keys
 
 
 @dataclass(frozen=True)

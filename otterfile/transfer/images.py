@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, cast
 
-from ..errors import OtterError
-from .archive import image_id_of
+from otterfile.errors import OtterError
+from otterfile.artifacts.archive import image_id_of
 
 CHUNK = 1024 * 1024
 

@@ -14,9 +14,9 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from .. import scripts
-from ..command import Command, script
-from ..errors import OtterError
+from otterfile import scripts
+from otterfile.command import Command, script
+from otterfile.errors import OtterError
 
 # seconds a key is accepted: the relay logs in right after every child authorized it (the
 # transfer itself goes on in that session, however long)

@@ -13,9 +13,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .graph import Task
-from .runner import FAILED, OK, SKIPPED, Event
-from .text import amount, human_size, printable
+from otterfile.plan.graph import Task
+from otterfile.run.runner import FAILED, OK, SKIPPED, Event
+from otterfile.report.text import amount, human_size, printable
 
 REFRESH = 8  # redraws per second: smooth enough, cheap on a shared CI runner
 LAST = ("unlock",)  # a lane's last stage: when it ends well, the target is done

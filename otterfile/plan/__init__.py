@@ -1,0 +1,1 @@
+"""Plan: a validated Project in, a deterministic task graph (and its pictures) out. Offline."""

@@ -1,0 +1,1 @@
+"""Report: runner events turned into what a person or CI reads (plain, live, JSON, status)."""
