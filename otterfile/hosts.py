@@ -1,13 +1,13 @@
-"""Hosts a target is made of: this machine, or a server reached over SSH.
+"""Hosts a target is made of: this machine, or a server reached over SSH, and the `local()`
+and `ssh()` an Otterfile builds them with (each field checked).
 
 A host's `name` is what output shows (people's names for it); its `address` is how otter
-reaches it. `name_hosts` gives every host of a project its one name.
+reaches it. host_names.py gives every host of a project its one name.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping, Sequence
 
 from otterfile.errors import OtterfileError
 from otterfile.peers import peer_problem, split_peer
@@ -165,15 +165,7 @@ def ssh(address: str, identity_file: str | None = None, known_hosts: str | None 
     if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
         raise OtterfileError(f"malformed ssh address {address!r}: port must be 1 to 65535",
                              path="address")
-    if host_key_checking not in HOST_KEY_CHECKING:
-        raise OtterfileError(f"expected one of {', '.join(HOST_KEY_CHECKING)}, got "
-                             f"{host_key_checking!r} (checks are never turned off)",
-                             path="host_key_checking")
-    for field, value in (("identity_file", identity_file), ("known_hosts", known_hosts)):
-        if value is not None and (not isinstance(value, str) or not value.strip()
-                                  or any(c in value for c in '"\n\r\0')):
-            raise OtterfileError(f"expected a path (no quote or newline), got {value!r}",
-                                 path=field)
+    _check_fields(host_key_checking, identity_file, known_hosts)
     if name is not None:
         check_host_name(name)
     if peer is not None:
@@ -183,6 +175,20 @@ def ssh(address: str, identity_file: str | None = None, known_hosts: str | None 
     return SSHHost(match.group("host").strip("[]").lower(), match.group("user"),
                    None if number == DEFAULT_PORT else number, identity_file, known_hosts,
                    host_key_checking, name, peer)
+
+
+def _check_fields(host_key_checking: str, identity_file: str | None,
+                  known_hosts: str | None) -> None:
+    """ssh()'s `host_key_checking` and paths."""
+    if host_key_checking not in HOST_KEY_CHECKING:
+        raise OtterfileError(f"expected one of {', '.join(HOST_KEY_CHECKING)}, got "
+                             f"{host_key_checking!r} (checks are never turned off)",
+                             path="host_key_checking")
+    for field, value in (("identity_file", identity_file), ("known_hosts", known_hosts)):
+        if value is not None and (not isinstance(value, str) or not value.strip()
+                                  or any(c in value for c in '"\n\r\0')):
+            raise OtterfileError(f"expected a path (no quote or newline), got {value!r}",
+                                 path=field)
 
 
 def _check_peer(peer: object, address: str) -> str:
@@ -197,62 +203,3 @@ def _check_peer(peer: object, address: str) -> str:
         raise OtterfileError(f"ssh({address!r}) peer={peer!r}: {why}; expected how the other "
                              "targets reach this host, 'host' or 'host:port'", path="peer")
     return str(peer)
-
-
-def spelled(name: str) -> str:
-    """A host as a user typed it on the command line, named as otter names a host in a
-    group (`root@H:22` is `h`); a target name or anything else is left as it is."""
-    try:
-        return ssh(name).name
-    except OtterfileError:
-        return name
-
-
-# (target name or None, where: "target all", line, hosts)
-Declared = tuple[str | None, str, int, Sequence[Host]]
-
-
-def name_hosts(declared: Iterable[Declared]) -> dict[str, str]:
-    """address -> name for every host of (target name, where, line, hosts), in declaration
-    order (target name None: hosts given inline in a deployment).
-
-    A server has one name in a run: its `name=`, else the name of a one-host target that
-    holds it, else its address; the first declared wins. Two servers under one name are an
-    error naming both (its line: the second's)."""
-    ranked: dict[str, tuple[int, str, str, int]] = {}  # address -> (rank, name, where, line)
-    for target, where, line, hosts in declared:
-        for host in hosts:
-            if host.given_name:
-                rank, name = 0, host.name
-            elif target is not None and len(hosts) == 1:
-                rank, name = 1, target
-            else:
-                rank, name = 2, host.name
-            if host.address not in ranked or rank < ranked[host.address][0]:
-                ranked[host.address] = (rank, name, where, line)
-    owners: dict[str, tuple[str, str, int]] = {}  # name -> (address, where, line)
-    for address, (_, name, where, line) in ranked.items():
-        other = owners.setdefault(name, (address, where, line))
-        if other[0] != address:
-            raise OtterfileError(
-                f"two hosts are both named {name!r}: {other[0]} ({other[1]}, line {other[2]}) "
-                f"and {address} ({where}, line {line}); give one of them a name with "
-                f"ssh(..., name=...)", line=line)
-    return {address: name for address, (_, name, _, _) in ranked.items()}
-
-
-def chosen(given: Iterable[str], hosts: Iterable[Host],
-           targets: Mapping[str, Iterable[Host]]) -> list[str]:
-    """The host names `--targets` items mean: each item as given, plus the hosts it names as
-    a target (all of a group), or as an address spelled any way (`root@H:22`, `h`)."""
-    hosts, out = list(hosts), []
-    for item in given:
-        out += [item] + [h.name for h in targets.get(item, ())]
-        try:
-            wanted = ssh(item)
-        except OtterfileError:
-            continue
-        out += [h.name for h in hosts if isinstance(h, SSHHost)
-                and (h.hostname, h.port) == (wanted.hostname, wanted.port)
-                and wanted.user in (None, h.user)]
-    return list(dict.fromkeys(out))

@@ -106,7 +106,7 @@ def trace_commands() -> None:
 def split_targets(value: str | None, project: Project | None = None) -> list[str] | None:
     """--targets a,b as host names: a host's name, a target's name (its hosts) or an
     address spelled any way (`root@H:22` is the host at h)."""
-    from otterfile.hosts import chosen, spelled
+    from otterfile.host_names import chosen, spelled
     given = [v.strip() for v in value.split(",") if v.strip()] if value else None
     if given is None:
         return None

@@ -1,4 +1,4 @@
-"""Where kept SSH masters live and how their sockets are named (see ssh.py).
+"""Where kept SSH masters live and how their sockets are named (see master.py).
 
 A master kept after otter ends sits in a private per-user folder; its socket's name hashes
 everything that shapes the connection, so a master reached with other keys, known_hosts,

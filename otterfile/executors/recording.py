@@ -14,7 +14,7 @@ from typing import BinaryIO, Callable, Iterator, Mapping, Union
 from otterfile.command import Command
 from otterfile.hosts import Host, LocalHost
 from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Result
-from otterfile.executors.local import upload_command
+from otterfile.executors.upload import upload_command
 
 # A canned answer: a whole Result, its stdout, or its exit status.
 Response = Union[Result, str, int]

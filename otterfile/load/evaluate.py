@@ -8,7 +8,8 @@ from typing import Any, Callable, Mapping, cast
 from otterfile.load import checks
 from otterfile.load.dsl import mark_of
 from otterfile.errors import OtterfileError
-from otterfile.hosts import Declared, Host, name_hosts
+from otterfile.host_names import Declared, name_hosts
+from otterfile.hosts import Host
 from otterfile.load.loader import Loaded, Marked, interrupted, line_in, recipe_line
 from otterfile.load.model import STAGES, Deployment
 from otterfile.load.project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef, TargetDef)

@@ -6,7 +6,7 @@ from typing import Any, Iterable, Iterator
 
 from otterfile.errors import OtterfileError
 from otterfile.plan.graph import Graph, Task, find_cycle
-from otterfile.hosts import spelled
+from otterfile.host_names import spelled
 from otterfile.load.model import STAGES
 from otterfile.load.project import DeploymentDef, Project, StepDef
 

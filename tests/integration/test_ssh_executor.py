@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from otterfile.command import cmd, script
-from otterfile.executors.ssh import ConnectionFailed, SSHExecutor, free_port
+from otterfile.executors.openssh import ConnectionFailed
+from otterfile.executors.ssh import SSHExecutor, free_port
 from otterfile.hosts import SSHHost
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,8 @@ import pytest
 from otterfile.command import cmd
 from otterfile.errors import OtterError
 from otterfile.executors import starts as starts_module
-from otterfile.executors.ssh import ConnectionFailed, SSHExecutor
+from otterfile.executors.openssh import ConnectionFailed
+from otterfile.executors.ssh import SSHExecutor
 from otterfile.executors.starts import Starts, dropped, start_limit
 from otterfile.hosts import SSHHost
 from tests.fakes import executable

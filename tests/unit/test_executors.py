@@ -15,8 +15,9 @@ import pytest
 from otterfile.command import Command, cmd, script
 from otterfile.executors import executor_for
 from otterfile.executors.base import ProbeFailed, Result
-from otterfile.executors import local as local_module
-from otterfile.executors.local import LocalExecutor, upload_command
+from otterfile.executors import pipes as pipes_module
+from otterfile.executors.local import LocalExecutor
+from otterfile.executors.upload import upload_command
 from otterfile.executors.recording import RecordingExecutor, Upload
 from otterfile.hosts import LocalHost, SSHHost
 from otterfile.secrets import Secret
@@ -160,7 +161,7 @@ def test_on_output_streams_lines(local):
 
 
 def test_huge_output_is_streamed_but_capture_is_bounded(local, monkeypatch):
-    monkeypatch.setattr(local_module, "CAPTURE_LIMIT", 10_000)
+    monkeypatch.setattr(pipes_module, "CAPTURE_LIMIT", 10_000)
     count = []
     result = local.run(script('yes 0123456789abcdef | head -n 3000'),
                        on_output=lambda s, line: count.append(len(line) + 1))

@@ -4,7 +4,8 @@ import pytest
 
 from otterfile.errors import OtterfileError
 from otterfile.load.evaluate import evaluate
-from otterfile.hosts import local, name_hosts, ssh
+from otterfile.host_names import name_hosts
+from otterfile.hosts import local, ssh
 from otterfile.load.loader import load
 from otterfile.plan.planner import plan
 

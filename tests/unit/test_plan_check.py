@@ -14,7 +14,7 @@ from otterfile.transfer.images import ControllerStore
 from otterfile.cli.project import check_record, check_table
 from otterfile.load.evaluate import evaluate
 from otterfile.executors.recording import RecordingExecutor
-from otterfile.executors.ssh import ConnectionFailed
+from otterfile.executors.openssh import ConnectionFailed
 from otterfile.hosts import SSHHost
 from otterfile.load.loader import load
 from otterfile.plan.planner import plan

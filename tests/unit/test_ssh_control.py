@@ -9,7 +9,7 @@ import pytest
 
 from otterfile.errors import OtterError
 from otterfile.executors.control import connection_key, control_folder, persist_seconds
-from otterfile.executors.ssh import ssh_options
+from otterfile.executors.openssh import ssh_options
 from otterfile.hosts import ssh
 
 

@@ -1,0 +1,147 @@
+"""Start a local process and wait for its end: `run_process` is the one place otter starts a
+process (the local and SSH executors both use it), with the registry of the processes an
+executor has running and the stop that ends one with everything it started (subprocess and
+threads: nothing heavy to import, so `otter` starts fast; the pipes: pipes.py).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import threading
+
+from otterfile.executors.base import OnOutput
+from otterfile.executors.pipes import Capture, HeldOpen, Input, drain, feed
+
+EXIT_TIMEOUT = 124  # what timeout(1) returns
+EXIT_CANNOT_EXEC, EXIT_NOT_FOUND = 126, 127  # what a shell returns
+TIMEOUT_LINGER = 2.0  # seconds to read a timed-out process's output: a child may hold the pipes
+
+
+class Processes:
+    """The processes an executor has running, so that close() can stop them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[int, subprocess.Popen[bytes]] = {}  # by id
+
+    def add(self, process: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._running[id(process)] = process
+
+    def discard(self, process: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._running.pop(id(process), None)
+
+    def stop_all(self) -> None:
+        with self._lock:
+            running, self._running = list(self._running.values()), {}
+        for process in running:
+            stop(process, signal.SIGTERM)
+
+
+def stop(process: subprocess.Popen[bytes], signal_number: int) -> None:
+    """Signal `process` and, when it leads a process group of its own, all it started (a
+    shell's `sleep` or `docker build` would otherwise keep running, and keep its pipes)."""
+    with contextlib.suppress(OSError):  # it may have ended meanwhile
+        if _leads_group(process.pid):
+            os.killpg(process.pid, signal_number)
+        else:
+            process.send_signal(signal_number)
+
+
+def _leads_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except OSError:
+        return False
+
+
+def _program(argv0: str, cwd: str | None, env: dict[str, str]) -> str | None:
+    # a relative path is the process's own (it runs in `cwd`); a name is looked up in
+    # the PATH it runs with
+    if "/" in argv0:
+        return os.path.join(cwd or "", argv0)
+    return shutil.which(argv0, path=env.get("PATH", os.defpath))
+
+
+class _CannotStart(Exception):
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _start(argv: list[str], cwd: str | None, env: dict[str, str], stdin: Input,
+           out: Capture, err: Capture, own_group: bool = False,
+           ) -> tuple[subprocess.Popen[bytes], list[threading.Thread]]:
+    if cwd and not os.path.isdir(cwd):
+        raise _CannotStart(EXIT_NOT_FOUND, f"cd: {cwd}: no such directory\n")
+    program = _program(argv[0], cwd, env)
+    if program is None or ("/" in argv[0] and not os.path.exists(program)):
+        raise _CannotStart(EXIT_NOT_FOUND, f"{argv[0]}: command not found\n")
+    empty = stdin is None or stdin == b""  # EOF at once, never our terminal
+    try:
+        process = subprocess.Popen([program, *argv[1:]], cwd=cwd, env=env,
+                                   stdin=subprocess.DEVNULL if empty else subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   start_new_session=own_group)
+    except OSError as error:  # exec failed: not executable, a bad interpreter
+        raise _CannotStart(EXIT_CANNOT_EXEC, f"{argv[0]}: {error.strerror}\n") from None
+    pipes = [(process.stdout, out), (process.stderr, err)]
+    threads = [threading.Thread(target=drain, args=(pipes,), daemon=True)]
+    if not empty:
+        threads.append(threading.Thread(target=feed, args=(process.stdin, stdin),
+                                        daemon=True))
+    return process, threads  # started by the caller, once it has the process registered
+
+
+def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] | None = None,
+                stdin: Input = None, on_output: OnOutput | None = None,
+                timeout: float | None = None, processes: Processes | None = None,
+                own_group: bool = False) -> tuple[int, str, str]:
+    """Run argv to its end; returns (exit status, stdout, stderr). Never raises for
+    a failing command: not found is 127, a timeout 124, a signal its negative number.
+    `own_group`: in a process group of its own, which a stop ends as a whole (otter
+    forwards Ctrl-C to it: a `sh -c` that takes SIGINT between two commands loses it)."""
+    out, err = Capture("stdout", on_output), Capture("stderr", on_output)
+    held = stdin if isinstance(stdin, HeldOpen) else None
+    try:
+        process, threads = _start(argv, cwd, {**os.environ, **(env or {})},
+                                  held.stream() if held else stdin, out, err, own_group)
+    except _CannotStart as error:
+        if held:
+            held.attach(None)
+        return error.code, "", error.message
+    if held:
+        held.attach(process.pid)
+    processes = processes or Processes()
+    processes.add(process)  # before its output is read: an interrupt on its first line finds it
+    for thread in threads:
+        thread.start()
+    try:
+        code = _wait(process, threads[0], timeout, err)
+    finally:
+        processes.discard(process)
+    return code, out.text(), err.text()
+
+
+def _wait(process: subprocess.Popen[bytes], reader: threading.Thread, timeout: float | None,
+          err: Capture) -> int:
+    """Wait for `process` to end (killed after `timeout`), then for `reader` to have read all
+    its output (not for the input feeder: it may be blocked); its exit status."""
+    try:
+        linger = None  # how long to wait for its output once it ended: to the end
+        try:
+            code = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            stop(process, signal.SIGKILL)
+            process.wait()
+            code, linger = EXIT_TIMEOUT, TIMEOUT_LINGER
+            err.add(f"otter: timed out after {timeout}s\n")
+        reader.join(linger)
+    except BaseException:  # Ctrl-C while waiting: the process must not outlive the run
+        stop(process, signal.SIGKILL)
+        raise
+    return code
