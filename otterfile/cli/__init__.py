@@ -24,7 +24,7 @@ from otterfile.cli.remove import remove
 @click.pass_context
 def main(ctx: click.Context, file: str, debug: bool, as_json: bool, no_persist: bool) -> None:
     """otter deploys artifacts to your own servers from a Python Otterfile."""
-    if no_persist:  # read where connections are made (executors.ssh.persist_seconds)
+    if no_persist:  # read where connections are made (executors.control.persist_seconds)
         import os
         os.environ["OTTER_SSH_PERSIST"] = "0"
     ctx.meta["otter.debug"] = debug

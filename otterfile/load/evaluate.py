@@ -71,7 +71,7 @@ class _Evaluator:
 
     def _named(self, targets: dict[str, TargetDef], deployments: dict[str, DeploymentDef]
                ) -> tuple[dict[str, TargetDef], dict[str, DeploymentDef]]:
-        """Every host under its one name in the run (hosts.name_hosts), everywhere."""
+        """Every host under its one name in the run (host_names.name_hosts), everywhere."""
         defined = {id(t) for t in targets.values()}  # the others: hosts given inline
         declared: list[Declared] = [(t.name, f"target {t.name}", t.line, t.hosts)
                                     for t in targets.values()]
