@@ -128,6 +128,7 @@ def check(line: str) -> str | None:
         if taking_value:
             taking_value = False
             continue
+        word = word.strip("[]")  # `otter status [NAME] [--log N]`
         if word.startswith("-") and len(word) > 1 and not word[1].isdigit():
             flag = word.split("=", 1)[0]
             scope = main if command is None else command
@@ -139,7 +140,9 @@ def check(line: str) -> str | None:
                                 and "=" not in word)
             continue
         if command is None:
-            word = word.strip(".,;:)`")
+            word = word.strip("[].,;:)`")
+            if not word or word.isupper():  # `otter ...`, `otter COMMAND`: any command
+                return None
             if word not in main.commands:
                 return f"{word!r} is not an otter command"
             command = main.commands[word]
