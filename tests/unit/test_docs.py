@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 import importlib.util
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,6 +164,15 @@ def test_the_check_finds_a_wrong_flag() -> None:
     assert check("otter run production --dryrun") == "--dryrun is not an option of otter run"
     assert check("otter deploy production") == "'deploy' is not an otter command"
     assert check("otter exec production -- uptime --weird") is None
+
+
+def test_the_site_builds_strict(tmp_path: Path) -> None:
+    """mkdocs --strict fails on a broken link or anchor (never with --quiet: it hides the
+    warnings --strict counts)."""
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
+                             "--site-dir", str(tmp_path / "site")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
 
 
 def test_cli_page_is_generated() -> None:
