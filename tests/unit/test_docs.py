@@ -68,6 +68,12 @@ ALL = [b for page in PAGES for b in blocks(page)]
 OTTERFILES = [b for b in ALL if b.mark == "otterfile"]
 
 
+def test_readme_is_short() -> None:
+    """README.md is the front door (docs/contributing.md): the reference lives in docs/."""
+    lines = (ROOT / "README.md").read_text().count("\n")
+    assert lines < 200, f"README.md has {lines} lines: move the detail into docs/"
+
+
 def test_the_docs_hold_otterfiles() -> None:
     assert len(OTTERFILES) >= 25, [str(b) for b in OTTERFILES]
     assert any(b.page.name == "README.md" for b in OTTERFILES)
