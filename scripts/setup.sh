@@ -46,7 +46,7 @@ install_project() {
     # A warm run skips pip when the project and its test extras already import.
     if python3 -I -c '
 import os, sys
-import httpx, mypy, pytest, pytest_docker, rich, xdist, otterfile
+import httpx, mkdocs, mypy, pytest, pytest_docker, rich, xdist, otterfile
 sys.exit(not os.path.realpath(otterfile.__file__).startswith(sys.argv[1] + os.sep))
 ' "$(pwd -P)" 2>/dev/null; then
         return
