@@ -264,7 +264,7 @@ RELEASE_PLACEHOLDER = "RELEASE"  # the release id `otter plan` and --dry-run sho
 
 def real_engine(project: Project, report: Reporter, **options: Any) -> Engine:
     """An engine that reaches the hosts (SSH, local processes) and the Docker engine."""
-    from otterfile.artifacts.build import cache_lock
+    from otterfile.artifacts.cache_lock import cache_lock
     from otterfile.transfer.images import DockerImages
     from otterfile.transfer.remote_images import RemoteImages
     from otterfile.executors import executor_for

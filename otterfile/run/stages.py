@@ -70,7 +70,7 @@ def _choose_rollback(engine: Engine, lane: Lane, task: Task) -> None:
     lane.starts_with = _runtime_for_rollback(lane, task, release)
     # by digest alone: the state file's image name is not trusted to re-point a tag; a
     # registry image's NAME@digest names that digest and nothing else
-    from otterfile.artifacts.registry import pinned_name
+    from otterfile.artifacts.image_ref import pinned_name
     lane.artifact = Artifact(lane.runtime.forms[0], release.digest,
                              pinned_name(release.image, release.digest),
                              commit=release.commit, ref=release.ref)

@@ -16,8 +16,9 @@ import pytest
 from otterfile.transfer.images import ControllerStore
 from otterfile.artifacts import KINDS, source_for
 from otterfile.artifacts.base import AcquireContext, Artifact
-from otterfile.artifacts.build import (SOURCE, BuildFailed, acquire, cache_key, checkout,
-                                       image_tag, resolve_ref, resolve_url)
+from otterfile.artifacts.build import SOURCE, acquire
+from otterfile.artifacts.build_command import BuildFailed, image_tag
+from otterfile.artifacts.git_mirror import cache_key, checkout, resolve_ref, resolve_url
 from otterfile.commands import git
 from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor
@@ -365,7 +366,7 @@ def test_old_exports_are_pruned_but_the_one_in_use_stays(tmp_path):
 
 def test_two_otters_in_one_folder_take_turns_on_the_cache(tmp_path):
     import threading
-    from otterfile.artifacts.build import cache_lock
+    from otterfile.artifacts.cache_lock import cache_lock
     said, order = [], []
     with cache_lock(tmp_path / ".otter" / "cache", said.append):
         worker = threading.Thread(target=lambda: _hold(tmp_path, order))
@@ -384,6 +385,6 @@ def test_two_otters_in_one_folder_take_turns_on_the_cache(tmp_path):
 
 
 def _hold(tmp_path, order):
-    from otterfile.artifacts.build import cache_lock
+    from otterfile.artifacts.cache_lock import cache_lock
     with cache_lock(tmp_path / ".otter" / "cache", lambda line: None):
         order.append("second")

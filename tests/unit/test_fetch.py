@@ -19,9 +19,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from otterfile.artifacts import fetch as fetching
+from otterfile.artifacts import download as fetching
 from otterfile.artifacts.base import AcquireContext, Artifact
-from otterfile.artifacts.fetch import SOURCE, download
+from otterfile.artifacts.download import download
+from otterfile.artifacts.fetch import SOURCE
 from otterfile.commands import download as target_download
 from otterfile.commands import store
 from otterfile.errors import OtterError

@@ -15,7 +15,8 @@ import pytest
 
 from otterfile.transfer.images import ControllerStore
 from otterfile.artifacts.base import AcquireContext
-from otterfile.artifacts.build import acquire, redact, split_credentials
+from otterfile.artifacts.build import acquire
+from otterfile.artifacts.urls import redact, split_credentials
 from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor
 from otterfile.load.model import build

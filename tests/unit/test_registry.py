@@ -16,8 +16,8 @@ from otterfile.transfer.images import ControllerStore
 from otterfile.artifacts import source_for
 from otterfile.artifacts.base import AcquireContext, Artifact
 from otterfile.artifacts.build import SOURCE as BUILD
-from otterfile.artifacts.registry import (SOURCE, BadRef, Pin, Pull, Ref, familiar,
-                                          parse_ref, pinned_name)
+from otterfile.artifacts.image_ref import BadRef, Ref, familiar, parse_ref, pinned_name
+from otterfile.artifacts.registry import SOURCE, Pin, Pull
 from otterfile.transfer.ship import ship
 from otterfile.cli import main
 from otterfile.command import Command
