@@ -2,7 +2,7 @@
 already (here `docker build` made it, under this slot's tag), deployed without a registry and
 without otter building it. A missing image stops the run before any server changes; once
 built, it ships to both targets and serves; a second run with the image unchanged is a
-no-op; the tag moved to a new build is a new release."""
+no-op; the tag moved to a new build ships only its new layer and is a new release."""
 from __future__ import annotations
 
 import re
@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.deploy import on, otter, served, write_otterfile
+from tests.integration.deploy import events, on, otter, served, write_otterfile
 from tests.testbed.app import build_app_image
 from tests.testbed.hosts import scoped
 
@@ -60,6 +60,12 @@ def test_deploy_an_image_from_the_controllers_engine(tmp_path, two, tagged):
 
     second_id = build_app_image(tagged, "v2")  # the tag moved: a new image id, a new release
     assert second_id != first_id
+    checked = otter(tmp_path, "--json", "plan", "production", "--check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    found = [e for e in events(checked.stdout) if e.get("event") == "check"]
+    # as for a built image: only the layer v2 changed moves, beside the live release
+    assert [(f["artifact"]["moves"], f["artifact"]["layers_missing"], f["release"]["action"])
+            for f in found] == [("layers", 1, "new")] * 2, found
     second = otter(tmp_path, "run", "production")
     assert second.returncode == 0, second.stdout + second.stderr
     assert [served(t) for t in two] == ["200 v2"] * 2
