@@ -5,6 +5,7 @@ decorators below; `otter run NAME` deploys one.
 """
 
 from otterfile.load.dsl import artifact, deployment, runtime, step, target
+from otterfile.artifacts.image import image
 from otterfile.errors import OtterError, OtterfileError
 from otterfile.hosts import local, ssh
 from otterfile.load.model import (Deployment, HealthCheck, build, caddy, docker, fetch, nginx,
@@ -15,6 +16,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Deployment", "HealthCheck", "OtterError", "OtterfileError", "artifact", "build", "caddy",
-    "deployment", "docker", "fetch", "local", "nginx", "podman", "registry", "runtime",
+    "deployment", "docker", "fetch", "image", "local", "nginx", "podman", "registry", "runtime",
     "secret", "ssh", "step", "systemd", "target",
 ]

@@ -5,16 +5,16 @@ from typing import Any
 
 from otterfile.load import model
 from otterfile.load.validate import kind_of
-from otterfile.artifacts import build, fetch, registry
+from otterfile.artifacts import build, fetch, image, registry
 from otterfile.artifacts.base import AcquireContext, Artifact, ArtifactSource
 
 KINDS: dict[type, ArtifactSource] = {model.Build: build.SOURCE, model.Fetch: fetch.SOURCE,
-                                     model.Registry: registry.SOURCE}
+                                     model.Registry: registry.SOURCE, image.Image: image.SOURCE}
 
 
 def source_for(value: Any) -> ArtifactSource:
     """The source kind of an Otterfile value; a FieldError names what is accepted."""
-    return kind_of(KINDS, value, "build(...), fetch(...) or registry(...)")
+    return kind_of(KINDS, value, "build(...), fetch(...), registry(...) or image(...)")
 
 
 __all__ = ["AcquireContext", "Artifact", "ArtifactSource", "KINDS", "source_for"]

@@ -171,7 +171,7 @@ def line_in(error: BaseException, file: Path) -> int | None:
 def recipe_line(error: BaseException, file: Path) -> str:
     """` (raised in recipe FILE:LINE)` when the error comes from a module the Otterfile
     called (a recipe), not from the Otterfile itself nor otter; else ``."""
-    own = Path(__file__).resolve().parent
+    own = Path(__file__).resolve().parents[1]  # the otterfile package, not only load/
     deepest = None
     for frame in traceback.extract_tb(error.__traceback__):
         path = Path(frame.filename)

@@ -25,15 +25,19 @@ def acquire(engine: Engine, task: Task) -> None:
     """Build or fetch the artifact once, where the controller runs (or on its build host:
     then the cache is there, and the artifact stays there until ship streams it)."""
     from otterfile.transfer.remote_images import CACHE_DIR
-    art = next(d.artifact for d in engine.project.deployments.values()
-               if d.artifact.name == task.artifact)
+    users = [d for d in engine.project.deployments.values() if d.artifact.name == task.artifact]
+    art = users[0].artifact
     folder, cache = engine.project.folder, engine.project.folder / ".otter" / "cache"
     say = lambda line: engine.emit(task, "output", line)  # noqa: E731
     ctx = AcquireContext(engine.executor(task.host), engine.images_on(task.host), folder,
                          CACHE_DIR if task.host else cache, say,
                          lambda: engine.cache_lock(cache, say))
     source = engine.sources.get(art.name, art.source)
-    artifact = engine.artifacts[art.name] = art.kind.acquire(source, ctx)
+    try:
+        artifact = engine.artifacts[art.name] = art.kind.acquire(source, ctx)
+    except OtterError as error:  # the source names what it read; this, whose artifact it was
+        raise OtterError(f"artifact {art.name} of {', '.join(d.name for d in users)}: "
+                         f"{error}") from error
     engine.emit(task, "info", f"{artifact.image or artifact.path or artifact.source} "
                 f"{artifact.digest[:19]}"
                 + (f" commit {artifact.commit[:12]}" if artifact.commit else ""))

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from otterfile import artifacts, proxies, runtimes
 
 from otterfile.load import model
+from otterfile.artifacts.image import Image
 from otterfile.artifacts.base import ArtifactSource
 from otterfile.cli import main
 from otterfile.proxies.base import Proxy
@@ -24,7 +25,8 @@ TABLES = [(artifacts.KINDS, ArtifactSource), (runtimes.KINDS, Runtime),
 # One Otterfile value of each kind the contract declares, as a user writes it.
 SOURCES = {model.Build: 'build(path=".", command="docker build -t app .")',
            model.Fetch: 'fetch("https://example.test/app.tar.gz", sha256="' + "a" * 64 + '")',
-           model.Registry: 'registry("registry.example.test/app:1")'}
+           model.Registry: 'registry("registry.example.test/app:1")',
+           Image: 'image("app:1")'}
 RUNTIMES = {model.Docker: "docker(port=8080)", model.Podman: "podman(port=8080)",
             model.Systemd: 'systemd(command="./app --port {port}", port=8080)'}
 PROXIES = {model.Caddy: "caddy()", model.Nginx: "nginx()"}
@@ -113,9 +115,8 @@ def test_no_handler_shares_a_name_with_the_dsl_value_it_handles():
 
 
 def _sample(value_type):
-    from otterfile import build, caddy, docker, fetch, nginx, podman, registry, systemd
-    namespace = {"build": build, "fetch": fetch, "registry": registry, "docker": docker,
-                 "podman": podman, "systemd": systemd, "caddy": caddy, "nginx": nginx}
+    import otterfile
+    namespace = {name: getattr(otterfile, name) for name in otterfile.__all__}  # as `import *`
     for declared, _ in DECLARED:
         if value_type in declared:
             return eval(declared[value_type], namespace)
@@ -153,7 +154,7 @@ def test_plan_graph_and_list_work_for_every_declared_kind(tmp_path, source, runt
 
 
 # What this version refuses to deploy: the systemd runtime runs files, not images.
-IMAGE_SOURCES = (SOURCES[model.Build], SOURCES[model.Registry])
+IMAGE_SOURCES = tuple(SOURCES[t] for t in (model.Build, model.Registry, Image))
 REFUSED = [(s, RUNTIMES[model.Systemd], p) for s in IMAGE_SOURCES for p in PROXIES.values()]
 DEPLOYABLE = [c for c in COMBINATIONS if c not in REFUSED]
 

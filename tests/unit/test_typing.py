@@ -66,3 +66,17 @@ def test_a_wrong_dsl_call_is_a_type_error(installed: Path, tmp_path: Path) -> No
     assert result.returncode == 1
     assert 'Otterfile.py:6: error: Argument "port" to "docker" has incompatible type "str"' \
         in result.stdout, result.stdout
+
+
+def test_image_is_exported_to_mypy_through_import_star(installed: Path, tmp_path: Path) -> None:
+    """`from otterfile import *` gives mypy the image() source (a static __all__): a good
+    call checks, a wrong one is reported with its line."""
+    file = tmp_path / "Otterfile.py"
+    file.write_text("from otterfile import *\n\n\n@artifact\ndef web():\n"
+                    "    return image('app:1.4')\n\n\n@artifact\ndef bad():\n"
+                    "    return image(14)\n")
+    result = mypy(file, installed, tmp_path / "cache")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines() == [
+        f'{file.name}:11: error: Argument 1 to "image" has incompatible type "int"; '
+        'expected "str"  [arg-type]'], result.stdout
