@@ -211,7 +211,7 @@ def test_a_tampered_live_instance_fails_recover_and_removes_nothing():
 
 
 def test_a_tampered_file_fails_the_deploy_before_anything_changes(tmp_path):
-    from tests.unit.test_flow import answers, deploy, live_state, verbs  # real engine, fakes
+    from tests.unit.run.test_flow import answers, deploy, live_state, verbs  # real engine, fakes
     state = live_state("docker", "").replace(f'"instance": "{names(LIVE)}"',
                                              '"instance": "victim"')
     outcome, target, _ = deploy(tmp_path, "docker", "caddy", answers(state))

@@ -1,6 +1,6 @@
 """scripts/unpack.sh as the systemd start script runs it, for real against temporary folders
-(tests/unit/test_systemd.Target): archives bounded in unpacked size and file count, counted
-on the decompressed stream (a gzip or zip bomb is stopped, a lying zip directory is not
+(tests/unit/runtimes/test_systemd.Target): archives bounded in unpacked size and file count,
+counted on the decompressed stream (a gzip or zip bomb is stopped, a lying zip directory is not
 believed), link targets read with numeric owners, and BusyBox tar named as such."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 from otterfile.commands import systemd as s
 from tests.archives import MiB, gzip_bomb as bomb, lying, zipped
-from tests.unit.test_systemd import APP, Target, tar_gz
+from tests.unit.runtimes.test_systemd import APP, Target, tar_gz
 
 pytestmark = pytest.mark.unit
 

@@ -70,7 +70,7 @@ def test_a_live_run_keeps_feeding(tmp_path):
 
 
 def test_the_flow_guards_what_receives_the_ship(tmp_path):
-    from tests.unit.test_flow import answers, deploy
+    from tests.unit.run.test_flow import answers, deploy
     outcome, target, engine = deploy(tmp_path, "docker", "caddy", answers())
     assert outcome.ok, outcome.errors
     load = next(c for c in target.commands if c.description == "docker load")

@@ -11,7 +11,7 @@ from otterfile.load.loader import load
 from otterfile.plan.planner import plan
 from otterfile.run.deploy import execute
 from otterfile.run.engine import Engine
-from tests.unit.test_flow import Images, answers, live_state, verbs
+from tests.unit.run.test_flow import Images, answers, live_state, verbs
 
 pytestmark = pytest.mark.unit
 

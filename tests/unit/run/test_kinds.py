@@ -26,7 +26,7 @@ from otterfile.run.engine import Engine, Lane
 from otterfile.run.runner import FAILED, OK
 from otterfile.runtimes import NAMED
 from otterfile.report.status import TargetStatus, render_status, status_record
-from tests.unit.test_flow import Images, Scripted, answers, verbs
+from tests.unit.run.test_flow import Images, Scripted, answers, verbs
 
 pytestmark = pytest.mark.unit
 

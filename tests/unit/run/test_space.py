@@ -17,7 +17,7 @@ from otterfile.transfer.unpacked import unpacked_size
 from otterfile.run.space import Landing, Shortfall, parse, prunable, shortfalls
 from otterfile.run.runner import FAILED, OK, SKIPPED
 from otterfile.run.state import parse_state
-from tests.unit.test_flow import DIGEST, Images, answers, deploy, live_state, verbs
+from tests.unit.run.test_flow import DIGEST, Images, answers, deploy, live_state, verbs
 
 pytestmark = pytest.mark.unit
 
@@ -208,7 +208,7 @@ class Big(Images):
 
 
 def test_the_ship_stage_stops_before_sending_when_the_target_lacks_room(tmp_path, monkeypatch):
-    monkeypatch.setattr("tests.unit.test_flow.Images", Big)
+    monkeypatch.setattr("tests.unit.run.test_flow.Images", Big)
     outcome, target, _ = deploy(tmp_path, "docker", "caddy", with_room(8 * 1024))
     assert outcome.status["production/ship@web1"] == FAILED
     assert outcome.status["production/start@web1"] == SKIPPED
@@ -222,7 +222,7 @@ def test_the_ship_stage_stops_before_sending_when_the_target_lacks_room(tmp_path
 
 
 def test_pruning_what_keep_releases_allows_makes_room(tmp_path, monkeypatch):
-    monkeypatch.setattr("tests.unit.test_flow.Images", Big)
+    monkeypatch.setattr("tests.unit.run.test_flow.Images", Big)
     outcome, target, _ = deploy(tmp_path, "docker", "caddy",
                                 with_room(8 * 1024, previous=True, pruned_kib=200 * 1024))
     assert outcome.ok, outcome.errors
@@ -236,7 +236,7 @@ def test_pruning_what_keep_releases_allows_makes_room(tmp_path, monkeypatch):
 
 
 def test_still_short_after_pruning_says_so(tmp_path, monkeypatch):
-    monkeypatch.setattr("tests.unit.test_flow.Images", Big)
+    monkeypatch.setattr("tests.unit.run.test_flow.Images", Big)
     outcome, target, _ = deploy(tmp_path, "docker", "caddy",
                                 with_room(8 * 1024, previous=True, pruned_kib=30 * 1024))
     error = str(outcome.errors["production/ship@web1"])
@@ -246,7 +246,7 @@ def test_still_short_after_pruning_says_so(tmp_path, monkeypatch):
 
 
 def test_room_enough_costs_no_round_trip(tmp_path, monkeypatch):
-    monkeypatch.setattr("tests.unit.test_flow.Images", Big)
+    monkeypatch.setattr("tests.unit.run.test_flow.Images", Big)
     outcome, target, _ = deploy(tmp_path, "docker", "caddy", with_room(900 * 1024))
     assert outcome.ok, outcome.errors
     assert not any(n.startswith("prune old") for n in verbs(target))

@@ -18,8 +18,8 @@ from otterfile.proxies import KINDS, Site, caddy, proxy_for
 from otterfile.render import render
 from otterfile.load.validate import FieldError
 from tests.fakes import executable
-from tests.unit import test_nginx
-from tests.unit.test_nginx import backends  # noqa: F401 (a fixture)
+from tests.unit.proxies import test_nginx
+from tests.unit.proxies.test_nginx import backends  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.unit
 

@@ -192,7 +192,7 @@ def test_a_local_stream_runs_the_command_here():
 
 
 def test_the_readme_example_plans_its_build_on_target3():
-    example = Path(__file__).resolve().parents[2] / "examples" / "build-host" / "Otterfile.py"
+    example = Path(__file__).resolve().parents[3] / "examples" / "build-host" / "Otterfile.py"
     result = CliRunner().invoke(main, ["-f", str(example), "plan", "production"], env={})
     assert result.exit_code == 0, result.output
     assert result.output.startswith("builder:\n  acquire\n"), result.output

@@ -19,7 +19,7 @@ from otterfile.executors.local import LocalExecutor
 from otterfile.proxies import caddy, nginx
 from otterfile.proxies.base import Site
 from otterfile.load.validate import FieldError
-from tests.unit import test_caddy, test_nginx
+from tests.unit.proxies import test_caddy, test_nginx
 from tests.fakes import executable
 
 pytestmark = pytest.mark.unit
@@ -435,7 +435,7 @@ def test_two_proxies_on_one_host_are_refused_before_anything_runs(tmp_path):
     from click.testing import CliRunner
 
     from otterfile.cli import main
-    from tests.unit.test_bad_input import BASE, DEPLOY, SECOND
+    from tests.unit.load.test_validate import BASE, DEPLOY, SECOND
     other = DEPLOY.replace('domains=["app.test"]', 'domains=["b.test"], proxy=nginx()')
     marker = tmp_path / "built"
     file = tmp_path / "Otterfile.py"

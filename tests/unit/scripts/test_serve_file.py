@@ -84,8 +84,8 @@ def test_only_the_one_path_is_served_on_the_one_address(kept):
 def test_the_server_ends_when_otter_goes_away_without_closing(kept, tmp_path):
     program = f"""
 import os, sys
-sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
-from tests.unit.test_file_server import builder
+sys.path.insert(0, {str(Path(__file__).resolve().parents[3])!r})
+from tests.unit.scripts.test_serve_file import builder
 print(builder("127.0.0.3").serve(__import__("pathlib").Path({str(kept)!r})), flush=True)
 os._exit(0)  # killed, in effect: nothing closed
 """
@@ -157,7 +157,7 @@ def test_a_server_that_never_listens_is_an_error_and_is_stopped():
 
 
 def test_the_engines_close_stops_the_servers_whatever_happened(tmp_path):
-    from tests.unit.test_build_host import write
+    from tests.unit.transfer.test_remote_images import write
     from otterfile.load.evaluate import evaluate
     from otterfile.load.loader import load
     from otterfile.transfer.images import PlannedImages

@@ -14,7 +14,7 @@ from otterfile.run import check as checks, target as reads
 from otterfile.run.engine import Engine
 from otterfile.run.flow import fingerprint
 from otterfile.run.state import Release, State
-from tests.unit.test_flow import DIGEST, OLD, Images, answers, deploy, project
+from tests.unit.run.test_flow import DIGEST, OLD, Images, answers, deploy, project
 
 pytestmark = pytest.mark.unit
 
@@ -56,7 +56,7 @@ def config(tmp_path, runtime="docker", proxy="caddy", key=KEY) -> str:
 
 
 def cases(tmp_path, runtime, proxy):
-    """(name, read) for each case of tests/unit/test_flow.py's no-op decision and recover."""
+    """(name, read) for each case of tests/unit/run/test_flow.py's no-op decision and recover."""
     same = config(tmp_path, runtime, proxy)
     live = release(R0, DIGEST, "live", 20000, same)
     old = release(R0, OLD, "live", 20000, None)

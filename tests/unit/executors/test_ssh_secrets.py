@@ -33,7 +33,7 @@ from otterfile.load.model import build
 from otterfile.proxies import nginx
 from otterfile.secrets import Secret
 from tests.fakes import executable
-from tests.unit.test_git_auth import TOKEN, Handler as GitHandler, _git
+from tests.unit.artifacts.test_git_auth import TOKEN, Handler as GitHandler, _git
 
 pytestmark = pytest.mark.unit
 

@@ -24,8 +24,8 @@ from otterfile.run import flow, target as reads
 from otterfile.run.deploy import execute
 from otterfile.run.engine import Engine
 from otterfile.runtimes import docker, podman, systemd
-from tests.unit.test_flow import KEY, project
-from tests.unit.test_layers import archive
+from tests.unit.run.test_flow import KEY, project
+from tests.unit.transfer.test_layers import archive
 
 pytestmark = pytest.mark.unit
 

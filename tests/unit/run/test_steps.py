@@ -12,7 +12,7 @@ from otterfile.run.deploy import execute
 from otterfile.run.engine import Engine
 from otterfile.run.steps import StepFailed, render_template
 from otterfile.run.runner import FAILED, OK, SKIPPED
-from tests.unit.test_flow import OTTERFILE, Images, answers, live_state, verbs
+from tests.unit.run.test_flow import OTTERFILE, Images, answers, live_state, verbs
 
 pytestmark = pytest.mark.unit
 
