@@ -1,5 +1,7 @@
 import pytest
+from click.testing import CliRunner
 
+from otterfile.cli import main
 from otterfile.command import Command, cmd
 from otterfile.errors import OtterfileError
 from otterfile.run.secret_store import SecretStore
@@ -153,3 +155,57 @@ def test_secret_command_runs_through_the_local_executor(tmp_path, monkeypatch):
     secrets_file(tmp_path, "T=$(vault read token)\n")
     assert SecretStore(tmp_path, environ={}).lookup("T") == "from-executor"
     assert seen[0].argv == ("sh", "-c", "vault read token") and seen[0].cwd == str(tmp_path)
+
+
+FILE = '''from otterfile import *
+
+@artifact
+def web():
+    return build(path="app", command="docker build -t app .")
+
+@runtime
+def box():
+    return docker(port=8080, env={"DB_PASSWORD": secret("DB_PASSWORD")})
+
+@deployment
+def production():
+    return Deployment(artifact=web, runtime=box, targets=[local()])
+'''
+
+
+def otter(path, *args, env=None):
+    return CliRunner().invoke(main, ["-f", str(path), *args], env=env or {})
+
+
+# secrets: refused before anything runs
+
+def test_secret_with_a_newline_fails_before_anything_runs(otterfile):
+    result = otter(otterfile(FILE), "run", "production", "--dry-run",
+                   env={"DB_PASSWORD": "hunter2\nINJECTED=1"})
+    assert result.exit_code == 2, result.output
+    assert "secret DB_PASSWORD holds a newline" in result.output
+    assert "hunter2" not in result.output and "INJECTED" not in result.output
+    assert "would run" not in result.output and "Traceback" not in result.output
+
+
+def test_shared_secrets_file_is_warned_about_in_a_run(otterfile, tmp_path):
+    path = otterfile(FILE)
+    (tmp_path / ".otter").mkdir()
+    secrets = tmp_path / ".otter" / "secrets"
+    secrets.write_text("DB_PASSWORD=hunter2\n")
+    secrets.chmod(0o644)
+    result = otter(path, "run", "production", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.output.count(f"warning: {secrets} is readable") == 1
+    assert "chmod 600" in result.output and "hunter2" not in result.output
+
+
+def test_secrets_file_error_keeps_its_own_line_through_the_cli(otterfile, tmp_path):
+    path = otterfile(FILE)
+    (tmp_path / ".otter").mkdir()
+    secrets = tmp_path / ".otter" / "secrets"
+    secrets.write_text("# one\n# two\n# three\nDB_PASSWORD=$(exit 4)\n")
+    secrets.chmod(0o600)
+    result = otter(path, "run", "production", "--dry-run")
+    assert result.exit_code == 2
+    assert f"{secrets}:4: " in result.output

@@ -187,3 +187,9 @@ def test_plan_refuses_an_image_under_systemd_as_run_does(otterfile):
         assert result.exit_code == 2, (args, result.output)
         assert f"{path}:16: deployment production/runtime: the systemd runtime cannot run an " \
             "image artifact" in result.output and "would run" not in result.output
+
+
+def test_version_names_the_version():
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("otter, version ")
+    assert result.output.split()[-1][0].isdigit()

@@ -1,12 +1,14 @@
-"""`otter --debug` says each command as it runs (host name, command, secrets masked);
-`otter --version` names the version."""
+"""executors/__init__.py: `executor_for` picks the executor by host, and under `otter --debug`
+says each command as it runs (host name, command, secrets masked)."""
 from click.testing import CliRunner
 
 from otterfile.cli import main
 from otterfile.command import Command
+from otterfile.executors import executor_for
+from otterfile.executors.local import LocalExecutor
 from otterfile.executors.recording import RecordingExecutor
 from otterfile.executors.traced import TracedExecutor
-from otterfile.hosts import LocalHost
+from otterfile.hosts import LocalHost, SSHHost
 from otterfile.secrets import Secret
 
 OTTERFILE = '''
@@ -54,7 +56,9 @@ def test_a_traced_command_shows_secrets_masked():
     assert inner.closed
 
 
-def test_version_names_the_version():
-    result = CliRunner().invoke(main, ["--version"])
-    assert result.exit_code == 0 and result.output.startswith("otter, version ")
-    assert result.output.split()[-1][0].isdigit()
+def test_executor_for_picks_by_host():
+    assert isinstance(executor_for(LocalHost()), LocalExecutor)
+    from otterfile.executors.ssh import SSHExecutor
+    ssh = executor_for(SSHHost("example.com"))
+    assert isinstance(ssh, SSHExecutor)
+    ssh.close()  # never connected: removes its private socket folder only

@@ -1,10 +1,15 @@
-import pytest
+import json
 
+import pytest
+from click.testing import CliRunner
+
+from otterfile.cli import main
 from otterfile.errors import OtterfileError
 from otterfile.load.evaluate import evaluate
 from otterfile.load.loader import load
 from otterfile.plan.picture import draw
 from otterfile.plan.planner import plan
+from tests.unit.test_secrets import FILE as SECRET_FILE, otter
 
 FILE = '''
 from otterfile import *
@@ -119,15 +124,6 @@ def early(ctx):
         graph_of(otterfile, extra)
 
 
-def test_dot_and_mermaid(otterfile):
-    graph = graph_of(otterfile)
-    dot = draw(graph, "dot")
-    assert dot.startswith("digraph otter {") and \
-        '"production/lock@a" -> "production/ship@a";' in dot
-    mermaid = draw(graph, "mermaid")
-    assert mermaid.startswith("flowchart LR") and 't1["lock @ a"]' in mermaid
-
-
 def planned(otterfile, text):
     """`otter plan`'s data per target (describe.targets) for an Otterfile."""
     from otterfile.plan.describe import describe, targets
@@ -222,3 +218,72 @@ def smoke(ctx):
     # b's switch waits for the step on a and for b's own health check
     assert set(tasks["production/switch@b"].deps) == {
         "production/health@b", "production/step:smoke"}
+
+
+# plan: errors about steps name the Otterfile and the step's line
+
+def test_cycle_among_steps_names_the_file_and_line(otterfile):
+    path = otterfile(SECRET_FILE + '''
+@step(deployment="production", before="b", on="once")
+def a(ctx):
+    pass
+
+@step(deployment="production", before="a", on="once")
+def b(ctx):
+    pass
+''')
+    with pytest.raises(OtterfileError, match="cycle among steps") as caught:
+        plan(evaluate(load(path)), ["production"])
+    assert (caught.value.file, caught.value.line) == (str(path), 15)
+    result = otter(path, "graph", "production")
+    assert result.exit_code == 2 and f"{path}:15: deployment production/steps: cycle" \
+        in result.output and "Traceback" not in result.output
+
+
+def test_target_step_before_acquire_names_the_file_and_line(otterfile):
+    path = otterfile(SECRET_FILE + '''
+@step(deployment="production", before="acquire")
+def early(ctx):
+    pass
+''')
+    with pytest.raises(OtterfileError, match="on='controller'") as caught:
+        plan(evaluate(load(path)), ["production"])
+    assert (caught.value.file, caught.value.line) == (str(path), 15)
+    result = otter(path, "plan", "production")
+    assert result.exit_code == 2 and f"{path}:15: step early/on:" in result.output
+
+
+# build once: however many deployments and targets use an artifact, a run acquires it once
+
+OTTERFILE = '''
+from otterfile import *
+
+@artifact
+def web():
+    return build(path=".", command="echo built >> count.txt && docker build -q -t app:1 .")
+
+@target
+def servers():
+    return [ssh("root@10.0.0.1"), ssh("root@10.0.0.2"), ssh("root@10.0.0.3")]
+
+@deployment
+def stack():
+    return [Deployment(name=name, artifact=web, runtime=docker(port=port), targets=[servers],
+                       domains=[name + ".test"]) for name, port in (("a", 8080), ("b", 8081))]
+'''
+
+
+def test_two_deployments_on_three_targets_acquire_the_artifact_once(tmp_path):
+    (tmp_path / "Otterfile.py").write_text(OTTERFILE)
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    result = CliRunner().invoke(main, ["-f", str(tmp_path / "Otterfile.py"), "--json", "run",
+                                       "stack", "--dry-run"], env={})
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    builds = [e for e in events if "count.txt" in e.get("message", "")]
+    assert len(builds) == 1, builds
+    acquires = [e for e in events if e.get("event") == "start" and e.get("stage") == "acquire"]
+    assert len(acquires) == 1, acquires
+    starts = {(e["host"], e["deployment"]) for e in events
+              if e.get("event") == "start" and e.get("stage") == "start"}
+    assert len(starts) == 6, starts  # while every deployment starts on every target

@@ -8,7 +8,7 @@ from rich.console import Console
 from otterfile.plan.graph import Task
 from otterfile.report.live import LiveReporter
 from otterfile.report.reporters import (ConsoleReporter, JsonReporter, amount, bounded, console_reporter,
-                              is_terminal)
+                              is_terminal, printable, table)
 from otterfile.run.runner import FAILED, OK, Event
 
 ESCAPE = re.compile(r"\x1b|\x9b")
@@ -191,3 +191,30 @@ def test_json_progress_is_a_few_objects_per_task_and_always_the_last():
         dones = [line["done"] for line in lines if line["host"] == host]
         assert dones[0] == 1000 and dones[-1] == 1_000_000  # the first and the last
         assert len(dones) <= 4  # 0, 0.25, 0.5 s, and the last
+
+
+# --- the terminal --------------------------------------------------------------------------
+
+def test_printable_drops_sequences_and_escapes_controls():
+    assert printable("\x1b[31mred\x1b[0m \x1b]0;title\x07ok") == "red ok"
+    assert printable("a\tb\nc\rd\x00e\x07f\x1bg\x7fh\x85i\x9b2Jj") == \
+        "a\tb\nc\\x0dd\\x00e\\x07f\\x1bg\\x7fh\\x85ij"
+    assert printable("a\tb\n", keep="") == "a\\x09b\\x0a"
+    assert printable("café ✓") == "café ✓"
+
+
+def test_a_table_escapes_cells_and_keeps_one_line_per_row():
+    shown = table(["name", "status"], [["otter-p-1", "Up\x1b[2J\x1b\x07"], ["b", "x\ny\tz"]])
+    assert shown.splitlines() == ["name       status", "---------  ----------",
+                                  "otter-p-1  Up\\x1b\\x07", "b          x y z"]
+
+
+def test_console_output_lines_are_sanitized():
+    stream = io.StringIO()
+    report = ConsoleReporter(stream)
+    task = Task("production/start@web1", "start", host="web1")
+    report(Event("output", task, message="\x1b[2J\x1b]0;owned\x07hello\x1b\r"))
+    report(Event("end", task, status=FAILED, message="boom\n\x1bc reset", seconds=1.0))
+    out = stream.getvalue()
+    assert "\x1b" not in out and "\r" not in out
+    assert "| hello\\x1b\\x0d\n" in out and "boom\n      \\x1bc reset" in out

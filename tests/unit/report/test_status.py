@@ -12,7 +12,10 @@ from otterfile.load.evaluate import evaluate
 from otterfile.executors.recording import RecordingExecutor
 from otterfile.hosts import LocalHost
 from otterfile.load.loader import load
-from otterfile.report.status import read_status, render_status, status_record
+from otterfile.errors import OtterError
+from otterfile.report.status import TargetStatus, read_status, render_status, status_record
+from otterfile.run import state as st
+from tests.unit.run.test_state import LIVE, OLD, names, parse, record, text
 
 pytestmark = pytest.mark.unit
 
@@ -58,3 +61,48 @@ def test_a_target_that_reads_the_port_file_adds_no_line(tmp_path):
     assert status.switch == "file" and status.live.port == 20000
     shown = render_status([(dep, SimpleNamespace(name="web1"))], [status])
     assert len(shown.splitlines()) == 3 and status_record(status)["switch"] == "file"
+
+
+# --- status and the deploy log -------------------------------------------------------------
+
+GOOD = json.dumps({"when": "2024-01-02T03:04:05+00:00", "who": "ann", "digest": OLD,
+                   "commit": "c0ffee", "result": "ok", "seconds": {"ship": 1.25}})
+
+
+@pytest.mark.parametrize("line", [
+    "{torn", "[1, 2]", "null", "5", '"text"', "[" * 100000,
+    '{"seconds": [1, 2]}', '{"seconds": {"ship": "slow"}}', '{"seconds": {"ship": true}}',
+    '{"seconds": {"ship": ' + "9" * 400 + "}}", '{"seconds": null}', '{"when": 5}',
+    '{"who": {"a": 1}}', '{"digest": 5}', '{"commit": ["x"]}', '{"result": 1}',
+])
+def test_a_corrupt_log_line_is_skipped(line):
+    records = st.parse_log(f"{GOOD}\n{line}\n{GOOD}\n")
+    assert records == [json.loads(GOOD)] * 2
+    pair = (SimpleNamespace(name="production"), SimpleNamespace(name="web1"))
+    shown = render_status([pair], [TargetStatus(log=records)], log_lines=5)
+    assert "ship=1.2s" in shown
+
+
+def test_a_log_record_with_missing_fields_shows_blank():
+    records = st.parse_log('{"future": 1}\n{"when": null, "seconds": {}}\n')
+    pair = (SimpleNamespace(name="production"), SimpleNamespace(name="web1"))
+    lines = render_status([pair], [TargetStatus(log=records)], log_lines=5).splitlines()
+    assert lines[-2:] == ["web1", "web1"]
+
+
+def test_status_shows_a_bad_target_in_its_row_only():
+    dep = SimpleNamespace(name="production")
+    pairs = [(dep, SimpleNamespace(name="web1")), (dep, SimpleNamespace(name="web2"))]
+    try:
+        parse(text(record(instance="victim\x1b[2J")))
+    except OtterError as error:
+        bad = error
+    live = st.Release(LIVE, OLD, commit="c0ffee", status="live", instance=names(LIVE),
+                      runtime="docker", proxy="caddy")
+    good = TargetStatus([live], live, {("docker", names(LIVE))}, "200 on /")
+    shown = render_status(pairs, [bad, good])
+    web1, web2 = shown.splitlines()[2:]
+    assert web1.startswith("web1  production  ?") and "'victim\\x1b[2J' is not the" in web1
+    assert web2.split() == ["web2", "production", LIVE, "c0ffee", "docker,", "caddy",
+                            "running", "200", "on", "/", "-"]
+    assert "\x1b" not in shown

@@ -1,5 +1,6 @@
 """Release state: ids, file format, transitions, rollback and pruning choices, and the
-read/write/log builders run for real against a temp base folder."""
+read/write/log builders run for real against a temp base folder; releases.json, written on a
+target, is not trusted: it is checked field by field."""
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ from otterfile.commands import container
 from otterfile.commands import state as cs
 from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor
-from otterfile.runtimes import podman
+from otterfile.runtimes import NAMED, docker, podman, systemd
 from otterfile.values import Instance
 from tests.fakes import executable
 
@@ -262,3 +263,149 @@ def test_write_around_takes_only_commands_that_succeed_with_zero():
     from otterfile.command import script
     with pytest.raises(ValueError):
         cs.write_around("production", script("x", ok_codes=(0, 3)), None, "x")
+
+
+# --- releases.json, not trusted ----------------------------------------------------------
+
+LIVE = "20240101T000000-cdcdcdcd"
+NEW = "20240102T000000-abababab"
+OLD = "sha256:" + "cd" * 32
+WHERE = "web1:/var/lib/otter/production/releases.json"
+
+
+def names(release_id: str) -> str:
+    return docker.RUNTIME.instance_name("production", release_id)
+
+
+# the kinds this otter knows; docker behind caddy assumed for a record that names none
+KINDS = st.Kinds(("docker", "podman", "systemd"), ("caddy", "nginx"), "docker", "caddy",
+                 lambda kind, release_id: NAMED[kind].instance_name("production", release_id))
+
+
+def record(release_id: str = LIVE, **changes) -> dict:
+    return {"id": release_id, "digest": OLD, "image": "app:1", "commit": "c0ffee",
+            "ref": "main", "created": "2024-01-01T00:00:00+00:00", "status": "live",
+            "port": 20000, "instance": names(release_id), "config": "0123456789abcdef",
+            **changes}
+
+
+def text(*records: dict, live: object = LIVE, **extra) -> str:
+    return json.dumps({"releases": list(records), "live": live, **extra})
+
+
+def parse(content: str) -> st.State:
+    return st.parse_state(content, WHERE, KINDS)
+
+
+def test_a_file_otter_wrote_reads_back():
+    state = parse(text(record(), record(NEW, status="starting", port=None)))
+    assert state.live_release.instance == names(LIVE)
+    assert st.parse_state(st.format_state(state), WHERE, KINDS) == state
+    assert parse("") == st.State() and parse(text(live=None)) == st.State()
+
+
+def test_unknown_keys_are_tolerated():
+    state = parse(text(record(future="x"), newer={"a": 1}))
+    assert state.extra == {"newer": {"a": 1}} and state.get(LIVE).port == 20000
+
+
+BAD_FIELDS = [
+    ("id", "2024-01-01", "releases/0/id: expected a release id"),
+    ("id", "RELEASE", "releases/0/id"),  # the plan's placeholder is never written
+    ("id", "20240101T000000-CDCDCDCD", "releases/0/id"),
+    ("id", "20240101T000000-cdcdcdcd/../../x", "releases/0/id"),
+    ("id", 20240101, "releases/0/id"),
+    ("digest", "sha256:<digest>", "releases/0/digest: expected sha256:<64 hex>"),
+    ("digest", "sha256:abc", "releases/0/digest"),
+    ("digest", None, "releases/0/digest"),
+    ("port", 0, "releases/0/port: expected a port 1..65535 or null, got 0"),
+    ("port", 65536, "releases/0/port"),
+    ("port", "20000", "releases/0/port"),
+    ("port", True, "releases/0/port"),
+    ("port", 2.5, "releases/0/port"),
+    ("status", "running", "releases/0/status: expected one of starting, live"),
+    ("status", None, "releases/0/status"),
+    ("image", None, "releases/0/image: expected a string"),
+    ("created", 5, "releases/0/created"),
+    ("commit", ["c0ffee"], "releases/0/commit: expected a string or null"),
+    ("ref", {}, "releases/0/ref"),
+    ("config", 1, "releases/0/config"),
+    ("instance", 5, "releases/0/instance: expected a string or null"),
+    ("runtime", "rkt", "releases/0/runtime: expected one of docker, podman, systemd, got 'rkt'"),
+    ("runtime", "Docker", "releases/0/runtime: expected a runtime kind or null"),
+    ("runtime", 5, "releases/0/runtime: expected a runtime kind or null, got 5"),
+    ("runtime", "docker;rm", "releases/0/runtime: expected a runtime kind"),
+    ("proxy", "apache", "releases/0/proxy: expected one of caddy, nginx, got 'apache'"),
+    ("proxy", ["caddy"], "releases/0/proxy: expected a proxy kind or null"),
+]
+
+
+@pytest.mark.parametrize("key,value,message", BAD_FIELDS)
+def test_each_field_is_checked(key, value, message):
+    with pytest.raises(OtterError) as error:
+        parse(text(record(**{key: value})))
+    assert str(error.value).startswith(f"{WHERE}: not a valid release state file: {message}")
+
+
+@pytest.mark.parametrize("content,message", [
+    ("[1]", "expected an object, got [1]"),
+    (json.dumps({"releases": {"a": 1}}), "releases: expected a list"),
+    (text("x"), "releases/0: expected an object, got 'x'"),
+    (text({"digest": OLD}), "releases/0/id: missing"),
+    (text({"id": LIVE}), "releases/0/digest: missing"),
+    (text(record(), record()), f"releases/1/id: {LIVE} is listed twice"),
+    (text(record(), live="20990101T000000-00000000"), "live: '20990101T000000-00000000' "
+                                                       "is not a release in the file"),
+    (text(record(), live=["x"]), "live: ['x'] is not a release"),
+])
+def test_the_file_is_checked_as_a_whole(content, message):
+    with pytest.raises(OtterError, match=f"^{WHERE}: not a valid release state file: "):
+        parse(content)
+    with pytest.raises(OtterError) as error:
+        parse(content)
+    assert message in str(error.value)
+
+
+def test_the_instance_must_be_the_one_otter_names():
+    tampered = text(record(), record(NEW, status="previous", instance="victim"))
+    with pytest.raises(OtterError) as error:
+        parse(tampered)
+    assert str(error.value) == (
+        f"{WHERE}: not a valid release state file: releases/1/instance: 'victim' is not the "
+        f"instance otter names for release {NEW} ('otter-production-{NEW}')")
+    named = text(record(), record(NEW, status="previous", instance="victim", runtime="podman"))
+    with pytest.raises(OtterError, match="releases/1/instance: 'victim' is not the"):
+        parse(named)
+    assert st.parse_state(tampered).get(NEW).instance == "victim"  # without kinds
+    with pytest.raises(OtterError, match="releases/0/instance: None"):
+        parse(text(record(instance=None)))
+    legacy = {k: v for k, v in record(container="victim").items() if k != "instance"}
+    with pytest.raises(OtterError, match="releases/0/instance: 'victim'"):
+        parse(text(legacy))
+    unit = systemd.RUNTIME.instance_name("production", LIVE)
+    assert parse(text(record(instance=unit, runtime="systemd"))).live_release.instance == \
+        f"otter-production@{LIVE}.service"
+    with pytest.raises(OtterError, match=f"releases/0/instance: '{names(LIVE)}' is not"):
+        parse(text(record(runtime="systemd")))  # a container's name for a unit's release
+    assert parse(text(record(instance=unit))).live_release.runtime is None  # an older otter's
+
+
+def test_a_value_is_shown_escaped_and_cut():
+    with pytest.raises(OtterError) as error:
+        parse(text(record(digest="\x1b]0;owned\x07" + "x" * 200)))
+    message = str(error.value)
+    assert "\x1b" not in message and "\\x1b" in message and message.endswith("...")
+
+
+def test_deep_nesting_is_an_otter_error():
+    with pytest.raises(OtterError, match="not a release state file"):
+        parse("[" * 100000)
+
+
+def test_parse_read_checks_with_the_instance_name():
+    out = f"{text(record(instance='victim'))}\n{cs.INSTANCES_MARK}\n{cs.LOG_MARK}\n"
+    parsers = {"docker": container.parse_containers}
+    assert cs.parse_read(out, parsers).state.live_release.instance == "victim"
+    with pytest.raises(OtterError, match=f"^{WHERE}: .*'victim' is not the instance"):
+        cs.parse_read(out, parsers, WHERE, KINDS)
+    assert cs.state_path("production") == "/var/lib/otter/production/releases.json"

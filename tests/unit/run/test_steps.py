@@ -2,6 +2,9 @@
 step failing before switch removing the new release while the old keeps serving."""
 from __future__ import annotations
 
+import shlex
+from types import SimpleNamespace
+
 import pytest
 
 from otterfile.load.evaluate import evaluate
@@ -10,7 +13,7 @@ from otterfile.load.loader import load
 from otterfile.plan.planner import plan
 from otterfile.run.deploy import execute
 from otterfile.run.engine import Engine
-from otterfile.run.steps import StepFailed, render_template
+from otterfile.run.steps import StepContext, StepFailed, render_template
 from otterfile.run.runner import FAILED, OK, SKIPPED
 from tests.unit.run.test_flow import OTTERFILE, Images, answers, live_state, verbs
 
@@ -150,3 +153,58 @@ def test_only_an_unknown_step_names_the_known_ones(tmp_path):
     (tmp_path / "Otterfile.py").write_text(OTTERFILE.format(runtime="docker", proxy="caddy"))
     with pytest.raises(UsageError, match="has no step 'migrate'; its steps: none"):
         plan_step(evaluate(load(tmp_path / "Otterfile.py")), "production", "migrate")
+
+
+# ctx.run: only the known placeholders, each quoted as one word
+
+class FakeEngine:
+    def __init__(self):
+        self.recorder, self.artifacts, self.events = RecordingExecutor(), {}, []
+        self.only, self.env = False, {}
+
+    def executor(self, host):
+        return self.recorder
+
+    def emit(self, task, kind, text):
+        self.events.append((kind, text))
+
+    def artifact_of(self, lane):
+        return SimpleNamespace(digest="sha256:abc", image="app:1", commit="c0ffee")
+
+
+def ctx_with(container="web-1", release="r1") -> tuple[StepContext, RecordingExecutor]:
+    engine = FakeEngine()
+    release_ = SimpleNamespace(id=release, instance=container, port=8080)
+    lane = SimpleNamespace(artifact="web", release=release_, previous=None,
+                           deployment=SimpleNamespace(artifact=SimpleNamespace(name="web"),
+                                                      runtime=SimpleNamespace(env=())))
+    task = SimpleNamespace(deployment="production", host="root@a")
+    return StepContext(engine, task, lane), engine.recorder
+
+
+def ran(command: str, **values) -> str:
+    ctx, recorder = ctx_with(**values)
+    ctx.run(command)
+    argv = recorder.commands[-1].argv
+    assert argv[:2] == ("sh", "-c")
+    return argv[2]
+
+
+def test_awk_braces_pass_through():
+    assert ran("awk '{print $1}' /etc/hosts") == "awk '{print $1}' /etc/hosts"
+
+
+def test_go_template_braces_pass_through_uncollapsed():
+    line = ran("docker inspect --format '{{.State.Status}}' {container}")
+    assert line == "docker inspect --format '{{.State.Status}}' web-1"
+
+
+def test_container_and_release_arrive_as_one_word_each():
+    container, release = "web it's 1", 'r "2" $(id)'
+    line = ran("echo {container} {release} {port} {image}", container=container,
+               release=release)
+    assert shlex.split(line) == ["echo", container, release, "8080", "app:1"]
+
+
+def test_unknown_placeholder_is_left_as_is():
+    assert ran("echo {foo} {Container} {container}") == "echo {foo} {Container} web-1"
