@@ -72,5 +72,5 @@ def test_a_pipe_gets_plain_lines(project, two):
             assert len(re.findall(rf"^\s*{name}\s+{stage}\s+ok\b", out, re.M)) == 1, (stage, out)
         sent = re.findall(rf"^\s*{name}\s+ship\s+ok\s.*\bsent (\d+) bytes$", out, re.M)
         assert len(sent) == 1 and int(sent[0]) > 1_000_000, out  # the 2 MB app image
-    # progress lines come only every 3 s (none on a fast ship): tests/unit/test_report.py
+    # progress lines come only every 3 s (none on a fast ship): tests/unit/report/test_reporters.py
     # checks that their counts never pass their totals

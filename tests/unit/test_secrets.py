@@ -1,6 +1,10 @@
+"""secrets.py and run/secret_store.py: a secret never printed, looked up in the environment,
+the secrets file or its command, a value with a line break refused, and through the command
+line refused or warned about before anything runs."""
 import pytest
+from click.testing import CliRunner
 
-from otterfile.command import Command, cmd
+from otterfile.cli import main
 from otterfile.errors import OtterfileError
 from otterfile.run.secret_store import SecretStore
 from otterfile.secrets import Secret, secret
@@ -39,44 +43,6 @@ def test_dotenv_syntax_error_names_line(tmp_path):
     (tmp_path / ".otter" / "secrets").chmod(0o600)
     with pytest.raises(OtterfileError, match="secrets:2"):
         SecretStore(tmp_path, environ={}).lookup("A")
-
-
-def test_command_display_masks_secrets_and_quotes_once():
-    command = Command(("echo", "a b"), cwd="/srv/my app",
-                      env={"TOKEN": Secret("T", "tok"), "MODE": "x y"})
-    assert command.display() == "env TOKEN=*** MODE='x y' cd '/srv/my app' && echo 'a b'"
-    assert command.secret
-    assert command.shell_line(without_secret_env=True) == \
-        "cd '/srv/my app' && env 'MODE=x y' echo 'a b'"
-    assert cmd("ls", "$HOME; rm -rf /").shell_line() == "ls '$HOME; rm -rf /'"
-
-
-def test_a_secret_never_goes_into_argv_or_a_shell_line():
-    with pytest.raises(ValueError, match="a secret cannot stand in argv"):
-        Command(("deploy", Secret("S", "hunter2")), description="deploy")
-    with_env = cmd("git", "fetch", env={"OTTER_GIT_PASSWORD": Secret("T", "tok")},
-                   description="fetch")
-    with pytest.raises(ValueError, match="fetch: secret env OTTER_GIT_PASSWORD cannot go"):
-        with_env.shell_line()  # nor into a script that embeds it (sequence, lock, state)
-    from otterfile.command import sequence
-    with pytest.raises(ValueError, match="secret env"):
-        sequence(cmd("true"), with_env)
-
-
-def test_sequence_is_one_round_trip_stopping_at_the_first_failure(tmp_path):
-    from otterfile.command import script, sequence
-    from otterfile.executors.local import LocalExecutor
-    out = tmp_path / "out"
-    both = sequence(cmd("touch", str(tmp_path / "a b")),
-                    script('cat > "$1"', args=[str(out)], stdin=b"from stdin"))
-    assert both.argv[:2] == ("sh", "-c") and both.stdin == b"from stdin"
-    result = LocalExecutor().run(both)
-    assert result.ok and out.read_bytes() == b"from stdin" and (tmp_path / "a b").exists()
-    failing = sequence(cmd("false"), cmd("touch", str(tmp_path / "never")))
-    assert LocalExecutor().run(failing).exited == 1
-    assert not (tmp_path / "never").exists()
-    with pytest.raises(ValueError, match="only the last"):
-        sequence(script("cat", stdin=b"x"), cmd("true"))
 
 
 def secrets_file(folder, text: str | bytes, mode: int = 0o600):
@@ -153,3 +119,57 @@ def test_secret_command_runs_through_the_local_executor(tmp_path, monkeypatch):
     secrets_file(tmp_path, "T=$(vault read token)\n")
     assert SecretStore(tmp_path, environ={}).lookup("T") == "from-executor"
     assert seen[0].argv == ("sh", "-c", "vault read token") and seen[0].cwd == str(tmp_path)
+
+
+FILE = '''from otterfile import *
+
+@artifact
+def web():
+    return build(path="app", command="docker build -t app .")
+
+@runtime
+def box():
+    return docker(port=8080, env={"DB_PASSWORD": secret("DB_PASSWORD")})
+
+@deployment
+def production():
+    return Deployment(artifact=web, runtime=box, targets=[local()])
+'''
+
+
+def otter(path, *args, env=None):
+    return CliRunner().invoke(main, ["-f", str(path), *args], env=env or {})
+
+
+# secrets: refused before anything runs
+
+def test_secret_with_a_newline_fails_before_anything_runs(otterfile):
+    result = otter(otterfile(FILE), "run", "production", "--dry-run",
+                   env={"DB_PASSWORD": "hunter2\nINJECTED=1"})
+    assert result.exit_code == 2, result.output
+    assert "secret DB_PASSWORD holds a newline" in result.output
+    assert "hunter2" not in result.output and "INJECTED" not in result.output
+    assert "would run" not in result.output and "Traceback" not in result.output
+
+
+def test_shared_secrets_file_is_warned_about_in_a_run(otterfile, tmp_path):
+    path = otterfile(FILE)
+    (tmp_path / ".otter").mkdir()
+    secrets = tmp_path / ".otter" / "secrets"
+    secrets.write_text("DB_PASSWORD=hunter2\n")
+    secrets.chmod(0o644)
+    result = otter(path, "run", "production", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.output.count(f"warning: {secrets} is readable") == 1
+    assert "chmod 600" in result.output and "hunter2" not in result.output
+
+
+def test_secrets_file_error_keeps_its_own_line_through_the_cli(otterfile, tmp_path):
+    path = otterfile(FILE)
+    (tmp_path / ".otter").mkdir()
+    secrets = tmp_path / ".otter" / "secrets"
+    secrets.write_text("# one\n# two\n# three\nDB_PASSWORD=$(exit 4)\n")
+    secrets.chmod(0o600)
+    result = otter(path, "run", "production", "--dry-run")
+    assert result.exit_code == 2
+    assert f"{secrets}:4: " in result.output

@@ -1,0 +1,16 @@
+"""Fixtures every unit test gets."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def commands_untraced():
+    """`otter --debug` run in-process turns command tracing on for the whole process
+    (executors.trace_commands): off again after each test, so no later test is traced."""
+    yield
+    executors = sys.modules.get("otterfile.executors")  # not imported: nothing to turn off
+    if executors is not None:
+        executors.trace_commands(None)

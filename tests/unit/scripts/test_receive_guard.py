@@ -1,0 +1,80 @@
+"""The guard around what receives a ship on a target (scripts/receive-guard.sh), run for
+real with sh on this machine: it passes the stream and the exit status through, and stops
+feeding a receiver whose run is gone (its lock's heartbeat stale, or the lock another's),
+so the receiver sees the end of its input instead of waiting for hours."""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from otterfile.command import script
+from otterfile.commands.lock import guarded
+
+pytestmark = pytest.mark.unit
+
+
+def lock_folder(tmp_path, run: str = "r1", beat_age: int = 0):
+    lock = tmp_path / "production" / "lock"
+    lock.mkdir(parents=True)
+    (lock / "info").write_text(f"holder=ann@laptop\npid=1\nsince=0\nrun={run}\n")
+    (lock / "heartbeat").write_text(f"{int(time.time()) - beat_age}\n")
+    return lock
+
+
+def start(command, stdin) -> subprocess.Popen:
+    return subprocess.Popen(command.argv_values(), stdin=stdin, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def receive(tmp_path):
+    return guarded(script('wc -c; exit 3', description="docker load"), "production", "r1",
+                   base=str(tmp_path))
+
+
+def test_the_stream_and_the_exit_status_pass_through(tmp_path):
+    lock_folder(tmp_path)
+    command = receive(tmp_path)
+    assert command.description == "docker load"
+    done = subprocess.run(command.argv_values(), input=b"x" * 3_000_000, capture_output=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (3, b"3000000")
+
+
+@pytest.mark.parametrize("run,age", [("r1", 100), ("r2", 0)], ids=["quiet", "another's"])
+def test_a_receiver_whose_run_is_gone_sees_the_end_of_its_input(tmp_path, run, age):
+    lock_folder(tmp_path, run=run, beat_age=age)
+    read, write = os.pipe()  # a connection that stays open and sends nothing more
+    os.write(write, b"partial")
+    process = start(receive(tmp_path), read)
+    os.close(read)
+    try:
+        out, _ = process.communicate(timeout=60)
+    finally:
+        os.close(write)
+    assert process.returncode == 3 and int(out) <= 7  # fed no more: the end
+
+
+def test_a_live_run_keeps_feeding(tmp_path):
+    lock_folder(tmp_path)
+    read, write = os.pipe()
+    process = start(receive(tmp_path), read)
+    os.close(read)
+    os.write(write, b"first ")
+    os.write(write, b"second")
+    os.close(write)
+    out, _ = process.communicate(timeout=60)
+    assert (process.returncode, out.strip()) == (3, b"12")
+
+
+def test_the_flow_guards_what_receives_the_ship(tmp_path):
+    from tests.unit.run.test_flow import answers, deploy
+    outcome, target, engine = deploy(tmp_path, "docker", "caddy", answers())
+    assert outcome.ok, outcome.errors
+    load = next(c for c in target.commands if c.description == "docker load")
+    args = load.argv_values()
+    assert "went quiet" in args[2]  # the guard script
+    assert args[4:7] == ["/var/lib/otter/production/lock", engine.run_id, "30"]
+    assert args[-1] == "docker load"
