@@ -19,7 +19,7 @@ from typing import BinaryIO, Iterable, Iterator
 
 from otterfile.command import Command, script
 from otterfile.hosts import Host, LocalHost
-from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Result
+from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Readable, Result
 from otterfile.executors.http import getter
 from otterfile.executors.streams import Session, Stream, shell_argv
 
@@ -91,7 +91,7 @@ def upload_command(dest: str, mode: int = 0o644) -> Command:
     return script(UPLOAD_SCRIPT, args=[dest, f"{mode:o}"], description=f"upload {dest}")
 
 
-def chunks(stream: BinaryIO, on_progress: OnProgress | None = None) -> Iterator[bytes]:
+def chunks(stream: Readable, on_progress: OnProgress | None = None) -> Iterator[bytes]:
     """Read `stream` CHUNK bytes at a time, reporting the running byte count."""
     sent = 0
     while chunk := stream.read(CHUNK):
@@ -300,7 +300,7 @@ class LocalExecutor:
         self.host = host or LocalHost()
         self._processes = Processes()
 
-    def run(self, command: Command, *, stdin: BinaryIO | None = None,
+    def run(self, command: Command, *, stdin: Readable | None = None,
             on_output: OnOutput | None = None, on_progress: OnProgress | None = None,
             timeout: float | None = None) -> Result:
         """Run `command`; a `stdin` stream overrides command.stdin and is streamed."""

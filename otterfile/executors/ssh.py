@@ -19,7 +19,7 @@ from typing import BinaryIO, Callable, Iterator
 from otterfile.command import Command
 from otterfile.errors import ExecutionError
 from otterfile.hosts import SSHHost
-from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Result
+from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Readable, Result
 from otterfile.executors.control import connection_key, control_folder
 from otterfile.executors.http import getter
 from otterfile.executors.local import (HeldOpen, Input, Processes, chunks, open_source, run_process,
@@ -212,7 +212,7 @@ class SSHExecutor:
         code, out, err = run_process(self._ssh("-O", operation, *args), timeout=CONNECT_TIMEOUT)
         return code, out + err
 
-    def run(self, command: Command, *, stdin: BinaryIO | None = None,
+    def run(self, command: Command, *, stdin: Readable | None = None,
             on_output: OnOutput | None = None, on_progress: OnProgress | None = None,
             timeout: float | None = None) -> Result:
         """Run `command` on the host; a `stdin` stream is sent in chunks through ssh, after
