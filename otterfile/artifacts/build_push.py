@@ -42,18 +42,18 @@ def check_push(value: Any) -> None:
 def push(ctx: AcquireContext, value: Any, image_id: str, tag: str, **about: Any) -> Artifact:
     """Push the built image (tagged NAME:TAG, the build's own tag when push= has none) and
     pin it by the digest the registry stored: the targets pull exactly that."""
-    from otterfile.commands import container
+    from otterfile.commands import registries
     pushed = parse_ref(value.push)
     to = f"{pushed.name}:{pushed.tag or _tag_of(tag)}"
     login = Pull(pushed, value.username, value.password).login
-    result = ctx.executor.run(container.push("docker", image_id, to, **login),
+    result = ctx.executor.run(registries.push("docker", image_id, to, **login),
                               on_output=lambda _stream, line: ctx.on_output(line))
     if not result.ok:
         reason = result.tail(4) or f"exit {result.exited}"
         doing = f"log in to {pushed.server} as {value.username}" \
-            if result.exited == container.EXIT_LOGIN else f"push {to}"
+            if result.exited == registries.EXIT_LOGIN else f"push {to}"
         raise OtterError(f"controller: cannot {doing}: {reason}")
-    digest = container.parse_pushed(result.stdout)
+    digest = registries.parse_pushed(result.stdout)
     if digest is None:
         raise OtterError(f"pushed {to} but the push printed no digest: {result.tail(3)}")
     pull = Pull(parse_ref(value.pull_from or pushed.name), value.username,

@@ -15,7 +15,7 @@ from typing import Any
 from otterfile.errors import OtterError
 from otterfile.load.validate import check_str
 from otterfile.artifacts.base import AcquireContext, Artifact
-from otterfile.artifacts.registry import checked_ref, parse_ref
+from otterfile.artifacts.image_ref import checked_ref, parse_ref
 
 _FULL_ID = re.compile(r"(?:sha256:[0-9a-f]{64}|[0-9a-f]{64})")  # never a repository name
 _SHORT_ID = re.compile(r"[0-9a-f]{12,63}")  # an id's prefix, or a repository named so

@@ -3,7 +3,8 @@
 A release is a unit `otter-<deployment>@<release>.service` (one unit file per release in
 /etc/systemd/system) running the artifact unpacked into
 /var/lib/otter/<deployment>/releases/<release>/, as an unprivileged user, on a free port of
-127.0.0.1. /var/lib/otter/<deployment>/data survives releases.
+127.0.0.1. /var/lib/otter/<deployment>/data survives releases. Reading units back (status,
+listing) is in systemd_status.py.
 """
 from __future__ import annotations
 
@@ -15,26 +16,16 @@ from typing import Sequence
 from otterfile import scripts
 from otterfile.command import Command, SecretText, cmd, script
 from otterfile.errors import OtterError
-from otterfile.values import Instance, InstanceStatus
 from otterfile.run.state import DEFAULT_BASE, check_name, state_dir
 from otterfile.commands import container, store
-
-
-def parse_started(stdout: str) -> int | str:
-    """The port `start_unit` printed: the same `port=N` line as a container's start."""
-    return container.parse_started(stdout)
 
 UNIT_DIR = "/etc/systemd/system"
 PORT_RANGE = (20000, 29999)  # where a release's port on the target's 127.0.0.1 is picked
 STOP_SECONDS = 10  # how long a release gets to stop before it is killed
-JOURNAL_MARK = "--- otter:journal"
 
 _UNIT = re.compile(r"otter-(?P<dep>[^@/]+)@(?P<release>[^@/]+)\.service")
 _SAFE_WORD = re.compile(r"[A-Za-z0-9_./:=,+@%$-]+")
 _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
-
-STATUS_SCRIPT = scripts.load("systemd/status.sh")
-LIST_SCRIPT = scripts.load("systemd/list.sh")
 
 POLL_SECONDS = 0.2
 STOP_SCRIPT = scripts.load("systemd/stop.sh")
@@ -168,54 +159,9 @@ def start_unit(*, deployment: str, release: str, digest: str, unit_text: str, pr
                   description=f"start {unit} as {user}: {shown}")
 
 
-def unit_status(unit: str, log_lines: int = 20) -> Command:
-    """State, exit code, restarts and last journal lines of a unit, in one round trip."""
-    return script(STATUS_SCRIPT, args=[unit, str(log_lines)], description=f"inspect {unit}")
-
-
-def _properties(text: str) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in text.split() if "=" in line)
-
-
-def parse_status(stdout: str) -> InstanceStatus:
-    """An InstanceStatus from what `unit_status` printed."""
-    head, _, logs = stdout.partition(JOURNAL_MARK + "\n")
-    values = _properties(head)
-    if values.get("LoadState") in (None, "not-found") or "ActiveState" not in values:
-        return InstanceStatus("missing", logs=logs.rstrip("\n"))
-    code, restarts = values.get("ExecMainStatus", ""), values.get("NRestarts", "")
-    return InstanceStatus(_state(values["ActiveState"], values.get("SubState", "")),
-                          int(code) if code.isdigit() else None,
-                          int(restarts) if restarts.isdigit() else 0,
-                          values.get("Result") == "oom-kill", logs.rstrip("\n"))
-
-
-def _state(active: str, sub: str) -> str:
-    if active in ("active", "reloading"):
-        return "running" if sub in ("running", "reload", "") else sub
-    if active == "activating":
-        return "restarting" if sub == "auto-restart" else "activating"
-    return active  # failed, inactive, deactivating
-
-
-def list_units(deployment: str, unit_dir: str = UNIT_DIR) -> Command:
-    """Every unit file of the deployment, running or not (see `parse_units`)."""
-    return script(LIST_SCRIPT, args=[check_name(deployment), unit_dir],
-                  description=f"list units of {deployment}")
-
-
-def parse_units(stdout: str) -> list[Instance]:
-    """Instances from what `list_units` printed."""
-    out = []
-    for line in stdout.splitlines():
-        parts = line.split("\t")
-        if len(parts) == 4:
-            name, release, digest, states = (p.strip() for p in parts)
-            values = _properties(states)
-            active, sub = values.get("ActiveState", "unknown"), values.get("SubState", "")
-            out.append(Instance(name, active == "active", release, digest,
-                                f"{active} ({sub})" if sub else active))
-    return out
+def parse_started(stdout: str) -> int | str:
+    """The port `start_unit` printed: the same `port=N` line as a container's start."""
+    return container.parse_started(stdout)
 
 
 def stop_unit(unit: str, *, drain_seconds: float = 0,

@@ -16,6 +16,20 @@ OnProgress = Callable[[int], None]
 HttpGet = Callable[[str], int]
 
 
+class Readable(Protocol):
+    """A byte stream read in chunks (a `docker save`, a kept file, a filter over either):
+    what `Executor.run` sends as stdin. `close` ends it; a stream whose producer failed
+    raises OtterError there, and one with nothing to end does nothing."""
+
+    def read(self, size: int = ..., /) -> bytes:
+        """Up to `size` bytes (all, when negative); b"" at the end."""
+        ...
+
+    def close(self) -> None:
+        """End the stream (idempotent)."""
+        ...
+
+
 class Session(Protocol):
     """A command that runs until otter closes it (see Executor.open_session)."""
 
@@ -61,7 +75,7 @@ class Executor(Protocol):
 
     host: Host
 
-    def run(self, command: Command, *, stdin: BinaryIO | None = None,
+    def run(self, command: Command, *, stdin: Readable | None = None,
             on_output: OnOutput | None = None, on_progress: OnProgress | None = None,
             timeout: float | None = None) -> Result:
         """Run `command`; `stdin` (a binary stream) overrides command.stdin and is

@@ -8,7 +8,7 @@ from typing import BinaryIO, Iterator
 
 from otterfile.command import Command
 from otterfile.hosts import Host, LocalHost
-from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Result
+from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Readable, Result
 from otterfile.executors.http import getter
 from otterfile.executors.pipes import Input
 from otterfile.executors.process import Processes, run_process
@@ -23,7 +23,7 @@ class LocalExecutor:
         self.host = host or LocalHost()
         self._processes = Processes()
 
-    def run(self, command: Command, *, stdin: BinaryIO | None = None,
+    def run(self, command: Command, *, stdin: Readable | None = None,
             on_output: OnOutput | None = None, on_progress: OnProgress | None = None,
             timeout: float | None = None) -> Result:
         """Run `command`; a `stdin` stream overrides command.stdin and is streamed."""

@@ -2,13 +2,13 @@
 as a fresh target would (no releases, lock free, artifact missing, release healthy)."""
 from __future__ import annotations
 
-from typing import BinaryIO, Callable
+from typing import Callable
 
 from otterfile.command import Command
 from otterfile.commands.lock import LOCKED_MARK
 from otterfile.hosts import Host
 from otterfile.run.state import PORT_PLACEHOLDER
-from otterfile.executors.base import OnOutput, OnProgress, Result
+from otterfile.executors.base import OnOutput, OnProgress, Readable, Result
 from otterfile.executors.recording import RecordingExecutor
 
 # description prefix -> stdout of a fresh target's answer (everything else: exit 0, silent)
@@ -37,7 +37,7 @@ class PlannedExecutor(RecordingExecutor):
         super().__init__(host, {_answer(p): out for p, out in ANSWERS})
         self.on_command = on_command
 
-    def run(self, command: Command, *, stdin: BinaryIO | None = None,
+    def run(self, command: Command, *, stdin: Readable | None = None,
             on_output: OnOutput | None = None, on_progress: OnProgress | None = None,
             timeout: float | None = None) -> Result:
         if self.on_command:

@@ -13,7 +13,7 @@ from typing import BinaryIO, Callable, Iterator, Mapping, Union
 
 from otterfile.command import Command
 from otterfile.hosts import Host, LocalHost
-from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Result
+from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Readable, Result
 from otterfile.executors.upload import upload_command
 
 # A canned answer: a whole Result, its stdout, or its exit status.
@@ -48,7 +48,7 @@ class RecordingExecutor:
         self.forwards: list[int] = []
         self.closed = self.interrupted = False
 
-    def run(self, command: Command, *, stdin: BinaryIO | None = None,
+    def run(self, command: Command, *, stdin: Readable | None = None,
             on_output: OnOutput | None = None, on_progress: OnProgress | None = None,
             timeout: float | None = None) -> Result:
         """Record `command` and return its canned Result; `stdin` is not read."""

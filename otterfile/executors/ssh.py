@@ -14,7 +14,7 @@ from typing import BinaryIO, Iterator
 from otterfile.command import Command
 from otterfile.errors import ExecutionError
 from otterfile.hosts import SSHHost
-from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Result
+from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Readable, Result
 from otterfile.executors.first import run_first
 from otterfile.executors.http import getter
 from otterfile.executors.master import Master
@@ -52,7 +52,7 @@ class SSHExecutor:
     def _control(self, operation: str, *args: str) -> tuple[int, str]:
         return self.master.control(operation, *args)
 
-    def run(self, command: Command, *, stdin: BinaryIO | None = None,
+    def run(self, command: Command, *, stdin: Readable | None = None,
             on_output: OnOutput | None = None, on_progress: OnProgress | None = None,
             timeout: float | None = None) -> Result:
         """Run `command` on the host; a `stdin` stream is sent in chunks through ssh, after

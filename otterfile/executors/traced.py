@@ -5,7 +5,8 @@ import contextlib
 from typing import BinaryIO, Callable
 
 from otterfile.command import Command
-from otterfile.executors.base import Executor, HttpGet, OnOutput, OnProgress, Result, Session
+from otterfile.executors.base import (Executor, HttpGet, OnOutput, OnProgress, Readable, Result,
+                                      Session)
 
 # Called with (host name, the command as a person reads it).
 Show = Callable[[str, str], None]
@@ -17,7 +18,7 @@ class TracedExecutor:
     def __init__(self, inner: Executor, show: Show):
         self.inner, self.host, self._show = inner, inner.host, show
 
-    def run(self, command: Command, *, stdin: BinaryIO | None = None,
+    def run(self, command: Command, *, stdin: Readable | None = None,
             on_output: OnOutput | None = None, on_progress: OnProgress | None = None,
             timeout: float | None = None) -> Result:
         self._show(self.host.name, command.display())  # display(): every secret as ***

@@ -9,7 +9,7 @@ import os
 from typing import BinaryIO, Iterator
 
 from otterfile.command import Command, script
-from otterfile.executors.base import OnProgress
+from otterfile.executors.base import OnProgress, Readable
 from otterfile.executors.pipes import CHUNK
 
 # Written to a private temporary name, then renamed: a reader never sees half a file.
@@ -23,7 +23,7 @@ def upload_command(dest: str, mode: int = 0o644) -> Command:
     return script(UPLOAD_SCRIPT, args=[dest, f"{mode:o}"], description=f"upload {dest}")
 
 
-def chunks(stream: BinaryIO, on_progress: OnProgress | None = None) -> Iterator[bytes]:
+def chunks(stream: Readable, on_progress: OnProgress | None = None) -> Iterator[bytes]:
     """Read `stream` CHUNK bytes at a time, reporting the running byte count."""
     sent = 0
     while chunk := stream.read(CHUNK):

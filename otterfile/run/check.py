@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from otterfile.transfer.layers import missing
-from otterfile.transfer.ship import probed
+from otterfile.transfer.probe import probed
 from otterfile.transfer.sizes import EMPTY_LAYER, history_of, layer_sizes  # noqa: F401 (EMPTY_LAYER: tests)
 from otterfile.command import Command, script
 from otterfile.errors import OtterError

@@ -8,7 +8,8 @@ import hmac
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from otterfile.transfer.ship import probed, ship as ship_artifact
+from otterfile.transfer.probe import probed
+from otterfile.transfer.ship import ship as ship_artifact
 from otterfile.command import Command, script, sequence
 from otterfile.commands import files, lock as locks, state as states, store
 from otterfile.errors import OtterError

@@ -9,7 +9,8 @@ import time
 from typing import TYPE_CHECKING
 
 from otterfile.transfer import relay
-from otterfile.transfer.ship import lacks, ship_relay
+from otterfile.transfer.probe import lacks
+from otterfile.transfer.ship_image import ship_relay
 from otterfile.errors import OtterError
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from otterfile.artifacts.base import Artifact
 from otterfile.transfer.layers import chains_present
 from otterfile.command import Command
 from otterfile.errors import OtterError
-from otterfile.commands import container as c, space
+from otterfile.commands import container as c, registries, space
 from otterfile.load.validate import (check_env, check_port, check_str, check_str_list, check_words, fail,
                         got)
 from otterfile.values import Instance, InstanceStatus, Pulled
@@ -84,15 +84,15 @@ class ContainerRuntime:
 
     def pull(self, ref: str, *, pinned: str | None = None, server: str | None = None,
              username: str | None = None, password: Any = None) -> Command:
-        """The target pulls a registry image itself (see commands/container.pull)."""
-        return c.pull(self.engine, ref, pinned=pinned, server=server, username=username,
+        """The target pulls a registry image itself (see commands/registries.pull)."""
+        return registries.pull(self.engine, ref, pinned=pinned, server=server, username=username,
                       password=password)
 
     def parse_pulled(self, stdout: str) -> Pulled:
-        return c.parse_pulled(stdout)
+        return registries.parse_pulled(stdout)
 
     def login_refused(self, exited: int) -> bool:
-        return exited == c.EXIT_LOGIN
+        return exited == registries.EXIT_LOGIN
 
     def relay_engine(self, artifact: Artifact) -> str | None:
         """Docker images the controller ships (not a registry's pull); podman's image ids

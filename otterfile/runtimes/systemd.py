@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from otterfile.load import model
 from otterfile.artifacts.base import Artifact
 from otterfile.command import Command
-from otterfile.commands import space, store, systemd as s
+from otterfile.commands import space, store, systemd as s, systemd_status
 from otterfile.errors import OtterError
 from otterfile.render import render
 from otterfile.run.state import PORT_PLACEHOLDER
@@ -153,16 +153,16 @@ class SystemdRuntime:
         return s.parse_started(stdout)
 
     def inspect(self, instance: str) -> Command:
-        return s.unit_status(instance)
+        return systemd_status.unit_status(instance)
 
     def parse_inspect(self, stdout: str) -> InstanceStatus:
-        return s.parse_status(stdout)
+        return systemd_status.parse_status(stdout)
 
     def listing(self, deployment: str) -> Command:
-        return s.list_units(deployment)
+        return systemd_status.list_units(deployment)
 
     def parse_listing(self, stdout: str) -> list[Instance]:
-        return s.parse_units(stdout)
+        return systemd_status.parse_units(stdout)
 
     def stop(self, instance: str, *, drain_seconds: float, stop_seconds: float) -> Command:
         return s.stop_unit(instance, drain_seconds=drain_seconds, stop_seconds=stop_seconds)

@@ -10,9 +10,12 @@ tarball streams by. A folder that cannot be matched is always sent: a miss costs
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import tarfile
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, Iterable, Iterator
+
+from otterfile.executors.base import Readable
 
 BLOCK = 512
 CHUNK = 1024 * 1024
@@ -49,11 +52,10 @@ def missing(diff_ids: list[str], have: frozenset[str]) -> list[int]:
             if chain not in have or diff_ids.count(diff_ids[i]) > 1]
 
 
-def archive_diff_ids(source: BinaryIO) -> list[str]:
+def archive_diff_ids(source: Readable) -> list[str]:
     """The diff ids of a `docker save` archive kept as a file (its manifest's config), or []
     when it is not one or cannot be read so (not seekable); the file is left at its start."""
-    seekable = getattr(source, "seekable", None)
-    if seekable is None or not seekable():
+    if not isinstance(source, io.IOBase) or not source.seekable():  # a build host's stream
         return []
     def member(archive: tarfile.TarFile, name: str) -> Any:
         found = archive.extractfile(name)
@@ -111,7 +113,7 @@ class LayerFilter:
     """A `docker save` stream without the layer tarballs of `skip` (indexes into
     `diff_ids`); `read(size)` like a file. `skipped` counts the bytes left out."""
 
-    def __init__(self, source: BinaryIO, diff_ids: list[str], skip: Iterable[int]):
+    def __init__(self, source: Readable, diff_ids: list[str], skip: Iterable[int]):
         self._source, self._chains = source, chain_ids(diff_ids)
         self._skip, self._folders = set(skip), dict[str, int | None]()
         self._chunks, self._buffer = self._members(), bytearray()
@@ -129,9 +131,7 @@ class LayerFilter:
         return out
 
     def close(self) -> None:
-        close = getattr(self._source, "close", None)
-        if close:
-            close()
+        self._source.close()
 
     def _exact(self, size: int) -> bytes:
         data = b""

@@ -25,12 +25,12 @@ import tempfile
 from dataclasses import dataclass, replace
 from io import BytesIO
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Callable
 
 from otterfile import scripts
 from otterfile.command import Command, cmd, script
 from otterfile.errors import OtterError
-from otterfile.executors.base import Executor
+from otterfile.executors.base import Executor, Readable
 from otterfile.executors.local import LocalExecutor
 from otterfile.peers import peer_problem
 from otterfile.transfer import relay_keys as keys
@@ -47,7 +47,7 @@ class Child:
     user: str = "root"
 
 
-def relay_image(stream: BinaryIO, digest: str, relay: Executor, children: list[Child], *,
+def relay_image(stream: Readable, digest: str, relay: Executor, children: list[Child], *,
                 engine: str = "docker", run_id: str = "relay", image: str | None = None,
                 on_progress: Callable[[int], None] | None = None,
                 on_info: Callable[[str], None] | None = None) -> list[Child]:

@@ -21,12 +21,7 @@ ALLOWED = {
     # file-like objects and iterators: `close`/`seekable`/`isatty` are optional by Python's own
     # protocols, not otter's kinds
     ("report/reporters.py", "stream"): "a console stream: isatty is optional on file-likes",
-    ("transfer/layers.py", "source"): "a stream: seekable is optional on file-likes",
-    ("transfer/layers.py", "self._source"): "a stream: close is optional on file-likes",
     ("transfer/images.py", "self._chunks"): "the SDK's chunk iterator: close is optional",
-    ("transfer/fanout.py", "source"): "a save stream: close is optional on file-likes",
-    ("transfer/fanout.py", "private"): "a save stream: close is optional on file-likes",
-    ("transfer/ship.py", "self.stream"): "a save stream: close is optional on file-likes",
     ("executors/recording.py", "source"): "an upload source: a path or any file-like",
     # Python's own objects: exceptions, functions, modules
     ("load/loader.py", "error"): "a SyntaxError or UnicodeDecodeError's optional fields",

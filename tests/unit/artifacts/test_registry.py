@@ -21,7 +21,7 @@ from otterfile.artifacts.registry import SOURCE, Pin, Pull
 from otterfile.transfer.ship import ship
 from otterfile.cli import main
 from otterfile.command import Command
-from otterfile.commands import container
+from otterfile.commands import container, registries
 from otterfile.errors import OtterError
 from otterfile.executors.base import Result
 from otterfile.executors.local import LocalExecutor
@@ -157,7 +157,7 @@ def test_build_push_is_deployable():
 # ---- the commands -------------------------------------------------------------------------
 
 def test_the_password_goes_only_to_stdin_and_shows_masked():
-    command = container.pull("docker", "reg.test/app:1", server="reg.test", username="u",
+    command = registries.pull("docker", "reg.test/app:1", server="reg.test", username="u",
                              password=Secret("P", PASSWORD))
     assert PASSWORD not in " ".join(command.argv_values())
     assert command.stdin_bytes() == PASSWORD.encode() and command.secret
@@ -165,10 +165,10 @@ def test_the_password_goes_only_to_stdin_and_shows_masked():
     assert PASSWORD not in shown and "(secret)" in command.display()
     assert command.description == ("pull reg.test/app:1: docker login reg.test --username u "
                                    "--password-stdin <<< ***; docker pull reg.test/app:1")
-    anonymous = container.pull("podman", "reg.test/app:1", pinned=f"reg.test/app@{D1}")
+    anonymous = registries.pull("podman", "reg.test/app:1", pinned=f"reg.test/app@{D1}")
     assert anonymous.stdin is None
     assert anonymous.description == f"pull reg.test/app@{D1}: podman pull reg.test/app@{D1}"
-    pushed = container.push("docker", D1, "reg.test/app:1", server="reg.test", username="u",
+    pushed = registries.push("docker", D1, "reg.test/app:1", server="reg.test", username="u",
                             password=Secret("P", PASSWORD))
     assert PASSWORD not in " ".join(pushed.argv_values()) + pushed.display()
     assert pushed.stdin_bytes() == PASSWORD.encode()
@@ -225,7 +225,7 @@ def calls(engine: Path) -> list[str]:
 def run_pull(engine: Path, password: str | None = PASSWORD, **options) -> Result:
     login = {} if password is None else dict(server="reg.test", username="u",
                                              password=Secret("P", password))
-    return LocalExecutor().run(container.pull(str(engine), "reg.test/app:1", **login,
+    return LocalExecutor().run(registries.pull(str(engine), "reg.test/app:1", **login,
                                               **options))
 
 
@@ -239,7 +239,7 @@ def test_the_pull_script_logs_in_from_stdin_into_a_config_it_removes(engine):
     login, pull = [c for c in calls(engine) if c.startswith(("login", "pull"))]
     assert login.startswith("login --username u --password-stdin reg.test |")
     assert f"DOCKER_CONFIG={config} REGISTRY_AUTH_FILE={config}/auth.json" in pull
-    pulled = container.parse_pulled(result.stdout)
+    pulled = registries.parse_pulled(result.stdout)
     assert not pulled.present and pulled.digests == (D1,)
     assert pulled.repo_digests == (("reg.test/app", D1),)
 
@@ -252,35 +252,35 @@ def test_without_a_login_the_engines_own_config_is_used(engine):
 
 def test_a_refused_login_and_a_failed_pull_exit_apart(engine):
     refused = run_pull(engine, password="wrong")
-    assert refused.exited == container.EXIT_LOGIN and "unauthorized" in refused.stderr
+    assert refused.exited == registries.EXIT_LOGIN and "unauthorized" in refused.stderr
     assert not any(c.startswith("pull") for c in calls(engine))
     config = (engine.parent / "config").read_text().strip()
     assert not os.path.exists(config)  # removed on the failure path too
     (engine.parent / "nope").touch()
     missing = run_pull(engine)
-    assert missing.exited == container.EXIT_PULL and "manifest unknown" in missing.stderr
+    assert missing.exited == registries.EXIT_PULL and "manifest unknown" in missing.stderr
 
 
 def test_a_pinned_image_the_target_has_is_not_pulled(engine):
     (engine.parent / "has").write_text(f"reg.test/app@{D1}\n")
     result = run_pull(engine, pinned=f"reg.test/app@{D1}")
-    assert result.ok and container.parse_pulled(result.stdout).present
+    assert result.ok and registries.parse_pulled(result.stdout).present
     assert not any(c.startswith(("login", "pull")) for c in calls(engine))
 
 
 def test_what_the_engine_had_before_is_listed(engine):
     (engine.parent / "before").write_text(f"reg.test/app@{D1}\nother@<none>\n")
-    pulled = container.parse_pulled(run_pull(engine, password=None).stdout)
+    pulled = registries.parse_pulled(run_pull(engine, password=None).stdout)
     assert pulled.before == (("reg.test/app", D1),)
     assert Pull(parse_ref("reg.test/app:1")).had(pulled, D1)
 
 
 def test_the_push_script_tags_pushes_and_prints_the_digest(engine):
-    command = container.push(str(engine), D2, "reg.test/app:1", server="reg.test",
+    command = registries.push(str(engine), D2, "reg.test/app:1", server="reg.test",
                              username="u", password=Secret("P", PASSWORD))
     result = LocalExecutor().run(command)
     assert result.ok, result.stderr
-    assert container.parse_pushed(result.stdout) == D1
+    assert registries.parse_pushed(result.stdout) == D1
     assert [c.split(" | ")[0] for c in calls(engine)][-3:] == [
         "login --username u --password-stdin reg.test", f"tag {D2} reg.test/app:1",
         "push reg.test/app:1"]
@@ -385,13 +385,13 @@ def test_a_reference_pinned_in_the_file_is_never_resolved_by_tag():
 def test_a_failed_pull_names_the_host_the_reference_and_the_registry():
     artifact = acquired()
     with pytest.raises(OtterError) as caught:
-        ship(artifact, docker.RUNTIME, Target("one", fail=container.EXIT_PULL), None)
+        ship(artifact, docker.RUNTIME, Target("one", fail=registries.EXIT_PULL), None)
     assert str(caught.value).startswith("one: cannot pull reg.test/app:1 from the registry "
                                         "reg.test: Error response from daemon: manifest")
     assert artifact.pull.pin.digest is None  # the next target tries the tag itself
     login = acquired(username="u", password=Secret("P", PASSWORD))
     with pytest.raises(OtterError) as caught:
-        ship(login, docker.RUNTIME, Target("one", fail=container.EXIT_LOGIN), None)
+        ship(login, docker.RUNTIME, Target("one", fail=registries.EXIT_LOGIN), None)
     assert "one: the registry reg.test refused the login as u (pulling reg.test/app:1)" in \
         str(caught.value)
     assert PASSWORD not in str(caught.value)
@@ -432,7 +432,7 @@ def test_build_pushes_and_pins_what_the_targets_pull(tmp_path):
 def test_a_failed_push_says_so(tmp_path):
     controller = RecordingExecutor(responses={
         lambda c: c.description.startswith("push "): Result(
-            Command(("x",)), container.EXIT_LOGIN, stderr="unauthorized")})
+            Command(("x",)), registries.EXIT_LOGIN, stderr="unauthorized")})
     ctx = AcquireContext(controller, Images(), tmp_path, tmp_path / "c",  # type: ignore
                          lambda _line: None)
     value = build(path=".", command="docker build -t app .", push="reg.test/app:7",

@@ -24,7 +24,7 @@ from otterfile.transfer.images import ControllerStore
 from otterfile.artifacts.base import AcquireContext
 from otterfile.artifacts.build import acquire
 from otterfile.artifacts.fetch import download_command
-from otterfile.commands import container, download, files
+from otterfile.commands import container, download, files, registries
 from otterfile.command import script
 from otterfile.executors.local import LocalExecutor
 from otterfile.executors.ssh import SSHExecutor
@@ -200,11 +200,11 @@ def test_a_git_token_reaches_git_and_no_command_line(harness, git_server, tmp_pa
 
 
 def test_a_registry_password_reaches_the_login_and_no_command_line(harness):
-    pulled = harness.ssh("web1").run(container.pull(
+    pulled = harness.ssh("web1").run(registries.pull(
         "docker", "registry.test/app:1", server="registry.test", username="deploy",
         password=Secret("REGISTRY_PASSWORD", PASSWORD)))
     assert pulled.ok, pulled.stderr
-    pushed = harness.local().run(container.push(
+    pushed = harness.local().run(registries.push(
         "docker", "sha256:" + HEX, "registry.test/app:1", server="registry.test",
         username="deploy", password=Secret("REGISTRY_PASSWORD", PASSWORD)))
     assert pushed.ok, pushed.stderr

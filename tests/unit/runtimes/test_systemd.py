@@ -23,7 +23,7 @@ import pytest
 from otterfile import systemd
 from otterfile.artifacts.base import Artifact
 from otterfile.command import SecretText
-from otterfile.commands import store, systemd as s
+from otterfile.commands import store, systemd as s, systemd_status
 from otterfile.errors import OtterError, OtterfileError
 from otterfile.executors.local import LocalExecutor
 from otterfile.runtimes.base import StartSpec
@@ -505,7 +505,7 @@ def test_runs_killed_before_leave_nothing_behind_at_the_next_start(target):
 
 def test_parse_inspect_states():
     def status(props: str, journal: str = "") -> InstanceStatus:
-        return RUNTIME.parse_inspect(props + f"\n{s.JOURNAL_MARK}\n" + journal)
+        return RUNTIME.parse_inspect(props + f"\n{systemd_status.JOURNAL_MARK}\n" + journal)
     running = status("LoadState=loaded\nActiveState=active\nSubState=running\n"
                      "ExecMainStatus=0\nNRestarts=0\nResult=success", "line 1\nline 2\n")
     assert running == InstanceStatus("running", 0, 0, False, "line 1\nline 2") and running.alive
@@ -542,7 +542,7 @@ def test_listing_reads_the_unit_files_of_the_deployment_only(target):
                                          f"X-Otter-Digest=sha256:{HEX}\n")
     (target.bin / f"show.{UNIT}").write_text("ActiveState=active\nSubState=running\n")
     (target.bin / f"show.{other}").write_text("ActiveState=failed\nSubState=failed\n")
-    result = target.run(s.list_units("production", str(target.units)))
+    result = target.run(systemd_status.list_units("production", str(target.units)))
     assert result.ok
     assert sorted(RUNTIME.parse_listing(result.stdout), key=lambda i: i.name) == [
         Instance(other, False, "20240101T000000-00000000", f"sha256:{HEX}", "failed (failed)"),

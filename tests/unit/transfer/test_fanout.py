@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from otterfile.transfer.fanout import CHUNK, SharedImages
+from otterfile.transfer.fanout import SharedImages
+from otterfile.transfer.fanout_reader import CHUNK
 from otterfile.transfer.images import ControllerStore
 from otterfile.errors import OtterError
 

@@ -13,7 +13,8 @@ import pytest
 from otterfile.artifacts.base import Artifact
 from otterfile.transfer.images import ControllerStore
 from otterfile.transfer.layers import chain_ids
-from otterfile.transfer.ship import ShipResult, ship
+from otterfile.transfer.ship import ship
+from otterfile.transfer.shipped import ShipResult
 from otterfile.commands import container
 from otterfile.errors import OtterError
 from otterfile.executors.base import Result
