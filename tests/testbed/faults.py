@@ -67,7 +67,17 @@ def start(t: HasContainer) -> None:
     _docker("start", t.container)
 
 
+PAUSE_TRIES = 5  # the cgroup freezer gives up ("unable to freeze") when a busy task will not stop
+
+
 def pause(t: HasContainer) -> None:
+    for _ in range(PAUSE_TRIES - 1):
+        result = subprocess.run(["docker", "pause", t.container], capture_output=True,
+                                text=True, timeout=120)
+        if result.returncode == 0:
+            return
+        if "unable to freeze" not in result.stderr:
+            raise RuntimeError(f"docker pause {t.container}: {result.stderr.strip()}")
     _docker("pause", t.container)
 
 
