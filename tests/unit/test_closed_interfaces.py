@@ -36,7 +36,7 @@ ALLOWED = {
     ("proxies/nginx.py", "error"): "an OSError's strerror",
     ("load/dsl.py", "obj"): "the decorator's mark on a user function",
     ("load/evaluate.py", "value"): "a user's Deployment(...) or function: its optional name",
-    ("load/evaluate.py", "name"): "a function given as a name",
+    ("load/refs.py", "name"): "a function given as a name",
     # reading our own dataclasses field by field (reflection, not a capability)
     ("plan/describe.py", "source"): "every field of a source value, for the secrets it holds",
     ("plan/describe.py", "value"): "every field of a runtime value, for `plan --json`",
