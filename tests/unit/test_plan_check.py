@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from otterfile.transfer.layers import chain_ids
 from otterfile.transfer.images import ControllerStore
-from otterfile.cli.project import check_record, check_table
+from otterfile.cli.plan_check import check_record, check_table
 from otterfile.load.evaluate import evaluate
 from otterfile.executors.recording import RecordingExecutor
 from otterfile.executors.ssh import ConnectionFailed
