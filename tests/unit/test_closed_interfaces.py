@@ -33,7 +33,7 @@ ALLOWED = {
     ("load/loader.py", "value"): "a marked function's __code__",
     ("load/loader.py", "getattr(value, '__code__', None)"): "a marked function's line",
     ("load/loader.py", "sys.modules[name]"): "a module's __file__",
-    ("proxies/nginx.py", "error"): "an OSError's strerror",
+    ("proxies/nginx_tls.py", "error"): "an OSError's strerror",
     ("load/dsl.py", "obj"): "the decorator's mark on a user function",
     ("load/evaluate.py", "value"): "a user's Deployment(...) or function: its optional name",
     ("load/refs.py", "name"): "a function given as a name",
