@@ -71,7 +71,7 @@ SITES = {"none": "- (own port)", "new": "new site", "changed": "changed",
 
 def check_table(found: list[TargetCheck]) -> str:
     """`plan --check` as a table a person reads: one row per deployment on a target."""
-    from otterfile.report.reporters import table
+    from otterfile.report.tables import table
     rows: list[list[str]] = []
     for one in found:
         if one.error:

@@ -16,7 +16,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "templates" / "Otterfile.py.sa
 @click.pass_context
 def list_(ctx: click.Context) -> None:
     """What the Otterfile declares."""
-    from otterfile.report.reporters import table
+    from otterfile.report.tables import table
     project = load_project(ctx)
     rows = [["artifact", a.name, a.kind.name, ""] for a in project.artifacts.values()]
     rows += [["runtime", r.name, r.kind.name, f"port {r.kind.port(r.value)}"]

@@ -18,7 +18,7 @@ from otterfile.executors.ssh import ConnectionFailed
 from otterfile.hosts import SSHHost
 from otterfile.load.loader import load
 from otterfile.plan.planner import plan
-from otterfile.report.reporters import json_line
+from otterfile.report.json_lines import json_line
 from otterfile.run import check as checks
 from otterfile.run.check import MARK, Move, TargetCheck, layer_sizes, release_action
 from otterfile.run.engine import Engine

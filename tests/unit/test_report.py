@@ -7,8 +7,10 @@ from rich.console import Console
 
 from otterfile.plan.graph import Task
 from otterfile.report.live import LiveReporter
-from otterfile.report.reporters import (ConsoleReporter, JsonReporter, amount, bounded, console_reporter,
-                              is_terminal)
+from otterfile.report.json_lines import JsonReporter
+from otterfile.report.plain import ConsoleReporter
+from otterfile.report.reporters import console_reporter, is_terminal
+from otterfile.report.text import amount, bounded
 from otterfile.run.runner import FAILED, OK, Event
 
 ESCAPE = re.compile(r"\x1b|\x9b")

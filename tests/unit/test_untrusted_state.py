@@ -18,7 +18,9 @@ from otterfile.executors.recording import RecordingExecutor
 from otterfile.plan.graph import Task
 from otterfile.hosts import LocalHost
 from otterfile.proxies import caddy
-from otterfile.report.reporters import ConsoleReporter, printable, table
+from otterfile.report.plain import ConsoleReporter
+from otterfile.report.tables import table
+from otterfile.report.text import printable
 from otterfile.run import flow, target as reads
 from otterfile.run.runner import FAILED, Event
 from otterfile.runtimes import NAMED, docker, systemd
