@@ -15,7 +15,7 @@ from typing import Sequence
 from otterfile import scripts
 from otterfile.command import Command, SecretText, cmd, script
 from otterfile.errors import OtterError
-from otterfile.values import Instance, InstanceStatus
+from otterfile.values import PORT_RANGE, Instance, InstanceStatus
 from otterfile.run.state import DEFAULT_BASE, check_name, state_dir
 from otterfile.commands import container, store
 
@@ -25,7 +25,6 @@ def parse_started(stdout: str) -> int | str:
     return container.parse_started(stdout)
 
 UNIT_DIR = "/etc/systemd/system"
-PORT_RANGE = (20000, 29999)  # where a release's port on the target's 127.0.0.1 is picked
 STOP_SECONDS = 10  # how long a release gets to stop before it is killed
 JOURNAL_MARK = "--- otter:journal"
 
