@@ -209,6 +209,18 @@ def test_an_exited_instance_fails_health_with_its_logs(tmp_path):
     assert "exited (exit 3, 0 restarts)" in error and "boom" in error
 
 
+def test_an_oom_killed_instance_fails_health_saying_so(tmp_path):
+    """The runtime's inspect says the kernel killed it for memory (docker's OOMKilled,
+    systemd's Result=oom-kill): the error says so, not only `exit 137`."""
+    outcome, _, _ = deploy(tmp_path, "docker", "caddy",
+                           answers(health=503, inspect="exited 137 0 true\nKilled"))
+    error = str(outcome.errors["production/health@web1"])
+    assert "OOM-killed: out of memory" in error, error
+    quiet, _, _ = deploy(tmp_path, "docker", "caddy",
+                         answers(health=503, inspect="exited 137 0 false\nKilled"))
+    assert "OOM" not in str(quiet.errors["production/health@web1"])
+
+
 @pytest.mark.parametrize("runtime,proxy", KINDS)
 def test_rollback_starts_the_previous_release_without_ship(tmp_path, runtime, proxy):
     state = live_state(runtime, "").replace('"status": "live"', '"status": "previous"') \
