@@ -452,7 +452,7 @@ def test_a_proxy_that_does_not_start_at_switch_is_named_and_nothing_changes(tmp_
 
 
 def test_the_state_read_script_prints_each_part_after_its_marker(tmp_path):
-    """state-read.sh run for real: a key printed without a newline (as the key file is
+    """read-target.sh run for real: a key printed without a newline (as the key file is
     written) still ends before its marker; the port file is listed, the probe's answer
     follows its marker."""
     from otterfile.command import script
@@ -462,7 +462,7 @@ def test_the_state_read_script_prints_each_part_after_its_marker(tmp_path):
     (tmp_path / "site").write_text("site text\n")
     (tmp_path / "upstream").mkdir()
     (tmp_path / "upstream" / "20001").touch()
-    read = LocalExecutor().run(script(load("state-read.sh"), args=[
+    read = LocalExecutor().run(script(load("read-target.sh"), args=[
         str(tmp_path / "site"), str(tmp_path / "upstream"), "printf f00dkey", "echo file",
         "echo nginx inactive", "", "", "", str(tmp_path / "started"), "sh", "-c",
         "echo state"]))
