@@ -1,11 +1,13 @@
-"""The values the seams exchange: what a runtime reports about its instances and pulls, and
-the exit code of a start with no free port. A leaf (it imports nothing of otter), so the
-command builders and the kinds behind them both read it without importing each other."""
+"""The values the seams exchange: what a runtime reports about its instances and pulls, the
+range a start picks a release's port from and the exit code when none there is free. A leaf
+(it imports nothing of otter), so the command builders and the kinds behind them both read
+it without importing each other."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-EXIT_NO_PORT = 4  # start: no free port on 127.0.0.1
+PORT_RANGE = (20000, 29999)  # where a release's port on the target's 127.0.0.1 is picked
+EXIT_NO_PORT = 4  # start: no free port on 127.0.0.1 in PORT_RANGE
 
 
 @dataclass(frozen=True)

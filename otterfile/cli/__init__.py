@@ -9,7 +9,8 @@ import click
 from otterfile.cli.common import OtterGroup
 from otterfile.cli.deploy import rollback, run
 from otterfile.cli.hosts import exec_, logs, status, unlock
-from otterfile.cli.project import graph, init, list_, plan
+from otterfile.cli.plan import plan
+from otterfile.cli.project import graph, init, list_
 from otterfile.cli.remove import remove
 
 

@@ -72,13 +72,14 @@ def warn(project: Project, name: str) -> None:
 def json_error(ctx: click.Context, message: str, code: int) -> None:
     """Under --json, an error is also an object on stdout (the exit code follows it)."""
     if (ctx.obj or {}).get("json"):
-        from otterfile.report.reporters import json_line
+        from otterfile.report.json_lines import json_line
         click.echo(json_line({"event": "error", "message": message, "exit": code}))
 
 
 def reporter(ctx: click.Context, project: Project | None = None) -> Reporters:
     """Where a run's events go: JSON lines, a live view on a terminal, or plain lines."""
-    from otterfile.report.reporters import JsonReporter, addresses, console_reporter
+    from otterfile.report.json_lines import JsonReporter
+    from otterfile.report.reporters import addresses, console_reporter
     if ctx.obj["json"]:
         return JsonReporter(hosts=addresses(project) if project is not None else None)
     return console_reporter(verbose=ctx.obj["debug"])
@@ -86,7 +87,7 @@ def reporter(ctx: click.Context, project: Project | None = None) -> Reporters:
 
 def emit(ctx: click.Context, record: dict[str, Any]) -> None:
     """Print one JSON object (docs/json.md) for a command's --json output."""
-    from otterfile.report.reporters import json_line
+    from otterfile.report.json_lines import json_line
     click.echo(json_line(record))
 
 

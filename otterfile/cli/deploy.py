@@ -35,7 +35,8 @@ def _engines(ctx: click.Context, project: Project, report: Reporters, dry_run: b
 
 def _printer(ctx: click.Context, report: Reporters) -> OnFinished:
     """Prints each finished graph run: a summary table, or a JSON summary event."""
-    from otterfile.report.reporters import JsonReporter, summary, summary_hosts
+    from otterfile.report.json_lines import JsonReporter
+    from otterfile.report.tables import summary, summary_hosts
     from otterfile.run.runner import Event
 
     def done(finished: Finished) -> None:

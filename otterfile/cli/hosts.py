@@ -163,7 +163,7 @@ def unlock(ctx: click.Context, name: str, targets: str | None) -> None:
 def exec_(ctx: click.Context, name: str, command: tuple[str, ...], targets: str | None) -> None:
     """Run a command on NAME's targets: otter exec production -- uptime."""
     from otterfile.command import Command
-    from otterfile.report.reporters import table
+    from otterfile.report.tables import table
     project = load_project(ctx)
     pairs = list({h.name: (d, h) for d, h in hosts_of(project, name, targets)}.values())
     line = command[0] if len(command) == 1 else " ".join(command)

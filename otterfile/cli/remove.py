@@ -71,7 +71,7 @@ def remove(ctx: click.Context, name: str, targets: str | None, yes: bool, dry_ru
     """Take NAME off its targets: instances, proxy site (graceful reload), state, env files
     and artifacts only it used; the other deployments on those hosts keep serving."""
     from otterfile.run.lock import new_run_id
-    from otterfile.report.reporters import table
+    from otterfile.report.tables import table
     from otterfile.run import remove as removal
     project = load_project(ctx)
     pairs = hosts_of(project, name, targets)

@@ -11,11 +11,10 @@ from typing import Sequence
 
 from otterfile.command import Command, SecretText, cmd, script
 from otterfile.errors import OtterError
-from otterfile.values import Instance, InstanceStatus
+from otterfile.values import PORT_RANGE, Instance, InstanceStatus
 from otterfile.run.state import PORT_PLACEHOLDER, check_name
 from otterfile import scripts
 
-PORT_RANGE = (20000, 29999)  # where a release's port on the target's 127.0.0.1 is picked
 START_TRIES = 5
 EXIT_MISSING = 3
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 INSTANCES_MARK = "--- otter:instances"  # then " KIND": the instances that kind lists
 LOG_MARK = "--- otter:log"
 
-READ_SCRIPT = scripts.load("state/read.sh")  # then pairs of a kind and its listing
+READ_SCRIPT = scripts.load("state/releases.sh")  # then pairs of a kind and its listing
 
 # $1 state folder, $2 one JSON line.
 APPEND_SCRIPT = r"""

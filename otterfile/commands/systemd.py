@@ -16,11 +16,11 @@ from typing import Sequence
 from otterfile import scripts
 from otterfile.command import Command, SecretText, cmd, script
 from otterfile.errors import OtterError
+from otterfile.values import PORT_RANGE
 from otterfile.run.state import DEFAULT_BASE, check_name, state_dir
 from otterfile.commands import container, store
 
 UNIT_DIR = "/etc/systemd/system"
-PORT_RANGE = (20000, 29999)  # where a release's port on the target's 127.0.0.1 is picked
 STOP_SECONDS = 10  # how long a release gets to stop before it is killed
 
 _UNIT = re.compile(r"otter-(?P<dep>[^@/]+)@(?P<release>[^@/]+)\.service")

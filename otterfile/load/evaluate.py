@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, cast
+from typing import Any, Callable, cast
 
 from otterfile.load import checks
-from otterfile.load.dsl import mark_of
 from otterfile.errors import OtterfileError
-from otterfile.host_names import Declared, name_hosts
 from otterfile.hosts import Host
 from otterfile.load.loader import Loaded, Marked, interrupted, line_in, recipe_line
-from otterfile.load.model import STAGES, Deployment
+from otterfile.load.model import Deployment
+from otterfile.load.placement import build_host, check_shared_hosts, named
 from otterfile.load.project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef, TargetDef)
+from otterfile.load.refs import name_of, unknown
+from otterfile.load.step_defs import attached, step_def
 from otterfile.run.state import DEFAULT_BASE, RESERVED
 from otterfile.load.validate import (check_bool, check_choice, check_domain, check_int, check_name,
                        check_number, check_parallel, fail, got, prefixed)
@@ -48,7 +49,7 @@ class _Evaluator:
         artifacts = {n: self._placed(a, targets) for n, a in artifacts.items()}
         self.defs: dict[str, dict[str, Any]] = {"artifact": artifacts, "runtime": runtimes,
                                                  "target": targets}
-        steps = {n: self._step(m) for n, m in self._kind("step").items()}
+        steps = {n: step_def(m, self.file) for n, m in self._kind("step").items()}
         deployments: dict[str, DeploymentDef] = {}
         for marked in self._kind("deployment").values():
             for dep in self._deployments(marked, steps):
@@ -59,65 +60,15 @@ class _Evaluator:
                                 f"own folder {DEFAULT_BASE}/{dep.name} on each target; "
                                 "choose another")
                 deployments[dep.name] = dep
-        targets, deployments = self._named(targets, deployments)
-        self._check_shared_hosts(list(deployments.values()))
+        artifacts, targets, deployments = named(self.file, artifacts, targets, deployments)
+        check_shared_hosts(self.file, list(deployments.values()))
         for step in steps.values():
             if step.deployment and step.deployment not in deployments and \
                     not any(d.group == step.deployment for d in deployments.values()):
-                self._error(self._kind("step")[step.name], self._unknown(
+                self._error(self._kind("step")[step.name], unknown(
                     "deployment", step.deployment, deployments), f"step {step.name}/deployment")
         return Project(self.loaded.file, artifacts, runtimes, targets, deployments,
                        tuple(steps.values()))
-
-    def _named(self, targets: dict[str, TargetDef], deployments: dict[str, DeploymentDef]
-               ) -> tuple[dict[str, TargetDef], dict[str, DeploymentDef]]:
-        """Every host under its one name in the run (host_names.name_hosts), everywhere."""
-        defined = {id(t) for t in targets.values()}  # the others: hosts given inline
-        declared: list[Declared] = [(t.name, f"target {t.name}", t.line, t.hosts)
-                                    for t in targets.values()]
-        declared += [(None, f"deployment {d.name}", d.line, t.hosts)
-                     for d in deployments.values() for t in d.targets if id(t) not in defined]
-        try:
-            names = name_hosts(declared)
-        except OtterfileError as error:
-            raise OtterfileError(error.message, file=self.file, line=error.line) from None
-
-        for name, art in self.defs["artifact"].items():
-            self.defs["artifact"][name] = _on_named(art, names)
-
-        def rename(target: TargetDef) -> TargetDef:
-            hosts = tuple(h.named(names[h.address]) for h in target.hosts)
-            name = target.name if id(target) in defined else hosts[0].name
-            return replace(target, name=name, hosts=hosts)
-        return ({n: rename(t) for n, t in targets.items()},
-                {n: replace(d, targets=tuple(rename(t) for t in d.targets),
-                            artifact=_on_named(d.artifact, names))
-                 for n, d in deployments.items()})
-
-    def _check_shared_hosts(self, deployments: list[DeploymentDef]) -> None:
-        """Two deployments on one host may not claim the same domain, nor (without domains)
-        the same port: found here, before anything runs, naming both."""
-        claimed: dict[tuple[str, str], DeploymentDef] = {}
-        proxies: dict[str, DeploymentDef] = {}  # one proxy owns 80/443 on a host
-        for dep in deployments:
-            for host in dep.hosts:
-                other = proxies.setdefault(host.name, dep)
-                if other.proxy_kind is not dep.proxy_kind:
-                    raise OtterfileError(
-                        f"{host.introduced()} would run {other.proxy_kind.name} for deployment "
-                        f"{other.name} (line {other.line}) and {dep.proxy_kind.name} for "
-                        f"{dep.name}; one proxy owns ports 80/443 on a host: choose one",
-                        file=self.file, line=dep.line, path=f"deployment {dep.name}/proxy")
-            claims = [f"domain {d}" for d in dep.domains] or \
-                [f"port {dep.runtime.kind.port(dep.runtime.value)} (no domains)"]
-            for host in dep.hosts:
-                for claim in claims:
-                    other = claimed.setdefault((host.address, claim), dep)
-                    if other is not dep:
-                        raise OtterfileError(
-                            f"{claim} on {host.name} is claimed by deployment {other.name} "
-                            f"(line {other.line}) and by {dep.name}", file=self.file,
-                            line=dep.line, path=f"deployment {dep.name}/domains")
 
     def _kind(self, kind: str) -> dict[str, Marked]:
         return self.by_kind.get(kind, {})
@@ -147,7 +98,7 @@ class _Evaluator:
 
     def _placed(self, art: ArtifactDef, targets: dict[str, TargetDef]) -> ArtifactDef:
         try:
-            return _build_host(art, targets)
+            return build_host(art, targets)
         except OtterfileError as error:
             raise OtterfileError(error.message, file=self.file, line=art.line,
                                  path=prefixed(error, f"artifact {art.name}").path) from None
@@ -158,32 +109,6 @@ class _Evaluator:
 
     def _target(self, marked: Marked) -> TargetDef:
         return TargetDef(marked.mark.name, self._call(marked, checks.check_hosts), marked.line)
-
-    def _step(self, marked: Marked) -> StepDef:
-        options, name = marked.mark.options, marked.mark.name
-        path = f"step {name}"
-        try:
-            dep = options.get("deployment")
-            dep_name = self._name_of(dep, "deployment", "deployment") if dep else None
-            before, after = options.get("before"), options.get("after")
-            if (before is None) == (after is None):
-                fail("before", "give exactly one of before=STAGE or after=STAGE")
-            anchor = self._name_of(before or after, "step", "before" if before else "after")
-            check_choice("on", options.get("on"), ("targets", "once", "controller"))
-        except OtterfileError as error:
-            raise OtterfileError(error.message, file=self.file, line=marked.line,
-                                 path=prefixed(error, path).path) from error
-        return StepDef(name, marked.fn, dep_name, anchor if before else None,
-                       anchor if after else None, options["on"], marked.line)
-
-    def _name_of(self, value: Any, kind: str, path: str) -> str:
-        if isinstance(value, str) and value:
-            return value
-        mark = mark_of(value)
-        if mark is not None and mark.kind == kind:
-            return mark.name
-        fail(path, f"expected a {kind} name or function, {got(value)}")
-        raise AssertionError
 
     def _deployments(self, marked: Marked, steps: dict[str, StepDef]) -> list[DeploymentDef]:
         def check(value: Any) -> list[DeploymentDef]:
@@ -207,23 +132,7 @@ class _Evaluator:
             fail("", f"expected Deployment(...), {got(value)}")
         name = check_name("name", getattr(value, "name", None) or name, "deployment name")
         targets = self._targets(value.targets)
-        attached = [s for s in steps.values() if s.deployment in (name, marked.mark.name)]
-        for index, item in enumerate(value.steps or ()):
-            step = steps.get(self._name_of(item, "step", f"steps/{index}"))
-            mark = mark_of(item)
-            if step is None and mark is not None:  # a recipe's step function
-                step = self._step(Marked(mark, item, marked.line))
-            if step is None:
-                fail(f"steps/{index}", self._unknown("step", item, steps))
-            if step not in attached:
-                attached.append(step)
-        known = set(STAGES) | {s.name for s in attached}
-        for step in attached:
-            kind, anchor = step.anchor
-            if anchor not in known:
-                raise OtterfileError(f"{kind}={anchor!r} is neither a stage ({', '.join(STAGES)}) "
-                                     f"nor a step of deployment {name}", file=self.file,
-                                     line=step.line, path=f"step {step.name}/{kind}")
+        own_steps = attached(name, marked, value.steps, steps, self.file)
         from otterfile.artifacts import KINDS as SOURCES
         from otterfile.runtimes import KINDS as RUNTIMES
         dep = DeploymentDef(
@@ -242,7 +151,7 @@ class _Evaluator:
             drain_seconds=check_number("drain_seconds", value.drain_seconds, inclusive=True),
             stop_seconds=check_number("stop_seconds", value.stop_seconds),
             strategy=check_choice("strategy", value.strategy, ("bluegreen", "recreate")),
-            steps=tuple(attached), line=marked.line)
+            steps=own_steps, line=marked.line)
         if dep.recreate and dep.domains:
             fail("domains", "a strategy=\"recreate\" service is not served by the proxy; "
                  "other deployments reach it on 127.0.0.1 of its host")
@@ -301,19 +210,14 @@ class _Evaluator:
             wrapped = _within(path, checks.check_source if kind == "artifact"
                               else checks.check_runtime, value)
             if kind == "artifact":  # one per deployment: a group's inline ones differ
-                return _within(path, lambda art: _build_host(art, self.defs["target"]),
+                return _within(path, lambda art: build_host(art, self.defs["target"]),
                                ArtifactDef(f"{owner}.{path}" if owner else path, wrapped))
             return RuntimeDef(path, wrapped, tuple(wrapped.env.items()))
-        name = self._name_of(value, kind, path)
+        name = name_of(value, kind, path)
         known = self.defs[kind]
         if name not in known:
-            fail(path, self._unknown(kind, name, known))
+            fail(path, unknown(kind, name, known))
         return known[name]
-
-    @staticmethod
-    def _unknown(kind: str, name: Any, known: Mapping[str, Any]) -> str:
-        name = getattr(name, "__name__", name)
-        return f"unknown {kind} {name!r}; known: {', '.join(sorted(known)) or 'none'}"
 
 
 def _within(path: str, check: Callable[[Any], Any], value: Any) -> Any:
@@ -322,23 +226,3 @@ def _within(path: str, check: Callable[[Any], Any], value: Any) -> Any:
     except OtterfileError as error:
         raise prefixed(error, path) from error
 
-
-def _build_host(art: ArtifactDef, targets: dict[str, TargetDef]) -> ArtifactDef:
-    """build(on=TARGET): TARGET is a one-host target of this Otterfile; `on` becomes that
-    host's address here and its name once hosts are named (_on_named)."""
-    on = art.kind.build_host(art.source)
-    if on is None:
-        return art
-    target = targets.get(on)
-    if target is None:
-        fail("on", f"unknown target {on!r}; known: {', '.join(sorted(targets)) or 'none'}")
-    if len(target.hosts) != 1:
-        fail("on", f"target {on!r} is a group of {len(target.hosts)} hosts; a build runs on "
-             "one: name a target of one host")
-    return replace(art, source=art.kind.built_on(art.source, target.hosts[0].address))
-
-
-def _on_named(art: ArtifactDef, names: dict[str, str]) -> ArtifactDef:
-    """A build host's address -> its name in the run (what the plan and engine call it)."""
-    on = art.kind.build_host(art.source)
-    return art if on is None else replace(art, source=art.kind.built_on(art.source, names[on]))

@@ -7,13 +7,14 @@ installs with nginx) the site reads the live port per request from the upstream 
 a switch renames the port file there, no reload; without njs the site names the port and
 every switch reloads. A variable proxy_pass keeps no upstream connections (no `upstream
 { keepalive }`): each request opens one to the release.
+The tls=(cert, key) files are nginx_tls.py's.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 import string
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -27,6 +28,7 @@ from otterfile.run.state import PORT_PLACEHOLDER, check_name
 from otterfile.load.validate import check_choice, fail, got
 from otterfile.proxies.base import SWITCHES, Site
 from otterfile.proxies.install import FOREIGN, Install, ensure
+from otterfile.proxies.nginx_tls import TlsPaths, check_tls, read_tls_files, tls_paths
 
 NJS_PACKAGE = "libnginx-mod-http-js"  # Debian and Ubuntu (22.10 on)
 
@@ -60,26 +62,7 @@ def _check(domains: list[str], upstream_port: int | str, listen_port: int | None
         raise OtterError("with no domains, nginx needs the runtime port to listen on")
 
 
-HOST_PREFIX = "host:"  # a tls path already on each target, not shipped from the controller
 PART = "--- otter:part "
-
-
-@dataclass(frozen=True)
-class TlsPaths:
-    """Where nginx reads a site's certificate and key on the target."""
-
-    cert: str
-    key: str
-
-
-def tls_paths(deployment: str, tls: Any, nginx_dir: str = NGINX_DIR) -> TlsPaths | None:
-    """Paths on the target: `host:` paths as given, shipped files under otter-tls/."""
-    if tls is None:
-        return None
-    folder = f"{nginx_dir.rstrip('/')}/otter-tls/{check_name(deployment)}"
-    cert, key = (p[len(HOST_PREFIX):] if p.startswith(HOST_PREFIX) else f"{folder}/{name}"
-                 for p, name in zip(tls, ("cert.pem", "key.pem")))
-    return TlsPaths(cert, key)
 
 
 def render_site(deployment: str, domains: list[str], upstream_port: int | str,
@@ -148,44 +131,6 @@ def _ended(text: str) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def _check_tls(tls: Any) -> None:
-    pair = isinstance(tls, (tuple, list)) and len(tls) == 2 and \
-        all(isinstance(path, str) and path.strip() and path.strip() != HOST_PREFIX
-            and not any(c in path for c in "\n\r\0;{}\"'") for path in tls)
-    if tls is not None and not pair:
-        fail("tls", "expected None or (cert path, key path), paths beside the Otterfile or "
-             f"\"host:/path\" on the target, {got(tls)}")
-    for index, path in enumerate(tls or ()):
-        on_host = path.strip()[len(HOST_PREFIX):] if path.strip().startswith(HOST_PREFIX) \
-            else None
-        # written into the site file as one nginx word: a space would split it there
-        if on_host is not None and (not on_host.startswith("/") or
-                                    any(c.isspace() or c in "$\\" for c in on_host)):
-            fail(f"tls/{index}", f"{path!r}: a \"host:\" path is an absolute path on the "
-                 "target without spaces, tabs, '$' or '\\' (nginx reads it as one word)")
-
-
-def read_tls_files(tls: Any, folder: Path) -> tuple[str, str] | None:
-    """The certificate and key text to ship (paths relative to `folder`, the Otterfile's),
-    or None when both are `host:` paths. Checked to look like PEM."""
-    if tls is None or all(p.startswith(HOST_PREFIX) for p in tls):
-        return None
-    texts = []
-    for index, (path, what) in enumerate(zip(tls, ("CERTIFICATE", "PRIVATE KEY"))):
-        if path.startswith(HOST_PREFIX):
-            fail(f"tls/{index}", "ship both files or neither: give both as \"host:/path\" "
-                 "or both beside the Otterfile")
-        file = folder / path
-        try:
-            text = file.read_text()
-        except (OSError, UnicodeDecodeError) as error:
-            fail(f"tls/{index}", f"cannot read {file}: {getattr(error, 'strerror', error)}")
-        if "-----BEGIN " not in text or f"{what}-----" not in text:
-            fail(f"tls/{index}", f"{file} is not a PEM {what.lower()}")
-        texts.append(text)
-    return texts[0], texts[1]
-
-
 class NginxProxy:
     """nginx behind `nginx(tls=...)`: one site file per deployment in conf.d/."""
 
@@ -193,7 +138,7 @@ class NginxProxy:
     installed = Install(package="nginx", binary="nginx", unit="nginx")
 
     def check(self, value: Any) -> Any:
-        _check_tls(value.tls)
+        check_tls(value.tls)
         check_choice("switch", value.switch, SWITCHES)
         if not isinstance(value.hsts, bool):
             fail("hsts", f"expected True or False, {got(value.hsts)}")
@@ -228,7 +173,7 @@ class NginxProxy:
 
     def render(self, value: Any, site: Site) -> str:
         return render_site(site.deployment, list(site.domains), site.upstream_port,
-                           site.listen_port, tls_paths(site.deployment, value.tls),
+                           site.listen_port, tls_paths(site.deployment, value.tls, NGINX_DIR),
                            value.hsts, site.upstream_dir if site.per_request else None)
 
     def switch(self, value: Any, site: Site, content: str, folder: Path) -> Command:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
-from otterfile.report.reporters import table
+from otterfile.report.tables import table
 from otterfile.report.text import printable
 
 if TYPE_CHECKING:

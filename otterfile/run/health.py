@@ -66,6 +66,7 @@ def _raise_if_exited(engine: Engine, lane: Lane, task: Task, reason: str) -> Non
     status = rt.parse_inspect(executor.run(rt.inspect(name)).stdout)
     if not status.alive:
         logs = "\n".join("    " + line for line in status.logs.splitlines()[-10:])
+        oom = ", OOM-killed: out of memory" if status.oom_killed else ""  # else a bare 137
         raise HealthFailed(f"{executor.host.name}: {name} {status.state} (exit "
-                           f"{status.exit_code}, {status.restarts} restarts) before it was "
+                           f"{status.exit_code}{oom}, {status.restarts} restarts) before it was "
                            f"healthy; {reason}" + (f"\n  last log lines:\n{logs}" if logs else ""))

@@ -1,6 +1,6 @@
 """One read of a target for a deployment, and the one no-op decision.
 
-Every reader runs `command` (scripts/state-read.sh), one round trip: recover in the lock's
+Every reader runs `command` (scripts/read-target.sh), one round trip: recover in the lock's
 (the key made the first time, the proxy ensured), `plan --check` read-only (the key only
 read, the probe by digest alone), `status`, `logs` and `remove`. `parse` checks what it
 printed, `live` applies the served-port rule and `unchanged` says whether a run would
@@ -66,7 +66,7 @@ def command(dep: DeploymentDef, *, key: Command | None = None, probe: Command | 
     when given (layers and room only when the probe did not find the artifact)."""
     px, sites = dep.proxy_kind, (not dep.recreate) if sites is None else sites
     read = kinds.read_state(dep, log_lines=log_lines, every=every)
-    return script(load("state-read.sh"),
+    return script(load("read-target.sh"),
                   args=[px.site_path(dep.name), upstream_dir(dep.name),
                         key.shell_line() if key else "",
                         "" if dep.recreate else px.switch_probe(dep.proxy).shell_line(),

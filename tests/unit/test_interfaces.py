@@ -28,10 +28,10 @@ ALLOWED = {
     ("load/loader.py", "value"): "a marked function's __code__",
     ("load/loader.py", "getattr(value, '__code__', None)"): "a marked function's line",
     ("load/loader.py", "sys.modules[name]"): "a module's __file__",
-    ("proxies/nginx.py", "error"): "an OSError's strerror",
+    ("proxies/nginx_tls.py", "error"): "an OSError's strerror",
     ("load/dsl.py", "obj"): "the decorator's mark on a user function",
     ("load/evaluate.py", "value"): "a user's Deployment(...) or function: its optional name",
-    ("load/evaluate.py", "name"): "a function given as a name",
+    ("load/refs.py", "name"): "a function given as a name",
     # reading our own dataclasses field by field (reflection, not a capability)
     ("plan/describe.py", "source"): "every field of a source value, for the secrets it holds",
     ("plan/describe.py", "value"): "every field of a runtime value, for `plan --json`",
@@ -44,7 +44,6 @@ ALLOWED = {
     ("artifacts/registry.py", "value"): "the registry kind's own login fields, in its module",
     # values that are not one of the five kinds
     ("run/flow.py", "v"): "an env value: text or a Secret",
-    ("cli/project.py", "event.task"): "a report event's task, or None",
     ("run/relaying.py", "host"): "a Host (ssh() or local()), not an interface: its user",
     ("transfer/relay.py", "host"): "a Host (ssh() or local()): its port, known_hosts",
 }

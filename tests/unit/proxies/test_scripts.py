@@ -13,7 +13,7 @@ pytestmark = pytest.mark.unit
 
 SCRIPTS = {"caddy-switch.sh": ["upstream.sh"], "nginx-switch.sh": ["upstream.sh"],
            "caddy-remove.sh": [], "nginx-remove.sh": [], "nginx-switch-probe.sh": [],
-           "proxy-ensure.sh": [], "state-read.sh": [], "upstream.sh": []}
+           "proxy-ensure.sh": [], "read-target.sh": [], "upstream.sh": []}
 
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None,

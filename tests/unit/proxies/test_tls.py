@@ -16,7 +16,7 @@ import pytest
 from otterfile.load import model
 from otterfile.proxies import NAMED, install as proxy_install
 from otterfile.executors.local import LocalExecutor
-from otterfile.proxies import caddy, nginx
+from otterfile.proxies import caddy, nginx, nginx_tls
 from otterfile.proxies.base import Site
 from otterfile.load.validate import FieldError
 from tests.unit.proxies import test_caddy, test_nginx
@@ -237,7 +237,7 @@ def test_nginx_switch_ships_cert_and_root_only_key_and_restores_them(nginx_host,
     cert, key = make_cert(tmp_path)
     value = nginx.PROXY.check(model.nginx(tls=(cert.name, key.name)))
     text = nginx.render_site("production", ["app.test"], 20001, None,
-                             nginx.tls_paths("production", value.tls, str(folder)))
+                             nginx_tls.tls_paths("production", value.tls, str(folder)))
     proxied = nginx.PROXY.switch(value, SITE, text, tmp_path)  # reads the files
     command = replace(test_nginx.switching(folder, ""), stdin=proxied.stdin)
     assert "PRIVATE KEY" not in proxied.display()
@@ -283,7 +283,7 @@ def test_nginx_reloads_for_a_renewed_certificate_only(nginx_host, tmp_path):
 @pytest.mark.skipif(OPENSSL is None or test_nginx.REAL_NGINX is None, reason="no nginx")
 def test_real_nginx_accepts_the_tls_site(tmp_path):
     cert, key = make_cert(tmp_path)
-    tls = nginx.TlsPaths(str(cert), str(key))
+    tls = nginx_tls.TlsPaths(str(cert), str(key))
     site = nginx.render_site("production", ["app.test"], 20001, None, tls, hsts=True)
     conf = tmp_path / "nginx.conf"
     conf.write_text(f"pid {tmp_path}/pid;\nerror_log stderr;\nevents {{}}\n"

@@ -6,8 +6,12 @@ import re
 import pytest
 
 from otterfile.plan.graph import Task
-from otterfile.report.reporters import (ConsoleReporter, JsonReporter, amount, bounded, console_reporter,
-                              is_terminal, printable, table)
+from otterfile.report.json_lines import JsonReporter
+from otterfile.report.plain import ConsoleReporter
+from otterfile.report.reporters import console_reporter, is_terminal
+from otterfile.report.text import amount, bounded
+from otterfile.report.tables import table
+from otterfile.report.text import printable
 from otterfile.run.runner import FAILED, OK, Event
 
 ESCAPE = re.compile(r"\x1b|\x9b")

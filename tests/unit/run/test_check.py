@@ -11,14 +11,14 @@ from click.testing import CliRunner
 
 from otterfile.transfer.layers import chain_ids
 from otterfile.transfer.images import ControllerStore
-from otterfile.cli.project import check_record, check_table
+from otterfile.cli.plan_check import check_record, check_table
 from otterfile.load.evaluate import evaluate
 from otterfile.executors.recording import RecordingExecutor
 from otterfile.executors.openssh import ConnectionFailed
 from otterfile.hosts import SSHHost
 from otterfile.load.loader import load
 from otterfile.plan.planner import plan
-from otterfile.report.reporters import json_line
+from otterfile.report.json_lines import json_line
 from otterfile.run import check as checks
 from otterfile.run.check import MARK, Move, TargetCheck, layer_sizes, release_action
 from otterfile.run.engine import Engine
@@ -78,12 +78,12 @@ def _line(text: str) -> str:
 def answer(*, key="", state="", listing="", site="", proxy="installed\nrunning\n",
            probe="missing", layers="", old_sites="", upstream="", switch="file"):
     """What a target prints for the read-only batch (one deployment, docker): whether the
-    proxy runs, then the target read (scripts/state-read.sh)."""
+    proxy runs, then the target read (scripts/read-target.sh)."""
     read = (f"{_line(key)}--- otter:key\n{state}\n--- otter:instances\n{_line(listing)}"
             f"--- otter:log\n--- otter:site\n{_line(site)}--- otter:upstream\n"
             f"{_line(upstream)}--- otter:started\n--- otter:switch\n{_line(switch)}"
             f"--- otter:old-sites\n{_line(old_sites)}--- otter:probe\n{_line(probe)}")
-    if probe != "present":  # state-read.sh: a target that has it lists no layers
+    if probe != "present":  # read-target.sh: a target that has it lists no layers
         read += f"--- otter:layers\n{_line(layers)}"
     return "".join(f"{text}\n{MARK} {name} 0\n" for name, text in
                    [("production/proxy", proxy), ("production/read", read)])

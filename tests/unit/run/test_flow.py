@@ -209,6 +209,18 @@ def test_an_exited_instance_fails_health_with_its_logs(tmp_path):
     assert "exited (exit 3, 0 restarts)" in error and "boom" in error
 
 
+def test_an_oom_killed_instance_fails_health_saying_so(tmp_path):
+    """The runtime's inspect says the kernel killed it for memory (docker's OOMKilled,
+    systemd's Result=oom-kill): the error says so, not only `exit 137`."""
+    outcome, _, _ = deploy(tmp_path, "docker", "caddy",
+                           answers(health=503, inspect="exited 137 0 true\nKilled"))
+    error = str(outcome.errors["production/health@web1"])
+    assert "OOM-killed: out of memory" in error, error
+    quiet, _, _ = deploy(tmp_path, "docker", "caddy",
+                         answers(health=503, inspect="exited 137 0 false\nKilled"))
+    assert "OOM" not in str(quiet.errors["production/health@web1"])
+
+
 @pytest.mark.parametrize("runtime,proxy", KINDS)
 def test_rollback_starts_the_previous_release_without_ship(tmp_path, runtime, proxy):
     state = live_state(runtime, "").replace('"status": "live"', '"status": "previous"') \
@@ -440,7 +452,7 @@ def test_a_proxy_that_does_not_start_at_switch_is_named_and_nothing_changes(tmp_
 
 
 def test_the_state_read_script_prints_each_part_after_its_marker(tmp_path):
-    """state-read.sh run for real: a key printed without a newline (as the key file is
+    """read-target.sh run for real: a key printed without a newline (as the key file is
     written) still ends before its marker; the port file is listed, the probe's answer
     follows its marker."""
     from otterfile.command import script
@@ -450,7 +462,7 @@ def test_the_state_read_script_prints_each_part_after_its_marker(tmp_path):
     (tmp_path / "site").write_text("site text\n")
     (tmp_path / "upstream").mkdir()
     (tmp_path / "upstream" / "20001").touch()
-    read = LocalExecutor().run(script(load("state-read.sh"), args=[
+    read = LocalExecutor().run(script(load("read-target.sh"), args=[
         str(tmp_path / "site"), str(tmp_path / "upstream"), "printf f00dkey", "echo file",
         "echo nginx inactive", "", "", "", str(tmp_path / "started"), "sh", "-c",
         "echo state"]))

@@ -15,7 +15,9 @@ from otterfile.load.evaluate import evaluate
 from otterfile.report.live import LiveReporter
 from otterfile.load.loader import load
 from otterfile.plan.planner import batch_size, batches, order, plan
-from otterfile.report.reporters import ConsoleReporter, JsonReporter, summary
+from otterfile.report.json_lines import JsonReporter
+from otterfile.report.plain import ConsoleReporter
+from otterfile.report.tables import summary
 from otterfile.run.deploy import announcing, deploy, execute
 from otterfile.run.runner import FAILED, OK, SKIPPED, Event
 

@@ -37,7 +37,7 @@ def listed(record: dict, running: bool = True) -> str:
 
 def recorded(*, key=KEY, releases=(), live=None, instances=(), port=None, old_sites="",
              proxy="caddy") -> str:
-    """What scripts/state-read.sh prints on a target (the artifact is there: nothing ships)."""
+    """What scripts/read-target.sh prints on a target (the artifact is there: nothing ships)."""
     state = json.dumps({"releases": list(releases), "live": live}) if releases else ""
     site = "" if port is None else "reverse_proxy 127.0.0.1:{otter_port}\n" \
         if proxy == "caddy" else "server 127.0.0.1:$otter_upstream;\n"

@@ -13,7 +13,7 @@ layers=$6   # shell line: list the image layers held, or ""
 probe=$7    # shell line: does the target have the artifact, or ""
 room=$8     # shell line: where the artifact lands and the room there (run/space.py), or ""
 started=$9  # the folder of the deployment's started-artifact records (commands/store.py)
-shift 9     # the rest: the state read's argv
+shift 9     # the rest: the release-state read's argv (state/releases.sh)
 k=$(sh -c "$key") || exit 1
 printf '%s\n' "$k"  # the key file ends without a newline: the marker starts a line
 echo "--- otter:key"

@@ -3,7 +3,7 @@
 # after `--- otter:log`. The first kind (the Otterfile's) is always listed, another when
 # releases.json names it (or EVERY is 1, or the file names no runtime at all: an older otter
 # wrote it, its instances are looked for everywhere).
-#   read.sh FOLDER LINES EVERY [KIND LISTING]...   (LISTING: the shell line listing them)
+#   releases.sh FOLDER LINES EVERY [KIND LISTING]...   (LISTING: the shell line listing them)
 d=$1        # the deployment's state folder
 lines=$2    # how many deploy-log lines
 every=$3    # 1: list every kind
