@@ -6,6 +6,8 @@ set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
 python3 -m tests.testbed.hosts up
+# git checks files out 0644; otter warns about a secrets file others can read
+chmod 600 examples/hello/.otter/secrets
 otter -f examples/hello/Otterfile.py plan production
 otter -f examples/hello/Otterfile.py run production
 for port in 8201 8202; do

@@ -29,7 +29,8 @@ def web_container():
 @target
 def servers():
     return [ssh(f"root@127.0.0.1:{port}", identity_file=str(KEYS / "id_ed25519"),
-                known_hosts=str(KEYS / "known_hosts")) for port in (2201, 2202)]
+                known_hosts=str(KEYS / "known_hosts"), name=f"web-{n}")
+            for n, port in ((1, 2201), (2, 2202))]
 
 
 @deployment

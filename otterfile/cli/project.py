@@ -58,14 +58,37 @@ def graph(ctx: click.Context, name: str, fmt: str, targets: str | None) -> None:
 
 
 @click.command()
-@click.option("--force", is_flag=True, help="Overwrite an existing Otterfile.py.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option("--example", is_flag=False, flag_value="", default=None, metavar="NAME",
+              help="Copy the runnable example NAME beside the Otterfile; alone, list them.")
 @click.pass_context
-def init(ctx: click.Context, force: bool) -> None:
-    """Write a starter Otterfile.py from Otterfile.py.sample."""
+def init(ctx: click.Context, force: bool, example: str | None) -> None:
+    """Write a starter Otterfile.py from Otterfile.py.sample, or copy an example."""
     target = Path(ctx.obj["file"])
+    if example is not None:
+        return _example(ctx, example, target.resolve().parent, force)
     if target.exists() and not force:
         raise OtterError(f"{target} exists (use --force to overwrite)")
     target.write_text(SAMPLE.read_text())
     if ctx.obj["json"]:
         return emit(ctx, {"event": "wrote", "path": str(target)})
     click.echo(f"wrote {target}: edit it, then `otter plan NAME` and `otter run NAME`")
+
+
+def _example(ctx: click.Context, name: str, into: Path, force: bool) -> None:
+    from otterfile.cli import examples
+    from otterfile.report.tables import table
+    if not name:
+        known = examples.listed()
+        if ctx.obj["json"]:
+            for each, about in known.items():
+                emit(ctx, {"event": "example", "name": each, "about": about})
+            return
+        click.echo(table(["example", "what it shows"], [[n, a] for n, a in known.items()]))
+        click.echo("copy one with `otter init --example NAME`")
+        return
+    written = examples.copy(name, into, force)
+    if ctx.obj["json"]:
+        return emit(ctx, {"event": "wrote", "example": name, "paths": [str(p) for p in written]})
+    click.echo(f"wrote example {name} ({len(written)} files) into {into}: read Otterfile.py's "
+               "docstring, then `otter plan NAME` and `otter run NAME`")

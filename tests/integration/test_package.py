@@ -1,4 +1,5 @@
-"""`pip install .` (a real wheel, not editable) gives a working `otter` and otterfile.stdlib."""
+"""`pip install .` (a real wheel, not editable) gives a working `otter`, otterfile.stdlib and
+the examples `otter init --example` copies."""
 import subprocess
 import sys
 from pathlib import Path
@@ -27,3 +28,7 @@ def test_wheel_install_has_cli_templates_and_stdlib(tmp_path):
     planned = subprocess.run([str(otter), "plan", "production"], cwd=project,
                              capture_output=True, text=True)
     assert planned.returncode == 0 and "switch caddy" in planned.stdout
+    copied = tmp_path / "copied"
+    copied.mkdir()  # the examples are in the wheel too
+    assert subprocess.run([str(otter), "init", "--example", "hello"], cwd=copied).returncode == 0
+    assert (copied / "app" / "Dockerfile").is_file() and (copied / ".otter" / "secrets").is_file()
