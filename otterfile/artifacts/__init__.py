@@ -14,7 +14,7 @@ KINDS: dict[type, ArtifactSource] = {model.Build: build.SOURCE, model.Fetch: fet
 
 def source_for(value: Any) -> ArtifactSource:
     """The source kind of an Otterfile value; a FieldError names what is accepted."""
-    return kind_of(KINDS, value, "build(...), fetch(...), registry(...) or image(...)")
+    return kind_of(KINDS, value)
 
 
 __all__ = ["AcquireContext", "Artifact", "ArtifactSource", "KINDS", "source_for"]

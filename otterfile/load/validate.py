@@ -2,12 +2,21 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping, NoReturn, TypeVar, cast
+from typing import Any, Iterable, Mapping, NoReturn, Protocol, TypeVar, cast
 
 from otterfile.errors import OtterfileError
 from otterfile.secrets import Secret
 
-K = TypeVar("K")  # a kind in a kind table
+
+
+class Named(Protocol):
+    """A kind in a kind table: its `name` is the DSL constructor that makes its values."""
+
+    @property
+    def name(self) -> str: ...
+
+
+K = TypeVar("K", bound=Named)  # a kind in a kind table
 
 
 class FieldError(OtterfileError):
@@ -160,11 +169,13 @@ def check_parallel(path: str, value: Any) -> int | str | None:
     return None
 
 
-def kind_of(table: Mapping[type, K], value: Any, accepted: str) -> K:
-    """The kind module a value's type is registered for in `table`; a FieldError names
-    what is `accepted` ("build(...), fetch(...) or registry(...)") otherwise."""
+def kind_of(table: Mapping[type, K], value: Any) -> K:
+    """The kind module a value's type is registered for in `table`; otherwise a FieldError
+    names every kind the table accepts ("build(...), fetch(...) or registry(...)")."""
     kind = table.get(type(value))
     if kind is None:
+        names = [f"{k.name}(...)" for k in table.values()]
+        accepted = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
         fail("", f"expected {accepted}, {got(value)}")
     return kind
 

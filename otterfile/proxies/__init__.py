@@ -14,7 +14,7 @@ NAMED: dict[str, Proxy] = {kind.name: kind for kind in KINDS.values()}  # as sta
 
 def proxy_for(value: Any) -> Proxy:
     """The proxy kind of an Otterfile value; a FieldError names what is accepted."""
-    return kind_of(KINDS, value, "caddy(...) or nginx(...)")
+    return kind_of(KINDS, value)
 
 
 def proxy_named(name: str) -> Proxy:

@@ -16,7 +16,7 @@ NAMED: dict[str, Runtime] = {kind.name: kind for kind in KINDS.values()}  # as s
 
 def runtime_for(value: Any) -> Runtime:
     """The runtime kind of an Otterfile value; a FieldError names what is accepted."""
-    return kind_of(KINDS, value, "docker(...), podman(...) or systemd(...)")
+    return kind_of(KINDS, value)
 
 
 def runtime_named(name: str) -> Runtime:

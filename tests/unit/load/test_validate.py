@@ -181,3 +181,23 @@ def test_a_wildcard_is_refused_where_its_certificate_cannot_be_had(tmp_path, pro
     else:
         assert result.exit_code == 2
         assert "proxy/domains/0: '*.apps.test': a wildcard certificate needs" in result.output
+
+
+def test_a_kind_table_names_what_it_accepts_from_its_own_rows():
+    """A new row is named in the error without a hand-written list to keep in step."""
+    from dataclasses import dataclass
+
+    from otterfile.errors import OtterfileError
+    from otterfile.load.validate import kind_of
+
+    @dataclass
+    class Kind:
+        name: str
+
+    table = {int: Kind("one"), str: Kind("two"), bytes: Kind("three")}
+    assert kind_of(table, "x").name == "two"
+    with pytest.raises(OtterfileError, match=r"expected one\(\.\.\.\), two\(\.\.\.\) or "
+                                             r"three\(\.\.\.\), got 1\.5"):
+        kind_of(table, 1.5)
+    with pytest.raises(OtterfileError, match=r"expected one\(\.\.\.\), got"):
+        kind_of({int: Kind("one")}, "x")
