@@ -89,7 +89,8 @@ class DockerImages(ControllerStore, Inspected):
         except docker.errors.DockerException as error:
             raise OtterError(f"docker save {image_id} failed on the controller: {error}") \
                 from None
-        return ChunkReader(chunks)  # type: ignore[return-value]
+        what = f"docker save {image_id[:19]} on the controller"
+        return ChunkReader(chunks, what)  # type: ignore[return-value]
 
     def history(self, image_id: str) -> list[dict[str, Any]] | None:
         return cast("list[dict[str, Any]]", self._api().history(image_id))
@@ -117,14 +118,21 @@ def open_file(path: Path) -> tuple[BinaryIO, int | None]:
 
 
 class ChunkReader:
-    """A file-like `read(size)` over an iterator of byte chunks (backpressure kept)."""
+    """A file-like `read(size)` over an iterator of byte chunks (backpressure kept). An error
+    of the iterator (a `docker save` cut off) ends the stream and is raised by `close`, so
+    the ship names it rather than the truncated load it causes on the target."""
 
-    def __init__(self, chunks: Iterator[bytes]):
-        self._chunks, self._buffer = iter(chunks), b""
+    def __init__(self, chunks: Iterator[bytes], what: str = "the stream"):
+        self._chunks, self._buffer, self._what = iter(chunks), b"", what
+        self.failure: OtterError | None = None
 
     def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
-            chunk = next(self._chunks, None)
+        while self.failure is None and (size < 0 or len(self._buffer) < size):
+            try:
+                chunk = next(self._chunks, None)
+            except Exception as error:  # the SDK's and urllib3's own: told at close
+                self.failure = OtterError(f"{self._what} broke off: {error}")
+                break
             if chunk is None:
                 break
             self._buffer += chunk
@@ -138,6 +146,9 @@ class ChunkReader:
         close = getattr(self._chunks, "close", None)
         if close:
             close()
+        failure, self.failure = self.failure, None
+        if failure is not None:
+            raise failure
 
 
 class PlannedImages(ControllerStore):

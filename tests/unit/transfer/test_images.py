@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from otterfile.errors import OtterError
 from otterfile.transfer import images
 
 pytestmark = pytest.mark.unit
@@ -63,6 +64,20 @@ def test_chunk_reader_reads_any_size_across_chunks():
     assert reader.read(4) == b"cdef"
     assert reader.read(-1) == b"ghi"
     assert reader.read(5) == b""
+
+
+def test_a_stream_that_breaks_off_ends_and_close_names_why():
+    """A `docker save` cut off mid-stream: the bytes before it, then the end, and close
+    raises what broke (the ship names it, not the target's truncated load)."""
+    def chunks():
+        yield b"abc"
+        raise ConnectionError("Connection broken: IncompleteRead(64 bytes read)")
+    reader = images.ChunkReader(chunks(), "docker save sha256:1234 on the controller")
+    assert reader.read(2) == b"ab" and reader.read(10) == b"c" and reader.read(10) == b""
+    with pytest.raises(OtterError, match=r"^docker save sha256:1234 on the controller broke "
+                                         r"off: Connection broken: IncompleteRead"):
+        reader.close()
+    reader.close()  # told once
 
 
 def test_planned_images_have_a_placeholder_and_an_empty_stream():
