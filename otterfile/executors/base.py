@@ -96,7 +96,7 @@ class Executor(Protocol):
         for as long as the context lasts; raises ProbeFailed when nothing answers."""
         ...
 
-    def open_stream(self, command: Command) -> BinaryIO:
+    def open_stream(self, command: Command) -> Readable:
         """`command` started on the host, its stdout read as it comes (`docker save` on a
         build host); `close()` waits for it and raises OtterError when it failed."""
         ...

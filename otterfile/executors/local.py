@@ -50,8 +50,8 @@ class LocalExecutor:
         """GET on this machine's 127.0.0.1:`remote_port`."""
         return getter(remote_port)
 
-    def open_stream(self, command: Command) -> BinaryIO:
-        return Stream(*self._shell(command))  # type: ignore[return-value]
+    def open_stream(self, command: Command) -> Readable:
+        return Stream(*self._shell(command))
 
     def open_session(self, command: Command) -> Session:
         return Session(*self._shell(command))

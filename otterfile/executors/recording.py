@@ -94,7 +94,7 @@ class RecordingExecutor:
             return self.http_status
         yield get
 
-    def open_stream(self, command: Command) -> BinaryIO:
+    def open_stream(self, command: Command) -> Readable:
         """Record `command`; its canned stdout is the stream."""
         return io.BytesIO(self.run(command).stdout.encode())
 

@@ -89,8 +89,8 @@ class SSHExecutor:
             return Result(command, code, out, err, time.monotonic() - started, self.host.name)
         raise AssertionError("unreachable")
 
-    def open_stream(self, command: Command) -> BinaryIO:
-        return Stream(*self._session(command))  # type: ignore[return-value]
+    def open_stream(self, command: Command) -> Readable:
+        return Stream(*self._session(command))
 
     def open_session(self, command: Command) -> Session:
         return Session(*self._session(command))

@@ -31,7 +31,7 @@ class TracedExecutor:
         self._show(self.host.name, f"upload {what} to {dest} (mode {mode:o})")
         return self.inner.upload(source, dest, mode=mode, on_progress=on_progress)
 
-    def open_stream(self, command: Command) -> BinaryIO:
+    def open_stream(self, command: Command) -> Readable:
         self._show(self.host.name, command.display() + "  (read as a stream)")
         return self.inner.open_stream(command)
 
