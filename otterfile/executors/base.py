@@ -73,7 +73,10 @@ class Result:
 class Executor(Protocol):
     """Runs commands on one host. Implementations: local, ssh, recording."""
 
-    host: Host
+    @property
+    def host(self) -> Host:
+        """The host it reaches (read-only: an SSH executor's is an SSHHost)."""
+        ...
 
     def run(self, command: Command, *, stdin: Readable | None = None,
             on_output: OnOutput | None = None, on_progress: OnProgress | None = None,

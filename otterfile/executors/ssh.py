@@ -19,7 +19,7 @@ from otterfile.executors.first import run_first
 from otterfile.executors.http import getter
 from otterfile.executors.master import Master
 from otterfile.executors.openssh import ConnectionFailed, watched
-from otterfile.executors.pipes import HeldOpen, Input
+from otterfile.executors.pipes import Data, HeldOpen
 from otterfile.executors.preamble import preamble
 from otterfile.executors.process import Processes, run_process
 from otterfile.executors.starts import SSH_FAILED
@@ -57,12 +57,12 @@ class SSHExecutor:
             timeout: float | None = None) -> Result:
         """Run `command` on the host; a `stdin` stream is sent in chunks through ssh, after
         the command's secret env values (preamble.py: never on its command line)."""
-        data: Input = chunks(stdin, on_progress) if stdin is not None else command.stdin_bytes()
+        data: Data | None = chunks(stdin, on_progress) if stdin is not None else command.stdin_bytes()
         line, held = command.shell_line(without_secret_env=True), data is None
         if held:  # nothing to send: hold stdin open so the host sees otter go away
             line = watched(line)
         first = preamble(command, self.host.name)
-        line, data = first.line(line), first.before(data)  # type: ignore[arg-type]
+        line, data = first.line(line), first.before(data)
         again = held or isinstance(data, bytes)  # input that can be sent a second time
         for attempt in (1, 2):
             started, closes = time.monotonic(), self._closes
