@@ -5,8 +5,8 @@ import contextlib
 from typing import BinaryIO, Callable
 
 from otterfile.command import Command
-from otterfile.executors.base import (Executor, HttpGet, OnOutput, OnProgress, Readable, Result,
-                                      Session)
+from otterfile.executors.base import (Executor, HttpGet, OnOutput, OnProgress, Port, Readable,
+                                      Result, Session)
 
 # Called with (host name, the command as a person reads it).
 Show = Callable[[str, str], None]
@@ -42,7 +42,7 @@ class TracedExecutor:
     def forward(self, remote_port: int) -> contextlib.AbstractContextManager[int]:
         return self.inner.forward(remote_port)
 
-    def http(self, remote_port: int) -> contextlib.AbstractContextManager[HttpGet]:
+    def http(self, remote_port: Port) -> contextlib.AbstractContextManager[HttpGet]:
         return self.inner.http(remote_port)
 
     def interrupt(self) -> None:
