@@ -15,7 +15,7 @@ from otterfile.errors import OtterError
 from otterfile.commands import container as c, registries, space
 from otterfile.load.validate import (check_env, check_port, check_str, check_str_list, check_words, fail,
                         got)
-from otterfile.values import Instance, InstanceStatus, Pulled
+from otterfile.values import PORT_RANGE, Instance, InstanceStatus, Pulled
 from otterfile.runtimes.base import StartSpec
 
 
@@ -116,9 +116,8 @@ class ContainerRuntime:
             digest=spec.artifact.digest, image=self.image_ref(spec.artifact),
             container_port=value.port, env=spec.env, env_file=spec.env_file,
             volumes=value.volumes, options=value.options, command=value.command,
-            init=value.init, record=spec.record,
-            **({"port_range": spec.port_range, "tries": 1} if spec.port_range  # type: ignore[arg-type]
-               else {}))  # mypy types the dict by its values, not per key
+            init=value.init, record=spec.record, port_range=spec.port_range or PORT_RANGE,
+            tries=1 if spec.port_range else c.START_TRIES)  # one port: no next one to try
 
     def parse_started(self, stdout: str) -> int | str:
         return c.parse_started(stdout)
