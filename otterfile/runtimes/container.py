@@ -13,8 +13,8 @@ from otterfile.transfer.layers import chains_present
 from otterfile.command import Command
 from otterfile.errors import OtterError
 from otterfile.commands import container as c, registries, space
-from otterfile.load.validate import (check_env, check_port, check_str, check_str_list, check_words, fail,
-                        got)
+from otterfile.load.validate import (check_env, check_port, check_str, check_str_list,
+                                     check_words, fail, got)
 from otterfile.values import PORT_RANGE, Instance, InstanceStatus, Pulled
 from otterfile.runtimes.base import StartSpec
 
@@ -22,7 +22,8 @@ from otterfile.runtimes.base import StartSpec
 class ContainerRuntime:
     """A container engine on the target, reached through its CLI over SSH."""
 
-    forms: tuple[str, ...] = ("image", "file")  # a file: a `docker save` archive (it ships as its image)
+    # a file: a `docker save` archive (it ships as its image)
+    forms: tuple[str, ...] = ("image", "file")
 
     def __init__(self, engine: str):
         self.name = self.engine = engine

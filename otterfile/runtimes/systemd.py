@@ -18,8 +18,8 @@ from otterfile.commands import space, store, systemd as s, systemd_status
 from otterfile.errors import OtterError
 from otterfile.render import render
 from otterfile.run.state import PORT_PLACEHOLDER
-from otterfile.load.validate import (check_env, check_int, check_port, check_size, check_str, check_words,
-                        fail)
+from otterfile.load.validate import (check_env, check_int, check_port, check_size, check_str,
+                                     check_words, fail)
 from otterfile.values import PORT_RANGE, Instance, InstanceStatus
 from otterfile.runtimes.base import StartSpec
 

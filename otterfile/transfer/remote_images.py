@@ -67,7 +67,8 @@ class RemoteImages(Inspected):
 
     def __init__(self, executor: Executor, engine: str = "docker"):
         self.executor, self.engine = executor, engine
-        self._seen: dict[str, dict[str, Any]] = {}  # ref or id -> `image inspect` (one round trip each)
+        # ref or id -> `image inspect` (one round trip each)
+        self._seen: dict[str, dict[str, Any]] = {}
         self._served: list[Session] = []  # each HTTP server, running until close
 
     @property
