@@ -47,6 +47,12 @@ class Host:
         None: they cannot (not a server)."""
         return None
 
+    def known_host(self) -> tuple[str, str | None] | None:
+        """How otter checks the host's key: (its name in a known_hosts file, `[host]:port`
+        or `host`; the known_hosts file it uses, None: ~/.ssh/known_hosts); None: it has
+        no key (this machine)."""
+        return None
+
     def introduced(self, known_as: str = "") -> str:
         """The address, preceded by the name when it says more (and is not `known_as`)."""
         if self.name in (known_as, self.address) or self.address.endswith("@" + self.name):
@@ -110,6 +116,10 @@ class SSHHost(Host):
             return "", None
         host, port = split_peer(self.peer_address)
         return host, int(port) if port else None
+
+    def known_host(self) -> tuple[str, str | None]:
+        name = f"[{self.hostname}]:{self.port}" if self.port else self.hostname
+        return name, self.known_hosts
 
     def _server(self) -> str:
         if not self.port:

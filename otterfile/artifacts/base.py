@@ -8,9 +8,9 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, ContextManager, Protocol
+from typing import Any, Callable, ContextManager, Protocol
 
-from otterfile.executors.base import Executor
+from otterfile.executors.base import Executor, Readable
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,14 @@ class ImageStore(Protocol):
     def layers(self, image_id: str) -> list[str]:
         """The image's layer digests (diff ids), bottom first."""
 
-    def save(self, image_id: str) -> BinaryIO:
+    def save(self, image_id: str) -> Readable:
         """A `docker save` archive of the image, read as a stream."""
 
     def decline(self, image_id: str) -> None:
         """A target has the image already and will not `save` it (fanout.SharedImages
         then stops waiting for it); nothing to do in a plain store."""
 
-    def open_file(self, path: Path) -> tuple[BinaryIO, int | None]:
+    def open_file(self, path: Path) -> tuple[Readable, int | None]:
         """A file artifact kept in this store, as a stream, and its size."""
 
     def archive_image_id(self, path: Path) -> str | None:

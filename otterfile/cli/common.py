@@ -23,7 +23,8 @@ class OtterGroup(click.Group):
         except OtterError as error:
             if ctx.meta.get("otter.debug"):
                 traceback.print_exc()
-            from otterfile.report.text import printable  # a target's words may hold escape sequences
+            # a target's words may hold escape sequences
+            from otterfile.report.text import printable
             json_error(ctx, str(error), error.exit_code)
             click.echo(printable(f"error: {error}"), err=True)
             ctx.exit(error.exit_code)

@@ -39,10 +39,12 @@ def plan(ctx: click.Context, name: str, targets: str | None, check: bool) -> Non
     if check:
         return plan_check(ctx, project, name, targets)
     check_deployable(project.select(name))  # exit 2, as `run` refuses it
-    graph, notes = describe(project, make_plan(project, [name], hosts=split_targets(targets, project)))
+    graph, notes = describe(project, make_plan(project, [name],
+                                               hosts=split_targets(targets, project)))
     warn(project, name)
     debug = ctx.obj["debug"]
-    builders: dict[str | None, list[dict[str, Any]]] = {}  # the controller, or a build host's acquire
+    # the controller, or a build host's acquire
+    builders: dict[str | None, list[dict[str, Any]]] = {}
     for task in graph.order():
         if task.host is None or task.stage == "acquire":
             builders.setdefault(task.host, []).append(stage(task, notes, debug))

@@ -15,9 +15,9 @@ def _local(host: Host, control_dir: str | None) -> Executor:
 def _ssh(host: Host, control_dir: str | None) -> Executor:
     from otterfile.executors.control import persist_seconds
     from otterfile.executors.ssh import SSHExecutor
+    assert isinstance(host, SSHHost)  # CONNECTORS maps SSHHost, and only it, here
     persist = persist_seconds()  # kept masters live in the user's folder, not a run's
-    return SSHExecutor(host, control_dir=None if persist else control_dir,  # type: ignore
-                       persist=persist)
+    return SSHExecutor(host, control_dir=None if persist else control_dir, persist=persist)
 
 
 CONNECTORS = {LocalHost: _local, SSHHost: _ssh}

@@ -14,6 +14,9 @@ OnOutput = Callable[[str, str], None]
 OnProgress = Callable[[int], None]
 # GET a path on a host's port: the status code (see Executor.http).
 HttpGet = Callable[[str], int]
+# A release's port; a str is a plan's placeholder (run.state.PORT_PLACEHOLDER), which only
+# a planned executor is asked to probe (executors.http.number turns it away elsewhere)
+Port = int | str
 
 
 class Readable(Protocol):
@@ -73,7 +76,10 @@ class Result:
 class Executor(Protocol):
     """Runs commands on one host. Implementations: local, ssh, recording."""
 
-    host: Host
+    @property
+    def host(self) -> Host:
+        """The host it reaches (read-only: an SSH executor's is an SSHHost)."""
+        ...
 
     def run(self, command: Command, *, stdin: Readable | None = None,
             on_output: OnOutput | None = None, on_progress: OnProgress | None = None,
@@ -91,12 +97,12 @@ class Executor(Protocol):
         """A local port that reaches 127.0.0.1:`remote_port` on the host."""
         ...
 
-    def http(self, remote_port: int) -> contextlib.AbstractContextManager[HttpGet]:
+    def http(self, remote_port: Port) -> contextlib.AbstractContextManager[HttpGet]:
         """`get(path)` -> status code of GET http://127.0.0.1:`remote_port`PATH on the host,
         for as long as the context lasts; raises ProbeFailed when nothing answers."""
         ...
 
-    def open_stream(self, command: Command) -> BinaryIO:
+    def open_stream(self, command: Command) -> Readable:
         """`command` started on the host, its stdout read as it comes (`docker save` on a
         build host); `close()` waits for it and raises OtterError when it failed."""
         ...

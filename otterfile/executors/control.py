@@ -58,9 +58,10 @@ def connection_key(host: SSHHost, options: list[str]) -> str:
     """A hash of everything that shapes `host`'s connection: the `options` otter sets, the
     identity file, known_hosts and ~/.ssh/config as they are on disk. Not the host's name."""
     def stamp(path: str | None) -> tuple[int, ...]:
-        with contextlib.suppress(OSError, TypeError):
-            info = os.stat(os.path.expanduser(path))  # type: ignore[arg-type,type-var]  # None: TypeError
-            return info.st_ino, info.st_size, info.st_mtime_ns
+        with contextlib.suppress(OSError):
+            if path is not None:
+                info = os.stat(os.path.expanduser(path))
+                return info.st_ino, info.st_size, info.st_mtime_ns
         return ()
     parts = (host.hostname, host.user, host.port, options,
              stamp(host.identity_file), stamp(host.known_hosts), stamp("~/.ssh/config"))

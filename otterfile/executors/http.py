@@ -4,9 +4,17 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
-from otterfile.executors.base import HttpGet, ProbeFailed
+from otterfile.errors import ExecutionError
+from otterfile.executors.base import HttpGet, Port, ProbeFailed
 
 TIMEOUT = 2.0
+
+
+def number(port: Port, host: str) -> int:
+    """A release's port on a real host: a number (a plan's placeholder is no port to probe)."""
+    if isinstance(port, str):
+        raise ExecutionError(f"{host}: no port to probe: {port!r} is a plan's placeholder")
+    return port
 
 
 @contextlib.contextmanager

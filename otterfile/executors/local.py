@@ -8,8 +8,8 @@ from typing import BinaryIO, Iterator
 
 from otterfile.command import Command
 from otterfile.hosts import Host, LocalHost
-from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Readable, Result
-from otterfile.executors.http import getter
+from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Port, Readable, Result
+from otterfile.executors.http import getter, number
 from otterfile.executors.pipes import Input
 from otterfile.executors.process import Processes, run_process
 from otterfile.executors.streams import Session, Stream, shell_argv
@@ -46,12 +46,12 @@ class LocalExecutor:
         """Local ports need no tunnel: yields `remote_port` itself."""
         yield remote_port
 
-    def http(self, remote_port: int) -> contextlib.AbstractContextManager[HttpGet]:
+    def http(self, remote_port: Port) -> contextlib.AbstractContextManager[HttpGet]:
         """GET on this machine's 127.0.0.1:`remote_port`."""
-        return getter(remote_port)
+        return getter(number(remote_port, self.host.name))
 
-    def open_stream(self, command: Command) -> BinaryIO:
-        return Stream(*self._shell(command))  # type: ignore[return-value]
+    def open_stream(self, command: Command) -> Readable:
+        return Stream(*self._shell(command))
 
     def open_session(self, command: Command) -> Session:
         return Session(*self._shell(command))

@@ -67,7 +67,8 @@ def _state(pid: int) -> str:
         return "Z"
 
 
-Input = bytes | Iterable[bytes] | HeldOpen | None
+Data = bytes | Iterable[bytes]  # what a process is sent: bytes, or chunks as they come
+Input = Data | HeldOpen | None
 
 
 class Capture:
@@ -93,10 +94,10 @@ class Capture:
         return "".join(self.parts) + note
 
 
-def feed(pipe: BinaryIO, stdin: Input) -> None:
+def feed(pipe: BinaryIO, stdin: Data) -> None:
     """Write `stdin` (bytes or chunks) to the process, then close its input."""
     try:
-        for chunk in [stdin] if isinstance(stdin, bytes) else stdin:  # type: ignore[union-attr]
+        for chunk in [stdin] if isinstance(stdin, bytes) else stdin:
             pipe.write(chunk)
             pipe.flush()
     except (BrokenPipeError, ValueError, OSError):  # it stopped reading (or ended)

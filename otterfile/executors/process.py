@@ -13,7 +13,7 @@ import subprocess
 import threading
 
 from otterfile.executors.base import OnOutput
-from otterfile.executors.pipes import Capture, HeldOpen, Input, drain, feed
+from otterfile.executors.pipes import Capture, Data, HeldOpen, Input, drain, feed
 
 EXIT_TIMEOUT = 124  # what timeout(1) returns
 EXIT_CANNOT_EXEC, EXIT_NOT_FOUND = 126, 127  # what a shell returns
@@ -73,7 +73,7 @@ class _CannotStart(Exception):
         self.code, self.message = code, message
 
 
-def _start(argv: list[str], cwd: str | None, env: dict[str, str], stdin: Input,
+def _start(argv: list[str], cwd: str | None, env: dict[str, str], stdin: Data | None,
            out: Capture, err: Capture, own_group: bool = False,
            ) -> tuple[subprocess.Popen[bytes], list[threading.Thread]]:
     if cwd and not os.path.isdir(cwd):
@@ -106,10 +106,10 @@ def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] 
     `own_group`: in a process group of its own, which a stop ends as a whole (otter
     forwards Ctrl-C to it: a `sh -c` that takes SIGINT between two commands loses it)."""
     out, err = Capture("stdout", on_output), Capture("stderr", on_output)
-    held = stdin if isinstance(stdin, HeldOpen) else None
+    held, data = (stdin, stdin.stream()) if isinstance(stdin, HeldOpen) else (None, stdin)
     try:
-        process, threads = _start(argv, cwd, {**os.environ, **(env or {})},
-                                  held.stream() if held else stdin, out, err, own_group)
+        process, threads = _start(argv, cwd, {**os.environ, **(env or {})}, data, out, err,
+                                  own_group)
     except _CannotStart as error:
         if held:
             held.attach(None)

@@ -13,7 +13,7 @@ from typing import BinaryIO, Callable, Iterator, Mapping, Union
 
 from otterfile.command import Command
 from otterfile.hosts import Host, LocalHost
-from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Readable, Result
+from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Port, Readable, Result
 from otterfile.executors.upload import upload_command
 
 # A canned answer: a whole Result, its stdout, or its exit status.
@@ -45,7 +45,7 @@ class RecordingExecutor:
         self.http_status = http_status
         self.commands: list[Command] = []
         self.uploads: list[Upload] = []
-        self.forwards: list[int] = []
+        self.forwards: list[Port] = []
         self.closed = self.interrupted = False
 
     def run(self, command: Command, *, stdin: Readable | None = None,
@@ -84,7 +84,7 @@ class RecordingExecutor:
         yield remote_port
 
     @contextlib.contextmanager
-    def http(self, remote_port: int) -> Iterator[HttpGet]:
+    def http(self, remote_port: Port) -> Iterator[HttpGet]:
         """Record each GET as a command and answer `http_status`."""
         self.forwards.append(remote_port)
 
@@ -94,7 +94,7 @@ class RecordingExecutor:
             return self.http_status
         yield get
 
-    def open_stream(self, command: Command) -> BinaryIO:
+    def open_stream(self, command: Command) -> Readable:
         """Record `command`; its canned stdout is the stream."""
         return io.BytesIO(self.run(command).stdout.encode())
 

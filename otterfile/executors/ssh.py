@@ -14,12 +14,12 @@ from typing import BinaryIO, Iterator
 from otterfile.command import Command
 from otterfile.errors import ExecutionError
 from otterfile.hosts import SSHHost
-from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Readable, Result
+from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Port, Readable, Result
 from otterfile.executors.first import run_first
-from otterfile.executors.http import getter
+from otterfile.executors.http import getter, number
 from otterfile.executors.master import Master
 from otterfile.executors.openssh import ConnectionFailed, watched
-from otterfile.executors.pipes import HeldOpen, Input
+from otterfile.executors.pipes import Data, HeldOpen
 from otterfile.executors.preamble import preamble
 from otterfile.executors.process import Processes, run_process
 from otterfile.executors.starts import SSH_FAILED
@@ -57,12 +57,13 @@ class SSHExecutor:
             timeout: float | None = None) -> Result:
         """Run `command` on the host; a `stdin` stream is sent in chunks through ssh, after
         the command's secret env values (preamble.py: never on its command line)."""
-        data: Input = chunks(stdin, on_progress) if stdin is not None else command.stdin_bytes()
+        data: Data | None = chunks(stdin, on_progress) if stdin is not None \
+            else command.stdin_bytes()
         line, held = command.shell_line(without_secret_env=True), data is None
         if held:  # nothing to send: hold stdin open so the host sees otter go away
             line = watched(line)
         first = preamble(command, self.host.name)
-        line, data = first.line(line), first.before(data)  # type: ignore[arg-type]
+        line, data = first.line(line), first.before(data)
         again = held or isinstance(data, bytes)  # input that can be sent a second time
         for attempt in (1, 2):
             started, closes = time.monotonic(), self._closes
@@ -89,8 +90,8 @@ class SSHExecutor:
             return Result(command, code, out, err, time.monotonic() - started, self.host.name)
         raise AssertionError("unreachable")
 
-    def open_stream(self, command: Command) -> BinaryIO:
-        return Stream(*self._session(command))  # type: ignore[return-value]
+    def open_stream(self, command: Command) -> Readable:
+        return Stream(*self._session(command))
 
     def open_session(self, command: Command) -> Session:
         return Session(*self._session(command))
@@ -126,9 +127,9 @@ class SSHExecutor:
             self._control("cancel", "-L", spec)
 
     @contextlib.contextmanager
-    def http(self, remote_port: int) -> Iterator[HttpGet]:
+    def http(self, remote_port: Port) -> Iterator[HttpGet]:
         """GET on the host's 127.0.0.1:`remote_port` through one forward of the master."""
-        with self.forward(remote_port) as local, getter(local) as get:
+        with self.forward(number(remote_port, self.host.name)) as local, getter(local) as get:
             yield get
 
     def interrupt(self) -> None:

@@ -28,6 +28,12 @@ def shell_argv(command: Command, host: str, prefix: list[str]) -> tuple[list[str
     return prefix + [first.line(command.shell_line(without_secret_env=True))], first.data
 
 
+def _pipe(pipe: IO[bytes] | None) -> IO[bytes]:
+    """One of a process's pipes that Popen was asked for (subprocess.PIPE): always there."""
+    assert pipe is not None
+    return pipe
+
+
 def _tail(stderr: IO[bytes], lines: int = 3) -> list[str]:
     if stderr.closed:
         return []
@@ -47,23 +53,24 @@ class Stream:
         self._process = subprocess.Popen(argv, stdin=subprocess.PIPE if first else
                                          subprocess.DEVNULL, stdout=subprocess.PIPE,
                                          stderr=self._stderr)
+        self._out = _pipe(self._process.stdout)
         if first:  # a few bytes: the pipe takes them at once
-            self._process.stdin.write(first)  # type: ignore[union-attr]
-            self._process.stdin.close()  # type: ignore[union-attr]
+            stdin = _pipe(self._process.stdin)
+            stdin.write(first)
+            stdin.close()
 
     def read(self, size: int = -1) -> bytes:
-        assert self._process.stdout is not None
-        chunk = self._process.stdout.read(size)
+        chunk = self._out.read(size)
         self._eof = self._eof or (not chunk and size != 0)
         return chunk
 
     def close(self) -> None:
         process, stopped = self._process, False
-        if process.stdout is not None and not process.stdout.closed:
+        if not self._out.closed:
             if not self._eof and process.poll() is None:  # the reader gave up: stop it
                 process.terminate()
                 stopped = True
-            process.stdout.close()
+            self._out.close()
         code = process.wait()
         tail = _tail(self._stderr)
         if code != 0 and not stopped:
@@ -88,15 +95,15 @@ class Session:
         # its own process group: a stop reaches whatever it started, not only its shell
         self._process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=self._stderr, start_new_session=True)
+        self._in, self._out = _pipe(self._process.stdin), _pipe(self._process.stdout)
         if first:
-            self._process.stdin.write(first)  # type: ignore[union-attr]
-            self._process.stdin.flush()  # type: ignore[union-attr]
+            self._in.write(first)
+            self._in.flush()
 
     def first_line(self, timeout: float) -> str:
         """The first line the process prints; "" when it ended or said nothing in time."""
         got: list[bytes] = []
-        reader = threading.Thread(target=lambda: got.append(
-            self._process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+        reader = threading.Thread(target=lambda: got.append(self._out.readline()), daemon=True)
         reader.start()
         reader.join(timeout)
         return got[0].decode(errors="replace").strip() if got else ""
@@ -111,9 +118,9 @@ class Session:
         """End it: close its input, give it `wait` seconds to stop, then stop it. Returns
         its exit status. Idempotent."""
         process = self._process
-        if process.stdin is not None and not process.stdin.closed:
+        if not self._in.closed:
             try:
-                process.stdin.close()
+                self._in.close()
             except OSError:  # it had gone: nothing to flush
                 pass
         try:
@@ -122,6 +129,5 @@ class Session:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
             code = process.wait()
-        if process.stdout is not None:  # after its end: a reader of it has returned
-            process.stdout.close()
+        self._out.close()  # after its end: a reader of it has returned
         return code

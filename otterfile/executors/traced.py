@@ -5,8 +5,8 @@ import contextlib
 from typing import BinaryIO, Callable
 
 from otterfile.command import Command
-from otterfile.executors.base import (Executor, HttpGet, OnOutput, OnProgress, Readable, Result,
-                                      Session)
+from otterfile.executors.base import (Executor, HttpGet, OnOutput, OnProgress, Port, Readable,
+                                      Result, Session)
 
 # Called with (host name, the command as a person reads it).
 Show = Callable[[str, str], None]
@@ -31,7 +31,7 @@ class TracedExecutor:
         self._show(self.host.name, f"upload {what} to {dest} (mode {mode:o})")
         return self.inner.upload(source, dest, mode=mode, on_progress=on_progress)
 
-    def open_stream(self, command: Command) -> BinaryIO:
+    def open_stream(self, command: Command) -> Readable:
         self._show(self.host.name, command.display() + "  (read as a stream)")
         return self.inner.open_stream(command)
 
@@ -42,7 +42,7 @@ class TracedExecutor:
     def forward(self, remote_port: int) -> contextlib.AbstractContextManager[int]:
         return self.inner.forward(remote_port)
 
-    def http(self, remote_port: int) -> contextlib.AbstractContextManager[HttpGet]:
+    def http(self, remote_port: Port) -> contextlib.AbstractContextManager[HttpGet]:
         return self.inner.http(remote_port)
 
     def interrupt(self) -> None:

@@ -11,12 +11,14 @@ from otterfile.hosts import Host
 from otterfile.load.loader import Loaded, Marked, interrupted, line_in, recipe_line
 from otterfile.load.model import Deployment
 from otterfile.load.placement import build_host, check_shared_hosts, named
-from otterfile.load.project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef, TargetDef)
+from otterfile.load.project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef,
+                                    TargetDef)
 from otterfile.load.refs import name_of, unknown
 from otterfile.load.step_defs import attached, step_def
 from otterfile.run.state import DEFAULT_BASE, RESERVED
-from otterfile.load.validate import (check_bool, check_choice, check_domain, check_int, check_name,
-                       check_number, check_parallel, fail, got, prefixed)
+from otterfile.load.validate import (check_bool, check_choice, check_domain, check_int,
+                                     check_name, check_number, check_parallel, fail, got,
+                                     prefixed)
 
 
 def evaluate(loaded: Loaded) -> Project:

@@ -43,6 +43,7 @@ class Graph:
     """Tasks by id, in a deterministic order that respects dependencies."""
 
     tasks: dict[str, Task]
+    _order: list[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for task in self.tasks.values():
@@ -52,7 +53,7 @@ class Graph:
         object.__setattr__(self, "_order", _order(self.tasks))
 
     def order(self) -> list[Task]:
-        return [self.tasks[i] for i in self._order]  # type: ignore[attr-defined]
+        return [self.tasks[i] for i in self._order]
 
     def hosts(self) -> list[str]:
         return list(dict.fromkeys(t.host for t in self.order() if t.host))

@@ -20,7 +20,6 @@ from otterfile.run.state import PORT_PLACEHOLDER, check_name
 from otterfile.load.validate import check_choice, fail, got
 from otterfile.proxies.base import FILE, SWITCHES, Site
 from otterfile.proxies.install import FOREIGN, Install, ensure
-from otterfile.proxies.base import EXIT_INVALID, EXIT_MISSING as EXIT_NO_CADDY, EXIT_RELOAD  # noqa: F401
 
 CADDY_DIR = "/etc/caddy"
 TLS_MODES = ("auto", "internal", "off")

@@ -92,7 +92,8 @@ class LiveReporter:
         row.running, row.done = False, None
         if event.status == FAILED:
             if not row.failed:
-                row.failed = f"{task.label}: {event.message.splitlines()[0] if event.message else ''}"
+                first = event.message.splitlines()[0] if event.message else ""
+                row.failed = f"{task.label}: {first}"
             row.finished = now
             return f"  {task.where} {task.label} FAILED: {event.message}"
         if event.status == OK and task.label in LAST or task.where == "controller":

@@ -46,7 +46,8 @@ def console_reporter(stream: IO[str] | None = None, *,
     """A live view on a terminal, plain lines elsewhere."""
     stream = stream or sys.stdout
     if is_terminal(stream):
-        from otterfile.report.live import LiveReporter  # rich loads only when a deploy runs on a terminal
+        # rich loads only when a deploy runs on a terminal
+        from otterfile.report.live import LiveReporter
         return LiveReporter(stream, verbose=verbose)
     return ConsoleReporter(stream, verbose=verbose)
 

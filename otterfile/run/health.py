@@ -28,8 +28,7 @@ def wait_healthy(engine: Engine, lane: Lane, task: Task) -> None:
     deadline = time.monotonic() + limit
     executor, reason, polls = engine.executor(task.host), "no answer yet", 0
     assert lane.release is not None and lane.release.port is not None  # start ran
-    # a str port is a plan's placeholder, which only the recording executor gets
-    with executor.http(lane.release.port) as get:  # type: ignore[arg-type]
+    with executor.http(lane.release.port) as get:  # a str port: a plan's (executors.base.Port)
         while time.monotonic() < deadline and not engine.cancel.is_set():
             polls += 1
             try:

@@ -170,7 +170,8 @@ def inspect(dep: DeploymentDef, executor: Executor) -> Found:
     return parse(dep, executor.host.name, result.stdout)
 
 
-def remove(dep: DeploymentDef, executor: Executor, *, lock_wait: float = 0, run_id: str | None = None) -> Found:
+def remove(dep: DeploymentDef, executor: Executor, *, lock_wait: float = 0,
+           run_id: str | None = None) -> Found:
     """Take `dep` off the executor's host under its deploy lock; returns what was there."""
     lock = DeployLock(executor, dep.name, run_id=run_id)
     lock.acquire(wait_seconds=lock_wait)

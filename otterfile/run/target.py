@@ -107,7 +107,8 @@ def parse(dep: DeploymentDef, host: str, stdout: str) -> Reading:
                    parts.get(LAYERS_MARK), parts.get(space.SPACE_MARK))
 
 
-def complete(dep: DeploymentDef, executor: Executor, reading: Reading, log_lines: int = 0) -> Reading:
+def complete(dep: DeploymentDef, executor: Executor, reading: Reading,
+             log_lines: int = 0) -> Reading:
     """`reading`, its instances listed again for every kind when the state names a runtime
     kind the read did not list (kinds.complete: one more round trip, rarely)."""
     return replace(reading, target=kinds.complete(dep, executor, reading.target, log_lines))

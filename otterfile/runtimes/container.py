@@ -13,16 +13,17 @@ from otterfile.transfer.layers import chains_present
 from otterfile.command import Command
 from otterfile.errors import OtterError
 from otterfile.commands import container as c, registries, space
-from otterfile.load.validate import (check_env, check_port, check_str, check_str_list, check_words, fail,
-                        got)
-from otterfile.values import Instance, InstanceStatus, Pulled
+from otterfile.load.validate import (check_env, check_port, check_str, check_str_list,
+                                     check_words, fail, got)
+from otterfile.values import PORT_RANGE, Instance, InstanceStatus, Pulled
 from otterfile.runtimes.base import StartSpec
 
 
 class ContainerRuntime:
     """A container engine on the target, reached through its CLI over SSH."""
 
-    forms: tuple[str, ...] = ("image", "file")  # a file: a `docker save` archive (it ships as its image)
+    # a file: a `docker save` archive (it ships as its image)
+    forms: tuple[str, ...] = ("image", "file")
 
     def __init__(self, engine: str):
         self.name = self.engine = engine
@@ -116,9 +117,8 @@ class ContainerRuntime:
             digest=spec.artifact.digest, image=self.image_ref(spec.artifact),
             container_port=value.port, env=spec.env, env_file=spec.env_file,
             volumes=value.volumes, options=value.options, command=value.command,
-            init=value.init, record=spec.record,
-            **({"port_range": spec.port_range, "tries": 1} if spec.port_range  # type: ignore[arg-type]
-               else {}))  # mypy types the dict by its values, not per key
+            init=value.init, record=spec.record, port_range=spec.port_range or PORT_RANGE,
+            tries=1 if spec.port_range else c.START_TRIES)  # one port: no next one to try
 
     def parse_started(self, stdout: str) -> int | str:
         return c.parse_started(stdout)

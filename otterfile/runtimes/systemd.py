@@ -18,9 +18,9 @@ from otterfile.commands import space, store, systemd as s, systemd_status
 from otterfile.errors import OtterError
 from otterfile.render import render
 from otterfile.run.state import PORT_PLACEHOLDER
-from otterfile.load.validate import (check_env, check_int, check_port, check_size, check_str, check_words,
-                        fail)
-from otterfile.values import Instance, InstanceStatus
+from otterfile.load.validate import (check_env, check_int, check_port, check_size, check_str,
+                                     check_words, fail)
+from otterfile.values import PORT_RANGE, Instance, InstanceStatus
 from otterfile.runtimes.base import StartSpec
 
 _PROGRAM = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_.+@/-]*")
@@ -146,8 +146,7 @@ class SystemdRuntime:
             user=self.user(value, spec.deployment), make_user=value.user is None,
             env=spec.env, env_file=spec.env_file, max_unpacked=value.max_unpacked,
             max_files=value.max_files, record=spec.record,
-            **({"port_range": spec.port_range} if spec.port_range  # type: ignore[arg-type]
-               else {}))  # mypy types the dict by its values, not per key
+            port_range=spec.port_range or PORT_RANGE)
 
     def parse_started(self, stdout: str) -> int | str:
         return s.parse_started(stdout)

@@ -18,9 +18,10 @@ from __future__ import annotations
 import collections
 import threading
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, Callable
 
 from otterfile.artifacts.base import ImageStore
+from otterfile.executors.base import Readable
 from otterfile.transfer.fanout_reader import CHUNK, Reader
 from otterfile.transfer.fanout_stream import Fan
 
@@ -54,7 +55,7 @@ class SharedImages:
     def layers(self, image_id: str) -> list[str]:
         return self.store.layers(image_id)
 
-    def open_file(self, path: Path) -> tuple[BinaryIO, int | None]:
+    def open_file(self, path: Path) -> tuple[Readable, int | None]:
         return self.store.open_file(path)
 
     def archive_image_id(self, path: Path) -> str | None:
@@ -82,7 +83,7 @@ class SharedImages:
     def _pending(self, image_id: str) -> int:
         return self.expected(image_id) - self._seen[image_id]
 
-    def save(self, image_id: str) -> BinaryIO:
+    def save(self, image_id: str) -> Readable:
         """A reader of the image's shared stream (or a private one: alone, or late)."""
         with self.lock:
             self._seen[image_id] += 1
@@ -91,13 +92,13 @@ class SharedImages:
                 del self._fans[image_id]
                 fan = None
             if fan is not None and not fan.started:
-                return fan.join(Reader(fan))  # type: ignore[return-value]
+                return fan.join(Reader(fan))
             alone = fan is None and self._pending(image_id) <= 0
             if fan is None and not alone:
                 fan = self._fans[image_id] = Fan(self, image_id)
                 reader = fan.join(Reader(fan))
                 fan.start()
-                return reader  # type: ignore[return-value]
+                return reader
         if not alone:
             self.on_info(f"the stream of {image_id[:19]} had started: one more docker save "
                          "for a target that came late")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator, cast
 
 from otterfile.errors import OtterError
+from otterfile.executors.base import Readable
 from otterfile.artifacts.archive import image_id_of
 
 CHUNK = 1024 * 1024
@@ -39,7 +40,7 @@ class ControllerStore:
     def decline(self, image_id: str) -> None:
         """Nothing to do: each `save` is its own stream (fanout.SharedImages shares one)."""
 
-    def open_file(self, path: Path) -> tuple[BinaryIO, int | None]:
+    def open_file(self, path: Path) -> tuple[Readable, int | None]:
         return open_file(path)
 
     def archive_image_id(self, path: Path) -> str | None:
@@ -80,7 +81,7 @@ class DockerImages(ControllerStore, Inspected):
         except docker.errors.DockerException as error:
             raise OtterError(f"docker image inspect {ref}: {error}") from None
 
-    def save(self, image_id: str) -> BinaryIO:
+    def save(self, image_id: str) -> Readable:
         import docker
         if self._inspect(image_id) is None:
             raise OtterError(f"docker save {image_id} failed on the controller: no such image")
@@ -89,8 +90,7 @@ class DockerImages(ControllerStore, Inspected):
         except docker.errors.DockerException as error:
             raise OtterError(f"docker save {image_id} failed on the controller: {error}") \
                 from None
-        what = f"docker save {image_id[:19]} on the controller"
-        return ChunkReader(chunks, what)  # type: ignore[return-value]
+        return ChunkReader(chunks, f"docker save {image_id[:19]} on the controller")
 
     def history(self, image_id: str) -> list[dict[str, Any]] | None:
         return cast("list[dict[str, Any]]", self._api().history(image_id))
@@ -165,10 +165,10 @@ class PlannedImages(ControllerStore):
     def layers(self, image_id: str) -> list[str]:
         return []
 
-    def save(self, image_id: str) -> BinaryIO:
+    def save(self, image_id: str) -> Readable:
         import io
         return io.BytesIO(b"")
 
-    def open_file(self, path: Path) -> tuple[BinaryIO, int | None]:
+    def open_file(self, path: Path) -> tuple[Readable, int | None]:
         import io
         return io.BytesIO(b""), None

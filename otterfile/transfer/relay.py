@@ -169,12 +169,10 @@ def known_hosts(children: list[Child]) -> str:
     """The children's host keys as the controller knows them, under the relay's names."""
     lines = []
     for child in children:
-        host = child.executor.host
-        # children are SSH hosts (a relay reaches them by address); Host has no address parts
-        name = (f"[{host.hostname}]:{host.port}"  # type: ignore[attr-defined]
-                if getattr(host, "port", None) else host.hostname)  # type: ignore[attr-defined]
-        where = getattr(host, "known_hosts", None) or str(Path("~/.ssh/known_hosts")
-                                                          .expanduser())
+        entry = child.executor.host.known_host()
+        if entry is None:  # relaying.py picks children with a peer(): SSH hosts
+            raise OtterError(f"{_name(child)} has no host key: a relay reaches only ssh() hosts")
+        name, where = entry[0], entry[1] or str(Path("~/.ssh/known_hosts").expanduser())
         found = LocalExecutor().run(cmd("ssh-keygen", "-F", name, "-f",
                                         str(Path(where).expanduser()), ok_codes=(0, 1))).stdout
         keys = [ln.split()[1:3] for ln in found.splitlines()

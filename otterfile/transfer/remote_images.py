@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from otterfile.command import Command, cmd, script
 from otterfile.errors import OtterError
-from otterfile.executors.base import Executor
-from otterfile.executors.base import Session
+from otterfile.executors.base import Executor, Readable, Session
 from otterfile.scripts import load
 from otterfile.transfer.images import Inspected
 
@@ -68,7 +67,8 @@ class RemoteImages(Inspected):
 
     def __init__(self, executor: Executor, engine: str = "docker"):
         self.executor, self.engine = executor, engine
-        self._seen: dict[str, dict[str, Any]] = {}  # ref or id -> `image inspect` (one round trip each)
+        # ref or id -> `image inspect` (one round trip each)
+        self._seen: dict[str, dict[str, Any]] = {}
         self._served: list[Session] = []  # each HTTP server, running until close
 
     @property
@@ -87,7 +87,7 @@ class RemoteImages(Inspected):
             self._seen[ref] = self._seen[found["Id"]] = found
         return self._seen[ref]
 
-    def save(self, image_id: str) -> BinaryIO:
+    def save(self, image_id: str) -> Readable:
         if self._inspect(image_id) is None:
             raise OtterError(f"{self.engine} save {image_id} failed on {self.where}: "
                              "no such image")
@@ -96,7 +96,7 @@ class RemoteImages(Inspected):
     def decline(self, image_id: str) -> None:
         """Nothing to do: each `save` is its own stream (fanout.SharedImages shares one)."""
 
-    def open_file(self, path: Path) -> tuple[BinaryIO, int | None]:
+    def open_file(self, path: Path) -> tuple[Readable, int | None]:
         sized = self.executor.run(file_size(path))
         if not sized.ok or not sized.stdout.strip().isdigit():
             raise OtterError(f"cannot read {path} on {self.where}: "

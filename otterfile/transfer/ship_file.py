@@ -4,6 +4,7 @@ fetched with via="target" is downloaded by each target itself instead.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,7 @@ def ship_file(artifact: Artifact, runtime: Runtime, remote: Executor, images: Im
         raise OtterError(f"{artifact.source}: no local copy to ship")
     source, total = images.open_file(artifact.path)
     sent = (lambda count: on_progress(count, total)) if on_progress else None
-    with source:
+    with contextlib.closing(source):  # a build host's stream says here if `cat` failed
         stream = Counter(source)
         result = remote.run(guard(runtime.receive(artifact)), stdin=stream, on_progress=sent)
     if not result.ok:

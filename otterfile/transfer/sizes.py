@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from otterfile.artifacts.base import Artifact, ImageStore
+from otterfile.errors import OtterError
 from otterfile.transfer.layers import chain_ids, layer_index, missing
 from otterfile.transfer.unpacked import unpacked_size
 
@@ -79,19 +80,18 @@ def archive_bytes(path: Path, have: frozenset[str] | None) -> int | None:
         if not have:
             return size
         with tarfile.open(path, mode="r:") as archive:
-            return size - sum(_held_layers(archive, have))
+            return size - sum(_held_layers(archive, have, path))
     except (OSError, tarfile.TarError, KeyError, TypeError, ValueError):
         return None
 
 
-def _held_layers(archive: tarfile.TarFile, have: frozenset[str]) -> list[int]:
-    """Sizes of the layer tarballs in `archive` whose layer the target holds (what the ship
-    stage leaves out of the stream)."""
-    import json
-    manifest = json.load(archive.extractfile("manifest.json"))  # type: ignore[arg-type]
+def _held_layers(archive: tarfile.TarFile, have: frozenset[str], path: Path) -> list[int]:
+    """Sizes of the layer tarballs in `archive` (the file `path`) whose layer the target
+    holds (what the ship stage leaves out of the stream)."""
+    manifest = _json(archive, "manifest.json", path)
     if not isinstance(manifest, list) or len(manifest) != 1:
         return []
-    config = json.load(archive.extractfile(manifest[0]["Config"]))  # type: ignore[arg-type]
+    config = _json(archive, manifest[0]["Config"], path)
     diff_ids = config["rootfs"]["diff_ids"]
     chains, lacking = chain_ids(diff_ids), set(missing(diff_ids, have))
     held = []
@@ -104,6 +104,15 @@ def _held_layers(archive: tarfile.TarFile, have: frozenset[str]) -> list[int]:
         if index is not None and index not in lacking:
             held.append(member.size)
     return held
+
+
+def _json(archive: tarfile.TarFile, name: str, path: Path) -> Any:
+    """The member `name` of `archive` (the file `path`) read as JSON."""
+    import json
+    found = archive.extractfile(name)  # None: not a regular file (a folder, a device)
+    if found is None:
+        raise OtterError(f"{path}: {name} in this docker save archive is not a file")
+    return json.load(found)
 
 
 def layer_sizes(history: list[dict[str, Any]] | None, diff_ids: list[str]) -> list[int] | None:

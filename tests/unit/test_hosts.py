@@ -49,6 +49,12 @@ def test_the_address_keeps_user_and_port():
     assert ssh("web1", name="front").name == "front"
 
 
+def test_a_host_says_how_a_known_hosts_file_names_it():
+    assert ssh("root@Web1:2222", known_hosts="~/k").known_host() == ("[web1]:2222", "~/k")
+    assert ssh("root@[2001:db8::1]:22").known_host() == ("2001:db8::1", None)
+    assert local().known_host() is None
+
+
 def test_a_one_host_target_is_named_by_the_target(otterfile):
     project = project_of(otterfile, '["t1", "t2"]', '''
 @target

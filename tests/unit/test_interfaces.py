@@ -45,7 +45,6 @@ ALLOWED = {
     # values that are not one of the five kinds
     ("run/flow.py", "v"): "an env value: text or a Secret",
     ("run/relaying.py", "host"): "a Host (ssh() or local()), not an interface: its user",
-    ("transfer/relay.py", "host"): "a Host (ssh() or local()): its port, known_hosts",
 }
 
 

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from otterfile.command import Command, cmd, script
+from otterfile.errors import ExecutionError
 from otterfile.executors.base import ProbeFailed, Result
 from otterfile.executors import pipes as pipes_module
 from otterfile.executors.local import LocalExecutor
@@ -179,6 +180,11 @@ def test_http_to_a_closed_port_raises_probe_failed(local):
     with local.http(port) as get:
         with pytest.raises(ProbeFailed, match="connection refused"):
             get("/health")
+
+
+def test_a_plans_placeholder_port_is_no_port_to_probe(local):
+    with pytest.raises(ExecutionError, match="^local: no port to probe: '<port>'"):
+        local.http("<port>")
 
 
 def test_secret_is_used_but_never_shown(local):

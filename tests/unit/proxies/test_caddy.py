@@ -14,7 +14,7 @@ import pytest
 from otterfile.load import model
 from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor
-from otterfile.proxies import KINDS, Site, caddy, proxy_for
+from otterfile.proxies import KINDS, Site, base, caddy, proxy_for
 from otterfile.render import render
 from otterfile.load.validate import FieldError
 from tests.fakes import executable
@@ -270,7 +270,7 @@ def test_a_stopped_caddy_that_does_not_start_keeps_the_previous_port_file(host):
     (bin_dir / "active").unlink()
     (bin_dir / "fail").touch()
     result = run(host, switching(folder, live_site(folder), 20002))
-    assert result.exited == caddy.EXIT_RELOAD and "start caddy failed" in result.stderr
+    assert result.exited == base.EXIT_RELOAD and "start caddy failed" in result.stderr
     assert port_files(folder) == ["20001"] and leftovers(folder) == ["production.caddy"]
 
 
@@ -280,7 +280,7 @@ def test_invalid_config_restores_the_previous_site_and_port_file(host):
     (bin_dir / "active").touch()
     assert run(host, switching(folder, live_site(folder), 20001)).ok
     result = run(host, switching(folder, "myapp.test {\n\tbogus\n}\n", 20002))
-    assert result.exited == caddy.EXIT_INVALID
+    assert result.exited == base.EXIT_INVALID
     assert "rejected" in result.stderr and "unrecognized directive: bogus" in result.stderr
     assert (folder / "otter.d" / "production.caddy").read_text() == live_site(folder)
     assert leftovers(folder) == ["production.caddy"] and port_files(folder) == ["20001"]
@@ -293,7 +293,7 @@ def test_invalid_first_config_leaves_no_trace(host):
     # the same address as the main Caddyfile's site: Caddy calls it ambiguous
     content = caddy.render_site("production", [], 20001, 8080, "auto")
     result = run(host, switching(folder, content))
-    assert result.exited == caddy.EXIT_INVALID and "ambiguous" in result.stderr
+    assert result.exited == base.EXIT_INVALID and "ambiguous" in result.stderr
     assert (folder / "Caddyfile").read_text() == MAIN
     assert leftovers(folder) == [] and port_files(folder) == []
     assert systemctl_calls(host) == []
@@ -306,7 +306,7 @@ def test_failed_reload_restores_the_previous_site_and_port_file(host):
     assert run(host, switching(folder, live_site(folder), 20001)).ok
     (bin_dir / "fail").touch()
     result = run(host, switching(folder, live_site(folder, ("other.test",)), 20002))
-    assert result.exited == caddy.EXIT_RELOAD and "reload caddy failed" in result.stderr
+    assert result.exited == base.EXIT_RELOAD and "reload caddy failed" in result.stderr
     assert (folder / "otter.d" / "production.caddy").read_text() == live_site(folder)
     assert leftovers(folder) == ["production.caddy"] and port_files(folder) == ["20001"]
 
@@ -330,7 +330,7 @@ def test_missing_caddy_exits_3_and_writes_nothing(host):
     if (bin_dir / "caddy").exists():
         (bin_dir / "caddy").unlink()
     result = run(host, switching(folder, site()))
-    assert result.exited == caddy.EXIT_NO_CADDY and "Caddy is not installed" in result.stderr
+    assert result.exited == base.EXIT_MISSING and "Caddy is not installed" in result.stderr
     assert (folder / "Caddyfile").read_text() == MAIN
     assert not (folder / "otter.d").exists() and port_files(folder) == []
     assert "server-a" in caddy.missing_caddy_message("server-a")

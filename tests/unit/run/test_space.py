@@ -5,12 +5,14 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import tarfile
 import zipfile
 
 import pytest
 
 from otterfile.artifacts.base import Artifact
+from otterfile.errors import OtterError
 from otterfile.transfer.layers import chain_ids
 from otterfile.transfer.sizes import Footprint, footprint, image_bytes
 from otterfile.transfer.unpacked import unpacked_size
@@ -121,6 +123,21 @@ def test_what_targets_fetch_themselves_is_not_counted(tmp_path):
     kept.write_bytes(b"x" * 1000)
     assert footprint(Artifact("file", DIGEST, path=kept), Images(), None,
                      local=False) is None  # a file on a build host
+
+
+def test_a_saved_archive_whose_manifest_is_no_file_is_named(tmp_path):
+    kept = tmp_path / "app.tar"
+    with tarfile.open(kept, "w") as archive:
+        archive.addfile(tarfile.TarInfo("other"), io.BytesIO(b""))
+    have = frozenset({"sha256:" + "1" * 64})
+    assert footprint(Artifact("image", DIGEST, path=kept), Images(), have) is None  # unknown
+    with tarfile.open(kept, "w") as archive:
+        folder = tarfile.TarInfo("manifest.json")
+        folder.type = tarfile.DIRTYPE
+        archive.addfile(folder)
+    with pytest.raises(OtterError, match=re.escape(f"{kept}: manifest.json in this docker "
+                                                   "save archive is not a file")):
+        footprint(Artifact("image", DIGEST, path=kept), Images(), have)
 
 
 def tar_bytes(files: dict[str, bytes]) -> bytes:

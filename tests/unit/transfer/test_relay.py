@@ -8,7 +8,7 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from otterfile.transfer.relay import Child, refusals, where
+from otterfile.transfer.relay import Child, known_hosts, refusals, where
 from otterfile.transfer.relay_tree import Tree, assign
 from otterfile.cli import main
 from otterfile.errors import OtterError, OtterfileError
@@ -126,6 +126,24 @@ def test_an_address_a_child_reports_is_a_host_and_port_or_an_error_naming_it(sai
 
 def test_a_child_reached_at_an_ipv6_address():
     assert where(Child(None, "", 0), "otter-peer fd00::4 2222\n") == Child(None, "fd00::4", 2222)
+
+
+def test_a_childs_key_is_read_from_its_known_hosts_and_given_under_the_relays_name(tmp_path):
+    import subprocess
+    from otterfile.executors.recording import RecordingExecutor
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "k")],
+                   check=True)
+    kind, value = (tmp_path / "k.pub").read_text().split()[:2]
+    (tmp_path / "known").write_text(f"[127.0.0.1]:2202 {kind} {value}\n")
+    host = ssh("root@127.0.0.1:2202", name="web2", known_hosts=str(tmp_path / "known"))
+    assert known_hosts([Child(RecordingExecutor(host), "target2", 22),
+                        Child(RecordingExecutor(host), "10.0.0.2", 2222)]) == \
+        f"target2 {kind} {value}\n[10.0.0.2]:2222 {kind} {value}\n"
+    other = ssh("root@127.0.0.1:2203", name="web3", known_hosts=str(tmp_path / "known"))
+    with pytest.raises(OtterError, match=r"no host key of \[127.0.0.1\]:2203 in "):
+        known_hosts([Child(RecordingExecutor(other), "target3")])
+    with pytest.raises(OtterError, match="^builder has no host key"):
+        known_hosts([Child(RecordingExecutor(local("builder")), "builder")])
 
 
 def test_what_went_wrong_on_a_child_is_said_by_name():
