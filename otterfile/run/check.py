@@ -23,7 +23,7 @@ from otterfile.proxies import install
 from otterfile.run.state import PORT_PLACEHOLDER
 from otterfile.run.engine import Engine, Lane
 from otterfile.run import target
-from otterfile.run.flow import config_of
+from otterfile.run.fingerprint import config_of
 from otterfile.run.switching import site_of
 
 if TYPE_CHECKING:

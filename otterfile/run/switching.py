@@ -9,7 +9,7 @@ from otterfile.errors import OtterError
 from otterfile.proxies.base import EXIT_INVALID, EXIT_MISSING, EXIT_RELOAD, Site
 from otterfile.run.state import format_state, mark_live
 from otterfile.run import handover
-from otterfile.run.flow import checked
+from otterfile.run.results import checked
 
 if TYPE_CHECKING:
     from otterfile.executors.base import Result

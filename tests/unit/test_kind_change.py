@@ -19,7 +19,7 @@ from otterfile.plan.graph import Task
 from otterfile.hosts import LocalHost
 from otterfile.load.loader import load
 from otterfile.plan.planner import plan
-from otterfile.run import flow, handover, kinds, target as reads
+from otterfile.run import flow, handover, kinds, recover, target as reads
 from otterfile.run import remove as removal
 from otterfile.run.deploy import execute
 from otterfile.run.engine import Engine, Lane
@@ -257,7 +257,7 @@ def test_recover_removes_instances_of_every_kind_left_by_dead_runs(tmp_path):
     lane, said = Lane(dep, LocalHost("web1")), []
     engine = SimpleNamespace(executor=lambda _host: executor, artifacts={}, rollback=False,
                              emit=lambda task, kind, message: said.append(message))
-    flow.recover(engine, lane, Task("production/lock@web1", "lock", host="web1"))
+    recover.recover(engine, lane, Task("production/lock@web1", "lock", host="web1"))
     remove = [c for c in executor.commands if c.description.startswith("remove ")]
     assert len(remove) == 1 and remove[0].argv_values()[-3:] == [
         "docker", named("docker", R1), named("docker", stale)]  # the live podman one stays
@@ -362,7 +362,7 @@ def test_the_ensure_step_knows_the_other_proxy_kinds_site_and_what_else_it_serve
 
 
 def test_an_old_site_makes_a_new_release_even_with_the_same_config(tmp_path):
-    from otterfile.run.flow import fingerprint
+    from otterfile.run.fingerprint import fingerprint
     dep = project(tmp_path).deployments["production"]
     config = fingerprint(dep, NEW, {}, "f00dkey")
     live = {**record(R0, "docker", "live", NEW, "caddy"), "config": config}

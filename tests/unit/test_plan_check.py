@@ -23,7 +23,7 @@ from otterfile.run import check as checks
 from otterfile.run.check import MARK, Move, TargetCheck, layer_sizes, release_action
 from otterfile.run.engine import Engine
 from otterfile.run import target as reads
-from otterfile.run.flow import fingerprint
+from otterfile.run.fingerprint import fingerprint
 from otterfile.run.state import Release
 
 pytestmark = pytest.mark.unit

@@ -253,7 +253,7 @@ def test_room_enough_costs_no_round_trip(tmp_path, monkeypatch):
 
 
 def test_the_state_read_asks_for_the_room_only_where_the_artifact_will_ship(tmp_path):
-    from otterfile.run.flow import state_read
+    from otterfile.run.recover import state_read
     outcome, target, engine = deploy(tmp_path, "docker", "caddy", answers())
     text = state_read(engine, engine.lane("production", "web1"), None).argv_values()[2]
     assert 'present | tagged) layers="" room="" ;;' in text  # the target has it: no room asked
