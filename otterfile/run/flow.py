@@ -17,8 +17,9 @@ from otterfile.run.fingerprint import config_of
 from otterfile.run.health import wait_healthy, wait_running
 from otterfile.run.relaying import relayed
 from otterfile.run.results import checked
-from otterfile.run.state import (Release, add_release, format_state, mark_failed, mark_live,
-                                 mark_retired, prune_candidates, trim_history, upstream_dir)
+from otterfile.run.state import (Release, add_release, mark_failed, mark_live, mark_retired,
+                                 prune_candidates, trim_history, upstream_dir)
+from otterfile.run.state_file import format_state
 from otterfile.transfer.ship import ship as ship_artifact
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from otterfile.proxies import install
 from otterfile.run import handover, kinds, space, target
 from otterfile.run.kinds import named_by_otter
 from otterfile.run.results import checked
-from otterfile.run.state import format_state, mark_failed
+from otterfile.run.state import mark_failed
+from otterfile.run.state_file import format_state
 from otterfile.transfer.ship import probed
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from otterfile.command import Command, script, sequence
 from otterfile.commands import space as spaces, state as states, store
 from otterfile.errors import OtterError
 from otterfile.run.results import checked
-from otterfile.run.state import State, format_state, images_to_remove, mark_retired, prune_candidates
+from otterfile.run.state import State, images_to_remove, mark_retired, prune_candidates
+from otterfile.run.state_file import format_state
 from otterfile.report.text import human_size
 
 if TYPE_CHECKING:

@@ -8,7 +8,8 @@ from otterfile.artifacts.base import AcquireContext
 from otterfile.errors import OtterError
 from otterfile.plan.graph import Task
 from otterfile.run.lock import DeployLock
-from otterfile.run.state import log_record, rollback_target
+from otterfile.run.deploy_log import log_record
+from otterfile.run.state import rollback_target
 from otterfile.run import flow, recover, switching
 from otterfile.run.steps import run_step
 

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from otterfile.commands import state as states
 from otterfile.errors import OtterError
 from otterfile.proxies.base import EXIT_INVALID, EXIT_MISSING, EXIT_RELOAD, Site
-from otterfile.run.state import format_state, mark_live
+from otterfile.run.state import mark_live
+from otterfile.run.state_file import format_state
 from otterfile.run import handover
 from otterfile.run.results import checked
 

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from otterfile.run import state as st
+from otterfile.run import state as st, state_file as sf
 from otterfile.commands import state as cs
 from otterfile.load.evaluate import evaluate
 from otterfile.executors.recording import RecordingExecutor
@@ -106,30 +106,30 @@ def step(target, prefix: str):
 
 # --- releases.json -------------------------------------------------------------------------
 
-KINDS = st.Kinds(tuple(NAMED), ("caddy", "nginx"), "docker", "caddy",
+KINDS = sf.Kinds(tuple(NAMED), ("caddy", "nginx"), "docker", "caddy",
                  lambda kind, release: named(kind, release))
 
 
 def test_each_release_is_checked_against_the_runtime_that_started_it():
     text = json.dumps({"releases": [record(R0, "systemd", "previous"),
                                     record(R1, "podman", "live", NEW, "nginx")], "live": R1})
-    state = st.parse_state(text, "web1:releases.json", KINDS)
+    state = sf.parse_state(text, "web1:releases.json", KINDS)
     assert [(r.runtime, r.proxy, r.instance) for r in state.releases] == [
         ("systemd", None, f"otter-production@{R0}.service"),
         ("podman", "nginx", f"otter-production-{R1}")]
-    assert st.parse_state(st.format_state(state), "x", KINDS) == state  # written back as read
-    written = json.loads(st.format_state(state))["releases"][1]
+    assert sf.parse_state(sf.format_state(state), "x", KINDS) == state  # written back as read
+    written = json.loads(sf.format_state(state))["releases"][1]
     assert (written["runtime"], written["proxy"]) == ("podman", "nginx")
 
 
 def test_an_older_file_gets_the_otterfiles_kinds_and_says_which_it_assumed():
     text = json.dumps({"releases": [record(R0, None, "previous"),
                                     record(R1, "docker", "live", NEW)], "live": R1})
-    state, assumed = st.assume_kinds(st.parse_state(text, "x", KINDS), "docker", "caddy")
+    state, assumed = sf.assume_kinds(sf.parse_state(text, "x", KINDS), "docker", "caddy")
     assert assumed == [R0]
     assert [(r.runtime, r.proxy) for r in state.releases] == [("docker", "caddy"),
                                                              ("docker", None)]
-    assert st.assume_kinds(state, "podman", "nginx") == (state, [])
+    assert sf.assume_kinds(state, "podman", "nginx") == (state, [])
 
 
 def test_images_are_pruned_from_the_store_of_the_kind_that_holds_them():

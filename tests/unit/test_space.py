@@ -16,7 +16,7 @@ from otterfile.transfer.sizes import Footprint, footprint, image_bytes
 from otterfile.transfer.unpacked import unpacked_size
 from otterfile.run.space import Landing, Shortfall, parse, prunable, shortfalls
 from otterfile.run.runner import FAILED, OK, SKIPPED
-from otterfile.run.state import parse_state
+from otterfile.run.state_file import parse_state
 from tests.unit.test_flow import DIGEST, Images, answers, deploy, live_state, verbs
 
 pytestmark = pytest.mark.unit

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from otterfile.run import state as st
+from otterfile.run import deploy_log as dl, state as st, state_file as sf
 from otterfile.commands import container
 from otterfile.commands import state as cs
 from otterfile.errors import OtterError
@@ -37,7 +37,7 @@ def names(release_id: str) -> str:
 
 
 # the kinds this otter knows; docker behind caddy assumed for a record that names none
-KINDS = st.Kinds(("docker", "podman", "systemd"), ("caddy", "nginx"), "docker", "caddy",
+KINDS = sf.Kinds(("docker", "podman", "systemd"), ("caddy", "nginx"), "docker", "caddy",
                  lambda kind, release_id: NAMED[kind].instance_name("production", release_id))
 
 
@@ -53,7 +53,7 @@ def text(*records: dict, live: object = LIVE, **extra) -> str:
 
 
 def parse(content: str) -> st.State:
-    return st.parse_state(content, WHERE, KINDS)
+    return sf.parse_state(content, WHERE, KINDS)
 
 
 # --- releases.json -------------------------------------------------------------------------
@@ -61,7 +61,7 @@ def parse(content: str) -> st.State:
 def test_a_file_otter_wrote_reads_back():
     state = parse(text(record(), record(NEW, status="starting", port=None)))
     assert state.live_release.instance == names(LIVE)
-    assert st.parse_state(st.format_state(state), WHERE, KINDS) == state
+    assert sf.parse_state(sf.format_state(state), WHERE, KINDS) == state
     assert parse("") == st.State() and parse(text(live=None)) == st.State()
 
 
@@ -137,7 +137,7 @@ def test_the_instance_must_be_the_one_otter_names():
     named = text(record(), record(NEW, status="previous", instance="victim", runtime="podman"))
     with pytest.raises(OtterError, match="releases/1/instance: 'victim' is not the"):
         parse(named)
-    assert st.parse_state(tampered).get(NEW).instance == "victim"  # without kinds
+    assert sf.parse_state(tampered).get(NEW).instance == "victim"  # without kinds
     with pytest.raises(OtterError, match="releases/0/instance: None"):
         parse(text(record(instance=None)))
     legacy = {k: v for k, v in record(container="victim").items() if k != "instance"}
@@ -263,7 +263,7 @@ GOOD = json.dumps({"when": "2024-01-02T03:04:05+00:00", "who": "ann", "digest": 
     '{"who": {"a": 1}}', '{"digest": 5}', '{"commit": ["x"]}', '{"result": 1}',
 ])
 def test_a_corrupt_log_line_is_skipped(line):
-    records = st.parse_log(f"{GOOD}\n{line}\n{GOOD}\n")
+    records = dl.parse_log(f"{GOOD}\n{line}\n{GOOD}\n")
     assert records == [json.loads(GOOD)] * 2
     pair = (SimpleNamespace(name="production"), SimpleNamespace(name="web1"))
     shown = render_status([pair], [TargetStatus(log=records)], log_lines=5)
@@ -271,7 +271,7 @@ def test_a_corrupt_log_line_is_skipped(line):
 
 
 def test_a_log_record_with_missing_fields_shows_blank():
-    records = st.parse_log('{"future": 1}\n{"when": null, "seconds": {}}\n')
+    records = dl.parse_log('{"future": 1}\n{"when": null, "seconds": {}}\n')
     pair = (SimpleNamespace(name="production"), SimpleNamespace(name="web1"))
     lines = render_status([pair], [TargetStatus(log=records)], log_lines=5).splitlines()
     assert lines[-2:] == ["web1", "web1"]
