@@ -124,7 +124,7 @@ def _check(ctx: click.Context, project: Project, name: str, targets: str | None)
     from otterfile.plan.planner import plan as make_plan
     from otterfile.run.check import check, failed
     from otterfile.run.deploy import check_deployable, resolve_env, resolve_sources
-    from otterfile.run.engine import real_engine
+    from otterfile.run.engines import real_engine
     from otterfile.report.text import printable
     deployments = project.select(name)
     check_deployable(deployments)

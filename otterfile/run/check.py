@@ -21,7 +21,8 @@ from otterfile.errors import OtterError
 from otterfile.plan.graph import Graph
 from otterfile.proxies import install
 from otterfile.run.state import PORT_PLACEHOLDER
-from otterfile.run.engine import Engine, Lane
+from otterfile.run.engine import Engine
+from otterfile.run.lane import Lane
 from otterfile.run import target
 from otterfile.run.fingerprint import config_of
 from otterfile.run.switching import site_of

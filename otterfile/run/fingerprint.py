@@ -11,7 +11,8 @@ from otterfile.secrets import Secret
 
 if TYPE_CHECKING:
     from otterfile.load.project import DeploymentDef
-    from otterfile.run.engine import Engine, Env, Lane
+    from otterfile.run.engine import Engine, Env
+    from otterfile.run.lane import Lane
 
 
 def config_of(engine: Engine, lane: Lane, digest: str, key: str) -> str | None:

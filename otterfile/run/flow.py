@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from otterfile.artifacts.base import Artifact
     from otterfile.executors.base import Executor
     from otterfile.plan.graph import Task
-    from otterfile.run.engine import Engine, Lane
+    from otterfile.run.engine import Engine
+    from otterfile.run.lane import Lane
     from otterfile.run.state import State
 
 

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from otterfile.executors.base import Executor, Result
     from otterfile.plan.graph import Task
     from otterfile.proxies.base import Switching
-    from otterfile.run.engine import Engine, Lane
+    from otterfile.run.engine import Engine
+    from otterfile.run.lane import Lane
     from otterfile.run.target import Reading
 
 

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from otterfile.artifacts.base import Artifact
     from otterfile.executors.base import Executor
     from otterfile.plan.graph import Task
-    from otterfile.run.engine import Engine, Lane
+    from otterfile.run.engine import Engine
+    from otterfile.run.lane import Lane
 
 
 def relayed(engine: Engine, lane: Lane, task: Task, artifact: Artifact, executor: Executor,

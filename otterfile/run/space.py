@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from otterfile.plan.graph import Task
     from otterfile.runtimes.base import Runtime
     from otterfile.run.state import Release
-    from otterfile.run.engine import Engine, Lane
+    from otterfile.run.engine import Engine
+    from otterfile.run.lane import Lane
 
 SPACE_MARK = "--- otter:space"
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from otterfile.run.lock import LockInfo
     from otterfile.runtimes.base import Runtime
     from otterfile.run.state import Release
-    from otterfile.run.engine import Engine, Lane
+    from otterfile.run.engine import Engine
+    from otterfile.run.lane import Lane
 
 ABORTS = ("start", "health", "switch")  # a failure here removes the new release
 

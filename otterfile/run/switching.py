@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from otterfile.executors.base import Result
     from otterfile.plan.graph import Task
     from otterfile.proxies.base import Proxy
-    from otterfile.run.engine import Engine, Lane
+    from otterfile.run.engine import Engine
+    from otterfile.run.lane import Lane
 
 
 def site_of(lane: Lane, port: int | str) -> str:

@@ -525,7 +525,7 @@ def test_retire_prunes_only_what_otter_started_here(tmp_path):
     from otterfile.plan.graph import Task
     from otterfile.hosts import LocalHost
     from otterfile.run import flow
-    from otterfile.run.engine import Lane
+    from otterfile.run.lane import Lane
     from otterfile.run import state as st
     foreign, ours = "sha256:" + "ee" * 32, "sha256:" + "ff" * 32
     dep = project(tmp_path, "docker", "caddy").deployments["production"]

@@ -22,7 +22,8 @@ from otterfile.plan.planner import plan
 from otterfile.run import flow, handover, kinds, recover, target as reads
 from otterfile.run import remove as removal
 from otterfile.run.deploy import execute
-from otterfile.run.engine import Engine, Lane
+from otterfile.run.engine import Engine
+from otterfile.run.lane import Lane
 from otterfile.run.runner import FAILED, OK
 from otterfile.runtimes import NAMED
 from otterfile.report.status import TargetStatus, render_status, status_record

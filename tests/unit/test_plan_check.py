@@ -177,7 +177,7 @@ def test_the_live_release_with_this_artifact_and_config_is_a_noop(tmp_path):
 
 
 def test_the_served_site_differs_only_by_its_port_is_unchanged(tmp_path):
-    from otterfile.run.engine import Lane
+    from otterfile.run.lane import Lane
     from otterfile.run.switching import site_of
     proj = project(tmp_path)
     dep = proj.deployments["production"]
@@ -191,7 +191,7 @@ def test_the_served_site_differs_only_by_its_port_is_unchanged(tmp_path):
 
 
 def test_a_starting_release_the_port_file_names_is_live_and_a_reload_switch_is_said(tmp_path):
-    from otterfile.run.engine import Lane
+    from otterfile.run.lane import Lane
     from otterfile.run.switching import site_of
     proj = project(tmp_path)
     dep = proj.deployments["production"]
@@ -224,7 +224,7 @@ def test_the_batch_marks_the_end_of_each_part(tmp_path):
     """The batch for two deployments, run by sh with the proxy, engine and state missing
     (read-only, nothing there): every part ends with its marker, the state read is empty."""
     import subprocess
-    from otterfile.run.engine import Lane
+    from otterfile.run.lane import Lane
     proj = project(tmp_path)
     dep = proj.deployments["production"]
 
@@ -352,7 +352,7 @@ def test_table_and_json():
 def test_plan_without_check_reaches_no_server(tmp_path, monkeypatch):
     from otterfile.cli import main
     (tmp_path / "Otterfile.py").write_text(OTTERFILE)
-    monkeypatch.setattr("otterfile.run.engine.real_engine", None)  # --check only
+    monkeypatch.setattr("otterfile.run.engines.real_engine", None)  # --check only
     done = CliRunner().invoke(main, ["-f", str(tmp_path / "Otterfile.py"), "plan",
                                      "production"])
     assert done.exit_code == 0, done.output
