@@ -17,7 +17,7 @@ from otterfile.hosts import Host, LocalHost
 from otterfile.load.project import Project
 from otterfile.plan.graph import Task
 from otterfile.run.lane import Lane
-from otterfile.run.lock import controller_identity, new_run_id
+from otterfile.run.lock_holder import controller_identity, new_run_id
 from otterfile.run.runner import Event, Reporter
 from otterfile.run.state import new_release_id
 from otterfile.secrets import Secret

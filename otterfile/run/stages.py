@@ -14,7 +14,7 @@ from otterfile.run import flow, recover, switching
 from otterfile.run.steps import run_step
 
 if TYPE_CHECKING:
-    from otterfile.run.lock import LockInfo
+    from otterfile.run.lock_holder import LockInfo
     from otterfile.runtimes.base import Runtime
     from otterfile.run.state import Release
     from otterfile.run.engine import Engine
