@@ -12,7 +12,7 @@ from otterfile.cli.common import emit, load_project, split_targets, warn
 
 if TYPE_CHECKING:
     from otterfile.load.project import Project
-    from otterfile.run.check import Move, TargetCheck
+    from otterfile.run.check_judge import Move, TargetCheck
     from otterfile.run.runner import Event
 
 SAMPLE = Path(__file__).resolve().parent.parent / "templates" / "Otterfile.py.sample"

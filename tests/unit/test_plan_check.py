@@ -20,7 +20,9 @@ from otterfile.load.loader import load
 from otterfile.plan.planner import plan
 from otterfile.report.reporters import json_line
 from otterfile.run import check as checks
-from otterfile.run.check import MARK, Move, TargetCheck, layer_sizes, release_action
+from otterfile.run.check import MARK
+from otterfile.run.check_judge import Move, TargetCheck, release_action
+from otterfile.transfer.sizes import EMPTY_LAYER, layer_sizes
 from otterfile.run.engine import Engine
 from otterfile.run import target as reads
 from otterfile.run.fingerprint import fingerprint
@@ -134,7 +136,7 @@ def test_layer_sizes_bottom_first_from_history_entries_that_made_layers():
     assert layer_sizes(HISTORY, [BASE, TOP]) == [2_000_000, 20_000]
     assert layer_sizes(None, [BASE, TOP]) is None
     assert layer_sizes(HISTORY, [BASE]) is None  # cannot be matched up: unknown
-    empty = checks.EMPTY_LAYER  # a layer of no files has size 0 in the history
+    empty = EMPTY_LAYER  # a layer of no files has size 0 in the history
     assert layer_sizes(HISTORY, [BASE, empty, TOP]) == [2_000_000, 0, 20_000]
 
 
