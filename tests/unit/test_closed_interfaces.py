@@ -49,7 +49,6 @@ ALLOWED = {
     ("artifacts/registry.py", "value"): "the registry kind's own login fields, in its module",
     # values that are not one of the five kinds
     ("cli/project.py", "event.task"): "a report event's task, or None",
-    ("run/relaying.py", "host"): "a Host (ssh() or local()), not an interface: its user",
     ("transfer/relay.py", "host"): "a Host (ssh() or local()): its port, known_hosts",
 }
 
