@@ -20,6 +20,7 @@ from otterfile.run import target
 from otterfile.run.check_judge import TargetCheck, judge
 from otterfile.run.engine import Engine
 from otterfile.run.lane import Lane
+from otterfile.run.stages import acquire
 
 MARK = "--- otter:check"
 WORKERS = 16  # targets asked at once
@@ -42,7 +43,6 @@ def check(engine: Engine, graph: Graph) -> list[TargetCheck]:
 def acquire_all(engine: Engine, graph: Graph) -> dict[str, str]:
     """Every artifact acquired on the controller; one built on a build host is not (that
     would change a server): its note says so, by artifact name."""
-    from otterfile.run.stages import acquire
     notes = {}
     for task in graph.order():
         if task.stage != "acquire":

@@ -8,8 +8,9 @@ import tempfile
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager
 
+from otterfile.artifacts import source_for
 from otterfile.artifacts.base import Artifact, ImageStore
 from otterfile.errors import OtterError
 from otterfile.executors.base import Executor
@@ -20,10 +21,10 @@ from otterfile.run.lane import Lane
 from otterfile.run.lock_holder import controller_identity, new_run_id
 from otterfile.run.runner import Event, Reporter
 from otterfile.run.state import new_release_id
+from otterfile.run.stages import perform
 from otterfile.secrets import Secret
-
-if TYPE_CHECKING:
-    from otterfile.transfer.relay_tree import Tree
+from otterfile.transfer.fanout import SharedImages
+from otterfile.transfer.relay_tree import Tree
 
 Connect = Callable[[Host, str], Executor]  # (host, control folder) -> executor
 ReleaseId = Callable[[str], str]  # digest -> a new release id
@@ -111,7 +112,6 @@ class Engine:
 
     def _shared(self, store: ImageStore, host: str | None) -> ImageStore:
         """`store` streaming each image once for all the lanes that ship it (fanout)."""
-        from otterfile.transfer.fanout import SharedImages
         return SharedImages(store, expected=lambda image_id: self._shipping(host, image_id),
                             on_info=lambda line: self.emit(None, "info", line))
 
@@ -131,7 +131,6 @@ class Engine:
     def relay_tree(self, lane: Lane, digest: str) -> Tree:
         """The relay tree (transfer.relay_tree.Tree) this lane's target joins for image `digest`:
         the one gathering now, or a new one once it is drawn (a later batch of targets)."""
-        from otterfile.transfer.relay_tree import Tree
         key = (build_host(lane.deployment.artifact.source), digest)
         with self._guard:
             trees = self._trees.setdefault(key, [])
@@ -173,7 +172,6 @@ class Engine:
 
     def perform(self, task: Task) -> None:
         """Run one task; raise to fail it."""
-        from otterfile.run.stages import perform
         if self.cancel.is_set() and not task.always:
             raise OtterError("interrupted")
         perform(self, task)
@@ -209,5 +207,4 @@ class Engine:
 
 def build_host(source: Any) -> str | None:
     """The target an artifact is built on (build(on=...)), or None: the controller."""
-    from otterfile.artifacts import source_for
     return source_for(source).build_host(source)
