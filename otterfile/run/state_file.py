@@ -1,10 +1,8 @@
-"""`releases.json` as text: `parse_state` reads it, `format_state` writes it.
-
-The file lives on a target, so nothing in it is trusted: every field is checked (an
-OtterError names the file and the field's path), and, with the `Kinds` this otter knows,
-each record's runtime and proxy kinds and the instance its runtime names for it.
-`assume_kinds` fills in the kinds a record of an older otter does not name.
-"""
+"""`releases.json` as text: `parse_state` reads it, `format_state` writes it. The file lives
+on a target, so nothing in it is trusted: every field is checked (an OtterError names the
+file and the field's path), and, with the `Kinds` this otter knows, each record's runtime
+and proxy kinds and the instance its runtime names for it; `assume_kinds` fills in the
+kinds a record of an older otter does not name."""
 from __future__ import annotations
 
 import json
