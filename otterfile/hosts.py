@@ -53,6 +53,10 @@ class Host:
         no key (this machine)."""
         return None
 
+    def login(self) -> str | None:
+        """The user otter logs in as on the host (None: not given, the local user's name)."""
+        return None
+
     def introduced(self, known_as: str = "") -> str:
         """The address, preceded by the name when it says more (and is not `known_as`)."""
         if self.name in (known_as, self.address) or self.address.endswith("@" + self.name):
@@ -110,6 +114,9 @@ class SSHHost(Host):
 
     def named(self, name: str) -> "SSHHost":
         return replace(self, label=name)
+
+    def login(self) -> str | None:
+        return self.user
 
     def peer(self) -> tuple[str, int | None]:
         if not self.peer_address:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def _engines(ctx: click.Context, project: Project, report: Reporters, dry_run: bool,
              lock_wait: float) -> Callable[..., Engine]:
     """A factory of engines for this command: real ones, or recording ones (--dry-run)."""
-    from otterfile.run.engine import planned_engine, real_engine
+    from otterfile.run.engines import planned_engine, real_engine
     if not dry_run:
         return lambda **options: real_engine(project, report, lock_wait=lock_wait, **options)
     from otterfile.run.runner import Event

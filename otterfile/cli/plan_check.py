@@ -13,7 +13,7 @@ from otterfile.report.text import human_size
 
 if TYPE_CHECKING:
     from otterfile.load.project import Project
-    from otterfile.run.check import Move, TargetCheck
+    from otterfile.run.check_judge import Move, TargetCheck
     from otterfile.run.runner import Event
 
 
@@ -23,7 +23,7 @@ def plan_check(ctx: click.Context, project: Project, name: str, targets: str | N
     from otterfile.plan.planner import plan as make_plan
     from otterfile.run.check import check, failed
     from otterfile.run.deploy import check_deployable, resolve_env, resolve_sources
-    from otterfile.run.engine import real_engine
+    from otterfile.run.engines import real_engine
     from otterfile.report.text import printable
     deployments = project.select(name)
     check_deployable(deployments)

@@ -70,7 +70,7 @@ def remove(ctx: click.Context, name: str, targets: str | None, yes: bool, dry_ru
            lock_wait: float) -> None:
     """Take NAME off its targets: instances, proxy site (graceful reload), state, env files
     and artifacts only it used; the other deployments on those hosts keep serving."""
-    from otterfile.run.lock import new_run_id
+    from otterfile.run.lock_holder import new_run_id
     from otterfile.report.tables import table
     from otterfile.run import remove as removal
     project = load_project(ctx)

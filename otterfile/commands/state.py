@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from otterfile import scripts
 from otterfile.command import Command, script
 from otterfile.values import Instance
-from otterfile.run.state import DEFAULT_BASE, Kinds, State, parse_log, parse_state, state_dir
+from otterfile.run.deploy_log import parse_log
+from otterfile.run.state import DEFAULT_BASE, State, state_dir
+from otterfile.run.state_file import Kinds, parse_state
 from otterfile.commands.files import write_file
 
 if TYPE_CHECKING:

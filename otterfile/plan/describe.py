@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def describe(project: Project, graph: Graph) -> tuple[Graph, dict[str, str]]:
     """The graph with each task's commands filled in, and a note per task that could not
     be described (a deployment this version cannot deploy, a step's own code)."""
-    from otterfile.run.engine import planned_engine
+    from otterfile.run.engines import planned_engine
     recorded: list[Command] = []
     engine = planned_engine(project, _quiet, on_command=lambda _h, c: recorded.append(c),
                             env={d.name: masked_env(d) for d in project.deployments.values()},

@@ -1,33 +1,30 @@
-"""The engine: what one run holds (executors, artifacts, lanes) while it performs tasks."""
+"""The engine: what one run holds (executors, artifacts, lanes) while it performs tasks.
+lane.py holds what it knows per target, engines.py makes the real and the planned one."""
 from __future__ import annotations
 
 import contextlib
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager
 
+from otterfile.artifacts import source_for
 from otterfile.artifacts.base import Artifact, ImageStore
 from otterfile.errors import OtterError
 from otterfile.executors.base import Executor
-from otterfile.plan.graph import Task
 from otterfile.hosts import Host, LocalHost
-from otterfile.run.lock import DeployLock, controller_identity, new_run_id
-from otterfile.load.project import DeploymentDef, Project
-from otterfile.proxies.base import Proxy, Switching
+from otterfile.load.project import Project
+from otterfile.plan.graph import Task
+from otterfile.run.lane import Lane
+from otterfile.run.lock_holder import controller_identity, new_run_id
 from otterfile.run.runner import Event, Reporter
-from otterfile.runtimes.base import Runtime
+from otterfile.run.state import new_release_id
+from otterfile.run.stages import perform
 from otterfile.secrets import Secret
-from otterfile.run.state import Release, State, new_release_id
-
-if TYPE_CHECKING:
-    from otterfile.transfer.relay_tree import Tree
-    from otterfile.command import Command
-    from otterfile.run.handover import OldSite
-    from otterfile.run.space import Landing
+from otterfile.transfer.fanout import SharedImages
+from otterfile.transfer.relay_tree import Tree
 
 Connect = Callable[[Host, str], Executor]  # (host, control folder) -> executor
 ReleaseId = Callable[[str], str]  # digest -> a new release id
@@ -53,48 +50,6 @@ def once_per_digest(make: ReleaseId) -> ReleaseId:
                 made[digest] = make(digest)
             return made[digest]
     return release_id
-
-
-@dataclass
-class Lane:
-    """What one run knows about one deployment on one host, shared by its tasks."""
-
-    deployment: DeploymentDef
-    host: Host
-    artifact: Artifact | None = None  # what this lane deploys (a rollback: the release's)
-    state: State = field(default_factory=State)  # read at lock time, kept current
-    previous: Release | None = None  # the release that was live before this run
-    release: Release | None = None  # the release this run starts (or the live one: no-op)
-    # (runtime kind, name) of the instances running when the lock was taken
-    running: frozenset[tuple[str, str]] = frozenset()
-    noop: bool = False  # the live release already is this artifact and config
-    key: str = ""  # the target's fingerprint key (read at lock time)
-    # chain ids of the image layers the target holds (read at lock time); None: unknown
-    layers: frozenset[str] | None = None
-    # (digest, whether the target has it): the ship probe's answer, read at lock time
-    probed: tuple[str, bool] | None = None
-    switching: Switching = field(default_factory=Switching)  # how the proxy switches there
-    # where the artifact lands and the room there (run.space.Landing), read at lock time
-    space: list[Landing] = field(default_factory=list)
-    # the artifacts otter started this deployment from here (a record, an instance's label):
-    # the only ones retire or a prune for room removes, whatever releases.json names
-    started: frozenset[str] = frozenset()
-    lock: DeployLock | None = None
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    failed: str | None = None  # the first stage that failed
-    # other proxy kinds' sites of this deployment (run/handover.py), read at lock time
-    old_sites: tuple[OldSite, ...] = ()
-    # a rollback to a release another runtime kind started: that kind starts it again
-    starts_with: Runtime | None = None
-
-    @property
-    def runtime(self) -> Runtime:
-        """The runtime this run starts its release with: the Otterfile's, or `starts_with`."""
-        return self.starts_with or self.deployment.runtime.kind
-
-    @property
-    def proxy(self) -> Proxy:
-        return self.deployment.proxy_kind
 
 
 class Engine:
@@ -157,7 +112,6 @@ class Engine:
 
     def _shared(self, store: ImageStore, host: str | None) -> ImageStore:
         """`store` streaming each image once for all the lanes that ship it (fanout)."""
-        from otterfile.transfer.fanout import SharedImages
         return SharedImages(store, expected=lambda image_id: self._shipping(host, image_id),
                             on_info=lambda line: self.emit(None, "info", line))
 
@@ -175,9 +129,8 @@ class Engine:
         return count
 
     def relay_tree(self, lane: Lane, digest: str) -> Tree:
-        """The relay tree (artifacts.relay_tree.Tree) this lane's target joins for image `digest`:
+        """The relay tree (transfer.relay_tree.Tree) this lane's target joins for image `digest`:
         the one gathering now, or a new one once it is drawn (a later batch of targets)."""
-        from otterfile.transfer.relay_tree import Tree
         key = (build_host(lane.deployment.artifact.source), digest)
         with self._guard:
             trees = self._trees.setdefault(key, [])
@@ -219,7 +172,6 @@ class Engine:
 
     def perform(self, task: Task) -> None:
         """Run one task; raise to fail it."""
-        from otterfile.run.stages import perform
         if self.cancel.is_set() and not task.always:
             raise OtterError("interrupted")
         perform(self, task)
@@ -255,34 +207,4 @@ class Engine:
 
 def build_host(source: Any) -> str | None:
     """The target an artifact is built on (build(on=...)), or None: the controller."""
-    from otterfile.artifacts import source_for
     return source_for(source).build_host(source)
-
-
-RELEASE_PLACEHOLDER = "RELEASE"  # the release id `otter plan` and --dry-run show
-
-
-def real_engine(project: Project, report: Reporter, **options: Any) -> Engine:
-    """An engine that reaches the hosts (SSH, local processes) and the Docker engine."""
-    from otterfile.artifacts.cache_lock import cache_lock
-    from otterfile.transfer.images import DockerImages
-    from otterfile.transfer.remote_images import RemoteImages
-    from otterfile.executors import executor_for
-    return Engine(project, report, images=DockerImages(), cache_lock=cache_lock,
-                  host_images=RemoteImages,
-                  connect=lambda host, folder: executor_for(host, control_dir=folder),
-                  **options)
-
-
-def planned_engine(project: Project, report: Reporter,
-                   on_command: Callable[[Host, Command], None] | None = None,
-                   **options: Any) -> Engine:
-    """An engine that runs nothing: every executor records and answers as a fresh target,
-    images are placeholders. `otter plan` and `--dry-run` use it."""
-    from otterfile.transfer.images import PlannedImages
-    from otterfile.executors.planned import PlannedExecutor
-    engine = Engine(project, report, images=PlannedImages(),
-                    connect=lambda host, _folder: PlannedExecutor(host, on_command),
-                    release_id=lambda _digest: RELEASE_PLACEHOLDER, **options)
-    engine.planned = True  # nothing real to relay: no keys made, each target ships directly
-    return engine

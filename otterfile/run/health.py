@@ -9,7 +9,8 @@ from otterfile.executors.base import ProbeFailed
 
 if TYPE_CHECKING:
     from otterfile.plan.graph import Task
-    from otterfile.run.engine import Engine, Lane
+    from otterfile.run.engine import Engine
+    from otterfile.run.lane import Lane
 
 POLL_SECONDS = 0.5
 STATUS_EVERY = 4  # look at the instance every few failed polls

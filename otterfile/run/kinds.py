@@ -16,7 +16,8 @@ from otterfile.commands import state as states, store
 from otterfile.errors import OtterError
 from otterfile.proxies import NAMED as PROXIES
 from otterfile.runtimes import NAMED as RUNTIMES, Instance, Runtime
-from otterfile.run.state import Kinds, Release, State, assume_kinds, images_to_remove
+from otterfile.run.state import Release, State, images_to_remove
+from otterfile.run.state_file import Kinds, assume_kinds
 
 if TYPE_CHECKING:
     from otterfile.executors.base import Executor

@@ -8,16 +8,18 @@ import getpass
 import time
 from typing import TYPE_CHECKING
 
+from otterfile.errors import OtterError
 from otterfile.transfer import relay
 from otterfile.transfer.probe import lacks
 from otterfile.transfer.ship_image import ship_relay
-from otterfile.errors import OtterError
 
 if TYPE_CHECKING:
-    from otterfile.artifacts.base import Artifact
+    from otterfile.artifacts.base import Artifact, ImageStore
     from otterfile.executors.base import Executor
     from otterfile.plan.graph import Task
-    from otterfile.run.engine import Engine, Lane
+    from otterfile.run.engine import Engine
+    from otterfile.run.lane import Lane
+    from otterfile.transfer.relay_tree import Tree
 
 
 def relayed(engine: Engine, lane: Lane, task: Task, artifact: Artifact, executor: Executor,
@@ -41,24 +43,47 @@ def relayed(engine: Engine, lane: Lane, task: Task, artifact: Artifact, executor
     role = tree.join(task.host, engine.cancel)
     if role.relay:  # a child: its relay's transfer, then its own probe confirms it
         images.decline(artifact.digest)
-        received, why = tree.served(role.relay, task.host, engine.cancel)
-        if received and not lacks(artifact, lane.runtime, executor):
-            engine.emit(task, "info", f"received from {role.relay} (relay) in "
-                        f"{time.monotonic() - started:.1f}s, verified by digest", bytes=0)
-            return True
-        engine.emit(task, "info", f"{why or role.relay + ' did not leave the image'}: "
-                    "sent by the controller")
-        return False
+        return _received(engine, lane, task, artifact, executor, tree, role.relay, started)
     if not role.children:
         return False
+    children = _children(engine, role.children)
+    return _pass_on(engine, task, artifact, executor, images, tree, kind, children)
+
+
+def _received(engine: Engine, lane: Lane, task: Task, artifact: Artifact, executor: Executor,
+              tree: Tree, relay_host: str, started: float) -> bool:
+    """A child's part: wait for its relay, then confirm by its own probe (False: the
+    controller sends it the image, said)."""
+    assert task.host is not None  # a lane's task runs on its target
+    received, why = tree.served(relay_host, task.host, engine.cancel)
+    if received and not lacks(artifact, lane.runtime, executor):
+        engine.emit(task, "info", f"received from {relay_host} (relay) in "
+                    f"{time.monotonic() - started:.1f}s, verified by digest", bytes=0)
+        return True
+    engine.emit(task, "info", f"{why or relay_host + ' did not leave the image'}: "
+                "sent by the controller")
+    return False
+
+
+def _children(engine: Engine, names: tuple[str, ...]) -> dict[str, relay.Child]:
+    """A relay's children as it reaches them: their peer address and port, their login."""
     children = {}
-    for name in role.children:
+    for name in names:
         host = engine.host(name)
         peer = host.peer()
         assert peer is not None  # only targets with a peer join a tree
         address, port = peer
         children[name] = relay.Child(engine.executor(name), address, port or 0,
-                                     getattr(host, "user", None) or getpass.getuser())
+                                     host.login() or getpass.getuser())
+    return children
+
+
+def _pass_on(engine: Engine, task: Task, artifact: Artifact, executor: Executor,
+             images: ImageStore, tree: Tree, kind: str,
+             children: dict[str, relay.Child]) -> bool:
+    """A relay's part: receive the image and pass it on to `children`; the tree learns whom
+    it served, whatever happens (False: nobody relays, every target gets it directly)."""
+    assert task.host is not None  # a lane's task runs on its target
     try:
         done, missing = ship_relay(artifact, executor, images, list(children.values()),
                                    engine=kind, run_id=engine.run_id,

@@ -50,82 +50,102 @@ def run_graph(graph: Graph, perform: Perform, report: Reporter, *, parallel: int
     worked on at once (hosts admitted in graph order: a window, used by rollbacks; a deploy's
     batches are edges of its graph, see plan.batches)."""
     cancel = cancel or threading.Event()
-    order = graph.order()
-    status = {t.id: PENDING for t in order}
-    errors: dict[str, BaseException] = {}
-    seconds: dict[str, float] = {}
-    active: set[str] = set()
-    host_tasks = {h: {t.id for t in order if t.host == h} for h in graph.hosts()}
-    limit = parallel or max(1, len(host_tasks))
-    running: dict[Future[None], Task] = {}
-
-    def timed(task: Task) -> None:
-        started = time.monotonic()
-        try:
-            perform(task)
-        finally:
-            seconds[task.id] = time.monotonic() - started
-
-    def finish(task: Task, state: str, error: BaseException | None = None) -> None:
-        status[task.id] = state
-        if error is not None:
-            errors[task.id] = error
-        report(Event("end", task, state, _message(error), seconds.get(task.id, 0.0)))
-        if task.host and all(status[i] in (OK, FAILED, SKIPPED) for i in host_tasks[task.host]):
-            active.discard(task.host)
-
-    with ThreadPoolExecutor(max_workers=max(2, limit + 1)) as pool:
-        interrupted = False
-        while any(s in (PENDING, RUNNING) for s in status.values()):
+    run = _Run(graph, perform, report, parallel, cancel)
+    interrupted = False
+    with ThreadPoolExecutor(max_workers=max(2, run.limit + 1)) as pool:
+        while run.unfinished():
             try:
-                moved = _start_ready(order, status, active, limit, cancel, pool, running, timed,
-                                     finish, report)
-                if not running:
-                    if not moved:  # nothing can ever start: a scheduling bug, not a hang
-                        for task in order:
-                            if status[task.id] == PENDING:
-                                finish(task, SKIPPED)
-                    continue
-                done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in done:
-                    task = running.pop(future)
-                    error = future.exception()
-                    finish(task, FAILED if error else OK, error)
+                run.step(pool)
             except KeyboardInterrupt:
                 interrupted = True
                 cancel.set()
                 if interrupt:  # what runs on otter's behalf stops now, not at its end
                     interrupt()
-    return Outcome(status, errors, seconds, interrupted or cancel.is_set())
+    return Outcome(run.status, run.errors, run.seconds, interrupted or cancel.is_set())
 
 
-def _start_ready(order: Sequence[Task], status: dict[str, str], active: set[str], limit: int,
-                 cancel: threading.Event, pool: ThreadPoolExecutor,
-                 running: dict[Future[None], Task], timed: Perform,
-                 finish: Callable[[Task, str], None], report: Reporter) -> int:
-    moved = 0
-    for task in order:
-        if status[task.id] != PENDING:
-            continue
-        if any(status[d] in (PENDING, RUNNING) for d in task.deps):
-            continue
-        blocked = any(status[d] != OK for d in task.required)
-        if blocked or (cancel.is_set() and not task.always) or \
-                (not task.always and any(status[d] != OK for d in task.deps)):
-            finish(task, SKIPPED)
-            moved += 1
-            continue
-        if task.host and task.host not in active:
-            if len(active) >= limit:
+class _Run:
+    """One `run_graph`: every task's status, error and time, the hosts being worked on and
+    the tasks running in the pool."""
+
+    def __init__(self, graph: Graph, perform: Perform, report: Reporter, parallel: int | None,
+                 cancel: threading.Event) -> None:
+        self.order: Sequence[Task] = graph.order()
+        self.perform, self.report, self.cancel = perform, report, cancel
+        self.status = {t.id: PENDING for t in self.order}
+        self.errors: dict[str, BaseException] = {}
+        self.seconds: dict[str, float] = {}
+        self.active: set[str] = set()
+        self.host_tasks = {h: {t.id for t in self.order if t.host == h} for h in graph.hosts()}
+        self.limit = parallel or max(1, len(self.host_tasks))
+        self.running: dict[Future[None], Task] = {}
+
+    def unfinished(self) -> bool:
+        return any(s in (PENDING, RUNNING) for s in self.status.values())
+
+    def step(self, pool: ThreadPoolExecutor) -> None:
+        """Start what is ready, then wait a moment for a running task to end."""
+        moved = self._start_ready(pool)
+        if not self.running:
+            if not moved:  # nothing can ever start: a scheduling bug, not a hang
+                for task in self.order:
+                    if self.status[task.id] == PENDING:
+                        self._finish(task, SKIPPED)
+            return
+        done, _ = wait(list(self.running), timeout=0.2, return_when=FIRST_COMPLETED)
+        for future in done:
+            task = self.running.pop(future)
+            error = future.exception()
+            self._finish(task, FAILED if error else OK, error)
+
+    def _timed(self, task: Task) -> None:
+        started = time.monotonic()
+        try:
+            self.perform(task)
+        finally:
+            self.seconds[task.id] = time.monotonic() - started
+
+    def _finish(self, task: Task, state: str, error: BaseException | None = None) -> None:
+        self.status[task.id] = state
+        if error is not None:
+            self.errors[task.id] = error
+        self.report(Event("end", task, state, _message(error), self.seconds.get(task.id, 0.0)))
+        if task.host and all(self.status[i] in (OK, FAILED, SKIPPED)
+                             for i in self.host_tasks[task.host]):
+            self.active.discard(task.host)
+
+    def _start_ready(self, pool: ThreadPoolExecutor) -> int:
+        """Start every pending task whose dependencies are done (skip it when one failed),
+        within the limit of hosts; how many tasks moved."""
+        moved = 0
+        for task in self.order:
+            if self.status[task.id] != PENDING or \
+                    any(self.status[d] in (PENDING, RUNNING) for d in task.deps):
                 continue
-            active.add(task.host)
-        # reported before it counts as running: a Ctrl-C that lands in `report` leaves it
-        # pending (then skipped), never running without a thread
-        report(Event("start", task, RUNNING))
-        status[task.id] = RUNNING
-        running[pool.submit(timed, task)] = task
-        moved += 1
-    return moved
+            if self._blocked(task):
+                self._finish(task, SKIPPED)
+                moved += 1
+                continue
+            if task.host and task.host not in self.active:
+                if len(self.active) >= self.limit:
+                    continue
+                self.active.add(task.host)
+            # reported before it counts as running: a Ctrl-C that lands in `report` leaves
+            # it pending (then skipped), never running without a thread
+            self.report(Event("start", task, RUNNING))
+            self.status[task.id] = RUNNING
+            self.running[pool.submit(self._timed, task)] = task
+            moved += 1
+        return moved
+
+    def _blocked(self, task: Task) -> bool:
+        """Whether a task whose dependencies are done is skipped: a `needs` failed, the run
+        was cancelled, or (not an `always` task) a dependency failed."""
+        if any(self.status[d] != OK for d in task.required):
+            return True
+        if task.always:
+            return False
+        return self.cancel.is_set() or any(self.status[d] != OK for d in task.deps)
 
 
 def _message(error: BaseException | None) -> str:

@@ -13,7 +13,9 @@ from otterfile.transfer.sizes import Footprint, footprint
 from otterfile.command import Command, script, sequence
 from otterfile.commands import space as spaces, state as states, store
 from otterfile.errors import OtterError
-from otterfile.run.state import State, format_state, images_to_remove, mark_retired, prune_candidates
+from otterfile.run.results import checked
+from otterfile.run.state import State, images_to_remove, mark_retired, prune_candidates
+from otterfile.run.state_file import format_state
 from otterfile.report.text import human_size
 
 if TYPE_CHECKING:
@@ -22,7 +24,8 @@ if TYPE_CHECKING:
     from otterfile.plan.graph import Task
     from otterfile.runtimes.base import Runtime
     from otterfile.run.state import Release
-    from otterfile.run.engine import Engine, Lane
+    from otterfile.run.engine import Engine
+    from otterfile.run.lane import Lane
 
 SPACE_MARK = "--- otter:space"
 
@@ -123,7 +126,6 @@ def _prune(engine: Engine, lane: Lane, task: Task, executor: Executor,
            need: Footprint) -> list[Shortfall]:
     """One round trip: the artifacts are removed, the space is read again, the state marks
     `pruned` retired. Returns what is still short."""
-    from otterfile.run.flow import checked
     state = lane.state
     for release in pruned:
         state = mark_retired(state, release.id)

@@ -8,15 +8,17 @@ from otterfile.artifacts.base import AcquireContext
 from otterfile.errors import OtterError
 from otterfile.plan.graph import Task
 from otterfile.run.lock import DeployLock
-from otterfile.run.state import log_record, rollback_target
-from otterfile.run import flow, switching
+from otterfile.run.deploy_log import log_record
+from otterfile.run.state import rollback_target
+from otterfile.run import flow, recover, switching
 from otterfile.run.steps import run_step
 
 if TYPE_CHECKING:
-    from otterfile.run.lock import LockInfo
+    from otterfile.run.lock_holder import LockInfo
     from otterfile.runtimes.base import Runtime
     from otterfile.run.state import Release
-    from otterfile.run.engine import Engine, Lane
+    from otterfile.run.engine import Engine
+    from otterfile.run.lane import Lane
 
 ABORTS = ("start", "health", "switch")  # a failure here removes the new release
 
@@ -52,12 +54,12 @@ def lock(engine: Engine, lane: Lane, task: Task) -> None:
                     f"{engine.lock_wait:g}s", holder=held.holder, pid=held.pid, run=held.run)
     lane.lock = DeployLock(engine.executor(task.host), lane.deployment.name,
                            run_id=engine.run_id, on_wait=waiting)
-    took_over, read = lane.lock.acquire_then(flow.state_read(engine, lane, task),
+    took_over, read = lane.lock.acquire_then(recover.state_read(engine, lane, task),
                                              wait_seconds=engine.lock_wait)
     if took_over:
         engine.emit(task, "info", f"took over a stale lock of {took_over.holder}")
     try:
-        flow.recover(engine, lane, task, read)
+        recover.recover(engine, lane, task, read)
         if engine.rollback:
             _choose_rollback(engine, lane, task)
     except BaseException:  # unlock runs only after a lock that succeeded: release it here

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from otterfile.executors.base import Executor
     from otterfile.plan.graph import Task
     from otterfile.run.state import Release
-    from otterfile.run.engine import Engine, Lane
+    from otterfile.run.engine import Engine
+    from otterfile.run.lane import Lane
 
 PLACEHOLDERS = ("container", "unit", "instance", "release", "previous", "port", "image",
                 "digest", "commit", "host", "deployment")

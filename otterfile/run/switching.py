@@ -7,15 +7,17 @@ from typing import TYPE_CHECKING
 from otterfile.commands import state as states
 from otterfile.errors import OtterError
 from otterfile.proxies.base import EXIT_INVALID, EXIT_MISSING, EXIT_RELOAD, Site
-from otterfile.run.state import format_state, mark_live
+from otterfile.run.state import mark_live
+from otterfile.run.state_file import format_state
 from otterfile.run import handover
-from otterfile.run.flow import checked
+from otterfile.run.results import checked
 
 if TYPE_CHECKING:
     from otterfile.executors.base import Result
     from otterfile.plan.graph import Task
     from otterfile.proxies.base import Proxy
-    from otterfile.run.engine import Engine, Lane
+    from otterfile.run.engine import Engine
+    from otterfile.run.lane import Lane
 
 
 def site_of(lane: Lane, port: int | str) -> str:

@@ -43,8 +43,6 @@ ALLOWED = {
     ("artifacts/build.py", "value"): "the build kind's own fields, in its own module",
     ("artifacts/registry.py", "value"): "the registry kind's own login fields, in its module",
     # values that are not one of the five kinds
-    ("run/flow.py", "v"): "an env value: text or a Secret",
-    ("run/relaying.py", "host"): "a Host (ssh() or local()), not an interface: its user",
 }
 
 

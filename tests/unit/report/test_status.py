@@ -14,6 +14,7 @@ from otterfile.hosts import LocalHost
 from otterfile.load.loader import load
 from otterfile.errors import OtterError
 from otterfile.report.status import TargetStatus, read_status, render_status, status_record
+from otterfile.run import deploy_log as dl
 from otterfile.run import state as st
 from tests.unit.run.test_state import LIVE, OLD, names, parse, record, text
 
@@ -76,7 +77,7 @@ GOOD = json.dumps({"when": "2024-01-02T03:04:05+00:00", "who": "ann", "digest": 
     '{"who": {"a": 1}}', '{"digest": 5}', '{"commit": ["x"]}', '{"result": 1}',
 ])
 def test_a_corrupt_log_line_is_skipped(line):
-    records = st.parse_log(f"{GOOD}\n{line}\n{GOOD}\n")
+    records = dl.parse_log(f"{GOOD}\n{line}\n{GOOD}\n")
     assert records == [json.loads(GOOD)] * 2
     pair = (SimpleNamespace(name="production"), SimpleNamespace(name="web1"))
     shown = render_status([pair], [TargetStatus(log=records)], log_lines=5)
@@ -84,7 +85,7 @@ def test_a_corrupt_log_line_is_skipped(line):
 
 
 def test_a_log_record_with_missing_fields_shows_blank():
-    records = st.parse_log('{"future": 1}\n{"when": null, "seconds": {}}\n')
+    records = dl.parse_log('{"future": 1}\n{"when": null, "seconds": {}}\n')
     pair = (SimpleNamespace(name="production"), SimpleNamespace(name="web1"))
     lines = render_status([pair], [TargetStatus(log=records)], log_lines=5).splitlines()
     assert lines[-2:] == ["web1", "web1"]

@@ -20,10 +20,12 @@ from otterfile.load.loader import load
 from otterfile.plan.planner import plan
 from otterfile.report.json_lines import json_line
 from otterfile.run import check as checks
-from otterfile.run.check import MARK, Move, TargetCheck, layer_sizes, release_action
+from otterfile.run.check import MARK
+from otterfile.run.check_judge import Move, TargetCheck, release_action
+from otterfile.transfer.sizes import EMPTY_LAYER, layer_sizes
 from otterfile.run.engine import Engine
 from otterfile.run import target as reads
-from otterfile.run.flow import fingerprint
+from otterfile.run.fingerprint import fingerprint
 from otterfile.run.state import Release
 
 pytestmark = pytest.mark.unit
@@ -134,7 +136,7 @@ def test_layer_sizes_bottom_first_from_history_entries_that_made_layers():
     assert layer_sizes(HISTORY, [BASE, TOP]) == [2_000_000, 20_000]
     assert layer_sizes(None, [BASE, TOP]) is None
     assert layer_sizes(HISTORY, [BASE]) is None  # cannot be matched up: unknown
-    empty = checks.EMPTY_LAYER  # a layer of no files has size 0 in the history
+    empty = EMPTY_LAYER  # a layer of no files has size 0 in the history
     assert layer_sizes(HISTORY, [BASE, empty, TOP]) == [2_000_000, 0, 20_000]
 
 
@@ -177,7 +179,7 @@ def test_the_live_release_with_this_artifact_and_config_is_a_noop(tmp_path):
 
 
 def test_the_served_site_differs_only_by_its_port_is_unchanged(tmp_path):
-    from otterfile.run.engine import Lane
+    from otterfile.run.lane import Lane
     from otterfile.run.switching import site_of
     proj = project(tmp_path)
     dep = proj.deployments["production"]
@@ -191,7 +193,7 @@ def test_the_served_site_differs_only_by_its_port_is_unchanged(tmp_path):
 
 
 def test_a_starting_release_the_port_file_names_is_live_and_a_reload_switch_is_said(tmp_path):
-    from otterfile.run.engine import Lane
+    from otterfile.run.lane import Lane
     from otterfile.run.switching import site_of
     proj = project(tmp_path)
     dep = proj.deployments["production"]
@@ -224,7 +226,7 @@ def test_the_batch_marks_the_end_of_each_part(tmp_path):
     """The batch for two deployments, run by sh with the proxy, engine and state missing
     (read-only, nothing there): every part ends with its marker, the state read is empty."""
     import subprocess
-    from otterfile.run.engine import Lane
+    from otterfile.run.lane import Lane
     proj = project(tmp_path)
     dep = proj.deployments["production"]
 
@@ -352,7 +354,7 @@ def test_table_and_json():
 def test_plan_without_check_reaches_no_server(tmp_path, monkeypatch):
     from otterfile.cli import main
     (tmp_path / "Otterfile.py").write_text(OTTERFILE)
-    monkeypatch.setattr("otterfile.run.engine.real_engine", None)  # --check only
+    monkeypatch.setattr("otterfile.run.engines.real_engine", None)  # --check only
     done = CliRunner().invoke(main, ["-f", str(tmp_path / "Otterfile.py"), "plan",
                                      "production"])
     assert done.exit_code == 0, done.output

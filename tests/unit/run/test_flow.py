@@ -177,7 +177,7 @@ def test_redeploy_starts_beside_then_retires_the_old(tmp_path, runtime, proxy):
 
 
 def test_noop_when_the_live_release_has_this_artifact_and_config(tmp_path):
-    from otterfile.run.flow import fingerprint
+    from otterfile.run.fingerprint import fingerprint
     proj = project(tmp_path, "docker", "caddy")
     config = fingerprint(proj.deployments["production"], DIGEST, {"A": "1"}, "f00dkey")
     state = live_state("docker", "").replace(OLD, DIGEST)
@@ -246,7 +246,7 @@ def test_a_missing_proxy_is_named_and_the_new_release_removed(tmp_path):
 
 
 def test_the_fingerprint_is_keyed_by_the_target(tmp_path):
-    from otterfile.run.flow import fingerprint
+    from otterfile.run.fingerprint import fingerprint
     dep = project(tmp_path, "docker", "caddy").deployments["production"]
     one, two = (fingerprint(dep, DIGEST, {"A": "1"}, key) for key in ("k1", "k2"))
     assert one != two and len(one) == 16
@@ -254,7 +254,7 @@ def test_the_fingerprint_is_keyed_by_the_target(tmp_path):
 
 
 def test_a_new_key_on_the_target_makes_a_new_release(tmp_path):
-    from otterfile.run.flow import fingerprint
+    from otterfile.run.fingerprint import fingerprint
     proj = project(tmp_path, "docker", "caddy")
     config = fingerprint(proj.deployments["production"], DIGEST, {"A": "1"}, "old-key")
     state = live_state("docker", "").replace(OLD, DIGEST).replace('"config": null',
@@ -537,7 +537,7 @@ def test_retire_prunes_only_what_otter_started_here(tmp_path):
     from otterfile.plan.graph import Task
     from otterfile.hosts import LocalHost
     from otterfile.run import flow
-    from otterfile.run.engine import Lane
+    from otterfile.run.lane import Lane
     from otterfile.run import state as st
     foreign, ours = "sha256:" + "ee" * 32, "sha256:" + "ff" * 32
     dep = project(tmp_path, "docker", "caddy").deployments["production"]

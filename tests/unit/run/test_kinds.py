@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from otterfile.run import state as st
+from otterfile.run import state as st, state_file as sf
 from otterfile.commands import state as cs
 from otterfile.load.evaluate import evaluate
 from otterfile.executors.recording import RecordingExecutor
@@ -19,10 +19,11 @@ from otterfile.plan.graph import Task
 from otterfile.hosts import LocalHost
 from otterfile.load.loader import load
 from otterfile.plan.planner import plan
-from otterfile.run import flow, handover, kinds, target as reads
+from otterfile.run import flow, handover, kinds, recover, target as reads
 from otterfile.run import remove as removal
 from otterfile.run.deploy import execute
-from otterfile.run.engine import Engine, Lane
+from otterfile.run.engine import Engine
+from otterfile.run.lane import Lane
 from otterfile.run.runner import FAILED, OK
 from otterfile.runtimes import NAMED
 from otterfile.report.status import TargetStatus, render_status, status_record
@@ -106,30 +107,30 @@ def step(target, prefix: str):
 
 # --- releases.json -------------------------------------------------------------------------
 
-KINDS = st.Kinds(tuple(NAMED), ("caddy", "nginx"), "docker", "caddy",
+KINDS = sf.Kinds(tuple(NAMED), ("caddy", "nginx"), "docker", "caddy",
                  lambda kind, release: named(kind, release))
 
 
 def test_each_release_is_checked_against_the_runtime_that_started_it():
     text = json.dumps({"releases": [record(R0, "systemd", "previous"),
                                     record(R1, "podman", "live", NEW, "nginx")], "live": R1})
-    state = st.parse_state(text, "web1:releases.json", KINDS)
+    state = sf.parse_state(text, "web1:releases.json", KINDS)
     assert [(r.runtime, r.proxy, r.instance) for r in state.releases] == [
         ("systemd", None, f"otter-production@{R0}.service"),
         ("podman", "nginx", f"otter-production-{R1}")]
-    assert st.parse_state(st.format_state(state), "x", KINDS) == state  # written back as read
-    written = json.loads(st.format_state(state))["releases"][1]
+    assert sf.parse_state(sf.format_state(state), "x", KINDS) == state  # written back as read
+    written = json.loads(sf.format_state(state))["releases"][1]
     assert (written["runtime"], written["proxy"]) == ("podman", "nginx")
 
 
 def test_an_older_file_gets_the_otterfiles_kinds_and_says_which_it_assumed():
     text = json.dumps({"releases": [record(R0, None, "previous"),
                                     record(R1, "docker", "live", NEW)], "live": R1})
-    state, assumed = st.assume_kinds(st.parse_state(text, "x", KINDS), "docker", "caddy")
+    state, assumed = sf.assume_kinds(sf.parse_state(text, "x", KINDS), "docker", "caddy")
     assert assumed == [R0]
     assert [(r.runtime, r.proxy) for r in state.releases] == [("docker", "caddy"),
                                                              ("docker", None)]
-    assert st.assume_kinds(state, "podman", "nginx") == (state, [])
+    assert sf.assume_kinds(state, "podman", "nginx") == (state, [])
 
 
 def test_images_are_pruned_from_the_store_of_the_kind_that_holds_them():
@@ -257,7 +258,7 @@ def test_recover_removes_instances_of_every_kind_left_by_dead_runs(tmp_path):
     lane, said = Lane(dep, LocalHost("web1")), []
     engine = SimpleNamespace(executor=lambda _host: executor, artifacts={}, rollback=False,
                              emit=lambda task, kind, message: said.append(message))
-    flow.recover(engine, lane, Task("production/lock@web1", "lock", host="web1"))
+    recover.recover(engine, lane, Task("production/lock@web1", "lock", host="web1"))
     remove = [c for c in executor.commands if c.description.startswith("remove ")]
     assert len(remove) == 1 and remove[0].argv_values()[-3:] == [
         "docker", named("docker", R1), named("docker", stale)]  # the live podman one stays
@@ -362,7 +363,7 @@ def test_the_ensure_step_knows_the_other_proxy_kinds_site_and_what_else_it_serve
 
 
 def test_an_old_site_makes_a_new_release_even_with_the_same_config(tmp_path):
-    from otterfile.run.flow import fingerprint
+    from otterfile.run.fingerprint import fingerprint
     dep = project(tmp_path).deployments["production"]
     config = fingerprint(dep, NEW, {}, "f00dkey")
     live = {**record(R0, "docker", "live", NEW, "caddy"), "config": config}

@@ -10,7 +10,8 @@ import pytest
 from otterfile.commands import lock as commands
 from otterfile.errors import ExecutionError
 from otterfile.executors.local import LocalExecutor
-from otterfile.run.lock import DeployLock, LockHeld, LockInfo, parse_fields
+from otterfile.run.lock import DeployLock
+from otterfile.run.lock_holder import LockHeld, LockInfo, parse_fields
 
 pytestmark = pytest.mark.unit
 
@@ -198,7 +199,7 @@ def test_lock_info_parsing_and_command_shape():
 def test_holder_is_dead_only_for_this_boot_and_a_gone_pid():
     import os
     import subprocess
-    from otterfile.run.lock import LockInfo, boot_tag, holder_is_dead
+    from otterfile.run.lock_holder import LockInfo, boot_tag, holder_is_dead
     done = subprocess.Popen(["true"])
     done.wait()
     mine = f"{boot_tag()}-abc"

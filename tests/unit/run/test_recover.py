@@ -13,7 +13,7 @@ from otterfile.executors.recording import RecordingExecutor
 from otterfile.hosts import LocalHost
 from otterfile.plan.graph import Task
 from otterfile.proxies import caddy
-from otterfile.run import flow, target as reads
+from otterfile.run import kinds, recover as recovery, target as reads
 from otterfile.run.runner import FAILED
 from otterfile.runtimes import docker
 from tests.unit.run.test_state import LIVE, NEW, OLD, names, record, text
@@ -42,7 +42,7 @@ def recover(executor: RecordingExecutor):
                           artifact=SimpleNamespace(name="web"), proxy=caddy_value(),
                           runtime=SimpleNamespace(kind=docker.RUNTIME))
     lane = SimpleNamespace(deployment=dep, runtime=docker.RUNTIME, proxy=caddy.PROXY)
-    flow.recover(engine, lane, Task("production/lock@web1", "lock", host="web1"))
+    recovery.recover(engine, lane, Task("production/lock@web1", "lock", host="web1"))
     return lane, said
 
 
@@ -93,5 +93,5 @@ def test_only_instances_named_after_their_release_count_as_otters():
     from otterfile.runtimes import docker
     out = listing((names(LIVE), LIVE), ("victim", LIVE), (f"otter-staging-{LIVE}", LIVE),
                   (names(LIVE), NEW), ("otter-production-", ""))
-    ours = flow.named_by_otter(docker.RUNTIME, "production", container.parse_containers(out))
+    ours = kinds.named_by_otter(docker.RUNTIME, "production", container.parse_containers(out))
     assert [(i.name, i.release) for i in ours] == [(names(LIVE), LIVE)]

@@ -18,7 +18,7 @@ from otterfile.transfer.sizes import Footprint, footprint, image_bytes
 from otterfile.transfer.unpacked import unpacked_size
 from otterfile.run.space import Landing, Shortfall, parse, prunable, shortfalls
 from otterfile.run.runner import FAILED, OK, SKIPPED
-from otterfile.run.state import parse_state
+from otterfile.run.state_file import parse_state
 from tests.unit.run.test_flow import DIGEST, Images, answers, deploy, live_state, verbs
 
 pytestmark = pytest.mark.unit
@@ -270,7 +270,7 @@ def test_room_enough_costs_no_round_trip(tmp_path, monkeypatch):
 
 
 def test_the_state_read_asks_for_the_room_only_where_the_artifact_will_ship(tmp_path):
-    from otterfile.run.flow import state_read
+    from otterfile.run.recover import state_read
     outcome, target, engine = deploy(tmp_path, "docker", "caddy", answers())
     text = state_read(engine, engine.lane("production", "web1"), None).argv_values()[2]
     assert 'present | tagged) layers="" room="" ;;' in text  # the target has it: no room asked

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from otterfile.run import state as st
+from otterfile.run import deploy_log as dl, state as st, state_file as sf
 from otterfile.commands import container
 from otterfile.commands import state as cs
 from otterfile.errors import OtterError
@@ -53,31 +53,31 @@ def test_release_id_is_sortable_and_utc():
 
 def test_format_and_parse_round_trip_keep_unknown_keys():
     state = replace(deployed(2), extra={"future": 1})
-    text = st.format_state(state)
+    text = sf.format_state(state)
     data = json.loads(text)
     assert set(data) == {"releases", "live", "future"} and text.endswith("}\n")
     assert set(data["releases"][0]) == {"id", "digest", "image", "commit", "ref", "created",
                                         "status", "port", "instance", "config", "runtime",
                                         "proxy"}
-    assert st.parse_state(text) == state and st.parse_state(text).extra == {"future": 1}
-    assert st.parse_state("") == st.State()
+    assert sf.parse_state(text) == state and sf.parse_state(text).extra == {"future": 1}
+    assert sf.parse_state("") == st.State()
     with pytest.raises(OtterError, match="server-a:.*releases.json"):
-        st.parse_state("{not json", "server-a:/var/lib/otter/p/releases.json")
+        sf.parse_state("{not json", "server-a:/var/lib/otter/p/releases.json")
 
 
 def test_a_legacy_container_key_is_read_as_the_instance():
     """otter 0.1 wrote each release's container as "container"; it is the instance now."""
     old = release(1)
-    record = json.loads(st.format_state(st.State((old,), old.id)))
+    record = json.loads(sf.format_state(st.State((old,), old.id)))
     record["releases"][0]["container"] = record["releases"][0].pop("instance")
-    state = st.parse_state(json.dumps(record))
+    state = sf.parse_state(json.dumps(record))
     assert state.get(old.id).instance == f"otter-production-{old.id}"
     assert state == st.State((old,), old.id)
-    written = json.loads(st.format_state(state))["releases"][0]
+    written = json.loads(sf.format_state(state))["releases"][0]
     assert "container" not in written and written["instance"] == old.instance  # new name
-    both = json.loads(st.format_state(state))
+    both = json.loads(sf.format_state(state))
     both["releases"][0]["container"] = "stale"
-    assert st.parse_state(json.dumps(both)).get(old.id).instance == old.instance
+    assert sf.parse_state(json.dumps(both)).get(old.id).instance == old.instance
 
 
 def test_transitions():
@@ -141,7 +141,7 @@ def test_trim_history_forgets_oldest_failed_and_retired():
 
 
 def test_log_record_is_one_json_line():
-    line = st.log_record(who="ann@laptop", deployment="production", digest="sha256:ab",
+    line = dl.log_record(who="ann@laptop", deployment="production", digest="sha256:ab",
                          result="ok", stages={"ship": 1.23456, "start": 0.5},
                          release="r1", commit="c0ffee", when=T0)
     assert "\n" not in line
@@ -149,7 +149,7 @@ def test_log_record_is_one_json_line():
                                 "deployment": "production", "release": "r1",
                                 "digest": "sha256:ab", "commit": "c0ffee", "result": "ok",
                                 "seconds": {"ship": 1.235, "start": 0.5}}
-    assert st.parse_log(line + "\n{torn\n[1]\n" + line) == [json.loads(line)] * 2
+    assert dl.parse_log(line + "\n{torn\n[1]\n" + line) == [json.loads(line)] * 2
 
 
 def test_builders_argv():
@@ -175,8 +175,8 @@ def test_write_append_read_for_real(tmp_path):
     assert empty.ok and cs.parse_read(empty.stdout, parse) == \
         cs.TargetState(st.State(), listed=frozenset({"docker"}))
     state = deployed(2)
-    assert run(cs.write_state("production", st.format_state(state), base=base)).ok
-    records = [st.log_record(who="ann@laptop", deployment="production", digest=f"d{n}",
+    assert run(cs.write_state("production", sf.format_state(state), base=base)).ok
+    records = [dl.log_record(who="ann@laptop", deployment="production", digest=f"d{n}",
                              result="ok", stages={}, when=T0) for n in range(4)]
     for record in records:
         assert run(cs.append_log("production", record, base=base)).ok
@@ -278,7 +278,7 @@ def names(release_id: str) -> str:
 
 
 # the kinds this otter knows; docker behind caddy assumed for a record that names none
-KINDS = st.Kinds(("docker", "podman", "systemd"), ("caddy", "nginx"), "docker", "caddy",
+KINDS = sf.Kinds(("docker", "podman", "systemd"), ("caddy", "nginx"), "docker", "caddy",
                  lambda kind, release_id: NAMED[kind].instance_name("production", release_id))
 
 
@@ -294,13 +294,13 @@ def text(*records: dict, live: object = LIVE, **extra) -> str:
 
 
 def parse(content: str) -> st.State:
-    return st.parse_state(content, WHERE, KINDS)
+    return sf.parse_state(content, WHERE, KINDS)
 
 
 def test_a_file_otter_wrote_reads_back():
     state = parse(text(record(), record(NEW, status="starting", port=None)))
     assert state.live_release.instance == names(LIVE)
-    assert st.parse_state(st.format_state(state), WHERE, KINDS) == state
+    assert sf.parse_state(sf.format_state(state), WHERE, KINDS) == state
     assert parse("") == st.State() and parse(text(live=None)) == st.State()
 
 
@@ -376,7 +376,7 @@ def test_the_instance_must_be_the_one_otter_names():
     named = text(record(), record(NEW, status="previous", instance="victim", runtime="podman"))
     with pytest.raises(OtterError, match="releases/1/instance: 'victim' is not the"):
         parse(named)
-    assert st.parse_state(tampered).get(NEW).instance == "victim"  # without kinds
+    assert sf.parse_state(tampered).get(NEW).instance == "victim"  # without kinds
     with pytest.raises(OtterError, match="releases/0/instance: None"):
         parse(text(record(instance=None)))
     legacy = {k: v for k, v in record(container="victim").items() if k != "instance"}

@@ -12,7 +12,7 @@ from otterfile.executors.recording import RecordingExecutor
 from otterfile.plan.planner import plan
 from otterfile.run import check as checks, target as reads
 from otterfile.run.engine import Engine
-from otterfile.run.flow import fingerprint
+from otterfile.run.fingerprint import fingerprint
 from otterfile.run.state import Release, State
 from tests.unit.run.test_flow import DIGEST, OLD, Images, answers, deploy, project
 

@@ -20,7 +20,7 @@ from otterfile.executors.local import LocalExecutor
 from otterfile.executors.streams import Stream
 from otterfile.hosts import ssh
 from otterfile.load.loader import load
-from otterfile.run.engine import real_engine
+from otterfile.run.engines import real_engine
 
 ID = "sha256:" + "ab" * 32
 

@@ -21,7 +21,7 @@ from otterfile.executors.base import Result
 from otterfile.executors.recording import RecordingExecutor
 from otterfile.hosts import LocalHost
 from otterfile.plan.planner import plan
-from otterfile.run import flow, target as reads
+from otterfile.run import recover, target as reads
 from otterfile.run.deploy import execute
 from otterfile.run.engine import Engine
 from otterfile.runtimes import docker, podman, systemd
@@ -244,7 +244,7 @@ def lane_for(runtime, artifact: Artifact | None, rollback: bool = False):
     (systemd.RUNTIME, Artifact("file", DIGEST, source="/r"), False, False),
 ], ids=["docker", "podman", "registry", "rollback", "systemd"])
 def test_which_lanes_ask_for_layers(runtime, artifact, rollback, asked):
-    command = flow._layers_to_read(*lane_for(runtime, artifact, rollback))
+    command = recover.layers_to_read(*lane_for(runtime, artifact, rollback))
     assert (command == container.layer_lists(runtime.name)) if asked else command is None
 
 

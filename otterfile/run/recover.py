@@ -1,0 +1,138 @@
+"""The lock stage's read of a target and `recover`, written over `Runtime` and `Proxy`:
+`state_read` is the one command the lock's round trip runs once the lock is ours (the
+target read, the proxy ensured, the ship probe, the layers held and the room); `recover`
+takes what it printed into the lane and removes the instances of runs that died, except
+the one the proxy serves."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from otterfile.command import Command, sequence
+from otterfile.commands import state as states, store
+from otterfile.errors import OtterError
+from otterfile.proxies import install
+from otterfile.run import handover, kinds, space, target
+from otterfile.run.kinds import named_by_otter
+from otterfile.run.results import checked
+from otterfile.run.state import mark_failed
+from otterfile.run.state_file import format_state
+from otterfile.transfer.probe import probed
+
+if TYPE_CHECKING:
+    from otterfile.executors.base import Executor, Result
+    from otterfile.plan.graph import Task
+    from otterfile.proxies.base import Switching
+    from otterfile.run.engine import Engine
+    from otterfile.run.lane import Lane
+    from otterfile.run.target import Reading
+
+
+def state_read(engine: Engine, lane: Lane, task: Task) -> Command:
+    """What `recover` reads (target.command): the fingerprint key (made the first time), and,
+    for an artifact the ship stage will send, whether the target has it, which image layers
+    it holds and the room where it lands; behind a proxy, the proxy installed and running
+    first. The lock stage runs it in the round trip that takes the lock."""
+    dep = lane.deployment
+    probe = _probe_of(engine, lane)
+    both = target.command(dep, key=states.fingerprint_key(dep.name),
+                          probe=probe[1] if probe else None, layers=layers_to_read(engine, lane),
+                          room=space.read_line(lane.runtime, dep.name) if probe else "")
+    # a recreate service is not behind the proxy: nothing to install for it
+    if dep.recreate:
+        return both
+    return sequence(handover.ensure(dep), both,
+                    description=f"{both.description} ({lane.proxy.name} installed and running)")
+
+
+def recover(engine: Engine, lane: Lane, task: Task, read: Result | None = None) -> None:
+    """From what `state_read` printed (`read`, its Result; None: run it now, one round
+    trip): instances of runs that died are removed, except the one the proxy serves."""
+    executor, dep = engine.executor(task.host), lane.deployment
+    if read is None:
+        read = executor.run(state_read(engine, lane, task))
+    # an invalid file: nothing is touched
+    reading = target.parse(dep, executor.host.name, _read_output(engine, task, executor, read))
+    _take_reading(engine, lane, task, reading)
+    reading = target.complete(dep, executor, reading)
+    note = kinds.assumed_note(dep, executor.host.name, reading.target)
+    if note:
+        engine.emit(task, "info", note)
+    instances = named_by_otter(lane.runtime, dep.name, reading.target.instances)
+    state, live = target.live(dep, reading)
+    serving = live and kinds.release_key(dep, live)
+    stale = [i for i in instances if kinds.key(dep, i) != serving]
+    for release in state.releases:
+        if release.status == "starting":
+            state = mark_failed(state, release.id)
+    if stale:
+        checked(executor, kinds.remove_instances(dep, stale),
+                "removing instances left by an earlier run")
+        engine.emit(task, "info", f"removed {len(stale)} instance(s) left by an earlier run")
+    if state != reading.state:
+        checked(executor, states.write_state(dep.name, format_state(state)), "writing state")
+    lane.state, lane.previous = state, live
+    lane.running = frozenset(kinds.key(dep, i) for i in instances if i.running)
+    lane.started = store.started(list(reading.started), [i.digest for i in instances])
+
+
+def _take_reading(engine: Engine, lane: Lane, task: Task, reading: Reading) -> None:
+    """What the ship and switch stages use of the read: the key, old proxy sites, the room,
+    the layers held and the probe's answer."""
+    lane.key, lane.old_sites = reading.key, reading.old_sites
+    lane.space = space.parse(reading.space or "")  # none: there, or not sent
+    # no listing (it did not run): unknown, the image ships whole; garbage lists nothing
+    lane.layers = lane.runtime.parse_layers(reading.layers) \
+        if layers_to_read(engine, lane) and reading.layers is not None else None
+    probe = _probe_of(engine, lane)
+    found = probed(reading.probe) if probe and reading.probe is not None else None
+    lane.probed = (probe[0], found) if probe and found is not None else None
+    switching = target.switching(lane.deployment, reading)
+    if switching is not None:
+        _take_switching(engine, lane, task, switching)
+
+
+def _take_switching(engine: Engine, lane: Lane, task: Task, switching: Switching) -> None:
+    """How the proxy switches on this target; said when the host makes it reload (nginx
+    without njs), as the user who chose `switch="file"` expects no reload."""
+    dep = lane.deployment
+    lane.switching = switching
+    if not lane.switching.per_request and dep.proxy.switch == "file":
+        engine.emit(task, "info", f"{lane.proxy.name} switches by reload here: "
+                    f"{lane.switching.why}")
+
+
+def layers_to_read(engine: Engine, lane: Lane) -> Command | None:
+    """The runtime's listing of the image layers a target holds, when this lane ships an
+    image from the controller or a build host (not a registry pull, not a rollback)."""
+    artifact = engine.artifacts.get(lane.deployment.artifact.name)
+    if engine.rollback or artifact is None or artifact.form != "image" or \
+            artifact.pull is not None:
+        return None
+    return lane.runtime.layers()
+
+
+def _probe_of(engine: Engine, lane: Lane) -> tuple[str, Command] | None:
+    """(digest, the runtime's probe) of the artifact this lane's ship stage will send, so
+    the state read answers the probe; None for a rollback or a registry pull (ship asks)."""
+    artifact = engine.artifacts.get(lane.deployment.artifact.name)
+    if engine.rollback or artifact is None or artifact.pull is not None or \
+            artifact.form not in lane.runtime.forms:
+        return None
+    try:
+        return artifact.digest, lane.runtime.probe(artifact)
+    except OtterError:  # an artifact this runtime cannot run: ship says so
+        return None
+
+
+def _read_output(engine: Engine, task: Task, executor: Executor, result: Result) -> str:
+    """The state read's stdout, or a clear error naming the host (the proxy missing and
+    not installable, the read failed). What was installed or started is said."""
+    if result.exited == install.EXIT_PROXY:
+        raise OtterError(f"{executor.host.name}: {result.tail(8)}")
+    if not result.ok:
+        raise OtterError(f"{executor.host.name}: reading the release state failed (exit "
+                         f"{result.exited}): {result.tail(8) or result.tail(8, 'stdout')}")
+    for line in result.stderr.splitlines():  # what the proxy's ensure did, or could not
+        if line.startswith("otter: "):
+            engine.emit(task, "info", line.removeprefix("otter: "))
+    return result.stdout
