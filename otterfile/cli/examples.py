@@ -4,6 +4,7 @@ docstring's first line says what it shows."""
 from __future__ import annotations
 
 import ast
+import fnmatch
 import importlib
 import os
 import shutil
@@ -46,7 +47,26 @@ def files_of(name: str) -> list[Path]:
         raise OtterError(f"no example {name!r}; the examples: {', '.join(known)}")
     root = folder() / name
     return sorted(p.relative_to(root) for p in root.rglob("*")
-                  if p.is_file() and not SKIP & set(p.relative_to(root).parts))
+                  if p.is_file() and not SKIP & set(p.relative_to(root).parts)
+                  and not _ignored(p, root))
+
+
+def _ignored(path: Path, root: Path) -> bool:
+    """Named in a .gitignore of its folder or above (what a build left in a checkout's
+    example, such as hello's app/busybox): plain names and globs, no negation."""
+    for parent in [path.parent, *path.parent.parents]:
+        ignore = parent / ".gitignore"
+        if ignore.is_file():
+            parts = path.relative_to(parent).parts
+            names = [*parts, *("/".join(parts[:n]) for n in range(2, len(parts) + 1))]
+            for pattern in ignore.read_text().split("\n"):
+                pattern = pattern.strip().strip("/")
+                if pattern and not pattern.startswith(("#", "!")) and \
+                        any(fnmatch.fnmatch(name, pattern) for name in names):
+                    return True
+        if parent == root:
+            return False
+    return False
 
 
 def copy(name: str, into: Path, force: bool) -> list[Path]:

@@ -31,7 +31,8 @@ def test_an_example_is_copied_whole_with_its_secrets_private(tmp_path):
     assert result.exit_code == 0, result.output
     source = ROOT / "examples" / "hello"
     expected = sorted(p.relative_to(source) for p in source.rglob("*")
-                      if p.is_file() and "__pycache__" not in p.parts)
+                      if p.is_file() and "__pycache__" not in p.parts
+                      and p.relative_to(source) != Path("app/busybox"))  # a build's, ignored
     copied = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     assert copied == expected and Path(".otter/secrets") in copied
     assert (tmp_path / "Otterfile.py").read_text() == (source / "Otterfile.py").read_text()
@@ -39,6 +40,19 @@ def test_an_example_is_copied_whole_with_its_secrets_private(tmp_path):
     assert stat.S_IMODE((tmp_path / ".otter" / "secrets").stat().st_mode) == 0o600
     listed = CliRunner().invoke(main, ["-f", str(tmp_path / "Otterfile.py"), "list"])
     assert listed.exit_code == 0 and "production" in listed.output, listed.output
+
+
+def test_what_a_gitignore_names_is_not_copied(tmp_path, monkeypatch):
+    from otterfile.cli import examples
+    made = tmp_path / "examples" / "demo"
+    (made / "app" / "out").mkdir(parents=True)
+    (made / "Otterfile.py").write_text('"""A demo."""\n')
+    (made / "app" / ".gitignore").write_text("# built\nbusybox\nout/\n*.log\n")
+    for name in ("busybox", "keep.txt", "x.log", "out/a.bin"):
+        (made / "app" / name).write_text(name)
+    monkeypatch.setattr(examples, "folder", lambda: tmp_path / "examples")
+    assert examples.files_of("demo") == [Path("Otterfile.py"), Path("app/.gitignore"),
+                                         Path("app/keep.txt")]
 
 
 def test_an_existing_file_is_never_overwritten_without_force(tmp_path):
