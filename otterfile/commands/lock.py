@@ -2,7 +2,7 @@
 
 It holds `info` (holder, pid, since, run id) and `heartbeat` (epoch seconds on the
 target, refreshed by the holder). Times are the target's clock, so no skew.
-Every script prints `key=value` lines; see `otterfile.run.lock.parse_fields`.
+Every script prints `key=value` lines; see `otterfile.run.lock_holder.parse_fields`.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A proxy kind present and running on a target, installed with apt if missing; refused where
 another proxy holds ports 80/443, unless that proxy serves this deployment and nothing else
 (a proxy kind change: installed, left stopped, the switch hands the ports over). Runs first
-in the round trip that reads a deployment's state (flow.recover), so a deploy costs no extra
+in the round trip that reads a deployment's state (recover.recover), so a deploy costs no extra
 trip for it. Each proxy kind says what installing and starting it takes (`Install`)."""
 from __future__ import annotations
 

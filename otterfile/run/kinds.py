@@ -30,7 +30,7 @@ def proxy_name(dep: DeploymentDef) -> str | None:
 
 
 def kinds_of(dep: DeploymentDef) -> Kinds:
-    """What `dep`'s releases.json is checked against (see state.Kinds)."""
+    """What `dep`'s releases.json is checked against (see state_file.Kinds)."""
     return Kinds(tuple(RUNTIMES), tuple(PROXIES), dep.runtime.kind.name, proxy_name(dep),
                  lambda kind, release: RUNTIMES[kind].instance_name(dep.name, release))
 
