@@ -5,6 +5,7 @@ any target is asked anything. Nothing runs; no Docker engine is needed."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -141,6 +142,9 @@ def test_the_plan_ships_it_as_an_image_and_names_it(tmp_path):
     assert "warning" not in result.output  # a name in the engine is no unpinned download
 
 
+CREATED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00")  # a release's start, by the clock
+
+
 def run(tmp_path, source: str, images: Images):
     """`otter run production` against a scripted fresh target (test_flow's) and the fake
     controller store: (outcome, executors by host, events, each target command as shown)."""
@@ -155,7 +159,7 @@ def run(tmp_path, source: str, images: Images):
     engine = Engine(project, events.append, connect=connect, images=images,
                     release_id=lambda digest: "R1")
     done = execute(plan(project, ["production"]), engine, None)
-    shown = [c.display().replace(engine.run_id, "RUN")
+    shown = [CREATED.sub("TIME", c.display().replace(engine.run_id, "RUN"))
              for c in made["web1"].commands] if "web1" in made else []
     return done.outcome, made, events, shown
 
