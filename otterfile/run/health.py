@@ -113,11 +113,11 @@ def _raise_if_exited(engine: Engine, lane: Lane, task: Task, reason: str,
     if not status.alive:
         logs = "\n".join("    " + line for line in status.logs.splitlines()[-10:])
         oom = ", OOM-killed: out of memory" if status.oom_killed else ""  # else a bare 137
-        # a restart policy started it again: an exit all the same
-        state = "exited and restarted" if status.restarts and status.state in RUNNING \
-            else status.state
-        raise HealthFailed(f"{executor.host.name}: {name} {state} (exit {status.exit_code}{oom}, "
-                           f"{status.restarts} restarts) {when}; {reason}"
+        # a restart policy started it again: an exit all the same (its code is the new run's)
+        how = f"exited and restarted ({status.restarts} restarts{oom})" \
+            if status.restarts and status.state in RUNNING else \
+            f"{status.state} (exit {status.exit_code}{oom}, {status.restarts} restarts)"
+        raise HealthFailed(f"{executor.host.name}: {name} {how} {when}; {reason}"
                            + (f"\n  last log lines:\n{logs}" if logs else ""))
 
 
