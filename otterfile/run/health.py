@@ -5,7 +5,7 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from otterfile.errors import OtterError
-from otterfile.executors.base import ProbeFailed
+from otterfile.executors.base import HttpGet, ProbeFailed
 
 if TYPE_CHECKING:
     from otterfile.plan.graph import Task
@@ -31,20 +31,24 @@ def wait_healthy(engine: Engine, lane: Lane, task: Task) -> None:
     assert lane.release is not None and lane.release.port is not None  # start ran
     # a str port is a plan's placeholder, which only the recording executor gets
     with engine.executor(task.host).http(lane.release.port) as get:  # type: ignore[arg-type]
-        def poll() -> tuple[int | None, str]:
-            """(the status when healthy, else None; why not)"""
-            try:
-                status = get(path)
-            except ProbeFailed as error:
-                return None, f"GET {path}: {error}"
-            if (status == expect) if expect else status < 500:
-                return status, ""
-            return None, f"GET {path} answered {status}, expected {expect or 'below 500'}"
+        poll = _poller(get, path, expect)
         said = _until_healthy(engine, lane, task, poll)
         if stable > 0:
             watched = _stay_healthy(engine, lane, task, poll, stable)
             said += f", then stayed healthy for {watched:.1f}s"
     engine.emit(task, "info", said)
+
+
+def _poller(get: HttpGet, path: str, expect: int | None) -> Poll:
+    def poll() -> tuple[int | None, str]:
+        try:
+            status = get(path)
+        except ProbeFailed as error:
+            return None, f"GET {path}: {error}"
+        if (status == expect) if expect else status < 500:
+            return status, ""
+        return None, f"GET {path} answered {status}, expected {expect or 'below 500'}"
+    return poll
 
 
 def _until_healthy(engine: Engine, lane: Lane, task: Task, poll: Poll) -> str:
@@ -81,19 +85,21 @@ def _stay_healthy(engine: Engine, lane: Lane, task: Task, poll: Poll, seconds: f
         time.sleep(min(POLL_SECONDS, seconds - elapsed))
         polls += 1
         status, reason = poll()
-        when = (f"{time.monotonic() - first:.1f}s after it was first healthy "
-                f"(min_ready_seconds={seconds:g})")
+        when = _since(first, seconds)
         if status is None:
             _raise_if_exited(engine, lane, task, reason, when)
             raise HealthFailed(f"{_host(engine, task)}: {lane.release.instance} not healthy "
                                f"{when}: {reason}")
         if polls % STATUS_EVERY == 0:
             _raise_if_exited(engine, lane, task, "it answered healthy until then", when)
-    watched = time.monotonic() - first
-    _raise_if_exited(engine, lane, task, "it answered healthy until then",
-                     f"{watched:.1f}s after it was first healthy (min_ready_seconds="
-                     f"{seconds:g})")
+    watched, when = time.monotonic() - first, _since(first, seconds)
+    _raise_if_exited(engine, lane, task, "it answered healthy until then", when)
     return watched
+
+
+def _since(first: float, seconds: float) -> str:
+    return (f"{time.monotonic() - first:.1f}s after it was first healthy "
+            f"(min_ready_seconds={seconds:g})")
 
 
 def wait_running(engine: Engine, lane: Lane, task: Task, settle_seconds: float = 2.0) -> None:

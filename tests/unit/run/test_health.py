@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from otterfile import HealthCheck, ssh
+from otterfile import HealthCheck, OtterError, ssh
 from otterfile.executors.base import ProbeFailed
 from otterfile.executors.recording import RecordingExecutor
 from otterfile.run import health
@@ -78,13 +78,14 @@ class Target(RecordingExecutor):
         pass  # RecordingExecutor's constructor sets it; `answer` decides
 
 
-def gate(monkeypatch, runtime: str, answer, inspect, min_ready: float = 5):
-    """Run the health gate; (what it said or the HealthFailed it raised, the target)."""
+def gate(monkeypatch, runtime: str, answer, inspect, min_ready: float = 5,
+         cancel: threading.Event | None = None):
+    """Run the health gate; (what it said or the OtterError it raised, the target)."""
     clock = Clock()
     monkeypatch.setattr(health, "time", clock)
     target = Target(clock, answer, lambda t: STATUS[runtime][inspect(t)])
     said: list[str] = []
-    engine = SimpleNamespace(executor=lambda host: target, cancel=threading.Event(),
+    engine = SimpleNamespace(executor=lambda host: target, cancel=cancel or threading.Event(),
                              emit=lambda task, kind, message: said.append(message))
     check = HealthCheck(path="/health", timeout_seconds=10, min_ready_seconds=min_ready)
     lane = SimpleNamespace(deployment=SimpleNamespace(health_check=check),
@@ -92,7 +93,7 @@ def gate(monkeypatch, runtime: str, answer, inspect, min_ready: float = 5):
                            runtime=NAMED[runtime])
     try:
         wait_healthy(engine, lane, SimpleNamespace(host="web1"))  # type: ignore[arg-type]
-    except HealthFailed as error:
+    except OtterError as error:
         return error, target
     return said, target
 
@@ -144,3 +145,15 @@ def test_a_release_never_healthy_is_refused_as_before(monkeypatch):
     error, _ = gate(monkeypatch, "docker", lambda t: 503, lambda t: "running")
     assert str(error) == (f"web1: {INSTANCE} not healthy after 10s: GET /health answered "
                           "503, expected 200")
+
+
+def test_ctrl_c_within_the_window_stops_the_watch(monkeypatch):
+    cancel = threading.Event()
+
+    def answer(t):
+        if t >= 1:
+            cancel.set()  # what the engine's interrupt() does
+        return 200
+    error, target = gate(monkeypatch, "docker", answer, lambda t: "running", cancel=cancel)
+    assert type(error) is OtterError and str(error) == "interrupted during the health check"
+    assert target.gets[-1] == 1.0
