@@ -48,6 +48,7 @@ def check_health(value: Any) -> HealthCheck | None:
     check_number("interval_seconds", value.interval_seconds)
     check_number("timeout_seconds", value.timeout_seconds)
     check_int("expect_status", value.expect_status, 100, 599)
+    check_number("min_ready_seconds", value.min_ready_seconds, 0, inclusive=True)
     return value
 
 

@@ -87,12 +87,14 @@ class Systemd:
 
 @dataclass(frozen=True)
 class HealthCheck:
-    """When a new release counts as healthy: `path` answers `expect_status`."""
+    """When a new release counts as healthy: `path` answers `expect_status`, and keeps
+    answering so for `min_ready_seconds` after the first time."""
 
     path: Any = "/"
     interval_seconds: Any = 30
     timeout_seconds: Any = 60
     expect_status: Any = 200
+    min_ready_seconds: Any = 0
 
 
 @dataclass(frozen=True)

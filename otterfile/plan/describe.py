@@ -131,7 +131,10 @@ def settings(dep: DeploymentDef) -> dict[str, Any]:
 
 def live_release(dep: DeploymentDef) -> str:
     """What a run does to the release that is live (a fresh target has none)."""
-    health = f"{dep.health_check.path} answers" if dep.health_check else "it answers on /"
+    check = dep.health_check
+    health = f"{check.path} answers" if check else "it answers on /"
+    if check and check.min_ready_seconds:
+        health += f" and keeps answering so for {check.min_ready_seconds:g}s (min_ready_seconds)"
     how = "by a graceful reload" if dep.proxy.switch == "reload" else (
         f"without a reload (RELEASE's port file in {upstream_dir(dep.name)}, read per "
         "request; by a graceful reload where the proxy cannot read it: nginx without njs)")

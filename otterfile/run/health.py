@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from otterfile.errors import OtterError
-from otterfile.executors.base import ProbeFailed
+from otterfile.executors.base import HttpGet, ProbeFailed
 
 if TYPE_CHECKING:
     from otterfile.plan.graph import Task
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 POLL_SECONDS = 0.5
 STATUS_EVERY = 4  # look at the instance every few failed polls
 DEFAULT_TIMEOUT = 30
+RUNNING = ("running", "activating")
+Poll = Callable[[], "tuple[int | None, str]"]  # one GET: (the status when healthy, why not)
 
 
 class HealthFailed(OtterError):
@@ -22,33 +24,83 @@ class HealthFailed(OtterError):
 
 
 def wait_healthy(engine: Engine, lane: Lane, task: Task) -> None:
-    """Poll until `expect_status` (or, without a health check, any answer below 500)."""
+    """Poll until `expect_status` (or, without a health check, any answer below 500); with
+    `min_ready_seconds`, keep polling that long after the first healthy answer."""
     check = lane.deployment.health_check
     path, expect = (check.path, check.expect_status) if check else ("/", None)
-    limit = check.timeout_seconds if check else DEFAULT_TIMEOUT
-    deadline = time.monotonic() + limit
-    executor, reason, polls = engine.executor(task.host), "no answer yet", 0
+    stable = check.min_ready_seconds if check else 0
     assert lane.release is not None and lane.release.port is not None  # start ran
-    with executor.http(lane.release.port) as get:  # a str port: a plan's (executors.base.Port)
-        while time.monotonic() < deadline and not engine.cancel.is_set():
-            polls += 1
-            try:
-                status = get(path)
-                if (status == expect) if expect else status < 500:
-                    engine.emit(task, "info", f"GET {path} answered {status} "
-                                f"after {polls} poll(s)")
-                    return
-                reason = f"GET {path} answered {status}, expected {expect or 'below 500'}"
-            except ProbeFailed as error:
-                reason = f"GET {path}: {error}"
-            if polls % STATUS_EVERY == 1:
-                _raise_if_exited(engine, lane, task, reason)
-            time.sleep(POLL_SECONDS)
+    # a str port: a plan's placeholder (executors.base.Port)
+    with engine.executor(task.host).http(lane.release.port) as get:
+        poll = _poller(get, path, expect)
+        said = _until_healthy(engine, lane, task, poll)
+        if stable > 0:
+            watched = _stay_healthy(engine, lane, task, poll, stable)
+            said += f", then stayed healthy for {watched:.1f}s"
+    engine.emit(task, "info", said)
+
+
+def _poller(get: HttpGet, path: str, expect: int | None) -> Poll:
+    def poll() -> tuple[int | None, str]:
+        try:
+            status = get(path)
+        except ProbeFailed as error:
+            return None, f"GET {path}: {error}"
+        if (status == expect) if expect else status < 500:
+            return status, ""
+        return None, f"GET {path} answered {status}, expected {expect or 'below 500'}"
+    return poll
+
+
+def _until_healthy(engine: Engine, lane: Lane, task: Task, poll: Poll) -> str:
+    """Poll until the first healthy answer; what it was, or HealthFailed."""
+    assert lane.release is not None
+    check = lane.deployment.health_check
+    limit = check.timeout_seconds if check else DEFAULT_TIMEOUT
+    deadline, reason, polls = time.monotonic() + limit, "no answer yet", 0
+    while time.monotonic() < deadline and not engine.cancel.is_set():
+        polls += 1
+        status, reason = poll()
+        if status is not None:
+            path = check.path if check else "/"
+            return f"GET {path} answered {status} after {polls} poll(s)"
+        if polls % STATUS_EVERY == 1:
+            _raise_if_exited(engine, lane, task, reason)
+        time.sleep(POLL_SECONDS)
     if engine.cancel.is_set():
         raise OtterError("interrupted during the health check")
     _raise_if_exited(engine, lane, task, reason)
-    raise HealthFailed(f"{executor.host.name}: {lane.release.instance} not healthy after "
+    raise HealthFailed(f"{_host(engine, task)}: {lane.release.instance} not healthy after "
                        f"{limit:g}s: {reason}")
+
+
+def _stay_healthy(engine: Engine, lane: Lane, task: Task, poll: Poll, seconds: float) -> float:
+    """Healthy at every poll for `seconds` after the first healthy answer, its instance never
+    exited nor restarted (the runtime's restart count: an exit between two polls shows);
+    the seconds watched, or HealthFailed."""
+    assert lane.release is not None
+    first, polls = time.monotonic(), 0
+    while (elapsed := time.monotonic() - first) < seconds:
+        if engine.cancel.is_set():
+            raise OtterError("interrupted during the health check")
+        time.sleep(min(POLL_SECONDS, seconds - elapsed))
+        polls += 1
+        status, reason = poll()
+        when = _since(first, seconds)
+        if status is None:
+            _raise_if_exited(engine, lane, task, reason, when)
+            raise HealthFailed(f"{_host(engine, task)}: {lane.release.instance} not healthy "
+                               f"{when}: {reason}")
+        if polls % STATUS_EVERY == 0:
+            _raise_if_exited(engine, lane, task, "it answered healthy until then", when)
+    watched, when = time.monotonic() - first, _since(first, seconds)
+    _raise_if_exited(engine, lane, task, "it answered healthy until then", when)
+    return watched
+
+
+def _since(first: float, seconds: float) -> str:
+    return (f"{time.monotonic() - first:.1f}s after it was first healthy "
+            f"(min_ready_seconds={seconds:g})")
 
 
 def wait_running(engine: Engine, lane: Lane, task: Task, settle_seconds: float = 2.0) -> None:
@@ -60,13 +112,21 @@ def wait_running(engine: Engine, lane: Lane, task: Task, settle_seconds: float =
     engine.emit(task, "info", f"{lane.release.instance} running after {settle_seconds:g}s")
 
 
-def _raise_if_exited(engine: Engine, lane: Lane, task: Task, reason: str) -> None:
+def _raise_if_exited(engine: Engine, lane: Lane, task: Task, reason: str,
+                     when: str = "before it was healthy") -> None:
     assert lane.release is not None and lane.release.instance is not None  # start ran
     executor, rt, name = engine.executor(task.host), lane.runtime, lane.release.instance
     status = rt.parse_inspect(executor.run(rt.inspect(name)).stdout)
     if not status.alive:
         logs = "\n".join("    " + line for line in status.logs.splitlines()[-10:])
         oom = ", OOM-killed: out of memory" if status.oom_killed else ""  # else a bare 137
-        raise HealthFailed(f"{executor.host.name}: {name} {status.state} (exit "
-                           f"{status.exit_code}{oom}, {status.restarts} restarts) before it was "
-                           f"healthy; {reason}" + (f"\n  last log lines:\n{logs}" if logs else ""))
+        # a restart policy started it again: an exit all the same (its code is the new run's)
+        how = f"exited and restarted ({status.restarts} restarts{oom})" \
+            if status.restarts and status.state in RUNNING else \
+            f"{status.state} (exit {status.exit_code}{oom}, {status.restarts} restarts)"
+        raise HealthFailed(f"{executor.host.name}: {name} {how} {when}; {reason}"
+                           + (f"\n  last log lines:\n{logs}" if logs else ""))
+
+
+def _host(engine: Engine, task: Task) -> str:
+    return engine.executor(task.host).host.name

@@ -66,9 +66,9 @@ def production():
 
 
 def write_app(folder: Path, version: str, healthy: bool = True, failure: str = "404",
-              start_delay: float = 0) -> Path:
+              start_delay: float = 0, exit_after: float | None = None) -> Path:
     """The test app's source tree: a FROM-scratch busybox image serving `version`, listening
-    `start_delay` seconds after it starts."""
+    `start_delay` seconds after it starts (and exiting 2 `exit_after` seconds after)."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(BUSYBOX, folder / "busybox")
     (folder / "www").mkdir(exist_ok=True)
@@ -81,6 +81,9 @@ def write_app(folder: Path, version: str, healthy: bool = True, failure: str = "
         health.unlink()
     command = (f'echo "app {version} starting"; ' + SERVE) if healthy or failure == "404" \
         else FAIL
+    if exit_after is not None:
+        command = command.replace("wait $!", f'busybox sleep {exit_after:g} & wait $!; '
+                                  f'echo "app {version} exits on purpose" >&2; exit 2')
     (folder / "Dockerfile").write_text(DOCKERFILE.format(
         port=8080, start_delay=start_delay, label=_quote(version), command=_quote(command)))
     return folder

@@ -1,8 +1,11 @@
 """The health gate on a real host, where the unit tests use a fake prober: `expect_status`
 decides (200 refused when 204 is expected, a 404 accepted when 404 is expected), and without
-a health check any answer below 500 on `/` is healthy while a 500 is refused, the live
+a health check any answer below 500 on `/` is healthy while a 500 is refused, and with
+`min_ready_seconds` a release that answers healthy and then exits is refused; the live
 release answering all along."""
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -75,3 +78,32 @@ def test_without_a_health_check_any_answer_below_500_on_root_is_healthy(tmp_path
     assert "GET / answered 500, expected below 500" in refused.stdout, refused.stdout
     assert "not healthy after 30s" in refused.stdout
     assert served(clean_target).startswith("404 ") and containers(clean_target) == live
+
+
+def test_a_release_that_exits_within_min_ready_seconds_is_refused(tmp_path, clean_target):
+    one = [clean_target]
+    write_app(tmp_path / "app", "v1")
+    write_otterfile(tmp_path, one)
+    assert otter(tmp_path, "run", "production").returncode == 0
+    live = containers(clean_target)
+
+    write_app(tmp_path / "app", "v2", exit_after=2)  # healthy at once, exits 2 s after
+    with_health(tmp_path, 'health_check=HealthCheck(path="/health", timeout_seconds=8, '
+                          'min_ready_seconds=5)')
+    refused = otter(tmp_path, "run", "production")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    # seen gone (a refused GET) or back under docker's restart policy (its restart count)
+    assert re.search(r"(exited|restarting)\b.* \d+\.\ds after it was "
+                     r"first healthy \(min_ready_seconds=5\)", refused.stdout), refused.stdout
+    assert "app v2 exits on purpose" in refused.stdout  # its last log lines
+    assert served(clean_target) == "200 v1" and containers(clean_target) == live
+
+    write_app(tmp_path / "app", "v3")  # steady: watched 2 s, then switched
+    write_otterfile(tmp_path, one)
+    with_health(tmp_path, 'health_check=HealthCheck(path="/health", timeout_seconds=8, '
+                          'min_ready_seconds=2)')
+    done = otter(tmp_path, "run", "production")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"GET /health answered 200 after \d+ poll\(s\), then stayed healthy "
+                     r"for 2\.\ds", done.stdout), done.stdout
+    assert served(clean_target) == "200 v3" and len(containers(clean_target)) == 1

@@ -47,6 +47,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 print(f"app {version} starting on {port}", flush=True)
+if (here / "EXIT_AFTER").exists():  # healthy at first, then gone
+    import threading
+    threading.Timer(float((here / "EXIT_AFTER").read_text()), lambda: (
+        print("app exiting on purpose", flush=True), os._exit(2))).start()
 ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 '''
 
@@ -91,7 +95,8 @@ def production():
 def write_project(project: Path, targets, version: str, *, crash: bool = False,
                   build: str = "tar czf app.tar.gz server.py VERSION",
                   command: str = "python3 server.py --port {port}",
-                  output: str = "app.tar.gz", stubborn: bool = False) -> None:
+                  output: str = "app.tar.gz", stubborn: bool = False,
+                  exit_after: float | None = None) -> None:
     app = project / "app"
     app.mkdir(parents=True, exist_ok=True)
     (app / "server.py").write_text(SERVER)
@@ -102,6 +107,10 @@ def write_project(project: Path, targets, version: str, *, crash: bool = False,
         if wanted:
             build = build.replace("VERSION", f"VERSION {marker}")
             (app / marker).write_text("")
+    (app / "EXIT_AFTER").unlink(missing_ok=True)
+    if exit_after is not None:
+        build = build.replace("VERSION", "VERSION EXIT_AFTER")
+        (app / "EXIT_AFTER").write_text(f"{exit_after:g}")
     hosts = [(t.host.address, t.host.identity_file, t.host.known_hosts) for t in targets]
     (project / "Otterfile.py").write_text(OTTERFILE.format(
         hosts=hosts, build=build, command=command, greeting=GREETING, output=output))
@@ -290,3 +299,29 @@ def test_a_release_that_ignores_sigterm_is_killed_when_retired(tmp_path, clean_t
     assert "app ignores SIGTERM" in journal, journal  # asked first, then killed
     assert "SIGKILL" in journal or "killing it" in done.stdout, journal + done.stdout
     assert len(units(clean_target)) == 1 and units(clean_target) != [old_unit]
+
+
+def test_a_unit_that_exits_within_min_ready_seconds_is_refused(tmp_path, clean_target):
+    """The unit answers healthy, exits 2 s later and waits out RestartSec: refused with
+    min_ready_seconds=5, the live unit serving; the same app passes with 0."""
+    one = [clean_target]
+    write_project(tmp_path, one, "v1")
+    assert run(tmp_path, "run", "production").returncode == 0
+    v1 = f"200 v1 {GREETING} port=N"
+    live = units(clean_target)
+
+    write_project(tmp_path, one, "v2", exit_after=2)
+    otterfile = tmp_path / "Otterfile.py"
+    otterfile.write_text(otterfile.read_text().replace(
+        "timeout_seconds=10)", "timeout_seconds=10, min_ready_seconds=5)"))
+    refused = otter(tmp_path, "run", "production")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert re.search(r"(failed|restarting|inactive)\b.* \d+\.\ds after it was first healthy "
+                     r"\(min_ready_seconds=5\)", refused.stdout), refused.stdout
+    assert "app exiting on purpose" in refused.stdout  # its journal's last lines
+    assert answer(clean_target) == v1 and units(clean_target) == live
+
+    write_project(tmp_path, one, "v2", exit_after=2)  # no window: it passes the gate
+    passed = otter(tmp_path, "run", "production")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "stayed healthy" not in passed.stdout

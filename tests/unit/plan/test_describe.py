@@ -85,3 +85,12 @@ def test_plan_shows_the_systemd_unit_otter_writes(otterfile):
     assert "js_set $otter_upstream_production otter_production.upstream;" in one["site"]["text"]
     assert "set $otter_upstream_dir /var/lib/otter/production/upstream;" in one["site"]["text"]
     assert "nginx without njs" in one["live"]
+
+
+def test_plan_says_how_long_a_release_must_stay_healthy(otterfile):
+    watched = DOCKER.replace("drain_seconds=5)", "drain_seconds=5, health_check=HealthCheck("
+                             "path='/health', min_ready_seconds=5))")
+    assert "RELEASE starts beside it on 127.0.0.1:<port> and /health answers and keeps " \
+        "answering so for 5s (min_ready_seconds); then caddy" in planned(otterfile,
+                                                                         watched)["live"]
+    assert "min_ready_seconds" not in planned(otterfile, DOCKER)["live"]
