@@ -1,0 +1,110 @@
+"""`otter maintenance`: its errors exit 2 before any host is reached, and each target's
+outcome is one row (a failed target exits 1, naming the host and what to do)."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from otterfile.cli import main
+from otterfile.errors import OtterError
+from otterfile.executors.recording import RecordingExecutor
+from otterfile.load.evaluate import evaluate
+from otterfile.load.loader import load
+from otterfile.proxies.maintenance import EXIT_NOT_INCLUDED, Page
+from otterfile.run import maintenance
+
+pytestmark = pytest.mark.unit
+
+FILE = '''
+from otterfile import *
+
+@artifact
+def web():
+    return build(path="app", command="docker build -t app:1 .")
+
+@runtime
+def box():
+    return docker(port=8080)
+
+@target("server-a")
+def server_a():
+    return ssh("deploy@server-a.example:2222")
+
+@deployment
+def production():
+    return Deployment(artifact=web, runtime=box, targets=["server-a"], domains=["app.test"],
+                      proxy=nginx())
+'''
+
+
+def invoke(path, *args):
+    return CliRunner().invoke(main, ["-f", str(path), *args])
+
+
+def test_an_unknown_deployment_is_a_usage_error(otterfile):
+    result = invoke(otterfile(FILE), "maintenance", "staging", "on")
+    assert result.exit_code == 2
+    assert "unknown deployment 'staging'; known: production" in result.output
+
+
+def test_a_bad_verb_is_a_usage_error(otterfile):
+    result = invoke(otterfile(FILE), "maintenance", "production", "onn")
+    assert result.exit_code == 2
+    assert "'onn' is not one of 'on', 'off'" in result.output
+
+
+@pytest.mark.parametrize("args, said", [
+    (["off", "--message", "x"], "--message goes with `on` only"),
+    (["on", "--message", " "], "--message: empty"),
+    (["on", "--retry-after", "0"], "--retry-after: expected 1 to 86400 seconds"),
+])
+def test_bad_options_exit_2_naming_the_option(otterfile, args, said):
+    result = invoke(otterfile(FILE), "maintenance", "production", *args)
+    assert result.exit_code == 2 and said in result.output
+
+
+def deployment(otterfile):
+    return evaluate(load(str(otterfile(FILE)))).deployments["production"]
+
+
+def test_on_writes_a_snippet_per_proxy_kind_and_reloads_the_deployments_proxy(otterfile):
+    dep = deployment(otterfile)
+    command = maintenance.toggle(dep, Page("back at 5", 60))
+    argv = command.argv[4:]
+    assert argv[:3] == ("/var/lib/otter/production/maintenance", "on",
+                        "/etc/nginx/conf.d/otter-production.conf")
+    assert argv[3] == "nginx -t -q" and argv[4] == "nginx"
+    stdin = str(command.stdin)
+    assert stdin.startswith("--- otter:part message\nback at 5\n")
+    assert "--- otter:part caddy\n" in stdin and "--- otter:part nginx\n" in stdin
+    off = maintenance.toggle(dep, None)
+    assert off.argv[5] == "off" and off.stdin is None
+
+
+def scripted(dep, exited):
+    def matches(prefix):
+        return lambda command: command.description.startswith(prefix)
+    return RecordingExecutor(dep.hosts[0], {
+        matches("lock "): "status=acquired\n", matches("unlock "): "status=released\n",
+        matches("maintenance "): exited})
+
+
+@pytest.mark.parametrize("exited, said", [
+    (EXIT_NOT_INCLUDED, "server-a: the nginx site of production was written by an otter "
+                        "without maintenance mode; deploy a new release once"),
+    (4, "server-a: nginx rejected the config with the maintenance page; nothing changed"),
+    (5, "server-a: nginx did not reload; the previous state is back"),
+])
+def test_a_failure_names_the_host_and_the_lock_is_given_back(otterfile, exited, said):
+    dep = deployment(otterfile)
+    executor = scripted(dep, exited)
+    with pytest.raises(OtterError, match=said):
+        maintenance.switch(dep, executor, Page())
+    steps = [c.description.split(":")[0] for c in executor.commands]
+    assert steps == ["lock production", "maintenance on for production", "unlock production"]
+
+
+def test_off_under_the_lock(otterfile):
+    dep = deployment(otterfile)
+    executor = scripted(dep, "maintenance off (reloaded nginx)\n")
+    assert maintenance.switch(dep, executor, None) == "maintenance off (reloaded nginx)"
