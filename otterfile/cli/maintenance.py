@@ -1,11 +1,9 @@
 """`otter maintenance NAME on|off`: the proxy answers the deployment's domains with 503."""
 from __future__ import annotations
 
-import json
-
 import click
 
-from otterfile.cli.common import load_project
+from otterfile.cli.common import emit, load_project
 from otterfile.cli.hosts import hosts_of, on_each
 from otterfile.proxies.maintenance import DEFAULT_RETRY, check_page
 from otterfile.report.text import printable
@@ -42,8 +40,8 @@ def maintenance(ctx: click.Context, name: str, mode: str, message: str | None,
             for (dep, host), r in zip(pairs, results)]
     if ctx.obj["json"]:
         for row in rows:
-            click.echo(json.dumps({"event": "maintenance", "mode": mode,
-                                   **dict(zip(["host", "deployment", "result"], row))}))
+            emit(ctx, {"event": "maintenance", "mode": mode,
+                       **dict(zip(["host", "deployment", "result"], row))})
     else:
         click.echo(table(["host", "deployment", "result"], rows))
         failed = sum(isinstance(r, Exception) for r in results)

@@ -108,3 +108,16 @@ def test_off_under_the_lock(otterfile):
     dep = deployment(otterfile)
     executor = scripted(dep, "maintenance off (reloaded nginx)\n")
     assert maintenance.switch(dep, executor, None) == "maintenance off (reloaded nginx)"
+
+
+def test_json_says_each_targets_outcome(otterfile, monkeypatch):
+    from otterfile.run import maintenance as runs
+    monkeypatch.setattr(runs, "switch", lambda dep, executor, page, **_: "maintenance on "
+                        f"(reloaded nginx; {page.message}; {page.retry_after})")
+    result = invoke(otterfile(FILE), "--json", "maintenance", "production", "on",
+                    "--message", "back at 5", "--retry-after", "60")
+    assert result.exit_code == 0, result.output
+    import json
+    assert json.loads(result.output) == {
+        "v": 1, "event": "maintenance", "mode": "on", "host": "server-a",
+        "deployment": "production", "result": "maintenance on (reloaded nginx; back at 5; 60)"}
