@@ -35,7 +35,7 @@ def maintenance(ctx: click.Context, name: str, mode: str, message: str | None,
     pairs = hosts_of(project, name, targets)
     run_id = new_run_id()
     results = on_each(pairs, lambda d, h, e: switch(d, e, page, lock_wait=lock_wait,
-                                                     run_id=run_id))
+                                                     run_id=run_id, folder=project.folder))
     rows = [[host.name, dep.name, f"error: {r}" if isinstance(r, Exception) else r]
             for (dep, host), r in zip(pairs, results)]
     if ctx.obj["json"]:

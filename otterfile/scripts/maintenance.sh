@@ -30,7 +30,7 @@ if [ -z "$site" ] || [ ! -f "$site" ]; then
   rm -rf "$old"; echo "maintenance $mode (no site here yet: the first deploy serves it)"
   exit 0
 fi
-if ! grep -qF "$flag/" "$site"; then
+if [ "$mode" = on ] && ! grep -qF "$flag/" "$site"; then
   restore
   echo "otter: $site does not include the maintenance page (an older otter wrote it)" >&2
   exit 6

@@ -90,8 +90,8 @@ def scripted(dep, exited):
 
 
 @pytest.mark.parametrize("exited, said", [
-    (EXIT_NOT_INCLUDED, "server-a: the nginx site of production was written by an otter "
-                        "without maintenance mode; deploy a new release once"),
+    (EXIT_NOT_INCLUDED, "server-a: the nginx site of production does not pull the "
+                        "maintenance page in \\(an older otter wrote it\\); nothing changed"),
     (4, "server-a: nginx rejected the config with the maintenance page; nothing changed"),
     (5, "server-a: nginx did not reload; the previous state is back"),
 ])
@@ -102,6 +102,35 @@ def test_a_failure_names_the_host_and_the_lock_is_given_back(otterfile, exited, 
         maintenance.switch(dep, executor, Page())
     steps = [c.description.split(":")[0] for c in executor.commands]
     assert steps == ["lock production", "maintenance on for production", "unlock production"]
+
+
+def test_a_site_an_older_otter_wrote_is_written_anew_first(otterfile, tmp_path):
+    from tests.unit.run.test_target import listed, recorded, release
+    dep = deployment(otterfile)
+    live = release("20240101T000000-cdcdcdcd", "sha256:" + "a" * 64, "live", 20000, None)
+    read = recorded(releases=[live], live=live["id"], instances=[listed(live)], port=20000,
+                    proxy="nginx")
+    toggles: list = []
+
+    def first_toggle(command):  # the first answers: the site does not pull the page in
+        toggles.append(command) if command.description.startswith("maintenance ") else None
+        return command.description.startswith("maintenance ") and len(toggles) == 1
+
+    def matches(prefix):
+        return lambda command: command.description.startswith(prefix)
+    executor = RecordingExecutor(dep.hosts[0], {
+        matches("lock "): "status=acquired\n", matches("unlock "): "status=released\n",
+        matches("read state"): read, first_toggle: EXIT_NOT_INCLUDED,
+        matches("maintenance "): "maintenance on (reloaded nginx)\n"})
+    assert maintenance.switch(dep, executor, Page(), folder=tmp_path) == \
+        "maintenance on (reloaded nginx)"
+    steps = [c.description.split(":")[0] for c in executor.commands]
+    assert steps == ["lock production", "maintenance on for production",
+                     "read state of production", "switch nginx to production's new release",
+                     "maintenance on for production", "unlock production"]
+    switched = executor.commands[3]
+    assert "include /var/lib/otter/production/maintenance/nginx*;" in str(switched.stdin)
+    assert switched.argv[-1] == "20000"  # the port it serves now: no release touched
 
 
 def test_off_under_the_lock(otterfile):
