@@ -11,6 +11,8 @@ import pytest
 from tests.integration.deploy import DOMAIN, otter, served, write_app, write_otterfile
 
 PROXIES = {"caddy": 'caddy(tls="off")', "nginx": "nginx()"}
+SITES = {"caddy": "/etc/caddy/otter.d/production.caddy",
+         "nginx": "/etc/nginx/conf.d/otter-production.conf"}
 MESSAGE = 'Back at 5 <script>alert("x")</script> {$HOME} $host'
 
 
@@ -49,9 +51,13 @@ def test_maintenance_on_deploy_off(tmp_path, two, proxy):
     ok(otter(tmp_path, "run", "production"))
     assert [served(t) for t in two] == ["200 v1"] * 2
 
+    # as an otter older than maintenance mode wrote the site: `on` writes it anew first
+    site = SITES[proxy]
+    assert sh(two[0], f"sed -i '/maintenance/d' {site} && systemctl reload {proxy}").ok
     said = ok(otter(tmp_path, "maintenance", "production", "on", "--message", MESSAGE,
                     "--retry-after", "120"))
     assert "maintenance on" in said
+    assert "maintenance" in sh(two[0], f"cat {site}").stdout
     for target in two:
         response = get(target)
         assert response.status_code == 503
