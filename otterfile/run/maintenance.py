@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 
 from otterfile.errors import OtterError
 from otterfile.proxies import NAMED as PROXIES
-from otterfile.proxies.base import EXIT_INVALID, EXIT_RELOAD
+from otterfile.proxies.base import EXIT_INVALID, EXIT_RELOAD, Site
 from otterfile.proxies.maintenance import EXIT_NOT_INCLUDED, Page, command
-from otterfile.proxies.base import Site
 from otterfile.run import target as reads
 from otterfile.run.lock import DeployLock
 
