@@ -9,6 +9,7 @@ import click
 from otterfile.cli.common import OtterGroup
 from otterfile.cli.deploy import rollback, run
 from otterfile.cli.hosts import exec_, logs, status, unlock
+from otterfile.cli.maintenance import maintenance
 from otterfile.cli.plan import plan
 from otterfile.cli.project import graph, init, list_
 from otterfile.cli.remove import remove
@@ -38,7 +39,7 @@ def main(ctx: click.Context, file: str, debug: bool, as_json: bool, no_persist: 
 
 
 for command in (list_, plan, graph, init, run, rollback, exec_, status, logs, unlock,
-                remove):
+                remove, maintenance):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

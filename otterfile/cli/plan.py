@@ -109,6 +109,12 @@ def _target(one: dict[str, Any]) -> None:
         if file["text"] is not None:
             click.echo("\n".join(f"      | {line}" for line in
                                   file["text"].rstrip("\n").splitlines()))
+    if one.get("maintenance"):
+        page = one["maintenance"]
+        click.echo(f"  maintenance page (only while `otter maintenance {one['deployment']} on`;"
+                   " --message changes the text):")
+        click.echo(f"    {page['path']}")
+        click.echo("\n".join(f"      | {line}" for line in page["text"].rstrip("\n").splitlines()))
     click.echo("  stages:")
     _stages(one["stages"], indent="    ")
 

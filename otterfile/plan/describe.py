@@ -100,6 +100,7 @@ def targets(project: Project, graph: Graph, notes: dict[str, str],
                         "site": {"proxy": dep.proxy_kind.name, "path": site,
                                  "text": files.get(site)},
                         "live": live_release(dep),
+                        "maintenance": maintenance_page(dep),
                         "stages": [stage(t, notes, debug) for t in tasks]})
     return out
 
@@ -146,6 +147,16 @@ def live_release(dep: DeploymentDef) -> str:
             f"rollback. If RELEASE fails, it is removed and the live release stays"
             + ("; other targets switched by this run roll back." if dep.on_failure == "rollback"
                else "."))
+
+
+def maintenance_page(dep: DeploymentDef) -> dict[str, Any] | None:
+    """What `otter maintenance NAME on` (default page) would make the site pull in, or None
+    for a service that is not behind the proxy."""
+    if dep.recreate:
+        return None
+    from otterfile.proxies.maintenance import Page, include_glob
+    return {"path": include_glob(dep.name, dep.proxy_kind.name).rstrip("*"),
+            "text": dep.proxy_kind.maintenance(dep.name, Page())}
 
 
 def shown(command: Command) -> str:

@@ -20,6 +20,7 @@ from otterfile.command import Command
 from otterfile.run.state import upstream_dir
 from otterfile.report.text import printable
 from otterfile.proxies.install import Install
+from otterfile.proxies.maintenance import Page
 
 # Exit codes every proxy's switch script uses, so the flow reads them the same way.
 EXIT_MISSING, EXIT_INVALID, EXIT_RELOAD = 3, 4, 5
@@ -153,6 +154,11 @@ class Proxy(Protocol):
     def ports(self, value: Any, site: Site) -> tuple[int, ...]:
         """The ports the proxy listens on for the site (80, 443 with TLS, or the no-domain
         listen port): what a handover waits for the old proxy to free."""
+
+    def maintenance(self, deployment: str, page: Page) -> str:
+        """The snippet the deployment's site pulls in from the maintenance flag folder
+        (proxies/maintenance.py) while maintenance is on: every request of its domains
+        answered 503 with Retry-After and `page`."""
 
     def missing_message(self, host: str) -> str:
         """What to tell a user when `switch` exited EXIT_MISSING on `host`."""

@@ -20,6 +20,7 @@ from otterfile.run.state import PORT_PLACEHOLDER, check_name
 from otterfile.load.validate import check_choice, fail, got
 from otterfile.proxies.base import FILE, SWITCHES, Site
 from otterfile.proxies.install import FOREIGN, Install, ensure
+from otterfile.proxies.maintenance import Page, html, include_glob
 
 CADDY_DIR = "/etc/caddy"
 TLS_MODES = ("auto", "internal", "off")
@@ -57,7 +58,22 @@ def render_site(deployment: str, domains: list[str], upstream_port: int | str,
     return render("caddy_site.j2", deployment=deployment, domains=domains,
                   addresses=addresses, upstream_port=upstream_port,
                   listen_port=listen_port, tls=tls, hsts=hsts and tls != "off",
-                  upstream_dir=upstream_dir)
+                  upstream_dir=upstream_dir, maintenance=include_glob(deployment, "caddy"))
+
+
+def maintenance_snippet(deployment: str, page: Page) -> str:
+    """What the site imports while maintenance is on: every request answered 503 with
+    Retry-After and the page (a handle with a matcher, placed first: Caddy keeps it
+    before the site's own handles)."""
+    return (f"# otter: maintenance of {check_name(deployment)} "
+            f"(`otter maintenance {deployment} off` ends it)\n"
+            "@otter_maintenance path *\n"
+            "handle @otter_maintenance {\n"
+            f"\theader Retry-After {int(page.retry_after)}\n"
+            '\theader Content-Type "text/html; charset=utf-8"\n'
+            "\theader Cache-Control no-store\n"
+            f'\trespond "{html(page)}" 503\n'
+            "}\n")
 
 
 def switch(deployment: str, content: str, caddy_dir: str = CADDY_DIR, *,
@@ -157,6 +173,9 @@ class CaddyProxy:
     def validate(self) -> Command:
         return script(scripts.load("caddy-validate.sh"), args=[f"{CADDY_DIR}/Caddyfile"],
                       description="validate caddy's config")
+
+    def maintenance(self, deployment: str, page: Page) -> str:
+        return maintenance_snippet(deployment, page)
 
     def ports(self, value: Any, site: Site) -> tuple[int, ...]:
         if not site.domains:

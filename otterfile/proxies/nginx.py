@@ -28,6 +28,7 @@ from otterfile.run.state import PORT_PLACEHOLDER, check_name
 from otterfile.load.validate import check_choice, fail, got
 from otterfile.proxies.base import SWITCHES, Site
 from otterfile.proxies.install import FOREIGN, Install, ensure
+from otterfile.proxies.maintenance import Page, html, include_glob
 from otterfile.proxies.nginx_tls import TlsPaths, check_tls, read_tls_files, tls_paths
 
 NJS_PACKAGE = "libnginx-mod-http-js"  # Debian and Ubuntu (22.10 on)
@@ -81,7 +82,20 @@ def render_site(deployment: str, domains: list[str], upstream_port: int | str,
     js = js_path(deployment, nginx_dir) if upstream_dir else None
     return render("nginx_site.j2", deployment=deployment, ident=ident, domains=domains,
                   upstream_port=upstream_port, listen_port=listen_port, tls=tls, hsts=hsts,
-                  upstream_dir=upstream_dir, js=js)
+                  upstream_dir=upstream_dir, js=js,
+                  maintenance=include_glob(deployment, "nginx"))
+
+
+def maintenance_snippet(deployment: str, page: Page) -> str:
+    """What the server block includes while maintenance is on: a server-level return, so
+    every request gets 503 with Retry-After and the page before any location."""
+    return (f"# otter: maintenance of {check_name(deployment)} "
+            f"(`otter maintenance {deployment} off` ends it)\n"
+            "default_type text/html;\n"
+            "charset utf-8;\n"
+            f"add_header Retry-After {int(page.retry_after)} always;\n"
+            "add_header Cache-Control no-store always;\n"
+            f'return 503 "{html(page)}";\n')
 
 
 def js_path(deployment: str, nginx_dir: str = NGINX_DIR) -> str:
@@ -196,6 +210,9 @@ class NginxProxy:
 
     def validate(self) -> Command:
         return cmd("nginx", "-t", "-q", description="validate nginx's config")
+
+    def maintenance(self, deployment: str, page: Page) -> str:
+        return maintenance_snippet(deployment, page)
 
     def ports(self, value: Any, site: Site) -> tuple[int, ...]:
         if not site.domains:

@@ -24,6 +24,7 @@ class TargetStatus:
     log: list[dict[str, Any]] = field(default_factory=list)
     note: str = ""  # what otter assumed of a state file an older otter wrote
     switch: str | None = None  # how the proxy switches there ("file", "reload: WHY")
+    maintenance: str | None = None  # the page's message while maintenance is on
 
     def runs(self, release: Release | None) -> bool:
         """Whether `release`'s instance runs, under the runtime kind that started it."""
@@ -48,7 +49,8 @@ def read_status(dep: DeploymentDef, executor: Executor, log_lines: int = 0) -> T
                        {kinds.key(dep, i) for i in reading.target.instances if i.running},
                        log=reading.target.log,
                        note=kinds.assumed_note(dep, executor.host.name, reading.target) or "",
-                       switch=switching.said if switching else None)
+                       switch=switching.said if switching else None,
+                       maintenance=reading.maintenance)
     # a read state's port is an int (a str is a plan's placeholder)
     if out.live is not None and isinstance(out.live.port, int) and out.live.port:
         out.health = _probe(dep, executor, out.live.port)
@@ -76,6 +78,7 @@ def status_record(status: TargetStatus | Exception, log_lines: int = 0) -> dict[
                 "port": live.port, "instance": live.instance, "runtime": live.runtime,
                 "proxy": live.proxy, "running": status.runs(live)},
             "health": status.health or None, "switch": status.switch,
+            "maintenance": status.maintenance,
             "previous": [r.id for r in reversed(status.releases) if r.status == "previous"],
             "runtimes": {r.id: r.runtime for r in status.releases
                          if r.status in ("live", "previous")},
@@ -105,6 +108,9 @@ def render_status(pairs: Sequence[tuple[DeploymentDef, Host]],
                      ("running" if status.runs(live) else "stopped") if live else "",
                      status.health, ", ".join(previous[:3]) or "-"])
         notes += [status.note] if status.note else []
+        if status.maintenance is not None:
+            notes.append(f"{host.name}: {dep.name} is in maintenance (503: "
+                         f"{status.maintenance!r}); `otter maintenance {dep.name} off` ends it")
         for record in status.log[-log_lines:] if log_lines else []:  # typed by parse_log
             stages = " ".join(f"{k}={v:.1f}s" for k, v in record.get("seconds", {}).items())
             logs.append([host.name, record.get("when") or "", record.get("who") or "",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from otterfile.command import Command, script
 from otterfile.commands import state as states, store
+from otterfile.proxies.maintenance import parse_message
 from otterfile.proxies.base import Switching, parse_switching, served_port as served_port_of
 from otterfile.scripts import load
 from otterfile.run.state import Release, State, mark_live, upstream_dir
@@ -30,8 +31,9 @@ STARTED_MARK = "--- otter:started"
 SWITCH_MARK = "--- otter:switch"
 PROBE_MARK = "--- otter:probe"
 LAYERS_MARK = "--- otter:layers"
-MARKS = (KEY_MARK, SITE_MARK, UPSTREAM_MARK, STARTED_MARK, SWITCH_MARK, handover.MARK, PROBE_MARK,
-         LAYERS_MARK, space.SPACE_MARK)
+MAINTENANCE_MARK = "--- otter:maintenance"
+MARKS = (KEY_MARK, SITE_MARK, UPSTREAM_MARK, STARTED_MARK, SWITCH_MARK, handover.MARK,
+         MAINTENANCE_MARK, PROBE_MARK, LAYERS_MARK, space.SPACE_MARK)
 # read-only: the fingerprint key when there is one (none: no release was ever made here)
 CAT_KEY = 'cat "$1" 2>/dev/null; exit 0'
 
@@ -50,6 +52,7 @@ class Reading:
     probe: str | None = None  # the runtime's probe of the artifact
     layers: str | None = None  # the runtime's listing of the image layers held
     space: str | None = None  # where the artifact lands and the room there
+    maintenance: str | None = None  # maintenance mode's message while it is on
 
     @property
     def state(self) -> State:
@@ -104,7 +107,8 @@ def parse(dep: DeploymentDef, host: str, stdout: str) -> Reading:
                    parts.get(SITE_MARK, ""), parts.get(UPSTREAM_MARK, ""),
                    tuple(parts.get(STARTED_MARK, "").split()), parts.get(SWITCH_MARK),
                    handover.parse(parts.get(handover.MARK, "")), parts.get(PROBE_MARK),
-                   parts.get(LAYERS_MARK), parts.get(space.SPACE_MARK))
+                   parts.get(LAYERS_MARK), parts.get(space.SPACE_MARK),
+                   parse_message(parts.get(MAINTENANCE_MARK)))
 
 
 def complete(dep: DeploymentDef, executor: Executor, reading: Reading,

@@ -3,7 +3,7 @@
 # of the artifacts otter started the deployment from (only those are ever pruned), how the
 # proxy switches here, other proxy kinds' sites of the deployment and, for an artifact the
 # ship stage will send, whether the target has it, which image layers it holds and the
-# room where it lands. Each part after a marker line; an empty shell line skips its part.
+# room where it lands, and the maintenance flag. Each part after a marker line; an empty shell line skips its part.
 site=$1     # the proxy's site file of the deployment
 updir=$2    # its upstream folder (the port file)
 key=$3      # shell line: print the fingerprint key, or ""
@@ -27,6 +27,10 @@ echo "--- otter:started"
 echo "--- otter:switch"
 [ -z "$switch" ] || sh -c "$switch" 2>/dev/null
 if [ -n "$old" ]; then echo "--- otter:old-sites"; sh -c "$old"; fi
+# maintenance mode's flag beside the upstream folder (proxies/maintenance.py): its message
+if [ -d "${updir%/*}/maintenance" ]; then
+  echo "--- otter:maintenance"; cat "${updir%/*}/maintenance/message" 2>/dev/null
+fi
 found=""
 if [ -n "$probe" ]; then
   echo "--- otter:probe"

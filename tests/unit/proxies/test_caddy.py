@@ -26,10 +26,13 @@ pytestmark = pytest.mark.unit
 HEADER = ('# Managed by otter for deployment "production": otter owns this file and rewrites\n'
           "# it when the site changes, so edits here are lost. The main Caddyfile imports it.\n")
 UP = "/var/lib/otter/production/upstream"
+# every site pulls maintenance mode's page in (nothing while it is off)
+PAGE = ("\t# `otter maintenance production on` puts the page here (nothing matches while off)\n"
+        "\timport /var/lib/otter/production/maintenance/caddy*\n")
 PER_REQUEST = (HEADER + "# The live release's port is the name of the one file in the folder "
                "below, read per\n"
                "# request: a new release is a rename there, no reload.\n"
-               "myapp.com {\n"
+               "myapp.com {\n" + PAGE +
                "\t# twice: a rename between the folder's listing and the file's check is found "
                "by the\n\t# second listing (once, about 1 switch in 40 failed a request at full "
                "speed)\n"
@@ -93,19 +96,19 @@ def port_files(folder) -> list[str]:
 
 def test_render_site_each_tls_mode():
     assert caddy.render_site("production", ["myapp.com", "www.myapp.com"], 20001, None,
-                             "auto") == (HEADER + "myapp.com, www.myapp.com {\n"
+                             "auto") == (HEADER + "myapp.com, www.myapp.com {\n" + PAGE +
                                          "\treverse_proxy 127.0.0.1:20001\n}\n")
     assert caddy.render_site("production", ["myapp.com"], 20001, None, "internal") == (
-        HEADER + "myapp.com {\n\ttls internal\n\treverse_proxy 127.0.0.1:20001\n}\n")
+        HEADER + "myapp.com {\n\ttls internal\n" + PAGE + "\treverse_proxy 127.0.0.1:20001\n}\n")
     assert caddy.render_site("production", ["a.com", "b.com"], 20001, None, "off") == (
-        HEADER + "http://a.com, http://b.com {\n\treverse_proxy 127.0.0.1:20001\n}\n")
+        HEADER + "http://a.com, http://b.com {\n" + PAGE + "\treverse_proxy 127.0.0.1:20001\n}\n")
     assert caddy.render_site("production", [], 20001, 3000, "auto") == (
-        HEADER + ":3000 {\n\treverse_proxy 127.0.0.1:20001\n}\n")
+        HEADER + ":3000 {\n" + PAGE + "\treverse_proxy 127.0.0.1:20001\n}\n")
 
 
 def test_render_site_accepts_the_plan_placeholder_port():
     assert caddy.render_site("production", ["myapp.com"], "<port>", None, "auto") == (
-        HEADER + "myapp.com {\n\treverse_proxy 127.0.0.1:<port>\n}\n")
+        HEADER + "myapp.com {\n" + PAGE + "\treverse_proxy 127.0.0.1:<port>\n}\n")
 
 
 def test_render_site_reading_the_port_file_names_no_port():

@@ -31,6 +31,9 @@ from tests.fakes import executable
 
 pytestmark = pytest.mark.unit
 
+# every server block pulls maintenance mode's page in (nothing while it is off)
+PAGE = ("\t# `otter maintenance production on` puts the page here (nothing matches while off)\n"
+        "\tinclude /var/lib/otter/production/maintenance/nginx*;\n")
 HEADER = ('# Managed by otter for deployment "production": otter owns this file and rewrites\n'
           "# it when the site changes, so edits here are lost. nginx.conf includes it from "
           "conf.d/.\n")
@@ -116,7 +119,8 @@ def port_files(folder) -> list[str]:
 
 def test_render_site_with_domains():
     assert nginx.render_site("production", ["myapp.com", "www.myapp.com"], 20001, None) == (
-        HEADER + UPSTREAM + "server {\n\tlisten 80;\n\tserver_name myapp.com www.myapp.com;\n\n"
+        HEADER + UPSTREAM + "server {\n\tlisten 80;\n\tserver_name myapp.com www.myapp.com;\n"
+            + PAGE + "\n"
         + LOCATION)
 
 
@@ -124,7 +128,7 @@ def test_render_site_without_domains_listens_on_the_runtime_port():
     assert nginx.render_site("production", [], 20001, 3000) == (
         HEADER + UPSTREAM + "server {\n\t# no domains: every name on this port (the "
         "distribution's default site is set aside)\n\tlisten 3000 default_server;\n"
-        "\tserver_name _;\n\n" + LOCATION)
+        "\tserver_name _;\n" + PAGE + "\n" + LOCATION)
 
 
 def test_identifiers_are_distinct_nginx_names():

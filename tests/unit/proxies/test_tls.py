@@ -35,9 +35,11 @@ def caddy_site(tls: str, hsts: bool = False) -> str:
 
 
 def test_caddy_modes_render_auto_internal_off():
-    assert "app.test {\n\t# twice: " in caddy_site("auto")
-    assert "app.test {\n\ttls internal\n\t# twice: " in caddy_site("internal")
-    assert "http://app.test {\n\t# twice: " in caddy_site("off")
+    page = "\timport /var/lib/otter/production/maintenance/caddy*\n\t# twice: "
+    assert "app.test {\n\t# `otter maintenance" in caddy_site("auto")
+    assert "app.test {\n\ttls internal\n\t# `otter maintenance" in caddy_site("internal")
+    assert "http://app.test {\n\t# `otter maintenance" in caddy_site("off")
+    assert all(page in caddy_site(tls) for tls in ("auto", "internal", "off"))
     assert "\t@otter_live file {\n" in caddy_site("off")
 
 

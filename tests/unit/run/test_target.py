@@ -189,3 +189,43 @@ def test_status_shows_the_live_release_a_run_would(tmp_path):
     assert [r.status for r in status.releases] == ["previous", "live"]
     assert executor.commands[0].description == "read state of production"
     assert len(executor.commands) == 2  # the read, and the health probe: one round trip each
+
+
+def test_status_shows_maintenance_mode_from_the_flag(tmp_path):
+    """read-target.sh prints the flag's message after its marker; status and --json show it,
+    and no flag is maintenance off."""
+    from otterfile.hosts import LocalHost
+    from otterfile.report.status import read_status, render_status, status_record
+    dep = dep_of(tmp_path)
+    old = release(R0, OLD, "live", 20000, None)
+    read = recorded(releases=[old], live=R0, instances=[listed(old)], port=20000)
+    for flag, message in (("", None), ("--- otter:maintenance\nback at <5>\n", "back at <5>")):
+        executor = RecordingExecutor(LocalHost("web1"), {
+            lambda c: c.description.startswith("read state"): read.replace(
+                "--- otter:probe", flag + "--- otter:probe")})
+        status = read_status(dep, executor)
+        assert status.maintenance == message and status.live.id == R0
+        assert status_record(status)["maintenance"] == message
+        text = render_status([(dep, LocalHost("web1"))], [status])
+        assert ("note: web1: production is in maintenance (503: 'back at <5>'); "
+                "`otter maintenance production off` ends it" in text) == bool(message)
+
+
+def test_the_target_read_prints_the_flag_beside_the_upstream_folder(tmp_path):
+    import subprocess
+    from otterfile.proxies import maintenance
+    from otterfile.scripts import load
+    base = tmp_path / "production"
+    (base / "maintenance").mkdir(parents=True)
+    (base / "maintenance" / "message").write_text("back at 5\n")
+    args = [str(tmp_path / "none.caddy"), str(base / "upstream"), "", "", "", "", "", "",
+            str(base / "started"), "true"]
+    done = subprocess.run(["sh", "-c", load("read-target.sh"), "sh", *args],
+                          capture_output=True, text=True, check=True)
+    parts = reads.sections(done.stdout)
+    assert maintenance.parse_message(parts[reads.MAINTENANCE_MARK]) == "back at 5"
+    (base / "maintenance" / "message").unlink()
+    (base / "maintenance").rmdir()
+    done = subprocess.run(["sh", "-c", load("read-target.sh"), "sh", *args],
+                          capture_output=True, text=True, check=True)
+    assert reads.MAINTENANCE_MARK not in done.stdout
