@@ -52,7 +52,7 @@ def push(ctx: AcquireContext, value: Any, image_id: str, tag: str, **about: Any)
         reason = result.tail(4) or f"exit {result.exited}"
         doing = f"log in to {pushed.server} as {value.username}" \
             if result.exited == registries.EXIT_LOGIN else f"push {to}"
-        raise OtterError(f"controller: cannot {doing}: {reason}")
+        raise OtterError(f"{ctx.executor.host.name}: cannot {doing}: {reason}")
     digest = registries.parse_pushed(result.stdout)
     if digest is None:
         raise OtterError(f"pushed {to} but the push printed no digest: {result.tail(3)}")

@@ -429,15 +429,16 @@ def test_build_pushes_and_pins_what_the_targets_pull(tmp_path):
     assert pinned_refs(target) == [f"target3:5000/app@{D1}"]  # by digest, not by tag
 
 
-def test_a_failed_push_says_so(tmp_path):
-    controller = RecordingExecutor(responses={
+@pytest.mark.parametrize("where", ["controller", "builder"])
+def test_a_failed_push_says_so_naming_where_it_ran(tmp_path, where):
+    controller = RecordingExecutor(LocalHost(where), responses={
         lambda c: c.description.startswith("push "): Result(
             Command(("x",)), registries.EXIT_LOGIN, stderr="unauthorized")})
     ctx = AcquireContext(controller, Images(), tmp_path, tmp_path / "c",  # type: ignore
                          lambda _line: None)
     value = build(path=".", command="docker build -t app .", push="reg.test/app:7",
                   username="u", password=Secret("P", PASSWORD))
-    with pytest.raises(OtterError, match="controller: cannot log in to reg.test as u: "
+    with pytest.raises(OtterError, match=f"^{where}: cannot log in to reg.test as u: "
                        "unauthorized"):
         BUILD.acquire(value, ctx)
     assert controller.commands[-1].argv[6] == "reg.test/app:7"
