@@ -28,6 +28,11 @@ class ArtifactDef:
         from otterfile.artifacts import source_for
         return source_for(self.source)
 
+    @property
+    def build_host(self) -> str | None:
+        """The target it is built on (build(on=...)), or None: the controller."""
+        return self.kind.build_host(self.source)
+
 
 @dataclass(frozen=True)
 class RuntimeDef:
