@@ -145,3 +145,27 @@ def test_a_systemd_data_folder_is_restored_after_a_release_changed_it(tmp_path, 
     assert on(clean_target, "cat", f"{DATA}/dump").stdout == "v1\notter-production\n"
     owner = on(clean_target, "stat", "-c", "%U %a", DATA).stdout.split()
     assert owner == ["otter-production", "750"]
+
+
+def test_a_paused_systemd_release_serves_again_when_the_next_one_fails(tmp_path, clean_target):
+    write_project(tmp_path, [clean_target], "v1")
+    otterfile = tmp_path / "Otterfile.py"
+
+    def with_snapshots() -> None:
+        otterfile.write_text(otterfile.read_text().replace(
+            "keep_releases=3,", "keep_releases=3, snapshots=Snapshots(),"))
+    with_snapshots()
+    ok(otter(tmp_path, "run", "production"))
+    write_project(tmp_path, [clean_target], "v2", crash=True)
+    with_snapshots()
+    done = otter(tmp_path, "--json", "run", "production")
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = infos(done, "snapshot")
+    assert said and said[0]["how"] == "paused", said
+    # v1 was frozen for the copy and thawed: it answers, and its unit is not frozen
+    assert served(clean_target).startswith("200 v1 ")
+    unit = f"otter-production@{live(clean_target)}.service"
+    state = on(clean_target, "systemctl", "show", "-p", "FreezerState", "--value", unit)
+    assert state.stdout.strip() in ("running", ""), state.stdout
+    [snap] = listed(tmp_path)
+    assert snap["data_of"] == live(clean_target) and snap["restored_by_rollback"] is False
