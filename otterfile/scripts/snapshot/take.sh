@@ -1,7 +1,7 @@
 # Snapshot a deployment's data before a release starts, in one round trip: room checked,
 # the live release held still (BEFORE run in it, else PAUSE .. RESUME around the copy), each
-# source tarred into DIR/NAME/LABEL.tar.gz beside a `meta` file, the oldest past KEEP
-# removed. Prints `key=value` lines (snapshot=none: no data yet). Exit 5: no room (need=,
+# source tarred into DIR/NAME/LABEL.tar, compressed once the release runs again (the pause
+# lasts the plain copy only), beside a `meta` file; the oldest past KEEP removed. Prints `key=value` lines (snapshot=none: no data yet). Exit 5: no room (need=,
 # free= in KiB); 6: BEFORE failed; 7: PAUSE failed; nothing is left behind then.
 #   take.sh DIR NAME LIVE KEEP DATA PAUSE RESUME BEFORE
 dir=$1      # the deployment's snapshots folder
@@ -24,11 +24,13 @@ $sources
 EOF_SOURCES
 mkdir -p -- "$dir" && chmod 700 -- "$dir" || exit 1
 free=$(df -Pk -- "$dir" | awk 'NR == 2 {print $4}')
+need=$((need * 2))  # the plain tar and its compressed copy, for a moment
 if [ "$need" -gt "$free" ]; then echo "need=$need"; echo "free=$free"; exit 5; fi
 tmp="$dir/.$name.tmp"
 rm -rf -- "$tmp" && mkdir -- "$tmp" || exit 1
 
 how=idle
+t0=$(cut -d' ' -f1 /proc/uptime)  # paused: from before the pause to after the resume
 if [ -n "$before" ]; then
   sh -c "$before" >&2 || { rc=$?; rm -rf -- "$tmp"; echo "exit=$rc"; exit 6; }
   how=before
@@ -37,19 +39,22 @@ elif [ -n "$pause" ]; then
   sh -c "$pause" >&2 || { rm -rf -- "$tmp"; exit 7; }
   how=paused
 fi
-t0=$(cut -d' ' -f1 /proc/uptime)
+[ "$how" = paused ] || t0=$(cut -d' ' -f1 /proc/uptime)  # else the copy alone
 failed=0
 while read -r label path; do
-  tar -czf "$tmp/$label.tar.gz" --numeric-owner -C "$path" . || failed=1
+  tar -cf "$tmp/$label.tar" --numeric-owner -C "$path" . || failed=1
 done <<EOF_SOURCES
 $sources
 EOF_SOURCES
-t1=$(cut -d' ' -f1 /proc/uptime)
 if [ "$how" = paused ]; then
   sh -c "$resume" >&2 || echo "otter: resuming the live release failed" >&2
   trap - HUP INT TERM
 fi
+t1=$(cut -d' ' -f1 /proc/uptime)
 [ "$failed" = 0 ] || { rm -rf -- "$tmp"; echo "otter: copying the data failed" >&2; exit 1; }
+for archive in "$tmp"/*.tar; do
+  gzip -1 -- "$archive" || { rm -rf -- "$tmp"; echo "otter: compressing failed" >&2; exit 1; }
+done
 
 bytes=$(cat "$tmp"/*.tar.gz | wc -c)
 seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
