@@ -85,7 +85,11 @@ def _batches(ctx: click.Context, project: Project, name: str, hosts: list[str] |
             for index in range(len(groups)):
                 click.echo("  " + batch_event(project.deployments[dep_name], groups,
                                               index).message.split(": ", 1)[1])
+    from otterfile.run.snapshots import planned
     for one in plans:
+        dep = project.deployments[one["deployment"]]
+        if dep.snapshots is not None:
+            one["snapshots"] = planned(dep)
         groups = batches.get(one["deployment"], [])
         index = next((i for i, g in enumerate(groups) if one["host"] in g), 0)
         one.update(batch=index + 1, of=len(groups),
@@ -115,6 +119,12 @@ def _target(one: dict[str, Any]) -> None:
                    " --message changes the text):")
         click.echo(f"    {page['path']}")
         click.echo("\n".join(f"      | {line}" for line in page["text"].rstrip("\n").splitlines()))
+    if one.get("snapshots"):
+        snap = one["snapshots"]
+        click.echo(f"  snapshots: {snap['data'] or 'no data'} into {snap['folder']} before "
+                   f"each release (keep {snap['keep']}), {snap['held']}")
+        click.echo(f"  `otter rollback {one['deployment']} --with-data` would "
+                   f"{snap['rollback_with_data'] or 'restore nothing (no data)'}")
     click.echo("  stages:")
     _stages(one["stages"], indent="    ")
 
