@@ -161,8 +161,8 @@ def _files(engine: Engine, lane: Lane, reading: target.Reading,
     env_path = states.env_file_path(lane.deployment.name, live.id)
     want = generated(engine, lane, artifact, live.id)
     have = parse_files(reading.files or "")
-    env = engine.env.get(lane.deployment.name, dict(lane.deployment.runtime.env))
-    secret = frozenset(k for k, v in env.items() if isinstance(v, Secret))
+    # by the Otterfile's word (the engine's env holds the values read)
+    secret = frozenset(k for k, v in lane.deployment.runtime.env if isinstance(v, Secret))
     out = []
     for path in dict.fromkeys([*want, *([env_path] if env_path in have else [])]):
         there, ours = have.get(path, ""), want.get(path, "")

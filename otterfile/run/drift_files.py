@@ -13,17 +13,16 @@ OTHER = f"{MASK} (another value)"  # a secret whose value on the target is not t
 
 
 def parse_files(text: str) -> dict[str, str]:
-    """Path -> text of what scripts/read-files.sh printed (each text followed by one
-    newline more, which is dropped)."""
-    out, path, lines = dict[str, str](), None, list[str]()
-    for line in text.splitlines(keepends=True) + [FILE_MARK]:
-        if not line.startswith(FILE_MARK):
-            lines.append(line)
-            continue
-        if path is not None:
-            whole = "".join(lines)
-            out[path] = whole[:-1] if whole.endswith("\n") else whole
-        path, lines = line[len(FILE_MARK):].rstrip("\n"), []
+    """Path -> text of what scripts/read-files.sh printed (each line ends with a newline:
+    a last one without is not told apart, and a diff compares lines)."""
+    out: dict[str, str] = {}
+    path = None
+    for line in text.splitlines():
+        if line.startswith(FILE_MARK):
+            path = line[len(FILE_MARK):]
+            out[path] = ""
+        elif path is not None and line.startswith("|"):
+            out[path] += line[1:] + "\n"
     return out
 
 
