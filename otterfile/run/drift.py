@@ -86,10 +86,12 @@ def drifted(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
     cannot be told (the artifact is built on a build host at deploy)."""
     if found.error:
         return found
-    if found.release == "unknown":
-        return replace(found, error=f"{found.host}: cannot tell whether "
-                       f"{found.deployment} would change: its artifact is "
-                       f"{found.note or 'known only at deploy'}")
+    if found.release == "unknown":  # a build host's build, a registry tag not pinned
+        why = f"its artifact is {found.note}" if found.note else (
+            "its digest is known only when a target pulls it (a pinned image, "
+            "IMAGE@sha256:..., can be told)")
+        return replace(found, error=f"{found.host}: cannot tell whether {found.deployment} "
+                       f"would change: {why}")
     dep, host = lane.deployment, lane.host.name
     reading = target.parse(dep, host, sections.get(f"{dep.name}/read", (0, ""))[1])
     _, live = target.live(dep, reading)

@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from tests.integration.deploy import events, on, otter, write_app, write_otterfile
+from tests.integration.test_kinds_deploy import kind  # noqa: F401  (a fixture)
 from tests.integration.test_plan_check import snapshot
 
 pytestmark = pytest.mark.integration
@@ -143,3 +144,15 @@ def test_a_systemd_unit_compares_as_installed_and_an_edit_is_drift(tmp_path, two
     assert {"-LimitNOFILE=1024", "+LimitNOFILE=65536"} <= set(diff["diff"].splitlines())
     assert on(two[0], "sed", "-i", "s/^LimitNOFILE=.*/LimitNOFILE=65536/", unit).ok
     assert snapshot(two[0]) == before, "the gate wrote on the target"
+
+
+def test_podman_behind_caddy_and_docker_behind_nginx_are_in_sync_after_a_deploy(
+        tmp_path, clean_targets, kind):
+    runtime, proxy = kind
+    write_app(tmp_path / "app", "v1")
+    write_otterfile(tmp_path, clean_targets[:1], runtime=runtime, proxy=proxy)
+    done = otter(tmp_path, "run", "production")
+    assert done.returncode == 0, done.stdout + done.stderr
+    code, found, summary, said = gate(tmp_path)
+    assert code == 0, said
+    assert [f["in_sync"] for f in found.values()] == [True]

@@ -143,3 +143,24 @@ def test_only_the_live_releases_files_are_compared(tmp_path):
                           "|A=old\n")
     found, _ = gate(tmp_path, {"web1": reply, "web2": in_sync_reply(proj)})
     assert [f.drift.in_sync for f in found] == [True, True]
+
+
+PULLED = '''
+from otterfile import *
+
+@deployment
+def production():
+    return Deployment(artifact=registry("registry.test/app:latest"), runtime=docker(port=80),
+                      targets=[ssh("root@a")], domains=["app.test"], proxy=caddy())
+'''
+
+
+def test_a_registry_tag_not_pinned_cannot_be_judged_and_says_how_it_could(tmp_path):
+    (tmp_path / "Otterfile.py").write_text(PULLED)
+    proj = evaluate(load(tmp_path / "Otterfile.py"))
+    state, listing = live("cfg")
+    found, _ = gate(tmp_path, {"a": answer(state=state, listing=listing)}, proj)
+    (one,) = found
+    assert one.error == ("a: cannot tell whether production would change: its digest is "
+                         "known only when a target pulls it (a pinned image, "
+                         "IMAGE@sha256:..., can be told)")
