@@ -83,7 +83,7 @@ def generated(engine: Engine, lane: Lane, artifact: Artifact, release: str) -> d
 def drifted(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
             found: TargetCheck) -> TargetCheck:
     """`found` (check_judge's verdict on this lane) with its drift, or an error when it
-    cannot be told (the artifact is built on a build host at deploy)."""
+    cannot be told (the artifact's digest is known only at deploy)."""
     if found.error:
         return found
     if found.release == "unknown":  # a build host's build, a registry tag not pinned

@@ -68,3 +68,17 @@ def test_a_unified_diff_goes_from_the_target_to_the_otterfile():
     assert unified("a\nb\n", "a\nb\n", "x", "y") == ""
     assert unified("a\nb", "a\nb\n", "x", "y") == ""  # only the last newline: the same lines
     assert unified("", "a\n", "/dev/null", "Otterfile").startswith("--- /dev/null\n")
+
+
+def test_the_target_read_ends_with_the_files_and_a_hand_edited_site_keeps_its_marker(tmp_path):
+    from otterfile.run import target as reads
+    (tmp_path / "site").write_text("app.test {\n}")  # edited by hand: no newline at its end
+    (tmp_path / "a.env").write_text("A=1\n")
+    files = script(load("read-files.sh"), args=[str(tmp_path / "*.env")])
+    read = LocalExecutor().run(script(load("read-target.sh"), args=[
+        str(tmp_path / "site"), str(tmp_path / "upstream"), "", "", "", "", "", "",
+        str(tmp_path / "started"), files.shell_line(), "sh", "-c", "echo state"]))
+    assert read.exited == 0, read.stderr
+    parts = reads.sections(read.stdout)
+    assert parts[reads.SITE_MARK] == "app.test {\n}\n"
+    assert parse_files(parts[reads.FILES_MARK]) == {str(tmp_path / "a.env"): "A=1\n"}
