@@ -87,6 +87,8 @@ class DeploymentDef:
     canary: bool = False  # the first target alone first, then batches of `parallel`
     relay: bool = False  # targets lacking the image get it from another target (a tree)
     unsupported: OtterfileError | None = None  # why this version cannot deploy it
+    preview_domain: str | None = None  # "{label}.preview.example.com"; None: no previews
+    previews: int = 3  # previews at once
 
     @property
     def proxy_kind(self) -> Proxy:
