@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.integration.deploy import DOMAIN, on, otter, served, write_app, write_otterfile
+from tests.integration.deploy import events, on, otter, served, write_app, write_otterfile
 
 STATE = "/var/lib/otter/production--{}"
 
@@ -67,7 +67,11 @@ def test_preview_run_refuse_status_remove_and_expire(tmp_path, two):
                   "otter-expire-production--pr-1.timer").stdout.strip() != "active"
         assert served(target) == "200 v1"
 
-    ok(otter(tmp_path, "run", "production", "--preview", "pr-2", "--ttl", "5s"))
+    said = events(ok(otter(tmp_path, "--json", "run", "production", "--preview", "pr-2",
+                           "--ttl", "5s")))
+    assert {k: said[-1][k] for k in ("event", "deployment", "label", "domain", "hosts")} == {
+        "event": "preview", "deployment": "production--pr-2", "label": "pr-2",
+        "domain": "pr-2.preview.test", "hosts": [t.host.name for t in two]}
     assert get(two[0], "pr-2.preview.test") == "200 v1"
     for target in two:
         assert gone_by_itself(target, "pr-2")
