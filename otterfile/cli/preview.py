@@ -34,6 +34,11 @@ def with_preview(project: Project, name: str, label: str,
     from otterfile.load.previews import preview_of
     dep = one(project, name)
     preview = preview_of(dep, label, env)
+    for other in project.deployments.values():  # the Otterfile's own names and domains win
+        if other.name == preview.name or preview.domains[0] in other.domains:
+            raise UsageError(f"preview {label} of {dep.name}: deployment {other.name} "
+                             f"already has the name {preview.name} or the domain "
+                             f"{preview.domains[0]}")
     return replace(project, deployments={**project.deployments, preview.name: preview}), \
         dep, preview
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from otterfile.errors import UsageError
 from otterfile.load.validate import check_domain, fail
+
+if TYPE_CHECKING:
+    from otterfile.load.project import DeploymentDef
 
 SEPARATOR = "--"  # NAME--LABEL: a label never holds "--", so the split is unambiguous
 LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
@@ -70,7 +73,7 @@ def env_overrides(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def preview_of(dep: Any, label: str, env: dict[str, str]) -> Any:
+def preview_of(dep: DeploymentDef, label: str, env: dict[str, str]) -> DeploymentDef:
     """NAME's DeploymentDef as the preview LABEL: its own name (and so its own state, lock,
     instances and proxy site), the pattern's one domain, the env with `env` over it."""
     if dep.preview_domain is None:

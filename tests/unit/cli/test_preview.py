@@ -41,3 +41,17 @@ def test_bad_input_exits_2_before_any_host(otterfile, args, said):
     result = CliRunner().invoke(main, ["-f", str(otterfile(FILE)), *args])
     assert result.exit_code == 2, result.output
     assert said in result.output
+
+
+def test_a_preview_may_not_take_a_declared_name_or_domain(otterfile):
+    taken = FILE + '''
+@deployment("production--pr-1")
+def clash():
+    return Deployment(artifact=registry("app:1"), runtime=docker(port=8082),
+                      targets=[ssh("root@web-1.invalid")], domains=["pr-2.preview.example.com"])
+'''
+    for label in ("pr-1", "pr-2"):
+        result = CliRunner().invoke(main, ["-f", str(otterfile(taken)), "run", "production",
+                                           "--preview", label])
+        assert result.exit_code == 2, result.output
+        assert "already has the name production--" in result.output
