@@ -14,6 +14,7 @@ from otterfile.cli.plan import plan
 from otterfile.cli.project import graph, init, list_
 from otterfile.cli.remove import remove
 from otterfile.cli.snapshots import snapshots
+from otterfile.cli.tunnel import tunnel
 
 
 @click.group(cls=OtterGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,7 +41,7 @@ def main(ctx: click.Context, file: str, debug: bool, as_json: bool, no_persist: 
 
 
 for command in (list_, plan, graph, init, run, rollback, exec_, status, logs, unlock,
-                remove, maintenance, snapshots):
+                remove, maintenance, snapshots, tunnel):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Callable
 
 import click
 
-from otterfile.errors import OtterError
+from otterfile.errors import OtterError, UsageError
 from otterfile.cli.common import load_project, reporter, split_targets, warn
 
 if TYPE_CHECKING:
@@ -64,11 +64,25 @@ def _printer(ctx: click.Context, report: Reporters) -> OnFinished:
               help="Wait this long for another run's deploy lock.")
 @click.option("--only", metavar="STEP", help="Run this step of NAME alone, under the "
               "deploy lock (no release is started).")
+@click.option("--preview", metavar="LABEL", help="Deploy NAME's artifact as the preview "
+              "NAME--LABEL under its preview_domain.")
+@click.option("--env", "env", multiple=True, metavar="KEY=VALUE",
+              help="With --preview: an env value over the runtime's (repeatable).")
+@click.option("--ttl", default=None, metavar="DURATION",
+              help="With --preview: remove it after this long (default 72h; s, m, h, d).")
 @click.pass_context
 def run(ctx: click.Context, name: str, targets: str | None, dry_run: bool,
-        lock_wait: float, only: str | None) -> None:
+        lock_wait: float, only: str | None, preview: str | None, env: tuple[str, ...],
+        ttl: str | None) -> None:
     """Deploy NAME: acquire, ship, start, health, switch, retire on every target."""
     from otterfile.run.deploy import deploy, run_only
+    if preview is not None or env or ttl is not None:
+        from otterfile.cli.preview import run_preview
+        from otterfile.load.previews import DEFAULT_TTL
+        if preview is None or dry_run or only is not None:
+            raise UsageError("--env and --ttl go with --preview, and --preview not with "
+                             "--dry-run or --only")
+        return run_preview(ctx, name, preview, env, ttl or DEFAULT_TTL, targets, lock_wait)
     project = load_project(ctx)
     warn(project, name)
     report = reporter(ctx, project)

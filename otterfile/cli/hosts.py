@@ -80,6 +80,10 @@ def status(ctx: click.Context, name: str | None, targets: str | None, log_lines:
                        "address": host_address(host), **status_record(result, log_lines)})
     else:
         click.echo(render_status(pairs, results, log_lines))
+    if name and not ctx.obj["json"]:  # previews: NAME--LABEL folders beside NAME's
+        from otterfile.cli.preview import status_lines
+        for line in status_lines(project, name):
+            click.echo(printable(line))
     if any(isinstance(r, Exception) for r in results):
         ctx.exit(1)
 

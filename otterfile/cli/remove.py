@@ -13,6 +13,8 @@ from otterfile.cli.common import load_project
 from otterfile.cli.hosts import Pair, hosts_of, on_each
 
 if TYPE_CHECKING:
+    from otterfile.command import Command
+    from otterfile.load.project import DeploymentDef
     from otterfile.run.remove import Found
 
 HEADERS = ["host", "deployment", "instances", "proxy site", "artifacts pruned", "releases",
@@ -58,6 +60,12 @@ def _rows(pairs: Sequence[Pair], results: Sequence[Found | OtterError],
     return rows
 
 
+def _disarm(dep: DeploymentDef, preview: str | None) -> Command | None:
+    """A preview's expiry timer, stopped before it is removed by hand."""
+    from otterfile.run.preview import disarm
+    return disarm(dep.name) if preview is not None else None
+
+
 @click.command()
 @click.argument("name")
 @click.option("--targets", help="Only these hosts (comma separated).")
@@ -65,15 +73,20 @@ def _rows(pairs: Sequence[Pair], results: Sequence[Found | OtterError],
 @click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
 @click.option("--lock-wait", type=float, default=0.0, metavar="SECONDS",
               help="Wait this long for another run's deploy lock.")
+@click.option("--preview", metavar="LABEL", help="Remove NAME's preview LABEL instead.")
 @click.pass_context
 def remove(ctx: click.Context, name: str, targets: str | None, yes: bool, dry_run: bool,
-           lock_wait: float) -> None:
+           lock_wait: float, preview: str | None) -> None:
     """Take NAME off its targets: instances, proxy site (graceful reload), state, env files
     and artifacts only it used; the other deployments on those hosts keep serving."""
     from otterfile.run.lock_holder import new_run_id
     from otterfile.report.tables import table
     from otterfile.run import remove as removal
     project = load_project(ctx)
+    if preview is not None:  # NAME--LABEL, as `run --preview` deployed it
+        from otterfile.cli.preview import with_preview
+        project, _, previewed = with_preview(project, name, preview, {})
+        name = previewed.name
     pairs = hosts_of(project, name, targets)
     if dry_run:
         results = on_each(pairs, lambda d, h, e: removal.inspect(d, e))
@@ -82,7 +95,8 @@ def remove(ctx: click.Context, name: str, targets: str | None, yes: bool, dry_ru
         _confirm(pairs, yes)
         run_id = new_run_id()
         results = on_each(pairs, lambda d, h, e: removal.remove(d, e, lock_wait=lock_wait,
-                                                                 run_id=run_id))
+                                                                 run_id=run_id,
+                                                                 first=_disarm(d, preview)))
         verb = "removed"
     rows = _rows(pairs, results, verb)
     if ctx.obj["json"]:

@@ -93,8 +93,10 @@ class Executor(Protocol):
         """Copy a local file or stream to `dest` on the host, streamed in chunks."""
         ...
 
-    def forward(self, remote_port: int) -> contextlib.AbstractContextManager[int]:
-        """A local port that reaches 127.0.0.1:`remote_port` on the host."""
+    def forward(self, remote_port: int,
+                local_port: int = 0) -> contextlib.AbstractContextManager[int]:
+        """A local port (`local_port`, or a free one when 0) that reaches
+        127.0.0.1:`remote_port` on the host; ExecutionError when it cannot be had."""
         ...
 
     def http(self, remote_port: Port) -> contextlib.AbstractContextManager[HttpGet]:

@@ -7,6 +7,7 @@ import time
 from typing import BinaryIO, Iterator
 
 from otterfile.command import Command
+from otterfile.errors import ExecutionError
 from otterfile.hosts import Host, LocalHost
 from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Port, Readable, Result
 from otterfile.executors.http import getter, number
@@ -42,8 +43,12 @@ class LocalExecutor:
             return self.run(upload_command(dest, mode), stdin=stream, on_progress=on_progress)
 
     @contextlib.contextmanager
-    def forward(self, remote_port: int) -> Iterator[int]:
-        """Local ports need no tunnel: yields `remote_port` itself."""
+    def forward(self, remote_port: int, local_port: int = 0) -> Iterator[int]:
+        """Local ports need no tunnel: yields `remote_port` itself (another `local_port`
+        is an ExecutionError: nothing here would listen on it)."""
+        if local_port not in (0, remote_port):
+            raise ExecutionError(f"{self.host.name} is this machine: 127.0.0.1:{remote_port} "
+                                 f"is reached directly, no forward from port {local_port}")
         yield remote_port
 
     def http(self, remote_port: Port) -> contextlib.AbstractContextManager[HttpGet]:

@@ -78,10 +78,10 @@ class RecordingExecutor:
         return self.run(upload_command(dest, mode))
 
     @contextlib.contextmanager
-    def forward(self, remote_port: int) -> Iterator[int]:
-        """Record the forward and yield `remote_port` itself."""
+    def forward(self, remote_port: int, local_port: int = 0) -> Iterator[int]:
+        """Record the forward and yield `local_port`, or `remote_port` itself when 0."""
         self.forwards.append(remote_port)
-        yield remote_port
+        yield local_port or remote_port
 
     @contextlib.contextmanager
     def http(self, remote_port: Port) -> Iterator[HttpGet]:

@@ -35,6 +35,17 @@ def free_port() -> int:
         return port
 
 
+def port_free(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:`port` (connections ending there do not count)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ssh's own listener
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 class SSHExecutor:
     """Runs Commands on an SSH host; all of them share one ControlMaster connection.
 
@@ -109,12 +120,16 @@ class SSHExecutor:
             return self.run(upload_command(dest, mode), stdin=stream, on_progress=on_progress)
 
     @contextlib.contextmanager
-    def forward(self, remote_port: int) -> Iterator[int]:
-        """A local port tunnelled to 127.0.0.1:`remote_port` on the host, for its lifetime."""
+    def forward(self, remote_port: int, local_port: int = 0) -> Iterator[int]:
+        """A local port (`local_port`, or a free one when 0) tunnelled by the master to
+        127.0.0.1:`remote_port` on the host, for its lifetime (then cancelled)."""
+        if local_port and not port_free(local_port):  # the master would share its own forward
+            raise ExecutionError(f"{self.host.name}: cannot forward port {remote_port}: "
+                                 f"127.0.0.1:{local_port} is in use on this machine")
         self.master.ensure()
         spec, output = "", ""
-        for _ in range(3):  # the free port may be taken before ssh binds it
-            spec = f"127.0.0.1:{free_port()}:127.0.0.1:{remote_port}"
+        for _ in range(1 if local_port else 3):  # a free port may be taken before ssh binds it
+            spec = f"127.0.0.1:{local_port or free_port()}:127.0.0.1:{remote_port}"
             code, output = self._control("forward", "-L", spec)
             if code == 0:
                 break

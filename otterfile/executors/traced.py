@@ -39,8 +39,9 @@ class TracedExecutor:
         self._show(self.host.name, command.display() + "  (until otter is done)")
         return self.inner.open_session(command)
 
-    def forward(self, remote_port: int) -> contextlib.AbstractContextManager[int]:
-        return self.inner.forward(remote_port)
+    def forward(self, remote_port: int,
+                local_port: int = 0) -> contextlib.AbstractContextManager[int]:
+        return self.inner.forward(remote_port, local_port)
 
     def http(self, remote_port: Port) -> contextlib.AbstractContextManager[HttpGet]:
         return self.inner.http(remote_port)

@@ -11,6 +11,7 @@ from otterfile.hosts import Host
 from otterfile.load.loader import Loaded, Marked, interrupted, line_in, recipe_line
 from otterfile.load.model import Deployment
 from otterfile.load.placement import build_host, check_shared_hosts, named
+from otterfile.load.previews import check_preview_domain
 from otterfile.load.project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef,
                                     TargetDef)
 from otterfile.load.refs import name_of, unknown
@@ -155,7 +156,11 @@ class _Evaluator:
             stop_seconds=check_number("stop_seconds", value.stop_seconds),
             strategy=check_choice("strategy", value.strategy, ("bluegreen", "recreate")),
             steps=own_steps, line=marked.line,
-            snapshots=_within("snapshots", check_snapshots, value.snapshots))
+            snapshots=_within("snapshots", check_snapshots, value.snapshots),
+            previews=check_int("previews", value.previews, 1),
+            preview_domain=_within("preview_domain", check_preview_domain, value.preview_domain))
+        if dep.recreate and dep.preview_domain:
+            fail("preview_domain", "a strategy=\"recreate\" service has no domains to preview")
         if dep.recreate and dep.domains:
             fail("domains", "a strategy=\"recreate\" service is not served by the proxy; "
                  "other deployments reach it on 127.0.0.1 of its host")

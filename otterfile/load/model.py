@@ -140,6 +140,8 @@ class Deployment:
     canary: Any = False  # the first target deploys alone before the batches
     relay: Any = None  # True: targets pass the image on to each other (None, False: off)
     snapshots: Any = None  # Snapshots(...): the data copied before each release (load/snapshots.py)
+    preview_domain: Any = None  # "{label}.preview.example.com": `otter run NAME --preview`
+    previews: Any = 3  # how many previews may run at once
 
 
 def build(repo: str | None = None, ref: str | None = None, command: str | None = None, *,

@@ -94,6 +94,8 @@ class DeploymentDef:
     relay: bool = False  # targets lacking the image get it from another target (a tree)
     unsupported: OtterfileError | None = None  # why this version cannot deploy it
     snapshots: Snapshots | None = None  # the data copied before each release (checked)
+    preview_domain: str | None = None  # "{label}.preview.example.com"; None: no previews
+    previews: int = 3  # previews at once
 
     @property
     def proxy_kind(self) -> Proxy:

@@ -171,11 +171,14 @@ def inspect(dep: DeploymentDef, executor: Executor) -> Found:
 
 
 def remove(dep: DeploymentDef, executor: Executor, *, lock_wait: float = 0,
-           run_id: str | None = None) -> Found:
-    """Take `dep` off the executor's host under its deploy lock; returns what was there."""
+           run_id: str | None = None, first: Command | None = None) -> Found:
+    """Take `dep` off the executor's host under its deploy lock (after `first`, when
+    given: a preview's expiry timer stopped); returns what was there."""
     lock = DeployLock(executor, dep.name, run_id=run_id)
     lock.acquire(wait_seconds=lock_wait)
     try:
+        if first is not None:
+            executor.run(first)
         found = inspect(dep, executor)
         result = executor.run(removal(dep, found))
         if not result.ok:

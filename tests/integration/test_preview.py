@@ -1,0 +1,80 @@
+"""Preview deployments on real hosts: `otter run production --preview pr-1 --env ...` serves
+the artifact under pr-1's domain on every target beside production, with its own state and
+the env override; one more than `previews` is refused with the list; `otter status` lists
+it; `otter remove --preview` takes it away with its expiry timer; and a short --ttl has the
+target's timer remove a preview by itself."""
+from __future__ import annotations
+
+import httpx
+
+from tests.integration.deploy import events, on, otter, served, write_app, write_otterfile
+
+STATE = "/var/lib/otter/production--{}"
+
+
+def ok(done) -> str:
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def get(target, host: str) -> str:
+    response = httpx.get(target.url("/"), headers={"Host": host}, timeout=5)
+    return f"{response.status_code} {response.text.strip()}"
+
+
+def gone_by_itself(target, label: str) -> bool:
+    """Whether the expiry timer removed the preview: waits (bounded) for its state folder
+    to go, on the target itself."""
+    line = (f"for i in $(seq 120); do [ -d {STATE.format(label)} ] || exit 0; sleep 1; done; "
+            f"exit 1")
+    return on(target, "sh", "-c", line).exited == 0
+
+
+def test_preview_run_refuse_status_remove_and_expire(tmp_path, two):
+    write_otterfile(tmp_path, two)
+    path = tmp_path / "Otterfile.py"
+    path.write_text(path.read_text().replace(
+        "parallel=None,", 'parallel=None, preview_domain="{label}.preview.test", previews=1,'))
+    write_app(tmp_path / "app", "v1")
+    ok(otter(tmp_path, "run", "production"))
+
+    said = ok(otter(tmp_path, "run", "production", "--preview", "pr-1", "--env",
+                    "GREETING=from-preview", "--ttl", "2h"))
+    assert "preview production--pr-1: pr-1.preview.test on" in said
+    for target in two:
+        assert get(target, "pr-1.preview.test") == "200 v1"
+        assert served(target) == "200 v1"  # production keeps serving beside it
+        env = on(target, "sh", "-c", f"cat {STATE.format('pr-1')}/env/*.env").stdout
+        assert "GREETING=from-preview" in env
+        assert on(target, "systemctl", "is-active",
+                  "otter-expire-production--pr-1.timer").stdout.strip() == "active"
+
+    refused = otter(tmp_path, "run", "production", "--preview", "pr-2")
+    assert refused.returncode == 1
+    assert "preview pr-2 of production refused: 1 previews already run (previews=1): pr-1" \
+        in refused.stderr
+    assert on(two[0], "test", "-d", STATE.format("pr-2")).exited != 0
+
+    status = ok(otter(tmp_path, "status", "production"))
+    assert "previews of production (1 of 1):" in status
+    assert "pr-1: pr-1.preview.test on" in status
+
+    ok(otter(tmp_path, "remove", "production", "--preview", "pr-1", "--yes"))
+    for target in two:
+        assert get(target, "pr-1.preview.test") != "200 v1"
+        assert on(target, "test", "-d", STATE.format("pr-1")).exited != 0
+        assert on(target, "systemctl", "is-active",
+                  "otter-expire-production--pr-1.timer").stdout.strip() != "active"
+        assert served(target) == "200 v1"
+
+    said = events(ok(otter(tmp_path, "--json", "run", "production", "--preview", "pr-2",
+                           "--ttl", "5s")))
+    assert {k: said[-1][k] for k in ("event", "deployment", "label", "domain", "hosts")} == {
+        "event": "preview", "deployment": "production--pr-2", "label": "pr-2",
+        "domain": "pr-2.preview.test", "hosts": [t.host.name for t in two]}
+    assert get(two[0], "pr-2.preview.test") == "200 v1"
+    for target in two:
+        assert gone_by_itself(target, "pr-2")
+        assert get(target, "pr-2.preview.test") != "200 v1"
+        assert served(target) == "200 v1"
+    assert "previews of production: none" in ok(otter(tmp_path, "status", "production"))
