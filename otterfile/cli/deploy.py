@@ -92,9 +92,11 @@ def run(ctx: click.Context, name: str, targets: str | None, dry_run: bool,
               "the previous healthy one).")
 @click.option("--targets", help="Only these hosts (comma separated).")
 @click.option("--lock-wait", type=float, default=0.0, metavar="SECONDS")
+@click.option("--force", is_flag=True, help="Roll back past a migration's contract (the "
+              "data may no longer fit the older release).")
 @click.pass_context
 def rollback(ctx: click.Context, name: str, to: str | None, targets: str | None,
-             lock_wait: float) -> None:
+             lock_wait: float, force: bool) -> None:
     """Make the previous (or given) release live again: start, health, switch, retire."""
     from otterfile.run.deploy import rollback as roll_back
     project = load_project(ctx)
@@ -102,7 +104,7 @@ def rollback(ctx: click.Context, name: str, to: str | None, targets: str | None,
     engines = _engines(ctx, project, report, False, lock_wait)
     try:
         ok = roll_back(project, name, engines, hosts=split_targets(targets, project), to=to,
-                       on_finished=_printer(ctx, report))
+                       on_finished=_printer(ctx, report), force=force)
     finally:
         report.close()
     if not ok:
