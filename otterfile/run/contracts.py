@@ -1,8 +1,9 @@
 """Migration contracts on the targets. A contract step (`@step(after="deploy",
 contract=True)`, the `contract` of `otterfile.stdlib.migration`) runs once per release, and
 leaves a record in every target's releases.json ("contracts": the release live when it ran,
-the step, when). The record is read back as untrusted data; `otter rollback` to a release
-older than a contracted one is refused without --force, since the data may no longer fit it."""
+its digest, the step, when). The record is read back as untrusted data; `otter rollback` to a
+release older than a contracted one is refused without --force, since the data may no longer
+fit it. A release's age is its artifact's: a rollback starts an old artifact under a new id."""
 from __future__ import annotations
 
 import re
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 KEY = "contracts"  # the key of releases.json the records are kept under
 KEEP = 20  # records kept per target, newest last
 _ID = re.compile(r"[0-9]{8}T[0-9]{6}-[0-9a-f]{8}")  # a release id (state.new_release_id)
+_DIGEST = re.compile(r"(sha256:)?[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Contract:
     """A contract step that ran while `release` was live on a target."""
 
     release: str
+    digest: str  # the release's artifact
     step: str
     at: str  # UTC, ISO 8601
 
@@ -45,11 +48,11 @@ def contracts_of(state: State, where: str = "releases.json") -> tuple[Contract, 
     out = []
     for index, record in enumerate(records):
         fields = record if isinstance(record, dict) else {}
-        values = [fields.get(name) for name in ("release", "step", "at")]
+        values = [fields.get(name) for name in ("release", "digest", "step", "at")]
         if not all(isinstance(v, str) for v in values) or \
-                not _ID.fullmatch(str(values[0])):
+                not _ID.fullmatch(str(values[0])) or not _DIGEST.fullmatch(str(values[1])):
             raise OtterError(f"{where}: {KEY}/{index}: expected an object with a release "
-                             f"id, a step and a time, got {_shown(record)}")
+                             f"id, a digest, a step and a time, got {_shown(record)}")
         out.append(Contract(*(str(v) for v in values)))
     return tuple(out)
 
@@ -62,8 +65,16 @@ def with_contract(state: State, contract: Contract) -> State:
 
 
 def crossed(state: State, release: Release, where: str = "releases.json") -> list[Contract]:
-    """The contracts a rollback to `release` would go back past: those of newer releases."""
-    return [c for c in contracts_of(state, where) if c.release > release.id]
+    """The contracts a rollback to `release` would go back past: those of another artifact
+    that went live after `release`'s artifact first did here."""
+    first = first_release(state, release)
+    return [c for c in contracts_of(state, where)
+            if c.digest != release.digest and c.release > first]
+
+
+def first_release(state: State, release: Release) -> str:
+    """The id of the first release on the target that ran `release`'s artifact."""
+    return min([r.id for r in state.releases if r.digest == release.digest] + [release.id])
 
 
 def check_rollback(state: State, release: Release, *, host: str, deployment: str,
@@ -73,10 +84,12 @@ def check_rollback(state: State, release: Release, *, host: str, deployment: str
     past = crossed(state, release, f"{host}: {states.state_path(deployment)}")
     if not past:
         return None
-    first = past[0]
+    first, since = past[0], first_release(state, release)
     more = f" (and {len(past) - 1} later)" if len(past) > 1 else ""
+    older = "which is older" if since == release.id else \
+        f"whose artifact is older (release {since})"
     what = (f"step {first.step} contracted release {first.release} at {first.at}{more}: "
-            f"the data may no longer work with release {release.id}, which is older")
+            f"the data may no longer work with release {release.id}, {older}")
     if force:
         return f"{host}: --force: rolling back past a contract: {what}"
     raise OtterError(f"{host}: rollback to {release.id} refused: {what}. Nothing was changed; "
@@ -96,7 +109,8 @@ def run_contract(engine: Engine, task: Task, step: StepDef, lanes: Iterable[Lane
     result = call()
     at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     for lane in live:
-        lane.state = with_contract(lane.state, Contract(str(lane.state.live), step.name, at))
+        now = lane.state.get(str(lane.state.live))
+        lane.state = with_contract(lane.state, Contract(now.id, now.digest, step.name, at))
         checked(engine.executor(lane.host.name), states.write_state(
             lane.deployment.name, format_state(lane.state)), "recording the contract")
     engine.emit(task, "info", f"contracted {releases} on {', '.join(l.host.name for l in live)}: "

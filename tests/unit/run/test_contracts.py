@@ -49,23 +49,26 @@ def two_releases(contracts: list | None = None) -> State:
     return State(releases, LIVE, {} if contracts is None else {"contracts": contracts})
 
 
-def record(release=LIVE, step="migrate-contract", at="2024-02-01T00:00:00+00:00"):
-    return {"release": release, "step": step, "at": at}
+def record(release=LIVE, step="migrate-contract", at="2024-02-01T00:00:00+00:00",
+           digest=DIGEST):
+    return {"release": release, "digest": digest, "step": step, "at": at}
 
 
 # the records, as untrusted data
 
 def test_contracts_survive_the_state_file():
-    state = with_contract(two_releases(), Contract(LIVE, "migrate-contract", "t"))
+    state = with_contract(two_releases(), Contract(LIVE, DIGEST, "migrate-contract", "t"))
     again = parse_state(format_state(state))
-    assert contracts_of(again) == (Contract(LIVE, "migrate-contract", "t"),)
+    assert contracts_of(again) == (Contract(LIVE, DIGEST, "migrate-contract", "t"),)
     assert again.releases == state.releases  # the releases are as they were
 
 
 @pytest.mark.parametrize("value,path", [
     ("yes", "contracts: expected a list"),
     ([record(release="latest")], "contracts/0: expected an object with a release id"),
-    ([record(), {"release": LIVE, "step": 3, "at": "t"}], "contracts/1: expected"),
+    ([record(digest="abc")], "contracts/0: expected"),
+    ([record(), {"release": LIVE, "digest": DIGEST, "step": 3, "at": "t"}],
+     "contracts/1: expected"),
     (["x"], "contracts/0: expected"),
 ])
 def test_a_malformed_record_names_the_file_and_the_record(value, path):
@@ -76,10 +79,10 @@ def test_a_malformed_record_names_the_file_and_the_record(value, path):
 
 def test_one_record_per_release_and_step_and_the_newest_kept():
     state = two_releases([record(at="first")])
-    state = with_contract(state, Contract(LIVE, "migrate-contract", "again"))
-    assert contracts_of(state) == (Contract(LIVE, "migrate-contract", "again"),)
+    state = with_contract(state, Contract(LIVE, DIGEST, "migrate-contract", "again"))
+    assert contracts_of(state) == (Contract(LIVE, DIGEST, "migrate-contract", "again"),)
     for n in range(KEEP + 5):
-        state = with_contract(state, Contract(LIVE, f"step-{n}", "t"))
+        state = with_contract(state, Contract(LIVE, DIGEST, f"step-{n}", "t"))
     kept = contracts_of(state)
     assert len(kept) == KEEP and kept[-1].step == f"step-{KEEP + 4}"
 
@@ -111,12 +114,29 @@ def test_a_rollback_to_the_contracted_release_or_a_newer_one_is_allowed():
 
 
 def test_every_contract_crossed_counts():
-    state = two_releases([record(), record(release="20240301T000000-efefefef", step="m2")])
+    state = two_releases([record(), record(release="20240301T000000-efefefef", step="m2",
+                                           digest="ef" * 32)])
     assert [c.release for c in crossed(state, state.get(PREVIOUS))] == [
         LIVE, "20240301T000000-efefefef"]
     with pytest.raises(OtterError, match=f"contracted release {LIVE} at .* \\(and 1 later\\)"):
         check_rollback(state, state.get(PREVIOUS), host="a", deployment="production",
                        force=False)
+
+
+def test_a_rollback_to_an_old_artifact_under_a_newer_id_is_refused_too():
+    """A (forced) rollback starts the old artifact under a new id, newer than the contract:
+    its age is its artifact's, the first release that ran it here."""
+    from dataclasses import replace
+    state = two_releases([record()])
+    again = Release("20240301T000000-cdcdcdcd", OLD, "app:1", status="previous",
+                    instance="otter-production-20240301T000000-cdcdcdcd", runtime="docker")
+    state = replace(state, releases=state.releases + (again,))
+    assert [c.release for c in crossed(state, again)] == [LIVE]
+    with pytest.raises(OtterError, match="release 20240301T000000-cdcdcdcd, whose artifact "
+                                         f"is older \\(release {PREVIOUS}\\)"):
+        check_rollback(state, again, host="a", deployment="production", force=False)
+    same = replace(again, digest=DIGEST)  # the contracted artifact itself: allowed
+    assert crossed(replace(state, releases=state.releases[:2] + (same,)), same) == []
 
 
 # a run against recording targets
