@@ -109,9 +109,11 @@ def run(ctx: click.Context, name: str, targets: str | None, dry_run: bool,
 @click.option("--with-data", is_flag=True, help="Also restore the data from the snapshot "
               "taken before the live release (Snapshots); asks first.")
 @click.option("-y", "--yes", is_flag=True, help="With --with-data: do not ask.")
+@click.option("--force", is_flag=True, help="Roll back past a migration's contract (the "
+              "data may no longer fit the older release).")
 @click.pass_context
 def rollback(ctx: click.Context, name: str, to: str | None, targets: str | None,
-             lock_wait: float, with_data: bool, yes: bool) -> None:
+             lock_wait: float, with_data: bool, yes: bool, force: bool) -> None:
     """Make the previous (or given) release live again: start, health, switch, retire.
     With --with-data the live release is stopped first and the data put back as it was
     before it started."""
@@ -124,7 +126,7 @@ def rollback(ctx: click.Context, name: str, to: str | None, targets: str | None,
     engines = _engines(ctx, project, report, False, lock_wait)
     try:
         ok = roll_back(project, name, engines, hosts=split_targets(targets, project), to=to,
-                       on_finished=_printer(ctx, report), with_data=with_data)
+                       on_finished=_printer(ctx, report), with_data=with_data, force=force)
     finally:
         report.close()
     if not ok:

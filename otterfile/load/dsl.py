@@ -64,23 +64,29 @@ deployment = _decorator("deployment")
 
 @overload
 def step(arg: F, /, *, deployment: Any = None, before: str | None = None,
-         after: str | None = None, on: str = "targets", name: str | None = None) -> F: ...
+         after: str | None = None, on: str = "targets", name: str | None = None,
+         contract: bool = False) -> F: ...
 
 
 @overload
 def step(arg: str | None = None, /, *, deployment: Any = None, before: str | None = None,
          after: str | None = None, on: str = "targets",
-         name: str | None = None) -> Callable[[F], F]: ...
+         name: str | None = None, contract: bool = False) -> Callable[[F], F]: ...
 
 
 def step(arg: Any = None, /, *, deployment: Any = None, before: Any = None, after: Any = None,
-         on: str = "targets", name: str | None = None) -> Any:
+         on: str = "targets", name: str | None = None, contract: Any = False) -> Any:
     """Mark a custom step: `@step(deployment="production", before="switch", on="once")`.
 
     The function takes `ctx`. `on` is "targets" (each target), "once" (the first target)
-    or "controller" (where otter runs). `before`/`after` name a stage or another step.
+    or "controller" (where otter runs). `before`/`after` name a stage or another step;
+    `after="deploy"`: once every target of the run has retired its old release.
+    `contract=True` (with after="deploy"): a migration's contract, recorded on every
+    target; `otter rollback` to an older release is then refused without --force.
     """
     options = {"deployment": deployment, "before": before, "after": after, "on": on}
+    if contract is not False:  # only when given: the options of other steps stay as they were
+        options["contract"] = contract
     if callable(arg):
         return _mark(arg, "step", name, options)
     return lambda fn: _mark(fn, "step", arg or name, options)

@@ -16,6 +16,8 @@ Env = Mapping[str, str | int | float | Secret]
 Words = str | Sequence[str]  # a command line: one string split as a shell would, or argv
 
 STAGES = ("acquire", "ship", "start", "health", "switch", "retire")
+# after=DEPLOYED: once every target of the run has finished its stages (retired the old)
+DEPLOYED = "deploy"
 
 
 @dataclass(frozen=True)

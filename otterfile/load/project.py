@@ -65,11 +65,18 @@ class StepDef:
     after: str | None
     on: str
     line: int = 0
+    contract: bool = False  # recorded on the targets: a rollback past it is refused
 
     @property
     def anchor(self) -> tuple[str, str]:
         """("before" | "after", stage or step name)."""
         return ("before", self.before) if self.before else ("after", self.after or "")
+
+    @property
+    def after_deploy(self) -> bool:
+        """Whether it runs once every target of the run has finished (after="deploy")."""
+        from otterfile.load.model import DEPLOYED
+        return self.anchor == ("after", DEPLOYED)
 
 
 @dataclass(frozen=True)

@@ -46,12 +46,27 @@ def _perform(project: Project, engine: Engine, task: Task) -> str:
     if dep is not None and dep.unsupported is not None:
         return f"not deployable: {dep.unsupported.message}"
     if task.stage == "step":
-        return "runs the step's Python function"
+        return step_note(dep, task)
     try:
         engine.perform(task)
     except Exception as error:  # a plan shows what would fail rather than failing
         return f"would fail: {error}"
     return ""
+
+
+def step_note(dep: DeploymentDef | None, task: Task) -> str:
+    """What a plan says of a step: its Python function (what its docstring says first), and
+    when it runs if that is once the whole deploy is done (a migration's contract)."""
+    step = next((s for s in dep.steps if s.name == task.step), None) if dep else None
+    doc = (step.fn.__doc__ or "").strip().splitlines() if step else []
+    note = "runs the step's Python function" + (f": {doc[0]}" if doc else "")
+    if step is not None and step.after_deploy:
+        note += ("; once every target of the run has retired its old release (not after a "
+                 "failure or a stopped canary)")
+    if step is not None and step.contract:
+        note += ("; a contract: not in a run narrowed by --targets, recorded on every "
+                 "target (`otter rollback` to an older release then needs --force)")
+    return note
 
 
 def masked_env(dep: DeploymentDef) -> dict[str, str | Secret]:

@@ -95,8 +95,11 @@ class _Builder:
                                      [previous] if previous else [],
                                      stage=stage, host=host,
                                      deployment=dep.name)
-        for step in _step_order(dep, self.file):
-            self._insert(dep, step, hosts, acquire)
+        steps = _step_order(dep, self.file)
+        late = _run_end(steps, self.rollback or len(hosts) < len(dep.hosts))
+        for step in steps:
+            if step.name not in late:
+                self._insert(dep, step, hosts, acquire)
         last: dict[str, list[str]] = {}  # per host: its lane's last tasks (before unlock)
         for host in hosts:
             mine = [i for i, m in self.meta.items()
@@ -107,6 +110,24 @@ class _Builder:
                       needs=(task_id(dep.name, "lock", host),))
         if not self.rollback:
             self._barriers(dep, batches(dep, hosts), last)
+        for step in (s for s in steps if late.get(s.name)):
+            if step.after_deploy:
+                self._after_deploy(dep, step, hosts, last)
+            else:
+                self._insert(dep, step, hosts, acquire)
+
+    def _after_deploy(self, dep: DeploymentDef, step: StepDef, hosts: list[str],
+                      last: dict[str, list[str]]) -> None:
+        """A step after="deploy": after the last tasks of every target of the run (a failed
+        or skipped one skips it), before every unlock (the targets stay locked for it)."""
+        done = [i for host in hosts for i in last[host]]
+        per_host = step.on == "targets"
+        for host in hosts if per_host else hosts[:1]:
+            sid = self.node(task_id(dep.name, f"step:{step.name}", host if per_host else None),
+                            done, stage="step", step=step.name, deployment=dep.name,
+                            host=None if step.on == "controller" else host)
+            for each in hosts:
+                self.deps[task_id(dep.name, "unlock", each)].append(sid)
 
     def _barriers(self, dep: DeploymentDef, order: list[list[str]],
                   last: dict[str, list[str]]) -> None:
@@ -192,6 +213,20 @@ def _step_order(dep: DeploymentDef, file: str | None = None) -> list[StepDef]:
             if step not in ordered and all(steps[a] in ordered for a in edges[step.name]):
                 ordered.append(step)
     return ordered
+
+
+def _run_end(steps: list[StepDef], no_contract: bool) -> dict[str, bool]:
+    """Steps placed once the targets' lanes are complete: after="deploy" ones and those
+    anchored to them, by name: True to place it, False to leave it out (a contract step,
+    and what hangs on it, in a rollback or a run narrowed by --targets: `no_contract`)."""
+    late: dict[str, bool] = {}
+    for step in steps:  # anchors come first (_step_order)
+        anchor = step.anchor[1]
+        if step.after_deploy:
+            late[step.name] = not (step.contract and no_contract)
+        elif anchor in late:
+            late[step.name] = late[anchor]
+    return late
 
 
 def plan_step(project: Project, name: str, step_name: str, *,

@@ -15,6 +15,7 @@ from otterfile.errors import OtterfileError
 from otterfile.plan.graph import Graph
 from otterfile.plan.planner import batch_size, order, plan, task_id
 from otterfile.load.project import DeploymentDef, Project
+from otterfile.run.contracts import held_back
 from otterfile.run.runner import OK, Event, Outcome, Reporter, run_graph
 from otterfile.run.secret_store import SecretStore
 from otterfile.secrets import Secret
@@ -115,6 +116,8 @@ def deploy(project: Project, name: str, engine_for: Callable[..., Engine], *,
     env = resolve_env(project, deployments)
     engine = engine_for(env=env, sources=resolve_sources(project, deployments))
     batches = order(project, [name], hosts=hosts)
+    for line in held_back(project, name, hosts):
+        engine.report(Event("info", None, message=line))
     done = execute(plan(project, [name], hosts=hosts), engine, None,
                    announcing(engine.report, project, batches))
     on_finished(done)
@@ -125,12 +128,14 @@ def deploy(project: Project, name: str, engine_for: Callable[..., Engine], *,
 
 def rollback(project: Project, name: str, engine_for: Callable[..., Engine], *,
              hosts: list[str] | None, to: str | None, on_finished: OnFinished,
-             with_data: bool = False) -> bool:
+             with_data: bool = False, force: bool = False) -> bool:
     """`otter rollback`: make the previous (or `to`) release live again (`with_data`: its
-    data too, from the snapshot taken before the live release). True: ok."""
+    data too, from the snapshot taken before the live release; past a migration's contract
+    only with `force`). True: ok."""
     deployments = project.select(name)
     check_deployable(deployments)
-    engine = engine_for(env=resolve_env(project, deployments), rollback=True, rollback_to=to)
+    engine = engine_for(env=resolve_env(project, deployments), rollback=True, rollback_to=to,
+                        rollback_force=force)
     done = execute(plan(project, [name], hosts=hosts, rollback=True, with_data=with_data),
                    engine, parallel_of(deployments))
     on_finished(done)

@@ -9,6 +9,7 @@ from otterfile.errors import OtterError
 from otterfile.plan.graph import Task
 from otterfile.run.lock import DeployLock
 from otterfile.run.deploy_log import log_record
+from otterfile.run.contracts import check_rollback
 from otterfile.run.state import rollback_target
 from otterfile.run import flow, recover, snapshots, switching
 from otterfile.run.steps import run_step
@@ -73,6 +74,10 @@ def _choose_rollback(engine: Engine, lane: Lane, task: Task) -> None:
     release = rollback_target(lane.state, engine.rollback_to)
     if lane.previous is not None and release.id == lane.previous.id:
         raise OtterError(f"{task.host}: release {release.id} is live already")
+    forced = check_rollback(lane.state, release, host=task.where,  # a migration's contract
+                            deployment=lane.deployment.name, force=engine.rollback_force)
+    if forced:
+        engine.emit(task, "info", forced)
     lane.starts_with = _runtime_for_rollback(lane, task, release)
     # by digest alone: the state file's image name is not trusted to re-point a tag; a
     # registry image's NAME@digest names that digest and nothing else

@@ -172,6 +172,10 @@ def run_step(engine: Engine, task: Task) -> Any:
     host = task.host or (dep.hosts[0].name if dep.hosts else None)
     lane = engine.lanes.get((dep.name, host or ""))
     try:
+        if step.contract:  # once per release, then recorded on every target
+            from otterfile.run.contracts import run_contract
+            return run_contract(engine, task, step, lanes_of(engine, task),
+                                lambda: step.fn(StepContext(engine, task, lane)))
         return step.fn(StepContext(engine, task, lane))
     except BaseException as error:
         for each in lanes_of(engine, task):

@@ -67,6 +67,23 @@ def test_migration_and_backup_are_steps():
     assert mark_of(save).options["before"] == "start"
 
 
+
+def test_a_two_phase_migration_is_an_expand_and_a_contract_step():
+    expand, contract = stdlib.migration(expand="./m expand", contract="./m contract", name="db")
+    assert (mark_of(expand).name, mark_of(contract).name) == ("db-expand", "db-contract")
+    assert mark_of(expand).options == {"deployment": None, "before": "switch", "after": None,
+                                       "on": "once"}
+    assert mark_of(contract).options == {"deployment": None, "before": None, "after": "deploy",
+                                         "on": "once", "contract": True}
+    assert expand.__doc__ == "run './m expand'"
+    only, = stdlib.migration(contract="./m contract")
+    assert mark_of(only).name == "migrate-contract"
+    with pytest.raises(TypeError, match="not both"):
+        stdlib.migration("./m", contract="./c")
+    with pytest.raises(TypeError, match=r"migration\(expand=...\): expected a shell command"):
+        stdlib.migration(expand="  ", contract="./c")
+
+
 RECIPE_FILE = '''
 from otterfile import *
 from otterfile.stdlib import docker_app, migration, redis
