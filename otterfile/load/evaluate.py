@@ -153,7 +153,12 @@ class _Evaluator:
             drain_seconds=check_number("drain_seconds", value.drain_seconds, inclusive=True),
             stop_seconds=check_number("stop_seconds", value.stop_seconds),
             strategy=check_choice("strategy", value.strategy, ("bluegreen", "recreate")),
+            rollback_window=check_number("rollback_window", value.rollback_window,
+                                         inclusive=True),
             steps=own_steps, line=marked.line)
+        if dep.rollback_window > 7 * 86400:  # a timer on the target, not a second home
+            fail("rollback_window", f"expected at most 604800 seconds (7 days), "
+                 f"{got(value.rollback_window)}")
         if dep.recreate and dep.domains:
             fail("domains", "a strategy=\"recreate\" service is not served by the proxy; "
                  "other deployments reach it on 127.0.0.1 of its host")

@@ -139,6 +139,7 @@ class Deployment:
     strategy: Any = "bluegreen"  # "recreate": stop the old, then start the new; no proxy
     canary: Any = False  # the first target deploys alone before the batches
     relay: Any = None  # True: targets pass the image on to each other (None, False: off)
+    rollback_window: Any = 0  # seconds the superseded release keeps running (instant rollback)
 
 
 def build(repo: str | None = None, ref: str | None = None, command: str | None = None, *,

@@ -10,7 +10,7 @@ from otterfile.plan.graph import Task
 from otterfile.run.lock import DeployLock
 from otterfile.run.deploy_log import log_record
 from otterfile.run.state import rollback_target
-from otterfile.run import flow, recover, switching
+from otterfile.run import flow, recover, switching, window
 from otterfile.run.steps import run_step
 
 if TYPE_CHECKING:
@@ -73,6 +73,9 @@ def _choose_rollback(engine: Engine, lane: Lane, task: Task) -> None:
     release = rollback_target(lane.state, engine.rollback_to)
     if lane.previous is not None and release.id == lane.previous.id:
         raise OtterError(f"{task.host}: release {release.id} is live already")
+    if window.instant(lane, release):  # kept running for the window: a switch alone
+        _reuse_kept(engine, lane, task, release)
+        return
     lane.starts_with = _runtime_for_rollback(lane, task, release)
     # by digest alone: the state file's image name is not trusted to re-point a tag; a
     # registry image's NAME@digest names that digest and nothing else
@@ -81,6 +84,21 @@ def _choose_rollback(engine: Engine, lane: Lane, task: Task) -> None:
                              pinned_name(release.image, release.digest),
                              commit=release.commit, ref=release.ref)
     engine.emit(task, "info", f"rolling back to {release.id}")
+
+
+def _reuse_kept(engine: Engine, lane: Lane, task: Task, release: Release) -> None:
+    """A rollback to the release kept for the rollback window: its instance runs, so the
+    health check and the switch are all there is to do."""
+    from otterfile.artifacts.base import Artifact
+    from otterfile.run.kinds import runtime_of
+    started = runtime_of(lane.deployment, release)
+    lane.starts_with = None if started.name == lane.deployment.runtime.kind.name else started
+    lane.reused, lane.release = True, release
+    lane.artifact = Artifact(lane.runtime.forms[0], release.digest, release.image or None,
+                             commit=release.commit, ref=release.ref)
+    left = lane.kept.left if lane.kept else 0
+    engine.emit(task, "info", f"rolling back to {release.id}, kept running on 127.0.0.1:"
+                f"{release.port} ({left}s of its rollback window left): nothing to start")
 
 
 def _runtime_for_rollback(lane: Lane, task: Task, release: Release) -> Runtime | None:
