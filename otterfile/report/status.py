@@ -147,8 +147,8 @@ def _kept_record(status: TargetStatus) -> dict[str, Any] | None:
     """The release kept for the rollback window, as data: its id, until when (UTC, the
     target's clock), the seconds left, whether its instance runs."""
     kept = status.kept
-    if kept is None:
-        return None
+    if kept is None or (status.live is not None and kept.release == status.live.id):
+        return None  # a run that made it live again failed before it kept another
     release = next((r for r in status.releases if r.id == kept.release), None)
     return {"release": kept.release, "until": _utc(kept.until), "seconds_left": kept.left,
             "running": status.runs(release)}

@@ -94,7 +94,9 @@ def _reuse_kept(engine: Engine, lane: Lane, task: Task, release: Release) -> Non
     started = runtime_of(lane.deployment, release)
     lane.starts_with = None if started.name == lane.deployment.runtime.kind.name else started
     lane.reused, lane.release = True, release
-    lane.artifact = Artifact(lane.runtime.forms[0], release.digest, release.image or None,
+    from otterfile.artifacts.image_ref import pinned_name
+    lane.artifact = Artifact(lane.runtime.forms[0], release.digest,
+                             pinned_name(release.image, release.digest),
                              commit=release.commit, ref=release.ref)
     left = lane.kept.left if lane.kept else 0
     engine.emit(task, "info", f"rolling back to {release.id}, kept running on 127.0.0.1:"

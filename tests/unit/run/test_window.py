@@ -199,3 +199,20 @@ def test_status_shows_what_is_kept_and_until_when():
     shown = render_status([(dep, SimpleNamespace(name="web1"))], [status])
     assert f"{A} (kept until 22:13:20Z)" in shown
     assert status_record(TargetStatus([live], live))["kept"] is None
+
+
+def test_remove_cancels_the_timer_of_a_kept_release():
+    from otterfile.run.remove import Found, removal
+    from tests.unit.run.test_flow import OTTERFILE as TEXT
+    import tempfile
+    from pathlib import Path
+    from otterfile.load.evaluate import evaluate
+    from otterfile.load.loader import load
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "Otterfile.py"
+        path.write_text(TEXT.format(runtime="docker", proxy="caddy"))
+        dep = evaluate(load(path)).deployments["production"]
+    found = Found(instances=(instance(A), instance(B)), releases=2)
+    assert "otter-kept-production" not in removal(dep, found).argv[2]
+    kept = removal(dep, Found(instances=(instance(A), instance(B)), releases=2, kept=True))
+    assert "/var/lib/otter/production/kept otter-kept-production" in kept.argv[2]
