@@ -90,11 +90,11 @@ def _reuse_kept(engine: Engine, lane: Lane, task: Task, release: Release) -> Non
     """A rollback to the release kept for the rollback window: its instance runs, so the
     health check and the switch are all there is to do."""
     from otterfile.artifacts.base import Artifact
+    from otterfile.artifacts.image_ref import pinned_name
     from otterfile.run.kinds import runtime_of
-    started = runtime_of(lane.deployment, release)
+    started = runtime_of(lane.deployment, release)  # it runs the instance: it inspects it
     lane.starts_with = None if started.name == lane.deployment.runtime.kind.name else started
     lane.reused, lane.release = True, release
-    from otterfile.artifacts.image_ref import pinned_name
     lane.artifact = Artifact(lane.runtime.forms[0], release.digest,
                              pinned_name(release.image, release.digest),
                              commit=release.commit, ref=release.ref)

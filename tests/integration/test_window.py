@@ -113,3 +113,29 @@ def test_timer_retires_the_kept_release_then_rollback_starts_it_again(tmp_path, 
     for target, before in zip(hosts, after):
         now = containers(target)
         assert set(now) - set(before), now  # a container started for v1
+
+
+def test_a_systemd_unit_is_kept_and_switched_back_to_without_a_restart(tmp_path, hosts):
+    from tests.integration.test_systemd_deploy import answer, units, write_project
+    two = hosts
+
+    def project(version: str) -> None:
+        write_project(tmp_path, two, version)
+        path = tmp_path / "Otterfile.py"
+        path.write_text(path.read_text().replace("keep_releases=3,",
+                                                 "keep_releases=3, rollback_window=600,"))
+
+    def pids(target) -> dict[str, str]:
+        return {unit: on(target, "systemctl", "show", "--property=MainPID", "--value",
+                         unit).stdout.strip() for unit in units(target)}
+    project("v1")
+    ok(otter(tmp_path, "run", "production"))
+    project("v2")
+    ok(otter(tmp_path, "run", "production"))
+    assert [answer(t) for t in two] == ['200 v2 he said "hi" $HOME \\ 100% port=N'] * 2
+    before = [pids(t) for t in two]
+    assert all(len(p) == 2 and "0" not in p.values() for p in before), before  # both run
+    said = ok(otter(tmp_path, "rollback", "production"))
+    assert "nothing to start" in said, said
+    assert [answer(t) for t in two] == ['200 v1 he said "hi" $HOME \\ 100% port=N'] * 2
+    assert [pids(t) for t in two] == before  # the same units, the same processes
