@@ -11,7 +11,7 @@ until mkdir "$lock" 2>/dev/null; do
   sleep 1
 done
 now=$(date +%s)
-printf 'holder=%s\npid=%s\nsince=%s\nrun=%s\n' "otter rollback-window timer" "$$" "$now" \
+printf 'holder=%s\npid=%s\nsince=%s\nrun=%s\n' "the rollback-window timer" "$$" "$now" \
   "window-$now-$$" > "$lock/info"
 echo "$now" > "$lock/heartbeat"
 trap 'rm -rf -- "$lock"' EXIT
