@@ -201,17 +201,13 @@ def test_status_shows_what_is_kept_and_until_when():
     assert status_record(TargetStatus([live], live))["kept"] is None
 
 
-def test_remove_cancels_the_timer_of_a_kept_release():
-    from otterfile.run.remove import Found, removal
-    from tests.unit.run.test_flow import OTTERFILE as TEXT
-    import tempfile
-    from pathlib import Path
+def test_remove_cancels_the_timer_of_a_kept_release(tmp_path):
     from otterfile.load.evaluate import evaluate
     from otterfile.load.loader import load
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "Otterfile.py"
-        path.write_text(TEXT.format(runtime="docker", proxy="caddy"))
-        dep = evaluate(load(path)).deployments["production"]
+    from otterfile.run.remove import Found, removal
+    path = tmp_path / "Otterfile.py"
+    path.write_text(OTTERFILE.format(runtime="docker", proxy="caddy"))
+    dep = evaluate(load(path)).deployments["production"]
     found = Found(instances=(instance(A), instance(B)), releases=2)
     assert "otter-kept-production" not in removal(dep, found).argv[2]
     kept = removal(dep, Found(instances=(instance(A), instance(B)), releases=2, kept=True))
