@@ -66,6 +66,9 @@ def warn(project: Project, name: str) -> None:
         said += [f"runtime {dep.runtime.name}: {w}" if named else
                  f"deployment {dep.name}/runtime: {w}"
                  for w in dep.runtime.kind.warnings(dep.runtime.value)]
+        if dep.recreate and dep.rollback_window:  # never two releases at once
+            said.append(f"deployment {dep.name}: rollback_window is ignored with "
+                        'strategy="recreate": the old release stops before the new starts')
     for line in dict.fromkeys(said):
         click.echo(f"warning: {line}", err=True)
 

@@ -155,10 +155,15 @@ class _Evaluator:
             drain_seconds=check_number("drain_seconds", value.drain_seconds, inclusive=True),
             stop_seconds=check_number("stop_seconds", value.stop_seconds),
             strategy=check_choice("strategy", value.strategy, ("bluegreen", "recreate")),
+            rollback_window=check_number("rollback_window", value.rollback_window,
+                                         inclusive=True),
             steps=own_steps, line=marked.line,
             snapshots=_within("snapshots", check_snapshots, value.snapshots),
             previews=check_int("previews", value.previews, 1),
             preview_domain=_within("preview_domain", check_preview_domain, value.preview_domain))
+        if dep.rollback_window > 7 * 86400:  # a timer on the target, not a second home
+            fail("rollback_window", f"expected at most 604800 seconds (7 days), "
+                 f"{got(value.rollback_window)}")
         if dep.recreate and dep.preview_domain:
             fail("preview_domain", "a strategy=\"recreate\" service has no domains to preview")
         if dep.recreate and dep.domains:

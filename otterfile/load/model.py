@@ -144,6 +144,7 @@ class Deployment:
     snapshots: Any = None  # Snapshots(...): the data copied before each release (load/snapshots.py)
     preview_domain: Any = None  # "{label}.preview.example.com": `otter run NAME --preview`
     previews: Any = 3  # how many previews may run at once
+    rollback_window: Any = 0  # seconds the superseded release keeps running (instant rollback)
 
 
 def build(repo: str | None = None, ref: str | None = None, command: str | None = None, *,

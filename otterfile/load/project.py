@@ -99,6 +99,7 @@ class DeploymentDef:
     strategy: str = "bluegreen"  # or "recreate" (stateful services: never two at once)
     canary: bool = False  # the first target alone first, then batches of `parallel`
     relay: bool = False  # targets lacking the image get it from another target (a tree)
+    rollback_window: float = 0  # seconds the superseded release keeps running (run/window.py)
     unsupported: OtterfileError | None = None  # why this version cannot deploy it
     snapshots: Snapshots | None = None  # the data copied before each release (checked)
     preview_domain: str | None = None  # "{label}.preview.example.com"; None: no previews
@@ -121,6 +122,11 @@ class DeploymentDef:
     @property
     def recreate(self) -> bool:
         return self.strategy == "recreate"
+
+    @property
+    def window(self) -> float:
+        """The rollback window in effect: none for recreate (never two releases at once)."""
+        return 0 if self.recreate else self.rollback_window
 
     def secrets(self) -> tuple[Secret, ...]:
         return tuple(v for _, v in self.runtime.env if isinstance(v, Secret))

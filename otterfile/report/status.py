@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from otterfile.hosts import Host
     from otterfile.load.project import DeploymentDef
     from otterfile.run.state import Release
+    from otterfile.run.window import Kept
 
 
 @dataclass
@@ -25,6 +26,7 @@ class TargetStatus:
     note: str = ""  # what otter assumed of a state file an older otter wrote
     switch: str | None = None  # how the proxy switches there ("file", "reload: WHY")
     maintenance: str | None = None  # the page's message while maintenance is on
+    kept: Kept | None = None  # the release kept running for the rollback window
 
     def runs(self, release: Release | None) -> bool:
         """Whether `release`'s instance runs, under the runtime kind that started it."""
@@ -50,7 +52,7 @@ def read_status(dep: DeploymentDef, executor: Executor, log_lines: int = 0) -> T
                        log=reading.target.log,
                        note=kinds.assumed_note(dep, executor.host.name, reading.target) or "",
                        switch=switching.said if switching else None,
-                       maintenance=reading.maintenance)
+                       maintenance=reading.maintenance, kept=reading.kept)
     # a read state's port is an int (a str is a plan's placeholder)
     if out.live is not None and isinstance(out.live.port, int) and out.live.port:
         out.health = _probe(dep, executor, out.live.port)
@@ -79,6 +81,7 @@ def status_record(status: TargetStatus | Exception, log_lines: int = 0) -> dict[
                 "proxy": live.proxy, "running": status.runs(live)},
             "health": status.health or None, "switch": status.switch,
             "maintenance": status.maintenance,
+            "kept": _kept_record(status),
             "previous": [r.id for r in reversed(status.releases) if r.status == "previous"],
             "runtimes": {r.id: r.runtime for r in status.releases
                          if r.status in ("live", "previous")},
@@ -101,8 +104,8 @@ def render_status(pairs: Sequence[tuple[DeploymentDef, Host]],
         if status.switch and status.switch != "file":  # the default switch reloads not
             notes.append(f"{host.name}: {dep.proxy_kind.name} switches {dep.name} by "
                          f"{status.switch}")
-        previous = [_with_kind(r, live) for r in reversed(status.releases)
-                    if r.status == "previous"]
+        previous = [_with_kind(r, live) + _kept_note(status, r) for r in
+                    reversed(status.releases) if r.status == "previous"]
         rows.append([host.name, dep.name, live.id if live else "none",
                      (live.commit or "")[:10] if live else "", _kinds(live),
                      ("running" if status.runs(live) else "stopped") if live else "",
@@ -138,3 +141,26 @@ def _with_kind(release: Release, live: Release | None) -> str:
     if live is not None and release.runtime and release.runtime != live.runtime:
         return f"{release.id} ({release.runtime})"
     return release.id
+
+
+def _kept_record(status: TargetStatus) -> dict[str, Any] | None:
+    """The release kept for the rollback window, as data: its id, until when (UTC, the
+    target's clock), the seconds left, whether its instance runs."""
+    kept = status.kept
+    if kept is None or (status.live is not None and kept.release == status.live.id):
+        return None  # a run that made it live again failed before it kept another
+    release = next((r for r in status.releases if r.id == kept.release), None)
+    return {"release": kept.release, "until": _utc(kept.until), "seconds_left": kept.left,
+            "running": status.runs(release)}
+
+
+def _kept_note(status: TargetStatus, release: Release) -> str:
+    """` (kept until 18:04:05Z)` after the previous release kept running for the window."""
+    if status.kept is None or status.kept.release != release.id:
+        return ""
+    return f" (kept until {_utc(status.kept.until)[11:]})"
+
+
+def _utc(epoch: int) -> str:
+    from datetime import datetime, timezone
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

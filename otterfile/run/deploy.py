@@ -135,7 +135,7 @@ def rollback(project: Project, name: str, engine_for: Callable[..., Engine], *,
     deployments = project.select(name)
     check_deployable(deployments)
     engine = engine_for(env=resolve_env(project, deployments), rollback=True, rollback_to=to,
-                        rollback_force=force)
+                        rollback_force=force, rollback_with_data=with_data)
     done = execute(plan(project, [name], hosts=hosts, rollback=True, with_data=with_data),
                    engine, parallel_of(deployments))
     on_finished(done)

@@ -59,7 +59,8 @@ class Engine:
                  sources: dict[str, Any] | None = None,
                  lock_wait: float = 0.0, cancel: threading.Event | None = None,
                  rollback: bool = False, rollback_to: str | None = None,
-                 rollback_force: bool = False, only: bool = False,
+                 rollback_force: bool = False, rollback_with_data: bool = False,
+                 only: bool = False,
                  release_id: ReleaseId = timed_release_id,
                  cache_lock: CacheLock | None = None,
                  host_images: HostImages | None = None) -> None:
@@ -71,6 +72,7 @@ class Engine:
         self.cache_lock: CacheLock = cache_lock or (lambda *_: contextlib.nullcontext())
         self.lock_wait, self.rollback, self.rollback_to = lock_wait, rollback, rollback_to
         self.rollback_force = rollback_force  # `rollback --force`: past a migration's contract
+        self.rollback_with_data = rollback_with_data  # the data restored: nothing reused
         self.only = only  # `--only STEP`: no release is started; steps see the live one
         self.env = env or {}  # deployment name -> env with secrets resolved
         self.sources = sources or {}  # artifact name -> source with secrets resolved

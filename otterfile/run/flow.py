@@ -12,7 +12,7 @@ from otterfile.commands import files, lock as locks, state as states, store
 from otterfile.errors import OtterError
 from otterfile.runtimes.base import StartSpec
 from otterfile.scripts import load
-from otterfile.run import kinds, space, target
+from otterfile.run import kinds, space, target, window
 from otterfile.run.fingerprint import config_of
 from otterfile.run.health import wait_healthy, wait_running
 from otterfile.run.relaying import relayed
@@ -67,6 +67,11 @@ def _present(lane: Lane, artifact: Artifact) -> bool | None:
 
 def start(engine: Engine, lane: Lane, task: Task) -> None:
     """Start the new release beside the live one, on a free port of 127.0.0.1."""
+    if lane.reused:  # a rollback to the release kept for the window: it runs already
+        assert lane.release is not None  # chosen at lock time
+        engine.emit(task, "info", f"nothing started: {lane.release.instance} (kept) runs on "
+                    f"127.0.0.1:{lane.release.port}")
+        return
     dep, rt, executor = lane.deployment, lane.runtime, engine.executor(task.host)
     artifact = engine.artifact_of(lane)
     config = config_of(engine, lane, artifact.digest, lane.key)
@@ -136,21 +141,39 @@ def retire(engine: Engine, lane: Lane, task: Task) -> None:
     if lane.noop:
         return
     assert lane.release is not None  # the start stage ran
-    dep, old = lane.deployment, lane.previous
-    steps = []
-    if old and old.instance and kinds.release_key(dep, old) != \
-            kinds.release_key(dep, lane.release) and not dep.recreate:  # recreate: stopped
-        rt = kinds.runtime_of(dep, old)  # the runtime that started it, whatever runs now
-        steps += [rt.stop(old.instance, drain_seconds=dep.drain_seconds,
-                          stop_seconds=dep.stop_seconds), rt.remove(old.instance)]
-    pruned = prune_candidates(lane.state, dep.keep_releases)
+    dep = lane.deployment
+    steps, keep = _retire_old(lane)
+    steps += window.retire_steps(lane, keep)
+    pruned = [r for r in prune_candidates(lane.state, dep.keep_releases)
+              if keep is None or r.id != keep.id]  # its image runs on
     steps += kinds.prunes(dep, lane.state, pruned, lane.release, lane.started)
     for release in pruned:
         lane.state = mark_retired(lane.state, release.id)
     lane.state = trim_history(lane.state)
-    steps += [_forget_env_files(dep.name, lane.release.id), _state_write(dep.name, lane.state)]
-    checked(engine.executor(task.host), sequence(*steps, description="retire the old release"),
-            "retiring")
+    steps += [_forget_env_files(dep.name, lane.release.id, keep.id if keep else ""),
+              _state_write(dep.name, lane.state)]
+    done = checked(engine.executor(task.host),
+                   sequence(*steps, description="retire the old release"), "retiring")
+    for line in done.stderr.splitlines():  # no systemd-run there: retired, not kept
+        if line.startswith("otter: warning: "):
+            engine.emit(task, "info", line.removeprefix("otter: "))
+    if keep is not None and "otter: warning: " not in done.stderr:
+        engine.emit(task, "info", window.said(dep, keep))
+
+
+def _retire_old(lane: Lane) -> tuple[list[Command], Release | None]:
+    """The release live before this run stopped after a drain, or (a rollback window) kept
+    running outside the proxy: (the commands, the release kept)."""
+    dep, old = lane.deployment, lane.previous
+    assert lane.release is not None  # the start stage ran
+    if not old or not old.instance or dep.recreate or \
+            kinds.release_key(dep, old) == kinds.release_key(dep, lane.release):
+        return [], None  # recreate: stopped before the start
+    if dep.window > 0:
+        return [], old
+    rt = kinds.runtime_of(dep, old)  # the runtime that started it, whatever runs now
+    return [rt.stop(old.instance, drain_seconds=dep.drain_seconds,
+                    stop_seconds=dep.stop_seconds), rt.remove(old.instance)], None
 
 
 def abort(engine: Engine, lane: Lane, task: Task) -> None:
@@ -158,6 +181,10 @@ def abort(engine: Engine, lane: Lane, task: Task) -> None:
     After a switch whose answer was lost (the connection dropped), a release the proxy
     already serves is recorded live instead: removing it would leave nothing to serve."""
     if lane.release is None or lane.noop or lane.state.live == lane.release.id:
+        return
+    if lane.reused:  # the kept release: otter did not start it, the timer retires it
+        engine.emit(task, "info", f"{lane.release.id} (kept) left running until its "
+                    "rollback window ends")
         return
     assert lane.release.instance is not None  # the start stage named it
     dep, executor = lane.deployment, engine.executor(task.host)
@@ -190,12 +217,13 @@ def _serves(executor: Executor, lane: Lane) -> bool:
     return result.ok and result.stdout.strip() == "serves"
 
 
-def _forget_env_files(deployment: str, live: str) -> Command:
-    """Env files (secrets) of releases whose instances are gone are removed."""
+def _forget_env_files(deployment: str, live: str, kept: str = "") -> Command:
+    """Env files (secrets) of releases whose instances are gone are removed (the live
+    release's and the one kept for the rollback window stay)."""
     folder = states.env_file_path(deployment, live).rsplit("/", 1)[0]
     return script('cd "$1" 2>/dev/null || exit 0; for f in *.env; do '
-                  '[ "$f" = "$2.env" ] || rm -f -- "$f"; done; exit 0',
-                  args=[folder, live], description="remove env files of retired releases")
+                  '[ "$f" = "$2.env" ] || [ "$f" = "$3.env" ] || rm -f -- "$f"; done; exit 0',
+                  args=[folder, live, kept], description="remove env files of retired releases")
 
 
 def _state_write(deployment: str, state: State) -> Command:

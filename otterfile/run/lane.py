@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from otterfile.run.lock import DeployLock
     from otterfile.run.space import Landing
     from otterfile.run.state import Release
+    from otterfile.run.window import Kept
     from otterfile.runtimes.base import Runtime
 
 
@@ -52,6 +53,8 @@ class Lane:
     old_sites: tuple[OldSite, ...] = ()
     # a rollback to a release another runtime kind started: that kind starts it again
     starts_with: Runtime | None = None
+    kept: Kept | None = None  # the release kept for the rollback window (run/window.py)
+    reused: bool = False  # a rollback to the kept release: nothing started, its instance serves
 
     @property
     def runtime(self) -> Runtime:

@@ -11,7 +11,7 @@ from otterfile.command import Command, sequence
 from otterfile.commands import state as states, store
 from otterfile.errors import OtterError
 from otterfile.proxies import install
-from otterfile.run import handover, kinds, space, target
+from otterfile.run import handover, kinds, space, target, window
 from otterfile.run.kinds import named_by_otter
 from otterfile.run.results import checked
 from otterfile.run.state import mark_failed
@@ -59,8 +59,9 @@ def recover(engine: Engine, lane: Lane, task: Task, read: Result | None = None) 
         engine.emit(task, "info", note)
     instances = named_by_otter(lane.runtime, dep.name, reading.target.instances)
     state, live = target.live(dep, reading)
-    serving = live and kinds.release_key(dep, live)
-    stale = [i for i in instances if kinds.key(dep, i) != serving]
+    kept = window.kept_release(state, reading.kept)  # runs on for the rollback window
+    keep = {kinds.release_key(dep, r) for r in (live, kept) if r is not None}
+    stale = [i for i in instances if kinds.key(dep, i) not in keep]
     for release in state.releases:
         if release.status == "starting":
             state = mark_failed(state, release.id)
@@ -70,7 +71,7 @@ def recover(engine: Engine, lane: Lane, task: Task, read: Result | None = None) 
         engine.emit(task, "info", f"removed {len(stale)} instance(s) left by an earlier run")
     if state != reading.state:
         checked(executor, states.write_state(dep.name, format_state(state)), "writing state")
-    lane.state, lane.previous = state, live
+    lane.state, lane.previous, lane.kept = state, live, reading.kept
     lane.running = frozenset(kinds.key(dep, i) for i in instances if i.running)
     lane.started = store.started(list(reading.started), [i.digest for i in instances])
 

@@ -26,7 +26,7 @@ from otterfile.proxies import NAMED as PROXIES
 from otterfile.runtimes import NAMED as RUNTIMES
 from otterfile.scripts import load
 from otterfile.run.state import DEFAULT_BASE, state_dir
-from otterfile.run import kinds, target
+from otterfile.run import kinds, target, window
 from otterfile.run.kinds import named_by_otter
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ class Found:
     kinds: tuple[str, ...] = ()  # the runtime kind of each instance
     live_kind: str | None = None  # the runtime kind of `live`
     stores: tuple[tuple[str, str], ...] = ()  # (runtime kind, digest) of each release
+    kept: bool = False  # a release is kept for the rollback window: its timer is cancelled
 
     @property
     def site(self) -> bool:
@@ -105,7 +106,7 @@ def parse(dep: DeploymentDef, host: str, stdout: str) -> Found:
                  _started(digests, set(reading.started), {i.digest for i in ours}),
                  tuple(k for k, _ in keys), live.runtime if serving and live else None,
                  tuple(dict.fromkeys((r.runtime or dep.runtime.kind.name, r.digest)
-                                     for r in releases if r.digest)))
+                                     for r in releases if r.digest)), reading.kept is not None)
 
 
 def _started(digests: tuple[str, ...], records: set[str], labels: set[str]) -> tuple[str, ...]:
@@ -137,6 +138,8 @@ def removal(dep: DeploymentDef, found: Found, base: str = DEFAULT_BASE) -> Comma
     steps += [RUNTIMES[kind].prune(digests, found.shared) for kind, digests in stores.items()]
     steps.append(script('rm -rf -- "$1"', args=[store.started_dir(dep.name, base)],
                         description=f"remove the records of what {dep.name} started"))
+    if found.kept:  # its instance is removed above: the timer would find nothing
+        steps.append(window.cancel(dep.name))
     steps.append(script(FORGET_SCRIPT, args=[state_dir(dep.name, base)],
                         description=f"remove state and env files of {dep.name}"))
     return sequence(*steps, description=f"remove {dep.name}")

@@ -9,6 +9,7 @@ import shlex
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from otterfile.command import sequence
 from otterfile.commands import snapshots as snaps
 from otterfile.errors import OtterError
 from otterfile.report.text import human_size
@@ -130,9 +131,14 @@ def restore(engine: Engine, lane: Lane, task: Task) -> None:
     if data is None:
         raise OtterError(f"{host}: the {lane.runtime.name} runtime of {dep.name} names no "
                          "data to restore: nothing was changed")
-    stop = kinds.runtime_of(dep, live).stop(live.instance, drain_seconds=0,
-                                            stop_seconds=dep.stop_seconds) \
-        if live.instance else None
+    # the release kept for the rollback window runs on the same data: stopped too (the
+    # rollback starts it again on the restored data; retire removes the stopped one)
+    kept = [r for r in lane.state.releases if lane.kept and r.id == lane.kept.release]
+    stops = [kinds.runtime_of(dep, r).stop(r.instance, drain_seconds=0,
+                                           stop_seconds=dep.stop_seconds)
+             for r in [live, *kept] if r.instance]
+    stop = (stops[0] if len(stops) == 1 else sequence(*stops, description="stop them")) \
+        if stops else None
     result = checked(executor, snaps.restore(dep.name, live.id, data_of=back.id, data=data,
                                              stop=stop), "restoring the snapshot")
     found = snaps.values(result.stdout)

@@ -11,7 +11,7 @@ from otterfile.run.lock import DeployLock
 from otterfile.run.deploy_log import log_record
 from otterfile.run.contracts import check_rollback
 from otterfile.run.state import rollback_target
-from otterfile.run import flow, recover, snapshots, switching
+from otterfile.run import flow, recover, snapshots, switching, window
 from otterfile.run.steps import run_step
 
 if TYPE_CHECKING:
@@ -78,6 +78,10 @@ def _choose_rollback(engine: Engine, lane: Lane, task: Task) -> None:
                             deployment=lane.deployment.name, force=engine.rollback_force)
     if forced:
         engine.emit(task, "info", forced)
+    # kept running for the window: a switch alone, unless its data is restored under it
+    if not engine.rollback_with_data and window.instant(lane, release):
+        _reuse_kept(engine, lane, task, release)
+        return
     lane.starts_with = _runtime_for_rollback(lane, task, release)
     # by digest alone: the state file's image name is not trusted to re-point a tag; a
     # registry image's NAME@digest names that digest and nothing else
@@ -86,6 +90,23 @@ def _choose_rollback(engine: Engine, lane: Lane, task: Task) -> None:
                              pinned_name(release.image, release.digest),
                              commit=release.commit, ref=release.ref)
     engine.emit(task, "info", f"rolling back to {release.id}")
+
+
+def _reuse_kept(engine: Engine, lane: Lane, task: Task, release: Release) -> None:
+    """A rollback to the release kept for the rollback window: its instance runs, so the
+    health check and the switch are all there is to do."""
+    from otterfile.artifacts.base import Artifact
+    from otterfile.artifacts.image_ref import pinned_name
+    from otterfile.run.kinds import runtime_of
+    started = runtime_of(lane.deployment, release)  # it runs the instance: it inspects it
+    lane.starts_with = None if started.name == lane.deployment.runtime.kind.name else started
+    lane.reused, lane.release = True, release
+    lane.artifact = Artifact(lane.runtime.forms[0], release.digest,
+                             pinned_name(release.image, release.digest),
+                             commit=release.commit, ref=release.ref)
+    left = lane.kept.left if lane.kept else 0
+    engine.emit(task, "info", f"rolling back to {release.id}, kept running on 127.0.0.1:"
+                f"{release.port} ({left}s of its rollback window left): nothing to start")
 
 
 def _runtime_for_rollback(lane: Lane, task: Task, release: Release) -> Runtime | None:

@@ -17,7 +17,7 @@ from otterfile.proxies.maintenance import parse_message
 from otterfile.proxies.base import Switching, parse_switching, served_port as served_port_of
 from otterfile.scripts import load
 from otterfile.run.state import Release, State, mark_live, upstream_dir
-from otterfile.run import handover, kinds, space
+from otterfile.run import handover, kinds, space, window
 from otterfile.run.kinds import named_by_otter
 
 if TYPE_CHECKING:
@@ -34,7 +34,8 @@ LAYERS_MARK = "--- otter:layers"
 MAINTENANCE_MARK = "--- otter:maintenance"
 FILES_MARK = "--- otter:files"
 MARKS = (KEY_MARK, SITE_MARK, UPSTREAM_MARK, STARTED_MARK, SWITCH_MARK, handover.MARK,
-         MAINTENANCE_MARK, PROBE_MARK, LAYERS_MARK, space.SPACE_MARK, FILES_MARK)
+         MAINTENANCE_MARK, window.MARK, PROBE_MARK, LAYERS_MARK, space.SPACE_MARK,
+         FILES_MARK)
 # read-only: the fingerprint key when there is one (none: no release was ever made here)
 CAT_KEY = 'cat "$1" 2>/dev/null; exit 0'
 
@@ -54,6 +55,7 @@ class Reading:
     layers: str | None = None  # the runtime's listing of the image layers held
     space: str | None = None  # where the artifact lands and the room there
     maintenance: str | None = None  # maintenance mode's message while it is on
+    kept: window.Kept | None = None  # the release kept for the rollback window
     files: str | None = None  # the generated files' read (run/drift.py parses it)
 
     @property
@@ -113,7 +115,8 @@ def parse(dep: DeploymentDef, host: str, stdout: str) -> Reading:
                    tuple(parts.get(STARTED_MARK, "").split()), parts.get(SWITCH_MARK),
                    handover.parse(parts.get(handover.MARK, "")), parts.get(PROBE_MARK),
                    parts.get(LAYERS_MARK), parts.get(space.SPACE_MARK),
-                   parse_message(parts.get(MAINTENANCE_MARK)), parts.get(FILES_MARK))
+                   parse_message(parts.get(MAINTENANCE_MARK)),
+                   window.parse(parts.get(window.MARK)), parts.get(FILES_MARK))
 
 
 def complete(dep: DeploymentDef, executor: Executor, reading: Reading,

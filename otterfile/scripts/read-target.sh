@@ -3,8 +3,9 @@
 # of the artifacts otter started the deployment from (only those are ever pruned), how the
 # proxy switches here, other proxy kinds' sites of the deployment and, for an artifact the
 # ship stage will send, whether the target has it, which image layers it holds and the
-# room where it lands, the maintenance flag and, for `plan --check --exit-code`, the files
-# otter generated for it (run/drift.py). Each part after a marker line; an empty shell line skips its part.
+# room where it lands, the maintenance flag, the release kept for the rollback window and,
+# for `plan --check --exit-code`, the files otter generated for it (run/drift.py). Each part
+# after a marker line; an empty shell line skips its part.
 site=$1     # the proxy's site file of the deployment
 updir=$2    # its upstream folder (the port file)
 key=$3      # shell line: print the fingerprint key, or ""
@@ -34,6 +35,10 @@ if [ -n "$old" ]; then echo "--- otter:old-sites"; sh -c "$old"; fi
 # maintenance mode's flag beside the upstream folder (proxies/maintenance.py): its message
 if [ -d "${updir%/*}/maintenance" ]; then
   echo "--- otter:maintenance"; cat "${updir%/*}/maintenance/message" 2>/dev/null
+fi
+# the release kept for the rollback window (run/window.py): its id and deadline, then now
+if [ -f "${updir%/*}/kept/release" ]; then
+  echo "--- otter:kept"; cat "${updir%/*}/kept/release"; date +%s
 fi
 found=""
 if [ -n "$probe" ]; then

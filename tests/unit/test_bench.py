@@ -68,3 +68,12 @@ def test_wrk_summaries_are_read_with_and_without_errors():
     assert (bad.requests, bad.non_2xx, bad.read, bad.write, bad.socket_errors, bad.note) == \
         (21301, 3, 14, 1, 15, "x")
     assert parse_wrk("  5 requests in 500.00ms, 1KB read\n").seconds == 0.5
+
+
+def test_rollback_window_table_has_medians_and_the_share_of_today():
+    from bench.rollback_window import report
+    samples = {"today": [(4.0, False), (5.0, False), (6.0, False)],
+               "window": [(0.5, True), (0.9, True), (0.7, True)]}
+    rows = report(samples, 3, ["`a`", "`b`"]).splitlines()[-2:]
+    assert rows == ["| today | none | 5.00 | 4.00–6.00 | 100% | 0 of 3 |",
+                    "| window | 3600 s | 0.70 | 0.50–0.90 | 14% | 3 of 3 |"]

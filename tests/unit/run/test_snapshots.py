@@ -57,7 +57,8 @@ def run(tmp_path, snapshot_answer, *, runtime=DOCKER, before="", rollback=False,
                         else RecordingExecutor(host))
         return made[host.name]
     engine = Engine(project, events.append, connect=connect, images=Images(),
-                    release_id=lambda digest: "R1", rollback=rollback)
+                    release_id=lambda digest: "R1", rollback=rollback,
+                    rollback_with_data=with_data)
     done = execute(plan(project, ["production"], rollback=rollback, with_data=with_data),
                    engine, None)
     return done.outcome, made["web1"], events
@@ -166,3 +167,21 @@ def test_a_rollback_to_other_data_is_refused_before_anything_starts(tmp_path):
     assert "holds the data of 20230101T000000-ab, not of 20231231T000000-cdcdcdcd" in \
         str(outcome.errors["production/restore@web1"])
     assert not described(target, "start ")
+
+
+def test_a_rollback_with_data_stops_the_kept_release_too_and_starts_it_again(tmp_path):
+    """The release kept for the rollback window runs on the same data: the restore stops it
+    with the live one, and the rollback starts it on the restored data (not a switch alone)."""
+    kept = "20231231T000000-cdcdcdcd"
+    first, _, rest = rollback_state().partition("\n")
+    running = "\t".join([f"otter-production-{kept}", "running", kept, OLD, "Up"])
+    rest = rest.replace("--- otter:log", f"{running}\n--- otter:log")
+    state = f"{first}\n{rest}--- otter:kept\n{kept} 1300\n1000\n"
+    outcome, target, _ = run(tmp_path, TAKEN, rollback=True, with_data=True, state=state,
+                             restore_answer="restored=volume-pgdata\n")
+    assert outcome.ok, outcome.errors
+    [restore] = described(target, "restore the data")
+    assert f"docker stop -t 10 otter-production-{LIVE}" in restore.argv[8]
+    assert f"docker stop -t 10 otter-production-{kept}" in restore.argv[8]
+    assert described(target, "start ")
+    assert f"otter-production-{kept}" in described(target, "retire ")[0].argv[2]  # removed

@@ -1,0 +1,141 @@
+"""`otter rollback` inside the rollback window against today's rollback (issue 22, item 2), on
+the three test hosts of the slot, with warm connections, side by side.
+
+    python3 bench/rollback_window.py [--runs 7] [--no-write]
+
+One Otterfile, two deployments of the same app on the same three hosts: `today` (no window:
+a rollback starts the previous release again, waits for its health check, switches, stops
+the other) and `window` (`rollback_window=3600`: the previous release still runs, so a
+rollback is a health check and a switch). Both are deployed at v1, then v2; then each run
+times one whole `otter rollback NAME` process (interpreter start-up included) of each, in
+turn, right after an `otter exec` that leaves the SSH masters warm (OTTER_SSH_PERSIST).
+Each rollback goes back and forth between v1 and v2. Writes a table into bench/RESULTS.md
+(between its markers) unless --no-write.
+
+It takes the test hosts' lock (it waits while a test session holds them), uses the hosts of
+the slot (OTTER_TESTBED_SLOT), resets them before and after, and never starts or stops
+hosts: start them first (`python3 -m tests.testbed up`).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.report import replace_section  # noqa: E402
+from tests.integration.deploy import otter, write_app, write_otterfile  # noqa: E402
+from tests.testbed.hosts import KEPT, Testbed, exclusive, run  # noqa: E402
+from tests.testbed.images import target_tag  # noqa: E402
+
+SECTION = "rollback-window"
+MODES = {"today": 0, "window": 3600}  # deployment name -> rollback_window
+PAIR = '''
+@deployment
+def pair():
+    return [Deployment(name=name, artifact=web, runtime=box, targets=[servers],
+                       domains=[name + ".test"], proxy=caddy(tls="off"), keep_releases=3,
+                       rollback_window=seconds,
+                       health_check=HealthCheck(path="/health", timeout_seconds=20))
+            for name, seconds in {modes!r}.items()]
+'''
+
+
+def otterfile(folder: Path, targets) -> None:
+    """The test Otterfile with its one deployment replaced by the pair."""
+    path = write_otterfile(folder, targets)
+    text = path.read_text()
+    path.write_text(text[:text.index("@deployment")] + PAIR.format(modes=MODES))
+
+
+def must(done, what: str) -> str:
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return done.stdout + done.stderr
+
+
+def timed_rollback(folder: Path, name: str) -> tuple[float, bool]:
+    """(wall seconds of `otter rollback NAME`, whether it started nothing), warm masters."""
+    must(otter(folder, "exec", "pair", "--", "true"), "otter exec (warming)")
+    started = time.perf_counter()
+    done = otter(folder, "rollback", name, timeout=600)
+    seconds = time.perf_counter() - started
+    return seconds, "nothing to start" in must(done, f"otter rollback {name}")
+
+
+def measure(folder: Path, targets, runs: int) -> dict[str, list[tuple[float, bool]]]:
+    write_app(folder / "app", "v1")
+    otterfile(folder, targets)
+    must(otter(folder, "run", "pair", timeout=900), "deploy v1")
+    write_app(folder / "app", "v2")
+    must(otter(folder, "run", "pair", timeout=900), "deploy v2")
+    samples: dict[str, list[tuple[float, bool]]] = {name: [] for name in MODES}
+    for n in range(runs):
+        for name in MODES:
+            samples[name].append(timed_rollback(folder, name))
+        print(f"run {n + 1}: " + ", ".join(f"{name} {s[-1][0]:.2f}s"
+                                           for name, s in samples.items()), flush=True)
+    return samples
+
+
+def report(samples: dict[str, list[tuple[float, bool]]], runs: int, load: list[str]) -> str:
+    today = statistics.median(s for s, _ in samples["today"])
+    rows = []
+    for name, got in samples.items():
+        seconds = [s for s, _ in got]
+        median = statistics.median(seconds)
+        instant = sum(1 for _, nothing in got if nothing)
+        rows.append(f"| {name} | {'none' if not MODES[name] else f'{MODES[name]} s'} | "
+                    f"{median:.2f} | {min(seconds):.2f}–{max(seconds):.2f} | "
+                    f"{median / today:.0%} | {instant} of {len(got)} |")
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return (f"## Rollback inside the window (issue 22)\n\nWritten by `python3 bench/"
+            f"rollback_window.py --runs {runs}` on {when}: one whole `otter rollback NAME` "
+            "process (start-up included) on the 3 test hosts of a slot (Docker, Caddy, the "
+            "busybox test app), SSH masters warm (an `otter exec` right before each), the two "
+            "deployments in turn, each rolling back and forth between v1 and v2. `today`: "
+            "no rollback window (start, health, switch, stop the other); `window`: "
+            "`rollback_window=3600` (the kept release is health-checked and switched to, "
+            "nothing started). Load (`uptime`): " + f"{load[0]} at the start, {load[1]} at "
+            "the end.\n\n| deployment | rollback_window | median s | min–max s | of today's | "
+            "nothing started |\n| --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows)
+            + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("APP_TOKEN", "bench")
+    os.environ.setdefault("OTTER_SSH_PERSIST", "60")  # warm masters between otter processes
+    bed = Testbed(KEPT, image=target_tag())
+    load = [f"`{run(['uptime']).stdout.strip()}`"]
+    with exclusive(), tempfile.TemporaryDirectory(prefix="otter-bench-rw-") as tmp:
+        targets = bed.targets()
+        bed.wait_ready(targets, timeout=30)
+        bed.reset(targets)
+        try:
+            samples = measure(Path(tmp), targets, args.runs)
+        finally:
+            for target in targets:  # the hosts' reset leaves transient timers
+                run(bed.ssh_argv(target, "systemctl", "stop", "otter-kept-window.timer"))
+            bed.reset(targets)
+    load.append(f"`{run(['uptime']).stdout.strip()}`")
+    text = report(samples, args.runs, load)
+    print(text)
+    if not args.no_write:
+        replace_section(ROOT / "bench" / "RESULTS.md", SECTION, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

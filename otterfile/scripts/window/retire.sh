@@ -1,0 +1,28 @@
+# Retire the kept release when its rollback window ends: run by the transient timer that
+# window/arm.sh armed, from the kept folder it wrote. Under the deployment's deploy lock (a
+# run holding it: exit 75, systemd tries again), and never the release the proxy serves.
+dir=${0%/*}  # the kept folder
+d=${dir%/*}  # the deployment's state folder
+lock="$d/lock"
+tries=0
+until mkdir "$lock" 2>/dev/null; do
+  tries=$((tries + 1))
+  [ "$tries" -lt 60 ] || { echo "the deploy lock is held: trying again later"; exit 75; }
+  sleep 1
+done
+now=$(date +%s)
+printf 'holder=%s\npid=%s\nsince=%s\nrun=%s\n' "the rollback-window timer" "$$" "$now" \
+  "window-$now-$$" > "$lock/info"
+echo "$now" > "$lock/heartbeat"
+trap 'rm -rf -- "$lock"' EXIT
+[ -f "$dir/release" ] || exit 0  # a run retired or replaced it meanwhile
+read -r release _ < "$dir/release"
+if grep -q "\"live\": \"$release\"" "$d/releases.json" 2>/dev/null ||
+   [ "$(sh -c "$(cat "$dir/serves")" </dev/null)" = serves ]; then
+  echo "$release is live: not retired"
+else
+  sh -c "$(cat "$dir/stop")" </dev/null
+  sh -c "$(cat "$dir/remove")" </dev/null || exit 1
+  echo "retired $release (its rollback window ended)"
+fi
+rm -f -- "$dir/release" "$dir/serves" "$dir/stop" "$dir/remove"
