@@ -153,10 +153,8 @@ class _Evaluator:
             drain_seconds=check_number("drain_seconds", value.drain_seconds, inclusive=True),
             stop_seconds=check_number("stop_seconds", value.stop_seconds),
             strategy=check_choice("strategy", value.strategy, ("bluegreen", "recreate")),
+            hold_seconds=check_int("hold_seconds", value.hold_seconds, 1),
             steps=own_steps, line=marked.line)
-        if dep.recreate and dep.domains:
-            fail("domains", "a strategy=\"recreate\" service is not served by the proxy; "
-                 "other deployments reach it on 127.0.0.1 of its host")
         _within("proxy", lambda domains: dep.proxy_kind.check_domains(dep.proxy, domains),
                 dep.domains)
         _within("proxy", lambda value: dep.proxy_kind.check_files(value, self.folder),

@@ -86,6 +86,7 @@ class DeploymentDef:
     strategy: str = "bluegreen"  # or "recreate" (stateful services: never two at once)
     canary: bool = False  # the first target alone first, then batches of `parallel`
     relay: bool = False  # targets lacking the image get it from another target (a tree)
+    hold_seconds: int = 30  # recreate: the proxy holds requests this long during the swap
     unsupported: OtterfileError | None = None  # why this version cannot deploy it
 
     @property
@@ -105,6 +106,11 @@ class DeploymentDef:
     @property
     def recreate(self) -> bool:
         return self.strategy == "recreate"
+
+    @property
+    def proxied(self) -> bool:
+        """Served by the proxy: every deployment but a recreate one without domains."""
+        return not self.recreate or bool(self.domains)
 
     def secrets(self) -> tuple[Secret, ...]:
         return tuple(v for _, v in self.runtime.env if isinstance(v, Secret))

@@ -152,7 +152,7 @@ def live_release(dep: DeploymentDef) -> str:
 def maintenance_page(dep: DeploymentDef) -> dict[str, Any] | None:
     """What `otter maintenance NAME on` (default page) would make the site pull in, or None
     for a service that is not behind the proxy."""
-    if dep.recreate:
+    if not dep.proxied:
         return None
     from otterfile.proxies.maintenance import Page, include_glob
     return {"path": include_glob(dep.name, dep.proxy_kind.name).rstrip("*"),

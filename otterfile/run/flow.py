@@ -97,13 +97,13 @@ def start(engine: Engine, lane: Lane, task: Task) -> None:
 
 def _stop_for_recreate(engine: Engine, lane: Lane, task: Task, live: Release) -> None:
     """strategy="recreate": the live release stops (by the runtime that started it) before
-    the new one starts on its port."""
+    the new one starts on its port; it is kept, stopped, until the new one is live."""
     assert live.instance is not None  # the caller checked
     old = kinds.runtime_of(lane.deployment, live)
-    checked(engine.executor(task.host), sequence(
-        old.stop(live.instance, drain_seconds=0, stop_seconds=lane.deployment.stop_seconds),
-        old.remove(live.instance), description=f"stop {live.instance}"),
-        "stopping the old release")
+    lane.stopped = live
+    checked(engine.executor(task.host),
+            old.stop(live.instance, drain_seconds=0, stop_seconds=lane.deployment.stop_seconds),
+            "stopping the old release")
     engine.emit(task, "info", f"stopped {live.instance}")
 
 
@@ -133,10 +133,11 @@ def retire(engine: Engine, lane: Lane, task: Task) -> None:
     dep, old = lane.deployment, lane.previous
     steps = []
     if old and old.instance and kinds.release_key(dep, old) != \
-            kinds.release_key(dep, lane.release) and not dep.recreate:  # recreate: stopped
+            kinds.release_key(dep, lane.release):
         rt = kinds.runtime_of(dep, old)  # the runtime that started it, whatever runs now
-        steps += [rt.stop(old.instance, drain_seconds=dep.drain_seconds,
-                          stop_seconds=dep.stop_seconds), rt.remove(old.instance)]
+        steps += [] if dep.recreate else [rt.stop(old.instance, drain_seconds=dep.drain_seconds,
+                                                  stop_seconds=dep.stop_seconds)]
+        steps.append(rt.remove(old.instance))  # recreate: stopped before the start
     pruned = prune_candidates(lane.state, dep.keep_releases)
     steps += kinds.prunes(dep, lane.state, pruned, lane.release, lane.started)
     for release in pruned:
@@ -147,10 +148,31 @@ def retire(engine: Engine, lane: Lane, task: Task) -> None:
             "retiring")
 
 
-def abort(engine: Engine, lane: Lane, task: Task) -> None:
-    """After a failed start, health or switch: remove the new release; the old keeps serving.
-    After a switch whose answer was lost (the connection dropped), a release the proxy
-    already serves is recorded live instead: removing it would leave nothing to serve."""
+def abort(engine: Engine, lane: Lane, task: Task) -> str | None:
+    """After a failed start, health or switch: remove the new release; the old keeps serving
+    (strategy="recreate": the old one, stopped for it, is started again; what to add to the
+    error is returned)."""
+    _remove_new(engine, lane, task)
+    old = lane.stopped
+    if old is None or old.instance is None or lane.state.live != old.id:
+        return None
+    lane.stopped = None
+    try:
+        result = engine.executor(task.host).run(
+            kinds.runtime_of(lane.deployment, old).resume(old.instance))
+        failed = "" if result.ok else f"exit {result.exited}: {result.tail(3)}"
+    except OtterError as error:
+        failed = str(error)
+    said = f"starting the old release {old.id} again failed ({failed})" if failed else \
+        f"the old release {old.id} was started again"
+    engine.emit(task, "info", said)
+    return said
+
+
+def _remove_new(engine: Engine, lane: Lane, task: Task) -> None:
+    """Remove the new release. After a switch whose answer was lost (the connection
+    dropped), a release the proxy already serves is recorded live instead: removing it
+    would leave nothing to serve."""
     if lane.release is None or lane.noop or lane.state.live == lane.release.id:
         return
     assert lane.release.instance is not None  # the start stage named it

@@ -52,6 +52,8 @@ class Lane:
     old_sites: tuple[OldSite, ...] = ()
     # a rollback to a release another runtime kind started: that kind starts it again
     starts_with: Runtime | None = None
+    # strategy="recreate": the live release this run stopped (started again on a failure)
+    stopped: Release | None = None
 
     @property
     def runtime(self) -> Runtime:
