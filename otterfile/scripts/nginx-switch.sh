@@ -38,9 +38,16 @@ function upstream(r) {
 
 // strategy="recreate": a request nginx could not pass on (nothing listens while the release
 // is swapped) waits until the live port answers, then is passed on again; 502 after
-// $otter_hold_seconds.
+// $otter_hold_seconds. One other than GET or HEAD that reached a release is not sent twice.
 async function hold(r) {
     var until = Date.now() + 1000 * Number(r.variables.otter_hold_seconds);
+    var sent = (r.variables.upstream_bytes_sent || '').split(/[ ,:]+/).some(function (n) {
+        return Number(n) > 0;
+    });
+    if (sent && r.method !== 'GET' && r.method !== 'HEAD') {
+        r.return(502, 'otter: the release closed the connection before it answered\n');
+        return;
+    }
     while (Date.now() < until) {
         await new Promise(function (done) { setTimeout(done, 100); });
         var to = upstream(r);

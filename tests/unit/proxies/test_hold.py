@@ -5,6 +5,7 @@ app, answers during the swap) still answers the held request; one that never com
 502 after hold_seconds."""
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import socket
@@ -50,11 +51,11 @@ def test_nginx_holds_with_njs_only():
 
 
 class Comeback:
-    """A backend on 127.0.0.1 that closes its first `drops` connections unanswered, then
-    answers "back"; `seen` counts the connections."""
+    """A backend on 127.0.0.1 that closes its first `drops` connections unanswered (after
+    reading the request, with `read`), then answers "back"; `seen` counts the connections."""
 
-    def __init__(self, drops: int):
-        self.drops, self.seen = drops, 0
+    def __init__(self, drops: int, read: bool = False):
+        self.drops, self.read, self.seen = drops, read, 0
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
         threading.Thread(target=self._serve, daemon=True).start()
@@ -68,6 +69,8 @@ class Comeback:
             self.seen += 1
             with conn:
                 if self.seen <= self.drops:
+                    if self.read:
+                        conn.recv(65536)
                     continue
                 head = conn.recv(65536).split(b" ", 1)[0]
                 body = b"" if head == b"HEAD" else b"back"
@@ -148,3 +151,19 @@ def test_a_release_that_never_answers_is_a_502_after_the_hold(tmp_path, updir, p
         assert status == 502
     finally:
         stop()
+
+
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_a_post_a_release_received_is_not_sent_twice(tmp_path, updir, proxy):
+    backend = Comeback(drops=1, read=True)  # the request arrived, no answer came
+    (updir / str(backend.port)).touch()
+    listen, stop = proxy(tmp_path, updir, 30)
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", listen, timeout=10)
+        connection.request("POST", "/", body=b"pay=1", headers={"Host": "db.test"})
+        assert connection.getresponse().status == 502
+        connection.close()
+        assert backend.seen == 1
+    finally:
+        stop()
+        backend.close()
