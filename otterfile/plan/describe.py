@@ -136,6 +136,8 @@ def live_release(dep: DeploymentDef) -> str:
     health = f"{check.path} answers" if check else "it answers on /"
     if check and check.min_ready_seconds:
         health += f" and keeps answering so for {check.min_ready_seconds:g}s (min_ready_seconds)"
+    if dep.recreate:
+        return _recreated(dep, health if check else "it still runs 2s after it started")
     how = "by a graceful reload" if dep.proxy.switch == "reload" else (
         f"without a reload (RELEASE's port file in {upstream_dir(dep.name)}, read per "
         "request; by a graceful reload where the proxy cannot read it: nginx without njs)")
@@ -147,6 +149,16 @@ def live_release(dep: DeploymentDef) -> str:
             f"rollback. If RELEASE fails, it is removed and the live release stays"
             + ("; other targets switched by this run roll back." if dep.on_failure == "rollback"
                else "."))
+
+
+def _recreated(dep: DeploymentDef, health: str) -> str:
+    """What a recreate run does to the live release."""
+    held = (f"; {dep.proxy_kind.name} holds requests up to {dep.hold_seconds}s meanwhile"
+            if dep.proxied else "")
+    return (f"the live release (if any) gets SIGTERM (killed after {dep.stop_seconds:g}s), "
+            f"then RELEASE starts on 127.0.0.1:{dep.runtime.kind.port(dep.runtime.value)} "
+            f"and {health}{held}; the old release is removed. If RELEASE fails, it is "
+            "removed and the old release started again.")
 
 
 def maintenance_page(dep: DeploymentDef) -> dict[str, Any] | None:

@@ -186,8 +186,12 @@ def _remove_new(engine: Engine, lane: Lane, task: Task) -> None:
                         "removed by the next run)")
             return
         lane.state = mark_failed(lane.state, lane.release.id)
+        rt = kinds.runtime_of(dep, lane.release)
+        # recreate: it took requests; they finish as on any stop (a dead one stops at once)
+        stop = [rt.stop(lane.release.instance, drain_seconds=0, stop_seconds=dep.stop_seconds)
+                ] if dep.recreate and dep.proxied else []
         checked(executor, sequence(
-            kinds.runtime_of(dep, lane.release).remove(lane.release.instance),
+            *stop, rt.remove(lane.release.instance),
             files.remove_file(states.env_file_path(dep.name, lane.release.id)),
             _state_write(dep.name, lane.state), description="remove the failed release"),
             "cleaning up")

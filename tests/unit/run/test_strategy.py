@@ -113,6 +113,8 @@ def test_a_failed_release_is_removed_and_the_old_one_started_again(tmp_path, mon
     removed = next(i for i, c in enumerate(target.commands)
                    if c.description == "remove the failed release")
     assert said.index(resume) > removed  # the failed one is gone first: the port is free
+    # it took requests: stopped as any release (they finish), then removed
+    assert f"{runtime} stop -t 10 otter-cache-R1" in said[removed]
     assert not any(c.description.startswith("switch") for c in target.commands)
 
 
@@ -147,3 +149,13 @@ def test_each_runtime_starts_a_stopped_instance_again():
     assert NAMED["podman"].resume("otter-db-R1").argv == ("podman", "start", "otter-db-R1")
     assert NAMED["systemd"].resume("otter-db@R1.service").argv == \
         ("systemctl", "start", "--", "otter-db@R1.service")
+
+
+def test_the_plan_says_what_a_recreate_run_does(tmp_path):
+    from otterfile.plan.describe import live_release
+    (tmp_path / "Otterfile.py").write_text(SERVICE.format(
+        runtime="docker", extra=', domains=["a.test"], proxy=nginx(), hold_seconds=12'))
+    said = live_release(evaluate(load(tmp_path / "Otterfile.py")).deployments["cache"])
+    assert "then RELEASE starts on 127.0.0.1:6379 and it still runs 2s after it started; " \
+        "nginx holds requests up to 12s meanwhile" in said
+    assert said.endswith("If RELEASE fails, it is removed and the old release started again.")
