@@ -98,8 +98,6 @@ def test_recreate_behind_the_proxy_holds_requests_and_puts_back_a_failed_release
     assert report.failed == [], f"{len(report.failed)} failed, first: {report.failed[:3]}"
     assert report.bodies() == {"v1", "v2"}
     assert {s.body for s in report.samples[-5:]} == {"v2"}
-    # the swap was seen: requests waited while nothing listened, and came back
-    assert report.longest() > 0.5
     live = containers(t)
     assert len(live) == 1 and live != old
 
