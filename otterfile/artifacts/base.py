@@ -110,3 +110,26 @@ class ArtifactSource(Protocol):
 
     def built_on(self, value: Any, host: str) -> Any:
         """`value` acquired on `host` (evaluation resolves the name the user wrote)."""
+
+
+class OnController:
+    """What a source acquired on the controller answers alike (fetch, registry, image):
+    no build host, nothing unsupported, no image name of its own, no warning. A source
+    inherits these and overrides what differs."""
+
+    name: str
+
+    def unsupported(self, value: Any) -> str | None:
+        return None
+
+    def named_image(self, value: Any) -> str | None:
+        return None
+
+    def build_host(self, value: Any) -> str | None:
+        return None
+
+    def built_on(self, value: Any, host: str) -> Any:
+        raise ValueError(f"{self.name}(...) is acquired on the controller")
+
+    def warnings(self, value: Any) -> list[str]:
+        return []

@@ -20,7 +20,7 @@ from otterfile.errors import OtterError
 from otterfile.secrets import Secret
 from otterfile.load.validate import check_choice, check_str, fail, got
 from otterfile.artifacts import archive
-from otterfile.artifacts.base import AcquireContext, Artifact
+from otterfile.artifacts.base import AcquireContext, Artifact, OnController
 from otterfile.artifacts.urls import redact
 
 ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds the package
@@ -30,7 +30,7 @@ MAIN = ("import sys; from otterfile.artifacts.download import main; "
 RUN_MAIN = 'cd "$1" && exec "$2" -c "$3" "$4" "$5"'
 
 
-class FetchSource:
+class FetchSource(OnController):
     """fetch(url, sha256=None, via="controller" | "target")."""
 
     name = "fetch"
@@ -53,18 +53,6 @@ class FetchSource:
             fail("url", 'via="target" downloads over http(s); a file:// URL is read by the '
                  "controller (leave via out)")
         return value
-
-    def unsupported(self, value: Any) -> str | None:
-        return None
-
-    def named_image(self, value: Any) -> str | None:
-        return None
-
-    def build_host(self, value: Any) -> str | None:
-        return None
-
-    def built_on(self, value: Any, host: str) -> Any:
-        raise ValueError(f"{self.name}(...) is acquired on the controller")
 
     def form(self, value: Any) -> str:
         return "file"

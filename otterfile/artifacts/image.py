@@ -14,7 +14,7 @@ from typing import Any
 
 from otterfile.errors import OtterError
 from otterfile.load.validate import check_str
-from otterfile.artifacts.base import AcquireContext, Artifact
+from otterfile.artifacts.base import AcquireContext, Artifact, OnController
 from otterfile.artifacts.image_ref import checked_ref, parse_ref
 
 _FULL_ID = re.compile(r"(?:sha256:[0-9a-f]{64}|[0-9a-f]{64})")  # never a repository name
@@ -35,7 +35,7 @@ def image(ref: str) -> Image:
     return Image(ref)
 
 
-class ImageSource:
+class ImageSource(OnController):
     """image(ref)."""
 
     name = "image"
@@ -46,17 +46,8 @@ class ImageSource:
             checked_ref("ref", value.ref, "an image name[:tag] or id")
         return value
 
-    def unsupported(self, value: Any) -> str | None:
-        return None
-
     def named_image(self, value: Any) -> str | None:
         return None if _FULL_ID.fullmatch(value.ref) else target_name(value.ref)
-
-    def build_host(self, value: Any) -> str | None:
-        return None
-
-    def built_on(self, value: Any, host: str) -> Any:
-        raise ValueError(f"{self.name}(...) is acquired on the controller")
 
     def form(self, value: Any) -> str:
         return "image"
@@ -73,9 +64,6 @@ class ImageSource:
             .startswith(value.ref))
         return Artifact("image", found, image=None if by_id else target_name(value.ref),
                         source=value.ref)
-
-    def warnings(self, value: Any) -> list[str]:
-        return []
 
 
 SOURCE = ImageSource()

@@ -20,7 +20,7 @@ from typing import Any
 from otterfile.errors import OtterError
 from otterfile.secrets import Secret
 from otterfile.load.validate import check_str, fail, got
-from otterfile.artifacts.base import AcquireContext, Artifact
+from otterfile.artifacts.base import AcquireContext, Artifact, OnController
 from otterfile.artifacts.image_ref import BadRef, Ref, checked_ref, familiar, parse_ref
 
 _USER = re.compile(r"[^\s\x00-\x1f\x7f]+")
@@ -97,8 +97,7 @@ def check_login(value: Any, needs: str | None = None) -> None:
         fail("password", f"a registry login is for {needs}=...; this build has none")
 
 
-
-class RegistrySource:
+class RegistrySource(OnController):
     """registry(ref, username=None, password=None)."""
 
     name = "registry"
@@ -107,18 +106,6 @@ class RegistrySource:
         checked_ref("ref", value.ref)
         check_login(value)
         return value
-
-    def unsupported(self, value: Any) -> str | None:
-        return None
-
-    def named_image(self, value: Any) -> str | None:
-        return None  # its ref names where it is pulled from, not a name given
-
-    def build_host(self, value: Any) -> str | None:
-        return None
-
-    def built_on(self, value: Any, host: str) -> Any:
-        raise ValueError(f"{self.name}(...) is acquired on the controller")
 
     def form(self, value: Any) -> str:
         return "image"

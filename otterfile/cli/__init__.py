@@ -13,6 +13,7 @@ from otterfile.cli.maintenance import maintenance
 from otterfile.cli.plan import plan
 from otterfile.cli.project import graph, init, list_
 from otterfile.cli.remove import remove
+from otterfile.cli.snapshots import snapshots
 
 
 @click.group(cls=OtterGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,7 +40,7 @@ def main(ctx: click.Context, file: str, debug: bool, as_json: bool, no_persist: 
 
 
 for command in (list_, plan, graph, init, run, rollback, exec_, status, logs, unlock,
-                remove, maintenance):
+                remove, maintenance, snapshots):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

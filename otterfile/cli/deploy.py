@@ -92,17 +92,25 @@ def run(ctx: click.Context, name: str, targets: str | None, dry_run: bool,
               "the previous healthy one).")
 @click.option("--targets", help="Only these hosts (comma separated).")
 @click.option("--lock-wait", type=float, default=0.0, metavar="SECONDS")
+@click.option("--with-data", is_flag=True, help="Also restore the data from the snapshot "
+              "taken before the live release (Snapshots); asks first.")
+@click.option("-y", "--yes", is_flag=True, help="With --with-data: do not ask.")
 @click.pass_context
 def rollback(ctx: click.Context, name: str, to: str | None, targets: str | None,
-             lock_wait: float) -> None:
-    """Make the previous (or given) release live again: start, health, switch, retire."""
+             lock_wait: float, with_data: bool, yes: bool) -> None:
+    """Make the previous (or given) release live again: start, health, switch, retire.
+    With --with-data the live release is stopped first and the data put back as it was
+    before it started."""
     from otterfile.run.deploy import rollback as roll_back
     project = load_project(ctx)
+    if with_data:
+        from otterfile.cli.snapshots import confirm_restore
+        confirm_restore(project, name, targets, yes)
     report = reporter(ctx, project)
     engines = _engines(ctx, project, report, False, lock_wait)
     try:
         ok = roll_back(project, name, engines, hosts=split_targets(targets, project), to=to,
-                       on_finished=_printer(ctx, report))
+                       on_finished=_printer(ctx, report), with_data=with_data)
     finally:
         report.close()
     if not ok:

@@ -10,6 +10,8 @@ import click
 
 from otterfile.cli.common import emit, load_project, split_targets, warn
 from otterfile.cli.plan_check import plan_check
+from otterfile.cli.plan_drift import gate
+from otterfile.errors import UsageError
 
 if TYPE_CHECKING:
     from otterfile.load.project import Project
@@ -23,19 +25,31 @@ if TYPE_CHECKING:
                    "what a run would move: bytes to send, release, proxy site. Acquires "
                    "the artifact on the controller first (a build or a fetch into the local "
                    "cache); nothing changes on any server.")
+@click.option("--exit-code", "exit_code", is_flag=True,
+              help="With --check, the drift gate for CI: per target what a run would "
+                   "change, with unified diffs of the generated files (secret values "
+                   "masked); exit 0 when every target runs what the Otterfile declares, 1 "
+                   "when something would change, 2 on an error (a target that did not "
+                   "answer).")
 @click.pass_context
-def plan(ctx: click.Context, name: str, targets: str | None, check: bool) -> None:
+def plan(ctx: click.Context, name: str, targets: str | None, check: bool,
+         exit_code: bool) -> None:
     """Per target: the runtime's settings, the files otter writes (proxy site, unit, env
     file), what happens to the live release, and each stage's commands; nothing runs.
 
     RELEASE and <port> stand for the release id and the port picked at start.
 
     With --check instead: a table of what a run would move on each target (the artifact's
-    bytes, the release, the proxy site), from what the targets say they have."""
+    bytes, the release, the proxy site), from what the targets say they have; with
+    --exit-code also what differs, and an exit status for CI (0 in sync, 1 drift, 2 error)."""
     from otterfile.plan.describe import describe, stage, targets as described
     from otterfile.plan.planner import plan as make_plan
     from otterfile.run.deploy import check_deployable
+    if exit_code and not check:
+        raise UsageError("--exit-code goes with --check: otter plan NAME --check --exit-code")
     project = load_project(ctx)
+    if exit_code:
+        return gate(ctx, project, name, targets)
     if check:
         return plan_check(ctx, project, name, targets)
     check_deployable(project.select(name))  # exit 2, as `run` refuses it
@@ -85,7 +99,11 @@ def _batches(ctx: click.Context, project: Project, name: str, hosts: list[str] |
             for index in range(len(groups)):
                 click.echo("  " + batch_event(project.deployments[dep_name], groups,
                                               index).message.split(": ", 1)[1])
+    from otterfile.run.snapshots import planned
     for one in plans:
+        dep = project.deployments[one["deployment"]]
+        if dep.snapshots is not None:
+            one["snapshots"] = planned(dep)
         groups = batches.get(one["deployment"], [])
         index = next((i for i, g in enumerate(groups) if one["host"] in g), 0)
         one.update(batch=index + 1, of=len(groups),
@@ -115,6 +133,12 @@ def _target(one: dict[str, Any]) -> None:
                    " --message changes the text):")
         click.echo(f"    {page['path']}")
         click.echo("\n".join(f"      | {line}" for line in page["text"].rstrip("\n").splitlines()))
+    if one.get("snapshots"):
+        snap = one["snapshots"]
+        click.echo(f"  snapshots: {snap['data'] or 'no data'} into {snap['folder']} before "
+                   f"each release (keep {snap['keep']}), {snap['held']}")
+        click.echo(f"  `otter rollback {one['deployment']} --with-data` would "
+                   f"{snap['rollback_with_data'] or 'restore nothing (no data)'}")
     click.echo("  stages:")
     _stages(one["stages"], indent="    ")
 

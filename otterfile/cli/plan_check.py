@@ -17,9 +17,10 @@ if TYPE_CHECKING:
     from otterfile.run.runner import Event
 
 
-def plan_check(ctx: click.Context, project: Project, name: str, targets: str | None) -> None:
+def plan_check(ctx: click.Context, project: Project, name: str, targets: str | None,
+               drift: bool = False) -> None:
     """`plan --check`: acquire on the controller, ask the targets, print; exit 1 when a
-    target did not answer."""
+    target did not answer. With `drift` (--exit-code), cli/plan_drift.py reports and exits."""
     from otterfile.plan.planner import plan as make_plan
     from otterfile.run.check import check, failed
     from otterfile.run.deploy import check_deployable, resolve_env, resolve_sources
@@ -32,17 +33,20 @@ def plan_check(ctx: click.Context, project: Project, name: str, targets: str | N
                          env=resolve_env(project, deployments),
                          sources=resolve_sources(project, deployments))
     try:
-        found = check(engine, graph)
+        found = check(engine, graph, drift=drift)
     finally:
         engine.close()
     if ctx.obj["json"]:
-        for one in found:
+        for one in found if not drift else ():  # the gate's objects carry these fields too
             emit(ctx, check_record(one))
     else:
         click.echo(check_table(found))
     for one in found:
         if one.error:
             click.echo(printable(f"error: {one.error}"), err=True)
+    if drift:
+        from otterfile.cli.plan_drift import report
+        return report(ctx, found)
     if failed(found):
         ctx.exit(1)
 

@@ -14,6 +14,7 @@ from otterfile.load.placement import build_host, check_shared_hosts, named
 from otterfile.load.project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef,
                                     TargetDef)
 from otterfile.load.refs import name_of, unknown
+from otterfile.load.snapshots import check_snapshots
 from otterfile.load.step_defs import attached, step_def
 from otterfile.run.state import DEFAULT_BASE, RESERVED
 from otterfile.load.validate import (check_bool, check_choice, check_domain, check_int,
@@ -154,7 +155,8 @@ class _Evaluator:
             stop_seconds=check_number("stop_seconds", value.stop_seconds),
             strategy=check_choice("strategy", value.strategy, ("bluegreen", "recreate")),
             hold_seconds=check_int("hold_seconds", value.hold_seconds, 1),
-            steps=own_steps, line=marked.line)
+            steps=own_steps, line=marked.line,
+            snapshots=_within("snapshots", check_snapshots, value.snapshots))
         _within("proxy", lambda domains: dep.proxy_kind.check_domains(dep.proxy, domains),
                 dep.domains)
         _within("proxy", lambda value: dep.proxy_kind.check_files(value, self.folder),

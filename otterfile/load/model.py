@@ -140,6 +140,7 @@ class Deployment:
     canary: Any = False  # the first target deploys alone before the batches
     relay: Any = None  # True: targets pass the image on to each other (None, False: off)
     hold_seconds: Any = 30  # recreate: how long the proxy holds requests during the swap
+    snapshots: Any = None  # Snapshots(...): the data copied before each release (load/snapshots.py)
 
 
 def build(repo: str | None = None, ref: str | None = None, command: str | None = None, *,

@@ -12,6 +12,7 @@ from otterfile.secrets import Secret
 
 if TYPE_CHECKING:
     from otterfile.artifacts.base import ArtifactSource
+    from otterfile.load.snapshots import Snapshots
     from otterfile.proxies.base import Proxy
     from otterfile.runtimes.base import Runtime
 
@@ -27,6 +28,11 @@ class ArtifactDef:
         """The source's module (artifacts.KINDS)."""
         from otterfile.artifacts import source_for
         return source_for(self.source)
+
+    @property
+    def build_host(self) -> str | None:
+        """The target it is built on (build(on=...)), or None: the controller."""
+        return self.kind.build_host(self.source)
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class DeploymentDef:
     relay: bool = False  # targets lacking the image get it from another target (a tree)
     hold_seconds: int = 30  # recreate: the proxy holds requests this long during the swap
     unsupported: OtterfileError | None = None  # why this version cannot deploy it
+    snapshots: Snapshots | None = None  # the data copied before each release (checked)
 
     @property
     def proxy_kind(self) -> Proxy:

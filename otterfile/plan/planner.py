@@ -14,13 +14,15 @@ TARGET_STAGES = ("lock",) + STAGES[1:] + ("unlock",)
 
 
 def plan(project: Project, names: Iterable[str], *, hosts: Iterable[str] | None = None,
-         rollback: bool = False) -> Graph:
+         rollback: bool = False, with_data: bool = False) -> Graph:
     """The task graph of the named deployments, narrowed to `hosts` when given.
 
     A rollback has no acquire and no ship: the release's image is on the target already.
+    With Snapshots, a run snapshots the data after the lock (before ship and any step);
+    a rollback `with_data` restores it there instead.
     A misplaced step (a cycle, a target step before acquire) names the Otterfile and its line.
     """
-    builder = _Builder(rollback, str(project.file) if project.file else None)
+    builder = _Builder(rollback, str(project.file) if project.file else None, with_data)
     for dep, chosen in _chosen(project, names, hosts):
         builder.add(dep, chosen)
     return builder.graph()
@@ -63,8 +65,10 @@ def _chosen(project: Project, names: Iterable[str],
 
 
 class _Builder:
-    def __init__(self, rollback: bool = False, file: str | None = None):
+    def __init__(self, rollback: bool = False, file: str | None = None,
+                 with_data: bool = False):
         self.rollback, self.file = rollback, file  # the Otterfile, named by errors
+        self.with_data = with_data  # a rollback restores the data (run/snapshots.py)
         self.deps: dict[str, list[str]] = {}
         self.meta: dict[str, dict[str, Any]] = {}
 
@@ -79,6 +83,8 @@ class _Builder:
                             artifact=dep.artifact.name, deployment=dep.name,
                             host=dep.artifact.kind.build_host(dep.artifact.source))
         stages = [s for s in TARGET_STAGES[:-1] if not (self.rollback and s == "ship")]
+        if dep.snapshots is not None and (self.with_data or not self.rollback):
+            stages.insert(1, "restore" if self.rollback else "snapshot")
         if self.rollback:
             del self.deps[acquire], self.meta[acquire]
             acquire = ""

@@ -18,6 +18,7 @@ from otterfile.plan.graph import Graph
 from otterfile.proxies import install
 from otterfile.run import target
 from otterfile.run.check_judge import TargetCheck, judge
+from otterfile.run.drift import drifted, read as read_files
 from otterfile.run.engine import Engine
 from otterfile.run.lane import Lane
 from otterfile.run.stages import acquire
@@ -26,17 +27,18 @@ MARK = "--- otter:check"
 WORKERS = 16  # targets asked at once
 
 
-def check(engine: Engine, graph: Graph) -> list[TargetCheck]:
+def check(engine: Engine, graph: Graph, *, drift: bool = False) -> list[TargetCheck]:
     """Acquire on the controller, then ask every target of `graph` at once, one round
-    trip each; the engine's executors stay open (the caller closes the engine)."""
+    trip each; the engine's executors stay open (the caller closes the engine). With
+    `drift`, each answer also says what differs (run/drift.py)."""
     notes = acquire_all(engine, graph)
     by_host: dict[str, list[Lane]] = {}
     for task in graph.order():
         if task.stage == "lock" and task.host and task.deployment:
             by_host.setdefault(task.host, []).append(engine.lane(task.deployment, task.host))
     with ThreadPoolExecutor(max_workers=max(1, min(WORKERS, len(by_host)))) as pool:
-        found = list(pool.map(lambda item: check_host(engine, item[0], item[1], notes),
-                              by_host.items()))
+        found = list(pool.map(lambda item: check_host(engine, item[0], item[1], notes,
+                                                      drift), by_host.items()))
     return [one for host in found for one in host]
 
 
@@ -54,28 +56,30 @@ def acquire_all(engine: Engine, graph: Graph) -> dict[str, str]:
     return notes
 
 
-def check_host(engine: Engine, host: str, lanes: list[Lane],
-               notes: dict[str, str]) -> list[TargetCheck]:
+def check_host(engine: Engine, host: str, lanes: list[Lane], notes: dict[str, str],
+               drift: bool = False) -> list[TargetCheck]:
     """One round trip to `host` for all its lanes; an unreachable host is one error."""
     address = engine.host(host).address
     try:
-        result = engine.executor(host).run(read_command(engine, lanes))
+        result = engine.executor(host).run(read_command(engine, lanes, drift=drift))
         if not result.ok:
             raise OtterError(f"reading what it has failed (exit {result.exited}): "
                              f"{result.tail(4)}")
         sections = parse_sections(result.stdout)
-        return [judge(engine, lane, sections, notes) for lane in lanes]
+        found = [judge(engine, lane, sections, notes) for lane in lanes]
+        return [drifted(engine, lane, sections, one) for lane, one in zip(lanes, found)] \
+            if drift else found
     except OtterError as error:  # one host's failure never hides the others
         text = str(error)
         return [TargetCheck(host, address, error=text if text.startswith(host) else
                             f"{host}: {text}")]
 
 
-def read_command(engine: Engine, lanes: list[Lane]) -> Command:
+def read_command(engine: Engine, lanes: list[Lane], *, drift: bool = False) -> Command:
     """Every read for `lanes` in one script: per lane, whether the proxy is installed and
     running, then the target read (run/target.py) with the key read, not made, and the
     probe by digest alone; each part's output ends with a marker line naming the part and
-    its exit status (see `parse_sections`)."""
+    its exit status (see `parse_sections`); with `drift`, the files otter generated too."""
     parts: dict[str, Command] = {}
     for lane in lanes:
         dep, rt, px, name = lane.deployment, lane.runtime, lane.proxy, lane.deployment.name
@@ -87,7 +91,8 @@ def read_command(engine: Engine, lanes: list[Lane]) -> Command:
             probe = rt.probe(replace(artifact, image=None))
             layers = rt.layers() if artifact.path is None else None
         parts[f"{name}/read"] = target.command(dep, key=target.key_read(dep), probe=probe,
-                                               layers=layers)
+                                               layers=layers,
+                                               files=read_files(engine, lane) if drift else None)
     # the marker starts a line of its own: a part's output may not end with a newline
     text = "\n".join(f"{c.shell_line()} </dev/null 2>/dev/null; "
                      f"printf '\\n{MARK} %s %s\\n' {shlex.quote(key)} $?"

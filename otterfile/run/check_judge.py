@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from otterfile.artifacts.base import Artifact
     from otterfile.load.project import DeploymentDef
+    from otterfile.run.drift import Drift
     from otterfile.run.engine import Engine
     from otterfile.run.lane import Lane
     from otterfile.run.state import Release
@@ -55,6 +56,7 @@ class TargetCheck:
     switch: str | None = None  # how the proxy switches there: Switching.said
     note: str | None = None
     error: str | None = None
+    drift: Drift | None = None  # what differs (plan --check --exit-code: run/drift.py)
 
 
 def judge(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],

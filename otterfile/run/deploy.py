@@ -124,13 +124,15 @@ def deploy(project: Project, name: str, engine_for: Callable[..., Engine], *,
 
 
 def rollback(project: Project, name: str, engine_for: Callable[..., Engine], *,
-             hosts: list[str] | None, to: str | None, on_finished: OnFinished) -> bool:
-    """`otter rollback`: make the previous (or `to`) release live again. True: ok."""
+             hosts: list[str] | None, to: str | None, on_finished: OnFinished,
+             with_data: bool = False) -> bool:
+    """`otter rollback`: make the previous (or `to`) release live again (`with_data`: its
+    data too, from the snapshot taken before the live release). True: ok."""
     deployments = project.select(name)
     check_deployable(deployments)
     engine = engine_for(env=resolve_env(project, deployments), rollback=True, rollback_to=to)
-    done = execute(plan(project, [name], hosts=hosts, rollback=True), engine,
-                   parallel_of(deployments))
+    done = execute(plan(project, [name], hosts=hosts, rollback=True, with_data=with_data),
+                   engine, parallel_of(deployments))
     on_finished(done)
     return done.outcome.ok
 

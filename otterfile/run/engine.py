@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, ContextManager
 
-from otterfile.artifacts import source_for
 from otterfile.artifacts.base import Artifact, ImageStore
 from otterfile.errors import OtterError
 from otterfile.executors.base import Executor
@@ -124,14 +123,14 @@ class Engine:
         for lane in lanes:
             artifact = lane.artifact or self.artifacts.get(lane.deployment.artifact.name)
             count += (artifact is not None and artifact.digest == image_id
-                      and build_host(lane.deployment.artifact.source) == host
+                      and lane.deployment.artifact.build_host == host
                       and (not lane.failed or "ship" in lane.stage_seconds))
         return count
 
     def relay_tree(self, lane: Lane, digest: str) -> Tree:
         """The relay tree (transfer.relay_tree.Tree) this lane's target joins for image `digest`:
         the one gathering now, or a new one once it is drawn (a later batch of targets)."""
-        key = (build_host(lane.deployment.artifact.source), digest)
+        key = (lane.deployment.artifact.build_host, digest)
         with self._guard:
             trees = self._trees.setdefault(key, [])
             if not trees or trees[-1].drawn:
@@ -150,14 +149,14 @@ class Engine:
             artifact = lane.artifact or self.artifacts.get(lane.deployment.artifact.name)
             count += (lane.deployment.relay and lane.host.peer() is not None
                       and artifact is not None and artifact.digest == key[1]
-                      and build_host(lane.deployment.artifact.source) == key[0]
+                      and lane.deployment.artifact.build_host == key[0]
                       and not lane.failed and "ship" not in lane.stage_seconds
                       and lane.host.name not in seen)
         return count
 
     def images_of(self, lane: Lane) -> ImageStore:
         """The store a lane's artifact ships from (a rollback's is on the target already)."""
-        return self.images_on(build_host(lane.deployment.artifact.source))
+        return self.images_on(lane.deployment.artifact.build_host)
 
     def lane(self, deployment: str, host: str) -> Lane:
         dep = self.project.deployments[deployment]
@@ -203,8 +202,3 @@ class Engine:
             except Exception:  # closing must not hide the run's own outcome
                 pass
         shutil.rmtree(self.control_dir, ignore_errors=True)
-
-
-def build_host(source: Any) -> str | None:
-    """The target an artifact is built on (build(on=...)), or None: the controller."""
-    return source_for(source).build_host(source)

@@ -69,7 +69,6 @@ def start(engine: Engine, lane: Lane, task: Task) -> None:
     """Start the new release beside the live one, on a free port of 127.0.0.1."""
     dep, rt, executor = lane.deployment, lane.runtime, engine.executor(task.host)
     artifact = engine.artifact_of(lane)
-    env = engine.env.get(dep.name, dict(dep.runtime.env))
     config = config_of(engine, lane, artifact.digest, lane.key)
     live = lane.previous
     if target.unchanged(dep, live, config, lane.running, runtime=rt.name,
@@ -82,17 +81,24 @@ def start(engine: Engine, lane: Lane, task: Task) -> None:
     if dep.recreate and live and live.instance:  # never two side by side: stop the old
         _stop_for_recreate(engine, lane, task, live)
     release_id = engine.release_id(artifact.digest)
-    env_file = states.env_file_path(dep.name, release_id) if env else None
-    spec = StartSpec(dep.name, release_id, artifact,
-                     files.render_env_file(dict(env)) if env else None, env_file, dep.stop_seconds,
-                     rt.port(dep.runtime.value) if dep.recreate else None,
-                     store.started_record(dep.name, artifact.digest))
+    spec = start_spec(engine, lane, artifact, release_id)
     started = checked(executor, rt.start(dep.runtime.value, spec), "starting the release")
     lane.release = _started(lane, artifact, release_id, rt.parse_started(started.stdout), config)
     # written on the target in the switch's round trip, before the reload: a run killed
     # before that leaves an instance no state names, which the next run's recover removes
     lane.state = add_release(lane.state, lane.release)
     engine.emit(task, "info", f"{lane.release.instance} on 127.0.0.1:{lane.release.port}")
+
+
+def start_spec(engine: Engine, lane: Lane, artifact: Artifact, release_id: str) -> StartSpec:
+    """What the start stage starts `release_id` with (run/drift.py renders it to compare)."""
+    dep, rt = lane.deployment, lane.runtime
+    env = engine.env.get(dep.name, dict(dep.runtime.env))
+    env_file = states.env_file_path(dep.name, release_id) if env else None
+    return StartSpec(dep.name, release_id, artifact,
+                     files.render_env_file(dict(env)) if env else None, env_file,
+                     dep.stop_seconds, rt.port(dep.runtime.value) if dep.recreate else None,
+                     store.started_record(dep.name, artifact.digest))
 
 
 def _stop_for_recreate(engine: Engine, lane: Lane, task: Task, live: Release) -> None:

@@ -102,9 +102,8 @@ def ensure_room(engine: Engine, lane: Lane, task: Task, artifact: Artifact,
     of the space there (the artifact is there, or this runtime does not say)."""
     if not lane.space:
         return
-    from otterfile.run.engine import build_host
     need = footprint(artifact, engine.images_of(lane), have,
-                     local=build_host(lane.deployment.artifact.source) is None,
+                     local=lane.deployment.artifact.build_host is None,
                      limit=max(landing.free for landing in lane.space))
     short = shortfalls(lane.space, need.by_role()) if need else []
     if not short:

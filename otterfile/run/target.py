@@ -32,8 +32,9 @@ SWITCH_MARK = "--- otter:switch"
 PROBE_MARK = "--- otter:probe"
 LAYERS_MARK = "--- otter:layers"
 MAINTENANCE_MARK = "--- otter:maintenance"
+FILES_MARK = "--- otter:files"
 MARKS = (KEY_MARK, SITE_MARK, UPSTREAM_MARK, STARTED_MARK, SWITCH_MARK, handover.MARK,
-         MAINTENANCE_MARK, PROBE_MARK, LAYERS_MARK, space.SPACE_MARK)
+         MAINTENANCE_MARK, PROBE_MARK, LAYERS_MARK, space.SPACE_MARK, FILES_MARK)
 # read-only: the fingerprint key when there is one (none: no release was ever made here)
 CAT_KEY = 'cat "$1" 2>/dev/null; exit 0'
 
@@ -53,6 +54,7 @@ class Reading:
     layers: str | None = None  # the runtime's listing of the image layers held
     space: str | None = None  # where the artifact lands and the room there
     maintenance: str | None = None  # maintenance mode's message while it is on
+    files: str | None = None  # the generated files' read (run/drift.py parses it)
 
     @property
     def state(self) -> State:
@@ -61,12 +63,14 @@ class Reading:
 
 def command(dep: DeploymentDef, *, key: Command | None = None, probe: Command | None = None,
             layers: Command | None = None, room: str = "", log_lines: int = 0,
-            every: bool = False, sites: bool | None = None) -> Command:
+            every: bool = False, sites: bool | None = None,
+            files: Command | None = None) -> Command:
     """The read, as one command: the key (`key` prints it; None: not read), the state and
     instances (`every`: of every runtime kind), the deploy log, the served site and its port
     file, the started records, how the proxy switches (behind one); with `sites` (default:
     behind a proxy) other proxy kinds' sites of the deployment; `probe`, `layers` and `room`
-    when given (layers and room only when the probe did not find the artifact)."""
+    when given (layers and room only when the probe did not find the artifact); `files`: the
+    generated files' read (run/drift.py), last."""
     px, sites = dep.proxy_kind, dep.proxied if sites is None else sites
     read = kinds.read_state(dep, log_lines=log_lines, every=every)
     return script(load("read-target.sh"),
@@ -76,7 +80,8 @@ def command(dep: DeploymentDef, *, key: Command | None = None, probe: Command | 
                         handover.read(dep).shell_line() if sites else "",
                         layers.shell_line() if layers else "",
                         probe.shell_line() if probe else "", room,
-                        store.started_dir(dep.name), *read.argv],
+                        store.started_dir(dep.name), files.shell_line() if files else "",
+                        *read.argv],
                   description=f"read state of {dep.name}")
 
 
@@ -108,7 +113,7 @@ def parse(dep: DeploymentDef, host: str, stdout: str) -> Reading:
                    tuple(parts.get(STARTED_MARK, "").split()), parts.get(SWITCH_MARK),
                    handover.parse(parts.get(handover.MARK, "")), parts.get(PROBE_MARK),
                    parts.get(LAYERS_MARK), parts.get(space.SPACE_MARK),
-                   parse_message(parts.get(MAINTENANCE_MARK)))
+                   parse_message(parts.get(MAINTENANCE_MARK)), parts.get(FILES_MARK))
 
 
 def complete(dep: DeploymentDef, executor: Executor, reading: Reading,

@@ -136,3 +136,18 @@ class Runtime(Protocol):
 
     def logs(self, instance: str, *, follow: bool, tail: int) -> Command:
         """The instance's log lines."""
+
+    def data(self, value: Any, deployment: str, *, create: bool = False) -> Command | None:
+        """Where the deployment's data lives on a target, as `LABEL PATH` lines (a named
+        volume's mount point, the data folder); read-only, unless `create` makes what is
+        missing (a restore). None: it keeps no data otter copies (Snapshots, run/snapshots.py)."""
+
+    def freeze(self, instance: str) -> Command:
+        """Pause a running instance for a consistent copy of its data (`thaw` resumes it)."""
+
+    def thaw(self, instance: str) -> Command:
+        """Resume an instance `freeze` paused."""
+
+    def exec_in(self, value: Any, deployment: str, release: str,
+                argv: Sequence[str]) -> Command:
+        """Run `argv` in a running release, as the release runs (Snapshots(before=...))."""

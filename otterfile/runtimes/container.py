@@ -12,7 +12,7 @@ from otterfile.artifacts.base import Artifact
 from otterfile.transfer.layers import chains_present
 from otterfile.command import Command, cmd
 from otterfile.errors import OtterError
-from otterfile.commands import container as c, registries, space
+from otterfile.commands import container as c, data, registries, space
 from otterfile.load.validate import (check_env, check_port, check_str, check_str_list,
                                      check_words, fail, got)
 from otterfile.values import PORT_RANGE, Instance, InstanceStatus, Pulled
@@ -150,3 +150,17 @@ class ContainerRuntime:
 
     def logs(self, instance: str, *, follow: bool, tail: int) -> Command:
         return c.logs(self.engine, instance, follow=follow, tail=tail)
+
+    def data(self, value: Any, deployment: str, *, create: bool = False) -> Command | None:
+        volumes = data.named_volumes(value.volumes)
+        return data.volume_paths(self.engine, volumes, create=create) if volumes else None
+
+    def freeze(self, instance: str) -> Command:
+        return data.pause_container(self.engine, instance)
+
+    def thaw(self, instance: str) -> Command:
+        return data.unpause_container(self.engine, instance)
+
+    def exec_in(self, value: Any, deployment: str, release: str,
+                argv: Sequence[str]) -> Command:
+        return data.exec_container(self.engine, self.instance_name(deployment, release), argv)

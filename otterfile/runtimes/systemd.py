@@ -14,7 +14,8 @@ from typing import Any, Sequence
 from otterfile.load import model
 from otterfile.artifacts.base import Artifact
 from otterfile.command import Command, cmd
-from otterfile.commands import space, store, systemd as s, systemd_status
+from otterfile.commands import data, space, store, systemd as s, systemd_status
+from otterfile.commands.state import env_file_path
 from otterfile.errors import OtterError
 from otterfile.render import render
 from otterfile.run.state import PORT_PLACEHOLDER
@@ -178,6 +179,21 @@ class SystemdRuntime:
 
     def logs(self, instance: str, *, follow: bool, tail: int) -> Command:
         return s.logs(instance, follow=follow, tail=tail)
+
+    def data(self, value: Any, deployment: str, *, create: bool = False) -> Command | None:
+        return data.folder_path("data", s.data_dir(deployment), create=create)
+
+    def freeze(self, instance: str) -> Command:
+        return data.freeze_unit(instance)
+
+    def thaw(self, instance: str) -> Command:
+        return data.thaw_unit(instance)
+
+    def exec_in(self, value: Any, deployment: str, release: str,
+                argv: Sequence[str]) -> Command:
+        return data.exec_unit(argv, user=self.user(value, deployment),
+                              folder=s.release_dir(deployment, release),
+                              env_file=env_file_path(deployment, release))
 
 
 RUNTIME = SystemdRuntime()

@@ -3,7 +3,8 @@
 # of the artifacts otter started the deployment from (only those are ever pruned), how the
 # proxy switches here, other proxy kinds' sites of the deployment and, for an artifact the
 # ship stage will send, whether the target has it, which image layers it holds and the
-# room where it lands, and the maintenance flag. Each part after a marker line; an empty shell line skips its part.
+# room where it lands, the maintenance flag and, for `plan --check --exit-code`, the files
+# otter generated for it (run/drift.py). Each part after a marker line; an empty shell line skips its part.
 site=$1     # the proxy's site file of the deployment
 updir=$2    # its upstream folder (the port file)
 key=$3      # shell line: print the fingerprint key, or ""
@@ -13,13 +14,16 @@ layers=$6   # shell line: list the image layers held, or ""
 probe=$7    # shell line: does the target have the artifact, or ""
 room=$8     # shell line: where the artifact lands and the room there (run/space.py), or ""
 started=$9  # the folder of the deployment's started-artifact records (commands/store.py)
-shift 9     # the rest: the release-state read's argv (state/releases.sh)
+files=${10} # shell line: print the files otter generated (read-files.sh), or ""
+shift 10    # the rest: the release-state read's argv (state/releases.sh)
 k=$(sh -c "$key") || exit 1
 printf '%s\n' "$k"  # the key file ends without a newline: the marker starts a line
 echo "--- otter:key"
 "$@"
 echo "--- otter:site"
 cat "$site" 2>/dev/null
+# a site edited by hand may not end its last line: the marker starts a line of its own
+[ -z "$(tail -c 1 "$site" 2>/dev/null)" ] || echo
 echo "--- otter:upstream"
 ls -1 "$updir" 2>/dev/null
 echo "--- otter:started"
@@ -41,4 +45,5 @@ fi
 case $found in present | tagged) layers="" room="" ;; esac
 if [ -n "$layers" ]; then echo "--- otter:layers"; sh -c "$layers"; fi
 if [ -n "$room" ]; then echo "--- otter:space"; sh -c "$room"; fi
+if [ -n "$files" ]; then echo "--- otter:files"; sh -c "$files"; fi
 exit 0

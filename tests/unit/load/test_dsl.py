@@ -5,8 +5,8 @@ from otterfile.load.loader import load
 
 def test_all_is_pinned():
     assert sorted(otterfile.__all__) == sorted([
-        "Deployment", "HealthCheck", "OtterError", "OtterfileError", "artifact", "build",
-        "caddy", "deployment", "docker", "fetch", "image", "local", "nginx", "podman",
+        "Deployment", "HealthCheck", "OtterError", "OtterfileError", "Snapshots", "artifact",
+        "build", "caddy", "deployment", "docker", "fetch", "image", "local", "nginx", "podman",
         "registry", "runtime", "secret", "ssh", "step", "systemd", "target"])
     for name in otterfile.__all__:
         assert hasattr(otterfile, name)

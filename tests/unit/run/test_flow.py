@@ -464,7 +464,7 @@ def test_the_state_read_script_prints_each_part_after_its_marker(tmp_path):
     (tmp_path / "upstream" / "20001").touch()
     read = LocalExecutor().run(script(load("read-target.sh"), args=[
         str(tmp_path / "site"), str(tmp_path / "upstream"), "printf f00dkey", "echo file",
-        "echo nginx inactive", "", "", "", str(tmp_path / "started"), "sh", "-c",
+        "echo nginx inactive", "", "", "", str(tmp_path / "started"), "", "sh", "-c",
         "echo state"]))
     assert read.exited == 0, read.stderr
     parts = reads.sections(read.stdout)

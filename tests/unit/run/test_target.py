@@ -219,7 +219,7 @@ def test_the_target_read_prints_the_flag_beside_the_upstream_folder(tmp_path):
     (base / "maintenance").mkdir(parents=True)
     (base / "maintenance" / "message").write_text("back at 5\n")
     args = [str(tmp_path / "none.caddy"), str(base / "upstream"), "", "", "", "", "", "",
-            str(base / "started"), "true"]
+            str(base / "started"), "", "true"]
     done = subprocess.run(["sh", "-c", load("read-target.sh"), "sh", *args],
                           capture_output=True, text=True, check=True)
     parts = reads.sections(done.stdout)
