@@ -157,6 +157,7 @@ class _Evaluator:
             strategy=check_choice("strategy", value.strategy, ("bluegreen", "recreate")),
             rollback_window=check_number("rollback_window", value.rollback_window,
                                          inclusive=True),
+            hold_seconds=check_int("hold_seconds", value.hold_seconds, 1),
             steps=own_steps, line=marked.line,
             snapshots=_within("snapshots", check_snapshots, value.snapshots),
             previews=check_int("previews", value.previews, 1),
@@ -165,10 +166,8 @@ class _Evaluator:
             fail("rollback_window", f"expected at most 604800 seconds (7 days), "
                  f"{got(value.rollback_window)}")
         if dep.recreate and dep.preview_domain:
-            fail("preview_domain", "a strategy=\"recreate\" service has no domains to preview")
-        if dep.recreate and dep.domains:
-            fail("domains", "a strategy=\"recreate\" service is not served by the proxy; "
-                 "other deployments reach it on 127.0.0.1 of its host")
+            fail("preview_domain", "a strategy=\"recreate\" service binds one port on its "
+                 "hosts: a preview beside it cannot run")
         _within("proxy", lambda domains: dep.proxy_kind.check_domains(dep.proxy, domains),
                 dep.domains)
         _within("proxy", lambda value: dep.proxy_kind.check_files(value, self.folder),

@@ -138,9 +138,10 @@ class Deployment:
     name: Any = None  # names each item when a @deployment returns a list
     drain_seconds: Any = 2  # the old release serves in-flight requests this long after a switch
     stop_seconds: Any = 10  # then it gets this long to stop before it is killed
-    strategy: Any = "bluegreen"  # "recreate": stop the old, then start the new; no proxy
+    strategy: Any = "bluegreen"  # "recreate": stop the old, then start the new
     canary: Any = False  # the first target deploys alone before the batches
     relay: Any = None  # True: targets pass the image on to each other (None, False: off)
+    hold_seconds: Any = 30  # recreate: how long the proxy holds requests during the swap
     snapshots: Any = None  # Snapshots(...): the data copied before each release (load/snapshots.py)
     preview_domain: Any = None  # "{label}.preview.example.com": `otter run NAME --preview`
     previews: Any = 3  # how many previews may run at once

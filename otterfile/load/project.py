@@ -100,6 +100,7 @@ class DeploymentDef:
     canary: bool = False  # the first target alone first, then batches of `parallel`
     relay: bool = False  # targets lacking the image get it from another target (a tree)
     rollback_window: float = 0  # seconds the superseded release keeps running (run/window.py)
+    hold_seconds: int = 30  # recreate: the proxy holds requests this long during the swap
     unsupported: OtterfileError | None = None  # why this version cannot deploy it
     snapshots: Snapshots | None = None  # the data copied before each release (checked)
     preview_domain: str | None = None  # "{label}.preview.example.com"; None: no previews
@@ -127,6 +128,11 @@ class DeploymentDef:
     def window(self) -> float:
         """The rollback window in effect: none for recreate (never two releases at once)."""
         return 0 if self.recreate else self.rollback_window
+
+    @property
+    def proxied(self) -> bool:
+        """Served by the proxy: every deployment but a recreate one without domains."""
+        return not self.recreate or bool(self.domains)
 
     def secrets(self) -> tuple[Secret, ...]:
         return tuple(v for _, v in self.runtime.env if isinstance(v, Secret))

@@ -151,6 +151,8 @@ def live_release(dep: DeploymentDef) -> str:
     health = f"{check.path} answers" if check else "it answers on /"
     if check and check.min_ready_seconds:
         health += f" and keeps answering so for {check.min_ready_seconds:g}s (min_ready_seconds)"
+    if dep.recreate:
+        return _recreated(dep, health if check else "it still runs 2s after it started")
     how = "by a graceful reload" if dep.proxy.switch == "reload" else (
         f"without a reload (RELEASE's port file in {upstream_dir(dep.name)}, read per "
         "request; by a graceful reload where the proxy cannot read it: nginx without njs)")
@@ -164,10 +166,20 @@ def live_release(dep: DeploymentDef) -> str:
                else "."))
 
 
+def _recreated(dep: DeploymentDef, health: str) -> str:
+    """What a recreate run does to the live release."""
+    held = (f"; {dep.proxy_kind.name} holds requests up to {dep.hold_seconds}s meanwhile"
+            if dep.proxied else "")
+    return (f"the live release (if any) gets SIGTERM (killed after {dep.stop_seconds:g}s), "
+            f"then RELEASE starts on 127.0.0.1:{dep.runtime.kind.port(dep.runtime.value)} "
+            f"and {health}{held}; the old release is removed. If RELEASE fails, it is "
+            "removed and the old release started again.")
+
+
 def maintenance_page(dep: DeploymentDef) -> dict[str, Any] | None:
     """What `otter maintenance NAME on` (default page) would make the site pull in, or None
     for a service that is not behind the proxy."""
-    if dep.recreate:
+    if not dep.proxied:
         return None
     from otterfile.proxies.maintenance import Page, include_glob
     return {"path": include_glob(dep.name, dep.proxy_kind.name).rstrip("*"),

@@ -37,6 +37,7 @@ class Site:
     upstream_port: int | str  # the live release's port on 127.0.0.1 (or a plan placeholder)
     listen_port: int | None  # with no domains: the port to listen on, all interfaces
     per_request: bool = True  # the site reads the port file; False: it names the port
+    hold_seconds: int = 0  # strategy="recreate": requests wait this long for the release
 
     @property
     def upstream_dir(self) -> str:

@@ -45,20 +45,22 @@ def _check(domains: list[str], upstream_port: int | str, listen_port: int | None
 
 def render_site(deployment: str, domains: list[str], upstream_port: int | str,
                 listen_port: int | None, tls: str, hsts: bool = False,
-                upstream_dir: str | None = None) -> str:
+                upstream_dir: str | None = None, hold_seconds: int = 0) -> str:
     """The site file: each domain proxied to 127.0.0.1 at the port named by the one file in
     `upstream_dir`, read per request (502 with a plain body when there is none), or, with
     no `upstream_dir`, at `upstream_port`; with no domains, `:listen_port` on all
     interfaces. tls "auto" is Caddy's default (certificates), "internal" Caddy's own CA,
     "off" plain http. A no-domain site is plain http. Where TLS is on, Caddy itself
-    redirects http to https; `hsts` adds the header there."""
+    redirects http to https; `hsts` adds the header there. `hold_seconds`: a request
+    that finds no release listening is retried that long (a recreate's swap)."""
     check_name(deployment)
     _check(domains, upstream_port, listen_port, tls)
     addresses = [f"http://{d}" if tls == "off" else d for d in domains]
     return render("caddy_site.j2", deployment=deployment, domains=domains,
                   addresses=addresses, upstream_port=upstream_port,
                   listen_port=listen_port, tls=tls, hsts=hsts and tls != "off",
-                  upstream_dir=upstream_dir, maintenance=include_glob(deployment, "caddy"))
+                  upstream_dir=upstream_dir, maintenance=include_glob(deployment, "caddy"),
+                  hold_seconds=hold_seconds)
 
 
 def maintenance_snippet(deployment: str, page: Page) -> str:
@@ -149,7 +151,7 @@ class CaddyProxy:
     def render(self, value: Any, site: Site) -> str:
         return render_site(site.deployment, list(site.domains), site.upstream_port,
                            site.listen_port, value.tls, value.hsts,
-                           site.upstream_dir if site.per_request else None)
+                           site.upstream_dir if site.per_request else None, site.hold_seconds)
 
     def switch(self, value: Any, site: Site, content: str, folder: Path) -> Command:
         return switch(site.deployment, content,

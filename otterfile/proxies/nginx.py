@@ -69,12 +69,13 @@ PART = "--- otter:part "
 def render_site(deployment: str, domains: list[str], upstream_port: int | str,
                 listen_port: int | None, tls: TlsPaths | None = None,
                 hsts: bool = False, upstream_dir: str | None = None,
-                nginx_dir: str = NGINX_DIR) -> str:
+                nginx_dir: str = NGINX_DIR, hold_seconds: int = 0) -> str:
     """The site file: port 80 for `domains` proxied to 127.0.0.1 at the port named by the
     one file in `upstream_dir`, read per request by njs (502 with a plain body when there
     is none), or, with no `upstream_dir`, at `upstream_port`; WebSocket upgrades pass.
     With no domains, `listen_port` on all interfaces for any name (the default server
-    there). With `tls`: HTTPS on 443, port 80 redirects to it."""
+    there). With `tls`: HTTPS on 443, port 80 redirects to it. `hold_seconds` (njs only):
+    a request nginx cannot pass on waits that long for the release (a recreate's swap)."""
     ident = identifier(deployment)
     _check(domains, upstream_port, listen_port)
     if tls is not None and not domains:
@@ -82,8 +83,8 @@ def render_site(deployment: str, domains: list[str], upstream_port: int | str,
     js = js_path(deployment, nginx_dir) if upstream_dir else None
     return render("nginx_site.j2", deployment=deployment, ident=ident, domains=domains,
                   upstream_port=upstream_port, listen_port=listen_port, tls=tls, hsts=hsts,
-                  upstream_dir=upstream_dir, js=js,
-                  maintenance=include_glob(deployment, "nginx"))
+                  upstream_dir=upstream_dir, js=js, hold=hold_seconds if js else 0,
+                  hold_seconds=hold_seconds, maintenance=include_glob(deployment, "nginx"))
 
 
 def maintenance_snippet(deployment: str, page: Page) -> str:
@@ -188,7 +189,8 @@ class NginxProxy:
     def render(self, value: Any, site: Site) -> str:
         return render_site(site.deployment, list(site.domains), site.upstream_port,
                            site.listen_port, tls_paths(site.deployment, value.tls, NGINX_DIR),
-                           value.hsts, site.upstream_dir if site.per_request else None)
+                           value.hsts, site.upstream_dir if site.per_request else None,
+                           hold_seconds=site.hold_seconds)
 
     def switch(self, value: Any, site: Site, content: str, folder: Path) -> Command:
         files = read_tls_files(value.tls, folder)

@@ -83,7 +83,7 @@ def read_command(engine: Engine, lanes: list[Lane], *, drift: bool = False) -> C
     parts: dict[str, Command] = {}
     for lane in lanes:
         dep, rt, px, name = lane.deployment, lane.runtime, lane.proxy, lane.deployment.name
-        if not dep.recreate:
+        if dep.proxied:
             parts[f"{name}/proxy"] = install.status(px.installed)
         artifact, probe, layers = engine.artifacts.get(dep.artifact.name), None, None
         if artifact is not None and artifact.digest and artifact.pull is None:

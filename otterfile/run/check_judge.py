@@ -79,15 +79,15 @@ def judge(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
                        digest or None,
                        artifact_move(engine, lane, artifact, reading), action,
                        live.id if live else None, _site(lane, reading, action),
-                       None if dep.recreate else px.site_path(dep.name),
+                       px.site_path(dep.name) if dep.proxied else None,
                        _proxy_would(dep, sections, reading),
-                       None if dep.recreate else lane.switching.said,
+                       lane.switching.said if dep.proxied else None,
                        notes.get(dep.artifact.name))
 
 
 def _site(lane: Lane, reading: target.Reading, action: str) -> str:
     dep = lane.deployment
-    if dep.recreate:
+    if not dep.proxied:
         return "none"
     if action == "none":
         return "unchanged"
@@ -98,7 +98,7 @@ def _site(lane: Lane, reading: target.Reading, action: str) -> str:
 def _proxy_would(dep: DeploymentDef, sections: dict[str, tuple[int, str]],
                  reading: target.Reading) -> str | None:
     """`install` or `start` (the run would), `take over from KIND`, or None."""
-    if dep.recreate:
+    if not dep.proxied:
         return None
     status = sections.get(f"{dep.name}/proxy", (0, ""))[1].split()
     would = None if "running" in status else "start" if "installed" in status else "install"

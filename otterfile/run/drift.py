@@ -97,7 +97,7 @@ def drifted(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
     _, live = target.live(dep, reading)
     changes = _release(engine, lane, reading, live, found) + _proxy(lane, found)
     diffs: list[FileDiff] = []
-    if not dep.recreate:
+    if dep.proxied:
         diffs += _site(lane, reading)
     if live is not None and live.runtime == lane.runtime.name:
         diffs += _files(engine, lane, reading, live)

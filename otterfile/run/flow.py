@@ -108,13 +108,13 @@ def start_spec(engine: Engine, lane: Lane, artifact: Artifact, release_id: str) 
 
 def _stop_for_recreate(engine: Engine, lane: Lane, task: Task, live: Release) -> None:
     """strategy="recreate": the live release stops (by the runtime that started it) before
-    the new one starts on its port."""
+    the new one starts on its port; it is kept, stopped, until the new one is live."""
     assert live.instance is not None  # the caller checked
     old = kinds.runtime_of(lane.deployment, live)
-    checked(engine.executor(task.host), sequence(
-        old.stop(live.instance, drain_seconds=0, stop_seconds=lane.deployment.stop_seconds),
-        old.remove(live.instance), description=f"stop {live.instance}"),
-        "stopping the old release")
+    lane.stopped = live
+    checked(engine.executor(task.host),
+            old.stop(live.instance, drain_seconds=0, stop_seconds=lane.deployment.stop_seconds),
+            "stopping the old release")
     engine.emit(task, "info", f"stopped {live.instance}")
 
 
@@ -166,20 +166,43 @@ def _retire_old(lane: Lane) -> tuple[list[Command], Release | None]:
     running outside the proxy: (the commands, the release kept)."""
     dep, old = lane.deployment, lane.previous
     assert lane.release is not None  # the start stage ran
-    if not old or not old.instance or dep.recreate or \
+    if not old or not old.instance or \
             kinds.release_key(dep, old) == kinds.release_key(dep, lane.release):
-        return [], None  # recreate: stopped before the start
+        return [], None
+    rt = kinds.runtime_of(dep, old)  # the runtime that started it, whatever runs now
+    if dep.recreate:
+        return [rt.remove(old.instance)], None  # stopped before the start
     if dep.window > 0:
         return [], old
-    rt = kinds.runtime_of(dep, old)  # the runtime that started it, whatever runs now
     return [rt.stop(old.instance, drain_seconds=dep.drain_seconds,
                     stop_seconds=dep.stop_seconds), rt.remove(old.instance)], None
 
 
-def abort(engine: Engine, lane: Lane, task: Task) -> None:
-    """After a failed start, health or switch: remove the new release; the old keeps serving.
-    After a switch whose answer was lost (the connection dropped), a release the proxy
-    already serves is recorded live instead: removing it would leave nothing to serve."""
+def abort(engine: Engine, lane: Lane, task: Task) -> str | None:
+    """After a failed start, health or switch: remove the new release; the old keeps serving
+    (strategy="recreate": the old one, stopped for it, is started again; what to add to the
+    error is returned)."""
+    _remove_new(engine, lane, task)
+    old = lane.stopped
+    if old is None or old.instance is None or lane.state.live != old.id:
+        return None
+    lane.stopped = None
+    try:
+        result = engine.executor(task.host).run(
+            kinds.runtime_of(lane.deployment, old).resume(old.instance))
+        failed = "" if result.ok else f"exit {result.exited}: {result.tail(3)}"
+    except OtterError as error:
+        failed = str(error)
+    said = f"starting the old release {old.id} again failed ({failed})" if failed else \
+        f"the old release {old.id} was started again"
+    engine.emit(task, "info", said)
+    return said
+
+
+def _remove_new(engine: Engine, lane: Lane, task: Task) -> None:
+    """Remove the new release. After a switch whose answer was lost (the connection
+    dropped), a release the proxy already serves is recorded live instead: removing it
+    would leave nothing to serve."""
     if lane.release is None or lane.noop or lane.state.live == lane.release.id:
         return
     if lane.reused:  # the kept release: otter did not start it, the timer retires it
@@ -197,8 +220,12 @@ def abort(engine: Engine, lane: Lane, task: Task) -> None:
                         "removed by the next run)")
             return
         lane.state = mark_failed(lane.state, lane.release.id)
+        rt = kinds.runtime_of(dep, lane.release)
+        # recreate: it took requests; they finish as on any stop (a dead one stops at once)
+        stop = [rt.stop(lane.release.instance, drain_seconds=0, stop_seconds=dep.stop_seconds)
+                ] if dep.recreate and dep.proxied else []
         checked(executor, sequence(
-            kinds.runtime_of(dep, lane.release).remove(lane.release.instance),
+            *stop, rt.remove(lane.release.instance),
             files.remove_file(states.env_file_path(dep.name, lane.release.id)),
             _state_write(dep.name, lane.state), description="remove the failed release"),
             "cleaning up")

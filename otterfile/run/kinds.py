@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 
 def proxy_name(dep: DeploymentDef) -> str | None:
-    """The proxy kind that serves `dep`'s releases (None: strategy="recreate", none)."""
-    return None if dep.recreate else dep.proxy_kind.name
+    """The proxy kind that serves `dep`'s releases (None: a recreate one without domains)."""
+    return dep.proxy_kind.name if dep.proxied else None
 
 
 def kinds_of(dep: DeploymentDef) -> Kinds:

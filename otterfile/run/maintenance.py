@@ -55,9 +55,9 @@ def switch(dep: DeploymentDef, executor: Executor, page: Page | None, *,
     """Maintenance on (`page`) or off on the executor's host; what the target said. A site
     an older otter wrote (it pulls no page in) is first written anew, as a run would, when
     `folder` (the Otterfile's, for files the proxy ships) is given."""
-    if dep.recreate:
-        raise OtterError(f"{dep.name}: a strategy=\"recreate\" service is not behind the "
-                         "proxy, so it has no maintenance page")
+    if not dep.proxied:
+        raise OtterError(f"{dep.name}: a strategy=\"recreate\" service without domains is "
+                         "not behind the proxy, so it has no maintenance page")
     host, px = executor.host.name, dep.proxy_kind
     lock = DeployLock(executor, dep.name, run_id=run_id)
     lock.acquire(wait_seconds=lock_wait)

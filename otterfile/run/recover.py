@@ -37,8 +37,8 @@ def state_read(engine: Engine, lane: Lane, task: Task) -> Command:
     both = target.command(dep, key=states.fingerprint_key(dep.name),
                           probe=probe[1] if probe else None, layers=layers_to_read(engine, lane),
                           room=space.read_line(lane.runtime, dep.name) if probe else "")
-    # a recreate service is not behind the proxy: nothing to install for it
-    if dep.recreate:
+    # a recreate service without domains is not behind the proxy: nothing to install for it
+    if not dep.proxied:
         return both
     return sequence(handover.ensure(dep), both,
                     description=f"{both.description} ({lane.proxy.name} installed and running)")

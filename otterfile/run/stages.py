@@ -168,10 +168,11 @@ def perform(engine: Engine, task: Task) -> None:
     started = time.monotonic()
     try:
         LANE_STAGES[task.stage](engine, lane, task)
-    except BaseException:
+    except BaseException as error:
         lane.failed = lane.failed or task.stage
-        if task.stage in ABORTS:
-            flow.abort(engine, lane, task)
+        back = flow.abort(engine, lane, task) if task.stage in ABORTS else None
+        if back and isinstance(error, OtterError):  # recreate: the old release is back
+            raise OtterError(f"{error}; {back}") from error
         raise
     finally:
         lane.stage_seconds[task.stage] = round(time.monotonic() - started, 3)

@@ -27,7 +27,8 @@ def site_of(lane: Lane, port: int | str) -> str:
 def _site(lane: Lane, port: int | str) -> Site:
     dep = lane.deployment
     listen = None if dep.domains else lane.runtime.port(dep.runtime.value)
-    return Site(dep.name, dep.domains, port, listen, lane.switching.per_request)
+    return Site(dep.name, dep.domains, port, listen, lane.switching.per_request,
+                dep.hold_seconds if dep.recreate else 0)
 
 
 def switch(engine: Engine, lane: Lane, task: Task) -> None:
@@ -41,7 +42,7 @@ def switch(engine: Engine, lane: Lane, task: Task) -> None:
     assert lane.release is not None and lane.release.port is not None  # start ran
     dep, px, executor = lane.deployment, lane.proxy, engine.executor(task.host)
     live = mark_live(lane.state, lane.release.id)
-    if dep.recreate:  # served on its own port of 127.0.0.1: no proxy to switch
+    if not dep.proxied:  # served on its own port of 127.0.0.1: no proxy to switch
         checked(executor, states.write_state(dep.name, format_state(live)),
                 "writing the release state")
         lane.state = live

@@ -73,12 +73,12 @@ def command(dep: DeploymentDef, *, key: Command | None = None, probe: Command | 
     behind a proxy) other proxy kinds' sites of the deployment; `probe`, `layers` and `room`
     when given (layers and room only when the probe did not find the artifact); `files`: the
     generated files' read (run/drift.py), last."""
-    px, sites = dep.proxy_kind, (not dep.recreate) if sites is None else sites
+    px, sites = dep.proxy_kind, dep.proxied if sites is None else sites
     read = kinds.read_state(dep, log_lines=log_lines, every=every)
     return script(load("read-target.sh"),
                   args=[px.site_path(dep.name), upstream_dir(dep.name),
                         key.shell_line() if key else "",
-                        "" if dep.recreate else px.switch_probe(dep.proxy).shell_line(),
+                        px.switch_probe(dep.proxy).shell_line() if dep.proxied else "",
                         handover.read(dep).shell_line() if sites else "",
                         layers.shell_line() if layers else "",
                         probe.shell_line() if probe else "", room,
@@ -135,7 +135,7 @@ def served_port(dep: DeploymentDef, reading: Reading) -> int | None:
 
 def switching(dep: DeploymentDef, reading: Reading) -> Switching | None:
     """How the proxy switches the deployment on the target (None: not behind one)."""
-    return None if dep.recreate else parse_switching(reading.switch or "", dep.proxy.switch)
+    return parse_switching(reading.switch or "", dep.proxy.switch) if dep.proxied else None
 
 
 def live(dep: DeploymentDef, reading: Reading) -> tuple[State, Release | None]:

@@ -127,6 +127,10 @@ class Runtime(Protocol):
     def remove(self, *instances: str) -> Command:
         """Remove instances (running or not); those already gone are no error."""
 
+    def resume(self, instance: str) -> Command:
+        """Start a stopped instance again as it was (a recreate's old release, when the
+        release that replaced it failed)."""
+
     def prune(self, digests: Sequence[str], keep: Sequence[str]) -> Command:
         """Remove the artifacts of releases past keep_releases (never those in use)."""
 

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 from otterfile.load import model
 from otterfile.artifacts.base import Artifact
 from otterfile.transfer.layers import chains_present
-from otterfile.command import Command
+from otterfile.command import Command, cmd
 from otterfile.errors import OtterError
 from otterfile.commands import container as c, data, registries, space
 from otterfile.load.validate import (check_env, check_port, check_str, check_str_list,
@@ -141,6 +141,9 @@ class ContainerRuntime:
 
     def remove(self, *instances: str) -> Command:
         return c.remove_containers(self.engine, *instances)
+
+    def resume(self, instance: str) -> Command:
+        return cmd(self.engine, "start", instance, description=f"start {instance} again")
 
     def prune(self, digests: Sequence[str], keep: Sequence[str]) -> Command:
         return c.prune_images(self.engine, digests, keep)

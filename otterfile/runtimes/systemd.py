@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from otterfile.load import model
 from otterfile.artifacts.base import Artifact
-from otterfile.command import Command
+from otterfile.command import Command, cmd
 from otterfile.commands import data, space, store, systemd as s, systemd_status
 from otterfile.commands.state import env_file_path
 from otterfile.errors import OtterError
@@ -169,6 +169,10 @@ class SystemdRuntime:
 
     def remove(self, *instances: str) -> Command:
         return s.remove_units(*instances)
+
+    def resume(self, instance: str) -> Command:
+        s.split_unit(instance)
+        return cmd("systemctl", "start", "--", instance, description=f"start {instance} again")
 
     def prune(self, digests: Sequence[str], keep: Sequence[str]) -> Command:
         return s.prune(digests, keep)

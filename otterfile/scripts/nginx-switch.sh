@@ -36,7 +36,35 @@ function upstream(r) {
     return names.length ? '127.0.0.1:' + names[0] : '';
 }
 
-export default {upstream};
+// strategy="recreate": a request nginx could not pass on (nothing listens while the release
+// is swapped) waits until the live port answers, then is passed on again; 502 after
+// $otter_hold_seconds. One other than GET or HEAD that reached a release is not sent twice.
+async function hold(r) {
+    var until = Date.now() + 1000 * Number(r.variables.otter_hold_seconds);
+    var sent = (r.variables.upstream_bytes_sent || '').split(/[ ,:]+/).some(function (n) {
+        return Number(n) > 0;
+    });
+    if (sent && r.method !== 'GET' && r.method !== 'HEAD') {
+        r.return(502, 'otter: the release closed the connection before it answered\n');
+        return;
+    }
+    while (Date.now() < until) {
+        await new Promise(function (done) { setTimeout(done, 100); });
+        var to = upstream(r);
+        if (!to) continue;
+        try {
+            await ngx.fetch('http://' + to + '/', {method: 'HEAD'});
+        } catch (e) {
+            continue;
+        }
+        r.internalRedirect(r.variables.otter_hold_retry);
+        return;
+    }
+    r.return(502, 'otter: no release answered within ' + r.variables.otter_hold_seconds +
+             's\n');
+}
+
+export default {upstream, hold};
 JS
 }
 

@@ -41,7 +41,7 @@ def test_the_deployment_carries_its_preview_settings(otterfile):
     ('preview_domain="{label}.exa mple.com"', "invalid domain name"),
     ('preview_domain="{label}.p.example.com", previews=0', "previews: expected an int"),
     ('preview_domain="{label}.p.example.com", strategy="recreate", domains=[]',
-     "a strategy=\"recreate\" service has no domains to preview"),
+     "a strategy=\"recreate\" service binds one port on its hosts"),
 ])
 def test_a_bad_preview_setting_names_the_field(otterfile, extra, said):
     with pytest.raises(OtterfileError) as error:

@@ -38,7 +38,7 @@ def recover(executor: RecordingExecutor):
     engine = SimpleNamespace(executor=lambda _host: executor, artifacts={}, rollback=False,
                              emit=lambda task, kind, message: said.append(message))
     from otterfile.load.model import caddy as caddy_value
-    dep = SimpleNamespace(name="production", recreate=False, proxy_kind=caddy.PROXY,
+    dep = SimpleNamespace(name="production", recreate=False, proxied=True, proxy_kind=caddy.PROXY,
                           artifact=SimpleNamespace(name="web"), proxy=caddy_value(),
                           runtime=SimpleNamespace(kind=docker.RUNTIME))
     lane = SimpleNamespace(deployment=dep, runtime=docker.RUNTIME, proxy=caddy.PROXY)
