@@ -14,6 +14,7 @@ from otterfile.load.placement import build_host, check_shared_hosts, named
 from otterfile.load.project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef,
                                     TargetDef)
 from otterfile.load.refs import name_of, unknown
+from otterfile.load.schedule import check_schedules
 from otterfile.load.step_defs import attached, step_def
 from otterfile.run.state import DEFAULT_BASE, RESERVED
 from otterfile.load.validate import (check_bool, check_choice, check_domain, check_int,
@@ -153,7 +154,8 @@ class _Evaluator:
             drain_seconds=check_number("drain_seconds", value.drain_seconds, inclusive=True),
             stop_seconds=check_number("stop_seconds", value.stop_seconds),
             strategy=check_choice("strategy", value.strategy, ("bluegreen", "recreate")),
-            steps=own_steps, line=marked.line)
+            steps=own_steps, line=marked.line,
+            schedules=_within("schedules", check_schedules, value.schedules))
         if dep.recreate and dep.domains:
             fail("domains", "a strategy=\"recreate\" service is not served by the proxy; "
                  "other deployments reach it on 127.0.0.1 of its host")

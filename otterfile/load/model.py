@@ -139,6 +139,7 @@ class Deployment:
     strategy: Any = "bluegreen"  # "recreate": stop the old, then start the new; no proxy
     canary: Any = False  # the first target deploys alone before the batches
     relay: Any = None  # True: targets pass the image on to each other (None, False: off)
+    schedules: Any = field(default_factory=list)  # Schedule(...)s: load/schedule.py
 
 
 def build(repo: str | None = None, ref: str | None = None, command: str | None = None, *,

@@ -12,6 +12,7 @@ from otterfile.secrets import Secret
 
 if TYPE_CHECKING:
     from otterfile.artifacts.base import ArtifactSource
+    from otterfile.load.schedule import ScheduleDef
     from otterfile.proxies.base import Proxy
     from otterfile.runtimes.base import Runtime
 
@@ -87,6 +88,7 @@ class DeploymentDef:
     canary: bool = False  # the first target alone first, then batches of `parallel`
     relay: bool = False  # targets lacking the image get it from another target (a tree)
     unsupported: OtterfileError | None = None  # why this version cannot deploy it
+    schedules: tuple[ScheduleDef, ...] = ()  # systemd timers run in the live release
 
     @property
     def proxy_kind(self) -> Proxy:

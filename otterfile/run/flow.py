@@ -12,7 +12,7 @@ from otterfile.commands import files, lock as locks, state as states, store
 from otterfile.errors import OtterError
 from otterfile.runtimes.base import StartSpec
 from otterfile.scripts import load
-from otterfile.run import kinds, space, target
+from otterfile.run import kinds, schedules, space, target
 from otterfile.run.fingerprint import config_of
 from otterfile.run.health import wait_healthy, wait_running
 from otterfile.run.relaying import relayed
@@ -131,7 +131,7 @@ def retire(engine: Engine, lane: Lane, task: Task) -> None:
         return
     assert lane.release is not None  # the start stage ran
     dep, old = lane.deployment, lane.previous
-    steps = []
+    steps = schedules.at_switch(engine, lane)  # before the old release stops
     if old and old.instance and kinds.release_key(dep, old) != \
             kinds.release_key(dep, lane.release) and not dep.recreate:  # recreate: stopped
         rt = kinds.runtime_of(dep, old)  # the runtime that started it, whatever runs now

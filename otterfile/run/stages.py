@@ -10,7 +10,7 @@ from otterfile.plan.graph import Task
 from otterfile.run.lock import DeployLock
 from otterfile.run.deploy_log import log_record
 from otterfile.run.state import rollback_target
-from otterfile.run import flow, recover, switching
+from otterfile.run import flow, recover, schedules, switching
 from otterfile.run.steps import run_step
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ def unlock(engine: Engine, lane: Lane, task: Task) -> None:
 
 
 LANE_STAGES = {"lock": lock, "ship": flow.ship, "start": flow.start, "health": flow.health,
-               "switch": switching.switch, "retire": flow.retire}
+               "switch": switching.switch, "retire": flow.retire, "schedules": schedules.place}
 
 
 def perform(engine: Engine, task: Task) -> None:

@@ -21,7 +21,7 @@ from otterfile.run.state import PORT_PLACEHOLDER
 from otterfile.load.validate import (check_env, check_int, check_port, check_size, check_str,
                                      check_words, fail)
 from otterfile.values import PORT_RANGE, Instance, InstanceStatus
-from otterfile.runtimes.base import StartSpec
+from otterfile.runtimes.base import ScheduleSpec, StartSpec
 
 _PROGRAM = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_.+@/-]*")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -174,6 +174,14 @@ class SystemdRuntime:
 
     def logs(self, instance: str, *, follow: bool, tail: int) -> Command:
         return s.logs(instance, follow=follow, tail=tail)
+
+    def schedule_service(self, value: Any, spec: ScheduleSpec) -> str:
+        dep, release = spec.deployment, spec.release
+        return render("schedule_service.j2", deployment=dep, schedule=spec.schedule,
+                      release=release, user=self.user(value, dep),
+                      workdir=s.release_dir(dep, release), env_file=spec.env_file,
+                      lock=spec.lock, hardened=True, data_dir=s.data_dir(dep),
+                      exec_start=s.exec_start(spec.words, dep, release))
 
 
 RUNTIME = SystemdRuntime()
