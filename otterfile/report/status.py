@@ -115,7 +115,7 @@ def render_status(pairs: Sequence[tuple[DeploymentDef, Host]],
                      ("running" if status.runs(live) else "stopped") if live else "",
                      status.health, ", ".join(previous[:3]) or "-"])
         notes += [status.note] if status.note else []
-        timed += schedules.rows(dep, host, status.schedules)
+        timed += schedules.rows(dep, host, status.schedules) if status.schedules else []
         if status.maintenance is not None:
             notes.append(f"{host.name}: {dep.name} is in maintenance (503: "
                          f"{status.maintenance!r}); `otter maintenance {dep.name} off` ends it")

@@ -165,5 +165,5 @@ class ContainerRuntime:
             argv += shlex.split(option)
         return render("schedule_service.j2", deployment=spec.deployment,
                       schedule=spec.schedule, release=spec.release, user=None,
-                      env_file=None, lock=spec.lock, hardened=False,
+                      env_file=None, lock=spec.lock, hardened=False, stop_post=None,
                       exec_start=" ".join(map(unit_word, [*argv, image, *spec.words])))

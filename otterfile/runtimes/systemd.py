@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from otterfile.load import model
 from otterfile.artifacts.base import Artifact
 from otterfile.command import Command
+from otterfile import scripts
 from otterfile.commands import space, store, systemd as s, systemd_status
 from otterfile.errors import OtterError
 from otterfile.render import render
@@ -176,12 +177,20 @@ class SystemdRuntime:
         return s.logs(instance, follow=follow, tail=tail)
 
     def schedule_service(self, value: Any, spec: ScheduleSpec) -> str:
+        """Run in the release folder, holding a shared flock on it: retire leaves a folder
+        a run works in, and the run's end removes it (scripts/schedule/retired.sh)."""
         dep, release = spec.deployment, spec.release
+        folder = s.release_dir(dep, release)
+        retired = " ".join(line for line in scripts.load("schedule/retired.sh").splitlines()
+                           if not line.startswith("#"))
         return render("schedule_service.j2", deployment=dep, schedule=spec.schedule,
-                      release=release, user=self.user(value, dep),
-                      workdir=s.release_dir(dep, release), env_file=spec.env_file,
-                      lock=spec.lock, hardened=True, data_dir=s.data_dir(dep),
-                      exec_start=s.exec_start(spec.words, dep, release))
+                      release=release, user=self.user(value, dep), workdir=folder,
+                      env_file=spec.env_file, lock=spec.lock, hardened=True,
+                      data_dir=s.data_dir(dep),
+                      exec_start=f"/usr/bin/flock -s {folder} "
+                                 + s.exec_start(spec.words, dep, release),
+                      stop_post=" ".join(map(s.unit_word, ["/bin/sh", "-c", retired, "sh",
+                                                             s.releases_dir(dep)])))
 
 
 RUNTIME = SystemdRuntime()

@@ -77,13 +77,21 @@ def trigger(target) -> None:
                                      "--no-pager", "-n", "20").stdout
 
 
-def ticks(target) -> list[str]:
+def ticks(target, since: str) -> list[str]:
+    """What the schedule's runs said since `since` (`@EPOCH`: earlier tests' runs are in the
+    same journal)."""
     return [line for line in on(target, "journalctl", "-u", f"{UNIT}.service", "--no-pager",
-                                "-o", "cat").stdout.splitlines() if line.startswith("tick ")]
+                                "-o", "cat", "--since", since).stdout.splitlines()
+            if line.startswith("tick ")]
+
+
+def now(target) -> str:
+    return "@" + on(target, "date", "+%s").stdout.strip()
 
 
 def test_a_schedule_runs_on_one_target_across_a_deploy_and_moves(tmp_path, two):
     first, second = two
+    since = now(first)
     write_app(tmp_path / "app", "v1")
     write(tmp_path, two)
     ok(otter(tmp_path, "run", "production"))
@@ -93,16 +101,16 @@ def test_a_schedule_runs_on_one_target_across_a_deploy_and_moves(tmp_path, two):
 
     trigger(first)  # in a one-off container of the live image, its env and its volume
     # (the timer may have fired too: every minute)
-    assert set(ticks(first)) == {"tick hello v1"}
+    assert set(ticks(first, since)) == {"tick hello v1"}
     runs = on(first, "cat", "/var/lib/docker/volumes/ticks/_data/runs").stdout.splitlines()
     assert runs and set(runs) == {"hello"}
     assert on(first, "docker", "ps", "-aq", "--filter", "label=otter.schedule").stdout == ""
 
-    before = len(ticks(first))  # nothing but the timer starts it now
+    before = len(ticks(first, since))  # nothing but the timer starts it now
     deadline = time.monotonic() + 90  # it fires at the next minute
-    while len(ticks(first)) == before and time.monotonic() < deadline:
+    while len(ticks(first, since)) == before and time.monotonic() < deadline:
         time.sleep(1)
-    assert len(ticks(first)) > before, "the timer did not fire within 90 s"
+    assert len(ticks(first, since)) > before, "the timer did not fire within 90 s"
 
     said = [json.loads(line) for line in
             ok(otter(tmp_path, "--json", "status", "production")).splitlines()]
@@ -123,14 +131,14 @@ def test_a_schedule_runs_on_one_target_across_a_deploy_and_moves(tmp_path, two):
     assert timer(first) == "active enabled" and timer(second) == ""
     assert released(first) == live(first)
     trigger(first)
-    assert ticks(first)[-1] == "tick hello v2"
+    assert ticks(first, since)[-1] == "tick hello v2"
 
     write(tmp_path, [second])  # the first target dropped: the second gets the timer
     done = ok(otter(tmp_path, "--json", "run", "production"))
     assert any("timer tick" in e.get("message", "") for e in events(done))
     assert timer(second) == "active enabled" and released(second) == live(second)
     trigger(second)
-    assert set(ticks(second)) == {"tick hello v2"}
+    assert set(ticks(second, since)) == {"tick hello v2"}
 
     write(tmp_path, two)  # back: the first again, the second's removed
     ok(otter(tmp_path, "run", "production"))
@@ -142,22 +150,58 @@ def test_a_schedule_runs_on_one_target_across_a_deploy_and_moves(tmp_path, two):
 
 
 def test_a_systemd_release_runs_its_schedule_in_its_folder_as_its_user(tmp_path, two):
+    """The run works in its release folder as the service user, hardened; a deploy during a
+    run neither stops it nor takes its folder away: it ends in the old release, whose folder
+    goes then; the next run is in the new one."""
     first = two[0]
-    write_project(tmp_path, [first], "v1")
-    path = tmp_path / "Otterfile.py"
-    command = "sh -c 'echo tick $(id -un) $(pwd) $(cat VERSION) ${APP_TOKEN:+token}; " \
-              "touch /etc/x'"
-    path.write_text(path.read_text().replace(
-        'timeout_seconds=10))', 'timeout_seconds=10),\n                      schedules=['
-        f'Schedule("0 3 * * *", {command!r}, name="tick")])'))
-    ok(otter(tmp_path, "run", "production"))
-    release = live(first)
-    done = on(first, "systemctl", "start", f"{UNIT}.service")
-    assert not done.ok  # the hardening: /etc is read-only, so the command fails at the end
-    assert ticks(first) == [f"tick otter-production /var/lib/otter/production/releases/"
-                            f"{release} v1 token"]
+    since = now(first)
+    data = "/var/lib/otter/production/data"
+    command = ("sh -c 'echo tick $(id -un) $(pwd) ${APP_TOKEN:+token}; "
+               "for i in $(seq 300); do [ -e ../../data/go ] && break; sleep 0.1; done; "
+               "echo tick $(cat VERSION); touch /etc/x'")
+
+    def deploy(version: str) -> str:
+        write_project(tmp_path, [first], version)
+        path = tmp_path / "Otterfile.py"
+        path.write_text(path.read_text().replace(
+            "timeout_seconds=10))", "timeout_seconds=10),\n                      schedules=["
+            f"Schedule(\"0 3 * * *\", {command!r}, name=\"tick\")])"))
+        ok(otter(tmp_path, "run", "production"))
+        return live(first)
+
+    old = deploy("v1")
+    folder = f"/var/lib/otter/production/releases/{old}"
+    assert on(first, "systemctl", "start", "--no-block", f"{UNIT}.service").ok
+    wait_for(lambda: ticks(first, since), "the run to start")
+    assert ticks(first, since) == [f"tick otter-production {folder} token"]
+
+    new = deploy("v2")  # retire stops v1's unit; the run goes on in v1's folder
+    assert new != old and released(first) == new
+    assert on(first, "test", "-d", folder).ok and on(first, "test", "-e", f"{folder}.retired").ok
+    assert state(first) == "activating"
+    assert on(first, "touch", f"{data}/go").ok
+    wait_for(lambda: state(first) != "activating", "the run to end")
+    assert ticks(first, since)[-1] == "tick v1"  # to its end in the old release
+    assert state(first) == "failed"  # the hardening: /etc is read-only for it
+    assert not on(first, "test", "-e", folder).ok  # gone once the run ended
+    assert not on(first, "test", "-e", f"{folder}.retired").ok
+
+    assert not on(first, "systemctl", "start", f"{UNIT}.service").ok  # (go is still there)
+    assert ticks(first, since)[-1] == "tick v2"
     said = [json.loads(line) for line in
             ok(otter(tmp_path, "--json", "status", "production")).splitlines()]
     [mine] = [s for s in said if s.get("event") == "status"][0]["schedules"]
-    assert mine["exit"] == 1 and mine["timer"]
+    assert mine["exit"] == 1 and mine["timer"] and mine["release"] == new
 
+
+def state(target) -> str:
+    return on(target, "systemctl", "show", "-p", "ActiveState", "--value",
+              f"{UNIT}.service").stdout.strip()
+
+
+def wait_for(check, what: str, seconds: float = 60) -> None:
+    """Until `check()` is true (polled), at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"waited {seconds:g}s for {what}"
+        time.sleep(0.2)
