@@ -11,12 +11,13 @@ from otterfile.hosts import local, ssh
 from otterfile.load.model import (Deployment, HealthCheck, build, caddy, docker, fetch, nginx,
                                   podman, registry, systemd)
 from otterfile.load.snapshots import Snapshots
+from otterfile.load.schedule import Schedule
 from otterfile.secrets import secret
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Deployment", "HealthCheck", "OtterError", "OtterfileError", "artifact", "build", "caddy",
+    "Deployment", "HealthCheck", "OtterError", "Schedule", "OtterfileError", "artifact", "build", "caddy",
     "deployment", "docker", "fetch", "image", "local", "nginx", "podman", "registry", "runtime",
     "Snapshots", "secret", "ssh", "step", "systemd", "target",
 ]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
 import click
 
-from otterfile.errors import OtterError
+from otterfile.errors import OtterError, UsageError
 from otterfile.report.reporters import host_address, host_label
 from otterfile.report.text import printable
 from otterfile.cli.common import emit, load_project, split_targets
@@ -93,14 +93,21 @@ def status(ctx: click.Context, name: str | None, targets: str | None, log_lines:
 @click.option("-f", "--follow", is_flag=True, help="Keep streaming (Ctrl-C ends).")
 @click.option("-n", "--tail", default=100, show_default=True, help="Lines from the end.")
 @click.option("--targets", help="Only these hosts (comma separated).")
+@click.option("--schedule", metavar="NAME", help="A schedule's runs instead (see "
+              "Deployment(schedules=...)).")
 @click.pass_context
-def logs(ctx: click.Context, name: str, follow: bool, tail: int, targets: str | None) -> None:
-    """The live release's logs from each target, prefixed by target."""
+def logs(ctx: click.Context, name: str, follow: bool, tail: int, targets: str | None,
+         schedule: str | None) -> None:
+    """The live release's logs (or a schedule's runs) from each target, prefixed by target."""
     project = load_project(ctx)
     lock = threading.Lock()
 
-    def stream(dep: DeploymentDef, host: Host, executor: Executor) -> Result:
-        from otterfile.run import kinds, target as reads
+    def stream(dep: DeploymentDef, host: Host, executor: Executor,
+               show: Callable[[str, str], None]) -> Result:
+        from otterfile.run import kinds, schedules, target as reads
+        if schedule is not None:
+            return executor.run(schedules.journal(dep.name, schedule, follow=follow,
+                                                  tail=tail), on_output=show)
         read = executor.run(reads.command(dep))
         if not read.ok:
             raise OtterError(f"{host.name}: reading state failed: {read.tail(5)}")
@@ -108,6 +115,11 @@ def logs(ctx: click.Context, name: str, follow: bool, tail: int, targets: str | 
         if live is None or live.instance is None:
             raise OtterError(f"{host.name}: {dep.name} has no live release")
 
+        # by the runtime that started it, which may not be the Otterfile's now
+        return executor.run(kinds.runtime_of(dep, live).logs(live.instance, follow=follow,
+                                                             tail=tail), on_output=show)
+
+    def shower(dep: DeploymentDef, host: Host) -> Callable[[str, str], None]:
         def show(_stream: str, text: str) -> None:
             with lock:
                 if ctx.obj["json"]:
@@ -116,12 +128,15 @@ def logs(ctx: click.Context, name: str, follow: bool, tail: int, targets: str | 
                                "stream": _stream, "line": text})
                 else:
                     click.echo(printable(f"{host_label(host)} | {text}"))
-        # by the runtime that started it, which may not be the Otterfile's now
-        return executor.run(kinds.runtime_of(dep, live).logs(live.instance, follow=follow,
-                                                             tail=tail), on_output=show)
+        return show
 
     pairs = hosts_of(project, name, targets)
-    results = on_each(pairs, stream)
+    lacking = [d for d, _ in pairs if schedule is not None and
+               schedule not in {s.name for s in d.schedules}]
+    if lacking:
+        raise UsageError(f"{lacking[0].name} has no schedule {schedule!r}; its schedules: "
+                         + (", ".join(s.name for s in lacking[0].schedules) or "none"))
+    results = on_each(pairs, lambda d, h, e: stream(d, h, e, shower(d, h)))
     for (dep, host), result in zip(pairs, results):
         if isinstance(result, Exception):
             if ctx.obj["json"]:

@@ -16,6 +16,7 @@ from otterfile.load.project import (ArtifactDef, DeploymentDef, Project, Runtime
                                     TargetDef)
 from otterfile.load.refs import name_of, unknown
 from otterfile.load.snapshots import check_snapshots
+from otterfile.load.schedule import check_schedules
 from otterfile.load.step_defs import attached, step_def
 from otterfile.run.state import DEFAULT_BASE, RESERVED
 from otterfile.load.validate import (check_bool, check_choice, check_domain, check_int,
@@ -160,6 +161,7 @@ class _Evaluator:
             hold_seconds=check_int("hold_seconds", value.hold_seconds, 1),
             steps=own_steps, line=marked.line,
             snapshots=_within("snapshots", check_snapshots, value.snapshots),
+            schedules=_within("schedules", check_schedules, value.schedules),
             previews=check_int("previews", value.previews, 1),
             preview_domain=_within("preview_domain", check_preview_domain, value.preview_domain))
         if dep.rollback_window > 7 * 86400:  # a timer on the target, not a second home

@@ -146,6 +146,7 @@ class Deployment:
     preview_domain: Any = None  # "{label}.preview.example.com": `otter run NAME --preview`
     previews: Any = 3  # how many previews may run at once
     rollback_window: Any = 0  # seconds the superseded release keeps running (instant rollback)
+    schedules: Any = field(default_factory=list)  # Schedule(...)s: load/schedule.py
 
 
 def build(repo: str | None = None, ref: str | None = None, command: str | None = None, *,

@@ -13,6 +13,7 @@ from otterfile.secrets import Secret
 if TYPE_CHECKING:
     from otterfile.artifacts.base import ArtifactSource
     from otterfile.load.snapshots import Snapshots
+    from otterfile.load.schedule import ScheduleDef
     from otterfile.proxies.base import Proxy
     from otterfile.runtimes.base import Runtime
 
@@ -105,6 +106,7 @@ class DeploymentDef:
     snapshots: Snapshots | None = None  # the data copied before each release (checked)
     preview_domain: str | None = None  # "{label}.preview.example.com"; None: no previews
     previews: int = 3  # previews at once
+    schedules: tuple[ScheduleDef, ...] = ()  # systemd timers run in the live release
 
     @property
     def proxy_kind(self) -> Proxy:

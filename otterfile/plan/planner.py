@@ -105,7 +105,9 @@ class _Builder:
             mine = [i for i, m in self.meta.items()
                     if m.get("deployment") == dep.name and m.get("host") == host]
             last[host] = [i for i in mine if not any(i in self.deps[o] for o in mine)]
-            self.node(task_id(dep.name, "unlock", host), last[host], stage="unlock",
+        ends = self._schedules(dep, hosts, last) if dep.schedules else last
+        for host in hosts:
+            self.node(task_id(dep.name, "unlock", host), ends[host], stage="unlock",
                       host=host, deployment=dep.name, always=True,
                       needs=(task_id(dep.name, "lock", host),))
         if not self.rollback:
@@ -128,6 +130,16 @@ class _Builder:
                             host=None if step.on == "controller" else host)
             for each in hosts:
                 self.deps[task_id(dep.name, "unlock", each)].append(sid)
+
+    def _schedules(self, dep: DeploymentDef, hosts: list[str],
+                   last: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Each target's `schedules` task (run/schedules.place), after every target's lane
+        (a rollback's: its own), whatever became of them; it needs its own lock."""
+        every = [i for host in hosts for i in last[host]]
+        return {host: [self.node(task_id(dep.name, "schedules", host),
+                                 last[host] if self.rollback else every, stage="schedules",
+                                 host=host, deployment=dep.name, always=True,
+                                 needs=(task_id(dep.name, "lock", host),))] for host in hosts}
 
     def _barriers(self, dep: DeploymentDef, order: list[list[str]],
                   last: dict[str, list[str]]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
+from otterfile.report import schedules
+from otterfile.report.schedules import ScheduleStatus
 from otterfile.report.tables import table
 from otterfile.report.text import printable
 
@@ -27,6 +29,7 @@ class TargetStatus:
     switch: str | None = None  # how the proxy switches there ("file", "reload: WHY")
     maintenance: str | None = None  # the page's message while maintenance is on
     kept: Kept | None = None  # the release kept running for the rollback window
+    schedules: list[ScheduleStatus] = field(default_factory=list)  # report/schedules.py
 
     def runs(self, release: Release | None) -> bool:
         """Whether `release`'s instance runs, under the runtime kind that started it."""
@@ -53,6 +56,8 @@ def read_status(dep: DeploymentDef, executor: Executor, log_lines: int = 0) -> T
                        note=kinds.assumed_note(dep, executor.host.name, reading.target) or "",
                        switch=switching.said if switching else None,
                        maintenance=reading.maintenance, kept=reading.kept)
+    if dep.schedules:
+        out.schedules = schedules.read(dep, executor)
     # a read state's port is an int (a str is a plan's placeholder)
     if out.live is not None and isinstance(out.live.port, int) and out.live.port:
         out.health = _probe(dep, executor, out.live.port)
@@ -86,6 +91,7 @@ def status_record(status: TargetStatus | Exception, log_lines: int = 0) -> dict[
             "runtimes": {r.id: r.runtime for r in status.releases
                          if r.status in ("live", "previous")},
             "note": status.note or None,
+            "schedules": [s.record() for s in status.schedules],
             "log": status.log[-log_lines:] if log_lines else []}
 
 
@@ -96,6 +102,7 @@ def render_status(pairs: Sequence[tuple[DeploymentDef, Host]],
     rows: list[list[str]] = []
     logs: list[list[str]] = []
     notes: list[str] = []
+    timed: list[list[str]] = []  # the schedules' rows
     for (dep, host), status in zip(pairs, results):
         if isinstance(status, Exception):
             rows.append([host.name, dep.name, "?", "", "", "", "", " ".join(str(status).split())])
@@ -111,6 +118,7 @@ def render_status(pairs: Sequence[tuple[DeploymentDef, Host]],
                      ("running" if status.runs(live) else "stopped") if live else "",
                      status.health, ", ".join(previous[:3]) or "-"])
         notes += [status.note] if status.note else []
+        timed += schedules.rows(dep, host, status.schedules) if status.schedules else []
         if status.maintenance is not None:
             notes.append(f"{host.name}: {dep.name} is in maintenance (503: "
                          f"{status.maintenance!r}); `otter maintenance {dep.name} off` ends it")
@@ -121,6 +129,8 @@ def render_status(pairs: Sequence[tuple[DeploymentDef, Host]],
                          record.get("result") or "", stages])
     text = table(["host", "deployment", "live", "commit", "runs on", "state", "health",
                   "previous"], rows)
+    if timed:
+        text += "\n\n" + schedules.render(timed)
     if notes:
         text += "\n" + "\n".join(f"note: {printable(note, keep='')}" for note in notes)
     if logs:

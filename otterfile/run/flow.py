@@ -12,7 +12,7 @@ from otterfile.commands import files, lock as locks, state as states, store
 from otterfile.errors import OtterError
 from otterfile.runtimes.base import StartSpec
 from otterfile.scripts import load
-from otterfile.run import kinds, space, target, window
+from otterfile.run import kinds, schedules, space, target, window
 from otterfile.run.fingerprint import config_of
 from otterfile.run.health import wait_healthy, wait_running
 from otterfile.run.relaying import relayed
@@ -142,7 +142,9 @@ def retire(engine: Engine, lane: Lane, task: Task) -> None:
         return
     assert lane.release is not None  # the start stage ran
     dep = lane.deployment
-    steps, keep = _retire_old(lane)
+    steps = schedules.at_switch(engine, lane)  # before the old release stops
+    old_steps, keep = _retire_old(lane)
+    steps += old_steps
     steps += window.retire_steps(lane, keep)
     pruned = [r for r in prune_candidates(lane.state, dep.keep_releases)
               if keep is None or r.id != keep.id]  # its image runs on

@@ -26,7 +26,7 @@ from otterfile.proxies import NAMED as PROXIES
 from otterfile.runtimes import NAMED as RUNTIMES
 from otterfile.scripts import load
 from otterfile.run.state import DEFAULT_BASE, state_dir
-from otterfile.run import kinds, target, window
+from otterfile.run import kinds, schedules, target, window
 from otterfile.run.kinds import named_by_otter
 
 if TYPE_CHECKING:
@@ -125,6 +125,7 @@ def _digests_of(text: str, fallback: tuple[str, ...]) -> set[str]:
 def removal(dep: DeploymentDef, found: Found, base: str = DEFAULT_BASE) -> Command:
     """One round trip taking `found` away; see the module's docstring for the order."""
     steps = [PROXIES[kind].remove(dep.name) for kind in found.sites]
+    steps.append(schedules.remove(dep.name))  # no timer starts a run in what goes next
     if found.live and found.site:  # requests the old config still forwards end first
         steps.append(_runtime(dep, found.live_kind).stop(
             found.live, drain_seconds=dep.drain_seconds, stop_seconds=dep.stop_seconds))

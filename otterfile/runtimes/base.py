@@ -36,6 +36,21 @@ class StartSpec:
         return (self.host_port, self.host_port) if self.host_port else None
 
 
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A schedule's command to run once in a release (run/schedules.py): the release by id,
+    digest and image, its env file (None: no env), the flock file that keeps runs apart."""
+
+    deployment: str
+    schedule: str
+    release: str
+    digest: str
+    image: str
+    words: tuple[str, ...]
+    env_file: str | None
+    lock: str
+
+
 class Runtime(Protocol):
     """A runtime kind (docker, podman, systemd)."""
 
@@ -151,3 +166,8 @@ class Runtime(Protocol):
     def exec_in(self, value: Any, deployment: str, release: str,
                 argv: Sequence[str]) -> Command:
         """Run `argv` in a running release, as the release runs (Snapshots(before=...))."""
+
+    def schedule_service(self, value: Any, spec: ScheduleSpec) -> str:
+        """The systemd service unit that runs a schedule's command once in `spec`'s release
+        (a one-off container of its image with its env and volumes; or in its folder as its
+        user, hardened as its unit)."""

@@ -5,6 +5,7 @@ release and digest, published on a free port of the target's 127.0.0.1.
 """
 from __future__ import annotations
 
+import shlex
 from typing import Any, Sequence
 
 from otterfile.load import model
@@ -16,7 +17,7 @@ from otterfile.commands import container as c, data, registries, space
 from otterfile.load.validate import (check_env, check_port, check_str, check_str_list,
                                      check_words, fail, got)
 from otterfile.values import PORT_RANGE, Instance, InstanceStatus, Pulled
-from otterfile.runtimes.base import StartSpec
+from otterfile.runtimes.base import ScheduleSpec, StartSpec
 
 
 class ContainerRuntime:
@@ -164,3 +165,22 @@ class ContainerRuntime:
     def exec_in(self, value: Any, deployment: str, release: str,
                 argv: Sequence[str]) -> Command:
         return data.exec_container(self.engine, self.instance_name(deployment, release), argv)
+
+    def schedule_service(self, value: Any, spec: ScheduleSpec) -> str:
+        from otterfile.artifacts.image_ref import pinned_name
+        from otterfile.commands.systemd import unit_word
+        from otterfile.render import render
+        image = self.image_ref(Artifact("image", spec.digest,
+                                        pinned_name(spec.image, spec.digest)))
+        argv = [self.engine, "run", "--rm", "--label",
+                f"otter.schedule={spec.deployment}/{spec.schedule}",
+                "--label", f"otter.release={spec.release}", *(["--init"] if value.init else []),
+                *(["--env-file", spec.env_file] if spec.env_file else [])]
+        for volume in value.volumes:
+            argv += ["-v", volume]
+        for option in value.options:  # as the release's container gets them
+            argv += shlex.split(option)
+        return render("schedule_service.j2", deployment=spec.deployment,
+                      schedule=spec.schedule, release=spec.release, user=None,
+                      env_file=None, lock=spec.lock, hardened=False, stop_post=None,
+                      exec_start=" ".join(map(unit_word, [*argv, image, *spec.words])))

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from otterfile.load import model
 from otterfile.artifacts.base import Artifact
 from otterfile.command import Command, cmd
+from otterfile import scripts
 from otterfile.commands import data, space, store, systemd as s, systemd_status
 from otterfile.commands.state import env_file_path
 from otterfile.errors import OtterError
@@ -22,7 +23,7 @@ from otterfile.run.state import PORT_PLACEHOLDER
 from otterfile.load.validate import (check_env, check_int, check_port, check_size, check_str,
                                      check_words, fail)
 from otterfile.values import PORT_RANGE, Instance, InstanceStatus
-from otterfile.runtimes.base import StartSpec
+from otterfile.runtimes.base import ScheduleSpec, StartSpec
 
 _PROGRAM = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_.+@/-]*")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -194,6 +195,22 @@ class SystemdRuntime:
         return data.exec_unit(argv, user=self.user(value, deployment),
                               folder=s.release_dir(deployment, release),
                               env_file=env_file_path(deployment, release))
+
+    def schedule_service(self, value: Any, spec: ScheduleSpec) -> str:
+        """Run in the release folder, holding a shared flock on it: retire leaves a folder
+        a run works in, and the run's end removes it (scripts/schedule/retired.sh)."""
+        dep, release = spec.deployment, spec.release
+        folder = s.release_dir(dep, release)
+        retired = " ".join(line for line in scripts.load("schedule/retired.sh").splitlines()
+                           if not line.startswith("#"))
+        return render("schedule_service.j2", deployment=dep, schedule=spec.schedule,
+                      release=release, user=self.user(value, dep), workdir=folder,
+                      env_file=spec.env_file, lock=spec.lock, hardened=True,
+                      data_dir=s.data_dir(dep),
+                      exec_start=f"/usr/bin/flock -s {folder} "
+                                 + s.exec_start(spec.words, dep, release),
+                      stop_post=" ".join(map(s.unit_word, ["/bin/sh", "-c", retired, "sh",
+                                                             s.releases_dir(dep)])))
 
 
 RUNTIME = SystemdRuntime()

@@ -7,7 +7,7 @@ def test_all_is_pinned():
     assert sorted(otterfile.__all__) == sorted([
         "Deployment", "HealthCheck", "OtterError", "OtterfileError", "Snapshots", "artifact",
         "build", "caddy", "deployment", "docker", "fetch", "image", "local", "nginx", "podman",
-        "registry", "runtime", "secret", "ssh", "step", "systemd", "target"])
+        "registry", "runtime", "Schedule", "secret", "ssh", "step", "systemd", "target"])
     for name in otterfile.__all__:
         assert hasattr(otterfile, name)
 
