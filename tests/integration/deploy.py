@@ -61,6 +61,7 @@ def production():
     return Deployment(artifact=web, runtime=box, targets=[servers], domains=["{domain}"],
                       proxy={proxy}, keep_releases=3, on_failure="{on_failure}",
                       parallel={parallel},
+                      drain_seconds={drain:g},
                       health_check=HealthCheck(path="/health", timeout_seconds={timeout}))
 '''
 
@@ -92,15 +93,17 @@ def write_app(folder: Path, version: str, healthy: bool = True, failure: str = "
 def write_otterfile(project: Path, targets, *, source: str = 'path="app"',
                     timeout: float = 8, on_failure: str = "stop", parallel: int | None = None,
                     extra: str = "", runtime: str = "docker",
-                    proxy: str = 'caddy(tls="off")',
+                    proxy: str = 'caddy(tls="off")', drain: float = 0,
                     command: str = f"docker build -q -t {APP_TAG} .") -> Path:
-    """An Otterfile deploying the app to `targets`; `extra` is appended (steps)."""
+    """An Otterfile deploying the app to `targets`; `extra` is appended (steps). No drain
+    unless given: no test of this Otterfile watches requests in flight to the old release
+    (test_zero_downtime does, with its own), and 2 s per retire add up over the suite."""
     hosts = [(t.host.address, t.host.identity_file, t.host.known_hosts) for t in targets]
     path = project / "Otterfile.py"
     path.write_text(OTTERFILE.format(hosts=hosts, source=source, domain=DOMAIN,
                                      timeout=timeout, on_failure=on_failure,
                                      parallel=parallel, runtime=runtime, proxy=proxy,
-                                     command=command) + extra)
+                                     command=command, drain=drain) + extra)
     return path
 
 

@@ -75,7 +75,7 @@ def test_a_container_that_ignores_sigterm_is_killed_when_retired(tmp_path, clean
     write_otterfile(tmp_path, [clean_target])
     path = tmp_path / "Otterfile.py"
     path.write_text(path.read_text().replace("keep_releases=3,",
-                                             "keep_releases=3, drain_seconds=0, stop_seconds=1,"))
+                                             "keep_releases=3, stop_seconds=1,"))
     assert "stop_seconds=1" in path.read_text()
     first = otter(tmp_path, "run", "production")
     assert first.returncode == 0, first.stdout + first.stderr

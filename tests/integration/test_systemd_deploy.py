@@ -87,7 +87,7 @@ def servers():
 @deployment
 def production():
     return Deployment(artifact=web, runtime=service, targets=[servers], domains=["app.test"],
-                      proxy=caddy(tls="off"), keep_releases=3,
+                      proxy=caddy(tls="off"), drain_seconds=0, keep_releases=3,
                       health_check=HealthCheck(path="/health", timeout_seconds=10))
 '''
 
@@ -273,11 +273,11 @@ def test_a_unit_that_fails_verify_is_taken_back_and_the_live_one_serves(tmp_path
 
 
 def stop_fast(project: Path) -> None:
-    """No drain, and 1 s between SIGTERM and SIGKILL when a release is stopped."""
+    """1 s between SIGTERM and SIGKILL when a release is stopped (no drain: the template's)."""
     path = project / "Otterfile.py"
     text = path.read_text()
     path.write_text(text.replace("keep_releases=3,",
-                                 "keep_releases=3, drain_seconds=0, stop_seconds=1,"))
+                                 "keep_releases=3, stop_seconds=1,"))
     assert "stop_seconds=1" in path.read_text()
 
 
