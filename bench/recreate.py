@@ -19,7 +19,6 @@ import argparse
 import os
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.report import replace_section  # noqa: E402
-from bench.zero_downtime import Count, parse_wrk  # noqa: E402
+from bench.zero_downtime import Count, cells, parse_wrk  # noqa: E402
 from tests.integration.deploy import otter  # noqa: E402
 from tests.integration.test_recreate_proxy import DOMAIN, OTTERFILE, PROXIES, TAG, \
     graceful_app  # noqa: E402
@@ -103,15 +102,10 @@ def table(results: dict[str, list[dict[str, tuple[Count, float]]]]) -> str:
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for proxy, runs in results.items():
         for phase in PHASES:
-            counts = [one[phase][0] for one in runs]
-            errors = ", ".join(f"{c.socket_errors} ({c.connect}/{c.read}/{c.write}/"
-                               f"{c.timeout})" for c in counts)
-            rate = statistics.median(c.requests / c.seconds for c in counts)
-            notes = "; ".join(c.note for c in counts if c.note)
-            lines.append(f"| {proxy} | {phase} | {', '.join(str(c.requests) for c in counts)}"
-                         f" | {', '.join(str(c.non_2xx) for c in counts)} | {errors} | "
-                         f"{', '.join(f'{one[phase][1]:.2f}' for one in runs)} | "
-                         f"{rate:,.0f} | {notes} |")
+            requests, non_2xx, errors, rate, notes = cells([one[phase][0] for one in runs])
+            longest = ", ".join(f"{one[phase][1]:.2f}" for one in runs)
+            lines.append(f"| {proxy} | {phase} | {requests} | {non_2xx} | {errors} | {longest} | "
+                         f"{rate} | {notes} |")
     return "\n".join(lines)
 
 

@@ -137,16 +137,21 @@ def table(results: dict[tuple[str, str], list[dict[str, Count]]]) -> str:
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for (proxy, switch), runs in results.items():
         for phase in PHASES:
-            counts = [one[phase] for one in runs]
-            errors = ", ".join(f"{c.socket_errors} ({c.connect}/{c.read}/{c.write}/"
-                               f"{c.timeout})" for c in counts)
-            rate = statistics.median(c.requests / c.seconds for c in counts)
-            notes = "; ".join(c.note for c in counts if c.note)
-            lines.append(f"| {proxy} | {switch} | {phase} | "
-                         f"{', '.join(str(c.requests) for c in counts)} | "
-                         f"{', '.join(str(c.non_2xx) for c in counts)} | {errors} | "
-                         f"{rate:,.0f} | {notes} |")
+            requests, non_2xx, errors, rate, notes = cells([one[phase] for one in runs])
+            lines.append(f"| {proxy} | {switch} | {phase} | {requests} | {non_2xx} | {errors} | "
+                         f"{rate} | {notes} |")
     return "\n".join(lines)
+
+
+def cells(counts: list[Count]) -> tuple[str, str, str, str, str]:
+    """A phase's runs as table cells: requests, non-2xx/3xx, socket errors (by kind), the
+    median requests/s, the notes."""
+    errors = ", ".join(f"{c.socket_errors} ({c.connect}/{c.read}/{c.write}/{c.timeout})"
+                       for c in counts)
+    rate = statistics.median(c.requests / c.seconds for c in counts)
+    return (", ".join(str(c.requests) for c in counts),
+            ", ".join(str(c.non_2xx) for c in counts), errors, f"{rate:,.0f}",
+            "; ".join(c.note for c in counts if c.note))
 
 
 KEEPALIVE_CONF = """
