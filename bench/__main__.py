@@ -9,10 +9,7 @@ Writes bench/RESULTS.md (and bench/.out/results.json, bench/w6.png); see bench/R
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from . import workloads

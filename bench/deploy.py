@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.deploy import otter, write_app, write_otterfile  # noqa: E402
+from tests.integration.deploy import USERS_DRAIN, otter, write_app, write_otterfile  # noqa: E402
 from tests.testbed.hosts import KEPT, Testbed, exclusive  # noqa: E402
 
 IMAGE = "otter-it-app:latest"
@@ -63,7 +63,7 @@ def main() -> None:
         two = targets[:2]
         project = Path(tempfile.mkdtemp(prefix="otter-bench-"))
         write_app(project / "app", "bench")
-        write_otterfile(project, two)
+        write_otterfile(project, two, drain=USERS_DRAIN)
         for _ in range(rounds):
             bed.reset(targets)
             rows["otter first deploy"].append(timed_otter(project))

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.deploy import events, otter, write_app, write_otterfile  # noqa: E402
+from tests.integration.deploy import USERS_DRAIN, events, otter, write_app, write_otterfile  # noqa: E402
 from tests.testbed.hosts import KEPT, Testbed, exclusive  # noqa: E402
 
 TAG = "otter-bench-fanout:latest"
@@ -61,7 +61,7 @@ def deploy(bed: Testbed, targets, count: int, relay: bool = False) -> dict:
     project = Path(tempfile.mkdtemp(prefix="otter-bench-fanout-"))
     write_app(project / "app", "bench")
     (project / "app" / "www" / "pad.bin").write_bytes(os.urandom(PAD))
-    write_otterfile(project, targets[:count], timeout=30,
+    write_otterfile(project, targets[:count], timeout=30, drain=USERS_DRAIN,
                     command=f"docker build -q -t {TAG} .")
     if relay:
         path = project / "Otterfile.py"

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.integration.deploy import events, otter, write_app, write_otterfile  # noqa: E402
+from tests.integration.deploy import USERS_DRAIN, events, otter, write_app, write_otterfile  # noqa: E402
 from tests.testbed.hosts import KEPT, Testbed, exclusive, parallel, run  # noqa: E402
 from tests.testbed.images import target_tag  # noqa: E402
 
@@ -78,7 +78,8 @@ def one_round(bed: Testbed, targets, runtime: str, folder: Path,
     (app / "big.bin").write_bytes(os.urandom(BIG))
     (app / "Dockerfile").write_text((app / "Dockerfile").read_text().replace(
         "COPY www/", "COPY big.bin /data/big.bin\nCOPY www/"))
-    write_otterfile(folder, targets, runtime=runtime, command=f"docker build -q -t {TAG} .")
+    write_otterfile(folder, targets, runtime=runtime, drain=USERS_DRAIN,
+                    command=f"docker build -q -t {TAG} .")
     rows = []
     seconds, moved, result = timed(bed, targets, lambda: otter(folder, "--json", "run",
                                                                "production", timeout=900))

@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.report import replace_section  # noqa: E402
-from tests.integration.deploy import otter, write_app, write_otterfile  # noqa: E402
+from tests.integration.deploy import USERS_DRAIN, otter, write_app, write_otterfile  # noqa: E402
 from tests.testbed.hosts import KEPT, Testbed, exclusive, run  # noqa: E402
 from tests.testbed.images import target_tag  # noqa: E402
 
@@ -50,7 +50,7 @@ def pair():
 
 def otterfile(folder: Path, targets) -> None:
     """The test Otterfile with its one deployment replaced by the pair."""
-    path = write_otterfile(folder, targets)
+    path = write_otterfile(folder, targets, drain=USERS_DRAIN)
     text = path.read_text()
     path.write_text(text[:text.index("@deployment")] + PAIR.format(modes=MODES))
 

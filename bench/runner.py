@@ -5,14 +5,13 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from . import otter_side
-from .cases import Case, parallel, sh
+from .cases import parallel, sh
 from .competitors import Kit
 from .hosts import BenchBed, Host
 from .stats import Measured

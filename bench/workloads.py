@@ -5,8 +5,8 @@ import sys
 
 from . import otter_side as otter
 from .cases import Case, parallel, sh, stage_seconds
-from .competitors import (CADDYFILE, FABRIC_W1, FABRIC_W2, PYINFRA_W1, PYINFRA_W2, PYINFRA_W4,
-                          Kit)
+from .competitors import (CADDYFILE, FABRIC_W1, FABRIC_W2, PYINFRA_W1, PYINFRA_W2,
+                          PYINFRA_W4)
 from .stats import Measured
 
 

@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.report import replace_section  # noqa: E402
-from tests.integration.deploy import DOMAIN, otter, write_app, write_otterfile  # noqa: E402
+from tests.integration.deploy import DOMAIN, USERS_DRAIN, otter, write_app, write_otterfile  # noqa: E402
 from tests.testbed.hosts import KEPT, Testbed, exclusive, run  # noqa: E402
 from tests.testbed.images import target_tag  # noqa: E402
 
@@ -116,7 +116,7 @@ def one_run(bed: Testbed, target, proxy: str, switch: str, folder: Path,
     if proxy == "nginx":  # one proxy owns port 80
         run(bed.ssh_argv(target, "systemctl", "stop", "caddy"), check=True)
     write_app(folder / "app", "v1")
-    write_otterfile(folder, [target], proxy=PROXIES[proxy].format(switch=switch), timeout=6)
+    write_otterfile(folder, [target], drain=USERS_DRAIN, proxy=PROXIES[proxy].format(switch=switch), timeout=6)
     first = otter(folder, "run", "production", timeout=600)
     if first.returncode != 0:
         raise SystemExit(f"first deploy failed:\n{first.stdout}\n{first.stderr}")

@@ -11,10 +11,13 @@ from pathlib import Path
 
 import httpx
 
+from otterfile.load.model import Deployment
 from tests.testbed.app import BUSYBOX, DOCKERFILE, FAIL, SERVE, _quote, add_slow_route
 from tests.testbed.hosts import scoped
 
 DOMAIN = "app.test"
+# what a user's deployment drains for (benches measure that; tests drain for 0 s)
+USERS_DRAIN = float(Deployment.drain_seconds)
 APP_TAG = scoped("otter-it-app:latest")  # what write_otterfile's build tags
 ROOT = Path(__file__).resolve().parents[2]
 
