@@ -51,10 +51,31 @@ def test_a_receiver_whose_run_is_gone_sees_the_end_of_its_input(tmp_path, run, a
     process = start(receive(tmp_path), read)
     os.close(read)
     try:
-        out, _ = process.communicate(timeout=60)
+        out, err = process.communicate(timeout=60)
     finally:
         os.close(write)
     assert process.returncode == 3 and int(out) <= 7  # fed no more: the end
+    assert b"went quiet and no byte came for 2 s: receiving stopped" in err
+
+
+def test_bytes_still_arriving_are_received_however_late_the_heartbeat(tmp_path):
+    """A controller short of CPU beats late while its stream flows: nothing is cut."""
+    import threading
+    lock_folder(tmp_path, beat_age=100)
+    read, write = os.pipe()
+    process = start(receive(tmp_path), read)
+    os.close(read)
+
+    def send() -> None:
+        for _ in range(12):  # 6 s of a slow stream, past three of the guard's polls
+            os.write(write, b"x" * 4096)
+            time.sleep(0.5)
+        os.close(write)
+    sender = threading.Thread(target=send)
+    sender.start()
+    out, _ = process.communicate(timeout=60)
+    sender.join()
+    assert (process.returncode, int(out)) == (3, 12 * 4096)
 
 
 def test_a_live_run_keeps_feeding(tmp_path):
