@@ -133,9 +133,14 @@ resolve_program() {  # sets exe: what ExecStart runs
   esac
 }
 
-claimed() {  # listening now, or promised to another otter unit not started yet
+claimed() {  # listening now, or promised to another deployment's unit not started yet
   listening
-  cat "$units"/otter-*.service 2>/dev/null | sed -n 's/^Environment=PORT=//p'
+  for f in "$units"/otter-*.service; do
+    # this deployment's own: its lock keeps them from starting now, a running one listens,
+    # and one recreate stopped gives its port to the new release
+    case ${f##*/} in "otter-$name@"*) continue ;; esac
+    sed -n 's/^Environment=PORT=//p' "$f" 2>/dev/null
+  done
 }
 
 pick_port() {  # sets port
