@@ -1,59 +1,12 @@
 """`otter run` and `otter rollback`: the commands that change what targets serve."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
-
 import click
 
-from otterfile.errors import OtterError, UsageError
+from otterfile.errors import UsageError
 from otterfile.cli.common import load_project, reporter, split_targets, warn
+from otterfile.cli.engines import engines_for, printer
 
-if TYPE_CHECKING:
-    from otterfile.command import Command
-    from otterfile.hosts import Host
-    from otterfile.load.project import Project
-    from otterfile.report.reporters import Reporters
-    from otterfile.run.deploy import Finished, OnFinished
-    from otterfile.run.engine import Engine
-
-
-def _engines(ctx: click.Context, project: Project, report: Reporters, dry_run: bool,
-             lock_wait: float) -> Callable[..., Engine]:
-    """A factory of engines for this command: real ones, or recording ones (--dry-run)."""
-    from otterfile.run.engines import planned_engine, real_engine
-    if not dry_run:
-        return lambda **options: real_engine(project, report, lock_wait=lock_wait, **options)
-    from otterfile.run.runner import Event
-
-    def show(host: Host, command: Command) -> None:
-        shown = command.description if command.shell and command.description \
-            else command.display()
-        report(Event("info", None, message=f"{host.name}: would run: {shown}"))
-    return lambda **options: planned_engine(project, report, show, lock_wait=lock_wait,
-                                            **options)
-
-
-def _printer(ctx: click.Context, report: Reporters) -> OnFinished:
-    """Prints each finished graph run: a summary table, or a JSON summary event."""
-    from otterfile.report.json_lines import JsonReporter
-    from otterfile.report.tables import summary, summary_hosts
-    from otterfile.run.runner import Event
-
-    def done(finished: Finished) -> None:
-        outcome = finished.outcome
-        hosts = report.hosts if isinstance(report, JsonReporter) else {}  # under --json
-        if ctx.obj["json"]:
-            report(Event("summary", None, "ok" if outcome.ok else "failed",
-                         seconds=finished.seconds,
-                         data={"tasks": outcome.status,
-                               "hosts": summary_hosts(finished.graph, outcome, hosts)}))
-        else:
-            report.finish("\n" + summary(finished.graph, outcome) +
-                          f"\n\n{'done' if outcome.ok else 'FAILED'} in "
-                          f"{finished.seconds:.1f}s")
-        if outcome.interrupted:
-            raise OtterError("interrupted: locks released, connections closed")
-    return done
 
 
 @click.command()
@@ -86,14 +39,14 @@ def run(ctx: click.Context, name: str, targets: str | None, dry_run: bool,
     project = load_project(ctx)
     warn(project, name)
     report = reporter(ctx, project)
-    engines = _engines(ctx, project, report, dry_run, lock_wait)
+    engines = engines_for(ctx, project, report, dry_run, lock_wait)
     hosts = split_targets(targets, project)
     try:
         if only is not None:
             ok = run_only(project, name, only, engines, hosts=hosts,
-                          on_finished=_printer(ctx, report))
+                          on_finished=printer(ctx, report))
         else:
-            ok = deploy(project, name, engines, hosts=hosts, on_finished=_printer(ctx, report))
+            ok = deploy(project, name, engines, hosts=hosts, on_finished=printer(ctx, report))
     finally:
         report.close()
     if not ok:
@@ -123,10 +76,10 @@ def rollback(ctx: click.Context, name: str, to: str | None, targets: str | None,
         from otterfile.cli.snapshots import confirm_restore
         confirm_restore(project, name, targets, yes)
     report = reporter(ctx, project)
-    engines = _engines(ctx, project, report, False, lock_wait)
+    engines = engines_for(ctx, project, report, False, lock_wait)
     try:
         ok = roll_back(project, name, engines, hosts=split_targets(targets, project), to=to,
-                       on_finished=_printer(ctx, report), with_data=with_data, force=force)
+                       on_finished=printer(ctx, report), with_data=with_data, force=force)
     finally:
         report.close()
     if not ok:

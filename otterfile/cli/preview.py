@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Sequence
 import click
 
 from otterfile.cli.common import emit, load_project, reporter, split_targets, warn
+from otterfile.cli.engines import engines_for, printer
 from otterfile.cli.hosts import hosts_of, on_each
 from otterfile.errors import OtterError, UsageError
 from otterfile.report.text import printable
@@ -63,7 +64,6 @@ def _labels(dep: DeploymentDef) -> list[str]:
 def run_preview(ctx: click.Context, name: str, label: str, env_items: Sequence[str],
                 ttl: str, targets: str | None, lock_wait: float) -> None:
     """Deploy NAME's preview LABEL, then arm its expiry on every host it went to."""
-    from otterfile.cli.deploy import _engines, _printer  # run's own, for a preview
     from otterfile.load.previews import env_overrides, ttl_seconds
     from otterfile.run import preview as previews
     from otterfile.run.deploy import deploy
@@ -76,8 +76,8 @@ def run_preview(ctx: click.Context, name: str, label: str, env_items: Sequence[s
     report = reporter(ctx, project)
     hosts = split_targets(targets, project)
     try:
-        ok = deploy(project, preview.name, _engines(ctx, project, report, False, lock_wait),
-                    hosts=hosts, on_finished=_printer(ctx, report))
+        ok = deploy(project, preview.name, engines_for(ctx, project, report, False, lock_wait),
+                    hosts=hosts, on_finished=printer(ctx, report))
     finally:
         report.close()
     if not ok:
