@@ -8,7 +8,6 @@ from otterfile.cli.common import load_project, reporter, split_targets, warn
 from otterfile.cli.engines import engines_for, printer
 
 
-
 @click.command()
 @click.argument("name")
 @click.option("--targets", help="Only these hosts (comma separated).")
