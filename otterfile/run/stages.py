@@ -12,6 +12,7 @@ from otterfile.run.deploy_log import log_record
 from otterfile.run.contracts import check_rollback
 from otterfile.run.state import rollback_target
 from otterfile.run import flow, recover, schedules, snapshots, switching, window
+from otterfile.run.abort import abort
 from otterfile.run.steps import run_step
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ def unlock(engine: Engine, lane: Lane, task: Task) -> None:
     record = None
     try:
         if lane.failed and lane.failed.startswith("step "):  # a step failed before switch
-            flow.abort(engine, lane, task)
+            abort(engine, lane, task)
         artifact = lane.artifact or engine.artifacts.get(lane.deployment.artifact.name)
         if artifact is not None:
             record = states.append_log(lane.deployment.name, log_record(
@@ -171,7 +172,7 @@ def perform(engine: Engine, task: Task) -> None:
         LANE_STAGES[task.stage](engine, lane, task)
     except BaseException as error:
         lane.failed = lane.failed or task.stage
-        back = flow.abort(engine, lane, task) if task.stage in ABORTS else None
+        back = abort(engine, lane, task) if task.stage in ABORTS else None
         if back and isinstance(error, OtterError):  # recreate: the old release is back
             raise OtterError(f"{error}; {back}") from error
         raise

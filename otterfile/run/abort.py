@@ -1,0 +1,87 @@
+"""After a failed start, health check or switch: the new release removed (or recorded live
+when a switch whose answer was lost went through), and for strategy="recreate" the old
+release, stopped for it, started again. What was live stays live."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from otterfile.command import script, sequence
+from otterfile.commands import files, state as states
+from otterfile.errors import OtterError
+from otterfile.run import kinds
+from otterfile.run.results import checked
+from otterfile.run.state import mark_failed, mark_live, upstream_dir
+from otterfile.run.state_file import format_state
+from otterfile.scripts import load
+
+if TYPE_CHECKING:
+    from otterfile.executors.base import Executor
+    from otterfile.plan.graph import Task
+    from otterfile.run.engine import Engine
+    from otterfile.run.lane import Lane
+
+
+def abort(engine: Engine, lane: Lane, task: Task) -> str | None:
+    """After a failed start, health or switch: remove the new release; the old keeps serving
+    (strategy="recreate": the old one, stopped for it, is started again; what to add to the
+    error is returned)."""
+    _remove_new(engine, lane, task)
+    old = lane.stopped
+    if old is None or old.instance is None or lane.state.live != old.id:
+        return None
+    lane.stopped = None
+    try:
+        result = engine.executor(task.host).run(
+            kinds.runtime_of(lane.deployment, old).resume(old.instance))
+        failed = "" if result.ok else f"exit {result.exited}: {result.tail(3)}"
+    except OtterError as error:
+        failed = str(error)
+    said = f"starting the old release {old.id} again failed ({failed})" if failed else \
+        f"the old release {old.id} was started again"
+    engine.emit(task, "info", said)
+    return said
+
+
+def _remove_new(engine: Engine, lane: Lane, task: Task) -> None:
+    """Remove the new release. After a switch whose answer was lost (the connection
+    dropped), a release the proxy already serves is recorded live instead: removing it
+    would leave nothing to serve."""
+    if lane.release is None or lane.noop or lane.state.live == lane.release.id:
+        return
+    if lane.reused:  # the kept release: otter did not start it, the timer retires it
+        engine.emit(task, "info", f"{lane.release.id} (kept) left running until its "
+                    "rollback window ends")
+        return
+    assert lane.release.instance is not None  # the start stage named it
+    dep, executor = lane.deployment, engine.executor(task.host)
+    try:
+        if task.stage == "switch" and not dep.recreate and _serves(executor, lane):
+            lane.state = mark_live(lane.state, lane.release.id)
+            checked(executor, states.write_state(dep.name, format_state(lane.state)), "writing state")
+            engine.emit(task, "info", f"the switch went through after all: "
+                        f"{lane.release.id} serves, recorded live (the old release is "
+                        "removed by the next run)")
+            return
+        lane.state = mark_failed(lane.state, lane.release.id)
+        rt = kinds.runtime_of(dep, lane.release)
+        # recreate: it took requests; they finish as on any stop (a dead one stops at once)
+        stop = [rt.stop(lane.release.instance, drain_seconds=0, stop_seconds=dep.stop_seconds)
+                ] if dep.recreate and dep.proxied else []
+        checked(executor, sequence(
+            *stop, rt.remove(lane.release.instance),
+            files.remove_file(states.env_file_path(dep.name, lane.release.id)),
+            states.write_state(dep.name, format_state(lane.state)), description="remove the failed release"),
+            "cleaning up")
+    except OtterError as error:
+        engine.emit(task, "info", f"cleanup failed: {error}")
+
+
+def _serves(executor: Executor, lane: Lane) -> bool:
+    """Whether the proxy serves the new release's port on the target now (one round trip;
+    an unanswered question counts as not: removing is what a failed switch does)."""
+    dep = lane.deployment
+    assert lane.release is not None  # the start stage ran
+    result = executor.run(script(load("serves-port.sh"), args=[
+        lane.proxy.site_path(dep.name), upstream_dir(dep.name), str(lane.release.port)],
+        description=f"does {lane.proxy.name} serve {lane.release.id}"))
+    return result.ok and result.stdout.strip() == "serves"
