@@ -5,7 +5,8 @@ import math
 from typing import Any, Iterable, Iterator
 
 from otterfile.errors import OtterfileError
-from otterfile.plan.graph import Graph, Task, find_cycle
+from otterfile.plan.graph import Graph, Task
+from otterfile.plan.step_order import run_end, step_order
 from otterfile.host_names import spelled
 from otterfile.load.model import STAGES
 from otterfile.load.project import DeploymentDef, Project, StepDef
@@ -95,8 +96,8 @@ class _Builder:
                                      [previous] if previous else [],
                                      stage=stage, host=host,
                                      deployment=dep.name)
-        steps = _step_order(dep, self.file)
-        late = _run_end(steps, self.rollback or len(hosts) < len(dep.hosts))
+        steps = step_order(dep, self.file)
+        late = run_end(steps, self.rollback or len(hosts) < len(dep.hosts))
         for step in steps:
             if step.name not in late:
                 self._insert(dep, step, hosts, acquire)
@@ -207,38 +208,6 @@ class _Builder:
 def task_id(deployment: str, stage: str, host: str | None) -> str:
     """The id of a task: `deployment/stage@host` (no host: on the controller)."""
     return f"{deployment}/{stage}" + (f"@{host}" if host else "")
-
-
-def _step_order(dep: DeploymentDef, file: str | None = None) -> list[StepDef]:
-    """Steps ordered so a step's anchor step is placed first; a cycle is an error naming
-    `file` (the Otterfile) and the line of the cycle's first step."""
-    steps = {s.name: s for s in dep.steps}
-    edges = {s.name: [s.anchor[1]] if s.anchor[1] in steps else [] for s in dep.steps}
-    cycle = find_cycle(edges)
-    if cycle:
-        first = steps[cycle[0]]
-        raise OtterfileError("cycle among steps: " + " -> ".join(cycle), file=file,
-                             line=first.line, path=f"deployment {dep.name}/steps")
-    ordered: list[StepDef] = []
-    while len(ordered) < len(steps):
-        for step in dep.steps:
-            if step not in ordered and all(steps[a] in ordered for a in edges[step.name]):
-                ordered.append(step)
-    return ordered
-
-
-def _run_end(steps: list[StepDef], no_contract: bool) -> dict[str, bool]:
-    """Steps placed once the targets' lanes are complete: after="deploy" ones and those
-    anchored to them, by name: True to place it, False to leave it out (a contract step,
-    and what hangs on it, in a rollback or a run narrowed by --targets: `no_contract`)."""
-    late: dict[str, bool] = {}
-    for step in steps:  # anchors come first (_step_order)
-        anchor = step.anchor[1]
-        if step.after_deploy:
-            late[step.name] = not (step.contract and no_contract)
-        elif anchor in late:
-            late[step.name] = late[anchor]
-    return late
 
 
 def plan_step(project: Project, name: str, step_name: str, *,
