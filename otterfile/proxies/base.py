@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
-from otterfile.command import Command
+from otterfile.command import Command, script
 from otterfile.run.state import upstream_dir
 from otterfile.report.text import printable
 from otterfile.proxies.install import Install
 from otterfile.proxies.maintenance import Page
+from otterfile.scripts import load
 
 # Exit codes every proxy's switch script uses, so the flow reads them the same way.
 EXIT_MISSING, EXIT_INVALID, EXIT_RELOAD = 3, 4, 5
@@ -163,3 +164,11 @@ class Proxy(Protocol):
 
     def missing_message(self, host: str) -> str:
         """What to tell a user when `switch` exited EXIT_MISSING on `host`."""
+
+
+def serves_port(proxy: Proxy, deployment: str, port: object) -> Command:
+    """Read-only: does `proxy` serve `deployment` on `port` on the target now (prints
+    `serves`; scripts/serves-port.sh)."""
+    return script(load("serves-port.sh"), args=[proxy.site_path(deployment),
+                                                upstream_dir(deployment), str(port)],
+                  description=f"does {proxy.name} serve {deployment} on port {port}")

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from otterfile.command import script, sequence
+from otterfile.command import sequence
 from otterfile.commands import files, state as states
 from otterfile.errors import OtterError
+from otterfile.proxies.base import serves_port
 from otterfile.run import kinds
 from otterfile.run.results import checked
-from otterfile.run.state import mark_failed, mark_live, upstream_dir
+from otterfile.run.state import mark_failed, mark_live
 from otterfile.run.state_file import format_state
-from otterfile.scripts import load
 
 if TYPE_CHECKING:
     from otterfile.executors.base import Executor
@@ -81,7 +81,5 @@ def _serves(executor: Executor, lane: Lane) -> bool:
     an unanswered question counts as not: removing is what a failed switch does)."""
     dep = lane.deployment
     assert lane.release is not None  # the start stage ran
-    result = executor.run(script(load("serves-port.sh"), args=[
-        lane.proxy.site_path(dep.name), upstream_dir(dep.name), str(lane.release.port)],
-        description=f"does {lane.proxy.name} serve {lane.release.id}"))
+    result = executor.run(serves_port(lane.proxy, dep.name, lane.release.port))
     return result.ok and result.stdout.strip() == "serves"

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from otterfile.command import Command, script
 from otterfile.run import kinds
-from otterfile.run.state import state_dir, upstream_dir
+from otterfile.proxies.base import serves_port
+from otterfile.run.state import state_dir
 from otterfile.scripts import load
 
 if TYPE_CHECKING:
@@ -79,8 +80,7 @@ def arm(dep: DeploymentDef, release: Release) -> Command:
     assert release.instance is not None  # a release that ran
     rt = kinds.runtime_of(dep, release)
     seconds = max(1, math.ceil(dep.window))
-    serves = script(load("serves-port.sh"), args=[
-        dep.proxy_kind.site_path(dep.name), upstream_dir(dep.name), str(release.port)])
+    serves = serves_port(dep.proxy_kind, dep.name, release.port)
     return script(load("window/arm.sh"), args=[
         kept_dir(dep.name), unit(dep.name), release.id, str(seconds), serves.shell_line(),
         rt.stop(release.instance, drain_seconds=0, stop_seconds=dep.stop_seconds).shell_line(),
