@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from otterfile.command import Command, script, sequence
-from otterfile.commands import files, lock as locks, state as states, store
+from otterfile.commands import drain as drains, files, lock as locks, state as states, store
 from otterfile.runtimes.base import StartSpec
 from otterfile.run import kinds, schedules, space, target, window
 from otterfile.run.fingerprint import config_of
@@ -156,6 +156,8 @@ def retire(engine: Engine, lane: Lane, task: Task) -> None:
     for line in done.stderr.splitlines():  # no systemd-run there: retired, not kept
         if line.startswith("otter: warning: "):
             engine.emit(task, "info", line.removeprefix("otter: "))
+    for d in drains.parse(done.stdout):
+        engine.emit(task, "info", drains.said(d), drained_seconds=d.seconds, drain_left=d.left)
     if keep is not None and "otter: warning: " not in done.stderr:
         engine.emit(task, "info", window.said(dep, keep))
 
@@ -173,7 +175,9 @@ def _retire_old(lane: Lane) -> tuple[list[Command], Release | None]:
         return [rt.remove(old.instance)], None  # stopped before the start
     if dep.window > 0:
         return [], old
-    return [rt.stop(old.instance, drain_seconds=dep.drain_seconds,
+    drain = drains.drain(old.port, dep.drain_seconds)  # None: no port known, a timed drain
+    return [*([drain] if drain else []),
+            rt.stop(old.instance, drain_seconds=0 if drain else dep.drain_seconds,
                     stop_seconds=dep.stop_seconds), rt.remove(old.instance)], None
 
 

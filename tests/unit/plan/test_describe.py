@@ -46,7 +46,7 @@ def test_plan_shows_container_settings_site_files_and_the_live_release(otterfile
     assert one["site"]["text"] == files[one["site"]["path"]]
     assert "reverse_proxy 127.0.0.1:{otter_port}" in one["site"]["text"]
     assert "root /var/lib/otter/production/upstream" in one["site"]["text"]
-    assert "drains 5s" in one["live"] and "last 3 releases" in one["live"]
+    assert "at most 5s" in one["live"] and "last 3 releases" in one["live"]
     assert "caddy switches to RELEASE without a reload (RELEASE's port file in " \
         "/var/lib/otter/production/upstream" in one["live"]
     start = next(s for s in one["stages"] if s["stage"] == "start")["commands"][0]

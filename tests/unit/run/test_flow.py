@@ -168,8 +168,8 @@ def test_redeploy_starts_beside_then_retires_the_old(tmp_path, runtime, proxy):
     assert outcome.ok, outcome.errors
     retire = next(c for c in target.commands if c.description == "retire the old release")
     script = retire.argv[2]
-    # drain 2 s, then `ENGINE stop -t 10` the old container
-    assert f"sh 2 {runtime} 10 otter-production-20240101T000000-cdcdcdcd" in script
+    # drained (its port 20000, at most 2 s), then `ENGINE stop -t 10` the old container
+    assert f"sh 20000 2 </dev/null && {runtime} stop -t 10 otter-production-20240101T000000-cdcdcdcd" in script
     state = json.loads(retire.stdin)
     assert state["live"] == "R1"
     assert {r["id"]: r["status"] for r in state["releases"]} == {
@@ -277,7 +277,8 @@ def test_drain_and_stop_seconds_reach_the_retire(tmp_path):
                     else RecordingExecutor(host))
     assert execute(plan(proj, ["production"]), engine, None).outcome.ok
     retire = next(c for c in target.commands if c.description == "retire the old release")
-    assert "sh 0.5 docker 3 otter-production-20240101T000000-cdcdcdcd" in retire.argv[2]
+    assert "sh 20000 0.5 </dev/null && docker stop -t 3 otter-production-20240101T000000-cdcdcdcd" \
+        in retire.argv[2]  # drained (at most 0.5 s), then stopped
 
 
 def test_a_lock_held_elsewhere_means_nothing_is_read_or_changed(tmp_path):

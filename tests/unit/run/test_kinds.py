@@ -196,7 +196,7 @@ def test_the_old_release_is_retired_by_the_runtime_that_started_it(tmp_path, old
     assert outcome.ok, outcome.errors
     assert f"{new} run -d" in step(target, "start ").description
     retire = step(target, "retire the old release").argv[2]
-    assert f"sh 2 {old} 10 {named(old, R0)}" in retire  # drained, then stopped by `old`
+    assert f"{old} stop -t 10 {named(old, R0)}" in retire  # drained, then stopped by `old`
     assert NAMED[old].prune([OLD], []).shell_line() in retire  # pruned from its own store
     assert NAMED[new].prune([OLD], [NEW]).shell_line() not in retire
     state = json.loads(step(target, "retire the old release").stdin)
@@ -214,7 +214,7 @@ def test_an_older_files_release_is_retired_where_its_instance_runs(tmp_path, whe
     out = read_out([record(R0, None, "live")], R0, listed, "reverse_proxy 127.0.0.1:20000")
     outcome, target, said = deploy(tmp_path, answers(out))
     assert outcome.ok, outcome.errors
-    assert f"sh 2 {retired_by} 10 {named(retired_by, R0)}" in step(target, "retire").argv[2]
+    assert f"{retired_by} stop -t 10 {named(retired_by, R0)}" in step(target, "retire").argv[2]
     assert "web1: releases.json names no runtime for 1 release(s) (an older otter wrote " \
            f"it): 1 {retired_by} ({how}); their proxy is taken to be caddy, the Otterfile's" in said
     state = json.loads(step(target, "retire").stdin)  # written with the kinds from now on
@@ -291,7 +291,7 @@ def test_retire_by_the_old_runtime_under_systemd(tmp_path):
     engine = SimpleNamespace(executor=lambda _host: executor)
     flow.retire(engine, lane, Task("production/retire@web1", "retire", host="web1"))
     script = executor.commands[0].argv[2]
-    assert f"sh 2 docker 10 {named('docker', R0)}" in script
+    assert f"docker stop -t 10 {named('docker', R0)}" in script
     assert NAMED["docker"].prune([OLD], []).shell_line() in script
     assert "systemctl" not in script  # nothing of systemd's is stopped or pruned
     assert lane.state.get(R0).status == "retired"
@@ -309,7 +309,7 @@ def test_a_rollback_starts_a_podman_release_with_podman_under_a_docker_otterfile
     start = step(target, "start ").description
     assert "podman run -d" in start and start.endswith(f" {OLD[7:]}")  # podman: bare id
     retire = step(target, "retire").argv[2]
-    assert f"sh 2 docker 10 {named('docker', '20240101T120000-abababab')}" in retire
+    assert f"docker stop -t 10 {named('docker', '20240101T120000-abababab')}" in retire
     state = json.loads(step(target, "retire").stdin)
     assert state["releases"][-1]["runtime"] == "podman"
 
@@ -349,7 +349,7 @@ def test_the_switch_hands_the_ports_over_from_the_old_proxy(tmp_path, running):
     moved = "caddy handed ports 80/443 to nginx (caddy stopped and disabled); " \
         if running else ""
     assert f"{moved}caddy's site of production removed" in said
-    assert "sh 2 docker 10" in step(target, "retire").argv[2]
+    assert "docker stop -t 10" in step(target, "retire").argv[2]
     assert json.loads(step(target, "retire").stdin)["releases"][-1]["proxy"] == "nginx"
 
 

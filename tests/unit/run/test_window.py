@@ -89,7 +89,7 @@ def test_window_0_stops_the_old_release_and_cancels_a_timer_left_armed(tmp_path)
     outcome, target, _ = run(tmp_path, read(B, A), seconds=0)
     assert outcome.ok, outcome.errors
     script = command(target, "retire the old release").argv[2]
-    assert f"sh 2 docker 10 {instance(B)}" in script  # today's retire: drained 2 s, stopped
+    assert f"docker stop -t 10 {instance(B)}" in script  # today's retire: drained 2 s, stopped
     assert "otter-kept-production" in script and "rm -rf" in script  # cancelled
     assert f"{instance(A)}" in script  # the release kept before: stopped
 
