@@ -24,6 +24,9 @@ from otterfile.proxies.maintenance import Page, html, include_glob
 
 CADDY_DIR = "/etc/caddy"
 TLS_MODES = ("auto", "internal", "off")
+# how long Caddy keeps an idle connection to a release (its default: 2m): after a switch,
+# what it kept to the old release holds that release's drain (run/flow.py) this long at most
+UPSTREAM_IDLE = "1s"
 _DOMAIN = re.compile(r"[A-Za-z0-9*_.-]+(:[0-9]{1,5})?")
 
 
@@ -60,7 +63,7 @@ def render_site(deployment: str, domains: list[str], upstream_port: int | str,
                   addresses=addresses, upstream_port=upstream_port,
                   listen_port=listen_port, tls=tls, hsts=hsts and tls != "off",
                   upstream_dir=upstream_dir, maintenance=include_glob(deployment, "caddy"),
-                  hold_seconds=hold_seconds)
+                  hold_seconds=hold_seconds, upstream_idle=UPSTREAM_IDLE)
 
 
 def maintenance_snippet(deployment: str, page: Page) -> str:

@@ -29,6 +29,11 @@ UP = "/var/lib/otter/production/upstream"
 # every site pulls maintenance mode's page in (nothing while it is off)
 PAGE = ("\t# `otter maintenance production on` puts the page here (nothing matches while off)\n"
         "\timport /var/lib/otter/production/maintenance/caddy*\n")
+# the proxying, an idle connection to a release closed after 1 s (the old one's drain)
+PROXIED = ("\treverse_proxy 127.0.0.1:{upstream} {{\n"
+           "\t\t# an idle connection to a release closes after 1s: one left to the\n"
+           "\t\t# release a switch replaced holds its drain no longer than that\n"
+           "\t\ttransport http {{\n\t\t\tkeepalive 1s\n\t\t}}\n\t}}\n")
 PER_REQUEST = (HEADER + "# The live release's port is the name of the one file in the folder "
                "below, read per\n"
                "# request: a new release is a rename there, no reload.\n"
@@ -45,7 +50,10 @@ PER_REQUEST = (HEADER + "# The live release's port is the name of the one file i
                "\t\tdefault 0\n"
                "\t}\n"
                "\thandle @otter_live {\n"
-               "\t\treverse_proxy 127.0.0.1:{otter_port}\n"
+               "\t\treverse_proxy 127.0.0.1:{otter_port} {\n"
+               "\t\t\t# an idle connection to a release closes after 1s: one left to\n"
+               "\t\t\t# the release a switch replaced holds its drain no longer than that\n"
+               "\t\t\ttransport http {\n\t\t\t\tkeepalive 1s\n\t\t\t}\n\t\t}\n"
                "\t}\n"
                "\thandle {\n"
                f'\t\trespond "otter: no live release of production here ({UP} holds no port file)\n'
@@ -97,18 +105,18 @@ def port_files(folder) -> list[str]:
 def test_render_site_each_tls_mode():
     assert caddy.render_site("production", ["myapp.com", "www.myapp.com"], 20001, None,
                              "auto") == (HEADER + "myapp.com, www.myapp.com {\n" + PAGE +
-                                         "\treverse_proxy 127.0.0.1:20001\n}\n")
+                                         PROXIED.format(upstream="20001") + "}\n")
     assert caddy.render_site("production", ["myapp.com"], 20001, None, "internal") == (
-        HEADER + "myapp.com {\n\ttls internal\n" + PAGE + "\treverse_proxy 127.0.0.1:20001\n}\n")
+        HEADER + "myapp.com {\n\ttls internal\n" + PAGE + PROXIED.format(upstream="20001") + "}\n")
     assert caddy.render_site("production", ["a.com", "b.com"], 20001, None, "off") == (
-        HEADER + "http://a.com, http://b.com {\n" + PAGE + "\treverse_proxy 127.0.0.1:20001\n}\n")
+        HEADER + "http://a.com, http://b.com {\n" + PAGE + PROXIED.format(upstream="20001") + "}\n")
     assert caddy.render_site("production", [], 20001, 3000, "auto") == (
-        HEADER + ":3000 {\n" + PAGE + "\treverse_proxy 127.0.0.1:20001\n}\n")
+        HEADER + ":3000 {\n" + PAGE + PROXIED.format(upstream="20001") + "}\n")
 
 
 def test_render_site_accepts_the_plan_placeholder_port():
     assert caddy.render_site("production", ["myapp.com"], "<port>", None, "auto") == (
-        HEADER + "myapp.com {\n" + PAGE + "\treverse_proxy 127.0.0.1:<port>\n}\n")
+        HEADER + "myapp.com {\n" + PAGE + PROXIED.format(upstream="<port>") + "}\n")
 
 
 def test_render_site_reading_the_port_file_names_no_port():

@@ -34,7 +34,7 @@ def test_caddy_holds_only_with_hold_seconds():
     named = caddy.render_site("db", ["db.test"], 8080, None, "off", hold_seconds=5)
     assert "\treverse_proxy 127.0.0.1:8080 {\n" in named and "lb_try_duration 5s" in named
     plain = caddy.render_site("db", ["db.test"], 1, None, "off", upstream_dir=UP)
-    assert "lb_try" not in plain and "\t\treverse_proxy 127.0.0.1:{otter_port}\n" in plain
+    assert "lb_try" not in plain and "\t\treverse_proxy 127.0.0.1:{otter_port} {\n" in plain
 
 
 def test_nginx_holds_with_njs_only():
