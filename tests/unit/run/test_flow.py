@@ -555,3 +555,23 @@ def test_retire_prunes_only_what_otter_started_here(tmp_path):
     text = executor.commands[0].argv[2]
     assert "ff" * 32 in text and "ee" * 32 not in text
     assert f"/var/lib/otter/artifacts/started/production {'ff' * 32}" in text  # forgotten
+
+
+def test_the_retire_says_how_long_the_old_release_drained(tmp_path):
+    base = answers(live_state("docker", "reverse_proxy 127.0.0.1:20000"))
+
+    def target(host):
+        executor = base(host)
+        executor.responses[lambda c: c.description == "retire the old release"] = \
+            "otter-drain port=20000 seconds=0.12 left=0\n"
+        return executor
+    proj, events, made = project(tmp_path, "docker", "caddy"), [], {}
+    engine = Engine(proj, events.append, images=Images(), release_id=lambda digest: "R1",
+                    connect=lambda host, _f: made.setdefault(
+                        host.name, target(host) if host.name != "controller"
+                        else RecordingExecutor(host)))
+    assert execute(plan(proj, ["production"]), engine, None).outcome.ok
+    [drained] = [e for e in events if "drained_seconds" in e.data]
+    assert drained.message == "otter-drain: 127.0.0.1:20000 idle after 0.12s"
+    assert (drained.data["drained_seconds"], drained.data["drain_left"]) == (0.12, 0)
+    assert drained.task is not None and drained.task.stage == "retire"
