@@ -112,13 +112,19 @@ check_members() {
   why=$(awk '@CHECK_AWK@' "$tmpd/members") || fail "${why:-cannot check $what}"
 }
 
+names_and_copy() { tee "$tmpd/copy" | tar -P -tf -; }
+
 list_tar() {
   # -P: names as stored (tar would list `/x` and hard links to `../x` without their prefix);
   # --numeric-owner: an owner's name could hold " -> " and hide a link's target
-  limited "$1" tar -P -tf - > "$tmpd/names" 2> "$tmpd/err"
-  passed $? "$what cannot be read as a tar archive"
-  limited "$1" tar -P -tv --numeric-owner -f - > "$tmpd/long" 2> "$tmpd/err"
-  passed $? "$what cannot be read as a tar archive"
+  # both listings from one pass over the stream (the long one reads a copy through a fifo)
+  rm -f "$tmpd/copy" && mkfifo "$tmpd/copy" || exit 1
+  tar -P -tv --numeric-owner -f - < "$tmpd/copy" > "$tmpd/long" 2> "$tmpd/err.long" &
+  lister=$!
+  limited "$1" names_and_copy > "$tmpd/names" 2> "$tmpd/err"
+  rc=$?
+  wait "$lister" || { [ "$rc" != 0 ] || { cat "$tmpd/err.long" > "$tmpd/err"; rc=1; }; }
+  passed "$rc" "$what cannot be read as a tar archive"
   awk 'NR == FNR { n[FNR] = $0; next }
     { t = substr($0, 1, 1); m = n[FNR]; x = ""; a = (t == "l") ? " -> " : " link to "
       if (t == "l" || t == "h") {
