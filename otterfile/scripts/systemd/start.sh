@@ -172,8 +172,9 @@ install_unit() {
   { mkdir -p "$units" && cp "$tmpd/$unit" "$t" && chmod 644 "$t" && mv -f "$t" "$units/$unit"; } \
     || fail "cannot write $units/$unit"
   installed=1
+  # enabled on disk first, then one reload (enable's own reload would be a second one)
+  systemctl enable -q --no-reload -- "$unit" || fail "systemctl enable $unit failed"
   systemctl daemon-reload || fail "systemctl daemon-reload failed"
-  systemctl enable -q -- "$unit" || fail "systemctl enable $unit failed"
   if ! systemctl start -- "$unit"; then
     journalctl -u "$unit" -n 20 --no-pager -q -o cat >&2
     fail "systemctl start $unit failed"

@@ -341,8 +341,8 @@ def test_start_unpacks_installs_verifies_and_starts(target):
     assert data_dir.is_dir() and stat.S_IMODE(data_dir.stat().st_mode) == 0o750
     calls = target.calls()
     assert calls[0].startswith("systemd-analyze verify ") and calls[0].endswith(f"/{UNIT}")
-    assert calls[1:] == ["systemctl daemon-reload", f"systemctl enable -q -- {UNIT}",
-                         f"systemctl start -- {UNIT}"]
+    assert calls[1:] == [f"systemctl enable -q --no-reload -- {UNIT}",  # one reload, not two
+                         "systemctl daemon-reload", f"systemctl start -- {UNIT}"]
     assert not any(p.name.endswith(".otter-tmp") for p in release.parent.iterdir())
 
 
