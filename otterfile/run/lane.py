@@ -55,6 +55,8 @@ class Lane:
     starts_with: Runtime | None = None
     kept: Kept | None = None  # the release kept for the rollback window (run/window.py)
     reused: bool = False  # a rollback to the kept release: nothing started, its instance serves
+    # the schedules the target had units of at lock time (run/schedules.py); None: not read
+    schedules: tuple[str, ...] | None = None
     # strategy="recreate": the live release this run stopped (started again on a failure)
     stopped: Release | None = None
 
