@@ -97,6 +97,7 @@ class SSHHost(Host):
     # ssh(peer="host:port"): how the other targets reach it (relay=True); None: the address
     # and port its sshd sees the controller's connection arrive at
     peer_address: str | None = None
+    kex: str | None = None  # ssh(kex=...): OpenSSH's KexAlgorithms; None: the client's own
 
     @property
     def name(self) -> str:
@@ -165,12 +166,13 @@ DEFAULT_PORT = 22
 
 def ssh(address: str, identity_file: str | None = None, known_hosts: str | None = None,
         host_key_checking: str = "yes", name: str | None = None,
-        peer: str | None = None) -> SSHHost:
+        peer: str | None = None, kex: str | None = None) -> SSHHost:
     """A server reached with the system's OpenSSH client: "user@host:port"; `name` is how
     output shows it (default: a one-host target's name, else the address); `peer="host:port"`
     is how the other targets reach its sshd when they relay an artifact to it
     (Deployment(relay=True); default: the address and port its sshd saw the controller
-    reach it at)."""
+    reach it at); `kex="curve25519-sha256"` the key exchange algorithms to offer
+    (OpenSSH's KexAlgorithms; default: the client's own)."""
     if not isinstance(address, str):
         raise OtterfileError(f"expected an address 'user@host:port', got {address!r}",
                              path="address")
@@ -187,11 +189,13 @@ def ssh(address: str, identity_file: str | None = None, known_hosts: str | None 
         check_host_name(name)
     if peer is not None:
         peer = _check_peer(peer, address)
+    if kex is not None:
+        _check_kex(kex)
     # one server spelled `H`, `h` or `h:22` is one host: lower-case name, no default port
     number = int(port) if port else None
     return SSHHost(match.group("host").strip("[]").lower(), match.group("user"),
                    None if number == DEFAULT_PORT else number, identity_file, known_hosts,
-                   host_key_checking, name, peer)
+                   host_key_checking, name, peer, kex)
 
 
 def _check_fields(host_key_checking: str, identity_file: str | None,
@@ -206,6 +210,18 @@ def _check_fields(host_key_checking: str, identity_file: str | None,
                                   or any(c in value for c in '"\n\r\0')):
             raise OtterfileError(f"expected a path (no quote or newline), got {value!r}",
                                  path=field)
+
+
+# OpenSSH's KexAlgorithms: names joined by commas, optionally after +, - or ^
+_KEX = re.compile(r"[+^-]?[A-Za-z0-9][A-Za-z0-9@._-]*(,[A-Za-z0-9][A-Za-z0-9@._-]*)*")
+
+
+def _check_kex(kex: object) -> None:
+    """`kex=`: OpenSSH's KexAlgorithms value, such as "curve25519-sha256"."""
+    if not isinstance(kex, str) or not _KEX.fullmatch(kex):
+        raise OtterfileError(f"expected key exchange algorithms as OpenSSH's KexAlgorithms "
+                             f"takes them, such as 'curve25519-sha256' (several joined by "
+                             f"commas; `ssh -Q kex` lists them), got {kex!r}", path="kex")
 
 
 def _check_peer(peer: object, address: str) -> str:

@@ -49,7 +49,8 @@ def on_each(pairs: Sequence[Pair], work: Callable[[DeploymentDef, Host, Executor
         except OtterError as error:
             return error
 
-    pool = ThreadPoolExecutor(max_workers=min(16, len(pairs)))
+    # a thread per pair: connection starts are capped where they start (executors/starts.py)
+    pool = ThreadPoolExecutor(max_workers=len(pairs))
     try:
         return list(pool.map(one, range(len(pairs))))
     except KeyboardInterrupt:
