@@ -32,11 +32,13 @@ def check_balance(dep: DeploymentDef) -> None:
         fail("runtime", f"{FLEET} publishes each release's port on the target's private "
              f"address; the {dep.runtime.kind.name} runtime's service binds where its "
              "command says, which otter does not control: use docker(...) or podman(...)")
-    for host in dep.hosts:
-        if isinstance(host, LocalHost):
-            fail("targets", f"{FLEET}: {host.name} is local(), which the other targets "
-                 "cannot reach; use ssh(...) targets")
-        if host.private_address() is None:
-            fail("targets", f"{FLEET}: the other targets cannot reach {host.name} at "
-                 f"{host.address} (a name or loopback); give the IP address they reach it "
-                 "at: ssh(..., private=\"10.0.0.5\")")
+    for index, target in enumerate(dep.targets):
+        for host in target.hosts:
+            name = target.name if len(target.hosts) == 1 else host.name
+            if isinstance(host, LocalHost):
+                fail(f"targets/{index}", f"{FLEET}: {name} is local(), which the other "
+                     "targets cannot reach; use ssh(...) targets")
+            if host.private_address() is None:
+                fail(f"targets/{index}", f"{FLEET}: the other targets cannot reach {name} "
+                     f"at {host.address} (a name or loopback); give the IP address they "
+                     "reach it at: ssh(..., private=\"10.0.0.5\")")

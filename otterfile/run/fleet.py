@@ -6,6 +6,7 @@ planner makes every retire wait for every fleet task: a failure there retires no
 no proxy ever names a release that was stopped."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
 from otterfile.errors import OtterError
@@ -71,8 +72,10 @@ def update(engine: Engine, lane: Lane, task: Task) -> None:
         raise OtterError(f"{task.host}: no live release to forward to")
     lane.peers = peers(engine, lane, new_live)
     site = site_for(lane, lane.release.port)
-    command = lane.proxy.switch(dep.proxy, site, site_of(lane, lane.release.port),
-                                engine.project.folder)
+    command = replace(lane.proxy.switch(dep.proxy, site, site_of(lane, lane.release.port),
+                                        engine.project.folder),
+                      description=f"point {lane.proxy.name} at every target's release of "
+                                  f"{dep.name}")
     result = engine.executor(task.host).run(command)
     if not result.ok:
         from otterfile.run.switching import switch_failed
