@@ -28,6 +28,11 @@ def check_balance(dep: DeploymentDef) -> None:
         fail(field, f"{FLEET} switches every target before any old release retires; a "
              "rolling or canary deploy would retire releases the other proxies still "
              f"name: leave out {field}=")
+    if dep.on_failure == "rollback":
+        fail("on_failure", f"{FLEET}: a failed run retires no old release anywhere, so the "
+             "proxies keep every release they name; rolling back some targets alone would "
+             "leave the others' proxies naming releases of another version: leave out "
+             "on_failure=\"rollback\" (roll back with `otter rollback NAME`)")
     if not dep.runtime.kind.publishes_privately():
         fail("runtime", f"{FLEET} publishes each release's port on the target's private "
              f"address; the {dep.runtime.kind.name} runtime's service binds where its "

@@ -7,6 +7,7 @@ The test hosts are reached over 127.0.0.1 ports, so `private=` gives each its ad
 the compose network, where the hosts reach each other. Run with -s to see the counts."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -130,6 +131,11 @@ def test_a_killed_app_is_served_by_the_other_target(fleet):
         assert f"127.0.0.1:{port_of(new[t.name][1])}" in site
         assert f"{private[other.name]}:{port_of(new[other.name][1])}" in site, site
     assert answers(t1, 3) == ["200 v2"] * 3
+    checked = otter(project, "--json", "plan", "web", "--check")  # every target read first
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    said = [json.loads(line) for line in checked.stdout.splitlines() if line.startswith("{")]
+    assert [(c["release"]["action"], c["proxy"]["site"]) for c in said
+            if c.get("event") == "check"] == [("none", "unchanged")] * 2, checked.stdout
 
     load, began = wrk(t1)
     time.sleep(3)

@@ -59,6 +59,7 @@ def test_local_is_the_default(otterfile):
     ({"extra": ", parallel=1"}, "parallel", "leave out parallel="),
     ({"extra": ', parallel="50%"'}, "parallel", "leave out parallel="),
     ({"extra": ", canary=True"}, "canary", "leave out canary="),
+    ({"extra": ', on_failure="rollback"'}, "on_failure", 'leave out on_failure="rollback"'),
     ({"one": "local()"}, "targets", "web-1 is local(), which the other targets cannot reach"),
     ({"one": 'ssh("root@web-1.example")'}, "targets",
      'cannot reach web-1 at root@web-1.example (a name or loopback)'),
