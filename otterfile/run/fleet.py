@@ -66,7 +66,7 @@ def new_live(lane: Lane) -> Release | None:
 def update(engine: Engine, lane: Lane, task: Task) -> None:
     """Every target has switched: this target's proxy names its own live release and every
     other target's new one (a graceful reload when the list changed; nothing otherwise)."""
-    from otterfile.run.switching import site_for, site_of
+    from otterfile.run.switching import site_for, site_of, switch_failed  # it imports this
     dep = lane.deployment
     if lane.release is None or lane.release.port is None:
         raise OtterError(f"{task.host}: no live release to forward to")
@@ -78,7 +78,6 @@ def update(engine: Engine, lane: Lane, task: Task) -> None:
                                   f"{dep.name}")
     result = engine.executor(task.host).run(command)
     if not result.ok:
-        from otterfile.run.switching import switch_failed
         raise OtterError(switch_failed(lane.host.name, lane.proxy, lane.release.id, result)
                          + "; no old release is retired")
     reloaded = [line for line in result.stdout.splitlines() if line.startswith("switched ")]
