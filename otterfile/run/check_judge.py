@@ -93,7 +93,7 @@ def _site(lane: Lane, reading: target.Reading, action: str) -> str:
     dep = lane.deployment
     if not dep.proxied:
         return "none"
-    if action == "none":
+    if action == "none" and not dep.fleet:  # a fleet site names the others: they may move
         return "unchanged"
     port = target.served_port(dep, reading)
     return site_change(reading.site, site_of(lane, port or PORT_PLACEHOLDER))

@@ -100,7 +100,8 @@ def start_spec(engine: Engine, lane: Lane, artifact: Artifact, release_id: str) 
     return StartSpec(dep.name, release_id, artifact,
                      files.render_env_file(dict(env)) if env else None, env_file,
                      dep.stop_seconds, rt.port(dep.runtime.value) if dep.recreate else None,
-                     store.started_record(dep.name, artifact.digest))
+                     store.started_record(dep.name, artifact.digest),
+                     lane.host.private_address() if dep.fleet else None)
 
 
 def _stop_for_recreate(engine: Engine, lane: Lane, task: Task, live: Release) -> None:

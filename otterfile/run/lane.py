@@ -59,6 +59,9 @@ class Lane:
     schedules: tuple[str, ...] | None = None
     # strategy="recreate": the live release this run stopped (started again on a failure)
     stopped: Release | None = None
+    # balance="fleet": the other targets' releases its proxy site names, ADDRESS:PORT
+    # (run/fleet.py: set at the switch, the fleet stage and by `plan --check`)
+    peers: tuple[str, ...] = ()
 
     @property
     def runtime(self) -> Runtime:

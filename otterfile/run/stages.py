@@ -11,7 +11,7 @@ from otterfile.run.lock import DeployLock
 from otterfile.run.deploy_log import log_record
 from otterfile.run.contracts import check_rollback
 from otterfile.run.state import rollback_target
-from otterfile.run import flow, recover, schedules, snapshots, switching, window
+from otterfile.run import fleet, flow, recover, schedules, snapshots, switching, window
 from otterfile.run.abort import abort
 from otterfile.run.steps import run_step
 
@@ -152,7 +152,7 @@ def unlock(engine: Engine, lane: Lane, task: Task) -> None:
 
 
 LANE_STAGES = {"lock": lock, "ship": flow.ship, "start": flow.start, "health": flow.health,
-               "switch": switching.switch, "retire": flow.retire,
+               "switch": switching.switch, "fleet": fleet.update, "retire": flow.retire,
                "snapshot": snapshots.snapshot, "restore": snapshots.restore,
                "schedules": schedules.place}
 

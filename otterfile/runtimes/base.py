@@ -30,6 +30,9 @@ class StartSpec:
     # written first: the store's record that this deployment started the artifact (see
     # commands/store.STARTED); "" writes none
     record: str = ""
+    # balance="fleet": the port is published on this private address too (the other
+    # targets' proxies reach it there); None: on 127.0.0.1 alone
+    private: str | None = None
 
     @property
     def port_range(self) -> tuple[int, int] | None:
@@ -70,6 +73,10 @@ class Runtime(Protocol):
 
     def warnings(self, value: Any) -> list[str]:
         """What `plan` and `run` should warn about (a service run as root), if anything."""
+
+    def publishes_privately(self) -> bool:
+        """Whether `start` publishes the release's port on a private address too when
+        StartSpec.private names one (Deployment(balance="fleet") needs it)."""
 
     def port(self, value: Any) -> int:
         """The port the service listens on inside its instance."""

@@ -68,6 +68,9 @@ class SystemdRuntime:
     def unsupported(self, value: Any) -> str | None:
         return None
 
+    def publishes_privately(self) -> bool:
+        return False  # the service binds where its command says
+
     def accepts(self, value: Any) -> bool:
         return isinstance(value, model.Systemd)
 
