@@ -180,6 +180,12 @@ def list_containers(engine: str, deployment: str) -> Command:
                description=f"list containers of {deployment}")
 
 
+def running_containers(engine: str, deployment: str) -> Command:
+    """Every otter container of a deployment, one `NAME STATE` line each (`running`)."""
+    return cmd(engine, "ps", "-a", "--filter", f"label=otter.deployment={check_name(deployment)}",
+               "--format", "{{.Names}} {{.State}}", description=f"instances of {deployment}")
+
+
 def parse_containers(stdout: str) -> list[Instance]:
     """Instances from what `list_containers` printed, as listed; the deploy flow acts only on
     those named as otter names a release (`flow.named_by_otter`, for every runtime)."""

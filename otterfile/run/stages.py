@@ -11,7 +11,7 @@ from otterfile.run.lock import DeployLock
 from otterfile.run.deploy_log import log_record
 from otterfile.run.contracts import check_rollback
 from otterfile.run.state import rollback_target
-from otterfile.run import flow, recover, schedules, snapshots, switching, window
+from otterfile.run import flow, noop, recover, schedules, snapshots, switching, window
 from otterfile.run.abort import abort
 from otterfile.run.steps import run_step
 
@@ -56,12 +56,22 @@ def lock(engine: Engine, lane: Lane, task: Task) -> None:
                     f"{engine.lock_wait:g}s", holder=held.holder, pid=held.pid, run=held.run)
     lane.lock = DeployLock(engine.executor(task.host), lane.deployment.name,
                            run_id=engine.run_id, on_wait=waiting)
-    took_over, read = lane.lock.acquire_then(recover.state_read(engine, lane, task),
-                                             wait_seconds=engine.lock_wait)
+    unless = noop.command(engine, lane)  # the no-op decided there, in this trip
+    took_over, result = lane.lock.acquire_then(recover.state_read(engine, lane, task),
+                                               wait_seconds=engine.lock_wait, unless=unless)
     if took_over:
         engine.emit(task, "info", f"took over a stale lock of {took_over.holder}")
+    live = noop.answer(result) if unless is not None else None
+    if live is not None:
+        lane.lock.released_there()
+        lane.noop = lane.closed = True
+        engine.emit(task, "info", f"{live} is live with this artifact and config: nothing "
+                    "to do (decided on the target, which released the lock)")
+        return
     try:
-        recover.recover(engine, lane, task, read)
+        recover.recover(engine, lane, task, result)
+        if engine.keys is not None and noop.eligible(engine, lane):  # the next run's no-op
+            noop.keep_key(engine.keys, lane.deployment.name, lane.host.name, lane.key)
         if engine.rollback:
             _choose_rollback(engine, lane, task)
     except BaseException:  # unlock runs only after a lock that succeeded: release it here
@@ -133,6 +143,8 @@ def unlock(engine: Engine, lane: Lane, task: Task) -> None:
     """Append the deploy log record and release the lock, in one round trip (runs after
     failures too; the lock is released whatever the append did)."""
     from otterfile.commands import state as states
+    if lane.closed:  # the target logged the no-op and released the lock (run/noop.py)
+        return
     record = None
     try:
         if lane.failed and lane.failed.startswith("step "):  # a step failed before switch
