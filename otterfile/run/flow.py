@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
 
 def ship(engine: Engine, lane: Lane, task: Task) -> None:
-    if lane.closed:  # a no-op decided on the target: nothing ships
-        return
     artifact, executor = engine.artifact_of(lane), engine.executor(task.host)
     present = _present(lane, artifact)
     if not present:  # a relayed image arrives whole: the target's layers do not count
@@ -66,8 +64,6 @@ def _present(lane: Lane, artifact: Artifact) -> bool | None:
 
 def start(engine: Engine, lane: Lane, task: Task) -> None:
     """Start the new release beside the live one, on a free port of 127.0.0.1."""
-    if lane.closed:  # a no-op decided on the target (run/noop.py)
-        return
     if lane.reused:  # a rollback to the release kept for the window: it runs already
         assert lane.release is not None  # chosen at lock time
         engine.emit(task, "info", f"nothing started: {lane.release.instance} (kept) runs on "

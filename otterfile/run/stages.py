@@ -9,11 +9,7 @@ from otterfile.errors import OtterError
 from otterfile.plan.graph import Task
 from otterfile.run.lock import DeployLock
 from otterfile.run.deploy_log import log_record
-from otterfile.run.contracts import check_rollback
-from otterfile.run.state import rollback_target
-from otterfile.run import flow, noop, recover, schedules, snapshots, switching, window
-from otterfile.run.abort import abort
-from otterfile.run.steps import run_step
+from otterfile.run import noop, recover
 
 if TYPE_CHECKING:
     from otterfile.run.lock_holder import LockInfo
@@ -23,6 +19,8 @@ if TYPE_CHECKING:
     from otterfile.run.lane import Lane
 
 ABORTS = ("start", "health", "switch")  # a failure here removes the new release
+# The stages after the lock import their modules when they first run: a no-op decided on
+# the target (run/noop.py) never loads the flow, the transfer or the steps.
 
 
 def acquire(engine: Engine, task: Task) -> None:
@@ -82,6 +80,9 @@ def lock(engine: Engine, lane: Lane, task: Task) -> None:
 def _choose_rollback(engine: Engine, lane: Lane, task: Task) -> None:
     """For `otter rollback`: the release to make live again becomes this lane's artifact."""
     from otterfile.artifacts.base import Artifact
+    from otterfile.run import window
+    from otterfile.run.contracts import check_rollback
+    from otterfile.run.state import rollback_target
     release = rollback_target(lane.state, engine.rollback_to)
     if lane.previous is not None and release.id == lane.previous.id:
         raise OtterError(f"{task.host}: release {release.id} is live already")
@@ -143,11 +144,10 @@ def unlock(engine: Engine, lane: Lane, task: Task) -> None:
     """Append the deploy log record and release the lock, in one round trip (runs after
     failures too; the lock is released whatever the append did)."""
     from otterfile.commands import state as states
-    if lane.closed:  # the target logged the no-op and released the lock (run/noop.py)
-        return
     record = None
     try:
         if lane.failed and lane.failed.startswith("step "):  # a step failed before switch
+            from otterfile.run.abort import abort
             abort(engine, lane, task)
         artifact = lane.artifact or engine.artifacts.get(lane.deployment.artifact.name)
         if artifact is not None:
@@ -163,10 +163,49 @@ def unlock(engine: Engine, lane: Lane, task: Task) -> None:
             engine.executor(task.host).run(record)
 
 
-LANE_STAGES = {"lock": lock, "ship": flow.ship, "start": flow.start, "health": flow.health,
-               "switch": switching.switch, "retire": flow.retire,
-               "snapshot": snapshots.snapshot, "restore": snapshots.restore,
-               "schedules": schedules.place}
+def _ship(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import flow
+    flow.ship(engine, lane, task)
+
+
+def _start(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import flow
+    flow.start(engine, lane, task)
+
+
+def _health(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import flow
+    flow.health(engine, lane, task)
+
+
+def _switch(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import switching
+    switching.switch(engine, lane, task)
+
+
+def _retire(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import flow
+    flow.retire(engine, lane, task)
+
+
+def _snapshot(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import snapshots
+    snapshots.snapshot(engine, lane, task)
+
+
+def _restore(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import snapshots
+    snapshots.restore(engine, lane, task)
+
+
+def _schedules(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import schedules
+    schedules.place(engine, lane, task)
+
+
+LANE_STAGES = {"lock": lock, "ship": _ship, "start": _start, "health": _health,
+               "switch": _switch, "retire": _retire, "snapshot": _snapshot,
+               "restore": _restore, "schedules": _schedules}
 
 
 def perform(engine: Engine, task: Task) -> None:
@@ -174,9 +213,12 @@ def perform(engine: Engine, task: Task) -> None:
     if task.stage == "acquire":
         return acquire(engine, task)
     if task.stage == "step":
+        from otterfile.run.steps import run_step
         run_step(engine, task)  # what a step function returns is not used
         return
     lane = engine.lane(task.deployment or "", task.host or "")
+    if lane.closed:  # a no-op decided on the target: logged and unlocked there, all done
+        return None
     if task.stage == "unlock":
         return unlock(engine, lane, task)
     started = time.monotonic()
@@ -184,6 +226,7 @@ def perform(engine: Engine, task: Task) -> None:
         LANE_STAGES[task.stage](engine, lane, task)
     except BaseException as error:
         lane.failed = lane.failed or task.stage
+        from otterfile.run.abort import abort
         back = abort(engine, lane, task) if task.stage in ABORTS else None
         if back and isinstance(error, OtterError):  # recreate: the old release is back
             raise OtterError(f"{error}; {back}") from error
