@@ -6,8 +6,9 @@ Once the lock is ours, scripts/lock/unchanged.sh compares it with the live relea
 same (and its instance runs alone, the proxy serves it, nothing left for recover): it
 appends the deploy-log record, releases the lock and answers `unchanged`; else it runs the
 state read and the deploy goes on as before. A run that has no key yet for a target (the
-first one from this folder), and deployments with steps, schedules, snapshots or relay,
-take the old path: lock and read, then log and unlock.
+first one from this folder), an artifact whose digest the targets learn (a registry tag),
+and deployments with steps, schedules, snapshots or relay take the old path: lock and
+read, then log and unlock.
 """
 from __future__ import annotations
 
@@ -89,7 +90,7 @@ def command(engine: Engine, lane: Lane) -> Command | None:
         return None
     key = read_key(engine.keys, dep.name, lane.host.name)
     artifact = engine.artifacts.get(dep.artifact.name)
-    if not key or artifact is None:
+    if not key or artifact is None or not artifact.digest:  # a registry tag: pinned at ship
         return None
     config = config_of(engine, lane, artifact.digest, key)
     if config is None:
