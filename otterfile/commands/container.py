@@ -181,9 +181,9 @@ def list_containers(engine: str, deployment: str) -> Command:
 
 
 def running_containers(engine: str, deployment: str) -> Command:
-    """Every otter container of a deployment, one `NAME STATE` line each (`running`)."""
-    return cmd(engine, "ps", "-a", "--filter", f"label=otter.deployment={check_name(deployment)}",
-               "--format", "{{.Names}} {{.State}}", description=f"instances of {deployment}")
+    """Every otter container of a deployment, one `NAME running` line each that runs."""
+    return script(scripts.load("container/runs.sh"), args=[engine, check_name(deployment)],
+                  description=f"instances of {deployment}")
 
 
 def parse_containers(stdout: str) -> list[Instance]:

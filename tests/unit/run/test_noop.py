@@ -108,3 +108,14 @@ def test_keys_are_kept_root_only(tmp_path):
         assert stat.S_IMODE(part.stat().st_mode) == 0o700
     assert path.parent.parent == keys and "/" not in path.name
     assert noop.key_path(keys, "web", "a/b") != noop.key_path(keys, "web", "a_b")
+
+
+@pytest.mark.parametrize("state", ["running", "Up 4 seconds ago"])  # docker's, podman's
+def test_a_container_engine_says_running_alike(tmp_path, state):
+    from otterfile.commands.container import running_containers
+    engine = tmp_path / "engine"
+    engine.write_text(f"#!/bin/sh\necho '{INSTANCE} {state}'\necho 'otter-web-old Exited (0)'\n")
+    engine.chmod(0o755)
+    done = subprocess.run(["sh", "-c", running_containers(str(engine), "web").shell_line()],
+                          capture_output=True, text=True)
+    assert done.stdout.splitlines() == [f"{INSTANCE} running", "otter-web-old Exited (0)"]
