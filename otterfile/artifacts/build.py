@@ -112,7 +112,7 @@ def _acquire(source: Any, ctx: AcquireContext) -> Artifact:
         raise OtterError(f"build: cannot tell which image {source.command!r} makes: give "
                          "image=NAME, or a `docker build -t NAME` command")
     build_dir, commit, url, origin = _source_tree(source, ctx)
-    cache_key = _cache_key(source, tag, build_dir)
+    cache_key = _cache_key(source, tag, build_dir, ctx.folder)
     if cache_key is not None and tag:
         kept = build_cache.hit(ctx.executor, ctx.cache_dir, cache_key,
                                build_cache.program(source.command), tag)
@@ -134,13 +134,15 @@ def _acquire(source: Any, ctx: AcquireContext) -> Artifact:
     return Artifact("image", digest, image=tag, commit=commit, ref=source.ref, source=url)
 
 
-def _cache_key(source: Any, tag: str | None, build_dir: Path) -> str | None:
+def _cache_key(source: Any, tag: str | None, build_dir: Path, folder: Path) -> str | None:
     """The key of a build that may be skipped when its inputs did not change
     (build_cache.py): an image built from path= on the controller, pushed nowhere."""
     if source.repo or source.on or source.output or source.push or source.pull_from or \
             not tag:
         return None
-    return build_cache.key(source.command, tag, build_dir)
+    private = (folder / ".otter").resolve()  # what otter writes there is no build input
+    return build_cache.key(source.command, tag, build_dir,
+                           (private / "cache", private / "keys"))
 
 
 def _source_tree(source: Any, ctx: AcquireContext) -> tuple[Path, str | None, str, str]:

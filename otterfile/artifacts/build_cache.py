@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import shlex
+import stat
 from pathlib import Path
 
 from otterfile.command import cmd
@@ -27,8 +28,10 @@ FRESH = ("--pull", "--no-cache")
 ENV_NAME = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def key(command: str, tag: str, build_dir: Path) -> str | None:
-    """The build's key, or None when it may not be skipped (see the module's rules)."""
+def key(command: str, tag: str, build_dir: Path, ours: tuple[Path, ...] = ()) -> str | None:
+    """The build's key, or None when it may not be skipped (see the module's rules).
+    `ours`: folders otter itself writes on every run (`.otter/cache`, `.otter/keys` when
+    the build folder is the Otterfile's), left out of the key."""
     if os.environ.get("OTTER_BUILD_CACHE") == "0":
         return None
     words = _one_build(command)
@@ -38,18 +41,25 @@ def key(command: str, tag: str, build_dir: Path) -> str | None:
     for name in sorted(set(ENV_NAME.findall(command))):
         digest.update(repr((name, os.environ.get(name))).encode())
     count = 0
+    skip = {str(p) for p in ours}
+    around = {str(a) for p in ours for a in p.parents}  # .otter: there with them or not
     for top, folders, files in os.walk(build_dir, followlinks=False):
-        folders.sort()
+        folders[:] = sorted(f for f in folders if os.path.join(top, f) not in skip)
         for name in [*folders, *sorted(files)]:
             count += 1
+            path = os.path.join(top, name)
             if count > MOST_ENTRIES:
                 return None
-            path = os.path.join(top, name)
+            if path in around:
+                continue
             try:
                 st = os.lstat(path)
                 link = os.readlink(path) if os.path.islink(path) else ""
             except OSError:
                 return None
+            if stat.S_ISDIR(st.st_mode):  # its entries count one by one; its times move
+                digest.update(repr((os.path.relpath(path, build_dir), st.st_mode)).encode())
+                continue
             digest.update(repr((os.path.relpath(path, build_dir), st.st_mode, st.st_size,
                                 st.st_mtime_ns, st.st_ctime_ns, st.st_ino, link)).encode())
     return digest.hexdigest()

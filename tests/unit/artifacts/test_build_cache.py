@@ -93,3 +93,14 @@ def test_a_hit_counts_only_while_the_tag_names_the_image_built(app, tmp_path):
     gone = RecordingExecutor(responses={"image inspect": 1})
     assert build_cache.hit(moved, cache, key, "docker", "app:1") is None
     assert build_cache.hit(gone, cache, key, "docker", "app:1") is None
+
+
+def test_what_otter_writes_beside_the_otterfile_is_no_input(app):
+    ours = (app / ".otter" / "cache", app / ".otter" / "keys")  # path="." builds
+    before = build_cache.key(COMMAND, "app:1", app, ours)
+    for folder in ours:
+        folder.mkdir(parents=True)
+        (folder / "written").write_text("by otter")
+    assert build_cache.key(COMMAND, "app:1", app, ours) == before
+    (app / ".otter" / "secrets").write_text("A=1\n")  # the user's: still an input
+    assert build_cache.key(COMMAND, "app:1", app, ours) != before
