@@ -119,3 +119,53 @@ def test_a_container_engine_says_running_alike(tmp_path, state):
     done = subprocess.run(["sh", "-c", running_containers(str(engine), "web").shell_line()],
                           capture_output=True, text=True)
     assert done.stdout.splitlines() == [f"{INSTANCE} running", "otter-web-old Exited (0)"]
+
+
+def scripted_run(tmp_path, lock_answer: str | None):
+    """`otter run production` (test_flow's project and scripted target) with the keys kept
+    in tmp_path/.otter/keys; `lock_answer`: what the lock's trip prints when it carries the
+    no-op question (None: the question must not be asked)."""
+    from otterfile.executors.recording import RecordingExecutor
+    from otterfile.plan.planner import plan
+    from otterfile.run.deploy import execute
+    from otterfile.run.engine import Engine
+    from tests.unit.run.test_flow import Images, Scripted, answers, project
+    proj, made, events = project(tmp_path, "docker", "caddy"), {}, []
+    fresh = answers()
+
+    def connect(host, _folder):
+        if host.name == "controller":
+            return made.setdefault(host.name, RecordingExecutor(host))
+        target = fresh(host)
+        if lock_answer is not None:
+            target.responses = {(lambda c: "unchanged?" in c.description): lock_answer,
+                                **target.responses}
+        return made.setdefault(host.name, target)
+    engine = Engine(proj, events.append, connect=connect, images=Images(),
+                    release_id=lambda digest: "R1")
+    engine.keys = tmp_path / ".otter" / "keys"
+    done = execute(plan(proj, ["production"]), engine, None)
+    assert isinstance(made["web1"], Scripted)
+    return done.outcome, made["web1"], engine, events
+
+
+def test_with_the_key_kept_the_target_decides_in_one_round_trip(tmp_path):
+    from otterfile.run.fingerprint import config_of
+    noop.keep_key(tmp_path / ".otter" / "keys", "production", "web1", "f00dkey")
+    answer = f"status=acquired\n{locks.LOCKED_MARK}\n{noop.MARK}\n{LIVE_ID}\n"
+    outcome, target, engine, events = scripted_run(tmp_path, answer)
+    assert outcome.ok, outcome.errors
+    assert len(target.commands) == 1  # the lock's trip: no unlock, nothing else
+    lane = engine.lanes[("production", "web1")]
+    assert lane.noop and lane.closed and lane.lock is not None and not lane.lock.held
+    expected = config_of(engine, lane, engine.artifact_of(lane).digest, "f00dkey")
+    sent = target.commands[0].shell_line()
+    assert expected is not None and expected in sent and noop.LIVE in sent
+    assert any(f"{LIVE_ID} is live" in e.message for e in events)
+
+
+def test_without_a_key_kept_the_run_reads_it_and_keeps_it(tmp_path):
+    outcome, target, _, _ = scripted_run(tmp_path, None)
+    assert outcome.ok, outcome.errors
+    assert all("unchanged?" not in c.description for c in target.commands)
+    assert noop.read_key(tmp_path / ".otter" / "keys", "production", "web1") == "f00dkey"
