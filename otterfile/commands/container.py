@@ -190,6 +190,12 @@ def list_containers(engine: str, deployment: str) -> Command:
                description=f"list containers of {deployment}")
 
 
+def running_containers(engine: str, deployment: str) -> Command:
+    """Every otter container of a deployment, one `NAME running` line each that runs."""
+    return script(scripts.load("container/runs.sh"), args=[engine, check_name(deployment)],
+                  description=f"instances of {deployment}")
+
+
 def parse_containers(stdout: str) -> list[Instance]:
     """Instances from what `list_containers` printed, as listed; the deploy flow acts only on
     those named as otter names a release (`flow.named_by_otter`, for every runtime)."""

@@ -35,6 +35,8 @@ class Lane:
     # (runtime kind, name) of the instances running when the lock was taken
     running: frozenset[tuple[str, str]] = frozenset()
     noop: bool = False  # the live release already is this artifact and config
+    # the target decided the no-op, logged it and released the lock (run/noop.py)
+    closed: bool = False
     key: str = ""  # the target's fingerprint key (read at lock time)
     # chain ids of the image layers the target holds (read at lock time); None: unknown
     layers: frozenset[str] | None = None

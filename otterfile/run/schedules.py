@@ -43,6 +43,12 @@ def unit_name(deployment: str, schedule: str) -> str:
     return f"otter-{check_name(deployment)}:{check_name(schedule, 'schedule')}"
 
 
+def leftovers_glob(deployment: str) -> str:
+    """Every schedule unit of the deployment on a target, as a shell glob: a no-op decided on
+    the target (run/noop.py) is refused while any is there, so retire removes those dropped."""
+    return f"{UNIT_DIR}/otter-{check_name(deployment)}:*"
+
+
 def lock_dir(deployment: str) -> str:
     """Where each schedule's flock file is (removed with the deployment's state)."""
     return f"{state_dir(deployment)}/schedules"

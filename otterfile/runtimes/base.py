@@ -142,6 +142,10 @@ class Runtime(Protocol):
 
     def parse_listing(self, stdout: str) -> list[Instance]: ...
 
+    def runs(self, deployment: str) -> Command:
+        """Read-only, for a no-op decided on the target (lock/unchanged.sh): one line per
+        instance of the deployment, `NAME running` for one that runs (another word else)."""
+
     def stop(self, instance: str, *, drain_seconds: float, stop_seconds: float) -> Command:
         """Stop after `drain_seconds` of serving in-flight requests; kill it when it has not
         stopped `stop_seconds` after being asked to."""

@@ -140,6 +140,9 @@ class ContainerRuntime:
     def parse_listing(self, stdout: str) -> list[Instance]:
         return c.parse_containers(stdout)
 
+    def runs(self, deployment: str) -> Command:
+        return c.running_containers(self.engine, deployment)
+
     def stop(self, instance: str, *, drain_seconds: float, stop_seconds: float) -> Command:
         return c.stop_container(self.engine, instance, drain_seconds=drain_seconds,
                                 timeout=stop_seconds)
