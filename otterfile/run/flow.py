@@ -100,7 +100,8 @@ def start_spec(engine: Engine, lane: Lane, artifact: Artifact, release_id: str) 
     return StartSpec(dep.name, release_id, artifact,
                      files.render_env_file(dict(env)) if env else None, env_file,
                      dep.stop_seconds, rt.port(dep.runtime.value) if dep.recreate else None,
-                     store.started_record(dep.name, artifact.digest))
+                     store.started_record(dep.name, artifact.digest),
+                     lane.host.private_address() if dep.fleet else None)
 
 
 def _stop_for_recreate(engine: Engine, lane: Lane, task: Task, live: Release) -> None:
@@ -134,9 +135,10 @@ def health(engine: Engine, lane: Lane, task: Task) -> None:
 
 
 def retire(engine: Engine, lane: Lane, task: Task) -> None:
-    """Stop the old release after a drain, prune artifacts past keep_releases; one trip."""
+    """Stop the old release after a drain, prune artifacts past keep_releases; one trip.
+    A no-op removes only the units of schedules no longer declared, in a trip of its own."""
     if lane.noop:
-        return
+        return schedules.drop_stale(engine, lane, task)
     assert lane.release is not None  # the start stage ran
     dep = lane.deployment
     steps = schedules.at_switch(engine, lane)  # before the old release stops
@@ -153,6 +155,7 @@ def retire(engine: Engine, lane: Lane, task: Task) -> None:
               _state_write(dep.name, lane.state)]
     done = checked(engine.executor(task.host),
                    sequence(*steps, description="retire the old release"), "retiring")
+    schedules.said(engine, task, done.stdout)
     for line in done.stderr.splitlines():  # no systemd-run there: retired, not kept
         if line.startswith("otter: warning: "):
             engine.emit(task, "info", line.removeprefix("otter: "))

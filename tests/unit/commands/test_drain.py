@@ -95,3 +95,21 @@ def test_the_line_is_parsed_among_others():
           "otter-drain port=20002 seconds=2 left=unknown\notter-drain nonsense\n"
     assert drains.parse(out) == [drains.Drained(20001, 0.3, 0), drains.Drained(20002, 2, None)]
     assert drains.said(drains.parse(out)[0]) == "otter-drain: 127.0.0.1:20001 idle after 0.30s"
+
+
+def test_a_connection_on_another_address_of_the_port_counts():
+    """balance="fleet": other targets' proxies reach the release on the host's own address;
+    the release's side of those connections is on this host (127.0.0.2 stands for it)."""
+    server = socket.socket()
+    server.bind(("127.0.0.2", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.2", port))
+    accepted, _ = server.accept()
+    try:
+        drained, _ = run(drains.drain(port, 0.3))
+    finally:
+        client.close()
+        accepted.close()
+        server.close()
+    assert drained.left == 1, drained  # the release's side; the client's is not 127.0.0.1
