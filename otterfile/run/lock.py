@@ -162,6 +162,16 @@ class DeployLock:
         result = self._run(commands.release_after(first, release) if first else release)
         return parse_fields(result.stdout).get("status") in ("released", "free")
 
+    def release_command(self) -> Command:
+        """The command that removes the lock, for a caller that runs it in a round trip
+        of its own and then calls `released` (the heartbeat stops now)."""
+        self._stop_heartbeat()
+        return commands.release(self.deployment, self.run_id, base=self.base)
+
+    def released(self) -> None:
+        """The command of `release_command` ran: the lock is no longer held."""
+        self.held = False
+
     def force_release(self) -> LockInfo | None:
         """Remove the lock whoever holds it (`otter unlock`); returns who held it."""
         result = self._run(commands.force_release(self.deployment, base=self.base,
