@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -67,15 +68,18 @@ def must(done, what: str) -> str:
 
 
 LOADS: list[float] = []  # the 1-minute load average before each timed rollback
+CPU: dict[str, list[float]] = {}  # name -> CPU seconds of each otter process and its ssh
 
 
 def timed_rollback(folder: Path, name: str) -> tuple[float, bool]:
     """(wall seconds of `otter rollback NAME`, whether it started nothing), warm masters."""
     must(otter(folder, "exec", "pair", "--", "true"), "otter exec (warming)")
     LOADS.append(float(Path("/proc/loadavg").read_text().split()[0]))
-    started = time.perf_counter()
+    used, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     done = otter(folder, "rollback", name, timeout=600)
-    seconds = time.perf_counter() - started
+    seconds, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.setdefault(name, []).append(after.ru_utime - used.ru_utime +
+                                    after.ru_stime - used.ru_stime)
     return seconds, "nothing to start" in must(done, f"otter rollback {name}")
 
 
@@ -102,9 +106,10 @@ def report(samples: dict[str, list[tuple[float, bool]]], runs: int, load: list[s
         seconds = [s for s, _ in got]
         median = statistics.median(seconds)
         instant = sum(1 for _, nothing in got if nothing)
+        cpu = f"{statistics.median(CPU[name]):.2f}" if CPU.get(name) else "–"
         rows.append(f"| {name} | {'none' if not MODES[name] else f'{MODES[name]} s'} | "
                     f"{median:.2f} | {min(seconds):.2f}–{max(seconds):.2f} | "
-                    f"{median / today:.0%} | {instant} of {len(got)} |")
+                    f"{median / today:.0%} | {instant} of {len(got)} | {cpu} |")
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     flags = "" if bytecode else " --no-bytecode"
     cached = "its bytecode kept between processes, as installed" if bytecode else \
@@ -119,8 +124,10 @@ def report(samples: dict[str, list[tuple[float, bool]]], runs: int, load: list[s
             "`rollback_window=3600` (the kept release is health-checked and switched to, "
             f"nothing started). otter runs from the checkout, {cached}. Load (`uptime`): "
             f"{load[0]} at the start, {load[1]} at the end; the 1-minute load before each "
-            f"timed rollback {loads}.\n\n| deployment | rollback_window | median s | min–max s | of today's | "
-            "nothing started |\n| --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows)
+            f"timed rollback {loads}. `otter CPU s`: the median CPU time (user and system) of "
+            "the otter process and the ssh clients it ran, which the load does not stretch "
+            "as it does the wall time.\n\n| deployment | rollback_window | median s | min–max s | of today's | "
+            "nothing started | otter CPU s |\n| --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows)
             + "\n")
 
 
