@@ -164,12 +164,13 @@ class DeployLock:
 
     def release_command(self) -> Command:
         """The command that removes the lock, for a caller that runs it in a round trip
-        of its own and then calls `released` (the heartbeat stops now)."""
-        self._stop_heartbeat()
+        of its own and then calls `released` (the heartbeat beats on until then: the round
+        trip may take a while, and a beat after the removal changes nothing)."""
         return commands.release(self.deployment, self.run_id, base=self.base)
 
     def released(self) -> None:
         """The command of `release_command` ran: the lock is no longer held."""
+        self._stop_heartbeat()
         self.held = False
 
     def force_release(self) -> LockInfo | None:
