@@ -6,6 +6,7 @@ reaches it. host_names.py gives every host of a project its one name.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, replace
 
@@ -57,6 +58,12 @@ class Host:
         """The user otter logs in as on the host (None: not given, the local user's name)."""
         return None
 
+    def private_address(self) -> str | None:
+        """The IP address the other targets' proxies reach this host's releases at
+        (Deployment(balance="fleet")): `ssh(private=...)`, else the address otter reaches it
+        at when that is an IP address other than loopback; None: there is none."""
+        return None
+
     def introduced(self, known_as: str = "") -> str:
         """The address, preceded by the name when it says more (and is not `known_as`)."""
         if self.name in (known_as, self.address) or self.address.endswith("@" + self.name):
@@ -97,6 +104,8 @@ class SSHHost(Host):
     # ssh(peer="host:port"): how the other targets reach it (relay=True); None: the address
     # and port its sshd sees the controller's connection arrive at
     peer_address: str | None = None
+    kex: str | None = None  # ssh(kex=...): OpenSSH's KexAlgorithms; None: the client's own
+    private: str | None = None  # ssh(private="10.0.0.5"): see Host.private_address
 
     @property
     def name(self) -> str:
@@ -123,6 +132,15 @@ class SSHHost(Host):
             return "", None
         host, port = split_peer(self.peer_address)
         return host, int(port) if port else None
+
+    def private_address(self) -> str | None:
+        if self.private:
+            return self.private
+        try:
+            ip = ipaddress.ip_address(self.hostname)
+        except ValueError:  # a name: which of its addresses the others reach is unknown
+            return None
+        return None if ip.is_loopback or ip.is_unspecified else self.hostname
 
     def known_host(self) -> tuple[str, str | None]:
         name = f"[{self.hostname}]:{self.port}" if self.port else self.hostname
@@ -165,12 +183,16 @@ DEFAULT_PORT = 22
 
 def ssh(address: str, identity_file: str | None = None, known_hosts: str | None = None,
         host_key_checking: str = "yes", name: str | None = None,
-        peer: str | None = None) -> SSHHost:
+        peer: str | None = None, kex: str | None = None, *,
+        private: str | None = None) -> SSHHost:
     """A server reached with the system's OpenSSH client: "user@host:port"; `name` is how
     output shows it (default: a one-host target's name, else the address); `peer="host:port"`
     is how the other targets reach its sshd when they relay an artifact to it
     (Deployment(relay=True); default: the address and port its sshd saw the controller
-    reach it at)."""
+    reach it at); `kex="curve25519-sha256"` the key exchange algorithms to offer
+    (OpenSSH's KexAlgorithms; default: the client's own). `private="10.0.0.5"`: the IP address
+    the other targets' proxies reach its releases at (Deployment(balance="fleet")); its release
+    ports listen there."""
     if not isinstance(address, str):
         raise OtterfileError(f"expected an address 'user@host:port', got {address!r}",
                              path="address")
@@ -187,11 +209,15 @@ def ssh(address: str, identity_file: str | None = None, known_hosts: str | None 
         check_host_name(name)
     if peer is not None:
         peer = _check_peer(peer, address)
+    if kex is not None:
+        _check_kex(kex)
+    if private is not None:
+        private = _check_private(private, address)
     # one server spelled `H`, `h` or `h:22` is one host: lower-case name, no default port
     number = int(port) if port else None
     return SSHHost(match.group("host").strip("[]").lower(), match.group("user"),
                    None if number == DEFAULT_PORT else number, identity_file, known_hosts,
-                   host_key_checking, name, peer)
+                   host_key_checking, name, peer, kex=kex, private=private)
 
 
 def _check_fields(host_key_checking: str, identity_file: str | None,
@@ -208,6 +234,18 @@ def _check_fields(host_key_checking: str, identity_file: str | None,
                                  path=field)
 
 
+# OpenSSH's KexAlgorithms: names joined by commas, optionally after +, - or ^
+_KEX = re.compile(r"[+^-]?[A-Za-z0-9][A-Za-z0-9@._-]*(,[A-Za-z0-9][A-Za-z0-9@._-]*)*")
+
+
+def _check_kex(kex: object) -> None:
+    """`kex=`: OpenSSH's KexAlgorithms value, such as "curve25519-sha256"."""
+    if not isinstance(kex, str) or not _KEX.fullmatch(kex):
+        raise OtterfileError(f"expected key exchange algorithms as OpenSSH's KexAlgorithms "
+                             f"takes them, such as 'curve25519-sha256' (several joined by "
+                             f"commas; `ssh -Q kex` lists them), got {kex!r}", path="kex")
+
+
 def _check_peer(peer: object, address: str) -> str:
     """`peer=`: "host" or "host:port" (no user: the relay logs in as the controller does)."""
     if not isinstance(peer, str):
@@ -220,3 +258,16 @@ def _check_peer(peer: object, address: str) -> str:
         raise OtterfileError(f"ssh({address!r}) peer={peer!r}: {why}; expected how the other "
                              "targets reach this host, 'host' or 'host:port'", path="peer")
     return str(peer)
+
+
+def _check_private(private: object, address: str) -> str:
+    """`private=`: an IP address (v4 or v6), not loopback nor unspecified, as written."""
+    try:
+        ip = ipaddress.ip_address(private.strip("[]") if isinstance(private, str) else "")
+    except ValueError:
+        ip = None
+    if ip is None or ip.is_loopback or ip.is_unspecified:
+        raise OtterfileError(f"ssh({address!r}) private={private!r}: expected the IP address "
+                             "the other targets reach this host at, such as '10.0.0.5' (not "
+                             "a name, not loopback)", path="private")
+    return str(ip)

@@ -18,7 +18,7 @@ from otterfile.errors import OtterError
 from otterfile.executors.base import Executor
 from otterfile.secrets import Secret
 from otterfile.load.validate import check_choice, check_str, fail, got
-from otterfile.artifacts import archive, git_mirror
+from otterfile.artifacts import archive, build_cache, git_mirror
 from otterfile.artifacts.base import AcquireContext, Artifact, ImageStore
 from otterfile.artifacts.build_command import image_tag, run_build
 from otterfile.artifacts.build_push import check_push, push
@@ -112,6 +112,14 @@ def _acquire(source: Any, ctx: AcquireContext) -> Artifact:
         raise OtterError(f"build: cannot tell which image {source.command!r} makes: give "
                          "image=NAME, or a `docker build -t NAME` command")
     build_dir, commit, url, origin = _source_tree(source, ctx)
+    cache_key = _cache_key(source, tag, build_dir, ctx.folder)
+    if cache_key is not None and tag:
+        kept = build_cache.hit(ctx.executor, ctx.cache_dir, cache_key,
+                               build_cache.program(source.command), tag)
+        if kept is not None:
+            ctx.on_output(f"{tag} is {kept[:19]}, built from these inputs before: not rebuilt")
+            return Artifact("image", kept, image=tag, commit=commit, ref=source.ref,
+                            source=url)
     run_build(ctx.executor, source.command, build_dir, origin, ctx.on_output)
     if source.output:
         made = _file(ctx.executor, ctx.images, build_dir / source.output, ctx.cache_dir,
@@ -119,9 +127,22 @@ def _acquire(source: Any, ctx: AcquireContext) -> Artifact:
         return _served(made, ctx.images) if source.via == "url" else made
     tag = cast(str, tag)  # no output: the check above made sure of a tag
     digest = _image_id(ctx.images, tag, origin)
+    if cache_key is not None:
+        build_cache.keep(ctx.cache_dir, cache_key, digest)
     if source.push:
         return push(ctx, source, digest, tag, commit=commit, ref=source.ref, source=url)
     return Artifact("image", digest, image=tag, commit=commit, ref=source.ref, source=url)
+
+
+def _cache_key(source: Any, tag: str | None, build_dir: Path, folder: Path) -> str | None:
+    """The key of a build that may be skipped when its inputs did not change
+    (build_cache.py): an image built from path= on the controller, pushed nowhere."""
+    if source.repo or source.on or source.output or source.push or source.pull_from or \
+            not tag:
+        return None
+    private = (folder / ".otter").resolve()  # what otter writes there is no build input
+    return build_cache.key(source.command, tag, build_dir,
+                           (private / "cache", private / "keys"))
 
 
 def _source_tree(source: Any, ctx: AcquireContext) -> tuple[Path, str | None, str, str]:

@@ -49,7 +49,8 @@ def on_each(pairs: Sequence[Pair], work: Callable[[DeploymentDef, Host, Executor
         except OtterError as error:
             return error
 
-    pool = ThreadPoolExecutor(max_workers=min(16, len(pairs)))
+    # a thread per pair: connection starts are capped where they start (executors/starts.py)
+    pool = ThreadPoolExecutor(max_workers=len(pairs))
     try:
         return list(pool.map(one, range(len(pairs))))
     except KeyboardInterrupt:
@@ -68,7 +69,7 @@ def on_each(pairs: Sequence[Pair], work: Callable[[DeploymentDef, Host, Executor
 @click.pass_context
 def status(ctx: click.Context, name: str | None, targets: str | None, log_lines: int) -> None:
     """Per target: the live release, the previous ones, and health (NAME, or every
-    deployment)."""
+    deployment); its schedules, snapshots and previews."""
     from otterfile.report.status import read_status, render_status
     project = load_project(ctx)
     pairs = hosts_of(project, name, targets)
@@ -80,10 +81,6 @@ def status(ctx: click.Context, name: str | None, targets: str | None, log_lines:
                        "address": host_address(host), **status_record(result, log_lines)})
     else:
         click.echo(render_status(pairs, results, log_lines))
-    if name and not ctx.obj["json"]:  # previews: NAME--LABEL folders beside NAME's
-        from otterfile.cli.preview import status_lines
-        for line in status_lines(project, name):
-            click.echo(printable(line))
     if any(isinstance(r, Exception) for r in results):
         ctx.exit(1)
 

@@ -91,7 +91,11 @@ def check_table(found: list[TargetCheck]) -> str:
         move, release = cast("Move", one.move), cast(str, one.release)
         rows.append([one.host, f"{one.artifact} {(one.digest or '')[7:19]}".strip(),
                      _bytes(move, one.note), RELEASES[release].format(live=one.live), site])
-    return table(["host", "artifact", "bytes to send", "release", "proxy site"], rows)
+    from otterfile.report.text import printable
+    text = table(["host", "artifact", "bytes to send", "release", "proxy site"], rows)
+    return text + "".join(printable(f"\nnote: {one.host}: {one.deployment}'s schedule units of "
+                          f"{', '.join(one.schedules)} are no longer declared: a run "
+                          "removes them", keep="\n") for one in found if one.schedules)
 
 
 def _bytes(move: Move, note: str | None = None) -> str:
@@ -119,4 +123,5 @@ def check_record(one: TargetCheck) -> dict[str, Any]:
                               layers=move.layers, note=one.note),
             "release": known(action=one.release, live=one.live),
             "proxy": known(site=one.site, path=one.site_path, would=one.proxy,
-                           switch=one.switch)}
+                           switch=one.switch),
+            **({"schedules": {"remove": list(one.schedules)}} if one.schedules else {})}

@@ -1,6 +1,6 @@
 """`otter run NAME --preview LABEL` and `otter remove NAME --preview LABEL`: NAME's artifact
-as its own deployment NAME--LABEL under `preview_domain`, armed to expire; and the previews
-`otter status NAME` lists."""
+as its own deployment NAME--LABEL under `preview_domain`, armed to expire (`otter status
+NAME` lists the previews: report/previews.py)."""
 from __future__ import annotations
 
 import time
@@ -104,24 +104,3 @@ def _said(ctx: click.Context, preview: DeploymentDef, label: str,
             click.echo(printable(f"error: {result}"), err=True)
     if any(isinstance(r, OtterError) for r in armed):
         ctx.exit(1)
-
-
-def status_lines(project: Project, name: str) -> list[str]:
-    """`otter status NAME`: a line per preview of NAME (label, domain, expiry, hosts)."""
-    deployments = project.select(name)
-    dep = deployments[0]
-    if len(deployments) > 1 or dep.preview_domain is None:
-        return []
-    by_label: dict[str, tuple[Preview, list[str]]] = {}
-    errors = []
-    for host, found in previews_of(dep):
-        if isinstance(found, OtterError):
-            errors.append(f"  {host}: cannot list previews: {found}")
-            continue
-        for preview in found:
-            by_label.setdefault(preview.label, (preview, []))[1].append(host)
-    lines = [f"previews of {dep.name} ({len(by_label)} of {dep.previews}):"] + [
-        f"  {label}: {p.domain or '?'} on {', '.join(hosts)}, expires "
-        + (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(p.expires)) if p.expires else "?")
-        for label, (p, hosts) in sorted(by_label.items())]
-    return (lines if by_label else [f"previews of {dep.name}: none"]) + errors

@@ -86,12 +86,14 @@ def start_release(engine: str, *, deployment: str, release: str, digest: str, im
                   env_file: str | None = None, volumes: Sequence[str] = (),
                   options: Sequence[str] = (), command: str | Sequence[str] | None = None,
                   init: bool = True, port_range: tuple[int, int] = PORT_RANGE,
-                  tries: int = START_TRIES, record: str = "") -> Command:
+                  tries: int = START_TRIES, record: str = "",
+                  private: str | None = None) -> Command:
     """One round trip: write the `record` file (store.STARTED) and the env file from stdin
     (mode 600), pick a free port on the target's 127.0.0.1 and start the container there,
     retrying the next port on a bind clash. Prints `port=N` and `container=ID` (see
     `parse_started`); exit values.EXIT_NO_PORT: no free port. `init`: an init as PID 1
-    passes SIGTERM on, so a stop takes no full timeout.
+    passes SIGTERM on, so a stop takes no full timeout. `private`: the port is published
+    on that address too (balance="fleet"), never on all interfaces.
     """
     if env is not None and not env_file:
         raise OtterError("start_release: env given without an env_file path")
@@ -100,14 +102,22 @@ def start_release(engine: str, *, deployment: str, release: str, digest: str, im
                        env_file=env_file if env is not None else None,
                        volumes=volumes, options=options)
     args = [engine, str(container_port), str(port_range[0]), str(port_range[1]), str(tries),
-            env_file if env is not None else "", name, "1" if init else "0", record, *opts,
+            env_file if env is not None else "", name, "1" if init else "0", record,
+            bracketed(private) if private else "", *opts,
             image,
             *_command_args(command)]
+    also = ["-p", f"{bracketed(private)}:{PORT_PLACEHOLDER}:{container_port}"] \
+        if private else []
     shown = shlex.join([engine, "run", "-d", "-p", f"127.0.0.1:{PORT_PLACEHOLDER}:"
-                        f"{container_port}", *(["--init"] if init else []), *opts, image,
+                        f"{container_port}", *also, *(["--init"] if init else []), *opts, image,
                         *_command_args(command)])
     return script(START_SCRIPT, args=args, stdin=env, file=env_file if env is not None else None,
                   description=f"start {name}: {shown}")
+
+
+def bracketed(address: str) -> str:
+    """An IP address as it goes before `:PORT`: an IPv6 one in brackets."""
+    return f"[{address}]" if ":" in address else address
 
 
 def parse_started(stdout: str) -> int | str:
@@ -178,6 +188,12 @@ def list_containers(engine: str, deployment: str) -> Command:
     return cmd(engine, "ps", "-a", "--no-trunc", "--filter",
                f"label=otter.deployment={check_name(deployment)}", "--format", fmt,
                description=f"list containers of {deployment}")
+
+
+def running_containers(engine: str, deployment: str) -> Command:
+    """Every otter container of a deployment, one `NAME running` line each that runs."""
+    return script(scripts.load("container/runs.sh"), args=[engine, check_name(deployment)],
+                  description=f"instances of {deployment}")
 
 
 def parse_containers(stdout: str) -> list[Instance]:

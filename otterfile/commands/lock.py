@@ -13,6 +13,7 @@ from otterfile.scripts import load
 from otterfile.run.state import DEFAULT_BASE, state_dir
 
 EXIT_HELD = 3  # acquire: held by another run; heartbeat/release: the lock is not ours
+EXIT_CHANGED = 10  # acquire_then's `unless`: the target differs, `then` runs
 LOCKED_MARK = "--- otter:locked"  # acquire_then: the lock is ours; what follows is `then`'s
 
 _COMMON = load("lock/common.sh")  # the functions the acquire and force scripts include
@@ -32,16 +33,22 @@ def acquire(deployment: str, *, holder: str, pid: int, run_id: str, stale_second
                   description=f"lock {deployment}")
 
 
-def acquire_then(take: Command, then: Command) -> Command:
+def acquire_then(take: Command, then: Command, unless: Command | None = None) -> Command:
     """One round trip: `take` (from `acquire`) and, only when it took the lock, `then`
     after a `LOCKED_MARK` line; the exit status is `take`'s until the mark, then `then`'s
-    (see `otterfile.run.lock.split_locked`). Held or failed: `then` never runs."""
+    (see `otterfile.run.lock.split_locked`). Held or failed: `then` never runs. `unless`
+    (run/noop.py) runs first under the lock: its exit 10 runs `then`, any other ends the
+    trip with its output and status (0: the target found nothing to do)."""
     if then.stdin is not None:
         raise ValueError("the command run under a lock reads no stdin")
+    gate = "" if unless is None else \
+        f'{unless.shell_line()} </dev/null; rc=$?; [ "$rc" -eq {EXIT_CHANGED} ] || exit "$rc"; '
     return script(f'{take.shell_line()} </dev/null; rc=$?; [ "$rc" -eq 0 ] || exit "$rc"; '
-                  f'echo "{LOCKED_MARK}"; {then.shell_line()}',
+                  f'echo "{LOCKED_MARK}"; {gate}{then.shell_line()}',
                   ok_codes=tuple(dict.fromkeys(take.ok_codes + then.ok_codes)),
-                  description=f"{take.description}; {then.description}", writes=then.writes)
+                  description=f"{take.description}; "
+                              f"{unless.description + ', else ' if unless else ''}"
+                              f"{then.description}", writes=then.writes)
 
 
 def release_after(first: Command, release_lock: Command) -> Command:

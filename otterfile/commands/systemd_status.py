@@ -14,6 +14,7 @@ from otterfile.values import Instance, InstanceStatus
 
 JOURNAL_MARK = "--- otter:journal"  # scripts/systemd/status.sh: the journal's lines follow
 STATUS_SCRIPT = scripts.load("systemd/status.sh")
+RUNS_SCRIPT = scripts.load("systemd/runs.sh")
 LIST_SCRIPT = scripts.load("systemd/list.sh")
 
 
@@ -51,6 +52,12 @@ def list_units(deployment: str, unit_dir: str = UNIT_DIR) -> Command:
     """Every unit file of the deployment, running or not (see `parse_units`)."""
     return script(LIST_SCRIPT, args=[check_name(deployment), unit_dir],
                   description=f"list units of {deployment}")
+
+
+def running_units(deployment: str, unit_dir: str = UNIT_DIR) -> Command:
+    """Every unit of the deployment, one `NAME running` (or `NAME stopped`) line each."""
+    return script(RUNS_SCRIPT, args=[check_name(deployment), unit_dir],
+                  description=f"instances of {deployment}")
 
 
 def parse_units(stdout: str) -> list[Instance]:

@@ -17,7 +17,10 @@ from otterfile.executors.pipes import HeldOpen, Input
 from otterfile.executors.process import Processes, run_process
 from otterfile.executors.starts import SSH_FAILED, starts
 
-SOCKET_POLL = 0.01  # how often a start looks for its master's socket
+# how often a start looks for its master's socket: soon at first (a near host answers in
+# milliseconds), then less often (on 50 hosts, 50 threads waking every 10 ms for a second of
+# handshakes took CPU the handshakes needed: bench/RESULTS.md, cold-fleet)
+SOCKET_POLL, SOCKET_POLL_MAX = 0.01, 0.1
 
 
 def run_first(master: Master, line: str, held: bytes | None, data: Input,
@@ -104,6 +107,8 @@ class _Try:
 
 
 def _poll(ready: Callable[[], bool], ended: threading.Event) -> None:
-    """Call `ready` every SOCKET_POLL seconds until it says yes or `ended` is set."""
-    while not ready() and not ended.wait(SOCKET_POLL):
-        pass
+    """Call `ready` until it says yes or `ended` is set: after SOCKET_POLL seconds, then
+    half as often again each time, up to every SOCKET_POLL_MAX."""
+    pause = SOCKET_POLL
+    while not ready() and not ended.wait(pause):
+        pause = min(pause * 1.5, SOCKET_POLL_MAX)

@@ -59,6 +59,8 @@ def ssh_options(host: SSHHost) -> list[str]:
         opts += ["-p", str(host.port)]
     if host.user:
         opts += ["-l", host.user]
+    if host.kex:
+        opts += ["-o", f"KexAlgorithms={host.kex}"]
     return opts
 
 

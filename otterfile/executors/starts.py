@@ -2,9 +2,10 @@
 starts are tried again.
 
 sshd drops connections that are still authenticating beyond its MaxStartups (10:30:100 by
-default: from 10, 30% of new ones are dropped), so a burst of starts to many hosts, or
-through one bastion or load balancer, loses some. otter keeps at most `limit` starts in
-flight ($OTTER_SSH_STARTS, default 8) and starts a dropped one again after a pause that
+default: from 10, 30% of new ones are dropped), so a burst of starts through one bastion or
+load balancer loses some. otter keeps at most `limit` starts in flight ($OTTER_SSH_STARTS,
+default PER_CPU per core of this machine: each host's sshd counts only its own start, and
+the controller's cost of a start is CPU) and starts a dropped one again after a pause that
 doubles (with jitter), within TRIES tries and RETRY_SECONDS. A refused key or a host key
 that does not match is never tried again.
 """
@@ -20,7 +21,10 @@ from typing import Callable
 from otterfile.errors import OtterError
 
 STARTS_ENV = "OTTER_SSH_STARTS"
-DEFAULT_STARTS = 8  # below sshd's default MaxStartups (10) of unauthenticated connections
+# 32 per core: measured on 2 cores (bench/RESULTS.md, cold-fleet), 100 hosts started no
+# faster with 128 in flight than with 64, and 8 (the old default) took 1.5x as long on 50
+# hosts and 2.3x on 100
+PER_CPU = 32
 TRIES = 6
 RETRY_SECONDS = 30.0  # no new try starts later than this after the first
 FIRST_PAUSE, MAX_PAUSE = 0.25, 4.0
@@ -43,14 +47,20 @@ def dropped(code: int, stderr: str) -> bool:
     return any(words in stderr for words in DROPPED)
 
 
+def default_starts() -> int:
+    """Handshakes in flight at most unless $OTTER_SSH_STARTS says: PER_CPU per core."""
+    return PER_CPU * (os.cpu_count() or 1)
+
+
 def start_limit() -> int:
-    """Handshakes in flight at most: $OTTER_SSH_STARTS (1 or more), default 8."""
+    """Handshakes in flight at most: $OTTER_SSH_STARTS (1 or more), default_starts()."""
     value = os.environ.get(STARTS_ENV, "").strip()
     if not value:
-        return DEFAULT_STARTS
+        return default_starts()
     if not value.isdigit() or int(value) < 1:
         raise OtterError(f"{STARTS_ENV}={value!r}: expected how many SSH connections may "
-                         f"be starting at once (1 or more; sshd drops starts beyond its "
+                         f"be starting at once (1 or more; default {default_starts()}: "
+                         f"{PER_CPU} per core; a bastion's sshd drops starts beyond its "
                          f"MaxStartups, 10 by default)")
     return int(value)
 

@@ -10,6 +10,7 @@ from otterfile.errors import OtterfileError
 from otterfile.hosts import Host
 from otterfile.load.loader import Loaded, Marked, interrupted, line_in, recipe_line
 from otterfile.load.model import Deployment
+from otterfile.load.balance import BALANCES, check_balance
 from otterfile.load.placement import build_host, check_shared_hosts, named
 from otterfile.load.previews import check_preview_domain
 from otterfile.load.project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef,
@@ -163,13 +164,15 @@ class _Evaluator:
             snapshots=_within("snapshots", check_snapshots, value.snapshots),
             schedules=_within("schedules", check_schedules, value.schedules),
             previews=check_int("previews", value.previews, 1),
-            preview_domain=_within("preview_domain", check_preview_domain, value.preview_domain))
+            preview_domain=_within("preview_domain", check_preview_domain, value.preview_domain),
+            balance=check_choice("balance", value.balance, BALANCES))
         if dep.rollback_window > 7 * 86400:  # a timer on the target, not a second home
             fail("rollback_window", f"expected at most 604800 seconds (7 days), "
                  f"{got(value.rollback_window)}")
         if dep.recreate and dep.preview_domain:
             fail("preview_domain", "a strategy=\"recreate\" service binds one port on its "
                  "hosts: a preview beside it cannot run")
+        check_balance(dep)
         _within("proxy", lambda domains: dep.proxy_kind.check_domains(dep.proxy, domains),
                 dep.domains)
         _within("proxy", lambda value: dep.proxy_kind.check_files(value, self.folder),

@@ -147,6 +147,7 @@ class Deployment:
     previews: Any = 3  # how many previews may run at once
     rollback_window: Any = 0  # seconds the superseded release keeps running (instant rollback)
     schedules: Any = field(default_factory=list)  # Schedule(...)s: load/schedule.py
+    balance: Any = "local"  # "fleet": each proxy also forwards to the other targets (load/balance.py)
 
 
 def build(repo: str | None = None, ref: str | None = None, command: str | None = None, *,

@@ -75,7 +75,8 @@ def env_overrides(items: Sequence[str]) -> dict[str, str]:
 
 def preview_of(dep: DeploymentDef, label: str, env: dict[str, str]) -> DeploymentDef:
     """NAME's DeploymentDef as the preview LABEL: its own name (and so its own state, lock,
-    instances and proxy site), the pattern's one domain, the env with `env` over it."""
+    instances and proxy site), the pattern's one domain, the env with `env` over it; no
+    schedules (a preview never runs production's jobs: its units would be a second copy)."""
     if dep.preview_domain is None:
         raise UsageError(f"deployment {dep.name} has no preview_domain: add "
                          f"preview_domain=\"{{label}}.preview.example.com\" to its Deployment")
@@ -86,4 +87,4 @@ def preview_of(dep: DeploymentDef, label: str, env: dict[str, str]) -> Deploymen
     kept = tuple((k, v) for k, v in dep.runtime.env if k not in env)
     runtime = replace(dep.runtime, env=kept + tuple(env.items()))
     return replace(dep, name=name, group=name, domains=(domain,), runtime=runtime,
-                   preview_domain=None, canary=False)
+                   preview_domain=None, canary=False, schedules=())

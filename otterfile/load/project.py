@@ -107,6 +107,7 @@ class DeploymentDef:
     preview_domain: str | None = None  # "{label}.preview.example.com"; None: no previews
     previews: int = 3  # previews at once
     schedules: tuple[ScheduleDef, ...] = ()  # systemd timers run in the live release
+    balance: str = "local"  # "fleet": every proxy forwards to every target (load/balance.py)
 
     @property
     def proxy_kind(self) -> Proxy:
@@ -125,6 +126,11 @@ class DeploymentDef:
     @property
     def recreate(self) -> bool:
         return self.strategy == "recreate"
+
+    @property
+    def fleet(self) -> bool:
+        """Whether each target's proxy also forwards to the other targets' releases."""
+        return self.balance == "fleet"
 
     @property
     def window(self) -> float:

@@ -153,6 +153,8 @@ def live_release(dep: DeploymentDef) -> str:
         health += f" and keeps answering so for {check.min_ready_seconds:g}s (min_ready_seconds)"
     if dep.recreate:
         return _recreated(dep, health if check else "it still runs 2s after it started")
+    if dep.fleet:
+        return _fleet(dep, health)
     how = "by a graceful reload" if dep.proxy.switch == "reload" else (
         f"without a reload (RELEASE's port file in {upstream_dir(dep.name)}, read per "
         "request; by a graceful reload where the proxy cannot read it: nginx without njs)")
@@ -164,6 +166,18 @@ def live_release(dep: DeploymentDef) -> str:
             f"rollback. If RELEASE fails, it is removed and the live release stays"
             + ("; other targets switched by this run roll back." if dep.on_failure == "rollback"
                else "."))
+
+
+def _fleet(dep: DeploymentDef, health: str) -> str:
+    """What a balance="fleet" run does to the live release."""
+    return (f"the live release (if any) keeps serving until RELEASE starts beside it on "
+            f"127.0.0.1:<port> and the private address and {health}; then "
+            f"{dep.proxy_kind.name} switches to RELEASE by a graceful reload, still naming "
+            "the other targets' live releases; once every target has switched (stage fleet),"
+            " each proxy names every target's new release, and only then do the old "
+            f"releases drain {dep.drain_seconds:g}s and stop (killed after "
+            f"{dep.stop_seconds:g}s); the last {dep.keep_releases} releases are kept for "
+            "rollback. If RELEASE fails on any target, no old release is stopped anywhere.")
 
 
 def _recreated(dep: DeploymentDef, health: str) -> str:

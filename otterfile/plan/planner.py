@@ -62,6 +62,12 @@ def _chosen(project: Project, names: Iterable[str],
             if not chosen:
                 known = ", ".join(h.name for h in dep.hosts)
                 raise OtterfileError(f"--targets matches no host of {dep.name}; its hosts: {known}")
+            if dep.fleet and len(chosen) < len(dep.hosts):
+                from otterfile.errors import UsageError
+                raise UsageError(f"--targets: {dep.name} has balance=\"fleet\": every proxy "
+                                 "names every target's release, so a run deploys all of "
+                                 f"them ({', '.join(h.name for h in dep.hosts)}); nothing "
+                                 "was touched")
             yield dep, chosen
 
 
@@ -86,6 +92,8 @@ class _Builder:
         stages = [s for s in TARGET_STAGES[:-1] if not (self.rollback and s == "ship")]
         if dep.snapshots is not None and (self.with_data or not self.rollback):
             stages.insert(1, "restore" if self.rollback else "snapshot")
+        if dep.fleet:  # every proxy pointed at every new release, then the retires
+            stages.insert(stages.index("retire"), "fleet")
         if self.rollback:
             del self.deps[acquire], self.meta[acquire]
             acquire = ""
@@ -101,6 +109,8 @@ class _Builder:
         for step in steps:
             if step.name not in late:
                 self._insert(dep, step, hosts, acquire)
+        if dep.fleet:
+            self._fleet(dep, hosts)
         last: dict[str, list[str]] = {}  # per host: its lane's last tasks (before unlock)
         for host in hosts:
             mine = [i for i, m in self.meta.items()
@@ -131,6 +141,18 @@ class _Builder:
                             host=None if step.on == "controller" else host)
             for each in hosts:
                 self.deps[task_id(dep.name, "unlock", each)].append(sid)
+
+    def _fleet(self, dep: DeploymentDef, hosts: list[str]) -> None:
+        """Each target's fleet task waits for every target's switch (and the steps after
+        it); what follows it on each target (retire) waits for every fleet task: one
+        failure there retires no old release anywhere."""
+        fleets = [task_id(dep.name, "fleet", host) for host in hosts]
+        before = [d for f in fleets for d in self.deps[f]]
+        for tid in fleets:
+            self.deps[tid] = list(dict.fromkeys(before))
+        for tid, deps in self.deps.items():
+            if tid not in fleets and any(f in deps for f in fleets):
+                deps.extend(f for f in fleets if f not in deps)
 
     def _schedules(self, dep: DeploymentDef, hosts: list[str],
                    last: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -8,7 +8,9 @@ How a switch works: the site file reads the live release's port per request from
 file in the deployment's upstream folder (`state.upstream_dir`), so a new release is one
 rename there and no reload; the site is installed, validated and reloaded only when its text
 changes. Where the proxy cannot read the port per request (nginx without njs) or the user
-chose `switch="reload"`, the site names the port and every switch reloads.
+chose `switch="reload"`, the site names the port and every switch reloads. A fleet site
+(Deployment(balance="fleet"), `Fleet`) names the local port and the other targets'
+releases, and every switch is a graceful reload (Caddy cannot health-check a placeholder).
 """
 from __future__ import annotations
 
@@ -30,6 +32,18 @@ FILE = "file"  # what a switch probe prints when the port file is read per reque
 
 
 @dataclass(frozen=True)
+class Fleet:
+    """Deployment(balance="fleet"): the other targets' live releases the site forwards to
+    when its own fails ("10.0.0.6:41002", in the deployment's order), and what the proxy's
+    health checks ask of every release (`status` None: any 2xx)."""
+
+    peers: tuple[str, ...] = ()
+    path: str = "/"
+    status: int | None = None
+    interval_seconds: int = 2  # Caddy's active health checks
+
+
+@dataclass(frozen=True)
 class Site:
     """What a deployment asks of the proxy on one target."""
 
@@ -39,6 +53,7 @@ class Site:
     listen_port: int | None  # with no domains: the port to listen on, all interfaces
     per_request: bool = True  # the site reads the port file; False: it names the port
     hold_seconds: int = 0  # strategy="recreate": requests wait this long for the release
+    fleet: Fleet | None = None  # balance="fleet": the other targets' releases too
 
     @property
     def upstream_dir(self) -> str:

@@ -18,7 +18,7 @@ from otterfile.render import render
 from otterfile.scripts import load
 from otterfile.run.state import PORT_PLACEHOLDER, check_name
 from otterfile.load.validate import check_choice, fail, got
-from otterfile.proxies.base import FILE, SWITCHES, Site
+from otterfile.proxies.base import FILE, SWITCHES, Fleet, Site
 from otterfile.proxies.install import FOREIGN, Install, ensure
 from otterfile.proxies.maintenance import Page, html, include_glob
 
@@ -27,8 +27,11 @@ TLS_MODES = ("auto", "internal", "off")
 _DOMAIN = re.compile(r"[A-Za-z0-9*_.-]+(:[0-9]{1,5})?")
 
 
+_PEER = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[0-9.]+):([0-9]{1,5}|<port>)")
+
+
 def _check(domains: list[str], upstream_port: int | str, listen_port: int | None,
-           tls: str) -> None:
+           tls: str, fleet: Fleet | None = None) -> None:
     for i, domain in enumerate(domains):
         if not isinstance(domain, str) or not _DOMAIN.fullmatch(domain):
             raise OtterError(f"domains/{i}: {domain!r} is not a host name")
@@ -41,26 +44,39 @@ def _check(domains: list[str], upstream_port: int | str, listen_port: int | None
         raise OtterError("with no domains, Caddy needs the runtime port to listen on")
     if tls not in TLS_MODES:
         raise OtterError(f"proxy/tls: expected one of {', '.join(TLS_MODES)}, got {tls!r}")
+    if fleet is not None:
+        for peer in fleet.peers:
+            if not _PEER.fullmatch(peer):
+                raise OtterError(f"a fleet upstream must be ADDRESS:PORT, got {peer!r}")
+        if any(c in fleet.path for c in '"{}\\ \t\n'):
+            raise OtterError(f"health_check/path: Caddy's health_uri cannot take "
+                             f"{fleet.path!r}")
 
 
 def render_site(deployment: str, domains: list[str], upstream_port: int | str,
                 listen_port: int | None, tls: str, hsts: bool = False,
-                upstream_dir: str | None = None, hold_seconds: int = 0) -> str:
+                upstream_dir: str | None = None, hold_seconds: int = 0,
+                fleet: Fleet | None = None) -> str:
     """The site file: each domain proxied to 127.0.0.1 at the port named by the one file in
     `upstream_dir`, read per request (502 with a plain body when there is none), or, with
     no `upstream_dir`, at `upstream_port`; with no domains, `:listen_port` on all
     interfaces. tls "auto" is Caddy's default (certificates), "internal" Caddy's own CA,
     "off" plain http. A no-domain site is plain http. Where TLS is on, Caddy itself
     redirects http to https; `hsts` adds the header there. `hold_seconds`: a request
-    that finds no release listening is retried that long (a recreate's swap)."""
+    that finds no release listening is retried that long (a recreate's swap). `fleet`
+    (balance="fleet"): `upstream_port` first, then the other targets' releases (`lb_policy
+    first`), each checked every 2 s at the health check's path; a refused connection marks
+    one down and the request tries the next at once."""
     check_name(deployment)
-    _check(domains, upstream_port, listen_port, tls)
+    _check(domains, upstream_port, listen_port, tls, fleet)
+    if fleet is not None:
+        upstream_dir = None  # the local port named literally: Caddy health-checks it
     addresses = [f"http://{d}" if tls == "off" else d for d in domains]
     return render("caddy_site.j2", deployment=deployment, domains=domains,
                   addresses=addresses, upstream_port=upstream_port,
                   listen_port=listen_port, tls=tls, hsts=hsts and tls != "off",
                   upstream_dir=upstream_dir, maintenance=include_glob(deployment, "caddy"),
-                  hold_seconds=hold_seconds)
+                  hold_seconds=hold_seconds, fleet=fleet)
 
 
 def maintenance_snippet(deployment: str, page: Page) -> str:
@@ -151,7 +167,8 @@ class CaddyProxy:
     def render(self, value: Any, site: Site) -> str:
         return render_site(site.deployment, list(site.domains), site.upstream_port,
                            site.listen_port, value.tls, value.hsts,
-                           site.upstream_dir if site.per_request else None, site.hold_seconds)
+                           site.upstream_dir if site.per_request else None, site.hold_seconds,
+                           site.fleet)
 
     def switch(self, value: Any, site: Site, content: str, folder: Path) -> Command:
         return switch(site.deployment, content,

@@ -26,7 +26,7 @@ from otterfile.render import render
 from otterfile.scripts import load
 from otterfile.run.state import PORT_PLACEHOLDER, check_name
 from otterfile.load.validate import check_choice, fail, got
-from otterfile.proxies.base import SWITCHES, Site
+from otterfile.proxies.base import SWITCHES, Fleet, Site
 from otterfile.proxies.install import FOREIGN, Install, ensure
 from otterfile.proxies.maintenance import Page, html, include_glob
 from otterfile.proxies.nginx_tls import TlsPaths, check_tls, read_tls_files, tls_paths
@@ -36,7 +36,8 @@ NJS_PACKAGE = "libnginx-mod-http-js"  # Debian and Ubuntu (22.10 on)
 NGINX_DIR = "/etc/nginx"
 # server_name takes plain names and a leading wildcard; no port, no `~` regex, no spaces
 _DOMAIN = re.compile(r"(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?")
-_UPSTREAM = re.compile(r"^\s*server 127\.0\.0\.1:([0-9]{1,5});", re.MULTILINE)
+_UPSTREAM = re.compile(r"^\s*server 127\.0\.0\.1:([0-9]{1,5})[ ;]", re.MULTILINE)
+_PEER = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[0-9.]+):([0-9]{1,5}|<port>)")
 _PLAIN = set(string.ascii_lowercase + string.digits)
 
 def identifier(deployment: str) -> str:
@@ -69,22 +70,32 @@ PART = "--- otter:part "
 def render_site(deployment: str, domains: list[str], upstream_port: int | str,
                 listen_port: int | None, tls: TlsPaths | None = None,
                 hsts: bool = False, upstream_dir: str | None = None,
-                nginx_dir: str = NGINX_DIR, hold_seconds: int = 0) -> str:
+                nginx_dir: str = NGINX_DIR, hold_seconds: int = 0,
+                fleet: Fleet | None = None) -> str:
     """The site file: port 80 for `domains` proxied to 127.0.0.1 at the port named by the
     one file in `upstream_dir`, read per request by njs (502 with a plain body when there
     is none), or, with no `upstream_dir`, at `upstream_port`; WebSocket upgrades pass.
     With no domains, `listen_port` on all interfaces for any name (the default server
     there). With `tls`: HTTPS on 443, port 80 redirects to it. `hold_seconds` (njs only):
-    a request nginx cannot pass on waits that long for the release (a recreate's swap)."""
+    a request nginx cannot pass on waits that long for the release (a recreate's swap).
+    `fleet` (balance="fleet"): the upstream names `upstream_port` and, as `backup` servers,
+    the other targets' releases; nginx's checks are passive (`max_fails=1`): a request
+    that fails on one is passed to the next, which takes it out for 2 s."""
     ident = identifier(deployment)
     _check(domains, upstream_port, listen_port)
+    if fleet is not None:
+        upstream_dir = None  # the local port named literally, beside the others
+        for peer in fleet.peers:
+            if not _PEER.fullmatch(peer):
+                raise OtterError(f"a fleet upstream must be ADDRESS:PORT, got {peer!r}")
     if tls is not None and not domains:
         raise OtterError("nginx(tls=...) needs domains: a site without domains is plain http")
     js = js_path(deployment, nginx_dir) if upstream_dir else None
     return render("nginx_site.j2", deployment=deployment, ident=ident, domains=domains,
                   upstream_port=upstream_port, listen_port=listen_port, tls=tls, hsts=hsts,
                   upstream_dir=upstream_dir, js=js, hold=hold_seconds if js else 0,
-                  hold_seconds=hold_seconds, maintenance=include_glob(deployment, "nginx"))
+                  hold_seconds=hold_seconds, maintenance=include_glob(deployment, "nginx"),
+                  fleet=fleet)
 
 
 def maintenance_snippet(deployment: str, page: Page) -> str:
@@ -190,7 +201,7 @@ class NginxProxy:
         return render_site(site.deployment, list(site.domains), site.upstream_port,
                            site.listen_port, tls_paths(site.deployment, value.tls, NGINX_DIR),
                            value.hsts, site.upstream_dir if site.per_request else None,
-                           hold_seconds=site.hold_seconds)
+                           hold_seconds=site.hold_seconds, fleet=site.fleet)
 
     def switch(self, value: Any, site: Site, content: str, folder: Path) -> Command:
         files = read_tls_files(value.tls, folder)

@@ -1,10 +1,11 @@
-"""`otter status`: what each target runs, read in one round trip, plus a health probe."""
+"""`otter status`: what each target runs, read in one round trip, plus a health probe; its
+schedules, snapshots and previews in one more (report/status_reads.py) when it has any."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
-from otterfile.report import schedules
+from otterfile.report import previews as shown_previews, schedules, snapshots as shown_snaps
 from otterfile.report.schedules import ScheduleStatus
 from otterfile.report.tables import table
 from otterfile.report.text import printable
@@ -13,6 +14,8 @@ if TYPE_CHECKING:
     from otterfile.executors.base import Executor
     from otterfile.hosts import Host
     from otterfile.load.project import DeploymentDef
+    from otterfile.run.preview import Preview
+    from otterfile.run.snapshots import Found
     from otterfile.run.state import Release
     from otterfile.run.window import Kept
 
@@ -30,6 +33,9 @@ class TargetStatus:
     maintenance: str | None = None  # the page's message while maintenance is on
     kept: Kept | None = None  # the release kept running for the rollback window
     schedules: list[ScheduleStatus] = field(default_factory=list)  # report/schedules.py
+    snapshots: Found | None = None  # its snapshots (None: none declared, or not read)
+    previews: list[Preview] | None = None  # its previews (None: no preview_domain)
+    errors: list[str] = field(default_factory=list)  # a part that could not be read
 
     def runs(self, release: Release | None) -> bool:
         """Whether `release`'s instance runs, under the runtime kind that started it."""
@@ -56,8 +62,11 @@ def read_status(dep: DeploymentDef, executor: Executor, log_lines: int = 0) -> T
                        note=kinds.assumed_note(dep, executor.host.name, reading.target) or "",
                        switch=switching.said if switching else None,
                        maintenance=reading.maintenance, kept=reading.kept)
-    if dep.schedules:
-        out.schedules = schedules.read(dep, executor)
+    from otterfile.report import status_reads
+    extras = status_reads.read(dep, executor, live.id if live else None,
+                               schedules=bool(dep.schedules or reading.schedules))
+    out.schedules, out.snapshots, out.previews, out.errors = \
+        extras.schedules, extras.snapshots, extras.previews, extras.errors
     # a read state's port is an int (a str is a plan's placeholder)
     if out.live is not None and isinstance(out.live.port, int) and out.live.port:
         out.health = _probe(dep, executor, out.live.port)
@@ -92,6 +101,10 @@ def status_record(status: TargetStatus | Exception, log_lines: int = 0) -> dict[
                          if r.status in ("live", "previous")},
             "note": status.note or None,
             "schedules": [s.record() for s in status.schedules],
+            "snapshots": [shown_snaps.record(status.snapshots, s)
+                          for s in status.snapshots.snapshots] if status.snapshots else [],
+            "previews": [shown_previews.record(p) for p in status.previews or ()],
+            "errors": status.errors,
             "log": status.log[-log_lines:] if log_lines else []}
 
 
@@ -103,6 +116,8 @@ def render_status(pairs: Sequence[tuple[DeploymentDef, Host]],
     logs: list[list[str]] = []
     notes: list[str] = []
     timed: list[list[str]] = []  # the schedules' rows
+    snaps: list[list[str]] = []  # the snapshots' rows
+    previews: dict[str, tuple[DeploymentDef, list[tuple[str, list[Preview]]]]] = {}
     for (dep, host), status in zip(pairs, results):
         if isinstance(status, Exception):
             rows.append([host.name, dep.name, "?", "", "", "", "", " ".join(str(status).split())])
@@ -119,6 +134,11 @@ def render_status(pairs: Sequence[tuple[DeploymentDef, Host]],
                      status.health, ", ".join(previous[:3]) or "-"])
         notes += [status.note] if status.note else []
         timed += schedules.rows(dep, host, status.schedules) if status.schedules else []
+        snaps += [[row[0], dep.name, *row[1:]] for row in
+                  shown_snaps.rows(host.name, status.snapshots)] if status.snapshots else []
+        if status.previews is not None:
+            previews.setdefault(dep.name, (dep, []))[1].append((host.name, status.previews))
+        notes += status.errors
         if status.maintenance is not None:
             notes.append(f"{host.name}: {dep.name} is in maintenance (503: "
                          f"{status.maintenance!r}); `otter maintenance {dep.name} off` ends it")
@@ -131,6 +151,11 @@ def render_status(pairs: Sequence[tuple[DeploymentDef, Host]],
                   "previous"], rows)
     if timed:
         text += "\n\n" + schedules.render(timed)
+    if snaps:
+        text += "\n\n" + table(["host", "deployment", *shown_snaps.HEADERS[1:]], snaps)
+    for dep, found in previews.values():
+        text += "\n\n" + "\n".join(printable(line) for line in
+                                     shown_previews.lines(dep, found))
     if notes:
         text += "\n" + "\n".join(f"note: {printable(note, keep='')}" for note in notes)
     if logs:

@@ -20,7 +20,9 @@ from otterfile.run import target
 from otterfile.run.check_judge import TargetCheck, judge
 from otterfile.run.drift import drifted, read as read_files
 from otterfile.run.engine import Engine
+from otterfile.run.fleet import peers
 from otterfile.run.lane import Lane
+from otterfile.run.state import Release
 from otterfile.run.stages import acquire
 
 MARK = "--- otter:check"
@@ -29,16 +31,20 @@ WORKERS = 16  # targets asked at once
 
 def check(engine: Engine, graph: Graph, *, drift: bool = False) -> list[TargetCheck]:
     """Acquire on the controller, then ask every target of `graph` at once, one round
-    trip each; the engine's executors stay open (the caller closes the engine). With
-    `drift`, each answer also says what differs (run/drift.py)."""
+    trip each; the engine's executors stay open (the caller closes the engine). Every
+    target is read before any is judged: a fleet's site (balance="fleet") names the other
+    targets' releases. With `drift`, each answer also says what differs (run/drift.py)."""
     notes = acquire_all(engine, graph)
     by_host: dict[str, list[Lane]] = {}
     for task in graph.order():
         if task.stage == "lock" and task.host and task.deployment:
             by_host.setdefault(task.host, []).append(engine.lane(task.deployment, task.host))
     with ThreadPoolExecutor(max_workers=max(1, min(WORKERS, len(by_host)))) as pool:
-        found = list(pool.map(lambda item: check_host(engine, item[0], item[1], notes,
-                                                      drift), by_host.items()))
+        read = dict(pool.map(lambda item: (item[0], read_host(engine, item[0], item[1], drift)),
+                             by_host.items()))
+    fleet_peers(engine, by_host, read)
+    found = [judge_host(engine, host, lanes, read[host], notes, drift)
+             for host, lanes in by_host.items()]
     return [one for host in found for one in host]
 
 
@@ -56,16 +62,53 @@ def acquire_all(engine: Engine, graph: Graph) -> dict[str, str]:
     return notes
 
 
-def check_host(engine: Engine, host: str, lanes: list[Lane], notes: dict[str, str],
-               drift: bool = False) -> list[TargetCheck]:
-    """One round trip to `host` for all its lanes; an unreachable host is one error."""
-    address = engine.host(host).address
+Sections = dict[str, tuple[int, str]]
+
+
+def read_host(engine: Engine, host: str, lanes: list[Lane],
+              drift: bool = False) -> Sections | OtterError:
+    """One round trip to `host` for all its lanes: what it answered, or why it did not."""
     try:
         result = engine.executor(host).run(read_command(engine, lanes, drift=drift))
         if not result.ok:
             raise OtterError(f"reading what it has failed (exit {result.exited}): "
                              f"{result.tail(4)}")
-        sections = parse_sections(result.stdout)
+        return parse_sections(result.stdout)
+    except OtterError as error:
+        return error
+
+
+def fleet_peers(engine: Engine, by_host: dict[str, list[Lane]],
+                read: dict[str, Sections | OtterError]) -> None:
+    """Each fleet lane's `peers`: the other targets' releases their proxies serve now."""
+    served: dict[tuple[str, str], int] = {}
+    for host, lanes in by_host.items():
+        sections = read[host]
+        for lane in lanes:
+            if lane.deployment.fleet and not isinstance(sections, OtterError):
+                dep = lane.deployment
+                reading = target.parse(dep, host, sections.get(f"{dep.name}/read", (0, ""))[1])
+                port = target.served_port(dep, reading)
+                if port is not None:
+                    served[(dep.name, host)] = port
+    for lanes in by_host.values():
+        for lane in lanes:
+            if lane.deployment.fleet:
+                lane.peers = peers(engine, lane, lambda other: _served(served, other))
+
+
+def _served(served: dict[tuple[str, str], int], lane: Lane) -> Release | None:
+    port = served.get((lane.deployment.name, lane.host.name))
+    return None if port is None else Release("served", "", port=port)
+
+
+def judge_host(engine: Engine, host: str, lanes: list[Lane], sections: Sections | OtterError,
+               notes: dict[str, str], drift: bool = False) -> list[TargetCheck]:
+    """Every lane of `host` judged from what it answered; an unreachable host is one error."""
+    address = engine.host(host).address
+    try:
+        if isinstance(sections, OtterError):
+            raise sections
         found = [judge(engine, lane, sections, notes) for lane in lanes]
         return [drifted(engine, lane, sections, one) for lane, one in zip(lanes, found)] \
             if drift else found

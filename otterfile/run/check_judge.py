@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from otterfile.run import target
+from otterfile.run import schedules, target
 from otterfile.run.fingerprint import config_of
 from otterfile.run.state import PORT_PLACEHOLDER
 from otterfile.run.switching import site_of
@@ -57,6 +57,9 @@ class TargetCheck:
     note: str | None = None
     error: str | None = None
     drift: Drift | None = None  # what differs (plan --check --exit-code: run/drift.py)
+    # schedules the target has units of that the Otterfile no longer declares (a run
+    # removes them, a no-op run too)
+    schedules: tuple[str, ...] = ()
 
 
 def judge(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
@@ -82,14 +85,15 @@ def judge(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
                        px.site_path(dep.name) if dep.proxied else None,
                        _proxy_would(dep, sections, reading),
                        lane.switching.said if dep.proxied else None,
-                       notes.get(dep.artifact.name))
+                       notes.get(dep.artifact.name),
+                       schedules=tuple(schedules.undeclared(dep, reading.schedules)))
 
 
 def _site(lane: Lane, reading: target.Reading, action: str) -> str:
     dep = lane.deployment
     if not dep.proxied:
         return "none"
-    if action == "none":
+    if action == "none" and not dep.fleet:  # a fleet site names the others: they may move
         return "unchanged"
     port = target.served_port(dep, reading)
     return site_change(reading.site, site_of(lane, port or PORT_PLACEHOLDER))

@@ -95,7 +95,9 @@ def drifted(engine: Engine, lane: Lane, sections: dict[str, tuple[int, str]],
     dep, host = lane.deployment, lane.host.name
     reading = target.parse(dep, host, sections.get(f"{dep.name}/read", (0, ""))[1])
     _, live = target.live(dep, reading)
-    changes = _release(engine, lane, reading, live, found) + _proxy(lane, found)
+    changes = _release(engine, lane, reading, live, found) + _proxy(lane, found) + \
+        [f"schedule {name}: no longer declared: a run removes its timer and service"
+         for name in found.schedules]
     diffs: list[FileDiff] = []
     if dep.proxied:
         diffs += _site(lane, reading)

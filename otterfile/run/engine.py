@@ -85,6 +85,9 @@ class Engine:
         self._guard = threading.Lock()
         self.who, self.run_id = controller_identity(), new_run_id()
         self.planned = False  # `otter plan` / --dry-run (planned_engine)
+        # where the targets' fingerprint keys are kept (run/noop.py; real_engine sets it):
+        # None, no no-op decided on the target
+        self.keys: Path | None = None
 
     def host(self, name: str | None) -> Host:
         if name is None:
@@ -127,7 +130,8 @@ class Engine:
             artifact = lane.artifact or self.artifacts.get(lane.deployment.artifact.name)
             count += (artifact is not None and artifact.digest == image_id
                       and lane.deployment.artifact.build_host == host
-                      and (not lane.failed or "ship" in lane.stage_seconds))
+                      and (not lane.failed or "ship" in lane.stage_seconds)
+                      and not lane.closed)  # a no-op decided on the target ships nothing
         return count
 
     def relay_tree(self, lane: Lane, digest: str) -> Tree:

@@ -22,13 +22,15 @@ def config_of(engine: Engine, lane: Lane, digest: str, key: str) -> str | None:
     if not key.strip():
         return None
     return fingerprint(dep, digest, engine.env.get(dep.name, dict(dep.runtime.env)), key,
-                       lane.proxy.shipped_digest(dep.proxy, engine.project.folder))
+                       lane.proxy.shipped_digest(dep.proxy, engine.project.folder),
+                       lane.host.private_address() if dep.fleet else None)
 
 
 def fingerprint(dep: DeploymentDef, digest: str, env: Env, key: str,
-                proxy_files: str | None = None) -> str:
+                proxy_files: str | None = None, private: str | None = None) -> str:
     """What makes two releases the same: artifact, env (secrets included), runtime, proxy
-    (and the digest of files it ships: a renewed certificate is a change); keyed with the
+    (and the digest of files it ships: a renewed certificate is a change), a fleet's
+    private address (its release listens there too); keyed with the
     target's root-only key, so the stored value reveals no secret."""
     values = [digest, sorted((k, v.reveal() if isinstance(v, Secret) else v)
                              for k, v in env.items()),
@@ -37,4 +39,6 @@ def fingerprint(dep: DeploymentDef, digest: str, env: Env, key: str,
         values.append(f"switch={dep.proxy.switch}")
     if proxy_files:
         values.append(proxy_files)
+    if dep.fleet:  # only then: the fingerprints of balance="local" stay the same
+        values.append(f"balance=fleet private={private}")
     return hmac.new(key.strip().encode(), repr(values).encode(), "sha256").hexdigest()[:16]

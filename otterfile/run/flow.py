@@ -22,6 +22,7 @@ from otterfile.transfer.ship import ship as ship_artifact
 
 if TYPE_CHECKING:
     from otterfile.artifacts.base import Artifact
+    from otterfile.executors.base import Result
     from otterfile.plan.graph import Task
     from otterfile.run.engine import Engine
     from otterfile.run.lane import Lane
@@ -100,7 +101,8 @@ def start_spec(engine: Engine, lane: Lane, artifact: Artifact, release_id: str) 
     return StartSpec(dep.name, release_id, artifact,
                      files.render_env_file(dict(env)) if env else None, env_file,
                      dep.stop_seconds, rt.port(dep.runtime.value) if dep.recreate else None,
-                     store.started_record(dep.name, artifact.digest))
+                     store.started_record(dep.name, artifact.digest),
+                     lane.host.private_address() if dep.fleet else None)
 
 
 def _stop_for_recreate(engine: Engine, lane: Lane, task: Task, live: Release) -> None:
@@ -135,9 +137,10 @@ def health(engine: Engine, lane: Lane, task: Task) -> None:
 
 def retire(engine: Engine, lane: Lane, task: Task) -> None:
     """Stop the old release after a drain, prune artifacts past keep_releases; one trip
-    (none after a rollback inside the window: the switch's round trip did it)."""
+    (none after a rollback inside the window: the switch's round trip did it). A no-op
+    removes only the units of schedules no longer declared, in a trip of its own."""
     if lane.noop:
-        return
+        return schedules.drop_stale(engine, lane, task)
     if lane.back is not None:
         from otterfile.run.instant import retired
         return retired(engine, lane, task)
@@ -145,7 +148,7 @@ def retire(engine: Engine, lane: Lane, task: Task) -> None:
     command = sequence(*steps, _state_write(lane.deployment.name, lane.state),
                        description="retire the old release")
     done = checked(engine.executor(task.host), command, "retiring")
-    said_retired(engine, lane, task, keep, done.stderr)
+    said_retired(engine, lane, task, keep, done)
 
 
 def retire_steps(engine: Engine, lane: Lane) -> tuple[list[Command], Release | None]:
@@ -168,8 +171,11 @@ def retire_steps(engine: Engine, lane: Lane) -> tuple[list[Command], Release | N
 
 
 def said_retired(engine: Engine, lane: Lane, task: Task, keep: Release | None,
-                 stderr: str) -> None:
-    """What the retire command said: no systemd-run there (retired, not kept), or kept."""
+                 done: Result) -> None:
+    """What the retire command said: the schedules' units it removed, no systemd-run there
+    (retired, not kept), or kept."""
+    schedules.said(engine, task, done.stdout)
+    stderr = done.stderr
     for line in stderr.splitlines():
         if line.startswith("otter: warning: "):
             engine.emit(task, "info", line.removeprefix("otter: "))

@@ -64,7 +64,7 @@ def switch_back(engine: Engine, lane: Lane, task: Task, switch: Command) -> Resu
         return Result(switch, code, out, result.stderr, result.duration, result.host)
     unlocked = parts.get("unlock", (-1, ""))[0] in (0, 3)  # 3: not ours any more
     if unlocked:
-        lane.lock.released()
+        lane.lock.released_there()
     code, out = parts.get("retire", (result.exited, ""))
     lane.back = SwitchedBack(Result(retire, code, out, result.stderr, result.duration,
                                     result.host), after, keep, unlocked)
@@ -103,4 +103,4 @@ def retired(engine: Engine, lane: Lane, task: Task) -> None:
         said = back.retire.tail(8) or back.retire.tail(8, "stdout")
         raise OtterError(f"{engine.executor(task.host).host.name}: retiring failed (exit "
                          f"{back.retire.exited}): {said}")
-    said_retired(engine, lane, task, back.keep, back.retire.stderr)
+    said_retired(engine, lane, task, back.keep, back.retire)

@@ -36,6 +36,8 @@ class Lane:
     # (runtime kind, name) of the instances running when the lock was taken
     running: frozenset[tuple[str, str]] = frozenset()
     noop: bool = False  # the live release already is this artifact and config
+    # the target decided the no-op, logged it and released the lock (run/noop.py)
+    closed: bool = False
     key: str = ""  # the target's fingerprint key (read at lock time)
     # chain ids of the image layers the target holds (read at lock time); None: unknown
     layers: frozenset[str] | None = None
@@ -57,8 +59,13 @@ class Lane:
     kept: Kept | None = None  # the release kept for the rollback window (run/window.py)
     reused: bool = False  # a rollback to the kept release: nothing started, its instance serves
     back: SwitchedBack | None = None  # its switch's round trip retired, logged, unlocked
+    # the schedules the target had units of at lock time (run/schedules.py); None: not read
+    schedules: tuple[str, ...] | None = None
     # strategy="recreate": the live release this run stopped (started again on a failure)
     stopped: Release | None = None
+    # balance="fleet": the other targets' releases its proxy site names, ADDRESS:PORT
+    # (run/fleet.py: set at the switch, the fleet stage and by `plan --check`)
+    peers: tuple[str, ...] = ()
 
     @property
     def runtime(self) -> Runtime:

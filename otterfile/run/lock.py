@@ -78,21 +78,23 @@ class DeployLock:
         return self._acquire(None, wait_seconds, poll_seconds)[0]
 
     def acquire_then(self, then: Command, wait_seconds: float = 0,
-                     poll_seconds: float = 2) -> tuple[LockInfo | None, Result]:
+                     poll_seconds: float = 2, unless: Command | None = None
+                     ) -> tuple[LockInfo | None, Result]:
         """`acquire`, and run `then` once the lock is ours, in the same round trip: (the
         dead holder's info or None, `then`'s result, which the caller checks). `then` never
-        runs without the lock; a held lock raises LockHeld as `acquire` does."""
-        took_over, result = self._acquire(then, wait_seconds, poll_seconds)
+        runs without the lock; a held lock raises LockHeld as `acquire` does. `unless`
+        (commands.lock.acquire_then) runs before `then` and may answer instead of it."""
+        took_over, result = self._acquire(then, wait_seconds, poll_seconds, unless)
         if result is None:  # this very run held it already: `then` on its own
             result = self.executor.run(then)
         return took_over, result
 
-    def _acquire(self, then: Command | None, wait_seconds: float,
-                 poll_seconds: float) -> tuple[LockInfo | None, Result | None]:
+    def _acquire(self, then: Command | None, wait_seconds: float, poll_seconds: float,
+                 unless: Command | None = None) -> tuple[LockInfo | None, Result | None]:
         command = commands.acquire(self.deployment, holder=self.holder, pid=os.getpid(),
                                    run_id=self.run_id, stale_seconds=self.stale_seconds,
                                    base=self.base)
-        both = commands.acquire_then(command, then) if then is not None else None
+        both = commands.acquire_then(command, then, unless) if then is not None else None
         started, told = self._clock(), False
         while True:
             if both is None or then is None:
@@ -164,12 +166,14 @@ class DeployLock:
 
     def release_command(self) -> Command:
         """The command that removes the lock, for a caller that runs it in a round trip
-        of its own and then calls `released` (the heartbeat beats on until then: the round
-        trip may take a while, and a beat after the removal changes nothing)."""
+        of its own and then calls `released_there` (the heartbeat beats on until then: the
+        round trip may take a while, and a beat after the removal changes nothing)."""
         return commands.release(self.deployment, self.run_id, base=self.base)
 
-    def released(self) -> None:
-        """The command of `release_command` ran: the lock is no longer held."""
+    def released_there(self) -> None:
+        """The target released the lock itself: in the round trip that took it (a no-op
+        decided there, run/noop.py) or in one of the caller's (`release_command`); the
+        heartbeat stops, nothing is sent."""
         self._stop_heartbeat()
         self.held = False
 

@@ -1,7 +1,7 @@
 """Preview deployments on the targets: which previews of a deployment a host has (their
 labels and preview.json), the expiry armed after a preview deploys (a transient systemd
-timer running the preview's removal, written beside its state), and its disarming when
-`otter remove NAME --preview LABEL` takes the preview away first."""
+timer running the preview's removal under its deploy lock, written beside its state), and
+its disarming when `otter remove NAME --preview LABEL` takes the preview away first."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from otterfile.command import Command, script, sequence
+from otterfile.command import Command, script
+from otterfile.commands import lock as locks
 from otterfile.errors import OtterError
 from otterfile.load.previews import preview_name
 from otterfile.run.state import DEFAULT_BASE, state_dir
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 LIST_SCRIPT = load("preview/list.sh")
 ARM_SCRIPT = load("preview/arm.sh")
+EXPIRE_SCRIPT = load("preview/expire.sh")
+RETRY_SECONDS = 30  # a locked-out expiry (a run holds the preview) tries again after this
 
 
 @dataclass(frozen=True)
@@ -73,21 +76,38 @@ def refused(labels: Sequence[str], label: str, limit: int) -> str | None:
             f"`otter remove NAME --preview LABEL`")
 
 
+def expiry(preview: str, removal: Command, after: Command, *, host: str = "",
+           base: str = DEFAULT_BASE) -> Command:
+    """What the expiry timer runs: `removal` under the preview's deploy lock (held by
+    another run: exit 75, retried), then `after` (the state folder, when empty)."""
+    run_id = f"expire-{preview}"
+    take = locks.acquire(preview, holder=f"the expiry timer of {preview}{host}", pid=0,
+                         run_id=run_id, base=base)
+    return script(EXPIRE_SCRIPT, args=[take.shell_line(),
+                                       locks.heartbeat(preview, run_id, base=base).shell_line(),
+                                       removal.shell_line(),
+                                       locks.release(preview, run_id, base=base).shell_line(),
+                                       after.shell_line()],
+                  ok_codes=(0, 75), description=f"expire {preview} under its lock")
+
+
 def arm(preview: DeploymentDef, removal: Command, seconds: int, label: str,
         now: float | None = None, base: str = DEFAULT_BASE) -> Command:
-    """Write preview.json and the removal beside the preview's state, and (re)start the
-    timer that runs it `seconds` from now."""
+    """Write preview.json and the removal (`expiry`) beside the preview's state, and
+    (re)start the timer that runs it `seconds` from now."""
     expires = (time.time() if now is None else now) + seconds
     meta = json.dumps({"label": label, "domain": preview.domains[0], "expires": int(expires)})
     return script(ARM_SCRIPT, args=[state_dir(preview.name, base), timer_unit(preview.name),
-                                     str(seconds), meta, removal.shell_line()],
+                                     str(seconds), meta, removal.shell_line(),
+                                     str(RETRY_SECONDS)],
                   description=f"arm the expiry of {preview.name} in {seconds}s")
 
 
 def disarm(preview: str) -> Command:
-    """Stop the expiry timer of `preview` (none armed: nothing to do)."""
+    """Stop the expiry timer of `preview` (none armed: nothing to do), and its service
+    waiting to retry (run under the preview's lock: no expiry is removing it)."""
     unit = timer_unit(preview)
-    return script('systemctl stop "$1.timer" >/dev/null 2>&1; '
+    return script('systemctl stop "$1.timer" "$1.service" >/dev/null 2>&1; '
                   'systemctl reset-failed "$1.timer" "$1.service" >/dev/null 2>&1; exit 0',
                   args=[unit], description=f"stop the expiry timer {unit}.timer")
 
@@ -98,7 +118,8 @@ def arm_after_deploy(preview: DeploymentDef, executor: Executor, seconds: int,
     `seconds`; returns the expiry (epoch seconds)."""
     from otterfile.run import remove as removal
     found = removal.inspect(preview, executor)
-    gone = sequence(removal.removal(preview, found), removal.forget_folder(preview.name))
+    gone = expiry(preview.name, removal.removal(preview, found),
+                  removal.forget_folder(preview.name), host=f" on {executor.host.name}")
     now = time.time()
     result = executor.run(arm(preview, gone, seconds, label, now=now))
     if not result.ok:
@@ -107,5 +128,5 @@ def arm_after_deploy(preview: DeploymentDef, executor: Executor, seconds: int,
     return now + seconds
 
 
-__all__ = ["Preview", "arm", "arm_after_deploy", "disarm", "listing", "parse", "preview_name",
-           "read", "refused", "timer_unit"]
+__all__ = ["Preview", "arm", "arm_after_deploy", "disarm", "expiry", "listing", "parse",
+           "preview_name", "read", "refused", "timer_unit"]

@@ -80,6 +80,7 @@ def _take_reading(engine: Engine, lane: Lane, task: Task, reading: Reading) -> N
     """What the ship and switch stages use of the read: the key, old proxy sites, the room,
     the layers held and the probe's answer."""
     lane.key, lane.old_sites = reading.key, reading.old_sites
+    lane.schedules = reading.schedules
     lane.space = space.parse(reading.space or "")  # none: there, or not sent
     # no listing (it did not run): unknown, the image ships whole; garbage lists nothing
     lane.layers = lane.runtime.parse_layers(reading.layers) \

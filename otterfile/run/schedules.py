@@ -6,7 +6,9 @@ folder): a deploy points it at the new release in retire's round trip, before th
 stops, so a run that started before keeps its release to the end and the next one gets the
 new. The timers are placed by the `schedules` task of each target, after every target's
 lane has ended: on="all" on each, on="one" on the first target in the deployment's order
-that is up in this run, and removed from the others this run reaches.
+that is up in this run, and removed from the others this run reaches. The units of a
+schedule the Otterfile no longer declares (the target read lists them) go in retire's
+round trip, or in one of their own when the run is a no-op (`drop_stale`).
 """
 from __future__ import annotations
 
@@ -30,12 +32,21 @@ if TYPE_CHECKING:
 UNIT_DIR = "/etc/systemd/system"
 INSTALL_SCRIPT = load("schedule/install.sh")
 STATUS_SCRIPT = load("schedule/status.sh")
+LIST_SCRIPT = load("schedule/list.sh")
+DROP_SCRIPT = load("schedule/drop.sh")
+REMOVED = "schedule removed "  # drop.sh's line per schedule whose units it removed
 Units = list[tuple[str, str, str]]  # (schedule, service text, timer text)
 
 
 def unit_name(deployment: str, schedule: str) -> str:
     """`otter-<deployment>:<schedule>` (no release unit has a ':', no name either)."""
     return f"otter-{check_name(deployment)}:{check_name(schedule, 'schedule')}"
+
+
+def leftovers_glob(deployment: str) -> str:
+    """Every schedule unit of the deployment on a target, as a shell glob: a no-op decided on
+    the target (run/noop.py) is refused while any is there, so retire removes those dropped."""
+    return f"{UNIT_DIR}/otter-{check_name(deployment)}:*"
 
 
 def lock_dir(deployment: str) -> str:
@@ -79,13 +90,55 @@ def remove(deployment: str) -> Command:
     return install(deployment, [], {}, prune=True)
 
 
+def listing(deployment: str) -> Command:
+    """Read-only: the schedules `deployment` has units of, a name a line (the target read's
+    `--- otter:schedules` part, run/target.py)."""
+    return script(LIST_SCRIPT, args=[UNIT_DIR, deployment],
+                  description=f"schedule units of {deployment}")
+
+
+def undeclared(dep: DeploymentDef, found: tuple[str, ...] | None) -> list[str]:
+    """The schedules a target has units of that `dep` no longer declares (None: not read)."""
+    declared = {s.name for s in dep.schedules}
+    return sorted(n for n in found or () if n not in declared)
+
+
+def drop(deployment: str, names: list[str]) -> Command:
+    """The units of the schedules `names` stopped and removed (a run in progress ends on
+    its own); prints `schedule removed NAME` for each."""
+    return script(DROP_SCRIPT, args=[UNIT_DIR, lock_dir(deployment), deployment, *names],
+                  description=f"remove the schedules {deployment} no longer declares: "
+                              f"{', '.join(names)}")
+
+
+def drop_stale(engine: Engine, lane: Lane, task: Task) -> None:
+    """A no-op run's own round trip removing the units of undeclared schedules."""
+    stale = undeclared(lane.deployment, lane.schedules)
+    if not stale or engine.cancel.is_set():
+        return
+    done = checked(engine.executor(task.host), drop(lane.deployment.name, stale),
+                   "removing undeclared schedules")
+    said(engine, task, done.stdout)
+
+
+def said(engine: Engine, task: Task, stdout: str) -> None:
+    """The `schedule removed NAME` lines of a drop, said once."""
+    gone = [line.removeprefix(REMOVED) for line in stdout.splitlines()
+            if line.startswith(REMOVED)]
+    if gone:
+        engine.emit(task, "info", "schedules no longer declared, removed: " + ", ".join(gone))
+
+
 def at_switch(engine: Engine, lane: Lane) -> list[Command]:
-    """The services pointed at the new release, timers as they are: retire's first step."""
+    """The units of schedules no longer declared removed, the services pointed at the new
+    release, timers as they are: retire's first steps."""
     dep = lane.deployment
+    stale = undeclared(dep, lane.schedules)
+    steps = [drop(dep.name, stale)] if stale else []
     if not dep.schedules or lane.release is None:
-        return []
-    return [install(dep.name, units(dep, lane.release, _has_env(engine, dep)), {},
-                    prune=False)]
+        return steps
+    return steps + [install(dep.name, units(dep, lane.release, _has_env(engine, dep)), {},
+                            prune=False)]
 
 
 def place(engine: Engine, lane: Lane, task: Task) -> None:

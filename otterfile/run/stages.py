@@ -9,11 +9,7 @@ from otterfile.errors import OtterError
 from otterfile.plan.graph import Task
 from otterfile.run.lock import DeployLock
 from otterfile.run.deploy_log import log_record
-from otterfile.run.contracts import check_rollback
-from otterfile.run.state import rollback_target
-from otterfile.run import flow, recover, schedules, snapshots, switching, window
-from otterfile.run.abort import abort
-from otterfile.run.steps import run_step
+from otterfile.run import noop, recover
 
 if TYPE_CHECKING:
     from otterfile.run.lock_holder import LockInfo
@@ -23,6 +19,8 @@ if TYPE_CHECKING:
     from otterfile.run.lane import Lane
 
 ABORTS = ("start", "health", "switch")  # a failure here removes the new release
+# The stages after the lock import their modules when they first run: a no-op decided on
+# the target (run/noop.py) never loads the flow, the transfer or the steps.
 
 
 def acquire(engine: Engine, task: Task) -> None:
@@ -56,12 +54,22 @@ def lock(engine: Engine, lane: Lane, task: Task) -> None:
                     f"{engine.lock_wait:g}s", holder=held.holder, pid=held.pid, run=held.run)
     lane.lock = DeployLock(engine.executor(task.host), lane.deployment.name,
                            run_id=engine.run_id, on_wait=waiting)
-    took_over, read = lane.lock.acquire_then(recover.state_read(engine, lane, task),
-                                             wait_seconds=engine.lock_wait)
+    unless = noop.command(engine, lane)  # the no-op decided there, in this trip
+    took_over, result = lane.lock.acquire_then(recover.state_read(engine, lane, task),
+                                               wait_seconds=engine.lock_wait, unless=unless)
     if took_over:
         engine.emit(task, "info", f"took over a stale lock of {took_over.holder}")
+    live = noop.answer(result) if unless is not None else None
+    if live is not None:
+        lane.lock.released_there()
+        lane.noop = lane.closed = True
+        engine.emit(task, "info", f"{live} is live with this artifact and config: nothing "
+                    "to do (decided on the target, which released the lock)")
+        return
     try:
-        recover.recover(engine, lane, task, read)
+        recover.recover(engine, lane, task, result)
+        if engine.keys is not None and noop.eligible(engine, lane):  # the next run's no-op
+            noop.keep_key(engine.keys, lane.deployment.name, lane.host.name, lane.key)
         if engine.rollback:
             _choose_rollback(engine, lane, task)
     except BaseException:  # unlock runs only after a lock that succeeded: release it here
@@ -72,6 +80,9 @@ def lock(engine: Engine, lane: Lane, task: Task) -> None:
 def _choose_rollback(engine: Engine, lane: Lane, task: Task) -> None:
     """For `otter rollback`: the release to make live again becomes this lane's artifact."""
     from otterfile.artifacts.base import Artifact
+    from otterfile.run import window
+    from otterfile.run.contracts import check_rollback
+    from otterfile.run.state import rollback_target
     release = rollback_target(lane.state, engine.rollback_to)
     if lane.previous is not None and release.id == lane.previous.id:
         raise OtterError(f"{task.host}: release {release.id} is live already")
@@ -138,6 +149,7 @@ def unlock(engine: Engine, lane: Lane, task: Task) -> None:
     record = None
     try:
         if lane.failed and lane.failed.startswith("step "):  # a step failed before switch
+            from otterfile.run.abort import abort
             abort(engine, lane, task)
         artifact = lane.artifact or engine.artifacts.get(lane.deployment.artifact.name)
         if artifact is not None:
@@ -153,10 +165,54 @@ def unlock(engine: Engine, lane: Lane, task: Task) -> None:
             engine.executor(task.host).run(record)
 
 
-LANE_STAGES = {"lock": lock, "ship": flow.ship, "start": flow.start, "health": flow.health,
-               "switch": switching.switch, "retire": flow.retire,
-               "snapshot": snapshots.snapshot, "restore": snapshots.restore,
-               "schedules": schedules.place}
+def _ship(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import flow
+    flow.ship(engine, lane, task)
+
+
+def _start(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import flow
+    flow.start(engine, lane, task)
+
+
+def _health(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import flow
+    flow.health(engine, lane, task)
+
+
+def _switch(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import switching
+    switching.switch(engine, lane, task)
+
+
+def _fleet(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import fleet
+    fleet.update(engine, lane, task)
+
+
+def _retire(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import flow
+    flow.retire(engine, lane, task)
+
+
+def _snapshot(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import snapshots
+    snapshots.snapshot(engine, lane, task)
+
+
+def _restore(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import snapshots
+    snapshots.restore(engine, lane, task)
+
+
+def _schedules(engine: Engine, lane: Lane, task: Task) -> None:
+    from otterfile.run import schedules
+    schedules.place(engine, lane, task)
+
+
+LANE_STAGES = {"lock": lock, "ship": _ship, "start": _start, "health": _health,
+               "switch": _switch, "fleet": _fleet, "retire": _retire, "snapshot": _snapshot,
+               "restore": _restore, "schedules": _schedules}
 
 
 def perform(engine: Engine, task: Task) -> None:
@@ -164,9 +220,12 @@ def perform(engine: Engine, task: Task) -> None:
     if task.stage == "acquire":
         return acquire(engine, task)
     if task.stage == "step":
+        from otterfile.run.steps import run_step
         run_step(engine, task)  # what a step function returns is not used
         return
     lane = engine.lane(task.deployment or "", task.host or "")
+    if lane.closed:  # a no-op decided on the target: logged and unlocked there, all done
+        return None
     if task.stage == "unlock":
         return unlock(engine, lane, task)
     started = time.monotonic()
@@ -174,6 +233,7 @@ def perform(engine: Engine, task: Task) -> None:
         LANE_STAGES[task.stage](engine, lane, task)
     except BaseException as error:
         lane.failed = lane.failed or task.stage
+        from otterfile.run.abort import abort
         back = abort(engine, lane, task) if task.stage in ABORTS else None
         if back and isinstance(error, OtterError):  # recreate: the old release is back
             raise OtterError(f"{error}; {back}") from error

@@ -9,7 +9,8 @@ from otterfile.errors import OtterError
 from otterfile.proxies.base import EXIT_INVALID, EXIT_MISSING, EXIT_RELOAD, Site
 from otterfile.run.state import mark_live
 from otterfile.run.state_file import format_state
-from otterfile.run import handover
+from otterfile.run import fleet, handover
+from otterfile.run.fleet import fleet_of
 
 if TYPE_CHECKING:
     from otterfile.command import Command
@@ -21,14 +22,17 @@ if TYPE_CHECKING:
 
 
 def site_of(lane: Lane, port: int | str) -> str:
-    return lane.proxy.render(lane.deployment.proxy, _site(lane, port))
+    return lane.proxy.render(lane.deployment.proxy, site_for(lane, port))
 
 
-def _site(lane: Lane, port: int | str) -> Site:
+def site_for(lane: Lane, port: int | str) -> Site:
+    """What the lane's proxy serves with the release on `port` live (a fleet's site names
+    it and `lane.peers`: run/fleet.py)."""
     dep = lane.deployment
     listen = None if dep.domains else lane.runtime.port(dep.runtime.value)
-    return Site(dep.name, dep.domains, port, listen, lane.switching.per_request,
-                dep.hold_seconds if dep.recreate else 0)
+    return Site(dep.name, dep.domains, port, listen,
+                lane.switching.per_request and not dep.fleet,
+                dep.hold_seconds if dep.recreate else 0, fleet_of(lane))
 
 
 def switch(engine: Engine, lane: Lane, task: Task) -> None:
@@ -42,7 +46,7 @@ def switch(engine: Engine, lane: Lane, task: Task) -> None:
         return
     assert lane.release is not None and lane.release.port is not None  # start ran
     command = switch_command(engine, lane)
-    if lane.reused:
+    if lane.reused and not lane.deployment.fleet:  # a fleet's retires wait for its stage
         from otterfile.run.instant import switch_back
         result = switch_back(engine, lane, task, command)
     else:
@@ -58,7 +62,9 @@ def switch_command(engine: Engine, lane: Lane) -> Command:
     live = mark_live(lane.state, lane.release.id)
     if not dep.proxied:  # served on its own port of 127.0.0.1: no proxy to switch
         return states.write_state(dep.name, format_state(live))
-    site = _site(lane, lane.release.port)
+    if dep.fleet:  # the others' releases live at lock time run on until the retires
+        lane.peers = fleet.peers(engine, lane, fleet.live_at_lock)
+    site = site_for(lane, lane.release.port)
     command = px.switch(dep.proxy, site, site_of(lane, lane.release.port),
                         engine.project.folder)
     if lane.old_sites:  # the proxy kind changed: the old one hands its ports over
@@ -91,10 +97,10 @@ def took(engine: Engine, lane: Lane, task: Task, result: Result) -> None:
             raise OtterError(f"{host}: {px.name} serves {lane.release.id}, but "
                              f"writing the release state failed: {result.tail(3)}")
         return
-    raise OtterError(_switch_failed(host, px, lane.release.id, result))
+    raise OtterError(switch_failed(host, px, lane.release.id, result))
 
 
-def _switch_failed(host: str, px: Proxy, release: str, result: Result) -> str:
+def switch_failed(host: str, px: Proxy, release: str, result: Result) -> str:
     """What a failed switch means, naming the host and the proxy; the live release stays."""
     said = result.tail(8) or result.tail(8, "stdout")
     if result.exited == states.EXIT_STATE:

@@ -17,7 +17,7 @@ from otterfile.proxies.maintenance import parse_message
 from otterfile.proxies.base import Switching, parse_switching, served_port as served_port_of
 from otterfile.scripts import load
 from otterfile.run.state import Release, State, mark_live, upstream_dir
-from otterfile.run import handover, kinds, space, window
+from otterfile.run import handover, kinds, schedules, space, window
 from otterfile.run.kinds import named_by_otter
 
 if TYPE_CHECKING:
@@ -33,9 +33,10 @@ PROBE_MARK = "--- otter:probe"
 LAYERS_MARK = "--- otter:layers"
 MAINTENANCE_MARK = "--- otter:maintenance"
 FILES_MARK = "--- otter:files"
+SCHEDULES_MARK = "--- otter:schedules"
 MARKS = (KEY_MARK, SITE_MARK, UPSTREAM_MARK, STARTED_MARK, SWITCH_MARK, handover.MARK,
          MAINTENANCE_MARK, window.MARK, PROBE_MARK, LAYERS_MARK, space.SPACE_MARK,
-         FILES_MARK)
+         FILES_MARK, SCHEDULES_MARK)
 # read-only: the fingerprint key when there is one (none: no release was ever made here)
 CAT_KEY = 'cat "$1" 2>/dev/null; exit 0'
 
@@ -57,6 +58,7 @@ class Reading:
     maintenance: str | None = None  # maintenance mode's message while it is on
     kept: window.Kept | None = None  # the release kept for the rollback window
     files: str | None = None  # the generated files' read (run/drift.py parses it)
+    schedules: tuple[str, ...] | None = None  # the schedules it has units of (names)
 
     @property
     def state(self) -> State:
@@ -72,7 +74,7 @@ def command(dep: DeploymentDef, *, key: Command | None = None, probe: Command | 
     file, the started records, how the proxy switches (behind one); with `sites` (default:
     behind a proxy) other proxy kinds' sites of the deployment; `probe`, `layers` and `room`
     when given (layers and room only when the probe did not find the artifact); `files`: the
-    generated files' read (run/drift.py), last."""
+    generated files' read (run/drift.py); then the schedules it has units of."""
     px, sites = dep.proxy_kind, dep.proxied if sites is None else sites
     read = kinds.read_state(dep, log_lines=log_lines, every=every)
     return script(load("read-target.sh"),
@@ -83,7 +85,7 @@ def command(dep: DeploymentDef, *, key: Command | None = None, probe: Command | 
                         layers.shell_line() if layers else "",
                         probe.shell_line() if probe else "", room,
                         store.started_dir(dep.name), files.shell_line() if files else "",
-                        *read.argv],
+                        schedules.listing(dep.name).shell_line(), *read.argv],
                   description=f"read state of {dep.name}")
 
 
@@ -116,7 +118,12 @@ def parse(dep: DeploymentDef, host: str, stdout: str) -> Reading:
                    handover.parse(parts.get(handover.MARK, "")), parts.get(PROBE_MARK),
                    parts.get(LAYERS_MARK), parts.get(space.SPACE_MARK),
                    parse_message(parts.get(MAINTENANCE_MARK)),
-                   window.parse(parts.get(window.MARK)), parts.get(FILES_MARK))
+                   window.parse(parts.get(window.MARK)), parts.get(FILES_MARK),
+                   _names(parts.get(SCHEDULES_MARK)))
+
+
+def _names(part: str | None) -> tuple[str, ...] | None:
+    return None if part is None else tuple(part.split())
 
 
 def complete(dep: DeploymentDef, executor: Executor, reading: Reading,

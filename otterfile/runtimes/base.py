@@ -30,6 +30,9 @@ class StartSpec:
     # written first: the store's record that this deployment started the artifact (see
     # commands/store.STARTED); "" writes none
     record: str = ""
+    # balance="fleet": the port is published on this private address too (the other
+    # targets' proxies reach it there); None: on 127.0.0.1 alone
+    private: str | None = None
 
     @property
     def port_range(self) -> tuple[int, int] | None:
@@ -70,6 +73,10 @@ class Runtime(Protocol):
 
     def warnings(self, value: Any) -> list[str]:
         """What `plan` and `run` should warn about (a service run as root), if anything."""
+
+    def publishes_privately(self) -> bool:
+        """Whether `start` publishes the release's port on a private address too when
+        StartSpec.private names one (Deployment(balance="fleet") needs it)."""
 
     def port(self, value: Any) -> int:
         """The port the service listens on inside its instance."""
@@ -134,6 +141,10 @@ class Runtime(Protocol):
         """Every instance of the deployment, running or not (`parse_listing`)."""
 
     def parse_listing(self, stdout: str) -> list[Instance]: ...
+
+    def runs(self, deployment: str) -> Command:
+        """Read-only, for a no-op decided on the target (lock/unchanged.sh): one line per
+        instance of the deployment, `NAME running` for one that runs (another word else)."""
 
     def stop(self, instance: str, *, drain_seconds: float, stop_seconds: float) -> Command:
         """Stop after `drain_seconds` of serving in-flight requests; kill it when it has not

@@ -47,6 +47,9 @@ class ContainerRuntime:
     def unsupported(self, value: Any) -> str | None:
         return None
 
+    def publishes_privately(self) -> bool:
+        return True  # a second `-p PRIVATE:PORT:PORT` (scripts/container/start.sh)
+
     def accepts(self, value: Any) -> bool:
         return isinstance(value, model.Docker)  # podman(...) is a docker(...) by its fields
 
@@ -119,7 +122,8 @@ class ContainerRuntime:
             container_port=value.port, env=spec.env, env_file=spec.env_file,
             volumes=value.volumes, options=value.options, command=value.command,
             init=value.init, record=spec.record, port_range=spec.port_range or PORT_RANGE,
-            tries=1 if spec.port_range else c.START_TRIES)  # one port: no next one to try
+            tries=1 if spec.port_range else c.START_TRIES,  # one port: no next one to try
+            private=spec.private)
 
     def parse_started(self, stdout: str) -> int | str:
         return c.parse_started(stdout)
@@ -135,6 +139,9 @@ class ContainerRuntime:
 
     def parse_listing(self, stdout: str) -> list[Instance]:
         return c.parse_containers(stdout)
+
+    def runs(self, deployment: str) -> Command:
+        return c.running_containers(self.engine, deployment)
 
     def stop(self, instance: str, *, drain_seconds: float, stop_seconds: float) -> Command:
         return c.stop_container(self.engine, instance, drain_seconds=drain_seconds,

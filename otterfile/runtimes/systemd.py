@@ -68,6 +68,9 @@ class SystemdRuntime:
     def unsupported(self, value: Any) -> str | None:
         return None
 
+    def publishes_privately(self) -> bool:
+        return False  # the service binds where its command says
+
     def accepts(self, value: Any) -> bool:
         return isinstance(value, model.Systemd)
 
@@ -164,6 +167,9 @@ class SystemdRuntime:
 
     def parse_listing(self, stdout: str) -> list[Instance]:
         return systemd_status.parse_units(stdout)
+
+    def runs(self, deployment: str) -> Command:
+        return systemd_status.running_units(deployment)
 
     def stop(self, instance: str, *, drain_seconds: float, stop_seconds: float) -> Command:
         return s.stop_unit(instance, drain_seconds=drain_seconds, stop_seconds=stop_seconds)

@@ -4,8 +4,9 @@
 # proxy switches here, other proxy kinds' sites of the deployment and, for an artifact the
 # ship stage will send, whether the target has it, which image layers it holds and the
 # room where it lands, the maintenance flag, the release kept for the rollback window and,
-# for `plan --check --exit-code`, the files otter generated for it (run/drift.py). Each part
-# after a marker line; an empty shell line skips its part.
+# for `plan --check --exit-code`, the files otter generated for it (run/drift.py) and, last,
+# the schedules it has units of (schedule/list.sh). Each part after a marker line; an empty
+# shell line skips its part.
 site=$1     # the proxy's site file of the deployment
 updir=$2    # its upstream folder (the port file)
 key=$3      # shell line: print the fingerprint key, or ""
@@ -16,7 +17,8 @@ probe=$7    # shell line: does the target have the artifact, or ""
 room=$8     # shell line: where the artifact lands and the room there (run/space.py), or ""
 started=$9  # the folder of the deployment's started-artifact records (commands/store.py)
 files=${10} # shell line: print the files otter generated (read-files.sh), or ""
-shift 10    # the rest: the release-state read's argv (state/releases.sh)
+units=${11} # shell line: list the deployment's schedule units (schedule/list.sh), or ""
+shift 11    # the rest: the release-state read's argv (state/releases.sh)
 k=$(sh -c "$key") || exit 1
 printf '%s\n' "$k"  # the key file ends without a newline: the marker starts a line
 echo "--- otter:key"
@@ -51,4 +53,5 @@ case $found in present | tagged) layers="" room="" ;; esac
 if [ -n "$layers" ]; then echo "--- otter:layers"; sh -c "$layers"; fi
 if [ -n "$room" ]; then echo "--- otter:space"; sh -c "$room"; fi
 if [ -n "$files" ]; then echo "--- otter:files"; sh -c "$files"; fi
+if [ -n "$units" ]; then echo "--- otter:schedules"; sh -c "$units"; fi
 exit 0

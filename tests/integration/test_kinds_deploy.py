@@ -1,6 +1,7 @@
 """The second runtime and the second proxy through the same flow, on real test hosts:
 podman behind Caddy, docker behind nginx, each deployed, redeployed, refused when unhealthy
-(the old release still answers) and rolled back."""
+(the old release still answers) and rolled back; a no-op in between is decided on the
+targets."""
 from __future__ import annotations
 
 import pytest
@@ -40,6 +41,9 @@ def test_deploy_redeploy_refuse_and_roll_back(tmp_path, clean_targets, kind):
         assert len(names(t, runtime)) == 1 and names(t, other) == []
         init = on(t, runtime, "inspect", "-f", "{{.HostConfig.Init}}", names(t, runtime)[0])
         assert init.stdout.strip() == "true", init.stdout + init.stderr  # an init as PID 1
+    again = otter(tmp_path, "run", "production")  # decided on each target (run/noop.py)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.count("nothing to do (decided on the target") == 2, again.stdout
 
     write_app(tmp_path / "app", "v2")
     second = otter(tmp_path, "run", "production")

@@ -1,9 +1,13 @@
 """Preview deployments on real hosts: `otter run production --preview pr-1 --env ...` serves
 the artifact under pr-1's domain on every target beside production, with its own state and
 the env override; one more than `previews` is refused with the list; `otter status` lists
-it; `otter remove --preview` takes it away with its expiry timer; and a short --ttl has the
-target's timer remove a preview by itself."""
+it; `otter remove --preview` takes it away with its expiry timer; a short --ttl has the
+target's timer remove a preview by itself, under the preview's lock (held by another run: it
+waits, and removes it once the lock is free); production's schedules never run for a
+preview."""
 from __future__ import annotations
+
+import time
 
 import httpx
 
@@ -34,7 +38,8 @@ def test_preview_run_refuse_status_remove_and_expire(tmp_path, two):
     write_otterfile(tmp_path, two)
     path = tmp_path / "Otterfile.py"
     path.write_text(path.read_text().replace(
-        "parallel=None,", 'parallel=None, preview_domain="{label}.preview.test", previews=1,'))
+        "parallel=None,", 'parallel=None, preview_domain="{label}.preview.test", previews=1, '
+        'schedules=[Schedule("0 3 * * *", "true", name="backup")],'))
     write_app(tmp_path / "app", "v1")
     ok(otter(tmp_path, "run", "production"))
 
@@ -48,6 +53,11 @@ def test_preview_run_refuse_status_remove_and_expire(tmp_path, two):
         assert "GREETING=from-preview" in env
         assert on(target, "systemctl", "is-active",
                   "otter-expire-production--pr-1.timer").stdout.strip() == "active"
+    # production's schedule has its units; the preview none of its own
+    assert on(two[0], "test", "-e", "/etc/systemd/system/otter-production:backup.timer").ok
+    for target in two:
+        assert on(target, "sh", "-c", "ls /etc/systemd/system | grep -c '^otter-production--'"
+                  ).stdout.strip() == "0"
 
     refused = otter(tmp_path, "run", "production", "--preview", "pr-2")
     assert refused.returncode == 1
@@ -57,7 +67,12 @@ def test_preview_run_refuse_status_remove_and_expire(tmp_path, two):
 
     status = ok(otter(tmp_path, "status", "production"))
     assert "previews of production (1 of 1):" in status
-    assert "pr-1: pr-1.preview.test on" in status
+    assert f"pr-1: pr-1.preview.test on {two[0].host.name}, {two[1].host.name}, expires " \
+        in status
+    records = [e for e in events(ok(otter(tmp_path, "--json", "status", "production")))
+               if e["event"] == "status"]
+    assert [[p["label"] for p in r["previews"]] for r in records] == [["pr-1"], ["pr-1"]]
+    assert records[0]["previews"][0]["domain"] == "pr-1.preview.test"
 
     ok(otter(tmp_path, "remove", "production", "--preview", "pr-1", "--yes"))
     for target in two:
@@ -78,3 +93,32 @@ def test_preview_run_refuse_status_remove_and_expire(tmp_path, two):
         assert get(target, "pr-2.preview.test") != "200 v1"
         assert served(target) == "200 v1"
     assert "previews of production: none" in ok(otter(tmp_path, "status", "production"))
+    expires_under_the_lock(tmp_path, two[0])
+
+
+def expires_under_the_lock(project, target) -> None:
+    """Another run holds pr-3's lock when its time is up: the expiry says so and exits 75,
+    the preview serves on; the lock released, systemd starts the expiry again and it goes."""
+    unit = "otter-expire-production--pr-3.service"
+    lock = f"{STATE.format('pr-3')}/lock"
+    ok(otter(project, "run", "production", "--preview", "pr-3", "--ttl", "20s",
+             "--targets", target.host.name))
+    hold = (f"mkdir -p {lock} && printf 'holder=test@ci\\npid=1\\nsince=1\\nrun=test-hold\\n' "
+            f"> {lock}/info && date +%s > {lock}/heartbeat")
+    assert on(target, "sh", "-c", hold).ok
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the heartbeat kept fresh: the lock is not stale
+        assert on(target, "sh", "-c", f"date +%s > {lock}/heartbeat").ok
+        journal = on(target, "journalctl", "-u", unit, "--no-pager", "-o", "cat").stdout
+        if "locked by another run" in journal:
+            break
+        time.sleep(2)
+    else:
+        raise AssertionError("the expiry did not run within 60 s")
+    assert "holder=test@ci" in journal
+    assert get(target, "pr-3.preview.test") == "200 v1"  # nothing was removed
+    assert on(target, "test", "-e", f"{STATE.format('pr-3')}/releases.json").ok
+    assert on(target, "rm", "-rf", lock).ok
+    assert gone_by_itself(target, "pr-3")  # retried 30 s later, the lock its own
+    assert get(target, "pr-3.preview.test") != "200 v1"
+    assert served(target) == "200 v1"

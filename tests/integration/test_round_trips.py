@@ -16,7 +16,7 @@ from collections import Counter
 from tests.integration.deploy import on, otter_env, served, write_app, write_otterfile
 from tests.testbed.hosts import scoped
 
-NOOP_MOST = 2  # a no-op redeploy: lock + read, then log + unlock
+NOOP_MOST = 1  # a no-op redeploy: decided on the target in the lock's trip (run/noop.py)
 
 
 def traced_run(project, hosts, verb: str = "run",
@@ -114,6 +114,14 @@ def test_a_noop_redeploy_takes_few_round_trips(tmp_path, clean_targets):
     for host in names:
         assert sum(again[host].values()) <= NOOP_MOST, (host, dict(again[host]), output)
         assert sum(first[host].values()) > sum(again[host].values())  # counted at all
+    assert output.count("nothing to do (decided on the target") == 3
+    for t in three:  # the target logged the no-op under the live release, and unlocked
+        read = on(t, "sh", "-c", "cat /var/lib/otter/production/releases.json; echo; "
+                  "tail -n 1 /var/lib/otter/production/deploy.log; "
+                  "test ! -e /var/lib/otter/production/lock && echo unlocked")
+        *releases, record, unlocked = read.stdout.splitlines()
+        live = json.loads("\n".join(releases))["live"]
+        assert json.loads(record)["release"] == live and unlocked == "unlocked", read.stdout
     assert [served(t) for t in three] == ["200 v1"] * 3
 
 

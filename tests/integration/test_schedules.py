@@ -2,7 +2,9 @@
 target only, runs in a one-off container of the live image with the release's env and
 volumes, fires by itself within a bounded wait, keeps its timer across a deploy (the run
 then in the new image), and moves when its target is dropped; a systemd release's schedule
-runs in its folder as its user; `status`, `logs --schedule` and `remove` see the units."""
+runs in its folder as its user; `status`, `logs --schedule` and `remove` see the units; a
+schedule dropped from the Otterfile leaves its targets, in a deploy's retire or in a no-op
+run's own round trip, and `plan --check` says so before."""
 from __future__ import annotations
 
 import json
@@ -205,3 +207,56 @@ def wait_for(check, what: str, seconds: float = 60) -> None:
     while not check():
         assert time.monotonic() < deadline, f"waited {seconds:g}s for {what}"
         time.sleep(0.2)
+
+
+def write_without(project, targets) -> None:
+    """The Otterfile with its schedule dropped."""
+    write(project, targets)
+    path = project / "Otterfile.py"
+    text = path.read_text()
+    cut = text.index(",\n                      schedules=[")
+    path.write_text(text[:cut] + ")\n")
+
+
+def units(target) -> list[str]:
+    listed = on(target, "sh", "-c", "ls /etc/systemd/system | grep '^otter-production:'")
+    return listed.stdout.split()
+
+
+def test_a_schedule_dropped_from_the_otterfile_leaves_the_target(tmp_path, two):
+    """Dropped with a new release: retire's trip removes its units; dropped in a run that
+    starts nothing: a trip of its own. Before each, `plan --check --exit-code` exits 1 and
+    names it; plain `--check` says it; after, the gate is in sync (0)."""
+    first, second = two
+    write_app(tmp_path / "app", "v1")
+    write(tmp_path, two)
+    ok(otter(tmp_path, "run", "production"))
+    assert units(first) == [f"{UNIT}.service", f"{UNIT}.timer"] and units(second) == []
+
+    write_app(tmp_path / "app", "v2")  # a new release and no schedule: retire drops it
+    write_without(tmp_path, two)
+    done = ok(otter(tmp_path, "--json", "run", "production"))
+    said = [e["message"] for e in events(done) if e.get("stage") == "retire" and
+            e.get("host") == first.name and e.get("event") == "info"]
+    assert "schedules no longer declared, removed: tick" in said, said
+    assert units(first) == [] and timer(first) == ""
+    assert not on(first, "test", "-e", "/var/lib/otter/production/schedules").ok
+
+    write(tmp_path, two)  # back, v2 as it runs: the schedule's units again
+    ok(otter(tmp_path, "run", "production"))
+    assert timer(first) == "active enabled"
+    write_without(tmp_path, two)  # the release stays: a no-op run
+    gate = otter(tmp_path, "plan", "production", "--check", "--exit-code")
+    assert gate.returncode == 1, gate.stdout + gate.stderr
+    assert "schedule tick: no longer declared: a run removes its timer and service" \
+        in gate.stdout
+    checked = ok(otter(tmp_path, "plan", "production", "--check"))
+    assert f"note: {first.name}: production's schedule units of tick are no longer " \
+        "declared: a run removes them" in checked
+    assert second.name + ": production's schedule" not in checked
+    done = ok(otter(tmp_path, "--json", "run", "production"))
+    assert any("nothing to do" in e.get("message", "") for e in events(done))
+    assert units(first) == [] and timer(first) == ""
+    assert not on(first, "systemctl", "is-active", "-q", f"{UNIT}.timer").ok
+    gate = otter(tmp_path, "plan", "production", "--check", "--exit-code")
+    assert gate.returncode == 0, gate.stdout + gate.stderr

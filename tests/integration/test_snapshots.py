@@ -1,8 +1,8 @@
 """Snapshots tied to releases on real hosts: a docker named volume (the live container paused
 for the copy) and a systemd unit's data folder (a `before` command run in the live release)
 are snapshotted before each release, listed by `otter snapshots`, restored by `otter rollback
---with-data` after a release that changed them; `keep` prunes the oldest; without --yes and
-without a terminal the rollback refuses and changes nothing."""
+--with-data` after a release that changed them, and shown by `otter status`; `keep` prunes
+the oldest; without --yes and without a terminal the rollback refuses and changes nothing."""
 from __future__ import annotations
 
 import json
@@ -96,6 +96,14 @@ def test_a_docker_volume_is_snapshotted_restored_and_pruned(tmp_path, clean_targ
     [snap] = listed(tmp_path)
     assert (snap["before"], snap["data_of"], snap["restored_by_rollback"]) == \
         (releases[1], releases[0], True)
+    # `otter status` shows them too: a row in its table, the same record in --json
+    shown = ok(otter(tmp_path, "status", "production"))
+    assert f"{releases[1]} (rollback --with-data)  {releases[0]}" in shown, shown
+    [status] = [e for e in events(ok(otter(tmp_path, "--json", "status", "production")))
+                if e["event"] == "status"]
+    assert [(s["before"], s["data_of"], s["restored_by_rollback"], s["how"])
+            for s in status["snapshots"]] == [(releases[1], releases[0], True, "paused")]
+    assert status["previews"] == [] and status["errors"] == []
 
     refuses_without_terminal(tmp_path, clean_target, f"{VOLUME}/starts")
     rolled = otter(tmp_path, "--json", "rollback", "production", "--with-data", "--yes")

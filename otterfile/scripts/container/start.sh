@@ -2,7 +2,7 @@
 # store's record, write the env file from stdin, then try `run -d -p` on free ports until
 # one binds. Runs after listening.sh (its function). Prints `port=N` and `container=ID`.
 # Exit 4: no free port in the range after the tries.
-#   start.sh ENGINE CPORT LO HI TRIES ENVFILE NAME INIT RECORD [RUN OPTIONS] IMAGE [COMMAND]
+#   start.sh ENGINE CPORT LO HI TRIES ENVFILE NAME INIT RECORD PRIVATE [RUN OPTIONS] IMAGE [COMMAND]
 e=$1        # the engine: docker or podman
 cport=$2    # the port the container listens on
 lo=$3       # the lowest port to pick
@@ -12,7 +12,8 @@ envf=$6     # the env file to write from stdin ("": none)
 name=$7     # the container's (unique) name
 init=$8     # 1: run an init process in the container
 rec=$9      # the store's record to write first ("": none)
-shift 9     # the rest: `run` options (no -p), then image and command
+priv=${10}  # balance="fleet": the private address published on too ("": 127.0.0.1 alone)
+shift 10    # the rest: `run` options (no -p), then image and command
 out=""
 
 write_record() {
@@ -45,7 +46,9 @@ taken=" $(listening | tr '\n' ' ') "
 port=$lo n=0
 while [ "$port" -le "$hi" ]; do
   case "$taken" in *" $port "*) port=$((port + 1)); continue ;; esac
-  if out=$("$e" run -d -p "127.0.0.1:$port:$cport" "$@" 2>&1); then
+  also=""
+  [ -z "$priv" ] || also="$priv:$port:$cport"
+  if out=$("$e" run -d -p "127.0.0.1:$port:$cport" ${also:+-p "$also"} "$@" 2>&1); then
     echo "port=$port"; echo "container=$(printf '%s\n' "$out" | tail -n 1)"; exit 0
   fi
   case "$out" in

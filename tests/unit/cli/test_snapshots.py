@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from otterfile.cli import main
-from otterfile.cli.snapshots import age, rows
+from otterfile.report.snapshots import age, rows
 from otterfile.commands.snapshots import Snapshot
 from otterfile.run.snapshots import Found
 

@@ -108,7 +108,7 @@ def test_run_options_and_the_shown_run_line_exact():
                                    command="./serve --port 3000", **RUN)
     assert command.argv[3:] == (
         "sh", "podman", "3000", "20000", "29999", "5", "/var/lib/otter/p/env/r.env", NAME,
-        "1", "", *OPTIONS, "--env-file", "/var/lib/otter/p/env/r.env", "-v", "/data:/data:ro",
+        "1", "", "", *OPTIONS, "--env-file", "/var/lib/otter/p/env/r.env", "-v", "/data:/data:ro",
         "--memory", "512m", "myapp", "./serve", "--port", "3000")
     assert command.description == (
         f"start {NAME}: podman run -d -p '127.0.0.1:<port>:3000' --init --name {NAME} "
@@ -133,7 +133,7 @@ def test_start_release_argv_and_secret_only_in_stdin(tmp_path):
                                    env=env, env_file="/s/env/r.env", command=["a b"], **RUN)
     assert command.argv[:2] == ("sh", "-c")
     assert command.argv[3:] == (
-        "sh", "docker", "3000", "20000", "29999", "5", "/s/env/r.env", NAME, "1", "", "--name",
+        "sh", "docker", "3000", "20000", "29999", "5", "/s/env/r.env", NAME, "1", "", "", "--name",
         NAME,
         "--label", "otter.deployment=production", "--label", f"otter.release={RUN['release']}",
         "--label", "otter.digest=sha256:0a1b", "--restart", "unless-stopped",

@@ -226,7 +226,10 @@ def test_which_failures_are_a_dropped_start(code, stderr, expected):
 
 def test_the_limit_comes_from_the_environment(monkeypatch):
     monkeypatch.delenv("OTTER_SSH_STARTS", raising=False)
-    assert start_limit() == 8
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert start_limit() == 64  # 32 per core
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # unknown: one core
+    assert start_limit() == 32
     monkeypatch.setenv("OTTER_SSH_STARTS", " 3 ")
     assert start_limit() == 3
     for bad in ("0", "-2", "many"):

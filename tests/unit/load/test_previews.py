@@ -96,6 +96,23 @@ def test_preview_of_is_its_own_deployment(otterfile):
     assert preview.artifact == dep.artifact
 
 
+def test_a_preview_installs_none_of_the_deployments_schedules(otterfile):
+    """A preview running production's backup job would be a second copy of it: the
+    preview's deployment has no schedules, so no `schedules` task and no units."""
+    from otterfile.plan.planner import plan
+    from dataclasses import replace
+    proj = project(otterfile, extra='preview_domain="{label}.p.example.com", '
+                   'schedules=[Schedule("@daily", "backup", name="backup")]')
+    dep = proj.deployments["production"]
+    assert [s.name for s in dep.schedules] == ["backup"]
+    preview = preview_of(dep, "pr-1", {})
+    assert preview.schedules == ()
+    with_it = replace(proj, deployments={**proj.deployments, preview.name: preview})
+    tasks = plan(with_it, [preview.name]).tasks
+    assert tasks and not [t for t in tasks if "schedules" in t]
+    assert [t for t in plan(with_it, ["production"]).tasks if "schedules" in t]
+
+
 def test_preview_of_needs_a_preview_domain_and_a_good_label(otterfile):
     with pytest.raises(UsageError, match="has no preview_domain"):
         preview_of(project(otterfile, extra="").deployments["production"], "pr-1", {})

@@ -107,3 +107,77 @@ def test_status_shows_a_bad_target_in_its_row_only():
     assert web2.split() == ["web2", "production", LIVE, "c0ffee", "docker,", "caddy",
                             "running", "200", "on", "/", "-"]
     assert "\x1b" not in shown
+
+
+WITH_DATA = OTTERFILE.replace('proxy=nginx())', 'proxy=nginx(), snapshots=Snapshots(keep=2), '
+                              'preview_domain="{label}.p.test", previews=2)')
+
+
+def test_snapshots_previews_and_undeclared_schedules_in_one_more_round_trip(tmp_path):
+    """A deployment with snapshots and previews, whose target still has the units of a
+    schedule it no longer declares: one more round trip reads all three; the table shows
+    the snapshots (the one `rollback --with-data` restores marked), a line per preview
+    with the targets that run it, and the undeclared schedule; --json carries them."""
+    (tmp_path / "Otterfile.py").write_text(WITH_DATA)
+    dep = evaluate(load(tmp_path / "Otterfile.py")).deployments["production"]
+    state = json.dumps({"releases": [RELEASE], "live": RELEASE["id"]})
+    listing = "\t".join([RELEASE["instance"], "running", RELEASE["id"], RELEASE["digest"],
+                         "Up"])
+    meta = ("--- otter:snapshot\nbefore={}\nlive=R0\ntime=1000\nbytes=2048\nhow=paused\n"
+            "seconds=0.25\nsources=data\n")
+    extras = ("schedule backup R0\nActiveState=inactive\nResult=success\n"
+              "\n--- otter:status schedules 0\n"
+              f"now=4600\n{meta.format('R0b')}{meta.format(RELEASE['id'])}"
+              "\n--- otter:status snapshots 0\n"
+              'pr-1\t{"label": "pr-1", "domain": "pr-1.p.test", "expires": 1800000000}\n'
+              "\n--- otter:status previews 0\n")
+    executor = RecordingExecutor(LocalHost("web1"), {
+        lambda c: c.description.startswith("read state"):
+            f"\n--- otter:key\n{state}\n--- otter:instances\n{listing}\n--- otter:log\n"
+            "--- otter:switch\nfile\n--- otter:schedules\nbackup\n",
+        lambda c: c.description.startswith("schedules, snapshots and previews"): extras})
+    status = read_status(dep, executor)
+    assert [c.description.split(" ")[0] for c in executor.commands] == \
+        ["read", "schedules,", "GET"]  # the read, the extra read, the health probe
+    assert [s.name for s in status.schedules] == ["backup"]
+    assert [s.before for s in status.snapshots.snapshots] == ["R0b", RELEASE["id"]]
+    assert status.snapshots.restores is status.snapshots.snapshots[1]
+    shown = render_status([(dep, SimpleNamespace(name="web1"))], [status]).splitlines()
+    assert "web1  production  backup    (not in the Otterfile)" in "\n".join(shown)
+    rows = [line for line in shown if line.startswith("web1  production  R0b") or
+            line.startswith(f"web1  production  {RELEASE['id']} (rollback")]
+    assert len(rows) == 2 and "2.0 KB" in rows[0] and "pause 0.25s" in rows[0]
+    assert shown[-2:] == ["previews of production (1 of 2):",
+                          "  pr-1: pr-1.p.test on web1, expires 2027-01-15 08:00 UTC"]
+    record = status_record(status)
+    assert record["previews"] == [{"label": "pr-1", "domain": "pr-1.p.test",
+                                   "expires": "2027-01-15 08:00 UTC"}]
+    assert [(s["before"], s["restored_by_rollback"], s["age_seconds"])
+            for s in record["snapshots"]] == [("R0b", False, 3600),
+                                              (RELEASE["id"], True, 3600)]
+    assert record["errors"] == []
+
+
+def test_a_part_that_cannot_be_read_is_a_note_not_a_failure(tmp_path):
+    (tmp_path / "Otterfile.py").write_text(WITH_DATA)
+    dep = evaluate(load(tmp_path / "Otterfile.py")).deployments["production"]
+    executor = RecordingExecutor(LocalHost("web1"), {
+        lambda c: c.description.startswith("read state"): "\n--- otter:key\n",
+        lambda c: c.description.startswith("schedules, snapshots"):
+            "now=1\n--- otter:status snapshots 0\n--- otter:status previews 2\n"})
+    status = read_status(dep, executor)
+    assert status.snapshots is not None and status.previews is None
+    assert status.errors == ["web1: cannot read the previews of production (exit 2)"]
+    shown = render_status([(dep, SimpleNamespace(name="web1"))], [status])
+    assert "note: web1: cannot read the previews of production (exit 2)" in shown
+    without = evaluate(load(_write(tmp_path, OTTERFILE))).deployments["production"]
+    plain = RecordingExecutor(LocalHost("web1"), {
+        lambda c: c.description.startswith("read state"): "\n--- otter:key\n"})
+    read_status(without, plain)
+    assert len(plain.commands) == 1  # nothing more to read, no live release to probe
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "Plain.py"
+    path.write_text(text)
+    return path

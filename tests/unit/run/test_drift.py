@@ -164,3 +164,30 @@ def test_a_registry_tag_not_pinned_cannot_be_judged_and_says_how_it_could(tmp_pa
     assert one.error == ("a: cannot tell whether production would change: its digest is "
                          "known only when a target pulls it (a pinned image, "
                          "IMAGE@sha256:..., can be told)")
+
+
+def with_schedules(reply: str, names: str) -> str:
+    """`reply` with the read's last part: the schedules the target has units of."""
+    end = f"\n{MARK} production/read 0\n"
+    return reply.replace(end, f"--- otter:schedules\n{names}" + end)
+
+
+def test_units_of_a_schedule_no_longer_declared_are_drift(tmp_path):
+    """The Otterfile declares no schedule, the target has `backup`'s units: the release is
+    a no-op, yet the gate says what a run removes (exit 1), per target."""
+    proj = project(tmp_path)
+    found, _ = gate(tmp_path, {"web1": with_schedules(in_sync_reply(proj), "backup\n"),
+                               "web2": with_schedules(in_sync_reply(proj), "")})
+    assert found[0].release == "none" and found[0].schedules == ("backup",)
+    assert found[0].drift.changes == (
+        "schedule backup: no longer declared: a run removes its timer and service",)
+    assert not found[0].drift.in_sync
+    assert found[1].schedules == () and found[1].drift.in_sync
+    from otterfile.cli.plan_check import check_record, check_table
+    from otterfile.cli.plan_drift import exit_code
+    assert exit_code(found) == 1 and exit_code(found[1:]) == 0
+    assert check_table(found).splitlines()[-1] == \
+        "note: web1: production's schedule units of backup are no longer declared: a run " \
+        "removes them"
+    assert check_record(found[0])["schedules"] == {"remove": ["backup"]}
+    assert "schedules" not in check_record(found[1])

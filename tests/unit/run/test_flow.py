@@ -464,13 +464,35 @@ def test_the_state_read_script_prints_each_part_after_its_marker(tmp_path):
     (tmp_path / "upstream" / "20001").touch()
     read = LocalExecutor().run(script(load("read-target.sh"), args=[
         str(tmp_path / "site"), str(tmp_path / "upstream"), "printf f00dkey", "echo file",
-        "echo nginx inactive", "", "", "", str(tmp_path / "started"), "", "sh", "-c",
+        "echo nginx inactive", "", "", "", str(tmp_path / "started"), "", "", "sh", "-c",
         "echo state"]))
     assert read.exited == 0, read.stderr
     parts = reads.sections(read.stdout)
     assert parts == {"": "f00dkey\n", reads.KEY_MARK: "state\n", reads.SITE_MARK: "site text\n",
                      reads.UPSTREAM_MARK: "20001\n", reads.SWITCH_MARK: "file\n",
                      "--- otter:old-sites": "nginx inactive\n", reads.STARTED_MARK: ""}
+
+
+def test_the_read_lists_the_schedule_units_last_by_name(tmp_path):
+    """The `--- otter:schedules` part, after every other: each schedule the deployment has
+    a timer or a service of (once), not another deployment's whose name starts alike."""
+    from otterfile.command import script
+    from otterfile.executors.local import LocalExecutor
+    from otterfile.run import target as reads
+    from otterfile.scripts import load
+    units = tmp_path / "units"
+    units.mkdir()
+    for name in ("otter-web:backup.timer", "otter-web:backup.service",
+                 "otter-web:report.service", "otter-web--pr-1:backup.timer", "otter-webx:a.timer"):
+        (units / name).touch()
+    listing = script(load("schedule/list.sh"), args=[str(units), "web"])
+    read = LocalExecutor().run(script(load("read-target.sh"), args=[
+        str(tmp_path / "site"), str(tmp_path / "upstream"), "", "", "", "", "", "",
+        str(tmp_path / "started"), "echo generated", listing.shell_line(), "true"]))
+    assert read.exited == 0, read.stderr
+    assert read.stdout.endswith("--- otter:files\ngenerated\n--- otter:schedules\n"
+                                "backup\nreport\n")
+    assert reads.sections(read.stdout)[reads.SCHEDULES_MARK] == "backup\nreport\n"
 
 
 def test_every_target_of_a_run_names_a_release_alike(tmp_path):

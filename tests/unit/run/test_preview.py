@@ -1,6 +1,6 @@
 """Preview commands on a target, as data: the listing and what it reads back, the refusal
 past `previews`, the expiry armed with the removal as an argument (never in the script's
-text), and its disarming."""
+text), run under the preview's lock (expire.sh for real here), and its disarming."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,8 @@ import json
 import pytest
 
 from otterfile.command import script
-from otterfile.run.preview import (ARM_SCRIPT, LIST_SCRIPT, Preview, arm, disarm, listing,
-                                   parse, refused)
+from otterfile.run.preview import (ARM_SCRIPT, LIST_SCRIPT, Preview, arm, disarm, expiry,
+                                   listing, parse, refused)
 
 pytestmark = pytest.mark.unit
 
@@ -43,15 +43,65 @@ def test_arm_passes_every_value_as_an_argument():
     removal = script('rm -rf -- "$1"', args=["/var/lib/otter/production--pr-1"])
     command = arm(Dep(), removal, 3600, "pr-1", now=1000)
     assert command.argv[:3] == ("sh", "-c", ARM_SCRIPT)
-    folder, unit, seconds, meta, line = command.argv[4:]
+    folder, unit, seconds, meta, line, retry = command.argv[4:]
     assert (folder, unit, seconds) == ("/var/lib/otter/production--pr-1",
                                        "otter-expire-production--pr-1", "3600")
     assert json.loads(meta) == {"label": "pr-1", "domain": "pr-1.preview.example.com",
                                 "expires": 4600}
-    assert line == removal.shell_line()
+    assert line == removal.shell_line() and retry == "30"
 
 
 def test_disarm_stops_the_timer_by_name():
     command = disarm("production--pr-1")
     assert command.argv[-1] == "otter-expire-production--pr-1"
-    assert 'systemctl stop "$1.timer"' in command.argv[2]
+    assert 'systemctl stop "$1.timer" "$1.service"' in command.argv[2]
+
+
+@pytest.fixture
+def expire(tmp_path):
+    """expire.sh run here for real (the real lock scripts, under tmp_path): a removal that
+    notes it ran and exits `fail`; returns (exit, stdout)."""
+    from otterfile.executors.local import LocalExecutor
+
+    def run(fail: int = 0) -> tuple[int, str]:
+        removal = script('echo "$2" >> "$1"; exit "$3"', args=[str(tmp_path / "ran"),
+                                                               "removal", str(fail)])
+        after = script('echo after >> "$1"', args=[str(tmp_path / "ran")])
+        done = LocalExecutor().run(expiry("production--pr-1", removal, after,
+                                          base=str(tmp_path)))
+        return done.exited, done.stdout
+    return run
+
+
+def ran(tmp_path) -> list[str]:
+    path = tmp_path / "ran"
+    return path.read_text().split() if path.exists() else []
+
+
+def test_the_expiry_removes_under_the_lock_and_releases_it(tmp_path, expire):
+    assert expire()[0] == 0
+    assert ran(tmp_path) == ["removal", "after"]
+    assert not (tmp_path / "production--pr-1" / "lock").exists()
+
+
+def test_the_expiry_waits_out_a_held_lock_with_75_and_removes_nothing(tmp_path, expire):
+    """A deploy of the preview holds its lock: the expiry exits 75 (systemd starts it
+    again later), the removal does not run and the deploy keeps its lock."""
+    from otterfile.commands import lock
+    from otterfile.executors.local import LocalExecutor
+    held = LocalExecutor().run(lock.acquire("production--pr-1", holder="ci@laptop", pid=1,
+                                            run_id="deploy-1", base=str(tmp_path)))
+    assert held.exited == 0, held.stderr
+    code, out = expire()
+    assert code == 75 and "locked by another run" in out and "holder=ci@laptop" in out
+    assert ran(tmp_path) == []
+    info = (tmp_path / "production--pr-1" / "lock" / "info").read_text()
+    assert "run=deploy-1" in info
+    LocalExecutor().run(lock.release("production--pr-1", "deploy-1", base=str(tmp_path)))
+    assert expire()[0] == 0 and ran(tmp_path) == ["removal", "after"]
+
+
+def test_a_failed_removal_releases_the_lock_and_keeps_the_folder(tmp_path, expire):
+    assert expire(fail=4)[0] == 4
+    assert ran(tmp_path) == ["removal"]
+    assert not (tmp_path / "production--pr-1" / "lock").exists()

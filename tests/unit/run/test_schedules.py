@@ -157,3 +157,67 @@ def test_remove_takes_the_schedule_units_away_first(tmp_path):
     args = schedules.remove("production").argv_values()
     assert args[-4:] == ["/etc/systemd/system", "/var/lib/otter/production/schedules",
                          "production", "1"]
+
+
+def test_undeclared_names_the_units_the_otterfile_no_longer_declares(tmp_path):
+    dep = project(tmp_path).deployments["production"]
+    assert schedules.undeclared(dep, ("backup", "clean", "report", "old")) == ["backup", "old"]
+    assert schedules.undeclared(dep, None) == [] and schedules.undeclared(dep, ()) == []
+    args = schedules.drop("production", ["backup", "old"]).argv_values()
+    assert args[-5:] == ["/etc/systemd/system", "/var/lib/otter/production/schedules",
+                         "production", "backup", "old"]
+
+
+def _with_units(names: str) -> str:
+    """A probe answer for test_flow.answers followed by the read's schedules part."""
+    return f"present\n--- otter:schedules\n{names}"
+
+
+def test_a_noop_run_removes_undeclared_schedule_units_in_a_trip_of_their_own(tmp_path):
+    """The Otterfile dropped its schedules: a run that starts nothing still removes the
+    units the target read listed (no `schedules` task exists without schedules)."""
+    from otterfile.run.fingerprint import fingerprint
+    from tests.unit.run import test_flow as flow
+    proj = flow.project(tmp_path, "docker", "caddy")
+    config = fingerprint(proj.deployments["production"], DIGEST, {"A": "1"}, "f00dkey")
+    state = flow.live_state("docker", "").replace(flow.OLD, DIGEST) \
+        .replace('"config": null', f'"config": "{config}"')
+    outcome, target, _ = flow.deploy(tmp_path, "docker", "caddy",
+                                     answers(state, _with_units("backup\nreport")))
+    assert outcome.ok, outcome.errors
+    assert flow.verbs(target) == [
+        flow.LOCK_AND_READ.format(px="caddy"),
+        "remove the schedules production no longer declares", flow.LOG_AND_UNLOCK]
+    drop = next(c for c in target.commands if c.description.startswith("remove the sched"))
+    assert drop.argv_values()[-2:] == ["backup", "report"]
+
+
+def test_a_noop_run_with_no_units_there_makes_no_trip(tmp_path):
+    from otterfile.run.fingerprint import fingerprint
+    from tests.unit.run import test_flow as flow
+    proj = flow.project(tmp_path, "docker", "caddy")
+    config = fingerprint(proj.deployments["production"], DIGEST, {"A": "1"}, "f00dkey")
+    state = flow.live_state("docker", "").replace(flow.OLD, DIGEST) \
+        .replace('"config": null', f'"config": "{config}"')
+    outcome, target, _ = flow.deploy(tmp_path, "docker", "caddy",
+                                     answers(state, _with_units("")))
+    assert outcome.ok, outcome.errors
+    assert flow.verbs(target) == [flow.LOCK_AND_READ.format(px="caddy"), flow.LOG_AND_UNLOCK]
+
+
+def test_a_redeploy_removes_undeclared_units_in_retires_round_trip(tmp_path):
+    """`clean` and `report` are declared, `backup` is not: retire's one trip drops backup
+    (before the services move to the new release); the declared ones are kept."""
+    from tests.unit.run import test_flow as flow
+    proj = project(tmp_path)
+    made = {}
+    target = answers(flow.live_state("docker", ""), _with_units("backup\nclean"))
+    engine = Engine(proj, lambda event: None, images=Images(), release_id=lambda d: "R1",
+                    connect=lambda host, _f: made.setdefault(host.name, target(host)))
+    outcome = execute(plan(proj, ["production"]), engine, None).outcome
+    assert outcome.ok, outcome.errors
+    retire = next(c for c in made["web1"].commands if c.description.startswith("retire"))
+    text = " ".join(retire.argv_values())
+    dropped = "/var/lib/otter/production/schedules production backup "
+    assert dropped in text and dropped + "clean" not in text
+    assert text.index("Remove the units of the named") < text.index("place their timers")

@@ -112,3 +112,45 @@ def test_retire_keeps_a_release_folder_a_run_holds_and_the_run_end_removes_it(tm
             if not x.startswith("#")][0]
     assert subprocess.run(["sh", "-c", line, "sh", str(releases)]).returncode == 0
     assert names(releases) == []
+
+
+def test_drop_removes_only_the_named_schedules_units_and_lock_files(host, tmp_path):
+    """schedule/drop.sh (a schedule the Otterfile no longer declares): its timer disabled,
+    both files and its flock file gone, the others kept; one not there says nothing; the
+    lock folder goes with its last schedule."""
+    install, units, locks, _ = host
+    install("clean", "S1", "T1", "on", "report", "S2", "T2", "on")
+    log = tmp_path / "log"
+    log.write_text("")
+
+    def drop(*names: str) -> list[str]:
+        done = subprocess.run(
+            ["sh", "-c", scripts.load("schedule/drop.sh"), "sh", str(units), str(locks),
+             "web", *names], capture_output=True, text=True,
+            env={**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+                 "LOG": str(log)})
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+    assert drop("report", "gone") == ["schedule removed report"]
+    assert names(units) == ["otter-web:clean.service", "otter-web:clean.timer"]
+    assert names(locks) == ["clean.lock"]
+    assert log.read_text().splitlines() == ["disable --now -q -- otter-web:report.timer",
+                                            "daemon-reload"]
+    log.write_text("")
+    assert drop("gone") == [] and log.read_text() == ""  # nothing there: no reload
+    assert drop("clean") == ["schedule removed clean"]
+    assert names(units) == [] and not locks.exists()
+
+
+def test_list_names_each_schedule_once_and_no_other_deployments(tmp_path):
+    units = tmp_path / "units"
+    units.mkdir()
+    for name in ("otter-web:b.timer", "otter-web:b.service", "otter-web:a.service",
+                 "otter-web--pr-1:c.timer", "otter-webx:d.timer", "otter-web-1.service"):
+        (units / name).touch()
+    done = subprocess.run(["sh", "-c", scripts.load("schedule/list.sh"), "sh", str(units),
+                           "web"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == "a\nb\n"
+    empty = subprocess.run(["sh", "-c", scripts.load("schedule/list.sh"), "sh",
+                            str(tmp_path / "none"), "web"], capture_output=True, text=True)
+    assert empty.returncode == 0 and empty.stdout == ""
