@@ -1,4 +1,4 @@
-"""otter's types hold: the package ships py.typed and its `[mypy]` config, and every example
+"""otter's types hold: the package type-checks strict, ships py.typed and its `[mypy]` config, and every example
 Otterfile type-checks against the DSL as a user's mypy sees an installed otter (offline).
 One mypy run checks them all, with the wrong files that prove the check can fail."""
 from __future__ import annotations
@@ -90,6 +90,14 @@ def checked(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Checke
     for line in result.stdout.splitlines():
         messages.setdefault(line.split(":", 1)[0], []).append(line)
     return Checked(result.returncode, result.stdout + result.stderr, messages)
+
+
+def test_the_package_type_checks_strict() -> None:
+    """0 errors over the whole package at setup.cfg's `[mypy]` (strict): CI fails on one. A
+    test rather than a step before the suite, so it runs beside the integration tests."""
+    result = subprocess.run([sys.executable, "-m", "mypy", "otterfile"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_package_ships_py_typed() -> None:
