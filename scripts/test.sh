@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 sh scripts/setup.sh
 workers=${OTTER_TEST_WORKERS:-3}
 if [ "$workers" -gt 0 ]; then
-    exec python3 -m pytest -p no:cacheprovider -q -n "$workers" --dist loadfile "$@"
+    # the files start in tests/conftest.py's order (integration first), not xdist's own
+    exec python3 -m pytest -p no:cacheprovider -q -n "$workers" --dist loadfile \
+        --no-loadscope-reorder "$@"
 fi
 exec python3 -m pytest -p no:cacheprovider -q "$@"
