@@ -161,8 +161,10 @@ class SSHExecutor:
             yield get
 
     def interrupt(self) -> None:
-        """Nothing: its ssh clients share otter's process group, so a terminal's Ctrl-C
-        reaches them, and an unlock that runs after it must not be cut."""
+        """End the sessions otter asked the master for itself (a terminal's Ctrl-C reaches
+        ssh clients, which share otter's process group, but not those); an unlock that
+        starts after it is not cut."""
+        self._muxed.stop_all()
 
     def close(self) -> None:
         """Stop running commands; end the master connection unless it is kept (`persist`)."""

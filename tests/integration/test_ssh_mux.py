@@ -201,3 +201,28 @@ def test_otter_exec_with_mux_on_and_off(targets, tmp_path):
         if not path.name.endswith(".lock"):
             subprocess.run(["ssh", "-o", f"ControlPath={path}", "-O", "exit", "x"],
                            capture_output=True, timeout=10)
+
+
+def test_an_interrupt_ends_running_sessions_as_ctrl_c_ends_ssh_clients(target, tmp_path):
+    ex = executor(target, tmp_path, "1")
+    try:
+        ex.run(Command(("true",)))
+        seconds = f"50.{os.getpid()}"
+        ended: list = []
+        running = threading.Thread(target=lambda: ended.append(
+            ex.run(Command(("sleep", seconds)))))
+        running.start()
+        time.sleep(1.0)
+        started = time.monotonic()
+        ex.interrupt()
+        running.join(20)
+        assert ended and ended[0].exited == 255 and time.monotonic() - started < 10
+        for _ in range(50):  # the held input closed: the host stops the command
+            left = ex.run(Command(("sh", "-c", f"pgrep -f '[s]leep {seconds}' || true")))
+            if not left.stdout.strip():
+                break
+            time.sleep(0.2)
+        assert not left.stdout.strip()
+        assert ex.run(Command(("echo", "after"))).stdout == "after\n"  # the next one runs
+    finally:
+        ex.close()
