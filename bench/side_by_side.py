@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -111,11 +112,17 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
+def timed(argv: list[str], env: dict[str, str], cpu: list[float] | None = None) -> float:
+    """Wall seconds of `argv` as one process; its CPU seconds (user and system, its waited-for
+    children included) appended to `cpu`: a figure load on the machine changes less."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600,
                           env={**os.environ, **env})
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append(after.ru_utime - used.ru_utime + after.ru_stime - used.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f"{sh(argv)[:200]} exited {done.returncode}:\n"
                          f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
@@ -128,19 +135,21 @@ def compare(cases: dict[str, tuple[list[str], dict[str, str]]], rounds: int,
     for argv, env in cases.values():
         timed(argv, env)
     before, times = loadavg(), {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(rounds):
         for name, (argv, env) in cases.items():
-            times[name].append(timed(argv, env))
+            times[name].append(timed(argv, env, cpu[name]))
     after = loadavg()
     medians = {name: statistics.median(values) for name, values in times.items()}
     print(f"load average before: {before}; after: {after}; {rounds} rounds, interleaved")
-    print(f"| case | median | min - max | x floor |{' x ' + peer + ' |' if peer else ''}")
-    print(f"| --- | --- | --- | --- |{' --- |' if peer else ''}")
+    print(f"| case | median | min - max | x floor |{' x ' + peer + ' |' if peer else ''}"
+          " CPU (median) |")
+    print(f"| --- | --- | --- | --- |{' --- |' if peer else ''} --- |")
     for name, values in times.items():
         ratio = medians[name] / medians[floor]
         versus = f" {medians[name] / medians[peer]:.2f}x |" if peer else ""
         print(f"| {name} | {medians[name]:.3f} s | {min(values):.3f} - {max(values):.3f} s "
-              f"| {ratio:.2f}x |{versus}")
+              f"| {ratio:.2f}x |{versus} {statistics.median(cpu[name]):.3f} s |")
 
 
 def otter_env(**extra: str) -> dict[str, str]:
