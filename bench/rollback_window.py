@@ -1,7 +1,7 @@
 """`otter rollback` inside the rollback window against today's rollback (issue 22, item 2), on
 the three test hosts of the slot, with warm connections, side by side.
 
-    python3 bench/rollback_window.py [--runs 7] [--no-write]
+    python3 bench/rollback_window.py [--runs 7] [--no-write] [--no-bytecode]
 
 One Otterfile, two deployments of the same app on the same three hosts: `today` (no window:
 a rollback starts the previous release again, waits for its health check, switches, stops
@@ -12,6 +12,11 @@ turn, right after an `otter exec` that leaves the SSH masters warm (OTTER_SSH_PE
 Each rollback goes back and forth between v1 and v2. Writes a table into bench/RESULTS.md
 (between its markers) unless --no-write.
 
+otter's modules are compiled once and their bytecode kept (in bench/.out/pycache), as for
+an installed otter; an environment with PYTHONDONTWRITEBYTECODE=1 makes every process
+compile them again (about 0.1 s of CPU here): `--no-bytecode` measures that way. The load
+average (`/proc/loadavg`) is read right before each timed rollback.
+
 It takes the test hosts' lock (it waits while a test session holds them), uses the hosts of
 the slot (OTTER_TESTBED_SLOT), resets them before and after, and never starts or stops
 hosts: start them first (`python3 -m tests.testbed up`).
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -61,12 +67,19 @@ def must(done, what: str) -> str:
     return done.stdout + done.stderr
 
 
+LOADS: list[float] = []  # the 1-minute load average before each timed rollback
+CPU: dict[str, list[float]] = {}  # name -> CPU seconds of each otter process and its ssh
+
+
 def timed_rollback(folder: Path, name: str) -> tuple[float, bool]:
     """(wall seconds of `otter rollback NAME`, whether it started nothing), warm masters."""
     must(otter(folder, "exec", "pair", "--", "true"), "otter exec (warming)")
-    started = time.perf_counter()
+    LOADS.append(float(Path("/proc/loadavg").read_text().split()[0]))
+    used, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     done = otter(folder, "rollback", name, timeout=600)
-    seconds = time.perf_counter() - started
+    seconds, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.setdefault(name, []).append(after.ru_utime - used.ru_utime +
+                                    after.ru_stime - used.ru_stime)
     return seconds, "nothing to start" in must(done, f"otter rollback {name}")
 
 
@@ -85,27 +98,36 @@ def measure(folder: Path, targets, runs: int) -> dict[str, list[tuple[float, boo
     return samples
 
 
-def report(samples: dict[str, list[tuple[float, bool]]], runs: int, load: list[str]) -> str:
+def report(samples: dict[str, list[tuple[float, bool]]], runs: int, load: list[str],
+           bytecode: bool = True) -> str:
     today = statistics.median(s for s, _ in samples["today"])
     rows = []
     for name, got in samples.items():
         seconds = [s for s, _ in got]
         median = statistics.median(seconds)
         instant = sum(1 for _, nothing in got if nothing)
+        cpu = f"{statistics.median(CPU[name]):.2f}" if CPU.get(name) else "–"
         rows.append(f"| {name} | {'none' if not MODES[name] else f'{MODES[name]} s'} | "
                     f"{median:.2f} | {min(seconds):.2f}–{max(seconds):.2f} | "
-                    f"{median / today:.0%} | {instant} of {len(got)} |")
+                    f"{median / today:.0%} | {instant} of {len(got)} | {cpu} |")
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    flags = "" if bytecode else " --no-bytecode"
+    cached = "its bytecode kept between processes, as installed" if bytecode else \
+        "its modules compiled again by every process (PYTHONDONTWRITEBYTECODE=1)"
+    loads = f"{min(LOADS):.1f}–{max(LOADS):.1f}" if LOADS else "?"
     return (f"## Rollback inside the window (issue 22)\n\nWritten by `python3 bench/"
-            f"rollback_window.py --runs {runs}` on {when}: one whole `otter rollback NAME` "
+            f"rollback_window.py --runs {runs}{flags}` on {when}: one whole `otter rollback NAME` "
             "process (start-up included) on the 3 test hosts of a slot (Docker, Caddy, the "
             "busybox test app), SSH masters warm (an `otter exec` right before each), the two "
             "deployments in turn, each rolling back and forth between v1 and v2. `today`: "
             "no rollback window (start, health, switch, stop the other); `window`: "
             "`rollback_window=3600` (the kept release is health-checked and switched to, "
-            "nothing started). Load (`uptime`): " + f"{load[0]} at the start, {load[1]} at "
-            "the end.\n\n| deployment | rollback_window | median s | min–max s | of today's | "
-            "nothing started |\n| --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows)
+            f"nothing started). otter runs from the checkout, {cached}. Load (`uptime`): "
+            f"{load[0]} at the start, {load[1]} at the end; the 1-minute load before each "
+            f"timed rollback {loads}. `otter CPU s`: the median CPU time (user and system) of "
+            "the otter process and the ssh clients it ran, which the load does not stretch "
+            "as it does the wall time.\n\n| deployment | rollback_window | median s | min–max s | of today's | "
+            "nothing started | otter CPU s |\n| --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows)
             + "\n")
 
 
@@ -114,7 +136,14 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md")
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="every otter process compiles its modules (no bytecode kept)")
     args = parser.parse_args(argv)
+    if args.no_bytecode:
+        os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:  # kept out of the checkout; otter_env() passes the environment on
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ["PYTHONPYCACHEPREFIX"] = str(ROOT / "bench" / ".out" / "pycache")
     os.environ.setdefault("APP_TOKEN", "bench")
     os.environ.setdefault("OTTER_SSH_PERSIST", "60")  # warm masters between otter processes
     bed = Testbed(KEPT, image=target_tag())
@@ -130,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                 run(bed.ssh_argv(target, "systemctl", "stop", "otter-kept-window.timer"))
             bed.reset(targets)
     load.append(f"`{run(['uptime']).stdout.strip()}`")
-    text = report(samples, args.runs, load)
+    text = report(samples, args.runs, load, bytecode=not args.no_bytecode)
     print(text)
     if not args.no_write:
         replace_section(ROOT / "bench" / "RESULTS.md", SECTION, text)

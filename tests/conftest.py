@@ -83,6 +83,26 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.unit)
         elif "integration" in parts:
             item.add_marker(pytest.mark.integration)
+    items[:] = in_start_order(items)
+
+
+def in_start_order(items: list) -> list:
+    """The order files start in under xdist (scripts/test.sh: --dist loadfile
+    --no-loadscope-reorder takes the collection's order): integration files first, those of
+    more tests before, then the unit files. A worker's last file is then a short unit file,
+    never an integration file of one or two long tests that keeps it busy alone while the
+    others are done (xdist's own reorder, by number of tests, ran the unit files first).
+    Within a file the order stays as written."""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[str(item.fspath)] = counts.get(str(item.fspath), 0) + 1
+    first = {path: index for index, path in enumerate(counts)}
+
+    def key(item) -> tuple[int, int, int]:
+        path = str(item.fspath)
+        unit = "integration" not in Path(path).parts
+        return (unit, -counts[path], first[path])
+    return sorted(items, key=key)  # stable: a file's own tests keep their order
 
 
 @pytest.fixture

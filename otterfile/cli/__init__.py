@@ -7,14 +7,21 @@ import sys
 import click
 
 from otterfile.cli.common import OtterGroup
-from otterfile.cli.deploy import rollback, run
-from otterfile.cli.hosts import exec_, logs, status, unlock
-from otterfile.cli.maintenance import maintenance
-from otterfile.cli.plan import plan
-from otterfile.cli.project import graph, init, list_
-from otterfile.cli.remove import remove
-from otterfile.cli.snapshots import snapshots
-from otterfile.cli.tunnel import tunnel
+from otterfile.cli.lazy import LazyCommands
+
+# each command's name -> (its module, the name there); imported when the command is asked
+# for (cli/lazy.py), so one verb does not pay for the others' imports
+COMMANDS = {
+    "list": ("otterfile.cli.project", "list_"), "plan": ("otterfile.cli.plan", "plan"),
+    "graph": ("otterfile.cli.project", "graph"), "init": ("otterfile.cli.project", "init"),
+    "run": ("otterfile.cli.deploy", "run"), "rollback": ("otterfile.cli.deploy", "rollback"),
+    "exec": ("otterfile.cli.hosts", "exec_"), "status": ("otterfile.cli.hosts", "status"),
+    "logs": ("otterfile.cli.hosts", "logs"), "unlock": ("otterfile.cli.hosts", "unlock"),
+    "remove": ("otterfile.cli.remove", "remove"),
+    "maintenance": ("otterfile.cli.maintenance", "maintenance"),
+    "snapshots": ("otterfile.cli.snapshots", "snapshots"),
+    "tunnel": ("otterfile.cli.tunnel", "tunnel"),
+}
 
 
 @click.group(cls=OtterGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,9 +47,7 @@ def main(ctx: click.Context, file: str, debug: bool, as_json: bool, no_persist: 
     ctx.obj = {"file": file, "debug": debug, "json": as_json}
 
 
-for command in (list_, plan, graph, init, run, rollback, exec_, status, logs, unlock,
-                remove, maintenance, snapshots, tunnel):
-    main.add_command(command)
+main.commands = LazyCommands(COMMANDS)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

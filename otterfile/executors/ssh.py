@@ -1,4 +1,5 @@
-"""Run Commands on a server through the system OpenSSH client, one multiplexed master per host.
+"""Run Commands on a server through the system OpenSSH client, one multiplexed master per host;
+once it runs, otter asks it for each command's session itself (muxed.py), not by an ssh client.
 
 The user's ~/.ssh/config and agent apply (no -F); host keys are always checked. A master may
 outlive otter (`persist` seconds idle) for the next command to reuse (master.py: the master;
@@ -19,7 +20,9 @@ from otterfile.executors.first import run_first
 from otterfile.executors.http import getter, number
 from otterfile.executors.master import Master
 from otterfile.executors.openssh import ConnectionFailed, watched
-from otterfile.executors.pipes import Data, HeldOpen
+from otterfile.executors.mux import MuxError
+from otterfile.executors.muxed import MuxSessions, mux_enabled, run_muxed
+from otterfile.executors.pipes import Data, HeldOpen, Input
 from otterfile.executors.preamble import preamble
 from otterfile.executors.process import Processes, run_process
 from otterfile.executors.starts import SSH_FAILED
@@ -58,6 +61,7 @@ class SSHExecutor:
         self.master = Master(host, control_dir, persist)
         self.control_path = self.master.path
         self._processes = Processes()
+        self.mux, self._muxed = mux_enabled(), MuxSessions()
         self._closes = 0  # close() calls so far: a command that close() stopped did not fail
 
     def _control(self, operation: str, *args: str) -> tuple[int, str]:
@@ -86,10 +90,8 @@ class SSHExecutor:
             else:
                 kept = not self.master.checked if again else self.master.ensure()
                 with self.master.sessions:
-                    code, out, err = run_process(
-                        self.master.ssh("-T", "-e", "none") + [line],
-                        stdin=HeldOpen(first.data) if held else data, on_output=on_output,
-                        timeout=timeout, processes=self._processes)
+                    code, out, err = self._through_master(
+                        line, HeldOpen(first.data) if held else data, on_output, timeout)
             if code == SSH_FAILED and closes == self._closes and self._control("check")[0] != 0:
                 if kept and attempt == 1 and not out and again:
                     self.master.end()  # a kept master whose host went away: a fresh one
@@ -100,6 +102,17 @@ class SSHExecutor:
             self.master.checked = True
             return Result(command, code, out, err, time.monotonic() - started, self.host.name)
         raise AssertionError("unreachable")
+
+    def _through_master(self, line: str, stdin: Input, on_output: OnOutput | None,
+                        timeout: float | None) -> tuple[int, str, str]:
+        """`line` as a session of the running master: asked for from this process (muxed.py),
+        else (OTTER_SSH_MUX=0, or the master would not open one) by an ssh client."""
+        if self.mux:
+            with contextlib.suppress(MuxError):  # nothing ran, no input was read
+                return run_muxed(self.master.path, line, stdin, on_output, timeout,
+                                 self._muxed)
+        return run_process(self.master.ssh("-T", "-e", "none") + [line], stdin=stdin,
+                           on_output=on_output, timeout=timeout, processes=self._processes)
 
     def open_stream(self, command: Command) -> Readable:
         return Stream(*self._session(command))
@@ -148,11 +161,14 @@ class SSHExecutor:
             yield get
 
     def interrupt(self) -> None:
-        """Nothing: its ssh clients share otter's process group, so a terminal's Ctrl-C
-        reaches them, and an unlock that runs after it must not be cut."""
+        """End the sessions otter asked the master for itself (a terminal's Ctrl-C reaches
+        ssh clients, which share otter's process group, but not those); an unlock that
+        starts after it is not cut."""
+        self._muxed.stop_all()
 
     def close(self) -> None:
         """Stop running commands; end the master connection unless it is kept (`persist`)."""
         self._closes += 1
         self._processes.stop_all()
+        self._muxed.stop_all()
         self.master.close()

@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 
 def abort(engine: Engine, lane: Lane, task: Task) -> str | None:
     """After a failed start, health or switch: remove the new release; the old keeps serving
-    (strategy="recreate": the old one, stopped for it, is started again; what to add to the
-    error is returned)."""
+    (strategy="recreate": the old one, stopped for it, is started again; a rollback to the
+    release kept for its window switches nothing: what to add to the error is returned)."""
+    if lane.reused and lane.release is not None and lane.state.live != lane.release.id:
+        return _kept(lane)
     _remove_new(engine, lane, task)
     old = lane.stopped
     if old is None or old.instance is None or lane.state.live != old.id:
@@ -42,15 +44,21 @@ def abort(engine: Engine, lane: Lane, task: Task) -> str | None:
     return said
 
 
+def _kept(lane: Lane) -> str:
+    """A rollback to the kept release that failed before its switch: no other release is
+    tried; the kept one (otter did not start it) is left to its timer."""
+    assert lane.release is not None
+    live = lane.previous.id if lane.previous else "the live release"
+    return (f"rollback to {lane.release.id} (kept for the rollback window) failed: nothing "
+            f"was switched, {live} still serves; {lane.release.id} is left running until "
+            "its rollback window ends")
+
+
 def _remove_new(engine: Engine, lane: Lane, task: Task) -> None:
     """Remove the new release. After a switch whose answer was lost (the connection
     dropped), a release the proxy already serves is recorded live instead: removing it
     would leave nothing to serve."""
     if lane.release is None or lane.noop or lane.state.live == lane.release.id:
-        return
-    if lane.reused:  # the kept release: otter did not start it, the timer retires it
-        engine.emit(task, "info", f"{lane.release.id} (kept) left running until its "
-                    "rollback window ends")
         return
     assert lane.release.instance is not None  # the start stage named it
     dep, executor = lane.deployment, engine.executor(task.host)

@@ -22,6 +22,7 @@ from otterfile.transfer.ship import ship as ship_artifact
 
 if TYPE_CHECKING:
     from otterfile.artifacts.base import Artifact
+    from otterfile.executors.base import Result
     from otterfile.plan.graph import Task
     from otterfile.run.engine import Engine
     from otterfile.run.lane import Lane
@@ -135,10 +136,24 @@ def health(engine: Engine, lane: Lane, task: Task) -> None:
 
 
 def retire(engine: Engine, lane: Lane, task: Task) -> None:
-    """Stop the old release after a drain, prune artifacts past keep_releases; one trip.
-    A no-op removes only the units of schedules no longer declared, in a trip of its own."""
+    """Stop the old release after a drain, prune artifacts past keep_releases; one trip
+    (none after a rollback inside the window: the switch's round trip did it). A no-op
+    removes only the units of schedules no longer declared, in a trip of its own."""
     if lane.noop:
         return schedules.drop_stale(engine, lane, task)
+    if lane.back is not None:
+        from otterfile.run.instant import retired
+        return retired(engine, lane, task)
+    steps, keep = retire_steps(engine, lane)
+    command = sequence(*steps, _state_write(lane.deployment.name, lane.state),
+                       description="retire the old release")
+    done = checked(engine.executor(task.host), command, "retiring")
+    said_retired(engine, lane, task, keep, done)
+
+
+def retire_steps(engine: Engine, lane: Lane) -> tuple[list[Command], Release | None]:
+    """The retire stage's commands before its state write (none reads stdin) and the
+    release it keeps for the rollback window; lane.state becomes what to write after them."""
     assert lane.release is not None  # the start stage ran
     dep = lane.deployment
     steps = schedules.at_switch(engine, lane)  # before the old release stops
@@ -151,18 +166,23 @@ def retire(engine: Engine, lane: Lane, task: Task) -> None:
     for release in pruned:
         lane.state = mark_retired(lane.state, release.id)
     lane.state = trim_history(lane.state)
-    steps += [_forget_env_files(dep.name, lane.release.id, keep.id if keep else ""),
-              _state_write(dep.name, lane.state)]
-    done = checked(engine.executor(task.host),
-                   sequence(*steps, description="retire the old release"), "retiring")
+    steps.append(_forget_env_files(dep.name, lane.release.id, keep.id if keep else ""))
+    return steps, keep
+
+
+def said_retired(engine: Engine, lane: Lane, task: Task, keep: Release | None,
+                 done: Result) -> None:
+    """What the retire command said: the schedules' units it removed, no systemd-run there
+    (retired, not kept), or kept."""
     schedules.said(engine, task, done.stdout)
-    for line in done.stderr.splitlines():  # no systemd-run there: retired, not kept
+    stderr = done.stderr
+    for line in stderr.splitlines():
         if line.startswith("otter: warning: "):
             engine.emit(task, "info", line.removeprefix("otter: "))
     for d in drains.parse(done.stdout):
         engine.emit(task, "info", drains.said(d), drained_seconds=d.seconds, drain_left=d.left)
-    if keep is not None and "otter: warning: " not in done.stderr:
-        engine.emit(task, "info", window.said(dep, keep))
+    if keep is not None and "otter: warning: " not in stderr:
+        engine.emit(task, "info", window.said(lane.deployment, keep))
 
 
 def _retire_old(lane: Lane) -> tuple[list[Command], Release | None]:

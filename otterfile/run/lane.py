@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from otterfile.load.project import DeploymentDef
     from otterfile.proxies.base import Proxy
     from otterfile.run.handover import OldSite
+    from otterfile.run.instant import SwitchedBack
     from otterfile.run.lock import DeployLock
     from otterfile.run.space import Landing
     from otterfile.run.state import Release
@@ -57,6 +58,7 @@ class Lane:
     starts_with: Runtime | None = None
     kept: Kept | None = None  # the release kept for the rollback window (run/window.py)
     reused: bool = False  # a rollback to the kept release: nothing started, its instance serves
+    back: SwitchedBack | None = None  # its switch's round trip retired, logged, unlocked
     # the schedules the target had units of at lock time (run/schedules.py); None: not read
     schedules: tuple[str, ...] | None = None
     # strategy="recreate": the live release this run stopped (started again on a failure)

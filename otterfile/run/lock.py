@@ -164,9 +164,16 @@ class DeployLock:
         result = self._run(commands.release_after(first, release) if first else release)
         return parse_fields(result.stdout).get("status") in ("released", "free")
 
+    def release_command(self) -> Command:
+        """The command that removes the lock, for a caller that runs it in a round trip
+        of its own and then calls `released_there` (the heartbeat beats on until then: the
+        round trip may take a while, and a beat after the removal changes nothing)."""
+        return commands.release(self.deployment, self.run_id, base=self.base)
+
     def released_there(self) -> None:
-        """The target released the lock itself, in the round trip that took it (a no-op
-        decided there, run/noop.py): the heartbeat stops, nothing is sent."""
+        """The target released the lock itself: in the round trip that took it (a no-op
+        decided there, run/noop.py) or in one of the caller's (`release_command`); the
+        heartbeat stops, nothing is sent."""
         self._stop_heartbeat()
         self.held = False
 

@@ -144,6 +144,8 @@ def unlock(engine: Engine, lane: Lane, task: Task) -> None:
     """Append the deploy log record and release the lock, in one round trip (runs after
     failures too; the lock is released whatever the append did)."""
     from otterfile.commands import state as states
+    if lane.back is not None and lane.back.unlocked:  # in the switch's round trip (instant.py)
+        return
     record = None
     try:
         if lane.failed and lane.failed.startswith("step "):  # a step failed before switch

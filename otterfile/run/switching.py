@@ -11,9 +11,9 @@ from otterfile.run.state import mark_live
 from otterfile.run.state_file import format_state
 from otterfile.run import fleet, handover
 from otterfile.run.fleet import fleet_of
-from otterfile.run.results import checked
 
 if TYPE_CHECKING:
+    from otterfile.command import Command
     from otterfile.executors.base import Result
     from otterfile.plan.graph import Task
     from otterfile.proxies.base import Proxy
@@ -40,17 +40,28 @@ def switch(engine: Engine, lane: Lane, task: Task) -> None:
     gracefully reloaded only when its text changed; a stopped proxy started; restored on
     failure), in one round trip with the state writes around it: the new release
     `starting` before (a run killed after the switch is recovered by the served port),
-    `live` after."""
+    `live` after. A rollback to the release kept for its window retires, logs and unlocks
+    in that round trip too (run/instant.py)."""
     if lane.noop:
         return
     assert lane.release is not None and lane.release.port is not None  # start ran
-    dep, px, executor = lane.deployment, lane.proxy, engine.executor(task.host)
+    command = switch_command(engine, lane)
+    if lane.reused and not lane.deployment.fleet:  # a fleet's retires wait for its stage
+        from otterfile.run.instant import switch_back
+        result = switch_back(engine, lane, task, command)
+    else:
+        result = engine.executor(task.host).run(command)
+    took(engine, lane, task, result)
+
+
+def switch_command(engine: Engine, lane: Lane) -> Command:
+    """The switch's one command: the proxy pointed at lane.release between two state
+    writes (a deployment without a proxy: the state written)."""
+    assert lane.release is not None and lane.release.port is not None  # start ran
+    dep, px = lane.deployment, lane.proxy
     live = mark_live(lane.state, lane.release.id)
     if not dep.proxied:  # served on its own port of 127.0.0.1: no proxy to switch
-        checked(executor, states.write_state(dep.name, format_state(live)),
-                "writing the release state")
-        lane.state = live
-        return
+        return states.write_state(dep.name, format_state(live))
     if dep.fleet:  # the others' releases live at lock time run on until the retires
         lane.peers = fleet.peers(engine, lane, fleet.live_at_lock)
     site = site_for(lane, lane.release.port)
@@ -58,8 +69,20 @@ def switch(engine: Engine, lane: Lane, task: Task) -> None:
                         engine.project.folder)
     if lane.old_sites:  # the proxy kind changed: the old one hands its ports over
         command = handover.switch(dep, site, command, lane.old_sites)
-    result = executor.run(states.write_around(dep.name, command, format_state(lane.state),
-                                              format_state(live)))
+    return states.write_around(dep.name, command, format_state(lane.state), format_state(live))
+
+
+def took(engine: Engine, lane: Lane, task: Task, result: Result) -> None:
+    """What the switch's `result` means: lane.release live, said how; or an OtterError."""
+    assert lane.release is not None
+    dep, px, host = lane.deployment, lane.proxy, engine.executor(task.host).host.name
+    live = mark_live(lane.state, lane.release.id)
+    if not dep.proxied:
+        if not result.ok:
+            raise OtterError(f"{host}: writing the release state failed (exit "
+                             f"{result.exited}): {result.tail(8) or result.tail(8, 'stdout')}")
+        lane.state = live
+        return
     if result.ok or states.changed(result):  # the new release serves: never removed now
         lane.state = live
         for line in result.stdout.splitlines():  # how: "switched web to ... (no reload)"
@@ -71,10 +94,10 @@ def switch(engine: Engine, lane: Lane, task: Task) -> None:
                 if line.startswith("otter: warning: "):
                     engine.emit(task, "info", line.removeprefix("otter: "))
         if not result.ok:
-            raise OtterError(f"{executor.host.name}: {px.name} serves {lane.release.id}, but "
+            raise OtterError(f"{host}: {px.name} serves {lane.release.id}, but "
                              f"writing the release state failed: {result.tail(3)}")
         return
-    raise OtterError(switch_failed(executor.host.name, px, lane.release.id, result))
+    raise OtterError(switch_failed(host, px, lane.release.id, result))
 
 
 def switch_failed(host: str, px: Proxy, release: str, result: Result) -> str:

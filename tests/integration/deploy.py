@@ -158,3 +158,10 @@ def kill_after(project: Path, stage: str) -> None:
             break
     process.wait(timeout=60)
     assert killed, f"never saw the end of {stage}"
+
+
+def assert_one_container(targets, engine: str = "docker"):
+    """Each target has exactly one container of the deployment, running or not."""
+    for t in targets:
+        names = on(t, engine, "ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert len([n for n in names if n.startswith("otter-production-")]) == 1, names

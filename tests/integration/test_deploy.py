@@ -5,18 +5,8 @@ import contextlib
 import json
 import subprocess
 
-import pytest
-
-from otterfile.executors import executor_for
-from tests.integration.deploy import (finish, kill_after, on, otter, served, start_otter,
+from tests.integration.deploy import (assert_one_container, on, otter, served, start_otter,
                                       write_app, write_otterfile)
-
-
-def assert_one_container(targets, engine: str = "docker"):
-    """Each target has exactly one container of the deployment, running or not."""
-    for t in targets:
-        names = on(t, engine, "ps", "-a", "--format", "{{.Names}}").stdout.split()
-        assert len([n for n in names if n.startswith("otter-production-")]) == 1, names
 
 
 def test_deploy_redeploy_and_noop(project, two):
@@ -129,74 +119,6 @@ def test_a_failed_build_touches_no_server(project, two):
         assert on(t, "test", "-e", "/var/lib/otter/production").exited == 1
 
 
-def test_lock_contention_wait_and_unlock(project, two):
-    from otterfile.run.lock import DeployLock
-    executor = executor_for(two[0].host)
-    lock = DeployLock(executor, "production", holder="alice@laptop")
-    lock.acquire()
-    try:
-        held = otter(project, "run", "production")
-        assert held.returncode == 1
-        assert "locked by alice@laptop" in held.stdout
-        assert served(two[1]) == "200 v1"  # the other target deployed
-    finally:
-        lock.release()
-        executor.close()
-    executor = executor_for(two[0].host)
-    DeployLock(executor, "production", holder="bob@ci").acquire()
-    executor.close()  # bob's heartbeat stops with him; `otter unlock` frees it by hand
-    freed = otter(project, "unlock", "production")
-    assert "released (held by bob@ci" in freed.stdout
-    assert otter(project, "run", "production").returncode == 0
-    assert served(two[0]) == "200 v1"
-
-
-@pytest.mark.parametrize("runtime", ["docker", "podman"])
-@pytest.mark.parametrize("stage", ["ship", "start", "health", "switch", "retire"])
-def test_sigkill_at_a_stage_boundary_leaves_the_live_release_serving(project, two, stage,
-                                                                     runtime):
-    write_otterfile(project, two, runtime=runtime)
-    assert otter(project, "run", "production").returncode == 0
-    write_app(project / "app", f"v2-{stage}")
-    kill_after(project, stage)
-    for t in two:
-        assert served(t) in ("200 v1", f"200 v2-{stage}")
-    again = otter(project, "run", "production")  # takes over the dead run's lock itself
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert [served(t) for t in two] == [f"200 v2-{stage}"] * 2
-    assert_one_container(two, runtime)
-
-
-def test_ctrl_c_stops_cleanly_and_releases_the_lock(project, two):
-    import os
-    import signal
-    import time
-    assert otter(project, "run", "production").returncode == 0
-    write_app(project / "app", "v2-slow")
-    text = (project / "Otterfile.py").read_text()
-    slow = text.replace("command='docker build",
-                        "command='echo otter-test-building && sleep 120 && docker build")
-    assert slow != text  # the build really is slow (the command is written with repr)
-    (project / "Otterfile.py").write_text(slow)
-    # its own process group, as a terminal's foreground job: Ctrl-C reaches the build too
-    process = start_otter(project, "run", "production", start_new_session=True)
-    deadline, seen = time.monotonic() + 60, []
-    while time.monotonic() < deadline:  # until the build says it runs (its output event)
-        line = process.stdout.readline()
-        seen.append(line)
-        if not line or "otter-test-building" in line:
-            break
-    assert "otter-test-building" in seen[-1], seen  # inside the build
-    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C on a terminal does
-    out, err = finish(process, 60)
-    out = "".join(seen) + out
-    assert process.returncode == 1, out + err
-    assert "interrupted" in err
-    assert [served(t) for t in two] == ["200 v1", "200 v1"]
-    again = otter(project, "run", "production")  # no lock left behind, no unlock needed
-    assert again.returncode == 0, again.stdout + again.stderr
-
-
 def test_exec_on_local_and_ssh_hosts(tmp_path, two):
     hosts = [(t.host.address, t.host.identity_file, t.host.known_hosts) for t in two]
     (tmp_path / "Otterfile.py").write_text(f'''
@@ -237,33 +159,6 @@ def test_keep_releases_prunes_old_images(project, two):
     images = set(on(two[0], "docker", "images", "-q", "--no-trunc").stdout.split())
     assert kept <= images
     assert not {r["digest"] for r in _releases(two[0]) if r["status"] == "retired"} & images
-
-
-def test_lock_wait_and_stale_takeover(project, two):
-    from otterfile.commands import lock as locks
-    from otterfile.run.lock import DeployLock
-    executor = executor_for(two[0].host)
-    try:
-        lock = DeployLock(executor, "production", holder="alice@laptop")
-        lock.acquire()
-        waiting = start_otter(project, "run", "production", "--lock-wait", "120")
-        seen = []
-        for line in waiting.stdout:  # released once otter says it waits, not after a guess
-            seen.append(line)
-            if "locked by alice@laptop since" in line and "waiting up to 120s" in line:
-                break
-        assert "waiting up to 120s" in seen[-1], "".join(seen)
-        lock.release()
-        out, err = waiting.communicate(timeout=240)
-        assert waiting.returncode == 0, "".join(seen) + out + err
-        # a holder on another machine that died: no heartbeat after taking the lock
-        executor.run(locks.acquire("production", holder="carol@elsewhere", pid=1,
-                                   run_id="ffffffff-dead"))
-        stale = otter(project, "run", "production", "--lock-wait", "60")
-        assert stale.returncode == 0, stale.stdout + stale.stderr
-        assert "took over a stale lock of carol@elsewhere" in stale.stdout
-    finally:
-        executor.close()
 
 
 @contextlib.contextmanager

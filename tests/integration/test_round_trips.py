@@ -19,14 +19,15 @@ from tests.testbed.hosts import scoped
 NOOP_MOST = 1  # a no-op redeploy: decided on the target in the lock's trip (run/noop.py)
 
 
-def traced_run(project, hosts, **env_extra) -> tuple[dict[str, Counter], dict[str, dict], str]:
-    """`otter --debug --json run production`, stdout and stderr in one stream (in order):
+def traced_run(project, hosts, verb: str = "run",
+               **env_extra) -> tuple[dict[str, Counter], dict[str, dict], str]:
+    """`otter --debug --json VERB production` (run or rollback), stdout and stderr in one stream (in order):
     per host, commands per stage and the stage times (seconds) of its lane. The deploy
     lock's heartbeat (every 5 s, a thread of its own) is no stage's round trip: not counted."""
     env = {**otter_env(), "PYTHONUNBUFFERED": "1", **env_extra}
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "otterfile", "-f",
-                           str(project / "Otterfile.py"), "--debug", "--json", "run",
+                           str(project / "Otterfile.py"), "--debug", "--json", verb,
                            "production"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, env=env, cwd=project, timeout=240)
     traced_run.wall = time.monotonic() - started
@@ -185,3 +186,29 @@ def test_a_first_image_deploy_takes_one_round_trip_per_stage(tmp_path, testbed, 
                 out.write("\n".join(lines) + "\n")
     finally:
         subprocess.run(["docker", "rmi", "--no-prune", "--force", BIG_TAG], capture_output=True)
+
+
+def test_a_rollback_inside_the_window_takes_two_round_trips(tmp_path, clean_targets):
+    """`otter rollback` to the release kept for the rollback window: the lock (with the
+    read), then one script that switches, keeps the other release, logs and unlocks. Its
+    health check goes through the connection's forward (not a command)."""
+    three = clean_targets[:3]
+    write_app(tmp_path / "app", "v1")
+    path = write_otterfile(tmp_path, three)
+    path.write_text(path.read_text().replace("keep_releases=3,",
+                                             "keep_releases=3, rollback_window=600,"))
+    names = [t.host.name for t in three]
+    try:
+        traced_run(tmp_path, names)
+        write_app(tmp_path / "app", "v2")
+        traced_run(tmp_path, names)
+        assert [served(t) for t in three] == ["200 v2"] * 3
+        back, _, output = traced_run(tmp_path, names, verb="rollback")
+        assert "nothing to start" in output, output
+        assert [served(t) for t in three] == ["200 v1"] * 3
+        for host in names:
+            assert dict(back[host]) == {"lock": 1, "switch": 1}, (host, dict(back[host]),
+                                                                 output)
+    finally:
+        for target in three:  # the hosts' reset leaves transient timers
+            on(target, "systemctl", "stop", "otter-kept-production.timer")

@@ -35,7 +35,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -46,6 +46,9 @@ CHAIN = "OTTER-FAULT"
 class HasContainer(Protocol):
     name: str
     container: str
+
+
+T = TypeVar("T", bound=HasContainer)
 
 
 def _docker(*argv: str, check: bool = True) -> str:
@@ -158,27 +161,41 @@ def heal(t: HasContainer) -> None:
 
 def restore(t: HasContainer, *, heal_rules: bool = True) -> bool:
     """Undo any fault: unpause, start, reconnect, heal, sshd started. True if the host must
-    boot or reconnect (then wait until it is ready). The reset script heals too
-    (heal_rules=False)."""
-    status, project, networks = _docker(
-        "inspect", "-f", "{{.State.Status}}|{{index .Config.Labels \"com.docker.compose.project\"}}"
-        "|{{json .NetworkSettings.Networks}}", t.container).strip().split("|", 2)
-    waited = False
-    if status == "paused":
-        unpause(t)
-        waited = True
-    elif status != "running":
-        start(t)
-        waited = True
-    if f'"{project}_default"' not in networks:
-        _docker("network", "connect", "--alias", t.name, f"{project}_default", t.container)
-        waited = True
+    boot or reconnect (then wait until it is ready)."""
+    waited = bool(restore_many([t]))
     if heal_rules:
         heal(t)
     # kill_sshd stops it: a test that failed before start_sshd left it so
     _docker("exec", t.container, "sh", "-c",
             "systemctl is-active -q ssh.service || systemctl start ssh.service", check=False)
     return waited
+
+
+def restore_many(targets: list[T]) -> list[T]:
+    """Unpause, start and reconnect what a test left so, all hosts read by one `docker
+    inspect`; the hosts that must boot or reconnect (wait until they are ready). Rules and
+    sshd are left to the caller (the testbed's reset script heals and starts sshd itself)."""
+    if not targets:
+        return []
+    lines = _docker("inspect", "-f", "{{.State.Status}}|{{index .Config.Labels "
+                    "\"com.docker.compose.project\"}}|{{json .NetworkSettings.Networks}}",
+                    *(t.container for t in targets)).strip().splitlines()
+    waiting = []
+    for t, line in zip(targets, lines, strict=True):
+        status, project, networks = line.split("|", 2)
+        waited = False
+        if status == "paused":
+            unpause(t)
+            waited = True
+        elif status != "running":
+            start(t)
+            waited = True
+        if f'"{project}_default"' not in networks:
+            _docker("network", "connect", "--alias", t.name, f"{project}_default", t.container)
+            waited = True
+        if waited:
+            waiting.append(t)
+    return waiting
 
 
 # -- a bounded request loop -------------------------------------------------------------

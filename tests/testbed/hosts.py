@@ -235,12 +235,15 @@ class Testbed:
     # -- keeping hosts clean --------------------------------------------------------------
 
     def reset(self, targets: list[TestTarget]) -> None:
-        """Each host back to pristine (see recipe/.../otter-testbed-reset), in parallel."""
+        """Each host back to pristine (see recipe/.../otter-testbed-reset), in parallel: one
+        `docker inspect` for all, then one `docker exec` each (the script starts sshd and
+        heals the fault rules too)."""
+        stopped = faults.restore_many(targets)  # a test stopped, paused or disconnected them
+        if stopped:
+            self.wait_ready(stopped)
         parallel(self._reset_one, targets)
 
     def _reset_one(self, t: TestTarget) -> None:
-        if faults.restore(t, heal_rules=False):  # a test stopped, paused or disconnected it
-            self.wait_ready([t])
         result = run(["docker", "exec", t.container, RESET_SCRIPT], timeout=120)
         if result.returncode != 0:
             raise NotReady(f"{t.name}: reset failed ({result.stdout.strip()}): {result.stderr}")

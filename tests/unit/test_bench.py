@@ -75,5 +75,5 @@ def test_rollback_window_table_has_medians_and_the_share_of_today():
     samples = {"today": [(4.0, False), (5.0, False), (6.0, False)],
                "window": [(0.5, True), (0.9, True), (0.7, True)]}
     rows = report(samples, 3, ["`a`", "`b`"]).splitlines()[-2:]
-    assert rows == ["| today | none | 5.00 | 4.00–6.00 | 100% | 0 of 3 |",
-                    "| window | 3600 s | 0.70 | 0.50–0.90 | 14% | 3 of 3 |"]
+    assert rows == ["| today | none | 5.00 | 4.00–6.00 | 100% | 0 of 3 | – |",
+                    "| window | 3600 s | 0.70 | 0.50–0.90 | 14% | 3 of 3 | – |"]

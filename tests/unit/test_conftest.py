@@ -62,3 +62,20 @@ def test_outside_ci_a_skip_is_a_skip(tmp_path):
         "test_needs_a_tool_setup_installs": "SKIPPED", "test_marked": "SKIPPED",
         "test_needs_what_no_file_can_install": "SKIPPED", "test_expected_to_fail": "XFAIL",
         "test_passes": "PASSED"}
+
+
+def test_integration_files_start_first_those_of_more_tests_before():
+    """xdist takes the collection's order (--no-loadscope-reorder): long integration files
+    first, the short unit files last to fill the workers' ends; a file's tests keep theirs."""
+    from tests.conftest import in_start_order
+
+    class Item:
+        def __init__(self, path: str, name: str):
+            self.fspath, self.name = path, name
+
+    items = [Item("/r/tests/unit/test_a.py", n) for n in ("a1", "a2", "a3", "a4")]
+    items += [Item("/r/tests/integration/test_one.py", "one1")]
+    items += [Item("/r/tests/integration/test_two.py", n) for n in ("two2", "two1")]
+    items += [Item("/r/tests/unit/test_b.py", "b1")]
+    assert [i.name for i in in_start_order(items)] == [
+        "two2", "two1", "one1", "a1", "a2", "a3", "a4", "b1"]

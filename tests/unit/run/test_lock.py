@@ -304,3 +304,16 @@ def test_release_after_names_a_failed_first_step_as_an_argument_never_as_shell(t
     assert result.ok and result.stdout == "released\n"
     assert f"otter: append $(touch {marker}) failed (exit 3)" in result.stderr
     assert not marker.exists()
+
+
+def test_a_release_run_by_the_caller_beats_until_released(make, tmp_path):
+    """run/instant.py sends the release in a round trip of its own: the heartbeat goes on
+    until `released_there`, which stops it; the lock is then free for the next run."""
+    first = make(run_id="run1", stale_seconds=3, heartbeat_seconds=1)
+    first.acquire()
+    command = first.release_command()
+    assert first.held and first._thread is not None and first._thread.is_alive()
+    assert parse_fields(first.executor.run(command).stdout)["status"] == "released"
+    first.released_there()
+    assert not first.held and first._thread is None and not lock_dir(tmp_path).exists()
+    assert make("bob@ci", run_id="run2").acquire() is None

@@ -1,0 +1,148 @@
+"""A command run as one session of a host's kept ControlMaster, asked for by otter's own process
+(the protocol: mux.py): the session's pipes, its input fed and its output read as with a local
+ssh client (pipes.py), its end, a timeout, and the registry that close() stops. On by default;
+OTTER_SSH_MUX=0 runs every command through an ssh client instead.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from typing import Iterator
+
+from otterfile.errors import OtterError
+from otterfile.executors.base import OnOutput
+from otterfile.executors.mux import MuxError, open_session, wait_exit
+from otterfile.executors.pipes import Capture, Data, HeldOpen, Input, drain, feed
+from otterfile.executors.process import EXIT_TIMEOUT, TIMEOUT_LINGER
+from otterfile.executors.starts import SSH_FAILED
+
+MUX_ENV = "OTTER_SSH_MUX"
+
+
+def mux_enabled() -> bool:
+    """Whether commands go to kept masters from otter's own process: $OTTER_SSH_MUX, 1 (the
+    default) or 0 (an ssh client per command)."""
+    value = os.environ.get(MUX_ENV, "").strip()
+    if value not in ("", "0", "1"):
+        raise OtterError(f"{MUX_ENV}={value!r}: expected 1 (on, the default) or 0 (an ssh "
+                         f"client per command)")
+    return value != "0"
+
+
+class MuxSessions:
+    """The sessions an executor has open, so that close() can end them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+
+    @contextlib.contextmanager
+    def held(self, sock: socket.socket) -> Iterator[None]:
+        with self._lock:
+            self._open.add(sock)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._open.discard(sock)
+
+    def stop_all(self) -> None:
+        """End every open session: its master sees its control socket close."""
+        with self._lock:
+            running, self._open = list(self._open), set()
+        for sock in running:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _held(first: bytes, ended: threading.Event) -> Iterator[bytes]:
+    """A held-open input: `first`, then nothing until the session ended (see HeldOpen)."""
+    if first:
+        yield first
+    ended.wait()
+
+
+class _Input:
+    """The session's stdin: /dev/null for no input, else a pipe otter writes to."""
+
+    def __init__(self, stdin: Input, ended: threading.Event) -> None:
+        self.data: Data | None = None
+        if isinstance(stdin, HeldOpen):
+            self.data = _held(stdin.first, ended)
+        elif stdin is not None and stdin != b"":
+            self.data = stdin
+        if self.data is None:
+            self.read, self.write = os.open(os.devnull, os.O_RDONLY), -1
+        else:
+            self.read, self.write = os.pipe()
+
+    def start(self) -> threading.Thread | None:
+        """Feed it (from now on: nothing is read before the session opened)."""
+        if self.data is None:
+            return None
+        pipe = os.fdopen(self.write, "wb", buffering=0)
+        thread = threading.Thread(target=feed, args=(pipe, self.data), daemon=True)
+        thread.start()
+        return thread
+
+    def discard(self) -> None:
+        for fd in (self.read, self.write):
+            if fd >= 0:
+                os.close(fd)
+
+
+def run_muxed(path: str, line: str, stdin: Input, on_output: OnOutput | None,
+              timeout: float | None, sessions: MuxSessions) -> tuple[int, str, str]:
+    """Run `line` as a session of the master at `path`: (exit status, stdout, stderr) as an
+    ssh client would give them (255 when the session ended without a status). MuxError when
+    no session opened: nothing ran and no input was read."""
+    ended = threading.Event()
+    given = _Input(stdin, ended)
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    try:
+        sock, session = open_session(path, line, (given.read, out_write, err_write))
+    except MuxError:
+        given.discard()
+        for fd in (out_read, out_write, err_read, err_write):
+            os.close(fd)
+        raise
+    for fd in (given.read, out_write, err_write):  # the master holds its own copies now
+        os.close(fd)
+    out, err = Capture("stdout", on_output), Capture("stderr", on_output)
+    reader = threading.Thread(target=drain, daemon=True, args=(
+        [(os.fdopen(out_read, "rb", buffering=0), out),
+         (os.fdopen(err_read, "rb", buffering=0), err)],))
+    reader.start()
+    given.start()
+    with sessions.held(sock):
+        code = _wait(sock, session, timeout, reader, err, ended)
+    return code, out.text(), err.text()
+
+
+def _wait(sock: socket.socket, session: int, timeout: float | None, reader: threading.Thread,
+          err: Capture, ended: threading.Event) -> int:
+    """Wait for the session's exit status and the end of its output; a timeout or Ctrl-C
+    ends the session (closing the control socket closes its channel)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    linger = None
+    try:
+        try:
+            status = wait_exit(sock, session, deadline)
+        except TimeoutError:
+            sock.close()
+            err.add(f"otter: timed out after {timeout}s\n")
+            status, linger = EXIT_TIMEOUT, TIMEOUT_LINGER
+        ended.set()
+        reader.join(linger)
+    finally:
+        ended.set()
+        sock.close()
+    if status is None:
+        err.add("otter: the session ended without an exit status (a signal, or the "
+                "connection broke)\n")
+        return SSH_FAILED
+    return status
