@@ -110,7 +110,7 @@ def test_sshd_killed_mid_run(tmp_path, clean_target):
     fails there, the old release answers every request meanwhile."""
     t = clean_target
     deployed_v1(tmp_path, [t])
-    write_app(tmp_path / "app", "v2")
+    write_app(tmp_path / "app", "v2", start_delay=6)  # health polls for 6 s: the kill lands there
     before = snapshot(t)
     with RequestLoop(t.url("/"), host=DOMAIN, max_seconds=240) as loop:
         run = Run(tmp_path, "run", "production")

@@ -167,7 +167,11 @@ def test_a_first_image_deploy_takes_one_round_trip_per_stage(tmp_path, testbed, 
         assert [served(t) for t in three] == ["200 v1"] * 3
         for host in names:
             assert first[host]["lock"] == 1 and first[host]["ship"] == 2, dict(first[host])
-            assert sum(first[host].values()) == 7, (dict(first[host]), output)
+            # the health checks go through the forward; a first answer missed (an app still
+            # starting, under load) adds one look at whether it still runs, a command
+            assert first[host]["health"] <= 1, (dict(first[host]), output)
+            assert sum(first[host].values()) - first[host]["health"] == 7, \
+                (dict(first[host]), output)
         report = os.environ.get("OTTER_TRIPS_REPORT")  # a measurement by hand, never asserted
         if report:
             floors = []

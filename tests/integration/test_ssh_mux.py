@@ -11,6 +11,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -46,9 +47,12 @@ def ssh_children() -> list[int]:
 
 
 def executor(target, tmp_path: Path, mux: str) -> SSHExecutor:
+    """The executor with mux on ("1") or off ("0"); its control sockets in a short folder of
+    /tmp (a socket's path has at most 107 bytes, which pytest's tmp_path under xdist outgrows)."""
     os.environ["OTTER_SSH_MUX"] = mux
+    short = Path(tempfile.mkdtemp(prefix=f"om{mux}-", dir="/tmp"))
     try:
-        return SSHExecutor(target.host, control_dir=str(tmp_path / f"c{mux}"))
+        return SSHExecutor(target.host, control_dir=str(short))
     finally:
         del os.environ["OTTER_SSH_MUX"]
 
