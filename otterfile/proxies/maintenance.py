@@ -90,7 +90,7 @@ def command(deployment: str, snippets: dict[str, str] | None, site: str,
     if snippets is not None:
         stdin = f"{PART}message\n{message}\n" + "".join(
             f"{PART}{kind}\n{text}" for kind, text in snippets.items())
-    return script(load("maintenance.sh"),
+    return script(load("reload.sh") + load("maintenance.sh"),
                   args=[folder(deployment), "on" if snippets is not None else "off", site,
                         validate.shell_line(), unit],
                   stdin=stdin,

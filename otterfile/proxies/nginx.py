@@ -135,7 +135,7 @@ def switch(deployment: str, content: str, nginx_dir: str = NGINX_DIR, *,
     if cert is not None and key is not None:
         stdin = SecretText(f"{content}{PART}cert\n{_ended(cert)}{PART}key\n{_ended(key)}")
         stdin.masked = f"{content}{PART}cert\n{_ended(cert)}{PART}key\n{MASK}\n"
-    return script(load("upstream.sh") + load("nginx-switch.sh"), args=args, stdin=stdin,
+    return script(load("upstream.sh") + load("reload.sh") + load("nginx-switch.sh"), args=args, stdin=stdin,
                   file=f"{args[0]}/conf.d/otter-{deployment}.conf",
                   description=f"switch nginx to {deployment}'s new release")
 
@@ -143,7 +143,7 @@ def switch(deployment: str, content: str, nginx_dir: str = NGINX_DIR, *,
 def remove_site(deployment: str, nginx_dir: str = NGINX_DIR) -> Command:
     """Remove the deployment's site file and reload nginx if it runs (exit 4: the rest of
     the config is invalid, not reloaded; 5: reload failed)."""
-    return script(load("nginx-remove.sh"), args=_args(deployment, nginx_dir),
+    return script(load("reload.sh") + load("nginx-remove.sh"), args=_args(deployment, nginx_dir),
                   description=f"remove nginx site of {deployment}")
 
 

@@ -43,7 +43,7 @@ if ! out=$(sh -c "$check" 2>&1); then
 fi
 verb="no reload: $unit is not running"
 if systemctl is-active --quiet "$unit"; then
-  if ! out=$(systemctl reload "$unit" 2>&1); then
+  if ! out=$(reload_wait "$unit" 2>&1); then  # reload.sh: returns once the new config serves
     restore
     sh -c "$check" >/dev/null 2>&1 && systemctl reload "$unit" >/dev/null 2>&1
     echo "otter: systemctl reload $unit failed; the previous flag is back:" >&2

@@ -22,6 +22,6 @@ if command -v nginx >/dev/null 2>&1 && systemctl is-active --quiet nginx; then
     printf '%s\n' "$out" | tail -n 5 >&2
     exit 4
   fi
-  systemctl reload nginx || exit 5
+  reload_wait nginx || exit 5  # reload.sh: returns once the new config serves
 fi
 echo "removed $name"

@@ -145,25 +145,17 @@ if ! upstream_set "$updir" "$live"; then
 fi
 verb=""
 if ! systemctl is-active --quiet nginx; then verb=start; elif [ "$changed" = 1 ]; then verb=reload; fi
-# a reload only signals nginx's master: the new config serves once it has started new workers
-master=$(cat /run/nginx.pid 2>/dev/null) || master=""
-workers() { cat "/proc/$master/task/$master/children" 2>/dev/null; }
-before=" $(workers) "
-if [ -n "$verb" ] && ! out=$(systemctl "$verb" nginx 2>&1); then
+if [ "$verb" = reload ]; then  # reload.sh: returns once the new config serves
+  out=$(reload_wait nginx 2>&1) || failed=1
+elif [ "$verb" = start ]; then
+  out=$(systemctl start nginx 2>&1) || failed=1
+fi
+if [ -n "${failed:-}" ]; then
   restore
   echo "otter: systemctl $verb nginx failed; the previous config and port file are back:" >&2
   printf '%s\n' "$out" >&2
   journalctl -u nginx -n 5 --no-pager >&2 2>/dev/null
   exit 5
-fi
-if [ "$verb" = reload ] && [ -n "$master" ]; then  # wait for a new worker, at most 5 s
-  i=0
-  while [ "$i" -lt 50 ]; do
-    new=""
-    for w in $(workers); do case $before in *" $w "*) ;; *) new=$w ;; esac; done
-    [ -z "$new" ] || break
-    sleep 0.1; i=$((i + 1))
-  done
 fi
 rm -f "$bak" "$jsbak" "$tdir/.cert.pem.bak" "$tdir/.key.pem.bak" "$pending"
 [ "$verb" != start ] || echo "started nginx: it was not running"

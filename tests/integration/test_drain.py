@@ -43,8 +43,6 @@ def test_an_idle_old_release_is_stopped_at_once(tmp_path, clean_targets):
 def test_requests_in_flight_hold_the_drain_until_they_answer(tmp_path, clean_targets):
     one = clean_targets[:1]
     project = deployed(tmp_path, one)
-    # four slow requests (~2 s each) kept in flight: at the switch the longest has more than
-    # 0.3 s left but in about one run of 2,000 (with two: one in 50, seen in CI)
     with Load([Site(DOMAIN, one, rate=2, slow=4)], max_seconds=120) as load:
         load.wait_for(4)  # slow requests (~2 s each, spread) are in flight from now on
         done = otter(project, "--json", "run", "production")
@@ -55,5 +53,7 @@ def test_requests_in_flight_hold_the_drain_until_they_answer(tmp_path, clean_tar
     slow = [s for s in report.samples if s.path == SLOW_PATH]
     assert {s.body for s in slow} == {"v1", "v2"}, {s.body for s in slow}
     [drained] = drains(done.stdout)
-    # held by the slow requests v1 still answered (about 1-2 s left of them), not the bound
-    assert drained["drain_left"] == 0 and 0.3 <= drained["drained_seconds"] < 5, drained
+    # held by the slow requests v1 still answered, not the bound: at least one 0.1 s poll
+    # found a connection open (an idle drain ends on its first read, in hundredths); how long
+    # depends on how much of them was left when the retire began (0.25 s seen in CI)
+    assert drained["drain_left"] == 0 and 0.1 <= drained["drained_seconds"] < 5, drained

@@ -132,7 +132,7 @@ def test_target_restarted_between_start_and_switch(tmp_path, testbed, clean_targ
     boot the old release serves again and the proxy still points at it."""
     t = clean_target
     deployed_v1(tmp_path, [t])
-    write_app(tmp_path / "app", "v2")
+    write_app(tmp_path / "app", "v2", start_delay=6)  # health polls for 6 s: the boot lands there
     before = snapshot(t)
     run = Run(tmp_path, "run", "production")
     run.wait_for(ended("start", t))

@@ -144,7 +144,7 @@ def run_script(tmp_path, mode, *, check="true", included=True, stdin=None, activ
     site = tmp_path / "site.conf"
     site.write_text(f"include {flag}/nginx*;\n" if included else "server {}\n")
     env = {**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}"}
-    return flag, subprocess.run(["sh", "-c", load("maintenance.sh"), "sh", str(flag), mode,
+    return flag, subprocess.run(["sh", "-c", load("reload.sh") + load("maintenance.sh"), "sh", str(flag), mode,
                                  str(site), check, "nginx"], input=stdin, text=True,
                                 capture_output=True, env=env)
 
