@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shlex
 import stat
 from pathlib import Path
 
+from otterfile.artifacts.build_command import shell_words
 from otterfile.command import cmd
 from otterfile.executors.base import Executor
 
@@ -67,11 +67,8 @@ def key(command: str, tag: str, build_dir: Path, ours: tuple[Path, ...] = ()) ->
 
 def _one_build(command: str) -> list[str] | None:
     """The words of a command that is one docker/podman build and nothing else."""
-    try:
-        lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
-        lexer.whitespace_split = True
-        words = list(lexer)
-    except ValueError:
+    words = shell_words(command)
+    if words is None:
         return None
     if any(w and all(c in "();<>|&`" for c in w) for w in words) or "`" in command \
             or "$(" in command:

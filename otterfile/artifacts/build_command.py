@@ -45,13 +45,21 @@ def run_build(executor: Executor, command: str, build_dir: Path, origin: str,
     return result
 
 
-def image_tag(command: str) -> str | None:
-    """The `-t`/`--tag` of the last `docker build` (or podman build) in a shell command."""
+def shell_words(command: str) -> list[str] | None:
+    """A shell command's words, its operators (`&&`, `|`, `;`...) words of their own; None
+    when it does not parse (an open quote)."""
     try:
         lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
         lexer.whitespace_split = True
-        words = list(lexer)
+        return list(lexer)
     except ValueError:
+        return None
+
+
+def image_tag(command: str) -> str | None:
+    """The `-t`/`--tag` of the last `docker build` (or podman build) in a shell command."""
+    words = shell_words(command)
+    if words is None:
         return None
     found = None
     for segment in _segments(words):

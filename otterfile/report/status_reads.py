@@ -4,11 +4,11 @@ snapshots (Deployment(snapshots=...)) and its previews (Deployment(preview_domai
 Each part's output ends with a marker line naming the part and its exit status."""
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from otterfile.command import Command, script
+from otterfile.command import Command
+from otterfile.commands import parts as parts_of
 from otterfile.report.schedules import ScheduleStatus
 
 if TYPE_CHECKING:
@@ -46,11 +46,8 @@ def command(dep: DeploymentDef, *, schedules: bool) -> Command | None:
     asked = parts(dep, schedules=schedules)
     if not asked:
         return None
-    text = "\n".join(f"{c.shell_line()} </dev/null 2>/dev/null; "
-                     f"printf '\\n{MARK} %s %s\\n' {shlex.quote(name)} $?"
-                     for name, c in asked.items())
-    return script(text + "\nexit 0", description=f"schedules, snapshots and previews of "
-                  f"{dep.name} (read-only)")
+    return parts_of.in_parts(asked, MARK, f"schedules, snapshots and previews of "
+                             f"{dep.name} (read-only)")
 
 
 def read(dep: DeploymentDef, executor: Executor, live: str | None, *,
@@ -86,14 +83,4 @@ def read(dep: DeploymentDef, executor: Executor, live: str | None, *,
 
 def parse(stdout: str) -> dict[str, tuple[int, str]]:
     """Part name -> (exit status, output) from what `command` printed."""
-    out, lines = dict[str, tuple[int, str]](), list[str]()
-    for line in stdout.splitlines(keepends=True):
-        if line.startswith(MARK + " "):
-            words = line.split()
-            if len(words) == 4 and words[-1].isdigit():
-                text = "".join(lines)  # less the newline printed before the marker
-                out[words[2]] = (int(words[-1]), text[:-1] if text.endswith("\n") else text)
-            lines = []
-        else:
-            lines.append(line)
-    return out
+    return parts_of.parse(stdout, MARK)

@@ -8,11 +8,11 @@ nothing is written on a target. Written over `Runtime` and `Proxy` only.
 """
 from __future__ import annotations
 
-import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from otterfile.command import Command, script
+from otterfile.command import Command
+from otterfile.commands import parts as parts_of
 from otterfile.errors import OtterError
 from otterfile.plan.graph import Graph
 from otterfile.proxies import install
@@ -136,26 +136,12 @@ def read_command(engine: Engine, lanes: list[Lane], *, drift: bool = False) -> C
         parts[f"{name}/read"] = target.command(dep, key=target.key_read(dep), probe=probe,
                                                layers=layers,
                                                files=read_files(engine, lane) if drift else None)
-    # the marker starts a line of its own: a part's output may not end with a newline
-    text = "\n".join(f"{c.shell_line()} </dev/null 2>/dev/null; "
-                     f"printf '\\n{MARK} %s %s\\n' {shlex.quote(key)} $?"
-                     for key, c in parts.items())
-    return script(text + "\nexit 0", description="what the target has (read-only)")
+    return parts_of.in_parts(parts, MARK, "what the target has (read-only)")
 
 
 def parse_sections(stdout: str) -> dict[str, tuple[int, str]]:
     """Part name -> (exit status, output) from what `read_command` printed."""
-    out, lines = dict[str, tuple[int, str]](), list[str]()
-    for line in stdout.splitlines(keepends=True):
-        if line.startswith(MARK + " "):
-            words = line.split()
-            if len(words) >= 4 and words[-1].lstrip("-").isdigit():
-                text = "".join(lines)  # less the newline printed before the marker
-                out[words[2]] = (int(words[-1]), text[:-1] if text.endswith("\n") else text)
-            lines = []
-        else:
-            lines.append(line)
-    return out
+    return parts_of.parse(stdout, MARK)
 
 
 def failed(checks: list[TargetCheck]) -> bool:
