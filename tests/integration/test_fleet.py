@@ -21,10 +21,12 @@ from tests.testbed.hosts import scoped
 DOMAIN = "fleet.test"
 TAG = scoped("otter-fleet:latest")
 WRK_SECONDS = 12  # bounded load: 3 s before the kill, 9 s after
-# Caddy checks actively and retries a refused connection on the next upstream at once;
+AFTER_SECONDS = 5  # then a second load once the app is down: nothing may fail there
+# Caddy checks actively and retries a refused connection on the next upstream at once, but a
+# response the app was writing when SIGKILL landed is lost (CI saw one read error in ~17,000);
 # nginx's checks are passive: a request in flight on a kept connection to the release when
 # it dies can come back as an error before nginx marks it down (measured 0 to 3)
-ALLOWED = {"caddy": 0, "nginx": 4}
+ALLOWED = {"caddy": 2, "nginx": 4}
 
 OTTERFILE = '''
 from otterfile import *
@@ -90,8 +92,8 @@ def answers(t, count: int = 10) -> list[str]:
             (httpx.get(t.url("/"), headers={"Host": DOMAIN}, timeout=10) for _ in range(count))]
 
 
-def wrk(t) -> tuple[subprocess.Popen, float]:
-    argv = ["wrk", "-t2", "-c8", f"-d{WRK_SECONDS}s", "--timeout", "5s",
+def wrk(t, seconds: int = WRK_SECONDS) -> tuple[subprocess.Popen, float]:
+    argv = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--timeout", "5s",
             "-H", f"Host: {DOMAIN}", t.url("/")]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True), time.monotonic()
@@ -151,3 +153,8 @@ def test_a_killed_app_is_served_by_the_other_target(fleet):
     assert requests > 100, out
     assert failed <= ALLOWED[proxy], out
     assert answers(t1, 10) == ["200 v2"] * 10  # through target2
+    after, _ = wrk(t1, AFTER_SECONDS)  # the dead release is known down: every request served
+    out, _ = after.communicate(timeout=AFTER_SECONDS + 60)
+    requests, failed = failures(out)
+    print(f"[{proxy}] then {requests} requests with target1's app down, {failed} failed")
+    assert requests > 100 and failed == 0, out

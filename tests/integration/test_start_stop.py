@@ -80,13 +80,14 @@ def test_a_container_that_ignores_sigterm_is_killed_when_retired(tmp_path, clean
     first = otter(tmp_path, "run", "production")
     assert first.returncode == 0, first.stdout + first.stderr
     ((old, _),) = [line.split() for line in containers(clean_target)]
-    since = on(clean_target, "date", "+%s").stdout.strip()
+    since = on(clean_target, "date", "+%s.%N").stdout.strip()  # sub-second: the kill
+    # can land in the same second as `now` below, after a whole-second --until
     write_app(tmp_path / "app", "v2")
     second = otter(tmp_path, "run", "production")
     assert second.returncode == 0, second.stdout + second.stderr
     assert served(clean_target) == "200 v2"
     assert old not in " ".join(containers(clean_target))  # retired and removed
-    now = on(clean_target, "date", "+%s").stdout.strip()
+    now = on(clean_target, "date", "+%s.%N").stdout.strip()
     signals = on(clean_target, "docker", "events", "--since", since, "--until", now, "--filter",
                  f"container={old}", "--filter", "event=kill", "--format",
                  "{{.Actor.Attributes.signal}}").stdout.split()
