@@ -32,7 +32,7 @@ RECEIVE_SCRIPT = scripts.load("store/receive.sh")  # stdin: the file
 # $1 store folder, then the hex digests to remove.
 PRUNE_SCRIPT = r"""
 d=$1; shift
-for h; do rm -f -- "$d/$h"; done
+for h; do rm -f -- "$d/$h"; rm -rf -- "$d/.unpacked/$h"; done
 """
 
 
@@ -92,9 +92,13 @@ def probe(digest: str, store: str = STORE) -> Command:
                   description=f"look for {hex_of(digest)[:12]} in the store")
 
 
-def receive(digest: str, store: str = STORE) -> Command:
-    """Write stdin into the store under its digest, verified (exit 3: another digest)."""
-    return script(RECEIVE_SCRIPT, args=[store, hex_of(digest)], ok_codes=(0,),
+def receive(digest: str, store: str = STORE,
+            unpack: tuple[str, int, int] | None = None) -> Command:
+    """Write stdin into the store under its digest, verified (exit 3: another digest); with
+    `unpack` (compression, most bytes, most members: transfer/unpacked.on_arrival) a tar
+    archive is also unpacked as it arrives, for the systemd start to check and take."""
+    extra = [unpack[0], str(unpack[1]), str(unpack[2])] if unpack else []
+    return script(RECEIVE_SCRIPT, args=[store, hex_of(digest), *extra], ok_codes=(0,),
                   description=f"store {hex_of(digest)[:12]}")
 
 

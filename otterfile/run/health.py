@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from otterfile.run.lane import Lane
 
 POLL_SECONDS = 0.5
+FIRST_POLL_SECONDS = 0.05  # the wait after the first failed poll, doubled up to POLL_SECONDS
 STATUS_EVERY = 4  # look at the instance every few failed polls
 DEFAULT_TIMEOUT = 30
 RUNNING = ("running", "activating")
@@ -66,12 +67,18 @@ def _until_healthy(engine: Engine, lane: Lane, task: Task, poll: Poll) -> str:
             return f"GET {path} answered {status} after {polls} poll(s)"
         if polls % STATUS_EVERY == 1:
             _raise_if_exited(engine, lane, task, reason)
-        time.sleep(POLL_SECONDS)
+        time.sleep(poll_wait(polls))
     if engine.cancel.is_set():
         raise OtterError("interrupted during the health check")
     _raise_if_exited(engine, lane, task, reason)
     raise HealthFailed(f"{_host(engine, task)}: {lane.release.instance} not healthy after "
                        f"{limit:g}s: {reason}")
+
+
+def poll_wait(polls: int) -> float:
+    """The wait after `polls` failed polls: short at first (most services answer within a
+    few tenths of a second of their start), then POLL_SECONDS."""
+    return min(POLL_SECONDS, FIRST_POLL_SECONDS * float(2 ** min(polls - 1, 8)))
 
 
 def _stay_healthy(engine: Engine, lane: Lane, task: Task, poll: Poll, seconds: float) -> float:

@@ -24,6 +24,7 @@ from otterfile.load.validate import (check_env, check_int, check_port, check_siz
                                      check_words, fail)
 from otterfile.values import PORT_RANGE, Instance, InstanceStatus
 from otterfile.runtimes.base import ScheduleSpec, StartSpec
+from otterfile.transfer.unpacked import on_arrival
 
 _PROGRAM = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_.+@/-]*")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -98,7 +99,8 @@ class SystemdRuntime:
         return store.probe(artifact.digest)
 
     def receive(self, artifact: Artifact) -> Command:
-        return store.receive(artifact.digest)
+        # a tar archive is unpacked as it arrives too: the start checks and takes that tree
+        return store.receive(artifact.digest, unpack=on_arrival(artifact.path))
 
     def pull(self, ref: str, *, pinned: str | None = None, server: str | None = None,
              username: str | None = None, password: Any = None) -> Command:

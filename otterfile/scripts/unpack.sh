@@ -5,6 +5,7 @@
 #   set_limits FILE BYTES FILES     sets `max_bytes` and `max_files` ("": the defaults below)
 #   check_members FILE              lists and checks every member; writes only under $tmpd
 #   unpack_into FILE FOLDER NAME    unpacks (a single file is copied in as NAME)
+#   unpacked_ok PRE                 checks what receive unpacked on arrival, as above
 # The unpacked size is counted on the decompressed stream itself, never read from headers:
 # every pass over a tar stream (listing, unpacking) stops one byte past max_bytes and fails
 # naming the limit; a zip is unpacked to a counter before anything is written.
@@ -106,6 +107,11 @@ check_members() {
     zip) list_zip "$1" ;;
     *) return 0 ;;
   esac
+  judge_members
+}
+
+# The checks of $tmpd/names and $tmpd/members (see check_members): fails on the first bad one.
+judge_members() {
   count=$(wc -l < "$tmpd/names")
   [ "$count" -le "$max_files" ] || fail "refusing $what: it has $count files, more than" \
     "the limit of $max_files (raise it with systemd(max_files=...))"
@@ -125,6 +131,11 @@ list_tar() {
   rc=$?
   wait "$lister" || { [ "$rc" != 0 ] || { cat "$tmpd/err.long" > "$tmpd/err"; rc=1; }; }
   passed "$rc" "$what cannot be read as a tar archive"
+  join_listings
+}
+
+# $tmpd/names (tar -t) and $tmpd/long (tar -tv) -> $tmpd/members, line by line.
+join_listings() {
   awk 'NR == FNR { n[FNR] = $0; next }
     { t = substr($0, 1, 1); m = n[FNR]; x = ""; a = (t == "l") ? " -> " : " link to "
       if (t == "l" || t == "h") {
@@ -132,6 +143,21 @@ list_tar() {
       print t "\t" m "\t" x }' "$tmpd/names" "$tmpd/long" > "$tmpd/members"
   [ "$(wc -l < "$tmpd/names")" = "$(wc -l < "$tmpd/members")" ] \
     || fail "$what: cannot list its members"
+}
+
+# PRE: whether the tree the store's receive unpacked while the archive arrived
+# (store/receive.sh: PRE/tree) passes the checks of an unpack here: its counted bytes and
+# files within the limits, every member passing archive-check.awk (fails naming the first
+# that does not). Returns 1 when there is none, or no whole unpack to judge: unpack here.
+unpacked_ok() {
+  [ "$kind" = tar ] && [ -f "$1/done" ] && [ "$(cat "$1/done")" = 0 ] || return 1
+  [ "$(cat "$1/z")" = "${z:-tar}" ] || return 1
+  got=$(tr -dc 0-9 < "$1/bytes")
+  [ -n "$got" ] && [ "$got" -le "$(cat "$1/cut")" ] || return 1  # cut short: unpack here
+  [ "$got" -le "$max_bytes" ] || too_big
+  { cp "$1/names" "$tmpd/names" && cp "$1/long" "$tmpd/long"; } 2>/dev/null || return 1
+  join_listings
+  judge_members
 }
 
 list_zip() {

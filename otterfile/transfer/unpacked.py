@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 CHUNK = 1024 * 1024
+# scripts/unpack.sh's default limits: 20 times the archive, at least 64 MiB, at most 10 GiB
+RATIO, FLOOR, CEILING, FILES = 20, 64 * 1024 * 1024, 10 * 1024 ** 3, 200_000
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 REFUSED = (b"BZh", b"\xfd7zXZ", b"7z\xbc\xaf", b"Rar!", b"LZIP")  # start refuses these
 
@@ -34,6 +36,30 @@ def unpacked_size(path: Path, limit: int | None = None) -> tuple[int | None, boo
             return Path(path).stat().st_size, True  # a tar (about its size) or one file
     except OSError:
         return None, False
+
+
+def on_arrival(path: Path | None) -> tuple[str, int, int] | None:
+    """How the store's receive unpacks a file as it arrives (scripts/store/receive.sh): its
+    compression ("gz", "zst", or "tar" for none), then the most bytes and members to unpack
+    there (unpack.sh's defaults for its size; the start judges with its own limits). None:
+    no tar archive by its magic bytes (or not readable here), stored only."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as source:
+            head = source.read(262)
+        size = Path(path).stat().st_size
+    except OSError:
+        return None
+    if head[:2] == b"\x1f\x8b":
+        z = "gz"
+    elif head[:4] == ZSTD_MAGIC:
+        z = "zst"
+    elif head[257:262] == b"ustar":
+        z = "tar"
+    else:
+        return None
+    return z, min(max(size * RATIO, FLOOR), CEILING), FILES
 
 
 def _gunzipped(source: BinaryIO, limit: int | None) -> tuple[int | None, bool]:

@@ -1,6 +1,7 @@
 # Start a release as a systemd unit, in one round trip: write the store's record, write the
 # env file from stdin, unpack the stored artifact into the release folder (refusing members
-# that escape it, links out, device files and archives over the limits), make the user, pick
+# that escape it, links out, device files and archives over the limits; or takes the tree
+# the store's receive unpacked as it arrived, after the same checks), make the user, pick
 # a free port of 127.0.0.1, install the unit (verified with systemd-analyze) and start it.
 # Runs after unpack.sh and listening.sh (their functions). Prints `port=N` and `unit=NAME`.
 # Exit 4: no free port in the range. Any failure takes back what this run installed.
@@ -26,11 +27,13 @@ rec=$7          # the store's record to write first ("": none)
 
 dep="$base/$name" unit="otter-$name@$rel.service"
 dir="$dep/releases/$rel" stage="$dep/releases/.$rel.otter-tmp" data="$dep/data"
-ok=0 installed=0 tmpd=""
+pre="${art%/*}/.unpacked/${art##*/}"  # what the store's receive unpacked, used once
+ok=0 installed=0 tmpd="" taken=0
 
 fail() { echo "otter: $*" >&2; exit 1; }
 
 cleanup() {
+  rm -rf "$pre"
   [ "$ok" = 1 ] && { rm -rf "$tmpd"; return; }
   if [ "$installed" = 1 ]; then
     systemctl disable -q --now -- "$unit" >/dev/null 2>&1
@@ -57,7 +60,8 @@ check_artifact() {
   what="the artifact $(printf %.12s "${art##*/}")"
   archive_kind "$art"
   set_limits "$art" "$limit_bytes" "$limit_files"
-  check_members "$art"
+  # unpacked as it arrived (store/receive.sh): the same checks, on what the receive listed
+  if unpacked_ok "$pre"; then taken=1; else check_members "$art"; fi
 }
 
 ensure_user() {
@@ -83,9 +87,13 @@ clear_leftovers() {  # release folders left by runs that were killed
 
 unpack_release() {
   rm -rf "$stage" "$dir"
-  mkdir -p "$stage" "$data" || exit 1
+  mkdir -p "$dep/releases" "$data" || exit 1
   chmod go+x "$base" "$dep" "$dep/releases" || exit 1
-  unpack_into "$art" "$stage" "$single"
+  if [ "$taken" != 1 ] || ! mv "$pre/tree" "$stage" 2>/dev/null; then
+    [ "$taken" != 1 ] || check_members "$art"  # taken by another start meanwhile
+    mkdir -p "$stage" || exit 1
+    unpack_into "$art" "$stage" "$single"
+  fi
   odd=$(find "$stage" \( -type b -o -type c -o -type p -o -type s \) -print | head -n 1)
   [ -z "$odd" ] || fail "refusing the artifact: ${odd#"$stage"/} is a device file, fifo or socket"
   check_links
@@ -167,14 +175,22 @@ write_unit() {  # the unit's text with its port and the program resolved, verifi
     || fail "the unit $unit does not pass systemd-analyze verify: $out"
 }
 
+systemd_version() {  # "systemd 252 (252.22-1~deb12u1)" -> 252; 0 when it cannot tell
+  v=$(systemctl --version 2>/dev/null | sed -n '1s/^systemd \([0-9][0-9]*\).*/\1/p')
+  echo "${v:-0}"
+}
+
 install_unit() {
   t="$units/.$unit.otter-tmp"
   { mkdir -p "$units" && cp "$tmpd/$unit" "$t" && chmod 644 "$t" && mv -f "$t" "$units/$unit"; } \
     || fail "cannot write $units/$unit"
   installed=1
-  # enabled on disk first, then one reload (enable's own reload would be a second one)
+  # enabled on disk, without enable's own reload; systemd 246 and later load a unit file
+  # they have not seen (or saw missing) when it is started, older ones need the reload
   systemctl enable -q --no-reload -- "$unit" || fail "systemctl enable $unit failed"
-  systemctl daemon-reload || fail "systemctl daemon-reload failed"
+  if [ "$(systemd_version)" -lt 246 ]; then
+    systemctl daemon-reload || fail "systemctl daemon-reload failed"
+  fi
   if ! systemctl start -- "$unit"; then
     journalctl -u "$unit" -n 20 --no-pager -q -o cat >&2
     fail "systemctl start $unit failed"

@@ -157,3 +157,14 @@ def test_ctrl_c_within_the_window_stops_the_watch(monkeypatch):
     error, target = gate(monkeypatch, "docker", answer, lambda t: "running", cancel=cancel)
     assert type(error) is OtterError and str(error) == "interrupted during the health check"
     assert target.gets[-1] == 1.0
+
+
+def test_a_release_slow_to_answer_is_polled_soon_then_every_half_second(monkeypatch):
+    """The first polls come 0.05, 0.1, 0.2 s apart (most services answer within tenths of
+    a second), later ones POLL_SECONDS apart."""
+    said, target = gate(monkeypatch, "docker", lambda t: 200 if t >= 2 else None,
+                        lambda t: "running", min_ready=0)
+    assert target.gets[:5] == pytest.approx([0.0, 0.05, 0.15, 0.35, 0.75])
+    assert [round(b - a, 3) for a, b in zip(target.gets[4:], target.gets[5:])] == \
+        [0.5] * (len(target.gets) - 5)
+    assert said == [f"GET /health answered 200 after {len(target.gets)} poll(s)"]

@@ -1,0 +1,117 @@
+"""The systemd first deploy of a 50 MB tarball (issue 25 goal 5, W5 systemd and W2), side by
+side on the test hosts of OTTER_TESTBED_SLOT: by hand (`tar -x` over ssh, `systemd-run`),
+`ssh cat` of the same bytes, this checkout's otter and another checkout's (--peer, e.g.
+/work/main), interleaved round by round after a warm-up, the load average printed with each
+round, and otter's stage times from `--json` (the slowest host's task of each stage).
+
+    OTTER_TESTBED_SLOT=3 python3 -m bench.systemd_first --rounds 5 --peer /work/main
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import otter_side as otter
+from .cases import parallel, sh
+from .hosts import Host
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "bench" / ".out" / "systemd-first"
+UNIT = "otter-bench-hand"
+
+
+def hosts() -> tuple[list[Host], object]:
+    sys.path.insert(0, str(ROOT))
+    from tests.testbed.hosts import KEPT, Testbed
+    from tests.testbed.images import target_tag
+    bed = Testbed(KEPT, image=target_tag())
+    targets = bed.targets()
+    return [Host(t.name, t.ssh_port, t.http_port, str(bed.key), str(bed.known_hosts))
+            for t in targets], (bed, targets)
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv[:3]} exit {done.returncode}: {done.stderr[-800:]}"
+                           f"{done.stdout[-800:]}")
+    return elapsed, done.stdout
+
+
+def stages(stdout: str) -> dict[str, float]:
+    """The longest task of each stage, from `--json`'s finished-task events."""
+    out: dict[str, float] = {}
+    for line in stdout.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("stage") and record.get("event") == "end":
+            stage = record["stage"]
+            out[stage] = max(out.get(stage, 0.0), float(record.get("seconds", 0.0)))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--peer", default="/work/main")
+    parser.add_argument("--megabytes", type=int, default=50)
+    args = parser.parse_args()
+    hs, (bed, targets) = hosts()
+    big = otter.tarball(WORK / "app", args.megabytes)
+    project = otter.systemd_project(WORK / "otter", hs, big)
+    ssh = [sh(h.ssh_argv()) for h in hs]
+    hand = parallel([
+        f"{s} 'rm -rf /srv/hand && mkdir -p /srv/hand && tar -xzf - -C /srv/hand' < {big[0]}"
+        f" && {s} 'systemctl stop {UNIT} 2>/dev/null; systemd-run --quiet --unit {UNIT} "
+        f"--collect -p WorkingDirectory=/srv/hand python3 server.py --port 18080'"
+        for s in ssh])
+    cat = parallel([f"{s} 'cat > /tmp/otter-bench-cat' < {big[0]}" for s in ssh])
+    runtime = WORK / "run"  # otter's kept masters: the same for both otters, reset each time
+    runtime.mkdir(parents=True, exist_ok=True)
+    mine = {"PYTHONPATH": str(ROOT), "XDG_RUNTIME_DIR": str(runtime)}
+    peer = {"PYTHONPATH": args.peer, "XDG_RUNTIME_DIR": str(runtime)}
+    deploy = otter.argv(project, "--json", "run", "production")
+    cases = [("by hand", hand, None), ("ssh cat", cat, None),
+             ("otter (this branch)", deploy, mine), ("otter (peer)", deploy, peer)]
+    times: dict[str, list[float]] = {name: [] for name, _, _ in cases}
+    stage_times: dict[str, dict[str, list[float]]] = {}
+    for round_ in range(args.rounds + 1):
+        for name, argv, env in cases:
+            bed.reset(targets)
+            subprocess.run(parallel([f"{s} 'systemctl stop {UNIT}'" for s in ssh]),
+                           capture_output=True)
+            elapsed, stdout = timed(argv, env)
+            if round_ == 0:
+                continue
+            times[name].append(elapsed)
+            for stage, seconds in stages(stdout).items():
+                stage_times.setdefault(name, {}).setdefault(stage, []).append(seconds)
+        load = Path("/proc/loadavg").read_text().split()[:3]
+        print(f"round {round_}{' (warm-up)' if round_ == 0 else ''}: load {' '.join(load)}; "
+              + ", ".join(f"{n} {times[n][-1]:.2f}" for n, _, _ in cases if round_ and times[n]),
+              flush=True)
+    floor = statistics.median(times["by hand"])
+    upload = statistics.median(times["ssh cat"])
+    for name, _, _ in cases:
+        m = statistics.median(times[name])
+        print(f"{name:22s} median {m:.2f} s (min {min(times[name]):.2f}, max "
+              f"{max(times[name]):.2f}); {m / floor:.2f}x by hand, {m / upload:.2f}x ssh cat")
+        for stage, values in sorted(stage_times.get(name, {}).items()):
+            print(f"    {stage:10s} {statistics.median(values):.2f} s "
+                  f"({min(values):.2f}-{max(values):.2f})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
