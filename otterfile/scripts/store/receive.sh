@@ -38,15 +38,21 @@ decompress() {
   esac
 }
 
-unpack_stream() {  # stdin: the archive; writes $work/{tree,bytes,names,long,done}
+# stdin: the archive; writes $work/{tree,bytes,names,long,status}: status 0 when the unpack
+# and both listings (flags as unpack.sh's list_tar) read the whole archive without an error
+unpack_stream() {
   wc -c < "$work/tap" > "$work/bytes" &
-  tar -P -tv --numeric-owner -f - < "$work/long.in" > "$work/long" 2>/dev/null &
+  { tar -P -tv --numeric-owner -f - < "$work/long.in" > "$work/long"; echo "$?" > "$work/l.rc"
+  } 2>/dev/null &
   # past `files` names the listing stops reading, which stops the unpack too
-  tar -P -tf - < "$work/names.in" 2>/dev/null | head -n "$((files + 1))" > "$work/names" &
+  { tar -P -tf - < "$work/names.in"; echo "$?" > "$work/n.rc"; } 2>/dev/null \
+    | head -n "$((files + 1))" > "$work/names" &
   decompress | head -c "$((cut + 1))" | tee "$work/tap" "$work/long.in" "$work/names.in" \
     | tar -xf - -C "$work/tree" --no-same-owner --no-same-permissions 2>/dev/null
-  echo "$?" > "$work/status"
+  x=$?
   wait
+  [ "$x" = 0 ] && [ "$(cat "$work/l.rc")" = 0 ] && [ "$(cat "$work/n.rc")" = 0 ]
+  echo "$?" > "$work/status"
 }
 
 if [ -n "$z" ] && [ -n "$cut" ] && [ -n "$files" ] && unpacks \

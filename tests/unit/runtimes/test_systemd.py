@@ -29,6 +29,7 @@ from otterfile.executors.local import LocalExecutor
 from otterfile.runtimes.base import StartSpec
 from otterfile.values import Instance, InstanceStatus
 from otterfile.runtimes.systemd import RUNTIME
+from otterfile.transfer.unpacked import on_arrival
 from otterfile.secrets import Secret
 from tests.fakes import executable
 
@@ -241,8 +242,29 @@ class Target:
 
     def keep(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
-        (self.store / digest).write_bytes(data)
+        if self.arrived:
+            self.receive(data)
+        else:
+            (self.store / digest).write_bytes(data)
         return f"sha256:{digest}"
+
+    arrived = False  # keep() stores as a ship does: unpacked on arrival too
+
+    def receive(self, data: bytes):
+        """`data` stored by the store's receive script as a ship sends it (a tar archive
+        unpacked as it arrives); everything written outside the store is returned."""
+        source = self.root / "shipped"
+        source.write_bytes(data)
+        before = set(self.root.rglob("*"))
+        command = store.receive(hashlib.sha256(data).hexdigest(), str(self.store),
+                                unpack=on_arrival(source))
+        result = self.run(replace(command, stdin=data))
+        assert result.exited == 0, result.stderr
+        return {p for p in set(self.root.rglob("*")) - before if self.store not in p.parents}
+
+    def arrival(self, digest: str) -> Path:
+        """Where the receive unpacked `digest` as it arrived."""
+        return self.store / ".unpacked" / digest.removeprefix("sha256:")
 
     def run(self, command):
         path = f"{self.bin}:{os.environ.get('PATH', os.defpath)}"
@@ -278,9 +300,13 @@ class Target:
         return not left and not list(self.units.iterdir()) and not env.exists()
 
 
-@pytest.fixture
-def target(tmp_path) -> Target:
-    return Target(tmp_path)
+@pytest.fixture(params=["stored", "arrived"])
+def target(tmp_path, request) -> Target:
+    """A target whose artifacts are in its store (copied there), or were received as a ship
+    sends them (unpacked as they arrived: the start checks and takes that tree)."""
+    made = Target(tmp_path)
+    made.arrived = request.param == "arrived"
+    return made
 
 
 def free_port() -> int:
@@ -382,6 +408,70 @@ def test_a_tarball_with_a_bad_member_is_refused_before_anything_is_unpacked(targ
     assert f"otter: refusing the artifact: {why}" in result.stderr
     assert target.untouched() and target.calls() == []
     assert not (target.base / "production" / "data").exists()
+
+
+@pytest.mark.parametrize("members", [
+    [APP, ("../x", "file", "evil")], [APP, ("/abs/evil", "file", "evil")],
+    [APP, ("out", "symlink", "../../.."), ("out/x", "file", "evil")],
+    [APP, ("d/", "dir", None), ("d/out", "symlink", "../.."), ("d/out/evil", "file", "x")],
+    [APP, ("h", "hardlink", "../../etc/passwd")], [APP, ("null", "chardev", None)],
+])
+def test_what_is_unpacked_on_arrival_stays_in_the_store_then_the_start_refuses(tmp_path,
+                                                                               members):
+    """GNU tar unpacks into a fresh folder of the store before anything is judged: nothing
+    lands outside the store, and the start refuses the tree as it refuses the archive."""
+    target = Target(tmp_path)
+    data = tar_gz(members)
+    assert target.receive(data) == set()
+    result = target.start(data)
+    assert result.exited == 1 and "otter: refusing the artifact: member" in result.stderr
+    assert target.untouched() and target.calls() == []
+    assert not target.arrival(hashlib.sha256(data).hexdigest()).exists()  # used once
+
+
+def test_the_start_takes_the_tree_unpacked_on_arrival_once(tmp_path):
+    target = Target(tmp_path)  # received by hand below, kept as it is by start()
+    data = tar_gz([APP, ("static/", "dir", None), ("static/index.html", "file", "hi\n")])
+    hex_ = hashlib.sha256(data).hexdigest()
+    target.receive(data)
+    arrived = target.arrival(hex_)
+    assert (arrived / "tree" / "static" / "index.html").read_text() == "hi\n"
+    assert stat.S_IMODE(arrived.parent.stat().st_mode) == 0o700  # root's alone
+    (arrived / "tree" / "marker").write_text("")  # to tell the taken tree from an unpack
+    result = target.start(data)
+    assert result.exited == 0, result.stderr
+    assert (target.release / "marker").exists() and not arrived.exists()
+    assert (target.store / hex_).read_bytes() == data
+
+
+def test_a_tree_over_the_limits_is_refused_and_one_cut_short_is_unpacked_again(tmp_path):
+    target = Target(tmp_path)
+    target.arrived = True
+    data = tar_gz([APP, ("big", "file", "x" * 300_000)])
+    result = target.start(data, max_unpacked=200_000)
+    assert result.exited == 1 and "it unpacks to more than" in result.stderr
+    assert target.untouched()
+    target.arrived = False  # received by hand below, kept as it is by start()
+    target.receive(data)
+    arrived = target.arrival(hashlib.sha256(data).hexdigest())
+    (arrived / "cut").write_text("1000\n")  # as if the receive stopped past 1000 bytes
+    (arrived / "tree" / "marker").write_text("")
+    result = target.start(data, max_unpacked=1_000_000)
+    assert result.exited == 0, result.stderr
+    assert not (target.release / "marker").exists()  # unpacked from the store again
+    assert (target.release / "big").stat().st_size == 300_000
+
+
+def test_receive_unpacks_only_tar_archives_it_knows(tmp_path):
+    assert on_arrival(None) is None
+    for name, data, z in [("a.tgz", tar_gz([APP]), "gz"), ("a.tar", tar_gz([APP], "w"), "tar"),
+                          ("a.bin", b"#!/bin/sh\n", None), ("a.zip", b"PK\x03\x04zz", None)]:
+        (tmp_path / name).write_bytes(data)
+        found = on_arrival(tmp_path / name)
+        assert (found and found[0]) == z
+    assert on_arrival(tmp_path / "a.tgz") == ("gz", 64 * 1024 * 1024, 200_000)
+    assert RUNTIME.receive(Artifact("file", f"sha256:{HEX}", path=tmp_path / "a.tgz")
+                           ).argv[3:] == ("sh", store.STORE, HEX, "gz", "67108864", "200000")
 
 
 def test_a_single_executable_is_copied_under_the_commands_name(target):

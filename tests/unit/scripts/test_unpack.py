@@ -20,9 +20,13 @@ from tests.unit.runtimes.test_systemd import APP, Target, tar_gz
 pytestmark = pytest.mark.unit
 
 
-@pytest.fixture
-def target(tmp_path) -> Target:
-    return Target(tmp_path)
+@pytest.fixture(params=["stored", "arrived"])
+def target(tmp_path, request) -> Target:
+    """Its artifacts copied into the store, or received as a ship sends them (unpacked on
+    arrival too, up to the default limits: the start judges that tree with its own)."""
+    made = Target(tmp_path)
+    made.arrived = request.param == "arrived"
+    return made
 
 
 def member(name: str, data: bytes, mode: int = 0o644):
