@@ -93,11 +93,11 @@ def probe(digest: str, store: str = STORE) -> Command:
 
 
 def receive(digest: str, store: str = STORE,
-            unpack: tuple[str, int, int] | None = None) -> Command:
+            unpack: tuple[str, int, int, int] | None = None) -> Command:
     """Write stdin into the store under its digest, verified (exit 3: another digest); with
-    `unpack` (compression, most bytes, most members: transfer/unpacked.on_arrival) a tar
-    archive is also unpacked as it arrives, for the systemd start to check and take."""
-    extra = [unpack[0], str(unpack[1]), str(unpack[2])] if unpack else []
+    `unpack` (compression, most bytes, most members, size: transfer/unpacked.on_arrival) a
+    tar archive is also unpacked as it arrives, for the systemd start to check and take."""
+    extra = [unpack[0], *map(str, unpack[1:])] if unpack else []
     return script(RECEIVE_SCRIPT, args=[store, hex_of(digest), *extra], ok_codes=(0,),
                   description=f"store {hex_of(digest)[:12]}")
 

@@ -38,11 +38,12 @@ def unpacked_size(path: Path, limit: int | None = None) -> tuple[int | None, boo
         return None, False
 
 
-def on_arrival(path: Path | None) -> tuple[str, int, int] | None:
+def on_arrival(path: Path | None) -> tuple[str, int, int, int] | None:
     """How the store's receive unpacks a file as it arrives (scripts/store/receive.sh): its
-    compression ("gz", "zst", or "tar" for none), then the most bytes and members to unpack
-    there (unpack.sh's defaults for its size; the start judges with its own limits). None:
-    no tar archive by its magic bytes (or not readable here), stored only."""
+    compression ("gz", "zst", or "tar" for none), the most bytes and members to unpack
+    there (unpack.sh's defaults for its size; the start judges with its own limits), and its
+    size (the receive unpacks only where the store has room for both). None: no tar archive
+    by its magic bytes (or not readable here), stored only."""
     if path is None:
         return None
     try:
@@ -59,7 +60,7 @@ def on_arrival(path: Path | None) -> tuple[str, int, int] | None:
         z = "tar"
     else:
         return None
-    return z, min(max(size * RATIO, FLOOR), CEILING), FILES
+    return z, min(max(size * RATIO, FLOOR), CEILING), FILES, size
 
 
 def _gunzipped(source: BinaryIO, limit: int | None) -> tuple[int | None, bool]:

@@ -13,6 +13,7 @@ want=$2     # the hex digest expected
 z=${3:-}    # the archive's compression (gz, zst, tar: none); "": store only
 cut=${4:-}  # most bytes to unpack on arrival
 files=${5:-}  # most members to list on arrival
+size=${6:-}   # the archive's size: unpacked on arrival only where room for it and `cut`
 umask 022; mkdir -p "$d" || exit 1
 t="$d/.$want.otter-tmp.$$" pre="$d/.unpacked" work=""
 trap 'rm -f "$t"; [ -z "$work" ] || rm -rf "$work"' EXIT
@@ -23,6 +24,9 @@ unpacks() {  # GNU tar and tee, and the decompressor: else store only
   esac >/dev/null 2>&1 || return 1
   tar --version 2>/dev/null | head -n 1 | grep -q "GNU tar" || return 1
   tee --version 2>/dev/null | head -n 1 | grep -q "GNU coreutils" || return 1
+  # the store's own file never runs out of room for what is unpacked beside it
+  room=$(df -Pk "$d" 2>/dev/null | awk 'NR == 2 { print $4 }')
+  [ -n "$room" ] && [ "$((room * 1024))" -ge "$((size + cut))" ] || return 1
   { mkdir -p "$pre" && chmod 700 "$pre"; } 2>/dev/null || return 1
   for old in "$pre"/.*.otter-tmp.*; do  # left by receives that were killed
     [ ! -d "$old" ] || [ -z "$(find "$old" -maxdepth 0 -mmin +60)" ] || rm -rf -- "$old"
@@ -55,7 +59,7 @@ unpack_stream() {
   echo "$?" > "$work/status"
 }
 
-if [ -n "$z" ] && [ -n "$cut" ] && [ -n "$files" ] && unpacks \
+if [ -n "$z" ] && [ -n "$cut" ] && [ -n "$files" ] && [ -n "$size" ] && unpacks \
     && mkdir "$work/tree" && mkfifo "$work/in" "$work/sum" "$work/tap" "$work/long.in" \
       "$work/names.in"; then
   sha256sum < "$work/sum" > "$work/sha" &

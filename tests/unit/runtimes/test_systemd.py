@@ -469,9 +469,26 @@ def test_receive_unpacks_only_tar_archives_it_knows(tmp_path):
         (tmp_path / name).write_bytes(data)
         found = on_arrival(tmp_path / name)
         assert (found and found[0]) == z
-    assert on_arrival(tmp_path / "a.tgz") == ("gz", 64 * 1024 * 1024, 200_000)
+    size = (tmp_path / "a.tgz").stat().st_size
+    assert on_arrival(tmp_path / "a.tgz") == ("gz", 64 * 1024 * 1024, 200_000, size)
     assert RUNTIME.receive(Artifact("file", f"sha256:{HEX}", path=tmp_path / "a.tgz")
-                           ).argv[3:] == ("sh", store.STORE, HEX, "gz", "67108864", "200000")
+                           ).argv[3:] == ("sh", store.STORE, HEX, "gz", "67108864", "200000",
+                                          str(size))
+
+
+def test_nothing_is_unpacked_on_arrival_where_the_store_lacks_room_for_it(tmp_path):
+    """Room for the archive and the most it may unpack to, or the store's file alone: an
+    unpack beside it never fills the disk under it."""
+    target = Target(tmp_path)
+    data = tar_gz([APP])
+    hex_ = hashlib.sha256(data).hexdigest()
+    (tmp_path / "a.tgz").write_bytes(data)
+    z, _, files, size = on_arrival(tmp_path / "a.tgz")  # type: ignore[misc]
+    for cut, kept in ((1 << 50, False), (1 << 20, True)):  # a PiB: no disk here has it
+        command = store.receive(hex_, str(target.store), unpack=(z, cut, files, size))
+        assert target.run(replace(command, stdin=data)).exited == 0
+        assert (target.store / hex_).read_bytes() == data
+        assert target.arrival(hex_).exists() == kept
 
 
 def test_a_single_executable_is_copied_under_the_commands_name(target):
