@@ -60,7 +60,7 @@ unpack_stream() {
 }
 
 if [ -n "$z" ] && [ -n "$cut" ] && [ -n "$files" ] && [ -n "$size" ] && unpacks \
-    && mkdir "$work/tree" && mkfifo "$work/in" "$work/sum" "$work/tap" "$work/long.in" \
+    && mkdir -m 700 "$work/tree" && mkfifo "$work/in" "$work/sum" "$work/tap" "$work/long.in" \
       "$work/names.in"; then
   sha256sum < "$work/sum" > "$work/sha" &
   summer=$!
