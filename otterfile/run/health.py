@@ -65,7 +65,7 @@ def _until_healthy(engine: Engine, lane: Lane, task: Task, poll: Poll) -> str:
         if status is not None:
             path = check.path if check else "/"
             return f"GET {path} answered {status} after {polls} poll(s)"
-        if polls % STATUS_EVERY == 1:
+        if polls % STATUS_EVERY == 0:  # not at once: a just-started service is rarely gone
             _raise_if_exited(engine, lane, task, reason)
         time.sleep(poll_wait(polls))
     if engine.cancel.is_set():

@@ -168,3 +168,5 @@ def test_a_release_slow_to_answer_is_polled_soon_then_every_half_second(monkeypa
     assert [round(b - a, 3) for a, b in zip(target.gets[4:], target.gets[5:])] == \
         [0.5] * (len(target.gets) - 5)
     assert said == [f"GET /health answered 200 after {len(target.gets)} poll(s)"]
+    # its instance looked at every 4th failed poll, not at once (one round trip less)
+    assert target.inspected == pytest.approx([0.35])
