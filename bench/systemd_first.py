@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,15 +37,31 @@ def hosts() -> tuple[list[Host], object]:
             for t in targets], (bed, targets)
 
 
-def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+def cpu_of(containers: list[str]) -> float:
+    """CPU seconds the containers used so far (cgroup v1 cpuacct): less noisy than wall
+    time on a loaded machine."""
+    total = 0
+    for name in containers:
+        full = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", name], capture_output=True,
+                              text=True).stdout.strip()
+        path = Path(f"/sys/fs/cgroup/cpuacct/docker/{full}/cpuacct.usage")
+        total += int(path.read_text()) if path.exists() else 0
+    return total / 1e9
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, str, float]:
+    """(wall seconds, stdout, CPU seconds of the process and its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600,
                           env={**os.environ, **(env or {})})
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{argv[:3]} exit {done.returncode}: {done.stderr[-800:]}"
                            f"{done.stdout[-800:]}")
-    return elapsed, done.stdout
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return elapsed, done.stdout, cpu
 
 
 def stages(stdout: str) -> dict[str, float]:
@@ -77,24 +94,30 @@ def main() -> int:
         f"--collect -p WorkingDirectory=/srv/hand python3 server.py --port 18080'"
         for s in ssh])
     cat = parallel([f"{s} 'cat > /tmp/otter-bench-cat' < {big[0]}" for s in ssh])
-    runtime = WORK / "run"  # otter's kept masters: the same for both otters, reset each time
-    runtime.mkdir(parents=True, exist_ok=True)
-    mine = {"PYTHONPATH": str(ROOT), "XDG_RUNTIME_DIR": str(runtime)}
-    peer = {"PYTHONPATH": args.peer, "XDG_RUNTIME_DIR": str(runtime)}
+    for side in ("mine", "peer"):  # each otter's own kept masters
+        (WORK / f"run-{side}").mkdir(parents=True, exist_ok=True)
+    mine = {"PYTHONPATH": str(ROOT), "XDG_RUNTIME_DIR": str(WORK / "run-mine")}
+    peer = {"PYTHONPATH": args.peer, "XDG_RUNTIME_DIR": str(WORK / "run-peer")}
     deploy = otter.argv(project, "--json", "run", "production")
     cases = [("by hand", hand, None), ("ssh cat", cat, None),
              ("otter (this branch)", deploy, mine), ("otter (peer)", deploy, peer)]
     times: dict[str, list[float]] = {name: [] for name, _, _ in cases}
     stage_times: dict[str, dict[str, list[float]]] = {}
+    cpus: dict[str, list[tuple[float, float]]] = {}  # (controller, the 3 targets) CPU seconds
+    containers = [t.container for t in targets]
     for round_ in range(args.rounds + 1):
-        for name, argv, env in cases:
+        # the two otters take turns going first: neither always follows the other's load
+        for name, argv, env in cases[:2] + cases[2:][::1 if round_ % 2 else -1]:
             bed.reset(targets)
             subprocess.run(parallel([f"{s} 'systemctl stop {UNIT}'" for s in ssh]),
                            capture_output=True)
-            elapsed, stdout = timed(argv, env)
+            on_targets = cpu_of(containers)
+            elapsed, stdout, here = timed(argv, env)
+            on_targets = cpu_of(containers) - on_targets
             if round_ == 0:
                 continue
             times[name].append(elapsed)
+            cpus.setdefault(name, []).append((here, on_targets))
             for stage, seconds in stages(stdout).items():
                 stage_times.setdefault(name, {}).setdefault(stage, []).append(seconds)
         load = Path("/proc/loadavg").read_text().split()[:3]
@@ -106,7 +129,9 @@ def main() -> int:
     for name, _, _ in cases:
         m = statistics.median(times[name])
         print(f"{name:22s} median {m:.2f} s (min {min(times[name]):.2f}, max "
-              f"{max(times[name]):.2f}); {m / floor:.2f}x by hand, {m / upload:.2f}x ssh cat")
+              f"{max(times[name]):.2f}); {m / floor:.2f}x by hand, {m / upload:.2f}x ssh cat;"
+              f" CPU s here {statistics.median(c for c, _ in cpus[name]):.2f}, on the "
+              f"targets {statistics.median(t for _, t in cpus[name]):.2f}")
         for stage, values in sorted(stage_times.get(name, {}).items()):
             print(f"    {stage:10s} {statistics.median(values):.2f} s "
                   f"({min(values):.2f}-{max(values):.2f})")
