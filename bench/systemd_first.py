@@ -53,8 +53,9 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, st
     """(wall seconds, stdout, CPU seconds of the process and its children)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
+    # from outside both checkouts: `python -m otterfile` imports the current folder's first
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})})
+                          env={**os.environ, **(env or {})}, cwd=WORK)
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
