@@ -1,12 +1,14 @@
 """W1-W7 (issue 14) as cases per tool; each function gets the runner and its hosts."""
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 
 from . import otter_side as otter
-from .cases import Case, parallel, sh, stage_seconds
-from .competitors import (CADDYFILE, FABRIC_W1, FABRIC_W2, PYINFRA_W1, PYINFRA_W2,
-                          PYINFRA_W4)
+from .cases import Case, events, parallel, round_trips, sh, stage_seconds
+from .competitors import (CADDYFILE, CADDYFILE_W6, FABRIC_W1, FABRIC_W2, PYINFRA_W1,
+                          PYINFRA_W2, PYINFRA_W4, PYINFRA_W6, UNIT)
 from .stats import Measured
 
 
@@ -130,11 +132,57 @@ def exec_cases(run, hosts, W: str, warm: bool = False) -> list[Case]:
 
 
 def w6_noop(run, hosts) -> list[Case]:
-    """The no-op redeploy on systemd hosts (up to 10; exec_cases runs on sshd-only hosts)."""
-    W = "W6 scaling"
-    project = otter.systemd_project(run.kit(hosts).work / "otter-exec", hosts, run.tarball(1))
-    return [Case(_m(W, "otter no-op redeploy (systemd hosts)", hosts),
-                 otter.argv(project, "run", "production"), env=otter.env())]
+    """The no-op redeploy on systemd hosts (light, up to 50; exec_cases runs on sshd-only
+    hosts) beside its floor, one ssh per host checking the same state (cold, and over kept
+    masters as otter's own runs have them), and pyinfra ensuring the same state. Before
+    the rounds otter deploys, then one no-op under --debug counts its round trips per host
+    (the note says whether every host took the one-trip path, run/noop.py)."""
+    W, kit = "W6 no-op redeploy (systemd)", run.kit(hosts)
+    tarball = run.tarball(1)
+    project = otter.systemd_project(kit.work / "otter-noop", hosts, tarball)
+    pyinfra_w6 = kit.write("w6_pyinfra.py", PYINFRA_W6.format(
+        tarball=str(tarball[0]), unit=str(kit.write("bench-pyinfra.service", UNIT)),
+        caddyfile=str(kit.write("Caddyfile-w6", CADDYFILE_W6))))
+    check = sh([f"test -e /var/lib/otter/artifacts/sha256/{tarball[1]} && "
+                "test -f /etc/caddy/otter.d/production.caddy && systemctl is-active -q caddy && "
+                "test -n \"$(systemctl list-units --state=running --no-legend "
+                "'otter-production@*')\""])
+    for h in hosts:  # a kept master per host, as otter keeps its own between runs
+        run.background(h.ssh_argv("-o", "ControlMaster=yes", "-o",
+                                  f"ControlPath={kit.work}/keep-{h.port}",
+                                  "-o", "ControlPersist=300", "-f", "-N"))
+    noop = _m(W, "otter no-op redeploy", hosts, note=noop_trips(run, project, hosts))
+    return [Case(_m(W, "OpenSSH: one ssh per host checking the same state", hosts, floor=True,
+                    note="artifact, Caddy site, caddy and the release's unit running"),
+                 parallel([f"{sh(h.ssh_argv())} {check}" for h in hosts])),
+            Case(_m(W, "OpenSSH: the same over kept masters", hosts),
+                 parallel([f"{sh(h.ssh_argv('-o', f'ControlPath={kit.work}/keep-{h.port}'))} "
+                           f"{check}" for h in hosts])),
+            Case(noop, otter.argv(project, "run", "production"), env=otter.env()),
+            Case(_m(W, "pyinfra -y ensuring the same state", hosts,
+                    note="put tarball (sha1 check), unpack-if-missing, unit file, "
+                         "service running, Caddy site, caddy running"),
+                 [_bin(run, "pyinfra"), "-y", str(kit.pyinfra_inventory), str(pyinfra_w6)])]
+
+
+def noop_trips(run, project, hosts) -> str:
+    """Deploy (untimed), then one no-op with --debug: how many hosts took one round trip."""
+    def otter_run(*flags: str) -> str:
+        done = subprocess.run(otter.argv(project, *flags, "run", "production"), text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600,
+                              env={**os.environ, **otter.env(), "PYTHONUNBUFFERED": "1"})
+        if done.returncode != 0:
+            raise RuntimeError(f"otter run exited {done.returncode}: {done.stdout[-300:]}")
+        return done.stdout
+    otter_run()
+    said = otter_run("--debug", "--json")
+    trips = round_trips(said, [f"127.0.0.1:{h.port}" for h in hosts])
+    one = sum(1 for n in trips.values() if n == 1)
+    decided = len({e.get("host") for e in events(said)
+                   if "decided on the target" in str(e.get("message"))})
+    spread = "" if one == len(hosts) else f" (trips per host: {sorted(trips.values())})"
+    return (f"--debug before the rounds: {one} of {len(hosts)} hosts in one round trip, "
+            f"{decided} decided on the target{spread}")
 
 
 def w4_w5(run, hosts) -> list[Case]:
