@@ -131,6 +131,9 @@ def exec_cases(run, hosts, W: str, warm: bool = False) -> list[Case]:
     return cases
 
 
+CURVE = "curve25519-sha256"  # paramiko's (pyinfra's) key exchange; OpenSSH's default costs 3x
+
+
 def w6_noop(run, hosts) -> list[Case]:
     """The no-op redeploy on systemd hosts (light, up to 50; exec_cases runs on sshd-only
     hosts) beside its floor, one ssh per host checking the same state (cold, and over kept
@@ -156,15 +159,27 @@ def w6_noop(run, hosts) -> list[Case]:
     env = {**otter.env(), "XDG_RUNTIME_DIR": str(sockets)}
     noop = _m(W, "otter no-op redeploy, warm (masters kept by the run before)", hosts,
               note=noop_trips(project, hosts, env))
+    kex = kit.work / "otter-noop-kex" / "Otterfile.py"  # the same, with pyinfra's key exchange
+    kex.parent.mkdir(exist_ok=True)
+    kex.write_text(project.read_text().replace(
+        "known_hosts=known)", f"known_hosts=known, kex={CURVE!r})"))
+    kex_trips = noop_trips(kex, hosts, env)  # its own key kept: one trip in the timed runs
     return [Case(_m(W, "OpenSSH: one ssh per host checking the same state", hosts, floor=True,
                     note="artifact, Caddy site, caddy and the release's unit running"),
                  parallel([f"{sh(h.ssh_argv())} {check}" for h in hosts])),
+            Case(_m(W, "OpenSSH: the same with curve25519-sha256", hosts),
+                 parallel([f"{sh(h.ssh_argv('-o', f'KexAlgorithms={CURVE}'))} {check}"
+                           for h in hosts])),
             Case(_m(W, "OpenSSH: the same over kept masters", hosts),
                  parallel([f"{sh(h.ssh_argv('-o', f'ControlPath={kit.work}/keep-{h.port}'))} "
                            f"{check}" for h in hosts])),
             Case(_m(W, "otter no-op redeploy, cold (no kept master)", hosts,
                     note="OpenSSH's default key exchange, as the floor"),
                  otter.argv(project, "run", "production"), env=env,
+                 setup=lambda: otter.end_masters(sockets / "otter-ssh")),
+            Case(_m(W, "otter no-op redeploy, cold, ssh(kex=\"curve25519-sha256\")", hosts,
+                    note=f"pyinfra's (paramiko's) key exchange; {kex_trips}"),
+                 otter.argv(kex, "run", "production"), env=env,
                  setup=lambda: otter.end_masters(sockets / "otter-ssh")),
             Case(noop, otter.argv(project, "run", "production"), env=env),
             Case(_m(W, "pyinfra -y ensuring the same state", hosts,
