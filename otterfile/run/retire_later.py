@@ -62,17 +62,21 @@ def retire_wait(dep: DeploymentDef) -> float:
     return dep.drain_seconds + dep.stop_seconds + MARGIN
 
 
-def handover(lane: Lane, retire: Command, *, run_id: str, who: str,
+def handover(lane: Lane, retire: Command, *, run_id: str, who: str, record: str | None,
              heartbeat_seconds: float) -> Command:
-    """One command: the lock, which `run_id` holds, handed to the retire (`retire`: its
-    commands and the state write), started detached; prints `status=retiring`."""
+    """One command: the run's deploy-log `record` appended, then the lock, which `run_id`
+    holds, handed to the retire (`retire`: its commands and the state write, its stdin
+    kept on the target for it), started detached; prints `status=retiring`."""
     old, dep = lane.previous, lane.deployment
     assert old is not None  # eligible
+    if record is not None and "\n" in record:
+        raise ValueError("a deploy-log record is one line")
     return script(load("retire/detach.sh"), args=[
         state_dir(dep.name), run_id, RETIRE_PREFIX + run_id,
         f"the background retire of {old.id} ({who})", f"{max(1, int(heartbeat_seconds)):d}",
-        old.id, record(who, dep.name, old), retire.shell_line(), load("retire/run.sh")],
-        ok_codes=(0, 3), description=f"retire {old.id} in the background")
+        old.id, retire_record(who, dep.name, old), retire.shell_line(), load("retire/run.sh"),
+        record or "", "0" if retire.stdin is None else "1"],
+        stdin=retire.stdin, ok_codes=(0, 3), description=f"retire {old.id} in the background")
 
 
 def forget(deployment: str) -> Command:
@@ -82,7 +86,7 @@ def forget(deployment: str) -> Command:
                   description="forget a failed background retire")
 
 
-def record(who: str, deployment: str, old: Release) -> str:
+def retire_record(who: str, deployment: str, old: Release) -> str:
     """The retire's deploy-log record, its time, result and seconds filled in there."""
     fields = json.loads(log_record(who=who, deployment=deployment, digest=old.digest,
                                    result="@RESULT@", stages={}, release=old.id,

@@ -12,7 +12,6 @@ from otterfile.run.deploy_log import log_record
 from otterfile.run import noop, recover
 
 if TYPE_CHECKING:
-    from otterfile.command import Command
     from otterfile.run.lock_holder import LockInfo
     from otterfile.runtimes.base import Runtime
     from otterfile.run.state import Release
@@ -151,41 +150,40 @@ def unlock(engine: Engine, lane: Lane, task: Task) -> None:
     from otterfile.commands import state as states
     if lane.back is not None and lane.back.unlocked:  # in the switch's round trip (instant.py)
         return
-    record = None
+    text = None
     try:
         if lane.failed and lane.failed.startswith("step "):  # a step failed before switch
             from otterfile.run.abort import abort
             abort(engine, lane, task)
         artifact = lane.artifact or engine.artifacts.get(lane.deployment.artifact.name)
         if artifact is not None:
-            record = states.append_log(lane.deployment.name, log_record(
+            text = log_record(
                 who=engine.who, deployment=lane.deployment.name, digest=artifact.digest,
                 result=f"failed at {lane.failed}" if lane.failed else "ok",
                 stages=lane.stage_seconds, release=lane.release.id if lane.release else None,
-                commit=artifact.commit))
+                commit=artifact.commit)
     finally:
+        record = states.append_log(lane.deployment.name, text) if text is not None else None
         if lane.retire_later is not None and lane.lock is not None and lane.lock.held and \
                 not lane.failed:
-            _retire_later(engine, lane, task, record)
+            _retire_later(engine, lane, task, text)
         elif lane.lock is not None:
             lane.lock.release(first=record)
         elif record is not None:
             engine.executor(task.host).run(record)
 
 
-def _retire_later(engine: Engine, lane: Lane, task: Task, record: Command | None) -> None:
+def _retire_later(engine: Engine, lane: Lane, task: Task, record: str | None) -> None:
     """The deploy-log record appended and the lock handed to the retire, started detached
     on the target (run/retire_later.py), in one round trip; the lock released here when
     that did not happen."""
-    from otterfile.commands.lock import release_after
     from otterfile.run import retire_later
     assert lane.lock is not None and lane.retire_later is not None  # the caller checked
     handover = retire_later.handover(lane, lane.retire_later, run_id=engine.run_id,
-                                     who=engine.who,
+                                     who=engine.who, record=record,
                                      heartbeat_seconds=lane.lock.heartbeat_seconds)
     try:
-        result = engine.executor(task.host).run(
-            release_after(record, handover) if record is not None else handover)
+        result = engine.executor(task.host).run(handover)
     except BaseException:
         lane.lock.release()
         raise

@@ -93,8 +93,13 @@ def test_the_run_ends_before_the_retire_and_the_next_run_waits_for_it(tmp_path, 
               and "locked by the background retire of" in e.get("message", "")]
     assert waited and waited[0]["run"].startswith("retire-"), third.stdout[-2000:]
     assert served(shimmed) == "200 v3"
+    # the retire wrote the state the run left: this run found v2 live and nothing stray
+    assert "left by an earlier run" not in third.stdout, third.stdout[-3000:]
+    assert "rolling" not in third.stdout
 
     record = settled(project)
+    assert record["live"]["running"] and record["live"]["release"] not in (old,)
+    assert len(record["previous"]) == 2, record
     assert record.get("retire") is None, record.get("retire")
     retired = [r for r in record["log"] if r["result"] == "retired"]
     assert [r["release"] for r in retired][:1] == [old], record["log"]

@@ -1,7 +1,8 @@
 # The background retire (started by detach.sh, holding the deploy lock): run the retire
-# (drain, stop, remove, prune, state write) with its output in `retire.out`, beating the
-# lock's heartbeat meanwhile; then its deploy-log record, the status file removed (done)
-# or marked failed with the output's last lines, and the lock released if still its own.
+# (drain, stop, remove, prune, state write; its stdin from `retire.in`) with its output in
+# `retire.out`, beating the lock's heartbeat meanwhile; then its deploy-log record, the
+# status file removed (done) or marked failed with the output's last lines, and the lock
+# released if still its own.
 d=$1        # the deployment's state folder
 retire=$2   # its run id, in the lock's info
 beat=$3     # seconds between heartbeats
@@ -18,8 +19,13 @@ fi
 done) &
 beating=$!
 start=$(date +%s%N)
-sh -c "$line" </dev/null >"$d/retire.out" 2>&1
+if [ -f "$d/retire.in" ]; then
+  sh -c "$line" <"$d/retire.in" >"$d/retire.out" 2>&1
+else
+  sh -c "$line" </dev/null >"$d/retire.out" 2>&1
+fi
 rc=$?
+rm -f -- "$d/retire.in"
 kill "$beating" 2>/dev/null
 seconds=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
 if [ "$rc" -eq 0 ]; then

@@ -20,13 +20,14 @@ from otterfile.scripts import load
 pytestmark = pytest.mark.unit
 
 
-def handover(folder, run: str, line: str):
+def handover(folder, run: str, line: str, stdin: str | None = None, runlog: str = ""):
     """detach.sh as the unlock's trip runs it, against `folder`."""
     record = '{"release": "r1", "result": "@RESULT@", "seconds": {"retire": @SECONDS@}, ' \
              '"when": "@WHEN@"}'
     return LocalExecutor().run(script(load("retire/detach.sh"), args=[
         str(folder), run, "retire-" + run, "the background retire of r1", "1", "r1", record,
-        line, load("retire/run.sh")], ok_codes=(0, 3)))
+        line, load("retire/run.sh"), runlog, "0" if stdin is None else "1"], stdin=stdin,
+        ok_codes=(0, 3)))
 
 
 def until_gone(path, seconds: float = 10) -> None:
@@ -57,6 +58,19 @@ def test_the_lock_goes_to_the_retire_which_logs_and_releases_it(tmp_path):
     [record] = parse_log((folder / "deploy.log").read_text())
     assert record["result"] == "retired" and 1 <= record["seconds"]["retire"] < 5
     assert (folder / "retire.out").read_text() == "drained\n"
+
+
+def test_the_retire_reads_the_stdin_of_the_handover_and_the_run_is_logged_first(tmp_path):
+    folder = held(tmp_path)
+    run = '{"release": "r2", "result": "ok", "seconds": {}, "when": "2026-12-04T20:00:00+00:00"}'
+    done = handover(folder, "run1", f'cat > "{tmp_path}/state.json"', stdin='{"live": "r2"}\n',
+                    runlog=run)
+    assert retire_later.started(done.stdout), done.stdout + done.stderr
+    until_gone(folder / "lock")
+    assert (tmp_path / "state.json").read_text() == '{"live": "r2"}\n'  # the state write's
+    assert not (folder / "retire.in").exists()
+    assert [r["result"] for r in parse_log((folder / "deploy.log").read_text())] == \
+        ["ok", "retired"]
 
 
 def test_a_failed_retire_is_told_and_the_lock_released(tmp_path):
@@ -148,7 +162,7 @@ def test_the_retire_is_waited_for_within_its_bounds():
 def test_the_record_is_a_deploy_log_line_once_filled_in():
     from types import SimpleNamespace
     old = SimpleNamespace(id="r1", digest="sha256:" + "a" * 64, commit=None)
-    text = retire_later.record("ann@laptop", "production", old)  # type: ignore[arg-type]
+    text = retire_later.retire_record("ann@laptop", "production", old)  # type: ignore[arg-type]
     filled = text.replace("@WHEN@", "2026-12-04T20:00:00+00:00").replace(
         "@RESULT@", "retired").replace("@SECONDS@", "0.812")
     [record] = parse_log(filled)
