@@ -12,6 +12,12 @@ exec: warm `otter exec NAME -- uname -n` (masters kept by a warm-up run) with th
 (bench/.venv) and the OpenSSH floor (a kept master per host, one `ssh -S` each, in parallel).
 w1: `otter run --only twenty` (20 ctx.run in a step) against the master loop of bench W1, on the
 test hosts of OTTER_TESTBED_SLOT (`run` needs systemd and Caddy, which bare sshd hosts lack).
+
+--against REF adds otter's code at git REF (extracted and compiled under bench/.out/mux) as a
+case of its own: a change against its base in the same rounds. --venv adds this checkout's
+otter run by a venv's python (bench/.out/mux/venv: otter's dependencies only), as pyinfra
+runs from bench/.venv: no .pth files of this machine's site-packages (an editable install's
+finder, a CA bundle hook) start with it.
 """
 from __future__ import annotations
 
@@ -157,15 +163,57 @@ def otter_env(**extra: str) -> dict[str, str]:
             **extra}
 
 
+def code_at(ref: str) -> Path:
+    """otter's package at git `ref`, extracted (and compiled) into a folder of its own."""
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", ref],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    folder = WORK / f"code-{commit}"
+    if not (folder / "otterfile").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "otterfile"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+        import compileall
+        compileall.compile_dir(str(folder / "otterfile"), quiet=1)
+    return folder
+
+
+def venv_python() -> str:
+    """A venv's python with otter's dependencies (made once, from the configured index)."""
+    folder = WORK / "venv"
+    python = folder / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "click>=8.1", "docker>=6.0",
+                        "httpx>=0.24", "jinja2>=3.1", "rich>=13"], check=True)
+    return str(python)
+
+
+def variants(otterfile: Path, args: list[str], against: str | None,
+             venv: bool) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """The extra otter cases --against and --venv ask for."""
+    cases = {}
+    if against:
+        folder = code_at(against)
+        cases[f"otter {args[0]}, mux, code of {folder.name[5:]} ({against})"] = (
+            otter.argv(otterfile, *args), otter_env(PYTHONPATH=str(folder)))
+    if venv:
+        argv = otter.argv(otterfile, *args)
+        cases[f"otter {args[0]}, mux, a venv's python"] = ([venv_python(), *argv[1:]],
+                                                          otter_env())
+    return cases
+
+
 def project(hosts: list[Host], step: bool) -> Path:
     archive = otter.tarball(WORK / "app", 1)
     return otter.systemd_project(WORK / f"otter-{len(hosts)}{'-step' if step else ''}",
                                  hosts, archive, step=step)
 
 
-def exec_cases(hosts: list[Host], rounds: int) -> None:
+def exec_cases(hosts: list[Host], rounds: int, against: str | None, venv: bool) -> None:
     otterfile = project(hosts, step=False)
-    argv = otter.argv(otterfile, "exec", "production", "--", "uname -n")
+    args = ["exec", "production", "--", "uname -n"]
+    argv = otter.argv(otterfile, *args)
     sockets = WORK / "cm"
     sockets.mkdir(exist_ok=True)
     masters = [h.ssh_argv("-o", f"ControlPath={sockets}/{h.port}", "-o", "ControlMaster=auto",
@@ -178,13 +226,14 @@ def exec_cases(hosts: list[Host], rounds: int) -> None:
             (parallel([f"{sh(m)} >/dev/null" for m in masters]), {}),
         "otter exec, warm, mux (default)": (argv, otter_env()),
         "otter exec, warm, OTTER_SSH_MUX=0": (argv, otter_env(OTTER_SSH_MUX="0")),
+        **variants(otterfile, args, against, venv),
         "pyinfra -y exec": ([pyinfra, "-y", str(kit.pyinfra_inventory), "exec", "--",
                              "uname -n"], {}),
     }
     compare(cases, rounds, floor=next(iter(cases)), peer="pyinfra -y exec")
 
 
-def w1_cases(hosts: list[Host], rounds: int) -> None:
+def w1_cases(hosts: list[Host], rounds: int, against: str | None, venv: bool) -> None:
     otterfile = project(hosts, step=True)
     work = WORK / "w1"
     work.mkdir(exist_ok=True)
@@ -196,11 +245,13 @@ def w1_cases(hosts: list[Host], rounds: int) -> None:
                             "-o", "ControlPersist=yes", "-f", "-N")
         loop.append(f"{sh(master)}; for i in $(seq 20); do {sh(ssh)} echo $i >/dev/null; "
                     f"done; {sh(ssh + ['-O', 'exit'])} 2>/dev/null")
-    argv = otter.argv(otterfile, "run", "production", "--only", "twenty")
+    args = ["run", "production", "--only", "twenty"]
+    argv = otter.argv(otterfile, *args)
     cases = {
         "OpenSSH: one ControlMaster per host, 20 calls (floor)": (parallel(loop), {}),
         "otter run --only (20 ctx.run), mux (default)": (argv, otter_env()),
         "otter run --only (20 ctx.run), OTTER_SSH_MUX=0": (argv, otter_env(OTTER_SSH_MUX="0")),
+        **variants(otterfile, args, against, venv),
     }
     compare(cases, rounds, floor=next(iter(cases)), peer=None)
 
@@ -211,6 +262,8 @@ def main() -> None:
     parser.add_argument("count", nargs="?", type=int, default=3)
     parser.add_argument("--hosts", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--against", metavar="REF", help="otter's code at git REF as a case too")
+    parser.add_argument("--venv", action="store_true", help="otter from a venv's python too")
     args = parser.parse_args()
     if args.what == "up":
         up(args.count)
@@ -226,7 +279,8 @@ def main() -> None:
     else:
         hosts = host_list(args.hosts)
         print(f"exec on {len(hosts)} bare sshd hosts ({PREFIX}1..), this checkout's otter")
-    (exec_cases if args.what == "exec" else w1_cases)(hosts, args.rounds)
+    (exec_cases if args.what == "exec" else w1_cases)(hosts, args.rounds, args.against,
+                                                       args.venv)
 
 
 if __name__ == "__main__":
