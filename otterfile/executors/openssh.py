@@ -22,7 +22,8 @@ def watched(line: str) -> str:
     """`line` run under WATCH_SCRIPT by the login shell itself (no shell, setsid or exec
     more on the host than the command's own): ended on the host when otter's end closes
     stdin. One shell compound command, so a secret env read may go before it with &&."""
-    return f"{_WATCH_BEFORE}( {line} ){_WATCH_AFTER}"
+    body = line.rstrip("\n")  # then a newline: a comment at the line's end ends there
+    return f"{_WATCH_BEFORE}( {body}\n){_WATCH_AFTER}"
 
 
 class ConnectionFailed(ExecutionError):

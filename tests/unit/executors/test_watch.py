@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from otterfile.command import Command
+from otterfile.command import Command, host_line
 from otterfile.executors.openssh import watched
+from otterfile.executors.ssh import _line
 from otterfile.executors.preamble import preamble
 from otterfile.secrets import Secret
 
@@ -152,3 +153,16 @@ def test_the_script_is_shellcheck_clean():
     done = subprocess.run(["shellcheck", "-s", "sh", str(script)], capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stdout
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_persons_line_runs_in_the_login_shell_itself_comment_and_all(shell):
+    line = _line(host_line('echo "$(echo a)"; echo b # a comment'))
+    assert line == 'echo "$(echo a)"; echo b # a comment'  # no sh started for it
+    assert _held(_session(shell, line)) == (0, b"a\nb\n", b"")
+
+
+def test_only_a_bare_persons_line_skips_the_quoting():
+    assert _line(Command(("sh", "-c", "echo a; echo b"))) == "sh -c 'echo a; echo b'"
+    moved = Command(("sh", "-c", "ls"), cwd="/tmp", login_shell=True)
+    assert _line(moved) == "cd /tmp && sh -c ls"
