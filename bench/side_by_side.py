@@ -118,10 +118,44 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def timed(argv: list[str], env: dict[str, str], cpu: list[float] | None = None) -> float:
+class HostsCPU:
+    """CPU seconds the bench's own containers used so far (cgroup v1 cpuacct, else v2
+    cpu.stat): what a command costs the hosts, a figure load on the machine changes less."""
+
+    def __init__(self, names: list[str]) -> None:
+        ids = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", *names],
+                             capture_output=True, text=True).stdout.split()
+        self.files = [f for f in (_usage_file(i) for i in ids) if f is not None]
+
+    def seconds(self) -> float | None:
+        if not self.files:
+            return None
+        total = 0.0
+        for path in self.files:
+            text = path.read_text()
+            if path.name == "cpu.stat":  # usage_usec N
+                total += int(text.split("usage_usec")[1].split()[0]) / 1e6
+            else:
+                total += int(text) / 1e9
+        return total
+
+
+def _usage_file(container: str) -> Path | None:
+    for path in (Path(f"/sys/fs/cgroup/cpuacct/docker/{container}/cpuacct.usage"),
+                 Path(f"/sys/fs/cgroup/system.slice/docker-{container}.scope/cpu.stat"),
+                 Path(f"/sys/fs/cgroup/docker/{container}/cpu.stat")):
+        if path.exists():
+            return path
+    return None
+
+
+def timed(argv: list[str], env: dict[str, str], cpu: list[float] | None = None,
+          hosts: HostsCPU | None = None, host_cpu: list[float] | None = None) -> float:
     """Wall seconds of `argv` as one process; its CPU seconds (user and system, its waited-for
-    children included) appended to `cpu`: a figure load on the machine changes less."""
+    children included) appended to `cpu`, the hosts' to `host_cpu`: figures load on the
+    machine changes less."""
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    on_hosts = hosts.seconds() if hosts else None
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600,
                           env={**os.environ, **env})
@@ -129,6 +163,8 @@ def timed(argv: list[str], env: dict[str, str], cpu: list[float] | None = None) 
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if cpu is not None:
         cpu.append(after.ru_utime - used.ru_utime + after.ru_stime - used.ru_stime)
+    if hosts and on_hosts is not None and host_cpu is not None:
+        host_cpu.append((hosts.seconds() or 0.0) - on_hosts)
     if done.returncode != 0:
         raise SystemExit(f"{sh(argv)[:200]} exited {done.returncode}:\n"
                          f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
@@ -136,26 +172,30 @@ def timed(argv: list[str], env: dict[str, str], cpu: list[float] | None = None) 
 
 
 def compare(cases: dict[str, tuple[list[str], dict[str, str]]], rounds: int,
-            floor: str, peer: str | None) -> None:
-    """Every case once untimed, then `rounds` rounds of all cases in turn; a table."""
+            floor: str, peer: str | None, hosts: HostsCPU | None = None) -> None:
+    """Every case once untimed, then `rounds` rounds of all cases in turn; a table (with
+    the hosts' CPU seconds per run when `hosts` can read them)."""
     for argv, env in cases.values():
         timed(argv, env)
     before, times = loadavg(), {name: [] for name in cases}
     cpu: dict[str, list[float]] = {name: [] for name in cases}
+    host_cpu: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(rounds):
         for name, (argv, env) in cases.items():
-            times[name].append(timed(argv, env, cpu[name]))
+            times[name].append(timed(argv, env, cpu[name], hosts, host_cpu[name]))
     after = loadavg()
     medians = {name: statistics.median(values) for name, values in times.items()}
+    on_hosts = all(host_cpu.values())
     print(f"load average before: {before}; after: {after}; {rounds} rounds, interleaved")
     print(f"| case | median | min - max | x floor |{' x ' + peer + ' |' if peer else ''}"
-          " CPU (median) |")
-    print(f"| --- | --- | --- | --- |{' --- |' if peer else ''} --- |")
+          f" CPU (median) |{' hosts CPU (median) |' if on_hosts else ''}")
+    print(f"| --- | --- | --- | --- |{' --- |' if peer else ''} --- |{' --- |' if on_hosts else ''}")
     for name, values in times.items():
         ratio = medians[name] / medians[floor]
         versus = f" {medians[name] / medians[peer]:.2f}x |" if peer else ""
+        remote = f" {statistics.median(host_cpu[name]):.3f} s |" if on_hosts else ""
         print(f"| {name} | {medians[name]:.3f} s | {min(values):.3f} - {max(values):.3f} s "
-              f"| {ratio:.2f}x |{versus} {statistics.median(cpu[name]):.3f} s |")
+              f"| {ratio:.2f}x |{versus} {statistics.median(cpu[name]):.3f} s |{remote}")
 
 
 def otter_env(**extra: str) -> dict[str, str]:
@@ -196,7 +236,8 @@ def variants(otterfile: Path, args: list[str], against: str | None,
     if against:
         folder = code_at(against)
         cases[f"otter {args[0]}, mux, code of {folder.name[5:]} ({against})"] = (
-            otter.argv(otterfile, *args), otter_env(PYTHONPATH=str(folder)))
+            otter.argv(otterfile, *args),  # PYTHONSAFEPATH: `-m` puts no cwd (ROOT) first
+            otter_env(PYTHONPATH=str(folder), PYTHONSAFEPATH="1"))
     if venv:
         argv = otter.argv(otterfile, *args)
         cases[f"otter {args[0]}, mux, a venv's python"] = ([venv_python(), *argv[1:]],
@@ -230,7 +271,8 @@ def exec_cases(hosts: list[Host], rounds: int, against: str | None, venv: bool) 
         "pyinfra -y exec": ([pyinfra, "-y", str(kit.pyinfra_inventory), "exec", "--",
                              "uname -n"], {}),
     }
-    compare(cases, rounds, floor=next(iter(cases)), peer="pyinfra -y exec")
+    compare(cases, rounds, floor=next(iter(cases)), peer="pyinfra -y exec",
+            hosts=HostsCPU([h.name for h in hosts]))
 
 
 def w1_cases(hosts: list[Host], rounds: int, against: str | None, venv: bool) -> None:
