@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-w", "--workloads", default=",".join(ALL),
-                        help="comma separated: W1..W7 (W4 and W5 run together)")
+                        help="comma separated: W1..W7 (W4 and W5 run together; W6-noop, "
+                             "W6-exec: one half of W6)")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds after a warm-up")
     parser.add_argument("--hosts", default="1,3", help="host counts for W1 and W2")
     parser.add_argument("--scale", default="1,5,10,20", help="host counts for W6")
@@ -60,16 +61,18 @@ def main(argv: list[str] | None = None) -> int:
         if "W5" in chosen:
             run.measure(workloads.w5_systemd(run, run.light(3)))
             save()
-        if "W6" in chosen:
+        if "W6" in chosen or "W6-NOOP" in chosen:
             for count in [n for n in scale if n <= MAX["light"]]:
                 run.measure(workloads.w6_noop(run, run.light(count)))
                 save()
             if not args.keep:
                 run.down("light")
+        if "W6" in chosen or "W6-EXEC" in chosen:
             for count in scale:
                 run.measure(workloads.exec_cases(run, run.sshd(count), "W6 scaling"))
                 save()
-            run.plot(HERE / "w6.png")
+        if any(w.startswith("W6") for w in chosen):
+            run.plot(Path(args.out).parent / "w6.png")  # beside the results that show it
         if not args.keep:
             run.down("light")
             run.down("sshd")

@@ -60,3 +60,42 @@ def stage_seconds(stage: str) -> Callable[[str], float]:
             raise RuntimeError(f"no end of stage {stage} in otter's output")
         return max(found)
     return longest
+
+
+def round_trips(debug: str, hosts: list[str]) -> dict[str, int]:
+    """Remote commands per host in `otter --debug --json` output (stdout and stderr in
+    order): each `HOST $ COMMAND` line is one round trip; the deploy lock's heartbeat
+    (its script names heartbeat.tmp) is no stage's trip and is not counted."""
+    lines = debug.splitlines()
+    counts = dict.fromkeys(hosts, 0)
+    for index, line in enumerate(lines):
+        line = _event(line)[1]
+        host, mark, _ = line.partition(" $ ")
+        if mark and host in counts and not _heartbeat(lines[index + 1:index + 12]):
+            counts[host] += 1
+    return counts
+
+
+def _heartbeat(following: list[str]) -> bool:
+    for line in following:
+        if " $ " in line or line.startswith('{"v": '):
+            return False
+        if "heartbeat.tmp" in line:
+            return True
+    return False
+
+
+def events(output: str) -> list[dict]:
+    """The events of `otter --json` output (a --debug line may follow one on its line)."""
+    return [event for event, _ in map(_event, output.splitlines()) if event is not None]
+
+
+def _event(line: str) -> tuple[dict | None, str]:
+    """A line's event, if it starts with one, and the rest of the line."""
+    if not line.startswith('{"v": '):
+        return None, line
+    try:
+        event, end = json.JSONDecoder().raw_decode(line)
+    except ValueError:
+        return None, line
+    return event, line[end:]

@@ -59,6 +59,29 @@ files.put(name="caddy site", src={caddyfile!r}, dest="/etc/caddy/pyinfra-site.ca
 systemd.service(name="caddy running", service="caddy", running=True)
 """
 CADDYFILE = ":80 {\n\treverse_proxy 127.0.0.1:29998\n}\n"
+PYINFRA_W6 = """from pyinfra.operations import files, server, systemd
+files.put(name="tarball", src={tarball!r}, dest="/var/tmp/bench-app.tar.gz")
+server.shell(name="unpacked", commands=["test -f /srv/bench-pyinfra/server.py || "
+             "(mkdir -p /srv/bench-pyinfra && tar -xzf /var/tmp/bench-app.tar.gz -C /srv/bench-pyinfra)"])
+unit = files.put(name="unit file", src={unit!r}, dest="/etc/systemd/system/bench-pyinfra.service")
+systemd.daemon_reload(name="units read again", _if=unit.did_change)
+systemd.service(name="app running", service="bench-pyinfra", running=True, enabled=True)
+files.put(name="caddy site", src={caddyfile!r}, dest="/etc/caddy/pyinfra-site.caddy")
+systemd.service(name="caddy running", service="caddy", running=True)
+"""
+UNIT = """[Unit]
+Description=bench app deployed by pyinfra
+After=network.target
+
+[Service]
+WorkingDirectory=/srv/bench-pyinfra
+ExecStart=/usr/bin/python3 server.py --port 29996
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+"""
+CADDYFILE_W6 = ":80 {\n\treverse_proxy 127.0.0.1:29996\n}\n"  # put only: caddy does not import it
 
 
 class Kit:

@@ -2,10 +2,11 @@
 or their lock), generated for the host count a workload needs.
 
 light: the testbed target image booted with systemd, sshd and Caddy, but no Docker engine
-       (masked): W1, W2, W5 (systemd), W6 (no-op redeploy), W7. sshd on 127.0.0.1:2301-2320,
-       HTTP 8301... Up to 20: every systemd takes inotify instances, which all containers
+       (masked): W1, W2, W5 (systemd), W6 (no-op redeploy), W7. sshd on 127.0.0.1:2501-2550,
+       HTTP 8501-8550. Up to 50: every systemd takes inotify instances, which all containers
        share with the test hosts; at the default fs.inotify.max_user_instances (128) 15-20
-       booted systemd hosts ran it out and broke booting (scripts/setup.sh raises it to 1024).
+       booted systemd hosts ran it out and broke booting (scripts/setup.sh raises it to 1024;
+       50 booted hosts hold 0.87 GB, PSS, before any deploy: bench/README.md).
 sshd:  the same image running only `sshd -D -e` (no systemd): W6 exec and the cold fleet
        (bench/fleet.py), up to 100 hosts, sshd on 127.0.0.1:2351-2450 (no HTTP port), compose
        project and containers named bench-sshd...
@@ -24,8 +25,8 @@ if str(ROOT) not in sys.path:
 
 from tests.testbed.hosts import NotReady, Testbed, TestTarget, run  # noqa: E402
 
-LIGHT_SSH, LIGHT_HTTP, FULL_SSH, FULL_HTTP, SSHD_SSH, SSHD_HTTP = 2301, 8301, 2341, 8341, 2351, 8351
-MAX = {"light": 20, "full": 3, "sshd": 100}
+LIGHT_SSH, LIGHT_HTTP, FULL_SSH, FULL_HTTP, SSHD_SSH, SSHD_HTTP = 2501, 8501, 2341, 8341, 2351, 8351
+MAX = {"light": 50, "full": 3, "sshd": 100}
 PROJECTS = {"light": "otter-bench-light", "full": "otter-bench-full", "sshd": "bench-sshd"}
 SSHD = '["/bin/sh", "-c", "ssh-keygen -A -q && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e"]'
 MASKED = ("docker.service", "docker.socket", "containerd.service")
@@ -88,6 +89,14 @@ class Host:
                 "-p", str(self.port), *extra, "root@127.0.0.1"]
 
 
+def inotify_instances() -> int:
+    """The machine-wide fs.inotify.max_user_instances (every booted systemd takes some)."""
+    try:
+        return int(Path("/proc/sys/fs/inotify/max_user_instances").read_text())
+    except (OSError, ValueError):
+        return 0
+
+
 class BenchBed(Testbed):
     """A Testbed of our own project and compose file; light hosts answer without Docker."""
 
@@ -101,6 +110,9 @@ class BenchBed(Testbed):
         limit = MAX[self.kind]
         if not 1 <= count <= limit:
             raise ValueError(f"{self.kind} hosts: 1 to {limit}, not {count}")
+        if self.kind != "sshd" and count > 10 and inotify_instances() < 512:
+            raise ValueError(f"{count} systemd hosts need fs.inotify.max_user_instances of "
+                             "512 or more (scripts/setup.sh sets 1024)")
         self.make_key()
         self.compose_file.write_text(compose_text(self.kind, count, self.project))
         self.compose("up", "-d", "--remove-orphans")

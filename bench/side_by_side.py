@@ -12,6 +12,12 @@ exec: warm `otter exec NAME -- uname -n` (masters kept by a warm-up run) with th
 (bench/.venv) and the OpenSSH floor (a kept master per host, one `ssh -S` each, in parallel).
 w1: `otter run --only twenty` (20 ctx.run in a step) against the master loop of bench W1, on the
 test hosts of OTTER_TESTBED_SLOT (`run` needs systemd and Caddy, which bare sshd hosts lack).
+
+--against REF adds otter's code at git REF (extracted and compiled under bench/.out/mux) as a
+case of its own: a change against its base in the same rounds. --venv adds this checkout's
+otter run by a venv's python (bench/.out/mux/venv: otter's dependencies only), as pyinfra
+runs from bench/.venv: no .pth files of this machine's site-packages (an editable install's
+finder, a CA bundle hook) start with it.
 """
 from __future__ import annotations
 
@@ -112,10 +118,44 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def timed(argv: list[str], env: dict[str, str], cpu: list[float] | None = None) -> float:
+class HostsCPU:
+    """CPU seconds the bench's own containers used so far (cgroup v1 cpuacct, else v2
+    cpu.stat): what a command costs the hosts, a figure load on the machine changes less."""
+
+    def __init__(self, names: list[str]) -> None:
+        ids = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", *names],
+                             capture_output=True, text=True).stdout.split()
+        self.files = [f for f in (_usage_file(i) for i in ids) if f is not None]
+
+    def seconds(self) -> float | None:
+        if not self.files:
+            return None
+        total = 0.0
+        for path in self.files:
+            text = path.read_text()
+            if path.name == "cpu.stat":  # usage_usec N
+                total += int(text.split("usage_usec")[1].split()[0]) / 1e6
+            else:
+                total += int(text) / 1e9
+        return total
+
+
+def _usage_file(container: str) -> Path | None:
+    for path in (Path(f"/sys/fs/cgroup/cpuacct/docker/{container}/cpuacct.usage"),
+                 Path(f"/sys/fs/cgroup/system.slice/docker-{container}.scope/cpu.stat"),
+                 Path(f"/sys/fs/cgroup/docker/{container}/cpu.stat")):
+        if path.exists():
+            return path
+    return None
+
+
+def timed(argv: list[str], env: dict[str, str], cpu: list[float] | None = None,
+          hosts: HostsCPU | None = None, host_cpu: list[float] | None = None) -> float:
     """Wall seconds of `argv` as one process; its CPU seconds (user and system, its waited-for
-    children included) appended to `cpu`: a figure load on the machine changes less."""
+    children included) appended to `cpu`, the hosts' to `host_cpu`: figures load on the
+    machine changes less."""
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    on_hosts = hosts.seconds() if hosts else None
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600,
                           env={**os.environ, **env})
@@ -123,6 +163,8 @@ def timed(argv: list[str], env: dict[str, str], cpu: list[float] | None = None) 
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if cpu is not None:
         cpu.append(after.ru_utime - used.ru_utime + after.ru_stime - used.ru_stime)
+    if hosts and on_hosts is not None and host_cpu is not None:
+        host_cpu.append((hosts.seconds() or 0.0) - on_hosts)
     if done.returncode != 0:
         raise SystemExit(f"{sh(argv)[:200]} exited {done.returncode}:\n"
                          f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
@@ -130,31 +172,77 @@ def timed(argv: list[str], env: dict[str, str], cpu: list[float] | None = None) 
 
 
 def compare(cases: dict[str, tuple[list[str], dict[str, str]]], rounds: int,
-            floor: str, peer: str | None) -> None:
-    """Every case once untimed, then `rounds` rounds of all cases in turn; a table."""
+            floor: str, peer: str | None, hosts: HostsCPU | None = None) -> None:
+    """Every case once untimed, then `rounds` rounds of all cases in turn; a table (with
+    the hosts' CPU seconds per run when `hosts` can read them)."""
     for argv, env in cases.values():
         timed(argv, env)
     before, times = loadavg(), {name: [] for name in cases}
     cpu: dict[str, list[float]] = {name: [] for name in cases}
+    host_cpu: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(rounds):
         for name, (argv, env) in cases.items():
-            times[name].append(timed(argv, env, cpu[name]))
+            times[name].append(timed(argv, env, cpu[name], hosts, host_cpu[name]))
     after = loadavg()
     medians = {name: statistics.median(values) for name, values in times.items()}
+    on_hosts = all(host_cpu.values())
     print(f"load average before: {before}; after: {after}; {rounds} rounds, interleaved")
     print(f"| case | median | min - max | x floor |{' x ' + peer + ' |' if peer else ''}"
-          " CPU (median) |")
-    print(f"| --- | --- | --- | --- |{' --- |' if peer else ''} --- |")
+          f" CPU (median) |{' hosts CPU (median) |' if on_hosts else ''}")
+    print(f"| --- | --- | --- | --- |{' --- |' if peer else ''} --- |{' --- |' if on_hosts else ''}")
     for name, values in times.items():
         ratio = medians[name] / medians[floor]
         versus = f" {medians[name] / medians[peer]:.2f}x |" if peer else ""
+        remote = f" {statistics.median(host_cpu[name]):.3f} s |" if on_hosts else ""
         print(f"| {name} | {medians[name]:.3f} s | {min(values):.3f} - {max(values):.3f} s "
-              f"| {ratio:.2f}x |{versus} {statistics.median(cpu[name]):.3f} s |")
+              f"| {ratio:.2f}x |{versus} {statistics.median(cpu[name]):.3f} s |{remote}")
 
 
 def otter_env(**extra: str) -> dict[str, str]:
     return {**otter.env(), "XDG_RUNTIME_DIR": str(RUNTIME), "OTTER_SSH_PERSIST": "600",
             **extra}
+
+
+def code_at(ref: str) -> Path:
+    """otter's package at git `ref`, extracted (and compiled) into a folder of its own."""
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", ref],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    folder = WORK / f"code-{commit}"
+    if not (folder / "otterfile").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "otterfile"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+        import compileall
+        compileall.compile_dir(str(folder / "otterfile"), quiet=1)
+    return folder
+
+
+def venv_python() -> str:
+    """A venv's python with otter's dependencies (made once, from the configured index)."""
+    folder = WORK / "venv"
+    python = folder / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "click>=8.1", "docker>=6.0",
+                        "httpx>=0.24", "jinja2>=3.1", "rich>=13"], check=True)
+    return str(python)
+
+
+def variants(otterfile: Path, args: list[str], against: str | None,
+             venv: bool) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """The extra otter cases --against and --venv ask for."""
+    cases = {}
+    if against:
+        folder = code_at(against)
+        cases[f"otter {args[0]}, mux, code of {folder.name[5:]} ({against})"] = (
+            otter.argv(otterfile, *args),  # PYTHONSAFEPATH: `-m` puts no cwd (ROOT) first
+            otter_env(PYTHONPATH=str(folder), PYTHONSAFEPATH="1"))
+    if venv:
+        argv = otter.argv(otterfile, *args)
+        cases[f"otter {args[0]}, mux, a venv's python"] = ([venv_python(), *argv[1:]],
+                                                          otter_env())
+    return cases
 
 
 def project(hosts: list[Host], step: bool) -> Path:
@@ -163,9 +251,10 @@ def project(hosts: list[Host], step: bool) -> Path:
                                  hosts, archive, step=step)
 
 
-def exec_cases(hosts: list[Host], rounds: int) -> None:
+def exec_cases(hosts: list[Host], rounds: int, against: str | None, venv: bool) -> None:
     otterfile = project(hosts, step=False)
-    argv = otter.argv(otterfile, "exec", "production", "--", "uname -n")
+    args = ["exec", "production", "--", "uname -n"]
+    argv = otter.argv(otterfile, *args)
     sockets = WORK / "cm"
     sockets.mkdir(exist_ok=True)
     masters = [h.ssh_argv("-o", f"ControlPath={sockets}/{h.port}", "-o", "ControlMaster=auto",
@@ -178,13 +267,15 @@ def exec_cases(hosts: list[Host], rounds: int) -> None:
             (parallel([f"{sh(m)} >/dev/null" for m in masters]), {}),
         "otter exec, warm, mux (default)": (argv, otter_env()),
         "otter exec, warm, OTTER_SSH_MUX=0": (argv, otter_env(OTTER_SSH_MUX="0")),
+        **variants(otterfile, args, against, venv),
         "pyinfra -y exec": ([pyinfra, "-y", str(kit.pyinfra_inventory), "exec", "--",
                              "uname -n"], {}),
     }
-    compare(cases, rounds, floor=next(iter(cases)), peer="pyinfra -y exec")
+    compare(cases, rounds, floor=next(iter(cases)), peer="pyinfra -y exec",
+            hosts=HostsCPU([h.name for h in hosts]))
 
 
-def w1_cases(hosts: list[Host], rounds: int) -> None:
+def w1_cases(hosts: list[Host], rounds: int, against: str | None, venv: bool) -> None:
     otterfile = project(hosts, step=True)
     work = WORK / "w1"
     work.mkdir(exist_ok=True)
@@ -196,11 +287,13 @@ def w1_cases(hosts: list[Host], rounds: int) -> None:
                             "-o", "ControlPersist=yes", "-f", "-N")
         loop.append(f"{sh(master)}; for i in $(seq 20); do {sh(ssh)} echo $i >/dev/null; "
                     f"done; {sh(ssh + ['-O', 'exit'])} 2>/dev/null")
-    argv = otter.argv(otterfile, "run", "production", "--only", "twenty")
+    args = ["run", "production", "--only", "twenty"]
+    argv = otter.argv(otterfile, *args)
     cases = {
         "OpenSSH: one ControlMaster per host, 20 calls (floor)": (parallel(loop), {}),
         "otter run --only (20 ctx.run), mux (default)": (argv, otter_env()),
         "otter run --only (20 ctx.run), OTTER_SSH_MUX=0": (argv, otter_env(OTTER_SSH_MUX="0")),
+        **variants(otterfile, args, against, venv),
     }
     compare(cases, rounds, floor=next(iter(cases)), peer=None)
 
@@ -211,6 +304,8 @@ def main() -> None:
     parser.add_argument("count", nargs="?", type=int, default=3)
     parser.add_argument("--hosts", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--against", metavar="REF", help="otter's code at git REF as a case too")
+    parser.add_argument("--venv", action="store_true", help="otter from a venv's python too")
     args = parser.parse_args()
     if args.what == "up":
         up(args.count)
@@ -226,7 +321,8 @@ def main() -> None:
     else:
         hosts = host_list(args.hosts)
         print(f"exec on {len(hosts)} bare sshd hosts ({PREFIX}1..), this checkout's otter")
-    (exec_cases if args.what == "exec" else w1_cases)(hosts, args.rounds)
+    (exec_cases if args.what == "exec" else w1_cases)(hosts, args.rounds, args.against,
+                                                       args.venv)
 
 
 if __name__ == "__main__":

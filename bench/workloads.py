@@ -1,12 +1,14 @@
 """W1-W7 (issue 14) as cases per tool; each function gets the runner and its hosts."""
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 
 from . import otter_side as otter
-from .cases import Case, parallel, sh, stage_seconds
-from .competitors import (CADDYFILE, FABRIC_W1, FABRIC_W2, PYINFRA_W1, PYINFRA_W2,
-                          PYINFRA_W4)
+from .cases import Case, events, parallel, round_trips, sh, stage_seconds
+from .competitors import (CADDYFILE, CADDYFILE_W6, FABRIC_W1, FABRIC_W2, PYINFRA_W1,
+                          PYINFRA_W2, PYINFRA_W4, PYINFRA_W6, UNIT)
 from .stats import Measured
 
 
@@ -129,12 +131,83 @@ def exec_cases(run, hosts, W: str, warm: bool = False) -> list[Case]:
     return cases
 
 
+CURVE = "curve25519-sha256"  # paramiko's (pyinfra's) key exchange; OpenSSH's default costs 3x
+
+
 def w6_noop(run, hosts) -> list[Case]:
-    """The no-op redeploy on systemd hosts (up to 10; exec_cases runs on sshd-only hosts)."""
-    W = "W6 scaling"
-    project = otter.systemd_project(run.kit(hosts).work / "otter-exec", hosts, run.tarball(1))
-    return [Case(_m(W, "otter no-op redeploy (systemd hosts)", hosts),
-                 otter.argv(project, "run", "production"), env=otter.env())]
+    """The no-op redeploy on systemd hosts (light, up to 50; exec_cases runs on sshd-only
+    hosts) beside its floor, one ssh per host checking the same state (cold, and over kept
+    masters as otter's own runs have them), and pyinfra ensuring the same state. Before
+    the rounds otter deploys, then one no-op under --debug counts its round trips per host
+    (the note says whether every host took the one-trip path, run/noop.py)."""
+    W, kit = "W6 no-op redeploy (systemd)", run.kit(hosts)
+    tarball = run.tarball(1)
+    project = otter.systemd_project(kit.work / "otter-noop", hosts, tarball)
+    pyinfra_w6 = kit.write("w6_pyinfra.py", PYINFRA_W6.format(
+        tarball=str(tarball[0]), unit=str(kit.write("bench-pyinfra.service", UNIT)),
+        caddyfile=str(kit.write("Caddyfile-w6", CADDYFILE_W6))))
+    check = sh([f"test -e /var/lib/otter/artifacts/sha256/{tarball[1]} && "
+                "test -f /etc/caddy/otter.d/production.caddy && systemctl is-active -q caddy && "
+                "test -n \"$(systemctl list-units --state=running --no-legend "
+                "'otter-production@*')\""])
+    for h in hosts:  # a kept master per host, as otter keeps its own between runs
+        run.background(h.ssh_argv("-o", "ControlMaster=yes", "-o",
+                                  f"ControlPath={kit.work}/keep-{h.port}",
+                                  "-o", "ControlPersist=300", "-f", "-N"))
+    sockets = kit.work / "run"  # otter's kept masters of this case: XDG_RUNTIME_DIR/otter-ssh
+    sockets.mkdir(mode=0o700, exist_ok=True)
+    env = {**otter.env(), "XDG_RUNTIME_DIR": str(sockets)}
+    noop = _m(W, "otter no-op redeploy, warm (masters kept by the run before)", hosts,
+              note=noop_trips(project, hosts, env))
+    kex = kit.work / "otter-noop-kex" / "Otterfile.py"  # the same, with pyinfra's key exchange
+    kex.parent.mkdir(exist_ok=True)
+    kex.write_text(project.read_text().replace(
+        "known_hosts=known)", f"known_hosts=known, kex={CURVE!r})"))
+    kex_trips = noop_trips(kex, hosts, env)  # its own key kept: one trip in the timed runs
+    # its masters are not the default's (otter's control path is per set of options): the
+    # warm case follows the cold one of the same Otterfile
+    return [Case(_m(W, "OpenSSH: one ssh per host checking the same state", hosts, floor=True,
+                    note="artifact, Caddy site, caddy and the release's unit running"),
+                 parallel([f"{sh(h.ssh_argv())} {check}" for h in hosts])),
+            Case(_m(W, "OpenSSH: the same with curve25519-sha256", hosts),
+                 parallel([f"{sh(h.ssh_argv('-o', f'KexAlgorithms={CURVE}'))} {check}"
+                           for h in hosts])),
+            Case(_m(W, "OpenSSH: the same over kept masters", hosts),
+                 parallel([f"{sh(h.ssh_argv('-o', f'ControlPath={kit.work}/keep-{h.port}'))} "
+                           f"{check}" for h in hosts])),
+            Case(_m(W, "otter no-op redeploy, cold, ssh(kex=\"curve25519-sha256\")", hosts,
+                    note=f"pyinfra's (paramiko's) key exchange; {kex_trips}"),
+                 otter.argv(kex, "run", "production"), env=env,
+                 setup=lambda: otter.end_masters(sockets / "otter-ssh")),
+            Case(_m(W, "otter no-op redeploy, cold (no kept master)", hosts,
+                    note="OpenSSH's default key exchange, as the floor"),
+                 otter.argv(project, "run", "production"), env=env,
+                 setup=lambda: otter.end_masters(sockets / "otter-ssh")),
+            Case(noop, otter.argv(project, "run", "production"), env=env),
+            Case(_m(W, "pyinfra -y ensuring the same state", hosts,
+                    note="put tarball (sha1 check), unpack-if-missing, unit file, "
+                         "service running, Caddy site, caddy running"),
+                 [_bin(run, "pyinfra"), "-y", str(kit.pyinfra_inventory), str(pyinfra_w6)])]
+
+
+def noop_trips(project, hosts, env: dict[str, str]) -> str:
+    """Deploy (untimed), then one no-op with --debug: how many hosts took one round trip."""
+    def otter_run(*flags: str) -> str:
+        done = subprocess.run(otter.argv(project, *flags, "run", "production"), text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600,
+                              env={**os.environ, **env, "PYTHONUNBUFFERED": "1"})
+        if done.returncode != 0:
+            raise RuntimeError(f"otter run exited {done.returncode}: {done.stdout[-300:]}")
+        return done.stdout
+    otter_run()
+    said = otter_run("--debug", "--json")
+    trips = round_trips(said, [f"127.0.0.1:{h.port}" for h in hosts])
+    one = sum(1 for n in trips.values() if n == 1)
+    decided = len({e.get("host") for e in events(said)
+                   if "decided on the target" in str(e.get("message"))})
+    spread = "" if one == len(hosts) else f" (trips per host: {sorted(trips.values())})"
+    return (f"--debug before the rounds: {one} of {len(hosts)} hosts in one round trip, "
+            f"{decided} decided on the target{spread}")
 
 
 def w4_w5(run, hosts) -> list[Case]:

@@ -25,6 +25,9 @@ class Command:
     description: str = ""
     ok_codes: tuple[int, ...] = (0,)
     shell: bool = False  # argv is ("sh", "-c", script) built by us; still quoted once
+    # argv is ("sh", "-c", line) with a person's line: an SSH executor hands the line to the
+    # host's login shell itself, as `ssh host LINE` does (`otter exec`; no sh started)
+    login_shell: bool = False
     file: str | None = None  # the file on the host that stdin becomes (`plan` shows it)
     # other files the command writes, (path, text or None), for `plan` to show
     writes: tuple[tuple[str, str | None], ...] = field(default=(), compare=False)
@@ -123,6 +126,11 @@ def script(text: str, description: str = "", **kwargs: Any) -> Command:
     args = tuple(kwargs.pop("args", ()))
     return Command(argv=("sh", "-c", text, "sh", *args), description=description,
                    shell=True, **kwargs)
+
+
+def host_line(line: str, description: str = "") -> Command:
+    """A person's command line: `sh -c LINE` here, the login shell's own on an SSH host."""
+    return Command(argv=("sh", "-c", line), description=description, login_shell=True)
 
 
 def sequence(*commands: Command, description: str = "") -> Command:

@@ -178,12 +178,12 @@ def unlock(ctx: click.Context, name: str, targets: str | None) -> None:
 @click.pass_context
 def exec_(ctx: click.Context, name: str, command: tuple[str, ...], targets: str | None) -> None:
     """Run a command on NAME's targets: otter exec production -- uptime."""
-    from otterfile.command import Command
+    from otterfile.command import host_line
     from otterfile.report.tables import table
     project = load_project(ctx)
     pairs = list({h.name: (d, h) for d, h in hosts_of(project, name, targets)}.values())
     line = command[0] if len(command) == 1 else " ".join(command)
-    job = Command(("sh", "-c", line), description=line)
+    job = host_line(line, description=line)  # an SSH host's login shell runs it, as ssh does
     lock = threading.Lock()
 
     def one(_dep: DeploymentDef, host: Host, executor: Executor) -> Result:

@@ -65,17 +65,28 @@ def _held(first: bytes, ended: threading.Event) -> Iterator[bytes]:
     ended.wait()
 
 
+HELD_AT_ONCE = 4096  # a held input's first bytes up to this go into its pipe at once (PIPE_BUF)
+
+
 class _Input:
-    """The session's stdin: /dev/null for no input, else a pipe otter writes to."""
+    """The session's stdin: /dev/null for no input, else a pipe otter writes to. A held-open
+    input with little to send first needs no thread: those bytes go into the pipe now and
+    its write end stays open until finish() (the session's end)."""
 
     def __init__(self, stdin: Input, ended: threading.Event) -> None:
         self.data: Data | None = None
+        self.read, self.write = -1, -1
+        if isinstance(stdin, HeldOpen) and len(stdin.first) <= HELD_AT_ONCE:
+            self.read, self.write = os.pipe()
+            if stdin.first:
+                os.write(self.write, stdin.first)  # fits the empty pipe: written whole
+            return
         if isinstance(stdin, HeldOpen):
             self.data = _held(stdin.first, ended)
         elif stdin is not None and stdin != b"":
             self.data = stdin
         if self.data is None:
-            self.read, self.write = os.open(os.devnull, os.O_RDONLY), -1
+            self.read = os.open(os.devnull, os.O_RDONLY)
         else:
             self.read, self.write = os.pipe()
 
@@ -84,9 +95,16 @@ class _Input:
         if self.data is None:
             return None
         pipe = os.fdopen(self.write, "wb", buffering=0)
+        self.write = -1  # the feeder closes it
         thread = threading.Thread(target=feed, args=(pipe, self.data), daemon=True)
         thread.start()
         return thread
+
+    def finish(self) -> None:
+        """The session ended: a held input's end (EOF on the host, if it still reads)."""
+        if self.write >= 0:
+            os.close(self.write)
+            self.write = -1
 
     def discard(self) -> None:
         for fd in (self.read, self.write):
@@ -118,8 +136,11 @@ def run_muxed(path: str, line: str, stdin: Input, on_output: OnOutput | None,
          (os.fdopen(err_read, "rb", buffering=0), err)],))
     reader.start()
     given.start()
-    with sessions.held(sock):
-        code = _wait(sock, session, timeout, reader, err, ended)
+    try:
+        with sessions.held(sock):
+            code = _wait(sock, session, timeout, reader, err, ended)
+    finally:
+        given.finish()
     return code, out.text(), err.text()
 
 

@@ -4,7 +4,6 @@ words (the executor itself: ssh.py)."""
 from __future__ import annotations
 
 import os
-import shlex
 
 from otterfile import scripts
 from otterfile.errors import ExecutionError
@@ -14,11 +13,17 @@ from otterfile.executors.starts import Outcome
 CONNECT_TIMEOUT = 15
 
 WATCH_SCRIPT = scripts.load("watch.sh")  # the command ends when otter's stdin does
+_WATCH_AT = "( otter_command )"  # where the command's line goes
+_WATCH_BEFORE, _WATCH_AFTER = "\n".join(
+    text for text in WATCH_SCRIPT.splitlines() if not text.startswith("#")).split(_WATCH_AT)
 
 
 def watched(line: str) -> str:
-    """`line` run under WATCH_SCRIPT: ended on the host when otter's end closes stdin."""
-    return shlex.join(["sh", "-c", WATCH_SCRIPT, "sh", "sh", "-c", line])
+    """`line` run under WATCH_SCRIPT by the login shell itself (no shell, setsid or exec
+    more on the host than the command's own): ended on the host when otter's end closes
+    stdin. One shell compound command, so a secret env read may go before it with &&."""
+    body = line.rstrip("\n")  # then a newline: a comment at the line's end ends there
+    return f"{_WATCH_BEFORE}( {body}\n){_WATCH_AFTER}"
 
 
 class ConnectionFailed(ExecutionError):

@@ -49,6 +49,14 @@ def port_free(port: int) -> bool:
         return True
 
 
+def _line(command: Command) -> str:
+    """What the host's login shell is given: a person's line itself (Command.login_shell:
+    no `sh` started for it), else the command quoted once."""
+    if command.login_shell and not command.env and not command.cwd and len(command.argv) == 3:
+        return command.argv_values()[2]
+    return command.shell_line(without_secret_env=True)
+
+
 class SSHExecutor:
     """Runs Commands on an SSH host; all of them share one ControlMaster connection.
 
@@ -74,7 +82,7 @@ class SSHExecutor:
         the command's secret env values (preamble.py: never on its command line)."""
         data: Data | None = chunks(stdin, on_progress) if stdin is not None \
             else command.stdin_bytes()
-        line, held = command.shell_line(without_secret_env=True), data is None
+        line, held = _line(command), data is None
         if held:  # nothing to send: hold stdin open so the host sees otter go away
             line = watched(line)
         first = preamble(command, self.host.name)

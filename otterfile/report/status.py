@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from otterfile.hosts import Host
     from otterfile.load.project import DeploymentDef
     from otterfile.run.preview import Preview
+    from otterfile.run.retire_later import Retiring
     from otterfile.run.snapshots import Found
     from otterfile.run.state import Release
     from otterfile.run.window import Kept
@@ -36,6 +37,7 @@ class TargetStatus:
     snapshots: Found | None = None  # its snapshots (None: none declared, or not read)
     previews: list[Preview] | None = None  # its previews (None: no preview_domain)
     errors: list[str] = field(default_factory=list)  # a part that could not be read
+    retiring: Retiring | None = None  # a background retire running, or one that failed
 
     def runs(self, release: Release | None) -> bool:
         """Whether `release`'s instance runs, under the runtime kind that started it."""
@@ -61,7 +63,8 @@ def read_status(dep: DeploymentDef, executor: Executor, log_lines: int = 0) -> T
                        log=reading.target.log,
                        note=kinds.assumed_note(dep, executor.host.name, reading.target) or "",
                        switch=switching.said if switching else None,
-                       maintenance=reading.maintenance, kept=reading.kept)
+                       maintenance=reading.maintenance, kept=reading.kept,
+                       retiring=reading.retiring)
     from otterfile.report import status_reads
     extras = status_reads.read(dep, executor, live.id if live else None,
                                schedules=bool(dep.schedules or reading.schedules))
@@ -96,6 +99,7 @@ def status_record(status: TargetStatus | Exception, log_lines: int = 0) -> dict[
             "health": status.health or None, "switch": status.switch,
             "maintenance": status.maintenance,
             "kept": _kept_record(status),
+            "retire": status.retiring.as_data() if status.retiring else None,
             "previous": [r.id for r in reversed(status.releases) if r.status == "previous"],
             "runtimes": {r.id: r.runtime for r in status.releases
                          if r.status in ("live", "previous")},
@@ -133,6 +137,7 @@ def render_status(pairs: Sequence[tuple[DeploymentDef, Host]],
                      ("running" if status.runs(live) else "stopped") if live else "",
                      status.health, ", ".join(previous[:3]) or "-"])
         notes += [status.note] if status.note else []
+        notes += [status.retiring.said(host.name, dep.name)] if status.retiring else []
         timed += schedules.rows(dep, host, status.schedules) if status.schedules else []
         snaps += [[row[0], dep.name, *row[1:]] for row in
                   shown_snaps.rows(host.name, status.snapshots)] if status.snapshots else []

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from otterfile.command import Command, script, sequence
 from otterfile.commands import drain as drains, files, lock as locks, state as states, store
 from otterfile.runtimes.base import StartSpec
-from otterfile.run import kinds, schedules, space, target, window
+from otterfile.run import kinds, retire_later, schedules, space, target, window
 from otterfile.run.fingerprint import config_of
 from otterfile.run.health import wait_healthy, wait_running
 from otterfile.run.relaying import relayed
@@ -145,7 +145,14 @@ def retire(engine: Engine, lane: Lane, task: Task) -> None:
         from otterfile.run.instant import retired
         return retired(engine, lane, task)
     steps, keep = retire_steps(engine, lane)
-    command = sequence(*steps, _state_write(lane.deployment.name, lane.state),
+    write = _state_write(lane.deployment.name, lane.state)
+    if retire_later.eligible(lane.deployment, lane):  # the unlock's round trip starts it
+        assert lane.previous is not None  # eligible: a release to stop
+        lane.retire_later = sequence(*steps, write, description="retire the old release")
+        engine.emit(task, "info", f"{lane.previous.id} is retired in the background on "
+                    f"{task.host} (drain, stop, remove), the deploy lock held until done")
+        return None
+    command = sequence(*steps, retire_later.forget(lane.deployment.name), write,
                        description="retire the old release")
     done = checked(engine.executor(task.host), command, "retiring")
     said_retired(engine, lane, task, keep, done)

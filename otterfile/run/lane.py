@@ -11,6 +11,7 @@ from otterfile.run.state import State
 
 if TYPE_CHECKING:
     from otterfile.artifacts.base import Artifact
+    from otterfile.command import Command
     from otterfile.hosts import Host
     from otterfile.load.project import DeploymentDef
     from otterfile.proxies.base import Proxy
@@ -66,6 +67,8 @@ class Lane:
     # balance="fleet": the other targets' releases its proxy site names, ADDRESS:PORT
     # (run/fleet.py: set at the switch, the fleet stage and by `plan --check`)
     peers: tuple[str, ...] = ()
+    # the retire the unlock's round trip starts in the background (run/retire_later.py)
+    retire_later: Command | None = None
 
     @property
     def runtime(self) -> Runtime:

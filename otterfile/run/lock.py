@@ -19,6 +19,8 @@ from otterfile.run.lock_holder import (LockHeld, LockInfo, controller_identity, 
                                        new_run_id, parse_fields)
 from otterfile.run.state import DEFAULT_BASE
 
+RETIRE_POLL = 0.25  # seconds between looks while a background retire holds the lock
+
 
 def split_locked(result: Result, take: Command, then: Command) -> tuple[Result, Result | None]:
     """What `commands.acquire_then` did, as the results of its two halves: the lock's, and
@@ -39,7 +41,7 @@ class DeployLock:
 
     def __init__(self, executor: Executor, deployment: str, *, holder: str | None = None,
                  run_id: str | None = None, base: str = DEFAULT_BASE, stale_seconds: int = 30,
-                 heartbeat_seconds: float = 5,
+                 heartbeat_seconds: float = 5, retire_wait: float = 0,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic,
                  on_wait: Callable[[LockInfo], None] | None = None):
@@ -49,6 +51,9 @@ class DeployLock:
         self.holder = holder or controller_identity()
         self.run_id = run_id or new_run_id()
         self.stale_seconds, self.heartbeat_seconds = stale_seconds, heartbeat_seconds
+        # how long a run waits for the background retire of the run before it, whatever
+        # --lock-wait says (run/retire_later.py: its bound)
+        self.retire_wait = retire_wait
         self._sleep, self._clock, self._on_wait = sleep, clock, on_wait  # told once per wait
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -119,12 +124,15 @@ class DeployLock:
                 self.took_over = held
                 continue
             waited = self._clock() - started
-            if waited >= wait_seconds:
+            # the run before retires its old release in the background: wait for it
+            limit = max(wait_seconds, self.retire_wait) if held.retiring else wait_seconds
+            if waited >= limit:
                 raise LockHeld(self.deployment, self.host, held, waited)
             if self._on_wait is not None and not told:
                 self._on_wait(held)
                 told = True
-            self._sleep(min(poll_seconds, wait_seconds - waited))
+            poll = min(poll_seconds, RETIRE_POLL) if held.retiring else poll_seconds
+            self._sleep(min(poll, limit - waited))
 
     def _start_heartbeat(self) -> None:
         self.held, self.lost = True, False

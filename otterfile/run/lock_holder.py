@@ -13,6 +13,9 @@ from datetime import datetime, timezone
 from otterfile.errors import OtterError
 
 
+RETIRE_PREFIX = "retire-"  # the run id of a background retire: retire-<the run's id>
+
+
 def controller_identity() -> str:
     """`user@host` of the machine otter runs on: who holds a lock, who deployed."""
     try:
@@ -37,8 +40,10 @@ def new_run_id() -> str:
 
 
 def holder_is_dead(info: LockInfo) -> bool:
-    """True only when the holder ran on this machine in this boot and its pid is gone."""
-    if not info.run.startswith(boot_tag() + "-") or not info.pid.isdigit():
+    """True only when the holder ran on this machine in this boot and its pid is gone. A
+    background retire is a process of the target, never of this machine: its own heartbeat
+    says whether it lives (a stale one is taken over as any other)."""
+    if info.retiring or not info.run.startswith(boot_tag() + "-") or not info.pid.isdigit():
         return False
     pid = int(info.pid)
     if pid == os.getpid():
@@ -74,6 +79,11 @@ class LockInfo:
             return int(fields[key]) if fields.get(key, "").lstrip("-").isdigit() else None
         return cls(fields.get("holder") or "unknown", number("since"), fields.get("pid", ""),
                    fields.get("run", ""), number("age"), fields.get("stale") == "1")
+
+    @property
+    def retiring(self) -> bool:
+        """Held by a run's background retire on the target (run/retire_later.py)."""
+        return self.run.startswith(RETIRE_PREFIX)
 
     @property
     def since_text(self) -> str:

@@ -12,6 +12,7 @@ from otterfile.proxies.base import EXIT_INVALID, EXIT_RELOAD, Site
 from otterfile.proxies.maintenance import EXIT_NOT_INCLUDED, Page, command
 from otterfile.run import target as reads
 from otterfile.run.lock import DeployLock
+from otterfile.run.retire_later import retire_wait
 
 if TYPE_CHECKING:
     from otterfile.command import Command
@@ -59,7 +60,7 @@ def switch(dep: DeploymentDef, executor: Executor, page: Page | None, *,
         raise OtterError(f"{dep.name}: a strategy=\"recreate\" service without domains is "
                          "not behind the proxy, so it has no maintenance page")
     host, px = executor.host.name, dep.proxy_kind
-    lock = DeployLock(executor, dep.name, run_id=run_id)
+    lock = DeployLock(executor, dep.name, run_id=run_id, retire_wait=retire_wait(dep))
     lock.acquire(wait_seconds=lock_wait)
     try:
         result = executor.run(toggle(dep, page))

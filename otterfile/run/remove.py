@@ -22,6 +22,7 @@ from otterfile.command import Command, script, sequence
 from otterfile.commands import store
 from otterfile.errors import OtterError
 from otterfile.run.lock import DeployLock
+from otterfile.run.retire_later import retire_wait
 from otterfile.proxies import NAMED as PROXIES
 from otterfile.runtimes import NAMED as RUNTIMES
 from otterfile.scripts import load
@@ -178,7 +179,7 @@ def remove(dep: DeploymentDef, executor: Executor, *, lock_wait: float = 0,
            run_id: str | None = None, first: Command | None = None) -> Found:
     """Take `dep` off the executor's host under its deploy lock (after `first`, when
     given: a preview's expiry timer stopped); returns what was there."""
-    lock = DeployLock(executor, dep.name, run_id=run_id)
+    lock = DeployLock(executor, dep.name, run_id=run_id, retire_wait=retire_wait(dep))
     lock.acquire(wait_seconds=lock_wait)
     try:
         if first is not None:

@@ -48,12 +48,16 @@ def acquire(engine: Engine, task: Task) -> None:
 def lock(engine: Engine, lane: Lane, task: Task) -> None:
     """Take the deploy lock and read the target's state in one round trip (the read runs
     only once the lock is ours), then clean up what a killed run left."""
+    from otterfile.run.retire_later import retire_wait
+    bound = retire_wait(lane.deployment)
+
     def waiting(held: LockInfo) -> None:
+        wait = max(engine.lock_wait, bound) if held.retiring else engine.lock_wait
         engine.emit(task, "info", f"locked by {held.holder} since {held.since_text} (pid "
                     f"{held.pid or '?'}, run {held.run or '?'}): waiting up to "
-                    f"{engine.lock_wait:g}s", holder=held.holder, pid=held.pid, run=held.run)
+                    f"{wait:g}s", holder=held.holder, pid=held.pid, run=held.run)
     lane.lock = DeployLock(engine.executor(task.host), lane.deployment.name,
-                           run_id=engine.run_id, on_wait=waiting)
+                           run_id=engine.run_id, on_wait=waiting, retire_wait=bound)
     unless = noop.command(engine, lane)  # the no-op decided there, in this trip
     took_over, result = lane.lock.acquire_then(recover.state_read(engine, lane, task),
                                                wait_seconds=engine.lock_wait, unless=unless)
@@ -146,23 +150,51 @@ def unlock(engine: Engine, lane: Lane, task: Task) -> None:
     from otterfile.commands import state as states
     if lane.back is not None and lane.back.unlocked:  # in the switch's round trip (instant.py)
         return
-    record = None
+    text = None
     try:
         if lane.failed and lane.failed.startswith("step "):  # a step failed before switch
             from otterfile.run.abort import abort
             abort(engine, lane, task)
         artifact = lane.artifact or engine.artifacts.get(lane.deployment.artifact.name)
         if artifact is not None:
-            record = states.append_log(lane.deployment.name, log_record(
+            text = log_record(
                 who=engine.who, deployment=lane.deployment.name, digest=artifact.digest,
                 result=f"failed at {lane.failed}" if lane.failed else "ok",
                 stages=lane.stage_seconds, release=lane.release.id if lane.release else None,
-                commit=artifact.commit))
+                commit=artifact.commit)
     finally:
-        if lane.lock is not None:
+        record = states.append_log(lane.deployment.name, text) if text is not None else None
+        if lane.retire_later is not None and lane.lock is not None and lane.lock.held and \
+                not lane.failed:
+            _retire_later(engine, lane, task, text)
+        elif lane.lock is not None:
             lane.lock.release(first=record)
         elif record is not None:
             engine.executor(task.host).run(record)
+
+
+def _retire_later(engine: Engine, lane: Lane, task: Task, record: str | None) -> None:
+    """The deploy-log record appended and the lock handed to the retire, started detached
+    on the target (run/retire_later.py), in one round trip; the lock released here when
+    that did not happen."""
+    from otterfile.run import retire_later
+    assert lane.lock is not None and lane.retire_later is not None  # the caller checked
+    handover = retire_later.handover(lane, lane.retire_later, run_id=engine.run_id,
+                                     who=engine.who, record=record,
+                                     heartbeat_seconds=lane.lock.heartbeat_seconds)
+    try:
+        result = engine.executor(task.host).run(handover)
+    except BaseException:
+        lane.lock.release()
+        raise
+    if result.exited != 0 or not retire_later.started(result.stdout):
+        lane.lock.release()
+        raise OtterError(f"{task.host}: the retire did not start in the background: "
+                         f"{result.tail(5) or f'exited {result.exited}'}; the new release "
+                         "is live, the old one still runs (the next run retires it)")
+    lane.lock.released_there()  # the retire holds it now
+    engine.emit(task, "info", f"retiring in the background on {task.host}: `otter status` "
+                "shows it while it runs, the deploy log what it did")
 
 
 def _ship(engine: Engine, lane: Lane, task: Task) -> None:

@@ -17,7 +17,7 @@ from otterfile.proxies.maintenance import parse_message
 from otterfile.proxies.base import Switching, parse_switching, served_port as served_port_of
 from otterfile.scripts import load
 from otterfile.run.state import Release, State, mark_live, upstream_dir
-from otterfile.run import handover, kinds, schedules, space, window
+from otterfile.run import handover, kinds, retire_later, schedules, space, window
 from otterfile.run.kinds import named_by_otter
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ MAINTENANCE_MARK = "--- otter:maintenance"
 FILES_MARK = "--- otter:files"
 SCHEDULES_MARK = "--- otter:schedules"
 MARKS = (KEY_MARK, SITE_MARK, UPSTREAM_MARK, STARTED_MARK, SWITCH_MARK, handover.MARK,
-         MAINTENANCE_MARK, window.MARK, PROBE_MARK, LAYERS_MARK, space.SPACE_MARK,
+         MAINTENANCE_MARK, window.MARK, retire_later.MARK, PROBE_MARK, LAYERS_MARK, space.SPACE_MARK,
          FILES_MARK, SCHEDULES_MARK)
 # read-only: the fingerprint key when there is one (none: no release was ever made here)
 CAT_KEY = 'cat "$1" 2>/dev/null; exit 0'
@@ -59,6 +59,8 @@ class Reading:
     kept: window.Kept | None = None  # the release kept for the rollback window
     files: str | None = None  # the generated files' read (run/drift.py parses it)
     schedules: tuple[str, ...] | None = None  # the schedules it has units of (names)
+    # a background retire running there, or one that failed (run/retire_later.py)
+    retiring: retire_later.Retiring | None = None
 
     @property
     def state(self) -> State:
@@ -119,7 +121,8 @@ def parse(dep: DeploymentDef, host: str, stdout: str) -> Reading:
                    parts.get(LAYERS_MARK), parts.get(space.SPACE_MARK),
                    parse_message(parts.get(MAINTENANCE_MARK)),
                    window.parse(parts.get(window.MARK)), parts.get(FILES_MARK),
-                   _names(parts.get(SCHEDULES_MARK)))
+                   _names(parts.get(SCHEDULES_MARK)),
+                   retire_later.parse(parts.get(retire_later.MARK)))
 
 
 def _names(part: str | None) -> tuple[str, ...] | None:

@@ -3,7 +3,8 @@
 # of the artifacts otter started the deployment from (only those are ever pruned), how the
 # proxy switches here, other proxy kinds' sites of the deployment and, for an artifact the
 # ship stage will send, whether the target has it, which image layers it holds and the
-# room where it lands, the maintenance flag, the release kept for the rollback window and,
+# room where it lands, the maintenance flag, the release kept for the rollback window, a
+# background retire's status and,
 # for `plan --check --exit-code`, the files otter generated for it (run/drift.py) and, last,
 # the schedules it has units of (schedule/list.sh). Each part after a marker line; an empty
 # shell line skips its part.
@@ -41,6 +42,12 @@ fi
 # the release kept for the rollback window (run/window.py): its id and deadline, then now
 if [ -f "${updir%/*}/kept/release" ]; then
   echo "--- otter:kept"; cat "${updir%/*}/kept/release"; date +%s
+fi
+# a background retire (run/retire_later.py): its status file, then the seconds since it
+# was last touched (its heartbeat: one that stopped ended without a word)
+if [ -f "${updir%/*}/retire" ]; then
+  echo "--- otter:retire"; cat "${updir%/*}/retire"
+  echo "age=$(($(date +%s) - $(stat -c %Y "${updir%/*}/retire" 2>/dev/null || date +%s)))"
 fi
 found=""
 if [ -n "$probe" ]; then

@@ -27,8 +27,11 @@ def otter_env(**extra: str) -> dict[str, str]:
     installed last), the secret the test Otterfiles read, and Python's fault handler (a
     SIGABRT prints every thread's stack: what a test that times out sends)."""
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    # the retire stays in the run unless a test asks for the background one (the default
+    # for users, run/retire_later.py): a test that reads the target after a run sees it done
+    retire = os.environ.get("OTTER_RETIRE", "foreground")
     return {**os.environ, "PYTHONPATH": path, "APP_TOKEN": "s3cret-token-value",
-            "PYTHONFAULTHANDLER": "1", **extra}
+            "PYTHONFAULTHANDLER": "1", "OTTER_RETIRE": retire, **extra}
 
 
 def finish(process: subprocess.Popen, timeout: float) -> tuple[str, str]:

@@ -51,6 +51,13 @@ def sites():
 PROXIES = {"caddy": 'caddy(tls="off")', "nginx": "nginx()"}
 
 
+@pytest.fixture(autouse=True)
+def retire_in_the_background(monkeypatch):
+    """Users' default: each run ends after its switch, the old release retired on the
+    target after it (run/retire_later.py); the next run waits for that."""
+    monkeypatch.setenv("OTTER_RETIRE", "background")
+
+
 def write_project(folder, targets, proxy: str):
     hosts = [(t.host.name, t.host.identity_file, t.host.known_hosts) for t in targets]
     (folder / "Otterfile.py").write_text(OTTERFILE.format(hosts=hosts, proxy=PROXIES[proxy],

@@ -14,3 +14,10 @@ def commands_untraced():
     executors = sys.modules.get("otterfile.executors")  # not imported: nothing to turn off
     if executors is not None:
         executors.trace_commands(None)
+
+
+@pytest.fixture(autouse=True)
+def retire_in_the_run(monkeypatch):
+    """The retire stays in the run (OTTER_RETIRE=foreground), as the tests of exact command
+    sequences expect; tests of the background retire (run/retire_later.py) unset it."""
+    monkeypatch.setenv("OTTER_RETIRE", "foreground")

@@ -36,9 +36,15 @@ def test_workload_table_rows():
 
 
 def test_bench_hosts_keep_off_the_test_hosts_ports():
-    text = compose_text("light", 20, "otter-bench-light")
-    assert "127.0.0.1:2301:22" in text and "127.0.0.1:2320:22" in text
+    text = compose_text("light", 50, "otter-bench-light")
+    assert "127.0.0.1:2501:22" in text and "127.0.0.1:2550:22" in text
+    assert "127.0.0.1:8550:80" in text
     assert not any(f":{port}:" in text for port in (2201, 2202, 2203))
+    others = compose_text("full", 3, "f") + compose_text("sshd", 100, "s")  # never together
+    light = {line.split(":")[1] for line in text.split('"') if line.startswith("127.0.0.1:")}
+    assert not light & {line.split(":")[1] for line in others.split('"')
+                        if line.startswith("127.0.0.1:")}
+    assert light.isdisjoint(str(port) for port in range(2451, 2501))  # side_by_side's mux-N
     assert "127.0.0.1:2341:22" in compose_text("full", 3, "otter-bench-full")
 
 
@@ -77,3 +83,21 @@ def test_rollback_window_table_has_medians_and_the_share_of_today():
     rows = report(samples, 3, ["`a`", "`b`"]).splitlines()[-2:]
     assert rows == ["| today | none | 5.00 | 4.00–6.00 | 100% | 0 of 3 | – |",
                     "| window | 3600 s | 0.70 | 0.50–0.90 | 14% | 3 of 3 | – |"]
+
+
+def test_round_trips_per_host_from_otter_debug_json_without_the_heartbeat():
+    from bench.cases import events, round_trips
+    out = "\n".join([
+        '{"v": 1, "event": "start", "stage": "lock", "host": "h:1"}h:1 $ sh -c \'lock',
+        "  script body",
+        "h:2 $ sh -c 'lock'",
+        "h:1 $ sh -c 'beat'",
+        "  echo x > heartbeat.tmp",
+        '{"v": 1, "event": "info", "message": "live: nothing to do (decided on the target)",'
+        ' "host": "h:2"}',
+        "h:2 $ sh -c 'state'",
+        "other $ not ours"])
+    assert round_trips(out, ["h:1", "h:2", "h:3"]) == {"h:1": 1, "h:2": 2, "h:3": 0}
+    said = events(out)
+    assert [e["event"] for e in said] == ["start", "info"]
+    assert [e["host"] for e in said if "decided" in e.get("message", "")] == ["h:2"]
