@@ -25,6 +25,23 @@ ENV PATH=/bin
 LABEL otter.test=1
 CMD ["/bin/busybox", "sh", "-c", "trap 'exit 0' TERM INT; busybox httpd -f -p 8080 -h /www & wait $!"]
 """
+
+
+def app_tree(folder: Path, version: str, work: Path) -> None:
+    """The W5 app in `folder`: busybox, a 28 MB blob (made once in `work`, then hard-linked),
+    www saying `version`, DOCKERFILE."""
+    (folder / "www").mkdir(parents=True, exist_ok=True)
+    shutil.copy("/bin/busybox", folder / "busybox")
+    blob = work / "blob-28mb.bin"
+    if not blob.exists():
+        blob.write_bytes(os.urandom(28 * 1024 * 1024))
+    if not (folder / "blob.bin").exists():
+        os.link(blob, folder / "blob.bin")
+    (folder / "www" / "index.html").write_text(version + "\n")
+    (folder / "www" / "health").write_text("ok\n")
+    (folder / "Dockerfile").write_text(DOCKERFILE)
+
+
 DOCKER_OTTERFILE = '''from otterfile import *
 
 HOSTS = {hosts!r}
@@ -133,16 +150,7 @@ class Runner:
         return self._images
 
     def _app_tree(self, folder: Path, version: str) -> None:
-        (folder / "www").mkdir(parents=True, exist_ok=True)
-        shutil.copy("/bin/busybox", folder / "busybox")
-        blob = self.work / "blob-28mb.bin"
-        if not blob.exists():
-            blob.write_bytes(os.urandom(28 * 1024 * 1024))
-        if not (folder / "blob.bin").exists():
-            os.link(blob, folder / "blob.bin")
-        (folder / "www" / "index.html").write_text(version + "\n")
-        (folder / "www" / "health").write_text("ok\n")
-        (folder / "Dockerfile").write_text(DOCKERFILE)
+        app_tree(folder, version, self.work)
 
     def docker_project(self, folder: Path, hosts: list[Host]) -> Path:
         folder.mkdir(parents=True, exist_ok=True)

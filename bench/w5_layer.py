@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 
 from .cases import parallel, sh
-from .runner import DOCKER_OTTERFILE, DOCKERFILE
+from .runner import DOCKER_OTTERFILE, app_tree as runner_app_tree
 from .side_by_side import loadavg, testbed_hosts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,16 +31,8 @@ WORK = ROOT / "bench" / ".out" / "w5-layer"
 
 def app_tree(folder: Path, version: str) -> None:
     """The bench's W5 app (bench/runner.py): busybox, a 28 MB blob, www saying `version`."""
-    (folder / "www").mkdir(parents=True, exist_ok=True)
-    shutil.copy("/bin/busybox", folder / "busybox")
-    blob = WORK / "blob-28mb.bin"
-    if not blob.exists():
-        blob.write_bytes(os.urandom(28 * 1024 * 1024))
-    if not (folder / "blob.bin").exists():
-        os.link(blob, folder / "blob.bin")
-    (folder / "www" / "index.html").write_text(version + "\n")
-    (folder / "www" / "health").write_text("ok\n")
-    (folder / "Dockerfile").write_text(DOCKERFILE)
+    WORK.mkdir(parents=True, exist_ok=True)
+    runner_app_tree(folder, version, WORK)
 
 
 def build(folder: Path, tag: str) -> None:
