@@ -136,12 +136,14 @@ def start_unit(*, deployment: str, release: str, digest: str, unit_text: str, pr
                env_file: str | None = None, base: str = DEFAULT_BASE,
                unit_dir: str = UNIT_DIR, artifacts: str = store.STORE,
                port_range: tuple[int, int] = PORT_RANGE, max_unpacked: int | None = None,
-               max_files: int | None = None, record: str = "") -> Command:
+               max_files: int | None = None, record: str = "",
+               listen_seconds: float = 0) -> Command:
     """One round trip: write the `record` file (store.STARTED), unpack the stored artifact
     into the release folder (refusing members that escape it, links out, device files, and
     archives unpacking to more than `max_unpacked` bytes or `max_files` files; None:
     scripts/unpack.sh's defaults), make the user, write the env file from stdin, pick a
-    free port of 127.0.0.1, install the unit (verified with systemd-analyze) and start it.
+    free port of 127.0.0.1, install the unit (verified with systemd-analyze) and start it;
+    then wait, while it runs and at most `listen_seconds`, until it listens on its port.
     Prints `port=N` and `unit=NAME`; exit values.EXIT_NO_PORT: no free port."""
     if env is not None and not env_file:
         raise OtterError("start_unit: env given without an env_file path")
@@ -152,7 +154,8 @@ def start_unit(*, deployment: str, release: str, digest: str, unit_text: str, pr
             "1" if make_user else "0", env_file if env is not None else "", program,
             single, str(port_range[0]), str(port_range[1]), unit_text.rstrip("\n"),
             "" if max_unpacked is None else str(max_unpacked),
-            "" if max_files is None else str(max_files), record]
+            "" if max_files is None else str(max_files), record,
+            str(max(0, round(listen_seconds * 10)))]
     return script(START_SCRIPT, args=args, stdin=None if env is None else env_text(env),
                   file=env_file if env is not None else None,
                   writes=((f"{unit_dir.rstrip('/')}/{unit}", unit_text),),

@@ -12,7 +12,7 @@ from otterfile.commands import drain as drains, files, lock as locks, state as s
 from otterfile.runtimes.base import StartSpec
 from otterfile.run import kinds, retire_later, schedules, space, target, window
 from otterfile.run.fingerprint import config_of
-from otterfile.run.health import wait_healthy, wait_running
+from otterfile.run.health import listen_wait, wait_healthy, wait_running
 from otterfile.run.relaying import relayed
 from otterfile.run.results import checked
 from otterfile.run.state import (Release, add_release, mark_retired, prune_candidates,
@@ -102,7 +102,8 @@ def start_spec(engine: Engine, lane: Lane, artifact: Artifact, release_id: str) 
                      files.render_env_file(dict(env)) if env else None, env_file,
                      dep.stop_seconds, rt.port(dep.runtime.value) if dep.recreate else None,
                      store.started_record(dep.name, artifact.digest),
-                     lane.host.private_address() if dep.fleet else None)
+                     lane.host.private_address() if dep.fleet else None,
+                     listen_wait(dep))
 
 
 def _stop_for_recreate(engine: Engine, lane: Lane, task: Task, live: Release) -> None:

@@ -8,6 +8,7 @@ from otterfile.errors import OtterError
 from otterfile.executors.base import HttpGet, ProbeFailed
 
 if TYPE_CHECKING:
+    from otterfile.load.project import DeploymentDef
     from otterfile.plan.graph import Task
     from otterfile.run.engine import Engine
     from otterfile.run.lane import Lane
@@ -16,12 +17,24 @@ POLL_SECONDS = 0.5
 FIRST_POLL_SECONDS = 0.05  # the wait after the first failed poll, doubled up to POLL_SECONDS
 STATUS_EVERY = 4  # look at the instance every few failed polls
 DEFAULT_TIMEOUT = 30
+LISTEN_WAIT = 2.0  # at most this long the start waits on the target for the port to listen
 RUNNING = ("running", "activating")
 Poll = Callable[[], "tuple[int | None, str]"]  # one GET: (the status when healthy, why not)
 
 
 class HealthFailed(OtterError):
     """The new release never answered healthy; it is removed and the old keeps serving."""
+
+
+def listen_wait(deployment: DeploymentDef) -> float:
+    """How long the start may wait on the target, in its own round trip, for the new
+    release to listen on its port (systemd's start does; the others ignore it): the
+    gate's first poll then finds it, instead of a poll, a sleep and another poll. Without
+    an HTTP check: 0 (recreate without a health check: a service that may speak no HTTP)."""
+    check = deployment.health_check
+    if deployment.recreate and check is None:
+        return 0
+    return min(LISTEN_WAIT, check.timeout_seconds if check else DEFAULT_TIMEOUT)
 
 
 def wait_healthy(engine: Engine, lane: Lane, task: Task) -> None:

@@ -33,6 +33,9 @@ class StartSpec:
     # balance="fleet": the port is published on this private address too (the other
     # targets' proxies reach it there); None: on 127.0.0.1 alone
     private: str | None = None
+    # the health check polls its port: the start may wait this long for it to listen (on
+    # the target, in the start's round trip), so that the first poll finds it; 0: no wait
+    listen_seconds: float = 0
 
     @property
     def port_range(self) -> tuple[int, int] | None:

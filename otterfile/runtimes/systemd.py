@@ -153,7 +153,7 @@ class SystemdRuntime:
             user=self.user(value, spec.deployment), make_user=value.user is None,
             env=spec.env, env_file=spec.env_file, max_unpacked=value.max_unpacked,
             max_files=value.max_files, record=spec.record,
-            port_range=spec.port_range or PORT_RANGE)
+            port_range=spec.port_range or PORT_RANGE, listen_seconds=spec.listen_seconds)
 
     def parse_started(self, stdout: str) -> int | str:
         return s.parse_started(stdout)

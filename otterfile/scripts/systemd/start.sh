@@ -2,8 +2,11 @@
 # env file from stdin, unpack the stored artifact into the release folder (refusing members
 # that escape it, links out, device files and archives over the limits; or takes the tree
 # the store's receive unpacked as it arrived, after the same checks), make the user, pick
-# a free port of 127.0.0.1, install the unit (verified with systemd-analyze) and start it.
-# Runs after unpack.sh and listening.sh (their functions). Prints `port=N` and `unit=NAME`.
+# a free port of 127.0.0.1, install the unit (verified with systemd-analyze) and start it,
+# then (given a wait) wait until it listens on its port, so that the health check's first
+# poll finds it: while it runs, or at most that many tenths of a second (the health check
+# judges it either way). Runs after unpack.sh and listening.sh (their functions). Prints
+# `port=N` and `unit=NAME`.
 # Exit 4: no free port in the range. Any failure takes back what this run installed.
 # shellcheck disable=SC2154  # kind, max_bytes and max_files are set by unpack.sh's functions
 set -u
@@ -24,6 +27,7 @@ text=$4         # the unit's text, with the line `Environment=PORT=<port>`
 limit_bytes=$5  # most bytes an archive unpacks to ("": unpack.sh's default)
 limit_files=$6  # most files an archive unpacks to ("": unpack.sh's default)
 rec=$7          # the store's record to write first ("": none)
+wait=${8:-0}    # tenths of a second to wait for the port to listen after the start (0: none)
 
 dep="$base/$name" unit="otter-$name@$rel.service"
 dir="$dep/releases/$rel" stage="$dep/releases/.$rel.otter-tmp" data="$dep/data"
@@ -185,9 +189,8 @@ install_unit() {
   { mkdir -p "$units" && cp "$tmpd/$unit" "$t" && chmod 644 "$t" && mv -f "$t" "$units/$unit"; } \
     || fail "cannot write $units/$unit"
   installed=1
-  # enabled on disk, without enable's own reload; systemd 246 and later load a unit file
-  # they have not seen (or saw missing) when it is started, older ones need the reload
-  systemctl enable -q --no-reload -- "$unit" || fail "systemctl enable $unit failed"
+  # systemd 246 and later load a unit file they have not seen (or saw missing) when it is
+  # started, older ones need the reload
   if [ "$(systemd_version)" -lt 246 ]; then
     systemctl daemon-reload || fail "systemctl daemon-reload failed"
   fi
@@ -195,6 +198,32 @@ install_unit() {
     journalctl -u "$unit" -n 20 --no-pager -q -o cat >&2
     fail "systemctl start $unit failed"
   fi
+  # enabled on disk, without enable's own reload, while the service starts up (Type=exec:
+  # started is exec'd, rarely listening yet)
+  systemctl enable -q --no-reload -- "$unit" || fail "systemctl enable $unit failed"
+}
+
+listens() {  # whether something listens on $port
+  if command -v ss >/dev/null 2>&1; then
+    [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]
+  else
+    listening | grep -qx "$port"
+  fi
+}
+
+wait_listening() {  # polls every 20 ms, at most $wait tenths, while the unit runs
+  n=$((wait * 5)) i=0
+  while [ "$i" -lt "$n" ]; do
+    listens && return 0
+    if [ $((i % 5)) = 4 ]; then  # exited, failed or waiting to restart: the health check says
+      case $(systemctl show -p SubState --value -- "$unit" 2>/dev/null) in
+        running|start|start-pre|start-post) ;;
+        *) return 0 ;;
+      esac
+    fi
+    sleep 0.02 2>/dev/null || return 0  # a sleep of whole seconds only: do not wait
+    i=$((i + 1))
+  done
 }
 
 trap cleanup EXIT
@@ -214,5 +243,6 @@ pick_port
 write_unit
 install_unit
 ok=1
+wait_listening
 echo "port=$port"
 echo "unit=$unit"

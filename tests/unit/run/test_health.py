@@ -170,3 +170,15 @@ def test_a_release_slow_to_answer_is_polled_soon_then_every_half_second(monkeypa
     assert said == [f"GET /health answered 200 after {len(target.gets)} poll(s)"]
     # its instance looked at every 4th failed poll, not at once (one round trip less)
     assert target.inspected == pytest.approx([0.35])
+
+
+@pytest.mark.parametrize("recreate,check,wait", [
+    (False, None, health.LISTEN_WAIT),  # any answer below 500 on /
+    (False, HealthCheck(path="/up", timeout_seconds=20), health.LISTEN_WAIT),
+    (False, HealthCheck(path="/up", timeout_seconds=1), 1),  # never past the gate's own
+    (True, HealthCheck(path="/up"), health.LISTEN_WAIT),
+    (True, None, 0),  # running is healthy: it may listen on no port
+])
+def test_the_start_waits_for_the_port_only_where_the_gate_polls_it(recreate, check, wait):
+    deployment = SimpleNamespace(recreate=recreate, health_check=check)
+    assert health.listen_wait(deployment) == wait  # type: ignore[arg-type]

@@ -14,6 +14,8 @@ import socket
 import stat
 import subprocess
 import tarfile
+import threading
+import time
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -118,15 +120,16 @@ def test_start_command_argv_description_and_env_in_stdin_only():
     secret = SecretText('TOKEN=hun"ter2\n')
     secret.masked = "TOKEN=***\n"
     command = RUNTIME.start(value, spec(env=secret))
-    assert command.argv[3:-4] == (
+    assert command.argv[3:-5] == (
         "sh", "production", "/var/lib/otter", REL, f"/var/lib/otter/artifacts/sha256/{HEX}",
         "/etc/systemd/system", "otter-production", "1",
         f"/var/lib/otter/production/env/{REL}.env", "python3", "app.pyz", "20000", "29999")
-    assert "\nExecStart=python3 ./app.pyz ${PORT}\n" in command.argv[-4]
-    assert command.argv[-3:] == ("", "", "")  # the default limits, no record
+    assert "\nExecStart=python3 ./app.pyz ${PORT}\n" in command.argv[-5]
+    assert command.argv[-4:] == ("", "", "", "0")  # the default limits, no record, no wait
     limited = RUNTIME.start(RUNTIME.check(replace(value, max_unpacked="2 MiB", max_files=9)),
-                            replace(spec(), record="/var/lib/otter/artifacts/started/p/x"))
-    assert limited.argv[-3:] == ("2097152", "9", "/var/lib/otter/artifacts/started/p/x")
+                            replace(spec(), record="/var/lib/otter/artifacts/started/p/x",
+                                    listen_seconds=1.5))
+    assert limited.argv[-4:] == ("2097152", "9", "/var/lib/otter/artifacts/started/p/x", "15")
     assert command.description == f"start {UNIT} as otter-production: python3 ./app.pyz " \
                                   "${PORT}"
     assert "hun" not in " ".join(command.argv_values()) and command.secret
@@ -368,10 +371,63 @@ def test_start_unpacks_installs_verifies_and_starts(target):
     assert data_dir.is_dir() and stat.S_IMODE(data_dir.stat().st_mode) == 0o750
     calls = target.calls()
     assert calls[0].startswith("systemd-analyze verify ") and calls[0].endswith(f"/{UNIT}")
-    # no reload: systemd 246 and later load a new unit file when it is started
-    assert calls[1:] == [f"systemctl enable -q --no-reload -- {UNIT}",
-                         "systemctl --version", f"systemctl start -- {UNIT}"]
+    # no reload: systemd 246 and later load a new unit file when it is started; enabled
+    # while it starts up
+    assert calls[1:] == ["systemctl --version", f"systemctl start -- {UNIT}",
+                         f"systemctl enable -q --no-reload -- {UNIT}"]
     assert not any(p.name.endswith(".otter-tmp") for p in release.parent.iterdir())
+
+
+def listen_once_started(target: Target, after: float, done: threading.Event) -> list[float]:
+    """Like a service: `after` seconds once the start installed its unit, listen on the
+    unit's PORT until `done`; the list gets the time it listened from."""
+    when: list[float] = []
+
+    def serve() -> None:
+        unit, deadline = target.units / UNIT, time.monotonic() + 10
+        while not unit.exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        port = int(next(line.split("=")[-1] for line in unit.read_text().splitlines()
+                        if line.startswith("Environment=PORT=")))
+        time.sleep(after)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))
+            sock.listen()
+            when.append(time.monotonic())
+            done.wait(10)
+    threading.Thread(target=serve, daemon=True).start()
+    return when
+
+
+def test_start_waits_until_the_service_listens(target):
+    (target.bin / f"show.{UNIT}").write_text("running\n")  # the unit's SubState
+    done = threading.Event()
+    listened = listen_once_started(target, 0.4, done)
+    try:
+        result = target.start(tar_gz([APP]), listen_seconds=8)
+        returned = time.monotonic()
+    finally:
+        done.set()
+    assert result.exited == 0, result.stderr
+    assert listened and listened[0] <= returned  # it answered once something listened
+    assert returned - listened[0] < 2
+
+
+def test_start_waits_for_the_port_at_most_its_bound_and_never_fails_for_it(target):
+    (target.bin / f"show.{UNIT}").write_text("running\n")  # runs, never listens
+    began = time.monotonic()
+    result = target.start(tar_gz([APP]), listen_seconds=0.5)
+    assert result.exited == 0, result.stderr  # the health check judges it, not the start
+    assert 0.5 <= time.monotonic() - began < 8
+    assert f"systemctl show -p SubState --value -- {UNIT}" in target.calls()
+
+
+def test_start_stops_waiting_when_the_service_is_not_running(target):
+    began = time.monotonic()  # the fake's SubState: dead (exited, or waiting to restart)
+    result = target.start(tar_gz([APP]), listen_seconds=30)
+    assert result.exited == 0, result.stderr
+    assert time.monotonic() - began < 10
+    assert f"systemctl show -p SubState --value -- {UNIT}" in target.calls()
 
 
 def test_start_makes_the_deployment_user_when_none_is_given(target):
