@@ -145,7 +145,12 @@ def retire(engine: Engine, lane: Lane, task: Task) -> None:
     if lane.back is not None:
         from otterfile.run.instant import retired
         return retired(engine, lane, task)
+    switched = format_state(lane.state)  # what the switch wrote
     steps, keep = retire_steps(engine, lane)
+    if _cleanup_only(lane, steps, switched):  # a first deploy: no trip of its own
+        lane.at_unlock = sequence(*steps, retire_later.forget(lane.deployment.name),
+                                  description="nothing to retire")
+        return None
     write = _state_write(lane.deployment.name, lane.state)
     if retire_later.eligible(lane.deployment, lane):  # the unlock's round trip starts it
         assert lane.previous is not None  # eligible: a release to stop
@@ -157,6 +162,16 @@ def retire(engine: Engine, lane: Lane, task: Task) -> None:
                        description="retire the old release")
     done = checked(engine.executor(task.host), command, "retiring")
     said_retired(engine, lane, task, keep, done)
+
+
+def _cleanup_only(lane: Lane, steps: list[Command], switched: str) -> bool:
+    """Whether the retire has nothing to do but remove env files (its last step): no old
+    release nor kept one, nothing pruned, no schedules, no step after the retire, and the
+    state as the switch wrote it. That cleanup then runs in the unlock's round trip."""
+    dep = lane.deployment
+    return (len(steps) == 1 and lane.previous is None and lane.kept is None
+            and not dep.schedules and not dep.fleet and dep.window <= 0
+            and not retire_later.after_retire(dep) and format_state(lane.state) == switched)
 
 
 def retire_steps(engine: Engine, lane: Lane) -> tuple[list[Command], Release | None]:

@@ -69,6 +69,8 @@ class Lane:
     peers: tuple[str, ...] = ()
     # the retire the unlock's round trip starts in the background (run/retire_later.py)
     retire_later: Command | None = None
+    # a retire with nothing to stop, prune nor write: its cleanup, in the unlock's round trip
+    at_unlock: Command | None = None
 
     @property
     def runtime(self) -> Runtime:

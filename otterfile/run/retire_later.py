@@ -42,10 +42,10 @@ def eligible(dep: DeploymentDef, lane: Lane) -> bool:
                 and old.id != lane.release.id and not lane.noop and lane.back is None
                 and not dep.fleet and not dep.recreate and dep.snapshots is None
                 and dep.on_failure != "rollback" and dep.window <= 0 and not dep.schedules
-                and not _after_retire(dep))
+                and not after_retire(dep))
 
 
-def _after_retire(dep: DeploymentDef) -> bool:
+def after_retire(dep: DeploymentDef) -> bool:
     """Whether a step runs after the retire (anchored to it, after the deploy, or to such
     a step): the run keeps the lock for it, and it may count on the old release gone."""
     from otterfile.plan.step_order import step_order

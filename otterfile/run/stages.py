@@ -147,6 +147,7 @@ def _runtime_for_rollback(lane: Lane, task: Task, release: Release) -> Runtime |
 def unlock(engine: Engine, lane: Lane, task: Task) -> None:
     """Append the deploy log record and release the lock, in one round trip (runs after
     failures too; the lock is released whatever the append did)."""
+    from otterfile.command import sequence
     from otterfile.commands import state as states
     if lane.back is not None and lane.back.unlocked:  # in the switch's round trip (instant.py)
         return
@@ -164,6 +165,8 @@ def unlock(engine: Engine, lane: Lane, task: Task) -> None:
                 commit=artifact.commit)
     finally:
         record = states.append_log(lane.deployment.name, text) if text is not None else None
+        if lane.at_unlock is not None:  # the retire's cleanup (flow.py), in this trip
+            record = sequence(lane.at_unlock, record) if record else lane.at_unlock
         if lane.retire_later is not None and lane.lock is not None and lane.lock.held and \
                 not lane.failed:
             _retire_later(engine, lane, task, text)
