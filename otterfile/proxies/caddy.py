@@ -101,8 +101,9 @@ def switch(deployment: str, content: str, caddy_dir: str = CADDY_DIR, *,
            listen_port: int | None = None, upstream_dir: str, port: int | str) -> Command:
     """One round trip: the one file in `upstream_dir` is renamed to `port` (the live
     release); when `content` differs from the installed site, it is installed, the main
-    Caddyfile made to import it, `caddy validate`d and Caddy reloaded; a stopped Caddy is
-    started. On failure the previous files are put back. A no-domain site on port 80
+    Caddyfile made to import it and Caddy reloaded (Caddy loads a config whole or keeps the
+    one it runs: `caddy validate` says why when it fails); a stopped Caddy is started. On
+    failure the previous files are put back. A no-domain site on port 80
     comments out the distribution's default `:80` site. Exit 3: Caddy missing; 4: invalid
     config; 5: reload or start failed.
     """

@@ -1,7 +1,8 @@
 # Point Caddy at a deployment's live release. The site file reads the live port per request
 # from the upstream folder, so a new release is one rename there and no reload; the site is
-# installed, validated and reloaded only when its text changed (first deploy, domains, TLS).
-# Any failure puts the previous site, main Caddyfile and port file back.
+# installed and reloaded only when its text changed (first deploy, domains, TLS), and
+# validated when that reload fails. Any failure puts the previous site, main Caddyfile and
+# port file back.
 # Exit 3: Caddy is not installed; 4: the config is rejected; 5: reload or start failed.
 # Runs after upstream.sh (its functions).
 dir=$1      # Caddy's folder (/etc/caddy)
@@ -35,6 +36,22 @@ aside_default() {
 imports() {
   awk -v l="$line" '{sub(/^[ \t]+/, ""); sub(/[ \t\r]+$/, "")} $0 == l {f = 1}
                     END {exit !f}' "$main" 2>/dev/null
+}
+
+# After a failed reload or start: when the config changed and `caddy validate` rejects it,
+# say so, put the previous config back and exit 4. Not asked before the reload: Caddy
+# loads a config whole or keeps the one it runs (and a start with a rejected one fails).
+rejected() {
+  [ "$changed" = 1 ] || return 0
+  # a throwaway data folder: validating `tls internal` makes a CA there, not in root's home
+  v=$(mktemp -d 2>/dev/null) || { v=/tmp/otter-caddy-validate.$$; mkdir -m 700 "$v" || return 0; }
+  why=$(HOME=$v XDG_DATA_HOME=$v XDG_CONFIG_HOME=$v \
+        caddy validate --config "$main" --adapter caddyfile 2>&1) && { rm -rf "$v"; return 0; }
+  rm -rf "$v"
+  restore
+  echo "otter: Caddy rejected the new config of $name; the previous config is back:" >&2
+  printf '%s\n' "$why" | grep -v '^{' | tail -n 5 >&2
+  exit 4
 }
 
 if ! command -v caddy >/dev/null 2>&1; then
@@ -74,17 +91,6 @@ if [ "$changed" = 1 ]; then
     echo "set aside Caddy's default :80 site in $main (commented out)"
   fi
   mv -f "$tmp" "$site" || { restore; exit 1; }
-  # a throwaway data folder: validating `tls internal` makes a CA there, not in root's home
-  v=$(mktemp -d 2>/dev/null) || { v=/tmp/otter-caddy-validate.$$; mkdir -m 700 "$v" || exit 1; }
-  out=$(HOME=$v XDG_DATA_HOME=$v XDG_CONFIG_HOME=$v \
-        caddy validate --config "$main" --adapter caddyfile 2>&1); valid=$?
-  rm -rf "$v"
-  if [ "$valid" != 0 ]; then
-    restore
-    echo "otter: Caddy rejected the new config of $name; the previous config is back:" >&2
-    printf '%s\n' "$out" | grep -v '^{' | tail -n 5 >&2
-    exit 4
-  fi
 else
   rm -f "$tmp"
 fi
@@ -94,6 +100,7 @@ fi
 verb=""
 if ! systemctl is-active --quiet caddy; then verb=start; elif [ "$changed" = 1 ]; then verb=reload; fi
 if [ -n "$verb" ] && ! out=$(systemctl "$verb" caddy 2>&1); then
+  rejected  # the config, not Caddy: exit 4
   restore
   echo "otter: systemctl $verb caddy failed; the previous config and port file are back:" >&2
   printf '%s\n' "$out" >&2

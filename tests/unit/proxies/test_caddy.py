@@ -64,13 +64,20 @@ MAIN = ':8080 {\n\trespond "main site"\n}'  # no trailing newline on purpose
 TOOLS = ["sh", "mktemp", "awk", "cat", "cp", "mv", "rm", "mkdir", "tail", "grep", "flock",
          "sed", "dirname", "cmp", "chmod"]
 
-# Records its argv; `is-active` answers from $d/active, `reload`/`start` fail if $d/fail.
+# Records its argv; `is-active` answers from $d/active, `reload`/`start` fail if $d/fail,
+# and, as Caddy's own do, when the real caddy cannot load the folder's config.
 FAKE_SYSTEMCTL = r"""#!/bin/sh
 d=$(dirname "$0")
 echo "$*" >> "$d/systemctl.calls"
 case "$1" in
   is-active) [ -f "$d/active" ] ;;
-  reload|start) if [ -f "$d/fail" ]; then echo "Job for caddy.service failed." >&2; exit 1; fi ;;
+  reload|start) if [ -f "$d/fail" ]; then echo "Job for caddy.service failed." >&2; exit 1; fi
+    [ -x "$d/caddy" ] || exit 0
+    v=$(mktemp -d)  # caddy's data (a CA for `tls internal`) not in the test's folders
+    HOME=$v XDG_DATA_HOME=$v XDG_CONFIG_HOME=$v "$d/caddy" validate --adapter caddyfile \
+      --config "$d/../etc-caddy/Caddyfile" >/dev/null 2>&1; ok=$?
+    rm -rf "$v"
+    [ "$ok" = 0 ] || { echo "Job for caddy.service failed (the config)." >&2; exit 1; } ;;
 esac
 """
 
@@ -295,7 +302,8 @@ def test_invalid_config_restores_the_previous_site_and_port_file(host):
     assert "rejected" in result.stderr and "unrecognized directive: bogus" in result.stderr
     assert (folder / "otter.d" / "production.caddy").read_text() == live_site(folder)
     assert leftovers(folder) == ["production.caddy"] and port_files(folder) == ["20001"]
-    assert systemctl_calls(host) == ["is-active --quiet caddy", "reload caddy"]
+    # the first switch, then the second's reload that Caddy refused
+    assert systemctl_calls(host) == ["is-active --quiet caddy", "reload caddy"] * 2
 
 
 @needs_caddy
@@ -307,7 +315,8 @@ def test_invalid_first_config_leaves_no_trace(host):
     assert result.exited == base.EXIT_INVALID and "ambiguous" in result.stderr
     assert (folder / "Caddyfile").read_text() == MAIN
     assert leftovers(folder) == [] and port_files(folder) == []
-    assert systemctl_calls(host) == []
+    # Caddy refused to start with it (validated once that failed, not before)
+    assert systemctl_calls(host) == ["is-active --quiet caddy", "start caddy"]
 
 
 @needs_caddy
