@@ -242,7 +242,7 @@ mv "$stage" "$dir" || exit 1
 pick_port
 write_unit
 install_unit
-ok=1
 wait_listening
+ok=1
 echo "port=$port"
 echo "unit=$unit"
