@@ -118,7 +118,7 @@ def arm_after_deploy(preview: DeploymentDef, executor: Executor, seconds: int,
     `seconds`; returns the expiry (epoch seconds)."""
     from otterfile.run import remove as removal
     found = removal.inspect(preview, executor)
-    gone = expiry(preview.name, removal.removal(preview, found),
+    gone = expiry(preview.name, removal.removal(preview, found, with_data=True),
                   removal.forget_folder(preview.name), host=f" on {executor.host.name}")
     now = time.time()
     result = executor.run(arm(preview, gone, seconds, label, now=now))

@@ -6,6 +6,7 @@ release and digest, published on a free port of the target's 127.0.0.1.
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from typing import Any, Sequence
 
 from otterfile.load import model
@@ -162,6 +163,13 @@ class ContainerRuntime:
     def data(self, value: Any, deployment: str, *, create: bool = False) -> Command | None:
         volumes = data.named_volumes(value.volumes)
         return data.volume_paths(self.engine, volumes, create=create) if volumes else None
+
+    def own_data(self, value: Any, deployment: str) -> Any:
+        return replace(value, volumes=data.volumes_of(deployment, value.volumes))
+
+    def drop_data(self, value: Any, deployment: str) -> Command | None:
+        volumes = data.named_volumes(value.volumes)
+        return data.remove_volumes(self.engine, volumes) if volumes else None
 
     def freeze(self, instance: str) -> Command:
         return data.pause_container(self.engine, instance)
