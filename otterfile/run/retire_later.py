@@ -90,12 +90,13 @@ def forget(deployment: str) -> Command:
 
 
 def retire_record(who: str, deployment: str, old: Release) -> str:
-    """The retire's deploy-log record, its time, result and seconds filled in there."""
+    """The retire's deploy-log record, its time, result and seconds filled in there (and
+    the drain's seconds when it drained: `@DRAIN@` is `, "drain": S` or nothing)."""
     fields = json.loads(log_record(who=who, deployment=deployment, digest=old.digest,
                                    result="@RESULT@", stages={}, release=old.id,
                                    commit=old.commit))
     fields.update(when="@WHEN@", seconds={"retire": "@SECONDS@"})
-    return json.dumps(fields, sort_keys=True).replace('"@SECONDS@"', "@SECONDS@")
+    return json.dumps(fields, sort_keys=True).replace('"@SECONDS@"', "@SECONDS@@DRAIN@")
 
 
 def started(stdout: str) -> bool:
