@@ -5,11 +5,10 @@ decorators below; `otter run NAME` deploys one.
 """
 
 from otterfile.load.dsl import artifact, deployment, runtime, step, target
-from otterfile.artifacts.image import image
 from otterfile.errors import OtterError, OtterfileError
 from otterfile.hosts import local, ssh
-from otterfile.load.model import (Deployment, HealthCheck, build, caddy, docker, fetch, nginx,
-                                  podman, registry, systemd)
+from otterfile.load.model import (Deployment, HealthCheck, build, caddy, docker, fetch, image,
+                                  nginx, podman, registry, systemd)
 from otterfile.load.snapshots import Snapshots
 from otterfile.load.schedule import Schedule
 from otterfile.secrets import secret
