@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             samples = measure(Path(tmp), targets, args.runs, args.peer)
         finally:
             for target in targets:  # the hosts' reset leaves transient timers
-                run(bed.ssh_argv(target, "systemctl", "stop", "otter-kept-window:*.timer"))
+                run(bed.ssh_argv(target, "systemctl", "stop", "otter-kept-window:*.timer",
+                                 "otter-kept-window.timer"))  # (a peer's name for it)
             bed.reset(targets)
     load.append(f"`{run(['uptime']).stdout.strip()}`")
     text = report(samples, args.runs, load, bytecode=not args.no_bytecode, peer=args.peer)

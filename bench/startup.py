@@ -4,8 +4,9 @@ click alone, optionally beside another checkout of otter (the peer), interleaved
     python bench/startup.py [--runs 20] [--peer /work/main]
 
 Cases: `python3 -c 'import click'` (the floor), `from otterfile import *` (what every
-Otterfile starts with), `otter --help`, `otter list` on the sample Otterfile, and the
-modules `otter exec` and `otter rollback` import before they touch a host. Each case runs
+Otterfile starts with), `otter --help`, `otter list` on the sample Otterfile, and
+`otter exec` and `otter rollback` on it up to their first connection (the process ends
+where it would connect: what it costs before it touches a host). Each case runs
 `--runs` times as whole processes, this checkout's and the peer's alternating, with the
 bytecode kept (PYTHONPYCACHEPREFIX in a temporary folder, compiled by a first run). Prints
 the median wall time, the median CPU time (user and system: the load average stretches it
@@ -35,7 +36,7 @@ PROBE = ("import sys, runpy; sys.argv = {argv!r}\n"
          "try:\n    runpy.run_module('otterfile', run_name='__main__')\n"
          "except SystemExit:\n    pass\n"
          "new = set(sys.modules) - before\n"
-         "print('MODULES', len(new), ','.join(m for m in {heavy!r} if m in sys.modules),"
+         "print('MODULES', len(new), ','.join(m for m in {heavy!r} if m in new),"
          " file=sys.stderr)")
 # stops `exec` and `rollback` where they would first connect: what they imported to get
 # there is what a whole process pays before its first round trip
@@ -100,6 +101,10 @@ def main() -> None:
     envs = {who: env_for(root, cache) for who, root in otters.items()}
     load = [Path("/proc/loadavg").read_text().split()[0]]
     samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for name, (cli, stub) in probes.items():  # whole processes that end at the first connection
+        code = PROBE.format(argv=["otter", *cli], heavy=HEAVY, stub=STUB.format(
+            module=stub[0], name=stub[1]))
+        cases[name] = (["-c", code], None, False)
     for argv, _, _ in cases.values():  # compile once: the bytecode is kept, as installed
         for env in envs.values():
             once([sys.executable, *argv], env)
@@ -115,19 +120,17 @@ def main() -> None:
         wall = statistics.median(w for w, _ in got)
         cpu = statistics.median(c for _, c in got)
         cli = cases[name][1]
-        mods = modules(cli, envs[who]) if cli else \
-            (modules(["--version"], envs[who]) if name.startswith("from") else "-")
+        mods = modules(cli, envs[who]) if cli else "-"
+        if name in probes:
+            mods = modules(probes[name][0], envs[who], probes[name][1])
         if name.startswith("from"):  # the import alone, not the CLI's
             code = ("import sys; b = set(sys.modules); from otterfile import *; "
-                    f"print(len(set(sys.modules) - b), ','.join(m for m in {HEAVY!r} "
-                    "if m in sys.modules) or 'none')")
+                    f"n = set(sys.modules) - b; print(len(n), ','.join(m for m in {HEAVY!r} "
+                    "if m in n) or 'none')")
             out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                                  text=True, env=envs[who], cwd=NEUTRAL).stdout.split()
             mods = f"{out[0]:>4}  {out[1]}" if len(out) == 2 else "?"
         print(f"{name:<42} {who:<5} {wall * 1000:6.1f}ms {cpu * 1000:6.1f}ms  {mods}")
-    for name, (cli, stub) in probes.items():
-        for who in envs:
-            print(f"{name:<42} {who:<5} {'':>8} {'':>8}  {modules(cli, envs[who], stub)}")
 
 
 if __name__ == "__main__":
