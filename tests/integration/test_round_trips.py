@@ -215,4 +215,4 @@ def test_a_rollback_inside_the_window_takes_two_round_trips(tmp_path, clean_targ
                                                                  output)
     finally:
         for target in three:  # the hosts' reset leaves transient timers
-            on(target, "systemctl", "stop", "otter-kept-production.timer")
+            on(target, "systemctl", "stop", "otter-kept-production:*.timer")
