@@ -139,7 +139,7 @@ class Perform:
 def run(proj, perform, events=None):
     engine = SimpleNamespace(perform=perform, report=(events if events is not None else []).append,
                              cancel=threading.Event(), close=lambda: None,
-                             interrupt=lambda: None)
+                             interrupt=lambda: None, lanes={})
     report = announcing(engine.report, proj, order(proj, ["production"]))
     return execute(plan(proj, ["production"]), engine, None, report)
 
