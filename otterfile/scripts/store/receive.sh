@@ -52,7 +52,8 @@ decompress() {
 }
 
 digest() {  # stdin's sha256 as "HEX ...": OpenSSL's is 2-3 times faster than sha256sum
-  if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi
+  # (an OpenSSL that fails says no digest: the file is summed again below)
+  if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r || :; else sha256sum; fi
 }
 
 # The first word of the first line of FILE ("" when none).
@@ -86,9 +87,12 @@ if [ -n "$z" ] && [ -n "$cut" ] && [ -n "$files" ] && [ -n "$size" ] && unpacks 
   unpack_stream < "$work/in" > /dev/null 2>&1 &
   unpacker=$!
   # -p: the unpack may stop early (a bad archive), the store and the sum go on
-  tee -p "$work/in" "$work/sum" > "$t" || exit 1
-  wait "$summer" || exit 1
-  wait "$unpacker"
+  tee -p "$work/in" "$work/sum" > "$t"
+  teed=$?
+  wait "$summer"
+  summed=$?
+  wait "$unpacker"  # before anything of it is removed
+  [ "$teed" = 0 ] && [ "$summed" = 0 ] || exit 1
   got=$(first "$work/sha")
 else
   [ -z "$work" ] || rm -rf "$work"
