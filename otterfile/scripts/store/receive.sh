@@ -56,8 +56,8 @@ digest() {  # stdin's sha256 as "HEX ...": OpenSSL's is 2-3 times faster than sh
   if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r || :; else sha256sum; fi
 }
 
-# The first word of the first line of FILE ("" when none).
-first() { w=""; read -r w _ < "$1" || [ -n "$w" ]; echo "$w"; }
+# $w: the first word of the first line of FILE ("" when none), without a process.
+first() { w=""; read -r w _ < "$1" || :; }
 
 # stdin: the archive; writes $work/{tree,bytes,names,long,status}: status 0 when the unpack
 # and the long listing (flags as unpack.sh's list_tar) read the whole archive without an
@@ -76,7 +76,8 @@ unpack_stream() {
   while read -r n rest; do  # dd's last words: "N bytes (...) copied, ..."
     case $rest in byte*copied*) echo "$n" > "$work/bytes" ;; esac
   done < "$work/dd"
-  [ "$x" = 0 ] && [ "$(first "$work/l.rc")" = 0 ] && [ -f "$work/bytes" ]
+  first "$work/l.rc"
+  [ "$x" = 0 ] && [ "$w" = 0 ] && [ -f "$work/bytes" ]
   echo "$?" > "$work/status"
 }
 
@@ -93,24 +94,22 @@ if [ -n "$z" ] && [ -n "$cut" ] && [ -n "$files" ] && [ -n "$size" ] && unpacks 
   summed=$?
   wait "$unpacker"  # before anything of it is removed
   [ "$teed" = 0 ] && [ "$summed" = 0 ] || exit 1
-  got=$(first "$work/sha")
+  first "$work/sha" && got=$w
 else
   [ -z "$work" ] || rm -rf "$work"
   work=""
   cat > "$t" || exit 1
   got=$(digest < "$t") && got=${got%% *}
 fi
-case ${#got}:$got in  # an OpenSSL that said something else: the file again, by sha256sum
-  64:*[!0-9a-f]*|64:) got=$(sha256sum < "$t") && got=${got%% *} ;;
-  64:*) ;;
-  *) got=$(sha256sum < "$t") && got=${got%% *} ;;
-esac
+case $got in *[!0-9a-f]*) got="" ;; esac
+# an OpenSSL that said something else: the file again, by sha256sum
+[ "${#got}" = 64 ] || { got=$(sha256sum < "$t") && got=${got%% *}; }
 if [ "$got" != "$want" ]; then
   echo "otter: received sha256 $got, expected $want" >&2; exit 3
 fi
 chmod 644 "$t" && mv -f "$t" "$d/$want" || exit 1
 [ -n "$work" ] || exit 0
 { echo "$z" > "$work/z" && echo "$cut" > "$work/cut" && mv -f "$work/status" "$work/done" \
-  && rm -f "$work/in" "$work/sum" "$work/long.in" "$work/dd" \
-  && rm -rf "${pre:?}/$want" && mv "$work" "$pre/$want"; } 2>/dev/null || exit 0
+  && rm -rf -- "$work/in" "$work/sum" "$work/long.in" "$work/dd" "${pre:?}/$want" \
+  && mv "$work" "$pre/$want"; } 2>/dev/null || exit 0
 work=""
