@@ -94,6 +94,9 @@ def main() -> int:
     args = parser.parse_args()
     hs, (bed, targets) = hosts()
     big = otter.tarball(WORK / "app", args.megabytes)
+    import compileall  # byte code for both, as an installed otter has (this machine sets
+    for checkout in (ROOT, Path(args.peer)):  # PYTHONDONTWRITEBYTECODE)
+        compileall.compile_dir(str(checkout / "otterfile"), quiet=1)
     if args.receive:
         return receive_only(hs, targets, big, args)
     project = otter.systemd_project(WORK / "otter", hs, big)
