@@ -30,6 +30,7 @@ from .hosts import Host
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / ".out" / "systemd-first"
 UNIT = "otter-bench-hand"
+PYCACHE = WORK / "pycache"
 
 
 def hosts() -> tuple[list[Host], object]:
@@ -94,9 +95,11 @@ def main() -> int:
     args = parser.parse_args()
     hs, (bed, targets) = hosts()
     big = otter.tarball(WORK / "app", args.megabytes)
-    import compileall  # byte code for both, as an installed otter has (this machine sets
-    for checkout in (ROOT, Path(args.peer)):  # PYTHONDONTWRITEBYTECODE)
-        compileall.compile_dir(str(checkout / "otterfile"), quiet=1)
+    # byte code for both, as an installed otter has (this machine sets
+    # PYTHONDONTWRITEBYTECODE), kept under WORK: neither checkout is written to
+    for checkout in (ROOT, Path(args.peer)):
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(checkout / "otterfile")],
+                       check=True, env={**os.environ, "PYTHONPYCACHEPREFIX": str(PYCACHE)})
     if args.receive:
         return receive_only(hs, targets, big, args)
     project = otter.systemd_project(WORK / "otter", hs, big)
@@ -109,8 +112,10 @@ def main() -> int:
     cat = parallel([f"{s} 'cat > /tmp/otter-bench-cat' < {big[0]}" for s in ssh])
     for side in ("mine", "peer"):  # each otter's own kept masters
         (WORK / f"run-{side}").mkdir(parents=True, exist_ok=True)
-    mine = {"PYTHONPATH": str(ROOT), "XDG_RUNTIME_DIR": str(WORK / "run-mine")}
-    peer = {"PYTHONPATH": args.peer, "XDG_RUNTIME_DIR": str(WORK / "run-peer")}
+    mine = {"PYTHONPATH": str(ROOT), "XDG_RUNTIME_DIR": str(WORK / "run-mine"),
+            "PYTHONPYCACHEPREFIX": str(PYCACHE)}
+    peer = {"PYTHONPATH": args.peer, "XDG_RUNTIME_DIR": str(WORK / "run-peer"),
+            "PYTHONPYCACHEPREFIX": str(PYCACHE)}
     deploy = otter.argv(project, "--json", "run", "production")
     cases = [("by hand", hand, None), ("ssh cat", cat, None),
              ("otter (this branch)", deploy, mine), ("otter (peer)", deploy, peer)]
