@@ -97,9 +97,9 @@ def still_live(lanes: Iterable[Lane]) -> list[tuple[str, str, str | None, str]]:
     """(host, deployment, the release that serves there, a line saying so) for each target
     where this run failed after its lock was taken (before it, otter read nothing there)."""
     out = []
-    for lane in sorted(lanes, key=_in_order):
-        if not lane.failed or lane.failed == "lock" or "lock" not in lane.stage_seconds:
-            continue
+    read = [lane for lane in lanes if lane.failed and lane.failed != "lock" and
+            "lock" in lane.stage_seconds]
+    for lane in sorted(read, key=_in_order):
         live, where = lane.state.live, f"{lane.host.name}: {lane.deployment.name}"
         if live is None:
             said = f"{where}: nothing was live before this run; nothing serves"
