@@ -2,8 +2,10 @@
 full resend (`docker save | ssh docker load; ssh docker run`, as bench/workloads.py), this
 checkout's otter and another checkout's (`--peer /work/main`), interleaved round by round
 after a warm-up (the otters' order swapped every other round), each otter run a one-layer
-change (the app's www alternates v1/v2, built
-before the timed run: acquire is a cache hit). Each otter has a deployment of its own on the
+change: the app's www says the version, the otter and the round, so its layer is on no host
+yet and the ship sends it (the by-hand images alternate v1/v2; an otter image the by-hand
+case had loaded already would ship nothing); built before the timed run, so the acquire's
+`docker build` is a hit of Docker's layer cache. Each otter has a deployment of its own on the
 hosts (own state, releases and domain). Prints medians, the stage times (`--json`, longest
 host) and the load average.
 
@@ -93,6 +95,7 @@ def main() -> None:
     times: dict[str, list[float]] = {"by hand": [], **{k: [] for k in otters}}
     stages: dict[str, list[dict[str, float]]] = {k: [] for k in otters}
     before = loadavg()
+    run_id = time.strftime("%Y%m%dT%H%M%S")  # a later invocation's layers are new too
     for round_ in range(args.rounds + 1):  # round 0: the warm-up (first deploys), untimed
         version = ("v1", "v2")[round_ % 2]
         took, _ = run(by_hand(images[version]), {})
@@ -100,7 +103,9 @@ def main() -> None:
             times["by hand"].append(took)
         order = list(otters.items())  # each otter first every other round: the by-hand
         for name, (path, argv, env) in order[::-1] if round_ % 2 else order:  # load's wake
-            app_tree(path.parent / "app", version)  # built now: acquire is a cache hit
+            # a www no host has: the ship sends that one layer; built now, so the acquire's
+            # `docker build` is a hit of Docker's cache
+            app_tree(path.parent / "app", f"{version} {path.parent.name} {run_id} {round_}")
             build(path.parent / "app", "otter-bench-app:latest")
             took, seen = run(argv, env)
             if round_:
