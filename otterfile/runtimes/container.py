@@ -86,7 +86,8 @@ class ContainerRuntime:
         return c.probe(self.engine, artifact.digest, artifact.image)
 
     def receive(self, artifact: Artifact) -> Command:
-        return c.load(self.engine)
+        """The load, then the probe's answer (the ship asks no second round trip)."""
+        return c.load(self.engine, artifact.digest, artifact.image)
 
     def pull(self, ref: str, *, pinned: str | None = None, server: str | None = None,
              username: str | None = None, password: Any = None) -> Command:
