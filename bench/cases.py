@@ -71,16 +71,21 @@ def round_trips(debug: str, hosts: list[str]) -> dict[str, int]:
     for index, line in enumerate(lines):
         line = _event(line)[1]
         host, mark, _ = line.partition(" $ ")
-        if mark and host in counts and not _heartbeat(lines[index + 1:index + 12]):
+        if mark and host in counts and not _heartbeat(lines[index:index + 3]):
             counts[host] += 1
     return counts
 
 
-def _heartbeat(following: list[str]) -> bool:
-    for line in following:
-        if " $ " in line or line.startswith('{"v": '):
+HEARTBEAT = "heartbeat if the run still holds it"  # scripts/lock/heartbeat.sh's first line
+
+
+def _heartbeat(first: list[str]) -> bool:
+    """Whether the command starting at first[0] is the lock's heartbeat (its script's first
+    line; the lock script's own functions also name heartbeat.tmp, so that cannot tell)."""
+    for number, line in enumerate(first):
+        if number and (" $ " in line or line.startswith('{"v": ')):
             return False
-        if "heartbeat.tmp" in line:
+        if HEARTBEAT in line:
             return True
     return False
 

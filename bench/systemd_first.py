@@ -5,6 +5,10 @@ side on the test hosts of OTTER_TESTBED_SLOT: by hand (`tar -x` over ssh, `syste
 round, and otter's stage times from `--json` (the slowest host's task of each stage).
 
     OTTER_TESTBED_SLOT=3 python3 -m bench.systemd_first --rounds 5 --peer /work/main
+
+`--receive`: the ship's target side alone: `ssh cat` of the tarball against `ssh` into each
+checkout's guarded store receive (the command line the ship runs, built by that checkout),
+the same bytes to the same hosts, with the CPU the target containers used.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import argparse
 import json
 import os
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -25,6 +30,7 @@ from .hosts import Host
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / ".out" / "systemd-first"
 UNIT = "otter-bench-hand"
+PYCACHE = WORK / "pycache"
 
 
 def hosts() -> tuple[list[Host], object]:
@@ -84,9 +90,20 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--peer", default="/work/main")
     parser.add_argument("--megabytes", type=int, default=50)
+    parser.add_argument("--receive", action="store_true",
+                        help="the ship's target side alone against ssh cat")
+    parser.add_argument("--hosts", type=int, default=3, help="the first N test hosts")
     args = parser.parse_args()
     hs, (bed, targets) = hosts()
+    hs, targets = hs[:args.hosts], targets[:args.hosts]
     big = otter.tarball(WORK / "app", args.megabytes)
+    # byte code for both, as an installed otter has (this machine sets
+    # PYTHONDONTWRITEBYTECODE), kept under WORK: neither checkout is written to
+    for checkout in (ROOT, Path(args.peer)):
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(checkout / "otterfile")],
+                       check=True, env={**os.environ, "PYTHONPYCACHEPREFIX": str(PYCACHE)})
+    if args.receive:
+        return receive_only(hs, targets, big, args)
     project = otter.systemd_project(WORK / "otter", hs, big)
     ssh = [sh(h.ssh_argv()) for h in hs]
     hand = parallel([
@@ -97,8 +114,10 @@ def main() -> int:
     cat = parallel([f"{s} 'cat > /tmp/otter-bench-cat' < {big[0]}" for s in ssh])
     for side in ("mine", "peer"):  # each otter's own kept masters
         (WORK / f"run-{side}").mkdir(parents=True, exist_ok=True)
-    mine = {"PYTHONPATH": str(ROOT), "XDG_RUNTIME_DIR": str(WORK / "run-mine")}
-    peer = {"PYTHONPATH": args.peer, "XDG_RUNTIME_DIR": str(WORK / "run-peer")}
+    mine = {"PYTHONPATH": str(ROOT), "XDG_RUNTIME_DIR": str(WORK / "run-mine"),
+            "PYTHONPYCACHEPREFIX": str(PYCACHE)}
+    peer = {"PYTHONPATH": args.peer, "XDG_RUNTIME_DIR": str(WORK / "run-peer"),
+            "PYTHONPYCACHEPREFIX": str(PYCACHE)}
     deploy = otter.argv(project, "--json", "run", "production")
     cases = [("by hand", hand, None), ("ssh cat", cat, None),
              ("otter (this branch)", deploy, mine), ("otter (peer)", deploy, peer)]
@@ -136,6 +155,57 @@ def main() -> int:
         for stage, values in sorted(stage_times.get(name, {}).items()):
             print(f"    {stage:10s} {statistics.median(values):.2f} s "
                   f"({min(values):.2f}-{max(values):.2f})")
+    return 0
+
+
+RECEIVE_LINE = """
+import sys
+from pathlib import Path
+from otterfile.commands import lock, store
+from otterfile.transfer.unpacked import on_arrival
+path, digest = Path(sys.argv[1]), "sha256:" + sys.argv[2]
+receive = store.receive(digest, store=sys.argv[3], unpack=on_arrival(path))
+print(lock.guarded(receive, "otter-bench-recv", "bench-run").shell_line())
+"""
+RECEIVE_STORE = "/var/lib/otter-bench-recv"
+
+
+def receive_line(checkout: str, big: tuple[Path, str]) -> str:
+    """The guarded receive the ship of `checkout` runs on a target, as one shell line."""
+    return subprocess.run([sys.executable, "-c", RECEIVE_LINE, str(big[0]), big[1],
+                           RECEIVE_STORE], capture_output=True, text=True, check=True, cwd=WORK,
+                          env={**os.environ, "PYTHONPATH": checkout}).stdout.strip()
+
+
+def receive_only(hs: list[Host], targets: list[object], big: tuple[Path, str],
+                 args: argparse.Namespace) -> int:
+    ssh = [sh(h.ssh_argv()) for h in hs]
+    cases = [("ssh cat", "cat > /tmp/otter-bench-cat")]
+    cases += [(name, receive_line(checkout, big)) for name, checkout in
+              (("receive (this branch)", str(ROOT)), ("receive (peer)", args.peer))]
+    clean = parallel([f"{s} 'rm -rf {RECEIVE_STORE} /tmp/otter-bench-cat'" for s in ssh])
+    containers = [t.container for t in targets]  # type: ignore[attr-defined]
+    times: dict[str, list[float]] = {name: [] for name, _ in cases}
+    cpus: dict[str, list[float]] = {name: [] for name, _ in cases}
+    for round_ in range(args.rounds + 1):
+        for name, line in cases if round_ % 2 else cases[:1] + cases[1:][::-1]:
+            subprocess.run(clean, capture_output=True, check=True)
+            argv = parallel([f"{s} {shlex.quote(line)} < {big[0]}" for s in ssh])
+            on_targets = cpu_of(containers)
+            elapsed, _, _ = timed(argv)
+            if round_:
+                times[name].append(elapsed)
+                cpus[name].append(cpu_of(containers) - on_targets)
+        load = Path("/proc/loadavg").read_text().split()[:3]
+        print(f"round {round_}{' (warm-up)' if round_ == 0 else ''}: load {' '.join(load)}; "
+              + ", ".join(f"{n} {times[n][-1]:.2f}" for n, _ in cases if round_), flush=True)
+    subprocess.run(clean, capture_output=True, check=True)
+    floor = statistics.median(times["ssh cat"])
+    for name, _ in cases:
+        m = statistics.median(times[name])
+        print(f"{name:22s} median {m:.2f} s (min {min(times[name]):.2f}, max "
+              f"{max(times[name]):.2f}); {m / floor:.2f}x ssh cat; CPU s on the targets "
+              f"{statistics.median(cpus[name]):.2f}")
     return 0
 
 

@@ -1,9 +1,14 @@
 """W5's one-layer change side by side on the 3 test hosts of OTTER_TESTBED_SLOT: the by-hand
-full resend (`docker save | ssh docker load; ssh docker run`, as bench/workloads.py), this
+full resend (`docker save | ssh docker load; ssh docker run`, as bench/workloads.py) of
+the same one-layer change (a www layer no host has; and, as a second row, of an image the
+hosts have already, whose load stores nothing: what this script measured before), this
 checkout's otter and another checkout's (`--peer /work/main`), interleaved round by round
 after a warm-up (the otters' order swapped every other round), each otter run a one-layer
-change (the app's www alternates v1/v2, built
-before the timed run: acquire is a cache hit). Each otter has a deployment of its own on the
+change: the app's www says the version, the otter and the round, so its layer is on no host
+yet and the ship sends it (before 2026-12-04 the otters' images were the by-hand case's
+v1/v2, already loaded: the ship sent nothing); built before the timed run, so the acquire's
+`docker build` is a hit of Docker's layer cache. On the test hosts' vfs storage the
+engine stores a new layer as a copy of the image below it, a container as two copies. Each otter has a deployment of its own on the
 hosts (own state, releases and domain). Prints medians, the stage times (`--json`, longest
 host) and the load average.
 
@@ -27,6 +32,8 @@ from .side_by_side import loadavg, testbed_hosts
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / ".out" / "w5-layer"
+HAND = "otter-bench-hand"  # the by-hand case's image of each round
+HAD = "by hand, an image the hosts have (no layer stored)"
 
 
 def app_tree(folder: Path, version: str) -> None:
@@ -90,17 +97,31 @@ def main() -> None:
     otters = {"otter (this checkout)": otter_case(hosts, "layer", "layer.test", ROOT)}
     if args.peer:
         otters[f"otter ({args.peer})"] = otter_case(hosts, "peer", "peer.test", args.peer)
-    times: dict[str, list[float]] = {"by hand": [], **{k: [] for k in otters}}
+    times: dict[str, list[float]] = {"by hand": [], HAD: [], **{k: [] for k in otters}}
     stages: dict[str, list[dict[str, float]]] = {k: [] for k in otters}
     before = loadavg()
+    run_id = time.strftime("%Y%m%dT%H%M%S")  # a later invocation's layers are new too
     for round_ in range(args.rounds + 1):  # round 0: the warm-up (first deploys), untimed
         version = ("v1", "v2")[round_ % 2]
-        took, _ = run(by_hand(images[version]), {})
+        # by hand, the same change: a www layer no host has, built untimed, the whole
+        # image sent; the engine stores the new layer, as otter's load does
+        app_tree(WORK / "image-hand", f"{version} hand {run_id} {round_}")
+        build(WORK / "image-hand", f"{HAND}:{round_}")
+        took, _ = run(by_hand(f"{HAND}:{round_}"), {})
         if round_:
             times["by hand"].append(took)
+            run(parallel([f"{sh(h.ssh_argv())} docker image rm {HAND}:{round_ - 1} >/dev/null"
+                          for h in hosts]), {})  # untimed: the hosts' disks
+            subprocess.run(["docker", "image", "rm", f"{HAND}:{round_ - 1}"],
+                           capture_output=True)
+        took, _ = run(by_hand(images[version]), {})  # an image the hosts have already
+        if round_:
+            times[HAD].append(took)
         order = list(otters.items())  # each otter first every other round: the by-hand
         for name, (path, argv, env) in order[::-1] if round_ % 2 else order:  # load's wake
-            app_tree(path.parent / "app", version)  # built now: acquire is a cache hit
+            # a www no host has: the ship sends that one layer; built now, so the acquire's
+            # `docker build` is a hit of Docker's cache
+            app_tree(path.parent / "app", f"{version} {path.parent.name} {run_id} {round_}")
             build(path.parent / "app", "otter-bench-app:latest")
             took, seen = run(argv, env)
             if round_:

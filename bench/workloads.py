@@ -201,7 +201,11 @@ def noop_trips(project, hosts, env: dict[str, str]) -> str:
         return done.stdout
     otter_run()
     said = otter_run("--debug", "--json")
-    trips = round_trips(said, [f"127.0.0.1:{h.port}" for h in hosts])
+    # the hosts as the run names them (a one-host target's host goes by the target's name)
+    names = sorted({str(e["host"]) for e in events(said)
+                    if e.get("host") and e["host"] != "controller"})
+    trips = round_trips(said, names if len(names) == len(hosts) else
+                        [f"127.0.0.1:{h.port}" for h in hosts])
     one = sum(1 for n in trips.values() if n == 1)
     decided = len({e.get("host") for e in events(said)
                    if "decided on the target" in str(e.get("message"))})

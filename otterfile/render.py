@@ -1,6 +1,7 @@
 """Render otter's jinja2 templates strictly; an error names the template and its line."""
 from __future__ import annotations
 
+import functools
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,8 +14,11 @@ if TYPE_CHECKING:
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+@functools.lru_cache(maxsize=None)
 def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
-    """A jinja2 environment where an undefined name is an error, not an empty string."""
+    """A jinja2 environment where an undefined name is an error, not an empty string; one
+    per folder and process, so each template compiles once (a switch renders the site of
+    every target: a rollback inside the window paid a compile per target)."""
     import jinja2  # loaded when a file is rendered, not when otter starts
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)),
                               undefined=jinja2.StrictUndefined, trim_blocks=True,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import tarfile
 from pathlib import Path
 
 from otterfile import scripts
@@ -21,6 +20,7 @@ def keep(file: Path, cache: Path) -> Command:
 def image_id_of(path: Path) -> str | None:
     """The image id of a `docker save` archive (its config's digest), or None when the
     file is not one. Reads only the small manifest, never the layers."""
+    import tarfile  # here: loading an Otterfile imports this module, only acquire reads one
     try:
         with tarfile.open(path) as archive:
             member = archive.extractfile("manifest.json")

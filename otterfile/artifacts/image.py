@@ -9,30 +9,17 @@ stream for every target (fan-out), and `relay=True`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from otterfile.errors import OtterError
 from otterfile.load.validate import check_str
 from otterfile.artifacts.base import AcquireContext, Artifact, OnController
 from otterfile.artifacts.image_ref import checked_ref, parse_ref
+from otterfile.load.model import Image, image
 
 _FULL_ID = re.compile(r"(?:sha256:[0-9a-f]{64}|[0-9a-f]{64})")  # never a repository name
 _SHORT_ID = re.compile(r"[0-9a-f]{12,63}")  # an id's prefix, or a repository named so
-
-
-@dataclass(frozen=True)
-class Image:
-    """A container image the controller's Docker engine has already."""
-
-    ref: str
-
-
-def image(ref: str) -> Image:
-    """An image already in the controller's Docker engine (your CI's or your own `docker
-    build`, or `docker load`): `image("myapp:1.4")`, or by id `image("sha256:...")`. Its
-    image id is the release's digest; it ships to the targets as a built image does."""
-    return Image(ref)
+__all__ = ["Image", "ImageSource", "SOURCE", "image", "target_name"]  # Image, image: load/model.py
 
 
 class ImageSource(OnController):

@@ -46,11 +46,18 @@ def printer(ctx: click.Context, report: Reporters) -> OnFinished:
             report(Event("summary", None, "ok" if outcome.ok else "failed",
                          seconds=finished.seconds,
                          data={"tasks": outcome.status,
-                               "hosts": summary_hosts(finished.graph, outcome, hosts)}))
+                               "hosts": summary_hosts(finished.graph, outcome, hosts),
+                               "serving": [{"host": h, "deployment": d, "release": r}
+                                           for h, d, r, _ in finished.serving]}))
         else:
             report.finish("\n" + summary(finished.graph, outcome) +
                           f"\n\n{'done' if outcome.ok else 'FAILED'} in "
-                          f"{finished.seconds:.1f}s")
+                          f"{finished.seconds:.1f}s" + _serving(finished))
         if outcome.interrupted:
             raise OtterError("interrupted: locks released, connections closed")
     return done
+
+
+def _serving(finished: Finished) -> str:
+    """Where the run failed: what serves there now."""
+    return "".join(f"\n{said}" for *_, said in finished.serving)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
 import click
@@ -36,6 +35,8 @@ def on_each(pairs: Sequence[Pair], work: Callable[[DeploymentDef, Host, Executor
             ) -> list[T | OtterError]:
     """Run `work(deployment, host, executor)` on every host at once; errors are kept.
     Ctrl-C closes the connections, which ends what still runs (`logs -f`)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from otterfile.executors import executor_for
     by_host: dict[str, Executor] = {}  # one connection per host, however many deployments it runs
     for _, host in pairs:

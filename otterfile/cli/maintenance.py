@@ -5,8 +5,11 @@ import click
 
 from otterfile.cli.common import emit, load_project
 from otterfile.cli.hosts import hosts_of, on_each
-from otterfile.proxies.maintenance import DEFAULT_RETRY, check_page
 from otterfile.report.text import printable
+
+# proxies/maintenance.py's DEFAULT_RETRY (tests/unit/cli/test_maintenance.py keeps them equal),
+# not imported here: `otter --help` loads this module, and that import every proxy kind
+DEFAULT_RETRY = 300
 
 
 @click.command()
@@ -25,6 +28,7 @@ def maintenance(ctx: click.Context, name: str, mode: str, message: str | None,
     and a plain page; `off` serves the live release again. Both by graceful reload, under
     the deploy lock; no release is touched, and a deploy meanwhile keeps the page on."""
     from otterfile.errors import UsageError
+    from otterfile.proxies.maintenance import check_page
     from otterfile.report.tables import table
     from otterfile.run.lock_holder import new_run_id
     from otterfile.run.maintenance import switch

@@ -74,9 +74,13 @@ def plan(ctx: click.Context, name: str, targets: str | None, check: bool,
         return
     for host, stages in builders.items():
         click.echo(f"{host or 'controller'}:")
-        _stages(stages)
-    for one in plans:
-        _target(one)
+        click.echo("\n".join(_stages(stages)))
+    shown: dict[tuple[str, str], str] = {}  # (deployment, plan text) -> the host it was for
+    for one in plans:  # a target planned as one before it says so in one line
+        text = "\n".join(_target(one))
+        first = shown.setdefault((one["deployment"], text), one["host"])
+        click.echo(f"{one['host']} ({one['deployment']}):" + (
+            f" the same as {first}" if first != one["host"] else f"\n{text}"))
 
 
 def _address(project: Project, name: str | None) -> str:
@@ -111,45 +115,43 @@ def _batches(ctx: click.Context, project: Project, name: str, hosts: list[str] |
     return plans
 
 
-def _target(one: dict[str, Any]) -> None:
-    """One target's plan as text."""
-    click.echo(f"{one['host']} ({one['deployment']}):")
+def _target(one: dict[str, Any]) -> list[str]:
+    """One target's plan as lines of text (under its `HOST (DEPLOYMENT):` line)."""
+    out = []
     runtime = dict(one["runtime"])
     env = runtime.pop("env", {})
-    click.echo(f"  {runtime.pop('kind')}: " + ", ".join(f"{k}={v}" for k, v in runtime.items()))
+    out.append(f"  {runtime.pop('kind')}: " + ", ".join(f"{k}={v}" for k, v in runtime.items()))
     if env:
-        click.echo("  env: " + " ".join(f"{k}={v}" for k, v in env.items()))
-    click.echo(f"  live release: {one['live']}")
-    click.echo("  files otter writes:")
+        out.append("  env: " + " ".join(f"{k}={v}" for k, v in env.items()))
+    out += [f"  live release: {one['live']}", "  files otter writes:"]
     for file in one["files"]:
-        click.echo(f"    {file['path']}" + ("" if file["text"] is not None else
+        out.append(f"    {file['path']}" + ("" if file["text"] is not None else
                                              "  (release state, written as it changes)"))
         if file["text"] is not None:
-            click.echo("\n".join(f"      | {line}" for line in
-                                  file["text"].rstrip("\n").splitlines()))
+            out += [f"      | {line}" for line in file["text"].rstrip("\n").splitlines()]
     if one.get("maintenance"):
         page = one["maintenance"]
-        click.echo(f"  maintenance page (only while `otter maintenance {one['deployment']} on`;"
-                   " --message changes the text):")
-        click.echo(f"    {page['path']}")
-        click.echo("\n".join(f"      | {line}" for line in page["text"].rstrip("\n").splitlines()))
+        out += [f"  maintenance page (only while `otter maintenance {one['deployment']} on`;"
+                " --message changes the text):", f"    {page['path']}"]
+        out += [f"      | {line}" for line in page["text"].rstrip("\n").splitlines()]
     if one.get("snapshots"):
         snap = one["snapshots"]
-        click.echo(f"  snapshots: {snap['data'] or 'no data'} into {snap['folder']} before "
-                   f"each release (keep {snap['keep']}), {snap['held']}")
-        click.echo(f"  `otter rollback {one['deployment']} --with-data` would "
-                   f"{snap['rollback_with_data'] or 'restore nothing (no data)'}")
-    click.echo("  stages:")
-    _stages(one["stages"], indent="    ")
+        out += [f"  snapshots: {snap['data'] or 'no data'} into {snap['folder']} before "
+                f"each release (keep {snap['keep']}), {snap['held']}",
+                f"  `otter rollback {one['deployment']} --with-data` would "
+                f"{snap['rollback_with_data'] or 'restore nothing (no data)'}"]
+    return out + ["  stages:", *_stages(one["stages"], indent="    ")]
 
 
-def _stages(stages: list[dict[str, Any]], indent: str = "  ") -> None:
+def _stages(stages: list[dict[str, Any]], indent: str = "  ") -> list[str]:
+    out = []
     for one in stages:
         after = f"  (after {', '.join(one['after'])})" if one.get("after") else ""
-        click.echo(f"{indent}{one['stage']}{after}")
+        out.append(f"{indent}{one['stage']}{after}")
         if one.get("note"):
-            click.echo(f"{indent}  # {one['note']}")
+            out.append(f"{indent}  # {one['note']}")
         for command, script in zip(one["commands"], one.get("scripts") or [None] * 99):
-            click.echo(f"{indent}  $ {command}")
+            out.append(f"{indent}  $ {command}")
             if script:
-                click.echo(f"{indent}    {script}")
+                out.append(f"{indent}    {script}")
+    return out

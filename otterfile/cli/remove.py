@@ -73,7 +73,8 @@ def _disarm(dep: DeploymentDef, preview: str | None) -> Command | None:
 @click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
 @click.option("--lock-wait", type=float, default=0.0, metavar="SECONDS",
               help="Wait this long for another run's deploy lock.")
-@click.option("--preview", metavar="LABEL", help="Remove NAME's preview LABEL instead.")
+@click.option("--preview", metavar="LABEL", help="Remove NAME's preview LABEL instead, with "
+              "its own volumes or data folder.")
 @click.pass_context
 def remove(ctx: click.Context, name: str, targets: str | None, yes: bool, dry_run: bool,
            lock_wait: float, preview: str | None) -> None:
@@ -96,7 +97,8 @@ def remove(ctx: click.Context, name: str, targets: str | None, yes: bool, dry_ru
         run_id = new_run_id()
         results = on_each(pairs, lambda d, h, e: removal.remove(d, e, lock_wait=lock_wait,
                                                                  run_id=run_id,
-                                                                 first=_disarm(d, preview)))
+                                                                 first=_disarm(d, preview),
+                                                                 with_data=preview is not None))
         verb = "removed"
     rows = _rows(pairs, results, verb)
     if ctx.obj["json"]:

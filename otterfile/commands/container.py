@@ -21,6 +21,7 @@ EXIT_MISSING = 3
 # The start script after the function it runs (the ports something listens on).
 START_SCRIPT = scripts.load("listening.sh") + scripts.load("container/start.sh")
 PROBE_SCRIPT = scripts.load("container/probe.sh")
+LOAD_SCRIPT = scripts.load("container/load.sh")
 LAYERS_SCRIPT = scripts.load("container/layers.sh")
 STATUS_SCRIPT = scripts.load("container/status.sh")
 REMOVE_SCRIPT = scripts.load("container/remove.sh")
@@ -50,9 +51,13 @@ def layer_lists(engine: str) -> Command:
     return script(LAYERS_SCRIPT, args=[engine], description=f"list {engine} image layers")
 
 
-def load(engine: str) -> Command:
-    """Read a `docker save` archive from stdin into the engine."""
-    return cmd(engine, "load", description=f"{engine} load")
+def load(engine: str, image_id: str | None = None, image: str | None = None) -> Command:
+    """Read a `docker save` archive from stdin into the engine; given the image id, then
+    `probe` it in the same round trip (its answer the last line)."""
+    if image_id is None:
+        return cmd(engine, "load", description=f"{engine} load")
+    return script(LOAD_SCRIPT, args=[engine, probe(engine, image_id, image).shell_line()],
+                  description=f"{engine} load")
 
 
 def container_name(deployment: str, release: str) -> str:

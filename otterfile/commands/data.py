@@ -10,6 +10,7 @@ from otterfile import scripts
 from otterfile.command import Command, cmd, script
 
 VOLUMES_SCRIPT = scripts.load("snapshot/volumes.sh")
+DROP_SCRIPT = scripts.load("snapshot/drop-volumes.sh")
 # docker's rule for a volume name; anything else before the first ':' is a host path
 _VOLUME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]+")
 
@@ -19,6 +20,28 @@ def named_volumes(volumes: Sequence[str]) -> list[str]:
     bind mounts (`/srv/x:/x`, `./x:/x`) and anonymous volumes (`/x`) are not the engine's."""
     names = [v.split(":", 1)[0] for v in volumes if ":" in v]
     return list(dict.fromkeys(n for n in names if _VOLUME.fullmatch(n)))
+
+
+def volumes_of(deployment: str, volumes: Sequence[str]) -> list[str]:
+    """`-v` values with each named volume renamed `DEPLOYMENT_NAME` (compose's way): a
+    preview's own volumes; bind mounts and anonymous volumes as they are."""
+    out = []
+    for volume in volumes:
+        name, sep, rest = volume.partition(":")
+        out.append(f"{deployment}_{name}{sep}{rest}" if sep and _VOLUME.fullmatch(name)
+                   else volume)
+    return out
+
+
+def remove_volumes(engine: str, volumes: Sequence[str]) -> Command:
+    """Delete named volumes (none there: nothing to do; one still in use: an error)."""
+    return script(DROP_SCRIPT, args=[engine, *volumes],
+                  description=f"remove the volumes {', '.join(volumes)}")
+
+
+def remove_folder(path: str) -> Command:
+    """Delete a data folder and what is in it (none: nothing to do)."""
+    return script('rm -rf -- "$1"', args=[path], description=f"remove the folder {path}")
 
 
 def volume_paths(engine: str, volumes: Sequence[str], *, create: bool = False) -> Command:

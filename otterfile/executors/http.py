@@ -39,11 +39,9 @@ def status_of(port: int, path: str) -> int:
     if not path.startswith("/") or any(c.isspace() or ord(c) < 32 or ord(c) == 127
                                        for c in path):
         raise ProbeFailed(f"not a URL path: {path!r}")
-    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: otter\r\n"
-               "Accept: */*\r\nConnection: close\r\n\r\n").encode()
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
-            sock.sendall(request)
+            sock.sendall(_request(path, port))
             line = _status_line(sock)
             _drain(sock)
     except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError):
@@ -53,6 +51,51 @@ def status_of(port: int, path: str) -> int:
     except OSError as error:
         raise ProbeFailed(error.strerror or str(error) or type(error).__name__) from None
     return parse_status(line)
+
+
+def status_through_master(control_path: str, port: int, path: str) -> int:
+    """The status code of `GET path` at the host's 127.0.0.1:`port`, the connection asked of
+    the SSH master at `control_path` from this process (as `ssh -W`, mux.py): no process
+    started, no local port, nothing to cancel. MuxError when the master opened none (the
+    caller forwards a port instead); ProbeFailed as status_of."""
+    from otterfile.executors.mux import PeerRefused, open_stdio_forward
+    if not path.startswith("/") or any(c.isspace() or ord(c) < 32 or ord(c) == 127
+                                       for c in path):
+        raise ProbeFailed(f"not a URL path: {path!r}")
+    to_server, ours_out = socket.socketpair()  # what the master reads: the request
+    ours_in, from_server = socket.socketpair()  # where it writes: the answer
+    try:
+        control = open_stdio_forward(control_path, "127.0.0.1", port,
+                                     (to_server.fileno(), from_server.fileno()))
+    except BaseException as error:
+        for sock in (to_server, ours_out, ours_in, from_server):
+            sock.close()
+        if isinstance(error, PeerRefused):
+            raise ProbeFailed(REFUSED) from None
+        raise
+    to_server.close()  # the master holds its own copies now
+    from_server.close()
+    try:
+        ours_out.settimeout(TIMEOUT)
+        ours_in.settimeout(TIMEOUT)
+        ours_out.sendall(_request(path, port))
+        line = _status_line(ours_in)  # b"": the server closed at once, nothing listens
+        _drain(ours_in)
+    except (ConnectionResetError, BrokenPipeError):
+        raise ProbeFailed(REFUSED) from None
+    except socket.timeout:
+        raise ProbeFailed(f"timed out after {TIMEOUT:g}s") from None
+    except OSError as error:
+        raise ProbeFailed(error.strerror or str(error) or type(error).__name__) from None
+    finally:
+        for sock in (ours_out, ours_in, control):  # the control socket: the channel ends
+            sock.close()
+    return parse_status(line)
+
+
+def _request(path: str, port: int) -> bytes:
+    return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: otter\r\n"
+            "Accept: */*\r\nConnection: close\r\n\r\n").encode()
 
 
 def parse_status(line: bytes) -> int:

@@ -16,6 +16,7 @@ import time
 VERSION = 4
 MUX_MSG_HELLO = 0x00000001
 MUX_C_NEW_SESSION = 0x10000002
+MUX_C_NEW_STDIO_FWD = 0x10000008
 MUX_S_OK = 0x80000001
 MUX_S_PERMISSION_DENIED = 0x80000002
 MUX_S_FAILURE = 0x80000003
@@ -29,6 +30,13 @@ CONNECT_WAIT = 10.0  # seconds for the master to answer the hello and open the s
 
 class MuxError(Exception):
     """The master could not be reached, spoke otherwise or refused the session."""
+
+
+class PeerRefused(MuxError):
+    """The server refused the connection a stdio forward asked for (nothing listens)."""
+
+
+REFUSED_BY_PEER = "Session open refused by peer"  # the master's reason (OpenSSH's mux.c)
 
 
 def u32(value: int) -> bytes:
@@ -126,6 +134,8 @@ def check_opened(message: Fields | None, request: int) -> int:
         return message.u32()
     if kind in (MUX_S_FAILURE, MUX_S_PERMISSION_DENIED):
         reason = message.string().decode("utf-8", "replace")
+        if reason == REFUSED_BY_PEER:
+            raise PeerRefused(reason)
         raise MuxError(f"the master refused the session: {reason}")
     raise MuxError(f"unexpected answer {kind:#x} to a new session")
 
@@ -144,18 +154,39 @@ def exit_status(message: Fields, session: int) -> int | None:
 _requests = iter(range(1, 2**31))
 
 
+def new_stdio_forward(request: int, host: str, port: int) -> bytes:
+    """MUX_C_NEW_STDIO_FWD (what `ssh -W host:port` asks): the server connects to host:port
+    and the channel carries that connection over the two descriptors sent next."""
+    return framed(u32(MUX_C_NEW_STDIO_FWD) + u32(request) + string(b"")
+                  + string(host.encode()) + u32(port))
+
+
 def open_session(path: str, command: str, fds: tuple[int, int, int]) -> tuple[socket.socket, int]:
     """Ask the master at `path` for a session running `command` with `fds` as its stdin,
     stdout and stderr; the control socket (the session ends when it closes) and the
     session's id. MuxError (and the socket closed) when no session opened."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     request = next(_requests)
+    return _open(path, new_session(request, command), request, fds)
+
+
+def open_stdio_forward(path: str, host: str, port: int,
+                       fds: tuple[int, int]) -> socket.socket:
+    """Ask the master at `path` for a connection from the server to `host`:`port` (as
+    `ssh -W`), carried over `fds` (what it reads, where it writes); the control socket:
+    closing it ends the connection. MuxError (and the socket closed) when none opened."""
+    request = next(_requests)
+    return _open(path, new_stdio_forward(request, host, port), request, fds)[0]
+
+
+def _open(path: str, message: bytes, request: int,
+          fds: tuple[int, ...]) -> tuple[socket.socket, int]:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(CONNECT_WAIT)
         sock.connect(path)
         # hello and the request in one write: the master reads exactly one message at a
         # time, so the descriptors that follow the request reach it where it expects them
-        sock.sendall(hello() + new_session(request, command))
+        sock.sendall(hello() + message)
         for fd in fds:  # one descriptor per message with one byte, as ssh's mm_send_fd
             socket.send_fds(sock, [b"\0"], [fd])
         check_hello(receive(sock))

@@ -17,7 +17,7 @@ from otterfile.errors import ExecutionError
 from otterfile.hosts import SSHHost
 from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Port, Readable, Result
 from otterfile.executors.first import run_first
-from otterfile.executors.http import getter, number
+from otterfile.executors.http import getter, number, status_through_master
 from otterfile.executors.master import Master
 from otterfile.executors.openssh import ConnectionFailed, watched
 from otterfile.executors.mux import MuxError
@@ -164,8 +164,23 @@ class SSHExecutor:
 
     @contextlib.contextmanager
     def http(self, remote_port: Port) -> Iterator[HttpGet]:
-        """GET on the host's 127.0.0.1:`remote_port` through one forward of the master."""
-        with self.forward(number(remote_port, self.host.name)) as local, getter(local) as get:
+        """GET on the host's 127.0.0.1:`remote_port`: each a connection asked of the master
+        from this process (http.status_through_master); where it opens none (OTTER_SSH_MUX=0,
+        a master that refuses), through one forward of the master (an ssh client to set it
+        up and one to cancel it)."""
+        port = number(remote_port, self.host.name)
+        self.master.ensure()
+        with contextlib.ExitStack() as forwarded:
+            through: list[HttpGet] = []  # the forward's getter, once the master opened none
+
+            def get(path: str) -> int:
+                if self.mux and not through:
+                    with contextlib.suppress(MuxError):
+                        return status_through_master(self.master.path, port, path)
+                if not through:
+                    local = forwarded.enter_context(self.forward(port))
+                    through.append(forwarded.enter_context(getter(local)))
+                return through[0](path)
             yield get
 
     def interrupt(self) -> None:

@@ -21,6 +21,21 @@ DEPLOYED = "deploy"
 
 
 @dataclass(frozen=True)
+class Image:
+    """A container image the controller's Docker engine has already (artifacts/image.py
+    acquires it)."""
+
+    ref: str
+
+
+def image(ref: str) -> Image:
+    """An image already in the controller's Docker engine (your CI's or your own `docker
+    build`, or `docker load`): `image("myapp:1.4")`, or by id `image("sha256:...")`. Its
+    image id is the release's digest; it ships to the targets as a built image does."""
+    return Image(ref)
+
+
+@dataclass(frozen=True)
 class Build:
     """Build from a git repository at a ref, or from a local tree, with a command."""
 

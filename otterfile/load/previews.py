@@ -75,8 +75,8 @@ def env_overrides(items: Sequence[str]) -> dict[str, str]:
 
 def preview_of(dep: DeploymentDef, label: str, env: dict[str, str]) -> DeploymentDef:
     """NAME's DeploymentDef as the preview LABEL: its own name (and so its own state, lock,
-    instances and proxy site), the pattern's one domain, the env with `env` over it; no
-    schedules (a preview never runs production's jobs: its units would be a second copy)."""
+    instances and proxy site), its own data (named volumes `NAME--LABEL_VOLUME`), the
+    pattern's one domain, the env with `env` over it; no schedules (a preview never runs production's jobs: its units would be a second copy)."""
     if dep.preview_domain is None:
         raise UsageError(f"deployment {dep.name} has no preview_domain: add "
                          f"preview_domain=\"{{label}}.preview.example.com\" to its Deployment")
@@ -85,6 +85,7 @@ def preview_of(dep: DeploymentDef, label: str, env: dict[str, str]) -> Deploymen
         raise UsageError(f"preview {name!r} is longer than 63 characters: a shorter label")
     domain = check_domain("preview_domain", dep.preview_domain.replace("{label}", label))
     kept = tuple((k, v) for k, v in dep.runtime.env if k not in env)
-    runtime = replace(dep.runtime, env=kept + tuple(env.items()))
+    runtime = replace(dep.runtime, env=kept + tuple(env.items()),
+                      value=dep.runtime.kind.own_data(dep.runtime.value, name))
     return replace(dep, name=name, group=name, domains=(domain,), runtime=runtime,
                    preview_domain=None, canary=False, schedules=())

@@ -103,14 +103,18 @@ class LiveReporter:
     def render(self) -> Table:
         """The live lines as a rich table (one row per target)."""
         now = self.clock()
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(no_wrap=True)
-        grid.add_column(no_wrap=True)
-        grid.add_column(no_wrap=True, justify="right")
-        grid.add_column(no_wrap=True, overflow="ellipsis")
         with self._lock:
-            for row in self.rows.values():
-                grid.add_row(*self._cells(row, now))
+            rows = [self._cells(row, now) for row in self.rows.values()]
+        # the host, the stage and the time keep their width on a narrow terminal (three
+        # hosts cut to "127.0.0…" cannot be told apart); only the detail is cut
+        widths = [max((c.cell_len for c in column), default=0) for column in zip(*rows)]
+        room = max(self.console.width - sum(widths[:3]) - 2 * 3, 1)
+        grid = Table.grid(padding=(0, 2))
+        for index in range(4):
+            grid.add_column(no_wrap=True, justify="right" if index == 2 else "left")
+        for *cells, detail in rows:
+            detail.truncate(room, overflow="ellipsis")
+            grid.add_row(*cells, detail)
         return grid
 
     def _cells(self, row: Row, now: float) -> list[Text]:

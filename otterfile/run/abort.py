@@ -3,7 +3,7 @@ when a switch whose answer was lost went through), and for strategy="recreate" t
 release, stopped for it, started again. What was live stays live."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from otterfile.command import sequence
 from otterfile.commands import files, state as states
@@ -91,3 +91,30 @@ def _serves(executor: Executor, lane: Lane) -> bool:
     assert lane.release is not None  # the start stage ran
     result = executor.run(serves_port(lane.proxy, dep.name, lane.release.port))
     return result.ok and result.stdout.strip() == "serves"
+
+
+def still_live(lanes: Iterable[Lane]) -> list[tuple[str, str, str | None, str]]:
+    """(host, deployment, the release that serves there, a line saying so) for each target
+    where this run failed after its lock was taken (before it, otter read nothing there)."""
+    out = []
+    read = [lane for lane in lanes if lane.failed and lane.failed != "lock" and
+            "lock" in lane.stage_seconds]
+    for lane in sorted(read, key=_in_order):
+        live, where = lane.state.live, f"{lane.host.name}: {lane.deployment.name}"
+        if live is None:
+            said = f"{where}: nothing was live before this run; nothing serves"
+        elif lane.release is not None and live == lane.release.id and \
+                (lane.previous is None or lane.previous.id != live):
+            said = f"{where} serves the new release {live} (the run failed after its switch)"
+        elif lane.deployment.recreate:
+            said = f"{where} serves {live} again (started again after the new release failed)"
+        else:
+            said = f"{where} still serves {live} (the new release took no traffic)"
+        out.append((lane.host.name, lane.deployment.name, live, said))
+    return out
+
+
+def _in_order(lane: Lane) -> tuple[str, int]:
+    """A lane's place: its deployment, then its host in the Otterfile's order."""
+    names = [host.name for host in lane.deployment.hosts]
+    return lane.deployment.name, names.index(lane.host.name) if lane.host.name in names else 0

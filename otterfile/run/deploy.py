@@ -29,6 +29,9 @@ class Finished:
     graph: Graph
     outcome: Outcome
     seconds: float
+    # (host, deployment, release serving, a line saying so) where the run failed after the
+    # lock (run/abort.py)
+    serving: tuple[tuple[str, str, str | None, str], ...] = ()
 
 
 OnFinished = Callable[[Finished], None]
@@ -104,7 +107,9 @@ def execute(graph: Graph, engine: Engine, parallel: int | None,
                             cancel=engine.cancel, interrupt=engine.interrupt)
     finally:
         engine.close()
-    return Finished(graph, outcome, time.monotonic() - started)
+    from otterfile.run.abort import still_live
+    return Finished(graph, outcome, time.monotonic() - started,
+                    tuple(still_live(engine.lanes.values())))
 
 
 def deploy(project: Project, name: str, engine_for: Callable[..., Engine], *,

@@ -24,6 +24,7 @@ LIST_SCRIPT = load("preview/list.sh")
 ARM_SCRIPT = load("preview/arm.sh")
 EXPIRE_SCRIPT = load("preview/expire.sh")
 RETRY_SECONDS = 30  # a locked-out expiry (a run holds the preview) tries again after this
+ARMING_LATE = 75  # arm.sh: the expiry is removing the preview right now (never stopped)
 
 
 @dataclass(frozen=True)
@@ -118,10 +119,14 @@ def arm_after_deploy(preview: DeploymentDef, executor: Executor, seconds: int,
     `seconds`; returns the expiry (epoch seconds)."""
     from otterfile.run import remove as removal
     found = removal.inspect(preview, executor)
-    gone = expiry(preview.name, removal.removal(preview, found),
+    gone = expiry(preview.name, removal.removal(preview, found, with_data=True),
                   removal.forget_folder(preview.name), host=f" on {executor.host.name}")
     now = time.time()
     result = executor.run(arm(preview, gone, seconds, label, now=now))
+    if result.exited == ARMING_LATE:
+        raise OtterError(f"{executor.host.name}: the expiry of {preview.name} began removing "
+                         f"it as this run ended (its time was up): once it is gone, run "
+                         f"`otter run NAME --preview {label}` again to deploy it anew")
     if not result.ok:
         raise OtterError(f"{executor.host.name}: arming the expiry of {preview.name} failed "
                          f"(exit {result.exited}): {result.tail(5)}")

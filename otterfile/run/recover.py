@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from otterfile.command import Command, sequence
+from otterfile.command import Command, script, sequence
 from otterfile.commands import state as states, store
 from otterfile.errors import OtterError
 from otterfile.proxies import install
@@ -20,6 +20,7 @@ from otterfile.transfer.probe import probed
 
 if TYPE_CHECKING:
     from otterfile.executors.base import Executor, Result
+    from otterfile.load.project import DeploymentDef
     from otterfile.plan.graph import Task
     from otterfile.proxies.base import Switching
     from otterfile.run.engine import Engine
@@ -40,8 +41,20 @@ def state_read(engine: Engine, lane: Lane, task: Task) -> Command:
     # a recreate service without domains is not behind the proxy: nothing to install for it
     if not dep.proxied:
         return both
-    return sequence(handover.ensure(dep), both,
+    ensure = handover.ensure(dep)
+    if engine.rollback and dep.window > 0:  # likely a switch back to the kept release
+        ensure = _unless_serving(dep, ensure)
+    return sequence(ensure, both,
                     description=f"{both.description} ({lane.proxy.name} installed and running)")
+
+
+def _unless_serving(dep: DeploymentDef, ensure: Command) -> Command:
+    """`ensure` only where the proxy does not run with the deployment's site: a rollback to
+    a release it served skips the look for rivals on ports 80/443 (`ss`, one systemd call per
+    rival): the lock trip of a rollback inside the window spent most of its time there."""
+    return script('[ -f "$1" ] && systemctl is-active --quiet "$2" 2>/dev/null || sh -c "$3"',
+                  args=[dep.proxy_kind.site_path(dep.name), dep.proxy_kind.installed.unit,
+                        ensure.shell_line()], description=ensure.description)
 
 
 def recover(engine: Engine, lane: Lane, task: Task, read: Result | None = None) -> None:

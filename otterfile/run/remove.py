@@ -3,9 +3,11 @@
 Under the deploy lock, one round trip reads what the target has (state, instances of every
 runtime kind, the site of every proxy kind, which artifacts other deployments there still
 use); one more takes it away in the order that keeps requests whole: the proxy sites first
-(graceful reload, other sites untouched), the live release drained and stopped, every
-instance removed by its own runtime, artifacts only this deployment used pruned from each
-runtime's store, then state and env files. The data folder stays.
+(graceful reload, other sites untouched), the live release drained (until nothing is in
+flight to its port, at most drain_seconds) and stopped, every instance removed by its own
+runtime, artifacts only this deployment used pruned from each runtime's store, then state
+and env files. The data (volumes, data folder) stays, except a
+preview's: it is the preview's own (load/previews.py) and goes with it.
 
 An artifact (an image, a stored file) is removed only when otter started this deployment
 from it: the store's record (commands/store.STARTED) or the label of one of its instances
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from otterfile.command import Command, script, sequence
-from otterfile.commands import store
+from otterfile.commands import drain as drains, store
 from otterfile.errors import OtterError
 from otterfile.run.lock import DeployLock
 from otterfile.run.retire_later import retire_wait
@@ -57,6 +59,7 @@ class Found:
     live_kind: str | None = None  # the runtime kind of `live`
     stores: tuple[tuple[str, str], ...] = ()  # (runtime kind, digest) of each release
     kept: bool = False  # a release is kept for the rollback window: its timer is cancelled
+    live_port: int | None = None  # `live`'s port: its drain waits for that port to go idle
 
     @property
     def site(self) -> bool:
@@ -107,7 +110,8 @@ def parse(dep: DeploymentDef, host: str, stdout: str) -> Found:
                  _started(digests, set(reading.started), {i.digest for i in ours}),
                  tuple(k for k, _ in keys), live.runtime if serving and live else None,
                  tuple(dict.fromkeys((r.runtime or dep.runtime.kind.name, r.digest)
-                                     for r in releases if r.digest)), reading.kept is not None)
+                                     for r in releases if r.digest)), reading.kept is not None,
+                 live.port if serving and live and isinstance(live.port, int) else None)
 
 
 def _started(digests: tuple[str, ...], records: set[str], labels: set[str]) -> tuple[str, ...]:
@@ -123,13 +127,18 @@ def _digests_of(text: str, fallback: tuple[str, ...]) -> set[str]:
         return set(fallback)
 
 
-def removal(dep: DeploymentDef, found: Found, base: str = DEFAULT_BASE) -> Command:
-    """One round trip taking `found` away; see the module's docstring for the order."""
+def removal(dep: DeploymentDef, found: Found, base: str = DEFAULT_BASE, *,
+            with_data: bool = False) -> Command:
+    """One round trip taking `found` away; see the module's docstring for the order.
+    `with_data` (a preview's removal): its data too, once its instances are gone."""
     steps = [PROXIES[kind].remove(dep.name) for kind in found.sites]
     steps.append(schedules.remove(dep.name))  # no timer starts a run in what goes next
     if found.live and found.site:  # requests the old config still forwards end first
+        drain = drains.drain(found.live_port, dep.drain_seconds)  # None: a timed drain
+        steps += [drain] if drain else []
         steps.append(_runtime(dep, found.live_kind).stop(
-            found.live, drain_seconds=dep.drain_seconds, stop_seconds=dep.stop_seconds))
+            found.live, drain_seconds=0 if drain else dep.drain_seconds,
+            stop_seconds=dep.stop_seconds))
     for kind, names in _by_kind(dep, found).items():
         steps.append(RUNTIMES[kind].remove(*names))
     stores: dict[str, list[str]] = {}
@@ -138,6 +147,9 @@ def removal(dep: DeploymentDef, found: Found, base: str = DEFAULT_BASE) -> Comma
         if digest in found.prunable:
             stores.setdefault(kind, []).append(digest)
     steps += [RUNTIMES[kind].prune(digests, found.shared) for kind, digests in stores.items()]
+    dropped = dep.runtime.kind.drop_data(dep.runtime.value, dep.name) if with_data else None
+    if dropped is not None:
+        steps.append(dropped)
     steps.append(script('rm -rf -- "$1"', args=[store.started_dir(dep.name, base)],
                         description=f"remove the records of what {dep.name} started"))
     if found.kept:  # its instance is removed above: the timer would find nothing
@@ -176,16 +188,18 @@ def inspect(dep: DeploymentDef, executor: Executor) -> Found:
 
 
 def remove(dep: DeploymentDef, executor: Executor, *, lock_wait: float = 0,
-           run_id: str | None = None, first: Command | None = None) -> Found:
+           run_id: str | None = None, first: Command | None = None,
+           with_data: bool = False) -> Found:
     """Take `dep` off the executor's host under its deploy lock (after `first`, when
-    given: a preview's expiry timer stopped); returns what was there."""
+    given: a preview's expiry timer stopped; `with_data`: a preview's data too); returns
+    what was there."""
     lock = DeployLock(executor, dep.name, run_id=run_id, retire_wait=retire_wait(dep))
     lock.acquire(wait_seconds=lock_wait)
     try:
         if first is not None:
             executor.run(first)
         found = inspect(dep, executor)
-        result = executor.run(removal(dep, found))
+        result = executor.run(removal(dep, found, with_data=with_data))
         if not result.ok:
             raise OtterError(f"{executor.host.name}: removing {dep.name} failed (exit "
                              f"{result.exited}): {result.tail(8) or result.tail(8, 'stdout')}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from otterfile.command import Command, script
+from otterfile.errors import OtterError
 from otterfile.run.deploy_log import log_record
 from otterfile.run.lock_holder import RETIRE_PREFIX, parse_fields
 from otterfile.run.state import state_dir
@@ -24,6 +25,8 @@ from otterfile.scripts import load
 
 if TYPE_CHECKING:
     from otterfile.load.project import DeploymentDef
+    from otterfile.plan.graph import Task
+    from otterfile.run.engine import Engine
     from otterfile.run.lane import Lane
     from otterfile.run.state import Release
 
@@ -87,12 +90,13 @@ def forget(deployment: str) -> Command:
 
 
 def retire_record(who: str, deployment: str, old: Release) -> str:
-    """The retire's deploy-log record, its time, result and seconds filled in there."""
+    """The retire's deploy-log record, its time, result and seconds filled in there (and
+    the drain's seconds when it drained: `@DRAIN@` is `, "drain": S` or nothing)."""
     fields = json.loads(log_record(who=who, deployment=deployment, digest=old.digest,
                                    result="@RESULT@", stages={}, release=old.id,
                                    commit=old.commit))
     fields.update(when="@WHEN@", seconds={"retire": "@SECONDS@"})
-    return json.dumps(fields, sort_keys=True).replace('"@SECONDS@"', "@SECONDS@")
+    return json.dumps(fields, sort_keys=True).replace('"@SECONDS@"', "@SECONDS@@DRAIN@")
 
 
 def started(stdout: str) -> bool:
@@ -152,3 +156,32 @@ def parse(text: str | None) -> Retiring | None:
         status = "interrupted"
     return Retiring(status, fields.get("release", "?"), number("since"), number("exit"),
                     tuple(output))
+
+
+def due(lane: Lane) -> bool:
+    """Whether this lane's run ends by handing its lock to a retire in the background: one
+    was planned, the lock is still held here, and nothing failed."""
+    return lane.retire_later is not None and lane.lock is not None and lane.lock.held and \
+        not lane.failed
+
+
+def finish(engine: Engine, lane: Lane, task: Task, record: str | None) -> None:
+    """The run's end on a target whose retire goes to the background: the deploy-log record
+    appended and the lock handed to the retire, started detached on the target, in one round
+    trip; the lock released here when that did not happen."""
+    assert lane.lock is not None and lane.retire_later is not None  # the caller checked
+    command = handover(lane, lane.retire_later, run_id=engine.run_id, who=engine.who,
+                       record=record, heartbeat_seconds=lane.lock.heartbeat_seconds)
+    try:
+        result = engine.executor(task.host).run(command)
+    except BaseException:
+        lane.lock.release()
+        raise
+    if result.exited != 0 or not started(result.stdout):
+        lane.lock.release()
+        raise OtterError(f"{task.host}: the retire did not start in the background: "
+                         f"{result.tail(5) or f'exited {result.exited}'}; the new release "
+                         "is live, the old one still runs (the next run retires it)")
+    lane.lock.released_there()  # the retire holds it now
+    engine.emit(task, "info", f"retiring in the background on {task.host}: `otter status` "
+                "shows it while it runs, the deploy log what it did")

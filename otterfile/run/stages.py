@@ -9,7 +9,7 @@ from otterfile.errors import OtterError
 from otterfile.plan.graph import Task
 from otterfile.run.lock import DeployLock
 from otterfile.run.deploy_log import log_record
-from otterfile.run import noop, recover
+from otterfile.run import noop, recover, retire_later
 
 if TYPE_CHECKING:
     from otterfile.run.lock_holder import LockInfo
@@ -48,8 +48,7 @@ def acquire(engine: Engine, task: Task) -> None:
 def lock(engine: Engine, lane: Lane, task: Task) -> None:
     """Take the deploy lock and read the target's state in one round trip (the read runs
     only once the lock is ours), then clean up what a killed run left."""
-    from otterfile.run.retire_later import retire_wait
-    bound = retire_wait(lane.deployment)
+    bound = retire_later.retire_wait(lane.deployment)
 
     def waiting(held: LockInfo) -> None:
         wait = max(engine.lock_wait, bound) if held.retiring else engine.lock_wait
@@ -167,37 +166,12 @@ def unlock(engine: Engine, lane: Lane, task: Task) -> None:
         record = states.append_log(lane.deployment.name, text) if text is not None else None
         if lane.at_unlock is not None:  # the retire's cleanup (flow.py), in this trip
             record = sequence(lane.at_unlock, record) if record else lane.at_unlock
-        if lane.retire_later is not None and lane.lock is not None and lane.lock.held and \
-                not lane.failed:
-            _retire_later(engine, lane, task, text)
+        if retire_later.due(lane):
+            retire_later.finish(engine, lane, task, text)
         elif lane.lock is not None:
             lane.lock.release(first=record)
         elif record is not None:
             engine.executor(task.host).run(record)
-
-
-def _retire_later(engine: Engine, lane: Lane, task: Task, record: str | None) -> None:
-    """The deploy-log record appended and the lock handed to the retire, started detached
-    on the target (run/retire_later.py), in one round trip; the lock released here when
-    that did not happen."""
-    from otterfile.run import retire_later
-    assert lane.lock is not None and lane.retire_later is not None  # the caller checked
-    handover = retire_later.handover(lane, lane.retire_later, run_id=engine.run_id,
-                                     who=engine.who, record=record,
-                                     heartbeat_seconds=lane.lock.heartbeat_seconds)
-    try:
-        result = engine.executor(task.host).run(handover)
-    except BaseException:
-        lane.lock.release()
-        raise
-    if result.exited != 0 or not retire_later.started(result.stdout):
-        lane.lock.release()
-        raise OtterError(f"{task.host}: the retire did not start in the background: "
-                         f"{result.tail(5) or f'exited {result.exited}'}; the new release "
-                         "is live, the old one still runs (the next run retires it)")
-    lane.lock.released_there()  # the retire holds it now
-    engine.emit(task, "info", f"retiring in the background on {task.host}: `otter status` "
-                "shows it while it runs, the deploy log what it did")
 
 
 def _ship(engine: Engine, lane: Lane, task: Task) -> None:

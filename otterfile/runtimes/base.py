@@ -171,6 +171,15 @@ class Runtime(Protocol):
         volume's mount point, the data folder); read-only, unless `create` makes what is
         missing (a restore). None: it keeps no data otter copies (Snapshots, run/snapshots.py)."""
 
+    def own_data(self, value: Any, deployment: str) -> Any:
+        """The Otterfile value with its data under names of `deployment`'s own (a preview's:
+        it must never share production's named volumes), or `value` where the data already
+        belongs to each deployment (a systemd data folder)."""
+
+    def drop_data(self, value: Any, deployment: str) -> Command | None:
+        """Delete the deployment's data (a preview's, when it is removed); None: it keeps
+        none of its own."""
+
     def freeze(self, instance: str) -> Command:
         """Pause a running instance for a consistent copy of its data (`thaw` resumes it)."""
 

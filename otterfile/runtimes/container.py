@@ -6,6 +6,7 @@ release and digest, published on a free port of the target's 127.0.0.1.
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from typing import Any, Sequence
 
 from otterfile.load import model
@@ -85,7 +86,8 @@ class ContainerRuntime:
         return c.probe(self.engine, artifact.digest, artifact.image)
 
     def receive(self, artifact: Artifact) -> Command:
-        return c.load(self.engine)
+        """The load, then the probe's answer (the ship asks no second round trip)."""
+        return c.load(self.engine, artifact.digest, artifact.image)
 
     def pull(self, ref: str, *, pinned: str | None = None, server: str | None = None,
              username: str | None = None, password: Any = None) -> Command:
@@ -162,6 +164,13 @@ class ContainerRuntime:
     def data(self, value: Any, deployment: str, *, create: bool = False) -> Command | None:
         volumes = data.named_volumes(value.volumes)
         return data.volume_paths(self.engine, volumes, create=create) if volumes else None
+
+    def own_data(self, value: Any, deployment: str) -> Any:
+        return replace(value, volumes=data.volumes_of(deployment, value.volumes))
+
+    def drop_data(self, value: Any, deployment: str) -> Command | None:
+        volumes = data.named_volumes(value.volumes)
+        return data.remove_volumes(self.engine, volumes) if volumes else None
 
     def freeze(self, instance: str) -> Command:
         return data.pause_container(self.engine, instance)

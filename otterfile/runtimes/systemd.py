@@ -192,6 +192,12 @@ class SystemdRuntime:
     def data(self, value: Any, deployment: str, *, create: bool = False) -> Command | None:
         return data.folder_path("data", s.data_dir(deployment), create=create)
 
+    def own_data(self, value: Any, deployment: str) -> Any:
+        return value  # the data folder is the deployment's own (s.data_dir)
+
+    def drop_data(self, value: Any, deployment: str) -> Command | None:
+        return data.remove_folder(s.data_dir(deployment))
+
     def freeze(self, instance: str) -> Command:
         return data.freeze_unit(instance)
 

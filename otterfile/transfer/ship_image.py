@@ -13,7 +13,7 @@ from otterfile.artifacts.base import Artifact, ImageStore
 from otterfile.errors import OtterError
 from otterfile.executors.base import Executor, Result
 from otterfile.transfer.layers import LayerFilter, archive_diff_ids, missing
-from otterfile.transfer.probe import probe
+from otterfile.transfer.probe import probe, probed
 from otterfile.transfer.ship_pull import ship_pull
 from otterfile.transfer.shipped import (Counter, Guard, OnShipProgress, ShipResult, progress,
                                         unguarded)
@@ -47,7 +47,8 @@ def ship_image(artifact: Artifact, runtime: Runtime, remote: Executor, images: I
     # killed by a signal (128+N), a connection lost (255) or a full disk is no refusal: no
     # second try
     refusal = (result.ok or 0 < result.exited < 128) and not _disk_full(result)
-    if layers and refusal and not (result.ok and probe(remote, runtime, artifact)):
+    after = probed(result.stdout) if result.ok else None  # a receive that probed (container)
+    if layers and refusal and not (result.ok and probe(remote, runtime, artifact, after)):
         refused = "the image is missing after the load" if result.ok else \
             result.tail(1) or result.tail(1, "stdout") or f"exit {result.exited}"
         return _whole(artifact, runtime, remote, images, on_progress, started, sent, refused,
@@ -55,7 +56,7 @@ def ship_image(artifact: Artifact, runtime: Runtime, remote: Executor, images: I
     if not result.ok:
         raise OtterError(f"{runtime.name} load on {remote.host.name} failed (exit "
                          f"{result.exited}): {result.tail(5)}")
-    if not layers and not probe(remote, runtime, artifact):
+    if not layers and not probe(remote, runtime, artifact, after):
         raise OtterError(f"after {runtime.name} load, {remote.host.name} has no image "
                          f"{artifact.digest} (what was shipped differs from the build)")
     if on_progress:  # done: the total is now known exactly

@@ -48,6 +48,10 @@ def test_unhealthy_release_never_takes_traffic(project, two):
     assert bad.returncode == 1
     assert "answered 404" in bad.stdout
     assert [served(t) for t in two] == ["200 v1", "200 v1"]
+    for t in two:  # the run ends saying what serves where it failed
+        live = [r["id"] for r in _releases(t) if r["status"] == "live"]
+        assert f"{t.host.name}: production still serves {live[0]} (the new release took no " \
+            "traffic)" in bad.stdout, bad.stdout
     write_app(project / "app", "v3-crash", healthy=False, failure="exit")
     crash = otter(project, "run", "production")
     assert crash.returncode == 1

@@ -1,7 +1,8 @@
 """Preview deployments on real hosts: `otter run production --preview pr-1 --env ...` serves
-the artifact under pr-1's domain on every target beside production, with its own state and
-the env override; one more than `previews` is refused with the list; `otter status` lists
-it; `otter remove --preview` takes it away with its expiry timer; a short --ttl has the
+the artifact under pr-1's domain on every target beside production, with its own state, the
+env override and named volumes of its own; one more than `previews` is refused with the
+list; `otter status` lists it; `otter remove --preview` takes it away with its expiry timer
+and its volumes (production's stay); a short --ttl has the
 target's timer remove a preview by itself, under the preview's lock (held by another run: it
 waits, and removes it once the lock is free); production's schedules never run for a
 preview."""
@@ -26,6 +27,13 @@ def get(target, host: str) -> str:
     return f"{response.status_code} {response.text.strip()}"
 
 
+def mounts(target, deployment: str) -> list[str]:
+    """The named volumes the deployment's running containers mount."""
+    line = (f"for c in $(docker ps -q --filter label=otter.deployment={deployment}); do "
+            "docker inspect -f '{{range .Mounts}}{{.Name}} {{end}}' $c; done")
+    return sorted(set(on(target, "sh", "-c", line).stdout.split()))
+
+
 def gone_by_itself(target, label: str) -> bool:
     """Whether the expiry timer removed the preview: waits (bounded) for its state folder
     to go, on the target itself."""
@@ -39,7 +47,8 @@ def test_preview_run_refuse_status_remove_and_expire(tmp_path, two):
     path = tmp_path / "Otterfile.py"
     path.write_text(path.read_text().replace(
         "parallel=None,", 'parallel=None, preview_domain="{label}.preview.test", previews=1, '
-        'schedules=[Schedule("0 3 * * *", "true", name="backup")],'))
+        'schedules=[Schedule("0 3 * * *", "true", name="backup")],').replace(
+        'secret("APP_TOKEN")}', 'secret("APP_TOKEN")}, volumes=["pvdata:/data"]'))
     write_app(tmp_path / "app", "v1")
     ok(otter(tmp_path, "run", "production"))
 
@@ -53,6 +62,9 @@ def test_preview_run_refuse_status_remove_and_expire(tmp_path, two):
         assert "GREETING=from-preview" in env
         assert on(target, "systemctl", "is-active",
                   "otter-expire-production--pr-1.timer").stdout.strip() == "active"
+        # production's named volume is production's; the preview mounts one of its own
+        assert mounts(target, "production") == ["pvdata"]
+        assert mounts(target, "production--pr-1") == ["production--pr-1_pvdata"]
     # production's schedule has its units; the preview none of its own
     assert on(two[0], "test", "-e", "/etc/systemd/system/otter-production:backup.timer").ok
     for target in two:
@@ -81,6 +93,8 @@ def test_preview_run_refuse_status_remove_and_expire(tmp_path, two):
         assert on(target, "systemctl", "is-active",
                   "otter-expire-production--pr-1.timer").stdout.strip() != "active"
         assert served(target) == "200 v1"
+        volumes = on(target, "docker", "volume", "ls", "-q").stdout.split()
+        assert "pvdata" in volumes and "production--pr-1_pvdata" not in volumes
 
     said = events(ok(otter(tmp_path, "--json", "run", "production", "--preview", "pr-2",
                            "--ttl", "5s")))
@@ -88,10 +102,13 @@ def test_preview_run_refuse_status_remove_and_expire(tmp_path, two):
         "event": "preview", "deployment": "production--pr-2", "label": "pr-2",
         "domain": "pr-2.preview.test", "hosts": [t.host.name for t in two]}
     assert get(two[0], "pr-2.preview.test") == "200 v1"
+    assert mounts(two[0], "production--pr-2") == ["production--pr-2_pvdata"]
     for target in two:
         assert gone_by_itself(target, "pr-2")
         assert get(target, "pr-2.preview.test") != "200 v1"
         assert served(target) == "200 v1"
+        volumes = on(target, "docker", "volume", "ls", "-q").stdout.split()
+        assert "pvdata" in volumes and "production--pr-2_pvdata" not in volumes
     assert "previews of production: none" in ok(otter(tmp_path, "status", "production"))
     expires_under_the_lock(tmp_path, two[0])
 

@@ -106,6 +106,8 @@ def test_recreate_behind_the_proxy_holds_requests_and_puts_back_a_failed_release
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
     assert "answered 404" in output and "was started again" in output, output
+    assert "server: db serves " in output and " again (started again after the new " \
+        "release failed)" in output, output
     assert containers(t) == live  # v3 removed, v2 started again
     assert {s.body for s in report.samples[-5:]} == {"v2"}
     # v3 answered `/` while its health check ran; no request failed either way

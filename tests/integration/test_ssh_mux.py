@@ -230,3 +230,37 @@ def test_an_interrupt_ends_running_sessions_as_ctrl_c_ends_ssh_clients(target, t
         assert ex.run(Command(("echo", "after"))).stdout == "after\n"  # the next one runs
     finally:
         ex.close()
+
+
+def test_http_probes_are_connections_asked_of_the_master_with_no_ssh_client(target, tmp_path):
+    """The health probe's GET (executor.http) through a stdio forward of the master (as
+    `ssh -W`, asked for from otter's process): the status of a server on the host, a port
+    nothing listens on refused at once, and no `ssh -O forward` or `cancel` started; with mux
+    off, the forward of before gives the same answers."""
+    from otterfile.executors.base import ProbeFailed
+    up = "import socket; socket.create_connection(('127.0.0.1', 18777), timeout=1).close()"
+    serve = Command(("sh", "-c", "mkdir -p /tmp/om-www && echo ok > /tmp/om-www/health && "
+                     "(setsid python3 -m http.server 18777 --bind 127.0.0.1 --directory "
+                     "/tmp/om-www >/dev/null 2>&1 &) && i=0 && "
+                     "until python3 -c \"$1\" 2>/dev/null; do i=$((i + 1)); "
+                     "[ $i -lt 200 ] || exit 1; sleep 0.1; done", "sh", up))
+    try:
+        for mux in ("1", "0"):
+            ex = executor(target, tmp_path, mux)
+            try:
+                assert ex.run(serve).ok
+                controls: list[tuple[str, ...]] = []
+                control = ex.master.control
+                ex.master.control = lambda *args: controls.append(args) or control(*args)
+                with ex.http(18777) as get:
+                    assert [get("/health"), get("/none"), get("/health")] == [200, 404, 200]
+                with ex.http(18778) as get, pytest.raises(ProbeFailed, match="refused"):
+                    get("/health")
+                assert [c[0] for c in controls] == ([] if mux == "1" else
+                                                    ["forward", "cancel"] * 2), controls
+            finally:
+                ex.close()
+    finally:
+        ex = executor(target, tmp_path, "1")
+        ex.run(Command(("sh", "-c", "pkill -f 'http.server 18777'; exit 0")))
+        ex.close()

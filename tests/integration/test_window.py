@@ -1,8 +1,9 @@
 """The rollback window on real hosts (Deployment(rollback_window=SECONDS)): after v2 goes
 live, v1 keeps running outside the proxy; `otter rollback` inside the window switches back
 to that very container (no container started); the timer on the target retires the kept
-release when the window ends, with no otter running, and never the live one; a rollback
-after the window starts v1 again as before."""
+release when the window ends, with no otter running, and never the live one (a timer
+armed for an earlier window does nothing); a rollback after the window starts v1 again as
+before."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ import pytest
 
 from tests.integration.deploy import on, otter, served, write_app, write_otterfile
 
-UNIT = "otter-kept-production"
+UNIT = "otter-kept-production"  # each timer: UNIT:UNTIL (scripts/window/arm.sh)
 KEPT = "/var/lib/otter/production/kept"
 
 
@@ -40,6 +41,13 @@ def status(project) -> list[dict]:
             if line.startswith("{")]
 
 
+def armed(target) -> bool:
+    """Whether the timer for the deadline the kept folder names is waiting."""
+    until = on(target, "cat", f"{KEPT}/release").stdout.split()[1]
+    return on(target, "systemctl", "is-active", f"{UNIT}:{until}.timer").stdout.strip() == \
+        "active"
+
+
 def live_id(target) -> str:
     return json.loads(on(target, "cat", "/var/lib/otter/production/releases.json").stdout)["live"]
 
@@ -48,7 +56,7 @@ def live_id(target) -> str:
 def hosts(two):
     yield two
     for target in two:  # the hosts' reset leaves transient timers: none ours is left behind
-        on(target, "systemctl", "stop", f"{UNIT}.timer", f"{UNIT}.service")
+        on(target, "systemctl", "stop", f"{UNIT}:*.timer", f"{UNIT}:*.service")
 
 
 def test_rollback_inside_the_window_starts_nothing(tmp_path, hosts):
@@ -64,8 +72,7 @@ def test_rollback_inside_the_window_starts_nothing(tmp_path, hosts):
     assert [k["release"] for k in kept] == v1 and all(k["running"] for k in kept), kept
     assert all(0 < k["seconds_left"] <= 600 for k in kept), kept
     assert "(kept until " in ok(otter(tmp_path, "status", "production"))
-    for target in hosts:
-        assert on(target, "systemctl", "is-active", f"{UNIT}.timer").stdout.strip() == "active"
+    assert all(armed(t) for t in hosts)
     before = [containers(t) for t in hosts]
     assert all(len(c) == 2 for c in before), before  # v2 serves, v1 kept
 
@@ -76,11 +83,14 @@ def test_rollback_inside_the_window_starts_nothing(tmp_path, hosts):
     assert [live_id(t) for t in hosts] == v1
     v2 = [s["kept"]["release"] for s in status(tmp_path)]  # now v2 is kept, timer re-armed
     assert v2 != v1 and all(v2)
-    for target in hosts:
-        assert on(target, "systemctl", "is-active", f"{UNIT}.timer").stdout.strip() == "active"
+    assert all(armed(t) for t in hosts)
 
-    # the retire script, told the live release is the kept one, leaves it running
+    # the timer armed for v1's window, fired now (before v2's deadline), retires nothing
     target = hosts[0]
+    done = on(target, "sh", f"{KEPT}/retire.sh")
+    assert done.ok and "a later rollback window is armed" in done.stdout, done.stdout
+    assert containers(target) == before[0] and armed(target)
+    # the retire script, told the live release is the kept one, leaves it running
     assert on(target, "sh", "-c", f'echo "{v1[0]} 0" > {KEPT}/release').ok
     done = on(target, "sh", f"{KEPT}/retire.sh")
     assert done.ok and "is live: not retired" in done.stdout, done.stdout + done.stderr
@@ -104,7 +114,7 @@ def test_timer_retires_the_kept_release_then_rollback_starts_it_again(tmp_path, 
     assert all(set(a) < set(b) for a, b in zip(after, live))  # v2's container untouched
     assert [served(t) for t in hosts] == ["200 v2"] * 2
     assert [s.get("kept") for s in status(tmp_path)] == [None, None]  # null: left out
-    journal = on(hosts[0], "journalctl", "-u", f"{UNIT}.service", "--no-pager", "-o", "cat")
+    journal = on(hosts[0], "journalctl", "-u", f"{UNIT}:*.service", "--no-pager", "-o", "cat")
     assert "its rollback window ended" in journal.stdout, journal.stdout
 
     said = ok(otter(tmp_path, "rollback", "production"))  # after the window: v1 started again

@@ -39,6 +39,9 @@ WRONG_PORT = ("from otterfile import docker, runtime\n\n\n@runtime\n"
               "def web():\n    return docker(port='8080')\n")
 # `from otterfile import *` gives mypy the image() source (a static __all__): the good call
 # checks, the wrong one is reported with its line
+# the package loads its names lazily (a module __getattr__ hidden from type checkers): a
+# name it does not export is still an error
+WRONG_NAME = "import otterfile\n\notterfile.sssh('web1')\n"
 STAR_IMAGE = ("from otterfile import *\n\n\n@artifact\ndef web():\n"
               "    return image('app:1.4')\n\n\n@artifact\ndef bad():\n"
               "    return image(14)\n")
@@ -77,6 +80,7 @@ def checked(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Checke
         (folder / f"{module_name(file)}.py").write_text(file.read_text())
     (folder / "wrong_port.py").write_text(WRONG_PORT)
     (folder / "star_image.py").write_text(STAR_IMAGE)
+    (folder / "wrong_name.py").write_text(WRONG_NAME)
     # --check-untyped-defs: an Otterfile's functions carry no annotations, their calls count
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--config-file=", "--check-untyped-defs",
@@ -112,7 +116,7 @@ def test_package_ships_py_typed() -> None:
 def test_example_otterfile_type_checks(file: Path, checked: Checked) -> None:
     assert checked.of(module_name(file)) == [], checked.output
     # an error inside the package, reached through the example's imports, fails it too
-    assert checked.stray({module_name(f) for f in OTTERFILES} | {"wrong_port", "star_image"}) \
+    assert checked.stray({module_name(f) for f in OTTERFILES} | {"wrong_port", "star_image", "wrong_name"}) \
         == [], checked.output
 
 
@@ -129,3 +133,10 @@ def test_image_is_exported_to_mypy_through_import_star(checked: Checked) -> None
     assert checked.of("star_image") == [
         'star_image.py:11: error: Argument 1 to "image" has incompatible type "int"; '
         'expected "str"  [arg-type]'], checked.output
+
+
+def test_a_name_the_package_does_not_export_is_a_type_error(checked: Checked) -> None:
+    """otterfile/__init__.py's lazy __getattr__ is not seen by mypy: `otterfile.sssh` is an
+    error, as it was when every name was imported eagerly."""
+    assert any(line.startswith('wrong_name.py:3: error: Module has no attribute "sssh"')
+               for line in checked.of("wrong_name")), checked.output

@@ -6,7 +6,7 @@
 d=$1        # the deployment's state folder
 retire=$2   # its run id, in the lock's info
 beat=$3     # seconds between heartbeats
-record=$4   # its deploy-log record, @WHEN@ @RESULT@ @SECONDS@ to fill in
+record=$4   # its deploy-log record, @WHEN@ @RESULT@ @SECONDS@ @DRAIN@ to fill in
 line=$5     # shell line: the retire itself
 lock="$d/lock"
 ours() { grep -qxF "run=$retire" "$lock/info" 2>/dev/null; }
@@ -38,8 +38,12 @@ else
     tail -n 5 "$d/retire.out" | sed 's/^/output=/'; } > "$d/retire.new" &&
     mv -f "$d/retire.new" "$d/retire"
 fi
+# the drain's own time (scripts/drain.sh's line), beside the retire's
+drain=$(sed -n 's/^otter-drain .*seconds=\([0-9.]*\).*/, "drain": \1/p' "$d/retire.out" |
+  tail -n 1)
 printf '%s\n' "$record" | sed -e "s/@WHEN@/$(date -u +%Y-%m-%dT%H:%M:%S+00:00)/" \
-  -e "s/@RESULT@/$result/" -e "s/@SECONDS@/$seconds/" >> "$d/deploy.log"
+  -e "s/@RESULT@/$result/" -e "s/@SECONDS@/$seconds/" -e "s/@DRAIN@/$drain/" \
+  >> "$d/deploy.log"
 if ours; then
   grave="$d/lock.released.$retire.$$"
   mv "$lock" "$grave" && rm -rf -- "$grave"

@@ -1,17 +1,17 @@
 # Keep the release a switch superseded running for the rollback window (run/window.py): the
-# kept folder gets what the retire script needs, and a transient systemd timer (the one
-# armed before is cancelled first) runs that script when the window ends, whether or not
-# a controller is there. Without systemd-run the release is retired now, said on stderr.
+# kept folder gets what the retire script needs, and a transient systemd timer runs that
+# script when the window ends, whether or not a controller is there. One call to systemd:
+# the timer is named by its deadline (UNIT:UNTIL), and a timer armed before (an earlier
+# deadline) is left to fire: the retire script does nothing before the deadline the kept
+# folder names. Without systemd-run the release is retired now, said on stderr.
 dir=$1      # the kept folder (<state dir>/kept)
-unit=$2     # the timer's unit name, without its suffix
+unit=$2     # the timers' unit name prefix: each is UNIT:UNTIL.timer
 release=$3  # the kept release's id
 seconds=$4  # the window, whole seconds
 serves=$5   # shell line: prints `serves` when the proxy serves the kept release
 stop=$6     # shell line: stop the kept release's instance
 remove=$7   # shell line: remove it (no error when it is gone)
 retire=$8   # the retire script's text (window/retire.sh)
-systemctl stop "$unit.timer" "$unit.service" >/dev/null 2>&1
-systemctl reset-failed "$unit.timer" "$unit.service" >/dev/null 2>&1
 rm -rf -- "$dir"
 if ! command -v systemd-run >/dev/null 2>&1; then
   echo "otter: warning: no systemd-run on this host: $release retired now, not kept" >&2
@@ -24,8 +24,16 @@ printf '%s\n' "$serves" > "$dir/serves" && printf '%s\n' "$stop" > "$dir/stop" &
   printf '%s\n' "$remove" > "$dir/remove" && printf '%s\n' "$retire" > "$dir/retire.sh" &&
   printf '%s %s\n' "$release" "$until" > "$dir/release" || exit 1
 # exit 75 (a run holds the deploy lock): systemd starts it again after 30 s
-systemd-run --quiet --collect --unit="$unit" --on-active="${seconds}s" \
-  --timer-property=AccuracySec=1s --property=RestartForceExitStatus=75 \
-  --property=RestartSec=30 --description="otter: retire kept release $release" \
-  /bin/sh "$dir/retire.sh" || { rm -rf -- "$dir"; exit 1; }
+timer() {
+  systemd-run --quiet --collect --unit="$unit:$until" --on-active="${seconds}s" \
+    --timer-property=AccuracySec=1s --property=RestartForceExitStatus=75 \
+    --property=RestartSec=30 --description="otter: retire kept release $release" \
+    /bin/sh "$dir/retire.sh"
+}
+# a timer of the same second (armed again at once): replaced
+timer 2>/dev/null || {
+  systemctl stop "$unit:$until.timer" "$unit:$until.service" >/dev/null 2>&1
+  systemctl reset-failed "$unit:$until.timer" "$unit:$until.service" >/dev/null 2>&1
+  timer
+} || { rm -rf -- "$dir"; exit 1; }
 echo "kept $release until $until"

@@ -1,9 +1,16 @@
 # Retire the kept release when its rollback window ends: run by the transient timer that
 # window/arm.sh armed, from the kept folder it wrote. Under the deployment's deploy lock (a
 # run holding it: exit 75, systemd tries again), and never the release the proxy serves.
+# Nothing before the deadline the kept folder names: a timer armed for an earlier window
+# fires and leaves the release kept since then to its own timer.
 dir=${0%/*}  # the kept folder
 d=${dir%/*}  # the deployment's state folder
 lock="$d/lock"
+early() {  # the kept release's window has not ended (a later one armed its own timer)
+  [ -f "$dir/release" ] && read -r _ until < "$dir/release" &&
+    [ "$(date +%s)" -lt "${until:-0}" ] 2>/dev/null
+}
+if early; then echo "a later rollback window is armed: nothing to do yet"; exit 0; fi
 tries=0
 until mkdir "$lock" 2>/dev/null; do
   tries=$((tries + 1))
@@ -16,6 +23,7 @@ printf 'holder=%s\npid=%s\nsince=%s\nrun=%s\n' "the rollback-window timer" "$$" 
 echo "$now" > "$lock/heartbeat"
 trap 'rm -rf -- "$lock"' EXIT
 [ -f "$dir/release" ] || exit 0  # a run retired or replaced it meanwhile
+if early; then echo "a later rollback window is armed: nothing to do yet"; exit 0; fi
 read -r release _ < "$dir/release"
 if grep -q "\"live\": \"$release\"" "$d/releases.json" 2>/dev/null ||
    [ "$(sh -c "$(cat "$dir/serves")" </dev/null)" = serves ]; then

@@ -193,3 +193,23 @@ def test_version_names_the_version():
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("otter, version ")
     assert result.output.split()[-1][0].isdigit()
+
+
+def test_plan_says_a_target_planned_as_one_before_in_one_line(otterfile):
+    """Three servers with the same plan: the first in full, the others one line each; a
+    server whose plan differs (a step on one host) in full."""
+    file = FILE.replace('targets=["server-a"]', 'targets=["fleet"]').replace(
+        '@deployment', '@target\ndef fleet():\n    return [ssh("root@a.example"), '
+        'ssh("root@b.example"), ssh("root@c.example")]\n\n@deployment') + '''
+@step(deployment="production", before="switch", on="once")
+def migrate(ctx):
+    ctx.run("./migrate")
+'''
+    result = invoke(otterfile(file), "plan", "production", env={"DB_PASSWORD": "x"})
+    assert result.exit_code == 0, result.output
+    heads = [line for line in result.output.splitlines() if "(production):" in line]
+    assert heads == ["a.example (production):", "b.example (production):",
+                     "c.example (production): the same as b.example"]
+    a, b = result.output.split("b.example (production):\n")
+    assert "step migrate" in a and "step migrate" not in b.split("c.example")[0]
+    assert b.split("c.example")[0].count("  stages:") == 1

@@ -150,3 +150,11 @@ def test_json_says_each_targets_outcome(otterfile, monkeypatch):
     assert json.loads(result.output) == {
         "v": 1, "event": "maintenance", "mode": "on", "host": "server-a",
         "deployment": "production", "result": "maintenance on (reloaded nginx; back at 5; 60)"}
+
+
+def test_the_commands_retry_after_default_is_the_pages():
+    """cli/maintenance.py names the default itself (it imports no proxy kind for --help)."""
+    from otterfile.cli.maintenance import DEFAULT_RETRY, maintenance
+    from otterfile.proxies.maintenance import DEFAULT_RETRY as PAGE_DEFAULT
+    retry = next(p for p in maintenance.params if p.name == "retry_after")
+    assert DEFAULT_RETRY == PAGE_DEFAULT == retry.default

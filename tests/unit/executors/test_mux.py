@@ -65,6 +65,17 @@ def test_an_opened_session_gives_its_id_a_refusal_its_reason():
         mux.check_opened(Fields(u32(0x80000006) + u32(6) + u32(1)), 5)
 
 
+def test_a_stdio_forward_asks_for_a_host_and_port_and_a_refused_one_is_peer_refused():
+    body = mux.new_stdio_forward(3, "127.0.0.1", 8080)[4:]
+    fields = Fields(body)
+    assert fields.u32() == 0x10000008 and fields.u32() == 3
+    assert fields.string() == b"" and fields.string() == b"127.0.0.1"  # reserved, host
+    assert fields.u32() == 8080 and fields.at == len(body)
+    refused = Fields(u32(0x80000003) + u32(3) + u32(28) + b"Session open refused by peer")
+    with pytest.raises(mux.PeerRefused):
+        mux.check_opened(refused, 3)
+
+
 def test_exit_messages_carry_the_status_of_their_session_only():
     assert mux.exit_status(Fields(u32(0x80000004) + u32(3) + u32(2)), 3) == 2
     assert mux.exit_status(Fields(u32(0x80000008) + u32(3)), 3) is None

@@ -12,6 +12,18 @@ def test_all_is_pinned():
         assert hasattr(otterfile, name)
 
 
+def test_the_package_alone_imports_none_of_the_dsl_until_a_name_is_used():
+    """`otter --help` imports the package, not the DSL; the first name used loads it."""
+    import subprocess
+    import sys
+    code = ("import sys, otterfile; before = sorted(m for m in sys.modules if "
+            "m.startswith('otterfile.')); from otterfile import *; print(before, "
+            "'otterfile.load.model' in sys.modules, 'tarfile' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["[]", "True", "False"], done.stdout + done.stderr
+
+
 def test_decorators_with_and_without_parentheses_and_names():
     @otterfile.artifact
     def a():

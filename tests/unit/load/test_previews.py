@@ -118,3 +118,32 @@ def test_preview_of_needs_a_preview_domain_and_a_good_label(otterfile):
         preview_of(project(otterfile, extra="").deployments["production"], "pr-1", {})
     with pytest.raises(UsageError, match="preview label 'PR'"):
         preview_of(project(otterfile).deployments["production"], "PR", {})
+
+
+def test_a_preview_has_named_volumes_of_its_own(otterfile):
+    """A preview writing production's named volume would write production's data: each
+    named volume is renamed NAME--LABEL_VOLUME; bind mounts and anonymous volumes stay."""
+    file = FILE.replace('env={{"GREETING": "hi", "MODE": "prod"}}',
+                        'volumes=["data:/data", "cache:/c:ro", "/srv/up:/up", "/tmp"]')
+    dep = evaluate(load(str(otterfile(file.format(
+        extra='preview_domain="{label}.p.example.com"'))))).deployments["production"]
+    preview = preview_of(dep, "pr-1", {})
+    assert preview.runtime.value.volumes == [
+        "production--pr-1_data:/data", "production--pr-1_cache:/c:ro", "/srv/up:/up", "/tmp"]
+    assert dep.runtime.value.volumes[0] == "data:/data"  # production's own is untouched
+    drop = preview.runtime.kind.drop_data(preview.runtime.value, preview.name)
+    assert drop is not None
+    assert list(drop.argv[-3:]) == ["docker", "production--pr-1_data", "production--pr-1_cache"]
+
+
+def test_a_systemd_preview_keeps_its_data_folder_and_drops_it(otterfile):
+    file = FILE.replace('runtime=docker(port=8080, env={{"GREETING": "hi", "MODE": "prod"}})',
+                        'runtime=systemd(command="./app {{port}}", port=8080)').replace(
+                            'registry("app:1")', 'fetch("https://example.com/app.tgz", '
+                            'sha256="' + "a" * 64 + '")')
+    dep = evaluate(load(str(otterfile(file.format(
+        extra='preview_domain="{label}.p.example.com"'))))).deployments["production"]
+    preview = preview_of(dep, "pr-1", {})
+    assert preview.runtime.value == dep.runtime.value  # its data folder is by name already
+    drop = preview.runtime.kind.drop_data(preview.runtime.value, preview.name)
+    assert drop is not None and drop.argv[-1] == "/var/lib/otter/production--pr-1/data"

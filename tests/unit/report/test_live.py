@@ -52,3 +52,23 @@ def test_target_text_cannot_move_the_cursor_in_the_live_view():
     report(Event("output", task, message="\x1b[2Aowned\x1b]0;title\x07"))
     report.finish("")
     assert "\x1b[2Aowned" not in stream.getvalue() and "owned" in stream.getvalue()
+
+
+def test_a_narrow_terminal_cuts_the_detail_never_the_host():
+    """Three hosts on one address differ in their last characters: on a terminal narrower
+    than a long detail (a cache path) the host and stage stay whole, the detail is cut."""
+    stream = Terminal()
+    console = Console(file=stream, force_terminal=True, width=60, color_system=None)
+    report = LiveReporter(stream, console=console)
+    for port in (2251, 2252, 2253):
+        task = Task(f"api/start@127.0.0.1:{port}", "start", host=f"127.0.0.1:{port}",
+                    deployment="api")
+        report.apply(Event("start", task, "running"))
+        report.apply(Event("info", task, message="/tmp/trial/.otter/cache/artifacts/sha256/"
+                           + "1b95a201" * 8))
+        report.apply(Event("end", task, "ok"))
+    console.print(report.render())
+    lines = [line for line in stream.getvalue().splitlines() if line.strip()]
+    assert [line.split()[0] for line in lines] == \
+        ["127.0.0.1:2251", "127.0.0.1:2252", "127.0.0.1:2253"]
+    assert all(len(line) <= 60 and line.rstrip().endswith("…") for line in lines)

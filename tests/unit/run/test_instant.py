@@ -120,3 +120,16 @@ def test_a_kept_release_failing_its_health_check_switches_nothing_and_says_so(tm
     assert "left running until its rollback window ends" in said
     names = verbs(target)
     assert not any(n.startswith(("remove", "switch", "retire", "start")) for n in names)
+
+
+def test_the_lock_trip_of_a_rollback_ensures_the_proxy_only_where_it_does_not_serve(tmp_path,
+                                                                                   back):
+    back(BACK)
+    outcome, target, _ = run(tmp_path, read(B, A), rollback=True)
+    assert outcome.ok, outcome.errors
+    lock = target.commands[0].argv[2]
+    guard = "[ -f \"$1\" ] && systemctl is-active --quiet \"$2\" 2>/dev/null || sh -c \"$3\""
+    assert guard in lock and "/etc/caddy/otter.d/production.caddy caddy " in lock
+    assert "ss -Hltnp" in lock  # still there, for a proxy that does not run or serve
+    outcome, target, _ = run(tmp_path, read(B, A))  # a deploy looks for rivals every time
+    assert guard not in target.commands[0].argv[2]

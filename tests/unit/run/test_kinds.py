@@ -398,13 +398,16 @@ def test_remove_takes_away_every_kinds_instances_sites_and_artifacts(tmp_path):
     assert removal.describe(found)[:2] == [
         f"{named('docker', R1)} (docker), {named('podman', R0)} (podman)", "nginx, caddy"]
     script = removal.removal(dep, found).argv[2]
-    pieces = [NAMED["docker"].stop(named("docker", R1), drain_seconds=dep.drain_seconds,
+    from otterfile.commands.drain import drain
+    pieces = [drain(20001, dep.drain_seconds),  # until the live port is idle, then stop
+              NAMED["docker"].stop(named("docker", R1), drain_seconds=0,
                                    stop_seconds=dep.stop_seconds),
               NAMED["docker"].remove(named("docker", R1)),
               NAMED["podman"].remove(named("podman", R0)),
               NAMED["docker"].prune([NEW], []), NAMED["podman"].prune([OLD], [])]
-    at = [script.index(p.shell_line()) for p in pieces]
-    assert at[:3] == sorted(at[:3]) and min(at[3:]) > at[2]  # drain, remove, then prune
+    assert pieces[0] is not None  # a drain is asked for
+    at = [script.index(p.shell_line()) for p in pieces if p is not None]
+    assert at[:4] == sorted(at[:4]) and min(at[4:]) > at[3]  # drain, remove, then prune
     assert script.index("conf.d") < at[0] and script.index("otter.d") < at[0]  # sites first
     line = removal.read(dep).shell_line()
     assert "/etc/nginx/conf.d/otter-production.conf" in line

@@ -105,3 +105,38 @@ def test_a_failed_removal_releases_the_lock_and_keeps_the_folder(tmp_path, expir
     assert expire(fail=4)[0] == 4
     assert ran(tmp_path) == ["removal"]
     assert not (tmp_path / "production--pr-1" / "lock").exists()
+
+
+def fake_systemctl(tmp_path, substate: str):
+    """A `systemctl` on PATH that answers `show` with SubState `substate` and notes every
+    call; `systemd-run` notes its call too."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in (("systemctl", f'[ "$1" = show ] && {{ echo {substate}; exit 0; }}\n'),
+                       ("systemd-run", "")):
+        path = bin_dir / name
+        path.write_text(f'#!/bin/sh\necho "{name} $*" >> "{tmp_path}/calls"\n{body}exit 0\n')
+        path.chmod(0o755)
+    return bin_dir
+
+
+@pytest.mark.parametrize("substate,code", [("running", 75), ("auto-restart", 0), ("dead", 0)])
+def test_arming_never_stops_an_expiry_that_is_removing(tmp_path, monkeypatch, substate, code):
+    """The timer stops first; an expiry service already running (it holds the preview's
+    lock, removing it) is left to finish and the arm exits 75; one waiting to retry is
+    stopped and the timer armed anew."""
+    import os
+    from otterfile.executors.local import LocalExecutor
+    monkeypatch.setenv("PATH", f"{fake_systemctl(tmp_path, substate)}:{os.environ['PATH']}")
+    folder = tmp_path / "production--pr-1"
+    folder.mkdir()
+    dep_like = type("D", (), {"name": "production--pr-1", "domains": ("pr-1.p.test",)})()
+    done = LocalExecutor().run(arm(dep_like, script("true"), 60, "pr-1", now=0,
+                                   base=str(tmp_path)))
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert done.exited == code, done.stderr
+    assert calls[0] == "systemctl stop otter-expire-production--pr-1.timer"
+    stops_service = "systemctl stop otter-expire-production--pr-1.service" in calls
+    armed = any(c.startswith("systemd-run") for c in calls)
+    assert (stops_service, armed) == ((False, False) if code else (True, True))
+    assert (folder / "expire.sh").exists() == (code == 0)

@@ -97,10 +97,13 @@ def test_site_first_then_drain_then_instances_artifacts_state(tmp_path, runtime,
     found = removal.parse(dep, "web1", answer(dep, others=(other_state(OLD),)))
     text = removal.removal(dep, found).argv[2]
     rt, px = dep.runtime.kind, dep.proxy_kind
-    pieces = [px.remove("production"), rt.stop(found.live, drain_seconds=3, stop_seconds=7),
+    from otterfile.commands.drain import drain
+    assert found.live_port == 20000
+    pieces = [px.remove("production"), drain(20000, 3),
+              rt.stop(found.live, drain_seconds=0, stop_seconds=7),
               rt.remove(*found.instances), rt.prune([NEW], [OLD])]
     at = [text.index(piece.shell_line()) for piece in pieces]
-    assert at == sorted(at), "site, drain+stop, remove, prune: in this order"
+    assert at == sorted(at), "site, drain until idle, stop, remove, prune: in this order"
     assert text.rindex("rm -rf") > at[-1]  # state last, and only its folder
     assert "/var/lib/otter/production" in text and OLD.split(":")[1] not in \
         rt.prune([NEW], [OLD]).shell_line()
@@ -295,3 +298,36 @@ def test_the_question_lists_everything_it_deletes(tmp_path, monkeypatch):
         "    state folder /var/lib/otter/production: 3 release records, the deploy log, env "
         "files (secrets); /var/lib/otter/production/data stays",
         "    records in /var/lib/otter/artifacts/started/production"]
+
+
+@pytest.mark.parametrize("runtime", ["docker", "systemd"])
+def test_a_previews_removal_drops_its_data_after_its_instances(tmp_path, runtime):
+    """`with_data` (a preview): the data goes once the instances are gone, before the state;
+    a deployment's own removal never touches its data."""
+    dep = project(tmp_path, runtime).deployments["production"]
+    if runtime == "docker":
+        from dataclasses import replace
+        dep = replace(dep, runtime=replace(dep.runtime, value=replace(
+            dep.runtime.value, volumes=["production_data:/data"])))
+    found = removal.parse(dep, "web1", answer(dep))
+    drop = dep.runtime.kind.drop_data(dep.runtime.value, dep.name)
+    assert drop is not None
+    assert drop.shell_line() not in removal.removal(dep, found).argv[2]
+    text = removal.removal(dep, found, with_data=True).argv[2]
+    rt = dep.runtime.kind
+    from otterfile.command import script
+    forget = text.index(script(removal.FORGET_SCRIPT,
+                               args=["/var/lib/otter/production"]).shell_line())
+    at = [text.index(p.shell_line()) for p in (rt.remove(*found.instances), drop)]
+    assert at == sorted(at) and forget > at[-1]
+
+
+def test_a_live_release_of_unknown_port_waits_the_whole_drain(tmp_path):
+    """Without the live release's port nothing can be counted: the stop waits drain_seconds."""
+    from dataclasses import replace
+    dep = project(tmp_path).deployments["production"]
+    found = replace(removal.parse(dep, "web1", answer(dep)), live_port=None)
+    text = removal.removal(dep, found).argv[2]
+    assert "otter-drain" not in text
+    assert dep.runtime.kind.stop(found.live, drain_seconds=3, stop_seconds=7).shell_line() \
+        in text

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.unit
 
 def handover(folder, run: str, line: str, stdin: str | None = None, runlog: str = ""):
     """detach.sh as the unlock's trip runs it, against `folder`."""
-    record = '{"release": "r1", "result": "@RESULT@", "seconds": {"retire": @SECONDS@}, ' \
+    record = '{"release": "r1", "result": "@RESULT@", "seconds": {"retire": @SECONDS@@DRAIN@}, ' \
              '"when": "@WHEN@"}'
     return LocalExecutor().run(script(load("retire/detach.sh"), args=[
         str(folder), run, "retire-" + run, "the background retire of r1", "1", "r1", record,
@@ -107,12 +107,14 @@ def test_the_next_lock_waits_for_the_retire_with_lock_wait_0(tmp_path):
     told: list[LockInfo] = []
     second = DeployLock(LocalExecutor(), "production", run_id="run2", base=str(tmp_path),
                         retire_wait=20, on_wait=told.append)
-    began = time.monotonic()
     try:
         assert second.acquire() is None and second.held
+        # it waited for the retire to end: the retire's record is written before its release
+        assert [r["result"] for r in parse_log((folder / "deploy.log").read_text())] == \
+            ["retired"]
     finally:
         second.release()
-    assert time.monotonic() - began >= 1 and told and told[0].retiring
+    assert told and told[0].retiring
     # bounded: a retire that outlasts retire_wait is a held lock
     folder = held(tmp_path, run="run3")
     assert handover(folder, "run3", "sleep 3").exited == 0
@@ -165,6 +167,18 @@ def test_the_record_is_a_deploy_log_line_once_filled_in():
     text = retire_later.retire_record("ann@laptop", "production", old)  # type: ignore[arg-type]
     filled = text.replace("@WHEN@", "2026-12-04T20:00:00+00:00").replace(
         "@RESULT@", "retired").replace("@SECONDS@", "0.812")
-    [record] = parse_log(filled)
+    [record] = parse_log(filled.replace("@DRAIN@", ""))
     assert record["release"] == "r1" and record["seconds"] == {"retire": 0.812}
+    [record] = parse_log(filled.replace("@DRAIN@", ', "drain": 0.3'))
+    assert record["seconds"] == {"retire": 0.812, "drain": 0.3}
     assert "\n" not in text
+
+
+def test_the_record_carries_the_drains_seconds(tmp_path):
+    """The drain's line in the retire's output (scripts/drain.sh) goes into the record."""
+    folder = held(tmp_path)
+    line = "echo otter-drain port=20001 seconds=0.40 left=0; echo stopped"
+    assert handover(folder, "run1", line).exited == 0
+    until_gone(folder / "lock")
+    [record] = parse_log((folder / "deploy.log").read_text())
+    assert record["seconds"]["drain"] == 0.4 and record["result"] == "retired"

@@ -139,7 +139,7 @@ class Perform:
 def run(proj, perform, events=None):
     engine = SimpleNamespace(perform=perform, report=(events if events is not None else []).append,
                              cancel=threading.Event(), close=lambda: None,
-                             interrupt=lambda: None)
+                             interrupt=lambda: None, lanes={})
     report = announcing(engine.report, proj, order(proj, ["production"]))
     return execute(plan(proj, ["production"]), engine, None, report)
 
@@ -194,7 +194,7 @@ class FakeEngine:
         self.perform, self.rollback, self.env = perform, rollback, {}
         self.events, self.cancel = [], threading.Event()
         self.lanes = {("production", h): SimpleNamespace(
-            previous=None if h in fresh else "v1", noop=False) for h in FIVE}
+            previous=None if h in fresh else "v1", noop=False, failed=None) for h in FIVE}
 
     def report(self, event):
         self.events.append(event)

@@ -98,4 +98,6 @@ def test_the_flow_guards_what_receives_the_ship(tmp_path):
     args = load.argv_values()
     assert "went quiet" in args[2]  # the guard script
     assert args[4:7] == ["/var/lib/otter/production/lock", engine.run_id, "30"]
-    assert args[-1] == "docker load"
+    from otterfile.runtimes.docker import RUNTIME
+    artifact = next(iter(engine.artifacts.values()))  # the load, then the probe (load.sh)
+    assert args[-1] == RUNTIME.receive(artifact).shell_line() and "docker" in args[-1]

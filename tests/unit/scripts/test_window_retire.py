@@ -1,11 +1,13 @@
 """scripts/window/retire.sh, run here with sh on a folder laid out as window/arm.sh leaves
 it: the kept release is stopped and removed under the deploy lock, unless it is live
-(releases.json says so, or the proxy serves its port)."""
+(releases.json says so, or the proxy serves its port); a timer armed for an earlier window
+(window/arm.sh leaves it to fire) does nothing before the deadline the folder names."""
 from __future__ import annotations
 
 import json
 import shlex
 import subprocess
+import time
 
 import pytest
 
@@ -16,7 +18,7 @@ pytestmark = pytest.mark.unit
 KEPT, LIVE = "20240101T000000-cdcdcdcd", "20240102T000000-efefefef"
 
 
-def laid_out(tmp_path, live: str, serves: str = "not"):
+def laid_out(tmp_path, live: str, serves: str = "not", until: int = 1700000000):
     state = tmp_path / "production"
     kept = state / "kept"
     kept.mkdir(parents=True)
@@ -24,7 +26,7 @@ def laid_out(tmp_path, live: str, serves: str = "not"):
                                                     indent=2, sort_keys=True))
     log = tmp_path / "log"
     (kept / "retire.sh").write_text(load("window/retire.sh"))
-    (kept / "release").write_text(f"{KEPT} 1700000000\n")
+    (kept / "release").write_text(f"{KEPT} {until}\n")
     (kept / "serves").write_text(f"echo {serves}\n")
     (kept / "stop").write_text(f"echo stop >> {shlex.quote(str(log))}\n")
     (kept / "remove").write_text(f"echo remove >> {shlex.quote(str(log))}\n")
@@ -71,3 +73,11 @@ def test_a_held_lock_is_waited_for_and_never_taken(tmp_path):
             process.kill()
             process.wait()
     assert log.read_text().split() == ["stop", "remove"]
+
+
+def test_a_timer_before_the_deadline_leaves_the_kept_release_alone(tmp_path):
+    state, log = laid_out(tmp_path, LIVE, until=int(time.time()) + 600)
+    done = retire(state)
+    assert done.returncode == 0, done.stderr
+    assert "a later rollback window is armed" in done.stdout and not log.exists()
+    assert (state / "kept" / "release").exists() and not (state / "lock").exists()

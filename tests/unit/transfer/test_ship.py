@@ -9,6 +9,7 @@ import pytest
 
 from otterfile.artifacts.base import Artifact
 from otterfile.transfer.images import ControllerStore
+from otterfile.transfer.probe import probed
 from otterfile.transfer.ship import ship
 from otterfile.transfer.shipped import ShipResult
 from otterfile.commands import container
@@ -47,11 +48,14 @@ class FakeImages(ControllerStore):
 
 class Target(RecordingExecutor):
     """A recording target that reads the stream it is given (in chunks, reporting
-    progress) and answers the probe `before` until an archive arrived, `after` then."""
+    progress) and answers the probe `before` until an archive arrived, `after` then; its
+    load (container/load.sh) prints the probe's answer last, unless `probes` is False."""
 
-    def __init__(self, before: str = "missing\n", after: str = "present\n", load: int = 0):
+    def __init__(self, before: str = "missing\n", after: str = "present\n", load: int = 0,
+                 probes: bool = True):
         super().__init__()
         self.before, self.after, self.load = before, after, load
+        self.loaded = "Loaded image ID: " + DIGEST + "\n" + (self.after if probes else "")
         self.received = b""
 
     def run(self, command, *, stdin=None, on_progress=None, **kwargs):
@@ -62,7 +66,8 @@ class Target(RecordingExecutor):
                     on_progress(len(self.received))
         self.responses = {lambda c: c.description.startswith("look for"):
                           self.after if self.received else self.before,
-                          lambda c: c.description.endswith(" load"): self.load}
+                          lambda c: c.description.endswith(" load"):
+                          self.load or self.loaded}
         return super().run(command, **kwargs)
 
 
@@ -77,16 +82,24 @@ def test_target_with_the_image_id_is_skipped_in_one_round_trip(answer):
 
 
 @pytest.mark.parametrize("runtime", [docker.RUNTIME, podman.RUNTIME], ids=lambda r: r.name)
-def test_a_missing_image_is_streamed_into_the_engine_then_probed_again(runtime):
+def test_a_missing_image_is_streamed_into_the_engine_and_probed_in_that_trip(runtime):
     target, images, progress = Target(), FakeImages(), []
     result = ship(ARTIFACT, runtime, target, images,
                   on_progress=lambda sent, total: progress.append((sent, total)))
     assert result.shipped and result.bytes == len(ARCHIVE) and target.received == ARCHIVE
     assert images.saved == [DIGEST]  # saved by id: exactly what acquire identified
     probe = container.probe(runtime.name, DIGEST, "app:1")
-    assert [c.argv for c in target.commands] == [probe.argv, (runtime.name, "load"),
-                                                 probe.argv]
+    load = container.load(runtime.name, DIGEST, "app:1")
+    assert [c.argv for c in target.commands] == [probe.argv, load.argv]
+    assert probe.shell_line() in load.argv  # the load's trip runs the probe after it
     assert progress[-1] == (len(ARCHIVE), len(ARCHIVE)) and len(progress) > 1
+
+
+def test_a_load_without_the_probe_s_answer_is_probed_in_a_trip_of_its_own():
+    target = Target(probes=False)
+    assert ship(ARTIFACT, docker.RUNTIME, target, FakeImages()).shipped
+    assert [c.description for c in target.commands] == \
+        ["look for app:1", "docker load", "look for app:1"]
 
 
 def test_progress_without_a_known_size():
@@ -107,14 +120,23 @@ def test_still_missing_after_the_load_is_a_clear_error():
         ship(ARTIFACT, docker.RUNTIME, Target(after="missing\n"), FakeImages())
 
 
-# An engine that logs its argv; `image inspect` of the tag prints $TAG_ID, of the bare id
-# prints $HAVE_ID (docker prints "sha256:...", podman bare hex); empty: no such image.
+# An engine that logs its argv; `image inspect` prints a line per name it finds, in order
+# (the tag: $TAG_ID, the bare id: $HAVE_ID; docker prints "sha256:...", podman bare hex;
+# empty: no such image) and exits 1 when one was not found, as both engines do.
 FAKE_ENGINE = r"""#!/bin/sh
 echo "$*" >> "$LOG"
 case "$*" in
-  "image inspect --format {{.Id}} app:1") [ -n "$TAG_ID" ] || exit 1; echo "$TAG_ID" ;;
-  "image inspect --format {{.Id}} $WANT") [ -n "$HAVE_ID" ] || exit 1; echo "$HAVE_ID" ;;
-  "image inspect "*) exit 1 ;;
+  "image inspect --format {{.Id}} "*)
+    shift 3; status=0
+    for name in "$@"; do
+      case $name in
+        app:1) found=$TAG_ID ;;
+        "$WANT") found=$HAVE_ID ;;
+        *) found="" ;;
+      esac
+      if [ -n "$found" ]; then echo "$found"; else status=1; fi
+    done
+    exit "$status" ;;
 esac
 """
 
@@ -135,9 +157,12 @@ def test_probe_script_checks_id_and_tags_it(tmp_path, engine, shown):
                              capture_output=True, text=True, check=True).stdout.strip()
         return out, log.read_text()
 
-    out, log = probe(shown, "")
+    out, log = probe(shown, shown)
     assert out == "present" and "tag " not in log
+    assert log.count("image inspect") == 1  # the id and the tag in one inspect
     out, log = probe("sha256:other", shown)
+    assert out == "tagged" and f"tag {bare} app:1" in log.splitlines()
+    out, log = probe("", shown)  # the id without the tag
     assert out == "tagged" and f"tag {bare} app:1" in log.splitlines()
     assert probe("", "")[0] == "missing"
     assert probe("sha256:other", "")[0] == "missing"  # the tag names another image
@@ -151,6 +176,21 @@ def test_probe_of_an_untagged_image_looks_for_the_id_only(tmp_path):
     out = subprocess.run(container.probe("docker", DIGEST, None).argv_values(), env=env,
                          capture_output=True, text=True, check=True).stdout.strip()
     assert out == "present" and "tag " not in (tmp_path / "log").read_text()
+
+
+@pytest.mark.parametrize("load_exit, last", [(0, "present"), (1, None)])
+def test_the_load_script_probes_after_a_load_that_worked(tmp_path, load_exit, last):
+    """container/load.sh: the engine's load, then the probe's answer as the last line; a
+    failed load exits with its own status and probes nothing."""
+    executable(tmp_path / "docker", FAKE_ENGINE.replace(
+        'case "$*" in', f'case "$*" in\n  load) cat >/dev/null; exit {load_exit} ;;'))
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "LOG": str(tmp_path / "log"), "TAG_ID": DIGEST,
+           "HAVE_ID": DIGEST, "WANT": container.bare_id(DIGEST)}
+    done = subprocess.run(container.load("docker", DIGEST, "app:1").argv_values(), env=env,
+                          input="archive", capture_output=True, text=True)
+    assert done.returncode == load_exit
+    assert probed(done.stdout) is (True if last else None)
+    assert ("image inspect" in (tmp_path / "log").read_text()) is bool(last)
 
 
 def test_target_without_docker_is_a_clear_error():
