@@ -144,8 +144,7 @@ def _runtime_for_rollback(lane: Lane, task: Task, release: Release) -> Runtime |
 
 
 def unlock(engine: Engine, lane: Lane, task: Task) -> None:
-    """Append the deploy log record and release the lock, in one round trip (runs after
-    failures too; the lock is released whatever the append did)."""
+    """The deploy log record and the lock's release in one round trip (after failures too)."""
     from otterfile.command import sequence
     from otterfile.commands import state as states
     if lane.back is not None and lane.back.unlocked:  # in the switch's round trip (instant.py)
