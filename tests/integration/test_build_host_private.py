@@ -195,9 +195,14 @@ def curl(target, url: str) -> str:
 
 
 def listeners(target, port: int) -> list[str]:
-    """The local addresses listening on TCP `port` on the target."""
-    said = run_on(target, f"ss -ltnH 'sport = :{port}'").stdout
-    return [line.split()[3].rsplit(":", 1)[0].strip("[]") for line in said.splitlines()]
+    """The local addresses otter's file server listens on at TCP `port` on the target. Another
+    process may hold the same port on another address (the kernel hands out a port bound to one
+    address again for another); CI saw 127.0.0.1 taken so, so listeners are told by process."""
+    said = run_on(target, (
+        f"ss -ltnpH 'sport = :{port}' | while read -r _ _ _ local _ users; do "
+        "pid=${users#*pid=}; pid=${pid%%,*}; "
+        "grep -qs otter-serving /proc/$pid/cmdline && echo \"$local\"; done")).stdout
+    return [line.rsplit(":", 1)[0].strip("[]") for line in said.split()]
 
 
 def served_url(process: subprocess.Popen) -> str:
