@@ -10,7 +10,7 @@ from otterfile import step
 
 def migration(command: str | None = None, *, expand: str | None = None,
               contract: str | None = None, name: str = "migrate", before: str = "switch",
-              on: str = "once") -> Any:
+              on: str = "once", rollback: bool = True) -> Any:
     """A step running `command` once (on the first target) after the new release is healthy
     and before it takes traffic; a failure keeps the old release live. Placeholders such as
     `{container}` are filled in: `migration("docker exec {container} ./manage migrate")`.
@@ -20,19 +20,26 @@ def migration(command: str | None = None, *, expand: str | None = None,
     above: once, before the switch, in the new release) and NAME-contract: once, only after
     every target of the run has retired the old release (never after a failure, a stopped
     canary or a run narrowed by --targets), recorded on every target, so that `otter
-    rollback` to a release older than the contracted one is refused without --force."""
+    rollback` to a release older than the contracted one is refused without --force.
+
+    A rollback starts an earlier release, and the step (or NAME-expand) runs in it as in a
+    deploy; `rollback=False` skips it there (an `upgrade head` in old code would fail the
+    rollback), saying so in the run's output."""
+    if not isinstance(rollback, bool):
+        raise TypeError(f"migration(rollback=...): expected True or False, got {rollback!r}")
     if command is not None:
         if expand is not None or contract is not None:
             raise TypeError("migration: give a command, or expand= and contract=, not both")
-        return _command_step(name, _command("command", command), before=before, on=on)
+        return _command_step(name, _command("command", command), rollback, before=before,
+                             on=on)
     if expand is None and contract is None:
         raise TypeError("migration: give a command, or expand= and/or contract=")
     steps = []
     if expand is not None:
-        steps.append(_command_step(f"{name}-expand", _command("expand", expand),
+        steps.append(_command_step(f"{name}-expand", _command("expand", expand), rollback,
                                    before=before, on=on))
     if contract is not None:
-        steps.append(_command_step(f"{name}-contract", _command("contract", contract),
+        steps.append(_command_step(f"{name}-contract", _command("contract", contract), True,
                                    after="deploy", on=on, contract=True))
     return tuple(steps)
 
@@ -43,9 +50,13 @@ def _command(field: str, value: Any) -> str:
     return value
 
 
-def _command_step(name: str, command: str, **options: Any) -> Callable:
-    """A step named `name` running `command` with ctx.run (placeholders filled in)."""
+def _command_step(name: str, command: str, in_rollback: bool, **options: Any) -> Callable:
+    """A step named `name` running `command` with ctx.run (placeholders filled in); in a
+    rollback only if `in_rollback`."""
     def run(ctx):
+        if ctx.rollback and not in_rollback:
+            ctx.log(f"{name}: skipped in a rollback (rollback=False)")
+            return
         ctx.run(command)
     run.__doc__ = f"run {command!r}"
     return step(name, **options)(run)

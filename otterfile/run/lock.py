@@ -20,9 +20,6 @@ from otterfile.run.lock_holder import (LockHeld, LockInfo, controller_identity, 
 from otterfile.run.state import DEFAULT_BASE
 
 RETIRE_POLL = 0.25  # seconds between looks while a background retire holds the lock
-# a lock folder without its info: released (or being taken) between acquire.sh's mkdir and its
-# read of the holder; looked at again this many times, this far apart, before it counts
-BLANK_TRIES, BLANK_PAUSE = 5, 0.1
 
 
 def split_locked(result: Result, take: Command, then: Command) -> tuple[Result, Result | None]:
@@ -103,7 +100,7 @@ class DeployLock:
                                    run_id=self.run_id, stale_seconds=self.stale_seconds,
                                    base=self.base)
         both = commands.acquire_then(command, then, unless) if then is not None else None
-        started, told, blank = self._clock(), False, 0
+        started, told = self._clock(), False
         while True:
             if both is None or then is None:
                 taken, after = self._run(command), None
@@ -122,10 +119,6 @@ class DeployLock:
             held = LockInfo.from_fields(fields)
             if held.run == self.run_id:  # this very run holds it: never a conflict
                 return None, None
-            if not held.run and blank < BLANK_TRIES:  # it went (or came) between the script's
-                blank += 1                            # two looks: look again, not a holder
-                self._sleep(BLANK_PAUSE)
-                continue
             if holder_is_dead(held):  # killed on this machine: no need to wait 30 s
                 self._run(commands.release(self.deployment, held.run, base=self.base))
                 self.took_over = held

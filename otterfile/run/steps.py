@@ -39,6 +39,7 @@ class StepContext:
         self._engine, self._task = engine, task
         self.deployment = task.deployment
         self.host = task.host or "controller"
+        self.rollback = engine.rollback  # `otter rollback`: the release is an earlier one
         release, previous = (lane.release, lane.previous) if lane else (None, None)
         if engine.only:  # `--only`: the step acts on the live release
             release, previous = previous, None

@@ -32,15 +32,18 @@ def production():
                           # what the new release serves: it runs there, before it takes traffic
                           expand="echo expand {{release}} $(docker exec {{container}} "
                                  "/bin/busybox cat /www/index.html) >> {log}",
-                          contract="echo contract {{release}} >> {log}")])
+                          contract="echo contract {{release}} >> {log}",
+                          rollback={rollback})])
 '''
 STEPS = ("production/step:migrate-expand", "production/step:migrate-contract")
 
 
-def setup(tmp_path, targets) -> None:
+def setup(tmp_path, targets, rollback: bool = True) -> None:
     hosts = [(t.host.address, t.host.identity_file, t.host.known_hosts) for t in targets]
     (tmp_path / "Otterfile.py").write_text(OTTERFILE.format(
-        hosts=hosts, app_tag=APP_TAG, flag=FLAG, domain=DOMAIN, log=LOG))
+        hosts=hosts, app_tag=APP_TAG, flag=FLAG, domain=DOMAIN, log=LOG, rollback=rollback))
+    if not rollback:
+        return
     for target in targets:
         healthy(target, True)
         on(target, "rm", "-f", LOG)
@@ -140,6 +143,14 @@ def test_a_rollback_past_a_contracted_release_is_refused_unless_forced(tmp_path,
         # the contract
         assert logged(targets)[0][2:] == [f"expand {new} v2", f"contract {new}",
                                           f"expand {live(targets[0])} v1"]
+
+        # migration(rollback=False): the rollback (back to v2) skips the expand, and says so
+        setup(tmp_path, targets, rollback=False)
+        again = otter(tmp_path, "rollback", "production")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "migrate-expand: skipped in a rollback (rollback=False)" in again.stdout
+        assert [served(t) for t in targets] == ["200 v2"] * 3
+        assert len(logged(targets)[0]) == 5  # no new expand line
     finally:
         for target in targets:
             on(target, "rm", "-rf", FLAG, LOG)

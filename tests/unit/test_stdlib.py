@@ -84,6 +84,35 @@ def test_a_two_phase_migration_is_an_expand_and_a_contract_step():
         stdlib.migration(expand="  ", contract="./c")
 
 
+class StepCtx:
+    """What a recipe's step reads of ctx: whether it is a rollback; what it ran and said."""
+
+    def __init__(self, rollback: bool) -> None:
+        self.rollback, self.ran, self.said = rollback, [], []
+
+    def run(self, command):
+        self.ran.append(command)
+
+    def log(self, message):
+        self.said.append(message)
+
+
+@pytest.mark.parametrize("rollback", [True, False])
+def test_a_migration_runs_in_a_rollback_unless_rollback_false(rollback):
+    deploy, back = StepCtx(rollback=False), StepCtx(rollback=True)
+    step, = [stdlib.migration("./m {container}", rollback=rollback)]
+    step(deploy), step(back)
+    assert deploy.ran == ["./m {container}"]
+    assert back.ran == (["./m {container}"] if rollback else [])
+    assert back.said == ([] if rollback else ["migrate: skipped in a rollback (rollback=False)"])
+    expand, contract = stdlib.migration(expand="./e", contract="./c", rollback=rollback)
+    expand(back)
+    assert back.ran[-1:] == (["./e"] if rollback else back.ran[-1:]) and "./e" not in \
+        (back.ran if not rollback else [])
+    with pytest.raises(TypeError, match=r"migration\(rollback=...\): expected True or False"):
+        stdlib.migration("./m", rollback="no")
+
+
 RECIPE_FILE = '''
 from otterfile import *
 from otterfile.stdlib import docker_app, migration, redis

@@ -1,6 +1,7 @@
 # Take a deployment's lock, or take over one whose heartbeat is older than LIMIT seconds,
 # after common.sh (its functions). Exit 0 `status=acquired` (+ `took_over=...`), exit 3
-# `status=held` with the holder.
+# `status=held` with the holder. A lock folder seen without its holder is looked at again
+# (5 times, 0.1 s apart) before it counts as held.
 # shellcheck disable=SC2154  # old_run, old_holder, old_since and age are set by describe
 d=$1        # the deployment's state folder
 holder=$2   # who takes it (user@host)
@@ -17,6 +18,10 @@ take() {
 }
 take && exit 0
 describe
+tries=0  # a folder without its holder was released or is being taken between the two looks
+while [ -z "$old_run" ] && [ "$tries" -lt 5 ]; do
+  sleep 0.1; tries=$((tries + 1)); take && exit 0; describe
+done
 if [ "$age" -gt "$limit" ]; then
   # take over one at a time (flock ends with its holder); look again once inside
   exec 9>"$d/.lock-takeover"; command -v flock >/dev/null 2>&1 && flock -w 10 9

@@ -160,7 +160,7 @@ def test_only_an_unknown_step_names_the_known_ones(tmp_path):
 class FakeEngine:
     def __init__(self):
         self.recorder, self.artifacts, self.events = RecordingExecutor(), {}, []
-        self.only, self.env = False, {}
+        self.only, self.env, self.rollback = False, {}, False
 
     def executor(self, host):
         return self.recorder
