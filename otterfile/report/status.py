@@ -135,7 +135,7 @@ def render_status(pairs: Sequence[tuple[DeploymentDef, Host]],
         rows.append([host.name, dep.name, live.id if live else "none",
                      (live.commit or "")[:10] if live else "", _kinds(live),
                      ("running" if status.runs(live) else "stopped") if live else "",
-                     status.health, ", ".join(previous[:3]) or "-"])
+                     status.health, _newest(previous)])
         notes += [status.note] if status.note else []
         notes += [status.retiring.said(host.name, dep.name)] if status.retiring else []
         timed += schedules.rows(dep, host, status.schedules) if status.schedules else []
@@ -167,6 +167,14 @@ def render_status(pairs: Sequence[tuple[DeploymentDef, Host]],
         text += "\n\n" + table(["host", "when", "who", "digest", "commit", "result",
                                 "seconds"], logs)
     return text
+
+
+def _newest(previous: list[str]) -> str:
+    """The previous column: the newest previous release and how many are older (all of them
+    are in --json); the table stays readable on an ordinary terminal."""
+    if not previous:
+        return "-"
+    return previous[0] + (f" (+{len(previous) - 1} older)" if len(previous) > 1 else "")
 
 
 def _kinds(release: Release | None) -> str:

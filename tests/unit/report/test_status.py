@@ -64,6 +64,20 @@ def test_a_target_that_reads_the_port_file_adds_no_line(tmp_path):
     assert len(shown.splitlines()) == 3 and status_record(status)["switch"] == "file"
 
 
+
+def test_the_previous_column_shows_the_newest_and_counts_the_older(tmp_path):
+    (tmp_path / "Otterfile.py").write_text(OTTERFILE)
+    dep = evaluate(load(tmp_path / "Otterfile.py")).deployments["production"]
+    older = [dict(RELEASE, id=f"2023010{i}T000000-abcdef0{i}", status="previous",
+                  instance=f"otter-production-2023010{i}T000000-abcdef0{i}") for i in (1, 2, 3)]
+    state = json.dumps({"releases": [*older, RELEASE], "live": RELEASE["id"]})
+    executor = RecordingExecutor(LocalHost("web1"), {lambda c: c.description.startswith(
+        "read state"): f"\n--- otter:key\n{state}\n--- otter:instances\n\n--- otter:log\n"})
+    status = read_status(dep, executor)
+    row = render_status([(dep, SimpleNamespace(name="web1"))], [status]).splitlines()[2]
+    assert row.endswith("  20230103T000000-abcdef03 (+2 older)")
+    assert status_record(status)["previous"] == [r["id"] for r in reversed(older)]  # all
+
 # --- status and the deploy log -------------------------------------------------------------
 
 GOOD = json.dumps({"when": "2024-01-02T03:04:05+00:00", "who": "ann", "digest": OLD,
