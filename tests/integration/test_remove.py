@@ -1,15 +1,17 @@
 """`otter remove` on real test hosts: one of two deployments sharing the hosts (and the
 proxy) is removed while the other is redeployed and under load; the other never fails a
-request, and nothing of the removed one is left (containers, images, state, proxy site)."""
+request, the removed one answers the slow requests it had in flight (the remove drains it),
+and nothing of the removed one is left (containers, images, state, proxy site)."""
 from __future__ import annotations
 
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.integration.deploy import on, otter, start_otter, write_app
-from tests.integration.load import Load, Site, request
+from tests.integration.load import SLOW_PATH, Load, Site, request
 from tests.integration.test_zero_downtime import OTHER, OTHER_TAG, WEB, WEB_TAG, write_project
 
 SITE_FILES = {"caddy": "/etc/caddy/otter.d/web.caddy",
@@ -64,7 +66,11 @@ def test_remove_one_deployment_while_the_other_serves(tmp_path, clean_targets, p
         load.wait_for(10)  # the load runs before anything changes
         changing = time.monotonic()
         redeploy = start_otter(project, "run", "other")
-        removed = otter(project, "remove", "web", "--yes")
+        with ThreadPoolExecutor(len(two)) as pool:  # a slow request to web in flight on each
+            slow = [pool.submit(request, t.http_port, WEB, SLOW_PATH) for t in two]
+            time.sleep(0.5)  # sent and being answered (it takes about 2 s)
+            removed = otter(project, "remove", "web", "--yes")
+            answers = [s.result() for s in slow]
         redeployed = redeploy.communicate(timeout=240)
         changed = time.monotonic()
         load.wait_for(10)  # and after everything changed
@@ -74,6 +80,8 @@ def test_remove_one_deployment_while_the_other_serves(tmp_path, clean_targets, p
           f"{len(report.failed)}; {report.summary()}\n{removed.stdout}")
     assert removed.returncode == 0, removed.stdout + removed.stderr
     assert removed.stdout.count("removed") >= 2, removed.stdout
+    # the remove drained web: the requests in flight were answered before its release stopped
+    assert [a[0] for a in answers] == [200] * len(two), answers
     assert report.failed == [] and report.bodies() == {"other v1", "other v2"}
     fast = report.of(OTHER, slow=False)
     assert fast[0].started < changing and fast[-1].started > changed  # covered it all
