@@ -71,17 +71,18 @@ def round_trips(debug: str, hosts: list[str]) -> dict[str, int]:
     for index, line in enumerate(lines):
         line = _event(line)[1]
         host, mark, _ = line.partition(" $ ")
-        if mark and host in counts and not _heartbeat(lines[index:index + 3]):
+        if mark and host in counts and not _heartbeat(lines[index:index + 6]):
             counts[host] += 1
     return counts
 
 
-HEARTBEAT = "heartbeat if the run still holds it"  # scripts/lock/heartbeat.sh's first line
+HEARTBEAT = 'echo "status=lost"'  # scripts/lock/heartbeat.sh's, in its first lines
 
 
 def _heartbeat(first: list[str]) -> bool:
-    """Whether the command starting at first[0] is the lock's heartbeat (its script's first
-    line; the lock script's own functions also name heartbeat.tmp, so that cannot tell)."""
+    """Whether the command starting at first[0] is the lock's heartbeat (a line of its
+    script's first few; the lock script's own functions also name heartbeat.tmp, so that
+    cannot tell)."""
     for number, line in enumerate(first):
         if number and (" $ " in line or line.startswith('{"v": ')):
             return False

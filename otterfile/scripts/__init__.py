@@ -7,10 +7,13 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from otterfile.scripts.compact import compact
+
 FOLDER = Path(__file__).parent
 
 
 @lru_cache(maxsize=None)
 def load(name: str) -> str:
-    """The text of script `name`: a path under this folder (`systemd/start.sh`)."""
-    return (FOLDER / name).read_text()
+    """The text of script `name` as it is sent: a path under this folder
+    (`systemd/start.sh`), its comment lines left out (compact.py)."""
+    return compact((FOLDER / name).read_text(), name)

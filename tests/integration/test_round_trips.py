@@ -56,7 +56,7 @@ def heartbeat(lines: list[str], index: int) -> bool:
     for line in lines[index + 1:index + 12]:
         if " $ " in line or line.startswith('{"v": '):
             return False
-        if "heartbeat.tmp" in line:
+        if 'echo "status=lost"' in line:  # lock/heartbeat.sh
             return True
     return False
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from otterfile.scripts import load
+from otterfile.scripts import FOLDER
 
 pytestmark = pytest.mark.unit
 
@@ -21,7 +21,7 @@ SCRIPTS = {"caddy-switch.sh": ["upstream.sh"], "nginx-switch.sh": ["upstream.sh"
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_script_is_shellcheck_clean(name, tmp_path):
     whole = tmp_path / name
-    whole.write_text("".join(load(n) for n in SCRIPTS[name] + [name]))
+    whole.write_text("".join((FOLDER / n).read_text() for n in SCRIPTS[name] + [name]))
     done = subprocess.run(["shellcheck", "-s", "sh", str(whole)], capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stdout

@@ -80,7 +80,7 @@ def test_two_round_trips_switch_keep_log_and_unlock(tmp_path, back):
     assert state["live"] == A and [r["id"] for r in state["releases"]] == [A, B]
     assert "deploy.log" in args["logged"] and "\"result\": \"ok\"" in args["logged"]
     assert "failed at retire" in args["failed"]
-    assert "Remove the lock if the run holds it" in args["unlock"]
+    assert 'echo "status=released"' in args["unlock"]  # lock/release.sh
     lane = engine.lanes[("production", "web1")]
     assert lane.state.live == A and lane.lock is not None and not lane.lock.held
 

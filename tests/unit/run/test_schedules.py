@@ -16,6 +16,7 @@ from otterfile.run.state import Release
 from tests.unit.run.test_flow import DIGEST, Images, answers
 
 pytestmark = pytest.mark.unit
+INSTALL = "d=$1 locks=$2 dep=$3 prune=$4"  # schedule/install.sh's first line (drop.sh: no prune)
 
 OTTERFILE = '''
 from otterfile import *
@@ -109,7 +110,7 @@ def test_a_deploy_times_on_one_the_first_target_and_all_every_target(tmp_path):
     # the services move to the new release in retire's round trip, before the old stops
     retire = next(c for c in made["web1"].commands if c.description.startswith("retire"))
     text = " ".join(retire.argv_values())
-    assert "schedule units" in text and "R1" in text and " keep" in text
+    assert INSTALL in text and "R1" in text and " keep" in text
 
 
 def test_the_first_target_down_moves_the_timer_to_the_next(tmp_path):
@@ -153,7 +154,7 @@ def _plain(tmp_path):
 def test_remove_takes_the_schedule_units_away_first(tmp_path):
     dep = project(tmp_path).deployments["production"]
     removal = remove.removal(dep, remove.Found(sites=("caddy",)))
-    assert "schedule units" in " ".join(removal.argv_values())
+    assert "d=$1 locks=$2 dep=$3" in " ".join(removal.argv_values())  # install.sh or drop.sh
     args = schedules.remove("production").argv_values()
     assert args[-4:] == ["/etc/systemd/system", "/var/lib/otter/production/schedules",
                          "production", "1"]
@@ -220,4 +221,4 @@ def test_a_redeploy_removes_undeclared_units_in_retires_round_trip(tmp_path):
     text = " ".join(retire.argv_values())
     dropped = "/var/lib/otter/production/schedules production backup "
     assert dropped in text and dropped + "clean" not in text
-    assert text.index("Remove the units of the named") < text.index("place their timers")
+    assert text.index("d=$1 locks=$2 dep=$3; shift 3") < text.index(INSTALL)  # drop, install
