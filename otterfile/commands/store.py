@@ -28,6 +28,7 @@ if [ -f "$1/$2" ]; then echo present; else echo missing; fi
 """
 
 RECEIVE_SCRIPT = scripts.load("store/receive.sh")  # stdin: the file
+STORED = "otter: stored"  # then.sh: the receive's part ended well, the next command runs
 
 # $1 store folder, then the hex digests to remove.
 PRUNE_SCRIPT = r"""
@@ -100,6 +101,20 @@ def receive(digest: str, store: str = STORE,
     extra = [unpack[0], *map(str, unpack[1:])] if unpack else []
     return script(RECEIVE_SCRIPT, args=[store, hex_of(digest), *extra], ok_codes=(0,),
                   description=f"store {hex_of(digest)[:12]}")
+
+
+def receive_then(receive: Command, then: Command) -> tuple[Command, bytes]:
+    """`receive` (reading the file on stdin) and, only once the file is stored and its
+    digest checked, `then`, in one round trip (scripts/store/then.sh); with the bytes to
+    send before the file: `then`'s own input (an env file). A line STORED on stdout and
+    stderr parts the two commands' output."""
+    if receive.secret_env() or then.secret_env():
+        raise ValueError("receive_then: a command with secret env values reads them on stdin")
+    first = then.stdin_bytes() or b""
+    command = script(scripts.load("store/then.sh"),
+                     args=[str(len(first)), receive.shell_line(), then.shell_line()],
+                     description=f"{receive.description}, then {then.description}")
+    return command, first
 
 
 def prune(digests: list[str], store: str = STORE) -> Command:

@@ -14,7 +14,7 @@ from otterfile.run import kinds, retire_later, schedules, space, target, window
 from otterfile.run.fingerprint import config_of
 from otterfile.run.health import listen_wait, wait_healthy, wait_running
 from otterfile.run.relaying import relayed
-from otterfile.run.results import checked
+from otterfile.run.results import checked, failed
 from otterfile.run.state import (Release, add_release, mark_retired, prune_candidates,
                                  trim_history)
 from otterfile.run.state_file import format_state
@@ -22,6 +22,7 @@ from otterfile.transfer.ship import ship as ship_artifact
 
 if TYPE_CHECKING:
     from otterfile.artifacts.base import Artifact
+    from otterfile.load.project import DeploymentDef
     from otterfile.executors.base import Result
     from otterfile.plan.graph import Task
     from otterfile.run.engine import Engine
@@ -38,6 +39,7 @@ def ship(engine: Engine, lane: Lane, task: Task) -> None:
     if lane.deployment.relay and not engine.planned and \
             relayed(engine, lane, task, artifact, executor, present):
         return
+    then = _start_with_ship(engine, lane, artifact, present)
     done = ship_artifact(artifact, lane.runtime, executor,
                          engine.images_of(lane),
                          on_progress=lambda sent, total:
@@ -45,7 +47,12 @@ def ship(engine: Engine, lane: Lane, task: Task) -> None:
                          have=lane.layers, present=present,
                          guard=lambda receive: locks.guarded(
                              receive, lane.deployment.name, engine.run_id,
-                             stale_seconds=lane.lock.stale_seconds) if lane.lock else receive)
+                             stale_seconds=lane.lock.stale_seconds) if lane.lock else receive,
+                         then=then[2] if then else None)
+    if then is not None and done.then is not None:  # the start ran: its stage says so
+        lane.started_early = (then[0], then[1], done.then)
+        if done.then.ok:  # recorded at once: whatever fails from here takes it back
+            _record_started(lane, artifact, then[0], done.then.stdout, then[1])
     if done.artifact is not None:  # pinned on the way (a registry tag's digest)
         lane.artifact = done.artifact
     if done.refused:
@@ -63,8 +70,46 @@ def _present(lane: Lane, artifact: Artifact) -> bool | None:
     return lane.probed[1]
 
 
+def _start_with_ship(engine: Engine, lane: Lane, artifact: Artifact,
+                     present: bool | None) -> tuple[str, str | None, Command] | None:
+    """(release id, config, the start's command) when the start can run in the ship's round
+    trip, right after the receive has stored the file and checked its digest (a first
+    deploy of a file, or a new one): the state read said the target lacks the file, nothing
+    runs between the ship and the start (a step, a recreate's stop), the start reads no
+    secret env. None: the start stage starts it in a trip of its own."""
+    dep, rt = lane.deployment, lane.runtime
+    if (present is not False or engine.planned or engine.only or engine.rollback
+            or lane.reused or dep.relay or dep.recreate or artifact.form != "file"
+            or artifact.path is None or _step_between(dep)):
+        return None
+    config = config_of(engine, lane, artifact.digest, lane.key)
+    if target.unchanged(dep, lane.previous, config, lane.running, runtime=rt.name,
+                        rollback=engine.rollback, old_sites=lane.old_sites):
+        return None
+    release_id = engine.release_id(artifact.digest)
+    command = rt.start(dep.runtime.value, start_spec(engine, lane, artifact, release_id))
+    return None if command.secret_env() else (release_id, config, command)
+
+
+def _step_between(dep: DeploymentDef) -> bool:
+    """Whether a step runs between the ship and the start (after="ship", before="start",
+    or anchored to a step anchored to either)."""
+    steps = {step.name: step for step in dep.steps}
+    for step in dep.steps:
+        kind, anchor, chained = *step.anchor, False
+        for _ in steps:  # up the chain of steps to a stage
+            if anchor not in steps:
+                break
+            kind, anchor, chained = *steps[anchor].anchor, True
+        if (kind, anchor) in (("after", "ship"), ("before", "start")) or \
+                (chained and anchor in ("ship", "start")) or anchor in steps:
+            return True
+    return False
+
+
 def start(engine: Engine, lane: Lane, task: Task) -> None:
-    """Start the new release beside the live one, on a free port of 127.0.0.1."""
+    """Start the new release beside the live one, on a free port of 127.0.0.1 (or take what
+    the start in the ship's round trip did)."""
     if lane.reused:  # a rollback to the release kept for the window: it runs already
         assert lane.release is not None  # chosen at lock time
         engine.emit(task, "info", f"nothing started: {lane.release.instance} (kept) runs on "
@@ -72,6 +117,12 @@ def start(engine: Engine, lane: Lane, task: Task) -> None:
         return
     dep, rt, executor = lane.deployment, lane.runtime, engine.executor(task.host)
     artifact = engine.artifact_of(lane)
+    if lane.started_early is not None:
+        failed(lane.started_early[2], executor.host.name, "starting the release")
+        assert lane.release is not None  # the ship recorded it
+        engine.emit(task, "info", f"{lane.release.instance} on 127.0.0.1:"
+                    f"{lane.release.port} (started in the ship's round trip)")
+        return
     config = config_of(engine, lane, artifact.digest, lane.key)
     live = lane.previous
     if target.unchanged(dep, live, config, lane.running, runtime=rt.name,
@@ -86,11 +137,8 @@ def start(engine: Engine, lane: Lane, task: Task) -> None:
     release_id = engine.release_id(artifact.digest)
     spec = start_spec(engine, lane, artifact, release_id)
     started = checked(executor, rt.start(dep.runtime.value, spec), "starting the release")
-    lane.release = _started(lane, artifact, release_id, rt.parse_started(started.stdout), config)
-    # written on the target in the switch's round trip, before the reload: a run killed
-    # before that leaves an instance no state names, which the next run's recover removes
-    lane.state = add_release(lane.state, lane.release)
-    engine.emit(task, "info", f"{lane.release.instance} on 127.0.0.1:{lane.release.port}")
+    release = _record_started(lane, artifact, release_id, started.stdout, config)
+    engine.emit(task, "info", f"{release.instance} on 127.0.0.1:{release.port}")
 
 
 def start_spec(engine: Engine, lane: Lane, artifact: Artifact, release_id: str) -> StartSpec:
@@ -116,6 +164,18 @@ def _stop_for_recreate(engine: Engine, lane: Lane, task: Task, live: Release) ->
             old.stop(live.instance, drain_seconds=0, stop_seconds=lane.deployment.stop_seconds),
             "stopping the old release")
     engine.emit(task, "info", f"stopped {live.instance}")
+
+
+def _record_started(lane: Lane, artifact: Artifact, release_id: str, stdout: str,
+                    config: str | None) -> Release:
+    """The started release in lane.release and lane.state (status "starting"), from what
+    the start printed."""
+    lane.release = release = _started(lane, artifact, release_id,
+                                      lane.runtime.parse_started(stdout), config)
+    # written on the target in the switch's round trip, before the reload: a run killed
+    # before that leaves an instance no state names, which the next run's recover removes
+    lane.state = add_release(lane.state, release)
+    return release
 
 
 def _started(lane: Lane, artifact: Artifact, release_id: str, port: int | str,
