@@ -48,9 +48,15 @@ def ship(engine: Engine, lane: Lane, task: Task) -> None:
                          guard=lambda receive: locks.guarded(
                              receive, lane.deployment.name, engine.run_id,
                              stale_seconds=lane.lock.stale_seconds) if lane.lock else receive,
-                         then=then[2] if then else None)
+                         then=then[2] if then else None, beside=then[3] if then else None)
     if then is not None and done.then is not None:  # the start ran: its stage says so
         lane.started_early = (then[0], then[1], done.then)
+        lane.site_early = done.beside
+        if done.beside is not None:  # a failure leaves it to the switch, as without it
+            said = done.beside.stdout.strip().replace("\n", "; ")
+            engine.emit(task, "info", said if done.beside.ok else "installing the site "
+                        f"beside the start failed (exit {done.beside.exited}: {said}): the "
+                        "switch installs it")
         if done.then.ok:  # recorded at once: whatever fails from here takes it back
             _record_started(lane, artifact, then[0], done.then.stdout, then[1])
     if done.artifact is not None:  # pinned on the way (a registry tag's digest)
@@ -71,8 +77,10 @@ def _present(lane: Lane, artifact: Artifact) -> bool | None:
 
 
 def _start_with_ship(engine: Engine, lane: Lane, artifact: Artifact,
-                     present: bool | None) -> tuple[str, str | None, Command] | None:
-    """(release id, config, the start's command) when the start can run in the ship's round
+                     present: bool | None
+                     ) -> tuple[str, str | None, Command, Command | None] | None:
+    """(release id, config, the start's command, the proxy's site installed beside it: a
+    first deploy's, see `_site_early`) when the start can run in the ship's round
     trip, right after the receive has stored the file and checked its digest (a first
     deploy of a file, or a new one): the state read said the target lacks the file, nothing
     runs between the ship and the start (a step, a recreate's stop), the start reads no
@@ -88,7 +96,26 @@ def _start_with_ship(engine: Engine, lane: Lane, artifact: Artifact,
         return None
     release_id = engine.release_id(artifact.digest)
     command = rt.start(dep.runtime.value, start_spec(engine, lane, artifact, release_id))
-    return None if command.secret_env() else (release_id, config, command)
+    if command.secret_env():
+        return None
+    return release_id, config, command, _site_early(engine, lane)
+
+
+def _site_early(engine: Engine, lane: Lane) -> Command | None:
+    """A first deploy's site, installed beside the start (the proxy reloaded while the
+    release boots) with no port file: it answers 502 until the switch names the port, and
+    that switch needs no reload. Only where nothing of the deployment was live or served
+    (no release, no other proxy's site), the site the same whatever the port (read per
+    request); the abort takes it away again."""
+    from otterfile.run.switching import site_for, site_of
+    dep = lane.deployment
+    if (not dep.proxied or dep.fleet or lane.previous is not None or lane.state.live
+            or lane.old_sites or not lane.switching.per_request):
+        return None
+    text = site_of(lane, 1)
+    if text != site_of(lane, 2):
+        return None
+    return lane.proxy.install_early(dep.proxy, site_for(lane, 1), text)
 
 
 def _step_between(dep: DeploymentDef) -> bool:

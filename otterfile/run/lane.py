@@ -75,6 +75,8 @@ class Lane:
     # the start run in the ship's round trip (flow._start_with_ship): (release id, config,
     # what it did), for the start stage to take
     started_early: tuple[str, str | None, Result] | None = None
+    # the proxy's site a first deploy installed beside that start (flow._site_early)
+    site_early: Result | None = None
 
     @property
     def runtime(self) -> Runtime:

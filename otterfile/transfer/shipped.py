@@ -36,6 +36,7 @@ class ShipResult:
     refused: str | None = None  # why the target's engine refused the partial archive
     # what the command run after the receive in its round trip did (ship_file's `then`)
     then: Result | None = None
+    beside: Result | None = None  # and what ran beside it
 
     @property
     def said(self) -> str:

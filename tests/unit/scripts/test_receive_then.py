@@ -17,7 +17,7 @@ from otterfile.executors.base import Result
 from otterfile.executors.local import LocalExecutor
 from otterfile.load.project import StepDef
 from otterfile.run.flow import _step_between
-from otterfile.transfer.ship_file import _parted, _Prefixed
+from otterfile.transfer.ship_file import _beside, _parted, _Prefixed
 
 pytestmark = pytest.mark.unit
 
@@ -108,3 +108,30 @@ def test_a_step_between_the_ship_and_the_start(steps, between):
     dep = Dep()
     dep.steps = list(steps)
     assert _step_between(dep) is between
+
+
+def test_a_command_beside_runs_with_the_next_and_says_after_it(tmp_path):
+    data = b"archive"
+    receive = store.receive(hashlib.sha256(data).hexdigest(), str(tmp_path / "store"))
+    then = script('cat > "$1"; echo port=7; echo unit=u', args=[str(tmp_path / "env")],
+                  stdin=ENV, description="start")
+    beside = script('cat > "$1"; echo installed', args=[str(tmp_path / "site")],
+                    stdin="site text\n", description="site")
+    both, sent = store.receive_then(receive, then, beside)
+    stored, after = _parted(LocalExecutor().run(both, stdin=_Prefixed(sent, io.BytesIO(data))),
+                            receive, then)
+    assert stored.ok and after is not None
+    after, aside = _beside(after, beside)
+    assert after.ok and after.stdout == "port=7\nunit=u\n", after
+    assert aside is not None and aside.ok and aside.stdout == "installed\n"
+    assert (tmp_path / "site").read_text() == "site text\n"
+    assert (tmp_path / "env").read_text() == ENV
+
+
+def test_a_failing_start_and_its_beside_each_say_their_own():
+    then, beside = cmd("start"), cmd("site")
+    after = Result(then, 1, "otter: beside 5\nreload failed\n", "otter: start failed\n")
+    started, aside = _beside(after, beside)
+    assert started.exited == 1 and started.stdout == "" and "start failed" in started.stderr
+    assert aside is not None and aside.exited == 5 and aside.stdout == "reload failed\n"
+    assert _beside(Result(then, 0, "port=1\n"), beside)[1] is None  # it never ran
