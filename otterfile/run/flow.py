@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from otterfile.command import Command, script, sequence
 from otterfile.commands import drain as drains, files, lock as locks, state as states, store
 from otterfile.runtimes.base import StartSpec
-from otterfile.run import kinds, retire_later, schedules, space, target, window
+from otterfile.run import early_start, kinds, retire_later, schedules, space, target, window
 from otterfile.run.fingerprint import config_of
 from otterfile.run.health import listen_wait, wait_healthy, wait_running
 from otterfile.run.relaying import relayed
@@ -22,7 +22,6 @@ from otterfile.transfer.ship import ship as ship_artifact
 
 if TYPE_CHECKING:
     from otterfile.artifacts.base import Artifact
-    from otterfile.load.project import DeploymentDef
     from otterfile.executors.base import Result
     from otterfile.plan.graph import Task
     from otterfile.run.engine import Engine
@@ -39,7 +38,7 @@ def ship(engine: Engine, lane: Lane, task: Task) -> None:
     if lane.deployment.relay and not engine.planned and \
             relayed(engine, lane, task, artifact, executor, present):
         return
-    then = _start_with_ship(engine, lane, artifact, present)
+    then = early_start.planned(engine, lane, artifact, present)
     done = ship_artifact(artifact, lane.runtime, executor,
                          engine.images_of(lane),
                          on_progress=lambda sent, total:
@@ -76,67 +75,9 @@ def _present(lane: Lane, artifact: Artifact) -> bool | None:
     return lane.probed[1]
 
 
-def _start_with_ship(engine: Engine, lane: Lane, artifact: Artifact,
-                     present: bool | None
-                     ) -> tuple[str, str | None, Command, Command | None] | None:
-    """(release id, config, the start's command, the proxy's site installed beside it: a
-    first deploy's, see `_site_early`) when the start can run in the ship's round
-    trip, right after the receive has stored the file and checked its digest (a first
-    deploy of a file, or a new one): the state read said the target lacks the file, nothing
-    runs between the ship and the start (a step, a recreate's stop), the start reads no
-    secret env. None: the start stage starts it in a trip of its own."""
-    dep, rt = lane.deployment, lane.runtime
-    if (present is not False or engine.planned or engine.only or engine.rollback
-            or lane.reused or dep.relay or dep.recreate or artifact.form != "file"
-            or artifact.path is None or _step_between(dep)):
-        return None
-    config = config_of(engine, lane, artifact.digest, lane.key)
-    if target.unchanged(dep, lane.previous, config, lane.running, runtime=rt.name,
-                        rollback=engine.rollback, old_sites=lane.old_sites):
-        return None
-    release_id = engine.release_id(artifact.digest)
-    command = rt.start(dep.runtime.value, start_spec(engine, lane, artifact, release_id))
-    if command.secret_env():
-        return None
-    return release_id, config, command, _site_early(engine, lane)
-
-
-def _site_early(engine: Engine, lane: Lane) -> Command | None:
-    """A first deploy's site, installed beside the start (the proxy reloaded while the
-    release boots) with no port file: it answers 502 until the switch names the port, and
-    that switch needs no reload. Only where nothing of the deployment was live or served
-    (no release, no other proxy's site), the site the same whatever the port (read per
-    request); the abort takes it away again."""
-    from otterfile.run.switching import site_for, site_of
-    dep = lane.deployment
-    if (not dep.proxied or dep.fleet or lane.previous is not None or lane.state.live
-            or lane.old_sites or not lane.switching.per_request):
-        return None
-    text = site_of(lane, 1)
-    if text != site_of(lane, 2):
-        return None
-    return lane.proxy.install_early(dep.proxy, site_for(lane, 1), text)
-
-
-def _step_between(dep: DeploymentDef) -> bool:
-    """Whether a step runs between the ship and the start (after="ship", before="start",
-    or anchored to a step anchored to either)."""
-    steps = {step.name: step for step in dep.steps}
-    for step in dep.steps:
-        kind, anchor, chained = *step.anchor, False
-        for _ in steps:  # up the chain of steps to a stage
-            if anchor not in steps:
-                break
-            kind, anchor, chained = *steps[anchor].anchor, True
-        if (kind, anchor) in (("after", "ship"), ("before", "start")) or \
-                (chained and anchor in ("ship", "start")) or anchor in steps:
-            return True
-    return False
-
-
 def start(engine: Engine, lane: Lane, task: Task) -> None:
     """Start the new release beside the live one, on a free port of 127.0.0.1 (or take what
-    the start in the ship's round trip did)."""
+    the start in the ship's round trip did: run/early_start.py)."""
     if lane.reused:  # a rollback to the release kept for the window: it runs already
         assert lane.release is not None  # chosen at lock time
         engine.emit(task, "info", f"nothing started: {lane.release.instance} (kept) runs on "

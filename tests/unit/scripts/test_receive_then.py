@@ -16,7 +16,7 @@ from otterfile.commands import store
 from otterfile.executors.base import Result
 from otterfile.executors.local import LocalExecutor
 from otterfile.load.project import StepDef
-from otterfile.run.flow import _step_between
+from otterfile.run.early_start import step_between
 from otterfile.transfer.ship_file import _beside, _parted, _Prefixed
 
 pytestmark = pytest.mark.unit
@@ -107,7 +107,7 @@ def test_a_step_between_the_ship_and_the_start(steps, between):
         pass
     dep = Dep()
     dep.steps = list(steps)
-    assert _step_between(dep) is between
+    assert step_between(dep) is between
 
 
 def test_a_command_beside_runs_with_the_next_and_says_after_it(tmp_path):
