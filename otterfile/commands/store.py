@@ -6,6 +6,7 @@ partial or corrupt upload never looks complete. Builders only; nothing here runs
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from otterfile import scripts
 from otterfile.command import Command, script
@@ -28,6 +29,7 @@ if [ -f "$1/$2" ]; then echo present; else echo missing; fi
 """
 
 RECEIVE_SCRIPT = scripts.load("store/receive.sh")  # stdin: the file
+STORED = "otter: stored"  # then.sh: the receive's part ended well, the next command runs
 
 # $1 store folder, then the hex digests to remove.
 PRUNE_SCRIPT = r"""
@@ -100,6 +102,37 @@ def receive(digest: str, store: str = STORE,
     extra = [unpack[0], *map(str, unpack[1:])] if unpack else []
     return script(RECEIVE_SCRIPT, args=[store, hex_of(digest), *extra], ok_codes=(0,),
                   description=f"store {hex_of(digest)[:12]}")
+
+
+BESIDE = "otter: beside "  # then.sh: what ran beside `then` (its exit status, its output)
+
+
+def receive_then(receive: Command, then: Command,
+                 beside: Command | None = None) -> tuple[Command, bytes]:
+    """`receive` (reading the file on stdin) and, only once the file is stored and its
+    digest checked, `then` (and `beside` at the same time, in the background), in one
+    round trip (scripts/store/then.sh); with the bytes to send before the file: `then`'s
+    own input (an env file). A line STORED on stdout and stderr parts the receive's output
+    from `then`'s; a line BESIDE + its exit status then `beside`'s (its stdin /dev/null:
+    its own input goes into its command line, where nothing secret may be)."""
+    if any(c.secret_env() or c.secret for c in (receive, beside) if c) or then.secret_env():
+        raise ValueError("receive_then: a command with secret env values reads them on stdin")
+    first = then.stdin_bytes() or b""
+    extra = [_with_input(beside).shell_line()] if beside is not None else []
+    command = script(scripts.load("store/then.sh"),
+                     args=[str(len(first)), receive.shell_line(), then.shell_line(), *extra],
+                     description=f"{receive.description}, then {then.description}")
+    return command, first
+
+
+def _with_input(command: Command) -> Command:
+    """`command` fed its stdin text from its own command line (`printf`, a built-in)."""
+    data = command.stdin_bytes()
+    if data is None:
+        return command
+    return script('printf %s "$1" | sh -c "$2"',
+                  args=[data.decode(), replace(command, stdin=None).shell_line()],
+                  description=command.description)
 
 
 def prune(digests: list[str], store: str = STORE) -> Command:

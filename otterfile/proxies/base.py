@@ -152,6 +152,12 @@ class Proxy(Protocol):
         Exit EXIT_MISSING: the proxy is not installed; EXIT_INVALID: rejected config;
         EXIT_RELOAD: reload or start failed."""
 
+    def install_early(self, value: Any, site: Site, content: str) -> Command | None:
+        """The site of a first deploy installed (and the proxy reloaded) while its release
+        starts, with no port file: it answers 502 until the switch names the port, which
+        then needs no reload; a site there already is left to the switch. None: this
+        proxy installs its site in the switch only."""
+
     def served_port(self, site_text: str) -> int | None:
         """The upstream port a site file names (a reload switch's), or None."""
 

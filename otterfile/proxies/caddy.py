@@ -8,6 +8,7 @@ site reads the live port per request with a `file` matcher on the upstream folde
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -178,6 +179,14 @@ class CaddyProxy:
         return switch(site.deployment, content,
                       listen_port=None if site.domains else site.listen_port,
                       upstream_dir=site.upstream_dir, port=site.upstream_port)
+
+    def install_early(self, value: Any, site: Site, content: str) -> Command | None:
+        if not site.per_request:  # the site names the port itself
+            return None
+        return replace(switch(site.deployment, content,
+                              listen_port=None if site.domains else site.listen_port,
+                              upstream_dir=site.upstream_dir, port=""),
+                       description=f"install caddy's site of {site.deployment}")
 
     def served_port(self, site_text: str) -> int | None:
         for word in site_text.split():

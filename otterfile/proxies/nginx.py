@@ -210,6 +210,9 @@ class NginxProxy:
         return switch(site.deployment, content, listen_port=listen, cert=cert, key=key,
                       upstream_dir=site.upstream_dir, port=site.upstream_port)
 
+    def install_early(self, value: Any, site: Site, content: str) -> Command | None:
+        return None  # the switch installs the site (and its TLS files) with the port
+
     def served_port(self, site_text: str) -> int | None:
         match = _UPSTREAM.search(site_text)
         return int(match.group(1)) if match else None

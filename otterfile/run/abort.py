@@ -28,6 +28,7 @@ def abort(engine: Engine, lane: Lane, task: Task) -> str | None:
     if lane.reused and lane.release is not None and lane.state.live != lane.release.id:
         return _kept(lane)
     _remove_new(engine, lane, task)
+    _remove_early_site(engine, lane, task)
     old = lane.stopped
     if old is None or old.instance is None or lane.state.live != old.id:
         return None
@@ -80,6 +81,20 @@ def _remove_new(engine: Engine, lane: Lane, task: Task) -> None:
             files.remove_file(states.env_file_path(dep.name, lane.release.id)),
             states.write_state(dep.name, format_state(lane.state)), description="remove the failed release"),
             "cleaning up")
+    except OtterError as error:
+        engine.emit(task, "info", f"cleanup failed: {error}")
+
+
+def _remove_early_site(engine: Engine, lane: Lane, task: Task) -> None:
+    """A first deploy's site, installed beside its start (run/flow._site_early), taken away
+    when no release of it went live: the domain is served by nothing again."""
+    if lane.site_early is None or not lane.site_early.ok or lane.state.live is not None \
+            or lane.site_early.stdout.startswith("the site of "):  # there before: left
+        return
+    try:
+        checked(engine.executor(task.host), lane.proxy.remove(lane.deployment.name),
+                "removing the site")
+        lane.site_early = None
     except OtterError as error:
         engine.emit(task, "info", f"cleanup failed: {error}")
 

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 from otterfile.command import Command, script, sequence
 from otterfile.commands import drain as drains, files, lock as locks, state as states, store
 from otterfile.runtimes.base import StartSpec
-from otterfile.run import kinds, retire_later, schedules, space, target, window
+from otterfile.run import early_start, kinds, retire_later, schedules, space, target, window
 from otterfile.run.fingerprint import config_of
 from otterfile.run.health import listen_wait, wait_healthy, wait_running
 from otterfile.run.relaying import relayed
-from otterfile.run.results import checked
+from otterfile.run.results import checked, failed
 from otterfile.run.state import (Release, add_release, mark_retired, prune_candidates,
                                  trim_history)
 from otterfile.run.state_file import format_state
@@ -38,6 +38,7 @@ def ship(engine: Engine, lane: Lane, task: Task) -> None:
     if lane.deployment.relay and not engine.planned and \
             relayed(engine, lane, task, artifact, executor, present):
         return
+    then = early_start.planned(engine, lane, artifact, present)
     done = ship_artifact(artifact, lane.runtime, executor,
                          engine.images_of(lane),
                          on_progress=lambda sent, total:
@@ -45,7 +46,18 @@ def ship(engine: Engine, lane: Lane, task: Task) -> None:
                          have=lane.layers, present=present,
                          guard=lambda receive: locks.guarded(
                              receive, lane.deployment.name, engine.run_id,
-                             stale_seconds=lane.lock.stale_seconds) if lane.lock else receive)
+                             stale_seconds=lane.lock.stale_seconds) if lane.lock else receive,
+                         then=then[2] if then else None, beside=then[3] if then else None)
+    if then is not None and done.then is not None:  # the start ran: its stage says so
+        lane.started_early = (then[0], then[1], done.then)
+        lane.site_early = done.beside
+        if done.beside is not None:  # a failure leaves it to the switch, as without it
+            said = done.beside.stdout.strip().replace("\n", "; ")
+            engine.emit(task, "info", said if done.beside.ok else "installing the site "
+                        f"beside the start failed (exit {done.beside.exited}: {said}): the "
+                        "switch installs it")
+        if done.then.ok:  # recorded at once: whatever fails from here takes it back
+            _record_started(lane, artifact, then[0], done.then.stdout, then[1])
     if done.artifact is not None:  # pinned on the way (a registry tag's digest)
         lane.artifact = done.artifact
     if done.refused:
@@ -64,7 +76,8 @@ def _present(lane: Lane, artifact: Artifact) -> bool | None:
 
 
 def start(engine: Engine, lane: Lane, task: Task) -> None:
-    """Start the new release beside the live one, on a free port of 127.0.0.1."""
+    """Start the new release beside the live one, on a free port of 127.0.0.1 (or take what
+    the start in the ship's round trip did: run/early_start.py)."""
     if lane.reused:  # a rollback to the release kept for the window: it runs already
         assert lane.release is not None  # chosen at lock time
         engine.emit(task, "info", f"nothing started: {lane.release.instance} (kept) runs on "
@@ -72,6 +85,12 @@ def start(engine: Engine, lane: Lane, task: Task) -> None:
         return
     dep, rt, executor = lane.deployment, lane.runtime, engine.executor(task.host)
     artifact = engine.artifact_of(lane)
+    if lane.started_early is not None:
+        failed(lane.started_early[2], executor.host.name, "starting the release")
+        assert lane.release is not None  # the ship recorded it
+        engine.emit(task, "info", f"{lane.release.instance} on 127.0.0.1:"
+                    f"{lane.release.port} (started in the ship's round trip)")
+        return
     config = config_of(engine, lane, artifact.digest, lane.key)
     live = lane.previous
     if target.unchanged(dep, live, config, lane.running, runtime=rt.name,
@@ -86,11 +105,8 @@ def start(engine: Engine, lane: Lane, task: Task) -> None:
     release_id = engine.release_id(artifact.digest)
     spec = start_spec(engine, lane, artifact, release_id)
     started = checked(executor, rt.start(dep.runtime.value, spec), "starting the release")
-    lane.release = _started(lane, artifact, release_id, rt.parse_started(started.stdout), config)
-    # written on the target in the switch's round trip, before the reload: a run killed
-    # before that leaves an instance no state names, which the next run's recover removes
-    lane.state = add_release(lane.state, lane.release)
-    engine.emit(task, "info", f"{lane.release.instance} on 127.0.0.1:{lane.release.port}")
+    release = _record_started(lane, artifact, release_id, started.stdout, config)
+    engine.emit(task, "info", f"{release.instance} on 127.0.0.1:{release.port}")
 
 
 def start_spec(engine: Engine, lane: Lane, artifact: Artifact, release_id: str) -> StartSpec:
@@ -116,6 +132,18 @@ def _stop_for_recreate(engine: Engine, lane: Lane, task: Task, live: Release) ->
             old.stop(live.instance, drain_seconds=0, stop_seconds=lane.deployment.stop_seconds),
             "stopping the old release")
     engine.emit(task, "info", f"stopped {live.instance}")
+
+
+def _record_started(lane: Lane, artifact: Artifact, release_id: str, stdout: str,
+                    config: str | None) -> Release:
+    """The started release in lane.release and lane.state (status "starting"), from what
+    the start printed."""
+    lane.release = release = _started(lane, artifact, release_id,
+                                      lane.runtime.parse_started(stdout), config)
+    # written on the target in the switch's round trip, before the reload: a run killed
+    # before that leaves an instance no state names, which the next run's recover removes
+    lane.state = add_release(lane.state, release)
+    return release
 
 
 def _started(lane: Lane, artifact: Artifact, release_id: str, port: int | str,

@@ -12,6 +12,7 @@ from otterfile.run.state import State
 if TYPE_CHECKING:
     from otterfile.artifacts.base import Artifact
     from otterfile.command import Command
+    from otterfile.executors.base import Result
     from otterfile.hosts import Host
     from otterfile.load.project import DeploymentDef
     from otterfile.proxies.base import Proxy
@@ -71,6 +72,11 @@ class Lane:
     retire_later: Command | None = None
     # a retire with nothing to stop, prune nor write: its cleanup, in the unlock's round trip
     at_unlock: Command | None = None
+    # the start run in the ship's round trip (flow._start_with_ship): (release id, config,
+    # what it did), for the start stage to take
+    started_early: tuple[str, str | None, Result] | None = None
+    # the proxy's site a first deploy installed beside that start (flow._site_early)
+    site_early: Result | None = None
 
     @property
     def runtime(self) -> Runtime:

@@ -14,8 +14,12 @@ if TYPE_CHECKING:
 
 def checked(executor: Executor, command: Command, what: str) -> Result:
     """Run `command`; a failure raises an OtterError naming the host and `what`."""
-    result = executor.run(command)
+    return failed(executor.run(command), executor.host.name, what)
+
+
+def failed(result: Result, host: str, what: str) -> Result:
+    """`result`; a failure raises the OtterError `checked` raises."""
     if not result.ok:
-        raise OtterError(f"{executor.host.name}: {what} failed (exit {result.exited}): "
+        raise OtterError(f"{host}: {what} failed (exit {result.exited}): "
                          f"{result.tail(8) or result.tail(8, 'stdout')}")
     return result

@@ -9,7 +9,8 @@ dir=$1      # Caddy's folder (/etc/caddy)
 name=$2     # the deployment
 port=$3     # a no-domain site's listen port, or ""
 updir=$4    # the upstream folder that holds the port file
-live=$5     # the live release's port on 127.0.0.1
+live=$5     # the live release's port on 127.0.0.1; "": only install a site not there yet
+            # (a first deploy, while its release starts: no port file, it answers 502)
 # stdin: the site file
 main="$dir/Caddyfile" sites="$dir/otter.d"
 site="$sites/$name.caddy" bak="$sites/.$name.caddy.bak" tmp="$sites/.$name.caddy.tmp"
@@ -62,6 +63,9 @@ mkdir -p "$sites" || exit 1
 # one switch at a time per host: two deployments must not both add the import line
 exec 9>"$sites/.lock"; command -v flock >/dev/null 2>&1 && flock -w 60 9
 cat > "$tmp" || { rm -f "$tmp"; exit 1; }
+if [ -z "$live" ] && [ -e "$site" ]; then
+  rm -f "$tmp"; echo "the site of $name is there already: the switch installs it"; exit 0
+fi
 had=0 main_had=0 main_changed=0 changed=0 was_pending=0
 [ -e "$pending" ] && was_pending=1
 if [ "$was_pending" = 1 ] || ! cmp -s "$tmp" "$site" || ! imports; then changed=1; fi
@@ -94,7 +98,7 @@ if [ "$changed" = 1 ]; then
 else
   rm -f "$tmp"
 fi
-if ! upstream_set "$updir" "$live"; then
+if [ -n "$live" ] && ! upstream_set "$updir" "$live"; then
   restore; echo "otter: cannot write the port file in $updir" >&2; exit 1
 fi
 verb=""
@@ -109,4 +113,8 @@ if [ -n "$verb" ] && ! out=$(systemctl "$verb" caddy 2>&1); then
 fi
 rm -f "$bak" "$mbak" "$pending"
 [ "$verb" != start ] || echo "started caddy: it was not running"
-echo "switched $name to 127.0.0.1:$live (${verb:-no reload})"
+if [ -n "$live" ]; then
+  echo "switched $name to 127.0.0.1:$live (${verb:-no reload})"
+else
+  echo "installed the site of $name, no release named yet (${verb:-no reload})"
+fi

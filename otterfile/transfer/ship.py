@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from otterfile.artifacts.base import Artifact, ImageStore
+from otterfile.command import Command
 from otterfile.errors import OtterError
 from otterfile.executors.base import Executor
 from otterfile.transfer.ship_file import ship_file
@@ -28,15 +29,23 @@ FORMS = {"image": ship_image, "file": ship_file}
 def ship(artifact: Artifact, runtime: Runtime, remote: Executor, images: ImageStore, *,
          on_progress: OnShipProgress | None = None,
          have: frozenset[str] | None = None, present: bool | None = None,
-         guard: Guard = unguarded) -> ShipResult:
+         guard: Guard = unguarded, then: Command | None = None,
+         beside: Command | None = None) -> ShipResult:
     """Put `artifact` on the target behind `remote` for `runtime`, unless it is there.
     `have`: the layer chain ids the target holds (None: unknown); an image ships without
     them. `present`: what the runtime's probe said already (the deploy flow runs it in its
     state read, under the lock); None: ship asks, one round trip. `guard` wraps the
-    runtime's receive (the deploy flow stops it on the target when the run is gone)."""
+    runtime's receive (the deploy flow stops it on the target when the run is gone).
+    `then`: a command run after a file's receive in its round trip, `beside` at the same
+    time (ship_file)."""
     ship_form = FORMS.get(artifact.form)
     if ship_form is None or artifact.form not in runtime.forms:
         raise OtterError(f"the {runtime.name} runtime cannot run {_a(artifact.form)} artifact")
+    if then is not None:
+        if artifact.form != "file":
+            raise OtterError("only a file's receive runs a command after it")
+        return ship_file(artifact, runtime, remote, images, on_progress, have=have,
+                         present=present, guard=guard, then=then, beside=beside)
     return ship_form(artifact, runtime, remote, images, on_progress, have=have,
                      present=present, guard=guard)
 

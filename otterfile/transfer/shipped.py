@@ -11,7 +11,7 @@ from typing import Callable
 
 from otterfile.artifacts.base import Artifact
 from otterfile.command import Command
-from otterfile.executors.base import OnProgress, Readable
+from otterfile.executors.base import OnProgress, Readable, Result
 from otterfile.report.text import human_size
 
 OnShipProgress = Callable[[int, "int | None"], None]
@@ -34,6 +34,9 @@ class ShipResult:
     # (layers sent, layers of the image) when the target had some of them
     layers: tuple[int, int] | None = None
     refused: str | None = None  # why the target's engine refused the partial archive
+    # what the command run after the receive in its round trip did (ship_file's `then`)
+    then: Result | None = None
+    beside: Result | None = None  # and what ran beside it
 
     @property
     def said(self) -> str:

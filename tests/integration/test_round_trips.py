@@ -195,6 +195,24 @@ def test_a_first_image_deploy_takes_one_round_trip_per_stage(tmp_path, testbed, 
         subprocess.run(["docker", "rmi", "--no-prune", "--force", BIG_TAG], capture_output=True)
 
 
+def test_a_first_systemd_deploy_starts_in_the_ship_round_trip(tmp_path, clean_targets):
+    """A tarball for the systemd runtime: lock, ship (the store's receive, then the start
+    once the file is stored and its digest checked: one trip), switch, unlock; the start
+    stage sends nothing."""
+    from tests.integration.test_systemd_deploy import write_project
+    two = clean_targets[:2]
+    write_project(tmp_path, two, "v1")
+    names = [t.host.name for t in two]
+    first, _, output = traced_run(tmp_path, names)
+    for host in names:
+        assert first[host]["ship"] == 1 and first[host]["start"] == 0, (dict(first[host]),
+                                                                         output)
+        assert first[host]["health"] <= 1, (dict(first[host]), output)
+        assert sum(first[host].values()) - first[host]["health"] == 4, \
+            (dict(first[host]), output)
+    assert output.count("(started in the ship's round trip)") == 2, output
+
+
 def test_a_rollback_inside_the_window_takes_two_round_trips(tmp_path, clean_targets):
     """`otter rollback` to the release kept for the rollback window: the lock (with the
     read), then one script that switches, keeps the other release, logs and unlocks. Its

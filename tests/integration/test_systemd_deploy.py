@@ -325,3 +325,23 @@ def test_a_unit_that_exits_within_min_ready_seconds_is_refused(tmp_path, clean_t
     passed = otter(tmp_path, "run", "production")
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "stayed healthy" not in passed.stdout
+
+
+def test_a_first_deploy_that_never_gets_healthy_takes_its_early_site_away(tmp_path,
+                                                                          clean_target):
+    """The first deploy's Caddy site goes in beside the start (no port file: 502); a
+    release that crashes is removed with it, so the domain is served by nothing again."""
+    one = [clean_target]
+    write_project(tmp_path, one, "v1", crash=True)
+    failed = run(tmp_path, "run", "production")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "installed the site of production, no release named yet" in failed.stdout
+    assert "(started in the ship's round trip)" in failed.stdout
+    assert units(clean_target) == [] and releases(clean_target) == []
+    site = "/etc/caddy/otter.d/production.caddy"
+    assert not on(clean_target, "test", "-e", site).ok, failed.stdout
+    write_project(tmp_path, one, "v1")  # the next run installs it again and serves
+    done = run(tmp_path, "run", "production")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert answer(clean_target) == f"200 v1 {GREETING} port=N"
+    assert "(no reload)" in done.stdout  # the site went in beside the start

@@ -14,6 +14,7 @@ import pytest
 from otterfile.load import model
 from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor
+from otterfile.proxies.base import Site
 from otterfile.proxies import KINDS, Site, base, caddy, proxy_for
 from otterfile.render import render
 from otterfile.load.validate import FieldError
@@ -236,6 +237,31 @@ def test_switch_renames_the_port_file_and_reloads_only_when_the_site_changes(hos
     assert port_files(folder) == ["20003"] and systemctl_calls(host)[-1] == "reload caddy"
     assert (folder / "otter.d" / "production.caddy").read_text() == \
         live_site(folder, ("other.test",))
+
+
+@needs_caddy
+def test_a_site_installed_early_has_no_port_file_and_spares_the_switch_its_reload(host):
+    """A first deploy's site installed beside its start (port ""): loaded with no port
+    file (it answers 502), then the switch is a rename; a site there already is left."""
+    folder, bin_dir = host
+    (bin_dir / "active").touch()
+    site = Site("production", ("myapp.test",), 0, None)
+    early = caddy.CaddyProxy().install_early(None, site, "text")
+    assert early is not None and early.argv[-1] == "" and early.stdin == "text"
+    assert caddy.CaddyProxy().install_early(None, replace(site, per_request=False), "") is None
+    early = switching(folder, live_site(folder), "")
+    first = run(host, early)
+    assert first.exited == 0, first.stderr
+    assert "installed the site of production, no release named yet (reload)" in first.stdout
+    assert port_files(folder) == [] and leftovers(folder) == ["production.caddy"]
+    assert systemctl_calls(host) == ["is-active --quiet caddy", "reload caddy"]
+    switched = run(host, switching(folder, live_site(folder), 20001))
+    assert "switched production to 127.0.0.1:20001 (no reload)" in switched.stdout
+    assert port_files(folder) == ["20001"] and systemctl_calls(host)[2:] == \
+        ["is-active --quiet caddy"]
+    again = run(host, early)
+    assert again.exited == 0 and "there already" in again.stdout
+    assert port_files(folder) == ["20001"] and systemctl_calls(host)[3:] == []
 
 
 @needs_caddy
