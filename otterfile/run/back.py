@@ -19,6 +19,7 @@ import copy
 from dataclasses import replace
 import hashlib
 import json
+import shlex
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -82,14 +83,16 @@ def prepare(engine: Engine, lane: Lane, keep: Release | None) -> Command | None:
         again = _one_way(engine, lane, there[0], keep, live)
     except (OtterError, ValueError, AssertionError):  # a contract, a secret: the two trips
         return None
-    sig, folder = signature(lane), state_dir(dep.name)
-    return script(load("window/kit.sh"), args=[f"{folder}/back", sig, *there[1], *again[1]],
+    folder = state_dir(dep.name)
+    return script(load("window/kit.sh"), args=[f"{folder}/back", *there[1], *again[1]],
                   description=f"leave the switch back to {keep.id} ready (rollback window)")
 
 
 def _one_way(engine: Engine, lane: Lane, state: State, live: Release,
              keep: Release) -> tuple[State, list[str]]:
-    """The state after a rollback from `live` to `keep` (kept), and the kit's files."""
+    """The state after a rollback from `live` to `keep` (kept), and the kit's three files:
+    the variables back.sh sources (one file: no process to read it), the state it was made
+    for, the proxy's site (the switch's stdin)."""
     from otterfile.command import sequence
     from otterfile.run.contracts import check_rollback
     from otterfile.run.flow import retire_steps
@@ -104,23 +107,26 @@ def _one_way(engine: Engine, lane: Lane, state: State, live: Release,
     hypo = copy.copy(lane)
     hypo.state, hypo.previous, hypo.release, hypo.reused = state, live, keep, True
     hypo.kept, hypo.peers, hypo.stage_seconds = Kept(keep.id, 1, 0), (), {}
-    switch = switch_command(engine, hypo)
+    switch = switch_command(engine, hypo, first_write=False)  # back.sh compared it
     if switch.stdin is not None and not isinstance(switch.stdin, str):
         raise ValueError("a switch whose stdin is not text")
     hypo.state = mark_live(state, keep.id)
     steps, kept = retire_steps(engine, hypo, kit=False)
     if kept is None or kept.id != live.id:
         raise ValueError("the way back keeps no release")
-    retire = sequence(*steps, description="retire the old release")
     check = dep.health_check
-    records = [_record(dep.name, keep, result) for result in RESULTS]
-    return hypo.state, [
-        format_state(state), keep.id, f"{live.id} {live.port}", "1" if default else "",
-        str(keep.port),
-        check.path if check else "/", str(check.expect_status or "") if check else "",
-        str(min(PROBE_SECONDS, check.timeout_seconds) if check else PROBE_SECONDS),
-        switch.shell_line(), str(switch.stdin or ""), retire.shell_line(),
-        format_state(hypo.state), *records]
+    values = {
+        "made": signature(lane), "release": keep.id, "keeps": f"{live.id} {live.port}",
+        "default": "1" if default else "", "port": str(keep.port),
+        "path": check.path if check else "/",
+        "expect": str(check.expect_status or "") if check else "",
+        "timeout": str(min(PROBE_SECONDS, check.timeout_seconds) if check else PROBE_SECONDS),
+        "switch": switch.shell_line(),
+        "retire": sequence(*steps, description="retire the old release").shell_line(),
+        "after": format_state(hypo.state),
+        **{"log_" + result.split()[-1]: _record(dep.name, keep, result) for result in RESULTS}}
+    text = "".join(f"{name}={shlex.quote(value)}\n" for name, value in values.items())
+    return hypo.state, [text, format_state(state), str(switch.stdin or "")]
 
 
 def _record(deployment: str, release: Release, result: str) -> str:
@@ -159,10 +165,19 @@ def answer(result: Result | None) -> tuple[str, str, str] | None:
     return None
 
 
-def done(engine: Engine, lane: Lane, task: Task, result: Result,
-         ids: tuple[str, str, str]) -> None:
-    """What the kit did: said like the two-trip way says it, or its failure raised (the
-    target released the lock either way)."""
+def ran(engine: Engine, lane: Lane, task: Task, result: Result) -> bool:
+    """Whether back.sh ran the kit in the lock's trip (the lane is then done: said as the
+    two-trip way says it, or its failure raised); False: the state read ran."""
+    ids = answer(result)
+    if ids is None:
+        return False
+    _done(engine, lane, task, result, ids)
+    return True
+
+
+def _done(engine: Engine, lane: Lane, task: Task, result: Result,
+          ids: tuple[str, str, str]) -> None:
+    """What the kit did, said; or its failure raised (the target released the lock)."""
     from otterfile.run.instant import split
     from otterfile.run.state import Release
     from otterfile.run.switching import switch_failed
@@ -175,8 +190,11 @@ def done(engine: Engine, lane: Lane, task: Task, result: Result,
     code, out = parts.get("switch", (result.exited, result.stdout))
     if code != 0:
         lane.failed = "switch"
-        raise OtterError(switch_failed(host, lane.proxy, release, replace(
-            result, exited=code, stdout=out)))
+        raise OtterError(  # as abort.py says it after the two-trip way's failed switch
+            f"{switch_failed(host, lane.proxy, release, replace(result, exited=code, stdout=out))}"
+            f"; rollback to {release} (kept for the rollback window) failed: nothing was "
+            f"switched, {kept} still serves; {release} is left running until its rollback "
+            "window ends")
     engine.emit(task, "info", f"rolled back to {release}, kept running for the rollback "
                 "window: nothing to start; health-checked and switched on the target in the "
                 "lock's round trip")

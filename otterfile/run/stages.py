@@ -57,15 +57,13 @@ def lock(engine: Engine, lane: Lane, task: Task) -> None:
                     f"{wait:g}s", holder=held.holder, pid=held.pid, run=held.run)
     lane.lock = DeployLock(engine.executor(task.host), lane.deployment.name,
                            run_id=engine.run_id, on_wait=waiting, retire_wait=bound)
-    # the no-op decided there, or a rollback inside the window done there, in this trip
-    unless = noop.command(engine, lane) or back.command(engine, lane)
+    unless = noop.command(engine, lane) or back.command(engine, lane)  # done there, this trip
     took_over, result = lane.lock.acquire_then(recover.state_read(engine, lane, task),
                                                wait_seconds=engine.lock_wait, unless=unless)
     if took_over:
         engine.emit(task, "info", f"took over a stale lock of {took_over.holder}")
-    ids = back.answer(result) if engine.rollback and unless is not None else None
-    if ids is not None:
-        return back.done(engine, lane, task, result, ids)
+    if engine.rollback and unless is not None and back.ran(engine, lane, task, result):
+        return
     live = noop.answer(result) if unless is not None else None
     if live is not None:
         lane.lock.released_there()

@@ -1,5 +1,5 @@
 # A rollback inside the rollback window in the lock's round trip (run/back.py), once the lock
-# is ours: when the kit window/kit.sh left (BACK/cur) was made for this very state, these
+# is ours: when the kit window/kit.sh left (the one BACK/cur names) was made for this very state, these
 # settings and this release, the window is open and the kept release answers its health
 # check here, run the kit through window/switch-back.sh (switch, retire, state, log,
 # unlock), then make the kit of the way back the current one. Else exit 10: the state read
@@ -12,18 +12,23 @@ who=$4     # the deploy log's `who`, as JSON
 when=$5    # its `when`, as JSON
 unlock=$6  # shell line: release the deploy lock
 body=$7    # window/switch-back.sh
-k="$d/back/cur"
 no() { exit 10; }
-get() { v=$(cat "$k/$1" && echo .) || no; v=${v%.}; }  # v: the file's text, newlines kept
-get release; id=$v
-if [ -z "$id" ] || [ ! -f "$d/kept/release" ]; then no; fi
+cur=""; read -r cur < "$d/back/cur" 2>/dev/null  # which of a and b is the current kit
+case $cur in a) rev=b ;; b) rev=a ;; *) no ;; esac
+k="$d/back/$cur"
+# what the kit's vars assign (window/kit.sh; each read without a process)
+made="" release="" default="" port="" path="" expect="" timeout="" keeps="" switch=""
+retire="" after="" log_ok="" log_switch="" log_retire=""
+if [ ! -f "$k/vars" ] || [ ! -f "$d/kept/release" ]; then no; fi
+# shellcheck source=/dev/null  # written by window/kit.sh
+. "$k/vars" || no
+if [ "$made" != "$sig" ] || [ -z "$release" ]; then no; fi
 read -r kept until < "$d/kept/release" || no
 case $until in "" | *[!0-9]*) no ;; esac
-if [ "$kept" != "$id" ] || [ "$(date +%s)" -ge "$((until - 2))" ]; then no; fi
-if [ -n "$want" ]; then [ "$want" = "$id" ] || no; else get default; [ -n "$v" ] || no; fi
-get sig; [ "$v" = "$sig" ] || no
+if [ "$kept" != "$release" ] || [ "$(date +%s)" -ge "$((until - 2))" ]; then no; fi
+if [ -n "$want" ]; then [ "$want" = "$release" ] || no; else [ -n "$default" ] || no; fi
 cmp -s "$k/before" "$d/releases.json" || no
-get port; port=$v; get path; path=$v; get expect; expect=$v; get timeout; t=$v
+t=$timeout
 # the health check, once: curl, else bash's /dev/tcp; neither here: the controller's gate
 if command -v curl >/dev/null 2>&1; then
   code=$(curl -s -o /dev/null -w '%{http_code}' --max-time "$t" -H 'User-Agent: otter' \
@@ -38,15 +43,14 @@ else
 fi
 case $code in [1-5][0-9][0-9]) ;; *) no ;; esac
 if [ -n "$expect" ]; then [ "$code" = "$expect" ] || no; else [ "$code" -lt 500 ] || no; fi
-record() {  # record RESULT: the kit's log record, who and when filled in
-  get "log-$1"; r=${v%%@otter-when@*}$when${v#*@otter-when@}
+record() {  # record TEXT: the kit's log record, who and when filled in
+  r=${1%%@otter-when@*}$when${1#*@otter-when@}
   v=${r%%@otter-who@*}$who${r#*@otter-who@}
 }
-record ok; OTTER_LOG_OK=$v; record retire; OTTER_LOG_RETIRE=$v
-record switch; OTTER_LOG_SWITCH=$v; OTTER_LOG_DIR=$d
+record "$log_ok"; OTTER_LOG_OK=$v; record "$log_retire"; OTTER_LOG_RETIRE=$v
+record "$log_switch"; OTTER_LOG_SWITCH=$v; OTTER_LOG_DIR=$d
 export OTTER_LOG_OK OTTER_LOG_RETIRE OTTER_LOG_DIR
-get keeps; echo "--- otter:back $id $v"
-get switch; switch=$v; get retire; retire=$v; get after; after=$v
+echo "--- otter:back $release $keeps"
 # shellcheck disable=SC2016  # the log lines read the records from the environment
 log='umask 022; printf "%s\n" "$1" >> "$2/deploy.log"'
 out=$(sh -c "$body" sh "$switch" "$retire" "$d/releases.json" "$after" \
@@ -56,8 +60,7 @@ out=$(sh -c "$body" sh "$switch" "$retire" "$d/releases.json" "$after" \
 printf '%s\n' "$out"
 case $out in
   *"--- otter:part retire 0"*)  # the way back is the next rollback's kit
-    if ! { mv -- "$d/back/cur" "$d/back/old" && mv -- "$d/back/rev" "$d/back/cur" &&
-      mv -- "$d/back/old" "$d/back/rev"; }; then rm -rf -- "$d/back"; fi ;;
+    printf '%s\n' "$rev" > "$d/back/cur" || rm -rf -- "$d/back" ;;
   *"--- otter:part retire"*) rm -rf -- "$d/back" ;;
   *)  # the switch failed (the previous config is back): logged, the lock released here
     rm -rf -- "$d/back"

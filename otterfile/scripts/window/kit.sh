@@ -1,26 +1,19 @@
-# Leave a rollback to the kept release ready (run/back.py): the folder BACK gets `cur`, the
-# kit of the switch back to it, and `rev`, the kit of the way back again, each made of the
-# files window/back.sh reads. Written beside and renamed into place: a kit is whole or
-# absent. A kit that cannot be written only costs the next rollback its one-trip way.
-back=$1  # the kit folder (<state dir>/back)
-sig=$2   # the Otterfile's settings the kits were made under (back.py's signature)
-shift 2
-names="before release keeps default port path expect timeout switch site retire after"
-names="$names log-ok log-switch log-retire"
+# Leave a rollback to the kept release ready (run/back.py): the folder BACK gets `a`, the
+# kit of the switch back to it, `b`, the kit of the way back again, and `cur`, which names
+# the current one (`a`; window/back.sh names the other after using it). Each kit is three
+# files window/back.sh reads: `vars` (shell assignments it sources), `before` (the releases.json
+# it was made for) and `site` (the proxy's site, the switch's stdin). Written beside and
+# renamed into place: a kit is whole or absent. A kit that cannot be written only costs
+# the next rollback its one-trip way.
+back=$1  # the kit folder (<state dir>/back); then VARS BEFORE SITE of a, then of b
 new="$back.new.$$"
 rm -rf -- "$new" "$back"
-write() {  # write DIR, then the values of $names in order
-  dir=$1; shift
-  mkdir -p "$dir" || return 1
-  printf '%s' "$sig" > "$dir/sig" || return 1
-  for n in $names; do
-    printf '%s' "$1" > "$dir/$n" || return 1
-    shift
-  done
+write() {  # write DIR VARS BEFORE SITE
+  mkdir -p "$1" && printf '%s' "$2" > "$1/vars" && printf '%s' "$3" > "$1/before" &&
+    printf '%s' "$4" > "$1/site"
 }
-count=$(echo "$names" | wc -w)
-if (umask 077; write "$new/cur" "$@") && shift "$count" && (umask 077; write "$new/rev" "$@") &&
-   mv -- "$new" "$back"; then
+if (umask 077; write "$new/a" "$2" "$3" "$4" && write "$new/b" "$5" "$6" "$7" &&
+    echo a > "$new/cur") && mv -- "$new" "$back"; then
   exit 0
 fi
 rm -rf -- "$new"

@@ -44,7 +44,9 @@ def test_a_deploy_leaves_the_switch_back_ready_both_ways(tmp_path):
     script = command(target, "retire the old release").argv[2]
     assert "Leave a rollback to the kept release ready" in script
     kit = script.split("/var/lib/otter/production/back ", 1)[1]
-    assert kit.index(f" {B} 'R1 ") < kit.index(f" R1 '{B} ")  # to B, keeping R1; and back
+    there, back_again = kit.index(f"release={B}"), kit.index("release=R1")
+    assert there < back_again  # to B (keeping R1), then the way back (keeping B)
+    assert "R1 20001" in kit[there:back_again] and f"{B} 20001" in kit[back_again:]
 
 
 def test_no_window_no_kit(tmp_path):
@@ -71,6 +73,7 @@ def test_a_kit_whose_switch_failed_fails_and_sends_nothing_more(tmp_path, monkey
     assert not outcome.ok
     said = " ".join(str(e) for e in outcome.errors.values())
     assert "caddy rejected the new config" in said, said
+    assert f"nothing was switched, {B} still serves" in said, said
     assert len(target.commands) == 1, verbs(target)
 
 

@@ -20,8 +20,6 @@ pytestmark = pytest.mark.unit
 
 KEPT, LIVE = "20240101T000000-cdcdcdcd", "20240102T000000-efefefef"
 BEFORE, AFTER = '{"live": "LIVE"}\n', '{"live": "KEPT"}\n'
-NAMES = ["before", "release", "keeps", "default", "port", "path", "expect", "timeout",
-         "switch", "site", "retire", "after", "log-ok", "log-switch", "log-retire"]
 RECORD = '{"result": "%s", "when": @otter-when@, "who": @otter-who@}'
 
 
@@ -51,13 +49,18 @@ def kit(tmp_path, port: int, *, switch: str = "echo switched; cat", retire: str 
     (d / "kept").mkdir(parents=True)
     (d / "releases.json").write_text(BEFORE)
     (d / "kept" / "release").write_text(f"{KEPT} {until or int(time.time()) + 300}\n")
-    one = [BEFORE, KEPT, f"{LIVE} 20001", "1", str(port), "/health", expect, "2", switch,
-           "the site\n", retire, AFTER, RECORD % "ok", RECORD % "failed at switch",
-           RECORD % "failed at retire"]
-    back = [AFTER, LIVE, f"{KEPT} {port}", "1", "20001", "/health", expect, "2", switch,
-            "the site\n", retire, BEFORE, *one[12:]]
-    done = subprocess.run(["sh", "-c", load("window/kit.sh"), "sh", str(d / "back"), "SIG",
-                           *one, *back], capture_output=True, text=True, timeout=30)
+
+    def way(release: str, keeps: str, port: int, after: str) -> str:
+        values = {"made": "SIG", "release": release, "keeps": keeps, "default": "1",
+                  "port": str(port), "path": "/health", "expect": expect, "timeout": "2",
+                  "switch": switch, "retire": retire, "after": after,
+                  **{f"log_{r.split()[-1]}": RECORD % r
+                     for r in ("ok", "failed at switch", "failed at retire")}}
+        return "".join(f"{k}={shlex.quote(v)}\n" for k, v in values.items())
+    args = [way(KEPT, f"{LIVE} 20001", port, AFTER), BEFORE, "the site\n",
+            way(LIVE, f"{KEPT} {port}", port, BEFORE), AFTER, "the site\n"]
+    done = subprocess.run(["sh", "-c", load("window/kit.sh"), "sh", str(d / "back"), *args],
+                          capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and not done.stderr, done.stderr
     return d
 
@@ -73,10 +76,11 @@ def back(d, want: str = "", sig: str = "SIG"):
 
 def test_the_kit_is_written_whole_in_both_ways(tmp_path, app):
     d = kit(tmp_path, app.server_port)
-    for way, release in (("cur", KEPT), ("rev", LIVE)):
-        assert sorted(p.name for p in (d / "back" / way).iterdir()) == sorted(NAMES + ["sig"])
-        assert (d / "back" / way / "release").read_text() == release
-    assert (d / "back" / "cur" / "before").read_text() == BEFORE  # newlines kept
+    assert (d / "back" / "cur").read_text() == "a\n"
+    for way, release in (("a", KEPT), ("b", LIVE)):
+        assert sorted(p.name for p in (d / "back" / way).iterdir()) == ["before", "site", "vars"]
+        assert f"release={release}\n" in (d / "back" / way / "vars").read_text()
+    assert (d / "back" / "a" / "before").read_text() == BEFORE  # newlines kept
 
 
 def test_the_kit_runs_logs_unlocks_and_makes_the_way_back_current(tmp_path, app):
@@ -90,8 +94,13 @@ def test_the_kit_runs_logs_unlocks_and_makes_the_way_back_current(tmp_path, app)
     assert (d / "releases.json").read_text() == AFTER and not (d / "lock").exists()
     record = json.loads((d / "deploy.log").read_text())
     assert record == {"result": "ok", "when": "2024-01-03T00:00:00+00:00", "who": "me@here"}
-    assert (d / "back" / "cur" / "release").read_text() == LIVE
-    assert (d / "back" / "rev" / "release").read_text() == KEPT
+    assert (d / "back" / "cur").read_text() == "b\n"  # the way back: the next kit
+    (d / "lock").mkdir()
+    (d / "kept" / "release").write_text(f"{LIVE} {int(time.time()) + 300}\n")
+    done = back(d)
+    assert done.stdout.splitlines()[0] == f"--- otter:back {LIVE} {KEPT} {app.server_port}"
+    assert (d / "releases.json").read_text() == BEFORE
+    assert (d / "back" / "cur").read_text() == "a\n"
 
 
 @pytest.mark.parametrize("case", ["unhealthy", "other state", "window over", "other release",
@@ -106,7 +115,7 @@ def test_anything_else_exits_10_and_changes_nothing(tmp_path, app, case):
     if case == "other state":
         (d / "releases.json").write_text(BEFORE + " ")
     if case == "no kit":
-        (d / "back" / "cur" / "release").unlink()
+        (d / "back" / "a" / "vars").unlink()
     if case == "nothing listens":
         app.shutdown()
         app.server_close()
