@@ -15,8 +15,10 @@ no HTTP client there) exits 10: the state read runs and the rollback goes on as 
 """
 from __future__ import annotations
 
+import base64
 import copy
-from dataclasses import replace
+import gzip
+from dataclasses import astuple, replace
 import hashlib
 import json
 import shlex
@@ -55,13 +57,16 @@ def usable(dep: DeploymentDef) -> bool:
 
 
 def signature(lane: Lane) -> str:
-    """What the kit depends on in the Otterfile (the proxy's site, the window, the health
-    check, the runtime's stop): a kit made under other settings is not run."""
-    from otterfile.run.switching import site_of
+    """What the kit depends on in the Otterfile (what the proxy's site is rendered from,
+    the window, the health check, the runtime's stop) and otter's version: a kit made
+    under others is not run. Nothing is rendered: the template engine stays unloaded."""
+    from otterfile.run.switching import site_for
+    from otterfile import __version__
     dep, check = lane.deployment, lane.deployment.health_check
     probe = copy.copy(lane)
     probe.switching = Switching()
-    parts = [dep.name, site_of(probe, 1), lane.proxy.name, lane.runtime.name, dep.window,
+    parts = [__version__, dep.name, repr(site_for(probe, 1)), type(dep.proxy).__name__,
+             astuple(dep.proxy), lane.proxy.name, lane.runtime.name, dep.window,
              dep.keep_releases, dep.stop_seconds, dep.drain_seconds,
              (check.path, check.expect_status, check.min_ready_seconds) if check else None]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
@@ -91,8 +96,8 @@ def prepare(engine: Engine, lane: Lane, keep: Release | None) -> Command | None:
 def _one_way(engine: Engine, lane: Lane, state: State, live: Release,
              keep: Release) -> tuple[State, list[str]]:
     """The state after a rollback from `live` to `keep` (kept), and the kit's three files:
-    the variables back.sh sources (one file: no process to read it), the state it was made
-    for, the proxy's site (the switch's stdin)."""
+    the variables back.sh sources (one file: no process to read it; gzipped, base64), the
+    state it was made for, the proxy's site (the switch's stdin)."""
     from otterfile.command import sequence
     from otterfile.run.contracts import check_rollback
     from otterfile.run.flow import retire_steps
@@ -126,7 +131,9 @@ def _one_way(engine: Engine, lane: Lane, state: State, live: Release,
         "after": format_state(hypo.state),
         **{"log_" + result.split()[-1]: _record(dep.name, keep, result) for result in RESULTS}}
     text = "".join(f"{name}={shlex.quote(value)}\n" for name, value in values.items())
-    return hypo.state, [text, format_state(state), str(switch.stdin or "")]
+    # packed: the retire's round trip nests it in shell lines (quotes would multiply)
+    packed = base64.b64encode(gzip.compress(text.encode(), mtime=0)).decode()
+    return hypo.state, [packed, format_state(state), str(switch.stdin or "")]
 
 
 def _record(deployment: str, release: Release, result: str) -> str:

@@ -103,7 +103,8 @@ def test_a_kept_release_failing_its_health_check_is_not_switched_to(tmp_path, ho
     """The target's own health check of the kept release (404, 200 expected) leaves the
     rollback to the controller's health gate, which refuses it: v2 still serves, the lock
     is free; healthy again, the next rollback switches back in the lock's round trip, and
-    the one after that (the way back the first left ready) too."""
+    the one after that (the way back the first left ready) too; with no switch back left
+    ready, the two-trip way, which leaves one for the rollback after it."""
     windowed(tmp_path, hosts, 600)
     path = tmp_path / "Otterfile.py"
     path.write_text(path.read_text().replace('timeout_seconds=8)',
@@ -134,6 +135,14 @@ def test_a_kept_release_failing_its_health_check_is_not_switched_to(tmp_path, ho
     assert [served(t) for t in hosts] == ["200 v2"] * 2 and [live_id(t) for t in hosts] == v2
     log = on(hosts[0], "cat", "/var/lib/otter/production/deploy.log").stdout.splitlines()
     assert [json.loads(line)["result"] for line in log[-2:]] == ["ok", "ok"]
+    # no switch back left ready: the two-trip way, which leaves one for the next rollback
+    assert all(on(t, "rm", "-rf", "/var/lib/otter/production/back").ok for t in hosts)
+    said = ok(otter(tmp_path, "rollback", "production"))
+    assert "nothing to start" in said and ONE_TRIP not in said, said
+    assert [served(t) for t in hosts] == ["200 v1"] * 2 and [live_id(t) for t in hosts] == v1
+    said = ok(otter(tmp_path, "rollback", "production"))
+    assert said.count(ONE_TRIP) == 2, said
+    assert [served(t) for t in hosts] == ["200 v2"] * 2 and [live_id(t) for t in hosts] == v2
 
 
 def test_timer_retires_the_kept_release_then_rollback_starts_it_again(tmp_path, hosts):

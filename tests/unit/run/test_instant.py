@@ -73,6 +73,8 @@ def test_two_round_trips_switch_keep_log_and_unlock(tmp_path, back):
     assert names[2].startswith("switch caddy to release; write state of production"), names
     args, command = args_of(target)
     assert command.stdin and "Managed by otter" in command.stdin  # the site, for the switch
+    # one argument of the target's shell: far below Linux's 128 KiB (the kits are packed)
+    assert len(command.shell_line()) < 64 * 1024, len(command.shell_line())
     assert "/var/lib/otter/production/upstream 20000" in args["switch"]
     assert f" {B} 300 " in args["retire"]  # the release rolled back from is kept in turn
     assert "docker stop" not in args["retire"].split("otter-kept-production")[0]

@@ -5,6 +5,8 @@ these settings, an open window and a kept release answering its health check; an
 else exits 10 and changes nothing (the rollback then takes its two-trip way)."""
 from __future__ import annotations
 
+import base64
+import gzip
 import http.server
 import json
 import shlex
@@ -56,7 +58,8 @@ def kit(tmp_path, port: int, *, switch: str = "echo switched; cat", retire: str 
                   "switch": switch, "retire": retire, "after": after,
                   **{f"log_{r.split()[-1]}": RECORD % r
                      for r in ("ok", "failed at switch", "failed at retire")}}
-        return "".join(f"{k}={shlex.quote(v)}\n" for k, v in values.items())
+        text = "".join(f"{k}={shlex.quote(v)}\n" for k, v in values.items())
+        return base64.b64encode(gzip.compress(text.encode())).decode()
     args = [way(KEPT, f"{LIVE} 20001", port, AFTER), BEFORE, "the site\n",
             way(LIVE, f"{KEPT} {port}", port, BEFORE), AFTER, "the site\n"]
     done = subprocess.run(["sh", "-c", load("window/kit.sh"), "sh", str(d / "back"), *args],
