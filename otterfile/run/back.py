@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from otterfile.run.state import Release, State
 
 MARK = "--- otter:back"  # back.sh: "--- otter:back RELEASE KEPT PORT" when it ran the kit
+WHY = "otter: no switch back left ready for this: "  # back.sh, on stderr: why not
 WHO, WHEN = "@otter-who@", "@otter-when@"  # in the kit's log records: back.sh fills them
 RESULTS = ("ok", "failed at switch", "failed at retire")
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -177,6 +178,10 @@ def ran(engine: Engine, lane: Lane, task: Task, result: Result) -> bool:
     two-trip way says it, or its failure raised); False: the state read ran."""
     ids = answer(result)
     if ids is None:
+        for line in (result.stderr if result else "").splitlines():
+            if line.startswith(WHY):
+                engine.emit(task, "info", f"{line.removeprefix('otter: ')}: the health "
+                            "check from otter and the switch in a round trip of their own")
         return False
     _done(engine, lane, task, result, ids)
     return True

@@ -12,22 +12,25 @@ who=$4     # the deploy log's `who`, as JSON
 when=$5    # its `when`, as JSON
 unlock=$6  # shell line: release the deploy lock
 body=$7    # window/switch-back.sh
-no() { exit 10; }
+no() { echo "otter: no switch back left ready for this: $1" >&2; exit 10; }
 cur=""; read -r cur < "$d/back/cur" 2>/dev/null  # which of a and b is the current kit
-case $cur in a) rev=b ;; b) rev=a ;; *) no ;; esac
+case $cur in a) rev=b ;; b) rev=a ;; *) no "none left" ;; esac
 k="$d/back/$cur"
 # what the kit's vars assign (window/kit.sh; each read without a process)
 made="" release="" default="" port="" path="" expect="" timeout="" keeps="" switch=""
 retire="" after="" log_ok="" log_switch="" log_retire=""
-if [ ! -f "$k/vars" ] || [ ! -f "$d/kept/release" ]; then no; fi
+if [ ! -f "$k/vars" ] || [ ! -f "$d/kept/release" ]; then no "none left"; fi
 # shellcheck source=/dev/null  # written by window/kit.sh
-. "$k/vars" || no
-if [ "$made" != "$sig" ] || [ -z "$release" ]; then no; fi
-read -r kept until < "$d/kept/release" || no
-case $until in "" | *[!0-9]*) no ;; esac
-if [ "$kept" != "$release" ] || [ "$(date +%s)" -ge "$((until - 2))" ]; then no; fi
-if [ -n "$want" ]; then [ "$want" = "$release" ] || no; else [ -n "$default" ] || no; fi
-cmp -s "$k/before" "$d/releases.json" || no
+. "$k/vars" || no "unreadable"
+if [ "$made" != "$sig" ] || [ -z "$release" ]; then no "the Otterfile changed"; fi
+read -r kept until < "$d/kept/release" || no "nothing kept"
+case $until in "" | *[!0-9]*) no "nothing kept" ;; esac
+if [ "$kept" != "$release" ] || [ "$(date +%s)" -ge "$((until - 2))" ]; then
+  no "another release kept, or its window ends"
+fi
+if [ -n "$want" ]; then [ "$want" = "$release" ] || no "another release asked for"
+else [ -n "$default" ] || no "not the default release"; fi
+cmp -s "$k/before" "$d/releases.json" || no "the state changed since"
 t=$timeout
 # the health check, once: curl, else bash's /dev/tcp; neither here: the controller's gate
 if command -v curl >/dev/null 2>&1; then
@@ -39,10 +42,11 @@ elif command -v bash >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1; then
     printf "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: otter\r\nConnection: close\r\n\r\n" \
       "$2" "$1" >&3 && read -r _ c _ <&3 && echo "$c"' bash "$port" "$path" 2>/dev/null)
 else
-  no
+  no "no curl, nor bash and timeout, for the health check here"
 fi
-case $code in [1-5][0-9][0-9]) ;; *) no ;; esac
-if [ -n "$expect" ]; then [ "$code" = "$expect" ] || no; else [ "$code" -lt 500 ] || no; fi
+case $code in [1-5][0-9][0-9]) ;; *) no "GET $path: no answer within ${t}s" ;; esac
+if [ -n "$expect" ]; then ok=0; [ "$code" = "$expect" ] && ok=1; else ok=0; [ "$code" -lt 500 ] && ok=1; fi
+[ "$ok" = 1 ] || no "GET $path answered $code"
 record() {  # record TEXT: the kit's log record, who and when filled in
   r=${1%%@otter-when@*}$when${1#*@otter-when@}
   v=${r%%@otter-who@*}$who${r#*@otter-who@}

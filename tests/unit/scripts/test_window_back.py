@@ -125,7 +125,9 @@ def test_anything_else_exits_10_and_changes_nothing(tmp_path, app, case):
     state = (d / "releases.json").read_text()
     done = back(d, want, sig)
     assert done.returncode == 10, (done.stdout, done.stderr)
-    assert done.stdout == ""
+    assert done.stdout == "" and done.stderr.startswith("otter: no switch back left ready")
+    if case == "unhealthy":
+        assert done.stderr.endswith("GET /health answered 503\n"), done.stderr
     assert (d / "releases.json").read_text() == state and (d / "lock").exists()
     assert not (d / "deploy.log").exists()
 
