@@ -56,11 +56,10 @@ record "$log_switch"; OTTER_LOG_SWITCH=$v; OTTER_LOG_DIR=$d
 export OTTER_LOG_OK OTTER_LOG_RETIRE OTTER_LOG_DIR
 echo "--- otter:back $release $keeps"
 # shellcheck disable=SC2016  # the log lines read the records from the environment
-log='umask 022; printf "%s\n" "$1" >> "$2/deploy.log"'
+log='umask 022; printf "%s\n" "$1" >> "$2/deploy.log"' append='printf "%s\n" "$OTTER_LOG_'
 out=$(sh -c "$body" sh "$switch" "$retire" "$d/releases.json" "$after" \
-  "sh -c '$log' sh \"\$OTTER_LOG_OK\" \"\$OTTER_LOG_DIR\"" \
-  "sh -c '$log' sh \"\$OTTER_LOG_RETIRE\" \"\$OTTER_LOG_DIR\"" \
-  "$unlock" < "$k/site")
+  "${append}OK\" >> \"\$OTTER_LOG_DIR/deploy.log\"" \
+  "${append}RETIRE\" >> \"\$OTTER_LOG_DIR/deploy.log\"" "$unlock" < "$k/site")
 printf '%s\n' "$out"
 case $out in
   *"--- otter:part retire 0"*)  # the way back is the next rollback's kit
