@@ -180,8 +180,8 @@ def ran(engine: Engine, lane: Lane, task: Task, result: Result) -> bool:
     if ids is None:
         for line in (result.stderr if result else "").splitlines():
             if line.startswith(WHY):
-                engine.emit(task, "info", f"{line.removeprefix('otter: ')}: the health "
-                            "check from otter and the switch in a round trip of their own")
+                engine.emit(task, "info", f"{line.removeprefix('otter: ')}; the rollback "
+                            "goes on from the state read")
         return False
     _done(engine, lane, task, result, ids)
     return True

@@ -85,3 +85,20 @@ def test_the_log_records_leave_who_and_when_to_the_target():
     text = back._record("production", Release(A, "sha256:ab"), "ok")
     filled = text.replace(back.WHEN, '"now"').replace(back.WHO, '"me"')
     assert json.loads(filled)["who"] == "me" and json.loads(filled)["release"] == A
+
+
+def test_a_kit_not_used_is_said_and_the_state_read_goes_on():
+    from otterfile.command import cmd
+    from otterfile.executors.base import Result
+
+    class Engine:
+        said: list[str] = []
+
+        def emit(self, task, kind, message, **fields):
+            self.said.append(message)
+    engine = Engine()
+    result = Result(cmd("x"), 0, '{"live": "A"}\n',
+                    back.WHY + "GET /health answered 404\n")
+    assert back.ran(engine, None, None, result) is False  # type: ignore[arg-type]
+    assert engine.said == ["no switch back left ready for this: GET /health answered 404; "
+                           "the rollback goes on from the state read"]
