@@ -18,10 +18,10 @@ from __future__ import annotations
 import base64
 import copy
 import gzip
-from dataclasses import astuple, replace
 import hashlib
 import json
 import shlex
+from dataclasses import astuple, is_dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -66,8 +66,11 @@ def signature(lane: Lane) -> str:
     dep, check = lane.deployment, lane.deployment.health_check
     probe = copy.copy(lane)
     probe.switching = Switching()
+    proxy = dep.proxy  # its fields, those out of its repr too (Caddy's switch)
+    settings = astuple(proxy) if is_dataclass(proxy) and not isinstance(proxy, type) \
+        else repr(proxy)
     parts = [__version__, dep.name, repr(site_for(probe, 1)), type(dep.proxy).__name__,
-             astuple(dep.proxy), lane.proxy.name, lane.runtime.name, dep.window,
+             settings, lane.proxy.name, lane.runtime.name, dep.window,
              dep.keep_releases, dep.stop_seconds, dep.drain_seconds,
              (check.path, check.expect_status, check.min_ready_seconds) if check else None]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
