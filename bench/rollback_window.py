@@ -11,8 +11,10 @@ times one whole `otter rollback NAME` process (interpreter start-up included) of
 turn, right after an `otter exec` that leaves the SSH masters warm (OTTER_SSH_PERSIST).
 Each rollback goes back and forth between v1 and v2. Writes a table into bench/RESULTS.md
 (between its markers) unless --no-write. `--peer DIR` (another checkout of otter, say
-/work/main) times that otter's rollbacks too, interleaved with this one's (the same hosts and
-releases, each otter's rollback right after the other's): its rows are marked `(peer)`.
+/work/main) times that otter's rollbacks too, interleaved with this one's (the same hosts
+and app versions, each otter's rollback right after the other's, each on its own pair of
+deployments, NAME-peer for the peer's: a switch back one otter left ready on the targets
+is not undone by the other's rollback): its rows are marked `(peer)`.
 
 otter's modules are compiled once and their bytecode kept (in bench/.out/pycache), as for
 an installed otter; an environment with PYTHONDONTWRITEBYTECODE=1 makes every process
@@ -58,11 +60,17 @@ def pair():
 '''
 
 
-def otterfile(folder: Path, targets) -> None:
-    """The test Otterfile with its one deployment replaced by the pair."""
+PEER = "-peer"  # the peer's own deployments: NAME-peer
+
+
+def otterfile(folder: Path, targets, peer: bool = False) -> None:
+    """The test Otterfile with its one deployment replaced by the pair (and, for a peer,
+    the pair again under its own names: each otter rolls back its own deployments, so one
+    never works from the state or the switch back the other left on the targets)."""
     path = write_otterfile(folder, targets, drain=USERS_DRAIN)
     text = path.read_text()
-    path.write_text(text[:text.index("@deployment")] + PAIR.format(modes=MODES))
+    modes = {**MODES, **({name + PEER: s for name, s in MODES.items()} if peer else {})}
+    path.write_text(text[:text.index("@deployment")] + PAIR.format(modes=modes))
 
 
 def must(done, what: str) -> str:
@@ -89,7 +97,7 @@ def timed_rollback(folder: Path, name: str, peer: Path | None = None) -> tuple[f
     must(otter(folder, "exec", "pair", "--", "true"), "otter exec (warming)")
     LOADS.append(float(Path("/proc/loadavg").read_text().split()[0]))
     used, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
-    done = peer_otter(peer, folder, "rollback", name) if peer else \
+    done = peer_otter(peer, folder, "rollback", name + PEER) if peer else \
         otter(folder, "rollback", name, timeout=600)
     seconds, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
     CPU.setdefault(row(name, peer), []).append(after.ru_utime - used.ru_utime +
@@ -104,7 +112,7 @@ def row(name: str, peer: Path | None) -> str:
 def measure(folder: Path, targets, runs: int,
             peer: Path | None = None) -> dict[str, list[tuple[float, bool]]]:
     write_app(folder / "app", "v1")
-    otterfile(folder, targets)
+    otterfile(folder, targets, peer is not None)
     must(otter(folder, "run", "pair", timeout=900), "deploy v1")
     write_app(folder / "app", "v2")
     must(otter(folder, "run", "pair", timeout=900), "deploy v2")
@@ -184,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for target in targets:  # the hosts' reset leaves transient timers
                 run(bed.ssh_argv(target, "systemctl", "stop", "otter-kept-window:*.timer",
-                                 "otter-kept-window.timer"))  # (a peer's name for it)
+                                 "otter-kept-window.timer",  # (a peer's name for it)
+                                 f"otter-kept-window{PEER}:*.timer"))
             bed.reset(targets)
     load.append(f"`{run(['uptime']).stdout.strip()}`")
     text = report(samples, args.runs, load, bytecode=not args.no_bytecode, peer=args.peer)

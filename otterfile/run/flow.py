@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from otterfile.command import Command, script, sequence
 from otterfile.commands import drain as drains, files, lock as locks, state as states, store
 from otterfile.runtimes.base import StartSpec
-from otterfile.run import early_start, kinds, retire_later, schedules, space, target, window
+from otterfile.run import back, early_start, kinds, retire_later, schedules, space, target, window
 from otterfile.run.fingerprint import config_of
 from otterfile.run.health import listen_wait, wait_healthy, wait_running
 from otterfile.run.relaying import relayed
@@ -202,9 +202,11 @@ def _cleanup_only(lane: Lane, steps: list[Command], switched: str) -> bool:
             and not retire_later.after_retire(dep) and format_state(lane.state) == switched)
 
 
-def retire_steps(engine: Engine, lane: Lane) -> tuple[list[Command], Release | None]:
+def retire_steps(engine: Engine, lane: Lane, kit: bool = True
+                 ) -> tuple[list[Command], Release | None]:
     """The retire stage's commands before its state write (none reads stdin) and the
-    release it keeps for the rollback window; lane.state becomes what to write after them."""
+    release it keeps for the rollback window (with `kit`, the switch back to it left ready:
+    run/back.py); lane.state becomes what to write after them."""
     assert lane.release is not None  # the start stage ran
     dep = lane.deployment
     steps = schedules.at_switch(engine, lane)  # before the old release stops
@@ -218,7 +220,8 @@ def retire_steps(engine: Engine, lane: Lane) -> tuple[list[Command], Release | N
         lane.state = mark_retired(lane.state, release.id)
     lane.state = trim_history(lane.state)
     steps.append(_forget_env_files(dep.name, lane.release.id, keep.id if keep else ""))
-    return steps, keep
+    ready = back.prepare(engine, lane, keep) if kit else None
+    return steps + ([ready] if ready else []), keep
 
 
 def said_retired(engine: Engine, lane: Lane, task: Task, keep: Release | None,

@@ -9,7 +9,7 @@ from otterfile.errors import OtterError
 from otterfile.plan.graph import Task
 from otterfile.run.lock import DeployLock
 from otterfile.run.deploy_log import log_record
-from otterfile.run import noop, recover, retire_later
+from otterfile.run import back, noop, recover, retire_later
 
 if TYPE_CHECKING:
     from otterfile.run.lock_holder import LockInfo
@@ -57,11 +57,13 @@ def lock(engine: Engine, lane: Lane, task: Task) -> None:
                     f"{wait:g}s", holder=held.holder, pid=held.pid, run=held.run)
     lane.lock = DeployLock(engine.executor(task.host), lane.deployment.name,
                            run_id=engine.run_id, on_wait=waiting, retire_wait=bound)
-    unless = noop.command(engine, lane)  # the no-op decided there, in this trip
+    unless = noop.command(engine, lane) or back.command(engine, lane)  # done there, this trip
     took_over, result = lane.lock.acquire_then(recover.state_read(engine, lane, task),
                                                wait_seconds=engine.lock_wait, unless=unless)
     if took_over:
         engine.emit(task, "info", f"took over a stale lock of {took_over.holder}")
+    if engine.rollback and unless is not None and back.ran(engine, lane, task, result):
+        return
     live = noop.answer(result) if unless is not None else None
     if live is not None:
         lane.lock.released_there()

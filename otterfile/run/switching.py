@@ -54,9 +54,10 @@ def switch(engine: Engine, lane: Lane, task: Task) -> None:
     took(engine, lane, task, result)
 
 
-def switch_command(engine: Engine, lane: Lane) -> Command:
+def switch_command(engine: Engine, lane: Lane, first_write: bool = True) -> Command:
     """The switch's one command: the proxy pointed at lane.release between two state
-    writes (a deployment without a proxy: the state written)."""
+    writes (a deployment without a proxy: the state written); without `first_write`, the
+    state is left as it is before the switch (run/back.py: the target checked it is)."""
     assert lane.release is not None and lane.release.port is not None  # start ran
     dep, px = lane.deployment, lane.proxy
     live = mark_live(lane.state, lane.release.id)
@@ -69,7 +70,9 @@ def switch_command(engine: Engine, lane: Lane) -> Command:
                         engine.project.folder)
     if lane.old_sites:  # the proxy kind changed: the old one hands its ports over
         command = handover.switch(dep, site, command, lane.old_sites)
-    return states.write_around(dep.name, command, format_state(lane.state), format_state(live))
+    return states.write_around(dep.name, command,
+                               format_state(lane.state) if first_write else None,
+                               format_state(live))
 
 
 def took(engine: Engine, lane: Lane, task: Task, result: Result) -> None:

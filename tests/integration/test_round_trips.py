@@ -213,10 +213,13 @@ def test_a_first_systemd_deploy_starts_in_the_ship_round_trip(tmp_path, clean_ta
     assert output.count("(started in the ship's round trip)") == 2, output
 
 
-def test_a_rollback_inside_the_window_takes_two_round_trips(tmp_path, clean_targets):
-    """`otter rollback` to the release kept for the rollback window: the lock (with the
-    read), then one script that switches, keeps the other release, logs and unlocks. Its
-    health check goes through the connection's forward (not a command)."""
+def test_a_rollback_inside_the_window_takes_one_round_trip(tmp_path, clean_targets):
+    """`otter rollback` to the release kept for the rollback window: the lock's round trip
+    alone, which runs the switch back the deploy left ready (run/back.py: the health check
+    on the target, the switch, the other release kept, the log, the unlock); and the way
+    back again the same. Without it ready: the lock (with the read), then one script that
+    switches, keeps the other release, logs and unlocks; its health check through the
+    connection's forward (not a command)."""
     three = clean_targets[:3]
     write_app(tmp_path / "app", "v1")
     path = write_otterfile(tmp_path, three)
@@ -228,6 +231,17 @@ def test_a_rollback_inside_the_window_takes_two_round_trips(tmp_path, clean_targ
         write_app(tmp_path / "app", "v2")
         traced_run(tmp_path, names)
         assert [served(t) for t in three] == ["200 v2"] * 3
+        back, _, output = traced_run(tmp_path, names, verb="rollback")
+        assert "nothing to start" in output, output
+        assert [served(t) for t in three] == ["200 v1"] * 3
+        for host in names:
+            assert dict(back[host]) == {"lock": 1}, (host, dict(back[host]), output)
+        again, _, output = traced_run(tmp_path, names, verb="rollback")
+        assert [served(t) for t in three] == ["200 v2"] * 3
+        for host in names:
+            assert dict(again[host]) == {"lock": 1}, (host, dict(again[host]), output)
+        for target in three:  # nothing left ready: the two-trip way
+            on(target, "rm", "-rf", "/var/lib/otter/production/back")
         back, _, output = traced_run(tmp_path, names, verb="rollback")
         assert "nothing to start" in output, output
         assert [served(t) for t in three] == ["200 v1"] * 3

@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.deploy import on, otter, served, write_app, write_otterfile
 
+ONE_TRIP = "switched on the target in the lock's round trip"
 UNIT = "otter-kept-production"  # each timer: UNIT:UNTIL (scripts/window/arm.sh)
 KEPT = "/var/lib/otter/production/kept"
 
@@ -78,6 +79,7 @@ def test_rollback_inside_the_window_starts_nothing(tmp_path, hosts):
 
     said = ok(otter(tmp_path, "rollback", "production"))
     assert "nothing to start" in said, said
+    assert said.count(ONE_TRIP) == 2, said  # the switch back the deploy left ready (back.py)
     assert [served(t) for t in hosts] == ["200 v1"] * 2
     assert [containers(t) for t in hosts] == before  # the same two containers, none new
     assert [live_id(t) for t in hosts] == v1
@@ -95,6 +97,52 @@ def test_rollback_inside_the_window_starts_nothing(tmp_path, hosts):
     done = on(target, "sh", f"{KEPT}/retire.sh")
     assert done.ok and "is live: not retired" in done.stdout, done.stdout + done.stderr
     assert containers(target) == before[0] and served(target) == "200 v1"
+
+
+def test_a_kept_release_failing_its_health_check_is_not_switched_to(tmp_path, hosts):
+    """The target's own health check of the kept release (404, 200 expected) leaves the
+    rollback to the controller's health gate, which refuses it: v2 still serves, the lock
+    is free; healthy again, the next rollback switches back in the lock's round trip, and
+    the one after that (the way back the first left ready) too; with no switch back left
+    ready, the two-trip way, which leaves one for the rollback after it."""
+    windowed(tmp_path, hosts, 600)
+    path = tmp_path / "Otterfile.py"
+    path.write_text(path.read_text().replace('timeout_seconds=8)',
+                                             'expect_status=200, timeout_seconds=2)'))
+    write_app(tmp_path / "app", "v1")
+    ok(otter(tmp_path, "run", "production"))
+    v1 = [live_id(t) for t in hosts]
+    write_app(tmp_path / "app", "v2")
+    ok(otter(tmp_path, "run", "production"))
+    v2 = [live_id(t) for t in hosts]
+    for target, release in zip(hosts, v1):
+        assert on(target, "docker", "exec", f"otter-production-{release}", "busybox", "rm",
+                  "/www/health").ok
+    done = otter(tmp_path, "rollback", "production")
+    said = done.stdout + done.stderr
+    assert done.returncode != 0 and ONE_TRIP not in said, said
+    assert "nothing was switched" in said, said
+    assert [served(t) for t in hosts] == ["200 v2"] * 2 and [live_id(t) for t in hosts] == v2
+    assert not any(on(t, "test", "-e", "/var/lib/otter/production/lock").ok for t in hosts)
+    for target, release in zip(hosts, v1):
+        assert on(target, "docker", "exec", f"otter-production-{release}", "busybox", "sh",
+                  "-c", "echo ok > /www/health").ok
+    said = ok(otter(tmp_path, "rollback", "production"))
+    assert said.count(ONE_TRIP) == 2, said
+    assert [served(t) for t in hosts] == ["200 v1"] * 2 and [live_id(t) for t in hosts] == v1
+    said = ok(otter(tmp_path, "rollback", "production"))
+    assert said.count(ONE_TRIP) == 2, said
+    assert [served(t) for t in hosts] == ["200 v2"] * 2 and [live_id(t) for t in hosts] == v2
+    log = on(hosts[0], "cat", "/var/lib/otter/production/deploy.log").stdout.splitlines()
+    assert [json.loads(line)["result"] for line in log[-2:]] == ["ok", "ok"]
+    # no switch back left ready: the two-trip way, which leaves one for the next rollback
+    assert all(on(t, "rm", "-rf", "/var/lib/otter/production/back").ok for t in hosts)
+    said = ok(otter(tmp_path, "rollback", "production"))
+    assert "nothing to start" in said and ONE_TRIP not in said, said
+    assert [served(t) for t in hosts] == ["200 v1"] * 2 and [live_id(t) for t in hosts] == v1
+    said = ok(otter(tmp_path, "rollback", "production"))
+    assert said.count(ONE_TRIP) == 2, said
+    assert [served(t) for t in hosts] == ["200 v2"] * 2 and [live_id(t) for t in hosts] == v2
 
 
 def test_timer_retires_the_kept_release_then_rollback_starts_it_again(tmp_path, hosts):

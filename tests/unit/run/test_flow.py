@@ -95,7 +95,9 @@ def answers(state: str = "", probe: str = "missing", health: int = 200,
              ("look for", lambda: next(answer, looks[-1]) + "\n")]
 
     def target(host):
-        responses = {(lambda c, p=p: c.description.startswith(p)): out for p, out in table}
+        responses = {(lambda c, p=p: c.description.startswith(p) or  # a rollback's: back.py
+                      (p.startswith("lock ") and c.description.startswith(p.split(";")[0])
+                       and ", else read state" in c.description)): out for p, out in table}
         executor = Scripted(host, responses, http_status=health)
         return executor
     return target
