@@ -139,8 +139,8 @@ class _Evaluator:
         name = check_name("name", getattr(value, "name", None) or name, "deployment name")
         targets = self._targets(value.targets)
         own_steps = attached(name, marked, value.steps, steps, self.file)
-        from otterfile.artifacts import KINDS as SOURCES
-        from otterfile.runtimes import KINDS as RUNTIMES
+        from otterfile.artifacts import DECLARED as SOURCES
+        from otterfile.runtimes import DECLARED as RUNTIMES
         dep = DeploymentDef(
             name=name, group=marked.mark.name,
             artifact=self._ref("artifact", value.artifact, "artifact", SOURCES, name),
@@ -173,19 +173,19 @@ class _Evaluator:
             fail("preview_domain", "a strategy=\"recreate\" service binds one port on its "
                  "hosts: a preview beside it cannot run")
         check_balance(dep)
-        _within("proxy", lambda domains: dep.proxy_kind.check_domains(dep.proxy, domains),
+        _within("proxy", lambda domains: dep.proxy_declared.check_domains(dep.proxy, domains),
                 dep.domains)
-        _within("proxy", lambda value: dep.proxy_kind.check_files(value, self.folder),
+        _within("proxy", lambda value: dep.proxy_declared.check_files(value, self.folder),
                 dep.proxy)
         return replace(dep, unsupported=self._unsupported(dep))
 
     def _unsupported(self, dep: DeploymentDef) -> OtterfileError | None:
         """Why this version cannot deploy `dep` (an error `run` raises), or None."""
-        source, runtime = dep.artifact.kind, dep.runtime.kind
+        source, runtime = dep.artifact.declared, dep.runtime.declared
         form = source.form(dep.artifact.source)
         reasons = [("artifact", source.unsupported(dep.artifact.source)),
                    ("runtime", runtime.unsupported(dep.runtime.value)),
-                   ("proxy", dep.proxy_kind.unsupported(dep.proxy)),
+                   ("proxy", dep.proxy_declared.unsupported(dep.proxy)),
                    ("runtime", None if form in runtime.forms else
                     f"the {runtime.name} runtime cannot run {'an' if form[0] in 'aeiou' else 'a'}"
                     f" {form} artifact")]
