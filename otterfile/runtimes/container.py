@@ -10,7 +10,6 @@ from dataclasses import replace
 from typing import Any, Sequence
 
 from otterfile.artifacts.base import Artifact
-from otterfile.transfer.layers import chains_present
 from otterfile.command import Command, cmd
 from otterfile.errors import OtterError
 from otterfile.commands import container as c, data, registries, space
@@ -68,6 +67,7 @@ class ContainerRuntime(ContainerKind):
         return c.layer_lists(self.engine)
 
     def parse_layers(self, stdout: str) -> frozenset[str]:
+        from otterfile.transfer.layers import chains_present
         return chains_present(stdout)
 
     def landing(self, deployment: str) -> Command | None:

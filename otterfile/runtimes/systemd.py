@@ -20,7 +20,6 @@ from otterfile.run.state import PORT_PLACEHOLDER
 from otterfile.runtimes.kinds import SystemdKind
 from otterfile.values import PORT_RANGE, Instance, InstanceStatus
 from otterfile.runtimes.base import ScheduleSpec, StartSpec
-from otterfile.transfer.unpacked import on_arrival
 
 
 
@@ -37,6 +36,7 @@ class SystemdRuntime(SystemdKind):
 
     def receive(self, artifact: Artifact) -> Command:
         # a tar archive is unpacked as it arrives too: the start checks and takes that tree
+        from otterfile.transfer.unpacked import on_arrival
         return store.receive(artifact.digest, unpack=on_arrival(artifact.path))
 
     def pull(self, ref: str, *, pinned: str | None = None, server: str | None = None,
