@@ -40,8 +40,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "otterfile" / "templates" / "Otterfile.py.sample"
 HEAVY = ("docker", "httpx", "jinja2", "sh", "rich", "tarfile", "hashlib", "zipfile")
 # runs otter's command line in-process and ends it where it first reaches for a host (its
-# first connect to a Unix socket, a master's, or its first ssh process), printing what it
-# imported up to there; a command that gets nowhere near a host prints at its end
+# first connect to a Unix socket, a master's, not the Docker engine's, or its first ssh
+# process), printing what it imported up to there; a command that gets nowhere near a host
+# prints at its end
 CUT = ("import os, sys, runpy, socket, subprocess\n"
        "sys.argv = {argv!r}\n"
        "before = set(sys.modules)\n"
@@ -54,7 +55,8 @@ CUT = ("import os, sys, runpy, socket, subprocess\n"
        " subprocess.Popen.__init__)\n"
        "def unix(call):\n"
        "    def to(self, *a):\n"
-       "        if self.family == socket.AF_UNIX:\n            cut('unix')\n"
+       "        if self.family == socket.AF_UNIX and 'docker' not in str(a[:1]):\n"
+       "            cut('unix')\n"
        "        return call(self, *a)\n    return to\n"
        "def spawn(self, args, *a, **k):\n"
        "    if isinstance(args, (list, tuple)) and args and os.path.basename(str(args[0])) == 'ssh':\n"
