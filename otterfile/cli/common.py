@@ -82,9 +82,9 @@ def json_error(ctx: click.Context, message: str, code: int) -> None:
 
 def reporter(ctx: click.Context, project: Project | None = None) -> Reporters:
     """Where a run's events go: JSON lines, a live view on a terminal, or plain lines."""
-    from otterfile.report.json_lines import JsonReporter
     from otterfile.report.reporters import addresses, console_reporter
     if ctx.obj["json"]:
+        from otterfile.report.json_lines import JsonReporter
         return JsonReporter(hosts=addresses(project) if project is not None else None)
     return console_reporter(verbose=ctx.obj["debug"])
 
