@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, cast
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from otterfile.load import checks
 from otterfile.errors import OtterfileError
@@ -16,13 +16,15 @@ from otterfile.load.previews import check_preview_domain
 from otterfile.load.project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef,
                                     TargetDef)
 from otterfile.load.refs import name_of, unknown
-from otterfile.load.snapshots import check_snapshots
-from otterfile.load.schedule import check_schedules
 from otterfile.load.step_defs import attached, step_def
 from otterfile.run.state import DEFAULT_BASE, RESERVED
 from otterfile.load.validate import (check_bool, check_choice, check_domain, check_int,
                                      check_name, check_number, check_parallel, fail, got,
                                      prefixed)
+
+if TYPE_CHECKING:
+    from otterfile.load.schedule import ScheduleDef
+    from otterfile.load.snapshots import Snapshots
 
 
 def evaluate(loaded: Loaded) -> Project:
@@ -161,8 +163,8 @@ class _Evaluator:
                                          inclusive=True),
             hold_seconds=check_int("hold_seconds", value.hold_seconds, 1),
             steps=own_steps, line=marked.line,
-            snapshots=_within("snapshots", check_snapshots, value.snapshots),
-            schedules=_within("schedules", check_schedules, value.schedules),
+            snapshots=_within("snapshots", _snapshots, value.snapshots),
+            schedules=_within("schedules", _schedules, value.schedules),
             previews=check_int("previews", value.previews, 1),
             preview_domain=_within("preview_domain", check_preview_domain, value.preview_domain),
             balance=check_choice("balance", value.balance, BALANCES))
@@ -244,3 +246,19 @@ def _within(path: str, check: Callable[[Any], Any], value: Any) -> Any:
     except OtterfileError as error:
         raise prefixed(error, path) from error
 
+
+def _schedules(value: Any) -> tuple[ScheduleDef, ...]:
+    """Deployment(schedules=...) checked; load/schedule.py (and its calendar) loads only for
+    a deployment that declares some."""
+    if isinstance(value, (list, tuple)) and not value:
+        return ()
+    from otterfile.load.schedule import check_schedules
+    return check_schedules(value)
+
+
+def _snapshots(value: Any) -> Snapshots | None:
+    """Deployment(snapshots=...) checked; load/snapshots.py loads only when one is given."""
+    if value is None:
+        return None
+    from otterfile.load.snapshots import check_snapshots
+    return check_snapshots(value)
