@@ -43,10 +43,12 @@ HEAVY = ("docker", "httpx", "jinja2", "sh", "rich", "tarfile", "hashlib", "zipfi
 # first connect to a Unix socket, a master's, not the Docker engine's, or its first ssh
 # process), printing what it imported up to there; a command that gets nowhere near a host
 # prints at its end
-CUT = ("import os, sys, runpy, socket, subprocess\n"
+CUT = ("import os, sys, runpy, socket, subprocess, threading\n"
        "sys.argv = {argv!r}\n"
        "before = set(sys.modules)\n"
+       "once = threading.Lock()  # lanes connect at once: one line, then the end\n"
        "def said(where):\n"
+       "    once.acquire()\n"
        "    new = set(sys.modules) - before\n"
        "    print('MODULES', len(new), ','.join(m for m in {heavy!r} if m in new) or 'none', where,"
        " file=sys.stderr, flush=True)\n"
