@@ -1,20 +1,31 @@
-"""Artifact sources, one module each behind `base.ArtifactSource`; `KINDS` is the table."""
+"""Artifact sources: each kind declared in kinds.py (its checks: all that evaluating an
+Otterfile needs) and handled by one module behind `base.ArtifactSource` (acquire); `KINDS`
+is the table of handlers, each module imported the first time it is looked up."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from otterfile.load import model
+from otterfile.load.registry import Handlers
 from otterfile.load.validate import kind_of
-from otterfile.artifacts import build, fetch, image, registry
-from otterfile.artifacts.base import AcquireContext, Artifact, ArtifactSource
+from otterfile.artifacts.kinds import DECLARED, SourceKind
 
-KINDS: dict[type, ArtifactSource] = {model.Build: build.SOURCE, model.Fetch: fetch.SOURCE,
-                                     model.Registry: registry.SOURCE, image.Image: image.SOURCE}
+if TYPE_CHECKING:
+    from otterfile.artifacts.base import ArtifactSource
+
+KINDS: Handlers[type, ArtifactSource] = Handlers(
+    {kind: declared.handler for kind, declared in DECLARED.items()})
+
+
+def declared_source(value: Any) -> SourceKind:
+    """The source kind of an Otterfile value as evaluation checks it (no handler imported);
+    a FieldError names what is accepted."""
+    return kind_of(DECLARED, value)
 
 
 def source_for(value: Any) -> ArtifactSource:
-    """The source kind of an Otterfile value; a FieldError names what is accepted."""
-    return kind_of(KINDS, value)
+    """The source kind of an Otterfile value, its handler; a FieldError names what is
+    accepted."""
+    return declared_source(value).handler()
 
 
-__all__ = ["AcquireContext", "Artifact", "ArtifactSource", "KINDS", "source_for"]
+__all__ = ["DECLARED", "KINDS", "declared_source", "source_for"]

@@ -1,7 +1,8 @@
 """The ArtifactSource interface and the Artifact value every source produces.
 
-A source kind (build, fetch, registry) is one module with one object implementing
-`ArtifactSource`; `artifacts.KINDS` maps the Otterfile value's type to it.
+A source kind (build, fetch, registry, image) is declared in kinds.py (its checks) and
+handled by one module with one object implementing `ArtifactSource`; `artifacts.KINDS` maps
+the Otterfile value's type to it.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Protocol
 
 from otterfile.executors.base import Executor, Readable
+from otterfile.artifacts.kinds import SourceKind
 
 
 @dataclass(frozen=True)
@@ -81,55 +83,9 @@ class AcquireContext:
     lock: Callable[[], ContextManager[None]] = contextlib.nullcontext
 
 
-class ArtifactSource(Protocol):
-    """An artifact source kind."""
-
-    name: str
-
-    def check(self, value: Any) -> Any:
-        """The Otterfile value, checked field by field (FieldError with a path)."""
-
-    def unsupported(self, value: Any) -> str | None:
-        """Why this version cannot deploy `value` yet, or None."""
-
-    def form(self, value: Any) -> str:
-        """What acquiring it makes: "image" or "file"."""
+class ArtifactSource(SourceKind, Protocol):
+    """An artifact source kind: its declaration (kinds.SourceKind: checks, form, build host)
+    and how it is acquired."""
 
     def acquire(self, value: Any, ctx: AcquireContext) -> Artifact:
         """Build, fetch or resolve the artifact once; every process through ctx.executor."""
-
-    def warnings(self, value: Any) -> list[str]:
-        """What `otter plan` should warn about (an unpinned download), if anything."""
-
-    def named_image(self, value: Any) -> str | None:
-        """The image name the Otterfile gives what it makes (build(image=...)), or None."""
-
-    def build_host(self, value: Any) -> str | None:
-        """The target the artifact is acquired on (build(on=...)), or None: the controller.
-        A target's name in the Otterfile, its address or its host name as evaluation goes."""
-
-    def built_on(self, value: Any, host: str) -> Any:
-        """`value` acquired on `host` (evaluation resolves the name the user wrote)."""
-
-
-class OnController:
-    """What a source acquired on the controller answers alike (fetch, registry, image):
-    no build host, nothing unsupported, no image name of its own, no warning. A source
-    inherits these and overrides what differs."""
-
-    name: str
-
-    def unsupported(self, value: Any) -> str | None:
-        return None
-
-    def named_image(self, value: Any) -> str | None:
-        return None
-
-    def build_host(self, value: Any) -> str | None:
-        return None
-
-    def built_on(self, value: Any, host: str) -> Any:
-        raise ValueError(f"{self.name}(...) is acquired on the controller")
-
-    def warnings(self, value: Any) -> list[str]:
-        return []

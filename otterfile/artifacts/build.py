@@ -16,87 +16,22 @@ from typing import Any, cast
 
 from otterfile.errors import OtterError
 from otterfile.executors.base import Executor
-from otterfile.secrets import Secret
-from otterfile.load.validate import check_choice, check_str, fail, got
 from otterfile.artifacts import archive, build_cache, git_mirror
 from otterfile.artifacts.base import AcquireContext, Artifact, ImageStore
-from otterfile.artifacts.build_command import image_tag, run_build
-from otterfile.artifacts.build_push import check_push, push
+from otterfile.artifacts.build_command import run_build
+from otterfile.artifacts.build_push import push
+from otterfile.artifacts.kinds import BuildKind, image_tag, resolve_url
 from otterfile.artifacts.urls import split_credentials
 
 
-class BuildSource:
-    """build(repo=..., ref=..., command=...) or build(path=..., command=...)."""
-
-    name = "build"
-
-    def check(self, value: Any) -> Any:
-        if (value.repo is None) == (value.path is None):
-            fail("repo", "give exactly one of repo=URL or path=DIR")
-        check_str("repo" if value.repo is not None else "path", value.repo or value.path)
-        check_str("ref", value.ref, optional=True)
-        check_str("command", value.command)
-        for field in ("image", "output", "push", "pull_from"):
-            check_str(field, getattr(value, field), optional=True)
-        if value.token is not None and not isinstance(value.token, Secret):
-            fail("token", "expected secret(\"NAME\"): a token is never written in the file")
-        if value.token is not None and value.repo is None:
-            fail("token", "a token authenticates to repo=URL; this build has a path")
-        if not value.output and not value.image and not image_tag(value.command):
-            fail("command", f"cannot tell which image {value.command!r} makes: give "
-                 "image=NAME, or a `docker build -t NAME` command")
-        check_push(value)
-        return _check_on(value)
-
-    def unsupported(self, value: Any) -> str | None:
-        if value.via == "url" and not value.output:
-            return ("build(on=..., via=\"url\") of an image is not supported by this version "
-                    "of otter yet (it serves files, output=); without via= an image streams "
-                    "through the controller's SSH connections")
-        return None
-
-    def named_image(self, value: Any) -> str | None:
-        return cast("str | None", value.image)
-
-    def build_host(self, value: Any) -> str | None:
-        return cast("str | None", value.on)
-
-    def built_on(self, value: Any, host: str) -> Any:
-        return dataclasses.replace(value, on=host)
-
-    def form(self, value: Any) -> str:
-        return "file" if value.output else "image"
+class BuildSource(BuildKind):
+    """build(...) acquired: the checks are kinds.BuildKind's."""
 
     def acquire(self, value: Any, ctx: AcquireContext) -> Artifact:
         return acquire(value, ctx)
 
-    def warnings(self, value: Any) -> list[str]:
-        return []
-
 
 SOURCE = BuildSource()
-
-
-def _check_on(value: Any) -> Any:
-    """on=TARGET (a name or a @target function; the evaluator checks that it exists) and
-    via=; the build host clones the repository itself, so it needs a URL or a path there."""
-    from otterfile.load.dsl import mark_of
-    check_choice("via", value.via, ("controller", "url"))
-    if value.on is None:
-        if value.via != "controller":
-            fail("via", "via= says how targets get what a build host built; give on=TARGET")
-        return value
-    mark = mark_of(value.on)
-    on = mark.name if mark is not None and mark.kind == "target" else value.on
-    if not isinstance(on, str) or not on.strip():
-        fail("on", f"expected a target name or a @target function, {got(on)}")
-    if value.path is not None:
-        fail("path", f"path= is a folder on the controller; a build on {on} clones "
-             "repo=URL there (a URL, or an absolute path on that host)")
-    if git_mirror.resolve_url(value.repo, Path("/")) != value.repo:
-        fail("repo", f"{value.repo!r} is relative to the controller; a build on {on} "
-             "needs a URL or an absolute path on that host")
-    return dataclasses.replace(value, on=on)
 
 
 def acquire(source: Any, ctx: AcquireContext) -> Artifact:
@@ -152,7 +87,7 @@ def _source_tree(source: Any, ctx: AcquireContext) -> tuple[Path, str | None, st
     if not source.repo:
         url = str((ctx.folder / source.path).resolve())
         return Path(url), git_mirror.work_tree_commit(executor, url), url, url
-    url, user, password = split_credentials(git_mirror.resolve_url(source.repo, ctx.folder))
+    url, user, password = split_credentials(resolve_url(source.repo, ctx.folder))
     if source.token is not None:
         user, password = user or git_mirror.TOKEN_USER, source.token
     git_mirror.private_cache(executor, ctx.cache_dir)

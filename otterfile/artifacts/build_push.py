@@ -1,7 +1,7 @@
 """`build(push=NAME[:TAG], pull_from=NAME)`: the built image pushed to a registry and pinned.
 
-`check_push` checks the fields (a repository and maybe a tag to push to, the repository as
-the targets reach it, the registry login). `push` runs `docker push` through the executor
+`kinds.check_push` checks the fields (a repository and maybe a tag to push to, the
+repository as the targets reach it, the registry login). `push` runs `docker push` through the executor
 (the controller's or the build host's), reads the digest the registry stored, and returns
 an artifact each target pulls by that digest, like a pinned `registry(...)` (registry.Pull).
 """
@@ -10,33 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from otterfile.errors import OtterError
-from otterfile.load.validate import fail
 from otterfile.artifacts.base import AcquireContext, Artifact
-from otterfile.artifacts.image_ref import BadRef, checked_ref, parse_ref
-from otterfile.artifacts.registry import Pin, Pull, check_login
-
-
-def check_push(value: Any) -> None:
-    """push=NAME[:TAG], pull_from=NAME (the same repository as the targets reach it), and
-    the registry login; only for an image."""
-    if value.push is None:
-        if value.pull_from is not None:
-            fail("pull_from", "pull_from= names where the targets pull what push= pushed; "
-                 "give push= too")
-        check_login(value, needs="push")
-        return
-    if value.output:
-        fail("push", "push= pushes an image; this build makes a file (output=)")
-    pushed = checked_ref("push", value.push, "a repository to push to")
-    if pushed.digest:
-        fail("push", f"{value.push!r}: a push names a repository and maybe a tag; the "
-             "registry gives the digest")
-    if value.pull_from is not None:
-        pulled = checked_ref("pull_from", value.pull_from, "a repository")
-        if pulled.tag or pulled.digest:
-            fail("pull_from", f"{value.pull_from!r}: a repository without tag or digest (the "
-                 "targets pull what was pushed, by its digest)")
-    check_login(value, needs="push")
+from otterfile.artifacts.image_ref import BadRef, parse_ref
+from otterfile.artifacts.registry import Pin, Pull
 
 
 def push(ctx: AcquireContext, value: Any, image_id: str, tag: str, **about: Any) -> Artifact:

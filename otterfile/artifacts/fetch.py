@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 from otterfile.command import Command, script
 from otterfile.errors import OtterError
 from otterfile.secrets import Secret
-from otterfile.load.validate import check_choice, check_str, fail, got
 from otterfile.artifacts import archive
-from otterfile.artifacts.base import AcquireContext, Artifact, OnController
+from otterfile.artifacts.base import AcquireContext, Artifact
+from otterfile.artifacts.kinds import FetchKind
 from otterfile.artifacts.urls import redact
 
 ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds the package
@@ -30,39 +30,8 @@ MAIN = ("import sys; from otterfile.artifacts.download import main; "
 RUN_MAIN = 'cd "$1" && exec "$2" -c "$3" "$4" "$5"'
 
 
-class FetchSource(OnController):
-    """fetch(url, sha256=None, via="controller" | "target")."""
-
-    name = "fetch"
-
-    def check(self, value: Any) -> Any:
-        check_str("url", value.url)
-        shown = redact(value.url)
-        if not re.match(r"^(https?|file)://", value.url):
-            fail("url", f"expected an http(s):// or file:// URL, {got(shown)}")
-        if re.search(r'[\s"\\\x00-\x1f\x7f]', value.url):
-            fail("url", f"spaces, quotes, backslashes and control characters must be "
-                 f"percent-encoded in a URL, {got(shown)}")
-        if value.sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", str(value.sha256)):
-            fail("sha256", f"expected 64 hex digits, {got(value.sha256)}")
-        check_choice("via", value.via, ("controller", "target"))
-        if value.via == "target" and value.sha256 is None:
-            fail("sha256", 'via="target" needs sha256=HEX: each target verifies what it '
-                 "downloads against it")
-        if value.via == "target" and value.url.startswith("file://"):
-            fail("url", 'via="target" downloads over http(s); a file:// URL is read by the '
-                 "controller (leave via out)")
-        return value
-
-    def form(self, value: Any) -> str:
-        return "file"
-
-    def warnings(self, value: Any) -> list[str]:
-        """What `otter plan` should point out: an unpinned download."""
-        if value.sha256 is not None:
-            return []
-        return [f"fetch({redact(value.url)}) is not pinned: every deploy takes whatever the "
-                "URL serves then; give sha256=HEX of the file you tested"]
+class FetchSource(FetchKind):
+    """fetch(...) downloaded: the checks are kinds.FetchKind's."""
 
     def acquire(self, value: Any, ctx: AcquireContext) -> Artifact:
         return acquire(value, ctx)

@@ -77,13 +77,6 @@ def cache_key(url: str) -> str:
     return f"{name}-{hashlib.sha256(url.encode()).hexdigest()[:16]}"
 
 
-def resolve_url(repo: str, folder: Path) -> str:
-    """A URL as given; a local path made absolute from the Otterfile's folder."""
-    if "://" in repo or re.match(r"^[^/]+@[^/:]+:", repo) or repo.startswith("/"):
-        return repo
-    return str((folder / repo).resolve())
-
-
 def _sync_mirror(executor: Executor, url: str, mirror: str, auth: git.Env) -> None:
     if executor.run(git.is_dir(mirror)).exited == 0:
         executor.run(git.set_origin(mirror, url))

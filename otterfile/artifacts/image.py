@@ -12,32 +12,16 @@ import re
 from typing import Any
 
 from otterfile.errors import OtterError
-from otterfile.load.validate import check_str
-from otterfile.artifacts.base import AcquireContext, Artifact, OnController
-from otterfile.artifacts.image_ref import checked_ref, parse_ref
+from otterfile.artifacts.base import AcquireContext, Artifact
+from otterfile.artifacts.kinds import FULL_ID, ImageKind, target_name
 from otterfile.load.model import Image, image
 
-_FULL_ID = re.compile(r"(?:sha256:[0-9a-f]{64}|[0-9a-f]{64})")  # never a repository name
 _SHORT_ID = re.compile(r"[0-9a-f]{12,63}")  # an id's prefix, or a repository named so
 __all__ = ["Image", "ImageSource", "SOURCE", "image", "target_name"]  # Image, image: load/model.py
 
 
-class ImageSource(OnController):
-    """image(ref)."""
-
-    name = "image"
-
-    def check(self, value: Any) -> Any:
-        check_str("ref", value.ref)
-        if not _FULL_ID.fullmatch(value.ref):
-            checked_ref("ref", value.ref, "an image name[:tag] or id")
-        return value
-
-    def named_image(self, value: Any) -> str | None:
-        return None if _FULL_ID.fullmatch(value.ref) else target_name(value.ref)
-
-    def form(self, value: Any) -> str:
-        return "image"
+class ImageSource(ImageKind):
+    """image(ref) found in the controller's engine: the checks are kinds.ImageKind's."""
 
     def acquire(self, value: Any, ctx: AcquireContext) -> Artifact:
         """The image id of the reference in the controller's engine; nothing is built."""
@@ -46,7 +30,7 @@ class ImageSource(OnController):
             raise OtterError(f"image({value.ref!r}): the controller's Docker engine has no "
                              "such image; build it (docker build -t NAME .) or `docker load` "
                              "it there first, then run again")
-        by_id = _FULL_ID.fullmatch(value.ref) or (
+        by_id = FULL_ID.fullmatch(value.ref) or (
             _SHORT_ID.fullmatch(value.ref) and found.removeprefix("sha256:")
             .startswith(value.ref))
         return Artifact("image", found, image=None if by_id else target_name(value.ref),
@@ -54,12 +38,3 @@ class ImageSource(OnController):
 
 
 SOURCE = ImageSource()
-
-
-def target_name(ref: str) -> str | None:
-    """The name the targets tag the image with: the reference without a digest (None when
-    it has only a digest: the targets then run the image by its id)."""
-    parsed = parse_ref(ref)
-    if parsed.digest and not parsed.tag:
-        return None
-    return f"{parsed.name}:{parsed.tag}" if parsed.tag else parsed.name

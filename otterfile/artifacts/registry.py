@@ -12,18 +12,15 @@ pull: never on a command line, never in a plan, never left behind on the target.
 """
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from otterfile.errors import OtterError
 from otterfile.secrets import Secret
-from otterfile.load.validate import check_str, fail, got
-from otterfile.artifacts.base import AcquireContext, Artifact, OnController
-from otterfile.artifacts.image_ref import BadRef, Ref, checked_ref, familiar, parse_ref
-
-_USER = re.compile(r"[^\s\x00-\x1f\x7f]+")
+from otterfile.artifacts.base import AcquireContext, Artifact
+from otterfile.artifacts.kinds import RegistryKind
+from otterfile.artifacts.image_ref import Ref, familiar, parse_ref
 
 
 class Pin:
@@ -80,35 +77,8 @@ class Pull:
         return f"{host}: cannot pull {what} from the registry {self.ref.server}: {reason}"
 
 
-def check_login(value: Any, needs: str | None = None) -> None:
-    """`username=` (text) and `password=secret(...)`: both or neither; `needs`: the field
-    without which they mean nothing (build's push)."""
-    if value.username is not None:
-        check_str("username", value.username)
-        if not _USER.fullmatch(value.username):
-            fail("username", f"spaces and control characters cannot be in a user name, "
-                 f"{got(value.username)}")
-    if value.password is not None and not isinstance(value.password, Secret):
-        fail("password", 'expected secret("NAME"): a password is never written in the file')
-    if (value.username is None) != (value.password is None):
-        fail("password" if value.password is None else "username",
-             "give both username= and password=secret(...), or neither")
-    if needs and value.password is not None and getattr(value, needs) is None:
-        fail("password", f"a registry login is for {needs}=...; this build has none")
-
-
-class RegistrySource(OnController):
-    """registry(ref, username=None, password=None)."""
-
-    name = "registry"
-
-    def check(self, value: Any) -> Any:
-        checked_ref("ref", value.ref)
-        check_login(value)
-        return value
-
-    def form(self, value: Any) -> str:
-        return "image"
+class RegistrySource(RegistryKind):
+    """registry(...) pinned and pulled: the checks are kinds.RegistryKind's."""
 
     def acquire(self, value: Any, ctx: AcquireContext) -> Artifact:
         """Nothing to fetch on the controller: the targets pull at ship. The digest is
@@ -121,16 +91,6 @@ class RegistrySource(OnController):
                             pull=pull)
         ctx.on_output(f"{ref.by_tag}: the first target to pull it pins its digest")
         return Artifact("image", "", image=ref.by_tag, source=str(ref), pull=pull)
-
-    def warnings(self, value: Any) -> list[str]:
-        try:
-            ref = parse_ref(value.ref)
-        except BadRef:
-            return []
-        if ref.tag or ref.digest:
-            return []
-        return [f"registry({value.ref!r}) names no tag: each deploy runs whatever "
-                f"{ref.by_tag} is then; give a tag (or @sha256:...)"]
 
 
 SOURCE = RegistrySource()

@@ -61,11 +61,11 @@ def warn(project: Project, name: str) -> None:
     said: list[str] = []
     for dep in project.select(name):
         said += [f"artifact {dep.artifact.name}: {w}"
-                 for w in dep.artifact.kind.warnings(dep.artifact.source)]
+                 for w in dep.artifact.declared.warnings(dep.artifact.source)]
         named = project.runtimes.get(dep.runtime.name) is dep.runtime
         said += [f"runtime {dep.runtime.name}: {w}" if named else
                  f"deployment {dep.name}/runtime: {w}"
-                 for w in dep.runtime.kind.warnings(dep.runtime.value)]
+                 for w in dep.runtime.declared.warnings(dep.runtime.value)]
         if dep.recreate and dep.rollback_window:  # never two releases at once
             said.append(f"deployment {dep.name}: rollback_window is ignored with "
                         'strategy="recreate": the old release stops before the new starts')
@@ -82,9 +82,9 @@ def json_error(ctx: click.Context, message: str, code: int) -> None:
 
 def reporter(ctx: click.Context, project: Project | None = None) -> Reporters:
     """Where a run's events go: JSON lines, a live view on a terminal, or plain lines."""
-    from otterfile.report.json_lines import JsonReporter
     from otterfile.report.reporters import addresses, console_reporter
     if ctx.obj["json"]:
+        from otterfile.report.json_lines import JsonReporter
         return JsonReporter(hosts=addresses(project) if project is not None else None)
     return console_reporter(verbose=ctx.obj["debug"])
 

@@ -34,12 +34,12 @@ def engines_for(ctx: click.Context, project: Project, report: Reporters, dry_run
 
 
 def printer(ctx: click.Context, report: Reporters) -> OnFinished:
-    """Prints each finished graph run: a summary table, or a JSON summary event."""
-    from otterfile.report.json_lines import JsonReporter
-    from otterfile.report.tables import summary, summary_hosts
-    from otterfile.run.runner import Event
-
+    """Prints each finished graph run: a summary table, or a JSON summary event (what
+    prints them loads once a run has finished)."""
     def done(finished: Finished) -> None:
+        from otterfile.report.json_lines import JsonReporter
+        from otterfile.report.tables import summary, summary_hosts
+        from otterfile.run.runner import Event
         outcome = finished.outcome
         hosts = report.hosts if isinstance(report, JsonReporter) else {}  # under --json
         if ctx.obj["json"]:

@@ -180,7 +180,6 @@ def unlock(ctx: click.Context, name: str, targets: str | None) -> None:
 def exec_(ctx: click.Context, name: str, command: tuple[str, ...], targets: str | None) -> None:
     """Run a command on NAME's targets: otter exec production -- uptime."""
     from otterfile.command import host_line
-    from otterfile.report.tables import table
     project = load_project(ctx)
     pairs = list({h.name: (d, h) for d, h in hosts_of(project, name, targets)}.values())
     line = command[0] if len(command) == 1 else " ".join(command)
@@ -210,6 +209,7 @@ def exec_(ctx: click.Context, name: str, command: tuple[str, ...], targets: str 
         if any(isinstance(r, Exception) or not r.ok for r in results):
             ctx.exit(1)
         return
+    from otterfile.report.tables import table
     rows = [[h.name, "error" if isinstance(r, Exception) else str(r.exited),
              "-" if isinstance(r, Exception) else f"{r.duration:.1f}s"]
             for (_d, h), r in zip(pairs, results)]

@@ -33,9 +33,9 @@ def check_balance(dep: DeploymentDef) -> None:
              "proxies keep every release they name; rolling back some targets alone would "
              "leave the others' proxies naming releases of another version: leave out "
              "on_failure=\"rollback\" (roll back with `otter rollback NAME`)")
-    if not dep.runtime.kind.publishes_privately():
+    if not dep.runtime.declared.publishes_privately():
         fail("runtime", f"{FLEET} publishes each release's port on the target's private "
-             f"address; the {dep.runtime.kind.name} runtime's service binds where its "
+             f"address; the {dep.runtime.declared.name} runtime's service binds where its "
              "command says, which otter does not control: use docker(...) or podman(...)")
     for index, target in enumerate(dep.targets):
         for host in target.hosts:

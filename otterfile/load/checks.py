@@ -1,5 +1,6 @@
 """Checks of the values an Otterfile's functions return, field by field; each kind's own
-fields are checked by its module (artifacts, runtimes, proxies)."""
+fields are checked by its declaration (artifacts/, runtimes/, proxies/ kinds.py), which
+imports no handler."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,13 +11,13 @@ from otterfile.load.validate import check_int, check_number, fail, got
 
 
 def check_source(value: Any) -> Any:
-    from otterfile.artifacts import source_for
-    return source_for(value).check(value)
+    from otterfile.artifacts import declared_source
+    return declared_source(value).check(value)
 
 
 def check_runtime(value: Any) -> Any:
-    from otterfile.runtimes import runtime_for
-    return runtime_for(value).check(value)
+    from otterfile.runtimes import declared_runtime
+    return declared_runtime(value).check(value)
 
 
 def check_hosts(value: Any) -> tuple[Host, ...]:
@@ -53,5 +54,5 @@ def check_health(value: Any) -> HealthCheck | None:
 
 
 def check_proxy(value: Any) -> Any:
-    from otterfile.proxies import proxy_for
-    return proxy_for(value).check(value)
+    from otterfile.proxies import declared_proxy
+    return declared_proxy(value).check(value)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, cast
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from otterfile.load import checks
 from otterfile.errors import OtterfileError
@@ -16,13 +16,15 @@ from otterfile.load.previews import check_preview_domain
 from otterfile.load.project import (ArtifactDef, DeploymentDef, Project, RuntimeDef, StepDef,
                                     TargetDef)
 from otterfile.load.refs import name_of, unknown
-from otterfile.load.snapshots import check_snapshots
-from otterfile.load.schedule import check_schedules
 from otterfile.load.step_defs import attached, step_def
 from otterfile.run.state import DEFAULT_BASE, RESERVED
 from otterfile.load.validate import (check_bool, check_choice, check_domain, check_int,
                                      check_name, check_number, check_parallel, fail, got,
                                      prefixed)
+
+if TYPE_CHECKING:
+    from otterfile.load.schedule import ScheduleDef
+    from otterfile.load.snapshots import Snapshots
 
 
 def evaluate(loaded: Loaded) -> Project:
@@ -139,8 +141,8 @@ class _Evaluator:
         name = check_name("name", getattr(value, "name", None) or name, "deployment name")
         targets = self._targets(value.targets)
         own_steps = attached(name, marked, value.steps, steps, self.file)
-        from otterfile.artifacts import KINDS as SOURCES
-        from otterfile.runtimes import KINDS as RUNTIMES
+        from otterfile.artifacts import DECLARED as SOURCES
+        from otterfile.runtimes import DECLARED as RUNTIMES
         dep = DeploymentDef(
             name=name, group=marked.mark.name,
             artifact=self._ref("artifact", value.artifact, "artifact", SOURCES, name),
@@ -161,8 +163,8 @@ class _Evaluator:
                                          inclusive=True),
             hold_seconds=check_int("hold_seconds", value.hold_seconds, 1),
             steps=own_steps, line=marked.line,
-            snapshots=_within("snapshots", check_snapshots, value.snapshots),
-            schedules=_within("schedules", check_schedules, value.schedules),
+            snapshots=_within("snapshots", _snapshots, value.snapshots),
+            schedules=_within("schedules", _schedules, value.schedules),
             previews=check_int("previews", value.previews, 1),
             preview_domain=_within("preview_domain", check_preview_domain, value.preview_domain),
             balance=check_choice("balance", value.balance, BALANCES))
@@ -173,19 +175,19 @@ class _Evaluator:
             fail("preview_domain", "a strategy=\"recreate\" service binds one port on its "
                  "hosts: a preview beside it cannot run")
         check_balance(dep)
-        _within("proxy", lambda domains: dep.proxy_kind.check_domains(dep.proxy, domains),
+        _within("proxy", lambda domains: dep.proxy_declared.check_domains(dep.proxy, domains),
                 dep.domains)
-        _within("proxy", lambda value: dep.proxy_kind.check_files(value, self.folder),
+        _within("proxy", lambda value: dep.proxy_declared.check_files(value, self.folder),
                 dep.proxy)
         return replace(dep, unsupported=self._unsupported(dep))
 
     def _unsupported(self, dep: DeploymentDef) -> OtterfileError | None:
         """Why this version cannot deploy `dep` (an error `run` raises), or None."""
-        source, runtime = dep.artifact.kind, dep.runtime.kind
+        source, runtime = dep.artifact.declared, dep.runtime.declared
         form = source.form(dep.artifact.source)
         reasons = [("artifact", source.unsupported(dep.artifact.source)),
                    ("runtime", runtime.unsupported(dep.runtime.value)),
-                   ("proxy", dep.proxy_kind.unsupported(dep.proxy)),
+                   ("proxy", dep.proxy_declared.unsupported(dep.proxy)),
                    ("runtime", None if form in runtime.forms else
                     f"the {runtime.name} runtime cannot run {'an' if form[0] in 'aeiou' else 'a'}"
                     f" {form} artifact")]
@@ -244,3 +246,19 @@ def _within(path: str, check: Callable[[Any], Any], value: Any) -> Any:
     except OtterfileError as error:
         raise prefixed(error, path) from error
 
+
+def _schedules(value: Any) -> tuple[ScheduleDef, ...]:
+    """Deployment(schedules=...) checked; load/schedule.py (and its calendar) loads only for
+    a deployment that declares some."""
+    if isinstance(value, (list, tuple)) and not value:
+        return ()
+    from otterfile.load.schedule import check_schedules
+    return check_schedules(value)
+
+
+def _snapshots(value: Any) -> Snapshots | None:
+    """Deployment(snapshots=...) checked; load/snapshots.py loads only when one is given."""
+    if value is None:
+        return None
+    from otterfile.load.snapshots import check_snapshots
+    return check_snapshots(value)

@@ -47,14 +47,14 @@ def check_shared_hosts(file: str, deployments: list[DeploymentDef]) -> None:
     for dep in deployments:
         for host in dep.hosts:
             other = proxies.setdefault(host.name, dep)
-            if other.proxy_kind is not dep.proxy_kind:
+            if other.proxy_declared is not dep.proxy_declared:
                 raise OtterfileError(
-                    f"{host.introduced()} would run {other.proxy_kind.name} for deployment "
-                    f"{other.name} (line {other.line}) and {dep.proxy_kind.name} for "
+                    f"{host.introduced()} would run {other.proxy_declared.name} for deployment "
+                    f"{other.name} (line {other.line}) and {dep.proxy_declared.name} for "
                     f"{dep.name}; one proxy owns ports 80/443 on a host: choose one",
                     file=file, line=dep.line, path=f"deployment {dep.name}/proxy")
         claims = [f"domain {d}" for d in dep.domains] or \
-            [f"port {dep.runtime.kind.port(dep.runtime.value)} (no domains)"]
+            [f"port {dep.runtime.declared.port(dep.runtime.value)} (no domains)"]
         for host in dep.hosts:
             for claim in claims:
                 other = claimed.setdefault((host.address, claim), dep)
@@ -68,7 +68,7 @@ def check_shared_hosts(file: str, deployments: list[DeploymentDef]) -> None:
 def build_host(art: ArtifactDef, targets: dict[str, TargetDef]) -> ArtifactDef:
     """build(on=TARGET): TARGET is a one-host target of this Otterfile; `on` becomes that
     host's address here and its name once hosts are named (on_named)."""
-    on = art.kind.build_host(art.source)
+    on = art.declared.build_host(art.source)
     if on is None:
         return art
     target = targets.get(on)
@@ -77,10 +77,10 @@ def build_host(art: ArtifactDef, targets: dict[str, TargetDef]) -> ArtifactDef:
     if len(target.hosts) != 1:
         fail("on", f"target {on!r} is a group of {len(target.hosts)} hosts; a build runs on "
              "one: name a target of one host")
-    return replace(art, source=art.kind.built_on(art.source, target.hosts[0].address))
+    return replace(art, source=art.declared.built_on(art.source, target.hosts[0].address))
 
 
 def on_named(art: ArtifactDef, names: dict[str, str]) -> ArtifactDef:
     """A build host's address -> its name in the run (what the plan and engine call it)."""
-    on = art.kind.build_host(art.source)
-    return art if on is None else replace(art, source=art.kind.built_on(art.source, names[on]))
+    on = art.declared.build_host(art.source)
+    return art if on is None else replace(art, source=art.declared.built_on(art.source, names[on]))

@@ -12,6 +12,9 @@ from otterfile.secrets import Secret
 
 if TYPE_CHECKING:
     from otterfile.artifacts.base import ArtifactSource
+    from otterfile.artifacts.kinds import SourceKind
+    from otterfile.proxies.kinds import ProxyKind
+    from otterfile.runtimes.kinds import RuntimeKind
     from otterfile.load.snapshots import Snapshots
     from otterfile.load.schedule import ScheduleDef
     from otterfile.proxies.base import Proxy
@@ -25,15 +28,20 @@ class ArtifactDef:
     line: int = 0
 
     @property
+    def declared(self) -> SourceKind:
+        """The source's kind as evaluation checks it (artifacts/kinds.py): no handler."""
+        from otterfile.artifacts import declared_source
+        return declared_source(self.source)
+
+    @property
     def kind(self) -> ArtifactSource:
-        """The source's module (artifacts.KINDS)."""
-        from otterfile.artifacts import source_for
-        return source_for(self.source)
+        """The source's handler (artifacts.KINDS), its module imported when first asked."""
+        return self.declared.handler()
 
     @property
     def build_host(self) -> str | None:
         """The target it is built on (build(on=...)), or None: the controller."""
-        return self.kind.build_host(self.source)
+        return self.declared.build_host(self.source)
 
 
 @dataclass(frozen=True)
@@ -44,10 +52,15 @@ class RuntimeDef:
     line: int = 0
 
     @property
+    def declared(self) -> RuntimeKind:
+        """The runtime's kind as evaluation checks it (runtimes/kinds.py): no handler."""
+        from otterfile.runtimes import declared_runtime
+        return declared_runtime(self.value)
+
+    @property
     def kind(self) -> Runtime:
-        """The runtime's module (runtimes.KINDS)."""
-        from otterfile.runtimes import runtime_for
-        return runtime_for(self.value)
+        """The runtime's handler (runtimes.KINDS), its module imported when first asked."""
+        return self.declared.handler()
 
 
 @dataclass(frozen=True)
@@ -110,10 +123,15 @@ class DeploymentDef:
     balance: str = "local"  # "fleet": every proxy forwards to every target (load/balance.py)
 
     @property
+    def proxy_declared(self) -> ProxyKind:
+        """The proxy's kind as evaluation checks it (proxies/kinds.py): no handler."""
+        from otterfile.proxies import declared_proxy
+        return declared_proxy(self.proxy)
+
+    @property
     def proxy_kind(self) -> Proxy:
-        """The proxy's module (proxies.KINDS)."""
-        from otterfile.proxies import proxy_for
-        return proxy_for(self.proxy)
+        """The proxy's handler (proxies.KINDS), its module imported when first asked."""
+        return self.proxy_declared.handler()
 
     @property
     def hosts(self) -> tuple[Host, ...]:

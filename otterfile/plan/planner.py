@@ -88,7 +88,7 @@ class _Builder:
     def add(self, dep: DeploymentDef, hosts: list[str]) -> None:
         acquire = self.node(f"acquire:{dep.artifact.name}", [], stage="acquire",
                             artifact=dep.artifact.name, deployment=dep.name,
-                            host=dep.artifact.kind.build_host(dep.artifact.source))
+                            host=dep.artifact.declared.build_host(dep.artifact.source))
         stages = [s for s in TARGET_STAGES[:-1] if not (self.rollback and s == "ship")]
         if dep.snapshots is not None and (self.with_data or not self.rollback):
             stages.insert(1, "restore" if self.rollback else "snapshot")

@@ -1,20 +1,34 @@
-"""Reverse proxies, one module each behind `base.Proxy`; `KINDS` is the one table."""
+"""Reverse proxies: each kind declared in kinds.py (its checks: all that evaluating an
+Otterfile needs) and handled by one module behind `base.Proxy`; `KINDS` (by the Otterfile
+value's type) and `NAMED` (by the name a release records) are the tables of handlers, each
+module imported the first time it is looked up."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from otterfile.load.model import Caddy, Nginx
+from otterfile.load.registry import Handlers
 from otterfile.load.validate import kind_of
-from otterfile.proxies import caddy, nginx
-from otterfile.proxies.base import Proxy, Site
+from otterfile.proxies.kinds import DECLARED, ProxyKind
 
-KINDS: dict[type, Proxy] = {Caddy: caddy.PROXY, Nginx: nginx.PROXY}
-NAMED: dict[str, Proxy] = {kind.name: kind for kind in KINDS.values()}  # as state records
+if TYPE_CHECKING:
+    from otterfile.proxies.base import Proxy
+
+KINDS: Handlers[type, Proxy] = Handlers(
+    {kind: declared.handler for kind, declared in DECLARED.items()})
+NAMED: Handlers[str, Proxy] = Handlers(  # as state records
+    {declared.name: declared.handler for declared in DECLARED.values()})
+
+
+def declared_proxy(value: Any) -> ProxyKind:
+    """The proxy kind of an Otterfile value as evaluation checks it (no handler imported);
+    a FieldError names what is accepted."""
+    return kind_of(DECLARED, value)
 
 
 def proxy_for(value: Any) -> Proxy:
-    """The proxy kind of an Otterfile value; a FieldError names what is accepted."""
-    return kind_of(KINDS, value)
+    """The proxy kind of an Otterfile value, its handler; a FieldError names what is
+    accepted."""
+    return declared_proxy(value).handler()
 
 
 def proxy_named(name: str) -> Proxy:
@@ -22,4 +36,4 @@ def proxy_named(name: str) -> Proxy:
     return NAMED[name]
 
 
-__all__ = ["KINDS", "NAMED", "Proxy", "Site", "proxy_for", "proxy_named"]
+__all__ = ["DECLARED", "KINDS", "NAMED", "declared_proxy", "proxy_for", "proxy_named"]

@@ -1,7 +1,8 @@
 """The Proxy interface: what the deploy flow needs of a reverse proxy on a target.
 
-A proxy kind is one module with one object implementing this; `proxies.KINDS` maps the
-Otterfile value's type (`caddy(...)`, `nginx(...)`) to it. Every method only builds
+A proxy kind is declared in kinds.py (its checks) and handled by one module with one object
+implementing this; `proxies.KINDS` maps the Otterfile value's type (`caddy(...)`,
+`nginx(...)`) to it. Every method only builds
 Commands or text; nothing here runs a process.
 
 How a switch works: the site file reads the live release's port per request from the one
@@ -24,10 +25,10 @@ from otterfile.report.text import printable
 from otterfile.proxies.install import Install
 from otterfile.proxies.maintenance import Page
 from otterfile.scripts import load
+from otterfile.proxies.kinds import ProxyKind
 
 # Exit codes every proxy's switch script uses, so the flow reads them the same way.
 EXIT_MISSING, EXIT_INVALID, EXIT_RELOAD = 3, 4, 5
-SWITCHES = ("file", "reload")  # caddy(switch=...), nginx(switch=...)
 FILE = "file"  # what a switch probe prints when the port file is read per request
 
 
@@ -103,25 +104,11 @@ def served_port(proxy: "Proxy", site_text: str, listing: str) -> int | None:
     return proxy.served_port(site_text) or listed_port(listing)
 
 
-class Proxy(Protocol):
-    """A reverse proxy kind (Caddy, nginx)."""
+class Proxy(ProxyKind, Protocol):
+    """A reverse proxy kind (Caddy, nginx): its declaration (kinds.ProxyKind: checks) and
+    what installs, renders and switches it on a target."""
 
-    name: str  # "caddy"
     installed: Install  # its package, binary and unit: what `ensure` installs and starts
-
-    def check(self, value: Any) -> Any:
-        """The Otterfile value, checked field by field (FieldError with a path)."""
-
-    def unsupported(self, value: Any) -> str | None:
-        """Why this version cannot deploy `value` yet, or None."""
-
-    def check_domains(self, value: Any, domains: tuple[str, ...]) -> None:
-        """FieldError (path "domains/N") for a domain this proxy, so configured, cannot
-        serve (a wildcard without a way to get its certificate)."""
-
-    def check_files(self, value: Any, folder: Path) -> None:
-        """FieldError for files the proxy ships from the controller (paths relative to
-        `folder`, the Otterfile's) that are missing or malformed."""
 
     def shipped_digest(self, value: Any, folder: Path) -> str | None:
         """A digest of the files the proxy ships from the controller (a certificate and

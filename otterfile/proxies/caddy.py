@@ -18,13 +18,13 @@ from otterfile.errors import OtterError
 from otterfile.render import render
 from otterfile.scripts import load
 from otterfile.run.state import PORT_PLACEHOLDER, check_name
-from otterfile.load.validate import check_choice, fail, got
-from otterfile.proxies.base import FILE, SWITCHES, Fleet, Site
+from otterfile.load.validate import got
+from otterfile.proxies.base import FILE, Fleet, Site
+from otterfile.proxies.kinds import TLS_MODES, CaddyKind
 from otterfile.proxies.install import FOREIGN, Install, ensure
 from otterfile.proxies.maintenance import Page, html, include_glob
 
 CADDY_DIR = "/etc/caddy"
-TLS_MODES = ("auto", "internal", "off")
 # how long Caddy keeps an idle connection to a release (its default: 2m): after a switch,
 # what it kept to the old release holds that release's drain (run/flow.py) this long at most
 UPSTREAM_IDLE = "1s"
@@ -129,34 +129,14 @@ def missing_caddy_message(host: str) -> str:
             "e.g. `apt-get install caddy`, then run again")
 
 
-class CaddyProxy:
-    """Caddy behind `caddy(tls=...)`: one site file per deployment under otter.d/."""
+class CaddyProxy(CaddyKind):
+    """Caddy behind `caddy(tls=...)`: one site file per deployment under otter.d/ (its
+    checks: kinds.CaddyKind)."""
 
-    name = "caddy"
     installed = Install(package="caddy", binary="caddy", unit="caddy")
-
-    def check(self, value: Any) -> Any:
-        check_choice("tls", value.tls, TLS_MODES)
-        check_choice("switch", value.switch, SWITCHES)
-        if not isinstance(value.hsts, bool):
-            fail("hsts", f"expected True or False, {got(value.hsts)}")
-        return value
-
-    def unsupported(self, value: Any) -> str | None:
-        return None
-
-    def check_domains(self, value: Any, domains: tuple[str, ...]) -> None:
-        for index, domain in enumerate(domains):
-            if domain.startswith("*.") and value.tls == "auto":
-                fail(f"domains/{index}", f"{domain!r}: a wildcard certificate needs the ACME "
-                     "DNS challenge, which otter does not set up; use caddy(tls=\"internal\") "
-                     "or tls=\"off\", or list the names")
 
     def site_path(self, deployment: str) -> str:
         return f"{CADDY_DIR}/otter.d/{check_name(deployment)}.caddy"
-
-    def check_files(self, value: Any, folder: Path) -> None:
-        return None  # Caddy gets its certificates itself
 
     def shipped_digest(self, value: Any, folder: Path) -> str | None:
         return None

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import re
 import string
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,11 +24,12 @@ from otterfile.errors import OtterError
 from otterfile.render import render
 from otterfile.scripts import load
 from otterfile.run.state import PORT_PLACEHOLDER, check_name
-from otterfile.load.validate import check_choice, fail, got
-from otterfile.proxies.base import SWITCHES, Fleet, Site
+from otterfile.load.validate import got
+from otterfile.proxies.base import Fleet, Site
+from otterfile.proxies.kinds import NginxKind
 from otterfile.proxies.install import FOREIGN, Install, ensure
 from otterfile.proxies.maintenance import Page, html, include_glob
-from otterfile.proxies.nginx_tls import TlsPaths, check_tls, read_tls_files, tls_paths
+from otterfile.proxies.nginx_tls import TlsPaths, read_tls_files, tls_paths
 
 NJS_PACKAGE = "libnginx-mod-http-js"  # Debian and Ubuntu (22.10 on)
 
@@ -157,30 +157,11 @@ def _ended(text: str) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-class NginxProxy:
-    """nginx behind `nginx(tls=...)`: one site file per deployment in conf.d/."""
+class NginxProxy(NginxKind):
+    """nginx behind `nginx(tls=...)`: one site file per deployment in conf.d/ (its checks:
+    kinds.NginxKind)."""
 
-    name = "nginx"
     installed = Install(package="nginx", binary="nginx", unit="nginx")
-
-    def check(self, value: Any) -> Any:
-        check_tls(value.tls)
-        check_choice("switch", value.switch, SWITCHES)
-        if not isinstance(value.hsts, bool):
-            fail("hsts", f"expected True or False, {got(value.hsts)}")
-        if value.tls is not None:
-            return replace(value, tls=tuple(p.strip() for p in value.tls))
-        return value
-
-    def unsupported(self, value: Any) -> str | None:
-        return None
-
-    def check_domains(self, value: Any, domains: tuple[str, ...]) -> None:
-        if value.tls is not None and not domains:
-            fail("tls", "nginx(tls=...) needs domains: a site without domains is plain http")
-
-    def check_files(self, value: Any, folder: Path) -> None:
-        read_tls_files(value.tls, folder)
 
     def shipped_digest(self, value: Any, folder: Path) -> str | None:
         files = read_tls_files(value.tls, folder)

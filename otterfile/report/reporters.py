@@ -6,9 +6,8 @@ from __future__ import annotations
 import sys
 from typing import IO, TYPE_CHECKING, Mapping, TypeAlias
 
-from otterfile.report.plain import ConsoleReporter
-
 if TYPE_CHECKING:
+    from otterfile.report.plain import ConsoleReporter
     from otterfile.hosts import Host
     from otterfile.load.project import Project
     from otterfile.report.json_lines import JsonReporter
@@ -49,6 +48,7 @@ def console_reporter(stream: IO[str] | None = None, *,
         # rich loads only when a deploy runs on a terminal
         from otterfile.report.live import LiveReporter
         return LiveReporter(stream, verbose=verbose)
+    from otterfile.report.plain import ConsoleReporter
     return ConsoleReporter(stream, verbose=verbose)
 
 

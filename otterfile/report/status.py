@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
-from otterfile.report import previews as shown_previews, schedules, snapshots as shown_snaps
-from otterfile.report.schedules import ScheduleStatus
-from otterfile.report.tables import table
 from otterfile.report.text import printable
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the views load once the targets have answered (render, record)
+    from otterfile.report.schedules import ScheduleStatus
     from otterfile.executors.base import Executor
     from otterfile.hosts import Host
     from otterfile.load.project import DeploymentDef
@@ -91,6 +89,7 @@ def status_record(status: TargetStatus | Exception, log_lines: int = 0) -> dict[
     """One target's status as data (`otter status --json`), or its error."""
     if isinstance(status, Exception):
         return {"error": str(status)}
+    from otterfile.report import previews as shown_previews, snapshots as shown_snaps
     live = status.live
     return {"live": None if live is None else {
                 "release": live.id, "digest": live.digest, "commit": live.commit,
@@ -116,6 +115,8 @@ def render_status(pairs: Sequence[tuple[DeploymentDef, Host]],
                   results: Sequence[TargetStatus | Exception], log_lines: int = 0) -> str:
     """One row per target (an error in its row), then the last deploy-log records; what
     came from a target is shown through `table`, which escapes control characters."""
+    from otterfile.report import previews as shown_previews, schedules, snapshots as shown_snaps
+    from otterfile.report.tables import table
     rows: list[list[str]] = []
     logs: list[list[str]] = []
     notes: list[str] = []

@@ -15,7 +15,6 @@ from otterfile.errors import OtterfileError
 from otterfile.plan.graph import Graph
 from otterfile.plan.planner import batch_size, order, plan, task_id
 from otterfile.load.project import DeploymentDef, Project
-from otterfile.run.contracts import held_back
 from otterfile.run.runner import OK, Event, Outcome, Reporter, run_graph
 from otterfile.run.secret_store import SecretStore
 from otterfile.secrets import Secret
@@ -121,6 +120,7 @@ def deploy(project: Project, name: str, engine_for: Callable[..., Engine], *,
     env = resolve_env(project, deployments)
     engine = engine_for(env=env, sources=resolve_sources(project, deployments))
     batches = order(project, [name], hosts=hosts)
+    from otterfile.run.contracts import held_back  # migrations: what a deploy holds back
     for line in held_back(project, name, hosts):
         engine.report(Event("info", None, message=line))
     done = execute(plan(project, [name], hosts=hosts), engine, None,

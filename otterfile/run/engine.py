@@ -8,7 +8,7 @@ import tempfile
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, ContextManager
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 from otterfile.artifacts.base import Artifact, ImageStore
 from otterfile.errors import OtterError
@@ -22,8 +22,9 @@ from otterfile.run.runner import Event, Reporter
 from otterfile.run.state import new_release_id
 from otterfile.run.stages import perform
 from otterfile.secrets import Secret
-from otterfile.transfer.fanout import SharedImages
-from otterfile.transfer.relay_tree import Tree
+
+if TYPE_CHECKING:
+    from otterfile.transfer.relay_tree import Tree
 
 Connect = Callable[[Host, str], Executor]  # (host, control folder) -> executor
 ReleaseId = Callable[[str], str]  # digest -> a new release id
@@ -65,7 +66,8 @@ class Engine:
                  cache_lock: CacheLock | None = None,
                  host_images: HostImages | None = None) -> None:
         self.project, self.report = project, report
-        self.images = self._shared(images, None)  # one `docker save` for every target
+        self._given = images
+        self._images: ImageStore | None = None  # shared when first asked: see images
         self._host_images = host_images or (lambda _executor: images)
         self._stores: dict[str, ImageStore] = {}
         self._connect, self.release_id = connect, once_per_digest(release_id)
@@ -104,6 +106,15 @@ class Engine:
                 self.executors[key] = self._connect(self.host(name), self.control_dir)
             return self.executors[key]
 
+    @property
+    def images(self) -> ImageStore:
+        """The controller's image store, one `docker save` for every target (fanout), made
+        when first asked: a rollback or a no-op never loads the transfer's modules."""
+        with self._guard:
+            if self._images is None:
+                self._images = self._shared(self._given, None)
+            return self._images
+
     def images_on(self, name: str | None) -> ImageStore:
         """The image store where an artifact is acquired: the controller's, or a build
         host's (build(on=...)), one per host for the run."""
@@ -117,6 +128,7 @@ class Engine:
 
     def _shared(self, store: ImageStore, host: str | None) -> ImageStore:
         """`store` streaming each image once for all the lanes that ship it (fanout)."""
+        from otterfile.transfer.fanout import SharedImages
         return SharedImages(store, expected=lambda image_id: self._shipping(host, image_id),
                             on_info=lambda line: self.emit(None, "info", line))
 
@@ -141,6 +153,7 @@ class Engine:
         with self._guard:
             trees = self._trees.setdefault(key, [])
             if not trees or trees[-1].drawn:
+                from otterfile.transfer.relay_tree import Tree
                 trees.append(Tree(lambda: self._relaying(key, trees[:-1])))
             return trees[-1]
 
@@ -198,7 +211,7 @@ class Engine:
     def close(self) -> None:
         """Stop what build hosts serve, close every connection (SSH masters), whatever
         happened."""
-        for store in [self.images, *self._stores.values()]:
+        for store in [*filter(None, [self._images]), *self._stores.values()]:
             try:
                 store.close()
             except Exception:  # closing must not hide the run's own outcome

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from otterfile import scripts
 from otterfile.command import Command, script, sequence
-from otterfile.proxies import NAMED as PROXIES, Proxy
+from otterfile.proxies import NAMED as PROXIES
+from otterfile.proxies.base import Proxy
 
 if TYPE_CHECKING:
     from otterfile.load.project import DeploymentDef

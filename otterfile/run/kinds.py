@@ -15,7 +15,8 @@ from otterfile.command import Command, sequence
 from otterfile.commands import state as states, store
 from otterfile.errors import OtterError
 from otterfile.proxies import NAMED as PROXIES
-from otterfile.runtimes import NAMED as RUNTIMES, Instance, Runtime
+from otterfile.runtimes import NAMED as RUNTIMES, Instance
+from otterfile.runtimes.base import Runtime
 from otterfile.run.state import Release, State, images_to_remove
 from otterfile.run.state_file import Kinds, assume_kinds
 

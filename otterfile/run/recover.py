@@ -16,7 +16,6 @@ from otterfile.run.kinds import named_by_otter
 from otterfile.run.results import checked
 from otterfile.run.state import mark_failed
 from otterfile.run.state_file import format_state
-from otterfile.transfer.probe import probed
 
 if TYPE_CHECKING:
     from otterfile.executors.base import Executor, Result
@@ -99,7 +98,10 @@ def _take_reading(engine: Engine, lane: Lane, task: Task, reading: Reading) -> N
     lane.layers = lane.runtime.parse_layers(reading.layers) \
         if layers_to_read(engine, lane) and reading.layers is not None else None
     probe = _probe_of(engine, lane)
-    found = probed(reading.probe) if probe and reading.probe is not None else None
+    found = None
+    if probe and reading.probe is not None:
+        from otterfile.transfer.probe import probed
+        found = probed(reading.probe)
     lane.probed = (probe[0], found) if probe and found is not None else None
     switching = target.switching(lane.deployment, reading)
     if switching is not None:

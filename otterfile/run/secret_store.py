@@ -10,7 +10,6 @@ from pathlib import Path
 
 from otterfile.command import Command
 from otterfile.errors import OtterfileError
-from otterfile.executors.local import LocalExecutor
 from otterfile.secrets import Secret
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
@@ -70,6 +69,7 @@ class SecretStore:
         if not match:
             return value
         folder = str(self.file.parent.parent) if self.file else None
+        from otterfile.executors.local import LocalExecutor
         done = LocalExecutor().run(Command(("sh", "-c", match.group(1)), cwd=folder,
                                            description=f"read secret {name}"))
         if not done.ok:

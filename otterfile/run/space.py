@@ -9,7 +9,6 @@ import os.path
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from otterfile.transfer.sizes import Footprint, footprint
 from otterfile.command import Command, script, sequence
 from otterfile.commands import space as spaces, state as states, store
 from otterfile.errors import OtterError
@@ -20,6 +19,7 @@ from otterfile.report.text import human_size
 
 if TYPE_CHECKING:
     from otterfile.artifacts.base import Artifact
+    from otterfile.transfer.sizes import Footprint
     from otterfile.executors.base import Executor
     from otterfile.plan.graph import Task
     from otterfile.runtimes.base import Runtime
@@ -102,6 +102,7 @@ def ensure_room(engine: Engine, lane: Lane, task: Task, artifact: Artifact,
     of the space there (the artifact is there, or this runtime does not say)."""
     if not lane.space:
         return
+    from otterfile.transfer.sizes import footprint  # what a ship sends: tarfile, layers
     need = footprint(artifact, engine.images_of(lane), have,
                      local=lane.deployment.artifact.build_host is None,
                      limit=max(landing.free for landing in lane.space))

@@ -1,22 +1,35 @@
-"""Runtimes, one module each behind `base.Runtime`; `KINDS` is the one table."""
+"""Runtimes: each kind declared in kinds.py (its checks: all that evaluating an Otterfile
+needs) and handled by one module behind `base.Runtime`; `KINDS` (by the Otterfile value's
+type) and `NAMED` (by the name a release records) are the tables of handlers, each module
+imported the first time it is looked up."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from otterfile.load import model
+from otterfile.load.registry import Handlers
 from otterfile.load.validate import kind_of
-from otterfile.runtimes import docker, podman, systemd
+from otterfile.runtimes.kinds import DECLARED, RuntimeKind
 from otterfile.values import Instance, InstanceStatus
-from otterfile.runtimes.base import Runtime, StartSpec
 
-KINDS: dict[type, Runtime] = {model.Docker: docker.RUNTIME, model.Podman: podman.RUNTIME,
-                              model.Systemd: systemd.RUNTIME}
-NAMED: dict[str, Runtime] = {kind.name: kind for kind in KINDS.values()}  # as state records
+if TYPE_CHECKING:
+    from otterfile.runtimes.base import Runtime
+
+KINDS: Handlers[type, Runtime] = Handlers(
+    {kind: declared.handler for kind, declared in DECLARED.items()})
+NAMED: Handlers[str, Runtime] = Handlers(  # as state records
+    {declared.name: declared.handler for declared in DECLARED.values()})
+
+
+def declared_runtime(value: Any) -> RuntimeKind:
+    """The runtime kind of an Otterfile value as evaluation checks it (no handler
+    imported); a FieldError names what is accepted."""
+    return kind_of(DECLARED, value)
 
 
 def runtime_for(value: Any) -> Runtime:
-    """The runtime kind of an Otterfile value; a FieldError names what is accepted."""
-    return kind_of(KINDS, value)
+    """The runtime kind of an Otterfile value, its handler; a FieldError names what is
+    accepted."""
+    return declared_runtime(value).handler()
 
 
 def runtime_named(name: str) -> Runtime:
@@ -24,5 +37,5 @@ def runtime_named(name: str) -> Runtime:
     return NAMED[name]
 
 
-__all__ = ["Instance", "InstanceStatus", "KINDS", "NAMED", "Runtime", "StartSpec",
+__all__ = ["DECLARED", "Instance", "InstanceStatus", "KINDS", "NAMED", "declared_runtime",
            "runtime_for", "runtime_named"]

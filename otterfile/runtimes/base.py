@@ -2,8 +2,8 @@
 
 A release is one artifact started on one target as an *instance* (a container, or a
 systemd unit with its release folder) listening on its own port of 127.0.0.1 beside the
-live one. A runtime kind is one module with one object implementing `Runtime`;
-`runtimes.KINDS` maps the Otterfile value's type to it. Methods build Commands and parse
+live one. A runtime kind is declared in kinds.py (its checks) and handled by one module with one object
+implementing `Runtime`; `runtimes.KINDS` maps the Otterfile value's type to it. Methods build Commands and parse
 their output; nothing here runs a process.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any, Protocol, Sequence
 from otterfile.artifacts.base import Artifact
 from otterfile.command import Command, SecretText
 from otterfile.values import Instance, InstanceStatus, Pulled
+from otterfile.runtimes.kinds import RuntimeKind
 
 
 @dataclass(frozen=True)
@@ -57,38 +58,9 @@ class ScheduleSpec:
     lock: str
 
 
-class Runtime(Protocol):
-    """A runtime kind (docker, podman, systemd)."""
-
-    name: str
-    forms: tuple[str, ...]  # the artifact forms it runs: "image", "file"
-
-    def check(self, value: Any) -> Any:
-        """The Otterfile value, checked field by field (FieldError with a path)."""
-
-    def unsupported(self, value: Any) -> str | None:
-        """Why this version cannot deploy `value` yet, or None."""
-
-    def accepts(self, value: Any) -> bool:
-        """Whether it can start a release from `value`, the Otterfile value of a runtime
-        kind: its own, or one with the same fields (docker and podman). A rollback to a
-        release that another runtime started asks this."""
-
-    def warnings(self, value: Any) -> list[str]:
-        """What `plan` and `run` should warn about (a service run as root), if anything."""
-
-    def publishes_privately(self) -> bool:
-        """Whether `start` publishes the release's port on a private address too when
-        StartSpec.private names one (Deployment(balance="fleet") needs it)."""
-
-    def port(self, value: Any) -> int:
-        """The port the service listens on inside its instance."""
-
-    def env(self, value: Any) -> dict[str, Any]:
-        """The environment the user gave (values may be secrets)."""
-
-    def settings(self, value: Any) -> list[Any]:
-        """What besides artifact and env makes two releases the same (for no-op detection)."""
+class Runtime(RuntimeKind, Protocol):
+    """A runtime kind (docker, podman, systemd): its declaration (kinds.RuntimeKind: checks,
+    port, env, settings) and the commands that start, watch and stop its releases."""
 
     def instance_name(self, deployment: str, release: str) -> str:
         """The instance of a release: a container or unit name derived from both."""

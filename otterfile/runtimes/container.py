@@ -9,63 +9,18 @@ import shlex
 from dataclasses import replace
 from typing import Any, Sequence
 
-from otterfile.load import model
 from otterfile.artifacts.base import Artifact
-from otterfile.transfer.layers import chains_present
 from otterfile.command import Command, cmd
 from otterfile.errors import OtterError
 from otterfile.commands import container as c, data, registries, space
-from otterfile.load.validate import (check_env, check_port, check_str, check_str_list,
-                                     check_words, fail, got)
+from otterfile.runtimes.kinds import ContainerKind
 from otterfile.values import PORT_RANGE, Instance, InstanceStatus, Pulled
 from otterfile.runtimes.base import ScheduleSpec, StartSpec
 
 
-class ContainerRuntime:
-    """A container engine on the target, reached through its CLI over SSH."""
-
-    # a file: a `docker save` archive (it ships as its image)
-    forms: tuple[str, ...] = ("image", "file")
-
-    def __init__(self, engine: str):
-        self.name = self.engine = engine
-
-    def check(self, value: Any) -> Any:
-        check_str("image", value.image, optional=True)
-        check_port("port", value.port)
-        check_env("env", value.env)
-        check_str_list("volumes", value.volumes)
-        for index, option in enumerate(check_str_list("options", value.options)):
-            check_words(f"options/{index}", option)
-        if not isinstance(value.init, bool):
-            fail("init", f"expected True or False, {got(value.init)}")
-        if isinstance(value.command, str):
-            check_words("command", value.command)
-        elif value.command is not None:
-            check_str_list("command", value.command)
-        return value
-
-    def unsupported(self, value: Any) -> str | None:
-        return None
-
-    def publishes_privately(self) -> bool:
-        return True  # a second `-p PRIVATE:PORT:PORT` (scripts/container/start.sh)
-
-    def accepts(self, value: Any) -> bool:
-        return isinstance(value, model.Docker)  # podman(...) is a docker(...) by its fields
-
-    def warnings(self, value: Any) -> list[str]:
-        return []
-
-    def port(self, value: Any) -> int:
-        return int(value.port)
-
-    def env(self, value: Any) -> dict[str, Any]:
-        return dict(value.env)
-
-    def settings(self, value: Any) -> list[Any]:
-        return [self.engine, value.image, value.port, list(value.volumes),
-                list(value.options), value.command, value.init]
+class ContainerRuntime(ContainerKind):
+    """A container engine on the target, reached through its CLI over SSH (the checks of
+    its value are kinds.ContainerKind's)."""
 
     def instance_name(self, deployment: str, release: str) -> str:
         return c.container_name(deployment, release)
@@ -112,6 +67,7 @@ class ContainerRuntime:
         return c.layer_lists(self.engine)
 
     def parse_layers(self, stdout: str) -> frozenset[str]:
+        from otterfile.transfer.layers import chains_present
         return chains_present(stdout)
 
     def landing(self, deployment: str) -> Command | None:

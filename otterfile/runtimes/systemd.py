@@ -6,12 +6,9 @@ templates/systemd_unit.j2, running as `otter-<deployment>` (or `user=`) on a fre
 """
 from __future__ import annotations
 
-import re
 import shlex
-from dataclasses import replace
 from typing import Any, Sequence
 
-from otterfile.load import model
 from otterfile.artifacts.base import Artifact
 from otterfile.command import Command, cmd
 from otterfile import scripts
@@ -20,75 +17,14 @@ from otterfile.commands.state import env_file_path
 from otterfile.errors import OtterError
 from otterfile.render import render
 from otterfile.run.state import PORT_PLACEHOLDER
-from otterfile.load.validate import (check_env, check_int, check_port, check_size, check_str,
-                                     check_words, fail)
+from otterfile.runtimes.kinds import SystemdKind
 from otterfile.values import PORT_RANGE, Instance, InstanceStatus
 from otterfile.runtimes.base import ScheduleSpec, StartSpec
-from otterfile.transfer.unpacked import on_arrival
-
-_PROGRAM = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_.+@/-]*")
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
 
-class SystemdRuntime:
-    name = "systemd"
-    forms: tuple[str, ...] = ("file",)
 
-    def check(self, value: Any) -> Any:
-        check_str("command", value.command)
-        if any(ord(c) < 32 or c == "\x7f" for c in value.command):
-            fail("command", "a control character (a newline?) cannot be in a command")
-        words = check_words("command", value.command)
-        if not words:
-            fail("command", "expected a program to run, got an empty command")
-        program = words[0]
-        if not _PROGRAM.fullmatch(program) or ".." in program.split("/") or \
-                program.endswith("/") or "{" in program:
-            fail("command", f"the program {program!r} should be a path or a name of letters, "
-                 "digits and ._+@/- (no '..')")
-        for word in words:
-            for placeholder in _PLACEHOLDER.findall(word):
-                if placeholder != "port":
-                    fail("command", f"unknown placeholder {{{placeholder}}}: only {{port}} "
-                         "is filled in")
-        check_port("port", value.port)
-        env = check_env("env", value.env)
-        if "PORT" in env:
-            fail("env/PORT", "otter sets PORT to the port it picks for each release")
-        if check_str("user", value.user, optional=True) is not None and \
-                not _USER.fullmatch(value.user):
-            fail("user", f"{value.user!r} is not a valid user name (lower case letters, "
-                 "digits, '_', '-', at most 32)")
-        if value.max_files is not None:
-            check_int("max_files", value.max_files, 1)
-        if value.max_unpacked is None:
-            return value
-        return replace(value, max_unpacked=check_size("max_unpacked", value.max_unpacked))
-
-    def unsupported(self, value: Any) -> str | None:
-        return None
-
-    def publishes_privately(self) -> bool:
-        return False  # the service binds where its command says
-
-    def accepts(self, value: Any) -> bool:
-        return isinstance(value, model.Systemd)
-
-    def warnings(self, value: Any) -> list[str]:
-        if value.user == "root":
-            return ['user="root" runs the service as root: whatever the artifact holds gets '
-                    "the whole host; leave user= out for a system user of its own"]
-        return []
-
-    def port(self, value: Any) -> int:
-        return int(value.port)
-
-    def env(self, value: Any) -> dict[str, Any]:
-        return dict(value.env)
-
-    def settings(self, value: Any) -> list[Any]:
-        return ["systemd", value.command, value.port, value.user]
+class SystemdRuntime(SystemdKind):
+    """The units and release folders of systemd(...) (its checks: kinds.SystemdKind)."""
 
     def instance_name(self, deployment: str, release: str) -> str:
         return s.unit_name(deployment, release)
@@ -100,6 +36,7 @@ class SystemdRuntime:
 
     def receive(self, artifact: Artifact) -> Command:
         # a tar archive is unpacked as it arrives too: the start checks and takes that tree
+        from otterfile.transfer.unpacked import on_arrival
         return store.receive(artifact.digest, unpack=on_arrival(artifact.path))
 
     def pull(self, ref: str, *, pinned: str | None = None, server: str | None = None,

@@ -40,8 +40,8 @@ ALLOWED = {
     ("run/steps.py", "self"): "ctx's own placeholder attributes, by name",
     ("executors/base.py", "self"): "Result's own stdout/stderr, by name",
     ("executors/recording.py", "result"): "Result's own stdout/stderr, by name",
-    ("artifacts/build.py", "value"): "the build kind's own fields, in its own module",
-    ("artifacts/registry.py", "value"): "the registry kind's own login fields, in its module",
+    ("artifacts/kinds.py", "value"): "the build and registry kinds' own fields (build's "
+                                     "strings, the login's), in the module declaring them",
     # values that are not one of the five kinds
 }
 

@@ -14,8 +14,8 @@ import pytest
 from otterfile.load import model
 from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor
+from otterfile.proxies import KINDS, base, caddy, proxy_for
 from otterfile.proxies.base import Site
-from otterfile.proxies import KINDS, Site, base, caddy, proxy_for
 from otterfile.render import render
 from otterfile.load.validate import FieldError
 from tests.fakes import executable
