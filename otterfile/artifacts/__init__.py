@@ -12,8 +12,7 @@ from otterfile.artifacts.kinds import DECLARED, SourceKind
 if TYPE_CHECKING:
     from otterfile.artifacts.base import ArtifactSource
 
-KINDS: Handlers[type, ArtifactSource] = Handlers(
-    {kind: declared.handler for kind, declared in DECLARED.items()})
+KINDS: Handlers[type, ArtifactSource] = Handlers(DECLARED)
 
 
 def declared_source(value: Any) -> SourceKind:
@@ -25,7 +24,7 @@ def declared_source(value: Any) -> SourceKind:
 def source_for(value: Any) -> ArtifactSource:
     """The source kind of an Otterfile value, its handler; a FieldError names what is
     accepted."""
-    return declared_source(value).handler()
+    return KINDS.of(declared_source(value))
 
 
 __all__ = ["DECLARED", "KINDS", "declared_source", "source_for"]

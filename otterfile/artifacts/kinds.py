@@ -2,7 +2,7 @@
 (`build(...)`, `fetch(...)`, `registry(...)`, `image(...)`) and what evaluation asks of it
 (its form, its build host); `DECLARED` is the table. Evaluating an Otterfile imports only
 this; a kind's handler (its acquire: build.py, fetch.py, registry.py, image.py, and what
-they import) loads when the run first asks `handler()`.
+they import) loads when the run first asks for it (`handler_at`, artifacts.KINDS).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import dataclasses
 import re
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 from otterfile.load import model
 from otterfile.load.validate import check_choice, check_str, fail, got
@@ -18,16 +18,13 @@ from otterfile.secrets import Secret
 from otterfile.artifacts.image_ref import BadRef, checked_ref, parse_ref
 from otterfile.artifacts.urls import redact
 
-if TYPE_CHECKING:
-    from otterfile.artifacts.base import ArtifactSource
-
 _USER = re.compile(r"[^\s\x00-\x1f\x7f]+")
 FULL_ID = re.compile(r"(?:sha256:[0-9a-f]{64}|[0-9a-f]{64})")  # never a repository name
 
 
 class SourceKind(Protocol):
-    """An artifact source kind as evaluation sees it; `handler()` is the whole kind
-    (base.ArtifactSource, which acquires), its module imported on the first call."""
+    """An artifact source kind as evaluation sees it; its handler (`handler_at`) is the
+    whole kind (base.ArtifactSource, which acquires), its module imported on first use."""
 
     name: str
 
@@ -53,8 +50,9 @@ class SourceKind(Protocol):
     def built_on(self, value: Any, host: str) -> Any:
         """`value` acquired on `host` (evaluation resolves the name the user wrote)."""
 
-    def handler(self) -> ArtifactSource:
-        """The kind's handler, which acquires (its module imported now if not yet)."""
+    # where the kind's handler (base.ArtifactSource, which acquires) is: "MODULE:NAME",
+    # imported when the engine first asks (artifacts.KINDS); this module never imports it
+    handler_at: str
 
 
 class BuildKind:
@@ -102,9 +100,7 @@ class BuildKind:
     def warnings(self, value: Any) -> list[str]:
         return []
 
-    def handler(self) -> ArtifactSource:
-        from otterfile.artifacts.build import SOURCE
-        return SOURCE
+    handler_at = "otterfile.artifacts.build:SOURCE"
 
 
 class OnController:
@@ -164,9 +160,7 @@ class FetchKind(OnController):
         return [f"fetch({redact(value.url)}) is not pinned: every deploy takes whatever the "
                 "URL serves then; give sha256=HEX of the file you tested"]
 
-    def handler(self) -> ArtifactSource:
-        from otterfile.artifacts.fetch import SOURCE
-        return SOURCE
+    handler_at = "otterfile.artifacts.fetch:SOURCE"
 
 
 class RegistryKind(OnController):
@@ -192,9 +186,7 @@ class RegistryKind(OnController):
         return [f"registry({value.ref!r}) names no tag: each deploy runs whatever "
                 f"{ref.by_tag} is then; give a tag (or @sha256:...)"]
 
-    def handler(self) -> ArtifactSource:
-        from otterfile.artifacts.registry import SOURCE
-        return SOURCE
+    handler_at = "otterfile.artifacts.registry:SOURCE"
 
 
 class ImageKind(OnController):
@@ -214,9 +206,7 @@ class ImageKind(OnController):
     def form(self, value: Any) -> str:
         return "image"
 
-    def handler(self) -> ArtifactSource:
-        from otterfile.artifacts.image import SOURCE
-        return SOURCE
+    handler_at = "otterfile.artifacts.image:SOURCE"
 
 
 BUILD, FETCH, REGISTRY, IMAGE = BuildKind(), FetchKind(), RegistryKind(), ImageKind()

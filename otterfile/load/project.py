@@ -36,7 +36,8 @@ class ArtifactDef:
     @property
     def kind(self) -> ArtifactSource:
         """The source's handler (artifacts.KINDS), its module imported when first asked."""
-        return self.declared.handler()
+        from otterfile.artifacts import KINDS
+        return KINDS.of(self.declared)
 
     @property
     def build_host(self) -> str | None:
@@ -60,7 +61,8 @@ class RuntimeDef:
     @property
     def kind(self) -> Runtime:
         """The runtime's handler (runtimes.KINDS), its module imported when first asked."""
-        return self.declared.handler()
+        from otterfile.runtimes import KINDS
+        return KINDS.of(self.declared)
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,8 @@ class DeploymentDef:
     @property
     def proxy_kind(self) -> Proxy:
         """The proxy's handler (proxies.KINDS), its module imported when first asked."""
-        return self.proxy_declared.handler()
+        from otterfile.proxies import KINDS
+        return KINDS.of(self.proxy_declared)
 
     @property
     def hosts(self) -> tuple[Host, ...]:

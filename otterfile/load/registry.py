@@ -8,27 +8,47 @@ rollback` loads only those it uses.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator, Mapping, TypeVar
+from importlib import import_module
+from typing import Any, Iterator, Mapping, Protocol, TypeVar, cast
 
 K = TypeVar("K")
 H = TypeVar("H")
 
 
-class Handlers(Mapping[K, H]):
-    """A read-only table key -> handler whose handlers are made (their module imported) the
-    first time each is looked up; iterating over the keys imports nothing."""
+class Declared(Protocol):
+    """A kind's declaration as the tables see it: where its handler is, "MODULE:NAME". The
+    declaration names it and never imports it (the handler's module imports the declaration:
+    a handler is its declaration's subclass)."""
 
-    def __init__(self, handlers: Mapping[K, Callable[[], H]]):
-        self._handlers = dict(handlers)
+    @property
+    def handler_at(self) -> str: ...
+
+
+def imported(at: str) -> Any:
+    """What "MODULE:NAME" names, its module imported now if not yet."""
+    module, _, name = at.partition(":")
+    return vars(import_module(module))[name]
+
+
+class Handlers(Mapping[K, H]):
+    """A read-only table key -> handler, from key -> declaration: each handler's module is
+    imported the first time it is looked up; iterating over the keys imports nothing."""
+
+    def __init__(self, declared: Mapping[K, Declared]):
+        self._at = {key: kind.handler_at for key, kind in declared.items()}
 
     def __getitem__(self, key: K) -> H:
-        return self._handlers[key]()
+        return cast(H, imported(self._at[key]))
+
+    def of(self, kind: Declared) -> H:
+        """The handler of declaration `kind` (one of this table's, or a handler itself)."""
+        return cast(H, imported(kind.handler_at))
 
     def __iter__(self) -> Iterator[K]:
-        return iter(self._handlers)
+        return iter(self._at)
 
     def __len__(self) -> int:
-        return len(self._handlers)
+        return len(self._at)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._handlers
+        return key in self._at

@@ -13,10 +13,9 @@ from otterfile.proxies.kinds import DECLARED, ProxyKind
 if TYPE_CHECKING:
     from otterfile.proxies.base import Proxy
 
-KINDS: Handlers[type, Proxy] = Handlers(
-    {kind: declared.handler for kind, declared in DECLARED.items()})
+KINDS: Handlers[type, Proxy] = Handlers(DECLARED)
 NAMED: Handlers[str, Proxy] = Handlers(  # as state records
-    {declared.name: declared.handler for declared in DECLARED.values()})
+    {declared.name: declared for declared in DECLARED.values()})
 
 
 def declared_proxy(value: Any) -> ProxyKind:
@@ -28,7 +27,7 @@ def declared_proxy(value: Any) -> ProxyKind:
 def proxy_for(value: Any) -> Proxy:
     """The proxy kind of an Otterfile value, its handler; a FieldError names what is
     accepted."""
-    return declared_proxy(value).handler()
+    return KINDS.of(declared_proxy(value))
 
 
 def proxy_named(name: str) -> Proxy:

@@ -1,27 +1,24 @@
 """The proxy kinds as an Otterfile declares them: each kind's checks of its value
 (`caddy(...)`, `nginx(...)`) and of the domains and files it is given; `DECLARED` is the
 table. Evaluating an Otterfile imports only this; a kind's handler (caddy.py, nginx.py: its
-install, site file and switch) loads when the run first asks `handler()`.
+install, site file and switch) loads when the run first asks for it (`handler_at`, proxies.KINDS).
 """
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from otterfile.load.model import Caddy, Nginx
 from otterfile.load.validate import check_choice, fail, got
 from otterfile.proxies.nginx_tls import check_tls, read_tls_files
-
-if TYPE_CHECKING:
-    from otterfile.proxies.base import Proxy
 
 SWITCHES = ("file", "reload")  # caddy(switch=...), nginx(switch=...)
 TLS_MODES = ("auto", "internal", "off")  # caddy(tls=...)
 
 
 class ProxyKind(Protocol):
-    """A proxy kind as evaluation sees it; `handler()` is the whole kind (base.Proxy), its
+    """A proxy kind as evaluation sees it; its handler (`handler_at`) is the whole kind (base.Proxy), its
     module imported on the first call."""
 
     name: str  # "caddy"
@@ -40,9 +37,9 @@ class ProxyKind(Protocol):
         """FieldError for files the proxy ships from the controller (paths relative to
         `folder`, the Otterfile's) that are missing or malformed."""
 
-    def handler(self) -> Proxy:
-        """The kind's handler, which installs, renders and switches it (its module imported
-        now if not yet)."""
+    # where the kind's handler (base.Proxy: install, render, switch) is: "MODULE:NAME",
+    # imported when the run first asks (proxies.KINDS); this module never imports it
+    handler_at: str
 
 
 class CaddyKind:
@@ -70,9 +67,7 @@ class CaddyKind:
     def check_files(self, value: Any, folder: Path) -> None:
         return None  # Caddy gets its certificates itself
 
-    def handler(self) -> Proxy:
-        from otterfile.proxies.caddy import PROXY
-        return PROXY
+    handler_at = "otterfile.proxies.caddy:PROXY"
 
 
 class NginxKind:
@@ -99,9 +94,7 @@ class NginxKind:
     def check_files(self, value: Any, folder: Path) -> None:
         read_tls_files(value.tls, folder)
 
-    def handler(self) -> Proxy:
-        from otterfile.proxies.nginx import PROXY
-        return PROXY
+    handler_at = "otterfile.proxies.nginx:PROXY"
 
 
 CADDY, NGINX = CaddyKind(), NginxKind()

@@ -14,10 +14,9 @@ from otterfile.values import Instance, InstanceStatus
 if TYPE_CHECKING:
     from otterfile.runtimes.base import Runtime
 
-KINDS: Handlers[type, Runtime] = Handlers(
-    {kind: declared.handler for kind, declared in DECLARED.items()})
+KINDS: Handlers[type, Runtime] = Handlers(DECLARED)
 NAMED: Handlers[str, Runtime] = Handlers(  # as state records
-    {declared.name: declared.handler for declared in DECLARED.values()})
+    {declared.name: declared for declared in DECLARED.values()})
 
 
 def declared_runtime(value: Any) -> RuntimeKind:
@@ -29,7 +28,7 @@ def declared_runtime(value: Any) -> RuntimeKind:
 def runtime_for(value: Any) -> Runtime:
     """The runtime kind of an Otterfile value, its handler; a FieldError names what is
     accepted."""
-    return declared_runtime(value).handler()
+    return KINDS.of(declared_runtime(value))
 
 
 def runtime_named(name: str) -> Runtime:

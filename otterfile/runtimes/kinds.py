@@ -2,20 +2,17 @@
 (`docker(...)`, `podman(...)`, `systemd(...)`) and what evaluation, planning and no-op
 detection read of it (port, env, settings); `DECLARED` is the table. Evaluating an
 Otterfile imports only this; a kind's handler (container.py, systemd.py: the commands
-that start, watch and stop releases) loads when the run first asks `handler()`.
+that start, watch and stop releases) loads when the run first asks for it (`handler_at`, runtimes.KINDS).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from otterfile.load import model
 from otterfile.load.validate import (check_env, check_int, check_port, check_size, check_str,
                                      check_str_list, check_words, fail, got)
-
-if TYPE_CHECKING:
-    from otterfile.runtimes.base import Runtime
 
 _PROGRAM = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_.+@/-]*")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -23,8 +20,8 @@ _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
 
 class RuntimeKind(Protocol):
-    """A runtime kind as evaluation sees it; `handler()` is the whole kind (base.Runtime),
-    its module imported on the first call."""
+    """A runtime kind as evaluation sees it; its handler (`handler_at`) is the whole kind
+    (base.Runtime), its module imported on first use."""
 
     name: str
     forms: tuple[str, ...]  # the artifact forms it runs: "image", "file"
@@ -56,12 +53,22 @@ class RuntimeKind(Protocol):
     def settings(self, value: Any) -> list[Any]:
         """What besides artifact and env makes two releases the same (for no-op detection)."""
 
-    def handler(self) -> Runtime:
-        """The kind's handler, which builds its commands (its module imported now if not
-        yet)."""
+    # where the kind's handler (base.Runtime, which builds its commands) is: "MODULE:NAME",
+    # imported when the run first asks (runtimes.KINDS); this module never imports it
+    handler_at: str
 
 
-class ContainerKind:
+class Listening:
+    """What every runtime value gives alike: the port its service listens on, its env."""
+
+    def port(self, value: Any) -> int:
+        return int(value.port)
+
+    def env(self, value: Any) -> dict[str, Any]:
+        return dict(value.env)
+
+
+class ContainerKind(Listening):
     """docker(...) and podman(...): a container engine on the target."""
 
     # a file: a `docker save` archive (it ships as its image)
@@ -69,6 +76,7 @@ class ContainerKind:
 
     def __init__(self, engine: str):
         self.name = self.engine = engine
+        self.handler_at = f"otterfile.runtimes.{engine}:RUNTIME"  # docker.py, podman.py
 
     def check(self, value: Any) -> Any:
         check_str("image", value.image, optional=True)
@@ -97,25 +105,13 @@ class ContainerKind:
     def warnings(self, value: Any) -> list[str]:
         return []
 
-    def port(self, value: Any) -> int:
-        return int(value.port)
-
-    def env(self, value: Any) -> dict[str, Any]:
-        return dict(value.env)
-
     def settings(self, value: Any) -> list[Any]:
         return [self.engine, value.image, value.port, list(value.volumes),
                 list(value.options), value.command, value.init]
 
-    def handler(self) -> Runtime:
-        if self.engine == "podman":
-            from otterfile.runtimes.podman import RUNTIME
-            return RUNTIME
-        from otterfile.runtimes.docker import RUNTIME as docker_runtime
-        return docker_runtime
 
 
-class SystemdKind:
+class SystemdKind(Listening):
     """systemd(...): the artifact unpacked into a release folder, run as a generated unit."""
 
     name = "systemd"
@@ -167,18 +163,10 @@ class SystemdKind:
                     "the whole host; leave user= out for a system user of its own"]
         return []
 
-    def port(self, value: Any) -> int:
-        return int(value.port)
-
-    def env(self, value: Any) -> dict[str, Any]:
-        return dict(value.env)
-
     def settings(self, value: Any) -> list[Any]:
         return ["systemd", value.command, value.port, value.user]
 
-    def handler(self) -> Runtime:
-        from otterfile.runtimes.systemd import RUNTIME
-        return RUNTIME
+    handler_at = "otterfile.runtimes.systemd:RUNTIME"
 
 
 DOCKER, PODMAN, SYSTEMD = ContainerKind("docker"), ContainerKind("podman"), SystemdKind()

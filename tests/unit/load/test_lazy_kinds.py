@@ -109,9 +109,9 @@ def test_a_command_reaches_its_first_connection_without_the_artifacts_handlers(c
 @pytest.mark.parametrize("package", [artifacts, runtimes, proxies], ids=lambda p: p.__name__)
 def test_every_declaration_has_its_own_handler(package):
     for value_type, declared in package.DECLARED.items():
-        handler = declared.handler()
+        handler = package.KINDS.of(declared)
         assert handler.name == declared.name and isinstance(handler, type(declared))
-        assert handler.handler() is handler  # a handler is its own kind's
+        assert package.KINDS.of(handler) is handler  # a handler is its own kind's
         assert package.KINDS[value_type] is handler
         if hasattr(package, "NAMED"):
             assert package.NAMED[declared.name] is handler
@@ -127,10 +127,15 @@ def test_a_table_imports_a_handler_only_when_it_is_looked_up():
     assert "otterfile.runtimes.container" not in modules
 
 
+FIRST, SECOND = object(), object()  # what the table below names, by "MODULE:NAME"
+
+
 def test_handlers_is_a_read_only_mapping():
-    made: list[str] = []
-    table = Handlers({"a": lambda: made.append("a") or 1, "b": lambda: 2})
-    assert list(table) == ["a", "b"] and len(table) == 2 and "a" in table and not made
-    assert table["a"] == 1 and made == ["a"] and table.get("c") is None
+    from types import SimpleNamespace
+    table = Handlers({"a": SimpleNamespace(handler_at=f"{__name__}:FIRST"),
+                      "b": SimpleNamespace(handler_at=f"{__name__}:SECOND")})
+    assert list(table) == ["a", "b"] and len(table) == 2 and "a" in table
+    assert table["a"] is FIRST and table["b"] is SECOND and table.get("c") is None
+    assert table.of(SimpleNamespace(handler_at=f"{__name__}:SECOND")) is SECOND
     with pytest.raises(KeyError):
         table["c"]
