@@ -20,7 +20,8 @@ from otterfile.artifacts import archive, build_cache, git_mirror
 from otterfile.artifacts.base import AcquireContext, Artifact, ImageStore
 from otterfile.artifacts.build_command import run_build
 from otterfile.artifacts.build_push import push
-from otterfile.artifacts.kinds import BuildKind, image_tag, resolve_url
+from otterfile.artifacts.kinds import BuildKind
+from otterfile.artifacts.source_checks import image_tag, resolve_url
 from otterfile.artifacts.urls import split_credentials
 
 

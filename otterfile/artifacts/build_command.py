@@ -14,7 +14,7 @@ from typing import Callable
 from otterfile.command import cmd
 from otterfile.errors import OtterError
 from otterfile.executors.base import Executor, Result
-from otterfile.artifacts.kinds import image_tag, shell_words
+from otterfile.artifacts.source_checks import image_tag, shell_words
 
 __all__ = ["BuildFailed", "TAIL_LINES", "image_tag", "run_build", "shell_words"]
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from otterfile.errors import OtterError
 from otterfile.artifacts.base import AcquireContext, Artifact
-from otterfile.artifacts.kinds import FULL_ID, ImageKind, target_name
+from otterfile.artifacts.kinds import FULL_ID, ImageKind
+from otterfile.artifacts.source_checks import target_name
 from otterfile.load.model import Image, image
 
 _SHORT_ID = re.compile(r"[0-9a-f]{12,63}")  # an id's prefix, or a repository named so

@@ -40,8 +40,10 @@ ALLOWED = {
     ("run/steps.py", "self"): "ctx's own placeholder attributes, by name",
     ("executors/base.py", "self"): "Result's own stdout/stderr, by name",
     ("executors/recording.py", "result"): "Result's own stdout/stderr, by name",
-    ("artifacts/kinds.py", "value"): "the build and registry kinds' own fields (build's "
-                                     "strings, the login's), in the module declaring them",
+    ("artifacts/kinds.py", "value"): "the build kind's own string fields, in the module "
+                                     "declaring them",
+    ("artifacts/source_checks.py", "value"): "a registry login's own fields (push= or a "
+                                             "registry's), beside the kinds declaring them",
     # values that are not one of the five kinds
 }
 

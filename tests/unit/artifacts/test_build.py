@@ -19,7 +19,7 @@ from otterfile.artifacts.base import AcquireContext, Artifact
 from otterfile.artifacts.build import SOURCE, acquire
 from otterfile.artifacts.build_command import BuildFailed, image_tag
 from otterfile.artifacts.git_mirror import cache_key, checkout, resolve_ref
-from otterfile.artifacts.kinds import resolve_url
+from otterfile.artifacts.source_checks import resolve_url
 from otterfile.commands import git
 from otterfile.errors import OtterError
 from otterfile.executors.local import LocalExecutor

@@ -22,6 +22,7 @@ OTTERFILES = sorted(ROOT.glob("examples/*/Otterfile.py")) + [
 # what evaluating may import of the kinds' packages: the tables, the declarations and the
 # small value modules they check with
 DECLARING = {"otterfile.artifacts", "otterfile.artifacts.kinds", "otterfile.artifacts.image_ref",
+             "otterfile.artifacts.source_checks",
              "otterfile.artifacts.urls", "otterfile.runtimes", "otterfile.runtimes.kinds",
              "otterfile.proxies", "otterfile.proxies.kinds", "otterfile.proxies.nginx_tls"}
 KIND_PACKAGES = ("otterfile.artifacts.", "otterfile.runtimes.", "otterfile.proxies.")
