@@ -59,7 +59,7 @@ if ! command -v caddy >/dev/null 2>&1; then
   echo "otter: Caddy is not installed on this host (no caddy on PATH)" >&2; exit 3
 fi
 umask 022
-mkdir -p "$sites" || exit 1
+[ -d "$sites" ] || mkdir -p "$sites" || exit 1
 # one switch at a time per host: two deployments must not both add the import line
 exec 9>"$sites/.lock"; command -v flock >/dev/null 2>&1 && flock -w 60 9
 cat > "$tmp" || { rm -f "$tmp"; exit 1; }
@@ -112,7 +112,7 @@ if [ -n "$verb" ] && ! out=$(systemctl "$verb" caddy 2>&1); then
   journalctl -u caddy -n 5 --no-pager >&2 2>/dev/null
   exit 5
 fi
-rm -f "$bak" "$mbak" "$pending"
+[ "$changed" = 0 ] || rm -f "$bak" "$mbak" "$pending"  # made only for a change
 [ "$verb" != start ] || echo "started caddy: it was not running"
 if [ -n "$live" ]; then
   echo "switched $name to 127.0.0.1:$live (${verb:-no reload})"
