@@ -15,9 +15,11 @@ EXIT_PROXY = 7  # the proxy cannot be had on this host; stderr says why, naming 
 # Web servers that are no proxy kind of otter's but may hold ports 80/443 on a target.
 FOREIGN = ("apache2",)
 
-# $1 the binary, $2 the unit: is it installed, is it running; read-only
+# $1 the binary, $2 the unit: is it installed, is it running (systemd's symlink of a
+# running unit, no process; else systemctl); read-only
 STATUS_SCRIPT = ('command -v "$1" >/dev/null 2>&1 && echo installed; '
-                 'systemctl is-active --quiet "$2" 2>/dev/null && echo running; exit 0')
+                 '{ [ -L "/run/systemd/units/invocation:$2.service" ] || '
+                 'systemctl is-active --quiet "$2" 2>/dev/null; } && echo running; exit 0')
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ def _unless_serving(dep: DeploymentDef, ensure: Command) -> Command:
     """`ensure` only where the proxy does not run with the deployment's site: a rollback to
     a release it served skips the look for rivals on ports 80/443 (`ss`, one systemd call per
     rival): the lock trip of a rollback inside the window spent most of its time there."""
-    return script('[ -f "$1" ] && systemctl is-active --quiet "$2" 2>/dev/null || sh -c "$3"',
+    return script('[ -f "$1" ] && { [ -L "/run/systemd/units/invocation:$2.service" ] || '
+                  'systemctl is-active --quiet "$2" 2>/dev/null; } || sh -c "$3"',
                   args=[dep.proxy_kind.site_path(dep.name), dep.proxy_kind.installed.unit,
                         ensure.shell_line()], description=ensure.description)
 

@@ -102,8 +102,9 @@ if [ -n "$live" ] && ! upstream_set "$updir" "$live"; then
   restore; echo "otter: cannot write the port file in $updir" >&2; exit 1
 fi
 verb=""
-# systemd keeps /run/systemd/units/invocation:UNIT while a unit runs (a test, no process)
-if [ ! -e /run/systemd/units/invocation:caddy.service ] && ! systemctl is-active --quiet caddy; then verb=start; elif [ "$changed" = 1 ]; then verb=reload; fi
+# systemd keeps the symlink /run/systemd/units/invocation:UNIT (to the invocation id, not a
+# file: -L, not -e) while the unit runs: a test, no process
+if [ ! -L /run/systemd/units/invocation:caddy.service ] && ! systemctl is-active --quiet caddy; then verb=start; elif [ "$changed" = 1 ]; then verb=reload; fi
 if [ -n "$verb" ] && ! out=$(systemctl "$verb" caddy 2>&1); then
   rejected  # the config, not Caddy: exit 4
   restore

@@ -144,8 +144,9 @@ if ! upstream_set "$updir" "$live"; then
   restore; echo "otter: cannot write the port file in $updir" >&2; exit 1
 fi
 verb=""
-# systemd keeps /run/systemd/units/invocation:UNIT while a unit runs (a test, no process)
-if [ ! -e /run/systemd/units/invocation:nginx.service ] && ! systemctl is-active --quiet nginx; then verb=start; elif [ "$changed" = 1 ]; then verb=reload; fi
+# systemd keeps the symlink /run/systemd/units/invocation:UNIT (to the invocation id, not a
+# file: -L, not -e) while the unit runs: a test, no process
+if [ ! -L /run/systemd/units/invocation:nginx.service ] && ! systemctl is-active --quiet nginx; then verb=start; elif [ "$changed" = 1 ]; then verb=reload; fi
 if [ "$verb" = reload ]; then  # reload.sh: returns once the new config serves
   out=$(reload_wait nginx 2>&1) || failed=1
 elif [ "$verb" = start ]; then

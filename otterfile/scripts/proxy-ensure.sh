@@ -29,14 +29,19 @@ apt_install() {
 
 # one proxy owns 80/443: whoever listens there (ss names the process) must be ours
 owner=""
-if command -v ss >/dev/null 2>&1; then
-  owner=$(ss -Hltnp 2>/dev/null | awk '$4 ~ /:(80|443)$/ {print $NF}' \
-          | sed -n 's/^users:(("\([^"]*\)".*/\1/p' | grep -vx "$p" | head -n 1)
+if command -v ss >/dev/null 2>&1; then  # the first process not $p (one awk, no pipeline)
+  owner=$(ss -Hltnp 2>/dev/null | awk -v p="$p" '$4 ~ /:(80|443)$/ {
+    if (match($NF, /users:\(\("[^"]*"/)) { n = substr($NF, RSTART + 9, RLENGTH - 10)
+      if (n != p) { print n; exit } } }')
 fi
-# $rivals: unit names from otter's own table, split on spaces
+# $rivals: unit names from otter's own table, split on spaces. A running unit has systemd's
+# symlink /run/systemd/units/invocation:UNIT (a test, no process); without that folder
+# (another init, an old systemd) systemctl is asked
 for other in $rivals; do
-  [ "$other" = "$p" ] && continue
-  if [ -z "$owner" ] && systemctl is-active --quiet "$other" 2>/dev/null; then owner=$other; fi
+  [ "$other" = "$p" ] || [ -n "$owner" ] && continue
+  if [ -d /run/systemd/units ]; then
+    [ ! -L "/run/systemd/units/invocation:$other.service" ] || owner=$other
+  elif systemctl is-active --quiet "$other" 2>/dev/null; then owner=$other; fi
 done
 # the owner serves this deployment (its proxy kind changed): it may hand over if that is all
 from=""
@@ -92,8 +97,9 @@ if [ -n "$from" ]; then
   echo "otter: handover: $from serves until the switch, then $p takes ports 80/443 over" >&2
   exit 0
 fi
-# systemd keeps /run/systemd/units/invocation:UNIT while a unit runs (a test, no process)
-if [ ! -e "/run/systemd/units/invocation:$p.service" ] && ! systemctl is-active --quiet "$p"; then
+# systemd keeps the symlink /run/systemd/units/invocation:UNIT (to the invocation id, not a
+# file: -L, not -e) while the unit runs: a test, no process
+if [ ! -L "/run/systemd/units/invocation:$p.service" ] && ! systemctl is-active --quiet "$p"; then
   if ! out=$(systemctl enable --now "$p" 2>&1); then
     echo "otter: $p is installed but does not start:" >&2
     printf '%s\n' "$out" | tail -n 3 >&2

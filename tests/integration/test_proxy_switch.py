@@ -6,6 +6,7 @@ proxy to reload, so a broken reload does not stop it."""
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 
@@ -92,6 +93,32 @@ def failed_switch(tmp_path, two, proxy: str) -> tuple[str, list[dict]]:
         state = json.loads(sh(t, "cat /var/lib/otter/production/releases.json").stdout)
         assert not [r for r in state["releases"] if r["status"] == "starting"]
     return done.stdout + done.stderr
+
+
+# a systemctl that writes down how it was asked, then does it (put first on root's PATH)
+ASKED = "/tmp/otter-test-systemctl.log"
+LOGGING = f'#!/bin/sh\necho "$*" >> {ASKED}\nexec /usr/bin/systemctl "$@"\n'
+
+
+def test_a_switch_where_the_proxy_runs_asks_systemctl_nothing(tmp_path, two, proxy):
+    """The lock's trip (the proxy there?) and the switch (start it?) read systemd's
+    invocation symlink of a running proxy and start no systemctl; the proxy stopped, they
+    ask it and start the proxy (test_a_proxy_stopped_at_switch_is_started_or_named)."""
+    deployed(otterfile_for(tmp_path, two, proxy), "v1")
+    for t in two:
+        assert sh(t, f"printf '%s' {shlex.quote(LOGGING)} > /usr/local/sbin/systemctl && "
+                  f"chmod +x /usr/local/sbin/systemctl && rm -f {ASKED} && "
+                  "command -v systemctl").stdout.strip() == "/usr/local/sbin/systemctl"
+    try:
+        out = deployed(tmp_path, "v2")
+        for t in two:
+            asked = sh(t, f"cat {ASKED} 2>/dev/null").stdout
+            assert "is-active" not in asked, asked
+            assert served(t) == "200 v2"
+            assert said(out, t.host.name)[-1].endswith("(no reload)"), out
+    finally:
+        for t in two:
+            sh(t, f"rm -f /usr/local/sbin/systemctl {ASKED}")
 
 
 def test_a_rejected_config_puts_the_site_back(tmp_path, two, proxy):

@@ -20,8 +20,9 @@ live=$(awk -v want="$want" -v rt="$rt" "$prog" "$d/releases.json" 2>/dev/null) |
 id=${live%% *}; rest=${live#* }; inst=${rest%% *}; port=${rest#* }
 # shellcheck disable=SC2086 # a glob, expanded on purpose
 for other in "$@"; do for f in $other; do [ ! -e "$f" ] || changed; done; done
-# systemd keeps /run/systemd/units/invocation:UNIT while a unit runs (a test, no process)
-if [ -n "$unit" ] && [ ! -e "/run/systemd/units/invocation:$unit.service" ]; then
+# systemd keeps the symlink /run/systemd/units/invocation:UNIT (to the invocation id, not a
+# file: -L, not -e) while the unit runs: a test, no process
+if [ -n "$unit" ] && [ ! -L "/run/systemd/units/invocation:$unit.service" ]; then
   systemctl is-active --quiet "$unit" 2>/dev/null || changed
 fi
 if [ -n "$site" ]; then
