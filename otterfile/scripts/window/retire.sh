@@ -28,9 +28,16 @@ read -r release _ < "$dir/release"
 if grep -q "\"live\": \"$release\"" "$d/releases.json" 2>/dev/null ||
    [ "$(sh -c "$(cat "$dir/serves")" </dev/null)" = serves ]; then
   echo "$release is live: not retired"
-else
-  sh -c "$(cat "$dir/stop")" </dev/null
-  sh -c "$(cat "$dir/remove")" </dev/null || exit 1
-  echo "retired $release (its rollback window ended)"
+  rm -f -- "$dir/release" "$dir/serves" "$dir/stop" "$dir/remove"
+  exit 0
 fi
+# once stopped it is kept no more, whether its removal works or not (the next run's recover
+# removes what is left): the record goes before the removal
+remove=$(cat "$dir/remove")
+sh -c "$(cat "$dir/stop")" </dev/null
 rm -f -- "$dir/release" "$dir/serves" "$dir/stop" "$dir/remove"
+if ! sh -c "$remove" </dev/null; then
+  echo "$release stopped, not removed: its rollback window ended (the next run removes it)"
+  exit 1
+fi
+echo "retired $release (its rollback window ended)"
