@@ -2,7 +2,9 @@
 # window/arm.sh armed, from the kept folder it wrote. Under the deployment's deploy lock (a
 # run holding it: exit 75, systemd tries again), and never the release the proxy serves.
 # Nothing before the deadline the kept folder names: a timer armed for an earlier window
-# fires and leaves the release kept since then to its own timer.
+# (arm.sh stops those; an older otter left them to fire) leaves the release kept since then
+# to its own timer. Once it has stopped the release, its record goes, whether the removal
+# works or not: a stopped release is never recorded as kept.
 dir=${0%/*}  # the kept folder
 d=${dir%/*}  # the deployment's state folder
 lock="$d/lock"
