@@ -7,9 +7,9 @@ timer armed), the state after, the deploy-log records; and the same for the way 
 a rollback leaves the kit of the next one. All of it is rendered on the controller at that
 switch, from the state it writes. `otter rollback` sends scripts/window/back.sh with the
 lock script: once the lock is ours it checks that the kit was made for this very state
-(releases.json byte for byte), this Otterfile's settings, this release and an open
-window, GETs the kept release's health check on the target, and runs the kit, logs and
-unlocks. Anything else (no kit, another state, a health check that did not pass at once,
+(releases.json byte for byte), this Otterfile's settings, by an otter with these very
+remote scripts and proxy templates (code_digest), for this release and an open window,
+GETs the kept release's health check on the target, and runs the kit, logs and unlocks. Anything else (no kit, another state, a health check that did not pass at once,
 no HTTP client there) exits 10: the state read runs and the rollback goes on as before
 (run/instant.py: the health gate from the controller, the switch in a second trip).
 """
@@ -162,7 +162,8 @@ def _one_way(engine: Engine, lane: Lane, state: State, live: Release,
         raise ValueError("the way back keeps no release")
     check = dep.health_check
     values = {
-        "made": signature(lane), "code": code_digest(), "release": keep.id, "keeps": f"{live.id} {live.port}",
+        "made": signature(lane), "code": code_digest(), "release": keep.id,
+        "keeps": f"{live.id} {live.port}",
         "default": "1" if default else "", "port": str(keep.port),
         "path": check.path if check else "/",
         "expect": str(check.expect_status or "") if check else "",
@@ -197,9 +198,9 @@ def command(engine: Engine, lane: Lane) -> Command | None:
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return script(load("window/back.sh"), args=[
         state_dir(dep.name), engine.rollback_to or "", signature(lane), code_digest(),
-        json.dumps(engine.who),
-        json.dumps(when), locks.release(dep.name, lane.lock.run_id).shell_line(),
-        load("window/switch-back.sh")], ok_codes=(0, locks.EXIT_CHANGED),
+        json.dumps(engine.who), json.dumps(when),
+        locks.release(dep.name, lane.lock.run_id).shell_line(), load("window/switch-back.sh")],
+        ok_codes=(0, locks.EXIT_CHANGED),
         description=f"switch {dep.name} back to its kept release?")
 
 
