@@ -9,7 +9,8 @@ switch, from the state it writes. `otter rollback` sends scripts/window/back.sh 
 lock script: once the lock is ours it checks that the kit was made for this very state
 (releases.json byte for byte), this Otterfile's settings, by an otter with these very
 remote scripts and proxy templates (code_digest), for this release and an open window,
-GETs the kept release's health check on the target, and runs the kit, logs and unlocks. Anything else (no kit, another state, a health check that did not pass at once,
+GETs the kept release's health check on the target, and runs the kit, logs and unlocks.
+Anything else (no kit, another state or otter, a health check that did not pass at once,
 no HTTP client there) exits 10: the state read runs and the rollback goes on as before
 (run/instant.py: the health gate from the controller, the switch in a second trip).
 """
