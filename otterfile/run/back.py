@@ -8,7 +8,7 @@ a rollback leaves the kit of the next one. All of it is rendered on the controll
 switch, from the state it writes. `otter rollback` sends scripts/window/back.sh with the
 lock script: once the lock is ours it checks that the kit was made for this very state
 (releases.json byte for byte), this Otterfile's settings, by an otter with these very
-remote scripts and proxy templates (code_digest), for this release and an open window,
+remote scripts and proxy templates (run/kit_code.py), for this release and an open window,
 GETs the kept release's health check on the target, and runs the kit, logs and unlocks.
 Anything else (no kit, another state or otter, a health check that did not pass at once,
 no HTTP client there) exits 10: the state read runs and the rollback goes on as before
@@ -21,17 +21,16 @@ import copy
 import gzip
 import hashlib
 import json
-import os
 import shlex
 from dataclasses import astuple, is_dataclass, replace
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from otterfile.command import Command, script
 from otterfile.errors import OtterError
 from otterfile.proxies.base import Switching
 from otterfile.run.deploy_log import log_record
+from otterfile.run.kit_code import code_digest
 from otterfile.run.state import state_dir
 from otterfile.scripts import load
 
@@ -49,7 +48,6 @@ WHO, WHEN = "@otter-who@", "@otter-when@"  # in the kit's log records: back.sh f
 RESULTS = ("ok", "failed at switch", "failed at retire")
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 PROBE_SECONDS = 2  # the one GET on the target; a slower answer takes the health gate
-KIT_TEMPLATES = ("caddy_site.j2", "nginx_site.j2")  # the sites a kit holds, rendered
 
 
 def usable(dep: DeploymentDef) -> bool:
@@ -64,7 +62,7 @@ def usable(dep: DeploymentDef) -> bool:
 def signature(lane: Lane) -> str:
     """What the kit depends on in the Otterfile (what the proxy's site is rendered from,
     the window, the health check, the runtime's stop): a kit made under others is not run
-    (otter's own code that renders it: code_digest). Nothing is rendered: the template
+    (otter's own code that renders it: run/kit_code.py). Nothing is rendered: the template
     engine stays unloaded."""
     from otterfile.run.switching import site_for
     dep, check = lane.deployment, lane.deployment.health_check
@@ -78,40 +76,6 @@ def signature(lane: Lane) -> str:
              dep.keep_releases, dep.stop_seconds, dep.drain_seconds,
              (check.path, check.expect_status, check.min_ready_seconds) if check else None]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
-
-
-def kit_code() -> list[str]:
-    """The files of otter's own that render a kit or run it, besides the Python that calls
-    them: every remote script (switch, retire, timer, state and log writes, the kit's own
-    and back.sh, which reads it), the compaction they are sent through, and the proxies'
-    site templates (the kit holds a rendered site)."""
-    from otterfile import render, scripts
-
-    def under(folder: str) -> list[str]:  # os.scandir: a fifth of rglob's time
-        found = []
-        for entry in os.scandir(folder):
-            if entry.is_dir() and entry.name != "__pycache__":
-                found += under(entry.path)
-            elif entry.name.endswith((".sh", ".awk")):
-                found.append(entry.path)
-        return found
-    return sorted(under(str(scripts.FOLDER))) + [str(scripts.FOLDER / "compact.py")] + \
-        [str(render.TEMPLATES / name) for name in KIT_TEMPLATES]
-
-
-@lru_cache(maxsize=1)
-def code_digest() -> str:
-    """A digest of the bytes of kit_code(): a kit made by another otter (a script or
-    template changed since, whatever the version says) is not run. Read once, when first
-    asked: only a switch that keeps a release and `otter rollback` ask (about 1 ms)."""
-    digest = hashlib.sha256()
-    for path in kit_code():
-        with open(path, "rb") as file:
-            data = file.read()
-        name = "/".join(path.rsplit("/", 2)[-2:])
-        digest.update(b"%s %d\0" % (name.encode(), len(data)))
-        digest.update(data)
-    return digest.hexdigest()[:16]
 
 
 def prepare(engine: Engine, lane: Lane, keep: Release | None) -> Command | None:

@@ -124,21 +124,22 @@ def test_a_kit_made_by_another_otter_is_refused_and_the_rollback_takes_two_trips
     import time
 
     from otterfile import render
+    from otterfile.run import kit_code
     from otterfile.executors.base import Result
     from otterfile.scripts import load
     from tests.unit.run import test_window
     from tests.unit.run.test_flow import read_answer
     copies = tmp_path / "templates"
     shutil.copytree(render.TEMPLATES, copies)
-    files = [p for p in back.kit_code() if not p.startswith(str(render.TEMPLATES))]
-    monkeypatch.setattr(back, "kit_code", lambda: files + [str(copies / n)
-                                                           for n in back.KIT_TEMPLATES])
-    back.code_digest.cache_clear()
-    request.addfinalizer(back.code_digest.cache_clear)  # the real files' digest after it
+    files = [p for p in kit_code.kit_code() if not p.startswith(str(render.TEMPLATES))]
+    monkeypatch.setattr(kit_code, "kit_code", lambda: files + [
+        str(copies / n) for n in kit_code.KIT_TEMPLATES])
+    kit_code.code_digest.cache_clear()
+    request.addfinalizer(kit_code.code_digest.cache_clear)  # the real files' digest after it
     (tmp_path / "deploy").mkdir()
     outcome, target, _ = run(tmp_path / "deploy", read(B, None, running=(B,)))
     assert outcome.ok, outcome.errors
-    made = back.code_digest()
+    made = kit_code.code_digest()
     argv = _kit_line(command(target, "retire the old release").argv[2])
     d = tmp_path / "production"
     assert subprocess.run(["sh", "-c", argv[2], "sh", str(d / "back"), *argv[5:]],
@@ -151,8 +152,8 @@ def test_a_kit_made_by_another_otter_is_refused_and_the_rollback_takes_two_trips
 
     template = copies / "caddy_site.j2"
     template.write_bytes(template.read_bytes() + b"\n")  # another otter's template
-    back.code_digest.cache_clear()
-    now = back.code_digest()
+    kit_code.code_digest.cache_clear()
+    now = kit_code.code_digest()
     assert now != made
     sig = re.search(r"^made=(\S+)$", vars_text, re.M)
     assert sig is not None
