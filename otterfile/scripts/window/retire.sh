@@ -34,12 +34,19 @@ if grep -q "\"live\": \"$release\"" "$d/releases.json" 2>/dev/null ||
   exit 0
 fi
 # once stopped it is kept no more, whether its removal works or not (the next run's recover
-# removes what is left): the record goes before the removal
+# removes what is left): the record goes before the removal. A stop that failed (gone
+# already, or the engine failing) drops it only once the removal went through.
 remove=$(cat "$dir/remove")
-sh -c "$(cat "$dir/stop")" </dev/null
-rm -f -- "$dir/release" "$dir/serves" "$dir/stop" "$dir/remove"
-if ! sh -c "$remove" </dev/null; then
-  echo "$release stopped, not removed: its rollback window ended (the next run removes it)"
-  exit 1
+forget() { rm -f -- "$dir/release" "$dir/serves" "$dir/stop" "$dir/remove"; }
+if sh -c "$(cat "$dir/stop")" </dev/null; then
+  forget
+  if ! sh -c "$remove" </dev/null; then
+    echo "$release stopped, not removed: its rollback window ended (the next run removes it)"
+    exit 1
+  fi
+elif sh -c "$remove" </dev/null; then
+  forget
+else
+  echo "$release neither stopped nor removed: still kept, its window ended"; exit 1
 fi
 echo "retired $release (its rollback window ended)"

@@ -93,3 +93,21 @@ def test_a_removal_that_fails_leaves_the_stopped_release_kept_no_more(tmp_path):
     assert done.returncode == 1 and "stopped, not removed" in done.stdout, done.stdout
     assert log.read_text().split() == ["stop", "remove"]
     assert not (state / "kept" / "release").exists() and not (state / "lock").exists()
+
+
+@pytest.mark.parametrize("removed", [True, False])
+def test_a_stop_that_fails_drops_the_record_only_once_removed(tmp_path, removed):
+    """Not stopped (gone already, or the engine failing): the removal decides; when it
+    fails too, the release may still run, and stays recorded as kept."""
+    state, log = laid_out(tmp_path, LIVE)
+    (state / "kept" / "stop").write_text(f"echo stop >> {shlex.quote(str(log))}; exit 1\n")
+    if not removed:
+        (state / "kept" / "remove").write_text(
+            f"echo remove >> {shlex.quote(str(log))}; exit 1\n")
+    done = retire(state)
+    assert log.read_text().split() == ["stop", "remove"]
+    assert done.returncode == (0 if removed else 1), done.stdout
+    assert (state / "kept" / "release").exists() is not removed
+    assert not (state / "lock").exists()
+    if not removed:
+        assert "neither stopped nor removed: still kept" in done.stdout, done.stdout
