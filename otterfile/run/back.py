@@ -7,9 +7,10 @@ timer armed), the state after, the deploy-log records; and the same for the way 
 a rollback leaves the kit of the next one. All of it is rendered on the controller at that
 switch, from the state it writes. `otter rollback` sends scripts/window/back.sh with the
 lock script: once the lock is ours it checks that the kit was made for this very state
-(releases.json byte for byte), this Otterfile's settings, this release and an open
-window, GETs the kept release's health check on the target, and runs the kit, logs and
-unlocks. Anything else (no kit, another state, a health check that did not pass at once,
+(releases.json byte for byte), this Otterfile's settings, by an otter with these very
+remote scripts and proxy templates (run/kit_code.py), for this release and an open window,
+GETs the kept release's health check on the target, and runs the kit, logs and unlocks.
+Anything else (no kit, another state or otter, a health check that did not pass at once,
 no HTTP client there) exits 10: the state read runs and the rollback goes on as before
 (run/instant.py: the health gate from the controller, the switch in a second trip).
 """
@@ -29,6 +30,7 @@ from otterfile.command import Command, script
 from otterfile.errors import OtterError
 from otterfile.proxies.base import Switching
 from otterfile.run.deploy_log import log_record
+from otterfile.run.kit_code import code_digest
 from otterfile.run.state import state_dir
 from otterfile.scripts import load
 
@@ -59,17 +61,17 @@ def usable(dep: DeploymentDef) -> bool:
 
 def signature(lane: Lane) -> str:
     """What the kit depends on in the Otterfile (what the proxy's site is rendered from,
-    the window, the health check, the runtime's stop) and otter's version: a kit made
-    under others is not run. Nothing is rendered: the template engine stays unloaded."""
+    the window, the health check, the runtime's stop): a kit made under others is not run
+    (otter's own code that renders it: run/kit_code.py). Nothing is rendered: the template
+    engine stays unloaded."""
     from otterfile.run.switching import site_for
-    from otterfile import __version__
     dep, check = lane.deployment, lane.deployment.health_check
     probe = copy.copy(lane)
     probe.switching = Switching()
     proxy = dep.proxy  # its fields, those out of its repr too (Caddy's switch)
     settings = astuple(proxy) if is_dataclass(proxy) and not isinstance(proxy, type) \
         else repr(proxy)
-    parts = [__version__, dep.name, repr(site_for(probe, 1)), type(dep.proxy).__name__,
+    parts = [dep.name, repr(site_for(probe, 1)), type(dep.proxy).__name__,
              settings, lane.proxy.name, lane.runtime.name, dep.window,
              dep.keep_releases, dep.stop_seconds, dep.drain_seconds,
              (check.path, check.expect_status, check.min_ready_seconds) if check else None]
@@ -125,7 +127,8 @@ def _one_way(engine: Engine, lane: Lane, state: State, live: Release,
         raise ValueError("the way back keeps no release")
     check = dep.health_check
     values = {
-        "made": signature(lane), "release": keep.id, "keeps": f"{live.id} {live.port}",
+        "made": signature(lane), "code": code_digest(), "release": keep.id,
+        "keeps": f"{live.id} {live.port}",
         "default": "1" if default else "", "port": str(keep.port),
         "path": check.path if check else "/",
         "expect": str(check.expect_status or "") if check else "",
@@ -159,9 +162,10 @@ def command(engine: Engine, lane: Lane) -> Command | None:
     from otterfile.commands import lock as locks
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return script(load("window/back.sh"), args=[
-        state_dir(dep.name), engine.rollback_to or "", signature(lane), json.dumps(engine.who),
-        json.dumps(when), locks.release(dep.name, lane.lock.run_id).shell_line(),
-        load("window/switch-back.sh")], ok_codes=(0, locks.EXIT_CHANGED),
+        state_dir(dep.name), engine.rollback_to or "", signature(lane), code_digest(),
+        json.dumps(engine.who), json.dumps(when),
+        locks.release(dep.name, lane.lock.run_id).shell_line(), load("window/switch-back.sh")],
+        ok_codes=(0, locks.EXIT_CHANGED),
         description=f"switch {dep.name} back to its kept release?")
 
 

@@ -13,7 +13,7 @@ from otterfile.errors import OtterError
 from otterfile.proxies import install
 from otterfile.run import handover, kinds, space, target, window
 from otterfile.run.kinds import named_by_otter
-from otterfile.run.results import checked
+from otterfile.run.results import checked, failed
 from otterfile.run.state import mark_failed
 from otterfile.run.state_file import format_state
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from otterfile.load.project import DeploymentDef
     from otterfile.plan.graph import Task
     from otterfile.proxies.base import Switching
+    from otterfile.runtimes import Instance
     from otterfile.run.engine import Engine
     from otterfile.run.lane import Lane
     from otterfile.run.target import Reading
@@ -79,14 +80,30 @@ def recover(engine: Engine, lane: Lane, task: Task, read: Result | None = None) 
         if release.status == "starting":
             state = mark_failed(state, release.id)
     if stale:
-        checked(executor, kinds.remove_instances(dep, stale),
-                "removing instances left by an earlier run")
-        engine.emit(task, "info", f"removed {len(stale)} instance(s) left by an earlier run")
+        _remove_stale(engine, task, executor, dep, stale)
     if state != reading.state:
         checked(executor, states.write_state(dep.name, format_state(state)), "writing state")
     lane.state, lane.previous, lane.kept = state, live, reading.kept
     lane.running = frozenset(kinds.key(dep, i) for i in instances if i.running)
     lane.started = store.started(list(reading.started), [i.digest for i in instances])
+
+
+def _remove_stale(engine: Engine, task: Task, executor: Executor, dep: DeploymentDef,
+                  stale: list[Instance]) -> None:
+    """Instances no state names removed. A removal that fails stops the run while one of
+    them runs; when all are stopped (a retire stopped them, then its removal failed) it is
+    said and the run goes on: nothing of them runs or is recorded, the next run tries
+    again, and a rollback to the release kept for the window is not held up by them."""
+    done = executor.run(kinds.remove_instances(dep, stale))
+    if done.ok:
+        engine.emit(task, "info", f"removed {len(stale)} instance(s) left by an earlier run")
+        return
+    what = "removing instances left by an earlier run"
+    if any(i.running for i in stale):
+        failed(done, executor.host.name, what)
+    engine.emit(task, "info", f"warning: {what} failed (exit {done.exited}): "
+                f"{done.tail(2) or done.tail(2, 'stdout')}; {len(stale)} stopped instance(s) "
+                "left, none recorded: the next run removes them")
 
 
 def _take_reading(engine: Engine, lane: Lane, task: Task, reading: Reading) -> None:

@@ -5,8 +5,9 @@ is a health check and a switch, nothing started.
 The target holds the truth: the kept folder (`<state dir>/kept`) names the kept release and
 its deadline (the target's clock), and a transient systemd timer (`otter-kept-NAME`) runs
 scripts/window/retire.sh when the window ends, with or without a controller: under the
-deploy lock, never the release the proxy serves. The next switch retires the kept release
-itself and arms the timer anew (or cancels it); recover leaves the kept instance alone.
+deploy lock, never the release the proxy serves. The next switch arms the timer anew (the
+ones before stopped in the same script: one timer per deployment) or cancels it, then
+retires the release kept before itself; recover leaves the kept instance alone.
 """
 from __future__ import annotations
 
@@ -95,10 +96,15 @@ def cancel(deployment: str) -> Command:
 
 
 def retire_steps(lane: Lane, keep: Release | None) -> list[Command]:
-    """The retire stage's part: the release kept before stopped (unless this run made it
-    live again, or keeps it again), then `keep` kept (the timer armed anew) or the timer
-    cancelled."""
+    """The retire stage's part: `keep` kept (the timer armed anew, replacing the ones
+    before) or the timer cancelled, then the release kept before stopped and removed
+    (unless this run made it live again, or keeps it again). In that order: a stop or
+    removal that fails leaves the kept folder naming what runs, never a stopped release."""
     dep, steps = lane.deployment, []
+    if keep is not None:
+        steps.append(arm(dep, keep))
+    elif lane.kept is not None:
+        steps.append(cancel(dep.name))
     former = kept_release(lane.state, lane.kept)
     if former and former.instance and (keep is None or former.id != keep.id) and \
             (lane.release is None or former.id != lane.release.id):
@@ -107,10 +113,6 @@ def retire_steps(lane: Lane, keep: Release | None) -> list[Command]:
         steps.append(script('sh -c "$1" </dev/null; sh -c "$2"', args=[
             stop.shell_line(), rt.remove(former.instance).shell_line()],
             description=f"retire {former.id}, kept before"))
-    if keep is not None:
-        steps.append(arm(dep, keep))
-    elif lane.kept is not None:
-        steps.append(cancel(dep.name))
     return steps
 
 

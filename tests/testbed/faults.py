@@ -24,6 +24,8 @@ What each fault does to SSH (measured; sshd is reached through Docker's publishe
   same chain as partition (which replaces it) and healed with it.
 - mount_tmpfs(t, path, size) / unmount(t, path): a small file system where a store is; fill(t,
   path, leave) fills the one holding `path` up to `leave` bytes free, unfill(t, path) empties it.
+- refuse(t, program, verb): `docker rm ...` (say) fails on the host, by a wrapper first on
+  PATH; allow(t, program) undoes it.
 After start/unpause/connect, wait with `testbed.wait_ready([t])`; the `clean_targets` fixture
 undoes every fault itself (`restore`) but mounts (unmount them in the test's own fixture).
 """
@@ -153,6 +155,22 @@ def fill(t: HasContainer, path: str, leave: int) -> None:
 
 def unfill(t: HasContainer, path: str) -> None:
     _docker("exec", t.container, "rm", "-f", f"{path}/otter-fill")
+
+
+def refuse(t: HasContainer, program: str, verb: str) -> None:
+    """`PROGRAM VERB ...` (and `PROGRAM container VERB ...`) fails on the host, exit 1 with
+    a message on stderr, through a wrapper first on PATH (/usr/local/bin, which sshd's and
+    systemd's PATH put before /usr/bin); everything else runs the real program. allow(t,
+    program) undoes it, as the hosts' reset does."""
+    wrapper = (f'#!/bin/sh\ncase "$1 $2" in "{verb} "*|"container {verb}")\n'
+               f'  echo "{program} {verb}: refused (a test\'s fault)" >&2; exit 1 ;;\nesac\n'
+               f'exec /usr/bin/{program} "$@"\n')
+    _docker("exec", t.container, "sh", "-c", 'printf "%s" "$1" > "/usr/local/bin/$2" && '
+            'chmod 755 "/usr/local/bin/$2"', "sh", wrapper, program)
+
+
+def allow(t: HasContainer, program: str) -> None:
+    _docker("exec", t.container, "rm", "-f", f"/usr/local/bin/{program}")
 
 
 def heal(t: HasContainer) -> None:

@@ -1,9 +1,9 @@
 # Keep the release a switch superseded running for the rollback window (run/window.py): the
 # kept folder gets what the retire script needs, and a transient systemd timer runs that
-# script when the window ends, whether or not a controller is there. One call to systemd:
-# the timer is named by its deadline (UNIT:UNTIL), and a timer armed before (an earlier
-# deadline) is left to fire: the retire script does nothing before the deadline the kept
-# folder names. Without systemd-run the release is retired now, said on stderr.
+# script when the window ends, whether or not a controller is there. The timer is named by
+# its deadline (UNIT:UNTIL); every timer armed before for this deployment (UNIT:*, and UNIT
+# as older otters named it) is stopped first, in the same call to systemctl: at most one
+# waits per deployment. Without systemd-run the release is retired now, said on stderr.
 dir=$1      # the kept folder (<state dir>/kept)
 unit=$2     # the timers' unit name prefix: each is UNIT:UNTIL.timer
 release=$3  # the kept release's id
@@ -30,9 +30,12 @@ timer() {
     --property=RestartSec=30 --description="otter: retire kept release $release" \
     /bin/sh "$dir/retire.sh"
 }
-# a timer of the same second (armed again at once): replaced
+# the timers before: each retires a release no longer kept, or fires for nothing (under the
+# deploy lock, their services can only be waiting for it)
+systemctl stop "$unit.timer" "$unit.service" "$unit:*.timer" "$unit:*.service" \
+  >/dev/null 2>&1
+# a unit of the same second not yet gone (armed again at once): reset, then armed again
 timer 2>/dev/null || {
-  systemctl stop "$unit:$until.timer" "$unit:$until.service" >/dev/null 2>&1
   systemctl reset-failed "$unit:$until.timer" "$unit:$until.service" >/dev/null 2>&1
   timer
 } || { rm -rf -- "$dir"; exit 1; }

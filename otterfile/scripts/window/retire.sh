@@ -2,7 +2,9 @@
 # window/arm.sh armed, from the kept folder it wrote. Under the deployment's deploy lock (a
 # run holding it: exit 75, systemd tries again), and never the release the proxy serves.
 # Nothing before the deadline the kept folder names: a timer armed for an earlier window
-# fires and leaves the release kept since then to its own timer.
+# (arm.sh stops those; an older otter left them to fire) leaves the release kept since then
+# to its own timer. Once it has stopped the release, its record goes, whether the removal
+# works or not: a stopped release is never recorded as kept.
 dir=${0%/*}  # the kept folder
 d=${dir%/*}  # the deployment's state folder
 lock="$d/lock"
@@ -28,9 +30,23 @@ read -r release _ < "$dir/release"
 if grep -q "\"live\": \"$release\"" "$d/releases.json" 2>/dev/null ||
    [ "$(sh -c "$(cat "$dir/serves")" </dev/null)" = serves ]; then
   echo "$release is live: not retired"
-else
-  sh -c "$(cat "$dir/stop")" </dev/null
-  sh -c "$(cat "$dir/remove")" </dev/null || exit 1
-  echo "retired $release (its rollback window ended)"
+  rm -f -- "$dir/release" "$dir/serves" "$dir/stop" "$dir/remove"
+  exit 0
 fi
-rm -f -- "$dir/release" "$dir/serves" "$dir/stop" "$dir/remove"
+# once stopped it is kept no more, whether its removal works or not (the next run's recover
+# removes what is left): the record goes before the removal. A stop that failed (gone
+# already, or the engine failing) drops it only once the removal went through.
+remove=$(cat "$dir/remove")
+forget() { rm -f -- "$dir/release" "$dir/serves" "$dir/stop" "$dir/remove"; }
+if sh -c "$(cat "$dir/stop")" </dev/null; then
+  forget
+  if ! sh -c "$remove" </dev/null; then
+    echo "$release stopped, not removed: its rollback window ended (the next run removes it)"
+    exit 1
+  fi
+elif sh -c "$remove" </dev/null; then
+  forget
+else
+  echo "$release neither stopped nor removed: still kept, its window ended"; exit 1
+fi
+echo "retired $release (its rollback window ended)"

@@ -95,3 +95,25 @@ def test_only_instances_named_after_their_release_count_as_otters():
                   (names(LIVE), NEW), ("otter-production-", ""))
     ours = kinds.named_by_otter(docker.RUNTIME, "production", container.parse_containers(out))
     assert [(i.name, i.release) for i in ours] == [(names(LIVE), LIVE)]
+
+
+@pytest.mark.parametrize("state", ["exited", "running"])
+def test_a_failed_removal_of_leftovers_stops_the_run_only_when_one_runs(state):
+    """A retire stopped a release, then its removal failed: the stopped leftover, which no
+    state names, holds nothing up (said; the next run removes it). One that runs does."""
+    from otterfile.executors.base import Result
+    out = listing((names(LIVE), LIVE), (names(NEW), NEW)).replace(
+        f"{names(NEW)}\trunning", f"{names(NEW)}\t{state}")
+    executor = target(text(record()), out)
+    executor.responses[lambda c: c.description.startswith("remove ")] = \
+        Result(None, 1, "", "docker rm: refused\n")  # type: ignore[arg-type]
+    if state == "running":
+        with pytest.raises(OtterError, match="removing instances left by an earlier run "
+                                             "failed .exit 1.: docker rm: refused"):
+            recover(executor)
+        return
+    lane, said = recover(executor)
+    assert said[-1] == ("warning: removing instances left by an earlier run failed (exit 1): "
+                        "docker rm: refused; 1 stopped instance(s) left, none recorded: the "
+                        "next run removes them")
+    assert lane.running == frozenset({("docker", names(LIVE))}) and lane.previous.id == LIVE

@@ -100,9 +100,10 @@ def test_a_deploy_retires_the_release_kept_before_and_keeps_the_live_one(tmp_pat
     names = verbs(target)
     assert not any(n.startswith("remove otter") for n in names), names  # recover kept A
     script = command(target, "retire the old release").argv[2]
-    kept_part, arm = script.split("otter-kept-production", 1)
-    assert instance(A) in kept_part  # A stopped and removed first
-    assert f" {B} 300 " in arm  # then B kept, the timer armed anew
+    before, arm = script.split("otter-kept-production", 1)
+    assert instance(A) not in before  # B kept first, the timer armed anew (the ones before
+    assert f" {B} 300 " in arm  # stopped): a failed stop or removal of A leaves B kept
+    assert arm.index(f" {B} 300 ") < arm.index(f"stop -t 10 {instance(A)}")  # then A retired
 
 
 def test_rollback_inside_the_window_is_a_health_check_and_a_switch(tmp_path):

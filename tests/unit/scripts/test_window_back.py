@@ -54,7 +54,7 @@ def kit(tmp_path, port: int, *, switch: str = "echo switched; cat", retire: str 
     (d / "kept" / "release").write_text(f"{KEPT} {until or int(time.time()) + 300}\n")
 
     def way(release: str, keeps: str, port: int, after: str) -> str:
-        values = {"made": "SIG", "release": release, "keeps": keeps, "default": "1",
+        values = {"made": "SIG", "code": "CODE", "release": release, "keeps": keeps, "default": "1",
                   "port": str(port), "path": "/health", "expect": expect, "timeout": "2",
                   "switch": switch, "retire": retire, "after": after,
                   **{f"log_{r.split()[-1]}": RECORD % r
@@ -69,11 +69,11 @@ def kit(tmp_path, port: int, *, switch: str = "echo switched; cat", retire: str 
     return d
 
 
-def back(d, want: str = "", sig: str = "SIG", path: str | None = None):
+def back(d, want: str = "", sig: str = "SIG", code: str = "CODE", path: str | None = None):
     unlock = f"rm -rf {shlex.quote(str(d / 'lock'))}; echo status=released"
     (d / "lock").mkdir(exist_ok=True)
     return subprocess.run(["sh", "-c", load("window/back.sh"), "sh", str(d), want, sig,
-                           '"me@here"', '"2024-01-03T00:00:00+00:00"', unlock,
+                           code, '"me@here"', '"2024-01-03T00:00:00+00:00"', unlock,
                            load("window/switch-back.sh")],
                           capture_output=True, text=True, timeout=30,
                           env={**os.environ, **({"PATH": path} if path else {})})
@@ -125,12 +125,14 @@ def test_the_kit_runs_logs_unlocks_and_makes_the_way_back_current(tmp_path, app)
 
 
 @pytest.mark.parametrize("case", ["unhealthy", "other state", "window over", "other release",
-                                  "other settings", "no kit", "nothing listens"])
+                                  "other settings", "no kit", "nothing listens",
+                                  "another otter"])
 def test_anything_else_exits_10_and_changes_nothing(tmp_path, app, case):
     d = kit(tmp_path, app.server_port, until=int(time.time()) + (1 if case == "window over"
                                                                   else 300))
     want, sig = (LIVE if case == "other release" else ""), \
         ("OTHER" if case == "other settings" else "SIG")
+    code = "NEWER" if case == "another otter" else "CODE"  # a script or template changed
     if case == "unhealthy":  # the kept release answers 503: not switched to
         app.status = 503
     if case == "other state":
@@ -141,11 +143,13 @@ def test_anything_else_exits_10_and_changes_nothing(tmp_path, app, case):
         app.shutdown()
         app.server_close()
     state = (d / "releases.json").read_text()
-    done = back(d, want, sig)
+    done = back(d, want, sig, code)
     assert done.returncode == 10, (done.stdout, done.stderr)
     assert done.stdout == "" and done.stderr.startswith("otter: no switch back left ready")
     if case == "unhealthy":
         assert done.stderr.endswith("GET /health answered 503\n"), done.stderr
+    if case == "another otter":
+        assert "made by another otter (its scripts or proxy templates differ" in done.stderr
     assert (d / "releases.json").read_text() == state and (d / "lock").exists()
     assert not (d / "deploy.log").exists()
 

@@ -1,7 +1,8 @@
 """scripts/window/retire.sh, run here with sh on a folder laid out as window/arm.sh leaves
 it: the kept release is stopped and removed under the deploy lock, unless it is live
 (releases.json says so, or the proxy serves its port); a timer armed for an earlier window
-(window/arm.sh leaves it to fire) does nothing before the deadline the folder names."""
+(window/arm.sh stops it, an older otter left it to fire) does nothing before the deadline the
+folder names; a removal that fails leaves the stopped release recorded as kept no more."""
 from __future__ import annotations
 
 import json
@@ -81,3 +82,32 @@ def test_a_timer_before_the_deadline_leaves_the_kept_release_alone(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "a later rollback window is armed" in done.stdout and not log.exists()
     assert (state / "kept" / "release").exists() and not (state / "lock").exists()
+
+
+def test_a_removal_that_fails_leaves_the_stopped_release_kept_no_more(tmp_path):
+    """Stopped, it is no rollback-ready release: the record goes even when the removal
+    fails (the timer's service fails, the next run's recover removes the container)."""
+    state, log = laid_out(tmp_path, LIVE)
+    (state / "kept" / "remove").write_text(f"echo remove >> {shlex.quote(str(log))}; exit 1\n")
+    done = retire(state)
+    assert done.returncode == 1 and "stopped, not removed" in done.stdout, done.stdout
+    assert log.read_text().split() == ["stop", "remove"]
+    assert not (state / "kept" / "release").exists() and not (state / "lock").exists()
+
+
+@pytest.mark.parametrize("removed", [True, False])
+def test_a_stop_that_fails_drops_the_record_only_once_removed(tmp_path, removed):
+    """Not stopped (gone already, or the engine failing): the removal decides; when it
+    fails too, the release may still run, and stays recorded as kept."""
+    state, log = laid_out(tmp_path, LIVE)
+    (state / "kept" / "stop").write_text(f"echo stop >> {shlex.quote(str(log))}; exit 1\n")
+    if not removed:
+        (state / "kept" / "remove").write_text(
+            f"echo remove >> {shlex.quote(str(log))}; exit 1\n")
+    done = retire(state)
+    assert log.read_text().split() == ["stop", "remove"]
+    assert done.returncode == (0 if removed else 1), done.stdout
+    assert (state / "kept" / "release").exists() is not removed
+    assert not (state / "lock").exists()
+    if not removed:
+        assert "neither stopped nor removed: still kept" in done.stdout, done.stdout
