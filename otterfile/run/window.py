@@ -5,9 +5,11 @@ is a health check and a switch, nothing started.
 The target holds the truth: the kept folder (`<state dir>/kept`) names the kept release and
 its deadline (the target's clock), and a transient systemd timer (`otter-kept-NAME`) runs
 scripts/window/retire.sh when the window ends, with or without a controller: under the
-deploy lock, never the release the proxy serves. The next switch arms the timer anew (the
-ones before stopped in the same script: one timer per deployment) or cancels it, then
-retires the release kept before itself; recover leaves the kept instance alone.
+deploy lock, never the release the proxy serves. The next switch keeps its release under
+the timer already armed when that one is due no later (it fires first and arms the next:
+one timer per deployment, and no systemd call in a rollback inside the window), else arms
+its own, or cancels them; then it retires the release kept before itself; recover leaves
+the kept instance alone.
 """
 from __future__ import annotations
 

@@ -43,10 +43,13 @@ def status(project) -> list[dict]:
 
 
 def armed(target) -> bool:
-    """Whether the timer for the deadline the kept folder names is waiting."""
-    until = on(target, "cat", f"{KEPT}/release").stdout.split()[1]
-    return on(target, "systemctl", "is-active", f"{UNIT}:{until}.timer").stdout.strip() == \
-        "active"
+    """Whether a timer of the deployment is waiting, due no later than the deadline the
+    kept folder names (one due earlier arms the next when it fires: window/retire.sh)."""
+    until = int(on(target, "cat", f"{KEPT}/release").stdout.split()[1])
+    out = on(target, "systemctl", "list-timers", "--no-legend", "--plain", f"{UNIT}:*").stdout
+    due = [int(w.removesuffix(".timer").split(":")[1]) for line in out.splitlines()
+           for w in line.split() if w.startswith(UNIT + ":") and w.endswith(".timer")]
+    return len(due) == 1 and due[0] <= until
 
 
 def live_id(target) -> str:
@@ -88,10 +91,15 @@ def test_rollback_inside_the_window_starts_nothing(tmp_path, hosts):
     assert all(armed(t) for t in hosts)
 
     # the timer armed for v1's window, fired now (before v2's deadline), retires nothing
+    # and arms the timer for v2's deadline (the rollback armed none: it found this one)
     target = hosts[0]
+    until = on(target, "cat", f"{KEPT}/release").stdout.split()[1]
+    assert not on(target, "systemctl", "is-active", f"{UNIT}:{until}.timer").ok
     done = on(target, "sh", f"{KEPT}/retire.sh")
-    assert done.ok and "a later rollback window is armed" in done.stdout, done.stdout
-    assert containers(target) == before[0] and armed(target)
+    assert done.ok and f"the window ends later ({until}): its timer armed" in done.stdout, \
+        done.stdout
+    assert containers(target) == before[0]
+    assert on(target, "systemctl", "is-active", f"{UNIT}:{until}.timer").ok
     # the retire script, told the live release is the kept one, leaves it running
     assert on(target, "sh", "-c", f'echo "{v1[0]} 0" > {KEPT}/release').ok
     done = on(target, "sh", f"{KEPT}/retire.sh")

@@ -1,14 +1,16 @@
 """scripts/window/retire.sh, run here with sh on a folder laid out as window/arm.sh leaves
 it: the kept release is stopped and removed under the deploy lock, unless it is live
 (releases.json says so, or the proxy serves its port); a timer armed for an earlier window
-(window/arm.sh stops it, an older otter left it to fire) does nothing before the deadline the
-folder names; a removal that fails leaves the stopped release recorded as kept no more."""
+(a later switch kept a release for longer and left it to fire first) arms the one for the
+deadline the folder names and retires nothing; a removal that fails leaves the stopped release recorded as kept no more."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -34,9 +36,22 @@ def laid_out(tmp_path, live: str, serves: str = "not", until: int = 1700000000):
     return state, log
 
 
-def retire(state):
-    return subprocess.run(["sh", str(state / "kept" / "retire.sh")], capture_output=True,
-                          text=True, timeout=30)
+def retire(state, *args: str, path: str | None = None):
+    return subprocess.run(["sh", str(state / "kept" / "retire.sh"), *args],
+                          capture_output=True, text=True, timeout=30,
+                          env={**os.environ, **({"PATH": path} if path else {})})
+
+
+def systemd(tmp_path, fails: bool = False) -> tuple[str, Path]:
+    """A PATH whose systemd-run and systemctl write down their arguments (systemd-run
+    failing when `fails`); the file they write to."""
+    folder, asked = tmp_path / "bin", tmp_path / "asked"
+    folder.mkdir()
+    for name in ("systemd-run", "systemctl"):
+        (folder / name).write_text(f'#!/bin/sh\necho "{name} $*" >> {shlex.quote(str(asked))}\n'
+                                   + ("exit 1\n" if fails and name == "systemd-run" else ""))
+        (folder / name).chmod(0o755)
+    return f"{folder}:{os.environ['PATH']}", asked
 
 
 def test_the_kept_release_is_stopped_and_removed_and_the_lock_released(tmp_path):
@@ -76,12 +91,49 @@ def test_a_held_lock_is_waited_for_and_never_taken(tmp_path):
     assert log.read_text().split() == ["stop", "remove"]
 
 
-def test_a_timer_before_the_deadline_leaves_the_kept_release_alone(tmp_path):
-    state, log = laid_out(tmp_path, LIVE, until=int(time.time()) + 600)
-    done = retire(state)
+def test_a_timer_before_the_deadline_arms_the_next_and_leaves_the_kept_release(tmp_path):
+    """A switch inside the window kept a release for longer and armed nothing: the timer
+    armed before fires first, arms the one for the new deadline (its unit named by it,
+    this script its service) and retires nothing."""
+    until = int(time.time()) + 600
+    state, log = laid_out(tmp_path, LIVE, until=until)
+    path, asked = systemd(tmp_path)
+    done = retire(state, "otter-kept-production", path=path)
     assert done.returncode == 0, done.stderr
-    assert "a later rollback window is armed" in done.stdout and not log.exists()
-    assert (state / "kept" / "release").exists() and not (state / "lock").exists()
+    assert f"the window ends later ({until}): its timer armed" in done.stdout
+    assert not log.exists() and (state / "kept" / "release").exists()
+    assert not (state / "lock").exists()
+    run = asked.read_text().split()
+    assert run[0] == "systemd-run" and f"--unit=otter-kept-production:{until}" in run
+    assert 595 <= int(next(w for w in run if w.startswith("--on-active="))[12:-1]) <= 600
+    assert run[-2:] == [str(state / "kept" / "retire.sh"), "otter-kept-production"]
+
+
+def test_a_timer_of_an_older_otter_names_its_unit_by_the_folder(tmp_path):
+    state, _ = laid_out(tmp_path, LIVE, until=int(time.time()) + 600)
+    path, asked = systemd(tmp_path)
+    assert retire(state, path=path).returncode == 0  # no unit passed
+    assert f"--unit=otter-kept-production:" in asked.read_text()
+
+
+def test_a_timer_that_cannot_arm_the_next_tries_again_and_retires_nothing(tmp_path):
+    state, log = laid_out(tmp_path, LIVE, until=int(time.time()) + 600)
+    path, _ = systemd(tmp_path, fails=True)
+    done = retire(state, "otter-kept-production", path=path)
+    assert done.returncode == 75 and "trying again in 30 s" in done.stdout, done.stdout
+    assert not log.exists() and (state / "kept" / "release").exists()
+
+
+def test_arm_arms_the_folders_deadline(tmp_path):
+    """window/arm.sh's way in: `retire.sh UNIT arm` arms the timer for the deadline the
+    folder names, and nothing else."""
+    until = int(time.time()) + 300
+    state, log = laid_out(tmp_path, LIVE, until=until)
+    path, asked = systemd(tmp_path)
+    done = retire(state, "otter-kept-production", "arm", path=path)
+    assert done.returncode == 0 and not done.stdout, done.stdout + done.stderr
+    assert f"--unit=otter-kept-production:{until}" in asked.read_text()
+    assert not log.exists() and not (state / "lock").exists()
 
 
 def test_a_removal_that_fails_leaves_the_stopped_release_kept_no_more(tmp_path):
