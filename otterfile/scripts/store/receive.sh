@@ -22,7 +22,7 @@ umask 022; mkdir -p "$d" || exit 1
 t="$d/.$want.otter-tmp.$$" pre="$d/.unpacked" work="" gunzip="gzip -dc"
 empty_gz='\037\213\010\0\0\0\0\0\0\003\003\0\0\0\0\0\0\0\0\0'
 record=10240  # GNU tar's record on a pipe: 20 blocks of 512 bytes
-trap 'rm -f "$t"; [ -z "$work" ] || rm -rf "$work"' EXIT
+trap 'rm -f "$t" "$t.cut"; [ -z "$work" ] || rm -rf "$work"' EXIT
 
 unpacks() {  # GNU tar and coreutils' tee, and the decompressor: else store only
   case $z in
@@ -90,21 +90,48 @@ unpack_stream() {
   [ -f "$work/bytes" ]
 }
 
+# The stream into the store's file (and the unpack, given $work): read by one process,
+# whose run's lock the receive watches itself when guarded (feed-watch.sh; the guard
+# exports OTTER_GUARD_*: a cut kills that reader, and the receive fails as truncated).
+feed() {
+  exec 3<&0
+  if [ -n "$work" ]; then
+    # -p: the unpack may stop early (a bad archive), the store goes on
+    tee -p "$work/in" <&3 3<&- > "$t" &
+  else
+    cat <&3 3<&- > "$t" &
+  fi
+  feeder=$! watcher=""
+  exec 3<&-
+  if [ -n "${OTTER_GUARD_LOCK:-}" ]; then
+    watch_feed "$feeder" "$OTTER_GUARD_LOCK" "${OTTER_GUARD_RUN:-}" \
+      "${OTTER_GUARD_LIMIT:-30}" "$t.cut" &
+    watcher=$!
+  fi
+  wait "$feeder"
+  fed=$?
+  [ -z "$watcher" ] || kill "$watcher" 2>/dev/null
+  return "$fed"
+}
+
 if [ -n "$z" ] && [ -n "$cut" ] && [ -n "$files" ] && [ -n "$size" ] && unpacks \
     && mkdir -m 700 "$work/tree" && mkfifo "$work/in"; then
   { unpack_stream < "$work/in"; echo "$?" > "$work/status"; } > /dev/null 2>&1 &
   unpacker=$!
-  # -p: the unpack may stop early (a bad archive), the store goes on
-  tee -p "$work/in" > "$t"
-  teed=$?
-  got=$(digest < "$t") && got=${got%% *}
+  feed
+  fed=$?
+  [ "$fed" != 0 ] || { got=$(digest < "$t") && got=${got%% *}; }
   wait "$unpacker"  # before anything of it is removed
-  [ "$teed" = 0 ] || exit 1
 else
   [ -z "$work" ] || rm -rf "$work"
   work=""
-  cat > "$t" || exit 1
-  got=$(digest < "$t") && got=${got%% *}
+  feed
+  fed=$?
+  [ "$fed" != 0 ] || { got=$(digest < "$t") && got=${got%% *}; }
+fi
+if [ "$fed" != 0 ]; then
+  cut_said "$t.cut" "${OTTER_GUARD_RUN:-}"
+  exit 1
 fi
 case $got in *[!0-9a-f]*) got="" ;; esac
 # an OpenSSL that said something else: the file again, by sha256sum
