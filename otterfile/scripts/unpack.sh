@@ -150,12 +150,15 @@ join_listings() {
 # files within the limits, every member passing archive-check.awk (fails naming the first
 # that does not). Returns 1 when there is none, or no whole unpack to judge: unpack here.
 unpacked_ok() {
-  [ "$kind" = tar ] && [ -f "$1/done" ] && [ "$(cat "$1/done")" = 0 ] || return 1
-  [ "$(cat "$1/z")" = "${z:-tar}" ] || return 1
-  got=$(tr -dc 0-9 < "$1/bytes")
-  [ -n "$got" ] && [ "$got" -le "$(cat "$1/cut")" ] || return 1  # cut short: unpack here
+  [ "$kind" = tar ] && [ -f "$1/done" ] && [ -f "$1/index" ] || return 1
+  # the receive's one-line files, read without a process each
+  { read -r status < "$1/done" && read -r was < "$1/z" && read -r got < "$1/bytes" \
+    && read -r cut < "$1/cut"; } 2>/dev/null || return 1
+  [ "$status" = 0 ] && [ "$was" = "${z:-tar}" ] || return 1
+  case $got in ''|*[!0-9]*) return 1 ;; esac
+  case $cut in ''|*[!0-9]*) return 1 ;; esac
+  [ "$got" -le "$cut" ] || return 1  # cut short: unpack here
   [ "$got" -le "$max_bytes" ] || too_big
-  [ -f "$1/index" ] || return 1
   read_index "$1/index" > "$tmpd/members" || return 1
   judge_members
 }
