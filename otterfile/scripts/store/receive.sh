@@ -4,7 +4,7 @@
 # as it arrives, in the same pass, into a private folder "$d/.unpacked/<hex>" (mode 700):
 # one `tee` writes the store's file and feeds the decompressor, whose stream GNU tar unpacks
 # into a fresh folder while it lists each member long (`-vv`, names C-quoted: unambiguous)
-# into `index`, stopped past `files` lines, killed one record past `cut` bytes (a
+# into `index`, stopped past `files` lines, killed within two records past `cut` bytes (a
 # checkpoint) and counting the bytes it read (`--totals`); the sha256 is taken from the
 # stored file once it is whole. Nothing there is judged here: the systemd start script
 # checks the listing and the count as it checks an archive it unpacks itself, and takes the
