@@ -87,7 +87,7 @@ def guarded(receive: Command, deployment: str, run_id: str, *, stale_seconds: in
     """`receive` (it reads what the ship stage streams) stopped when the run `run_id` is
     gone: its lock on `deployment` another's, or its heartbeat older than `stale_seconds`.
     A connection lost without a word leaves no load waiting on its input for hours."""
-    return replace(script(load("receive-guard.sh"),
+    return replace(script(load("feed-watch.sh") + load("receive-guard.sh"),
                           args=[f"{state_dir(deployment, base)}/lock", run_id,
                                 str(int(stale_seconds)), "sh", "-c", receive.shell_line()],
                           description=receive.description),

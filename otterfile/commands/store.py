@@ -28,7 +28,8 @@ PROBE_SCRIPT = r"""
 if [ -f "$1/$2" ]; then echo present; else echo missing; fi
 """
 
-RECEIVE_SCRIPT = scripts.load("store/receive.sh")  # stdin: the file
+# stdin: the file; it watches its own feed when guarded (receive-guard.sh, feed-watch.sh)
+RECEIVE_SCRIPT = scripts.load("feed-watch.sh") + scripts.load("store/receive.sh")
 STORED = "otter: stored"  # then.sh: the receive's part ended well, the next command runs
 
 # $1 store folder, then the hex digests to remove.

@@ -110,9 +110,9 @@ check_members() {
   judge_members
 }
 
-# The checks of $tmpd/names and $tmpd/members (see check_members): fails on the first bad one.
+# The checks of $tmpd/members (see check_members): fails on the first bad one.
 judge_members() {
-  count=$(wc -l < "$tmpd/names")
+  count=$(wc -l < "$tmpd/members")
   [ "$count" -le "$max_files" ] || fail "refusing $what: it has $count files, more than" \
     "the limit of $max_files (raise it with systemd(max_files=...))"
   why=$(awk '@CHECK_AWK@' "$tmpd/members") || fail "${why:-cannot check $what}"
@@ -150,14 +150,44 @@ join_listings() {
 # files within the limits, every member passing archive-check.awk (fails naming the first
 # that does not). Returns 1 when there is none, or no whole unpack to judge: unpack here.
 unpacked_ok() {
-  [ "$kind" = tar ] && [ -f "$1/done" ] && [ "$(cat "$1/done")" = 0 ] || return 1
-  [ "$(cat "$1/z")" = "${z:-tar}" ] || return 1
-  got=$(tr -dc 0-9 < "$1/bytes")
-  [ -n "$got" ] && [ "$got" -le "$(cat "$1/cut")" ] || return 1  # cut short: unpack here
+  [ "$kind" = tar ] && [ -f "$1/done" ] && [ -f "$1/index" ] || return 1
+  # the receive's one-line files, read without a process each
+  { read -r status < "$1/done" && read -r was < "$1/z" && read -r got < "$1/bytes" \
+    && read -r cut < "$1/cut"; } 2>/dev/null || return 1
+  [ "$status" = 0 ] && [ "$was" = "${z:-tar}" ] || return 1
+  case $got in ''|*[!0-9]*) return 1 ;; esac
+  case $cut in ''|*[!0-9]*) return 1 ;; esac
+  [ "$got" -le "$cut" ] || return 1  # cut short: unpack here
   [ "$got" -le "$max_bytes" ] || too_big
-  { cp "$1/names" "$tmpd/names" && cp "$1/long" "$tmpd/long"; } 2>/dev/null || return 1
-  join_listings
+  read_index "$1/index" > "$tmpd/members" || return 1
   judge_members
+}
+
+# FILE: GNU tar's long listing with C-quoted names (`tar -xvv --quoting-style=c
+# --numeric-owner`) as "TYPE<tab>NAME<tab>LINK TARGET" lines, names as `tar -t` shows them
+# (its escapes, a quote bare); tar's own "Creating directory" lines left out. Fails on a
+# line it cannot read.
+read_index() {
+  awk '
+    function quoted(s) {  # the C-quoted string s starts with, unquoted; sets rest
+      if (!match(s, /^"([^"\\]|\\.)*"/)) { bad = 1; return "" }
+      rest = substr(s, RLENGTH + 1); s = substr(s, 2, RLENGTH - 2)
+      gsub(/\\"/, "\"", s)
+      return s
+    }
+    {
+      q = index($0, "\""); split(substr($0, 1, q - 1), f, " ")
+      if (q && f[2] == "Creating") next
+      if (!q || f[2] !~ /^[0-9]+\/[0-9]+$/) exit 1
+      t = substr($0, 1, 1); name = quoted(substr($0, q)); x = ""
+      if (t == "l" || t == "h") {
+        a = (t == "l") ? " -> " : " link to "
+        if (substr(rest, 1, length(a)) != a) exit 1
+        x = quoted(substr(rest, length(a) + 1))
+      }
+      if (bad) exit 1
+      print t "\t" name "\t" x
+    }' "$1"
 }
 
 list_zip() {

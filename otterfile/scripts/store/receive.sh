@@ -2,12 +2,15 @@
 # sha256 checked, then renamed: a partial or corrupt upload never looks complete.
 # With a tar archive's compression (gz, zst or tar for none), the archive is also unpacked
 # as it arrives, in the same pass, into a private folder "$d/.unpacked/<hex>" (mode 700):
-# the decompressed stream cut one byte past `cut` bytes and counted (one `dd`), listed long
-# (`tar -tv`, stopped past `files` members) and unpacked by GNU tar into a fresh folder,
-# which names each member as it goes (the short listing). Nothing there is judged here: the
-# systemd start script checks the listings and the counts as it checks an archive it unpacks
-# itself, and takes the tree only then (unpack.sh take_unpacked); anything short of a whole
-# unpack is left to the start to unpack again.
+# one `tee` writes the store's file and feeds the decompressor, whose stream GNU tar unpacks
+# into a fresh folder while it lists each member long (`-vv`, names C-quoted: unambiguous)
+# into `index`, stopped past `files` lines, killed within two records past `cut` bytes (a
+# checkpoint) and counting the bytes it read (`--totals`); the sha256 is taken from the
+# stored file once it is whole. Nothing there is judged here: the systemd start script
+# checks the listing and the count as it checks an archive it unpacks itself, and takes the
+# tree only then (unpack.sh unpacked_ok); anything short of a whole, quiet unpack (an
+# error or a warning of tar's, the decompressor's failure, a cut) is left to the start to
+# unpack again.
 # Exit 3: what arrived is not the digest asked for.
 d=$1        # the store folder
 want=$2     # the hex digest expected
@@ -18,9 +21,10 @@ size=${6:-}   # the archive's size: unpacked on arrival only where room for it a
 umask 022; mkdir -p "$d" || exit 1
 t="$d/.$want.otter-tmp.$$" pre="$d/.unpacked" work="" gunzip="gzip -dc"
 empty_gz='\037\213\010\0\0\0\0\0\0\003\003\0\0\0\0\0\0\0\0\0'
-trap 'rm -f "$t"; [ -z "$work" ] || rm -rf "$work"' EXIT
+record=10240  # GNU tar's record on a pipe: 20 blocks of 512 bytes
+trap 'rm -f "$t" "$t.cut"; [ -z "$work" ] || rm -rf "$work"' EXIT
 
-unpacks() {  # GNU tar and coreutils, and the decompressor: else store only
+unpacks() {  # GNU tar and coreutils' tee, and the decompressor: else store only
   case $z in
     gz) command -v gzip ;; zst) command -v zstd ;; tar) true ;; *) false ;;
   esac >/dev/null 2>&1 || return 1
@@ -30,12 +34,11 @@ unpacks() {  # GNU tar and coreutils, and the decompressor: else store only
     gunzip="zstd -dcq --format=gzip"
   fi
   case $(tar --version 2>/dev/null) in "tar (GNU tar)"*) ;; *) return 1 ;; esac
-  # what GNU coreutils' tee and dd do here (BusyBox's lack both)
-  { tee -p < /dev/null && dd if=/dev/null iflag=count_bytes count=0; } >/dev/null 2>&1 \
-    || return 1
-  # the store's own file never runs out of room for what is unpacked beside it
+  tee -p < /dev/null > /dev/null 2>&1 || return 1  # GNU's (BusyBox's lacks -p)
+  # the store's own file never runs out of room for what is unpacked beside it (the cut
+  # lands within two records past `cut`)
   room=$(df -Pk "$d" 2>/dev/null | awk 'NR == 2 { print $4 }')
-  [ -n "$room" ] && [ "$((room * 1024))" -ge "$((size + cut))" ] || return 1
+  [ -n "$room" ] && [ "$((room * 1024))" -ge "$((size + cut + 2 * record))" ] || return 1
   { mkdir -p "$pre" && chmod 700 "$pre"; } 2>/dev/null || return 1
   for old in "$pre"/.*.otter-tmp.*; do  # left by receives that were killed
     [ ! -d "$old" ] || [ -z "$(find "$old" -maxdepth 0 -mmin +60)" ] || rm -rf -- "$old"
@@ -59,47 +62,76 @@ digest() {  # stdin's sha256 as "HEX ...": OpenSSL's is 2-3 times faster than sh
 # $w: the first word of the first line of FILE ("" when none), without a process.
 first() { w=""; read -r w _ < "$1" || :; }
 
-# stdin: the archive; writes $work/{tree,bytes,names,long,status}: status 0 when the unpack
-# and the long listing (flags as unpack.sh's list_tar) read the whole archive without an
-# error. The unpack names each member as `tar -t` does (-v, the names as stored: a leading
-# "/" is named though not unpacked, a ".." member is an error).
+# stdin: the archive; writes $work/{tree,index,bytes,status}: status 0 when the archive was
+# decompressed and unpacked whole, tar said nothing but its count, and the listing was not
+# stopped. The listing names each member as stored (a leading "/" named though unpacked
+# below the tree; a ".." member is an error, not listed).
 unpack_stream() {
-  # past `files` members the listing stops reading, which stops the unpack too
-  { tar -P -tv --numeric-owner -f - < "$work/long.in"; echo "$?" > "$work/l.rc"
-  } 2>/dev/null | head -n "$((files + 1))" > "$work/long" &
-  decompress | LC_ALL=C dd bs=64K iflag=fullblock,count_bytes count="$((cut + 1))" 2> "$work/dd" \
-    | tee "$work/long.in" \
-    | tar -xv --index-file="$work/names" -f - -C "$work/tree" --no-same-owner \
-      --no-same-permissions 2>/dev/null
-  x=$?
-  wait
-  while read -r n rest; do  # dd's last words: "N bytes (...) copied, ..."
-    case $rest in byte*copied*) echo "$n" > "$work/bytes" ;; esac
-  done < "$work/dd"
-  first "$work/l.rc"
-  [ "$x" = 0 ] && [ "$w" = 0 ] && [ -f "$work/bytes" ]
-  echo "$?" > "$work/status"
+  # past `files` lines the listing stops reading, which stops the unpack too; past `cut`
+  # bytes a checkpoint (every `cut` / `record` + 2 records: once) kills the unpack
+  # shellcheck disable=SC2016  # $PPID is the checkpoint's own: tar's process
+  { decompress; echo "$?" > "$work/z.rc"; } \
+    | { LC_ALL=C tar -xvv --totals --quoting-style=c --numeric-owner \
+          --checkpoint="$((cut / record + 2))" --checkpoint-action='exec=kill $PPID' \
+          -f - -C "$work/tree" --no-same-owner --no-same-permissions 2> "$work/err"
+        echo "$?" > "$work/x.rc"; } \
+    | head -n "$((files + 1))" > "$work/index"
+  first "$work/z.rc" && [ "$w" = 0 ] && first "$work/x.rc" && [ "$w" = 0 ] || return 1
+  # tar's last words: "Total bytes read: N (...)"; nothing else but that it unpacks a
+  # member named "/x" below the tree (the listing names it as stored: the start refuses it).
+  # A hard link's target it changed ("../x" to "x") is listed changed: unpack here.
+  while IFS= read -r line; do
+    case $line in
+      "Total bytes read: "[0-9]*) n=${line#Total bytes read: }; echo "${n%% *}" > "$work/bytes" ;;
+      "tar: Removing leading "*" from member names") ;;
+      *) return 1 ;;
+    esac
+  done < "$work/err"
+  [ -f "$work/bytes" ]
+}
+
+# The stream into the store's file (and the unpack, given $work): read by one process,
+# whose run's lock the receive watches itself when guarded (feed-watch.sh; the guard
+# exports OTTER_GUARD_*: a cut kills that reader, and the receive fails as truncated).
+feed() {
+  exec 3<&0
+  if [ -n "$work" ]; then
+    # -p: the unpack may stop early (a bad archive), the store goes on
+    tee -p "$work/in" <&3 3<&- > "$t" &
+  else
+    cat <&3 3<&- > "$t" &
+  fi
+  feeder=$! watcher=""
+  exec 3<&-
+  if [ -n "${OTTER_GUARD_LOCK:-}" ]; then
+    watch_feed "$feeder" "$OTTER_GUARD_LOCK" "${OTTER_GUARD_RUN:-}" \
+      "${OTTER_GUARD_LIMIT:-30}" "$t.cut" &
+    watcher=$!
+  fi
+  wait "$feeder"
+  fed=$?
+  [ -z "$watcher" ] || kill "$watcher" 2>/dev/null
+  return "$fed"
 }
 
 if [ -n "$z" ] && [ -n "$cut" ] && [ -n "$files" ] && [ -n "$size" ] && unpacks \
-    && mkdir -m 700 "$work/tree" && mkfifo "$work/in" "$work/sum" "$work/long.in"; then
-  digest < "$work/sum" > "$work/sha" &
-  summer=$!
-  unpack_stream < "$work/in" > /dev/null 2>&1 &
+    && mkdir -m 700 "$work/tree" && mkfifo "$work/in"; then
+  { unpack_stream < "$work/in"; echo "$?" > "$work/status"; } > /dev/null 2>&1 &
   unpacker=$!
-  # -p: the unpack may stop early (a bad archive), the store and the sum go on
-  tee -p "$work/in" "$work/sum" > "$t"
-  teed=$?
-  wait "$summer"
-  summed=$?
+  feed
+  fed=$?
+  [ "$fed" != 0 ] || { got=$(digest < "$t") && got=${got%% *}; }
   wait "$unpacker"  # before anything of it is removed
-  [ "$teed" = 0 ] && [ "$summed" = 0 ] || exit 1
-  first "$work/sha" && got=$w
 else
   [ -z "$work" ] || rm -rf "$work"
   work=""
-  cat > "$t" || exit 1
-  got=$(digest < "$t") && got=${got%% *}
+  feed
+  fed=$?
+  [ "$fed" != 0 ] || { got=$(digest < "$t") && got=${got%% *}; }
+fi
+if [ "$fed" != 0 ]; then
+  cut_said "$t.cut" "${OTTER_GUARD_RUN:-}"
+  exit 1
 fi
 case $got in *[!0-9a-f]*) got="" ;; esac
 # an OpenSSL that said something else: the file again, by sha256sum
@@ -110,6 +142,6 @@ fi
 chmod 644 "$t" && mv -f "$t" "$d/$want" || exit 1
 [ -n "$work" ] || exit 0
 { echo "$z" > "$work/z" && echo "$cut" > "$work/cut" && mv -f "$work/status" "$work/done" \
-  && rm -rf -- "$work/in" "$work/sum" "$work/long.in" "$work/dd" "${pre:?}/$want" \
+  && rm -rf -- "$work/in" "$work/err" "$work/z.rc" "$work/x.rc" "${pre:?}/$want" \
   && mv "$work" "$pre/$want"; } 2>/dev/null || exit 0
 work=""

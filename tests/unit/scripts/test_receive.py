@@ -1,13 +1,15 @@
 """The store's receive (scripts/store/receive.sh) run for real with sh on this machine
 against real archives: what it stores, what it unpacks on arrival and what it writes for
-the start to judge (the listings, the count, the status), with each of its tools and
+the start to judge (the listing, the count, the status), with each of its tools and
 without the faster ones (zstd reading gzip, OpenSSL's sha256), a gzip bomb cut at `cut`,
-more members than `files`, and a digest that is not the one asked for."""
+more members than `files`, odd names read back as the start lists an archive itself, and a
+digest that is not the one asked for."""
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -72,25 +74,59 @@ def text(path: Path) -> str:
 @pytest.mark.parametrize("hide,broken", [((), ()), (("zstd",), ()), (("openssl",), ()),
                                          ((), ("openssl",))],
                          ids=["zstd and openssl", "gzip itself", "sha256sum", "openssl broken"])
-def test_an_archive_is_stored_and_unpacked_with_both_listings(tmp_path, hide, broken):
+def test_an_archive_is_stored_and_unpacked_with_its_listing(tmp_path, hide, broken):
     data = tar_gz(MEMBERS)
     result = receive(tmp_path, data, hide=hide, broken=broken)
     assert result.exited == 0, result.stderr
     assert (tmp_path / "store" / hashlib.sha256(data).hexdigest()).read_bytes() == data
     pre = arrived(tmp_path, data)
     assert text(pre / "done") == "0\n" and text(pre / "z") == "gz\n"
-    names = ["app", "static/", "static/a b -> c", "link", "hard", "/abs/evil"]
-    assert text(pre / "names").splitlines() == names  # as stored: "/abs" too
-    long = text(pre / "long").splitlines()
-    assert [line[0] for line in long] == ["-", "d", "-", "l", "h", "-"]
-    assert long[3].endswith(" link -> static/a b -> c") and long[4].endswith(" hard link to app")
+    index = [line for line in text(pre / "index").splitlines()
+             if "Creating directory: " not in line]  # tar's own, for /abs
+    assert [line[0] for line in index] == ["-", "d", "-", "l", "h", "-"]
+    assert index[2].endswith(' "static/a b -> c"')
+    assert index[3].endswith(' "link" -> "static/a b -> c"')
+    assert index[4].endswith(' "hard" link to "app"')
+    assert index[5].endswith(' "/abs/evil"')  # as stored
     assert int(text(pre / "bytes")) == len(tar_gz(MEMBERS, "w"))  # the decompressed stream
     assert (pre / "tree" / "static" / "a b -> c").read_text() == "x\n"
     assert (pre / "tree" / "abs" / "evil").exists()  # under the tree, never at /abs
     assert not Path("/abs/evil").exists()
-    assert sorted(p.name for p in pre.iterdir()) == ["bytes", "cut", "done", "l.rc", "long",
-                                                     "names", "sha", "tree", "z"]
+    assert sorted(p.name for p in pre.iterdir()) == ["bytes", "cut", "done", "index", "tree",
+                                                     "z"]
     assert not [p for p in (tmp_path / "store").iterdir() if "otter-tmp" in p.name]
+
+
+ODD = [APP, ("static/", "dir", None), ('q"uote\\b', "file", "x"), ("nl\nname", "file", "x"),
+       ("tab\tname", "file", "x"), ("sp ace -> x", "file", "x"), ("./dot/./x", "file", "x"),
+       ("l -> y", "symlink", "sp ace -> x"), ("up", "symlink", "../../etc/passwd"),
+       ("absl", "symlink", "/etc/passwd"), ("h link to z", "hardlink", "sp ace -> x"),
+       ("h2", "hardlink", 'q"uote\\b'), ("/abs/evil", "file", "evil")]
+
+
+def test_the_listing_reads_as_the_start_lists_the_archive_itself(tmp_path):
+    """unpack.sh read_index on what the receive listed gives the members list_tar gives
+    from the archive (the start's own unpack), odd names and all."""
+    data = tar_gz(ODD)
+    assert receive(tmp_path, data).exited == 0
+    pre = arrived(tmp_path, data)
+    assert text(pre / "done") == "0\n"
+    (tmp_path / "t").mkdir()
+    (tmp_path / "a.tgz").write_bytes(data)
+    unpack = (Path(store.__file__).parent.parent / "scripts" / "unpack.sh").read_text()
+    script = unpack + """
+tmpd=$1; z=gz max_bytes=99999999 what=it
+fail() { echo "$*" >&2; exit 1; }
+list_tar "$2" && mv "$tmpd/members" "$tmpd/listed" && read_index "$3" > "$tmpd/read"
+"""
+    done = subprocess.run(["sh", "-c", script, "sh", str(tmp_path / "t"),
+                           str(tmp_path / "a.tgz"), str(pre / "index")],
+                          capture_output=True, text=True, env={"LC_ALL": "C", **os.environ})
+    assert done.returncode == 0, done.stderr
+    listed = (tmp_path / "t" / "listed").read_text()
+    assert (tmp_path / "t" / "read").read_text() == listed
+    assert "h\th link to z\tsp ace -> x\n" in listed and "\tnl\\nname\t" in listed
+    assert 'h\th2\tq"uote\\\\b\n' in listed
 
 
 def test_a_plain_tar_and_a_tar_zst_are_unpacked_too(tmp_path):
@@ -109,15 +145,17 @@ def test_a_plain_tar_and_a_tar_zst_are_unpacked_too(tmp_path):
     assert (pre / "tree" / "app").read_text() == APP[2]
 
 
-def test_a_bomb_is_cut_one_byte_past_the_limit_and_the_store_keeps_it_whole(tmp_path):
+def test_a_bomb_is_cut_past_the_limit_and_the_store_keeps_it_whole(tmp_path):
     data = gzip_bomb(8 * MiB)
     result = receive(tmp_path, data, cut=MiB)
     assert result.exited == 0, result.stderr  # stored: the start refuses it by its limits
     assert (tmp_path / "store" / hashlib.sha256(data).hexdigest()).read_bytes() == data
     pre = arrived(tmp_path, data)
-    assert int(text(pre / "bytes")) == MiB + 1 and text(pre / "cut") == f"{MiB}\n"
-    assert text(pre / "done") != "0\n"
-    assert sum(p.stat().st_size for p in (pre / "tree").rglob("*") if p.is_file()) <= MiB
+    assert text(pre / "cut") == f"{MiB}\n" and text(pre / "done") != "0\n"
+    assert not (pre / "bytes").exists()  # killed before its count
+    # within two of tar's records past the cut (its checkpoint)
+    assert sum(p.stat().st_size for p in (pre / "tree").rglob("*") if p.is_file()) \
+        <= MiB + 2 * 10240
 
 
 def test_past_files_members_the_unpack_stops(tmp_path):
@@ -126,7 +164,7 @@ def test_past_files_members_the_unpack_stops(tmp_path):
     assert result.exited == 0, result.stderr
     pre = arrived(tmp_path, data)
     assert text(pre / "done") != "0\n"
-    assert len(text(pre / "long").splitlines()) == 51  # one past the limit: the start refuses
+    assert len(text(pre / "index").splitlines()) == 51  # one past the limit: the start refuses
     assert len(list((pre / "tree").iterdir())) < 401
 
 

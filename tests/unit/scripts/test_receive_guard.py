@@ -101,3 +101,48 @@ def test_the_flow_guards_what_receives_the_ship(tmp_path):
     from otterfile.runtimes.docker import RUNTIME
     artifact = next(iter(engine.artifacts.values()))  # the load, then the probe (load.sh)
     assert args[-1] == RUNTIME.receive(artifact).shell_line() and "docker" in args[-1]
+
+
+def store_receive(tmp_path, data: bytes):
+    """The store's receive of `data` (a tarball: unpacked as it arrives), guarded: it reads
+    the stream itself and watches its own feed."""
+    import hashlib
+    from otterfile.commands import store
+    from otterfile.transfer.unpacked import on_arrival
+    source = tmp_path / "shipped.tgz"
+    source.write_bytes(data)
+    return guarded(store.receive(hashlib.sha256(data).hexdigest(), str(tmp_path / "store"),
+                                 unpack=on_arrival(source)), "production", "r1",
+                   base=str(tmp_path))
+
+
+def test_the_store_receive_reads_the_stream_itself(tmp_path):
+    from tests.unit.runtimes.test_systemd import APP, tar_gz
+    lock_folder(tmp_path)
+    data = tar_gz([APP, ("big", "file", "x" * 3_000_000)])
+    command = store_receive(tmp_path, data)
+    assert "OTTER_GUARD_LOCK" in command.argv_values()[9]  # the receive: told the lock
+    done = subprocess.run(command.argv_values(), input=data, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    stored = [p for p in (tmp_path / "store").iterdir() if p.is_file()]
+    assert [p.read_bytes() for p in stored] == [data]
+
+
+@pytest.mark.parametrize("run,age", [("r1", 100), ("r2", 0)], ids=["quiet", "another's"])
+def test_a_store_receive_whose_run_is_gone_stops_and_leaves_nothing(tmp_path, run, age):
+    from tests.unit.runtimes.test_systemd import APP, tar_gz
+    lock_folder(tmp_path, run=run, beat_age=age)
+    data = tar_gz([APP, ("big", "file", "x" * 3_000_000)])
+    read, write = os.pipe()  # a connection that stays open and sends nothing more
+    os.write(write, data[:5000])
+    process = start(store_receive(tmp_path, data), read)
+    os.close(read)
+    try:
+        _, err = process.communicate(timeout=60)
+    finally:
+        os.close(write)
+    assert process.returncode == 1
+    assert b"went quiet and no byte came for 2 s: receiving stopped" in err
+    store = tmp_path / "store"
+    assert [p.name for p in store.iterdir()] == [".unpacked"]
+    assert list((store / ".unpacked").iterdir()) == []
