@@ -1,6 +1,7 @@
 """A host's first command, run by an ssh that becomes the host's master as it connects
 (ControlMaster=auto, ControlPersist): no separate master process to start and wait for. The
-start is given back once the master's socket appears; a start the server dropped is tried
+start is given back once the master's socket appears (one thread looks for every start's
+socket: a thread per host woke as often for nothing); a start the server dropped is tried
 again (nothing ran), and what ssh said before it authenticated is shown only for the try that
 got through (a dropped try's words are not the command's).
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Callable
 
 from otterfile.executors.base import OnOutput
@@ -57,7 +59,7 @@ class _Try:
                  give_back: Callable[[], None], on_output: OnOutput | None):
         self.path, self.on_output = path, on_output
         self.authenticated, self.give_back = authenticated, give_back
-        self.up, self.ended, self.order = threading.Event(), threading.Event(), threading.Lock()
+        self.up, self.order = threading.Event(), threading.Lock()
         self.pending: list[tuple[str, str]] = []  # ssh's words before authenticating
 
     def ready(self) -> bool:
@@ -88,14 +90,12 @@ class _Try:
     def run(self, argv: list[str], stdin: Input, timeout: float | None,
             processes: Processes) -> tuple[int, str, str]:
         """Run the ssh, watching for the master's socket meanwhile."""
-        watcher = threading.Thread(target=_poll, args=(self.ready, self.ended), daemon=True)
-        watcher.start()
+        _WATCHER.watch(self)
         try:
             return run_process(argv, stdin=stdin, on_output=self.show if self.on_output else None,
                                timeout=timeout, processes=processes)
         finally:
-            self.ended.set()
-            watcher.join()
+            _WATCHER.forget(self)
 
     def outcome(self, ran: tuple[int, str, str]) -> tuple[int, str]:
         """What the try says about the start: once authenticated, whatever failed later was
@@ -106,9 +106,44 @@ class _Try:
         return ran[0], ran[2]
 
 
-def _poll(ready: Callable[[], bool], ended: threading.Event) -> None:
-    """Call `ready` until it says yes or `ended` is set: after SOCKET_POLL seconds, then
-    half as often again each time, up to every SOCKET_POLL_MAX."""
-    pause = SOCKET_POLL
-    while not ready() and not ended.wait(pause):
-        pause = min(pause * 1.5, SOCKET_POLL_MAX)
+class _Watcher:
+    """One thread calling each watched try's ready() until it says yes or the try is
+    forgotten: after SOCKET_POLL seconds, then half as often again each time, up to every
+    SOCKET_POLL_MAX. ready() runs under the watcher's lock, so once forget() returns it is
+    never called for that try again (a later try's socket must not end an earlier one)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._due: dict[_Try, tuple[float, float]] = {}  # try -> (when next, pause)
+        self._thread: threading.Thread | None = None
+
+    def watch(self, attempt: _Try) -> None:
+        with self._changed:
+            self._due[attempt] = (time.monotonic() + SOCKET_POLL, SOCKET_POLL)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="otter-ssh-starts")
+                self._thread.start()
+            self._changed.notify()
+
+    def forget(self, attempt: _Try) -> None:
+        with self._changed:
+            self._due.pop(attempt, None)
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                for attempt, (when, pause) in list(self._due.items()):
+                    if when > now:
+                        continue
+                    if attempt.ready():
+                        del self._due[attempt]
+                    else:
+                        pause = min(pause * 1.5, SOCKET_POLL_MAX)
+                        self._due[attempt] = (now + pause, pause)
+                soonest = min((when for when, _ in self._due.values()), default=None)
+                self._changed.wait(None if soonest is None else max(0.0, soonest - now))
+
+
+_WATCHER = _Watcher()

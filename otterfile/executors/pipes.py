@@ -18,6 +18,7 @@ from otterfile.executors.base import OnOutput
 CHUNK = 64 * 1024
 CAPTURE_LIMIT = 16 * 1024 * 1024  # characters kept per stream in a Result; on_output sees all
 HOLD_POLL = 0.05  # without pidfd: how often a held-open input looks for its process's end
+HELD_AT_ONCE = 4096  # a held input's first bytes up to this go into its pipe at once (PIPE_BUF)
 
 
 class HeldOpen:
