@@ -116,15 +116,18 @@ class _Watcher:
         self._changed = threading.Condition()
         self._due: dict[_Try, tuple[float, float]] = {}  # try -> (when next, pause)
         self._thread: threading.Thread | None = None
+        self._wakes: float | None = None  # when the thread wakes by itself (None: never)
 
     def watch(self, attempt: _Try) -> None:
+        when = time.monotonic() + SOCKET_POLL
         with self._changed:
-            self._due[attempt] = (time.monotonic() + SOCKET_POLL, SOCKET_POLL)
+            self._due[attempt] = (when, SOCKET_POLL)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                 name="otter-ssh-starts")
                 self._thread.start()
-            self._changed.notify()
+            elif self._wakes is None or self._wakes > when:  # else it wakes in time: a
+                self._changed.notify()  # burst of starts does not wake it once per start
 
     def forget(self, attempt: _Try) -> None:
         with self._changed:
@@ -142,8 +145,9 @@ class _Watcher:
                     else:
                         pause = min(pause * 1.5, SOCKET_POLL_MAX)
                         self._due[attempt] = (now + pause, pause)
-                soonest = min((when for when, _ in self._due.values()), default=None)
-                self._changed.wait(None if soonest is None else max(0.0, soonest - now))
+                self._wakes = min((when for when, _ in self._due.values()), default=None)
+                self._changed.wait(None if self._wakes is None
+                                   else max(0.0, self._wakes - now))
 
 
 _WATCHER = _Watcher()
