@@ -21,9 +21,12 @@ needed and taken down at the end unless --keep; `--prefix NAME --first-port N` m
 compose project NAME of their own on 127.0.0.1:N... (and NAME in the masters' folders), so two
 benches can run beside each other. `--peer DIR` adds another checkout's otter (say main's,
 `git -C /work/main archive main | tar -x -C DIR`) as a cold curve25519 case, in the same
-rounds; `--only WORDS` keeps the FLEET cases whose name has one of the comma-separated WORDS
-(fewer processes on a shared machine); `--command` is what every case runs (default `true`). Results go into bench/RESULTS.md between
-`<!-- section:cold-fleet -->` markers, and bench/.out/fleet.json.
+rounds; `--venv` adds this otter run by a venv's python (otter's dependencies only, as
+pyinfra runs from bench/.venv: no .pth files of this machine's site-packages); `--only
+WORDS` keeps the FLEET cases whose name has one of the comma-separated WORDS (fewer
+processes on a shared machine); `--command` is what every case runs (default `true`).
+Results go into bench/RESULTS.md between `<!-- section:cold-fleet -->` markers, and
+bench/.out/fleet.json.
 """
 from __future__ import annotations
 
@@ -94,15 +97,19 @@ def pyinfra() -> str:
 
 
 def otter_case(m: Measured, hosts: list[Host], kex: str | None, name: str,
-               cold: bool = True, peer: Path | None = None, **env: str) -> Case:
+               cold: bool = True, peer: Path | None = None, python: str | None = None,
+               **env: str) -> Case:
     run = masters_folder(name)
-    code = {"PYTHONPATH": str(peer)} if peer else otter.env()
-    return Case(m, otter.argv(project(hosts, kex), "exec", "production", "--", *COMMAND),
+    # PYTHONSAFEPATH: `-m` would put the working folder (this checkout) before the peer's
+    code = {"PYTHONPATH": str(peer), "PYTHONSAFEPATH": "1"} if peer else otter.env()
+    argv = otter.argv(project(hosts, kex), "exec", "production", "--", *COMMAND)
+    return Case(m, [python, *argv[1:]] if python else argv,
                 env={**code, "XDG_RUNTIME_DIR": str(run), **env},
                 setup=(lambda: otter.end_masters(run / "otter-ssh")) if cold else None)
 
 
-def fleet_cases(hosts: list[Host], peer: Path | None = None) -> list[Case]:
+def fleet_cases(hosts: list[Host], peer: Path | None = None,
+                venv: str | None = None) -> list[Case]:
     n, W = len(hosts), "cold fleet"
     control = WORK / "cm"
     control.mkdir(exist_ok=True)
@@ -120,6 +127,8 @@ def fleet_cases(hosts: list[Host], peer: Path | None = None) -> list[Case]:
     peers = [otter_case(Measured(W, f"peer {peer}: otter exec, cold (kex={CURVE})", n),
                         hosts, CURVE, "peer", peer=peer)
              ] if peer else []
+    peers += [otter_case(Measured(W, f"venv: otter exec, cold (kex={CURVE}), a venv's python",
+                                  n), hosts, CURVE, "venv", python=venv)] if venv else []
     return peers + [
         Case(Measured(W, "OpenSSH: parallel ssh true (default kex)", n, floor=True),
              parallel([sh(h.ssh_argv()) + command for h in hosts])),
@@ -329,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer", type=Path, help="another checkout's otter, cold, as a case")
     parser.add_argument("--only", help="FLEET cases whose name has one of these words")
     parser.add_argument("--command", default="true", help="what every case runs")
+    parser.add_argument("--venv", action="store_true",
+                        help="this otter from a venv's python too (side_by_side's venv)")
     args = parser.parse_args(argv)
     PREFIX[0] = f"{args.prefix}-" if args.prefix else ""
     COMMAND[:] = args.command.split()
@@ -353,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         for n in counts:
             hosts = everyone[:n]
             if "FLEET" in chosen:
-                cases = fleet_cases(hosts, args.peer)
+                from .side_by_side import venv_python
+                cases = fleet_cases(hosts, args.peer, venv_python() if args.venv else None)
                 if args.only:
                     words = args.only.split(",")
                     cases = [c for c in cases if any(w in c.measured.case for w in words)]
