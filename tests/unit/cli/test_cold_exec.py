@@ -1,7 +1,7 @@
 """A cold `otter exec` starts its hosts' ssh before it imports what a later command needs
 (issue 25, cold fleets): up to the first ssh process, no socket, hashlib, thread pool,
 logging, mux protocol, streams or runner; and it starts one ssh per host, each the host's
-master to be (ControlMaster=auto), without a thread per host to watch it."""
+master to be (ControlMaster=auto), with no thread per host but the one that runs it."""
 from __future__ import annotations
 
 import subprocess
@@ -67,6 +67,7 @@ def test_a_cold_exec_starts_every_ssh_before_what_later_commands_need(tmp_path):
     assert len(starts) == 3, done.stderr
     assert all("ControlMaster=auto" in line and "KexAlgorithms=curve25519-sha256" in line
                for line in starts)
-    # a thread per host (its command) and one watching every start: not two or three each
+    # a thread per host (its command, which also reads its output) and one watching every
+    # start: no reader, input feeder or socket watcher per host
     most = max(int(line.split()[1]) for line in lines if line.startswith("THREADS"))
-    assert most <= 1 + 3 + 1 + 3, done.stderr  # main, workers, the watcher, readers
+    assert most <= 1 + 3 + 1, done.stderr  # main, the workers, the watcher
