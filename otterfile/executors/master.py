@@ -53,14 +53,15 @@ class Master:
             self.dir = tempfile.mkdtemp(prefix="otter-ssh-")  # mkdtemp: 0700
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         # short: socket paths max ~100 bytes
-        self.path = os.path.join(self.dir, connection_key(host, ssh_options(host)))
+        self.options = ssh_options(host)  # the host is frozen: once, not per ssh started
+        self.path = os.path.join(self.dir, connection_key(host, self.options))
         self.checked = False  # whether a master found on start was seen to work
         self.lock = threading.Lock()
         self.sessions = threading.BoundedSemaphore(MAX_SESSIONS)
 
     def ssh(self, *args: str, master: str = "no") -> list[str]:
         """An ssh command line through this master (`master`: its ControlMaster value)."""
-        return ["ssh", *ssh_options(self.host), "-o", f"ControlMaster={master}",
+        return ["ssh", *self.options, "-o", f"ControlMaster={master}",
                 "-o", f"ControlPath={self.path}", *args, "--", self.host.hostname]
 
     def keep(self) -> list[str]:
