@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from otterfile.secrets import MASK, Secret
@@ -140,8 +140,10 @@ def sequence(*commands: Command, description: str = "") -> Command:
         raise ValueError("only the last command of a sequence may have stdin")
     if any(c.ok_codes != (0,) for c in commands[:-1]):
         raise ValueError("only the last command of a sequence may accept non-zero exits")
-    lines = [f"{c.shell_line()} </dev/null" for c in commands[:-1]]
     last = commands[-1]
+    if len(commands) == 1:  # no `sh -c` around it: one process and one quoting less
+        return replace(last, description=description or last.description or last.display())
+    lines = [f"{c.shell_line()} </dev/null" for c in commands[:-1]]
     text = " && ".join(lines + [last.shell_line()])
     return script(text, description or "; ".join(c.description or c.display()
                                                    for c in commands),

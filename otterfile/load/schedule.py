@@ -11,7 +11,6 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from otterfile.load.calendar import calendar_of
 from otterfile.load.validate import check_choice, check_name, check_str, fail, got
 
 ON = ("one", "all")
@@ -72,6 +71,7 @@ def check_schedule(path: str, value: Any) -> ScheduleDef:
     on = check_choice(f"{path}/on", value.on, ON)
     name = value.name if value.name is not None else _default_name(words)
     name = check_name(f"{path}/name", name, "schedule name")
+    from otterfile.load.calendar import calendar_of  # only an Otterfile with schedules
     return ScheduleDef(name, when, calendar_of(f"{path}/when", when), words, on)
 
 

@@ -22,7 +22,7 @@ def real_engine(project: Project, report: Reporter, **options: Any) -> Engine:
     from otterfile.transfer.images import DockerImages
     from otterfile.transfer.remote_images import RemoteImages
     from otterfile.executors import executor_for
-    from otterfile.run.noop import KEYS
+    from otterfile.run.fingerprint import KEYS
     engine = Engine(project, report, images=DockerImages(), cache_lock=cache_lock,
                     host_images=RemoteImages,
                     connect=lambda host, folder: executor_for(host, control_dir=folder),

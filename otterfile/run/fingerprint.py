@@ -5,6 +5,7 @@ with the live release's to decide that nothing changes."""
 from __future__ import annotations
 
 import hmac
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from otterfile.secrets import Secret
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
     from otterfile.run.engine import Engine, Env
     from otterfile.run.lane import Lane
 
+# the controller keeps each target's key beside the Otterfile (run/noop.py): keep .otter/
+# out of version control
+KEYS = Path(".otter") / "keys"
 
 def config_of(engine: Engine, lane: Lane, digest: str, key: str) -> str | None:
     """The fingerprint a run gives its release of `digest` on a target with `key` (None: no

@@ -13,12 +13,10 @@ from otterfile.runtimes.base import StartSpec
 from otterfile.run import back, early_start, kinds, retire_later, schedules, space, target, window
 from otterfile.run.fingerprint import config_of
 from otterfile.run.health import listen_wait, wait_healthy, wait_running
-from otterfile.run.relaying import relayed
 from otterfile.run.results import checked, failed
 from otterfile.run.state import (Release, add_release, mark_retired, prune_candidates,
                                  trim_history)
 from otterfile.run.state_file import format_state
-from otterfile.transfer.ship import ship as ship_artifact
 
 if TYPE_CHECKING:
     from otterfile.artifacts.base import Artifact
@@ -30,6 +28,10 @@ if TYPE_CHECKING:
 
 
 def ship(engine: Engine, lane: Lane, task: Task) -> None:
+    # here, not at the top: a rollback or a no-op never ships, and these bring the image
+    # and layer transfer (tarfile, the relay) into its start-up
+    from otterfile.run.relaying import relayed
+    from otterfile.transfer.ship import ship as ship_artifact
     artifact, executor = engine.artifact_of(lane), engine.executor(task.host)
     present = _present(lane, artifact)
     if not present:  # a relayed image arrives whole: the target's layers do not count

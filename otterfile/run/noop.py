@@ -22,7 +22,7 @@ from otterfile.command import Command, script
 from otterfile.commands import lock as locks, state as states
 from otterfile.run import handover, schedules
 from otterfile.run.deploy_log import log_record
-from otterfile.run.fingerprint import config_of
+from otterfile.run.fingerprint import KEYS, config_of  # noqa: F401 (KEYS: here too)
 from otterfile.run.state import state_dir
 from otterfile.scripts import load
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from otterfile.run.engine import Engine
     from otterfile.run.lane import Lane
 
-KEYS = Path(".otter") / "keys"  # beside the Otterfile: keep .otter/ out of version control
 LIVE = "@otter-live-release@"  # in the log record: the target puts the live release's id
 MARK = "--- otter:unchanged"  # unchanged.sh: the release id follows
 SCRIPT = load("lock/unchanged.sh")

@@ -1,9 +1,9 @@
 """Run a task graph by its dependencies: targets concurrently, failures contained per target."""
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -52,7 +52,8 @@ def run_graph(graph: Graph, perform: Perform, report: Reporter, *, parallel: int
     cancel = cancel or threading.Event()
     run = _Run(graph, perform, report, parallel, cancel)
     interrupted = False
-    with ThreadPoolExecutor(max_workers=max(2, run.limit + 1)) as pool:
+    pool = _Pool(run._timed, max(2, run.limit + 1))
+    try:
         while run.unfinished():
             try:
                 run.step(pool)
@@ -61,7 +62,60 @@ def run_graph(graph: Graph, perform: Perform, report: Reporter, *, parallel: int
                 cancel.set()
                 if interrupt:  # what runs on otter's behalf stops now, not at its end
                     interrupt()
+    finally:
+        pool.close()
     return Outcome(run.status, run.errors, run.seconds, interrupted or cancel.is_set())
+
+
+class _Pool:
+    """Up to `most` threads that perform tasks, one more started whenever every thread is
+    busy (the rest wait their turn), each task's end (the task, its error or None) put on
+    `ended`. What concurrent.futures'
+    pool does here, without its import (logging with it): a rollback's start-up counts."""
+
+    def __init__(self, perform: Perform, most: int) -> None:
+        self.perform, self.most = perform, most
+        self.todo: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
+        self.ended: queue.SimpleQueue[tuple[Task, BaseException | None]] = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        self.busy = 0  # tasks given and not ended (the main thread alone counts)
+
+    def submit(self, task: Task) -> None:
+        if self.busy >= len(self.threads) < self.most:
+            thread = threading.Thread(target=self._work, name=f"otter-{len(self.threads)}")
+            thread.start()
+            self.threads.append(thread)
+        self.busy += 1
+        self.todo.put(task)
+
+    def next_ended(self, timeout: float) -> list[tuple[Task, BaseException | None]]:
+        """The tasks that ended, waiting up to `timeout` for the first."""
+        try:
+            ended = [self.ended.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                ended.append(self.ended.get_nowait())
+            except queue.Empty:
+                break
+        self.busy -= len(ended)
+        return ended
+
+    def _work(self) -> None:
+        while (task := self.todo.get()) is not None:
+            try:
+                self.perform(task)
+                self.ended.put((task, None))
+            except BaseException as error:  # noqa: B036 (contained per target, as a future's)
+                self.ended.put((task, error))
+
+    def close(self) -> None:
+        """Wait for what runs (a Ctrl-C already set the cancel), then end the threads."""
+        for _ in self.threads:
+            self.todo.put(None)
+        for thread in self.threads:
+            thread.join()
 
 
 class _Run:
@@ -78,12 +132,12 @@ class _Run:
         self.active: set[str] = set()
         self.host_tasks = {h: {t.id for t in self.order if t.host == h} for h in graph.hosts()}
         self.limit = parallel or max(1, len(self.host_tasks))
-        self.running: dict[Future[None], Task] = {}
+        self.running: set[str] = set()  # the ids of the tasks in the pool
 
     def unfinished(self) -> bool:
         return any(s in (PENDING, RUNNING) for s in self.status.values())
 
-    def step(self, pool: ThreadPoolExecutor) -> None:
+    def step(self, pool: _Pool) -> None:
         """Start what is ready, then wait a moment for a running task to end."""
         moved = self._start_ready(pool)
         if not self.running:
@@ -92,10 +146,8 @@ class _Run:
                     if self.status[task.id] == PENDING:
                         self._finish(task, SKIPPED)
             return
-        done, _ = wait(list(self.running), timeout=0.2, return_when=FIRST_COMPLETED)
-        for future in done:
-            task = self.running.pop(future)
-            error = future.exception()
+        for task, error in pool.next_ended(0.2):
+            self.running.discard(task.id)
             self._finish(task, FAILED if error else OK, error)
 
     def _timed(self, task: Task) -> None:
@@ -114,7 +166,7 @@ class _Run:
                              for i in self.host_tasks[task.host]):
             self.active.discard(task.host)
 
-    def _start_ready(self, pool: ThreadPoolExecutor) -> int:
+    def _start_ready(self, pool: _Pool) -> int:
         """Start every pending task whose dependencies are done (skip it when one failed),
         within the limit of hosts; how many tasks moved."""
         moved = 0
@@ -134,7 +186,8 @@ class _Run:
             # it pending (then skipped), never running without a thread
             self.report(Event("start", task, RUNNING))
             self.status[task.id] = RUNNING
-            self.running[pool.submit(self._timed, task)] = task
+            self.running.add(task.id)
+            pool.submit(task)
             moved += 1
         return moved
 

@@ -9,7 +9,7 @@ from otterfile.errors import OtterError
 from otterfile.plan.graph import Task
 from otterfile.run.lock import DeployLock
 from otterfile.run.deploy_log import log_record
-from otterfile.run import back, noop, recover, retire_later
+from otterfile.run import back, recover, retire_later
 
 if TYPE_CHECKING:
     from otterfile.run.lock_holder import LockInfo
@@ -57,14 +57,21 @@ def lock(engine: Engine, lane: Lane, task: Task) -> None:
                     f"{wait:g}s", holder=held.holder, pid=held.pid, run=held.run)
     lane.lock = DeployLock(engine.executor(task.host), lane.deployment.name,
                            run_id=engine.run_id, on_wait=waiting, retire_wait=bound)
-    unless = noop.command(engine, lane) or back.command(engine, lane)  # done there, this trip
+    if engine.rollback:  # done there, in this trip: the switch back, or the no-op
+        unless = back.command(engine, lane)
+    else:  # (imported here: a rollback never decides a no-op)
+        from otterfile.run import noop
+        unless = noop.command(engine, lane)
     took_over, result = lane.lock.acquire_then(recover.state_read(engine, lane, task),
                                                wait_seconds=engine.lock_wait, unless=unless)
     if took_over:
         engine.emit(task, "info", f"took over a stale lock of {took_over.holder}")
     if engine.rollback and unless is not None and back.ran(engine, lane, task, result):
         return
-    live = noop.answer(result) if unless is not None else None
+    live = None
+    if unless is not None and not engine.rollback:
+        from otterfile.run import noop
+        live = noop.answer(result)
     if live is not None:
         lane.lock.released_there()
         lane.noop = lane.closed = True
@@ -73,10 +80,12 @@ def lock(engine: Engine, lane: Lane, task: Task) -> None:
         return
     try:
         recover.recover(engine, lane, task, result)
-        if engine.keys is not None and noop.eligible(engine, lane):  # the next run's no-op
-            noop.keep_key(engine.keys, lane.deployment.name, lane.host.name, lane.key)
         if engine.rollback:
             _choose_rollback(engine, lane, task)
+        elif engine.keys is not None:
+            from otterfile.run import noop
+            if noop.eligible(engine, lane):  # the next run's no-op
+                noop.keep_key(engine.keys, lane.deployment.name, lane.host.name, lane.key)
     except BaseException:  # unlock runs only after a lock that succeeded: release it here
         lane.lock.release()
         raise

@@ -59,7 +59,7 @@ if ! command -v caddy >/dev/null 2>&1; then
   echo "otter: Caddy is not installed on this host (no caddy on PATH)" >&2; exit 3
 fi
 umask 022
-mkdir -p "$sites" || exit 1
+[ -d "$sites" ] || mkdir -p "$sites" || exit 1
 # one switch at a time per host: two deployments must not both add the import line
 exec 9>"$sites/.lock"; command -v flock >/dev/null 2>&1 && flock -w 60 9
 cat > "$tmp" || { rm -f "$tmp"; exit 1; }
@@ -102,7 +102,8 @@ if [ -n "$live" ] && ! upstream_set "$updir" "$live"; then
   restore; echo "otter: cannot write the port file in $updir" >&2; exit 1
 fi
 verb=""
-if ! systemctl is-active --quiet caddy; then verb=start; elif [ "$changed" = 1 ]; then verb=reload; fi
+# systemd keeps /run/systemd/units/invocation:UNIT while a unit runs (a test, no process)
+if [ ! -e /run/systemd/units/invocation:caddy.service ] && ! systemctl is-active --quiet caddy; then verb=start; elif [ "$changed" = 1 ]; then verb=reload; fi
 if [ -n "$verb" ] && ! out=$(systemctl "$verb" caddy 2>&1); then
   rejected  # the config, not Caddy: exit 4
   restore
@@ -111,7 +112,7 @@ if [ -n "$verb" ] && ! out=$(systemctl "$verb" caddy 2>&1); then
   journalctl -u caddy -n 5 --no-pager >&2 2>/dev/null
   exit 5
 fi
-rm -f "$bak" "$mbak" "$pending"
+[ "$changed" = 0 ] || rm -f "$bak" "$mbak" "$pending"  # made only for a change
 [ "$verb" != start ] || echo "started caddy: it was not running"
 if [ -n "$live" ]; then
   echo "switched $name to 127.0.0.1:$live (${verb:-no reload})"

@@ -78,7 +78,7 @@ awk -v d="$work" 'BEGIN {out = d "/site"} /^--- otter:part (cert|key)$/ {close(o
   out = d "/" $3; next} {print > out}' || exit 1
 write_js > "$work/js" || exit 1
 umask 022
-mkdir -p "$conf" || exit 1
+[ -d "$conf" ] || mkdir -p "$conf" || exit 1
 # one switch at a time per host: `nginx -t` must not see another deployment's half switch
 exec 9>"$conf/.otter.lock"; command -v flock >/dev/null 2>&1 && flock -w 60 9
 had=0 hadjs=0 tls=0 aside="" changed=0 was_pending=0
@@ -144,7 +144,8 @@ if ! upstream_set "$updir" "$live"; then
   restore; echo "otter: cannot write the port file in $updir" >&2; exit 1
 fi
 verb=""
-if ! systemctl is-active --quiet nginx; then verb=start; elif [ "$changed" = 1 ]; then verb=reload; fi
+# systemd keeps /run/systemd/units/invocation:UNIT while a unit runs (a test, no process)
+if [ ! -e /run/systemd/units/invocation:nginx.service ] && ! systemctl is-active --quiet nginx; then verb=start; elif [ "$changed" = 1 ]; then verb=reload; fi
 if [ "$verb" = reload ]; then  # reload.sh: returns once the new config serves
   out=$(reload_wait nginx 2>&1) || failed=1
 elif [ "$verb" = start ]; then
@@ -157,6 +158,6 @@ if [ -n "${failed:-}" ]; then
   journalctl -u nginx -n 5 --no-pager >&2 2>/dev/null
   exit 5
 fi
-rm -f "$bak" "$jsbak" "$tdir/.cert.pem.bak" "$tdir/.key.pem.bak" "$pending"
+[ "$changed" = 0 ] || rm -f "$bak" "$jsbak" "$tdir/.cert.pem.bak" "$tdir/.key.pem.bak" "$pending"  # made only for a change
 [ "$verb" != start ] || echo "started nginx: it was not running"
 echo "switched $name to 127.0.0.1:$live (${verb:-no reload})"

@@ -92,7 +92,8 @@ if [ -n "$from" ]; then
   echo "otter: handover: $from serves until the switch, then $p takes ports 80/443 over" >&2
   exit 0
 fi
-if ! systemctl is-active --quiet "$p"; then
+# systemd keeps /run/systemd/units/invocation:UNIT while a unit runs (a test, no process)
+if [ ! -e "/run/systemd/units/invocation:$p.service" ] && ! systemctl is-active --quiet "$p"; then
   if ! out=$(systemctl enable --now "$p" 2>&1); then
     echo "otter: $p is installed but does not start:" >&2
     printf '%s\n' "$out" | tail -n 3 >&2

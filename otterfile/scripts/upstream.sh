@@ -10,9 +10,11 @@ upstream_set() {
   case $up_port in
     '' | *[!0-9]*) echo "otter: not a port: $up_port" >&2; return 1 ;;
   esac
-  mkdir -p "$up_dir" && chmod 755 "$up_dir" || return 1
-  # the proxy's user (caddy, www-data) only walks through the two folders above it
-  chmod a+x "${up_dir%/*}" "${up_dir%/*/*}" || return 1
+  if [ ! -d "$up_dir" ]; then  # made once (a switch that finds it pays no process)
+    mkdir -p "$up_dir" && chmod 755 "$up_dir" || return 1
+    # the proxy's user (caddy, www-data) only walks through the two folders above it
+    chmod a+x "${up_dir%/*}" "${up_dir%/*/*}" || return 1
+  fi
   for up_file in "$up_dir"/[0-9]*; do
     [ -e "$up_file" ] || continue
     if [ -z "$up_was" ]; then up_was=${up_file##*/}; else rm -rf "$up_file" || return 1; fi

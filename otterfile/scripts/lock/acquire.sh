@@ -8,7 +8,7 @@ holder=$2   # who takes it (user@host)
 pid=$3      # the taking otter's pid
 run=$4      # the run id
 limit=$5    # seconds after which a heartbeat is stale
-umask 022; mkdir -p "$d" || exit 1; now=$(date +%s)
+umask 022; [ -d "$d" ] || mkdir -p "$d" || exit 1; now=$(date +%s)
 lock="$d/lock"
 take() {
   mkdir "$lock" 2>/dev/null || return 1

@@ -20,7 +20,10 @@ live=$(awk -v want="$want" -v rt="$rt" "$prog" "$d/releases.json" 2>/dev/null) |
 id=${live%% *}; rest=${live#* }; inst=${rest%% *}; port=${rest#* }
 # shellcheck disable=SC2086 # a glob, expanded on purpose
 for other in "$@"; do for f in $other; do [ ! -e "$f" ] || changed; done; done
-if [ -n "$unit" ]; then systemctl is-active --quiet "$unit" 2>/dev/null || changed; fi
+# systemd keeps /run/systemd/units/invocation:UNIT while a unit runs (a test, no process)
+if [ -n "$unit" ] && [ ! -e "/run/systemd/units/invocation:$unit.service" ]; then
+  systemctl is-active --quiet "$unit" 2>/dev/null || changed
+fi
 if [ -n "$site" ]; then
   [ -f "$site" ] || changed
   if grep -q '127\.0\.0\.1:[0-9]' "$site"; then  # a reload switch: the site names the port

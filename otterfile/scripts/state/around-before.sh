@@ -8,7 +8,8 @@ before=$2   # its text before the command ("": as it is)
 after=$3    # its text after the command
 put() {
   t="$f.otter-tmp.$$"
-  (umask 022; mkdir -p "${f%/*}" && printf '%s' "$1" > "$t" && chmod 644 "$t") &&
+  # made 644 by the umask; the folder made once (no process when it is there)
+  (umask 022; { [ -d "${f%/*}" ] || mkdir -p "${f%/*}"; } && printf '%s' "$1" > "$t") &&
     mv -f "$t" "$f" && return 0
   rm -f "$t"; echo "otter: cannot write $f" >&2; return 1
 }

@@ -17,7 +17,7 @@ echo "--- otter:part switch $rc"
 sh -c "$retire" </dev/null; rc=$?
 if [ "$rc" -eq 0 ]; then  # each write a temporary file renamed, as state/around-before.sh
   t="$f.otter-tmp.$$"
-  if ! { (umask 022; printf '%s' "$state" > "$t" && chmod 644 "$t") && mv -f "$t" "$f"; }
+  if ! { (umask 022; printf '%s' "$state" > "$t") && mv -f "$t" "$f"; }  # made 644: umask
   then
     rm -f "$t"; echo "otter: cannot write $f" >&2; rc=91
   fi

@@ -115,3 +115,24 @@ def test_ctrl_c_stops_new_work_and_asks_what_runs_to_stop_at_once():
     assert outcome.interrupted
     assert outcome.status["start@a"] == SKIPPED
     assert outcome.status["unlock@a"] == OK
+
+
+def test_threads_are_bounded_and_every_one_ends():
+    """Ten acquire-like tasks of no host under parallel=1: at most two at once (the pool's
+    bound, max(2, limit + 1)), all ten done, and no thread of the runner left behind."""
+    tasks = {f"get{i}": Task(f"get{i}", "acquire") for i in range(10)}
+    lock, now, most = threading.Lock(), [0], [0]
+    before = set(threading.enumerate())
+
+    def perform(task):
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        threading.Event().wait(0.02)
+        with lock:
+            now[0] -= 1
+
+    outcome = run_graph(Graph(tasks), perform, lambda e: None, parallel=1)
+    assert outcome.ok and set(outcome.status.values()) == {OK}
+    assert most[0] == 2
+    assert set(threading.enumerate()) <= before

@@ -9,6 +9,7 @@ import base64
 import gzip
 import http.server
 import json
+import os
 import shlex
 import subprocess
 import threading
@@ -68,13 +69,30 @@ def kit(tmp_path, port: int, *, switch: str = "echo switched; cat", retire: str 
     return d
 
 
-def back(d, want: str = "", sig: str = "SIG"):
+def back(d, want: str = "", sig: str = "SIG", path: str | None = None):
     unlock = f"rm -rf {shlex.quote(str(d / 'lock'))}; echo status=released"
     (d / "lock").mkdir(exist_ok=True)
     return subprocess.run(["sh", "-c", load("window/back.sh"), "sh", str(d), want, sig,
                            '"me@here"', '"2024-01-03T00:00:00+00:00"', unlock,
                            load("window/switch-back.sh")],
-                          capture_output=True, text=True, timeout=30)
+                          capture_output=True, text=True, timeout=30,
+                          env={**os.environ, **({"PATH": path} if path else {})})
+
+
+def bin_without(tmp_path, *left_out: str, fakes: dict[str, str] | None = None) -> str:
+    """A PATH of this machine's programs without `left_out`, `fakes` (name: sh script)
+    in their place."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for where in ("/usr/local/bin", "/usr/bin", "/bin"):
+        for program in (os.listdir(where) if os.path.isdir(where) else ()):
+            if program not in left_out and program not in (fakes or {}) and \
+                    not (folder / program).exists():
+                (folder / program).symlink_to(os.path.join(where, program))
+    for name, text in (fakes or {}).items():
+        (folder / name).write_text("#!/bin/sh\n" + text)
+        (folder / name).chmod(0o755)
+    return str(folder)
 
 
 def test_the_kit_is_written_whole_in_both_ways(tmp_path, app):
@@ -155,3 +173,47 @@ def test_a_failed_retire_is_logged_and_the_kit_dropped(tmp_path, app):
     assert "--- otter:part retire 1" in done.stdout.splitlines()
     assert json.loads((d / "deploy.log").read_text())["result"] == "failed at retire"
     assert not (d / "back").exists() and not (d / "lock").exists()
+
+
+@pytest.mark.parametrize("how", ["bash", "curl", "bash without /dev/tcp", "neither"])
+def test_the_health_check_asks_with_bash_else_curl(tmp_path, app, how):
+    """bash's /dev/tcp asks first (no curl here: it must answer alone); without bash,
+    curl; a bash that cannot open /dev/tcp (here: one that fails) leaves it to curl; with
+    neither, the rollback takes its two-trip way and says why."""
+    d = kit(tmp_path, app.server_port, expect="")
+    left_out, fakes = {"bash": (("curl",), {}), "curl": (("bash",), {}),
+                       "bash without /dev/tcp": ((), {"bash": "exit 1\n"}),
+                       "neither": (("bash", "curl"), {})}[how]
+    path = bin_without(tmp_path, *left_out, fakes=fakes)
+    app.status = 204  # any answer below 500 passes: the code read, not guessed
+    done = back(d, path=path)
+    if how == "neither":
+        assert done.returncode == 10 and "nor curl" in done.stderr, done.stderr
+        assert (d / "releases.json").read_text() == BEFORE
+    else:
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[0] == f"--- otter:back {KEPT} {LIVE} 20001"
+
+
+def test_a_status_line_without_a_reason_is_read(tmp_path):
+    """`HTTP/1.1 200` and a CR, no reason phrase: bash's reading keeps the digits."""
+    import socket
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def answer():
+        conn, _ = server.accept()
+        asked = b""
+        while b"\r\n\r\n" not in asked:  # all of it: a close with bytes unread resets
+            chunk = conn.recv(1024)
+            if not chunk:
+                break
+            asked += chunk
+        conn.sendall(b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n")
+        conn.close()
+    threading.Thread(target=answer, daemon=True).start()
+    d = kit(tmp_path, server.getsockname()[1])
+    done = back(d, path=bin_without(tmp_path, "curl"))
+    server.close()
+    assert done.returncode == 0, done.stderr
