@@ -7,6 +7,7 @@ got through (a dropped try's words are not the command's).
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -23,6 +24,12 @@ from otterfile.executors.starts import SSH_FAILED, starts
 # milliseconds), then less often (on 50 hosts, 50 threads waking every 10 ms for a second of
 # handshakes took CPU the handshakes needed: bench/RESULTS.md, cold-fleet)
 SOCKET_POLL, SOCKET_POLL_MAX = 0.01, 0.1
+TICK = 0.005  # checks fall due on a shared 5 ms grid: one wake-up serves every start due then
+
+
+def _on_tick(when: float) -> float:
+    """`when`, rounded up to the next TICK (starts begun within a tick are checked together)."""
+    return math.ceil(when / TICK) * TICK
 
 
 def run_first(master: Master, line: str, held: bytes | None, data: Input,
@@ -119,7 +126,7 @@ class _Watcher:
         self._wakes: float | None = None  # when the thread wakes by itself (None: never)
 
     def watch(self, attempt: _Try) -> None:
-        when = time.monotonic() + SOCKET_POLL
+        when = _on_tick(time.monotonic() + SOCKET_POLL)
         with self._changed:
             self._due[attempt] = (when, SOCKET_POLL)
             if self._thread is None or not self._thread.is_alive():
@@ -144,7 +151,7 @@ class _Watcher:
                         del self._due[attempt]
                     else:
                         pause = min(pause * 1.5, SOCKET_POLL_MAX)
-                        self._due[attempt] = (now + pause, pause)
+                        self._due[attempt] = (_on_tick(now + pause), pause)
                 self._wakes = min((when for when, _ in self._due.values()), default=None)
                 self._changed.wait(None if self._wakes is None
                                    else max(0.0, self._wakes - now))
