@@ -17,8 +17,16 @@ tree (otter and its ssh clients and masters: proportional set size, sampled), on
 count; the per-target figure is the slope between the smallest and the largest count.
 
 The hosts are bench/hosts.py's `sshd` kind (bench-sshd, 127.0.0.1:2351-2450), started if
-needed and taken down at the end unless --keep. Results go into bench/RESULTS.md between
-`<!-- section:cold-fleet -->` markers, and bench/.out/fleet.json.
+needed and taken down at the end unless --keep; `--prefix NAME --first-port N` makes them a
+compose project NAME of their own on 127.0.0.1:N... (and NAME in the masters' folders), so two
+benches can run beside each other. `--peer DIR` adds another checkout's otter (say main's,
+`git -C /work/main archive main | tar -x -C DIR`) as a cold curve25519 case, in the same
+rounds; `--venv` adds this otter run by a venv's python (otter's dependencies only, as
+pyinfra runs from bench/.venv: no .pth files of this machine's site-packages); `--only
+WORDS` keeps the FLEET cases whose name has one of the comma-separated WORDS (fewer
+processes on a shared machine); `--command` is what every case runs (default `true`).
+Results go into bench/RESULTS.md between `<!-- section:cold-fleet -->` markers, and
+bench/.out/fleet.json.
 """
 from __future__ import annotations
 
@@ -41,6 +49,8 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE / ".out" / "fleet"
 CURVE = "curve25519-sha256"
 CAPS = (8, 16, 32, 64, 128)
+PREFIX = [""]  # --prefix: in the masters' folders, apart from another bench's
+COMMAND = ["true"]  # --command, split
 OTTERFILE = '''from otterfile import *
 
 HOSTS = {hosts!r}
@@ -68,7 +78,7 @@ def project(hosts: list[Host], kex: str | None) -> Path:
 
 def masters_folder(name: str) -> Path:
     """A private XDG_RUNTIME_DIR for one case's kept masters (short: socket paths)."""
-    folder = Path(f"/tmp/otter-fleet-{name}")
+    folder = Path(f"/tmp/otter-fleet-{PREFIX[0]}{name}")
     folder.mkdir(mode=0o700, exist_ok=True)
     return folder
 
@@ -87,14 +97,19 @@ def pyinfra() -> str:
 
 
 def otter_case(m: Measured, hosts: list[Host], kex: str | None, name: str,
-               cold: bool = True, **env: str) -> Case:
+               cold: bool = True, peer: Path | None = None, python: str | None = None,
+               **env: str) -> Case:
     run = masters_folder(name)
-    return Case(m, otter.argv(project(hosts, kex), "exec", "production", "--", "true"),
-                env={**otter.env(), "XDG_RUNTIME_DIR": str(run), **env},
+    # PYTHONSAFEPATH: `-m` would put the working folder (this checkout) before the peer's
+    code = {"PYTHONPATH": str(peer), "PYTHONSAFEPATH": "1"} if peer else otter.env()
+    argv = otter.argv(project(hosts, kex), "exec", "production", "--", *COMMAND)
+    return Case(m, [python, *argv[1:]] if python else argv,
+                env={**code, "XDG_RUNTIME_DIR": str(run), **env},
                 setup=(lambda: otter.end_masters(run / "otter-ssh")) if cold else None)
 
 
-def fleet_cases(hosts: list[Host]) -> list[Case]:
+def fleet_cases(hosts: list[Host], peer: Path | None = None,
+                venv: str | None = None) -> list[Case]:
     n, W = len(hosts), "cold fleet"
     control = WORK / "cm"
     control.mkdir(exist_ok=True)
@@ -108,21 +123,27 @@ def fleet_cases(hosts: list[Host]) -> list[Case]:
     def end_like_otter() -> None:
         subprocess.run(parallel([sh(like_otter(h)[:-1] + ["-O", "exit", "x"]) + " || true"
                                  for h in hosts]), capture_output=True, timeout=120)
-    return [
+    command = " " + sh(COMMAND)
+    peers = [otter_case(Measured(W, f"peer {peer}: otter exec, cold (kex={CURVE})", n),
+                        hosts, CURVE, "peer", peer=peer)
+             ] if peer else []
+    peers += [otter_case(Measured(W, f"venv: otter exec, cold (kex={CURVE}), a venv's python",
+                                  n), hosts, CURVE, "venv", python=venv)] if venv else []
+    return peers + [
         Case(Measured(W, "OpenSSH: parallel ssh true (default kex)", n, floor=True),
-             parallel([sh(h.ssh_argv()) + " true" for h in hosts])),
+             parallel([sh(h.ssh_argv()) + command for h in hosts])),
         otter_case(Measured(W, "otter exec -- true, cold (default kex)", n), hosts, None,
                    "default"),
         Case(Measured(W, f"OpenSSH: parallel ssh true ({CURVE})", n),
-             parallel([sh(h.ssh_argv("-o", f"KexAlgorithms={CURVE}")) + " true"
+             parallel([sh(h.ssh_argv("-o", f"KexAlgorithms={CURVE}")) + command
                        for h in hosts])),
         Case(Measured(W, f"OpenSSH: as otter runs it ({CURVE}, ControlMaster=auto, "
                          "ControlPersist)", n),
-             parallel([sh(like_otter(h)) + " true" for h in hosts]), setup=end_like_otter),
+             parallel([sh(like_otter(h)) + command for h in hosts]), setup=end_like_otter),
         otter_case(Measured(W, f"otter exec -- true, cold (kex={CURVE})", n), hosts, CURVE,
                    "curve"),
         Case(Measured(W, "pyinfra -y exec -- true (paramiko: curve25519)", n),
-             [pyinfra(), "-y", str(pyinfra_inventory(hosts)), "exec", "--", "true"]),
+             [pyinfra(), "-y", str(pyinfra_inventory(hosts)), "exec", "--", *COMMAND]),
         # kept 600 s: at 100 hosts a round takes longer than the default 60
         otter_case(Measured(W, f"otter exec -- true, warm (kex={CURVE}, kept masters)", n),
                    hosts, CURVE, "warm", cold=False, OTTER_SSH_PERSIST="600"),
@@ -312,14 +333,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mem-hosts", default="1,10,50")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="leave the hosts up")
+    parser.add_argument("--prefix", help="hosts of one's own: their compose project")
+    parser.add_argument("--first-port", type=int, help="with --prefix: the first host's sshd")
+    parser.add_argument("--peer", type=Path, help="another checkout's otter, cold, as a case")
+    parser.add_argument("--only", help="FLEET cases whose name has one of these words")
+    parser.add_argument("--command", default="true", help="what every case runs")
+    parser.add_argument("--venv", action="store_true",
+                        help="this otter from a venv's python too (side_by_side's venv)")
     args = parser.parse_args(argv)
+    PREFIX[0] = f"{args.prefix}-" if args.prefix else ""
+    COMMAND[:] = args.command.split()
     chosen = set(args.workloads.upper().split(","))
     counts = [int(n) for n in args.hosts.split(",")]
     mem_counts = [int(n) for n in args.mem_hosts.split(",")]
     WORK.mkdir(parents=True, exist_ok=True)
     from tests.testbed.images import ensure_images
-    bed = BenchBed(HERE / ".out", "sshd", ensure_images())
+    bed = BenchBed(HERE / ".out", "sshd", ensure_images(), args.prefix, args.first_port)
     otter.compiled()
+    if args.peer:
+        import compileall
+        compileall.compile_dir(str(args.peer / "otterfile"), quiet=1)
     report: dict = {"args": " ".join(sys.argv[1:] if argv is None else argv),
                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                     "rounds": args.rounds, "load_start": loadavg(),
@@ -331,7 +364,11 @@ def main(argv: list[str] | None = None) -> int:
         for n in counts:
             hosts = everyone[:n]
             if "FLEET" in chosen:
-                cases = fleet_cases(hosts)
+                from .side_by_side import venv_python
+                cases = fleet_cases(hosts, args.peer, venv_python() if args.venv else None)
+                if args.only:
+                    words = args.only.split(",")
+                    cases = [c for c in cases if any(w in c.measured.case for w in words)]
                 rounds(cases, args.rounds)
                 measured += [c.measured for c in cases]
                 report["fleet"] += timing_rows([c.measured for c in cases])

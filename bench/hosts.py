@@ -54,8 +54,9 @@ services:
 '''
 
 
-def compose_text(kind: str, count: int, project: str) -> str:
-    """The compose file of `count` hosts of `kind` ("light" or "full")."""
+def compose_text(kind: str, count: int, project: str, first_port: int | None = None) -> str:
+    """The compose file of `count` hosts of `kind` ("light" or "full"); sshd of the first
+    on `first_port` when given (a bench of one's own beside another's)."""
     if kind == "light":
         masks = "; ".join(f"ln -sf /dev/null /etc/systemd/system/{u}" for u in MASKED)
         command = f'["/bin/sh", "-c", "{masks}; exec /sbin/init"]'
@@ -64,6 +65,7 @@ def compose_text(kind: str, count: int, project: str) -> str:
         command, ssh, http = SSHD, SSHD_SSH, SSHD_HTTP
     else:
         command, ssh, http = "/sbin/init", FULL_SSH, FULL_HTTP
+    ssh = first_port or ssh
     def ports(n: int) -> str:  # an sshd-only host serves no HTTP: no docker-proxy for it
         published = [f'"127.0.0.1:{ssh + n - 1}:22"']
         return ", ".join(published + ([] if kind == "sshd" else [f'"127.0.0.1:{http + n - 1}:80"']))
@@ -100,10 +102,14 @@ def inotify_instances() -> int:
 class BenchBed(Testbed):
     """A Testbed of our own project and compose file; light hosts answer without Docker."""
 
-    def __init__(self, workdir: Path, kind: str, image: str):
-        self.kind = kind
-        super().__init__(workdir / kind, image=image, project=PROJECTS[kind],
-                         compose_file=workdir / f"compose-{kind}.yml")
+    def __init__(self, workdir: Path, kind: str, image: str, prefix: str | None = None,
+                 first_port: int | None = None):
+        """`prefix`: a compose project (and key, compose file) of one's own instead of the
+        kind's, with sshd from `first_port` (sshd kind): hosts apart from another bench's."""
+        self.kind, self.first_port = kind, first_port
+        name = prefix or PROJECTS[kind]
+        super().__init__(workdir / (f"{kind}-{prefix}" if prefix else kind), image=image,
+                         project=name, compose_file=workdir / f"compose-{prefix or kind}.yml")
 
     def scale(self, count: int) -> list[Host]:
         """Exactly `count` hosts up and answering (more are started, extra ones removed)."""
@@ -114,7 +120,8 @@ class BenchBed(Testbed):
             raise ValueError(f"{count} systemd hosts need fs.inotify.max_user_instances of "
                              "512 or more (scripts/setup.sh sets 1024)")
         self.make_key()
-        self.compose_file.write_text(compose_text(self.kind, count, self.project))
+        self.compose_file.write_text(compose_text(self.kind, count, self.project,
+                                                   self.first_port))
         self.compose("up", "-d", "--remove-orphans")
         targets = self.targets()
         self.wait_ready(targets)
@@ -126,7 +133,7 @@ class BenchBed(Testbed):
         from otterfile import ssh
         found = []  # named and numbered by compose_text: no docker call per host
         for service in self.services():
-            port = SSHD_SSH + int(service.removeprefix("target")) - 1
+            port = (self.first_port or SSHD_SSH) + int(service.removeprefix("target")) - 1
             host = ssh(f"root@127.0.0.1:{port}", identity_file=str(self.key),
                        known_hosts=str(self.known_hosts))
             found.append(TestTarget(service, host, port, 0, f"{self.project}_{service}_1"))

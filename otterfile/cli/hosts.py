@@ -34,32 +34,60 @@ def hosts_of(project: Project, name: str | None, targets: str | None) -> list[Pa
 def on_each(pairs: Sequence[Pair], work: Callable[[DeploymentDef, Host, Executor], T]
             ) -> list[T | OtterError]:
     """Run `work(deployment, host, executor)` on every host at once; errors are kept.
-    Ctrl-C closes the connections, which ends what still runs (`logs -f`)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    A thread per pair (connection starts are capped where they start: executors/starts.py);
+    a host's connection is closed by the thread that finishes its last pair, while the
+    others still run (no thread per host at the end). Ctrl-C closes the connections,
+    which ends what still runs (`logs -f`)."""
     from otterfile.executors import executor_for
     by_host: dict[str, Executor] = {}  # one connection per host, however many deployments it runs
     for _, host in pairs:
         if host.name not in by_host:
             by_host[host.name] = executor_for(host)
     executors = [by_host[host.name] for _, host in pairs]
+    left = {name: sum(1 for _, h in pairs if h.name == name) for name in by_host}
+    closed: set[str] = set()
+    lock = threading.Lock()
+    results: dict[int, T | OtterError] = {}
 
-    def one(index: int) -> T | OtterError:
+    def close(name: str) -> None:
+        with lock:
+            if name in closed:
+                return
+            closed.add(name)
+        by_host[name].close()
+
+    def one(index: int) -> None:
+        name = pairs[index][1].name
         try:
-            return work(pairs[index][0], pairs[index][1], executors[index])
+            results[index] = work(pairs[index][0], pairs[index][1], executors[index])
         except OtterError as error:
-            return error
+            results[index] = error
+        finally:
+            with lock:
+                left[name] -= 1
+                last = left[name] == 0
+            if last:
+                close(name)
 
-    # a thread per pair: connection starts are capped where they start (executors/starts.py)
-    pool = ThreadPoolExecutor(max_workers=len(pairs))
+    threads = [threading.Thread(target=one, args=(index,), daemon=True)
+               for index in range(len(pairs))]
     try:
-        return list(pool.map(one, range(len(pairs))))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     except KeyboardInterrupt:
         raise OtterError("interrupted") from None
-    finally:  # all at once: ending a master is a process and a round trip each
-        with ThreadPoolExecutor(max_workers=len(by_host)) as closing:
-            list(closing.map(lambda executor: executor.close(), by_host.values()))
-        pool.shutdown(wait=True)
+    finally:  # those not closed yet (Ctrl-C) all at once: a process and a round trip each
+        open_ = [name for name in by_host if name not in closed]
+        closing = [threading.Thread(target=close, args=(name,)) for name in open_]
+        for thread in closing:
+            thread.start()
+        for thread in closing:
+            thread.join()
+        for thread in threads:
+            thread.join()
+    return [results[index] for index in range(len(pairs))]  # each set by its thread
 
 
 @click.command()

@@ -1,4 +1,5 @@
-"""Where kept SSH masters live and how their sockets are named (see master.py).
+"""Where kept SSH masters live and how their sockets are named (see master.py), and the
+settings of the SSH executor read from the environment (OTTER_SSH_PERSIST, OTTER_SSH_MUX).
 
 A master kept after otter ends sits in a private per-user folder; its socket's name hashes
 everything that shapes the connection, so a master reached with other keys, known_hosts,
@@ -7,14 +8,14 @@ user, port or options is never reused.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import stat
-import tempfile
+from typing import Callable, Iterator
 
 from otterfile.errors import ExecutionError, OtterError
 from otterfile.hosts import SSHHost
 
+MUX_ENV = "OTTER_SSH_MUX"  # 1 (default): commands asked of kept masters by otter itself
 PERSIST_ENV = "OTTER_SSH_PERSIST"  # seconds a master is kept after otter ends; 0: not kept
 DEFAULT_PERSIST = 60
 SOCKET_MAX = 103  # a socket path's bytes (104 on macOS, 108 on Linux, with the NUL)
@@ -32,15 +33,23 @@ def persist_seconds() -> int:
     return int(value)
 
 
+def mux_enabled() -> bool:
+    """Whether commands go to kept masters from otter's own process: $OTTER_SSH_MUX, 1 (the
+    default) or 0 (an ssh client per command)."""
+    value = os.environ.get(MUX_ENV, "").strip()
+    if value not in ("", "0", "1"):
+        raise OtterError(f"{MUX_ENV}={value!r}: expected 1 (on, the default) or 0 (an ssh "
+                         f"client per command)")
+    return value != "0"
+
+
 def control_folder() -> str:
     """The private folder (0700, this user's) for masters that outlive otter: under
     $XDG_RUNTIME_DIR, else ~/.cache/otter/ssh, else /tmp/otter-ssh-UID; short enough for
     a socket path."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    candidates = [os.path.join(runtime, "otter-ssh")] if runtime else []
-    candidates += [os.path.join(os.path.expanduser("~"), ".cache", "otter", "ssh"),
-                   os.path.join(tempfile.gettempdir(), f"otter-ssh-{os.getuid()}")]
-    for folder in candidates:
+    candidates: list[str] = []
+    for folder in _candidates():
+        candidates.append(folder)
         if len(folder.encode()) + SOCKET_NAME > SOCKET_MAX:
             continue
         with contextlib.suppress(OSError):
@@ -54,6 +63,26 @@ def control_folder() -> str:
                          f"{', '.join(candidates)}; set {PERSIST_ENV}=0")
 
 
+def _candidates() -> Iterator[str]:
+    """Where kept masters may live, best first (tempfile only asked for when needed)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        yield os.path.join(runtime, "otter-ssh")
+    yield os.path.join(os.path.expanduser("~"), ".cache", "otter", "ssh")
+    import tempfile
+    yield os.path.join(tempfile.gettempdir(), f"otter-ssh-{os.getuid()}")
+
+
+def _digest() -> Callable[[bytes], str]:
+    """A 64-bit hex digest (BLAKE2b): CPython's own _blake2 where it has it, which starts
+    without hashlib's OpenSSL (about 2 ms before a cold otter's first connection)."""
+    try:
+        from _blake2 import blake2b
+    except ImportError:  # a Python built without its own hashes
+        from hashlib import blake2b
+    return lambda data: blake2b(data, digest_size=8).hexdigest()
+
+
 def connection_key(host: SSHHost, options: list[str]) -> str:
     """A hash of everything that shapes `host`'s connection: the `options` otter sets, the
     identity file, known_hosts and ~/.ssh/config as they are on disk. Not the host's name."""
@@ -65,4 +94,4 @@ def connection_key(host: SSHHost, options: list[str]) -> str:
         return ()
     parts = (host.hostname, host.user, host.port, options,
              stamp(host.identity_file), stamp(host.known_hosts), stamp("~/.ssh/config"))
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+    return _digest()(repr(parts).encode())

@@ -9,9 +9,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
-import socket
-import tempfile
 import threading
 import time
 from typing import Callable
@@ -49,18 +46,22 @@ class Master:
         self.own_dir = control_dir is None and not persist
         if persist:
             self.dir = control_dir or control_folder()
+        elif control_dir:
+            self.dir = control_dir
         else:
-            self.dir = control_dir or tempfile.mkdtemp(prefix="otter-ssh-")  # mkdtemp: 0700
+            import tempfile  # only here: a cold start of kept masters never needs it
+            self.dir = tempfile.mkdtemp(prefix="otter-ssh-")  # mkdtemp: 0700
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         # short: socket paths max ~100 bytes
-        self.path = os.path.join(self.dir, connection_key(host, ssh_options(host)))
+        self.options = ssh_options(host)  # the host is frozen: once, not per ssh started
+        self.path = os.path.join(self.dir, connection_key(host, self.options))
         self.checked = False  # whether a master found on start was seen to work
         self.lock = threading.Lock()
         self.sessions = threading.BoundedSemaphore(MAX_SESSIONS)
 
     def ssh(self, *args: str, master: str = "no") -> list[str]:
         """An ssh command line through this master (`master`: its ControlMaster value)."""
-        return ["ssh", *ssh_options(self.host), "-o", f"ControlMaster={master}",
+        return ["ssh", *self.options, "-o", f"ControlMaster={master}",
                 "-o", f"ControlPath={self.path}", *args, "--", self.host.hostname]
 
     def keep(self) -> list[str]:
@@ -118,7 +119,11 @@ class Master:
                 os.kill(int(output.split("pid=")[1].split(")")[0]), 9)
 
     def alive(self) -> bool:
-        # a connect, not a file test: a master killed by a signal leaves its socket file
+        # a connect, not a file test: a master killed by a signal leaves its socket file;
+        # no file, no master (and no socket module to import before a cold first command)
+        if not os.path.exists(self.path):
+            return False
+        import socket
         with socket.socket(socket.AF_UNIX) as probe:
             return probe.connect_ex(self.path) == 0
 
@@ -141,4 +146,5 @@ class Master:
             if not self.persist and self.alive():
                 self.control("exit")
             if self.own_dir:
+                import shutil
                 shutil.rmtree(self.dir, ignore_errors=True)

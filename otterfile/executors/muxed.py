@@ -12,25 +12,14 @@ import threading
 import time
 from typing import Iterator
 
-from otterfile.errors import OtterError
 from otterfile.executors.base import OnOutput
+from otterfile.executors.control import MUX_ENV, mux_enabled
 from otterfile.executors.mux import MuxError, open_session, wait_exit
-from otterfile.executors.pipes import Capture, Data, HeldOpen, Input, drain, feed
+from otterfile.executors.pipes import HELD_AT_ONCE, Capture, Data, HeldOpen, Input, drain, feed
 from otterfile.executors.process import EXIT_TIMEOUT, TIMEOUT_LINGER
 from otterfile.executors.starts import SSH_FAILED
 
-MUX_ENV = "OTTER_SSH_MUX"
-
-
-def mux_enabled() -> bool:
-    """Whether commands go to kept masters from otter's own process: $OTTER_SSH_MUX, 1 (the
-    default) or 0 (an ssh client per command)."""
-    value = os.environ.get(MUX_ENV, "").strip()
-    if value not in ("", "0", "1"):
-        raise OtterError(f"{MUX_ENV}={value!r}: expected 1 (on, the default) or 0 (an ssh "
-                         f"client per command)")
-    return value != "0"
-
+__all__ = ["MUX_ENV", "MuxSessions", "mux_enabled", "run_muxed"]
 
 class MuxSessions:
     """The sessions an executor has open, so that close() can end them."""
@@ -63,9 +52,6 @@ def _held(first: bytes, ended: threading.Event) -> Iterator[bytes]:
     if first:
         yield first
     ended.wait()
-
-
-HELD_AT_ONCE = 4096  # a held input's first bytes up to this go into its pipe at once (PIPE_BUF)
 
 
 class _Input:

@@ -11,13 +11,14 @@ import select
 import selectors
 import threading
 import time
-from typing import BinaryIO, Iterable, Iterator
+from typing import IO, BinaryIO, Iterable, Iterator
 
 from otterfile.executors.base import OnOutput
 
 CHUNK = 64 * 1024
 CAPTURE_LIMIT = 16 * 1024 * 1024  # characters kept per stream in a Result; on_output sees all
 HOLD_POLL = 0.05  # without pidfd: how often a held-open input looks for its process's end
+HELD_AT_ONCE = 4096  # a held input's first bytes up to this go into its pipe at once (PIPE_BUF)
 
 
 class HeldOpen:
@@ -107,26 +108,49 @@ def feed(pipe: BinaryIO, stdin: Data) -> None:
             pipe.close()
 
 
-def drain(pipes: list[tuple[BinaryIO, Capture]]) -> None:
-    """Pass the process's output on, line by line, until both pipes close; one reader, so
-    lines keep the order they were written in across stdout and stderr (as far as the
-    pipes tell)."""
-    waiting = {pipe.fileno(): (pipe, capture, bytearray()) for pipe, capture in pipes}
-    with selectors.DefaultSelector() as selector:
-        for fd in waiting:
-            selector.register(fd, selectors.EVENT_READ)
-        while waiting:
-            for key, _ in sorted(selector.select(), key=lambda event: event[0].fd):
-                pipe, capture, partial = waiting[key.fd]
+class Output:
+    """A process's output, passed on line by line as it is read; one reader, so lines keep
+    the order they were written in across stdout and stderr (as far as the pipes tell). The
+    thread that waits for the process reads it (run_process: no reader thread per process)."""
+
+    def __init__(self, pipes: list[tuple[IO[bytes], Capture]]):
+        self._waiting = {pipe.fileno(): (pipe, capture, bytearray()) for pipe, capture in pipes}
+        self._selector = selectors.DefaultSelector()
+        for fd in self._waiting:
+            self._selector.register(fd, selectors.EVENT_READ)
+
+    def read(self, until: float | None = None) -> bool:
+        """Read until both pipes close (True) or time.monotonic() passes `until` (False)."""
+        while self._waiting:
+            left = None if until is None else until - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            for key, _ in sorted(self._selector.select(left), key=lambda event: event[0].fd):
+                pipe, capture, partial = self._waiting[key.fd]
                 chunk = os.read(key.fd, CHUNK)
                 if chunk:
                     _split(partial, chunk, capture)
                     continue
                 if partial:  # a last line without its newline
                     capture.add(partial.decode("utf-8", "replace"))
-                selector.unregister(key.fd)
+                self._selector.unregister(key.fd)
                 pipe.close()
-                del waiting[key.fd]
+                del self._waiting[key.fd]
+        self._selector.close()
+        return True
+
+    def close(self) -> None:
+        """Stop reading (what is left unread is lost)."""
+        for pipe, _, _ in self._waiting.values():
+            pipe.close()
+        self._waiting.clear()
+        self._selector.close()
+
+
+def drain(pipes: list[tuple[IO[bytes], Capture]]) -> None:
+    """Pass the process's output on, line by line, until both pipes close (Output, read by
+    a thread of its own: a mux session's)."""
+    Output(pipes).read()
 
 
 def _split(partial: bytearray, chunk: bytes, capture: Capture) -> None:

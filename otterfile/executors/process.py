@@ -1,19 +1,22 @@
 """Start a local process and wait for its end: `run_process` is the one place otter starts a
 process (the local and SSH executors both use it), with the registry of the processes an
 executor has running and the stop that ends one with everything it started (subprocess and
-threads: nothing heavy to import, so `otter` starts fast; the pipes: pipes.py).
+threads: nothing heavy to import, so `otter` starts fast; the pipes: pipes.py). The thread
+that waits for a process reads its output; a thread of its own only feeds it input that
+does not fit its pipe at once.
 """
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import threading
+import time
+from typing import Mapping
 
 from otterfile.executors.base import OnOutput
-from otterfile.executors.pipes import Capture, Data, HeldOpen, Input, drain, feed
+from otterfile.executors.pipes import HELD_AT_ONCE, Capture, Data, HeldOpen, Input, Output, feed
 
 EXIT_TIMEOUT = 124  # what timeout(1) returns
 EXIT_CANNOT_EXEC, EXIT_NOT_FOUND = 126, 127  # what a shell returns
@@ -59,11 +62,12 @@ def _leads_group(pid: int) -> bool:
         return False
 
 
-def _program(argv0: str, cwd: str | None, env: dict[str, str]) -> str | None:
+def _program(argv0: str, cwd: str | None, env: Mapping[str, str]) -> str | None:
     # a relative path is the process's own (it runs in `cwd`); a name is looked up in
     # the PATH it runs with
     if "/" in argv0:
         return os.path.join(cwd or "", argv0)
+    import shutil  # only once a start failed: Popen looks the name up itself
     return shutil.which(argv0, path=env.get("PATH", os.defpath))
 
 
@@ -73,28 +77,37 @@ class _CannotStart(Exception):
         self.code, self.message = code, message
 
 
-def _start(argv: list[str], cwd: str | None, env: dict[str, str], stdin: Data | None,
-           out: Capture, err: Capture, own_group: bool = False,
-           ) -> tuple[subprocess.Popen[bytes], list[threading.Thread]]:
+def _start(argv: list[str], cwd: str | None, env: dict[str, str] | None, stdin: Data | None,
+           out: Capture, err: Capture, own_group: bool = False, held: bytes | None = None,
+           ) -> tuple[subprocess.Popen[bytes], Output, threading.Thread | None]:
+    """The process started, its output to read, and the thread that feeds its input (not
+    started yet), if any. `held`: the input is held open, these bytes written first, with no
+    thread: they go into the empty pipe at once and its write end stays open until the
+    process has ended (run_process closes it)."""
     if cwd and not os.path.isdir(cwd):
         raise _CannotStart(EXIT_NOT_FOUND, f"cd: {cwd}: no such directory\n")
-    program = _program(argv[0], cwd, env)
-    if program is None or ("/" in argv[0] and not os.path.exists(program)):
-        raise _CannotStart(EXIT_NOT_FOUND, f"{argv[0]}: command not found\n")
-    empty = stdin is None or stdin == b""  # EOF at once, never our terminal
-    try:
-        process = subprocess.Popen([program, *argv[1:]], cwd=cwd, env=env,
+    empty = held is None and (stdin is None or stdin == b"")  # EOF at once, never our terminal
+    try:  # Popen looks a name up in env's PATH itself (no lookup of ours per process)
+        process = subprocess.Popen(argv, cwd=cwd, env=env,
                                    stdin=subprocess.DEVNULL if empty else subprocess.PIPE,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    start_new_session=own_group)
-    except OSError as error:  # exec failed: not executable, a bad interpreter
+    except OSError as error:  # exec failed: not found, not executable, a bad interpreter
+        program = _program(argv[0], cwd, os.environ if env is None else env)
+        if program is None or ("/" in argv[0] and not os.path.exists(program)):
+            raise _CannotStart(EXIT_NOT_FOUND, f"{argv[0]}: command not found\n") from None
         raise _CannotStart(EXIT_CANNOT_EXEC, f"{argv[0]}: {error.strerror}\n") from None
-    pipes = [(process.stdout, out), (process.stderr, err)]
-    threads = [threading.Thread(target=drain, args=(pipes,), daemon=True)]
-    if not empty:
-        threads.append(threading.Thread(target=feed, args=(process.stdin, stdin),
-                                        daemon=True))
-    return process, threads  # started by the caller, once it has the process registered
+    assert process.stdout is not None and process.stderr is not None
+    output = Output([(process.stdout, out), (process.stderr, err)])
+    feeder = None
+    if held is not None:
+        assert process.stdin is not None
+        with contextlib.suppress(OSError):  # it ended already: nothing to hold
+            if held:
+                os.write(process.stdin.fileno(), held)  # fits the empty pipe: written whole
+    elif not empty:
+        feeder = threading.Thread(target=feed, args=(process.stdin, stdin), daemon=True)
+    return process, output, feeder  # the caller starts it, once it has the process registered
 
 
 def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] | None = None,
@@ -107,9 +120,11 @@ def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] 
     forwards Ctrl-C to it: a `sh -c` that takes SIGINT between two commands loses it)."""
     out, err = Capture("stdout", on_output), Capture("stderr", on_output)
     held, data = (stdin, stdin.stream()) if isinstance(stdin, HeldOpen) else (None, stdin)
+    at_once = held.first if held and len(held.first) <= HELD_AT_ONCE else None
     try:
-        process, threads = _start(argv, cwd, {**os.environ, **(env or {})}, data, out, err,
-                                  own_group)
+        process, output, feeder = _start(argv, cwd, {**os.environ, **env} if env else None,
+                                         None if at_once is not None else data, out, err,
+                                         own_group, at_once)
     except _CannotStart as error:
         if held:
             held.attach(None)
@@ -118,30 +133,40 @@ def run_process(argv: list[str], *, cwd: str | None = None, env: dict[str, str] 
         held.attach(process.pid)
     processes = processes or Processes()
     processes.add(process)  # before its output is read: an interrupt on its first line finds it
-    for thread in threads:
-        thread.start()
+    if feeder:
+        feeder.start()
     try:
-        code = _wait(process, threads[0], timeout, err)
+        code = _wait(process, output, timeout, err)
     finally:
         processes.discard(process)
+        if at_once is not None and process.stdin:  # the held input's end: EOF on the host
+            with contextlib.suppress(OSError):
+                process.stdin.close()
     return code, out.text(), err.text()
 
 
-def _wait(process: subprocess.Popen[bytes], reader: threading.Thread, timeout: float | None,
+def _wait(process: subprocess.Popen[bytes], output: Output, timeout: float | None,
           err: Capture) -> int:
-    """Wait for `process` to end (killed after `timeout`), then for `reader` to have read all
-    its output (not for the input feeder: it may be blocked); its exit status."""
+    """Read `process`'s output to its end and wait for it to end (killed after `timeout`,
+    its output then read for TIMEOUT_LINGER more seconds: a child may hold the pipes); not
+    for the input feeder (it may be blocked); its exit status."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        linger = None  # how long to wait for its output once it ended: to the end
+        read = output.read(deadline)
         try:
-            code = process.wait(timeout)
-        except subprocess.TimeoutExpired:
+            code = process.wait(None if deadline is None
+                                else max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:  # still running at the deadline
             stop(process, signal.SIGKILL)
             process.wait()
-            code, linger = EXIT_TIMEOUT, TIMEOUT_LINGER
             err.add(f"otter: timed out after {timeout}s\n")
-        reader.join(linger)
+            output.read(time.monotonic() + TIMEOUT_LINGER)
+            output.close()
+            return EXIT_TIMEOUT
+        if not read:  # it ended in time; a child of its own holds its output: to the end
+            output.read()
     except BaseException:  # Ctrl-C while waiting: the process must not outlive the run
         stop(process, signal.SIGKILL)
+        output.close()
         raise
     return code

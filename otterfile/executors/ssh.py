@@ -8,30 +8,32 @@ control.py: where its socket lives and what its name hashes).
 from __future__ import annotations
 
 import contextlib
-import socket
+import threading
 import time
-from typing import BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from otterfile.command import Command
 from otterfile.errors import ExecutionError
 from otterfile.hosts import SSHHost
 from otterfile.executors.base import HttpGet, OnOutput, OnProgress, Port, Readable, Result
+from otterfile.executors.control import mux_enabled
 from otterfile.executors.first import run_first
-from otterfile.executors.http import getter, number, status_through_master
 from otterfile.executors.master import Master
 from otterfile.executors.openssh import ConnectionFailed, watched
-from otterfile.executors.mux import MuxError
-from otterfile.executors.muxed import MuxSessions, mux_enabled, run_muxed
 from otterfile.executors.pipes import Data, HeldOpen, Input
 from otterfile.executors.preamble import preamble
 from otterfile.executors.process import Processes, run_process
 from otterfile.executors.starts import SSH_FAILED
-from otterfile.executors.streams import Session, Stream, shell_argv
-from otterfile.executors.upload import chunks, open_source, upload_command
+
+if TYPE_CHECKING:  # imported where used: a cold first command needs none of them (its ssh
+    # becomes the master, first.py), so `otter exec` reaches its hosts without them
+    from otterfile.executors.muxed import MuxSessions
+    from otterfile.executors.streams import Session
 
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -40,6 +42,7 @@ def free_port() -> int:
 
 def port_free(port: int) -> bool:
     """Whether nothing listens on 127.0.0.1:`port` (connections ending there do not count)."""
+    import socket
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ssh's own listener
         try:
@@ -69,7 +72,9 @@ class SSHExecutor:
         self.master = Master(host, control_dir, persist)
         self.control_path = self.master.path
         self._processes = Processes()
-        self.mux, self._muxed = mux_enabled(), MuxSessions()
+        self.mux = mux_enabled()
+        self._muxed: MuxSessions | None = None  # the sessions asked of it: _sessions()
+        self._muxed_lock = threading.Lock()
         self._closes = 0  # close() calls so far: a command that close() stopped did not fail
 
     def _control(self, operation: str, *args: str) -> tuple[int, str]:
@@ -80,8 +85,11 @@ class SSHExecutor:
             timeout: float | None = None) -> Result:
         """Run `command` on the host; a `stdin` stream is sent in chunks through ssh, after
         the command's secret env values (preamble.py: never on its command line)."""
-        data: Data | None = chunks(stdin, on_progress) if stdin is not None \
-            else command.stdin_bytes()
+        if stdin is not None:
+            from otterfile.executors.upload import chunks
+            data: Data | None = chunks(stdin, on_progress)
+        else:
+            data = command.stdin_bytes()
         line, held = _line(command), data is None
         if held:  # nothing to send: hold stdin open so the host sees otter go away
             line = watched(line)
@@ -116,20 +124,33 @@ class SSHExecutor:
         """`line` as a session of the running master: asked for from this process (muxed.py),
         else (OTTER_SSH_MUX=0, or the master would not open one) by an ssh client."""
         if self.mux:
+            from otterfile.executors.mux import MuxError
+            from otterfile.executors.muxed import run_muxed
             with contextlib.suppress(MuxError):  # nothing ran, no input was read
                 return run_muxed(self.master.path, line, stdin, on_output, timeout,
-                                 self._muxed)
+                                 self._sessions())
         return run_process(self.master.ssh("-T", "-e", "none") + [line], stdin=stdin,
                            on_output=on_output, timeout=timeout, processes=self._processes)
 
+    def _sessions(self) -> MuxSessions:
+        """The registry of the sessions asked of the master, made on first use."""
+        with self._muxed_lock:
+            if self._muxed is None:
+                from otterfile.executors.muxed import MuxSessions
+                self._muxed = MuxSessions()
+            return self._muxed
+
     def open_stream(self, command: Command) -> Readable:
+        from otterfile.executors.streams import Stream
         return Stream(*self._session(command))
 
     def open_session(self, command: Command) -> Session:
+        from otterfile.executors.streams import Session
         return Session(*self._session(command))
 
     def _session(self, command: Command) -> tuple[list[str], str, str, bytes]:
         """One more session on the master (started first when none runs)."""
+        from otterfile.executors.streams import shell_argv
         self.master.ensure()
         argv, first = shell_argv(command, self.host.name, self.master.ssh("-T", "-e", "none"))
         return argv, self.host.name, command.description, first
@@ -137,6 +158,7 @@ class SSHExecutor:
     def upload(self, source: str | BinaryIO, dest: str, *, mode: int = 0o644,
                on_progress: OnProgress | None = None) -> Result:
         """Stream a local file or stream to `dest` on the host, written atomically."""
+        from otterfile.executors.upload import open_source, upload_command
         with open_source(source) as stream:
             return self.run(upload_command(dest, mode), stdin=stream, on_progress=on_progress)
 
@@ -168,6 +190,8 @@ class SSHExecutor:
         from this process (http.status_through_master); where it opens none (OTTER_SSH_MUX=0,
         a master that refuses), through one forward of the master (an ssh client to set it
         up and one to cancel it)."""
+        from otterfile.executors.http import getter, number, status_through_master
+        from otterfile.executors.mux import MuxError
         port = number(remote_port, self.host.name)
         self.master.ensure()
         with contextlib.ExitStack() as forwarded:
@@ -187,11 +211,14 @@ class SSHExecutor:
         """End the sessions otter asked the master for itself (a terminal's Ctrl-C reaches
         ssh clients, which share otter's process group, but not those); an unlock that
         starts after it is not cut."""
-        self._muxed.stop_all()
+        with self._muxed_lock:
+            asked = self._muxed
+        if asked is not None:
+            asked.stop_all()
 
     def close(self) -> None:
         """Stop running commands; end the master connection unless it is kept (`persist`)."""
         self._closes += 1
         self._processes.stop_all()
-        self._muxed.stop_all()
+        self.interrupt()
         self.master.close()

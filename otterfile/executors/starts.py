@@ -12,7 +12,6 @@ that does not match is never tried again.
 from __future__ import annotations
 
 import os
-import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -114,6 +113,7 @@ class Starts:
             waited = self.clock() - began
             if not dropped(code, stderr) or number == self.tries:
                 return Outcome(code, stderr, number, waited)
+            import random  # a dropped start only
             wait = pause * (1 + random.random())  # jitter: not every host again at once
             if waited + wait > self.budget:
                 return Outcome(code, stderr, number, waited)

@@ -3,18 +3,23 @@ one row per host, one column per stage, then time and result, with the targets a
 or an interrupt kept from starting; `summary_hosts` is the same as data for --json."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from otterfile.plan.graph import CONTROLLER, Graph
 from otterfile.report.text import printable
-from otterfile.run.runner import FAILED, OK, SKIPPED, Outcome
 
-MARKS = {OK: "ok", FAILED: "FAILED", SKIPPED: "skipped"}
+if TYPE_CHECKING:  # the summaries import them when called: `table` alone (otter exec's and
+    # status's end) needs neither the graph nor the runner (nor its thread pool, logging)
+    from otterfile.plan.graph import Graph
+    from otterfile.run.runner import Outcome
+
+# run.runner's OK, FAILED and SKIPPED as a person reads them (tests/unit: the same states)
+MARKS = {"ok": "ok", "failed": "FAILED", "skipped": "skipped"}
 
 
 def summary(graph: Graph, outcome: Outcome) -> str:
     """A table: one row per host, one column per stage, then the time and result; then
     the targets a failure kept from starting (a later batch), if any."""
+    from otterfile.run.runner import FAILED, OK
     columns: list[str] = []
     for task in graph.order():
         if task.label not in columns:
@@ -39,6 +44,7 @@ def summary(graph: Graph, outcome: Outcome) -> str:
 
 def not_started(graph: Graph, outcome: Outcome) -> list[str]:
     """The targets none of whose tasks ran (skipped after a failure or an interrupt)."""
+    from otterfile.run.runner import SKIPPED
     hosts = dict.fromkeys(t.host for t in graph.order() if t.host)
     return [h for h in hosts if all(outcome.status[t.id] == SKIPPED for t in graph.for_host(h))]
 
@@ -46,6 +52,8 @@ def not_started(graph: Graph, outcome: Outcome) -> list[str]:
 def summary_hosts(graph: Graph, outcome: Outcome,
                   hosts: dict[str, str]) -> list[dict[str, Any]]:
     """The summary as data: per host its address, result, seconds and stage statuses."""
+    from otterfile.plan.graph import CONTROLLER
+    from otterfile.run.runner import FAILED, OK
     out = []
     waiting = not_started(graph, outcome)
     for where in dict.fromkeys(t.where for t in graph.order()):

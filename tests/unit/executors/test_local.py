@@ -101,6 +101,27 @@ def test_timeout(local):
     assert "finished" not in result.stdout  # stopped, not waited for
 
 
+def test_output_held_by_a_child_is_read_to_its_end_when_the_command_ended_in_time(local):
+    """The thread that waits for the process reads its output (no reader thread): a command
+    that ends before its timeout while a child of its still writes is not a timeout."""
+    result = local.run(script("(sleep 0.6; echo late) & echo early"), timeout=0.3)
+    assert result.exited == 0 and result.stdout.split() == ["early", "late"], result
+
+
+def test_a_command_that_closed_its_output_still_times_out(local):
+    started = time.monotonic()
+    result = local.run(script("exec >/dev/null 2>&1; sleep 30"), timeout=0.3)
+    assert result.exited == 124 and "timed out" in result.stderr
+    assert time.monotonic() - started < 10  # a bound, not a timing
+
+
+def test_output_lines_come_in_order_across_both_streams(local):
+    seen = []
+    result = local.run(script("echo a; echo b >&2; sleep 0.05; echo c"),
+                       on_output=lambda stream, line: seen.append((stream, line)))
+    assert result.ok and seen == [("stdout", "a"), ("stderr", "b"), ("stdout", "c")]
+
+
 def test_upload_from_path_and_stream(local, tmp_path):
     source = tmp_path / "src.bin"
     source.write_bytes(os.urandom(200_000))

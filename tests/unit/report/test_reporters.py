@@ -176,3 +176,12 @@ def test_console_output_lines_are_sanitized():
     out = stream.getvalue()
     assert "\x1b" not in out and "\r" not in out
     assert "| hello\\x1b\\x0d\n" in out and "boom\n      \\x1bc reset" in out
+
+
+@pytest.mark.unit
+def test_the_summary_marks_name_the_runners_states():
+    """report/tables.py spells the runner's states out (it imports the runner only when a
+    summary is made, not for otter exec's table)."""
+    from otterfile.report.tables import MARKS
+    from otterfile.run.runner import FAILED, OK, SKIPPED
+    assert set(MARKS) == {OK, FAILED, SKIPPED}
