@@ -179,8 +179,17 @@ write_unit() {  # the unit's text with its port and the program resolved, verifi
     || fail "the unit $unit does not pass systemd-analyze verify: $out"
 }
 
-systemd_version() {  # "systemd 252 (252.22-1~deb12u1)" -> 252; 0 when it cannot tell
-  v=$(systemctl --version 2>/dev/null | sed -n '1s/^systemd \([0-9][0-9]*\).*/\1/p')
+systemd_version() {  # "systemd 252 (252.22-1~deb12u1)" -> 252; 0 when it cannot tell.
+  # Asked once and kept in $base/.systemd-version until systemctl is newer than that file
+  # (a test, no process: every start after the first asks nothing)
+  k="$base/.systemd-version" v=""
+  # shellcheck disable=SC3013  # -nt: dash, bash and busybox sh all have it
+  if [ -f "$k" ] && ! [ "$(command -v systemctl)" -nt "$k" ]; then read -r v < "$k"; fi
+  case $v in
+    "" | *[!0-9]*)
+      v=$(systemctl --version 2>/dev/null | sed -n '1s/^systemd \([0-9][0-9]*\).*/\1/p')
+      [ -z "$v" ] || printf '%s\n' "$v" > "$k" 2>/dev/null ;;
+  esac
   echo "${v:-0}"
 }
 
@@ -203,7 +212,24 @@ install_unit() {
   systemctl enable -q --no-reload -- "$unit" || fail "systemctl enable $unit failed"
 }
 
-listens() {  # whether something listens on $port
+port_hex=""  # $port as /proc/net/tcp writes it (4 hex digits)
+listens() {  # whether something listens on $port: the kernel's socket tables read by the
+  # shell (no process a poll; its listening sockets come first, so the read stops at the
+  # first other), else ss
+  if [ -r /proc/net/tcp ]; then
+    [ -n "$port_hex" ] || port_hex=$(printf '%04X' "$port")
+    for f in /proc/net/tcp /proc/net/tcp6; do
+      [ -r "$f" ] || continue
+      while read -r _ local _ st _; do
+        case $st in
+          0A) [ "${local##*:}" != "$port_hex" ] || return 0 ;;
+          st) ;;  # the header
+          *) break ;;
+        esac
+      done < "$f"
+    done
+    return 1
+  fi
   if command -v ss >/dev/null 2>&1; then
     [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]
   else

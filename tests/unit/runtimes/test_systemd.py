@@ -762,3 +762,27 @@ def test_stop_waits_then_kills_what_does_not_stop(target, stops, killed):
     assert (f"systemctl kill --signal=SIGKILL -- {UNIT}" in calls) == killed
     assert result.ok and (len(calls) > 2) == killed
     assert ("did not stop in time: killing it" in result.stderr) == killed
+
+
+def test_systemds_version_is_asked_once_and_kept_until_systemctl_changes(target):
+    """The start keeps `systemctl --version`'s answer in BASE/.systemd-version and reads it
+    while systemctl is not newer than that file: a kept 245 (older than 246) is believed
+    (no --version asked, the unit loaded by a daemon-reload); kept before systemctl
+    changed, it is asked again and the file made anew."""
+    kept = target.base / ".systemd-version"
+    kept.write_text("245\n")
+    result = target.start(tar_gz([APP]))
+    assert result.exited == 0, result.stderr
+    assert "systemctl --version" not in target.calls()
+    assert "systemctl daemon-reload" in target.calls()
+
+
+def test_a_kept_systemd_version_older_than_systemctl_is_asked_again(target):
+    kept = target.base / ".systemd-version"
+    kept.write_text("245\n")
+    os.utime(kept, (1_000_000_000, 1_000_000_000))  # kept long before systemctl came
+    result = target.start(tar_gz([APP]))
+    assert result.exited == 0, result.stderr
+    assert "systemctl --version" in target.calls()
+    assert "systemctl daemon-reload" not in target.calls()  # the fake's 252
+    assert kept.read_text() == "252\n"
