@@ -111,7 +111,7 @@ def switch(deployment: str, content: str, caddy_dir: str = CADDY_DIR, *,
     check_name(deployment)
     folder = caddy_dir.rstrip("/") or "/"
     args = [folder, deployment, str(listen_port or ""), upstream_dir, str(port)]
-    return script(load("upstream.sh") + load("caddy-switch.sh"), args=args, stdin=content,
+    return script(load("upstream.sh") + load("unit-runs.sh") + load("caddy-switch.sh"), args=args, stdin=content,
                   file=f"{folder}/otter.d/{deployment}.caddy",
                   description=f"switch caddy to {deployment}'s new release")
 

@@ -15,11 +15,7 @@ EXIT_PROXY = 7  # the proxy cannot be had on this host; stderr says why, naming 
 # Web servers that are no proxy kind of otter's but may hold ports 80/443 on a target.
 FOREIGN = ("apache2",)
 
-# $1 the binary, $2 the unit: is it installed, is it running (systemd's symlink of a
-# running unit, no process; else systemctl); read-only
-STATUS_SCRIPT = ('command -v "$1" >/dev/null 2>&1 && echo installed; '
-                 '{ [ -L "/run/systemd/units/invocation:$2.service" ] || '
-                 'systemctl is-active --quiet "$2" 2>/dev/null; } && echo running; exit 0')
+STATUS_SCRIPT = load("unit-runs.sh") + load("proxy-status.sh")
 
 
 @dataclass(frozen=True)
@@ -48,7 +44,7 @@ def ensure(install: Install, *, module: str | None = None, rivals: Sequence[str]
     args = [install.unit, install.package, module or "", install.binary, " ".join(rivals)]
     for unit, site, serving in others:
         args += [unit, site, serving.shell_line()]
-    return script(load("proxy-ensure.sh"), args=args,
+    return script(load("unit-runs.sh") + load("proxy-ensure.sh"), args=args,
                   description=f"ensure {install.unit} is installed and running")
 
 

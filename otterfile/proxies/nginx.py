@@ -135,7 +135,8 @@ def switch(deployment: str, content: str, nginx_dir: str = NGINX_DIR, *,
     if cert is not None and key is not None:
         stdin = SecretText(f"{content}{PART}cert\n{_ended(cert)}{PART}key\n{_ended(key)}")
         stdin.masked = f"{content}{PART}cert\n{_ended(cert)}{PART}key\n{MASK}\n"
-    return script(load("upstream.sh") + load("reload.sh") + load("nginx-switch.sh"), args=args, stdin=stdin,
+    return script(load("upstream.sh") + load("reload.sh") + load("unit-runs.sh") +
+                  load("nginx-switch.sh"), args=args, stdin=stdin,
                   file=f"{args[0]}/conf.d/otter-{deployment}.conf",
                   description=f"switch nginx to {deployment}'s new release")
 

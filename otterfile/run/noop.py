@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 LIVE = "@otter-live-release@"  # in the log record: the target puts the live release's id
 MARK = "--- otter:unchanged"  # unchanged.sh: the release id follows
-SCRIPT = load("lock/unchanged.sh")
+SCRIPT = load("unit-runs.sh") + load("lock/unchanged.sh")
 AWK = load("lock/live.awk")
 
 

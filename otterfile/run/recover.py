@@ -15,6 +15,7 @@ from otterfile.run import handover, kinds, space, target, window
 from otterfile.run.kinds import named_by_otter
 from otterfile.run.results import checked, failed
 from otterfile.run.state import mark_failed
+from otterfile.scripts import load
 from otterfile.run.state_file import format_state
 
 if TYPE_CHECKING:
@@ -52,8 +53,7 @@ def _unless_serving(dep: DeploymentDef, ensure: Command) -> Command:
     """`ensure` only where the proxy does not run with the deployment's site: a rollback to
     a release it served skips the look for rivals on ports 80/443 (`ss`, one systemd call per
     rival): the lock trip of a rollback inside the window spent most of its time there."""
-    return script('[ -f "$1" ] && { [ -L "/run/systemd/units/invocation:$2.service" ] || '
-                  'systemctl is-active --quiet "$2" 2>/dev/null; } || sh -c "$3"',
+    return script(load("unit-runs.sh") + load("unless-serving.sh"),
                   args=[dep.proxy_kind.site_path(dep.name), dep.proxy_kind.installed.unit,
                         ensure.shell_line()], description=ensure.description)
 

@@ -4,7 +4,7 @@
 # validated when that reload fails. Any failure puts the previous site, main Caddyfile and
 # port file back.
 # Exit 3: Caddy is not installed; 4: the config is rejected; 5: reload or start failed.
-# Runs after upstream.sh (its functions).
+# Runs after upstream.sh and unit-runs.sh (their functions).
 dir=$1      # Caddy's folder (/etc/caddy)
 name=$2     # the deployment
 port=$3     # a no-domain site's listen port, or ""
@@ -102,9 +102,7 @@ if [ -n "$live" ] && ! upstream_set "$updir" "$live"; then
   restore; echo "otter: cannot write the port file in $updir" >&2; exit 1
 fi
 verb=""
-# systemd keeps the symlink /run/systemd/units/invocation:UNIT (to the invocation id, not a
-# file: -L, not -e) while the unit runs: a test, no process
-if [ ! -L /run/systemd/units/invocation:caddy.service ] && ! systemctl is-active --quiet caddy; then verb=start; elif [ "$changed" = 1 ]; then verb=reload; fi
+if ! unit_runs caddy; then verb=start; elif [ "$changed" = 1 ]; then verb=reload; fi
 if [ -n "$verb" ] && ! out=$(systemctl "$verb" caddy 2>&1); then
   rejected  # the config, not Caddy: exit 4
   restore

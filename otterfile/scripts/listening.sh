@@ -1,5 +1,6 @@
-# listening: the ports something listens on, one a line (ss, or /proc/net/tcp where ss is
-# missing). A function the start scripts of every runtime include to pick a free port.
+# Functions the start scripts of every runtime include: `listening`, the ports something
+# listens on, one a line (ss, or /proc/net/tcp where ss is missing), to pick a free port;
+# `listens PORT`, to wait for the new release's.
 listening() {
   if command -v ss >/dev/null 2>&1; then
     ss -Hltn | awk '{n=split($4, a, ":"); print a[n]}'
@@ -8,5 +9,30 @@ listening() {
       [ -r "$f" ] && awk 'NR > 1 && $4 == "0A" {split($2, a, ":"); print a[2]}' "$f" |
         while read -r h; do echo $((0x$h)); done
     done
+  fi
+}
+
+# listens PORT: whether something listens on PORT. The kernel's socket tables read by the
+# shell (no process a poll; it lists listening sockets first, so the read stops at the first
+# other), else ss
+listens() {
+  if [ -r /proc/net/tcp ]; then
+    [ "${ls_port:-}" = "$1" ] || { ls_port=$1; ls_hex=$(printf '%04X' "$1"); }
+    for f in /proc/net/tcp /proc/net/tcp6; do
+      [ -r "$f" ] || continue
+      while read -r _ local _ st _; do
+        case $st in
+          0A) [ "${local##*:}" != "$ls_hex" ] || return 0 ;;
+          st) ;;  # the header
+          *) break ;;
+        esac
+      done < "$f"
+    done
+    return 1
+  fi
+  if command -v ss >/dev/null 2>&1; then
+    [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+  else
+    listening | grep -qx "$1"
   fi
 }

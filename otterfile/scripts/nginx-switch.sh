@@ -5,7 +5,8 @@
 # Any failure puts the previous site, its files and the port file back. Backups and temp
 # files do not end in .conf, so nginx's `include conf.d/*.conf` never loads them.
 # Exit 3: nginx is not installed; 4: the config is rejected or not included; 5: reload or
-# start failed. Runs after upstream.sh (its functions).
+# start failed. Runs after upstream.sh, reload.sh and unit-runs.sh (their
+# functions).
 dir=$1      # nginx's folder (/etc/nginx)
 name=$2     # the deployment
 port=$3     # a no-domain site's listen port, or ""
@@ -144,9 +145,7 @@ if ! upstream_set "$updir" "$live"; then
   restore; echo "otter: cannot write the port file in $updir" >&2; exit 1
 fi
 verb=""
-# systemd keeps the symlink /run/systemd/units/invocation:UNIT (to the invocation id, not a
-# file: -L, not -e) while the unit runs: a test, no process
-if [ ! -L /run/systemd/units/invocation:nginx.service ] && ! systemctl is-active --quiet nginx; then verb=start; elif [ "$changed" = 1 ]; then verb=reload; fi
+if ! unit_runs nginx; then verb=start; elif [ "$changed" = 1 ]; then verb=reload; fi
 if [ "$verb" = reload ]; then  # reload.sh: returns once the new config serves
   out=$(reload_wait nginx 2>&1) || failed=1
 elif [ "$verb" = start ]; then

@@ -2,7 +2,8 @@
 # another proxy holds ports 80/443, unless that proxy serves this deployment and nothing else
 # (a proxy kind change: installed, left stopped, the switch hands the ports over).
 # What it did goes to stderr ("otter: installed caddy").
-# Exit 7: the proxy cannot be had here; stderr says why, naming it.
+# Exit 7: the proxy cannot be had here; stderr says why, naming it. Runs after unit-runs.sh
+# (its function).
 p=$1        # the proxy's systemd unit (also its process name on ports 80/443)
 pkg=$2      # its Debian package
 module=$3   # a package its switch without reload needs (nginx: njs), or ""
@@ -34,14 +35,10 @@ if command -v ss >/dev/null 2>&1; then  # the first process not $p (one awk, no 
     if (match($NF, /users:\(\("[^"]*"/)) { n = substr($NF, RSTART + 9, RLENGTH - 10)
       if (n != p) { print n; exit } } }')
 fi
-# $rivals: unit names from otter's own table, split on spaces. A running unit has systemd's
-# symlink /run/systemd/units/invocation:UNIT (a test, no process); without that folder
-# (another init, an old systemd) systemctl is asked
+# $rivals: unit names from otter's own table, split on spaces
 for other in $rivals; do
   [ "$other" = "$p" ] || [ -n "$owner" ] && continue
-  if [ -d /run/systemd/units ]; then
-    [ ! -L "/run/systemd/units/invocation:$other.service" ] || owner=$other
-  elif systemctl is-active --quiet "$other" 2>/dev/null; then owner=$other; fi
+  if unit_runs "$other"; then owner=$other; fi
 done
 # the owner serves this deployment (its proxy kind changed): it may hand over if that is all
 from=""
@@ -97,9 +94,7 @@ if [ -n "$from" ]; then
   echo "otter: handover: $from serves until the switch, then $p takes ports 80/443 over" >&2
   exit 0
 fi
-# systemd keeps the symlink /run/systemd/units/invocation:UNIT (to the invocation id, not a
-# file: -L, not -e) while the unit runs: a test, no process
-if [ ! -L "/run/systemd/units/invocation:$p.service" ] && ! systemctl is-active --quiet "$p"; then
+if ! unit_runs "$p"; then
   if ! out=$(systemctl enable --now "$p" 2>&1); then
     echo "otter: $p is installed but does not start:" >&2
     printf '%s\n' "$out" | tail -n 3 >&2

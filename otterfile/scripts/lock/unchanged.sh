@@ -3,6 +3,7 @@
 # running, the proxy running and serving its port, nothing for recover to settle), append
 # the deploy-log record, release the lock and print the marker and the release id: a no-op
 # in one round trip. Otherwise exit 10: the state read runs next and the deploy goes on.
+# Runs after unit-runs.sh (its function).
 d=$1        # the deployment's state folder
 want=$2     # the fingerprint the run would give its release
 rt=$3       # the runtime kind
@@ -20,11 +21,7 @@ live=$(awk -v want="$want" -v rt="$rt" "$prog" "$d/releases.json" 2>/dev/null) |
 id=${live%% *}; rest=${live#* }; inst=${rest%% *}; port=${rest#* }
 # shellcheck disable=SC2086 # a glob, expanded on purpose
 for other in "$@"; do for f in $other; do [ ! -e "$f" ] || changed; done; done
-# systemd keeps the symlink /run/systemd/units/invocation:UNIT (to the invocation id, not a
-# file: -L, not -e) while the unit runs: a test, no process
-if [ -n "$unit" ] && [ ! -L "/run/systemd/units/invocation:$unit.service" ]; then
-  systemctl is-active --quiet "$unit" 2>/dev/null || changed
-fi
+if [ -n "$unit" ]; then unit_runs "$unit" || changed; fi
 if [ -n "$site" ]; then
   [ -f "$site" ] || changed
   if grep -q '127\.0\.0\.1:[0-9]' "$site"; then  # a reload switch: the site names the port

@@ -212,35 +212,10 @@ install_unit() {
   systemctl enable -q --no-reload -- "$unit" || fail "systemctl enable $unit failed"
 }
 
-port_hex=""  # $port as /proc/net/tcp writes it (4 hex digits)
-listens() {  # whether something listens on $port: the kernel's socket tables read by the
-  # shell (no process a poll; its listening sockets come first, so the read stops at the
-  # first other), else ss
-  if [ -r /proc/net/tcp ]; then
-    [ -n "$port_hex" ] || port_hex=$(printf '%04X' "$port")
-    for f in /proc/net/tcp /proc/net/tcp6; do
-      [ -r "$f" ] || continue
-      while read -r _ local _ st _; do
-        case $st in
-          0A) [ "${local##*:}" != "$port_hex" ] || return 0 ;;
-          st) ;;  # the header
-          *) break ;;
-        esac
-      done < "$f"
-    done
-    return 1
-  fi
-  if command -v ss >/dev/null 2>&1; then
-    [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]
-  else
-    listening | grep -qx "$port"
-  fi
-}
-
 wait_listening() {  # polls every 20 ms, at most $wait tenths, while the unit runs
   n=$((wait * 5)) i=0
   while [ "$i" -lt "$n" ]; do
-    listens && return 0
+    listens "$port" && return 0
     if [ $((i % 5)) = 4 ]; then  # exited, failed or waiting to restart: the health check says
       case $(systemctl show -p SubState --value -- "$unit" 2>/dev/null) in
         running|start|start-pre|start-post) ;;

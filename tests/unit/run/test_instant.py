@@ -12,6 +12,7 @@ import pytest
 from otterfile.command import cmd
 from otterfile.executors.base import Result
 from otterfile.run.instant import split
+from otterfile.scripts import load
 from tests.unit.run.test_flow import verbs
 from tests.unit.run.test_window import A, B, read, run
 
@@ -131,8 +132,7 @@ def test_the_lock_trip_of_a_rollback_ensures_the_proxy_only_where_it_does_not_se
     outcome, target, _ = run(tmp_path, read(B, A), rollback=True)
     assert outcome.ok, outcome.errors
     lock = target.commands[0].argv[2]
-    guard = ('[ -f "$1" ] && { [ -L "/run/systemd/units/invocation:$2.service" ] || '
-             'systemctl is-active --quiet "$2" 2>/dev/null; } || sh -c "$3"')
+    guard = load("unless-serving.sh")
     assert guard in lock and "/etc/caddy/otter.d/production.caddy caddy " in lock
     assert "ss -Hltnp" in lock  # still there, for a proxy that does not run or serve
     outcome, target, _ = run(tmp_path, read(B, A))  # a deploy looks for rivals every time
