@@ -20,6 +20,7 @@ from otterfile.executors.local import LocalExecutor
 from otterfile.transfer.unpacked import on_arrival
 from tests.archives import MiB, gzip_bomb
 from tests.unit.runtimes.test_systemd import APP, tar_gz
+from tests.unit.scripts.tools import path_without
 
 pytestmark = pytest.mark.unit
 
@@ -44,23 +45,10 @@ def receive(tmp_path: Path, data: bytes, *, want: str | None = None, cut: int | 
         tool.chmod(0o755)
     path = f"{bin_}:{os.environ.get('PATH', os.defpath)}"
     if hide:  # `command -v` finds nothing: PATH holds only what the script needs
-        path = _path_without(tmp_path, hide)
+        path = path_without(tmp_path, *hide)
     command = store.receive(want or hashlib.sha256(data).hexdigest(), str(tmp_path / "store"),
                             unpack=(z, cut or default_cut, files or default_files, size))
     return LocalExecutor().run(replace(command, stdin=data, env={"PATH": path}))
-
-
-def _path_without(tmp_path: Path, hide: tuple[str, ...]) -> str:
-    """A folder of links to every tool on PATH but those in `hide`."""
-    folder = tmp_path / "tools"
-    folder.mkdir(exist_ok=True)
-    for entry in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        if not os.path.isdir(entry):
-            continue
-        for name in os.listdir(entry):
-            if name not in hide and not (folder / name).exists():
-                (folder / name).symlink_to(os.path.join(entry, name))
-    return str(folder)
 
 
 def arrived(tmp_path: Path, data: bytes) -> Path:

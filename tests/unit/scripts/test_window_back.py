@@ -18,6 +18,7 @@ import time
 import pytest
 
 from otterfile.scripts import load
+from tests.unit.scripts.tools import path_without
 
 pytestmark = pytest.mark.unit
 
@@ -77,22 +78,6 @@ def back(d, want: str = "", sig: str = "SIG", code: str = "CODE", path: str | No
                            load("window/switch-back.sh")],
                           capture_output=True, text=True, timeout=30,
                           env={**os.environ, **({"PATH": path} if path else {})})
-
-
-def bin_without(tmp_path, *left_out: str, fakes: dict[str, str] | None = None) -> str:
-    """A PATH of this machine's programs without `left_out`, `fakes` (name: sh script)
-    in their place."""
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    for where in ("/usr/local/bin", "/usr/bin", "/bin"):
-        for program in (os.listdir(where) if os.path.isdir(where) else ()):
-            if program not in left_out and program not in (fakes or {}) and \
-                    not (folder / program).exists():
-                (folder / program).symlink_to(os.path.join(where, program))
-    for name, text in (fakes or {}).items():
-        (folder / name).write_text("#!/bin/sh\n" + text)
-        (folder / name).chmod(0o755)
-    return str(folder)
 
 
 def test_the_kit_is_written_whole_in_both_ways(tmp_path, app):
@@ -188,7 +173,7 @@ def test_the_health_check_asks_with_bash_else_curl(tmp_path, app, how):
     left_out, fakes = {"bash": (("curl",), {}), "curl": (("bash",), {}),
                        "bash without /dev/tcp": ((), {"bash": "exit 1\n"}),
                        "neither": (("bash", "curl"), {})}[how]
-    path = bin_without(tmp_path, *left_out, fakes=fakes)
+    path = path_without(tmp_path, *left_out, fakes=fakes)
     app.status = 204  # any answer below 500 passes: the code read, not guessed
     done = back(d, path=path)
     if how == "neither":
@@ -218,6 +203,6 @@ def test_a_status_line_without_a_reason_is_read(tmp_path):
         conn.close()
     threading.Thread(target=answer, daemon=True).start()
     d = kit(tmp_path, server.getsockname()[1])
-    done = back(d, path=bin_without(tmp_path, "curl"))
+    done = back(d, path=path_without(tmp_path, "curl"))
     server.close()
     assert done.returncode == 0, done.stderr
