@@ -1,7 +1,8 @@
-"""The values the seams exchange: what a runtime reports about its instances and pulls, the
-range a start picks a release's port from and the exit code when none there is free. A leaf
-(it imports nothing of otter), so the command builders and the kinds behind them both read
-it without importing each other."""
+"""The values the seams exchange: what a runtime reports about its instances and pulls,
+where an artifact lands on a target (the state read says), the range a start picks a
+release's port from and the exit code when none there is free. A leaf (it imports nothing
+of otter), so the command builders and the kinds behind them both read it without
+importing each other."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,3 +47,13 @@ class Pulled:
     digests: tuple[str, ...] = ()  # docker's `Digest:` lines
     repo_digests: tuple[tuple[str, str], ...] = ()  # (name, digest) after the pull
     own: str | None = None  # podman: the digest of the image's own manifest
+
+
+@dataclass(frozen=True)
+class Landing:
+    """Where one part of an artifact lands: its role, the bytes free on its file system."""
+
+    role: str  # "archive" (what is sent) or "unpacked" (what it becomes)
+    free: int
+    mount: str
+    path: str

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from otterfile.proxies.base import Switching
 from otterfile.run.state import State
+from otterfile.values import Landing
 
 if TYPE_CHECKING:
     from otterfile.artifacts.base import Artifact
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from otterfile.run.handover import OldSite
     from otterfile.run.instant import SwitchedBack
     from otterfile.run.lock import DeployLock
-    from otterfile.run.space import Landing
     from otterfile.run.state import Release
     from otterfile.run.window import Kept
     from otterfile.runtimes.base import Runtime
@@ -46,7 +46,7 @@ class Lane:
     # (digest, whether the target has it): the ship probe's answer, read at lock time
     probed: tuple[str, bool] | None = None
     switching: Switching = field(default_factory=Switching)  # how the proxy switches there
-    # where the artifact lands and the room there (run.space.Landing), read at lock time
+    # where the artifact lands and the room there (values.Landing), read at lock time
     space: list[Landing] = field(default_factory=list)
     # the artifacts otter started this deployment from here (a record, an instance's label):
     # the only ones retire or a prune for room removes, whatever releases.json names

@@ -16,6 +16,7 @@ from otterfile.run.results import checked
 from otterfile.run.state import State, images_to_remove, mark_retired, prune_candidates
 from otterfile.run.state_file import format_state
 from otterfile.report.text import human_size
+from otterfile.values import Landing
 
 if TYPE_CHECKING:
     from otterfile.artifacts.base import Artifact
@@ -28,16 +29,6 @@ if TYPE_CHECKING:
     from otterfile.run.lane import Lane
 
 SPACE_MARK = "--- otter:space"
-
-
-@dataclass(frozen=True)
-class Landing:
-    """Where one part of an artifact lands: its role, the bytes free on its file system."""
-
-    role: str  # "archive" (what is sent) or "unpacked" (what it becomes)
-    free: int
-    mount: str
-    path: str
 
 
 @dataclass(frozen=True)
