@@ -22,13 +22,14 @@ from otterfile.command import Command, script
 from otterfile.commands import lock as locks, state as states
 from otterfile.run import handover, schedules
 from otterfile.run.deploy_log import log_record
-from otterfile.run.fingerprint import KEYS, config_of  # noqa: F401 (KEYS: here too)
+from otterfile.run.fingerprint import config_of
 from otterfile.run.state import state_dir
 from otterfile.scripts import load
 
 if TYPE_CHECKING:
     from otterfile.executors.base import Result
     from otterfile.run.engine import Engine
+    from otterfile.plan.graph import Task
     from otterfile.run.lane import Lane
 
 LIVE = "@otter-live-release@"  # in the log record: the target puts the live release's id
@@ -108,6 +109,27 @@ def command(engine: Engine, lane: Lane) -> Command | None:
         px.site_path(dep.name) if dep.proxied and not dep.recreate else "",
         record.shell_line(), free.shell_line(), *others],
         ok_codes=(0, locks.EXIT_CHANGED), description=f"{dep.name} unchanged?")
+
+
+def settled(engine: Engine, lane: Lane, task: Task, result: Result | None) -> bool:
+    """Whether the target found nothing to change in the lock's trip (it released the
+    lock): the lane is done, and says so. False: the state read ran."""
+    live = answer(result)
+    if live is None:
+        return False
+    assert lane.lock is not None  # the lock stage made it
+    lane.lock.released_there()
+    lane.noop = lane.closed = True
+    engine.emit(task, "info", f"{live} is live with this artifact and config: nothing to do "
+                "(decided on the target, which released the lock)")
+    return True
+
+
+def keep(engine: Engine, lane: Lane) -> None:
+    """The key the target's read gave, kept for the next run's no-op where one may be
+    decided (keep_key)."""
+    if engine.keys is not None and eligible(engine, lane):
+        keep_key(engine.keys, lane.deployment.name, lane.host.name, lane.key)
 
 
 def answer(result: Result | None) -> str | None:

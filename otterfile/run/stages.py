@@ -57,35 +57,24 @@ def lock(engine: Engine, lane: Lane, task: Task) -> None:
                     f"{wait:g}s", holder=held.holder, pid=held.pid, run=held.run)
     lane.lock = DeployLock(engine.executor(task.host), lane.deployment.name,
                            run_id=engine.run_id, on_wait=waiting, retire_wait=bound)
-    if engine.rollback:  # done there, in this trip: the switch back, or the no-op
+    if engine.rollback:  # done there, in this trip: the switch back
         unless = back.command(engine, lane)
-    else:  # (imported here: a rollback never decides a no-op)
+    else:  # or the no-op (imported here: a rollback never decides one)
         from otterfile.run import noop
         unless = noop.command(engine, lane)
     took_over, result = lane.lock.acquire_then(recover.state_read(engine, lane, task),
                                                wait_seconds=engine.lock_wait, unless=unless)
     if took_over:
         engine.emit(task, "info", f"took over a stale lock of {took_over.holder}")
-    if engine.rollback and unless is not None and back.ran(engine, lane, task, result):
-        return
-    live = None
-    if unless is not None and not engine.rollback:
-        from otterfile.run import noop
-        live = noop.answer(result)
-    if live is not None:
-        lane.lock.released_there()
-        lane.noop = lane.closed = True
-        engine.emit(task, "info", f"{live} is live with this artifact and config: nothing "
-                    "to do (decided on the target, which released the lock)")
+    if unless is not None and (back.ran(engine, lane, task, result) if engine.rollback
+                               else noop.settled(engine, lane, task, result)):
         return
     try:
         recover.recover(engine, lane, task, result)
         if engine.rollback:
             _choose_rollback(engine, lane, task)
-        elif engine.keys is not None:
-            from otterfile.run import noop
-            if noop.eligible(engine, lane):  # the next run's no-op
-                noop.keep_key(engine.keys, lane.deployment.name, lane.host.name, lane.key)
+        else:
+            noop.keep(engine, lane)  # the next run's no-op
     except BaseException:  # unlock runs only after a lock that succeeded: release it here
         lane.lock.release()
         raise
