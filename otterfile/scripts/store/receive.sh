@@ -4,7 +4,7 @@
 # as it arrives, in the same pass, into a private folder "$d/.unpacked/<hex>" (mode 700):
 # one `tee` writes the store's file and feeds the decompressor, whose stream GNU tar unpacks
 # into a fresh folder while it lists each member long (`-vv`, names C-quoted: unambiguous)
-# into `index`, stopped past `files` lines, killed within two records past `cut` bytes (a
+# into `index`, stopped past `files` + 1 lines, killed within two records past `cut` bytes (a
 # checkpoint) and counting the bytes it read (`--totals`); the sha256 is taken from the
 # stored file once it is whole. Nothing there is judged here: the systemd start script
 # checks the listing and the count as it checks an archive it unpacks itself, and takes the
@@ -67,7 +67,8 @@ first() { w=""; read -r w _ < "$1" || :; }
 # stopped. The listing names each member as stored (a leading "/" named though unpacked
 # below the tree; a ".." member is an error, not listed).
 unpack_stream() {
-  # past `files` lines the listing stops reading, which stops the unpack too; past `cut`
+  # past `files` + 1 lines the listing stops reading, which stops the unpack too (the
+  # start refuses `files` + 1 members); past `cut`
   # bytes a checkpoint (every `cut` / `record` + 2 records: once) kills the unpack
   # shellcheck disable=SC2016  # $PPID is the checkpoint's own: tar's process
   { decompress; echo "$?" > "$work/z.rc"; } \
@@ -75,7 +76,8 @@ unpack_stream() {
           --checkpoint="$((cut / record + 2))" --checkpoint-action='exec=kill $PPID' \
           -f - -C "$work/tree" --no-same-owner --no-same-permissions 2> "$work/err"
         echo "$?" > "$work/x.rc"; } \
-    | head -n "$((files + 1))" > "$work/index"
+    | awk -v n="$((files + 1))" 'NR > n { exit 3 } { print }' > "$work/index" \
+    || return 1  # the listing was stopped (tar may have written it all by then: its 0)
   first "$work/z.rc" && [ "$w" = 0 ] && first "$work/x.rc" && [ "$w" = 0 ] || return 1
   # tar's last words: "Total bytes read: N (...)"; nothing else but that it unpacks a
   # member named "/x" below the tree (the listing names it as stored: the start refuses it).

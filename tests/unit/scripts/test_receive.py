@@ -156,6 +156,16 @@ def test_past_files_members_the_unpack_stops(tmp_path):
     assert len(list((pre / "tree").iterdir())) < 401
 
 
+def test_a_listing_stopped_after_tar_wrote_it_all_is_not_whole(tmp_path):
+    """A short listing fits tar's one write at its end: tar has said 0 by the time the
+    listing stops reading, and the unpack is still not taken as whole."""
+    data = tar_gz([APP] + [(f"f{i}", "file", "x") for i in range(9)])
+    assert receive(tmp_path, data, files=3).exited == 0
+    pre = arrived(tmp_path, data)
+    assert text(pre / "done") != "0\n"
+    assert len(text(pre / "index").splitlines()) == 4
+
+
 def test_a_member_with_dot_dot_is_not_unpacked_and_the_status_says_so(tmp_path):
     data = tar_gz([APP, ("../x", "file", "evil")])
     assert receive(tmp_path, data).exited == 0
