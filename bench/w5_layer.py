@@ -13,6 +13,8 @@ hosts (own state, releases and domain). Prints medians, the stage times (`--json
 host) and the load average.
 
     OTTER_TESTBED_SLOT=2 python3 -m tests.testbed up
+    # or the hosts' engines on overlay2, as a real server's (vfs copies layers):
+    OTTER_TESTBED_SLOT=2 OTTER_TESTBED_DOCKER_STORAGE=overlay2 python3 -m tests.testbed up
     OTTER_TESTBED_SLOT=2 python3 -m bench.w5_layer --rounds 5 --peer /work/main
 """
 from __future__ import annotations

@@ -27,6 +27,11 @@ from . import faults
 from .images import ensure_images
 
 COMPOSE_FILE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
+# OTTER_TESTBED_DOCKER_STORAGE=overlay2: the targets' engines on overlay2 and a volume each,
+# as on a real server (tests/docker-compose.overlay2.yml); unset, vfs (the image's own)
+STORAGE = os.environ.get("OTTER_TESTBED_DOCKER_STORAGE", "vfs")
+if STORAGE not in ("vfs", "overlay2"):
+    raise ValueError(f"OTTER_TESTBED_DOCKER_STORAGE={STORAGE!r}: expected vfs or overlay2")
 # Several sets of test hosts can run side by side (one per slot, 0 to 9): each has its own
 # compose project, ports (tests/docker-compose.yml), lock, kept key and image tags.
 SLOT = os.environ.get("OTTER_TESTBED_SLOT", "0")
@@ -136,8 +141,15 @@ class Testbed:
         self.authorized_keys.chmod(0o644)
         self.known_hosts.touch()
 
+    def compose_argv(self, *args: str, storage: str = STORAGE) -> list[str]:
+        files = [self.compose_file]
+        if storage == "overlay2":
+            files.append(self.compose_file.with_name("docker-compose.overlay2.yml"))
+        return ["docker-compose", *(a for f in files for a in ("-f", str(f))), "-p",
+                self.project, *args]
+
     def compose(self, *args: str, timeout: float = 300) -> str:
-        argv = ["docker-compose", "-f", str(self.compose_file), "-p", self.project, *args]
+        argv = self.compose_argv(*args)
         result = run(argv, timeout=timeout, env={**os.environ, **self.env})
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} exited {result.returncode}:\n{result.stderr}")
