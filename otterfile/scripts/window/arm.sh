@@ -4,7 +4,7 @@
 # the deployment due no later than this deadline is left to fire first: it arms the one for
 # this deadline then (window/retire.sh), so a switch inside the window calls no systemd
 # program. Otherwise the timers before are stopped and this one armed: at most one waits
-# per deployment. Without systemd-run the release is retired now, said on stderr.
+# per deployment.
 dir=$1      # the kept folder (<state dir>/kept)
 unit=$2     # the timers' unit name prefix: each is UNIT:UNTIL.timer
 release=$3  # the kept release's id
@@ -13,19 +13,21 @@ serves=$5   # shell line: prints `serves` when the proxy serves the kept release
 stop=$6     # shell line: stop the kept release's instance
 remove=$7   # shell line: remove it (no error when it is gone)
 retire=$8   # the retire script's text (window/retire.sh)
-if ! command -v systemd-run >/dev/null 2>&1; then
+# A release that cannot be kept (no systemd-run, a folder or a timer that fails) is retired
+# now, said on stderr: never left running with nothing to retire it.
+retire_now() {
   rm -rf -- "$dir"
-  echo "otter: warning: no systemd-run on this host: $release retired now, not kept" >&2
+  echo "otter: warning: $1: $release retired now, not kept" >&2
   sh -c "$stop" </dev/null; sh -c "$remove" </dev/null || exit 1
   exit 0
-fi
-umask 077; [ -d "$dir" ] || mkdir -p "$dir" || exit 1
+}
+command -v systemd-run >/dev/null 2>&1 || retire_now "no systemd-run on this host"
+umask 077; [ -d "$dir" ] || mkdir -p "$dir" 2>/dev/null || retire_now "cannot make $dir"
 until=$(( $(date +%s) + seconds ))
-if ! { printf '%s\n' "$serves" > "$dir/serves" && printf '%s\n' "$stop" > "$dir/stop" &&
-        printf '%s\n' "$remove" > "$dir/remove" && printf '%s\n' "$retire" > "$dir/retire.sh" &&
-        printf '%s %s\n' "$release" "$until" > "$dir/release"; }; then
-  rm -rf -- "$dir"; exit 1
-fi
+{ printf '%s\n' "$serves" > "$dir/serves" && printf '%s\n' "$stop" > "$dir/stop" &&
+  printf '%s\n' "$remove" > "$dir/remove" && printf '%s\n' "$retire" > "$dir/retire.sh" &&
+  printf '%s %s\n' "$release" "$until" > "$dir/release"; } 2>/dev/null \
+  || retire_now "cannot write $dir"
 # a timer of this deployment due no later than this deadline fires first and arms the next
 # itself (retire.sh): nothing to arm or stop (systemd's transient unit files tell: no
 # process). A rollback inside the window finds its deploy's timer so
@@ -38,5 +40,5 @@ done
 # in one call, under the deploy lock (their services can only be waiting for it)
 systemctl stop "$unit.timer" "$unit.service" "$unit:*.timer" "$unit:*.service" \
   >/dev/null 2>&1
-/bin/sh "$dir/retire.sh" "$unit" arm || { rm -rf -- "$dir"; exit 1; }
+/bin/sh "$dir/retire.sh" "$unit" arm || retire_now "its timer could not be armed"
 echo "kept $release until $until"

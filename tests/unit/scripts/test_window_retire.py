@@ -163,3 +163,43 @@ def test_a_stop_that_fails_drops_the_record_only_once_removed(tmp_path, removed)
     assert not (state / "lock").exists()
     if not removed:
         assert "neither stopped nor removed: still kept" in done.stdout, done.stdout
+
+
+def arm(tmp_path, path: str, folder: Path | None = None):
+    """window/arm.sh keeping KEPT for 300 s in `folder` (the kept folder), stop and remove
+    writing to tmp_path/log."""
+    log = tmp_path / "log"
+    folder = folder or tmp_path / "production" / "kept"
+    done = subprocess.run(
+        ["sh", "-c", load("window/arm.sh"), "sh", str(folder), "otter-kept-production", KEPT,
+         "300", "echo not", f"echo stop >> {shlex.quote(str(log))}",
+         f"echo remove >> {shlex.quote(str(log))}", load("window/retire.sh")],
+        capture_output=True, text=True, timeout=30, env={**os.environ, "PATH": path})
+    return done, log
+
+
+def test_arm_keeps_the_release_and_arms_its_timer(tmp_path):
+    path, asked = systemd(tmp_path)
+    done, log = arm(tmp_path, path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"kept {KEPT} until ") and not log.exists()
+    kept = tmp_path / "production" / "kept"
+    assert (kept / "release").read_text().split()[0] == KEPT
+    assert "--unit=otter-kept-production:" in asked.read_text()
+
+
+@pytest.mark.parametrize("how", ["timer", "folder"])
+def test_a_release_that_cannot_be_kept_is_retired_now_not_left_running(tmp_path, how):
+    """A timer that cannot be armed, or a kept folder that cannot be made: the release is
+    stopped and removed at once, said as a warning, never left running with nothing to
+    retire it."""
+    path, _ = systemd(tmp_path, fails=how == "timer")
+    folder = None
+    if how == "folder":
+        (tmp_path / "file").write_text("")
+        folder = tmp_path / "file" / "kept"
+    done, log = arm(tmp_path, path, folder)
+    assert done.returncode == 0, done.stderr
+    assert f"{KEPT} retired now, not kept" in done.stderr and "kept " not in done.stdout
+    assert log.read_text().split() == ["stop", "remove"]
+    assert not (tmp_path / "production" / "kept").exists()
