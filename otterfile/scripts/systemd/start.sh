@@ -62,6 +62,8 @@ check_artifact() {
   [ -f "$art" ] || fail "the artifact $art is not on this host"
   # shellcheck disable=SC2034  # what names the artifact in unpack.sh's messages
   what="the artifact $(printf %.12s "${art##*/}")"
+  # shellcheck disable=SC2034  # read by archive_kind: GNU tar is asked only if tar runs here
+  [ ! -f "$pre/done" ] || defer_tar=1
   archive_kind "$art"
   set_limits "$art" "$limit_bytes" "$limit_files"
   # unpacked as it arrived (store/receive.sh): the same checks, on what the receive listed

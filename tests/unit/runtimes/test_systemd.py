@@ -505,6 +505,31 @@ def test_the_start_takes_the_tree_unpacked_on_arrival_once(tmp_path):
     assert (target.store / hex_).read_bytes() == data
 
 
+def test_a_tree_taken_from_the_receive_asks_tar_nothing_one_unpacked_here_asks_first(
+        tmp_path):
+    """The receive unpacked with GNU tar: the start runs no `tar --version` for its tree;
+    a start that unpacks (the tree cut short) asks it before its first tar."""
+    target = Target(tmp_path)
+    data = tar_gz([APP, ("static/", "dir", None), ("static/index.html", "file", "hi\n")])
+    target.receive(data)
+    real = shutil.which("tar")
+    executable(target.bin / "tar", f'#!/bin/sh\necho "tar $*" >> "$(dirname "$0")/calls"\n'
+                                   f'exec {real} "$@"\n')
+    result = target.start(data)
+    assert result.exited == 0, result.stderr
+    assert not [c for c in target.calls() if c.startswith("tar")]
+    other = Target(tmp_path / "other")
+    data = tar_gz([APP, ("big", "file", "x" * 3000)])
+    other.receive(data)
+    (other.arrival(hashlib.sha256(data).hexdigest()) / "cut").write_text("1000\n")
+    executable(other.bin / "tar", f'#!/bin/sh\necho "tar $*" >> "$(dirname "$0")/calls"\n'
+                                  f'exec {real} "$@"\n')
+    result = other.start(data)
+    assert result.exited == 0, result.stderr
+    tars = [c for c in other.calls() if c.startswith("tar")]
+    assert tars[0] == "tar --version" and tars.count("tar --version") == 1 and len(tars) > 1
+
+
 def test_a_tree_over_the_limits_is_refused_and_one_cut_short_is_unpacked_again(tmp_path):
     target = Target(tmp_path)
     target.arrived = True

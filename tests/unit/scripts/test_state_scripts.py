@@ -80,3 +80,22 @@ def test_the_fingerprint_key_is_made_once_and_printed_bare(tmp_path):
     assert re.fullmatch(r"[0-9a-f]{64}", said[0].stdout) and said[1].stdout == said[0].stdout
     assert key.read_text() == said[0].stdout and oct(key.stat().st_mode & 0o777) == "0o600"
     assert [p.name for p in key.parent.iterdir()] == ["fingerprint.key"]  # no .tmp left
+
+
+FREE_BEFORE_LOOP = 'while [ ! -d "$dir" ] && [ "$dir" != / ]; do dir=$(dirname -- "$dir"); done'
+
+
+def test_free_space_finds_the_nearest_folder_as_dirname_did(tmp_path):
+    now = scripts.load("free-space.sh")
+    loop = next(line for line in now.splitlines() if "while [ ! -d" in line)
+    start = now.index(loop)
+    end = now.index("done\n", start) + len("done")
+    before = now[:start] + FREE_BEFORE_LOOP + now[end:]
+    assert before != now
+    (tmp_path / "a").mkdir()
+    lines = "".join(f"role {p}\n" for p in (
+        tmp_path / "a" / "b" / "c", f"{tmp_path}/a/x//y/", tmp_path / "a", "/no/such/place",
+        "relative/skipped"))
+    said = [subprocess.run(["sh", "-c", text], input=lines, capture_output=True, text=True,
+                           timeout=30).stdout for text in (now, before)]
+    assert said[0] == said[1] and len(said[0].splitlines()) == 4
