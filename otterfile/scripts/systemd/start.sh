@@ -37,8 +37,8 @@ ok=0 installed=0 tmpd="" taken=0
 fail() { echo "otter: $*" >&2; exit 1; }
 
 cleanup() {
+  [ "$ok" = 1 ] && { rm -rf "$pre" "$tmpd"; return; }
   rm -rf "$pre"
-  [ "$ok" = 1 ] && { rm -rf "$tmpd"; return; }
   if [ "$installed" = 1 ]; then
     systemctl disable -q --now -- "$unit" >/dev/null 2>&1
     systemctl reset-failed -- "$unit" >/dev/null 2>&1
@@ -92,7 +92,7 @@ clear_leftovers() {  # release folders left by runs that were killed
 }
 
 unpack_release() {
-  rm -rf "$stage" "$dir"
+  if [ -e "$stage" ] || [ -e "$dir" ]; then rm -rf "$stage" "$dir"; fi
   mkdir -p "$dep/releases" "$data" || exit 1
   chmod go+x "$base" "$dep" "$dep/releases" || exit 1
   if [ "$taken" != 1 ] || ! mv "$pre/tree" "$stage" 2>/dev/null; then
@@ -100,17 +100,20 @@ unpack_release() {
     mkdir -p "$stage" || exit 1
     unpack_into "$art" "$stage" "$single"
   fi
-  odd=$(find "$stage" \( -type b -o -type c -o -type p -o -type s \) -print | head -n 1)
-  [ -z "$odd" ] || fail "refusing the artifact: ${odd#"$stage"/} is a device file, fifo or socket"
+  # one find: the links, and any device file, fifo or socket (the first refuses it)
+  find "$stage" \( -type l -o -type b -o -type c -o -type p -o -type s \) -print \
+    > "$tmpd/found" || exit 1
+  [ -s "$tmpd/found" ] || return 0
+  while IFS= read -r f; do
+    [ -L "$f" ] || fail "refusing the artifact: ${f#"$stage"/} is a device file, fifo or socket"
+  done < "$tmpd/found"
   check_links
 }
 
-check_links() {  # no link may point out of the release folder
+check_links() {  # no link may point out of the release folder ($tmpd/found: all links)
   real=$(cd "$stage" && pwd -P) || exit 1
-  find "$stage" -type l > "$tmpd/links"
-  [ -s "$tmpd/links" ] || return 0
-  tr '\n' '\0' < "$tmpd/links" | xargs -0 realpath -m -- > "$tmpd/real" || exit 1
-  out=$(paste "$tmpd/real" "$tmpd/links" | awk -F '\t' -v r="$real" -v s="$stage" \
+  tr '\n' '\0' < "$tmpd/found" | xargs -0 realpath -m -- > "$tmpd/real" || exit 1
+  out=$(paste "$tmpd/real" "$tmpd/found" | awk -F '\t' -v r="$real" -v s="$stage" \
     '$1 != r && index($1, r "/") != 1 { print substr($2, length(s) + 2); exit 1 }') \
     || fail "refusing the artifact: member $out is a link out of the release folder"
 }
