@@ -101,3 +101,12 @@ def test_free_space_finds_the_nearest_folder_as_dirname_did(tmp_path):
         ["sh", "-c", text], input=lines, capture_output=True, text=True,
         timeout=30).stdout.splitlines()] for text in (now, before)]
     assert said[0] == said[1] and len(said[0]) == 4
+
+
+def test_the_deploy_log_append_makes_its_folder_only_when_missing(tmp_path):
+    from otterfile.commands import state as cs
+    from otterfile.executors.local import LocalExecutor
+    base = tmp_path / "new" / "otter"
+    for line in ("one", "two"):
+        assert LocalExecutor().run(cs.append_log("production", line, base=str(base))).ok
+    assert (base / "production" / "deploy.log").read_text() == "one\ntwo\n"
