@@ -206,8 +206,9 @@ systemd_version() {  # "systemd 252 (252.22-1~deb12u1)" -> 252; 0 when it cannot
 
 install_unit() {
   t="$units/.$unit.otter-tmp"
-  { mkdir -p "$units" && cp "$tmpd/$unit" "$t" && chmod 644 "$t" && mv -f "$t" "$units/$unit"; } \
-    || fail "cannot write $units/$unit"
+  # 644 as cp makes it under the start's umask 022
+  { { [ -d "$units" ] || mkdir -p "$units"; } && cp "$tmpd/$unit" "$t" \
+    && mv -f "$t" "$units/$unit"; } || fail "cannot write $units/$unit"
   installed=1
   # systemd 246 and later load a unit file they have not seen (or saw missing) when it is
   # started, older ones need the reload

@@ -829,3 +829,14 @@ def test_the_start_enables_the_unit_without_systemctl(target):
     wants = target.units / "multi-user.target.wants"
     assert [p.name for p in wants.iterdir()] == [UNIT]
     assert not [c for c in target.calls() if c.startswith("systemctl enable")]
+
+
+def test_the_unit_file_is_644_whatever_the_sessions_umask(target):
+    old = os.umask(0o077)
+    try:
+        result = target.start(tar_gz([APP]))
+    finally:
+        os.umask(old)
+    assert result.exited == 0, result.stderr
+    assert stat.S_IMODE((target.units / UNIT).stat().st_mode) == 0o644
+    assert not [p for p in target.units.iterdir() if p.name.endswith(".otter-tmp")]
