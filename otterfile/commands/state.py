@@ -22,7 +22,7 @@ READ_SCRIPT = scripts.load("state/releases.sh")  # then pairs of a kind and its 
 
 # $1 state folder, $2 one JSON line.
 APPEND_SCRIPT = r"""
-umask 022; mkdir -p "$1" && printf '%s\n' "$2" >> "$1/deploy.log"
+umask 022; { [ -d "$1" ] || mkdir -p "$1"; } && printf '%s\n' "$2" >> "$1/deploy.log"
 """
 
 

@@ -7,7 +7,9 @@ tab=$(printf '\t')
 while read -r role path; do
   case $path in /*) ;; *) continue ;; esac
   dir=$path
-  while [ ! -d "$dir" ] && [ "$dir" != / ]; do dir=$(dirname -- "$dir"); done
+  while [ ! -d "$dir" ] && [ "$dir" != / ]; do  # its parent, as dirname says (no process)
+    dir=${dir%/}; dir=${dir%/*}; dir=${dir:-/}
+  done
   df -Pk -- "$dir" 2>/dev/null | awk -v role="$role" -v path="$path" -v tab="$tab" '
     NR == 2 && $4 ~ /^[0-9]+$/ {
       mount = $6; for (i = 7; i <= NF; i++) mount = mount " " $i

@@ -1,14 +1,21 @@
 # Functions the start scripts of every runtime include: `listening`, the ports something
-# listens on, one a line (ss, or /proc/net/tcp where ss is missing), to pick a free port;
+# listens on, one a line (the kernel's socket tables read by the shell, or ss where they
+# cannot be read), to pick a free port;
 # `listens PORT`, to wait for the new release's.
 listening() {
-  if command -v ss >/dev/null 2>&1; then
-    ss -Hltn | awk '{n=split($4, a, ":"); print a[n]}'
-  else
+  if [ -r /proc/net/tcp ]; then  # read by the shell: no process (see `listens`)
     for f in /proc/net/tcp /proc/net/tcp6; do
-      [ -r "$f" ] && awk 'NR > 1 && $4 == "0A" {split($2, a, ":"); print a[2]}' "$f" |
-        while read -r h; do echo $((0x$h)); done
+      [ -r "$f" ] || continue
+      while read -r _ local _ st _; do
+        case $st in
+          0A) echo $((0x${local##*:})) ;;
+          st) ;;  # the header
+          *) break ;;
+        esac
+      done < "$f"
     done
+  elif command -v ss >/dev/null 2>&1; then
+    ss -Hltn | awk '{n=split($4, a, ":"); print a[n]}'
   fi
 }
 

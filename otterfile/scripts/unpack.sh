@@ -28,16 +28,19 @@ archive_kind() {
         "use tar.gz, tar.zst, zip or tar" ;;
     *) [ "$(dd if="$1" bs=1 skip=257 count=5 2>/dev/null)" = ustar ] || kind=single ;;
   esac
-  [ "$kind" != tar ] || gnu_tar
+  # defer_tar=1: asked when tar first lists or unpacks (not at all for a tree the store's
+  # receive unpacked with GNU tar as it arrived)
+  [ "$kind" != tar ] || [ -n "${defer_tar:-}" ] || gnu_tar
 }
 
 # BusyBox tar (and bsdtar) list and unpack differently: every archive would fail oddly.
 gnu_tar() {
+  [ -z "${gnu_tar_ok:-}" ] || return 0
   where=$(command -v tar) || fail "$what is a tar archive and tar is not installed:" \
     "install GNU tar (apt-get install tar)"
   version=$(tar --version 2>&1 | head -n 1)
   case $version in
-    *"GNU tar"*) return 0 ;;
+    *"GNU tar"*) gnu_tar_ok=1; return 0 ;;
     *[Bb]usy[Bb]ox*) which="BusyBox tar" ;;
     *) which="not GNU tar" ;;
   esac
@@ -121,6 +124,7 @@ judge_members() {
 names_and_copy() { tee "$tmpd/copy" | tar -P -tf -; }
 
 list_tar() {
+  gnu_tar
   # -P: names as stored (tar would list `/x` and hard links to `../x` without their prefix);
   # --numeric-owner: an owner's name could hold " -> " and hide a link's target
   # both listings from one pass over the stream (the long one reads a copy through a fifo)
@@ -214,7 +218,8 @@ list_zip() {
 
 unpack_into() {
   case $kind in
-    tar) limited "$1" tar -xf - -C "$2" --no-same-owner --no-same-permissions 2> "$tmpd/err"
+    tar) gnu_tar
+         limited "$1" tar -xf - -C "$2" --no-same-owner --no-same-permissions 2> "$tmpd/err"
          passed $? "unpacking $what failed" ;;
     zip) unzip -qq -o "$1" -d "$2" 2> "$tmpd/err" \
            || fail "unpacking $what failed: $(tail -n 3 "$tmpd/err")" ;;

@@ -2,8 +2,12 @@
 # deployment and host (mode 600, root only), then printed.
 k=$1        # the key file
 if [ ! -s "$k" ]; then
-  (umask 077; mkdir -p "$(dirname "$k")" &&
-   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$k.tmp.$$" && mv -f "$k.tmp.$$" "$k") \
-    || exit 1
+  case $k in */*) d=${k%/*} ;; *) d=. ;; esac
+  # shellcheck disable=SC2046  # od's words joined by printf: 64 hex digits, no newline
+  (umask 077; { [ -d "${d:-/}" ] || mkdir -p -- "$d"; } &&
+   printf '%s' $(od -An -N32 -tx1 /dev/urandom) > "$k.tmp.$$" && [ -s "$k.tmp.$$" ] &&
+   mv -f "$k.tmp.$$" "$k") || exit 1
 fi
-cat "$k"
+# one line, printed by the shell (no cat)
+IFS= read -r key < "$k" || [ -n "$key" ] || exit 1
+printf '%s' "$key"

@@ -9,11 +9,18 @@ lines=$2    # how many deploy-log lines
 every=$3    # 1: list every kind
 shift 3
 first=1
-cat "$d/releases.json" 2>/dev/null; echo  # a file without a last newline ends its line
-if grep -q '"id"' "$d/releases.json" 2>/dev/null && ! grep -q '"runtime"' "$d/releases.json"
-then every=1; fi
+# releases.json printed and kept in $s by the shell, as `cat; echo` prints it (a file
+# without a last newline ends its line): no cat nor grep a kind
+s="" l=""
+if [ -f "$d/releases.json" ]; then
+  while IFS= read -r l; do printf '%s\n' "$l"; s="$s$l
+"; done < "$d/releases.json" 2>/dev/null
+  printf '%s' "$l"; s="$s$l"
+fi
+echo
+case $s in *'"id"'*) case $s in *'"runtime"'*) ;; *) every=1 ;; esac ;; esac
 while [ $# -ge 2 ]; do
-  if [ "$first" = 1 ] || [ "$every" = 1 ] || grep -qF "\"$1\"" "$d/releases.json" 2>/dev/null
+  if [ "$first" = 1 ] || [ "$every" = 1 ] || case $s in *"\"$1\""*) true ;; *) false ;; esac
   then
     echo "--- otter:instances $1"
     sh -c "$2" 2>/dev/null

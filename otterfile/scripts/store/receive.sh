@@ -37,9 +37,9 @@ unpacks() {  # GNU tar and coreutils' tee, and the decompressor: else store only
   tee -p < /dev/null > /dev/null 2>&1 || return 1  # GNU's (BusyBox's lacks -p)
   # the store's own file never runs out of room for what is unpacked beside it (the cut
   # lands within two records past `cut`)
-  room=$(df -Pk "$d" 2>/dev/null | awk 'NR == 2 { print $4 }')
+  room=$(df -Pk "$d" 2>/dev/null | { read -r _; read -r _ _ _ a _; echo "${a:-}"; })
   [ -n "$room" ] && [ "$((room * 1024))" -ge "$((size + cut + 2 * record))" ] || return 1
-  { mkdir -p "$pre" && chmod 700 "$pre"; } 2>/dev/null || return 1
+  if [ -d "$pre" ]; then chmod 700 "$pre"; else mkdir -m 700 "$pre"; fi 2>/dev/null || return 1
   for old in "$pre"/.*.otter-tmp.*; do  # left by receives that were killed
     [ ! -d "$old" ] || [ -z "$(find "$old" -maxdepth 0 -mmin +60)" ] || rm -rf -- "$old"
   done
@@ -141,7 +141,7 @@ case $got in *[!0-9a-f]*) got="" ;; esac
 if [ "$got" != "$want" ]; then
   echo "otter: received sha256 $got, expected $want" >&2; exit 3
 fi
-chmod 644 "$t" && mv -f "$t" "$d/$want" || exit 1
+mv -f "$t" "$d/$want" || exit 1  # 644: made under umask 022
 [ -n "$work" ] || exit 0
 { echo "$z" > "$work/z" && echo "$cut" > "$work/cut" && mv -f "$work/status" "$work/done" \
   && rm -rf -- "$work/in" "$work/err" "$work/z.rc" "$work/x.rc" "${pre:?}/$want" \

@@ -37,8 +37,8 @@ ok=0 installed=0 tmpd="" taken=0
 fail() { echo "otter: $*" >&2; exit 1; }
 
 cleanup() {
+  [ "$ok" = 1 ] && { rm -rf "$pre" "$tmpd"; return; }
   rm -rf "$pre"
-  [ "$ok" = 1 ] && { rm -rf "$tmpd"; return; }
   if [ "$installed" = 1 ]; then
     systemctl disable -q --now -- "$unit" >/dev/null 2>&1
     systemctl reset-failed -- "$unit" >/dev/null 2>&1
@@ -62,21 +62,23 @@ check_artifact() {
   [ -f "$art" ] || fail "the artifact $art is not on this host"
   # shellcheck disable=SC2034  # what names the artifact in unpack.sh's messages
   what="the artifact $(printf %.12s "${art##*/}")"
+  # shellcheck disable=SC2034  # read by archive_kind: GNU tar is asked only if tar runs here
+  [ ! -f "$pre/done" ] || defer_tar=1
   archive_kind "$art"
   set_limits "$art" "$limit_bytes" "$limit_files"
   # unpacked as it arrived (store/receive.sh): the same checks, on what the receive listed
   if unpacked_ok "$pre"; then taken=1; else check_members "$art"; fi
 }
 
-ensure_user() {
-  if [ "$mkuser" = 1 ] && ! id -u "$user" >/dev/null 2>&1; then
+ensure_user() {  # sets group: the user's (one `id` when the user is there)
+  group=$(id -gn "$user" 2>/dev/null) && return 0
+  if [ "$mkuser" = 1 ]; then
     command -v useradd >/dev/null 2>&1 \
       || fail "useradd is not installed: cannot make the user $user"
     useradd --system --no-create-home --home-dir "$data" --shell /usr/sbin/nologin \
       --user-group "$user" || fail "cannot make the user $user"
   fi
-  id -u "$user" >/dev/null 2>&1 || fail "the user $user does not exist on this host"
-  group=$(id -gn "$user") || exit 1
+  group=$(id -gn "$user" 2>/dev/null) || fail "the user $user does not exist on this host"
 }
 
 clear_leftovers() {  # release folders left by runs that were killed
@@ -90,7 +92,7 @@ clear_leftovers() {  # release folders left by runs that were killed
 }
 
 unpack_release() {
-  rm -rf "$stage" "$dir"
+  if [ -e "$stage" ] || [ -e "$dir" ]; then rm -rf "$stage" "$dir"; fi
   mkdir -p "$dep/releases" "$data" || exit 1
   chmod go+x "$base" "$dep" "$dep/releases" || exit 1
   if [ "$taken" != 1 ] || ! mv "$pre/tree" "$stage" 2>/dev/null; then
@@ -98,24 +100,26 @@ unpack_release() {
     mkdir -p "$stage" || exit 1
     unpack_into "$art" "$stage" "$single"
   fi
-  odd=$(find "$stage" \( -type b -o -type c -o -type p -o -type s \) -print | head -n 1)
-  [ -z "$odd" ] || fail "refusing the artifact: ${odd#"$stage"/} is a device file, fifo or socket"
+  # one find: the links, and any device file, fifo or socket (the first refuses it)
+  find "$stage" \( -type l -o -type b -o -type c -o -type p -o -type s \) -print \
+    > "$tmpd/found" || exit 1
+  [ -s "$tmpd/found" ] || return 0
+  while IFS= read -r f; do
+    [ -L "$f" ] || fail "refusing the artifact: ${f#"$stage"/} is a device file, fifo or socket"
+  done < "$tmpd/found"
   check_links
 }
 
-check_links() {  # no link may point out of the release folder
+check_links() {  # no link may point out of the release folder ($tmpd/found: all links)
   real=$(cd "$stage" && pwd -P) || exit 1
-  find "$stage" -type l > "$tmpd/links"
-  [ -s "$tmpd/links" ] || return 0
-  tr '\n' '\0' < "$tmpd/links" | xargs -0 realpath -m -- > "$tmpd/real" || exit 1
-  out=$(paste "$tmpd/real" "$tmpd/links" | awk -F '\t' -v r="$real" -v s="$stage" \
+  tr '\n' '\0' < "$tmpd/found" | xargs -0 realpath -m -- > "$tmpd/real" || exit 1
+  out=$(paste "$tmpd/real" "$tmpd/found" | awk -F '\t' -v r="$real" -v s="$stage" \
     '$1 != r && index($1, r "/") != 1 { print substr($2, length(s) + 2); exit 1 }') \
     || fail "refusing the artifact: member $out is a link out of the release folder"
 }
 
-set_permissions() {
-  find "$stage" -type f -perm /6000 -exec chmod ug-s {} + || exit 1
-  { chgrp -R "$group" "$stage" && chmod -R g+rX "$stage" && chmod 750 "$stage"; } || exit 1
+set_permissions() {  # no set-user/group-ID bit (a directory's too), the group may read
+  { chgrp -R "$group" "$stage" && chmod -R ug-s,g+rX "$stage" && chmod 750 "$stage"; } || exit 1
   { chown "$user:" "$data" && chmod 750 "$data"; } || exit 1
   [ -n "$envf" ] || return 0
   { chmod go+x "$(dirname "$envf")" && chown "$user:" "$envf" && chmod 400 "$envf"; } || exit 1
@@ -150,8 +154,10 @@ claimed() {  # listening now, or promised to another deployment's unit not start
   for f in "$units"/otter-*.service; do
     # this deployment's own: its lock keeps them from starting now, a running one listens,
     # and one recreate stopped gives its port to the new release
-    case ${f##*/} in "otter-$name@"*) continue ;; esac
-    sed -n 's/^Environment=PORT=//p' "$f" 2>/dev/null
+    case ${f##*/} in "otter-$name@"* | "otter-*.service") continue ;; esac
+    while IFS= read -r l; do  # the shell reads them: no process a unit
+      case $l in Environment=PORT=*) echo "${l#Environment=PORT=}" ;; esac
+    done < "$f" 2>/dev/null
   done
 }
 
@@ -159,7 +165,8 @@ pick_port() {  # sets port
   if command -v flock >/dev/null 2>&1; then  # two starts on this host pick ports in turn
     { exec 9> "$base/.ports.lock" && flock -w 60 9; } || fail "cannot lock $base/.ports.lock"
   fi
-  taken=" $(claimed | tr '\n' ' ') "
+  taken=" "
+  for p in $(claimed); do taken="$taken$p "; done
   port=$lo
   while [ "$port" -le "$hi" ]; do
     case "$taken" in *" $port "*) port=$((port + 1)) ;; *) break ;; esac
@@ -168,14 +175,18 @@ pick_port() {  # sets port
 }
 
 write_unit() {  # the unit's text with its port and the program resolved, verified
-  printf '%s\n' "$text" | P=$port E=$exe W=$prog awk '
+  printf '%s\n' "$text" | P=$port E=$exe W=$prog T=$tmpd awk '
     $0 == "Environment=PORT=<port>" { $0 = "Environment=PORT=" ENVIRON["P"] }
     ENVIRON["E"] != ENVIRON["W"] && (index($0, "ExecStart=" ENVIRON["W"] " ") == 1 ||
       $0 == "ExecStart=" ENVIRON["W"]) {
       $0 = "ExecStart=" ENVIRON["E"] substr($0, length("ExecStart=" ENVIRON["W"]) + 1) }
+    index($0, "WantedBy=") == 1 { print substr($0, 10) > (ENVIRON["T"] "/wanted") }
     { print }' > "$tmpd/$unit" || exit 1
   command -v systemd-analyze >/dev/null 2>&1 || return 0
-  out=$(cd "$tmpd" && systemd-analyze verify "$tmpd/$unit" 2>&1) \
+  # systemd 250 and later: only this unit's own faults, and any of them (a warning too)
+  # fails; its dependencies' (other units on the host) are not loaded (a third of the CPU)
+  only=""; [ "$sdv" -lt 250 ] || only=--recursive-errors=no
+  out=$(cd "$tmpd" && systemd-analyze verify $only "$tmpd/$unit" 2>&1) \
     || fail "the unit $unit does not pass systemd-analyze verify: $out"
 }
 
@@ -195,21 +206,34 @@ systemd_version() {  # "systemd 252 (252.22-1~deb12u1)" -> 252; 0 when it cannot
 
 install_unit() {
   t="$units/.$unit.otter-tmp"
-  { mkdir -p "$units" && cp "$tmpd/$unit" "$t" && chmod 644 "$t" && mv -f "$t" "$units/$unit"; } \
-    || fail "cannot write $units/$unit"
+  # 644 as cp makes it under the start's umask 022
+  { { [ -d "$units" ] || mkdir -p "$units"; } && cp "$tmpd/$unit" "$t" \
+    && mv -f "$t" "$units/$unit"; } || fail "cannot write $units/$unit"
   installed=1
   # systemd 246 and later load a unit file they have not seen (or saw missing) when it is
   # started, older ones need the reload
-  if [ "$(systemd_version)" -lt 246 ]; then
+  if [ "$sdv" -lt 246 ]; then
     systemctl daemon-reload || fail "systemctl daemon-reload failed"
   fi
   if ! systemctl start -- "$unit"; then
     journalctl -u "$unit" -n 20 --no-pager -q -o cat >&2
     fail "systemctl start $unit failed"
   fi
-  # enabled on disk, without enable's own reload, while the service starts up (Type=exec:
-  # started is exec'd, rarely listening yet)
-  systemctl enable -q --no-reload -- "$unit" || fail "systemctl enable $unit failed"
+  enable_unit
+}
+
+enable_unit() {  # enabled on disk as `systemctl enable --no-reload` does it (its WantedBy=
+  # symlinks; the unit has no Alias= nor Also=), while the service starts up (Type=exec:
+  # started is exec'd, rarely listening yet); no systemctl process
+  [ -f "$tmpd/wanted" ] || return 0
+  while read -r line; do
+    for w in $line; do
+      if ! { { [ -d "$units/$w.wants" ] || mkdir -p "$units/$w.wants"; } \
+        && ln -sf "$units/$unit" "$units/$w.wants/$unit"; }; then
+        fail "cannot enable $unit in $units/$w.wants"
+      fi
+    done
+  done < "$tmpd/wanted"
 }
 
 wait_listening() {  # polls every 20 ms, at most $wait tenths, while the unit runs
@@ -241,6 +265,7 @@ set_permissions
 resolve_program
 mv "$stage" "$dir" || exit 1
 pick_port
+sdv=$(systemd_version)  # systemd's version
 write_unit
 install_unit
 wait_listening

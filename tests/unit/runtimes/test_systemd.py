@@ -203,8 +203,9 @@ exit 0
 FAKE_ANALYZE = r"""#!/bin/sh
 d=$(dirname "$0")
 echo "systemd-analyze $*" >> "$d/calls"
-cp "$2" "$d/verified.service"
-[ -f "$d/verify_fails" ] && { echo "$2: Command x is not executable" >&2; exit 1; }
+eval f=\${$#}
+cp "$f" "$d/verified.service"
+[ -f "$d/verify_fails" ] && { echo "$f: Command x is not executable" >&2; exit 1; }
 exit 0
 """
 FAKE_JOURNAL = """#!/bin/sh
@@ -370,11 +371,15 @@ def test_start_unpacks_installs_verifies_and_starts(target):
     data_dir = target.base / "production" / "data"
     assert data_dir.is_dir() and stat.S_IMODE(data_dir.stat().st_mode) == 0o750
     calls = target.calls()
-    assert calls[0].startswith("systemd-analyze verify ") and calls[0].endswith(f"/{UNIT}")
+    # systemd 250 and later: the unit's own faults only, each one fatal
+    assert calls[0] == "systemctl --version"
+    assert calls[1].startswith("systemd-analyze verify --recursive-errors=no ")
+    assert calls[1].endswith(f"/{UNIT}")
     # no reload: systemd 246 and later load a new unit file when it is started; enabled
-    # while it starts up
-    assert calls[1:] == ["systemctl --version", f"systemctl start -- {UNIT}",
-                         f"systemctl enable -q --no-reload -- {UNIT}"]
+    # while it starts up, by its WantedBy= symlink as `systemctl enable` makes it
+    assert calls[2:] == [f"systemctl start -- {UNIT}"]
+    wants = target.units / "multi-user.target.wants" / UNIT
+    assert os.readlink(wants) == str(target.units / UNIT)
     assert not any(p.name.endswith(".otter-tmp") for p in release.parent.iterdir())
 
 
@@ -498,6 +503,31 @@ def test_the_start_takes_the_tree_unpacked_on_arrival_once(tmp_path):
     assert result.exited == 0, result.stderr
     assert (target.release / "marker").exists() and not arrived.exists()
     assert (target.store / hex_).read_bytes() == data
+
+
+def test_a_tree_taken_from_the_receive_asks_tar_nothing_one_unpacked_here_asks_first(
+        tmp_path):
+    """The receive unpacked with GNU tar: the start runs no `tar --version` for its tree;
+    a start that unpacks (the tree cut short) asks it before its first tar."""
+    target = Target(tmp_path)
+    data = tar_gz([APP, ("static/", "dir", None), ("static/index.html", "file", "hi\n")])
+    target.receive(data)
+    real = shutil.which("tar")
+    executable(target.bin / "tar", f'#!/bin/sh\necho "tar $*" >> "$(dirname "$0")/calls"\n'
+                                   f'exec {real} "$@"\n')
+    result = target.start(data)
+    assert result.exited == 0, result.stderr
+    assert not [c for c in target.calls() if c.startswith("tar")]
+    other = Target(tmp_path / "other")
+    data = tar_gz([APP, ("big", "file", "x" * 3000)])
+    other.receive(data)
+    (other.arrival(hashlib.sha256(data).hexdigest()) / "cut").write_text("1000\n")
+    executable(other.bin / "tar", f'#!/bin/sh\necho "tar $*" >> "$(dirname "$0")/calls"\n'
+                                  f'exec {real} "$@"\n')
+    result = other.start(data)
+    assert result.exited == 0, result.stderr
+    tars = [c for c in other.calls() if c.startswith("tar")]
+    assert tars[0] == "tar --version" and tars.count("tar --version") == 1 and len(tars) > 1
 
 
 def test_a_tree_over_the_limits_is_refused_and_one_cut_short_is_unpacked_again(tmp_path):
@@ -775,6 +805,9 @@ def test_systemds_version_is_asked_once_and_kept_until_systemctl_changes(target)
     assert result.exited == 0, result.stderr
     assert "systemctl --version" not in target.calls()
     assert "systemctl daemon-reload" in target.calls()
+    # before 250, verify has no --recursive-errors: asked as it was
+    verify = [c for c in target.calls() if c.startswith("systemd-analyze")]
+    assert len(verify) == 1 and verify[0].startswith("systemd-analyze verify /")
 
 
 def test_a_kept_systemd_version_older_than_systemctl_is_asked_again(target):
@@ -786,3 +819,24 @@ def test_a_kept_systemd_version_older_than_systemctl_is_asked_again(target):
     assert "systemctl --version" in target.calls()
     assert "systemctl daemon-reload" not in target.calls()  # the fake's 252
     assert kept.read_text() == "252\n"
+
+
+def test_the_start_enables_the_unit_without_systemctl(target):
+    """The WantedBy= symlink is made by the start itself (no `systemctl enable`), into a
+    .wants folder it makes when missing."""
+    result = target.start(tar_gz([APP]))
+    assert result.exited == 0, result.stderr
+    wants = target.units / "multi-user.target.wants"
+    assert [p.name for p in wants.iterdir()] == [UNIT]
+    assert not [c for c in target.calls() if c.startswith("systemctl enable")]
+
+
+def test_the_unit_file_is_644_whatever_the_sessions_umask(target):
+    old = os.umask(0o077)
+    try:
+        result = target.start(tar_gz([APP]))
+    finally:
+        os.umask(old)
+    assert result.exited == 0, result.stderr
+    assert stat.S_IMODE((target.units / UNIT).stat().st_mode) == 0o644
+    assert not [p for p in target.units.iterdir() if p.name.endswith(".otter-tmp")]

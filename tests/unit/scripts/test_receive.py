@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import shutil
 import subprocess
 from dataclasses import replace
@@ -198,3 +199,21 @@ def test_the_script_is_shellcheck_clean():
         pytest.skip("outside the project: shellcheck is not installed")
     script = Path(store.__file__).parent.parent / "scripts" / "store" / "receive.sh"
     assert os.system(f"shellcheck -s sh {script}") == 0
+
+
+def test_the_stored_file_and_the_unpacked_folder_have_their_modes_under_any_umask(tmp_path):
+    """644 for the store's file (made under the receive's own umask 022, no chmod), 700 for
+    the folder of what was unpacked on arrival, whatever umask the session had."""
+    data = tar_gz(MEMBERS)
+    old = os.umask(0o077)
+    try:
+        result = receive(tmp_path, data)
+    finally:
+        os.umask(old)
+    assert result.exited == 0, result.stderr
+    stored = tmp_path / "store" / hashlib.sha256(data).hexdigest()
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "store" / ".unpacked").stat().st_mode) == 0o700
+    (tmp_path / "store" / ".unpacked").chmod(0o755)  # loosened: the next receive tightens it
+    assert receive(tmp_path, tar_gz([APP])).exited == 0
+    assert stat.S_IMODE((tmp_path / "store" / ".unpacked").stat().st_mode) == 0o700
