@@ -169,6 +169,9 @@ def rounds(cases: list[Case], count: int) -> None:
             except (RuntimeError, subprocess.TimeoutExpired) as error:
                 case.measured.error = str(error)
         print(f"  round {number}/{count}, load {loadavg()}", file=sys.stderr, flush=True)
+    for case in cases:  # each round's time, in order: ratios within a round say more
+        print(f"  {case.measured.case}: " + " ".join(f"{v:.3f}" for v in case.measured.values),
+              file=sys.stderr, flush=True)
 
 
 # -- memory ---------------------------------------------------------------------------------

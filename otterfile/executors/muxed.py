@@ -15,7 +15,7 @@ from typing import Iterator
 from otterfile.executors.base import OnOutput
 from otterfile.executors.control import MUX_ENV, mux_enabled
 from otterfile.executors.mux import MuxError, open_session, wait_exit
-from otterfile.executors.pipes import HELD_AT_ONCE, Capture, Data, HeldOpen, Input, drain, feed
+from otterfile.executors.pipes import HELD_AT_ONCE, Capture, Data, HeldOpen, Input, Output, feed
 from otterfile.executors.process import EXIT_TIMEOUT, TIMEOUT_LINGER
 from otterfile.executors.starts import SSH_FAILED
 
@@ -117,37 +117,37 @@ def run_muxed(path: str, line: str, stdin: Input, on_output: OnOutput | None,
     for fd in (given.read, out_write, err_write):  # the master holds its own copies now
         os.close(fd)
     out, err = Capture("stdout", on_output), Capture("stderr", on_output)
-    reader = threading.Thread(target=drain, daemon=True, args=(
-        [(os.fdopen(out_read, "rb", buffering=0), out),
-         (os.fdopen(err_read, "rb", buffering=0), err)],))
-    reader.start()
+    output = Output([(os.fdopen(out_read, "rb", buffering=0), out),
+                     (os.fdopen(err_read, "rb", buffering=0), err)])
     given.start()
     try:
         with sessions.held(sock):
-            code = _wait(sock, session, timeout, reader, err, ended)
+            code = _wait(sock, session, timeout, output, err, ended)
     finally:
         given.finish()
     return code, out.text(), err.text()
 
 
-def _wait(sock: socket.socket, session: int, timeout: float | None, reader: threading.Thread,
+def _wait(sock: socket.socket, session: int, timeout: float | None, output: Output,
           err: Capture, ended: threading.Event) -> int:
-    """Wait for the session's exit status and the end of its output; a timeout or Ctrl-C
-    ends the session (closing the control socket closes its channel)."""
+    """Read the session's output until the master closes its pipes, then its exit status,
+    in this thread (no reader thread per session); a timeout or Ctrl-C ends the session
+    (closing the control socket closes its channel, and then its pipes)."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    linger = None
     try:
         try:
+            if not output.read(deadline):
+                raise TimeoutError
             status = wait_exit(sock, session, deadline)
         except TimeoutError:
             sock.close()
             err.add(f"otter: timed out after {timeout}s\n")
-            status, linger = EXIT_TIMEOUT, TIMEOUT_LINGER
-        ended.set()
-        reader.join(linger)
+            status = EXIT_TIMEOUT
+            output.read(time.monotonic() + TIMEOUT_LINGER)
     finally:
         ended.set()
         sock.close()
+        output.close()
     if status is None:
         err.add("otter: the session ended without an exit status (a signal, or the "
                 "connection broke)\n")

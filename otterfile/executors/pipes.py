@@ -111,7 +111,8 @@ def feed(pipe: BinaryIO, stdin: Data) -> None:
 class Output:
     """A process's output, passed on line by line as it is read; one reader, so lines keep
     the order they were written in across stdout and stderr (as far as the pipes tell). The
-    thread that waits for the process reads it (run_process: no reader thread per process)."""
+    thread that waits for the process or session reads it (run_process, muxed.run_muxed: no
+    reader thread per command)."""
 
     def __init__(self, pipes: list[tuple[IO[bytes], Capture]]):
         self._waiting = {pipe.fileno(): (pipe, capture, bytearray()) for pipe, capture in pipes}
@@ -145,12 +146,6 @@ class Output:
             pipe.close()
         self._waiting.clear()
         self._selector.close()
-
-
-def drain(pipes: list[tuple[IO[bytes], Capture]]) -> None:
-    """Pass the process's output on, line by line, until both pipes close (Output, read by
-    a thread of its own: a mux session's)."""
-    Output(pipes).read()
 
 
 def _split(partial: bytearray, chunk: bytes, capture: Capture) -> None:
