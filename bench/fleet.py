@@ -125,7 +125,10 @@ def fleet_cases(hosts: list[Host], peer: Path | None = None,
                                  for h in hosts]), capture_output=True, timeout=120)
     command = " " + sh(COMMAND)
     peers = [otter_case(Measured(W, f"peer {peer}: otter exec, cold (kex={CURVE})", n),
-                        hosts, CURVE, "peer", peer=peer)
+                        hosts, CURVE, "peer", peer=peer),
+             otter_case(Measured(W, f"peer {peer}: otter exec, warm (kex={CURVE})", n),
+                        hosts, CURVE, "peerwarm", cold=False, peer=peer,
+                        OTTER_SSH_PERSIST="600"),
              ] if peer else []
     peers += [otter_case(Measured(W, f"venv: otter exec, cold (kex={CURVE}), a venv's python",
                                   n), hosts, CURVE, "venv", python=venv)] if venv else []
