@@ -81,7 +81,9 @@ def test_a_command_killed_by_a_signal_exits_128_plus_it_and_says_nothing(shell):
 
 @pytest.mark.parametrize("shell", SHELLS)
 def test_the_command_reads_no_input(shell):
-    process = _session(shell, "cat")
+    # alive while the input is written (a bare `cat` of /dev/null may have ended, and the
+    # write met a closed pipe); then `cat` would print what it read
+    process = _session(shell, "sleep 0.3; cat")
     process.stdin.write(b"not for the command\n")
     process.stdin.flush()
     assert _held(process) == (0, b"", b"")
