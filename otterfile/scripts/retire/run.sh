@@ -28,22 +28,23 @@ rc=$?
 rm -f -- "$d/retire.in"
 kill "$beating" 2>/dev/null
 seconds=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+if [ "$rc" -eq 0 ]; then result=retired; else result="retire failed (exit $rc)"; fi
+# the drain's own time (scripts/drain.sh's line), beside the retire's
+drain=$(sed -n 's/^otter-drain .*seconds=\([0-9.]*\).*/, "drain": \1/p' "$d/retire.out" |
+  tail -n 1)
+# the deploy log's record before the status file says the retire ended: whoever sees it
+# ended (otter status, a test) finds its record
+printf '%s\n' "$record" | sed -e "s/@WHEN@/$(date -u +%Y-%m-%dT%H:%M:%S+00:00)/" \
+  -e "s/@RESULT@/$result/" -e "s/@SECONDS@/$seconds/" -e "s/@DRAIN@/$drain/" \
+  >> "$d/deploy.log"
 if [ "$rc" -eq 0 ]; then
-  result=retired
   rm -f -- "$d/retire"
 else
-  result="retire failed (exit $rc)"
   { sed 's/^status=running$/status=failed/' "$d/retire"
     printf 'exit=%s\nended=%s\n' "$rc" "$(date +%s)"
     tail -n 5 "$d/retire.out" | sed 's/^/output=/'; } > "$d/retire.new" &&
     mv -f "$d/retire.new" "$d/retire"
 fi
-# the drain's own time (scripts/drain.sh's line), beside the retire's
-drain=$(sed -n 's/^otter-drain .*seconds=\([0-9.]*\).*/, "drain": \1/p' "$d/retire.out" |
-  tail -n 1)
-printf '%s\n' "$record" | sed -e "s/@WHEN@/$(date -u +%Y-%m-%dT%H:%M:%S+00:00)/" \
-  -e "s/@RESULT@/$result/" -e "s/@SECONDS@/$seconds/" -e "s/@DRAIN@/$drain/" \
-  >> "$d/deploy.log"
 if ours; then
   grave="$d/lock.released.$retire.$$"
   mv "$lock" "$grave" && rm -rf -- "$grave"

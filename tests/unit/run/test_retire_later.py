@@ -5,7 +5,9 @@ never takes it for a dead otter; which deployments retire in the background."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -20,14 +22,16 @@ from otterfile.scripts import load
 pytestmark = pytest.mark.unit
 
 
-def handover(folder, run: str, line: str, stdin: str | None = None, runlog: str = ""):
-    """detach.sh as the unlock's trip runs it, against `folder`."""
+def handover(folder, run: str, line: str, stdin: str | None = None, runlog: str = "",
+             path: str | None = None):
+    """detach.sh as the unlock's trip runs it, against `folder` (with `path` as PATH)."""
     record = '{"release": "r1", "result": "@RESULT@", "seconds": {"retire": @SECONDS@@DRAIN@}, ' \
              '"when": "@WHEN@"}'
-    return LocalExecutor().run(script(load("retire/detach.sh"), args=[
+    command = script(load("retire/detach.sh"), args=[
         str(folder), run, "retire-" + run, "the background retire of r1", "1", "r1", record,
         line, load("retire/run.sh"), runlog, "0" if stdin is None else "1"], stdin=stdin,
-        ok_codes=(0, 3)))
+        ok_codes=(0, 3))
+    return LocalExecutor().run(replace(command, env={"PATH": path}) if path else command)
 
 
 def until_gone(path, seconds: float = 10) -> None:
@@ -84,6 +88,30 @@ def test_a_failed_retire_is_told_and_the_lock_released(tmp_path):
     assert "failed (exit 4): stopping | refused" in retiring.said("web1", "production")
     [record] = parse_log((folder / "deploy.log").read_text())
     assert record["result"] == "retire failed (exit 4)"
+
+
+@pytest.mark.parametrize("line,result", [("true", "retired"),
+                                         ("exit 4", "retire failed (exit 4)")])
+def test_the_record_is_in_the_log_before_the_status_says_the_retire_ended(tmp_path, line,
+                                                                            result):
+    """Whoever sees the status file gone (or failed) finds the retire's record: a `sed`
+    that takes 0.3 s would leave a reader between the two a log without it."""
+    folder = held(tmp_path)
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "sed").write_text(f'#!/bin/sh\nsleep 0.3\nexec {shutil.which("sed")} "$@"\n')
+    (shims / "sed").chmod(0o755)
+    assert handover(folder, "run1", line, path=f"{shims}:{os.environ['PATH']}").exited == 0
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        status = (folder / "retire").read_text() if (folder / "retire").exists() else ""
+        if "status=running" not in status:
+            break
+        time.sleep(0.01)
+    log = folder / "deploy.log"
+    assert [r["result"] for r in parse_log(log.read_text() if log.exists() else "")] == \
+        [result]
+    until_gone(folder / "lock")
 
 
 def test_a_lock_not_held_by_the_run_starts_nothing(tmp_path):
