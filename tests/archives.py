@@ -1,5 +1,6 @@
-"""Hostile archives for the unit and integration tests of unpacking: gzip bombs made in a
-fraction of a second, and zips whose directory lies about their sizes."""
+"""Archives for the unit and integration tests of unpacking: a plain tar of given files, and
+hostile ones: gzip bombs made in a fraction of a second, and zips whose directory lies
+about their sizes."""
 from __future__ import annotations
 
 import gzip
@@ -10,6 +11,17 @@ import zipfile
 
 MiB = 1024 * 1024
 APP = b"#!/bin/sh\necho serving\n"
+
+
+def tar_bytes(files: dict[str, bytes]) -> bytes:
+    """A plain tar holding `files` (name: content), in memory."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
 
 
 def _member(name: str, size: int, mode: int = 0o644) -> bytes:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
-import tarfile
 from pathlib import Path
 
 import pytest
 
 from otterfile.artifacts import archive
+from tests.archives import tar_bytes
 
 pytestmark = pytest.mark.unit
 
@@ -20,13 +19,7 @@ IMAGE = "sha256:" + "ab" * 32
 
 
 def tar_of(members: dict[str, bytes], compress: bool) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return gzip.compress(out.getvalue()) if compress else out.getvalue()
+    return gzip.compress(tar_bytes(members)) if compress else tar_bytes(members)
 
 
 def cached(folder: Path, data: bytes) -> Path:

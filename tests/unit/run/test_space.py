@@ -19,6 +19,7 @@ from otterfile.transfer.unpacked import unpacked_size
 from otterfile.run.space import Landing, Shortfall, parse, prunable, shortfalls
 from otterfile.run.runner import FAILED, OK, SKIPPED
 from otterfile.run.state_file import parse_state
+from tests.archives import tar_bytes
 from tests.unit.run.test_flow import DIGEST, Images, answers, deploy, live_state, verbs
 
 pytestmark = pytest.mark.unit
@@ -138,16 +139,6 @@ def test_a_saved_archive_whose_manifest_is_no_file_is_named(tmp_path):
     with pytest.raises(OtterError, match=re.escape(f"{kept}: manifest.json in this docker "
                                                    "save archive is not a file")):
         footprint(Artifact("image", DIGEST, path=kept), Images(), have)
-
-
-def tar_bytes(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 def zstd_frame(content: bytes) -> bytes:
