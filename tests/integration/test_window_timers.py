@@ -3,7 +3,8 @@ release, one timer per deployment waits on a target (each switch, and a rollback
 window, leaves the one due first to arm the next when it fires: no call to systemd in its
 round trip), and it still retires the kept release when the window ends; a retire whose `docker rm` fails leaves the target's
 records matching what runs (the stopped release is kept no more), and `otter status` and
-`otter rollback` go on from there."""
+`otter rollback` go on from there; a release whose timer cannot be armed is retired at
+once, not left running."""
 from __future__ import annotations
 
 import json
@@ -130,3 +131,30 @@ def test_a_retire_whose_removal_fails_keeps_what_runs(tmp_path, hosts):
     for target, old in zip(hosts, v1):
         gone = on(target, "docker", "container", "inspect", f"otter-production-{old}")
         assert not gone.ok, gone.stdout
+
+
+def test_a_release_whose_timer_cannot_be_armed_is_retired_not_left_running(tmp_path, hosts):
+    """systemd-run failing on the targets when v2's switch keeps v1: v1 is stopped and
+    removed at once, with a warning, and nothing is kept; never left running with nothing
+    to retire it."""
+    windowed(tmp_path, hosts, 600)
+    write_app(tmp_path / "app", "v1")
+    ok(otter(tmp_path, "run", "production"))
+    v1 = [live_id(t) for t in hosts]
+    write_app(tmp_path / "app", "v2")
+    for target in hosts:
+        faults.refuse(target, "systemd-run", "--quiet")  # retire.sh's way of arming
+    try:
+        said = ok(otter(tmp_path, "run", "production"))
+    finally:
+        for target in hosts:
+            faults.allow(target, "systemd-run")
+    assert said.count("its timer could not be armed") == 2, said
+    assert all(f"{old} retired now, not kept" in said for old in v1), said
+    assert [served(t) for t in hosts] == ["200 v2"] * 2
+    for target, old in zip(hosts, v1):
+        gone = on(target, "docker", "container", "inspect", f"otter-production-{old}")
+        assert not gone.ok, gone.stdout
+        assert not on(target, "test", "-e", KEPT).ok
+        assert timers(target) == []
+    assert all(s.get("kept") is None for s in status(tmp_path)), status(tmp_path)
